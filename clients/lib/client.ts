@@ -1,0 +1,158 @@
+/**
+ * McrClient: one channel to mcrd and a promise method per RPC of mcr.v1, each with a deadline.
+ */
+import * as grpc from '@grpc/grpc-js';
+
+import {
+  CreateRuleRequest,
+  CreateRuleResponse,
+  DeepPartial,
+  DeleteRuleRequest,
+  DeleteRuleResponse,
+  GetRuleRequest,
+  GetRuleResponse,
+  ListRulesRequest,
+  ListRulesResponse,
+  RuleServiceClient,
+  UpdateRuleRequest,
+  UpdateRuleResponse,
+} from '../../gen/mcr/v1/rules';
+import {
+  GetStatsRequest,
+  GetStatsResponse,
+  GetWorkerStatsRequest,
+  GetWorkerStatsResponse,
+  StatsServiceClient,
+} from '../../gen/mcr/v1/stats';
+import {
+  GetVersionRequest,
+  GetVersionResponse,
+  ListWorkersRequest,
+  ListWorkersResponse,
+  SystemServiceClient,
+} from '../../gen/mcr/v1/system';
+import { McrCallError } from './errors';
+import { resolveTarget, TargetOptions } from './target';
+import { PROTOCOL_MAJOR } from './version';
+
+export const DEFAULT_TIMEOUT_MS = 5000;
+
+export interface ConnectOptions extends TargetOptions {
+  /** Deadline of each call, in milliseconds (default 5000). */
+  timeoutMs?: number;
+  /** Channel credentials; insecure (plaintext) unless given. */
+  credentials?: grpc.ChannelCredentials;
+}
+
+export interface CallOptions {
+  /** This call's deadline in milliseconds, instead of the client's default. */
+  timeoutMs?: number;
+}
+
+type Callback<Res> = (err: grpc.ServiceError | null, res: Res) => void;
+type UnaryMethod<Req, Res> = (
+  request: Req,
+  metadata: grpc.Metadata,
+  options: Partial<grpc.CallOptions>,
+  callback: Callback<Res>,
+) => grpc.ClientUnaryCall;
+
+export class McrClient {
+  /** The gRPC target, e.g. "unix:/run/mcr/mcr.sock". */
+  readonly target: string;
+  /** Default deadline of each call, in milliseconds. */
+  readonly timeoutMs: number;
+  private readonly channel: grpc.Channel;
+  private readonly rules: RuleServiceClient;
+  private readonly system: SystemServiceClient;
+  private readonly stats: StatsServiceClient;
+
+  constructor(options: ConnectOptions = {}) {
+    this.target = resolveTarget(options);
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    if (!Number.isInteger(this.timeoutMs) || this.timeoutMs <= 0) {
+      throw new RangeError(`timeoutMs must be a positive integer, got ${this.timeoutMs}`);
+    }
+    const credentials = options.credentials ?? grpc.credentials.createInsecure();
+    // One channel shared by the three service stubs. Retries are off: a mutation whose answer was lost
+    // must not be sent again behind the caller's back (it may have been applied).
+    this.channel = new grpc.Channel(this.target, credentials, { 'grpc.enable_retries': 0 });
+    const shared = { channelOverride: this.channel };
+    this.rules = new RuleServiceClient(this.target, credentials, shared);
+    this.system = new SystemServiceClient(this.target, credentials, shared);
+    this.stats = new StatsServiceClient(this.target, credentials, shared);
+  }
+
+  createRule(request: DeepPartial<CreateRuleRequest>, options?: CallOptions): Promise<CreateRuleResponse> {
+    return this.unary('CreateRule', this.rules, this.rules.createRule, CreateRuleRequest.fromPartial(request), options);
+  }
+
+  getRule(request: DeepPartial<GetRuleRequest>, options?: CallOptions): Promise<GetRuleResponse> {
+    return this.unary('GetRule', this.rules, this.rules.getRule, GetRuleRequest.fromPartial(request), options);
+  }
+
+  listRules(request: DeepPartial<ListRulesRequest> = {}, options?: CallOptions): Promise<ListRulesResponse> {
+    return this.unary('ListRules', this.rules, this.rules.listRules, ListRulesRequest.fromPartial(request), options);
+  }
+
+  updateRule(request: DeepPartial<UpdateRuleRequest>, options?: CallOptions): Promise<UpdateRuleResponse> {
+    return this.unary('UpdateRule', this.rules, this.rules.updateRule, UpdateRuleRequest.fromPartial(request), options);
+  }
+
+  deleteRule(request: DeepPartial<DeleteRuleRequest>, options?: CallOptions): Promise<DeleteRuleResponse> {
+    return this.unary('DeleteRule', this.rules, this.rules.deleteRule, DeleteRuleRequest.fromPartial(request), options);
+  }
+
+  /** Sends PROTOCOL_MAJOR unless the request sets clientProtocolMajor (0 = do not check). */
+  getVersion(request: DeepPartial<GetVersionRequest> = {}, options?: CallOptions): Promise<GetVersionResponse> {
+    const full = GetVersionRequest.fromPartial({ clientProtocolMajor: PROTOCOL_MAJOR, ...request });
+    return this.unary('GetVersion', this.system, this.system.getVersion, full, options);
+  }
+
+  listWorkers(request: DeepPartial<ListWorkersRequest> = {}, options?: CallOptions): Promise<ListWorkersResponse> {
+    return this.unary('ListWorkers', this.system, this.system.listWorkers, ListWorkersRequest.fromPartial(request), options);
+  }
+
+  getStats(request: DeepPartial<GetStatsRequest> = {}, options?: CallOptions): Promise<GetStatsResponse> {
+    return this.unary('GetStats', this.stats, this.stats.getStats, GetStatsRequest.fromPartial(request), options);
+  }
+
+  getWorkerStats(request: DeepPartial<GetWorkerStatsRequest> = {}, options?: CallOptions): Promise<GetWorkerStatsResponse> {
+    return this.unary('GetWorkerStats', this.stats, this.stats.getWorkerStats, GetWorkerStatsRequest.fromPartial(request), options);
+  }
+
+  /**
+   * Resolves once the channel is connected; rejects with a connect-failure McrCallError if it is not
+   * within `deadlineMs` milliseconds (default: the client's timeout). Calls do not wait by themselves:
+   * without this, a call made while mcrd is unreachable fails at once with UNAVAILABLE.
+   */
+  waitForReady(deadlineMs: number = this.timeoutMs): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.system.waitForReady(Date.now() + deadlineMs, (err) => {
+        if (!err) return resolve();
+        const context = { target: this.target, rpc: 'connect', timeoutMs: deadlineMs };
+        reject(new McrCallError({ code: grpc.status.DEADLINE_EXCEEDED, details: err.message }, context, true));
+      });
+    });
+  }
+
+  /** Closes the channel; calls made afterwards reject with an Error ("Channel has been shut down"). */
+  close(): void {
+    this.channel.close();
+  }
+
+  private unary<Req, Res>(rpc: string, stub: grpc.Client, method: UnaryMethod<Req, Res>, request: Req, options: CallOptions = {}): Promise<Res> {
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    return new Promise((resolve, reject) => {
+      method.call(stub, request, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (err, response) => {
+        if (err) reject(new McrCallError(err, { target: this.target, rpc, timeoutMs }));
+        else resolve(response);
+      });
+    });
+  }
+}
+
+/** A client for the mcrd at `options.socket` or `options.address` (default: the default socket). */
+export function connect(options: ConnectOptions = {}): McrClient {
+  return new McrClient(options);
+}

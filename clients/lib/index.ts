@@ -1,0 +1,37 @@
+/**
+ * The typed client library for mcrd's gRPC API (package mcr.v1).
+ *
+ * ```ts
+ * import { connect, formatGrpcError } from 'mcr/dist/clients/lib'; // or clients/lib from TypeScript
+ *
+ * const mcr = connect({ socket: '/run/mcr/mcr.sock', timeoutMs: 2000 });
+ * try {
+ *   const { rule } = await mcr.createRule({
+ *     rule: {
+ *       name: 'camera-1',
+ *       input: { interface: 'eth0', group: '239.0.0.1', port: 5000 },
+ *       outputs: [{ interface: 'eth1', address: '239.9.9.9', port: 6000, ttl: 4 }],
+ *     },
+ *   });
+ *   // Optimistic concurrency: the update is refused (ABORTED) if someone changed the rule meanwhile.
+ *   await mcr.updateRule({ rule: rule!.id, definition: { ...rule!, name: 'camera-1-main' }, expectedGeneration: rule!.generation });
+ * } catch (err) {
+ *   console.error(formatGrpcError(err)); // e.g. "invalid argument: rule.outputs[0].port: must be 1-65535"
+ * } finally {
+ *   mcr.close();
+ * }
+ * ```
+ *
+ * Every method takes the generated request type (fields may be omitted: they take their proto3
+ * defaults) and resolves to the generated response type; uint64/int64 fields are bigints. Every call
+ * has a deadline (ConnectOptions.timeoutMs, default 5000 ms, or CallOptions.timeoutMs) and is sent
+ * once: nothing is retried. Failures reject with McrCallError, a grpc-js ServiceError that also
+ * carries the target and RPC name and says whether mcrd was reachable at all (connectFailure).
+ */
+export { connect, McrClient, DEFAULT_TIMEOUT_MS } from './client';
+export type { CallOptions, ConnectOptions } from './client';
+export { formatGrpcError, isConnectFailure, McrCallError } from './errors';
+export type { CallContext, FormatOptions } from './errors';
+export { DEFAULT_SOCKET, resolveTarget } from './target';
+export type { TargetOptions } from './target';
+export { CLIENT_VERSION, PROTOCOL_MAJOR } from './version';

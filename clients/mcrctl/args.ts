@@ -1,0 +1,106 @@
+/**
+ * Parsers for mcrctl's option values. Each names the flag it parses in its error, so that a mistake
+ * on the command line is reported as, e.g., "--out wg0 10.0.0.7: expected ADDR:PORT".
+ */
+import { InvalidArgumentError } from 'commander';
+import net from 'net';
+
+/** A command line mcrctl cannot act on; exits 2 with a usage message. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export interface AddrPort {
+  address: string;
+  port: number;
+}
+
+/** An interface and an ADDR:PORT, as given to --in and --out. */
+export interface Endpoint extends AddrPort {
+  interface: string;
+}
+
+/** "239.0.0.1:5000" -> { address, port }; the address must be a dotted-quad IPv4 address. */
+export function parseAddrPort(flag: string, value: string): AddrPort {
+  const match = /^([^:]*):([^:]*)$/.exec(value);
+  if (!match) throw new UsageError(`${flag}: expected ADDR:PORT (IPv4 address and UDP port), got "${value}"`);
+  const [, address, portText] = match;
+  if (!net.isIPv4(address)) throw new UsageError(`${flag}: "${address}" in "${value}" is not an IPv4 address`);
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port < 1 || port > 65535) {
+    throw new UsageError(`${flag}: port "${portText}" in "${value}" must be 1-65535`);
+  }
+  return { address, port };
+}
+
+/** An interface name as given on the command line; ifname syntax itself is left to mcrd. */
+function parseInterfaceName(flag: string, value: string, addrPort: string): string {
+  if (value === '') throw new UsageError(`${flag}: the interface name is empty`);
+  if (/^[\d.]+:\d*$/.test(value)) {
+    throw new UsageError(`${flag} ${value} ${addrPort}: expected INTERFACE ADDR:PORT (the interface comes first)`);
+  }
+  return value;
+}
+
+/**
+ * The values collected from every occurrence of a two-value option (--in IF ADDR:PORT, --out ...),
+ * taken in pairs. commander has no two-value options, so these are variadic options whose values
+ * arrive as one flat list; a missing or extra value shows up as an odd count or as a pair whose
+ * second half is not ADDR:PORT.
+ */
+export function parseEndpoints(flag: string, values: readonly string[]): Endpoint[] {
+  if (values.length % 2 !== 0) {
+    throw new UsageError(
+      `${flag} takes two values, INTERFACE ADDR:PORT, each time it is given; got ${values.length} value(s): ${values.join(' ')}`,
+    );
+  }
+  const endpoints: Endpoint[] = [];
+  for (let i = 0; i < values.length; i += 2) {
+    const [name, addrPort] = [values[i], values[i + 1]];
+    const iface = parseInterfaceName(flag, name, addrPort);
+    endpoints.push({ interface: iface, ...parseAddrPort(`${flag} ${name} ${addrPort}`, addrPort) });
+  }
+  return endpoints;
+}
+
+/** The single endpoint of --in (given once, with exactly two values). */
+export function parseInputEndpoint(values: readonly string[]): Endpoint {
+  if (values.length !== 2) {
+    throw new UsageError(`--in takes exactly two values, INTERFACE GROUP:PORT, and is given once; got: ${values.join(' ')}`);
+  }
+  return parseEndpoints('--in', values)[0];
+}
+
+/** --source: a unicast IPv4 address, or "" to clear it on update. */
+export function parseSource(value: string): string {
+  if (value !== '' && !net.isIPv4(value)) throw new UsageError(`--source: "${value}" is not an IPv4 address`);
+  return value;
+}
+
+/** A commander argParser for an integer option in [min, max] (commander adds the flag to the message). */
+export function integerArg(min: number, max: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || n < min || n > max) throw new InvalidArgumentError(`must be an integer from ${min} to ${max}.`);
+    return n;
+  };
+}
+
+/** A commander argParser for a uint64 option (a rule generation). */
+export function uint64Arg(value: string): bigint {
+  if (!/^\d+$/.test(value) || BigInt(value) >= 1n << 64n) throw new InvalidArgumentError('must be an unsigned 64-bit integer.');
+  return BigInt(value);
+}
+
+/** A commander argParser for --address: a host name or IPv4 address, or [IPv6], and a port 1-65535. */
+export function hostPortArg(value: string): string {
+  const match = /^(\[[0-9A-Fa-f:.]+\]|[^:\s[\]]+):(\d{1,5})$/.exec(value);
+  if (!match || Number(match[2]) < 1 || Number(match[2]) > 65535) throw new InvalidArgumentError('expected HOST:PORT (port 1-65535).');
+  return value;
+}
+
+/** A commander argParser for RULE arguments (an id or a name). */
+export function ruleArgument(value: string): string {
+  if (value.trim() === '') throw new InvalidArgumentError('must be a rule id or name, not empty.');
+  return value;
+}

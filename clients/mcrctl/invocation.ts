@@ -1,0 +1,26 @@
+/** A parsed mcrctl command line: where to connect, how to print, and what to do. */
+import { NewRuleEdit, RuleEdit } from './rule-edit';
+
+export interface ConnectionOptions {
+  /** Exactly one of socket and address is set. */
+  socket?: string;
+  address?: string;
+  timeoutMs: number;
+}
+
+export type CliCommand =
+  | { name: 'rule add'; edit: NewRuleEdit; dryRun: boolean }
+  | { name: 'rule list' }
+  | { name: 'rule get'; rule: string }
+  | { name: 'rule update'; rule: string; edit: RuleEdit; expectGeneration?: bigint; dryRun: boolean }
+  | { name: 'rule delete'; rule: string; expectGeneration?: bigint }
+  | { name: 'stats'; rule?: string }
+  | { name: 'workers' }
+  | { name: 'version' };
+
+export interface Invocation {
+  connection: ConnectionOptions;
+  /** --json: print responses as proto3 JSON instead of tables. */
+  json: boolean;
+  command: CliCommand;
+}

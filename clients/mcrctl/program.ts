@@ -1,0 +1,201 @@
+/**
+ * mcrctl's command line, defined with commander and parsed into an Invocation. Parsing does no I/O
+ * beyond writing help and usage errors; running the invocation is commands.ts's job.
+ */
+import { Command, CommanderError, Option } from 'commander';
+
+import { DEFAULT_TIMEOUT_MS } from '../lib/client';
+import { DEFAULT_SOCKET } from '../lib/target';
+import { hostPortArg, integerArg, parseEndpoints, parseInputEndpoint, parseSource, ruleArgument, uint64Arg, UsageError } from './args';
+import { ExitCode } from './exit-codes';
+import { CliCommand, ConnectionOptions, Invocation } from './invocation';
+import { CliIo } from './io';
+import { isEmptyEdit, RuleEdit } from './rule-edit';
+
+export type ParseResult = { invocation: Invocation } | { exitCode: ExitCode };
+
+/** Options every command accepts. */
+interface GlobalOptions {
+  socket?: string;
+  address?: string;
+  json?: boolean;
+  timeout: number;
+}
+
+/** Options of the leaf commands (rule add/update/delete have some), as commander leaves them. */
+interface CommandOptions {
+  name?: string;
+  id?: string;
+  in?: string[];
+  source?: string;
+  out?: string[];
+  ttl?: number;
+  dscp?: number;
+  expectGeneration?: bigint;
+  dryRun?: boolean;
+}
+
+const EXIT_CODES_HELP = `
+Exit codes:
+  0  success
+  1  mcrd answered with an error (the message names the field, e.g. rule.outputs[1].port)
+  2  bad command line (nothing was sent)
+  3  mcrd could not be reached (not running, wrong --socket/--address, or no permission on the socket)`;
+
+/**
+ * An option that takes two values each time it is given (--in IF GROUP:PORT). commander has no such
+ * option, so it is declared variadic (every following non-option word is collected) and the flat list
+ * is split into pairs after parsing, by parseEndpoints. The flags keep the two placeholders for help.
+ */
+function pairOption(flags: string, description: string): Option {
+  const option = new Option(flags, description);
+  option.variadic = true;
+  return option;
+}
+
+/** The options shared by `rule add` and `rule update`; only add may choose the id. */
+function ruleEditOptions(command: Command, { withId }: { withId: boolean }): Command {
+  command.option('--name <NAME>', 'unique rule name, usable wherever a rule is referred to');
+  if (withId) command.option('--id <ID>', 'choose the rule id (default: derived from the input)');
+  return command
+    .addOption(pairOption('--in <IF> <GROUP:PORT>', 'capture UDP to GROUP:PORT arriving on interface IF'))
+    .option('--source <ADDR>', 'only from this IPv4 source (source-specific); "" = any source')
+    .addOption(pairOption('--out <IF> <ADDR:PORT>', 'send to ADDR:PORT (multicast or unicast) through IF; repeat for more outputs'))
+    .option('--ttl <N>', 'IP TTL of every --out given (update without --out: of every output); default 1 for multicast, 64 for unicast', integerArg(1, 255))
+    .option('--dscp <N>', 'DSCP of every --out given (update without --out: of every output); default 0', integerArg(0, 63))
+    .option('--dry-run', 'validate only: report what would be done, change nothing');
+}
+
+/** The RuleEdit given by rule options; throws UsageError for malformed --in/--out/--source. */
+function ruleEdit(options: CommandOptions): RuleEdit {
+  return {
+    id: options.id,
+    name: options.name,
+    input: options.in === undefined ? undefined : parseInputEndpoint(options.in),
+    source: options.source === undefined ? undefined : parseSource(options.source),
+    outputs: options.out === undefined ? undefined : parseEndpoints('--out', options.out),
+    ttl: options.ttl,
+    dscp: options.dscp,
+  };
+}
+
+function connectionOptions(globals: GlobalOptions, env: NodeJS.ProcessEnv): ConnectionOptions {
+  if (globals.address !== undefined) return { address: globals.address, timeoutMs: globals.timeout };
+  return { socket: globals.socket || env.MCR_SOCKET || DEFAULT_SOCKET, timeoutMs: globals.timeout };
+}
+
+/** "mcrctl rule add" for the rule add command. */
+function commandPath(command: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = command; c; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
+/** Defines the program; every leaf command's action hands its Invocation to `emit`. */
+function buildProgram(io: CliIo, emit: (invocation: Invocation) => void): Command {
+  const program = new Command('mcrctl')
+    .description('Control mcrd, the userspace multicast relay.')
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .showSuggestionAfterError()
+    .addOption(new Option('--socket <PATH>', `mcrd's unix socket (default: $MCR_SOCKET or ${DEFAULT_SOCKET})`))
+    .addOption(new Option('--address <HOST:PORT>', "mcrd's TCP listener, instead of the socket").argParser(hostPortArg).conflicts('socket'))
+    .option('--json', 'print the response as JSON (proto3 JSON mapping; 64-bit integers as strings)')
+    .option('--timeout <MS>', 'deadline of each call in milliseconds', integerArg(1, 3_600_000), DEFAULT_TIMEOUT_MS)
+    .addHelpText('after', EXIT_CODES_HELP);
+
+  /** Makes `command` a leaf whose action turns its arguments and options into a CliCommand. */
+  const leaf = (command: Command, build: (args: string[], options: CommandOptions) => CliCommand): Command =>
+    command.action((...actionArgs: unknown[]) => {
+      const self = actionArgs[actionArgs.length - 1] as Command;
+      const options = actionArgs[actionArgs.length - 2] as CommandOptions;
+      const args = actionArgs.slice(0, -2) as string[];
+      try {
+        const globals = self.optsWithGlobals<GlobalOptions>();
+        emit({ connection: connectionOptions(globals, io.env), json: globals.json === true, command: build(args, options) });
+      } catch (err) {
+        if (err instanceof UsageError) self.error(`error: ${err.message}`, { exitCode: ExitCode.Usage, code: 'mcrctl.usage' });
+        throw err;
+      }
+    });
+
+  const rule = program.command('rule').description('create, inspect, change and delete forwarding rules (RULE = id or name)');
+
+  leaf(
+    ruleEditOptions(rule.command('add').description('create a rule'), { withId: true }).usage(
+      '[--name NAME] [--id ID] --in IF GROUP:PORT [--source ADDR] --out IF ADDR:PORT [--out IF ADDR:PORT ...] [--ttl N] [--dscp N] [--dry-run]',
+    ),
+    (_args, options) => {
+      const edit = ruleEdit(options);
+      const { input, outputs } = edit;
+      if (input === undefined) throw new UsageError('rule add needs --in IF GROUP:PORT');
+      if (outputs === undefined) throw new UsageError('rule add needs at least one --out IF ADDR:PORT');
+      return { name: 'rule add', edit: { ...edit, input, outputs }, dryRun: options.dryRun === true };
+    },
+  );
+
+  leaf(rule.command('list').description('list every rule with its state'), () => ({ name: 'rule list' }));
+
+  leaf(rule.command('get').description('show one rule in detail').argument('<RULE>', 'rule id or name', ruleArgument), ([ruleName]) => ({
+    name: 'rule get',
+    rule: ruleName,
+  }));
+
+  leaf(
+    ruleEditOptions(rule.command('update').description('change a rule: only what is given is replaced (--out replaces every output)'), { withId: false })
+      .usage('RULE [--name NAME] [--in IF GROUP:PORT] [--source ADDR] [--out IF ADDR:PORT ...] [--ttl N] [--dscp N] [--expect-generation N] [--dry-run]')
+      .argument('<RULE>', 'rule id or name', ruleArgument)
+      .option('--expect-generation <N>', 'refuse (ABORTED) unless the rule is at this generation (default: the generation just read)', uint64Arg),
+    ([ruleName], options) => {
+      const edit = ruleEdit(options);
+      if (isEmptyEdit(edit)) throw new UsageError('rule update: nothing to change: give --name, --in, --source, --out, --ttl or --dscp');
+      return { name: 'rule update', rule: ruleName, edit, expectGeneration: options.expectGeneration, dryRun: options.dryRun === true };
+    },
+  );
+
+  leaf(
+    rule
+      .command('delete')
+      .description('delete a rule')
+      .argument('<RULE>', 'rule id or name', ruleArgument)
+      .option('--expect-generation <N>', 'refuse (ABORTED) unless the rule is at this generation', uint64Arg),
+    ([ruleName], options) => ({ name: 'rule delete', rule: ruleName, expectGeneration: options.expectGeneration }),
+  );
+
+  leaf(
+    program.command('stats').description('packet counters per rule and per output').argument('[RULE]', 'only this rule (id or name)'),
+    ([ruleName]) => ({ name: 'stats', rule: ruleName }),
+  );
+  leaf(program.command('workers').description('the worker processes: pid, uid, core, state, rules, ruleset hash'), () => ({ name: 'workers' }));
+  leaf(program.command('version').description('client and server versions and protocol'), () => ({ name: 'version' }));
+
+  showUsageAfterErrors(program);
+  return program;
+}
+
+/** After a usage error, every command prints its own usage line and where to find more. */
+function showUsageAfterErrors(command: Command): void {
+  const path = commandPath(command);
+  command.showHelpAfterError(`Usage: ${path} ${command.usage()}\nRun '${path} --help' for details.`);
+  for (const sub of command.commands) showUsageAfterErrors(sub);
+}
+
+/**
+ * Parses mcrctl's arguments (without "node" and the script: process.argv.slice(2)). Help and usage
+ * errors are written to `io` and come back as an exit code.
+ */
+export function parseCommandLine(argv: readonly string[], io: CliIo): ParseResult {
+  let invocation: Invocation | undefined;
+  const program = buildProgram(io, (parsed) => {
+    invocation = parsed;
+  });
+  try {
+    program.parse([...argv], { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) return { exitCode: err.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage };
+    throw err;
+  }
+  // Every path through commander either runs a leaf action or throws (help, unknown command).
+  if (invocation === undefined) throw new Error('mcrctl: the command line selected no command');
+  return { invocation };
+}

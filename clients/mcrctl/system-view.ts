@@ -1,0 +1,57 @@
+/** Text views of the system: `mcrctl workers` and `mcrctl version`. */
+import { GetVersionResponse, Worker, WorkerState } from '../../gen/mcr/v1/system';
+import { formatTime } from './format';
+import { renderFields, renderTable } from './table';
+
+const WORKER_STATE_WORDS: Record<WorkerState, string> = {
+  [WorkerState.WORKER_STATE_UNSPECIFIED]: 'unknown',
+  [WorkerState.WORKER_STATE_STARTING]: 'starting',
+  [WorkerState.WORKER_STATE_RUNNING]: 'running',
+  [WorkerState.WORKER_STATE_RESTARTING]: 'restarting',
+  [WorkerState.WORKER_STATE_STOPPED]: 'stopped',
+};
+
+/** The reported ruleset hash, flagged when it is not the one the supervisor expects. */
+function formatHash(worker: Worker): string {
+  const reported = worker.rulesetHash || '-';
+  if (worker.expectedRulesetHash === '' || worker.expectedRulesetHash === worker.rulesetHash) return reported;
+  return `${reported} (expected ${worker.expectedRulesetHash})`;
+}
+
+export function workersTable(workers: readonly Worker[]): string {
+  const right = 'right' as const;
+  return renderTable(
+    [
+      { header: 'INDEX', align: right },
+      { header: 'PID', align: right },
+      { header: 'UID', align: right },
+      { header: 'CORE', align: right },
+      { header: 'STATE' },
+      { header: 'RULES', align: right },
+      { header: 'HASH' },
+    ],
+    workers.map((worker) => [
+      String(worker.index),
+      worker.pid > 0 ? String(worker.pid) : '-',
+      String(worker.uid),
+      worker.core >= 0 ? String(worker.core) : '-',
+      WORKER_STATE_WORDS[worker.state] ?? `state ${worker.state}`,
+      String(worker.rules),
+      formatHash(worker),
+    ]),
+  );
+}
+
+export interface ClientVersion {
+  version: string;
+  protocolMajor: number;
+}
+
+export function versionView(client: ClientVersion, server: GetVersionResponse): string {
+  return renderFields([
+    ['Client', `mcrctl ${client.version} (protocol ${client.protocolMajor})`],
+    ['Server', `mcrd ${server.serverVersion} (protocol ${server.protocolMajor}.${server.protocolMinor})`],
+    ['Features', server.features.join(', ') || '-'],
+    ['Started', formatTime(server.startedUnixNanos, '-')],
+  ]);
+}

@@ -1,0 +1,17 @@
+// The addon's entry point: each part registers its own exports.
+#include <napi.h>
+
+namespace mcr {
+void InitSockets(Napi::Env env, Napi::Object exports);
+void InitControlChannel(Napi::Env env, Napi::Object exports);
+void InitDataplane(Napi::Env env, Napi::Object exports);
+}  // namespace mcr
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  mcr::InitSockets(env, exports);
+  mcr::InitControlChannel(env, exports);
+  mcr::InitDataplane(env, exports);
+  return exports;
+}
+
+NODE_API_MODULE(mcr, Init)

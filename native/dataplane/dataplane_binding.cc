@@ -1,0 +1,228 @@
+// N-API glue for the data plane: the Dataplane class and parseFrame of native/index.ts.
+// Arguments are validated here (TypeError); the work is done by Engine and ParseFrame.
+#include <napi.h>
+#include <arpa/inet.h>
+#include <sched.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dataplane/engine.h"
+#include "dataplane/parser.h"
+#include "common/js_glue.h"
+
+namespace mcr {
+
+namespace {
+
+// Runs `body`, turning a rejected argument (unknown handle, duplicate key...) into a TypeError and
+// every other failure into an Error as TranslateErrors does.
+template <typename Body>
+auto Guarded(Napi::Env env, Body&& body) -> decltype(body()) {
+  return TranslateErrors(env, [&]() -> decltype(body()) {
+    try {
+      return body();
+    } catch (const std::invalid_argument& e) {
+      throw Napi::TypeError::New(env, e.what());
+    }
+  });
+}
+
+uint32_t HandleValue(Napi::Env env, Napi::Value value, const std::string& name) {
+  return static_cast<uint32_t>(IntegerIn(env, value, name, 0, UINT32_MAX));
+}
+
+Napi::String Dotted(Napi::Env env, uint32_t address) {
+  char text[INET_ADDRSTRLEN];
+  in_addr value{address};
+  inet_ntop(AF_INET, &value, text, sizeof text);
+  return Napi::String::New(env, text);
+}
+
+Napi::BigInt Big(Napi::Env env, const Counter& counter) { return Napi::BigInt::New(env, counter.Get()); }
+
+RuleSpec RuleValue(Napi::Env env, Napi::Value value, const std::string& at) {
+  Napi::Object object = ObjectValue(env, value, at);
+  RuleSpec rule;
+  rule.id = StringValue(env, object.Get("id"), at + ".id");
+  if (rule.id.empty()) throw Napi::TypeError::New(env, at + ".id must not be empty");
+  rule.input = HandleValue(env, object.Get("input"), at + ".input");
+  rule.group = Ipv4Value(env, object.Get("group"), at + ".group").s_addr;
+  rule.port = static_cast<uint16_t>(IntegerIn(env, object.Get("port"), at + ".port", 1, 65535));
+  const Napi::Value source = object.Get("source");
+  const bool anySource = source.IsString() && source.As<Napi::String>().Utf8Value().empty();
+  rule.source = anySource ? 0 : Ipv4Value(env, source, at + ".source").s_addr;
+  const Napi::Value outputs = object.Get("outputs");
+  if (!outputs.IsArray()) throw Napi::TypeError::New(env, at + ".outputs must be an array of output handles");
+  const Napi::Array list = outputs.As<Napi::Array>();
+  for (uint32_t j = 0; j < list.Length(); ++j) {
+    rule.outputs.push_back(HandleValue(env, list.Get(j), at + ".outputs[" + std::to_string(j) + "]"));
+  }
+  return rule;
+}
+
+class DataplaneJs : public Napi::ObjectWrap<DataplaneJs> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Dataplane",
+                       {
+                           InstanceMethod<&DataplaneJs::AddInput>("addInput"),
+                           InstanceMethod<&DataplaneJs::RemoveInput>("removeInput"),
+                           InstanceMethod<&DataplaneJs::AddOutput>("addOutput"),
+                           InstanceMethod<&DataplaneJs::RemoveOutput>("removeOutput"),
+                           InstanceMethod<&DataplaneJs::SetRules>("setRules"),
+                           InstanceMethod<&DataplaneJs::RuleCounters>("ruleCounters"),
+                           InstanceMethod<&DataplaneJs::InputCounters>("inputCounters"),
+                           InstanceMethod<&DataplaneJs::Close>("close"),
+                       });
+  }
+
+  explicit DataplaneJs(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DataplaneJs>(info) {
+    Napi::Env env = info.Env();
+    Napi::Object options = ObjectValue(env, info[0], "options");
+    const int core = static_cast<int>(IntegerIn(env, options.Get("core"), "options.core", -1, CPU_SETSIZE - 1));
+    const uint32_t batch = static_cast<uint32_t>(IntegerIn(env, options.Get("batch"), "options.batch", 1, Engine::kMaxBatch));
+    engine_ = Guarded(env, [&] { return std::make_unique<Engine>(core, batch); });
+  }
+
+ private:
+  Engine& Open(Napi::Env env) {
+    if (engine_->closed()) throw Napi::Error::New(env, "the data plane is closed");
+    return *engine_;
+  }
+
+  // For the counter readers: the worker reads counters periodically, so retired tables, inputs and
+  // outputs (and their fds) are released even when no control change follows.
+  Engine& OpenCollected(Napi::Env env) {
+    Engine& engine = Open(env);
+    engine.CollectRetired();
+    return engine;
+  }
+
+  void AddInput(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const uint32_t handle = HandleValue(env, info[0], "handle");
+    const int fd = FdValue(env, info[1], "fd");
+    Guarded(env, [&] { Open(env).AddInput(handle, fd); });
+  }
+
+  void RemoveInput(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const uint32_t handle = HandleValue(env, info[0], "handle");
+    Guarded(env, [&] { Open(env).RemoveInput(handle); });
+  }
+
+  void AddOutput(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const uint32_t handle = HandleValue(env, info[0], "handle");
+    const int fd = FdValue(env, info[1], "fd");
+    Guarded(env, [&] { Open(env).AddOutput(handle, fd); });
+  }
+
+  void RemoveOutput(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const uint32_t handle = HandleValue(env, info[0], "handle");
+    Guarded(env, [&] { Open(env).RemoveOutput(handle); });
+  }
+
+  void SetRules(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsArray()) throw Napi::TypeError::New(env, "rules must be an array");
+    const Napi::Array list = info[0].As<Napi::Array>();
+    std::vector<RuleSpec> rules;
+    rules.reserve(list.Length());
+    for (uint32_t i = 0; i < list.Length(); ++i) rules.push_back(RuleValue(env, list.Get(i), "rules[" + std::to_string(i) + "]"));
+    Guarded(env, [&] { Open(env).SetRules(rules); });
+  }
+
+  Napi::Value RuleCounters(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const std::vector<Table::Rule>& rules = OpenCollected(env).table().rules();
+    Napi::Array result = Napi::Array::New(env, rules.size());
+    for (size_t i = 0; i < rules.size(); ++i) {
+      const Table::Rule& rule = rules[i];
+      Napi::Object entry = Napi::Object::New(env);
+      entry.Set("id", Napi::String::New(env, rule.id));
+      entry.Set("packets", Big(env, rule.counters->packets));
+      entry.Set("bytes", Big(env, rule.counters->bytes));
+      entry.Set("forwarded", Big(env, rule.counters->forwarded));
+      entry.Set("sendFailed", Big(env, rule.counters->sendFailed));
+      entry.Set("lastPacketNs", Big(env, rule.counters->lastPacketNs));
+      Napi::Array outputs = Napi::Array::New(env, rule.outputs.size());
+      for (size_t j = 0; j < rule.outputs.size(); ++j) {
+        const OutputCounters& counters = *rule.outputs[j].counters;
+        Napi::Object output = Napi::Object::New(env);
+        output.Set("handle", Napi::Number::New(env, rule.outputs[j].handle));
+        output.Set("packets", Big(env, counters.packets));
+        output.Set("bytes", Big(env, counters.bytes));
+        output.Set("errWouldBlock", Big(env, counters.errWouldBlock));
+        output.Set("errUnreachable", Big(env, counters.errUnreachable));
+        output.Set("errOther", Big(env, counters.errOther));
+        outputs.Set(static_cast<uint32_t>(j), output);
+      }
+      entry.Set("outputs", outputs);
+      result.Set(static_cast<uint32_t>(i), entry);
+    }
+    return result;
+  }
+
+  Napi::Value InputCounters(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const std::vector<const Input*> inputs = OpenCollected(env).inputs();
+    Napi::Array result = Napi::Array::New(env, inputs.size());
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      const mcr::InputCounters& counters = inputs[i]->counters;
+      Napi::Object entry = Napi::Object::New(env);
+      entry.Set("handle", Napi::Number::New(env, inputs[i]->handle));
+      entry.Set("frames", Big(env, counters.frames));
+      entry.Set("bytes", Big(env, counters.bytes));
+      entry.Set("unmatched", Big(env, counters.unmatched));
+      for (size_t reason = 1; reason < kParseStatusCount; ++reason) {
+        const ParseStatus status = static_cast<ParseStatus>(reason);
+        entry.Set(ParseStatusName(status), Big(env, counters.Rejected(status)));
+      }
+      result.Set(static_cast<uint32_t>(i), entry);
+    }
+    return result;
+  }
+
+  void Close(const Napi::CallbackInfo&) { engine_->Close(); }
+
+  std::unique_ptr<Engine> engine_;
+};
+
+Napi::Value ParseFrameJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    throw Napi::TypeError::New(env, "frame must be a Buffer");
+  }
+  const Napi::Uint8Array frame = info[0].As<Napi::Uint8Array>();
+  ParsedPacket packet;
+  const ParseStatus status = ParseFrame(frame.Data(), frame.ByteLength(), &packet);
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("ok", Napi::Boolean::New(env, status == ParseStatus::kOk));
+  if (status != ParseStatus::kOk) {
+    result.Set("reason", Napi::String::New(env, ParseStatusName(status)));
+    return result;
+  }
+  result.Set("source", Dotted(env, packet.source));
+  result.Set("group", Dotted(env, packet.group));
+  result.Set("srcPort", Napi::Number::New(env, packet.sourcePort));
+  result.Set("port", Napi::Number::New(env, packet.port));
+  result.Set("payloadOffset", Napi::Number::New(env, packet.payloadOffset));
+  result.Set("payloadLength", Napi::Number::New(env, packet.payloadLength));
+  result.Set("ttl", Napi::Number::New(env, packet.ttl));
+  result.Set("tos", Napi::Number::New(env, packet.tos));
+  return result;
+}
+
+}  // namespace
+
+void InitDataplane(Napi::Env env, Napi::Object exports) {
+  exports.Set("Dataplane", DataplaneJs::Define(env));
+  exports.Set("parseFrame", Napi::Function::New(env, ParseFrameJs, "parseFrame"));
+}
+
+}  // namespace mcr

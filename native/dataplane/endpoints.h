@@ -1,0 +1,37 @@
+// The sockets a data plane reads from (inputs) and sends to (outputs). Each owns its fd and closes
+// it when destroyed; the engine destroys them only once the data-plane thread can no longer use them.
+#pragma once
+
+#include <cstdint>
+
+#include "dataplane/counters.h"
+#include "common/fd.h"
+
+namespace mcr {
+
+// An AF_PACKET capture socket, read by the data-plane thread when epoll reports it readable.
+struct Input {
+  Input(uint32_t handle, int fd) : handle(handle), fd(fd) {}
+
+  const uint32_t handle;
+  UniqueFd fd;
+  InputCounters counters;
+};
+
+// A connected UDP egress socket. Counters live with the rules that use it (OutputCounters), since
+// several rules may share one socket.
+struct Output {
+  static constexpr uint32_t kNone = UINT32_MAX;
+
+  Output(uint32_t handle, int fd) : handle(handle), fd(fd) {}
+
+  const uint32_t handle;
+  UniqueFd fd;
+
+  // Data-plane thread only: this output's list of packets waiting to be sent in the current batch
+  // (node indices in the Egress scratch). Empty between batches.
+  uint32_t pendingHead = kNone;
+  uint32_t pendingTail = kNone;
+};
+
+}  // namespace mcr

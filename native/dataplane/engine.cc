@@ -1,0 +1,196 @@
+#include "dataplane/engine.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <string>
+
+namespace mcr {
+
+namespace {
+
+constexpr int kMaxEvents = 64;
+
+// Throws ArgumentError unless `fd` is a socket of this domain and type.
+void RequireSocket(int fd, int domain, int type, const std::string& what) {
+  int actualDomain = 0;
+  int actualType = 0;
+  socklen_t length = sizeof(int);
+  if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &actualDomain, &length) < 0) {
+    if (errno == ENOTSOCK) throw ArgumentError("fd " + std::to_string(fd) + " is not a socket (" + what + " expected)");
+    throw SyscallError("getsockopt SO_DOMAIN (fd " + std::to_string(fd) + ")", errno);
+  }
+  length = sizeof(int);
+  CheckSyscall(getsockopt(fd, SOL_SOCKET, SO_TYPE, &actualType, &length), "getsockopt SO_TYPE (fd " + std::to_string(fd) + ")");
+  if (actualDomain != domain || actualType != type) {
+    throw ArgumentError("fd " + std::to_string(fd) + " is not an " + what);
+  }
+}
+
+// Checked before any buffer is sized by it.
+uint32_t ValidBatch(uint32_t batch) {
+  if (batch < 1 || batch > Engine::kMaxBatch) throw ArgumentError("batch must be in 1.." + std::to_string(Engine::kMaxBatch));
+  return batch;
+}
+
+}  // namespace
+
+Engine::Engine(int core, uint32_t batch) : forwarder_(ValidBatch(batch)) {
+  if (core >= CPU_SETSIZE) throw ArgumentError("core must be below " + std::to_string(CPU_SETSIZE));
+  epoll_.Reset(CheckSyscall(epoll_create1(EPOLL_CLOEXEC), "epoll_create1"));
+  wakeup_.Reset(CheckSyscall(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd"));
+  epoll_event event{};
+  event.events = EPOLLIN;
+  event.data.ptr = nullptr;  // the wake-up eventfd; inputs carry their Input*
+  CheckSyscall(epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, wakeup_.get(), &event), "epoll_ctl ADD (eventfd)");
+
+  current_ = Table::Build({}, inputs_, outputs_, nullptr);
+  published_.store(current_.get(), std::memory_order_release);
+
+  thread_ = std::thread([this] { Run(); });
+  if (core >= 0) {
+    cpu_set_t cpus;
+    CPU_ZERO(&cpus);
+    CPU_SET(core, &cpus);
+    const int err = pthread_setaffinity_np(thread_.native_handle(), sizeof cpus, &cpus);
+    if (err != 0) {
+      Close();
+      throw SyscallError("pthread_setaffinity_np (core " + std::to_string(core) + ")", err);
+    }
+  }
+}
+
+Engine::~Engine() { Close(); }
+
+void Engine::RequireOpen() const {
+  if (closed_) throw std::logic_error("the data plane is closed");
+}
+
+void Engine::CollectRetired() { reclaimer_.Collect(); }
+
+void Engine::Retire(std::shared_ptr<const void> object) {
+  reclaimer_.Retire(std::move(object));
+  Wake();
+}
+
+void Engine::AddInput(uint32_t handle, int fd) {
+  RequireOpen();
+  CollectRetired();
+  if (inputs_.count(handle)) throw ArgumentError("input handle " + std::to_string(handle) + " is already in use");
+  RequireSocket(fd, AF_PACKET, SOCK_RAW, "AF_PACKET SOCK_RAW socket");
+  auto input = std::make_shared<Input>(handle, fd);
+  epoll_event event{};
+  event.events = EPOLLIN;
+  event.data.ptr = input.get();
+  if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &event) < 0) {
+    const int err = errno;
+    input->fd.Release();  // not ours after all: the caller keeps it
+    throw SyscallError("epoll_ctl ADD (input fd " + std::to_string(fd) + ")", err);
+  }
+  inputs_.emplace(handle, std::move(input));
+}
+
+void Engine::RemoveInput(uint32_t handle) {
+  RequireOpen();
+  CollectRetired();
+  const auto found = inputs_.find(handle);
+  if (found == inputs_.end()) throw ArgumentError("unknown input handle " + std::to_string(handle));
+  // After EPOLL_CTL_DEL no new event can name the input; an event the thread already holds is
+  // covered by the reclaimer (the thread has not passed a quiescent point since fetching it).
+  CheckSyscall(epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, found->second->fd.get(), nullptr),
+               "epoll_ctl DEL (input " + std::to_string(handle) + ")");
+  std::shared_ptr<Input> input = std::move(found->second);
+  inputs_.erase(found);
+  Retire(std::move(input));
+}
+
+void Engine::AddOutput(uint32_t handle, int fd) {
+  RequireOpen();
+  CollectRetired();
+  if (outputs_.count(handle)) throw ArgumentError("output handle " + std::to_string(handle) + " is already in use");
+  RequireSocket(fd, AF_INET, SOCK_DGRAM, "AF_INET SOCK_DGRAM (UDP) socket");
+  outputs_.emplace(handle, std::make_shared<Output>(handle, fd));
+}
+
+void Engine::RemoveOutput(uint32_t handle) {
+  RequireOpen();
+  CollectRetired();
+  // The thread reaches outputs only through tables, and every table holds its outputs: dropping
+  // the map's reference frees the output now if no table has it, or with the last table that does.
+  if (outputs_.erase(handle) == 0) throw ArgumentError("unknown output handle " + std::to_string(handle));
+}
+
+void Engine::SetRules(const std::vector<RuleSpec>& rules) {
+  RequireOpen();
+  CollectRetired();
+  std::shared_ptr<const Table> next = Table::Build(rules, inputs_, outputs_, current_.get());
+  std::shared_ptr<const Table> previous = std::move(current_);
+  current_ = std::move(next);
+  published_.store(current_.get(), std::memory_order_release);
+  Retire(std::move(previous));
+}
+
+std::vector<const Input*> Engine::inputs() const {
+  std::vector<const Input*> list;
+  list.reserve(inputs_.size());
+  for (const auto& entry : inputs_) list.push_back(entry.second.get());
+  std::sort(list.begin(), list.end(), [](const Input* a, const Input* b) { return a->handle < b->handle; });
+  return list;
+}
+
+void Engine::Close() {
+  if (closed_) return;
+  closed_ = true;
+  if (thread_.joinable()) {
+    stopping_.store(true, std::memory_order_release);
+    Wake();
+    thread_.join();
+  }
+  // The thread is gone: everything can go, and every fd with it.
+  published_.store(nullptr, std::memory_order_relaxed);
+  current_.reset();
+  inputs_.clear();
+  outputs_.clear();
+  reclaimer_.CollectAll();
+  wakeup_.Reset();
+  epoll_.Reset();
+}
+
+void Engine::Wake() {
+  const uint64_t one = 1;
+  // Cannot fail short of a counter overflow (EAGAIN), and then a wake-up is pending anyway.
+  [[maybe_unused]] const ssize_t written = write(wakeup_.get(), &one, sizeof one);
+}
+
+void Engine::DrainWakeups() {
+  uint64_t count;
+  [[maybe_unused]] const ssize_t read = ::read(wakeup_.get(), &count, sizeof count);
+}
+
+void Engine::Run() {
+  epoll_event events[kMaxEvents];
+  while (!stopping_.load(std::memory_order_acquire)) {
+    // Quiescent point: no pointer from an earlier iteration (table, input, output) is held here.
+    reclaimer_.Quiesce();
+    const int ready = epoll_wait(epoll_.get(), events, kMaxEvents, -1);
+    if (ready < 0) {
+      if (errno == EINTR) continue;
+      return;  // EBADF/EINVAL: the epoll set is gone, which only Close() does after stopping
+    }
+    for (int i = 0; i < ready; ++i) {
+      if (events[i].data.ptr == nullptr) {
+        DrainWakeups();
+      } else {
+        forwarder_.Serve(*static_cast<Input*>(events[i].data.ptr), published_);
+      }
+    }
+  }
+}
+
+}  // namespace mcr

@@ -1,0 +1,92 @@
+// A worker's data plane: one thread that reads every input, matches and fans out, plus the control
+// operations the JavaScript thread calls (add/remove sockets, swap the rule table, read counters).
+// Plain C++: the N-API glue (dataplane_binding.cc) wraps it.
+//
+// Threads: every public method runs on the JavaScript thread; Run() is the data-plane thread. They
+// share only lock-free state: the published table pointer, the epoll set, the counters (single
+// writer), the objects' pending lists (data-plane thread only) and the Reclaimer's epochs.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "dataplane/endpoints.h"
+#include "dataplane/forwarder.h"
+#include "dataplane/reclaimer.h"
+#include "dataplane/table.h"
+#include "common/fd.h"
+
+namespace mcr {
+
+// A bad argument to a control operation (unknown or duplicate handle, wrong kind of socket).
+class ArgumentError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+class Engine {
+ public:
+  static constexpr uint32_t kMaxBatch = 1024;  // UIO_MAXIOV: the most sendmmsg/recvmmsg take at once
+
+  // Allocates every buffer, creates the epoll set and wake-up eventfd, and starts the thread,
+  // pinned to `core` unless it is negative. Throws SyscallError.
+  Engine(int core, uint32_t batch);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Takes ownership of `fd` (an AF_PACKET SOCK_RAW socket) when it succeeds; on a throw the
+  // caller keeps it. Throws ArgumentError (duplicate handle, not a packet socket), SyscallError.
+  void AddInput(uint32_t handle, int fd);
+  // Stops reading the input; its fd is closed once the data-plane thread is done with it.
+  // Rules naming it stay installed and match nothing until an input with that handle is added.
+  void RemoveInput(uint32_t handle);
+  // Takes ownership of `fd` (a UDP socket) when it succeeds, like AddInput.
+  void AddOutput(uint32_t handle, int fd);
+  // Forgets the handle (new rules cannot name it). The installed table keeps sending to it until a
+  // table without it replaces it; the fd is closed when no table that may be in use refers to it.
+  void RemoveOutput(uint32_t handle);
+  // Builds and publishes a new table. Throws RuleError and changes nothing when a rule is invalid.
+  void SetRules(const std::vector<RuleSpec>& rules);
+
+  // Frees retired objects the data-plane thread has released. Every control operation does this
+  // first; the binding also calls it when counters are read, which the worker does periodically.
+  void CollectRetired();
+
+  // The installed table (its rules carry the counters).
+  const Table& table() const { return *current_; }
+  // The inputs, by ascending handle.
+  std::vector<const Input*> inputs() const;
+
+  // Stops and joins the thread, then closes every fd. Idempotent; the destructor calls it.
+  void Close();
+  bool closed() const { return closed_; }
+
+ private:
+  void Run();  // the data-plane thread
+  void Wake();
+  void DrainWakeups();
+  // Unlinked objects go to the reclaimer; the thread is woken so that it acknowledges soon.
+  void Retire(std::shared_ptr<const void> object);
+  void RequireOpen() const;
+
+  UniqueFd epoll_;
+  UniqueFd wakeup_;  // eventfd: control changes and stop
+  Forwarder forwarder_;
+
+  InputMap inputs_;
+  OutputMap outputs_;
+  std::shared_ptr<const Table> current_;         // owned here (JavaScript thread)
+  std::atomic<const Table*> published_{nullptr};  // read by the data-plane thread
+  Reclaimer reclaimer_;
+
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+  bool closed_ = false;
+};
+
+}  // namespace mcr

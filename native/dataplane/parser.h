@@ -1,0 +1,43 @@
+// The data plane's frame parser: Ethernet (up to two VLAN tags), IPv4, UDP. Plain C++, no Node-API;
+// the packet path and the parseFrame test hook share it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace mcr {
+
+// Why a frame was not forwarded (kOk: it parsed). The values index InputCounters::rejected.
+enum class ParseStatus : uint8_t {
+  kOk = 0,
+  kTruncated,  // the frame ends before a header it announces, or before the IPv4 total length
+  kNotIpv4,    // the ethertype (after any VLAN tags) is not IPv4
+  kBadHeader,  // IPv4 version not 4, IHL < 5, options beyond the frame, or a wrong header checksum
+  kBadLength,  // IPv4 total length below the header, or a UDP length outside 8..IP payload length
+  kFragment,   // MF set or a non-zero fragment offset
+  kNotUdp,     // an IPv4 protocol other than UDP
+};
+
+constexpr size_t kParseStatusCount = 7;
+
+// What the data plane needs from a well-formed frame. Addresses in network byte order (as in the
+// header), ports in host byte order.
+struct ParsedPacket {
+  uint32_t source;
+  uint32_t group;  // the IPv4 destination
+  uint16_t sourcePort;
+  uint16_t port;   // the UDP destination port
+  uint32_t payloadOffset;  // from the start of the frame
+  uint32_t payloadLength;  // UDP length - 8
+  uint8_t ttl;
+  uint8_t tos;
+};
+
+// Parses the `length` bytes at `frame`; fills `out` only when the result is kOk. Never reads
+// outside [frame, frame + length). Ethernet padding after the IPv4 total length is ignored.
+ParseStatus ParseFrame(const uint8_t* frame, size_t length, ParsedPacket* out);
+
+// The name used for `status` in the JavaScript API ("truncated", "notIpv4", ...); "ok" for kOk.
+const char* ParseStatusName(ParseStatus status);
+
+}  // namespace mcr

@@ -1,0 +1,121 @@
+#include "dataplane/table.h"
+
+#include <arpa/inet.h>
+
+#include <unordered_set>
+
+namespace mcr {
+
+namespace {
+
+std::string Dotted(uint32_t address) {
+  char text[INET_ADDRSTRLEN];
+  in_addr value{address};
+  return inet_ntop(AF_INET, &value, text, sizeof text) ? text : "?";
+}
+
+std::string At(size_t rule) { return "rules[" + std::to_string(rule) + "]"; }
+
+size_t SlotCountFor(size_t rules) {
+  size_t count = 8;
+  while (count < rules * 2) count *= 2;  // at most half full: short probes, and an empty slot always exists
+  return count;
+}
+
+}  // namespace
+
+uint64_t Table::Hash(const Key& key) {
+  uint64_t h = (static_cast<uint64_t>(key.group) << 32 | key.source) ^
+               ((static_cast<uint64_t>(key.input) << 16 | key.port) * 0x9e3779b97f4a7c15ull);
+  h ^= h >> 31;
+  h *= 0xbf58476d1ce4e5b9ull;
+  h ^= h >> 29;
+  return h;
+}
+
+Table::Slot* Table::SlotFor(const Key& key) {
+  size_t i = Hash(key) & mask_;
+  while (slots_[i].used && !(slots_[i].key == key)) i = (i + 1) & mask_;
+  return &slots_[i];
+}
+
+const Table::Slot* Table::Lookup(const Key& key) const {
+  size_t i = Hash(key) & mask_;
+  while (slots_[i].used) {
+    if (slots_[i].key == key) return &slots_[i];
+    i = (i + 1) & mask_;
+  }
+  return nullptr;
+}
+
+const Route* Table::Find(uint32_t input, uint32_t group, uint16_t port, uint32_t source) const {
+  const Slot* slot = Lookup(Key{input, group, source, port});
+  if (!slot && source != 0) slot = Lookup(Key{input, group, 0, port});
+  return slot ? &slot->route : nullptr;
+}
+
+std::unique_ptr<const Table> Table::Build(const std::vector<RuleSpec>& specs, const InputMap& inputs,
+                                          const OutputMap& outputs, const Table* previous) {
+  std::unique_ptr<Table> table(new Table());
+
+  // Validate everything before building anything.
+  std::unordered_set<std::string> ids;
+  size_t targetCount = 0;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const RuleSpec& spec = specs[i];
+    if (!ids.insert(spec.id).second) throw RuleError(At(i) + ".id: duplicate rule id \"" + spec.id + "\"");
+    if (inputs.count(spec.input) == 0) {
+      throw RuleError(At(i) + ".input: unknown input handle " + std::to_string(spec.input));
+    }
+    for (size_t j = 0; j < spec.outputs.size(); ++j) {
+      if (outputs.count(spec.outputs[j]) == 0) {
+        throw RuleError(At(i) + ".outputs[" + std::to_string(j) + "]: unknown output handle " +
+                        std::to_string(spec.outputs[j]));
+      }
+    }
+    targetCount += spec.outputs.size();
+  }
+
+  std::unordered_map<std::string, const Rule*> before;
+  if (previous) {
+    for (const Rule& rule : previous->rules_) before.emplace(rule.id, &rule);
+  }
+
+  table->slots_.assign(SlotCountFor(specs.size()), Slot{});
+  table->mask_ = table->slots_.size() - 1;
+  table->targets_.reserve(targetCount);  // never reallocated below: Route::targets stays valid
+  table->rules_.reserve(specs.size());
+  std::vector<size_t> ruleOfSlot(table->slots_.size());
+
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const RuleSpec& spec = specs[i];
+    const auto found = before.find(spec.id);
+    const Rule* old = found == before.end() ? nullptr : found->second;
+
+    Rule rule{spec.id, old ? old->counters : std::make_shared<RuleCounters>(), {}};
+    const size_t firstTarget = table->targets_.size();
+    for (size_t j = 0; j < spec.outputs.size(); ++j) {
+      const uint32_t handle = spec.outputs[j];
+      const bool kept = old && j < old->outputs.size() && old->outputs[j].handle == handle;
+      OutputSlot slot{handle, outputs.at(handle), kept ? old->outputs[j].counters : std::make_shared<OutputCounters>()};
+      table->targets_.push_back(Target{slot.output.get(), slot.counters.get()});
+      rule.outputs.push_back(std::move(slot));
+    }
+
+    const Key key{spec.input, spec.group, spec.source, spec.port};
+    Slot* slot = table->SlotFor(key);
+    if (slot->used) {
+      throw RuleError(At(i) + ": same match key (input " + std::to_string(spec.input) + ", " + Dotted(spec.group) + ":" +
+                      std::to_string(spec.port) + ", source " + (spec.source ? Dotted(spec.source) : "any") +
+                      ") as " + At(ruleOfSlot[slot - table->slots_.data()]));
+    }
+    slot->key = key;
+    slot->used = true;
+    slot->route = Route{rule.counters.get(), table->targets_.data() + firstTarget, static_cast<uint32_t>(spec.outputs.size())};
+    ruleOfSlot[slot - table->slots_.data()] = i;
+    table->rules_.push_back(std::move(rule));
+  }
+  return table;
+}
+
+}  // namespace mcr

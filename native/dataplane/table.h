@@ -1,0 +1,107 @@
+// The immutable match table the data-plane thread forwards with. Built on the JavaScript thread by
+// setRules, published whole, never modified afterwards.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "dataplane/counters.h"
+#include "dataplane/endpoints.h"
+
+namespace mcr {
+
+using InputMap = std::unordered_map<uint32_t, std::shared_ptr<Input>>;
+using OutputMap = std::unordered_map<uint32_t, std::shared_ptr<Output>>;
+
+// A rule as setRules receives it. Addresses in network byte order; source 0 = any source.
+struct RuleSpec {
+  std::string id;
+  uint32_t input;
+  uint32_t group;
+  uint16_t port;
+  uint32_t source;
+  std::vector<uint32_t> outputs;
+};
+
+// A rule that setRules must refuse (the message names the rule: "rules[3].outputs[1]: ...").
+class RuleError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+// Where a matched packet goes: one of the rule's outputs and the counters of that output slot.
+struct Target {
+  Output* output;
+  OutputCounters* counters;
+};
+
+// What a match yields: everything the packet path touches, as plain pointers.
+struct Route {
+  RuleCounters* counters;
+  const Target* targets;
+  uint32_t targetCount;
+};
+
+class Table {
+ public:
+  // A rule's output slot as the JavaScript side reports it.
+  struct OutputSlot {
+    uint32_t handle;
+    std::shared_ptr<Output> output;  // keeps the socket open while this table may be in use
+    std::shared_ptr<OutputCounters> counters;
+  };
+  // A rule with the objects its counters live in (shared with the next table when the id persists).
+  struct Rule {
+    std::string id;
+    std::shared_ptr<RuleCounters> counters;
+    std::vector<OutputSlot> outputs;
+  };
+
+  // Validates `specs` against the known handles and builds the table. Counters are carried over
+  // from `previous` (may be null) for every rule id it also has; an output slot's counters are
+  // carried over when the same output handle stays at the same index. Throws RuleError on an
+  // unknown handle, a duplicate rule id or a duplicate match key (input, group, port, source).
+  static std::unique_ptr<const Table> Build(const std::vector<RuleSpec>& specs, const InputMap& inputs,
+                                            const OutputMap& outputs, const Table* previous);
+
+  // The route for a packet from `input`: the rule for exactly this source, else the any-source
+  // rule; null when neither exists. Addresses in network byte order. Lock- and allocation-free.
+  const Route* Find(uint32_t input, uint32_t group, uint16_t port, uint32_t source) const;
+
+  // In setRules order.
+  const std::vector<Rule>& rules() const { return rules_; }
+
+ private:
+  struct Key {
+    uint32_t input;
+    uint32_t group;
+    uint32_t source;
+    uint16_t port;
+    bool operator==(const Key& other) const {
+      return input == other.input && group == other.group && source == other.source && port == other.port;
+    }
+  };
+  // An open-addressing slot; `used` false = empty (probing stops there).
+  struct Slot {
+    Key key;
+    bool used;
+    Route route;
+  };
+
+  Table() = default;
+  static uint64_t Hash(const Key& key);
+  const Slot* Lookup(const Key& key) const;
+  // The slot where `key` is or would go (linear probing; the table is never more than half full).
+  Slot* SlotFor(const Key& key);
+
+  std::vector<Rule> rules_;
+  std::vector<Target> targets_;  // every rule's targets, back to back; Route::targets points in here
+  std::vector<Slot> slots_;      // power-of-two size
+  size_t mask_ = 0;
+};
+
+}  // namespace mcr

@@ -1,0 +1,200 @@
+/**
+ * Typed access to the C++ addon (build/Release/mcr.node).
+ *
+ * Every function that wraps a syscall throws an Error whose `code` is the errno
+ * name ("EPERM") and whose `errno` is the number, with a message naming the call.
+ * Addresses are IPv4 dotted quads. File descriptors are plain numbers; functions
+ * that "take ownership" close the fd themselves when done with it.
+ */
+import fs from 'fs';
+import path from 'path';
+
+/** One classic BPF instruction: [code, jt, jf, k] (struct sock_filter). */
+export type BpfInsn = [code: number, jt: number, jf: number, k: number];
+
+export interface PacketSocketOptions {
+  /** Interface to bind to. */
+  ifindex: number;
+  /** Receive buffer in bytes (set with SO_RCVBUFFORCE, so rmem_max does not cap it). */
+  rcvbuf: number;
+  /** The filter attached before the socket is bound, so no unfiltered frame is ever queued. */
+  filter: BpfInsn[];
+}
+
+export interface EgressSocketOptions {
+  /** Output interface: the socket is bound to it (SO_BINDTODEVICE) and, for multicast, IP_MULTICAST_IF. */
+  ifname: string;
+  ifindex: number;
+  /** Destination the socket is connected to. */
+  address: string;
+  port: number;
+  /** IP_MULTICAST_TTL for a multicast destination, IP_TTL otherwise. */
+  ttl: number;
+  /** IP_TOS byte (DSCP << 2). */
+  tos: number;
+  /** Send buffer in bytes (SO_SNDBUFFORCE). */
+  sndbuf: number;
+}
+
+/** Counters of PACKET_STATISTICS since the previous read (reading resets them in the kernel). */
+export interface PacketStatistics {
+  packets: number;
+  drops: number;
+}
+
+/** A rule as installed in a worker's data plane. */
+export interface DataplaneRule {
+  /** Rule id: counters are keyed by it and survive table swaps. */
+  id: string;
+  /** Input handle (see Dataplane.addInput). */
+  input: number;
+  group: string;
+  port: number;
+  /** Required source address, or '' for any source. */
+  source: string;
+  /** Output handles (see Dataplane.addOutput), in the rule's output order. */
+  outputs: number[];
+}
+
+export interface OutputCounters {
+  handle: number;
+  packets: bigint;
+  bytes: bigint;
+  /** EAGAIN, ENOBUFS: the socket buffer was full. */
+  errWouldBlock: bigint;
+  /** ECONNREFUSED, EHOSTUNREACH, ENETUNREACH, EHOSTDOWN, ENETDOWN. */
+  errUnreachable: bigint;
+  errOther: bigint;
+}
+
+export interface RuleCounters {
+  id: string;
+  /** Packets and UDP payload bytes matched. */
+  packets: bigint;
+  bytes: bigint;
+  /** Packets sent to at least one output. */
+  forwarded: bigint;
+  /** Packets that no output accepted. */
+  sendFailed: bigint;
+  /** CLOCK_REALTIME of the last matched packet, ns; 0n = never. */
+  lastPacketNs: bigint;
+  /** In the rule's output order. */
+  outputs: OutputCounters[];
+}
+
+export interface InputCounters {
+  handle: number;
+  frames: bigint;
+  bytes: bigint;
+  unmatched: bigint;
+  truncated: bigint;
+  notIpv4: bigint;
+  badHeader: bigint;
+  badLength: bigint;
+  fragment: bigint;
+  notUdp: bigint;
+}
+
+/** What the data-plane parser made of a frame (test hook; same code as the packet path). */
+export type ParsedFrame =
+  | { ok: true; source: string; group: string; srcPort: number; port: number; payloadOffset: number; payloadLength: number; ttl: number; tos: number }
+  | { ok: false; reason: 'truncated' | 'notIpv4' | 'badHeader' | 'badLength' | 'fragment' | 'notUdp' };
+
+export interface Dataplane {
+  /**
+   * Adds a capture socket; its frames are matched against rules naming `handle`. Takes ownership of
+   * `fd` when it succeeds; on a throw the caller keeps it.
+   */
+  addInput(handle: number, fd: number): void;
+  /** Stops reading the input; its fd is closed once no table in use refers to it. */
+  removeInput(handle: number): void;
+  /** Adds a connected UDP egress socket. Takes ownership of `fd` when it succeeds; on a throw the caller keeps it. */
+  addOutput(handle: number, fd: number): void;
+  /**
+   * Forgets the handle. The installed table keeps sending to it until a table without it replaces it;
+   * the fd is closed once no table that may be in use refers to it.
+   */
+  removeOutput(handle: number): void;
+  /**
+   * Builds a new immutable match table and publishes it atomically to the data-plane thread.
+   * Throws (and changes nothing) when a rule names an unknown handle or two rules share a match key.
+   */
+  setRules(rules: DataplaneRule[]): void;
+  ruleCounters(): RuleCounters[];
+  inputCounters(): InputCounters[];
+  /** Stops the thread and closes every fd. */
+  close(): void;
+}
+
+export interface DataplaneOptions {
+  /** CPU to pin the data-plane thread to; -1 = no pinning. */
+  core: number;
+  /** Frames per recvmmsg / sendmmsg batch (1-1024). */
+  batch: number;
+}
+
+export interface ControlChannel {
+  /**
+   * Queues a message (any size: split into SEQPACKET chunks and joined again on the other side).
+   * The fds are duplicated at the call, sent with the first chunk (SCM_RIGHTS), and the duplicates
+   * closed once sent; the caller keeps its own. Never blocks the event loop.
+   */
+  send(data: Buffer, fds?: number[]): void;
+  /** Closes the channel; no callback runs after it returns. */
+  close(): void;
+  /** Whether an open channel keeps the event loop alive (default true). */
+  ref(): void;
+  unref(): void;
+}
+
+export interface ControlChannelConstructor {
+  /**
+   * Takes ownership of `fd` (one end of an AF_UNIX SOCK_SEQPACKET pair). `onMessage` gets each whole
+   * message with the fds that came with it (already CLOEXEC; the receiver owns them). `onClose` runs
+   * once, when the peer closes or the channel fails (with the reason).
+   */
+  new (fd: number, onMessage: (data: Buffer, fds: number[]) => void, onClose: (reason: string) => void): ControlChannel;
+}
+
+export interface Native {
+  /** AF_PACKET SOCK_RAW socket, filter attached before bind, PACKET_IGNORE_OUTGOING, CLOEXEC, non-blocking. */
+  openPacketSocket(options: PacketSocketOptions): number;
+  /** Replaces the socket's filter (SO_ATTACH_FILTER); atomic in the kernel. */
+  attachFilter(fd: number, program: BpfInsn[]): void;
+  /** Reads and resets PACKET_STATISTICS. */
+  packetStatistics(fd: number): PacketStatistics;
+  /** UDP socket, bound to the device, connected to the destination, non-blocking, CLOEXEC. */
+  openEgressSocket(options: EgressSocketOptions): number;
+  /** An unbound UDP socket that only holds group memberships (IGMP joins). */
+  openMembershipSocket(): number;
+  /** IP_ADD_MEMBERSHIP (or IP_ADD_SOURCE_MEMBERSHIP when source is given) on the interface. */
+  joinGroup(fd: number, group: string, ifindex: number, source?: string): void;
+  leaveGroup(fd: number, group: string, ifindex: number, source?: string): void;
+  closeFd(fd: number): void;
+  /** if_nametoindex; 0 when there is no such interface. */
+  ifNameToIndex(name: string): number;
+  /** socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC). */
+  socketpair(): [number, number];
+  /** Clears FD_CLOEXEC so the fd survives exec (used for the worker's end of its channel). */
+  setInheritable(fd: number): void;
+  ControlChannel: ControlChannelConstructor;
+  Dataplane: new (options: DataplaneOptions) => Dataplane;
+  parseFrame(frame: Buffer): ParsedFrame;
+}
+
+/**
+ * Absolute path of the built addon. This module sits in dist/native/ when compiled and in native/
+ * under ts-node; the addon is in build/Release/ at the package root either way.
+ */
+export function addonFile(): string {
+  const fromDist = path.resolve(__dirname, '..', '..', 'build', 'Release', 'mcr.node');
+  return fs.existsSync(fromDist) ? fromDist : path.resolve(__dirname, '..', 'build', 'Release', 'mcr.node');
+}
+
+let loaded: Native | undefined;
+
+/** Loads the addon on first use. */
+export function native(): Native {
+  if (!loaded) loaded = require(addonFile()) as Native;
+  return loaded;
+}

@@ -1,0 +1,31 @@
+// AF_PACKET capture sockets: opening one with its filter in place, replacing the filter, reading drops.
+#pragma once
+
+#include <linux/filter.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace mcr {
+
+using BpfProgram = std::vector<sock_filter>;
+
+struct PacketSocketStats {
+  uint32_t packets;  // frames that passed the filter since the last read (drops included)
+  uint32_t drops;    // of those, frames dropped because the receive buffer was full
+};
+
+// Opens a non-blocking, CLOEXEC AF_PACKET SOCK_RAW socket on `ifindex` that sees only frames
+// accepted by `filter` and never its own host's outgoing frames. The socket is created with
+// protocol 0 (it receives nothing), given its filter, options and buffer, and only then bound to
+// ETH_P_ALL on the interface, so no unfiltered frame can be queued. Throws SyscallError (the fd is
+// closed) naming the failed step and the interface.
+int OpenPacketSocket(int ifindex, int rcvbuf, const BpfProgram& filter);
+
+// Replaces the socket's filter (SO_ATTACH_FILTER swaps the program atomically).
+void AttachFilter(int fd, const BpfProgram& filter);
+
+// Reads PACKET_STATISTICS, which the kernel resets on every read.
+PacketSocketStats ReadPacketStatistics(int fd);
+
+}  // namespace mcr

@@ -1,0 +1,171 @@
+// N-API glue for the supervisor-side socket functions of native/index.ts (everything in `Native`
+// except ControlChannel, Dataplane and parseFrame).
+#include <napi.h>
+#include <arpa/inet.h>
+
+#include <climits>
+#include <optional>
+#include <string>
+
+#include "sockets/descriptors.h"
+#include "sockets/egress_socket.h"
+#include "sockets/interfaces.h"
+#include "common/js_glue.h"
+#include "sockets/membership.h"
+#include "sockets/packet_socket.h"
+
+namespace mcr {
+
+namespace {
+
+// The kernel's limit on a classic BPF program (BPF_MAXINSNS).
+constexpr size_t kMaxBpfInsns = 4096;
+
+// A BpfInsn[] ([code, jt, jf, k] tuples) as the kernel's sock_filter array.
+BpfProgram ProgramValue(Napi::Env env, Napi::Value value, const std::string& name) {
+  if (!value.IsArray()) throw Napi::TypeError::New(env, name + " must be an array of [code, jt, jf, k]");
+  Napi::Array insns = value.As<Napi::Array>();
+  if (insns.Length() < 1 || insns.Length() > kMaxBpfInsns) {
+    throw Napi::TypeError::New(env, name + " must hold 1.." + std::to_string(kMaxBpfInsns) + " instructions");
+  }
+  BpfProgram program(insns.Length());
+  for (uint32_t i = 0; i < insns.Length(); ++i) {
+    const std::string at = name + "[" + std::to_string(i) + "]";
+    Napi::Value insn = insns.Get(i);
+    if (!insn.IsArray() || insn.As<Napi::Array>().Length() != 4) {
+      throw Napi::TypeError::New(env, at + " must be an array [code, jt, jf, k]");
+    }
+    Napi::Array fields = insn.As<Napi::Array>();
+    program[i].code = static_cast<uint16_t>(IntegerIn(env, fields.Get(0u), at + ".code", 0, UINT16_MAX));
+    program[i].jt = static_cast<uint8_t>(IntegerIn(env, fields.Get(1u), at + ".jt", 0, UINT8_MAX));
+    program[i].jf = static_cast<uint8_t>(IntegerIn(env, fields.Get(2u), at + ".jf", 0, UINT8_MAX));
+    program[i].k = static_cast<uint32_t>(IntegerIn(env, fields.Get(3u), at + ".k", 0, UINT32_MAX));
+  }
+  return program;
+}
+
+// `source` of joinGroup/leaveGroup: absent or '' for any source, else a unicast IPv4 address.
+std::optional<in_addr> SourceValue(Napi::Env env, Napi::Value value) {
+  if (value.IsUndefined() || (value.IsString() && value.As<Napi::String>().Utf8Value().empty())) return std::nullopt;
+  in_addr source = Ipv4Value(env, value, "source");
+  const uint32_t host = ntohl(source.s_addr);
+  if (host == INADDR_ANY || IN_MULTICAST(host) || host == INADDR_BROADCAST) {
+    throw Napi::TypeError::New(env, "source must be a unicast IPv4 address");
+  }
+  return source;
+}
+
+in_addr GroupValue(Napi::Env env, Napi::Value value) {
+  in_addr group = Ipv4Value(env, value, "group");
+  if (!IN_MULTICAST(ntohl(group.s_addr))) throw Napi::TypeError::New(env, "group must be an IPv4 multicast address");
+  return group;
+}
+
+int IfindexValue(Napi::Env env, Napi::Value value, const std::string& name) {
+  return static_cast<int>(IntegerIn(env, value, name, 1, INT_MAX));
+}
+
+int BufferSizeValue(Napi::Env env, Napi::Value value, const std::string& name) {
+  return static_cast<int>(IntegerIn(env, value, name, 1, INT_MAX));
+}
+
+Napi::Value OpenPacketSocketJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object options = ObjectValue(env, info[0], "options");
+  const int ifindex = IfindexValue(env, options.Get("ifindex"), "options.ifindex");
+  const int rcvbuf = BufferSizeValue(env, options.Get("rcvbuf"), "options.rcvbuf");
+  const BpfProgram filter = ProgramValue(env, options.Get("filter"), "options.filter");
+  return TranslateErrors(env, [&] { return Napi::Number::New(env, OpenPacketSocket(ifindex, rcvbuf, filter)); });
+}
+
+void AttachFilterJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int fd = FdValue(env, info[0], "fd");
+  const BpfProgram program = ProgramValue(env, info[1], "program");
+  TranslateErrors(env, [&] { AttachFilter(fd, program); });
+}
+
+Napi::Value PacketStatisticsJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int fd = FdValue(env, info[0], "fd");
+  const PacketSocketStats stats = TranslateErrors(env, [&] { return ReadPacketStatistics(fd); });
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("packets", Napi::Number::New(env, stats.packets));
+  result.Set("drops", Napi::Number::New(env, stats.drops));
+  return result;
+}
+
+Napi::Value OpenEgressSocketJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object options = ObjectValue(env, info[0], "options");
+  EgressSpec spec;
+  spec.ifname = InterfaceNameValue(env, options.Get("ifname"), "options.ifname");
+  spec.ifindex = IfindexValue(env, options.Get("ifindex"), "options.ifindex");
+  spec.address = Ipv4Value(env, options.Get("address"), "options.address");
+  spec.port = static_cast<uint16_t>(IntegerIn(env, options.Get("port"), "options.port", 1, 65535));
+  spec.ttl = static_cast<int>(IntegerIn(env, options.Get("ttl"), "options.ttl", 1, 255));
+  spec.tos = static_cast<int>(IntegerIn(env, options.Get("tos"), "options.tos", 0, 255));
+  spec.sndbuf = BufferSizeValue(env, options.Get("sndbuf"), "options.sndbuf");
+  return TranslateErrors(env, [&] { return Napi::Number::New(env, OpenEgressSocket(spec)); });
+}
+
+Napi::Value OpenMembershipSocketJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return TranslateErrors(env, [&] { return Napi::Number::New(env, OpenMembershipSocket()); });
+}
+
+// joinGroup / leaveGroup share their arguments: (fd, group, ifindex, source?).
+template <void (*Change)(int, in_addr, int, std::optional<in_addr>)>
+void MembershipJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int fd = FdValue(env, info[0], "fd");
+  const in_addr group = GroupValue(env, info[1]);
+  const int ifindex = IfindexValue(env, info[2], "ifindex");
+  const std::optional<in_addr> source = SourceValue(env, info[3]);
+  TranslateErrors(env, [&] { Change(fd, group, ifindex, source); });
+}
+
+void CloseFdJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int fd = FdValue(env, info[0], "fd");
+  TranslateErrors(env, [&] { CloseFd(fd); });
+}
+
+Napi::Value IfNameToIndexJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string name = InterfaceNameValue(env, info[0], "name");
+  return TranslateErrors(env, [&] { return Napi::Number::New(env, IfNameToIndex(name)); });
+}
+
+Napi::Value SocketpairJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::pair<int, int> pair = TranslateErrors(env, [] { return SeqpacketPair(); });
+  Napi::Array result = Napi::Array::New(env, 2);
+  result.Set(0u, Napi::Number::New(env, pair.first));
+  result.Set(1u, Napi::Number::New(env, pair.second));
+  return result;
+}
+
+void SetInheritableJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int fd = FdValue(env, info[0], "fd");
+  TranslateErrors(env, [&] { SetInheritable(fd); });
+}
+
+}  // namespace
+
+void InitSockets(Napi::Env env, Napi::Object exports) {
+  exports.Set("openPacketSocket", Napi::Function::New(env, OpenPacketSocketJs, "openPacketSocket"));
+  exports.Set("attachFilter", Napi::Function::New(env, AttachFilterJs, "attachFilter"));
+  exports.Set("packetStatistics", Napi::Function::New(env, PacketStatisticsJs, "packetStatistics"));
+  exports.Set("openEgressSocket", Napi::Function::New(env, OpenEgressSocketJs, "openEgressSocket"));
+  exports.Set("openMembershipSocket", Napi::Function::New(env, OpenMembershipSocketJs, "openMembershipSocket"));
+  exports.Set("joinGroup", Napi::Function::New(env, MembershipJs<JoinGroup>, "joinGroup"));
+  exports.Set("leaveGroup", Napi::Function::New(env, MembershipJs<LeaveGroup>, "leaveGroup"));
+  exports.Set("closeFd", Napi::Function::New(env, CloseFdJs, "closeFd"));
+  exports.Set("ifNameToIndex", Napi::Function::New(env, IfNameToIndexJs, "ifNameToIndex"));
+  exports.Set("socketpair", Napi::Function::New(env, SocketpairJs, "socketpair"));
+  exports.Set("setInheritable", Napi::Function::New(env, SetInheritableJs, "setInheritable"));
+}
+
+}  // namespace mcr

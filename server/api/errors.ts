@@ -1,0 +1,48 @@
+/**
+ * Errors that answer an API call with a specific gRPC status. The message names the offending field
+ * path first ("rule.outputs[1].port: must be 1-65535") so a client can point at what to fix.
+ */
+import { ServiceError, status } from '@grpc/grpc-js';
+
+export class ApiError extends Error {
+  constructor(
+    readonly code: status,
+    /** Path of the request field at fault (e.g. `rule.input.group`), when there is one. */
+    readonly field: string | undefined,
+    /** What is wrong with it, without the field path. */
+    readonly detail: string,
+  ) {
+    super(field ? `${field}: ${detail}` : detail);
+    this.name = 'ApiError';
+  }
+
+  /** The error as grpc-js sends it to the client. */
+  toServiceError(): Partial<ServiceError> {
+    return { code: this.code, details: this.message, message: this.message };
+  }
+}
+
+/** INVALID_ARGUMENT: the request itself is wrong. */
+export function invalid(field: string, detail: string): ApiError {
+  return new ApiError(status.INVALID_ARGUMENT, field, detail);
+}
+
+/** NOT_FOUND: the request refers to something that does not exist. */
+export function notFound(field: string, detail: string): ApiError {
+  return new ApiError(status.NOT_FOUND, field, detail);
+}
+
+/** ALREADY_EXISTS: the request would create a second thing with a unique key. */
+export function alreadyExists(field: string, detail: string): ApiError {
+  return new ApiError(status.ALREADY_EXISTS, field, detail);
+}
+
+/** ABORTED: optimistic concurrency failed (the caller's view is stale). */
+export function aborted(field: string, detail: string): ApiError {
+  return new ApiError(status.ABORTED, field, detail);
+}
+
+/** RESOURCE_EXHAUSTED: a configured limit would be exceeded. */
+export function exhausted(field: string, detail: string): ApiError {
+  return new ApiError(status.RESOURCE_EXHAUSTED, field, detail);
+}

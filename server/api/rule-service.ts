@@ -1,0 +1,76 @@
+/** mcr.v1.RuleService: create, read, update and delete forwarding rules. */
+import { status } from '@grpc/grpc-js';
+
+import {
+  CreateRuleRequest,
+  CreateRuleResponse,
+  DeleteRuleRequest,
+  DeleteRuleResponse,
+  GetRuleRequest,
+  GetRuleResponse,
+  ListRulesResponse,
+  Rule,
+  RuleServiceServer,
+  UpdateRuleRequest,
+  UpdateRuleResponse,
+} from '../../gen/mcr/v1/rules';
+import type { Forwarder } from '../forwarding/forwarder';
+import type { RuleStore } from '../rules/store';
+import { RuleLimits, validateRuleDefinition } from '../rules/validate';
+import { ApiError } from './errors';
+import { CallGate, unary } from './unary';
+
+export interface RuleServiceDeps {
+  store: RuleStore;
+  forwarder: Forwarder;
+  limits: RuleLimits;
+  gate: CallGate;
+}
+
+function nowNanos(): bigint {
+  return BigInt(Date.now()) * 1_000_000n;
+}
+
+function requireRef(ref: string): string {
+  if (!ref) throw new ApiError(status.INVALID_ARGUMENT, 'rule', 'required: a rule id or name');
+  return ref;
+}
+
+export function ruleService({ store, forwarder, limits, gate }: RuleServiceDeps): RuleServiceServer {
+  const withStatus = (rule: Rule): Rule => ({ ...rule, status: forwarder.status(rule) });
+  const find = (ref: string): Rule => {
+    const rule = store.find(requireRef(ref));
+    if (!rule) throw new ApiError(status.NOT_FOUND, 'rule', `no rule with id or name "${ref}"`);
+    return rule;
+  };
+
+  return {
+    createRule: unary(gate, 'CreateRule', async (req: CreateRuleRequest): Promise<CreateRuleResponse> => {
+      const definition = validateRuleDefinition(req.rule, limits, 'rule');
+      const rule = await store.create(definition, nowNanos(), { dryRun: req.validateOnly });
+      if (!req.validateOnly) await forwarder.sync();
+      return { rule: withStatus(rule) };
+    }),
+
+    getRule: unary(gate, 'GetRule', (req: GetRuleRequest): GetRuleResponse => ({ rule: withStatus(find(req.rule)) })),
+
+    listRules: unary(gate, 'ListRules', (): ListRulesResponse => ({
+      rules: store.list().map(withStatus),
+      storeGeneration: store.generation,
+    })),
+
+    updateRule: unary(gate, 'UpdateRule', async (req: UpdateRuleRequest): Promise<UpdateRuleResponse> => {
+      requireRef(req.rule);
+      const definition = validateRuleDefinition(req.definition, limits, 'definition');
+      const { after } = await store.update(req.rule, definition, req.expectedGeneration, nowNanos(), { dryRun: req.validateOnly });
+      if (!req.validateOnly) await forwarder.sync();
+      return { rule: withStatus(after) };
+    }),
+
+    deleteRule: unary(gate, 'DeleteRule', async (req: DeleteRuleRequest): Promise<DeleteRuleResponse> => {
+      const before = await store.delete(requireRef(req.rule), req.expectedGeneration);
+      await forwarder.sync();
+      return { rule: before };
+    }),
+  };
+}

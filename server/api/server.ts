@@ -1,0 +1,145 @@
+/**
+ * The gRPC server: mcr.v1 services, grpc.health.v1 and server reflection, on a unix socket (0660,
+ * stale socket replaced, a live one never) and on TCP only when asked for (TLS, or --insecure on
+ * loopback).
+ */
+import { Server, ServerCredentials, UntypedServiceImplementation, ServiceDefinition } from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import fs from 'fs';
+import { HealthImplementation, protoPath as healthProtoPath, ServingStatus } from 'grpc-health-check';
+import net from 'net';
+import path from 'path';
+
+import { RuleServiceService } from '../../gen/mcr/v1/rules';
+import { StatsServiceService } from '../../gen/mcr/v1/stats';
+import { SystemServiceService } from '../../gen/mcr/v1/system';
+import { logger } from '../log';
+import type { Listener, TlsFiles } from '../config/options';
+
+const log = logger('api');
+
+/** Every mcr.v1 service, by full name, with its generated definition. */
+const SERVICES = {
+  'mcr.v1.RuleService': RuleServiceService,
+  'mcr.v1.SystemService': SystemServiceService,
+  'mcr.v1.StatsService': StatsServiceService,
+} as const;
+
+export type ServiceName = keyof typeof SERVICES;
+export type Implementations = Record<ServiceName, UntypedServiceImplementation>;
+
+export const SOCKET_MODE = 0o660;
+
+function protoRoot(): string {
+  for (let dir = __dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'proto', 'mcr', 'v1'))) return path.join(dir, 'proto');
+  }
+  throw new Error('proto/ directory not found above ' + __dirname);
+}
+
+/** The package definition the reflection service describes: every mcr.v1 file plus health. */
+function reflectionPackage(): protoLoader.PackageDefinition {
+  const root = protoRoot();
+  const files = fs.readdirSync(path.join(root, 'mcr', 'v1')).filter((f) => f.endsWith('.proto'));
+  const healthRoot = path.resolve(path.dirname(healthProtoPath), '..', '..');
+  return protoLoader.loadSync([...files.map((f) => `mcr/v1/${f}`), path.relative(healthRoot, healthProtoPath)], {
+    includeDirs: [root, healthRoot],
+    keepCase: true,
+    longs: String,
+    enums: String,
+    defaults: true,
+  });
+}
+
+/** Is something answering on this unix socket path? */
+function socketInUse(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.connect(socketPath);
+    probe.once('connect', () => { probe.destroy(); resolve(true); });
+    probe.once('error', () => resolve(false));
+  });
+}
+
+/** Makes room for our socket: creates the directory, removes a stale socket, refuses a live one. */
+export async function prepareSocketPath(socketPath: string): Promise<void> {
+  fs.mkdirSync(path.dirname(socketPath), { recursive: true, mode: 0o755 });
+  let stat: fs.Stats;
+  try {
+    stat = fs.lstatSync(socketPath);
+  } catch {
+    return;
+  }
+  if (!stat.isSocket()) throw new Error(`${socketPath} exists and is not a socket: refusing to replace it`);
+  if (await socketInUse(socketPath)) throw new Error(`another server is listening on ${socketPath} (is mcrd already running?)`);
+  fs.unlinkSync(socketPath);
+  log.info('removed stale socket', { path: socketPath });
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\./.test(host);
+}
+
+function tcpCredentials(listener: Extract<Listener, { kind: 'tcp' }>, tls: TlsFiles | undefined, insecure: boolean): ServerCredentials {
+  if (tls) {
+    const clientCa = tls.clientCa ? fs.readFileSync(tls.clientCa) : null;
+    return ServerCredentials.createSsl(clientCa, [{ cert_chain: fs.readFileSync(tls.cert), private_key: fs.readFileSync(tls.key) }], clientCa !== null);
+  }
+  if (insecure && isLoopback(listener.host)) return ServerCredentials.createInsecure();
+  throw new Error(
+    `refusing to listen on ${listener.host}:${listener.port} without TLS: give --tls-cert and --tls-key` +
+      (isLoopback(listener.host) ? ', or --insecure' : ' (--insecure is allowed on loopback only)'),
+  );
+}
+
+export class ApiServer {
+  readonly health = new HealthImplementation({ '': 'NOT_SERVING' });
+  private readonly server = new Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
+  private readonly socketPaths: string[] = [];
+
+  constructor(implementations: Implementations) {
+    for (const [name, definition] of Object.entries(SERVICES)) {
+      this.server.addService(definition as unknown as ServiceDefinition, implementations[name as ServiceName]);
+    }
+    this.health.addToServer(this.server);
+    new ReflectionService(reflectionPackage()).addToServer(this.server);
+  }
+
+  /** Binds every listener; rejects (with nothing left bound) when one cannot be used. */
+  async listen(listeners: Listener[], tls: TlsFiles | undefined, insecure: boolean): Promise<void> {
+    for (const listener of listeners) {
+      if (listener.kind === 'unix') {
+        await prepareSocketPath(listener.path);
+        await this.bind(`unix:${listener.path}`, ServerCredentials.createInsecure());
+        fs.chmodSync(listener.path, SOCKET_MODE);
+        this.socketPaths.push(listener.path);
+        log.info('listening', { socket: listener.path });
+      } else {
+        const host = listener.host.includes(':') && !listener.host.startsWith('[') ? `[${listener.host}]` : listener.host;
+        const port = await this.bind(`${host}:${listener.port}`, tcpCredentials(listener, tls, insecure));
+        log.info('listening', { address: `${host}:${port}`, tls: !!tls });
+      }
+    }
+  }
+
+  setServing(serving: boolean): void {
+    const state: ServingStatus = serving ? 'SERVING' : 'NOT_SERVING';
+    this.health.setStatus('', state);
+    for (const name of Object.keys(SERVICES)) this.health.setStatus(name, state);
+  }
+
+  /** Lets calls in flight finish (up to graceMs), then closes listeners and removes the sockets. */
+  async close(graceMs: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => { this.server.forceShutdown(); resolve(); }, graceMs);
+      this.server.tryShutdown(() => { clearTimeout(timer); resolve(); });
+    });
+    for (const socketPath of this.socketPaths) fs.rmSync(socketPath, { force: true });
+  }
+
+  private bind(address: string, credentials: ServerCredentials): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.bindAsync(address, credentials, (err, port) => (err ? reject(new Error(`cannot listen on ${address}: ${err.message}`)) : resolve(port)));
+    });
+  }
+}

@@ -1,0 +1,70 @@
+/** mcr.v1.SystemService: versions and workers. */
+import { status } from '@grpc/grpc-js';
+
+import {
+  GetVersionRequest,
+  GetVersionResponse,
+  ListWorkersResponse,
+  SystemServiceServer,
+  Worker,
+} from '../../gen/mcr/v1/system';
+import type { HeartbeatReply } from '../../workers/protocol';
+import type { WorkerPool, WorkerSlot } from '../workers/pool';
+import { FEATURES, PROTOCOL_MAJOR, PROTOCOL_MINOR, SERVER_VERSION } from '../version';
+import { ApiError } from './errors';
+import { CallGate, unary } from './unary';
+
+export interface SystemServiceDeps {
+  pool: WorkerPool;
+  gate: CallGate;
+  startedUnixNanos: bigint;
+}
+
+async function describeWorker(slot: WorkerSlot): Promise<Worker> {
+  const process = slot.process;
+  let reported = '';
+  if (slot.running) {
+    try {
+      reported = ((await process!.request({ type: 'heartbeat' })) as HeartbeatReply).hash;
+    } catch {
+      reported = '';
+    }
+  }
+  return {
+    index: slot.index,
+    pid: process?.alive ? process.pid : 0,
+    uid: process?.alive && process.uid >= 0 ? process.uid : 0,
+    core: slot.core,
+    state: slot.state,
+    rules: slot.sync?.rules.length ?? 0,
+    rulesetHash: reported,
+    expectedRulesetHash: slot.sync?.expectedHash ?? '',
+    restarts: slot.restarts,
+    startedUnixNanos: process?.startedUnixNanos ?? 0n,
+  };
+}
+
+export function systemService({ pool, gate, startedUnixNanos }: SystemServiceDeps): SystemServiceServer {
+  return {
+    getVersion: unary(gate, 'GetVersion', (req: GetVersionRequest): GetVersionResponse => {
+      if (req.clientProtocolMajor !== 0 && req.clientProtocolMajor !== PROTOCOL_MAJOR) {
+        throw new ApiError(
+          status.FAILED_PRECONDITION,
+          'client_protocol_major',
+          `client speaks mcr protocol ${req.clientProtocolMajor}.x, this mcrd ${SERVER_VERSION} speaks ${PROTOCOL_MAJOR}.${PROTOCOL_MINOR}: use a client of the same major version`,
+        );
+      }
+      return {
+        serverVersion: SERVER_VERSION,
+        protocolMajor: PROTOCOL_MAJOR,
+        protocolMinor: PROTOCOL_MINOR,
+        features: FEATURES,
+        startedUnixNanos,
+      };
+    }),
+
+    listWorkers: unary(gate, 'ListWorkers', async (): Promise<ListWorkersResponse> => ({
+      workers: await Promise.all(pool.slots.map(describeWorker)),
+    })),
+  };
+}

@@ -1,0 +1,39 @@
+/**
+ * Adapts an async handler to grpc-js: ApiError becomes its status, anything else INTERNAL (logged),
+ * and every call is refused with UNAVAILABLE once the daemon is shutting down.
+ */
+import { handleUnaryCall, sendUnaryData, ServerUnaryCall, status } from '@grpc/grpc-js';
+
+import { logger } from '../log';
+import { ApiError } from './errors';
+
+const log = logger('api');
+
+export interface CallGate {
+  /** Set when the daemon is shutting down. */
+  closing: boolean;
+}
+
+export function unary<Req, Res>(gate: CallGate, name: string, handler: (request: Req) => Promise<Res> | Res): handleUnaryCall<Req, Res> {
+  return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
+    if (gate.closing) {
+      callback({ code: status.UNAVAILABLE, details: 'mcrd is shutting down' });
+      return;
+    }
+    Promise.resolve()
+      .then(() => handler(call.request))
+      .then(
+        (response) => callback(null, response),
+        (err: unknown) => {
+          if (err instanceof ApiError) {
+            log.debug('request refused', { rpc: name, code: status[err.code], message: err.message });
+            callback(err.toServiceError());
+            return;
+          }
+          const error = err instanceof Error ? err : new Error(String(err));
+          log.error('request failed', { rpc: name, error: error.stack });
+          callback({ code: status.INTERNAL, details: `${name} failed: ${error.message}` });
+        },
+      );
+  };
+}

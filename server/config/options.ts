@@ -1,0 +1,104 @@
+/**
+ * mcrd's command line (the contract in DESIGN.md §1), parsed into validated options.
+ * Bad input is a UsageError naming the flag.
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import os from 'os';
+
+import { isLogLevel, LogLevel } from '../log';
+import { SERVER_VERSION } from '../version';
+
+export type Listener = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };
+
+export interface TlsFiles {
+  cert: string;
+  key: string;
+  clientCa?: string;
+}
+
+export interface DaemonOptions {
+  listen: Listener[];
+  stateDir: string;
+  workers: number;
+  logLevel: LogLevel;
+  tls?: TlsFiles;
+  insecure: boolean;
+  /** Frames per recvmmsg/sendmmsg batch in the data plane. */
+  batch: number;
+  /** Capture socket receive buffer, bytes. */
+  rcvbuf: number;
+  /** Egress socket send buffer, bytes. */
+  sndbuf: number;
+}
+
+export const DEFAULT_SOCKET = '/run/mcr/mcr.sock';
+export const DEFAULT_STATE_DIR = '/var/lib/mcr';
+
+export class UsageError extends Error {}
+
+export function parseListener(value: string): Listener {
+  if (value.startsWith('unix:')) {
+    const path = value.slice('unix:'.length);
+    if (!path.startsWith('/')) throw new InvalidArgumentError(`unix socket path must be absolute: "${value}"`);
+    return { kind: 'unix', path };
+  }
+  const match = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):(\d{1,5})$/.exec(value);
+  const port = match ? Number(match[2]) : NaN;
+  if (!match || port < 1 || port > 65535) {
+    throw new InvalidArgumentError(`expected unix:PATH or HOST:PORT (port 1-65535), got "${value}"`);
+  }
+  return { kind: 'tcp', host: match[1].replace(/^\[|\]$/g, ''), port };
+}
+
+function integer(min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || n < min || n > max) throw new InvalidArgumentError(`must be an integer from ${min} to ${max}`);
+    return n;
+  };
+}
+
+function logLevel(value: string): LogLevel {
+  if (!isLogLevel(value)) throw new InvalidArgumentError('must be one of error, warn, info, debug');
+  return value;
+}
+
+/** Parses argv (without node and script); throws UsageError, or exits for --help/--version. */
+export function parseDaemonArgs(argv: string[]): DaemonOptions {
+  const program = new Command('mcrd')
+    .description('mcr supervisor: relays multicast between interfaces, driven over gRPC')
+    .version(SERVER_VERSION)
+    .option('--listen <address>', `unix:PATH or HOST:PORT; repeatable (default unix:${DEFAULT_SOCKET})`, (v: string, all: Listener[]) => [...all, parseListener(v)], [] as Listener[])
+    .option('--state-dir <dir>', 'where the rule store is kept', DEFAULT_STATE_DIR)
+    .option('--workers <n>', 'worker processes (default: online CPUs)', integer(1, 256), os.availableParallelism())
+    .option('--log-level <level>', 'error, warn, info or debug', logLevel, 'info')
+    .option('--tls-cert <file>', 'TLS certificate for TCP listeners')
+    .option('--tls-key <file>', 'TLS private key for TCP listeners')
+    .option('--tls-client-ca <file>', 'require client certificates signed by this CA')
+    .option('--insecure', 'allow a TCP listener without TLS (loopback only)', false)
+    .option('--batch <n>', 'frames per receive/send batch', integer(1, 1024), 64)
+    .option('--rcvbuf <bytes>', 'capture socket receive buffer', integer(65536, 1 << 30), 8 << 20)
+    .option('--sndbuf <bytes>', 'egress socket send buffer', integer(65536, 1 << 30), 2 << 20)
+    .exitOverride((err) => {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') process.exit(0);
+      throw new UsageError(err.message.replace(/^error: /, ''));
+    })
+    .configureOutput({ writeErr: () => undefined })
+    .allowExcessArguments(false);
+  program.parse(argv, { from: 'user' });
+  const o = program.opts();
+  if (!!o.tlsCert !== !!o.tlsKey) throw new UsageError('--tls-cert and --tls-key go together');
+  if (o.tlsClientCa && !o.tlsCert) throw new UsageError('--tls-client-ca needs --tls-cert and --tls-key');
+  const listen: Listener[] = o.listen.length ? o.listen : [{ kind: 'unix', path: DEFAULT_SOCKET }];
+  return {
+    listen,
+    stateDir: o.stateDir,
+    workers: o.workers,
+    logLevel: o.logLevel,
+    tls: o.tlsCert ? { cert: o.tlsCert, key: o.tlsKey, clientCa: o.tlsClientCa } : undefined,
+    insecure: o.insecure,
+    batch: o.batch,
+    rcvbuf: o.rcvbuf,
+    sndbuf: o.sndbuf,
+  };
+}

@@ -1,0 +1,80 @@
+/**
+ * The supervisor: opens the rule store, starts the workers, keeps them in line with the store and
+ * serves the API. start() leaves it serving; stop() takes it down in order.
+ */
+import { native } from '../native';
+import { ApiServer } from './api/server';
+import { ruleService } from './api/rule-service';
+import { statsService } from './api/stats-service';
+import { systemService } from './api/system-service';
+import type { CallGate } from './api/unary';
+import type { DaemonOptions } from './config/options';
+import { Forwarder } from './forwarding/forwarder';
+import { logger } from './log';
+import { RuleStore } from './rules/store';
+import { DEFAULT_RULE_LIMITS } from './rules/validate';
+import { StatsCollector } from './stats/collector';
+import { WorkerPool } from './workers/pool';
+import { SERVER_VERSION } from './version';
+
+/** How often counters are read to keep each rule's last-packet time current. */
+const COUNTER_POLL_MS = 1000;
+
+export class Daemon {
+  private readonly log = logger('supervisor');
+  private readonly gate: CallGate = { closing: false };
+  private pool?: WorkerPool;
+  private forwarder?: Forwarder;
+  private api?: ApiServer;
+  private counterPoll?: NodeJS.Timeout;
+
+  constructor(private readonly options: DaemonOptions) {}
+
+  async start(): Promise<void> {
+    const { options } = this;
+    const addon = native();
+    const limits = DEFAULT_RULE_LIMITS;
+    const store = await RuleStore.open(options.stateDir, limits);
+    this.log.info('rule store opened', { path: store.path, rules: store.list().length, version: SERVER_VERSION });
+
+    const pool = new WorkerPool(addon, {
+      workers: options.workers,
+      batch: options.batch,
+      logLevel: options.logLevel,
+      sockets: { rcvbuf: options.rcvbuf, sndbuf: options.sndbuf },
+      requestTimeoutMs: 2000,
+      startTimeoutMs: 10_000,
+    });
+    this.pool = pool;
+    const forwarder = new Forwarder(() => store.list(), pool, addon);
+    this.forwarder = forwarder;
+    await pool.start();
+    await forwarder.sync();
+    forwarder.start();
+
+    const collector = new StatsCollector(pool, () => store.list(), (id, lastNs) => forwarder.notePackets(id, lastNs));
+    this.counterPoll = setInterval(() => void collector.collect(), COUNTER_POLL_MS);
+
+    const gate = this.gate;
+    const api = new ApiServer({
+      'mcr.v1.RuleService': ruleService({ store, forwarder, limits, gate }),
+      'mcr.v1.SystemService': systemService({ pool, gate, startedUnixNanos: BigInt(Date.now()) * 1_000_000n }),
+      'mcr.v1.StatsService': statsService({ store, collector, gate }),
+    });
+    this.api = api;
+    await api.listen(options.listen, options.tls, options.insecure);
+    api.setServing(true);
+    this.log.info('mcrd ready', { workers: pool.size, rules: store.list().length });
+  }
+
+  /** Refuses new calls, lets calls in flight finish, stops the workers, leaves the groups. */
+  async stop(): Promise<void> {
+    this.gate.closing = true;
+    clearInterval(this.counterPoll);
+    this.api?.setServing(false);
+    await this.api?.close(2000);
+    this.forwarder?.stop();
+    await this.pool?.stop(3000);
+    this.log.info('mcrd stopped');
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * Keeps the workers, the group memberships and the rule statuses in line with the rule store and the
+ * interfaces that exist. sync() is coalescing: callers wait for a pass that started after their call.
+ */
+import type { Rule, RuleStatus } from '../../gen/mcr/v1/rules';
+import { RuleState } from '../../gen/mcr/v1/rules';
+import type { Native } from '../../native';
+import { logger } from '../log';
+import { InterfaceTable } from '../net/interfaces';
+import { Memberships } from '../net/memberships';
+import type { WorkerPool } from '../workers/pool';
+import { ForwardingPlan, planForwarding, PlannedStatus } from './plan';
+
+/** How often interfaces named by rules are looked up again. */
+export const INTERFACE_POLL_MS = 1000;
+
+interface Waiter {
+  target: number;
+  resolve: () => void;
+}
+
+export class Forwarder {
+  private readonly log = logger('net');
+  private readonly interfaces: InterfaceTable;
+  private readonly memberships: Memberships;
+  private statuses = new Map<string, PlannedStatus>();
+  private lastPacket = new Map<string, bigint>();
+  private requested = 0;
+  private completed = 0;
+  private loop?: Promise<void>;
+  private waiters: Waiter[] = [];
+  private poller?: NodeJS.Timeout;
+
+  constructor(
+    private readonly rules: () => Rule[],
+    private readonly pool: WorkerPool,
+    addon: Native,
+  ) {
+    this.interfaces = new InterfaceTable(addon);
+    this.memberships = new Memberships(addon, this.log);
+    pool.on('started', () => void this.sync());
+  }
+
+  start(): void {
+    this.poller = setInterval(() => {
+      if (this.interfaces.refresh(this.interfaceNames())) void this.sync();
+    }, INTERFACE_POLL_MS);
+  }
+
+  stop(): void {
+    clearInterval(this.poller);
+    this.memberships.close();
+  }
+
+  /** Resolves once a full pass that started after this call has finished. */
+  sync(): Promise<void> {
+    const target = ++this.requested;
+    const done = new Promise<void>((resolve) => this.waiters.push({ target, resolve }));
+    if (!this.loop) this.loop = this.run();
+    return done;
+  }
+
+  status(rule: Rule): RuleStatus {
+    const planned = this.statuses.get(rule.id);
+    return {
+      state: planned?.state ?? RuleState.RULE_STATE_UNSPECIFIED,
+      reason: planned?.reason ?? 'not installed yet',
+      worker: planned?.worker ?? 0,
+      lastPacketUnixNanos: this.lastPacket.get(rule.id) ?? 0n,
+    };
+  }
+
+  /** Records the last-packet times seen in counters (fed by the stats collector). */
+  notePackets(ruleId: string, lastPacketNs: bigint): void {
+    if (lastPacketNs > 0n) this.lastPacket.set(ruleId, lastPacketNs);
+  }
+
+  private interfaceNames(): string[] {
+    return this.rules().flatMap((r) => [r.input!.interface, ...r.outputs.map((o) => o.interface)]);
+  }
+
+  private async run(): Promise<void> {
+    while (this.completed < this.requested) {
+      const target = this.requested;
+      try {
+        await this.pass();
+      } catch (err) {
+        this.log.error('forwarding sync failed', { error: (err as Error).message });
+      }
+      this.completed = target;
+      this.waiters = this.waiters.filter((w) => (w.target <= target ? (w.resolve(), false) : true));
+    }
+    this.loop = undefined;
+  }
+
+  private async pass(): Promise<void> {
+    const rules = this.rules();
+    this.interfaces.refresh(this.interfaceNames());
+    const plan = planForwarding(rules, this.pool.size, this.interfaces);
+    const statuses = new Map(plan.statuses);
+    await Promise.all(this.pool.slots.map((slot) => this.applyToWorker(slot.index, plan, statuses)));
+    this.memberships.sync(plan.memberships);
+    for (const [id, status] of statuses) {
+      const failure = status.membership && this.memberships.failures.get(status.membership);
+      if (failure && status.state === RuleState.RULE_STATE_ACTIVE) {
+        statuses.set(id, { ...status, reason: [status.reason, `IGMP join failed: ${failure}`].filter(Boolean).join('; ') });
+      }
+    }
+    this.statuses = statuses;
+    const live = new Set(rules.map((r) => r.id));
+    for (const id of this.lastPacket.keys()) if (!live.has(id)) this.lastPacket.delete(id);
+  }
+
+  private async applyToWorker(index: number, plan: ForwardingPlan, statuses: Map<string, PlannedStatus>): Promise<void> {
+    const slot = this.pool.slots[index];
+    const workerPlan = plan.workers[index];
+    const markAll = (reason: string) => {
+      for (const rule of workerPlan.rules) statuses.set(rule.id, { state: RuleState.RULE_STATE_ERROR, reason, worker: index });
+    };
+    if (!slot.running || !slot.sync) {
+      markAll(`worker ${index} is not running`);
+      return;
+    }
+    try {
+      const errors = await slot.sync.apply(workerPlan);
+      for (const rule of workerPlan.rules) {
+        const inputError = errors.get(rule.ifname);
+        const outputErrors = rule.outputs.map((key) => errors.get(key)).filter((e): e is string => !!e);
+        if (inputError || outputErrors.length === rule.outputs.length) {
+          statuses.set(rule.id, { state: RuleState.RULE_STATE_ERROR, reason: inputError ?? outputErrors.join('; '), worker: index });
+        } else if (outputErrors.length > 0) {
+          const current = statuses.get(rule.id)!;
+          statuses.set(rule.id, { ...current, reason: [current.reason, ...outputErrors].filter(Boolean).join('; ') });
+        }
+      }
+    } catch (err) {
+      const reason = `worker ${index} failed to apply its rules: ${(err as Error).message}`;
+      markAll(reason);
+      this.pool.recycle(slot, reason);
+    }
+  }
+}

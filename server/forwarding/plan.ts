@@ -1,0 +1,167 @@
+/**
+ * From the rule store and the interfaces that exist, what every worker should have installed
+ * (capture sockets with their targets, egress sockets, rules), which groups to join, and each
+ * rule's status. A pure function: the applier makes the workers match it.
+ */
+import type { Rule } from '../../gen/mcr/v1/rules';
+import { RuleState } from '../../gen/mcr/v1/rules';
+import { isMulticast, parseIPv4 } from '../rules/addresses';
+import { workerFor } from '../rules/placement';
+import type { CaptureTarget } from '../net/bpf';
+
+export interface InterfaceInfo {
+  name: string;
+  index: number;
+  up: boolean;
+}
+
+export interface InterfaceLookup {
+  get(name: string): InterfaceInfo | undefined;
+}
+
+/** TTL used when an output does not set one. */
+export const DEFAULT_MULTICAST_TTL = 1;
+export const DEFAULT_UNICAST_TTL = 64;
+
+export interface EgressSpec {
+  key: string;
+  ifname: string;
+  ifindex: number;
+  address: string;
+  port: number;
+  ttl: number;
+  tos: number;
+}
+
+export interface CaptureSpec {
+  ifname: string;
+  ifindex: number;
+  targets: CaptureTarget[];
+}
+
+export interface PlannedRule {
+  id: string;
+  ifname: string;
+  group: string;
+  port: number;
+  source: string;
+  /** Egress keys of the outputs whose interface exists, in output order. */
+  outputs: string[];
+  /** Output index (in the rule) of each entry of `outputs`. */
+  outputIndexes: number[];
+}
+
+export interface WorkerPlan {
+  captures: Map<string, CaptureSpec>;
+  egress: Map<string, EgressSpec>;
+  rules: PlannedRule[];
+}
+
+export interface Membership {
+  key: string;
+  ifindex: number;
+  group: string;
+  source: string;
+}
+
+export interface PlannedStatus {
+  state: RuleState;
+  reason: string;
+  worker: number;
+  /** Key of the group membership the rule needs, once it is installable. */
+  membership?: string;
+}
+
+export interface ForwardingPlan {
+  workers: WorkerPlan[];
+  memberships: Map<string, Membership>;
+  statuses: Map<string, PlannedStatus>;
+}
+
+export function membershipKey(ifindex: number, group: string, source: string): string {
+  return `${ifindex}|${group}|${source}`;
+}
+
+export function egressKey(spec: Omit<EgressSpec, 'key'>): string {
+  return `${spec.ifname}#${spec.ifindex}|${spec.address}:${spec.port}|ttl=${spec.ttl}|tos=${spec.tos}`;
+}
+
+function defaultTtl(address: string): number {
+  const value = parseIPv4(address);
+  return value !== undefined && isMulticast(value) ? DEFAULT_MULTICAST_TTL : DEFAULT_UNICAST_TTL;
+}
+
+export function planForwarding(rules: Rule[], workerCount: number, interfaces: InterfaceLookup): ForwardingPlan {
+  const workers: WorkerPlan[] = Array.from({ length: workerCount }, () => ({
+    captures: new Map(),
+    egress: new Map(),
+    rules: [],
+  }));
+  const memberships = new Map<string, Membership>();
+  const statuses = new Map<string, PlannedStatus>();
+
+  for (const rule of rules) {
+    const input = rule.input!;
+    const worker = workerFor(input.group, input.port, workerCount);
+    const inputIf = interfaces.get(input.interface);
+    if (!inputIf) {
+      statuses.set(rule.id, {
+        state: RuleState.RULE_STATE_WAITING_FOR_INTERFACE,
+        reason: `input interface ${input.interface} does not exist`,
+        worker,
+      });
+      continue;
+    }
+    const plan = workers[worker];
+    const outputs: string[] = [];
+    const outputIndexes: number[] = [];
+    const missing: string[] = [];
+    rule.outputs.forEach((output, index) => {
+      const outIf = interfaces.get(output.interface);
+      if (!outIf) {
+        missing.push(`outputs[${index}] interface ${output.interface} does not exist`);
+        return;
+      }
+      const fields = {
+        ifname: outIf.name,
+        ifindex: outIf.index,
+        address: output.address,
+        port: output.port,
+        ttl: output.ttl ?? defaultTtl(output.address),
+        tos: (output.dscp ?? 0) << 2,
+      };
+      const key = egressKey(fields);
+      plan.egress.set(key, { key, ...fields });
+      outputs.push(key);
+      outputIndexes.push(index);
+    });
+    if (outputs.length === 0) {
+      statuses.set(rule.id, { state: RuleState.RULE_STATE_WAITING_FOR_INTERFACE, reason: missing.join('; '), worker });
+      continue;
+    }
+    let capture = plan.captures.get(inputIf.name);
+    if (!capture) {
+      capture = { ifname: inputIf.name, ifindex: inputIf.index, targets: [] };
+      plan.captures.set(inputIf.name, capture);
+    }
+    capture.targets.push({ group: input.group, port: input.port });
+    plan.rules.push({
+      id: rule.id,
+      ifname: inputIf.name,
+      group: input.group,
+      port: input.port,
+      source: input.source,
+      outputs,
+      outputIndexes,
+    });
+    const membership = membershipKey(inputIf.index, input.group, input.source);
+    memberships.set(membership, { key: membership, ifindex: inputIf.index, group: input.group, source: input.source });
+    statuses.set(
+      rule.id,
+      inputIf.up
+        ? { state: RuleState.RULE_STATE_ACTIVE, reason: missing.join('; '), worker, membership }
+        : { state: RuleState.RULE_STATE_INTERFACE_DOWN, reason: `input interface ${input.interface} is down`, worker, membership },
+    );
+  }
+  return { workers, memberships, statuses };
+}

@@ -1,0 +1,210 @@
+/**
+ * Makes one running worker match its plan: opens the privileged sockets it needs (the worker cannot),
+ * hands them over, installs the rule table, narrows or widens the capture filters, and closes what is
+ * no longer needed. Order keeps traffic of untouched rules flowing: new sockets first, then the new
+ * table, then filters, then removals.
+ */
+import type { DataplaneRule, Native } from '../../native';
+import { rulesetHash } from '../../workers/protocol';
+import { buildCaptureFilter } from '../net/bpf';
+import type { Logger } from '../log';
+import type { CaptureSpec, EgressSpec, PlannedRule, WorkerPlan } from './plan';
+import type { WorkerProcess } from '../workers/worker-process';
+
+export interface SocketSettings {
+  rcvbuf: number;
+  sndbuf: number;
+}
+
+interface InstalledCapture {
+  handle: number;
+  ifindex: number;
+  /** The supervisor keeps its own copy of the fd: filters are changed and kernel drops read through it. */
+  fd: number;
+  filterKey: string;
+  /** Kernel drops read so far (PACKET_STATISTICS resets on read). */
+  kernelDrops: bigint;
+}
+
+interface InstalledEgress {
+  handle: number;
+}
+
+/** A problem installing something a rule needs, keyed by capture interface or egress key. */
+export type SyncErrors = Map<string, string>;
+
+function targetsKey(spec: CaptureSpec): string {
+  return spec.targets
+    .map((t) => `${t.group}:${t.port}`)
+    .sort()
+    .join(',');
+}
+
+export class WorkerSync {
+  private nextHandle = 1;
+  private captures = new Map<string, InstalledCapture>();
+  private egress = new Map<string, InstalledEgress>();
+  private installedHash = rulesetHash([]);
+  private installedRules: PlannedRule[] = [];
+
+  constructor(
+    private readonly worker: WorkerProcess,
+    private readonly addon: Native,
+    private readonly sockets: SocketSettings,
+    private readonly log: Logger,
+  ) {}
+
+  /** The hash of the rule set this worker should report. */
+  get expectedHash(): string {
+    return this.installedHash;
+  }
+
+  get rules(): readonly PlannedRule[] {
+    return this.installedRules;
+  }
+
+  /** Capture interface name of an input handle. */
+  captureInterface(handle: number): string | undefined {
+    for (const [ifname, capture] of this.captures) if (capture.handle === handle) return ifname;
+    return undefined;
+  }
+
+  /** Egress key of an output handle. */
+  egressKeyOf(handle: number): string | undefined {
+    for (const [key, egress] of this.egress) if (egress.handle === handle) return key;
+    return undefined;
+  }
+
+  /** Accumulated kernel drops per capture interface. */
+  kernelDrops(): Map<string, bigint> {
+    const drops = new Map<string, bigint>();
+    for (const [ifname, capture] of this.captures) {
+      try {
+        capture.kernelDrops += BigInt(this.addon.packetStatistics(capture.fd).drops);
+      } catch (err) {
+        this.log.warn('cannot read packet statistics', { interface: ifname, error: (err as Error).message });
+      }
+      drops.set(ifname, capture.kernelDrops);
+    }
+    return drops;
+  }
+
+  async apply(plan: WorkerPlan): Promise<SyncErrors> {
+    const errors: SyncErrors = new Map();
+    for (const spec of plan.captures.values()) await this.ensureCapture(spec, errors);
+    for (const spec of plan.egress.values()) await this.ensureEgress(spec, errors);
+
+    const installable = plan.rules.filter((r) => this.captures.has(r.ifname) && !errors.has(r.ifname));
+    const table: DataplaneRule[] = [];
+    for (const rule of installable) {
+      const outputs = rule.outputs.filter((key) => this.egress.has(key));
+      if (outputs.length === 0) continue;
+      table.push({
+        id: rule.id,
+        input: this.captures.get(rule.ifname)!.handle,
+        group: rule.group,
+        port: rule.port,
+        source: rule.source,
+        outputs: outputs.map((key) => this.egress.get(key)!.handle),
+      });
+    }
+    const hash = rulesetHash(table);
+    if (hash !== this.installedHash) {
+      await this.worker.request({ type: 'setRules', rules: table, hash });
+      this.installedHash = hash;
+    }
+    this.installedRules = installable;
+
+    for (const spec of plan.captures.values()) this.updateFilter(spec, errors);
+    for (const ifname of [...this.captures.keys()]) if (!plan.captures.has(ifname)) await this.removeCapture(ifname);
+    for (const key of [...this.egress.keys()]) if (!plan.egress.has(key)) await this.removeEgress(key);
+    return errors;
+  }
+
+  /** Forgets everything without talking to the worker (it has gone); closes the supervisor's fds. */
+  reset(): void {
+    for (const capture of this.captures.values()) this.addon.closeFd(capture.fd);
+    this.captures.clear();
+    this.egress.clear();
+    this.installedHash = rulesetHash([]);
+    this.installedRules = [];
+  }
+
+  private async ensureCapture(spec: CaptureSpec, errors: SyncErrors): Promise<void> {
+    const existing = this.captures.get(spec.ifname);
+    if (existing && existing.ifindex === spec.ifindex) return;
+    if (existing) await this.removeCapture(spec.ifname); // same name, new interface
+    const filter = buildCaptureFilter(spec.targets);
+    let fd: number;
+    try {
+      fd = this.addon.openPacketSocket({ ifindex: spec.ifindex, rcvbuf: this.sockets.rcvbuf, filter: filter.program });
+    } catch (err) {
+      errors.set(spec.ifname, `cannot capture on ${spec.ifname}: ${(err as Error).message}`);
+      return;
+    }
+    const handle = this.nextHandle++;
+    try {
+      await this.worker.request({ type: 'addInput', handle, interface: spec.ifname }, [fd]);
+    } catch (err) {
+      this.addon.closeFd(fd);
+      throw err;
+    }
+    this.captures.set(spec.ifname, { handle, ifindex: spec.ifindex, fd, filterKey: targetsKey(spec), kernelDrops: 0n });
+    if (!filter.exact) this.log.warn('capture filter too large for the kernel: admitting all multicast', { interface: spec.ifname });
+  }
+
+  private async ensureEgress(spec: EgressSpec, errors: SyncErrors): Promise<void> {
+    if (this.egress.has(spec.key)) return;
+    let fd: number;
+    try {
+      fd = this.addon.openEgressSocket({
+        ifname: spec.ifname,
+        ifindex: spec.ifindex,
+        address: spec.address,
+        port: spec.port,
+        ttl: spec.ttl,
+        tos: spec.tos,
+        sndbuf: this.sockets.sndbuf,
+      });
+    } catch (err) {
+      errors.set(spec.key, `cannot send to ${spec.address}:${spec.port} on ${spec.ifname}: ${(err as Error).message}`);
+      return;
+    }
+    const handle = this.nextHandle++;
+    try {
+      await this.worker.request(
+        { type: 'addOutput', handle, interface: spec.ifname, address: spec.address, port: spec.port },
+        [fd],
+      );
+    } finally {
+      this.addon.closeFd(fd); // the worker holds its own copy now
+    }
+    this.egress.set(spec.key, { handle });
+  }
+
+  private updateFilter(spec: CaptureSpec, errors: SyncErrors): void {
+    const capture = this.captures.get(spec.ifname);
+    if (!capture) return;
+    const key = targetsKey(spec);
+    if (key === capture.filterKey) return;
+    try {
+      this.addon.attachFilter(capture.fd, buildCaptureFilter(spec.targets).program);
+      capture.filterKey = key;
+    } catch (err) {
+      errors.set(spec.ifname, `cannot update the capture filter on ${spec.ifname}: ${(err as Error).message}`);
+    }
+  }
+
+  private async removeCapture(ifname: string): Promise<void> {
+    const capture = this.captures.get(ifname)!;
+    this.captures.delete(ifname);
+    this.addon.closeFd(capture.fd);
+    await this.worker.request({ type: 'removeInput', handle: capture.handle });
+  }
+
+  private async removeEgress(key: string): Promise<void> {
+    const egress = this.egress.get(key)!;
+    this.egress.delete(key);
+    await this.worker.request({ type: 'removeOutput', handle: egress.handle });
+  }
+}

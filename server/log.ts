@@ -1,0 +1,65 @@
+/**
+ * Structured logging with winston: one logger, a child per facility, and a level per facility
+ * that can be changed at runtime. JSON lines when stderr is not a terminal, readable lines when it is.
+ */
+import winston from 'winston';
+
+export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const FACILITIES = ['supervisor', 'api', 'store', 'workers', 'net', 'worker'] as const;
+export type Facility = (typeof FACILITIES)[number];
+
+const severity: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3 };
+
+export function isLogLevel(value: string): value is LogLevel {
+  return (LOG_LEVELS as readonly string[]).includes(value);
+}
+
+const levels = new Map<Facility, LogLevel>(FACILITIES.map((f) => [f, 'info']));
+
+/** Drops entries below their facility's current level. */
+const byFacility = winston.format((info) => {
+  const facility = (info.facility as Facility | undefined) ?? 'supervisor';
+  const limit = levels.get(facility) ?? 'info';
+  return severity[info.level as LogLevel] <= severity[limit] ? info : false;
+});
+
+function consoleFormat(): winston.Logform.Format {
+  if (process.stderr.isTTY) {
+    return winston.format.combine(
+      winston.format.timestamp(),
+      winston.format.printf(({ timestamp, level, facility, message, ...rest }) => {
+        const extra = Object.keys(rest).length ? ' ' + JSON.stringify(rest) : '';
+        return `${timestamp} ${level.padEnd(5)} [${facility ?? 'supervisor'}] ${message}${extra}`;
+      }),
+    );
+  }
+  return winston.format.combine(winston.format.timestamp(), winston.format.json());
+}
+
+const root = winston.createLogger({
+  level: 'debug',
+  levels: severity,
+  format: winston.format.combine(byFacility(), consoleFormat()),
+  transports: [new winston.transports.Console({ stderrLevels: [...LOG_LEVELS] })],
+});
+
+export type Logger = winston.Logger;
+
+export function logger(facility: Facility, meta: Record<string, unknown> = {}): Logger {
+  return root.child({ facility, ...meta });
+}
+
+/** Sets the level of one facility, or of all when facility is undefined. */
+export function setLogLevel(level: LogLevel, facility?: Facility): void {
+  for (const f of facility ? [facility] : FACILITIES) levels.set(f, level);
+}
+
+export function getLogLevels(): Record<Facility, LogLevel> {
+  return Object.fromEntries(levels) as Record<Facility, LogLevel>;
+}
+
+export function isFacility(value: string): value is Facility {
+  return (FACILITIES as readonly string[]).includes(value);
+}

@@ -1,0 +1,54 @@
+/**
+ * mcrd entry point: parses the command line, runs the daemon, and shuts it down cleanly on
+ * SIGTERM/SIGINT (forced after 10 s).
+ */
+import { parseDaemonArgs, UsageError } from './config/options';
+import { Daemon } from './daemon';
+import { logger, setLogLevel } from './log';
+
+const SHUTDOWN_LIMIT_MS = 10_000;
+
+async function main(): Promise<void> {
+  const log = logger('supervisor');
+  let options;
+  try {
+    options = parseDaemonArgs(process.argv.slice(2));
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`mcrd: ${err.message}\nTry 'mcrd --help'.\n`);
+    process.exit(2);
+  }
+  setLogLevel(options.logLevel);
+
+  const daemon = new Daemon(options);
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('shutting down', { signal });
+    setTimeout(() => {
+      log.error('shutdown took too long: exiting now');
+      process.exit(1);
+    }, SHUTDOWN_LIMIT_MS).unref();
+    daemon.stop().then(
+      () => process.exit(0),
+      (err: Error) => {
+        log.error('shutdown failed', { error: err.message });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGHUP', () => log.info('SIGHUP received: no configuration file to reload'));
+
+  try {
+    await daemon.start();
+  } catch (err) {
+    log.error(`cannot start: ${(err as Error).message}`);
+    await daemon.stop().catch(() => undefined);
+    process.exit(1);
+  }
+}
+
+void main();

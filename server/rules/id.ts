@@ -1,0 +1,18 @@
+/**
+ * Rule identity. Two rules may not capture the same thing, so the match key (input interface, group,
+ * port, source) identifies a rule; the default id is derived from it, so the same configuration gets
+ * the same ids on every host and after every restart (docs/decisions/0004-rule-ids-and-placement.md).
+ */
+import { createHash } from 'crypto';
+
+import type { Input } from '../../gen/mcr/v1/rules';
+
+/** Canonical "interface|group|port|source" (source empty for any source). */
+export function matchKey(input: Input): string {
+  return `${input.interface}|${input.group}|${input.port}|${input.source}`;
+}
+
+/** "r-" and the first 12 hex digits of sha256(matchKey(input)). */
+export function deriveRuleId(input: Input): string {
+  return 'r-' + createHash('sha256').update(matchKey(input), 'utf8').digest('hex').slice(0, 12);
+}

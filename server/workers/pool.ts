@@ -1,0 +1,119 @@
+/**
+ * The worker processes: one per core by default, started at boot, restarted with exponential backoff
+ * when one exits. Emits 'started' (index) whenever a worker is (re)started and ready for its state.
+ */
+import { EventEmitter } from 'events';
+import os from 'os';
+
+import { WorkerState } from '../../gen/mcr/v1/system';
+import { addonFile, Native } from '../../native';
+import type { LogLevel } from '../../workers/protocol';
+import { logger } from '../log';
+import { SocketSettings, WorkerSync } from '../forwarding/worker-sync';
+import { assertWorldReadable } from './code-access';
+import { workerEntry, WorkerProcess } from './worker-process';
+
+export const BACKOFF_INITIAL_MS = 250;
+export const BACKOFF_MAX_MS = 16_000;
+/** A worker must stay up this long before its backoff resets. */
+export const BACKOFF_RESET_AFTER_MS = 30_000;
+
+export interface PoolOptions {
+  workers: number;
+  batch: number;
+  logLevel: LogLevel;
+  sockets: SocketSettings;
+  requestTimeoutMs: number;
+  startTimeoutMs: number;
+}
+
+export class WorkerSlot {
+  process?: WorkerProcess;
+  sync?: WorkerSync;
+  state = WorkerState.WORKER_STATE_STARTING;
+  restarts = 0;
+  backoffMs = BACKOFF_INITIAL_MS;
+  restartTimer?: NodeJS.Timeout;
+
+  constructor(
+    readonly index: number,
+    readonly core: number,
+  ) {}
+
+  get running(): boolean {
+    return this.state === WorkerState.WORKER_STATE_RUNNING && this.process?.alive === true;
+  }
+}
+
+export class WorkerPool extends EventEmitter {
+  readonly slots: WorkerSlot[];
+  private stopping = false;
+  private readonly log = logger('workers');
+
+  constructor(
+    private readonly addon: Native,
+    private readonly options: PoolOptions,
+  ) {
+    super();
+    const cores = os.availableParallelism();
+    this.slots = Array.from({ length: options.workers }, (_, i) => new WorkerSlot(i, i % cores));
+  }
+
+  get size(): number {
+    return this.slots.length;
+  }
+
+  /** Starts every worker; rejects if any cannot start (e.g. setpriv missing, or privilege left). */
+  async start(): Promise<void> {
+    assertWorldReadable([workerEntry(), addonFile()]);
+    await Promise.all(this.slots.map((slot) => this.launch(slot)));
+  }
+
+  async stop(graceMs: number): Promise<void> {
+    this.stopping = true;
+    await Promise.all(
+      this.slots.map(async (slot) => {
+        clearTimeout(slot.restartTimer);
+        await slot.process?.stop(graceMs);
+        slot.sync?.reset();
+        slot.state = WorkerState.WORKER_STATE_STOPPED;
+      }),
+    );
+  }
+
+  /** Kills a worker that misbehaves; it is restarted like one that crashed. */
+  recycle(slot: WorkerSlot, reason: string): void {
+    this.log.warn('restarting worker', { worker: slot.index, reason });
+    slot.process?.kill();
+  }
+
+  private async launch(slot: WorkerSlot): Promise<void> {
+    const { batch, logLevel, requestTimeoutMs, startTimeoutMs } = this.options;
+    const process = new WorkerProcess({ index: slot.index, core: slot.core, batch, logLevel, requestTimeoutMs, startTimeoutMs });
+    slot.process = process;
+    slot.sync = new WorkerSync(process, this.addon, this.options.sockets, process.log);
+    slot.state = WorkerState.WORKER_STATE_STARTING;
+    process.once('exit', (code: number | null, signal: string | null) => this.onExit(slot, process, code, signal));
+    await process.start();
+    slot.state = WorkerState.WORKER_STATE_RUNNING;
+    this.log.info('worker started', { worker: slot.index, pid: process.pid, uid: process.uid, core: slot.core });
+    this.emit('started', slot.index);
+  }
+
+  private onExit(slot: WorkerSlot, process: WorkerProcess, code: number | null, signal: string | null): void {
+    if (slot.process !== process) return;
+    slot.sync?.reset();
+    if (this.stopping) return;
+    const uptime = Number(globalThis.process.hrtime.bigint() - process.startedAt) / 1e6;
+    if (uptime >= BACKOFF_RESET_AFTER_MS) slot.backoffMs = BACKOFF_INITIAL_MS;
+    slot.state = WorkerState.WORKER_STATE_RESTARTING;
+    this.log.error('worker exited', { worker: slot.index, code, signal, restartInMs: slot.backoffMs });
+    slot.restartTimer = setTimeout(() => {
+      slot.restarts++;
+      this.launch(slot).catch((err: Error) => {
+        this.log.error('worker restart failed', { worker: slot.index, error: err.message });
+      });
+    }, slot.backoffMs);
+    slot.backoffMs = Math.min(slot.backoffMs * 2, BACKOFF_MAX_MS);
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * Mocha hooks shared by the end-to-end test files: each file gets its own topology (and, for most,
+ * its own mcrd) in before() and loses them in after(), whether its tests passed or not.
+ *
+ *   describe('...', function () {
+ *     const relay = useRelay({ workers: 2 });
+ *     it('...', async () => { await relay.client.createRule(...); });
+ *   });
+ */
+import { McrClient } from './grpc';
+import { Mcrd, McrdOptions } from './mcrd';
+import { Topology } from './netns';
+
+/** Time for before()/after(): building namespaces and starting mcrd (each bounded on its own). */
+const SETUP_TIMEOUT_MS = 90_000;
+
+/** The e2e tests need root (namespaces, AF_PACKET); without it they fail rather than skip. */
+export function requireRoot(): void {
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
+    throw new Error('the end-to-end tests need root (network namespaces, veths, AF_PACKET): run them as root, e.g. `sudo npx mocha test/e2e`');
+  }
+}
+
+function missing(what: string): never {
+  throw new Error(`${what} is not available: the before() hook failed or has not run`);
+}
+
+export interface TopologyContext {
+  readonly topology: Topology;
+}
+
+/** Registers before/after hooks that build and delete a topology for the enclosing describe(). */
+export function useTopology(): TopologyContext {
+  let topology: Topology | null = null;
+  before(function () {
+    this.timeout(SETUP_TIMEOUT_MS);
+    requireRoot();
+    topology = Topology.create();
+  });
+  after(function () {
+    this.timeout(SETUP_TIMEOUT_MS);
+    topology?.destroy();
+    topology = null;
+  });
+  return {
+    get topology() {
+      return topology ?? missing('the topology');
+    },
+  };
+}
+
+export interface RelayContext extends TopologyContext {
+  readonly mcrd: Mcrd;
+  readonly client: McrClient;
+  /** Replaces the client with a fresh connection (after mcrd restarted). */
+  reconnect(): McrClient;
+}
+
+/**
+ * A topology plus an mcrd in its relay namespace and a connected client. mcrd is stopped before the
+ * topology is deleted. When a test fails, mcrd's output is printed after it (a failed start puts the
+ * output in its error).
+ */
+export function useRelay(options: McrdOptions): RelayContext {
+  let topology: Topology | null = null;
+  let mcrd: Mcrd | null = null;
+  let client: McrClient | null = null;
+
+  before(async function () {
+    this.timeout(SETUP_TIMEOUT_MS);
+    requireRoot();
+    topology = Topology.create();
+    mcrd = new Mcrd(topology.ns.relay, options);
+    await mcrd.start();
+    client = new McrClient(mcrd.socketPath);
+  });
+
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed' && mcrd) {
+      process.stderr.write(`\n----- mcrd output (${this.currentTest.fullTitle()}) -----\n${mcrd.logs()}\n----- end of mcrd output -----\n`);
+    }
+  });
+
+  after(async function () {
+    this.timeout(SETUP_TIMEOUT_MS);
+    client?.close();
+    client = null;
+    try {
+      await mcrd?.dispose();
+    } finally {
+      mcrd = null;
+      topology?.destroy();
+      topology = null;
+    }
+  });
+
+  return {
+    get topology() {
+      return topology ?? missing('the topology');
+    },
+    get mcrd() {
+      return mcrd ?? missing('mcrd');
+    },
+    get client() {
+      return client ?? missing('the gRPC client');
+    },
+    reconnect() {
+      client?.close();
+      client = new McrClient((mcrd ?? missing('mcrd')).socketPath);
+      return client;
+    },
+  };
+}

@@ -1,0 +1,134 @@
+/**
+ * Promise-returning access to mcrd's gRPC API for the end-to-end tests, over the generated clients
+ * (gen/mcr/v1) and the standard health service. Every call has a deadline.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { service as healthService } from 'grpc-health-check';
+
+import {
+  DeepPartial,
+  ListRulesResponse,
+  Rule,
+  RuleServiceClient,
+} from '../../gen/mcr/v1/rules';
+import { InputStats, RuleStats, StatsServiceClient } from '../../gen/mcr/v1/stats';
+import { GetVersionResponse, SystemServiceClient, Worker } from '../../gen/mcr/v1/system';
+
+export type RuleSpec = DeepPartial<Rule>;
+
+const DEFAULT_DEADLINE_MS = 10_000;
+
+type Callback<Res> = (err: grpc.ServiceError | null, res: Res) => void;
+type UnaryMethod<Req, Res> = (request: Req, metadata: grpc.Metadata, options: Partial<grpc.CallOptions>, callback: Callback<Res>) => grpc.ClientUnaryCall;
+
+function unary<Req, Res>(client: grpc.Client, method: UnaryMethod<Req, Res>, request: Req, deadlineMs = DEFAULT_DEADLINE_MS): Promise<Res> {
+  return new Promise((resolve, reject) => {
+    method.call(client, request, new grpc.Metadata(), { deadline: Date.now() + deadlineMs }, (err, res) => (err ? reject(err) : resolve(res)));
+  });
+}
+
+/** The slice of the health client the tests use (the constructor from grpc-js is untyped). */
+interface HealthClient extends grpc.Client {
+  check: UnaryMethod<{ service: string }, { status: string }>;
+}
+const HealthClientConstructor = grpc.makeClientConstructor(healthService as unknown as grpc.ServiceDefinition, 'grpc.health.v1.Health');
+
+export class McrClient {
+  readonly address: string;
+  private readonly rules: RuleServiceClient;
+  private readonly system: SystemServiceClient;
+  private readonly stats: StatsServiceClient;
+  private readonly health: HealthClient;
+
+  constructor(socketPath: string) {
+    this.address = `unix:${socketPath}`;
+    const credentials = grpc.credentials.createInsecure();
+    this.rules = new RuleServiceClient(this.address, credentials);
+    this.system = new SystemServiceClient(this.address, credentials);
+    this.stats = new StatsServiceClient(this.address, credentials);
+    this.health = new HealthClientConstructor(this.address, credentials) as unknown as HealthClient;
+  }
+
+  /** The overall serving status ("SERVING", "NOT_SERVING", ...). */
+  async healthStatus(deadlineMs = 1000): Promise<string> {
+    return (await unary(this.health, this.health.check, { service: '' }, deadlineMs)).status;
+  }
+
+  async createRule(rule: RuleSpec, validateOnly = false): Promise<Rule> {
+    const res = await unary(this.rules, this.rules.createRule, { rule: Rule.fromPartial(rule), validateOnly });
+    return required(res.rule, 'CreateRule');
+  }
+
+  async getRule(rule: string): Promise<Rule> {
+    return required((await unary(this.rules, this.rules.getRule, { rule })).rule, 'GetRule');
+  }
+
+  listRules(): Promise<ListRulesResponse> {
+    return unary(this.rules, this.rules.listRules, {});
+  }
+
+  async updateRule(rule: string, definition: RuleSpec, options: { expectedGeneration?: bigint; validateOnly?: boolean } = {}): Promise<Rule> {
+    const request = { rule, definition: Rule.fromPartial(definition), expectedGeneration: options.expectedGeneration, validateOnly: options.validateOnly ?? false };
+    return required((await unary(this.rules, this.rules.updateRule, request)).rule, 'UpdateRule');
+  }
+
+  async deleteRule(rule: string, expectedGeneration?: bigint): Promise<Rule> {
+    return required((await unary(this.rules, this.rules.deleteRule, { rule, expectedGeneration })).rule, 'DeleteRule');
+  }
+
+  getVersion(): Promise<GetVersionResponse> {
+    return unary(this.system, this.system.getVersion, { clientProtocolMajor: 0 });
+  }
+
+  async listWorkers(): Promise<Worker[]> {
+    return (await unary(this.system, this.system.listWorkers, {})).workers;
+  }
+
+  /** Counters of one rule (id or name) or, by default, of every rule. */
+  async getStats(rule = ''): Promise<RuleStats[]> {
+    return (await unary(this.stats, this.stats.getStats, { rule })).rules;
+  }
+
+  async getWorkerStats(): Promise<InputStats[]> {
+    return (await unary(this.stats, this.stats.getWorkerStats, {})).inputs;
+  }
+
+  close(): void {
+    for (const client of [this.rules, this.system, this.stats, this.health]) client.close();
+  }
+}
+
+function required<T>(value: T | undefined, call: string): T {
+  if (value === undefined) throw new Error(`${call} answered without a rule`);
+  return value;
+}
+
+/** Awaits a call that must fail and returns its gRPC error (fails if it succeeds or fails otherwise). */
+export async function grpcFailure(call: Promise<unknown>): Promise<grpc.ServiceError> {
+  let result: unknown;
+  try {
+    result = await call;
+  } catch (err) {
+    if (typeof (err as grpc.ServiceError).code !== 'number') throw err;
+    return err as grpc.ServiceError;
+  }
+  throw new Error(`expected the call to fail, but it succeeded with ${JSON.stringify(result, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}`);
+}
+
+/** Name of a gRPC status code, for messages ("INVALID_ARGUMENT"). */
+export function statusName(code: number): string {
+  return grpc.status[code] ?? String(code);
+}
+
+/**
+ * Whether `details` names the field `path` exactly: "rule.outputs" is not named by
+ * "rule.outputs[0].port: ..." (the character after the path must not continue it).
+ */
+export function namesField(details: string, path: string): boolean {
+  for (let at = details.indexOf(path); at >= 0; at = details.indexOf(path, at + 1)) {
+    const before = at === 0 ? '' : details[at - 1];
+    const after = details[at + path.length] ?? '';
+    if (!/[\w.\]]/.test(before) && !/[\w.[]/.test(after)) return true;
+  }
+  return false;
+}

@@ -1,0 +1,164 @@
+/**
+ * Runs the real mcrd (dist/server/main.js) inside the relay namespace for the end-to-end tests:
+ *
+ *   ip netns exec RELAY node dist/server/main.js --listen unix:DIR/mcr.sock --state-dir DIR/state \
+ *       --workers N --log-level debug
+ *
+ * DIR is a fresh temporary directory kept across restarts (so a restart finds the same state) and
+ * removed by dispose(). The unix socket lives in the file system, so the test process, in the root
+ * namespace, connects to it directly. Output is kept (bounded) to be printed when a test fails.
+ */
+import { ChildProcess } from 'child_process';
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
+
+import { registerCleanup } from './cleanup';
+import { McrClient } from './grpc';
+import { spawnIn } from './netns';
+
+const REPO_ROOT = path.resolve(__dirname, '..', '..');
+export const MCRD_MAIN = path.join(REPO_ROOT, 'dist', 'server', 'main.js');
+
+const START_TIMEOUT_MS = 30_000;
+const STOP_GRACE_MS = 10_000;
+const LOG_LIMIT_CHARS = 4 << 20;
+
+export interface McrdOptions {
+  workers: number;
+  logLevel?: string;
+}
+
+export interface ExitStatus {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** SIGTERM was not enough within the grace period: SIGKILL ended it. */
+  killed: boolean;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export class Mcrd {
+  readonly dir: string;
+  readonly socketPath: string;
+  readonly stateDir: string;
+  private child: ChildProcess | null = null;
+  private exited: Promise<ExitStatus> | null = null;
+  private output = '';
+  private unregister: (() => void) | null;
+
+  constructor(
+    private readonly relayNs: string,
+    private readonly options: McrdOptions,
+  ) {
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcrt-'));
+    this.socketPath = path.join(this.dir, 'mcr.sock');
+    this.stateDir = path.join(this.dir, 'state');
+    this.unregister = registerCleanup(() => this.release());
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  get running(): boolean {
+    return this.child !== null;
+  }
+
+  /** Everything mcrd printed so far (the most recent 4 MB). */
+  logs(): string {
+    return this.output;
+  }
+
+  private append(text: string): void {
+    this.output += text;
+    if (this.output.length > LOG_LIMIT_CHARS) this.output = this.output.slice(-LOG_LIMIT_CHARS / 2);
+  }
+
+  /** Starts mcrd and resolves once its health service reports SERVING. */
+  async start(timeoutMs = START_TIMEOUT_MS): Promise<void> {
+    if (this.child) throw new Error('mcrd is already running');
+    if (!fs.existsSync(MCRD_MAIN)) throw new Error(`mcrd is not built: ${MCRD_MAIN} does not exist (run \`npm run build\`)`);
+    const argv = [process.execPath, MCRD_MAIN, '--listen', `unix:${this.socketPath}`, '--state-dir', this.stateDir];
+    argv.push('--workers', String(this.options.workers), '--log-level', this.options.logLevel ?? 'debug');
+    this.append(`--- starting: ${argv.join(' ')}\n`);
+    const child = spawnIn(this.relayNs, argv, { cwd: REPO_ROOT });
+    this.child = child;
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => this.append(chunk));
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => this.append(chunk));
+    this.exited = new Promise((resolve) => {
+      child.on('error', (err) => this.append(`--- spawn error: ${err.message}\n`));
+      // 'exit', not 'close': workers that inherited the pipes could keep them open after mcrd is gone.
+      child.on('exit', (code, signal) => {
+        this.append(`--- exited: ${signal ?? `code ${code}`}\n`);
+        if (this.child === child) this.child = null;
+        resolve({ code, signal, killed: false });
+      });
+    });
+    try {
+      await this.waitUntilServing(timeoutMs);
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  private async waitUntilServing(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let last = 'the socket never appeared';
+    while (Date.now() < deadline) {
+      if (!this.child) throw new Error(`mcrd exited before serving:\n${this.output}`);
+      if (fs.existsSync(this.socketPath)) {
+        // A fresh channel per attempt: a channel that failed to connect backs off for seconds.
+        const client = new McrClient(this.socketPath);
+        try {
+          const status = await client.healthStatus();
+          if (status === 'SERVING') return;
+          last = `health status ${status}`;
+        } catch (err) {
+          last = (err as Error).message;
+        } finally {
+          client.close();
+        }
+      }
+      await sleep(200);
+    }
+    throw new Error(`mcrd was not SERVING within ${timeoutMs} ms (last: ${last}); output:\n${this.output}`);
+  }
+
+  /** SIGTERM, then SIGKILL if it is still running after 10 s. Resolves with how it ended. */
+  async stop(): Promise<ExitStatus> {
+    const child = this.child;
+    const exited = this.exited;
+    if (!child || !exited) return { code: null, signal: null, killed: false };
+    child.kill('SIGTERM');
+    const graceful = await Promise.race([exited, sleep(STOP_GRACE_MS).then(() => null)]);
+    if (graceful) return graceful;
+    child.kill('SIGKILL');
+    return { ...(await exited), killed: true };
+  }
+
+  /** Stops mcrd and starts it again with the same socket path and state directory. */
+  async restart(): Promise<ExitStatus> {
+    const status = await this.stop();
+    await this.start();
+    return status;
+  }
+
+  private release(): void {
+    this.child?.kill('SIGKILL');
+    this.child = null;
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** Stops mcrd and removes its directory. */
+  async dispose(): Promise<void> {
+    await this.stop();
+    if (!this.unregister) return;
+    this.unregister();
+    this.unregister = null;
+    this.release();
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * Rule-level helpers for the end-to-end tests: waiting for a rule to be installed, finding which
+ * worker owns a rule, waiting for counters.
+ */
+import { Rule, RuleState } from '../../gen/mcr/v1/rules';
+import { RuleStats } from '../../gen/mcr/v1/stats';
+import { Worker, WorkerState } from '../../gen/mcr/v1/system';
+import { McrClient, RuleSpec } from './grpc';
+import { waitFor } from './poll';
+
+/** Waits until the rule reports `state` (by default ACTIVE: installed in its worker). */
+export function waitForRuleState(client: McrClient, rule: string, state = RuleState.RULE_STATE_ACTIVE, timeoutMs = 10_000): Promise<Rule> {
+  return waitFor(`rule ${rule} to be ${RuleState[state]}`, () => client.getRule(rule), (r) => r.status?.state === state, timeoutMs);
+}
+
+/** Waits until every worker runs and reports the rule set the supervisor expects it to have. */
+export function waitForWorkersInSync(client: McrClient, workers: number, timeoutMs = 10_000): Promise<Worker[]> {
+  return waitFor(
+    `${workers} running workers with the expected rule sets`,
+    () => client.listWorkers(),
+    (list) => list.length === workers && list.every((w) => w.state === WorkerState.WORKER_STATE_RUNNING && w.rulesetHash === w.expectedRulesetHash),
+    timeoutMs,
+  );
+}
+
+/** Rules owned by each worker, by worker index. */
+async function rulesPerWorker(client: McrClient): Promise<Map<number, number>> {
+  return new Map((await client.listWorkers()).map((w) => [w.index, w.rules]));
+}
+
+/**
+ * Creates the rule and tells which worker took it, from the change in ListWorkers' per-worker rule
+ * counts (no other rule may change meanwhile).
+ */
+export async function createRuleOnWorker(client: McrClient, spec: RuleSpec): Promise<{ rule: Rule; worker: number }> {
+  const before = await rulesPerWorker(client);
+  const rule = await client.createRule(spec);
+  const after = await rulesPerWorker(client);
+  const grown = [...after].filter(([index, count]) => count === (before.get(index) ?? 0) + 1).map(([index]) => index);
+  if (grown.length !== 1) throw new Error(`cannot tell which worker took rule ${rule.id}: rules per worker went from ${[...before]} to ${[...after]}`);
+  return { rule, worker: grown[0] };
+}
+
+/** Waits until the rule has matched at least `packets` packets, and returns its counters. */
+export async function waitForRulePackets(client: McrClient, rule: string, packets: number, timeoutMs = 10_000): Promise<RuleStats> {
+  const stats = await waitFor(
+    `rule ${rule} to count ${packets} packets`,
+    () => client.getStats(rule),
+    (list) => list.length === 1 && list[0].packetsReceived >= BigInt(packets),
+    timeoutMs,
+  );
+  return stats[0];
+}

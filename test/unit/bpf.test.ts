@@ -1,0 +1,352 @@
+import { expect } from 'chai';
+
+import type { BpfInsn } from '../../native';
+import { ACCEPT, buildCaptureFilter, CaptureTarget, DROP_ALL, MAX_PROGRAM_LENGTH } from '../../server/net/bpf';
+import { formatIPv4, parseIPv4 } from '../../server/rules/addresses';
+import { BpfCheckError, FrameMeta, LoadedFilter, loadFilter, PACKET_HOST, PACKET_OUTGOING } from '../support/bpf-vm';
+
+const ETH_P_IP = 0x0800;
+const ETH_P_ARP = 0x0806;
+const ETH_P_IPV6 = 0x86dd;
+const ETH_P_8021Q = 0x8100;
+const IPPROTO_TCP = 6;
+const IPPROTO_UDP = 17;
+const IP_MF = 0x2000;
+
+interface FrameSpec {
+  group: string;
+  port: number;
+  /** In-band 802.1Q tags (VLAN ids), outermost first. */
+  vlans?: number[];
+  /** Ethernet type of the payload (after any tags). */
+  ethertype?: number;
+  protocol?: number;
+  /** Flags and fragment offset field. */
+  fragment?: number;
+  /** IHL field; the header really is max(IHL, 5) words long (options filled with `optionFill`). */
+  ihl?: number;
+  /** Bytes of IP options, repeated; lets a test plant a decoy port where IHL 5 would put it. */
+  optionFill?: number[];
+  payload?: number;
+  /** Cut the frame to this many bytes. */
+  length?: number;
+}
+
+/** An Ethernet frame carrying IPv4/UDP to group:port, as a NIC would hand it to AF_PACKET. */
+function frame(spec: FrameSpec): Buffer {
+  const ihl = spec.ihl ?? 5;
+  const headerLength = Math.max(ihl, 5) * 4;
+  const payload = Buffer.alloc(spec.payload ?? 32, 0xab);
+  const udp = Buffer.alloc(8);
+  udp.writeUInt16BE(40000, 0);
+  udp.writeUInt16BE(spec.port, 2);
+  udp.writeUInt16BE(8 + payload.length, 4);
+  const ip = Buffer.alloc(headerLength);
+  ip[0] = 0x40 | ihl;
+  ip.writeUInt16BE(headerLength + udp.length + payload.length, 2);
+  ip.writeUInt16BE(spec.fragment ?? 0, 6);
+  ip[8] = 1;
+  ip[9] = spec.protocol ?? IPPROTO_UDP;
+  ip.writeUInt32BE(parseIPv4('10.1.0.2')!, 12);
+  ip.writeUInt32BE(parseIPv4(spec.group)!, 16);
+  const fill = spec.optionFill ?? [1]; // NOP
+  for (let i = 20; i < headerLength; i++) ip[i] = fill[(i - 20) % fill.length];
+  const tags = (spec.vlans ?? []).map((vid) => Buffer.from([ETH_P_8021Q >> 8, ETH_P_8021Q & 0xff, vid >> 8, vid & 0xff]));
+  const type = Buffer.alloc(2);
+  type.writeUInt16BE(spec.ethertype ?? ETH_P_IP);
+  const macs = Buffer.from([0x01, 0x00, 0x5e, 0x01, 0x01, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01]);
+  const whole = Buffer.concat([macs, ...tags, type, ip, udp, payload]);
+  return spec.length === undefined ? whole : whole.subarray(0, spec.length);
+}
+
+function verdict(filter: LoadedFilter, spec: FrameSpec, meta: FrameMeta = {}): number {
+  return filter.run(frame(spec), meta).verdict;
+}
+
+const accepts = (filter: LoadedFilter, spec: FrameSpec, meta: FrameMeta = {}) => verdict(filter, spec, meta) === ACCEPT;
+
+/** The exact filter for `targets`, loaded (checked like the kernel does). */
+function exact(targets: CaptureTarget[]): LoadedFilter & { program: BpfInsn[] } {
+  const filter = buildCaptureFilter(targets);
+  expect(filter.exact, 'exact').to.equal(true);
+  return { ...loadFilter(filter.program), program: filter.program };
+}
+
+/** The group with index i: 239.10.x.y. */
+const groupAt = (i: number) => formatIPv4(parseIPv4('239.10.0.0')! + i);
+
+/** Deterministic PRNG (mulberry32). */
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 0x1_0000_0000;
+  };
+}
+
+/** What the exact filter must decide, from the frame's fields. */
+function shouldAccept(targets: CaptureTarget[], spec: FrameSpec, meta: FrameMeta): boolean {
+  if (meta.pkttype === PACKET_OUTGOING || meta.vlanTagPresent) return false;
+  if ((spec.vlans?.length ?? 0) > 1 || (spec.ethertype ?? ETH_P_IP) !== ETH_P_IP) return false;
+  if (!targets.some((t) => t.group === spec.group)) return false;
+  const udpToJudge = (spec.protocol ?? IPPROTO_UDP) === IPPROTO_UDP && ((spec.fragment ?? 0) & 0x3fff) === 0 && (spec.ihl ?? 5) >= 5;
+  return !udpToJudge || targets.some((t) => t.group === spec.group && t.port === spec.port);
+}
+
+/** Jump targets of every instruction (the VM's checker enforces the same). */
+function expectJumpsInRange(program: BpfInsn[]): void {
+  program.forEach(([code, jt, jf, k], pc) => {
+    if ((code & 0x07) !== 0x05) return;
+    if ((code & 0xf0) === 0x00) {
+      expect(pc + 1 + k, `ja at ${pc}`).to.be.lessThan(program.length);
+    } else {
+      expect(jt, `jt at ${pc}`).to.be.within(0, 255);
+      expect(jf, `jf at ${pc}`).to.be.within(0, 255);
+      expect(pc + 1 + Math.max(jt, jf), `jump at ${pc}`).to.be.lessThan(program.length);
+    }
+  });
+}
+
+describe('capture filter', () => {
+  const TARGETS: CaptureTarget[] = [
+    { group: '239.1.1.1', port: 5000 },
+    { group: '239.1.1.1', port: 5002 },
+    { group: '239.1.1.2', port: 6000 },
+  ];
+  let program: ReturnType<typeof exact>;
+  before(() => {
+    program = exact(TARGETS);
+  });
+
+  it('drops everything for no targets', () => {
+    const filter = buildCaptureFilter([]);
+    expect(filter.exact).to.equal(true);
+    expect(filter.program).to.deep.equal(DROP_ALL);
+    expect(verdict(loadFilter(filter.program), { group: '239.1.1.1', port: 5000 })).to.equal(0);
+    filter.program[0][3] = ACCEPT;
+    expect(DROP_ALL[0][3], 'DROP_ALL is not shared').to.equal(0);
+  });
+
+  it('accepts a listed (group, port) and returns the whole frame', () => {
+    expect(verdict(program, { group: '239.1.1.1', port: 5000 })).to.equal(ACCEPT);
+    expect(accepts(program, { group: '239.1.1.1', port: 5002 })).to.equal(true);
+    expect(accepts(program, { group: '239.1.1.2', port: 6000 })).to.equal(true);
+    expect(accepts(program, { group: '239.1.1.2', port: 6000 }, { pkttype: PACKET_HOST })).to.equal(true);
+  });
+
+  it('drops other ports, other groups and unicast', () => {
+    expect(verdict(program, { group: '239.1.1.1', port: 5001 })).to.equal(0);
+    expect(accepts(program, { group: '239.1.1.1', port: 6000 })).to.equal(false);
+    expect(accepts(program, { group: '239.1.1.2', port: 5000 })).to.equal(false);
+    expect(accepts(program, { group: '239.1.1.3', port: 5000 })).to.equal(false);
+    expect(accepts(program, { group: '10.1.1.1', port: 5000 })).to.equal(false);
+  });
+
+  it('drops frames the host sent (PACKET_OUTGOING)', () => {
+    expect(accepts(program, { group: '239.1.1.1', port: 5000 }, { pkttype: PACKET_OUTGOING })).to.equal(false);
+  });
+
+  it('drops frames whose VLAN tag the NIC stripped: they belong to the VLAN interface', () => {
+    expect(accepts(program, { group: '239.1.1.1', port: 5000 }, { vlanTagPresent: true })).to.equal(false);
+  });
+
+  it('follows one in-band 802.1Q tag', () => {
+    expect(accepts(program, { group: '239.1.1.1', port: 5000, vlans: [100] })).to.equal(true);
+    expect(accepts(program, { group: '239.1.1.1', port: 5001, vlans: [100] })).to.equal(false);
+    expect(accepts(program, { group: '239.1.1.1', port: 5000, vlans: [100], fragment: IP_MF })).to.equal(true);
+    expect(accepts(program, { group: '239.1.1.1', port: 5000, vlans: [100, 200] })).to.equal(false);
+    expect(accepts(program, { group: '239.1.1.1', port: 5000, vlans: [100], ethertype: ETH_P_IPV6 })).to.equal(false);
+  });
+
+  it('drops anything but IPv4', () => {
+    expect(accepts(program, { group: '239.1.1.1', port: 5000, ethertype: ETH_P_ARP })).to.equal(false);
+    expect(accepts(program, { group: '239.1.1.1', port: 5000, ethertype: ETH_P_IPV6 })).to.equal(false);
+  });
+
+  it('accepts fragments and other protocols to a listed group (the data plane counts them), not to others', () => {
+    for (const fragment of [IP_MF, 5, IP_MF | 5]) {
+      expect(accepts(program, { group: '239.1.1.1', port: 1, fragment }), `fragment ${fragment}`).to.equal(true);
+      expect(accepts(program, { group: '239.1.1.9', port: 5000, fragment }), `fragment ${fragment}`).to.equal(false);
+    }
+    expect(accepts(program, { group: '239.1.1.2', port: 1, fragment: 0x4000 /* DF */ })).to.equal(false);
+    expect(accepts(program, { group: '239.1.1.2', port: 1, protocol: IPPROTO_TCP })).to.equal(true);
+    expect(accepts(program, { group: '239.1.1.9', port: 5000, protocol: IPPROTO_TCP })).to.equal(false);
+  });
+
+  it('finds the UDP port after IP options (IHL > 5)', () => {
+    // A decoy listed port where the UDP port would be without options.
+    const decoy = [0x01, 0x01, 5000 >> 8, 5000 & 0xff];
+    expect(accepts(program, { group: '239.1.1.1', port: 5002, ihl: 6 })).to.equal(true);
+    expect(accepts(program, { group: '239.1.1.1', port: 5002, ihl: 15 })).to.equal(true);
+    expect(accepts(program, { group: '239.1.1.1', port: 7, ihl: 6, optionFill: decoy })).to.equal(false);
+    expect(accepts(program, { group: '239.1.1.1', port: 5002, ihl: 8, optionFill: [0, 0, 6001 >> 8, 6001 & 0xff] })).to.equal(true);
+    expect(accepts(program, { group: '239.1.1.1', port: 5002, ihl: 7, vlans: [5] })).to.equal(true);
+    expect(accepts(program, { group: '239.1.1.1', port: 7, ihl: 7, vlans: [5], optionFill: decoy })).to.equal(false);
+  });
+
+  it('leaves a header with IHL < 5 to a listed group for the data plane to judge', () => {
+    expect(accepts(program, { group: '239.1.1.1', port: 1, ihl: 4 })).to.equal(true);
+    expect(accepts(program, { group: '239.1.1.9', port: 5000, ihl: 4 })).to.equal(false);
+  });
+
+  it('drops a frame too short to hold the port (the kernel ends the filter at the frame end)', () => {
+    expect(accepts(program, { group: '239.1.1.1', port: 5000, length: 14 + 20 + 3 })).to.equal(false);
+    expect(accepts(program, { group: '239.1.1.1', port: 5000, length: 14 + 20 + 4 })).to.equal(true);
+  });
+
+  it('ignores duplicate targets', () => {
+    expect(buildCaptureFilter([...TARGETS, ...TARGETS]).program).to.deep.equal(program.program);
+  });
+
+  it('refuses targets that are not multicast group and port', () => {
+    expect(() => buildCaptureFilter([{ group: '10.0.0.1', port: 5000 }])).to.throw(TypeError);
+    expect(() => buildCaptureFilter([{ group: '239.1.1', port: 5000 }])).to.throw(TypeError);
+    expect(() => buildCaptureFilter([{ group: '239.1.1.1', port: 0 }])).to.throw(RangeError);
+  });
+
+  describe('at scale', () => {
+    it('stays exact for 600 ports on one group, with jumps over long blocks and a short path per packet', () => {
+      const ports = Array.from({ length: 600 }, (_, i) => 1000 + 3 * i);
+      const prog = exact(ports.map((port) => ({ group: '239.2.2.2', port })));
+      expect(prog.program.some(([code]) => code === 0x05), 'uses ja for far jumps').to.equal(true);
+      let longest = 0;
+      for (const port of ports) {
+        const run = prog.run(frame({ group: '239.2.2.2', port }));
+        expect(run.verdict, `port ${port}`).to.equal(ACCEPT);
+        longest = Math.max(longest, run.steps);
+        expect(accepts(prog, { group: '239.2.2.2', port: port + 1 }), `port ${port + 1}`).to.equal(false);
+      }
+      expect(accepts(prog, { group: '239.2.2.3', port: 1000 })).to.equal(false);
+      expect(longest, 'instructions per packet (binary search, not a scan)').to.be.lessThan(50);
+    });
+
+    it('stays exact for 1000 groups on one port', () => {
+      const targets = Array.from({ length: 1000 }, (_, i) => ({ group: groupAt(2 * i), port: 5004 }));
+      const prog = exact(targets);
+      let longest = 0;
+      for (const { group } of targets) {
+        const run = prog.run(frame({ group, port: 5004 }));
+        expect(run.verdict, group).to.equal(ACCEPT);
+        longest = Math.max(longest, run.steps);
+      }
+      for (let i = 0; i < 2000; i += 2) {
+        expect(accepts(prog, { group: groupAt(i + 1), port: 5004 })).to.equal(false);
+        expect(accepts(prog, { group: groupAt(i), port: 5006 })).to.equal(false);
+      }
+      expect(longest).to.be.lessThan(50);
+    });
+
+    it('stays exact for 600 distinct (group, port) pairs', () => {
+      const targets = Array.from({ length: 600 }, (_, i) => ({ group: groupAt(i), port: 2000 + i }));
+      const prog = exact(targets);
+      expect(prog.program.length).to.be.at.most(MAX_PROGRAM_LENGTH);
+      for (const { group, port } of targets) {
+        expect(accepts(prog, { group, port })).to.equal(true);
+        expect(accepts(prog, { group, port: port + 1 })).to.equal(false);
+      }
+    });
+
+    it('falls back to all IPv4 multicast when the exact program would not fit', () => {
+      const targets = Array.from({ length: 3000 }, (_, i) => ({ group: groupAt(i), port: 2000 + i }));
+      const filter = buildCaptureFilter(targets);
+      expect(filter.exact).to.equal(false);
+      const prog = loadFilter(filter.program);
+      expect(accepts(prog, { group: '239.200.1.1', port: 1 })).to.equal(true);
+      expect(accepts(prog, { group: '224.0.0.1', port: 9, protocol: IPPROTO_TCP })).to.equal(true);
+      expect(accepts(prog, { group: '239.255.255.255', port: 9, vlans: [3] })).to.equal(true);
+      expect(accepts(prog, { group: '10.0.0.1', port: 2000 })).to.equal(false);
+      expect(accepts(prog, { group: '240.0.0.1', port: 2000 })).to.equal(false);
+      expect(accepts(prog, { group: groupAt(0), port: 2000 }, { pkttype: PACKET_OUTGOING })).to.equal(false);
+      expect(accepts(prog, { group: groupAt(0), port: 2000 }, { vlanTagPresent: true })).to.equal(false);
+      expect(accepts(prog, { group: groupAt(0), port: 2000, ethertype: ETH_P_ARP })).to.equal(false);
+    });
+  });
+
+  it('decides like the reference for random target sets and frames, every jump in range', () => {
+    const rand = random(0x5eed);
+    const pick = <T>(items: T[]): T => items[Math.floor(rand() * items.length)];
+    const shapes: Array<() => CaptureTarget[]> = [
+      () => [{ group: groupAt(Math.floor(rand() * 50)), port: 1 + Math.floor(rand() * 65535) }],
+      () => Array.from({ length: 1 + Math.floor(rand() * 20) }, () => ({ group: groupAt(Math.floor(rand() * 30)), port: 5000 + Math.floor(rand() * 20) })),
+      () => Array.from({ length: 300 }, () => ({ group: groupAt(Math.floor(rand() * 4)), port: 1 + Math.floor(rand() * 65535) })),
+      () => Array.from({ length: 400 }, () => ({ group: groupAt(Math.floor(rand() * 400)), port: pick([5000, 5002, 5004]) })),
+      () => Array.from({ length: 500 }, () => ({ group: groupAt(Math.floor(rand() * 1000)), port: 1 + Math.floor(rand() * 1000) })),
+    ];
+    let coarse = 0;
+    for (let round = 0; round < 40; round++) {
+      const targets = shapes[round % shapes.length]();
+      const filter = buildCaptureFilter(targets);
+      const loaded = loadFilter(filter.program);
+      expectJumpsInRange(filter.program);
+      if (!filter.exact) coarse++;
+      for (let n = 0; n < 200; n++) {
+        const target = pick(targets);
+        const spec: FrameSpec = {
+          group: rand() < 0.7 ? target.group : rand() < 0.8 ? groupAt(Math.floor(rand() * 1200)) : '10.9.8.7',
+          port: rand() < 0.6 ? target.port : rand() < 0.5 ? pick(targets).port : 1 + Math.floor(rand() * 65535),
+          vlans: rand() < 0.15 ? (rand() < 0.8 ? [7] : [7, 8]) : [],
+          protocol: rand() < 0.9 ? IPPROTO_UDP : IPPROTO_TCP,
+          fragment: rand() < 0.1 ? pick([IP_MF, 1, 0x1fff]) : rand() < 0.1 ? 0x4000 : 0,
+          ihl: rand() < 0.1 ? pick([4, 6, 11, 15]) : 5,
+        };
+        const meta: FrameMeta = { pkttype: rand() < 0.05 ? PACKET_OUTGOING : undefined, vlanTagPresent: rand() < 0.05 };
+        const want = shouldAccept(targets, spec, meta);
+        const got = accepts(loaded, spec, meta);
+        if (filter.exact) expect(got, `${JSON.stringify(spec)} ${JSON.stringify(meta)}`).to.equal(want);
+        else if (want) expect(got, `coarse must admit ${JSON.stringify(spec)}`).to.equal(true);
+      }
+    }
+    expect(coarse, 'every shape used here fits exactly').to.equal(0);
+  });
+
+  describe('the test interpreter itself', () => {
+    const RET_K = 0x06;
+    const RET_A = 0x16;
+    const LDH_ABS = 0x28;
+    const LDB_IND = 0x50;
+    const JEQ_K = 0x15;
+    const ST = 0x02;
+    const LD_MEM = 0x60;
+    const LDXB_MSH = 0xb1;
+    const TXA = 0x87;
+
+    it('refuses what the kernel refuses', () => {
+      const refused: Array<[string, BpfInsn[]]> = [
+        ['an empty program', []],
+        ['a jump past the end', [[JEQ_K, 1, 0, 0], [RET_K, 0, 0, 0]]],
+        ['a ja past the end', [[0x05, 0, 0, 1], [RET_K, 0, 0, 0]]],
+        ['jt above 255', [[JEQ_K, 256, 0, 0], [RET_K, 0, 0, 0]]],
+        ['no final return', [[RET_K, 0, 0, 0], [LDH_ABS, 0, 0, 12]]],
+        ['an unset scratch slot', [[LD_MEM, 0, 0, 3], [RET_K, 0, 0, 0]]],
+        ['a slot set on one path only', [[JEQ_K, 0, 1, 0], [ST, 0, 0, 3], [LD_MEM, 0, 0, 3], [RET_K, 0, 0, 0]]],
+        ['an unknown opcode', [[0xff, 0, 0, 0], [RET_K, 0, 0, 0]]],
+        ['a division by zero', [[0x34, 0, 0, 0], [RET_K, 0, 0, 0]]],
+        ['4097 instructions', Array.from({ length: 4097 }, (): BpfInsn => [RET_K, 0, 0, 0])],
+      ];
+      for (const [what, program] of refused) expect(() => loadFilter(program), what).to.throw(BpfCheckError);
+    });
+
+    it('runs loads, jumps, scratch memory and returns as the kernel does', () => {
+      // A = ethertype; if IPv4: X = 4 * IHL, A = byte at X + 14 (first byte after the IP header), return A.
+      const program: BpfInsn[] = [
+        [LDH_ABS, 0, 0, 12],
+        [ST, 0, 0, 0],
+        [LD_MEM, 0, 0, 0],
+        [JEQ_K, 0, 3, ETH_P_IP],
+        [LDXB_MSH, 0, 0, 14],
+        [LDB_IND, 0, 0, 14],
+        [RET_A, 0, 0, 0],
+        [TXA, 0, 0, 0],
+        [RET_A, 0, 0, 0],
+      ];
+      const filter = loadFilter(program);
+      const udp = frame({ group: '239.1.1.1', port: 5000, ihl: 6 });
+      expect(filter.run(udp)).to.deep.equal({ verdict: 40000 >> 8, steps: 7 }); // the UDP source port's first byte
+      expect(filter.run(frame({ group: '239.1.1.1', port: 5000, ethertype: ETH_P_ARP })).verdict).to.equal(0);
+      expect(filter.run(udp.subarray(0, 13)).verdict, 'a load past the end returns 0').to.equal(0);
+    });
+  });
+});

@@ -1,0 +1,131 @@
+/** The client library against a small in-process gRPC server (unix socket and loopback TCP). */
+import * as grpc from '@grpc/grpc-js';
+import { expect } from 'chai';
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
+
+import { CreateRuleResponse, RuleServiceServer, RuleServiceService } from '../../gen/mcr/v1/rules';
+import { GetVersionRequest, SystemServiceServer, SystemServiceService } from '../../gen/mcr/v1/system';
+import { connect, formatGrpcError, McrCallError, McrClient, PROTOCOL_MAJOR } from '../../clients/lib';
+
+describe('client library calls', () => {
+  let dir: string;
+  let socket: string;
+  let tcpPort: number;
+  let server: grpc.Server;
+  const versionRequests: GetVersionRequest[] = [];
+  let createCalls = 0;
+  /** Replies to GetRule calls held back to make them miss their deadline; answered at teardown. */
+  const held: Array<() => void> = [];
+  const clients: McrClient[] = [];
+
+  function client(options: Parameters<typeof connect>[0]): McrClient {
+    const c = connect(options);
+    clients.push(c);
+    return c;
+  }
+
+  const system: SystemServiceServer = {
+    getVersion: (call, reply) => {
+      versionRequests.push(call.request);
+      reply(null, { serverVersion: '1.0.0', protocolMajor: 1, protocolMinor: 0, features: [], startedUnixNanos: 0n });
+    },
+    listWorkers: (_call, reply) => reply(null, { workers: [] }),
+  };
+  const rules: RuleServiceServer = {
+    createRule: (_call, reply: grpc.sendUnaryData<CreateRuleResponse>) => {
+      createCalls++;
+      reply({ code: grpc.status.UNAVAILABLE, details: 'mcrd is shutting down' });
+    },
+    getRule: (_call, reply) => held.push(() => reply({ code: grpc.status.CANCELLED, details: 'test over' })),
+    listRules: (_call, reply) => reply(null, { rules: [], storeGeneration: 0n }),
+    updateRule: (_call, reply) => reply({ code: grpc.status.UNIMPLEMENTED, details: '' }),
+    deleteRule: (_call, reply) => reply({ code: grpc.status.UNIMPLEMENTED, details: '' }),
+  };
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcr-client-'));
+    socket = path.join(dir, 'mcr.sock');
+    server = new grpc.Server();
+    server.addService(SystemServiceService, system);
+    server.addService(RuleServiceService, rules);
+    const bind = (target: string) =>
+      new Promise<number>((resolve, reject) =>
+        server.bindAsync(target, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
+      );
+    await bind(`unix:${socket}`);
+    tcpPort = await bind('127.0.0.1:0');
+  });
+
+  after(() => {
+    for (const c of clients) c.close();
+    for (const answer of held) answer();
+    server.forceShutdown();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('sends its protocol major with GetVersion unless told otherwise', async () => {
+    versionRequests.length = 0;
+    const mcr = client({ socket });
+    expect((await mcr.getVersion()).serverVersion).to.equal('1.0.0');
+    await mcr.getVersion({ clientProtocolMajor: 0 });
+    expect(versionRequests).to.deep.equal([{ clientProtocolMajor: PROTOCOL_MAJOR }, { clientProtocolMajor: 0 }]);
+    expect(PROTOCOL_MAJOR).to.equal(1);
+  });
+
+  it('connects over TCP to an address', async () => {
+    const mcr = client({ address: `127.0.0.1:${tcpPort}` });
+    expect(mcr.target).to.equal(`127.0.0.1:${tcpPort}`);
+    expect((await mcr.listRules()).rules).to.deep.equal([]);
+  });
+
+  it('sends a mutation once, even when the answer is UNAVAILABLE', async () => {
+    createCalls = 0;
+    const mcr = client({ socket });
+    const err = await mcr.createRule({ rule: { name: 'x' } }).then(
+      () => expect.fail('CreateRule succeeded'),
+      (e: unknown) => e,
+    );
+    expect(err).to.be.instanceOf(McrCallError);
+    expect((err as McrCallError).connectFailure).to.equal(false);
+    expect(formatGrpcError(err)).to.equal('unavailable: mcrd is shutting down');
+    expect(createCalls).to.equal(1);
+  });
+
+  it('gives every call a deadline (per client and per call)', async () => {
+    const mcr = client({ socket, timeoutMs: 150 });
+    const started = Date.now();
+    const err = (await mcr.getRule({ rule: 'slow' }).catch((e: unknown) => e)) as McrCallError;
+    expect(Date.now() - started).to.be.within(100, 2000);
+    expect(err.code).to.equal(grpc.status.DEADLINE_EXCEEDED);
+    expect(err.connectFailure).to.equal(false);
+    expect(formatGrpcError(err)).to.equal('deadline exceeded: mcrd did not answer GetRule within 150 ms');
+    const perCall = (await mcr.getRule({ rule: 'slow' }, { timeoutMs: 50 }).catch((e: unknown) => e)) as McrCallError;
+    expect(perCall.timeoutMs).to.equal(50);
+  });
+
+  it('waits for readiness, and says when mcrd cannot be reached', async () => {
+    await client({ socket }).waitForReady(2000);
+    const missing = path.join(dir, 'absent.sock');
+    const absent = client({ socket: missing });
+    const err = (await absent.waitForReady(200).catch((e: unknown) => e)) as McrCallError;
+    expect(err).to.be.instanceOf(McrCallError);
+    expect(err.connectFailure).to.equal(true);
+    expect(formatGrpcError(err)).to.equal(`cannot reach mcrd at unix:${missing} (no connection within 200 ms): is mcrd running?`);
+    const call = (await absent.listWorkers().catch((e: unknown) => e)) as McrCallError;
+    expect(call.connectFailure).to.equal(true);
+    expect(formatGrpcError(call)).to.include('(no such socket)');
+  });
+
+  it('refuses a bad timeout', () => {
+    expect(() => connect({ socket, timeoutMs: 0 })).to.throw(RangeError);
+  });
+
+  it('rejects calls made after close', async () => {
+    const mcr = connect({ socket });
+    mcr.close();
+    const err = await mcr.listRules().catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(Error).with.property('message').that.includes('shut down');
+  });
+});

@@ -1,0 +1,596 @@
+/**
+ * The native data plane end to end, in-process, on real sockets inside a network namespace.
+ *
+ * One namespace, created by this test, holds four veth pairs:
+ *
+ *   sender ── s0 10.50.1.2 ═══ in0 (no address)      AF_PACKET capture (the data plane's input)
+ *   egress ── out0 10.50.2.1 ═══ k0 10.50.2.2        UDP receivers on k0's address
+ *   egress ── out1 10.50.3.1 ═══ k1 10.50.3.2        an output whose interface a scenario takes down
+ *   egress ── out2 10.50.4.1 ═══ k2 10.50.4.2        a slow output (tbf at 8 kbit/s)
+ *
+ * A dgram socket sends multicast out of s0; the data plane reads it from in0 and sends the UDP
+ * payloads through connected egress sockets (bound to out0) to unicast ports on k0, where dgram
+ * receivers collect them. k0 accepts packets from out0's (local) source address (accept_local; a
+ * permanent neighbour entry replaces ARP).
+ *
+ * The test process stays in the root namespace: each scenario runs in a child started with
+ * `ip netns exec`, which is this very file run as a script (see the bottom). A scenario asserts with
+ * chai and exits non-zero on failure; every traffic loop is bounded in packets and in time.
+ */
+import { execFileSync } from 'child_process';
+import { expect } from 'chai';
+import crypto from 'crypto';
+import dgram from 'dgram';
+import fs from 'fs';
+
+import { native, type BpfInsn, type Dataplane, type RuleCounters } from '../../native';
+import { registerCleanup } from '../support/cleanup';
+import { NAMESPACE_PREFIX, runIn, sweepStaleNamespaces } from '../support/netns';
+
+const SOURCE = '10.50.1.2';
+const RELAY_OUT = '10.50.2.1';
+const SINK = '10.50.2.2';
+const DOWN_RELAY = '10.50.3.1';
+const DOWN_SINK = '10.50.3.2';
+const SLOW_RELAY = '10.50.4.1';
+const SLOW_SINK = '10.50.4.2';
+const GROUP = '239.1.2.3';
+
+/** The veth pairs: [data-plane side, its address (none for the capture side), far side, its address]. */
+const LINKS = [
+  ['in0', null, 's0', SOURCE],
+  ['out0', RELAY_OUT, 'k0', SINK],
+  ['out1', DOWN_RELAY, 'k1', DOWN_SINK],
+  ['out2', SLOW_RELAY, 'k2', SLOW_SINK],
+] as const;
+const ACCEPT_ALL: BpfInsn[] = [[0x06, 0, 0, 0x40000]];
+const SCENARIO_TIMEOUT_MS = 30_000;
+
+// ---------------------------------------------------------------------------------------------
+// Namespace set-up (root namespace side).
+
+function ip(args: string[]): string {
+  return execFileSync('ip', args, { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+class Namespace {
+  readonly name = `${NAMESPACE_PREFIX}${crypto.randomBytes(2).toString('hex')}-${process.pid}-dp`;
+  private unregister: (() => void) | null = registerCleanup(() => this.remove());
+
+  constructor() {
+    try {
+      this.build();
+    } catch (err) {
+      this.destroy();
+      throw err;
+    }
+  }
+
+  private build(): void {
+    const n = this.name;
+    ip(['netns', 'add', n]);
+    // Before any link exists, so that every interface inherits it: no IPv6 noise on the links, no
+    // reverse-path filter, and packets from the namespace's own addresses accepted (the sinks
+    // receive from the egress side's addresses, which are local too).
+    ip(['netns', 'exec', n, 'sysctl', '-q', '-w', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1',
+      'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0', 'net.ipv4.conf.all.accept_local=1']);
+    ip(['-n', n, 'link', 'set', 'lo', 'up']);
+    for (const [near, nearAddress, far, farAddress] of LINKS) {
+      ip(['-n', n, 'link', 'add', near, 'type', 'veth', 'peer', 'name', far]);
+      if (nearAddress) ip(['-n', n, 'addr', 'add', `${nearAddress}/24`, 'dev', near]);
+      ip(['-n', n, 'addr', 'add', `${farAddress}/24`, 'dev', far]);
+      ip(['-n', n, 'link', 'set', near, 'up']);
+      ip(['-n', n, 'link', 'set', far, 'up']);
+      if (nearAddress) {
+        // A permanent neighbour entry: no ARP between two addresses of the same namespace.
+        const [link] = JSON.parse(ip(['-j', '-n', n, 'link', 'show', far])) as Array<{ address: string }>;
+        ip(['-n', n, 'neigh', 'replace', farAddress, 'lladdr', link.address, 'dev', near, 'nud', 'permanent']);
+      }
+    }
+    // out2 drains at 1 kB/s: a socket sending through it soon finds its send buffer full.
+    ip(['netns', 'exec', n, 'tc', 'qdisc', 'add', 'dev', 'out2', 'root', 'tbf', 'rate', '8kbit', 'burst', '1600', 'limit', '1000000']);
+  }
+
+  /** Runs a scenario of this file inside the namespace; rejects with its stderr when it fails. */
+  run(scenario: string): Promise<string> {
+    const argv = [process.execPath, '-r', require.resolve('ts-node/register/transpile-only'), __filename, scenario];
+    return runIn(this.name, argv, SCENARIO_TIMEOUT_MS);
+  }
+
+  private remove(): void {
+    try {
+      for (const pid of ip(['netns', 'pids', this.name]).split(/\s+/).filter(Boolean)) process.kill(Number(pid), 'SIGKILL');
+      ip(['netns', 'del', this.name]);
+    } catch {
+      // already gone
+    }
+  }
+
+  destroy(): void {
+    this.unregister?.();
+    this.unregister = null;
+    this.remove();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenario helpers (inside the namespace).
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function waitFor(what: string, condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+function digest(payload: Buffer): string {
+  return crypto.createHash('sha1').update(payload).digest('hex');
+}
+
+/** Distinct payloads of varied sizes (0 and 1472 bytes included): a 4-byte sequence number, then random bytes. */
+function payloads(count: number, tag: number): Buffer[] {
+  return Array.from({ length: count }, (_, i) => {
+    if (i === 0) return Buffer.alloc(0);
+    const size = i === 1 ? 1472 : 4 + ((i * 37) % 1200);
+    const payload = crypto.randomBytes(size);
+    payload.writeUInt32BE((tag << 24) | i, 0);
+    return payload;
+  });
+}
+
+/** A UDP receiver on the sink address that keeps every datagram. */
+class Receiver {
+  readonly received: Buffer[] = [];
+  private constructor(private readonly socket: dgram.Socket) {
+    socket.on('message', (message) => this.received.push(message));
+  }
+
+  static async open(port: number): Promise<Receiver> {
+    const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 << 20 });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(port, SINK, () => resolve());
+    });
+    return new Receiver(socket);
+  }
+
+  digests(): string[] {
+    return this.received.map(digest).sort();
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
+
+/** Sends multicast out of s0 (no local loopback), paced in small bursts so nothing is dropped. */
+class Sender {
+  private constructor(private readonly socket: dgram.Socket) {}
+
+  static async open(): Promise<Sender> {
+    const socket = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => socket.bind(0, SOURCE, () => resolve()));
+    socket.setMulticastInterface(SOURCE);
+    socket.setMulticastLoopback(false);
+    socket.setMulticastTTL(1);
+    return new Sender(socket);
+  }
+
+  async send(messages: Buffer[], port: number, burst = 16, pauseMs = 2): Promise<void> {
+    for (let i = 0; i < messages.length; i++) {
+      await new Promise<void>((resolve, reject) => this.socket.send(messages[i], port, GROUP, (err) => (err ? reject(err) : resolve())));
+      if (i % burst === burst - 1) await sleep(pauseMs);
+    }
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
+
+/** The sockets a worker would get from its supervisor, opened with the addon's own functions. */
+const sockets = {
+  input(): number {
+    return native().openPacketSocket({ ifindex: native().ifNameToIndex('in0'), rcvbuf: 8 << 20, filter: ACCEPT_ALL });
+  },
+  output(port: number, address = SINK, ifname = 'out0', sndbuf = 1 << 20): number {
+    return native().openEgressSocket({
+      ifname,
+      ifindex: native().ifNameToIndex(ifname),
+      address,
+      port,
+      ttl: 64,
+      tos: 0,
+      sndbuf,
+    });
+  },
+};
+
+/** The CPUs this process may run on (a container may exclude some), from /proc/self/status. */
+function allowedCores(): number[] {
+  const list = /^Cpus_allowed_list:\s*(\S+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '0';
+  return list.split(',').flatMap((range) => {
+    const [first, last = first] = range.split('-').map(Number);
+    return Array.from({ length: last - first + 1 }, (_, i) => first + i);
+  });
+}
+
+/** What /proc says fd is ("socket:[123]"), or null when it is closed. */
+function fdTarget(fd: number): string | null {
+  try {
+    return fs.readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return null;
+  }
+}
+
+function rule(counters: RuleCounters[], id: string): RuleCounters {
+  const found = counters.find((r) => r.id === id);
+  if (!found) throw new Error(`no counters for rule ${id} in ${JSON.stringify(counters.map((r) => r.id))}`);
+  return found;
+}
+
+function expectAllReceived(receiver: Receiver, sent: Buffer[], what: string): void {
+  expect(receiver.received.length, `${what}: datagrams received`).to.equal(sent.length);
+  expect(receiver.digests(), `${what}: payloads`).to.deep.equal(sent.map(digest).sort());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios (each runs in its own child process inside the namespace).
+
+const scenarios: Record<string, () => Promise<void>> = {
+  /** Fan-out to two outputs, byte-exact, with every counter checked; unmatched and exact-source rules. */
+  async forward() {
+    const dp = new (native().Dataplane)({ core: allowedCores()[0], batch: 32 });
+    const [r1, r2] = [await Receiver.open(6001), await Receiver.open(6002)];
+    const sender = await Sender.open();
+    dp.addInput(1, sockets.input());
+    dp.addOutput(10, sockets.output(6001));
+    dp.addOutput(11, sockets.output(6002));
+    dp.setRules([
+      { id: 'fanout', input: 1, group: GROUP, port: 5000, source: '', outputs: [10, 11] },
+      // For port 5001 the rule naming the sender's source wins over the any-source one.
+      { id: 'exact', input: 1, group: GROUP, port: 5001, source: SOURCE, outputs: [11] },
+      { id: 'any', input: 1, group: GROUP, port: 5001, source: '', outputs: [10] },
+      { id: 'elsewhere', input: 1, group: GROUP, port: 5002, source: '10.9.9.9', outputs: [10] },
+    ]);
+
+    const before = BigInt(Date.now()) * 1_000_000n;
+    const fanout = payloads(300, 1);
+    await sender.send(fanout, 5000);
+    await waitFor('both receivers to get every packet', () => r1.received.length >= 300 && r2.received.length >= 300);
+    expectAllReceived(r1, fanout, 'output 10');
+    expectAllReceived(r2, fanout, 'output 11');
+
+    const exact = payloads(20, 2);
+    await sender.send(exact, 5001);
+    const unmatched = [...payloads(15, 3), ...payloads(10, 4)];
+    await sender.send(unmatched.slice(0, 15), 5999); // no rule for the port
+    await sender.send(unmatched.slice(15), 5002); // a rule for another source only
+    await waitFor('the exact-source rule', () => r2.received.length >= 320);
+    await sleep(100); // anything misrouted would have arrived by now
+    const after = BigInt(Date.now()) * 1_000_000n;
+    expect(r1.received.length, 'output 10 gets nothing but the fan-out').to.equal(300);
+    expect(r2.received.slice(300).map(digest).sort()).to.deep.equal(exact.map(digest).sort());
+
+    const counters = dp.ruleCounters();
+    expect(counters.map((r) => r.id)).to.deep.equal(['fanout', 'exact', 'any', 'elsewhere']);
+    const bytes = BigInt(fanout.reduce((sum, p) => sum + p.length, 0));
+    const f = rule(counters, 'fanout');
+    expect(f).to.include({ packets: 300n, bytes, forwarded: 300n, sendFailed: 0n });
+    expect(f.lastPacketNs >= before && f.lastPacketNs <= after, 'lastPacketNs within the test').to.equal(true);
+    for (const [index, handle] of [10, 11].entries()) {
+      expect(f.outputs[index]).to.deep.equal({ handle, packets: 300n, bytes, errWouldBlock: 0n, errUnreachable: 0n, errOther: 0n });
+    }
+    expect(rule(counters, 'exact')).to.include({ packets: 20n, forwarded: 20n });
+    expect(rule(counters, 'any')).to.include({ packets: 0n, lastPacketNs: 0n });
+    expect(rule(counters, 'elsewhere')).to.include({ packets: 0n });
+
+    const inputs = dp.inputCounters();
+    expect(inputs).to.have.length(1);
+    const sent = fanout.length + exact.length + unmatched.length;
+    expect(inputs[0]).to.deep.include({ handle: 1, frames: BigInt(sent), unmatched: BigInt(unmatched.length) });
+    expect(inputs[0]).to.deep.include({ truncated: 0n, notIpv4: 0n, badHeader: 0n, badLength: 0n, fragment: 0n, notUdp: 0n });
+    const frameBytes = [...fanout, ...exact, ...unmatched].reduce((sum, p) => sum + 14 + 20 + 8 + p.length, 0);
+    expect(inputs[0].bytes).to.equal(BigInt(frameBytes));
+
+    // A second input with a taken handle is refused and stays the caller's.
+    const spare = sockets.input();
+    expect(() => dp.addInput(1, spare)).to.throw(TypeError, /input handle 1 is already in use/);
+    expect(fdTarget(spare)).to.match(/^socket:/);
+    native().closeFd(spare);
+
+    dp.close();
+    sender.close();
+    r1.close();
+    r2.close();
+  },
+
+  /** Table swaps keep the counters of rules that persist; refused tables change nothing. */
+  async swap() {
+    const dp = new (native().Dataplane)({ core: -1, batch: 8 });
+    const [r1, r2] = [await Receiver.open(6001), await Receiver.open(6002)];
+    const sender = await Sender.open();
+    dp.addInput(1, sockets.input());
+    dp.addOutput(10, sockets.output(6001));
+    dp.addOutput(11, sockets.output(6002));
+    const a = { id: 'a', input: 1, group: GROUP, port: 5000, source: '', outputs: [10, 11] };
+    const b = { id: 'b', input: 1, group: GROUP, port: 5001, source: '', outputs: [11] };
+
+    dp.setRules([a]);
+    await sender.send(payloads(40, 1), 5000);
+    await waitFor('40 packets at each output', () => r1.received.length >= 40 && r2.received.length >= 40);
+
+    dp.setRules([b, a]);
+    let counters = dp.ruleCounters();
+    expect(counters.map((r) => r.id)).to.deep.equal(['b', 'a']);
+    expect(rule(counters, 'a')).to.include({ packets: 40n, forwarded: 40n });
+    expect(rule(counters, 'a').outputs.map((o) => o.packets)).to.deep.equal([40n, 40n]);
+    expect(rule(counters, 'b').packets).to.equal(0n);
+
+    await sender.send(payloads(40, 2), 5000);
+    await sender.send(payloads(10, 3), 5001);
+    await waitFor('the second round', () => r1.received.length >= 80 && r2.received.length >= 90);
+    counters = dp.ruleCounters();
+    expect(rule(counters, 'a')).to.include({ packets: 80n, forwarded: 80n });
+    expect(rule(counters, 'a').outputs.map((o) => o.packets)).to.deep.equal([80n, 80n]);
+    expect(rule(counters, 'b')).to.include({ packets: 10n, forwarded: 10n });
+
+    // Outputs swapped: the rule keeps its counters, each output slot whose handle changed starts over.
+    dp.setRules([{ ...a, outputs: [11, 10] }]);
+    counters = dp.ruleCounters();
+    expect(counters.map((r) => r.id)).to.deep.equal(['a']);
+    expect(rule(counters, 'a').packets).to.equal(80n);
+    expect(rule(counters, 'a').outputs.map((o) => [o.handle, o.packets])).to.deep.equal([[11, 0n], [10, 0n]]);
+    await sender.send(payloads(5, 4), 5000);
+    await waitFor('the third round', () => r1.received.length >= 85 && r2.received.length >= 95);
+    dp.setRules([{ ...a, outputs: [11] }]); // slot 0 keeps handle 11: its counters stay
+    expect(rule(dp.ruleCounters(), 'a').outputs.map((o) => [o.handle, o.packets])).to.deep.equal([[11, 5n]]);
+
+    // Refused tables: a TypeError naming the rule, and the installed table untouched.
+    const installed = JSON.stringify(dp.ruleCounters(), (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
+    const refusals: Array<[unknown[], RegExp]> = [
+      [[a, { ...b, outputs: [99] }], /rules\[1\]\.outputs\[0\]: unknown output handle 99/],
+      [[{ ...a, input: 7 }], /rules\[0\]\.input: unknown input handle 7/],
+      [[a, { ...a, id: 'a2' }], /rules\[1\]: same match key .* as rules\[0\]/],
+      [[a, { ...b, id: 'a' }], /rules\[1\]\.id: duplicate rule id/],
+      [[{ ...a, group: '239.1.2' }], /rules\[0\]\.group/],
+      [[{ ...a, source: 'any' }], /rules\[0\]\.source/],
+      [[{ ...a, port: 0 }], /rules\[0\]\.port/],
+      [[{ ...a, outputs: 10 }], /rules\[0\]\.outputs/],
+      [[{ ...a, id: '' }], /rules\[0\]\.id/],
+    ];
+    for (const [rules, message] of refusals) {
+      expect(() => dp.setRules(rules as never), String(message)).to.throw(TypeError, message);
+    }
+    expect(JSON.stringify(dp.ruleCounters(), (_k, v) => (typeof v === 'bigint' ? v.toString() : v))).to.equal(installed);
+    await sender.send(payloads(5, 5), 5000);
+    await waitFor('traffic after the refusals', () => r2.received.length >= 100);
+    expect(rule(dp.ruleCounters(), 'a').packets).to.equal(90n);
+
+    dp.close();
+    sender.close();
+    r1.close();
+    r2.close();
+  },
+
+  /**
+   * Under traffic: outputs come and go (removed while a table still uses them), other rules change,
+   * an input is removed. The untouched rule loses nothing, nothing crashes, retired fds get closed.
+   */
+  async changes() {
+    const dp = new (native().Dataplane)({ core: allowedCores().slice(-1)[0], batch: 64 });
+    const [steady, churn] = [await Receiver.open(6001), await Receiver.open(6002)];
+    const sender = await Sender.open();
+    const input = sockets.input();
+    dp.addInput(1, input);
+    dp.addOutput(10, sockets.output(6001));
+    const a = { id: 'a', input: 1, group: GROUP, port: 5000, source: '', outputs: [10] };
+    dp.setRules([a]);
+
+    // Rule a is never touched; rule b, whose outputs churn, gets traffic of its own.
+    const traffic = payloads(3000, 1);
+    const sending = Promise.all([sender.send(traffic, 5000, 10, 2), sender.send(payloads(1500, 2), 5001, 5, 2)]);
+    let done = false;
+    void sending.finally(() => (done = true));
+
+    const retired: Array<[number, string | null]> = [];
+    for (let round = 0; round < 40 && !done; round++) {
+      const handle = 100 + round;
+      const fd = sockets.output(6002);
+      retired.push([fd, fdTarget(fd)]);
+      dp.addOutput(handle, fd);
+      dp.setRules([a, { id: 'b', input: 1, group: GROUP, port: 5001, source: '', outputs: [handle] }]);
+      await sleep(3);
+      // Removed while the installed table still sends to it, then the table drops it.
+      dp.removeOutput(handle);
+      await sleep(3);
+      dp.setRules([a]);
+      await sleep(3);
+    }
+    await sending;
+    await waitFor('every packet of the untouched rule', () => steady.received.length >= traffic.length, 10_000);
+    expectAllReceived(steady, traffic, 'untouched rule');
+    expect(rule(dp.ruleCounters(), 'a')).to.include({ packets: 3000n, forwarded: 3000n, sendFailed: 0n });
+    expect(churn.received.length, 'rule b forwarded while its outputs changed').to.be.greaterThan(0);
+
+    // Retired outputs are closed once the thread has moved on (counter reads collect them).
+    await waitFor('the removed outputs to be closed', () => {
+      dp.ruleCounters();
+      return retired.every(([fd, target]) => fdTarget(fd) !== target);
+    });
+
+    // An input removed under traffic stops counting and its fd is closed; the rest keeps working.
+    const inputTarget = fdTarget(input);
+    const late = sender.send(payloads(500, 3), 5000, 10, 2);
+    await sleep(50);
+    dp.removeInput(1);
+    expect(dp.inputCounters()).to.deep.equal([]);
+    await late;
+    await waitFor('the input fd to be closed', () => {
+      dp.inputCounters();
+      return fdTarget(input) !== inputTarget;
+    });
+    expect(() => dp.removeInput(1)).to.throw(TypeError, /unknown input handle 1/);
+    expect(() => dp.removeOutput(100)).to.throw(TypeError, /unknown output handle 100/);
+
+    dp.close();
+    sender.close();
+    steady.close();
+    churn.close();
+  },
+
+  /** Failing and slow outputs are counted per output and do not hold back the rule's other output. */
+  async failures() {
+    const dp = new (native().Dataplane)({ core: -1, batch: 16 });
+    const good = await Receiver.open(6001);
+    const sender = await Sender.open();
+    dp.addInput(1, sockets.input());
+    dp.addOutput(10, sockets.output(6001));
+    dp.addOutput(12, sockets.output(6999, DOWN_SINK, 'out1'));
+    dp.addOutput(13, sockets.output(6999, SLOW_SINK, 'out2', 1)); // the smallest send buffer the kernel allows
+    // With its interface down, every send through the (device-bound) socket fails with ENETUNREACH.
+    execFileSync('ip', ['link', 'set', 'out1', 'down']);
+    dp.setRules([
+      { id: 'all', input: 1, group: GROUP, port: 5000, source: '', outputs: [12, 13, 10] },
+      { id: 'failing', input: 1, group: GROUP, port: 5001, source: '', outputs: [12] },
+    ]);
+
+    const traffic = payloads(60, 1);
+    await sender.send(traffic, 5000);
+    await waitFor('the good output', () => good.received.length >= traffic.length);
+    expectAllReceived(good, traffic, 'good output');
+    await sender.send(payloads(40, 2), 5001);
+    await waitFor('every packet of the failing rule', () => rule(dp.ruleCounters(), 'failing').packets === 40n);
+
+    const counters = dp.ruleCounters();
+    const all = rule(counters, 'all');
+    expect(all).to.include({ packets: 60n, forwarded: 60n, sendFailed: 0n });
+    const [down, slow, working] = all.outputs;
+    expect(down).to.deep.equal({ handle: 12, packets: 0n, bytes: 0n, errWouldBlock: 0n, errUnreachable: 60n, errOther: 0n });
+    const bytes = BigInt(traffic.reduce((sum, p) => sum + p.length, 0));
+    expect(working).to.deep.equal({ handle: 10, packets: 60n, bytes, errWouldBlock: 0n, errUnreachable: 0n, errOther: 0n });
+    expect(slow).to.include({ handle: 13, errUnreachable: 0n, errOther: 0n });
+    expect(slow.errWouldBlock > 0n, 'a full send buffer is counted as would-block').to.equal(true);
+    expect(slow.packets + slow.errWouldBlock).to.equal(60n);
+    const failing = rule(counters, 'failing');
+    expect(failing).to.include({ packets: 40n, forwarded: 0n, sendFailed: 40n });
+    expect(failing.outputs[0]).to.include({ packets: 0n, errUnreachable: 40n });
+
+    dp.close();
+    sender.close();
+    good.close();
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+// The tests (root namespace side).
+
+if (require.main === module) {
+  // Started by Namespace.run(): run one scenario and report through the exit code.
+  const name = process.argv[2];
+  const scenario = scenarios[name];
+  if (!scenario) {
+    process.stderr.write(`unknown scenario ${name}\n`);
+    process.exit(2);
+  }
+  scenario().then(
+    () => process.exit(0),
+    (err: Error) => {
+      process.stderr.write(`${err.stack ?? err.message}\n`);
+      process.exit(1);
+    },
+  );
+} else {
+  describe('native Dataplane', () => {
+    describe('arguments', () => {
+      let dp: Dataplane;
+      beforeEach(() => {
+        dp = new (native().Dataplane)({ core: -1, batch: 4 });
+      });
+      afterEach(() => dp.close());
+
+      it('refuses bad options with a TypeError', () => {
+        const Dataplane = native().Dataplane as unknown as new (options: unknown) => Dataplane;
+        expect(() => new Dataplane({ core: -1, batch: 0 })).to.throw(TypeError, /options\.batch/);
+        expect(() => new Dataplane({ core: -1, batch: 1025 })).to.throw(TypeError, /options\.batch/);
+        expect(() => new Dataplane({ core: -2, batch: 8 })).to.throw(TypeError, /options\.core/);
+        expect(() => new Dataplane({ batch: 8 })).to.throw(TypeError, /options\.core/);
+        expect(() => new Dataplane(undefined)).to.throw(TypeError, /options/);
+      });
+
+      it('refuses unknown and duplicate handles and sockets of the wrong kind, keeping the caller\'s fd', () => {
+        const udp = native().openMembershipSocket();
+        try {
+          expect(() => dp.removeInput(3)).to.throw(TypeError, /unknown input handle 3/);
+          expect(() => dp.removeOutput(3)).to.throw(TypeError, /unknown output handle 3/);
+          expect(() => dp.addInput(1, udp)).to.throw(TypeError, /not an AF_PACKET SOCK_RAW socket/);
+          expect(() => dp.addOutput(-1, udp)).to.throw(TypeError, /handle/);
+          expect(() => dp.addOutput(1, 1.5)).to.throw(TypeError, /fd/);
+          expect(() => dp.addOutput(1, 0x7ffffff0)).to.throw(Error, /EBADF|Bad file descriptor/);
+          dp.addOutput(1, udp);
+          const dup = native().openMembershipSocket();
+          expect(() => dp.addOutput(1, dup)).to.throw(TypeError, /output handle 1 is already in use/);
+          native().closeFd(dup); // still the caller's
+          dp.removeOutput(1);
+          expect(fdTarget(udp), 'a removed output that no table used is closed at once').to.equal(null);
+        } finally {
+          if (fdTarget(udp) !== null) native().closeFd(udp);
+        }
+      });
+
+      it('refuses rules naming unknown handles and reports no counters for an empty table', () => {
+        expect(dp.ruleCounters()).to.deep.equal([]);
+        expect(dp.inputCounters()).to.deep.equal([]);
+        expect(() => dp.setRules([{ id: 'x', input: 1, group: GROUP, port: 1, source: '', outputs: [] }])).to.throw(
+          TypeError,
+          /unknown input handle 1/,
+        );
+        expect(() => dp.setRules('rules' as never)).to.throw(TypeError, /rules must be an array/);
+      });
+
+      it('pins its thread to the requested core, and refuses a core it cannot use', () => {
+        const threads = () => new Set(fs.readdirSync('/proc/self/task'));
+        const before = threads();
+        const core = allowedCores()[0];
+        const pinned = new (native().Dataplane)({ core, batch: 4 });
+        try {
+          const started = [...threads()].filter((tid) => !before.has(tid));
+          expect(started).to.have.length(1);
+          const status = fs.readFileSync(`/proc/self/task/${started[0]}/status`, 'utf8');
+          expect(/^Cpus_allowed_list:\s*(\S+)$/m.exec(status)?.[1]).to.equal(String(core));
+        } finally {
+          pinned.close();
+        }
+        expect(() => new (native().Dataplane)({ core: 1023, batch: 4 })).to.throw(Error, /pthread_setaffinity_np \(core 1023\)/).with.property('code', 'EINVAL');
+      });
+
+      it('closes idempotently and refuses calls afterwards', () => {
+        dp.close();
+        dp.close();
+        expect(() => dp.ruleCounters()).to.throw(Error, /closed/);
+        expect(() => dp.setRules([])).to.throw(Error, /closed/);
+      });
+    });
+
+    describe('forwarding in a network namespace', function () {
+      this.timeout(SCENARIO_TIMEOUT_MS + 10_000);
+      let ns: Namespace | undefined;
+
+      before(function () {
+        if (process.getuid?.() !== 0) this.skip(); // needs root for ip netns
+        sweepStaleNamespaces();
+        ns = new Namespace();
+      });
+      after(() => ns?.destroy());
+
+      it('forwards every packet to every output byte for byte and counts it', () => ns!.run('forward'));
+      it('keeps the counters of persisting rules across table swaps and refuses bad tables whole', () => ns!.run('swap'));
+      it('loses nothing of an untouched rule while outputs, rules and inputs change under traffic', () => ns!.run('changes'));
+      it('counts failing and slow outputs per output without holding back the others', () => ns!.run('failures'));
+    });
+  });
+}

@@ -1,0 +1,88 @@
+import { expect } from 'chai';
+
+import { Rule, RuleState } from '../../gen/mcr/v1/rules';
+import { InterfaceInfo, planForwarding } from '../../server/forwarding/plan';
+import { workerFor } from '../../server/rules/placement';
+
+function rule(id: string, input: [string, string, number], outputs: Array<[string, string, number, number?]>, source = ''): Rule {
+  return Rule.fromPartial({
+    id,
+    input: { interface: input[0], group: input[1], port: input[2], source },
+    outputs: outputs.map(([iface, address, port, ttl]) => ({ interface: iface, address, port, ttl })),
+  });
+}
+
+function lookup(...ifaces: Array<[string, number, boolean?]>) {
+  const table = new Map<string, InterfaceInfo>(ifaces.map(([name, index, up]) => [name, { name, index, up: up ?? true }]));
+  return { get: (name: string) => table.get(name) };
+}
+
+describe('forwarding plan', () => {
+  it('places each rule on its hashed worker with its capture, egress and membership', () => {
+    const rules = [
+      rule('a', ['in0', '239.1.1.1', 5000], [['out1', '239.9.9.9', 6000]]),
+      rule('b', ['in0', '239.1.1.2', 5002], [['out1', '10.3.0.2', 7000]]),
+    ];
+    const plan = planForwarding(rules, 2, lookup(['in0', 4], ['out1', 5]));
+    for (const r of rules) {
+      const w = workerFor(r.input!.group, r.input!.port, 2);
+      const planned = plan.workers[w].rules.find((p) => p.id === r.id)!;
+      expect(planned, r.id).to.exist;
+      expect(plan.workers[w].captures.get('in0')!.targets).to.deep.include({ group: r.input!.group, port: r.input!.port });
+      expect(plan.statuses.get(r.id)).to.include({ state: RuleState.RULE_STATE_ACTIVE, worker: w });
+    }
+    expect([...plan.memberships.values()].map((m) => m.group).sort()).to.deep.equal(['239.1.1.1', '239.1.1.2']);
+  });
+
+  it('defaults TTL to 1 for multicast outputs and 64 for unicast, and DSCP into TOS', () => {
+    const r = rule('a', ['in0', '239.1.1.1', 5000], [['out1', '239.9.9.9', 6000], ['out1', '10.3.0.2', 7000], ['out1', '239.9.9.8', 6000, 9]]);
+    r.outputs[0].dscp = 46;
+    const plan = planForwarding([r], 1, lookup(['in0', 4], ['out1', 5]));
+    const egress = [...plan.workers[0].egress.values()];
+    expect(egress.map((e) => [e.address, e.ttl, e.tos])).to.deep.equal([
+      ['239.9.9.9', 1, 184],
+      ['10.3.0.2', 64, 0],
+      ['239.9.9.8', 9, 0],
+    ]);
+  });
+
+  it('shares one egress socket between rules with the same output', () => {
+    const rules = [
+      rule('a', ['in0', '239.1.1.1', 5000], [['out1', '239.9.9.9', 6000]]),
+      rule('b', ['in0', '239.1.1.1', 5001], [['out1', '239.9.9.9', 6000]]),
+    ];
+    const plan = planForwarding(rules, 1, lookup(['in0', 4], ['out1', 5]));
+    expect(plan.workers[0].egress.size).to.equal(1);
+    expect(plan.workers[0].rules[0].outputs).to.deep.equal(plan.workers[0].rules[1].outputs);
+  });
+
+  it('reports a missing input interface as waiting and installs nothing for it', () => {
+    const plan = planForwarding([rule('a', ['nope0', '239.1.1.1', 5000], [['out1', '239.9.9.9', 6000]])], 1, lookup(['out1', 5]));
+    expect(plan.statuses.get('a')!.state).to.equal(RuleState.RULE_STATE_WAITING_FOR_INTERFACE);
+    expect(plan.statuses.get('a')!.reason).to.contain('nope0');
+    expect(plan.workers[0].rules).to.be.empty;
+    expect(plan.workers[0].captures.size).to.equal(0);
+    expect(plan.memberships.size).to.equal(0);
+  });
+
+  it('forwards to the outputs that exist and names the missing ones', () => {
+    const r = rule('a', ['in0', '239.1.1.1', 5000], [['gone0', '239.9.9.9', 6000], ['out1', '239.9.9.8', 6000]]);
+    const plan = planForwarding([r], 1, lookup(['in0', 4], ['out1', 5]));
+    const status = plan.statuses.get('a')!;
+    expect(status.state).to.equal(RuleState.RULE_STATE_ACTIVE);
+    expect(status.reason).to.contain('outputs[0]').and.contain('gone0');
+    expect(plan.workers[0].rules[0].outputIndexes).to.deep.equal([1]);
+  });
+
+  it('waits when no output interface exists', () => {
+    const plan = planForwarding([rule('a', ['in0', '239.1.1.1', 5000], [['gone0', '239.9.9.9', 6000]])], 1, lookup(['in0', 4]));
+    expect(plan.statuses.get('a')!.state).to.equal(RuleState.RULE_STATE_WAITING_FOR_INTERFACE);
+    expect(plan.workers[0].rules).to.be.empty;
+  });
+
+  it('keeps a rule on a down input installed but reports it down', () => {
+    const plan = planForwarding([rule('a', ['in0', '239.1.1.1', 5000], [['out1', '239.9.9.9', 6000]])], 1, lookup(['in0', 4, false], ['out1', 5]));
+    expect(plan.statuses.get('a')!.state).to.equal(RuleState.RULE_STATE_INTERFACE_DOWN);
+    expect(plan.workers[0].rules).to.have.length(1);
+  });
+});

@@ -1,0 +1,181 @@
+import { expect } from 'chai';
+
+import { main } from '../../clients/mcrctl/main';
+import { CliIo } from '../../clients/mcrctl/io';
+import { Invocation } from '../../clients/mcrctl/invocation';
+import { parseCommandLine } from '../../clients/mcrctl/program';
+
+/** An io that records what is written, with the given environment. */
+function recorder(env: NodeJS.ProcessEnv = {}): CliIo & { out: string; err: string } {
+  const io = {
+    out: '',
+    err: '',
+    env,
+    stdout: (text: string) => void (io.out += text),
+    stderr: (text: string) => void (io.err += text),
+  };
+  return io;
+}
+
+/** Arguments as one string split at spaces, or as an array (to pass an empty argument). */
+function argv(args: string | string[]): string[] {
+  return typeof args === 'string' ? args.split(' ').filter(Boolean) : args;
+}
+
+function parse(args: string | string[], env: NodeJS.ProcessEnv = {}): Invocation {
+  const io = recorder(env);
+  const result = parseCommandLine(argv(args), io);
+  if (!('invocation' in result)) throw new Error(`expected "${args}" to parse, got exit ${result.exitCode}: ${io.err}`);
+  return result.invocation;
+}
+
+const ADD = 'rule add --in eth0 239.0.0.1:5000 --out eth1 239.9.9.9:6000';
+
+describe('mcrctl command line', () => {
+  describe('valid forms', () => {
+    it('connects to the default socket with a 5 s deadline', () => {
+      expect(parse('rule list')).to.deep.equal({
+        connection: { socket: '/run/mcr/mcr.sock', timeoutMs: 5000 },
+        json: false,
+        command: { name: 'rule list' },
+      });
+    });
+
+    it('takes the socket from MCR_SOCKET, and --socket over it', () => {
+      expect(parse('rule list', { MCR_SOCKET: '/tmp/env.sock' }).connection.socket).to.equal('/tmp/env.sock');
+      expect(parse('--socket /tmp/flag.sock rule list', { MCR_SOCKET: '/tmp/env.sock' }).connection.socket).to.equal('/tmp/flag.sock');
+    });
+
+    it('takes --address, --json and --timeout before or after the command', () => {
+      expect(parse('--address localhost:50051 --json workers')).to.deep.equal({
+        connection: { address: 'localhost:50051', timeoutMs: 5000 },
+        json: true,
+        command: { name: 'workers' },
+      });
+      const late = parse('rule get cam1 --json --timeout 250');
+      expect(late.json).to.equal(true);
+      expect(late.connection.timeoutMs).to.equal(250);
+      expect(late.command).to.deep.equal({ name: 'rule get', rule: 'cam1' });
+    });
+
+    it('parses rule add with every option', () => {
+      const command = parse(`${ADD} --out wg0 10.20.0.7:6000 --name cam1 --id r-custom --source 10.10.1.100 --ttl 8 --dscp 46 --dry-run`).command;
+      expect(command).to.deep.equal({
+        name: 'rule add',
+        dryRun: true,
+        edit: {
+          id: 'r-custom',
+          name: 'cam1',
+          input: { interface: 'eth0', address: '239.0.0.1', port: 5000 },
+          source: '10.10.1.100',
+          outputs: [
+            { interface: 'eth1', address: '239.9.9.9', port: 6000 },
+            { interface: 'wg0', address: '10.20.0.7', port: 6000 },
+          ],
+          ttl: 8,
+          dscp: 46,
+        },
+      });
+    });
+
+    it('parses rule add with options in any order', () => {
+      const command = parse('rule add --ttl 2 --out eth1 239.9.9.9:6000 --in eth0 239.0.0.1:5000').command;
+      expect(command).to.deep.include({ name: 'rule add', dryRun: false });
+      expect(command.name === 'rule add' && command.edit.ttl).to.equal(2);
+    });
+
+    it('parses rule update with only what is given', () => {
+      expect(parse('rule update cam1 --out eth2 239.9.9.10:6000 --expect-generation 7').command).to.deep.equal({
+        name: 'rule update',
+        rule: 'cam1',
+        dryRun: false,
+        expectGeneration: 7n,
+        edit: {
+          id: undefined,
+          name: undefined,
+          input: undefined,
+          source: undefined,
+          outputs: [{ interface: 'eth2', address: '239.9.9.10', port: 6000 }],
+          ttl: undefined,
+          dscp: undefined,
+        },
+      });
+      const clearSource = parse(['rule', 'update', 'cam1', '--source', '']).command;
+      expect(clearSource.name === 'rule update' && clearSource.edit.source).to.equal('');
+      const retune = parse('rule update cam1 --ttl 16 --dry-run').command;
+      expect(retune).to.deep.include({ name: 'rule update', dryRun: true, expectGeneration: undefined });
+      expect(retune.name === 'rule update' && retune.edit.ttl).to.equal(16);
+    });
+
+    it('parses delete, stats, workers and version', () => {
+      expect(parse('rule delete r-1 --expect-generation 3').command).to.deep.equal({ name: 'rule delete', rule: 'r-1', expectGeneration: 3n });
+      expect(parse('rule delete r-1').command).to.deep.equal({ name: 'rule delete', rule: 'r-1', expectGeneration: undefined });
+      expect(parse('stats').command).to.deep.equal({ name: 'stats', rule: undefined });
+      expect(parse('stats cam1').command).to.deep.equal({ name: 'stats', rule: 'cam1' });
+      expect(parse('version').command).to.deep.equal({ name: 'version' });
+    });
+  });
+
+  describe('invalid forms exit 2 with a message naming the flag, sending nothing', () => {
+    // No mcrd listens on this socket: a command line that parsed would exit 3, not 2.
+    const env = { MCR_SOCKET: '/nonexistent/mcrctl-test.sock' };
+    const cases: Array<[string | string[], string]> = [
+      ['rule add --out eth1 239.9.9.9:6000', 'rule add needs --in IF GROUP:PORT'],
+      ['rule add --in eth0 239.0.0.1:5000', 'rule add needs at least one --out IF ADDR:PORT'],
+      ['rule add --in eth0 --out eth1 239.9.9.9:6000', '--in takes exactly two values, INTERFACE GROUP:PORT, and is given once; got: eth0'],
+      ['rule add --in eth0 239.0.0.1 --out eth1 239.9.9.9:6000', '--in eth0 239.0.0.1: expected ADDR:PORT'],
+      ['rule add --in eth0 239.0.0.1:5000 --in eth1 239.0.0.2:5000 --out eth1 239.9.9.9:6000', '--in takes exactly two values'],
+      [`${ADD} --out wg0`, '--out takes two values, INTERFACE ADDR:PORT'],
+      [`${ADD} --out 10.20.0.7:6000 wg0`, '--out 10.20.0.7:6000 wg0: expected INTERFACE ADDR:PORT'],
+      [`${ADD} --out wg0 10.20.0.7:0`, '--out wg0 10.20.0.7:0: port "0"'],
+      [`${ADD} --out wg0 host:6000`, '--out wg0 host:6000: "host" in "host:6000" is not an IPv4 address'],
+      [`${ADD} --ttl x`, "option '--ttl <N>' argument 'x' is invalid. must be an integer from 1 to 255"],
+      [`${ADD} --ttl 0`, "option '--ttl <N>' argument '0' is invalid"],
+      [`${ADD} --dscp 64`, "option '--dscp <N>' argument '64' is invalid. must be an integer from 0 to 63"],
+      [`${ADD} --source camera`, '--source: "camera" is not an IPv4 address'],
+      [`${ADD} --bogus`, "unknown option '--bogus'"],
+      ['rule add --in', "option '--in <IF> <GROUP:PORT>' argument missing"],
+      ['rule update cam1', 'nothing to change'],
+      ['rule update --name x', "missing required argument 'RULE'"],
+      ['rule update cam1 --name x --expect-generation -1', "option '--expect-generation <N>' argument '-1' is invalid"],
+      ['rule update cam1 --in eth0 239.0.0.1:5000 extra', '--in takes exactly two values'],
+      ['rule get', "missing required argument 'RULE'"],
+      [['rule', 'get', ''], "command-argument value '' is invalid for argument 'RULE'"],
+      ['rule get a b', 'too many arguments'],
+      ['rule delete r-1 --expect-generation x', "option '--expect-generation <N>' argument 'x' is invalid"],
+      ['--timeout 0 rule list', "option '--timeout <MS>' argument '0' is invalid"],
+      ['--address nowhere rule list', "option '--address <HOST:PORT>' argument 'nowhere' is invalid"],
+      ['--socket /tmp/a.sock --address localhost:1 rule list', "option '--address <HOST:PORT>' cannot be used with option '--socket <PATH>'"],
+      ['rule frob', "unknown command 'frob'"],
+      ['wokers', "unknown command 'wokers'"],
+      ['rule', 'Usage: mcrctl rule'],
+      ['', 'Usage: mcrctl'],
+    ];
+    for (const [args, fragment] of cases) {
+      it(`mcrctl ${argv(args).map((a) => a || "''").join(' ')}`, async () => {
+        const io = recorder(env);
+        const code = await main(argv(args), io);
+        expect(io.err).to.include(fragment);
+        expect(code).to.equal(2);
+        expect(io.out).to.equal('');
+      });
+    }
+
+    it('prints the command usage after the error', async () => {
+      const io = recorder(env);
+      await main(argv(`${ADD} --ttl x`), io);
+      expect(io.err).to.include('Usage: mcrctl rule add [--name NAME] [--id ID] --in IF GROUP:PORT');
+      expect(io.err).to.include("Run 'mcrctl rule add --help' for details.");
+    });
+  });
+
+  it('prints help to stdout and exits 0, with the exit codes', async () => {
+    const io = recorder();
+    expect(await main(['--help'], io)).to.equal(0);
+    expect(io.out).to.include('Exit codes:');
+    expect(io.out).to.include('3  mcrd could not be reached');
+    const sub = recorder();
+    expect(await main(['rule', 'add', '--help'], sub)).to.equal(0);
+    expect(sub.out).to.include('--out <IF> <ADDR:PORT>');
+  });
+});

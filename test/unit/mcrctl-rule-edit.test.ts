@@ -1,0 +1,111 @@
+import { expect } from 'chai';
+
+import { Rule, RuleState } from '../../gen/mcr/v1/rules';
+import { isEmptyEdit, mergeRuleUpdate, newRuleDefinition } from '../../clients/mcrctl/rule-edit';
+
+/** A rule as mcrd returns it, output-only fields included. */
+const existing = Rule.fromPartial({
+  id: 'r-0123456789ab',
+  name: 'cam1',
+  input: { interface: 'eth0', group: '239.0.0.1', port: 5000, source: '10.10.1.100' },
+  outputs: [
+    { interface: 'eth1', address: '239.9.9.9', port: 6000, ttl: 4 },
+    { interface: 'wg0', address: '10.20.0.7', port: 6000, dscp: 46 },
+  ],
+  generation: 7n,
+  status: { state: RuleState.RULE_STATE_ACTIVE, reason: '', worker: 1, lastPacketUnixNanos: 5n },
+  createdUnixNanos: 1n,
+  updatedUnixNanos: 2n,
+});
+
+/** The definition part of `existing`: what an update that changes nothing would send. */
+const unchanged = Rule.fromPartial({ id: existing.id, name: existing.name, input: existing.input, outputs: existing.outputs });
+
+describe('mcrctl rule edits', () => {
+  it('builds a new rule, applying --ttl/--dscp to every output', () => {
+    const rule = newRuleDefinition({
+      name: 'cam1',
+      input: { interface: 'eth0', address: '239.0.0.1', port: 5000 },
+      outputs: [
+        { interface: 'eth1', address: '239.9.9.9', port: 6000 },
+        { interface: 'wg0', address: '10.20.0.7', port: 6000 },
+      ],
+      ttl: 8,
+    });
+    expect(rule).to.deep.equal(
+      Rule.fromPartial({
+        id: '',
+        name: 'cam1',
+        input: { interface: 'eth0', group: '239.0.0.1', port: 5000, source: '' },
+        outputs: [
+          { interface: 'eth1', address: '239.9.9.9', port: 6000, ttl: 8 },
+          { interface: 'wg0', address: '10.20.0.7', port: 6000, ttl: 8 },
+        ],
+      }),
+    );
+    expect(rule.outputs[0].dscp).to.equal(undefined);
+  });
+
+  it('keeps a chosen id and source', () => {
+    const rule = newRuleDefinition({
+      id: 'r-custom',
+      input: { interface: 'eth0', address: '232.1.1.1', port: 5000 },
+      source: '10.10.1.100',
+      outputs: [{ interface: 'eth1', address: '239.9.9.9', port: 6000 }],
+    });
+    expect(rule.id).to.equal('r-custom');
+    expect(rule.input?.source).to.equal('10.10.1.100');
+  });
+
+  it('drops output-only fields from an update', () => {
+    const merged = mergeRuleUpdate(existing, { name: 'cam1' });
+    expect(merged).to.deep.equal(unchanged);
+    expect(merged.generation).to.equal(0n);
+    expect(merged.status).to.equal(undefined);
+  });
+
+  it('replaces only the name', () => {
+    expect(mergeRuleUpdate(existing, { name: 'cam-main' })).to.deep.equal({ ...unchanged, name: 'cam-main' });
+  });
+
+  it('replaces interface, group and port with --in, keeping the source', () => {
+    const merged = mergeRuleUpdate(existing, { input: { interface: 'eth3', address: '239.0.0.2', port: 5002 } });
+    expect(merged.input).to.deep.equal({ interface: 'eth3', group: '239.0.0.2', port: 5002, source: '10.10.1.100' });
+    expect(merged.outputs).to.deep.equal(existing.outputs);
+  });
+
+  it('clears the source with --source ""', () => {
+    expect(mergeRuleUpdate(existing, { source: '' }).input?.source).to.equal('');
+  });
+
+  it('replaces the whole output list with --out, without inheriting ttl/dscp', () => {
+    const merged = mergeRuleUpdate(existing, { outputs: [{ interface: 'eth2', address: '239.9.9.10', port: 6001 }] });
+    expect(merged.outputs).to.deep.equal([{ interface: 'eth2', address: '239.9.9.10', port: 6001, ttl: undefined, dscp: undefined }]);
+  });
+
+  it('applies --ttl to the new outputs when --out is given', () => {
+    const merged = mergeRuleUpdate(existing, { outputs: [{ interface: 'eth2', address: '239.9.9.10', port: 6001 }], ttl: 3 });
+    expect(merged.outputs.map((o) => o.ttl)).to.deep.equal([3]);
+  });
+
+  it('applies --ttl/--dscp to every existing output without --out, keeping the rest', () => {
+    const merged = mergeRuleUpdate(existing, { dscp: 10 });
+    expect(merged.outputs).to.deep.equal([
+      { interface: 'eth1', address: '239.9.9.9', port: 6000, ttl: 4, dscp: 10 },
+      { interface: 'wg0', address: '10.20.0.7', port: 6000, ttl: undefined, dscp: 10 },
+    ]);
+  });
+
+  it('does not modify the rule it was given', () => {
+    const before = Rule.toJSON(existing);
+    mergeRuleUpdate(existing, { name: 'x', ttl: 9, input: { interface: 'eth9', address: '239.1.1.1', port: 1 } });
+    expect(Rule.toJSON(existing)).to.deep.equal(before);
+  });
+
+  it('knows an empty edit', () => {
+    expect(isEmptyEdit({})).to.equal(true);
+    expect(isEmptyEdit({ name: undefined, outputs: undefined })).to.equal(true);
+    expect(isEmptyEdit({ source: '' })).to.equal(false);
+    expect(isEmptyEdit({ ttl: 1 })).to.equal(false);
+  });
+});

@@ -1,0 +1,161 @@
+import { expect } from 'chai';
+
+import { Rule, RuleState } from '../../gen/mcr/v1/rules';
+import { GetStatsResponse } from '../../gen/mcr/v1/stats';
+import { GetVersionResponse, Worker, WorkerState } from '../../gen/mcr/v1/system';
+import { formatState, ruleDetail, rulesTable } from '../../clients/mcrctl/rule-view';
+import { statsView } from '../../clients/mcrctl/stats-view';
+import { versionView, workersTable } from '../../clients/mcrctl/system-view';
+import { renderFields, renderTable } from '../../clients/mcrctl/table';
+
+/** 2024-01-02T03:04:05.678Z in unix nanoseconds. */
+const T = BigInt(Date.UTC(2024, 0, 2, 3, 4, 5, 678)) * 1_000_000n;
+
+describe('mcrctl text output', () => {
+  describe('table renderer', () => {
+    it('aligns columns two spaces apart, numbers to the right, without trailing blanks', () => {
+      const text = renderTable(
+        [{ header: 'NAME' }, { header: 'COUNT', align: 'right' }, { header: 'NOTE' }],
+        [
+          ['a', '1', ''],
+          ['longer-name', '12345', 'x'],
+        ],
+      );
+      expect(text).to.equal(['NAME         COUNT  NOTE', 'a                1', 'longer-name  12345  x', ''].join('\n'));
+    });
+
+    it('prints the header alone for no rows', () => {
+      expect(renderTable([{ header: 'ID' }, { header: 'NAME' }], [])).to.equal('ID  NAME\n');
+    });
+
+    it('spreads a multi-line cell over several lines, other cells blank', () => {
+      const text = renderTable([{ header: 'ID' }, { header: 'OUT' }, { header: 'GEN', align: 'right' }], [['r1', 'eth1 a\nwg0 bb', '3']]);
+      expect(text).to.equal(['ID  OUT     GEN', 'r1  eth1 a    3', '    wg0 bb', ''].join('\n'));
+    });
+
+    it('aligns key/value fields, continuing multi-line values', () => {
+      expect(renderFields([['ID', 'r1'], ['Outputs', '[0] a\n[1] b']], '  ')).to.equal(
+        ['  ID:       r1', '  Outputs:  [0] a', '            [1] b', ''].join('\n'),
+      );
+    });
+  });
+
+  describe('rules', () => {
+    const rule = Rule.fromPartial({
+      id: 'r-0123456789ab',
+      name: 'cam1',
+      input: { interface: 'eth0', group: '239.0.0.1', port: 5000, source: '10.10.1.100' },
+      outputs: [
+        { interface: 'eth1', address: '239.9.9.9', port: 6000, ttl: 4 },
+        { interface: 'wg0', address: '10.20.0.7', port: 6000, dscp: 46 },
+      ],
+      generation: 3n,
+      status: { state: RuleState.RULE_STATE_ACTIVE, worker: 1, lastPacketUnixNanos: T },
+      createdUnixNanos: T,
+      updatedUnixNanos: T,
+    });
+    const waiting = Rule.fromPartial({
+      id: 'r-ffffffffffff',
+      input: { interface: 'eth9', group: '239.0.0.2', port: 5000 },
+      outputs: [{ interface: 'eth1', address: '239.9.9.9', port: 6001 }],
+      generation: 1n,
+      status: { state: RuleState.RULE_STATE_WAITING_FOR_INTERFACE, reason: 'interface eth9 does not exist' },
+    });
+
+    it('names states with short words and the reason', () => {
+      expect(formatState(rule.status)).to.equal('active');
+      expect(formatState(waiting.status)).to.equal('waiting: interface eth9 does not exist');
+      expect(formatState({ state: RuleState.RULE_STATE_INTERFACE_DOWN, reason: '', worker: 0, lastPacketUnixNanos: 0n })).to.equal('down');
+      expect(formatState({ state: RuleState.RULE_STATE_ERROR, reason: 'EPERM', worker: 0, lastPacketUnixNanos: 0n })).to.equal('error: EPERM');
+      expect(formatState(undefined)).to.equal('unknown');
+    });
+
+    it('lists rules in a table, one output per line', () => {
+      expect(rulesTable([rule, waiting])).to.equal(
+        [
+          'ID              NAME  INPUT                                 OUTPUTS                     STATE                                   GEN',
+          'r-0123456789ab  cam1  eth0 239.0.0.1:5000 from 10.10.1.100  eth1 239.9.9.9:6000 ttl 4   active                                    3',
+          '                                                            wg0 10.20.0.7:6000 dscp 46',
+          'r-ffffffffffff  -     eth9 239.0.0.2:5000                   eth1 239.9.9.9:6001         waiting: interface eth9 does not exist    1',
+          '',
+        ].join('\n'),
+      );
+    });
+
+    it('shows one rule in detail', () => {
+      expect(ruleDetail(rule)).to.equal(
+        [
+          'ID:           r-0123456789ab',
+          'Name:         cam1',
+          'State:        active',
+          'Worker:       1',
+          'Input:        eth0 239.0.0.1:5000 from 10.10.1.100',
+          'Outputs:      [0] eth1 239.9.9.9:6000 ttl 4',
+          '              [1] wg0 10.20.0.7:6000 dscp 46',
+          'Generation:   3',
+          'Last packet:  2024-01-02T03:04:05.678Z',
+          'Created:      2024-01-02T03:04:05.678Z',
+          'Updated:      2024-01-02T03:04:05.678Z',
+          '',
+        ].join('\n'),
+      );
+      expect(ruleDetail(waiting)).to.include('Last packet:  never\n');
+    });
+  });
+
+  it('shows workers, flagging a ruleset hash that is not the expected one', () => {
+    const workers = [
+      Worker.fromPartial({ index: 0, pid: 4242, uid: 65534, core: 0, state: WorkerState.WORKER_STATE_RUNNING, rules: 2, rulesetHash: 'aaaa', expectedRulesetHash: 'aaaa' }),
+      Worker.fromPartial({ index: 1, pid: 0, uid: 65534, core: -1, state: WorkerState.WORKER_STATE_RESTARTING, rules: 10, rulesetHash: '', expectedRulesetHash: 'bbbb' }),
+    ];
+    expect(workersTable(workers)).to.equal(
+      [
+        'INDEX   PID    UID  CORE  STATE       RULES  HASH',
+        '    0  4242  65534     0  running         2  aaaa',
+        '    1     -  65534     -  restarting     10  - (expected bbbb)',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('shows stats per rule and per output', () => {
+    const response = GetStatsResponse.fromPartial({
+      rules: [
+        {
+          ruleId: 'r-0123456789ab',
+          name: 'cam1',
+          worker: 1,
+          packetsReceived: 18446744073709551615n,
+          bytesReceived: 1400n,
+          packetsForwarded: 10n,
+          drops: { sendFailed: 2n },
+          lastPacketUnixNanos: T,
+          outputs: [{ index: 0, interface: 'eth1', address: '239.9.9.9', port: 6000, packets: 10n, bytes: 1400n, errorsWouldBlock: 1n, errorsUnreachable: 0n, errorsOther: 3n }],
+        },
+      ],
+    });
+    expect(statsView(response)).to.equal(
+      [
+        'RULE            NAME  WORKER              RECEIVED  BYTES  FORWARDED  DROPS  LAST PACKET',
+        'r-0123456789ab  cam1       1  18446744073709551615   1400         10      2  2024-01-02T03:04:05.678Z',
+        '',
+        'RULE            OUT  DESTINATION          SENT  BYTES  WOULD-BLOCK  UNREACHABLE  OTHER-ERRORS',
+        'r-0123456789ab    0  eth1 239.9.9.9:6000    10   1400            1            0             3',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('shows client and server versions', () => {
+    const server = GetVersionResponse.fromPartial({ serverVersion: '0.2.0', protocolMajor: 1, protocolMinor: 3, features: ['rules', 'validate_only'], startedUnixNanos: T });
+    expect(versionView({ version: '0.1.0', protocolMajor: 1 }, server)).to.equal(
+      [
+        'Client:    mcrctl 0.1.0 (protocol 1)',
+        'Server:    mcrd 0.2.0 (protocol 1.3)',
+        'Features:  rules, validate_only',
+        'Started:   2024-01-02T03:04:05.678Z',
+        '',
+      ].join('\n'),
+    );
+  });
+});

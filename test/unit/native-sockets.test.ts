@@ -1,0 +1,476 @@
+// The supervisor-side socket functions of the addon, exercised on the loopback interface (as root).
+import { expect } from 'chai';
+import dgram from 'dgram';
+import fs from 'fs';
+import os from 'os';
+import { native, type BpfInsn } from '../../native';
+
+const O_NONBLOCK = 0o4000;
+const O_CLOEXEC = 0o2000000;
+
+const lo = () => native().ifNameToIndex('lo');
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function fdFlags(fd: number): number {
+  const info = fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8');
+  return parseInt(/^flags:\s+([0-7]+)/m.exec(info)![1], 8);
+}
+
+function isOpen(fd: number): boolean {
+  return fs.existsSync(`/proc/self/fd/${fd}`);
+}
+
+/** Classic BPF accepting Ethernet/IPv4/UDP frames (first fragments) whose destination port is `port`. */
+function udpPortFilter(port: number): BpfInsn[] {
+  return [
+    [0x28, 0, 0, 12], // ldh [12]            ethertype
+    [0x15, 0, 8, 0x0800], // jeq IPv4, else drop
+    [0x30, 0, 0, 23], // ldb [23]            IP protocol
+    [0x15, 0, 6, 17], // jeq UDP, else drop
+    [0x28, 0, 0, 20], // ldh [20]            flags + fragment offset
+    [0x45, 4, 0, 0x1fff], // jset offset: drop
+    [0xb1, 0, 0, 14], // ldxb 4*([14]&0xf)  IP header length
+    [0x48, 0, 0, 16], // ldh [x+16]          UDP destination port
+    [0x15, 0, 1, port], // jeq port, else drop
+    [0x06, 0, 0, 0xffff], // ret accept
+    [0x06, 0, 0, 0], // ret drop
+  ];
+}
+
+interface Frame {
+  tos: number;
+  ttl: number;
+  source: string;
+  destination: string;
+  port: number;
+  payload: Buffer;
+}
+
+function parseFrame(frame: Buffer): Frame {
+  const ip = frame.subarray(14);
+  const udp = ip.subarray((ip[0] & 0x0f) * 4);
+  return {
+    tos: ip[1],
+    ttl: ip[8],
+    source: Array.from(ip.subarray(12, 16)).join('.'),
+    destination: Array.from(ip.subarray(16, 20)).join('.'),
+    port: udp.readUInt16BE(2),
+    payload: udp.subarray(8, udp.readUInt16BE(4)),
+  };
+}
+
+/** Reads frames from a non-blocking packet socket until `count` arrived or `ms` passed. */
+async function readFrames(fd: number, count: number, ms = 2000): Promise<Frame[]> {
+  const frames: Frame[] = [];
+  const buffer = Buffer.alloc(65536);
+  const deadline = Date.now() + ms;
+  while (frames.length < count && Date.now() < deadline) {
+    try {
+      const length = fs.readSync(fd, buffer);
+      frames.push(parseFrame(Buffer.from(buffer.subarray(0, length))));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+      await sleep(5);
+    }
+  }
+  return frames;
+}
+
+/** A UDP receiver on 127.0.0.1 (ephemeral port), collecting what it gets. */
+async function udpReceiver(): Promise<{ socket: dgram.Socket; port: number; received: Buffer[] }> {
+  const socket = dgram.createSocket('udp4');
+  const received: Buffer[] = [];
+  socket.on('message', (message) => received.push(message));
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  return { socket, port: socket.address().port, received };
+}
+
+async function sendUdp(port: number, payloads: string[]): Promise<void> {
+  const socket = dgram.createSocket('udp4');
+  for (const payload of payloads) {
+    await new Promise<void>((resolve, reject) => socket.send(payload, port, '127.0.0.1', (e) => (e ? reject(e) : resolve())));
+  }
+  socket.close();
+}
+
+/** A free UDP port on 127.0.0.1 (bound only long enough to learn it). */
+async function freePort(): Promise<number> {
+  const { socket, port } = await udpReceiver();
+  socket.close();
+  return port;
+}
+
+function expectErrno(fn: () => unknown, code: string, message: RegExp): void {
+  let thrown: unknown;
+  try {
+    fn();
+  } catch (e) {
+    thrown = e;
+  }
+  expect(thrown, 'expected a throw').to.be.instanceOf(Error);
+  expect(thrown).to.not.be.instanceOf(TypeError);
+  expect((thrown as NodeJS.ErrnoException).code).to.equal(code);
+  expect(typeof (thrown as NodeJS.ErrnoException).errno).to.equal('number');
+  expect((thrown as Error).message).to.match(message);
+}
+
+/** Calls a native function with arguments its TypeScript signature would not allow. */
+function untyped(name: keyof ReturnType<typeof native>): (...args: unknown[]) => unknown {
+  return native()[name] as unknown as (...args: unknown[]) => unknown;
+}
+
+describe('native sockets', () => {
+  const fds: number[] = [];
+  const track = (fd: number) => {
+    fds.push(fd);
+    return fd;
+  };
+  afterEach(() => {
+    for (const fd of fds.splice(0)) if (isOpen(fd)) native().closeFd(fd);
+  });
+
+  describe('interfaces and descriptors', () => {
+    it('ifNameToIndex finds lo and answers 0 for a missing interface', () => {
+      expect(lo()).to.be.greaterThan(0);
+      expect(lo()).to.equal(Number(fs.readFileSync('/sys/class/net/lo/ifindex', 'utf8')));
+      expect(native().ifNameToIndex('nonexistent0')).to.equal(0);
+    });
+
+    it('ifNameToIndex rejects what cannot be an interface name', () => {
+      expect(() => native().ifNameToIndex('x'.repeat(16))).to.throw(TypeError, /1\.\.15/);
+      expect(() => native().ifNameToIndex('')).to.throw(TypeError);
+      expect(() => untyped('ifNameToIndex')(7)).to.throw(TypeError, /string/);
+    });
+
+    it('socketpair gives two connected CLOEXEC SEQPACKET ends', () => {
+      const [a, b] = native().socketpair().map(track);
+      expect(a).to.not.equal(b);
+      expect(fdFlags(a) & O_CLOEXEC).to.equal(O_CLOEXEC);
+      expect(fdFlags(b) & O_CLOEXEC).to.equal(O_CLOEXEC);
+      fs.writeSync(a, 'one');
+      fs.writeSync(a, 'two');
+      const buffer = Buffer.alloc(16);
+      // Record boundaries hold: each read returns one datagram.
+      expect(buffer.toString('utf8', 0, fs.readSync(b, buffer))).to.equal('one');
+      expect(buffer.toString('utf8', 0, fs.readSync(b, buffer))).to.equal('two');
+    });
+
+    it('setInheritable clears FD_CLOEXEC', () => {
+      const [a] = native().socketpair().map(track);
+      native().setInheritable(a);
+      expect(fdFlags(a) & O_CLOEXEC).to.equal(0);
+      expectErrno(() => native().setInheritable(999999), 'EBADF', /setInheritable \(fd 999999\): F_GETFD/);
+      expect(() => untyped('setInheritable')(-1)).to.throw(TypeError, /fd/);
+    });
+
+    it('closeFd closes, and reports EBADF for an fd that is not open', () => {
+      const [a, b] = native().socketpair();
+      track(b);
+      native().closeFd(a);
+      expect(isOpen(a)).to.equal(false);
+      expectErrno(() => native().closeFd(a), 'EBADF', /closeFd/);
+      expect(() => untyped('closeFd')('3')).to.throw(TypeError, /fd/);
+    });
+  });
+
+  describe('openPacketSocket', () => {
+    it('opens a non-blocking CLOEXEC socket that sees only what its filter admits, once', async () => {
+      const [wanted, other] = [await freePort(), await freePort()];
+      const fd = track(native().openPacketSocket({ ifindex: lo(), rcvbuf: 1 << 20, filter: udpPortFilter(wanted) }));
+      expect(fdFlags(fd) & (O_NONBLOCK | O_CLOEXEC)).to.equal(O_NONBLOCK | O_CLOEXEC);
+      await sendUdp(other, ['not for us']);
+      await sendUdp(wanted, ['a', 'b', 'c']);
+      await sendUdp(other, ['not for us either']);
+      const frames = await readFrames(fd, 4, 500);
+      // PACKET_IGNORE_OUTGOING: on lo each datagram would otherwise show up twice (out and in).
+      expect(frames.map((f) => f.payload.toString())).to.deep.equal(['a', 'b', 'c']);
+      expect(frames.every((f) => f.port === wanted && f.destination === '127.0.0.1')).to.equal(true);
+    });
+
+    it('packetStatistics counts admitted frames and resets on read', async () => {
+      const port = await freePort();
+      const fd = track(native().openPacketSocket({ ifindex: lo(), rcvbuf: 1 << 20, filter: udpPortFilter(port) }));
+      expect(native().packetStatistics(fd)).to.deep.equal({ packets: 0, drops: 0 });
+      await sendUdp(port, ['1', '2', '3']);
+      await sendUdp(await freePort(), ['filtered out']);
+      await readFrames(fd, 3);
+      expect(native().packetStatistics(fd)).to.deep.equal({ packets: 3, drops: 0 });
+      expect(native().packetStatistics(fd)).to.deep.equal({ packets: 0, drops: 0 });
+    });
+
+    it('counts drops when the receive buffer is full', async () => {
+      const port = await freePort();
+      // rcvbuf 1: the kernel raises it to its minimum, a few frames' worth.
+      const fd = track(native().openPacketSocket({ ifindex: lo(), rcvbuf: 1, filter: udpPortFilter(port) }));
+      await sendUdp(port, new Array(50).fill('x'.repeat(1000)));
+      const stats = native().packetStatistics(fd);
+      expect(stats.packets).to.equal(50);
+      expect(stats.drops).to.be.greaterThan(0);
+      expect(stats.drops).to.be.lessThan(50);
+    });
+
+    it('attachFilter replaces the program', async () => {
+      const [first, second] = [await freePort(), await freePort()];
+      const fd = track(native().openPacketSocket({ ifindex: lo(), rcvbuf: 1 << 20, filter: udpPortFilter(first) }));
+      await sendUdp(first, ['first']);
+      await sendUdp(second, ['second']);
+      expect((await readFrames(fd, 2, 300)).map((f) => f.payload.toString())).to.deep.equal(['first']);
+      native().attachFilter(fd, udpPortFilter(second));
+      await sendUdp(first, ['first again']);
+      await sendUdp(second, ['second again']);
+      expect((await readFrames(fd, 2, 300)).map((f) => f.payload.toString())).to.deep.equal(['second again']);
+    });
+
+    it('rejects malformed options and programs with TypeError', () => {
+      const open = untyped('openPacketSocket');
+      const attach = untyped('attachFilter');
+      const filter = udpPortFilter(1);
+      expect(() => open(undefined)).to.throw(TypeError, /options/);
+      expect(() => open({ ifindex: 0, rcvbuf: 1, filter })).to.throw(TypeError, /options\.ifindex/);
+      expect(() => open({ ifindex: 1.5, rcvbuf: 1, filter })).to.throw(TypeError, /options\.ifindex/);
+      expect(() => open({ ifindex: 1, rcvbuf: 0, filter })).to.throw(TypeError, /options\.rcvbuf/);
+      expect(() => open({ ifindex: 1, rcvbuf: 1 })).to.throw(TypeError, /options\.filter/);
+      const badPrograms: [unknown, RegExp][] = [
+        ['not an array', /array/],
+        [[], /1\.\.4096/],
+        [new Array(4097).fill([0x06, 0, 0, 0]), /1\.\.4096/],
+        [[[0x06, 0, 0]], /program\[0\] must be an array/],
+        [[[0x06, 0, 0, 0], 'x'], /program\[1\] must be an array/],
+        [[[65536, 0, 0, 0]], /program\[0\]\.code/],
+        [[[0x06, 256, 0, 0]], /program\[0\]\.jt/],
+        [[[0x06, 0, -1, 0]], /program\[0\]\.jf/],
+        [[[0x06, 0, 0, 2 ** 32]], /program\[0\]\.k/],
+        [[[0x06, 0, 0, 0.5]], /program\[0\]\.k/],
+        [[[0x06, 0, 0, '1']], /program\[0\]\.k/],
+      ];
+      for (const [program, message] of badPrograms) {
+        expect(() => attach(0, program), String(program)).to.throw(TypeError, message);
+      }
+      expect(() => attach(-1, filter)).to.throw(TypeError, /fd/);
+      expect(() => untyped('packetStatistics')(null)).to.throw(TypeError, /fd/);
+    });
+
+    it('throws errno errors naming the step and the interface', () => {
+      expectErrno(
+        () => native().openPacketSocket({ ifindex: 999999, rcvbuf: 4096, filter: udpPortFilter(1) }),
+        'ENODEV',
+        /openPacketSocket \(ifindex 999999\): bind/,
+      );
+      // The kernel's checker refuses a program that does not end in a return.
+      expectErrno(
+        () => native().openPacketSocket({ ifindex: lo(), rcvbuf: 4096, filter: [[0x28, 0, 0, 12]] }),
+        'EINVAL',
+        /openPacketSocket \(ifindex \d+\): SO_ATTACH_FILTER/,
+      );
+      const [a] = native().socketpair().map(track);
+      expectErrno(() => native().packetStatistics(a), 'EOPNOTSUPP', /packetStatistics \(fd \d+\): PACKET_STATISTICS/);
+      const file = fs.openSync('/proc/self/status', 'r');
+      try {
+        expectErrno(() => native().attachFilter(file, udpPortFilter(1)), 'ENOTSOCK', /attachFilter/);
+      } finally {
+        fs.closeSync(file);
+      }
+    });
+  });
+
+  describe('openEgressSocket', () => {
+    const egress = (overrides: Partial<Parameters<ReturnType<typeof native>['openEgressSocket']>[0]>) =>
+      track(
+        native().openEgressSocket({
+          ifname: 'lo',
+          ifindex: lo(),
+          address: '127.0.0.1',
+          port: 9,
+          ttl: 64,
+          tos: 0,
+          sndbuf: 1 << 20,
+          ...overrides,
+        }),
+      );
+
+    it('sends to its unicast destination with the TTL and TOS given', async () => {
+      const receiver = await udpReceiver();
+      try {
+        const capture = track(
+          native().openPacketSocket({ ifindex: lo(), rcvbuf: 1 << 20, filter: udpPortFilter(receiver.port) }),
+        );
+        const fd = egress({ port: receiver.port, ttl: 9, tos: 0xb8 });
+        expect(fdFlags(fd) & (O_NONBLOCK | O_CLOEXEC)).to.equal(O_NONBLOCK | O_CLOEXEC);
+        // write() on a connected UDP socket sends one datagram to the connected destination.
+        fs.writeSync(fd, Buffer.from('relayed'));
+        const [frame] = await readFrames(capture, 1);
+        expect(frame).to.include({ ttl: 9, tos: 0xb8, destination: '127.0.0.1', port: receiver.port });
+        for (let i = 0; i < 200 && receiver.received.length === 0; i++) await sleep(5);
+        expect(receiver.received.map((b) => b.toString())).to.deep.equal(['relayed']);
+      } finally {
+        receiver.socket.close();
+      }
+    });
+
+    it('sends to a multicast destination out of the interface with the multicast TTL', async () => {
+      const port = await freePort();
+      const group = `239.255.${1 + Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
+      const capture = track(native().openPacketSocket({ ifindex: lo(), rcvbuf: 1 << 20, filter: udpPortFilter(port) }));
+      const fd = egress({ address: group, port, ttl: 3, tos: 0x20 });
+      fs.writeSync(fd, Buffer.from('to the group'));
+      const frames = await readFrames(capture, 1);
+      expect(frames).to.have.length(1);
+      expect(frames[0]).to.include({ ttl: 3, tos: 0x20, destination: group, port });
+      expect(frames[0].payload.toString()).to.equal('to the group');
+    });
+
+    it('rejects malformed options with TypeError', () => {
+      const open = untyped('openEgressSocket');
+      const good = { ifname: 'lo', ifindex: 1, address: '127.0.0.1', port: 9, ttl: 1, tos: 0, sndbuf: 4096 };
+      const cases: [Record<string, unknown>, RegExp][] = [
+        [{ ifname: 'x'.repeat(16) }, /options\.ifname/],
+        [{ ifname: 5 }, /options\.ifname/],
+        [{ ifindex: -2 }, /options\.ifindex/],
+        [{ address: '127.0.0' }, /options\.address/],
+        [{ address: '127.0.0.256' }, /options\.address/],
+        [{ address: 'localhost' }, /options\.address/],
+        [{ port: 0 }, /options\.port/],
+        [{ port: 65536 }, /options\.port/],
+        [{ ttl: 0 }, /options\.ttl/],
+        [{ ttl: 256 }, /options\.ttl/],
+        [{ tos: -1 }, /options\.tos/],
+        [{ tos: 256 }, /options\.tos/],
+        [{ sndbuf: 0 }, /options\.sndbuf/],
+        [{ sndbuf: undefined }, /options\.sndbuf/],
+      ];
+      for (const [override, message] of cases) {
+        expect(() => open({ ...good, ...override }), JSON.stringify(override)).to.throw(TypeError, message);
+      }
+      expect(() => open('lo')).to.throw(TypeError, /options/);
+    });
+
+    it('throws errno errors naming the step, interface and destination', () => {
+      expectErrno(
+        () => egress({ ifname: 'nonexistent0', ifindex: 999999 }),
+        'ENODEV',
+        /openEgressSocket \(nonexistent0 ifindex 999999 to 127\.0\.0\.1:9\): SO_BINDTODEVICE/,
+      );
+      expectErrno(
+        () => egress({ ifindex: 999999, address: '239.1.1.1' }),
+        'EADDRNOTAVAIL',
+        /openEgressSocket \(lo ifindex 999999 to 239\.1\.1\.1:9\): IP_MULTICAST_IF/,
+      );
+    });
+  });
+
+  describe('group membership', () => {
+    const randomOctet = () => 1 + Math.floor(Math.random() * 250);
+
+    /** Groups /proc/net/igmp lists for lo, as dotted quads. */
+    function igmpGroupsOnLo(): string[] {
+      const groups: string[] = [];
+      let device = '';
+      for (const line of fs.readFileSync('/proc/net/igmp', 'utf8').split('\n').slice(1)) {
+        const header = /^\d+\s+(\S+)\s*:/.exec(line);
+        if (header) {
+          device = header[1];
+        } else if (device === 'lo' && line.trim()) {
+          // The group is the raw (network order) 32-bit value printed as a host-order number.
+          const raw = Buffer.alloc(4);
+          const value = parseInt(line.trim().split(/\s+/)[0], 16);
+          if (os.endianness() === 'LE') raw.writeUInt32LE(value);
+          else raw.writeUInt32BE(value);
+          groups.push(Array.from(raw).join('.'));
+        }
+      }
+      return groups;
+    }
+
+    /** (group, source) pairs /proc/net/mcfilter lists for lo. */
+    function sourceFiltersOnLo(): string[] {
+      const toDotted = (hex: string) => {
+        const raw = Buffer.alloc(4);
+        raw.writeUInt32BE(parseInt(hex, 16));
+        return Array.from(raw).join('.');
+      };
+      return fs
+        .readFileSync('/proc/net/mcfilter', 'utf8')
+        .split('\n')
+        .slice(1)
+        .map((line) => line.trim().split(/\s+/))
+        .filter((fields) => fields[1] === 'lo')
+        .map((fields) => `${toDotted(fields[3])} from ${toDotted(fields[2])}`);
+    }
+
+    it('opens an unbound CLOEXEC UDP socket', () => {
+      const fd = track(native().openMembershipSocket());
+      expect(fdFlags(fd) & O_CLOEXEC).to.equal(O_CLOEXEC);
+      expect(fs.readlinkSync(`/proc/self/fd/${fd}`)).to.match(/^socket:/);
+    });
+
+    it('joins and leaves a group on lo', () => {
+      const fd = track(native().openMembershipSocket());
+      const group = `239.254.${randomOctet()}.${randomOctet()}`;
+      native().joinGroup(fd, group, lo());
+      expect(igmpGroupsOnLo()).to.include(group);
+      native().leaveGroup(fd, group, lo());
+      expect(igmpGroupsOnLo()).to.not.include(group);
+    });
+
+    it('joins and leaves a source-specific channel on lo', () => {
+      const fd = track(native().openMembershipSocket());
+      const group = `232.1.${randomOctet()}.${randomOctet()}`;
+      native().joinGroup(fd, group, lo(), '127.0.0.5');
+      expect(igmpGroupsOnLo()).to.include(group);
+      expect(sourceFiltersOnLo()).to.include(`127.0.0.5 from ${group}`);
+      native().leaveGroup(fd, group, lo(), '127.0.0.5');
+      expect(igmpGroupsOnLo()).to.not.include(group);
+      expect(sourceFiltersOnLo()).to.not.include(`127.0.0.5 from ${group}`);
+    });
+
+    it("treats '' as no source", () => {
+      const fd = track(native().openMembershipSocket());
+      const group = `239.254.${randomOctet()}.${randomOctet()}`;
+      native().joinGroup(fd, group, lo(), '');
+      expect(igmpGroupsOnLo()).to.include(group);
+      native().leaveGroup(fd, group, lo(), '');
+      expect(igmpGroupsOnLo()).to.not.include(group);
+    });
+
+    it('closing the socket drops its memberships', () => {
+      const fd = native().openMembershipSocket();
+      const group = `239.254.${randomOctet()}.${randomOctet()}`;
+      native().joinGroup(fd, group, lo());
+      native().closeFd(fd);
+      expect(igmpGroupsOnLo()).to.not.include(group);
+    });
+
+    it('rejects malformed arguments with TypeError', () => {
+      const join = untyped('joinGroup');
+      const leave = untyped('leaveGroup');
+      for (const change of [join, leave]) {
+        expect(() => change(-1, '239.1.1.1', 1)).to.throw(TypeError, /fd/);
+        expect(() => change(3, '10.1.1.1', 1)).to.throw(TypeError, /multicast/);
+        expect(() => change(3, '239.1.1', 1)).to.throw(TypeError, /group/);
+        expect(() => change(3, '239.1.1.1', 0)).to.throw(TypeError, /ifindex/);
+        expect(() => change(3, '239.1.1.1', 1, '239.2.2.2')).to.throw(TypeError, /unicast/);
+        expect(() => change(3, '239.1.1.1', 1, '0.0.0.0')).to.throw(TypeError, /unicast/);
+        expect(() => change(3, '239.1.1.1', 1, 'nope')).to.throw(TypeError, /source/);
+      }
+    });
+
+    it('throws errno errors naming the group and interface', () => {
+      const fd = track(native().openMembershipSocket());
+      expectErrno(
+        () => native().joinGroup(fd, '239.1.2.3', 999999),
+        'ENODEV',
+        /joinGroup \(239\.1\.2\.3 on ifindex 999999\): IP_ADD_MEMBERSHIP/,
+      );
+      expectErrno(
+        () => native().joinGroup(fd, '232.1.2.3', 999999, '10.0.0.1'),
+        'ENODEV',
+        /joinGroup \(10\.0\.0\.1, 232\.1\.2\.3 on ifindex 999999\): MCAST_JOIN_SOURCE_GROUP/,
+      );
+      const group = `239.254.${randomOctet()}.${randomOctet()}`;
+      native().joinGroup(fd, group, lo());
+      expectErrno(() => native().joinGroup(fd, group, lo()), 'EADDRINUSE', /IP_ADD_MEMBERSHIP/);
+      native().leaveGroup(fd, group, lo());
+      expectErrno(() => native().leaveGroup(fd, group, lo()), 'EADDRNOTAVAIL', /leaveGroup .*IP_DROP_MEMBERSHIP/);
+    });
+  });
+});

@@ -1,0 +1,53 @@
+/**
+ * Worker process entry. Started by the supervisor through setpriv with no privilege; fd 3 is its
+ * control channel. It checks that it holds no privilege (fail closed), then runs the native data
+ * plane for the sockets and rules the supervisor sends it.
+ */
+import { native } from '../native';
+import { decode, encode, PROTOCOL_VERSION, WorkerEvent, WorkerReply, WorkerRequest } from './protocol';
+import { privilegeProblems, readPrivileges } from './privileges';
+import { WorkerRuntime } from './runtime';
+
+const CONTROL_FD = 3;
+/** EX_CONFIG: the worker refuses to run as configured. */
+const EXIT_PRIVILEGED = 78;
+
+function main(): void {
+  const addon = native();
+  const runtime = new WorkerRuntime(addon, (event) => send(event));
+  const channel = new addon.ControlChannel(
+    CONTROL_FD,
+    (data, fds) => {
+      let request: WorkerRequest;
+      try {
+        request = decode<WorkerRequest>(data);
+      } catch {
+        fds.forEach((fd) => addon.closeFd(fd));
+        return;
+      }
+      const reply: WorkerReply = runtime.handle(request, fds);
+      send(reply);
+      if (request.type === 'shutdown') setImmediate(() => exit(0));
+    },
+    () => exit(0), // the supervisor is gone: never outlive it
+  );
+  function send(message: WorkerEvent | WorkerReply): void {
+    channel.send(encode(message));
+  }
+  function exit(code: number): void {
+    runtime.close();
+    channel.close();
+    process.exit(code);
+  }
+
+  const privileges = readPrivileges();
+  const problems = privilegeProblems(privileges);
+  if (problems.length > 0) {
+    send({ type: 'fatal', message: `refusing to run with privileges: ${problems.join('; ')}` });
+    setTimeout(() => exit(EXIT_PRIVILEGED), 100);
+    return;
+  }
+  send({ type: 'ready', pid: process.pid, uid: privileges.uids[1], gid: privileges.gids[1], protocol: PROTOCOL_VERSION });
+}
+
+main();

@@ -1,0 +1,87 @@
+/**
+ * Messages between the supervisor and a worker over their SEQPACKET control channel.
+ * Each message is one JSON object; fds travel beside it (SCM_RIGHTS). Counters are
+ * decimal strings so that uint64 values survive JSON.
+ *
+ * Supervisor -> worker: requests carry `seq`; the worker answers each with a reply of the same seq.
+ * Worker -> supervisor: replies, plus unsolicited `ready` and `log`.
+ */
+import type { DataplaneRule } from '../native';
+
+export const PROTOCOL_VERSION = 1;
+
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+
+export interface HelloRequest { type: 'hello'; seq: number; index: number; core: number; batch: number; logLevel: LogLevel }
+/** fds[0] is the AF_PACKET socket for this input. */
+export interface AddInputRequest { type: 'addInput'; seq: number; handle: number; interface: string }
+/** fds[0] is the connected UDP socket. */
+export interface AddOutputRequest { type: 'addOutput'; seq: number; handle: number; interface: string; address: string; port: number }
+export interface RemoveHandleRequest { type: 'removeInput' | 'removeOutput'; seq: number; handle: number }
+/** The worker's complete rule slice; replaces the previous one. */
+export interface SetRulesRequest { type: 'setRules'; seq: number; rules: DataplaneRule[]; hash: string }
+export interface HeartbeatRequest { type: 'heartbeat'; seq: number }
+export interface CountersRequest { type: 'counters'; seq: number }
+export interface SetLogLevelRequest { type: 'setLogLevel'; seq: number; level: LogLevel }
+export interface ShutdownRequest { type: 'shutdown'; seq: number }
+
+export type WorkerRequest =
+  | HelloRequest
+  | AddInputRequest
+  | AddOutputRequest
+  | RemoveHandleRequest
+  | SetRulesRequest
+  | HeartbeatRequest
+  | CountersRequest
+  | SetLogLevelRequest
+  | ShutdownRequest;
+
+/** Counters with bigint fields turned into decimal strings. */
+export type Wire<T> = { [K in keyof T]: T[K] extends bigint ? string : T[K] extends Array<infer U> ? Array<Wire<U>> : T[K] };
+
+export interface OkReply { type: 'reply'; seq: number; ok: true }
+export interface ErrorReply { type: 'reply'; seq: number; ok: false; error: string }
+export interface HeartbeatReply { type: 'reply'; seq: number; ok: true; hash: string; rules: number }
+export interface CountersReply {
+  type: 'reply';
+  seq: number;
+  ok: true;
+  rules: Array<Wire<import('../native').RuleCounters>>;
+  inputs: Array<Wire<import('../native').InputCounters>>;
+}
+
+export type WorkerReply = OkReply | ErrorReply | HeartbeatReply | CountersReply;
+
+/** Omit distributed over a union, so each member keeps its own fields. */
+export type Without<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+/** A request as the supervisor writes it (the channel adds seq). */
+export type RequestBody = Without<WorkerRequest, 'seq'>;
+/** A reply as the worker writes it (the runtime adds type and seq). */
+export type ReplyBody = Without<WorkerReply, 'type' | 'seq'>;
+
+/** Sent once the worker has checked its privileges and loaded the addon. */
+export interface ReadyEvent { type: 'ready'; pid: number; uid: number; gid: number; protocol: number }
+/** A log line from the worker, written to the supervisor's log tagged with the worker. */
+export interface LogEvent { type: 'log'; level: LogLevel; message: string; meta?: Record<string, unknown> }
+/** The worker cannot run (e.g. it still holds a privilege); it exits right after. */
+export interface FatalEvent { type: 'fatal'; message: string }
+
+export type WorkerEvent = ReadyEvent | LogEvent | FatalEvent;
+export type WorkerMessage = WorkerReply | WorkerEvent;
+
+export function encode(message: WorkerRequest | WorkerMessage): Buffer {
+  return Buffer.from(JSON.stringify(message));
+}
+
+export function decode<T>(data: Buffer): T {
+  return JSON.parse(data.toString('utf8')) as T;
+}
+
+/** Canonical hash of a rule slice, computed identically by supervisor and worker. */
+export function rulesetHash(rules: DataplaneRule[]): string {
+  const canonical = [...rules]
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    .map((r) => [r.id, r.input, r.group, r.port, r.source, r.outputs]);
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  return require('crypto').createHash('sha256').update(JSON.stringify(canonical)).digest('hex').slice(0, 16);
+}
