@@ -1,19 +1,15 @@
-/** Versions: mcrd's own (package.json) and the API protocol's. */
-import fs from 'fs';
-import path from 'path';
+/** Versions: mcrd's own (package.json) and the API protocol it speaks. */
+import packageJson from '../package.json';
 
+/**
+ * The protocol this server speaks. Clients send the major version they were built for (the client
+ * library keeps its own constant: the two are built and shipped separately) and are refused with
+ * FAILED_PRECONDITION when it differs.
+ */
 export const PROTOCOL_MAJOR = 1;
 export const PROTOCOL_MINOR = 0;
 
 /** What this server offers; clients may check for a feature before using it. */
 export const FEATURES = ['rules', 'validate_only', 'stats', 'workers', 'health', 'reflection'];
 
-function findPackageJson(): string {
-  for (let dir = __dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) {
-    const candidate = path.join(dir, 'package.json');
-    if (fs.existsSync(candidate)) return candidate;
-  }
-  throw new Error('package.json not found above ' + __dirname);
-}
-
-export const SERVER_VERSION: string = JSON.parse(fs.readFileSync(findPackageJson(), 'utf8')).version;
+export const SERVER_VERSION: string = packageJson.version;

@@ -9,6 +9,7 @@ const WORKER_STATE_WORDS: Record<WorkerState, string> = {
   [WorkerState.WORKER_STATE_RUNNING]: 'running',
   [WorkerState.WORKER_STATE_RESTARTING]: 'restarting',
   [WorkerState.WORKER_STATE_STOPPED]: 'stopped',
+  [WorkerState.UNRECOGNIZED]: 'unknown',
 };
 
 /** The reported ruleset hash, flagged when it is not the one the supervisor expects. */

@@ -8,6 +8,7 @@ import { RuleState } from '../../gen/mcr/v1/rules';
 import { isMulticast, parseIPv4 } from '../rules/addresses';
 import { workerFor } from '../rules/placement';
 import type { CaptureTarget } from '../net/bpf';
+import type { EgressSocketOptions } from '../../native';
 
 export interface InterfaceInfo {
   name: string;
@@ -23,14 +24,9 @@ export interface InterfaceLookup {
 export const DEFAULT_MULTICAST_TTL = 1;
 export const DEFAULT_UNICAST_TTL = 64;
 
-export interface EgressSpec {
+/** An egress socket a worker needs: what openEgressSocket takes (less buffer sizing), plus its key. */
+export interface EgressSpec extends Omit<EgressSocketOptions, 'sndbuf'> {
   key: string;
-  ifname: string;
-  ifindex: number;
-  address: string;
-  port: number;
-  ttl: number;
-  tos: number;
 }
 
 export interface CaptureSpec {

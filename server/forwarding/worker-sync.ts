@@ -157,15 +157,8 @@ export class WorkerSync {
     if (this.egress.has(spec.key)) return;
     let fd: number;
     try {
-      fd = this.addon.openEgressSocket({
-        ifname: spec.ifname,
-        ifindex: spec.ifindex,
-        address: spec.address,
-        port: spec.port,
-        ttl: spec.ttl,
-        tos: spec.tos,
-        sndbuf: this.sockets.sndbuf,
-      });
+      const { key: _key, ...socket } = spec;
+      fd = this.addon.openEgressSocket({ ...socket, sndbuf: this.sockets.sndbuf });
     } catch (err) {
       errors.set(spec.key, `cannot send to ${spec.address}:${spec.port} on ${spec.ifname}: ${(err as Error).message}`);
       return;
