@@ -4,66 +4,19 @@ import type { BpfInsn } from '../../native';
 import { ACCEPT, buildCaptureFilter, CaptureTarget, DROP_ALL, MAX_PROGRAM_LENGTH } from '../../server/net/bpf';
 import { formatIPv4, parseIPv4 } from '../../server/rules/addresses';
 import { BpfCheckError, FrameMeta, LoadedFilter, loadFilter, PACKET_HOST, PACKET_OUTGOING } from '../support/bpf-vm';
+import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, frame, FrameSpec, IP_DF, IP_MF, IPPROTO_TCP, IPPROTO_UDP } from '../support/frames';
 
-const ETH_P_IP = 0x0800;
-const ETH_P_ARP = 0x0806;
-const ETH_P_IPV6 = 0x86dd;
-const ETH_P_8021Q = 0x8100;
-const IPPROTO_TCP = 6;
-const IPPROTO_UDP = 17;
-const IP_MF = 0x2000;
-
-interface FrameSpec {
+/** A frame aimed at a (group, port): what the filter decides on. */
+interface Probe extends FrameSpec {
   group: string;
   port: number;
-  /** In-band 802.1Q tags (VLAN ids), outermost first. */
-  vlans?: number[];
-  /** Ethernet type of the payload (after any tags). */
-  ethertype?: number;
-  protocol?: number;
-  /** Flags and fragment offset field. */
-  fragment?: number;
-  /** IHL field; the header really is max(IHL, 5) words long (options filled with `optionFill`). */
-  ihl?: number;
-  /** Bytes of IP options, repeated; lets a test plant a decoy port where IHL 5 would put it. */
-  optionFill?: number[];
-  payload?: number;
-  /** Cut the frame to this many bytes. */
-  length?: number;
 }
 
-/** An Ethernet frame carrying IPv4/UDP to group:port, as a NIC would hand it to AF_PACKET. */
-function frame(spec: FrameSpec): Buffer {
-  const ihl = spec.ihl ?? 5;
-  const headerLength = Math.max(ihl, 5) * 4;
-  const payload = Buffer.alloc(spec.payload ?? 32, 0xab);
-  const udp = Buffer.alloc(8);
-  udp.writeUInt16BE(40000, 0);
-  udp.writeUInt16BE(spec.port, 2);
-  udp.writeUInt16BE(8 + payload.length, 4);
-  const ip = Buffer.alloc(headerLength);
-  ip[0] = 0x40 | ihl;
-  ip.writeUInt16BE(headerLength + udp.length + payload.length, 2);
-  ip.writeUInt16BE(spec.fragment ?? 0, 6);
-  ip[8] = 1;
-  ip[9] = spec.protocol ?? IPPROTO_UDP;
-  ip.writeUInt32BE(parseIPv4('10.1.0.2')!, 12);
-  ip.writeUInt32BE(parseIPv4(spec.group)!, 16);
-  const fill = spec.optionFill ?? [1]; // NOP
-  for (let i = 20; i < headerLength; i++) ip[i] = fill[(i - 20) % fill.length];
-  const tags = (spec.vlans ?? []).map((vid) => Buffer.from([ETH_P_8021Q >> 8, ETH_P_8021Q & 0xff, vid >> 8, vid & 0xff]));
-  const type = Buffer.alloc(2);
-  type.writeUInt16BE(spec.ethertype ?? ETH_P_IP);
-  const macs = Buffer.from([0x01, 0x00, 0x5e, 0x01, 0x01, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01]);
-  const whole = Buffer.concat([macs, ...tags, type, ip, udp, payload]);
-  return spec.length === undefined ? whole : whole.subarray(0, spec.length);
-}
-
-function verdict(filter: LoadedFilter, spec: FrameSpec, meta: FrameMeta = {}): number {
+function verdict(filter: LoadedFilter, spec: Probe, meta: FrameMeta = {}): number {
   return filter.run(frame(spec), meta).verdict;
 }
 
-const accepts = (filter: LoadedFilter, spec: FrameSpec, meta: FrameMeta = {}) => verdict(filter, spec, meta) === ACCEPT;
+const accepts = (filter: LoadedFilter, spec: Probe, meta: FrameMeta = {}) => verdict(filter, spec, meta) === ACCEPT;
 
 /** The exact filter for `targets`, loaded (checked like the kernel does). */
 function exact(targets: CaptureTarget[]): LoadedFilter & { program: BpfInsn[] } {
@@ -88,9 +41,9 @@ function random(seed: number): () => number {
 }
 
 /** What the exact filter must decide, from the frame's fields. */
-function shouldAccept(targets: CaptureTarget[], spec: FrameSpec, meta: FrameMeta): boolean {
+function shouldAccept(targets: CaptureTarget[], spec: Probe, meta: FrameMeta): boolean {
   if (meta.pkttype === PACKET_OUTGOING || meta.vlanTagPresent) return false;
-  if ((spec.vlans?.length ?? 0) > 1 || (spec.ethertype ?? ETH_P_IP) !== ETH_P_IP) return false;
+  if ((spec.vlans?.length ?? 0) > 1 || (spec.etherType ?? ETHERTYPE_IPV4) !== ETHERTYPE_IPV4) return false;
   if (!targets.some((t) => t.group === spec.group)) return false;
   const udpToJudge = (spec.protocol ?? IPPROTO_UDP) === IPPROTO_UDP && ((spec.fragment ?? 0) & 0x3fff) === 0 && (spec.ihl ?? 5) >= 5;
   return !udpToJudge || targets.some((t) => t.group === spec.group && t.port === spec.port);
@@ -154,16 +107,16 @@ describe('capture filter', () => {
   });
 
   it('follows one in-band 802.1Q tag', () => {
-    expect(accepts(program, { group: '239.1.1.1', port: 5000, vlans: [100] })).to.equal(true);
-    expect(accepts(program, { group: '239.1.1.1', port: 5001, vlans: [100] })).to.equal(false);
-    expect(accepts(program, { group: '239.1.1.1', port: 5000, vlans: [100], fragment: IP_MF })).to.equal(true);
-    expect(accepts(program, { group: '239.1.1.1', port: 5000, vlans: [100, 200] })).to.equal(false);
-    expect(accepts(program, { group: '239.1.1.1', port: 5000, vlans: [100], ethertype: ETH_P_IPV6 })).to.equal(false);
+    expect(accepts(program, { group: '239.1.1.1', port: 5000, vlans: [{ vid: 100 }] })).to.equal(true);
+    expect(accepts(program, { group: '239.1.1.1', port: 5001, vlans: [{ vid: 100 }] })).to.equal(false);
+    expect(accepts(program, { group: '239.1.1.1', port: 5000, vlans: [{ vid: 100 }], fragment: IP_MF })).to.equal(true);
+    expect(accepts(program, { group: '239.1.1.1', port: 5000, vlans: [{ vid: 100 }, { vid: 200 }] })).to.equal(false);
+    expect(accepts(program, { group: '239.1.1.1', port: 5000, vlans: [{ vid: 100 }], etherType: ETHERTYPE_IPV6 })).to.equal(false);
   });
 
   it('drops anything but IPv4', () => {
-    expect(accepts(program, { group: '239.1.1.1', port: 5000, ethertype: ETH_P_ARP })).to.equal(false);
-    expect(accepts(program, { group: '239.1.1.1', port: 5000, ethertype: ETH_P_IPV6 })).to.equal(false);
+    expect(accepts(program, { group: '239.1.1.1', port: 5000, etherType: ETHERTYPE_ARP })).to.equal(false);
+    expect(accepts(program, { group: '239.1.1.1', port: 5000, etherType: ETHERTYPE_IPV6 })).to.equal(false);
   });
 
   it('accepts fragments and other protocols to a listed group (the data plane counts them), not to others', () => {
@@ -171,7 +124,7 @@ describe('capture filter', () => {
       expect(accepts(program, { group: '239.1.1.1', port: 1, fragment }), `fragment ${fragment}`).to.equal(true);
       expect(accepts(program, { group: '239.1.1.9', port: 5000, fragment }), `fragment ${fragment}`).to.equal(false);
     }
-    expect(accepts(program, { group: '239.1.1.2', port: 1, fragment: 0x4000 /* DF */ })).to.equal(false);
+    expect(accepts(program, { group: '239.1.1.2', port: 1, fragment: IP_DF })).to.equal(false);
     expect(accepts(program, { group: '239.1.1.2', port: 1, protocol: IPPROTO_TCP })).to.equal(true);
     expect(accepts(program, { group: '239.1.1.9', port: 5000, protocol: IPPROTO_TCP })).to.equal(false);
   });
@@ -183,8 +136,8 @@ describe('capture filter', () => {
     expect(accepts(program, { group: '239.1.1.1', port: 5002, ihl: 15 })).to.equal(true);
     expect(accepts(program, { group: '239.1.1.1', port: 7, ihl: 6, optionFill: decoy })).to.equal(false);
     expect(accepts(program, { group: '239.1.1.1', port: 5002, ihl: 8, optionFill: [0, 0, 6001 >> 8, 6001 & 0xff] })).to.equal(true);
-    expect(accepts(program, { group: '239.1.1.1', port: 5002, ihl: 7, vlans: [5] })).to.equal(true);
-    expect(accepts(program, { group: '239.1.1.1', port: 7, ihl: 7, vlans: [5], optionFill: decoy })).to.equal(false);
+    expect(accepts(program, { group: '239.1.1.1', port: 5002, ihl: 7, vlans: [{ vid: 5 }] })).to.equal(true);
+    expect(accepts(program, { group: '239.1.1.1', port: 7, ihl: 7, vlans: [{ vid: 5 }], optionFill: decoy })).to.equal(false);
   });
 
   it('leaves a header with IHL < 5 to a listed group for the data plane to judge', () => {
@@ -193,8 +146,8 @@ describe('capture filter', () => {
   });
 
   it('drops a frame too short to hold the port (the kernel ends the filter at the frame end)', () => {
-    expect(accepts(program, { group: '239.1.1.1', port: 5000, length: 14 + 20 + 3 })).to.equal(false);
-    expect(accepts(program, { group: '239.1.1.1', port: 5000, length: 14 + 20 + 4 })).to.equal(true);
+    expect(accepts(program, { group: '239.1.1.1', port: 5000, truncateTo: 14 + 20 + 3 })).to.equal(false);
+    expect(accepts(program, { group: '239.1.1.1', port: 5000, truncateTo: 14 + 20 + 4 })).to.equal(true);
   });
 
   it('ignores duplicate targets', () => {
@@ -256,12 +209,12 @@ describe('capture filter', () => {
       const prog = loadFilter(filter.program);
       expect(accepts(prog, { group: '239.200.1.1', port: 1 })).to.equal(true);
       expect(accepts(prog, { group: '224.0.0.1', port: 9, protocol: IPPROTO_TCP })).to.equal(true);
-      expect(accepts(prog, { group: '239.255.255.255', port: 9, vlans: [3] })).to.equal(true);
+      expect(accepts(prog, { group: '239.255.255.255', port: 9, vlans: [{ vid: 3 }] })).to.equal(true);
       expect(accepts(prog, { group: '10.0.0.1', port: 2000 })).to.equal(false);
       expect(accepts(prog, { group: '240.0.0.1', port: 2000 })).to.equal(false);
       expect(accepts(prog, { group: groupAt(0), port: 2000 }, { pkttype: PACKET_OUTGOING })).to.equal(false);
       expect(accepts(prog, { group: groupAt(0), port: 2000 }, { vlanTagPresent: true })).to.equal(false);
-      expect(accepts(prog, { group: groupAt(0), port: 2000, ethertype: ETH_P_ARP })).to.equal(false);
+      expect(accepts(prog, { group: groupAt(0), port: 2000, etherType: ETHERTYPE_ARP })).to.equal(false);
     });
   });
 
@@ -284,10 +237,10 @@ describe('capture filter', () => {
       if (!filter.exact) coarse++;
       for (let n = 0; n < 200; n++) {
         const target = pick(targets);
-        const spec: FrameSpec = {
+        const spec: Probe = {
           group: rand() < 0.7 ? target.group : rand() < 0.8 ? groupAt(Math.floor(rand() * 1200)) : '10.9.8.7',
           port: rand() < 0.6 ? target.port : rand() < 0.5 ? pick(targets).port : 1 + Math.floor(rand() * 65535),
-          vlans: rand() < 0.15 ? (rand() < 0.8 ? [7] : [7, 8]) : [],
+          vlans: rand() < 0.15 ? (rand() < 0.8 ? [{ vid: 7 }] : [{ vid: 7 }, { vid: 8 }]) : [],
           protocol: rand() < 0.9 ? IPPROTO_UDP : IPPROTO_TCP,
           fragment: rand() < 0.1 ? pick([IP_MF, 1, 0x1fff]) : rand() < 0.1 ? 0x4000 : 0,
           ihl: rand() < 0.1 ? pick([4, 6, 11, 15]) : 5,
@@ -335,7 +288,7 @@ describe('capture filter', () => {
         [LDH_ABS, 0, 0, 12],
         [ST, 0, 0, 0],
         [LD_MEM, 0, 0, 0],
-        [JEQ_K, 0, 3, ETH_P_IP],
+        [JEQ_K, 0, 3, ETHERTYPE_IPV4],
         [LDXB_MSH, 0, 0, 14],
         [LDB_IND, 0, 0, 14],
         [RET_A, 0, 0, 0],
@@ -345,7 +298,7 @@ describe('capture filter', () => {
       const filter = loadFilter(program);
       const udp = frame({ group: '239.1.1.1', port: 5000, ihl: 6 });
       expect(filter.run(udp)).to.deep.equal({ verdict: 40000 >> 8, steps: 7 }); // the UDP source port's first byte
-      expect(filter.run(frame({ group: '239.1.1.1', port: 5000, ethertype: ETH_P_ARP })).verdict).to.equal(0);
+      expect(filter.run(frame({ group: '239.1.1.1', port: 5000, etherType: ETHERTYPE_ARP })).verdict).to.equal(0);
       expect(filter.run(udp.subarray(0, 13)).verdict, 'a load past the end returns 0').to.equal(0);
     });
   });

@@ -5,90 +5,7 @@
 import { expect } from 'chai';
 
 import { native, type ParsedFrame } from '../../native';
-
-const ETHERTYPE_IPV4 = 0x0800;
-const ETHERTYPE_IPV6 = 0x86dd;
-const ETHERTYPE_VLAN = 0x8100;
-const ETHERTYPE_QINQ = 0x88a8;
-const PROTOCOL_UDP = 17;
-const PROTOCOL_TCP = 6;
-
-interface FrameSpec {
-  /** TPIDs of the VLAN tags, outermost first. */
-  tags?: number[];
-  etherType?: number;
-  version?: number;
-  /** Header length in 32-bit words (5 = no options). */
-  ihl?: number;
-  tos?: number;
-  /** IPv4 total length; default: header + UDP header + payload. */
-  totalLength?: number;
-  /** The flags and fragment offset field (MF = 0x2000, DF = 0x4000). */
-  fragmentField?: number;
-  ttl?: number;
-  protocol?: number;
-  /** Replaces the computed header checksum. */
-  checksum?: number;
-  source?: string;
-  destination?: string;
-  sourcePort?: number;
-  port?: number;
-  /** UDP length; default: 8 + payload. */
-  udpLength?: number;
-  payload?: Buffer;
-  /** Ethernet padding after the IPv4 packet. */
-  padding?: number;
-}
-
-function ipv4Bytes(address: string): number[] {
-  return address.split('.').map(Number);
-}
-
-function headerChecksum(header: Buffer): number {
-  let sum = 0;
-  for (let i = 0; i < header.length; i += 2) sum += header.readUInt16BE(i);
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  return ~sum & 0xffff;
-}
-
-/** An Ethernet frame carrying IPv4/UDP, valid unless the spec says otherwise. */
-function frame(spec: FrameSpec = {}): Buffer {
-  const payload = spec.payload ?? Buffer.from('hello, multicast');
-  const ihl = spec.ihl ?? 5;
-  const headerLength = Math.max(ihl, 5) * 4; // the bytes actually written
-  const udpLength = spec.udpLength ?? 8 + payload.length;
-
-  const ethernet = Buffer.alloc(12);
-  Buffer.from([0x01, 0x00, 0x5e, 0x01, 0x02, 0x03, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01]).copy(ethernet);
-  const tags = (spec.tags ?? []).map((tpid, i) => {
-    const tag = Buffer.alloc(4);
-    tag.writeUInt16BE(tpid, 0);
-    tag.writeUInt16BE(100 + i, 2); // VLAN id
-    return tag;
-  });
-  const etherType = Buffer.alloc(2);
-  etherType.writeUInt16BE(spec.etherType ?? ETHERTYPE_IPV4, 0);
-
-  const ip = Buffer.alloc(headerLength);
-  ip[0] = ((spec.version ?? 4) << 4) | (ihl & 0x0f);
-  ip[1] = spec.tos ?? 0;
-  ip.writeUInt16BE(spec.totalLength ?? headerLength + 8 + payload.length, 2);
-  ip.writeUInt16BE(0x1234, 4); // identification
-  ip.writeUInt16BE(spec.fragmentField ?? 0, 6);
-  ip[8] = spec.ttl ?? 64;
-  ip[9] = spec.protocol ?? PROTOCOL_UDP;
-  Buffer.from(ipv4Bytes(spec.source ?? '10.1.0.2')).copy(ip, 12);
-  Buffer.from(ipv4Bytes(spec.destination ?? '239.1.2.3')).copy(ip, 16);
-  for (let i = 20; i < headerLength; i++) ip[i] = 1; // options: NOPs
-  ip.writeUInt16BE(spec.checksum ?? headerChecksum(ip), 10);
-
-  const udp = Buffer.alloc(8);
-  udp.writeUInt16BE(spec.sourcePort ?? 40000, 0);
-  udp.writeUInt16BE(spec.port ?? 5000, 2);
-  udp.writeUInt16BE(udpLength, 4);
-
-  return Buffer.concat([ethernet, ...tags, etherType, ip, udp, payload, Buffer.alloc(spec.padding ?? 0)]);
-}
+import { ETHERTYPE_ARP, ETHERTYPE_IPV6, frame, IP_DF, IP_MF, IPPROTO_IGMP, IPPROTO_TCP, TPID_8021AD, TPID_8021Q } from '../support/frames';
 
 function parse(bytes: Buffer): ParsedFrame {
   return native().parseFrame(bytes);
@@ -104,7 +21,7 @@ describe('data-plane frame parser', () => {
   describe('valid frames', () => {
     it('parses an untagged IPv4/UDP frame', () => {
       const payload = Buffer.from('0123456789abcdef0123');
-      const bytes = frame({ payload, source: '10.1.0.2', destination: '239.1.2.3', sourcePort: 40001, port: 5004, ttl: 1, tos: 0xb8 });
+      const bytes = frame({ payload, source: '10.1.0.2', group: '239.1.2.3', sourcePort: 40001, port: 5004, ttl: 1, tos: 0xb8 });
       expect(parse(bytes)).to.deep.equal({
         ok: true,
         source: '10.1.0.2',
@@ -120,13 +37,13 @@ describe('data-plane frame parser', () => {
 
     it('finds the payload behind one 802.1Q tag', () => {
       const payload = Buffer.from('tagged');
-      const result = parse(frame({ tags: [ETHERTYPE_VLAN], payload }));
+      const result = parse(frame({ vlans: [{ tpid: TPID_8021Q }], payload }));
       expect(result).to.include({ ok: true, payloadOffset: 18 + 20 + 8, payloadLength: payload.length });
     });
 
     it('finds the payload behind an 802.1ad and an 802.1Q tag', () => {
       const payload = Buffer.from('double tagged');
-      const bytes = frame({ tags: [ETHERTYPE_QINQ, ETHERTYPE_VLAN], payload });
+      const bytes = frame({ vlans: [{ tpid: TPID_8021AD }, { tpid: TPID_8021Q }], payload });
       const result = parse(bytes);
       expect(result).to.include({ ok: true, payloadOffset: 22 + 20 + 8, payloadLength: payload.length });
       if (!result.ok) return;
@@ -158,24 +75,24 @@ describe('data-plane frame parser', () => {
     });
 
     it('accepts the don\'t-fragment flag (it is not a fragment)', () => {
-      expect(parse(frame({ fragmentField: 0x4000 }))).to.include({ ok: true });
+      expect(parse(frame({ fragment: IP_DF }))).to.include({ ok: true });
     });
   });
 
   describe('truncated', () => {
     it('refuses a frame shorter than an Ethernet header', () => {
       expect(reasonOf(Buffer.alloc(0))).to.equal('truncated');
-      expect(reasonOf(frame().subarray(0, 13))).to.equal('truncated');
+      expect(reasonOf(frame({ truncateTo: 13 }))).to.equal('truncated');
     });
 
     it('refuses a frame that ends inside a VLAN tag', () => {
-      expect(reasonOf(frame({ tags: [ETHERTYPE_VLAN] }).subarray(0, 16))).to.equal('truncated');
-      expect(reasonOf(frame({ tags: [ETHERTYPE_QINQ, ETHERTYPE_VLAN] }).subarray(0, 20))).to.equal('truncated');
+      expect(reasonOf(frame({ vlans: [{ tpid: TPID_8021Q }], truncateTo: 16 }))).to.equal('truncated');
+      expect(reasonOf(frame({ vlans: [{ tpid: TPID_8021AD }, { tpid: TPID_8021Q }], truncateTo: 20 }))).to.equal('truncated');
     });
 
     it('refuses a frame that ends inside the IPv4 header', () => {
-      expect(reasonOf(frame().subarray(0, 14))).to.equal('truncated');
-      expect(reasonOf(frame().subarray(0, 14 + 19))).to.equal('truncated');
+      expect(reasonOf(frame({ truncateTo: 14 }))).to.equal('truncated');
+      expect(reasonOf(frame({ truncateTo: 14 + 19 }))).to.equal('truncated');
     });
 
     it('refuses a frame that ends inside the UDP header or payload (shorter than the total length)', () => {
@@ -185,7 +102,7 @@ describe('data-plane frame parser', () => {
     });
 
     it('refuses every strict prefix of a valid frame without reading past it', () => {
-      const bytes = frame({ tags: [ETHERTYPE_VLAN], ihl: 6, payload: Buffer.alloc(64, 1) });
+      const bytes = frame({ vlans: [{ tpid: TPID_8021Q }], ihl: 6, payload: Buffer.alloc(64, 1) });
       expect(parse(bytes).ok).to.equal(true);
       for (let length = 0; length < bytes.length; length++) {
         // A fresh copy each time, so the parser cannot see the bytes after the prefix.
@@ -198,11 +115,11 @@ describe('data-plane frame parser', () => {
   describe('not IPv4', () => {
     it('refuses other ethertypes', () => {
       expect(reasonOf(frame({ etherType: ETHERTYPE_IPV6 }))).to.equal('notIpv4');
-      expect(reasonOf(frame({ etherType: 0x0806 }))).to.equal('notIpv4');
+      expect(reasonOf(frame({ etherType: ETHERTYPE_ARP }))).to.equal('notIpv4');
     });
 
     it('refuses a third VLAN tag', () => {
-      expect(reasonOf(frame({ tags: [ETHERTYPE_QINQ, ETHERTYPE_VLAN, ETHERTYPE_VLAN] }))).to.equal('notIpv4');
+      expect(reasonOf(frame({ vlans: [{ tpid: TPID_8021AD }, { tpid: TPID_8021Q }, { tpid: TPID_8021Q }] }))).to.equal('notIpv4');
     });
   });
 
@@ -258,19 +175,19 @@ describe('data-plane frame parser', () => {
 
   describe('fragments', () => {
     it('refuses a first fragment (MF set)', () => {
-      expect(reasonOf(frame({ fragmentField: 0x2000 }))).to.equal('fragment');
+      expect(reasonOf(frame({ fragment: IP_MF }))).to.equal('fragment');
     });
 
     it('refuses a later fragment (non-zero offset), with or without MF', () => {
-      expect(reasonOf(frame({ fragmentField: 0x00b9 }))).to.equal('fragment');
-      expect(reasonOf(frame({ fragmentField: 0x2001 }))).to.equal('fragment');
+      expect(reasonOf(frame({ fragment: 0x00b9 }))).to.equal('fragment');
+      expect(reasonOf(frame({ fragment: IP_MF | 1 }))).to.equal('fragment');
     });
   });
 
   describe('not UDP', () => {
     it('refuses other IPv4 protocols', () => {
-      expect(reasonOf(frame({ protocol: PROTOCOL_TCP }))).to.equal('notUdp');
-      expect(reasonOf(frame({ protocol: 2 }))).to.equal('notUdp'); // IGMP
+      expect(reasonOf(frame({ protocol: IPPROTO_TCP }))).to.equal('notUdp');
+      expect(reasonOf(frame({ protocol: IPPROTO_IGMP }))).to.equal('notUdp');
     });
   });
 
