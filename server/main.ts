@@ -22,6 +22,8 @@ async function main(): Promise<void> {
 
   const daemon = new Daemon(options);
   let stopping = false;
+  /** Set when start failed: a shutdown already under way must not turn that into success. */
+  let exitCode = 0;
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
@@ -31,7 +33,7 @@ async function main(): Promise<void> {
       process.exit(1);
     }, SHUTDOWN_LIMIT_MS).unref();
     daemon.stop().then(
-      () => process.exit(0),
+      () => process.exit(exitCode),
       (err: Error) => {
         log.error('shutdown failed', { error: err.message });
         process.exit(1);
@@ -45,7 +47,10 @@ async function main(): Promise<void> {
   try {
     await daemon.start();
   } catch (err) {
+    exitCode = 1;
     log.error(`cannot start: ${(err as Error).message}`);
+    if (stopping) return; // the shutdown under way exits with exitCode
+    stopping = true;
     await daemon.stop().catch(() => undefined);
     process.exit(1);
   }

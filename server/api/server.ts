@@ -38,13 +38,15 @@ function protoRoot(): string {
   throw new Error('proto/ directory not found above ' + __dirname);
 }
 
-/** The package definition the reflection service describes: every mcr.v1 file plus health. */
+/** The package definition the reflection service describes: every mcr.v1 file, health, and itself. */
 function reflectionPackage(): protoLoader.PackageDefinition {
   const root = protoRoot();
   const files = fs.readdirSync(path.join(root, 'mcr', 'v1')).filter((f) => f.endsWith('.proto'));
   const healthRoot = path.resolve(path.dirname(healthProtoPath), '..', '..');
-  return protoLoader.loadSync([...files.map((f) => `mcr/v1/${f}`), path.relative(healthRoot, healthProtoPath)], {
-    includeDirs: [root, healthRoot],
+  const reflectionRoot = path.join(path.dirname(require.resolve('@grpc/reflection/package.json')), 'build', 'proto');
+  const own = [...files.map((f) => `mcr/v1/${f}`), path.relative(healthRoot, healthProtoPath), 'grpc/reflection/v1/reflection.proto'];
+  return protoLoader.loadSync(own, {
+    includeDirs: [root, healthRoot, reflectionRoot],
     keepCase: true,
     longs: String,
     enums: String,

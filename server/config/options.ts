@@ -2,7 +2,7 @@
  * mcrd's command line (the contract in DESIGN.md §1), parsed into validated options.
  * Bad input is a UsageError naming the flag.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import os from 'os';
 
 import { isLogLevel, LogLevel } from '../log';
@@ -68,9 +68,13 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
   const program = new Command('mcrd')
     .description('mcr supervisor: relays multicast between interfaces, driven over gRPC')
     .version(SERVER_VERSION)
-    .option('--listen <address>', `unix:PATH or HOST:PORT; repeatable (default unix:${DEFAULT_SOCKET})`, (v: string, all: Listener[]) => [...all, parseListener(v)], [] as Listener[])
+    .addOption(
+      new Option('--listen <address>', 'unix:PATH or HOST:PORT; repeatable')
+        .argParser((v: string, all: Listener[]) => [...all, parseListener(v)])
+        .default([] as Listener[], `unix:${DEFAULT_SOCKET}`),
+    )
     .option('--state-dir <dir>', 'where the rule store is kept', DEFAULT_STATE_DIR)
-    .option('--workers <n>', 'worker processes (default: online CPUs)', integer(1, 256), os.availableParallelism())
+    .addOption(new Option('--workers <n>', 'worker processes').argParser(integer(1, 256)).default(os.availableParallelism(), 'online CPUs'))
     .option('--log-level <level>', 'error, warn, info or debug', logLevel, 'info')
     .option('--tls-cert <file>', 'TLS certificate for TCP listeners')
     .option('--tls-key <file>', 'TLS private key for TCP listeners')

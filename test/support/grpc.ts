@@ -76,8 +76,9 @@ export class McrClient {
     return required((await unary(this.rules, this.rules.deleteRule, { rule, expectedGeneration })).rule, 'DeleteRule');
   }
 
-  getVersion(): Promise<GetVersionResponse> {
-    return unary(this.system, this.system.getVersion, { clientProtocolMajor: 0 });
+  /** The server's version; `clientProtocolMajor` 0 asks mcrd not to check the client's protocol. */
+  getVersion(clientProtocolMajor = 0): Promise<GetVersionResponse> {
+    return unary(this.system, this.system.getVersion, { clientProtocolMajor });
   }
 
   async listWorkers(): Promise<Worker[]> {

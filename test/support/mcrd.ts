@@ -22,11 +22,15 @@ export const MCRD_MAIN = path.join(REPO_ROOT, 'dist', 'server', 'main.js');
 
 const START_TIMEOUT_MS = 30_000;
 const STOP_GRACE_MS = 10_000;
+/** How long to wait, after mcrd exited, for the rest of its output. */
+const OUTPUT_DRAIN_MS = 2000;
 const LOG_LIMIT_CHARS = 4 << 20;
 
 export interface McrdOptions {
   workers: number;
   logLevel?: string;
+  /** More arguments after the standard ones (another --listen, --insecure, a bad flag...). */
+  extraArgs?: readonly string[];
 }
 
 export interface ExitStatus {
@@ -79,16 +83,44 @@ export class Mcrd {
 
   /** Starts mcrd and resolves once its health service reports SERVING. */
   async start(timeoutMs = START_TIMEOUT_MS): Promise<void> {
+    this.launch();
+    try {
+      await this.waitUntilServing(timeoutMs);
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  /**
+   * Starts mcrd expecting it to refuse to start, and resolves with how it exited. Fails (after
+   * stopping it) if it is still running after timeoutMs.
+   */
+  async runUntilExit(timeoutMs = START_TIMEOUT_MS): Promise<ExitStatus> {
+    const { exited, closed } = this.launch();
+    const status = await Promise.race([exited, sleep(timeoutMs).then(() => null)]);
+    if (status) {
+      // The output it wrote last may still be in the pipes when the exit is reported.
+      await Promise.race([closed, sleep(OUTPUT_DRAIN_MS)]);
+      return status;
+    }
+    await this.stop();
+    throw new Error(`mcrd did not exit by itself within ${timeoutMs} ms; output:\n${this.output}`);
+  }
+
+  /** Spawns mcrd (not yet serving); returns promises of its exit and of the end of its output. */
+  private launch(): { exited: Promise<ExitStatus>; closed: Promise<void> } {
     if (this.child) throw new Error('mcrd is already running');
     if (!fs.existsSync(MCRD_MAIN)) throw new Error(`mcrd is not built: ${MCRD_MAIN} does not exist (run \`npm run build\`)`);
     const argv = [process.execPath, MCRD_MAIN, '--listen', `unix:${this.socketPath}`, '--state-dir', this.stateDir];
     argv.push('--workers', String(this.options.workers), '--log-level', this.options.logLevel ?? 'debug');
+    argv.push(...(this.options.extraArgs ?? []));
     this.append(`--- starting: ${argv.join(' ')}\n`);
     const child = spawnIn(this.relayNs, argv, { cwd: REPO_ROOT });
     this.child = child;
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => this.append(chunk));
     child.stderr!.setEncoding('utf8').on('data', (chunk: string) => this.append(chunk));
-    this.exited = new Promise((resolve) => {
+    const exited = new Promise<ExitStatus>((resolve) => {
       child.on('error', (err) => this.append(`--- spawn error: ${err.message}\n`));
       // 'exit', not 'close': workers that inherited the pipes could keep them open after mcrd is gone.
       child.on('exit', (code, signal) => {
@@ -97,12 +129,9 @@ export class Mcrd {
         resolve({ code, signal, killed: false });
       });
     });
-    try {
-      await this.waitUntilServing(timeoutMs);
-    } catch (err) {
-      await this.stop();
-      throw err;
-    }
+    this.exited = exited;
+    const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
+    return { exited, closed };
   }
 
   private async waitUntilServing(timeoutMs: number): Promise<void> {

@@ -1,0 +1,113 @@
+/**
+ * The API as a client without mcr's proto files meets it: server reflection lists every service and
+ * serves descriptors that decode and link (what `grpcurl -plaintext -unix SOCK list|describe` needs),
+ * standard health, the socket's permissions, GetVersion's protocol check, and ListWorkers.
+ */
+import { status } from '@grpc/grpc-js';
+import { expect } from 'chai';
+import fs from 'fs';
+
+import { WorkerState } from '../../gen/mcr/v1/system';
+import { useRelay } from '../support/fixture';
+import { grpcFailure, namesField, statusName } from '../support/grpc';
+import { ReflectionClient } from '../support/reflection';
+import { waitForWorkersInSync } from '../support/rules';
+
+const WORKERS = 2;
+const MCR_SERVICES = ['mcr.v1.RuleService', 'mcr.v1.SystemService', 'mcr.v1.StatsService'];
+const STANDARD_SERVICES = ['grpc.health.v1.Health', 'grpc.reflection.v1.ServerReflection'];
+const RULE_METHODS = ['CreateRule', 'GetRule', 'ListRules', 'UpdateRule', 'DeleteRule'];
+const NOBODY = 65534;
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('e2e: API surface', function () {
+  this.timeout(60_000);
+  const relay = useRelay({ workers: WORKERS });
+
+  describe('server reflection', function () {
+    let reflection: ReflectionClient | null = null;
+    before(() => {
+      reflection = new ReflectionClient(relay.mcrd.socketPath);
+    });
+    after(() => {
+      reflection?.close();
+      reflection = null;
+    });
+
+    it('lists the mcr.v1 services, health and reflection', async function () {
+      const services = await reflection!.listServices();
+      for (const name of [...MCR_SERVICES, ...STANDARD_SERVICES]) expect(services, 'services listed by reflection').to.include(name);
+    });
+
+    it('serves the file declaring mcr.v1.RuleService, which decodes and links with its imports', async function () {
+      const { files, registry } = await reflection!.describeSymbol('mcr.v1.RuleService');
+      expect(files.map((f) => f.package), 'packages of the files served').to.satisfy((packages: string[]) => packages.every((p) => p === 'mcr.v1'));
+      const service = registry.getService('mcr.v1.RuleService');
+      expect(service, 'mcr.v1.RuleService in the linked descriptors').to.not.equal(undefined);
+      expect(service!.methods.map((m) => m.name)).to.have.members(RULE_METHODS);
+      const create = service!.methods.find((m) => m.name === 'CreateRule')!;
+      expect(create.input.typeName).to.equal('mcr.v1.CreateRuleRequest');
+      expect(create.output.typeName).to.equal('mcr.v1.CreateRuleResponse');
+      const ruleField = create.input.fields.find((f) => f.name === 'rule');
+      expect(ruleField?.message?.typeName, 'CreateRuleRequest.rule').to.equal('mcr.v1.Rule');
+      expect(create.input.fields.map((f) => f.name), 'CreateRuleRequest fields').to.include('validate_only');
+      expect(registry.getMessage('mcr.v1.Rule')?.fields.map((f) => f.name), 'Rule fields').to.include.members(['id', 'name', 'input', 'outputs']);
+    });
+
+    it('describes every mcr.v1 service the same way', async function () {
+      for (const name of MCR_SERVICES) {
+        const { registry } = await reflection!.describeSymbol(name);
+        const service = registry.getService(name);
+        expect(service, name).to.not.equal(undefined);
+        expect(service!.methods.length, `methods of ${name}`).to.be.greaterThan(0);
+      }
+    });
+  });
+
+  it('health: the overall service "" is SERVING', async function () {
+    expect(await relay.client.healthStatus()).to.equal('SERVING');
+  });
+
+  it('the unix socket has mode 0660', function () {
+    const stat = fs.statSync(relay.mcrd.socketPath);
+    expect(stat.isSocket(), `${relay.mcrd.socketPath} is a socket`).to.equal(true);
+    expect((stat.mode & 0o7777).toString(8)).to.equal('660');
+  });
+
+  it('GetVersion reports protocol 1 and its features', async function () {
+    const version = await relay.client.getVersion();
+    expect(version.protocolMajor).to.equal(1);
+    expect(version.serverVersion).to.match(/^\d+\.\d+\.\d+/);
+    expect(version.features).to.include.members(['rules', 'validate_only', 'workers', 'health', 'reflection']);
+  });
+
+  it('GetVersion from a client of protocol 2 is FAILED_PRECONDITION naming client_protocol_major', async function () {
+    const err = await grpcFailure(relay.client.getVersion(2));
+    expect(statusName(err.code), err.details).to.equal(statusName(status.FAILED_PRECONDITION));
+    expect(namesField(err.details, 'client_protocol_major'), `"${err.details}" names client_protocol_major`).to.equal(true);
+  });
+
+  it('ListWorkers: every requested worker runs as uid 65534, alive, with the expected rule set', async function () {
+    const workers = await waitForWorkersInSync(relay.client, WORKERS);
+    expect(workers.map((w) => w.index).sort()).to.deep.equal([...Array(WORKERS).keys()]);
+    expect(new Set(workers.map((w) => w.pid)).size, 'distinct pids').to.equal(WORKERS);
+    for (const worker of workers) {
+      const label = `worker ${worker.index}`;
+      expect(worker.state, `${label} state`).to.equal(WorkerState.WORKER_STATE_RUNNING);
+      expect(worker.uid, `${label} uid`).to.equal(NOBODY);
+      expect(worker.pid, `${label} pid`).to.be.greaterThan(0);
+      expect(isAlive(worker.pid), `${label} pid ${worker.pid} is alive`).to.equal(true);
+      expect(fs.statSync(`/proc/${worker.pid}`).uid, `${label} process owner`).to.equal(NOBODY);
+      expect(worker.rulesetHash, `${label} ruleset hash`).to.not.equal('');
+      expect(worker.rulesetHash, `${label} ruleset hash`).to.equal(worker.expectedRulesetHash);
+    }
+  });
+});

@@ -1,0 +1,95 @@
+/**
+ * Runs the real mcrctl (bin/mcrctl, which loads the built dist/) for the end-to-end tests, in the root
+ * namespace or inside one of the topology's namespaces, and collects its exit code and output.
+ */
+import { spawn } from 'child_process';
+import fs from 'fs';
+import path from 'path';
+
+import { inNamespace } from './netns';
+
+const REPO_ROOT = path.resolve(__dirname, '..', '..');
+export const MCRCTL_BIN = path.join(REPO_ROOT, 'bin', 'mcrctl');
+const MCRCTL_MAIN = path.join(REPO_ROOT, 'dist', 'clients', 'mcrctl', 'main.js');
+const DEFAULT_TIMEOUT_MS = 20_000;
+
+export interface McrctlOptions {
+  /** Run inside this network namespace (default: the test's own). */
+  ns?: string;
+  /** Environment on top of the test's; MCR_SOCKET is never inherited, only set from here. */
+  env?: Record<string, string>;
+  timeoutMs?: number;
+}
+
+export interface McrctlResult {
+  /** The exit code, or null when a signal ended it. */
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `mcrctl ARGS`; resolves when it exits (SIGKILLed after the timeout, which then rejects). */
+export function runMcrctl(args: readonly string[], options: McrctlOptions = {}): Promise<McrctlResult> {
+  if (!fs.existsSync(MCRCTL_MAIN)) return Promise.reject(new Error(`mcrctl is not built: ${MCRCTL_MAIN} does not exist (run \`npm run build\`)`));
+  const argv = [process.execPath, MCRCTL_BIN, ...args];
+  const [command, ...rest] = options.ns ? ['ip', ...inNamespace(options.ns, argv)] : argv;
+  const env: NodeJS.ProcessEnv = { ...process.env, ...options.env };
+  if (options.env?.MCR_SOCKET === undefined) delete env.MCR_SOCKET;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const shown = `mcrctl ${args.join(' ')}`;
+
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, rest, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    let timedOut = false;
+    const killer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.on('error', (err) => {
+      clearTimeout(killer);
+      reject(new Error(`${shown}: ${err.message}`));
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(killer);
+      if (timedOut) reject(new Error(`${shown} did not finish within ${timeoutMs} ms; stdout: ${stdout}; stderr: ${stderr}`));
+      else resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/** Runs mcrctl and returns its stdout; fails with its output unless it exits 0. */
+export async function mcrctlOk(args: readonly string[], options: McrctlOptions = {}): Promise<string> {
+  const result = await runMcrctl(args, options);
+  if (result.code !== 0) {
+    throw new Error(`mcrctl ${args.join(' ')} exited with ${result.signal ?? result.code}; stdout: ${result.stdout}; stderr: ${result.stderr}`);
+  }
+  return result.stdout;
+}
+
+/**
+ * The rows of the first table in mcrctl's text output, each as header -> cell. Columns are separated
+ * by at least two spaces (cells hold single spaces at most); continuation lines of multi-line cells
+ * (fewer cells than headers) are skipped. The table ends at the first blank line.
+ */
+export function parseTable(text: string): Record<string, string>[] {
+  const lines = text.split('\n');
+  const end = lines.findIndex((line) => line.trim() === '');
+  const [header, ...rows] = lines.slice(0, end < 0 ? lines.length : end).map((line) => line.trim().split(/\s{2,}/));
+  if (!header) throw new Error(`no table in mcrctl output: ${JSON.stringify(text)}`);
+  return rows.filter((cells) => cells.length === header.length).map((cells) => Object.fromEntries(header.map((name, i) => [name, cells[i]])));
+}
+
+/** The "Key:  value" lines of mcrctl's detail views (first line of each value), by key. */
+export function parseFields(text: string): Map<string, string> {
+  const fields = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const match = /^(\S[^:]*):\s+(.*)$/.exec(line);
+    if (match) fields.set(match[1], match[2]);
+  }
+  return fields;
+}
