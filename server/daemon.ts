@@ -2,6 +2,8 @@
  * The supervisor: opens the rule store, starts the workers, keeps them in line with the store and
  * serves the API. start() leaves it serving; stop() takes it down in order.
  */
+import http from 'http';
+
 import { native } from '../native';
 import { ApiServer } from './api/server';
 import { ruleService } from './api/rule-service';
@@ -14,6 +16,7 @@ import { logger } from './log';
 import { RuleStore } from './rules/store';
 import { DEFAULT_RULE_LIMITS } from './rules/validate';
 import { StatsCollector } from './stats/collector';
+import { metricsRegistry, serveMetrics } from './stats/metrics';
 import { WorkerPool } from './workers/pool';
 import { SERVER_VERSION } from './version';
 
@@ -27,6 +30,7 @@ export class Daemon {
   private forwarder?: Forwarder;
   private api?: ApiServer;
   private counterPoll?: NodeJS.Timeout;
+  private metrics?: http.Server;
 
   constructor(private readonly options: DaemonOptions) {}
 
@@ -53,6 +57,7 @@ export class Daemon {
     forwarder.start();
 
     const collector = new StatsCollector(pool, () => store.list(), (id, lastNs) => forwarder.notePackets(id, lastNs));
+    // Regular readings keep last-packet times and rates current and limit what a crash can lose.
     this.counterPoll = setInterval(() => void collector.collect(), COUNTER_POLL_MS);
 
     const gate = this.gate;
@@ -63,6 +68,14 @@ export class Daemon {
     });
     this.api = api;
     await api.listen(options.listen, options.tls, options.insecure);
+    if (options.metrics) {
+      const registry = metricsRegistry({
+        stats: () => collector.collect(),
+        ruleStates: () => store.list().map((rule) => forwarder.status(rule).state),
+        workers: () => pool.slots.map((slot) => ({ index: slot.index, state: slot.state, restarts: slot.restarts })),
+      });
+      this.metrics = await serveMetrics(options.metrics, registry);
+    }
     api.setServing(true);
     this.log.info('mcrd ready', { workers: pool.size, rules: store.list().length });
   }
@@ -73,6 +86,7 @@ export class Daemon {
     clearInterval(this.counterPoll);
     this.api?.setServing(false);
     await this.api?.close(2000);
+    this.metrics?.close();
     this.forwarder?.stop();
     await this.pool?.stop(3000);
     this.log.info('mcrd stopped');

@@ -63,3 +63,33 @@ export function getLogLevels(): Record<Facility, LogLevel> {
 export function isFacility(value: string): value is Facility {
   return (FACILITIES as readonly string[]).includes(value);
 }
+
+/** How long a rate-limited message key stays quiet after it was logged. */
+export const RATE_LIMIT_WINDOW_MS = 10_000;
+
+export interface RateLimitedLogger {
+  error(key: string, message: string, meta?: Record<string, unknown>): void;
+  warn(key: string, message: string, meta?: Record<string, unknown>): void;
+  info(key: string, message: string, meta?: Record<string, unknown>): void;
+  debug(key: string, message: string, meta?: Record<string, unknown>): void;
+}
+
+/**
+ * Wraps a logger so that a message repeated under the same key is written at most once per window;
+ * the next line written for the key carries `suppressed`, the count of lines left out meanwhile.
+ */
+export function rateLimited(target: Logger, windowMs = RATE_LIMIT_WINDOW_MS, now: () => number = Date.now): RateLimitedLogger {
+  const state = new Map<string, { until: number; suppressed: number }>();
+  const write = (level: LogLevel) => (key: string, message: string, meta: Record<string, unknown> = {}) => {
+    const t = now();
+    const entry = state.get(key);
+    if (entry && t < entry.until) {
+      entry.suppressed++;
+      return;
+    }
+    const suppressed = entry?.suppressed ?? 0;
+    state.set(key, { until: t + windowMs, suppressed: 0 });
+    target.log(level, message, suppressed > 0 ? { ...meta, suppressed } : meta);
+  };
+  return { error: write('error'), warn: write('warn'), info: write('info'), debug: write('debug') };
+}

@@ -1,11 +1,28 @@
-/** mcr.v1.StatsService: counters per rule, per output and per worker input. */
-import { status } from '@grpc/grpc-js';
+/** mcr.v1.StatsService: counters per rule, per output and per worker input, once or as a stream. */
+import { ServerWritableStream, status } from '@grpc/grpc-js';
 
-import { GetStatsRequest, GetStatsResponse, GetWorkerStatsResponse, StatsServiceServer } from '../../gen/mcr/v1/stats';
+import {
+  GetStatsRequest,
+  GetStatsResponse,
+  GetWorkerStatsResponse,
+  RuleStats,
+  StatsServiceServer,
+  WatchStatsRequest,
+  WatchStatsResponse,
+} from '../../gen/mcr/v1/stats';
 import type { RuleStore } from '../rules/store';
 import type { StatsCollector } from '../stats/collector';
+import { logger } from '../log';
 import { ApiError } from './errors';
 import { CallGate, unary } from './unary';
+
+const log = logger('api');
+
+export const WATCH_INTERVAL_DEFAULT_MS = 1000;
+export const WATCH_INTERVAL_MIN_MS = 100;
+export const WATCH_INTERVAL_MAX_MS = 60_000;
+/** Concurrent WatchStats streams. */
+export const MAX_WATCHERS = 64;
 
 export interface StatsServiceDeps {
   store: RuleStore;
@@ -13,23 +30,80 @@ export interface StatsServiceDeps {
   gate: CallGate;
 }
 
-const nowNanos = () => BigInt(Date.now()) * 1_000_000n;
+export function clampInterval(ms: number): number {
+  if (ms === 0) return WATCH_INTERVAL_DEFAULT_MS;
+  return Math.min(WATCH_INTERVAL_MAX_MS, Math.max(WATCH_INTERVAL_MIN_MS, ms));
+}
 
 export function statsService({ store, collector, gate }: StatsServiceDeps): StatsServiceServer {
+  let watchers = 0;
+
+  /** The rules a request asks for: one (by id or name), or all when `ref` is empty. */
+  const selector = (ref: string): ((stats: RuleStats[]) => RuleStats[]) => {
+    if (!ref) return (stats) => stats;
+    const rule = store.find(ref);
+    if (!rule) throw new ApiError(status.NOT_FOUND, 'rule', `no rule with id or name "${ref}"`);
+    return (stats) => stats.filter((s) => s.ruleId === rule.id);
+  };
+
+  const watchStats = (call: ServerWritableStream<WatchStatsRequest, WatchStatsResponse>): void => {
+    const refuse = (err: ApiError): void => {
+      call.emit('error', err.toServiceError());
+    };
+    if (gate.closing) return refuse(new ApiError(status.UNAVAILABLE, undefined, 'mcrd is shutting down'));
+    if (watchers >= MAX_WATCHERS) {
+      return refuse(new ApiError(status.RESOURCE_EXHAUSTED, undefined, `too many stats watchers (limit ${MAX_WATCHERS})`));
+    }
+    let select: (stats: RuleStats[]) => RuleStats[];
+    try {
+      select = selector(call.request.rule);
+    } catch (err) {
+      return refuse(err as ApiError);
+    }
+    const intervalMs = clampInterval(call.request.intervalMs);
+    watchers++;
+    let dropped = 0n;
+    /** False while the stream's buffer is over its mark: updates are dropped, not queued. */
+    let writable = true;
+    let done = false;
+    const send = async () => {
+      if (done) return;
+      if (gate.closing) return finish(() => call.end());
+      if (!writable) {
+        dropped++;
+        return;
+      }
+      const snapshot = await collector.collect();
+      if (done) return;
+      writable = call.write({ rules: select(snapshot.rules), collectedUnixNanos: snapshot.collectedUnixNanos, intervalMs, droppedUpdates: dropped });
+    };
+    const timer = setInterval(() => void send().catch((err: Error) => log.warn('stats update failed', { error: err.message })), intervalMs);
+    const finish = (last?: () => void) => {
+      if (done) return;
+      done = true;
+      clearInterval(timer);
+      watchers--;
+      last?.();
+    };
+    call.on('drain', () => (writable = true));
+    call.on('cancelled', () => finish());
+    call.on('close', () => finish());
+    call.on('error', () => finish());
+    void send();
+  };
+
   return {
     getStats: unary(gate, 'GetStats', async (req: GetStatsRequest): Promise<GetStatsResponse> => {
-      const wanted = req.rule ? store.find(req.rule) : undefined;
-      if (req.rule && !wanted) throw new ApiError(status.NOT_FOUND, 'rule', `no rule with id or name "${req.rule}"`);
-      const { rules } = await collector.collect();
-      return {
-        rules: wanted ? rules.filter((r) => r.ruleId === wanted.id) : rules,
-        collectedUnixNanos: nowNanos(),
-      };
+      const select = selector(req.rule);
+      const { rules, collectedUnixNanos } = await collector.collect();
+      return { rules: select(rules), collectedUnixNanos };
     }),
 
+    watchStats,
+
     getWorkerStats: unary(gate, 'GetWorkerStats', async (): Promise<GetWorkerStatsResponse> => {
-      const { inputs } = await collector.collect();
-      return { inputs, collectedUnixNanos: nowNanos() };
+      const { inputs, collectedUnixNanos } = await collector.collect();
+      return { inputs, collectedUnixNanos };
     }),
   };
 }

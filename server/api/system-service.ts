@@ -2,12 +2,16 @@
 import { status } from '@grpc/grpc-js';
 
 import {
+  GetLogLevelsResponse,
   GetVersionRequest,
   GetVersionResponse,
   ListWorkersResponse,
+  SetLogLevelRequest,
+  SetLogLevelResponse,
   SystemServiceServer,
   Worker,
 } from '../../gen/mcr/v1/system';
+import { Facility, FACILITIES, getLogLevels, isFacility, isLogLevel, LOG_LEVELS, setLogLevel } from '../log';
 import type { HeartbeatReply } from '../../workers/protocol';
 import type { WorkerPool, WorkerSlot } from '../workers/pool';
 import { FEATURES, PROTOCOL_MAJOR, PROTOCOL_MINOR, SERVER_VERSION } from '../version';
@@ -66,5 +70,22 @@ export function systemService({ pool, gate, startedUnixNanos }: SystemServiceDep
     listWorkers: unary(gate, 'ListWorkers', async (): Promise<ListWorkersResponse> => ({
       workers: await Promise.all(pool.slots.map(describeWorker)),
     })),
+
+    setLogLevel: unary(gate, 'SetLogLevel', async (req: SetLogLevelRequest): Promise<SetLogLevelResponse> => {
+      const { facility, level } = req;
+      let target: Facility | undefined;
+      if (facility) {
+        if (!isFacility(facility)) {
+          throw new ApiError(status.INVALID_ARGUMENT, 'facility', `unknown facility "${facility}": one of ${FACILITIES.join(', ')}, or empty for all`);
+        }
+        target = facility;
+      }
+      if (!isLogLevel(level)) throw new ApiError(status.INVALID_ARGUMENT, 'level', `unknown level "${level}": one of ${LOG_LEVELS.join(', ')}`);
+      setLogLevel(level, target);
+      if (!target || target === 'worker') await pool.setWorkerLogLevel(level);
+      return { levels: getLogLevels() };
+    }),
+
+    getLogLevels: unary(gate, 'GetLogLevels', (): GetLogLevelsResponse => ({ levels: getLogLevels() })),
   };
 }

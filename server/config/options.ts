@@ -29,6 +29,8 @@ export interface DaemonOptions {
   rcvbuf: number;
   /** Egress socket send buffer, bytes. */
   sndbuf: number;
+  /** Where to serve Prometheus /metrics; off when undefined. */
+  metrics?: Extract<Listener, { kind: 'tcp' }>;
 }
 
 export const DEFAULT_SOCKET = '/run/mcr/mcr.sock';
@@ -58,6 +60,12 @@ function integer(min: number, max: number) {
   };
 }
 
+function metricsListener(value: string): Extract<Listener, { kind: 'tcp' }> {
+  const listener = parseListener(value);
+  if (listener.kind !== 'tcp') throw new InvalidArgumentError(`expected HOST:PORT, got "${value}"`);
+  return listener;
+}
+
 function logLevel(value: string): LogLevel {
   if (!isLogLevel(value)) throw new InvalidArgumentError('must be one of error, warn, info, debug');
   return value;
@@ -75,6 +83,7 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
     )
     .option('--state-dir <dir>', 'where the rule store is kept', DEFAULT_STATE_DIR)
     .addOption(new Option('--workers <n>', 'worker processes').argParser(integer(1, 256)).default(os.availableParallelism(), 'online CPUs'))
+    .option('--metrics <host:port>', 'serve Prometheus metrics on http://HOST:PORT/metrics', metricsListener)
     .option('--log-level <level>', 'error, warn, info or debug', logLevel, 'info')
     .option('--tls-cert <file>', 'TLS certificate for TCP listeners')
     .option('--tls-key <file>', 'TLS private key for TCP listeners')
@@ -104,5 +113,6 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
     batch: o.batch,
     rcvbuf: o.rcvbuf,
     sndbuf: o.sndbuf,
+    metrics: o.metrics,
   };
 }

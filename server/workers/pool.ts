@@ -81,6 +81,20 @@ export class WorkerPool extends EventEmitter {
     );
   }
 
+  /** Sets the workers' own log level, now in every running worker and for every worker started later. */
+  async setWorkerLogLevel(level: LogLevel): Promise<void> {
+    this.options.logLevel = level;
+    await Promise.all(
+      this.slots
+        .filter((slot) => slot.running)
+        .map((slot) =>
+          slot.process!.request({ type: 'setLogLevel', level }).catch((err: Error) => {
+            this.log.warn('cannot set worker log level', { worker: slot.index, error: err.message });
+          }),
+        ),
+    );
+  }
+
   /** Kills a worker that misbehaves; it is restarted like one that crashed. */
   recycle(slot: WorkerSlot, reason: string): void {
     this.log.warn('restarting worker', { worker: slot.index, reason });

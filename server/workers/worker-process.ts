@@ -73,6 +73,8 @@ export function workerCommand(entry: string): { file: string; args: string[] } {
  */
 export class WorkerProcess extends EventEmitter {
   readonly log: Logger;
+  /** The worker's own log lines, under facility "worker". */
+  private readonly workerLog: Logger;
   private child?: ChildProcess;
   private channel?: ControlChannel;
   private seq = 0;
@@ -86,6 +88,7 @@ export class WorkerProcess extends EventEmitter {
   constructor(readonly launch: WorkerLaunch) {
     super();
     this.log = logger('workers', { worker: launch.index });
+    this.workerLog = logger('worker', { worker: launch.index });
   }
 
   /** Starts the process and resolves once it has reported ready and accepted its hello. */
@@ -199,7 +202,7 @@ export class WorkerProcess extends EventEmitter {
         this.emit('ready');
         return;
       case 'log':
-        this.log.log(message.level, message.message, message.meta ?? {});
+        this.workerLog.log(message.level, message.message, message.meta ?? {});
         return;
       case 'fatal':
         this.log.error(`worker refused to run: ${message.message}`);

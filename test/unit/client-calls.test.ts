@@ -26,7 +26,7 @@ describe('client library calls', () => {
     return c;
   }
 
-  const system: SystemServiceServer = {
+  const system: Pick<SystemServiceServer, 'getVersion' | 'listWorkers'> = {
     getVersion: (call, reply) => {
       versionRequests.push(call.request);
       reply(null, { serverVersion: '1.0.0', protocolMajor: 1, protocolMinor: 0, features: [], startedUnixNanos: 0n });

@@ -86,7 +86,7 @@ class FakeMcrd {
     },
   };
 
-  readonly systemService: SystemServiceServer = {
+  readonly systemService: Pick<SystemServiceServer, 'getVersion' | 'listWorkers'> = {
     getVersion: (call, reply) => {
       this.versionRequests.push(call.request);
       reply(null, { serverVersion: '9.8.7', protocolMajor: 1, protocolMinor: 2, features: ['rules', 'validate_only'], startedUnixNanos: 0n });
@@ -99,7 +99,7 @@ class FakeMcrd {
       }),
   };
 
-  readonly statsService: StatsServiceServer = {
+  readonly statsService: Pick<StatsServiceServer, 'getStats' | 'getWorkerStats'> = {
     getStats: (call, reply) => {
       const rules = [...this.rules.values()].filter((r) => !call.request.rule || r.id === call.request.rule || r.name === call.request.rule);
       reply(

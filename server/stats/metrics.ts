@@ -1,0 +1,231 @@
+/**
+ * Prometheus exposition (opt-in: `mcrd --metrics HOST:PORT`). Every scrape reads fresh counters
+ * through the stats collector. Names follow Prometheus conventions (`_total` counters, base units);
+ * labels are bounded: rule id, output index, worker index, interface name, and fixed reason sets,
+ * never addresses.
+ */
+import http from 'http';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+
+import { RuleState } from '../../gen/mcr/v1/rules';
+import { WorkerState } from '../../gen/mcr/v1/system';
+import type { Listener } from '../config/options';
+import { logger } from '../log';
+import type { CollectedStats } from './collector';
+
+const log = logger('api');
+
+type Labels = Record<string, string>;
+type Sample = [Labels, number | bigint];
+
+export interface MetricsSources {
+  stats(): Promise<CollectedStats>;
+  ruleStates(): RuleState[];
+  workers(): Array<{ index: number; state: WorkerState; restarts: number }>;
+}
+
+interface Family {
+  name: string;
+  help: string;
+  labels: string[];
+  kind: 'counter' | 'gauge';
+  samples(stats: CollectedStats, sources: MetricsSources): Sample[];
+}
+
+const ruleLabel = (id: string): Labels => ({ rule: id });
+const outputLabels = (id: string, index: number): Labels => ({ rule: id, output: String(index) });
+const inputLabels = (worker: number, iface: string): Labels => ({ worker: String(worker), interface: iface });
+
+const PARSE_REASONS = {
+  truncated: 'truncated',
+  notIpv4: 'not_ipv4',
+  badHeader: 'bad_header',
+  badLength: 'bad_length',
+  fragment: 'fragment',
+  notUdp: 'not_udp',
+} as const;
+
+const FAMILIES: Family[] = [
+  {
+    name: 'mcr_rule_received_packets_total',
+    help: 'Packets matched by the rule.',
+    labels: ['rule'],
+    kind: 'counter',
+    samples: (s) => s.rules.map((r) => [ruleLabel(r.ruleId), r.packetsReceived]),
+  },
+  {
+    name: 'mcr_rule_received_bytes_total',
+    help: 'UDP payload bytes matched by the rule.',
+    labels: ['rule'],
+    kind: 'counter',
+    samples: (s) => s.rules.map((r) => [ruleLabel(r.ruleId), r.bytesReceived]),
+  },
+  {
+    name: 'mcr_rule_forwarded_packets_total',
+    help: 'Packets of the rule sent on at least one output.',
+    labels: ['rule'],
+    kind: 'counter',
+    samples: (s) => s.rules.map((r) => [ruleLabel(r.ruleId), r.packetsForwarded]),
+  },
+  {
+    name: 'mcr_rule_send_failed_packets_total',
+    help: 'Packets of the rule that no output accepted.',
+    labels: ['rule'],
+    kind: 'counter',
+    samples: (s) => s.rules.map((r) => [ruleLabel(r.ruleId), r.drops?.sendFailed ?? 0n]),
+  },
+  {
+    name: 'mcr_rule_last_packet_timestamp_seconds',
+    help: 'Unix time of the last packet matched by the rule (0 = never).',
+    labels: ['rule'],
+    kind: 'gauge',
+    samples: (s) => s.rules.map((r) => [ruleLabel(r.ruleId), Number(r.lastPacketUnixNanos) / 1e9]),
+  },
+  {
+    name: 'mcr_output_sent_packets_total',
+    help: 'Packets sent on the output.',
+    labels: ['rule', 'output'],
+    kind: 'counter',
+    samples: (s) => s.rules.flatMap((r) => r.outputs.map((o): Sample => [outputLabels(r.ruleId, o.index), o.packets])),
+  },
+  {
+    name: 'mcr_output_sent_bytes_total',
+    help: 'UDP payload bytes sent on the output.',
+    labels: ['rule', 'output'],
+    kind: 'counter',
+    samples: (s) => s.rules.flatMap((r) => r.outputs.map((o): Sample => [outputLabels(r.ruleId, o.index), o.bytes])),
+  },
+  {
+    name: 'mcr_output_send_errors_total',
+    help: 'Sends on the output that failed, by class: would_block (buffer full), unreachable, other.',
+    labels: ['rule', 'output', 'class'],
+    kind: 'counter',
+    samples: (s) =>
+      s.rules.flatMap((r) =>
+        r.outputs.flatMap((o): Sample[] => [
+          [{ ...outputLabels(r.ruleId, o.index), class: 'would_block' }, o.errorsWouldBlock],
+          [{ ...outputLabels(r.ruleId, o.index), class: 'unreachable' }, o.errorsUnreachable],
+          [{ ...outputLabels(r.ruleId, o.index), class: 'other' }, o.errorsOther],
+        ]),
+      ),
+  },
+  {
+    name: 'mcr_input_frames_total',
+    help: 'Frames read from a worker capture socket.',
+    labels: ['worker', 'interface'],
+    kind: 'counter',
+    samples: (s) => s.inputs.map((i) => [inputLabels(i.worker, i.interface), i.frames]),
+  },
+  {
+    name: 'mcr_input_bytes_total',
+    help: 'Bytes of the frames read from a worker capture socket.',
+    labels: ['worker', 'interface'],
+    kind: 'counter',
+    samples: (s) => s.inputs.map((i) => [inputLabels(i.worker, i.interface), i.bytes]),
+  },
+  {
+    name: 'mcr_input_unmatched_frames_total',
+    help: 'Well-formed UDP frames that matched no rule of the worker.',
+    labels: ['worker', 'interface'],
+    kind: 'counter',
+    samples: (s) => s.inputs.map((i) => [inputLabels(i.worker, i.interface), i.unmatched]),
+  },
+  {
+    name: 'mcr_input_parse_errors_total',
+    help: 'Frames dropped because they could not be parsed, by reason.',
+    labels: ['worker', 'interface', 'reason'],
+    kind: 'counter',
+    samples: (s) =>
+      s.inputs.flatMap((i) =>
+        Object.entries(PARSE_REASONS).map(([field, reason]): Sample => [
+          { ...inputLabels(i.worker, i.interface), reason },
+          i.parseErrors?.[field as keyof typeof PARSE_REASONS] ?? 0n,
+        ]),
+      ),
+  },
+  {
+    name: 'mcr_input_kernel_drops_total',
+    help: 'Frames the kernel dropped before the worker read them (PACKET_STATISTICS).',
+    labels: ['worker', 'interface'],
+    kind: 'counter',
+    samples: (s) => s.inputs.map((i) => [inputLabels(i.worker, i.interface), i.kernelDrops]),
+  },
+  {
+    name: 'mcr_rules',
+    help: 'Rules by state.',
+    labels: ['state'],
+    kind: 'gauge',
+    samples: (_s, sources) => {
+      const counts = new Map<string, number>();
+      for (const state of sources.ruleStates()) {
+        const name = RuleState[state]?.replace(/^RULE_STATE_/, '').toLowerCase() ?? 'unknown';
+        counts.set(name, (counts.get(name) ?? 0) + 1);
+      }
+      return [...counts].map(([state, n]): Sample => [{ state }, n]);
+    },
+  },
+  {
+    name: 'mcr_worker_up',
+    help: '1 when the worker is running.',
+    labels: ['worker'],
+    kind: 'gauge',
+    samples: (_s, sources) => sources.workers().map((w): Sample => [{ worker: String(w.index) }, w.state === WorkerState.WORKER_STATE_RUNNING ? 1 : 0]),
+  },
+  {
+    name: 'mcr_worker_restarts_total',
+    help: 'Times the worker was restarted.',
+    labels: ['worker'],
+    kind: 'counter',
+    samples: (_s, sources) => sources.workers().map((w): Sample => [{ worker: String(w.index) }, w.restarts]),
+  },
+];
+
+/** A registry holding every mcr metric (plus the process metrics), filled from `sources` at each scrape. */
+export function metricsRegistry(sources: MetricsSources): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  let scrape: Promise<CollectedStats> | undefined;
+  for (const family of FAMILIES) {
+    const Metric = family.kind === 'counter' ? Counter : Gauge;
+    new Metric({
+      name: family.name,
+      help: family.help,
+      labelNames: family.labels,
+      registers: [registry],
+      async collect(this: Counter | Gauge) {
+        // One scrape reads the counters once for every family (the collector shares calls in flight).
+        scrape ??= sources.stats().finally(() => setImmediate(() => (scrape = undefined)));
+        const stats = await scrape;
+        this.reset();
+        for (const [labels, value] of family.samples(stats, sources)) {
+          if (this instanceof Counter) this.inc(labels, Number(value));
+          else this.set(labels, Number(value));
+        }
+      },
+    });
+  }
+  return registry;
+}
+
+/** Serves GET /metrics on the listener; anything else is 404. */
+export async function serveMetrics(listener: Extract<Listener, { kind: 'tcp' }>, registry: Registry): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics\n');
+      return;
+    }
+    registry.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+      (err: Error) => {
+        log.error('metrics scrape failed', { error: err.message });
+        res.writeHead(500, { 'content-type': 'text/plain' }).end(`scrape failed: ${err.message}\n`);
+      },
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) => reject(new Error(`cannot serve metrics on ${listener.host}:${listener.port}: ${err.message}`)));
+    server.listen(listener.port, listener.host, () => resolve());
+  });
+  log.info('serving metrics', { address: `${listener.host}:${listener.port}`, path: '/metrics' });
+  return server;
+}
