@@ -3,6 +3,7 @@
  * serves the API. start() leaves it serving; stop() takes it down in order.
  */
 import http from 'http';
+import path from 'path';
 
 import { native } from '../native';
 import { ApiServer } from './api/server';
@@ -17,6 +18,7 @@ import { RuleStore } from './rules/store';
 import { DEFAULT_RULE_LIMITS } from './rules/validate';
 import { StatsCollector } from './stats/collector';
 import { metricsRegistry, serveMetrics } from './stats/metrics';
+import { HeartbeatMonitor } from './workers/health';
 import { WorkerPool } from './workers/pool';
 import { SERVER_VERSION } from './version';
 
@@ -31,6 +33,8 @@ export class Daemon {
   private api?: ApiServer;
   private counterPoll?: NodeJS.Timeout;
   private metrics?: http.Server;
+  private heartbeats?: HeartbeatMonitor;
+  private collector?: StatsCollector;
 
   constructor(private readonly options: DaemonOptions) {}
 
@@ -48,15 +52,20 @@ export class Daemon {
       sockets: { rcvbuf: options.rcvbuf, sndbuf: options.sndbuf },
       requestTimeoutMs: 2000,
       startTimeoutMs: 10_000,
+      testHooksFile: options.testHooks ? path.join(options.stateDir, 'test-hooks.json') : undefined,
     });
     this.pool = pool;
     const forwarder = new Forwarder(() => store.list(), pool, addon);
     this.forwarder = forwarder;
     await pool.start();
     await forwarder.sync();
-    forwarder.start();
+    forwarder.start(options.fullSyncInterval * 1000);
+    this.heartbeats = new HeartbeatMonitor(pool, (slot) => forwarder.resync(slot));
+    this.heartbeats.start();
+    if (options.testHooks) this.log.warn('test hooks enabled: fault injection is armed (never use this in production)');
 
     const collector = new StatsCollector(pool, () => store.list(), (id, lastNs) => forwarder.notePackets(id, lastNs));
+    this.collector = collector;
     // Regular readings keep last-packet times and rates current and limit what a crash can lose.
     this.counterPoll = setInterval(() => void collector.collect(), COUNTER_POLL_MS);
 
@@ -84,11 +93,31 @@ export class Daemon {
   async stop(): Promise<void> {
     this.gate.closing = true;
     clearInterval(this.counterPoll);
+    this.heartbeats?.stop();
     this.api?.setServing(false);
     await this.api?.close(2000);
     this.metrics?.close();
     this.forwarder?.stop();
+    await this.logFinalCounters();
     await this.pool?.stop(3000);
     this.log.info('mcrd stopped');
+  }
+
+  /** The last word on every rule's counters, so nothing counted is lost at shutdown. */
+  private async logFinalCounters(): Promise<void> {
+    if (!this.collector) return;
+    try {
+      const { rules } = await this.collector.collect();
+      for (const r of rules) {
+        this.log.info('final counters', {
+          rule: r.ruleId,
+          received: String(r.packetsReceived),
+          forwarded: String(r.packetsForwarded),
+          outputs: r.outputs.map((o) => String(o.packets)),
+        });
+      }
+    } catch (err) {
+      this.log.warn('cannot read final counters', { error: (err as Error).message });
+    }
   }
 }

@@ -11,6 +11,8 @@ import { WorkerRuntime } from './runtime';
 const CONTROL_FD = 3;
 /** EX_CONFIG: the worker refuses to run as configured. */
 const EXIT_PRIVILEGED = 78;
+/** EX_SOFTWARE: the crash-on-start test hook. */
+const EXIT_TEST_CRASH = 70;
 
 function main(): void {
   const addon = native();
@@ -28,11 +30,22 @@ function main(): void {
       const reply: WorkerReply = runtime.handle(request, fds);
       send(reply);
       if (request.type === 'shutdown') setImmediate(() => exit(0));
+      if (request.type === 'hello' && request.testHooks) armTestHooks(request.testHooks.crashOnStart);
     },
     () => exit(0), // the supervisor is gone: never outlive it
   );
   function send(message: WorkerEvent | WorkerReply): void {
     channel.send(encode(message));
+  }
+  /** Test hooks (mcrd --test-hooks only): crash at once, or corrupt the table on SIGUSR1/SIGUSR2. */
+  function armTestHooks(crashOnStart: boolean): void {
+    if (crashOnStart) {
+      send({ type: 'log', level: 'warn', message: 'test hook: crashing on start' });
+      setTimeout(() => exit(EXIT_TEST_CRASH), 50);
+      return;
+    }
+    process.on('SIGUSR1', () => runtime.injectFault('drift'));
+    process.on('SIGUSR2', () => runtime.injectFault('stuck'));
   }
   function exit(code: number): void {
     runtime.close();

@@ -6,17 +6,28 @@
  * Supervisor -> worker: requests carry `seq`; the worker answers each with a reply of the same seq.
  * Worker -> supervisor: replies, plus unsolicited `ready` and `log`.
  */
+import { createHash } from 'crypto';
+
 import type { DataplaneRule } from '../native';
 
 export const PROTOCOL_VERSION = 1;
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
-export interface HelloRequest { type: 'hello'; seq: number; index: number; core: number; batch: number; logLevel: LogLevel }
+export interface HelloRequest {
+  type: 'hello';
+  seq: number;
+  index: number;
+  core: number;
+  batch: number;
+  logLevel: LogLevel;
+  /** Only when mcrd runs with --test-hooks: fault injection for the resilience tests. */
+  testHooks?: { crashOnStart: boolean };
+}
 /** fds[0] is the AF_PACKET socket for this input. */
 export interface AddInputRequest { type: 'addInput'; seq: number; handle: number; interface: string }
-/** fds[0] is the connected UDP socket. */
-export interface AddOutputRequest { type: 'addOutput'; seq: number; handle: number; interface: string; address: string; port: number }
+/** fds[0] is the connected UDP socket; the rest describes it (for the ruleset hash and the logs). */
+export interface AddOutputRequest extends EgressDescription { type: 'addOutput'; seq: number; handle: number }
 export interface RemoveHandleRequest { type: 'removeInput' | 'removeOutput'; seq: number; handle: number }
 /** The worker's complete rule slice; replaces the previous one. */
 export interface SetRulesRequest { type: 'setRules'; seq: number; rules: DataplaneRule[]; hash: string }
@@ -41,7 +52,17 @@ export type Wire<T> = { [K in keyof T]: T[K] extends bigint ? string : T[K] exte
 
 export interface OkReply { type: 'reply'; seq: number; ok: true }
 export interface ErrorReply { type: 'reply'; seq: number; ok: false; error: string }
-export interface HeartbeatReply { type: 'reply'; seq: number; ok: true; hash: string; rules: number }
+export interface HeartbeatReply {
+  type: 'reply';
+  seq: number;
+  ok: true;
+  /** Hash of the rule table the data plane really has installed. */
+  hash: string;
+  rules: number;
+  /** Totals over all rules, decimal strings. */
+  packets: string;
+  forwarded: string;
+}
 export interface CountersReply {
   type: 'reply';
   seq: number;
@@ -77,11 +98,32 @@ export function decode<T>(data: Buffer): T {
   return JSON.parse(data.toString('utf8')) as T;
 }
 
-/** Canonical hash of a rule slice, computed identically by supervisor and worker. */
-export function rulesetHash(rules: DataplaneRule[]): string {
+/** What an egress socket sends to; part of the canonical form of a rule. */
+export interface EgressDescription {
+  interface: string;
+  address: string;
+  port: number;
+  ttl: number;
+  tos: number;
+}
+
+/** A rule as both sides can describe it without handle numbers: what the ruleset hash covers. */
+export interface CanonicalRule {
+  id: string;
+  input: string;
+  group: string;
+  port: number;
+  source: string;
+  outputs: EgressDescription[];
+}
+
+/**
+ * Hash of a rule set's full content (ids, input interfaces, match keys, every output's interface,
+ * destination, TTL and TOS), computed identically by supervisor and worker, in any order.
+ */
+export function rulesetHash(rules: CanonicalRule[]): string {
   const canonical = [...rules]
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-    .map((r) => [r.id, r.input, r.group, r.port, r.source, r.outputs]);
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  return require('crypto').createHash('sha256').update(JSON.stringify(canonical)).digest('hex').slice(0, 16);
+    .map((r) => [r.id, r.input, r.group, r.port, r.source, r.outputs.map((o) => [o.interface, o.address, o.port, o.ttl, o.tos])]);
+  return createHash('sha256').update(JSON.stringify(canonical)).digest('hex').slice(0, 16);
 }

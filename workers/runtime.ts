@@ -3,7 +3,17 @@
  * Every request gets exactly one reply; a failing request changes nothing and says why.
  */
 import type { Dataplane, DataplaneRule, Native } from '../native';
-import { LogLevel, ReplyBody, rulesetHash, WorkerEvent, WorkerReply, WorkerRequest, Wire } from './protocol';
+import {
+  CanonicalRule,
+  EgressDescription,
+  LogLevel,
+  ReplyBody,
+  rulesetHash,
+  WorkerEvent,
+  WorkerReply,
+  WorkerRequest,
+  Wire,
+} from './protocol';
 
 const severity: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3 };
 
@@ -12,11 +22,21 @@ export function toWire<T extends object>(values: T[]): Array<Wire<T>> {
   return JSON.parse(JSON.stringify(values, (_key, v) => (typeof v === 'bigint' ? v.toString() : v))) as Array<Wire<T>>;
 }
 
+/**
+ * Fault injection for the resilience tests, armed only when mcrd runs with --test-hooks:
+ * `drift` installs one rule fewer than asked (a resync repairs it), `stuck` also ignores every later
+ * rule set (only a restart repairs it).
+ */
+export type TableFault = 'none' | 'drift' | 'stuck';
+
 export class WorkerRuntime {
   private dataplane?: Dataplane;
-  private rules: DataplaneRule[] = [];
-  private hash = rulesetHash([]);
+  private inputs = new Map<number, string>();
+  private outputs = new Map<number, EgressDescription>();
+  /** The rules as installed in the data plane. */
+  private installed: DataplaneRule[] = [];
   private logLevel: LogLevel = 'info';
+  private fault: TableFault = 'none';
 
   constructor(
     private readonly addon: Native,
@@ -36,6 +56,13 @@ export class WorkerRuntime {
     }
   }
 
+  /** Test hook: corrupts the installed table now (see TableFault). */
+  injectFault(fault: Exclude<TableFault, 'none'>): void {
+    this.fault = fault;
+    if (this.installed.length > 0) this.install(this.installed.slice(1));
+    this.log('warn', `test hook: table fault "${fault}" injected`, { rules: this.installed.length });
+  }
+
   close(): void {
     this.dataplane?.close();
     this.dataplane = undefined;
@@ -52,41 +79,73 @@ export class WorkerRuntime {
       case 'addInput':
         this.requireFds(fds, 1);
         this.plane().addInput(request.handle, fds[0]);
+        this.inputs.set(request.handle, request.interface);
         this.log('debug', 'input added', { handle: request.handle, interface: request.interface });
         return { ok: true };
-      case 'addOutput':
+      case 'addOutput': {
         this.requireFds(fds, 1);
         this.plane().addOutput(request.handle, fds[0]);
-        this.log('debug', 'output added', { handle: request.handle, interface: request.interface, address: `${request.address}:${request.port}` });
+        const { interface: iface, address, port, ttl, tos } = request;
+        this.outputs.set(request.handle, { interface: iface, address, port, ttl, tos });
+        this.log('debug', 'output added', { handle: request.handle, interface: iface, address: `${address}:${port}` });
         return { ok: true };
+      }
       case 'removeInput':
         this.plane().removeInput(request.handle);
+        this.inputs.delete(request.handle);
         return { ok: true };
       case 'removeOutput':
         this.plane().removeOutput(request.handle);
+        this.outputs.delete(request.handle);
         return { ok: true };
       case 'setRules': {
-        const hash = rulesetHash(request.rules);
+        const hash = this.hashOf(request.rules);
         if (hash !== request.hash) throw new Error(`rule set hash mismatch: computed ${hash}, supervisor sent ${request.hash}`);
-        this.plane().setRules(request.rules);
-        this.rules = request.rules;
-        this.hash = hash;
+        if (this.fault === 'stuck') return { ok: true }; // test hook: pretend, change nothing
+        this.install(request.rules);
+        this.fault = 'none';
         this.log('debug', 'rules installed', { rules: request.rules.length, hash });
         return { ok: true };
       }
-      case 'heartbeat':
-        return { ok: true, hash: this.hash, rules: this.rules.length };
+      case 'heartbeat': {
+        let packets = 0n;
+        let forwarded = 0n;
+        for (const c of this.plane().ruleCounters()) {
+          packets += c.packets;
+          forwarded += c.forwarded;
+        }
+        return { ok: true, hash: this.hashOf(this.installed), rules: this.installed.length, packets: String(packets), forwarded: String(forwarded) };
+      }
       case 'counters': {
         const plane = this.plane();
         return { ok: true, rules: toWire(plane.ruleCounters()), inputs: toWire(plane.inputCounters()) };
       }
       case 'setLogLevel':
         this.logLevel = request.level;
+        this.log('info', 'log level set', { level: request.level });
         return { ok: true };
       case 'shutdown':
         this.log('info', 'shutting down');
         return { ok: true };
     }
+  }
+
+  private install(rules: DataplaneRule[]): void {
+    this.plane().setRules(rules);
+    this.installed = rules;
+  }
+
+  /** The ruleset hash over what the rules mean (interfaces and destinations, not handle numbers). */
+  private hashOf(rules: DataplaneRule[]): string {
+    const canonical: CanonicalRule[] = rules.map((r) => ({
+      id: r.id,
+      input: this.inputs.get(r.input) ?? `#${r.input}`,
+      group: r.group,
+      port: r.port,
+      source: r.source,
+      outputs: r.outputs.map((h) => this.outputs.get(h) ?? { interface: `#${h}`, address: '', port: 0, ttl: 0, tos: 0 }),
+    }));
+    return rulesetHash(canonical);
   }
 
   private plane(): Dataplane {

@@ -27,6 +27,24 @@ export interface RuleServiceDeps {
   gate: CallGate;
 }
 
+/**
+ * How long a change waits for the workers to confirm it before answering. Healthy workers confirm
+ * in a few milliseconds; a worker that is hung or restarting must not hold the API up, so past this
+ * the reply says what is known (the rule is stored; its status may say "being installed").
+ */
+export const SYNC_WAIT_MS = 100;
+
+/** Waits for the forwarding sync, but never longer than SYNC_WAIT_MS. */
+function settle(sync: Promise<void>): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, SYNC_WAIT_MS);
+    void sync.then(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
 function nowNanos(): bigint {
   return BigInt(Date.now()) * 1_000_000n;
 }
@@ -48,7 +66,7 @@ export function ruleService({ store, forwarder, limits, gate }: RuleServiceDeps)
     createRule: unary(gate, 'CreateRule', async (req: CreateRuleRequest): Promise<CreateRuleResponse> => {
       const definition = validateRuleDefinition(req.rule, limits, 'rule');
       const rule = await store.create(definition, nowNanos(), { dryRun: req.validateOnly });
-      if (!req.validateOnly) await forwarder.sync();
+      if (!req.validateOnly) await settle(forwarder.sync());
       return { rule: withStatus(rule) };
     }),
 
@@ -63,13 +81,13 @@ export function ruleService({ store, forwarder, limits, gate }: RuleServiceDeps)
       requireRef(req.rule);
       const definition = validateRuleDefinition(req.definition, limits, 'definition');
       const { after } = await store.update(req.rule, definition, req.expectedGeneration, nowNanos(), { dryRun: req.validateOnly });
-      if (!req.validateOnly) await forwarder.sync();
+      if (!req.validateOnly) await settle(forwarder.sync());
       return { rule: withStatus(after) };
     }),
 
     deleteRule: unary(gate, 'DeleteRule', async (req: DeleteRuleRequest): Promise<DeleteRuleResponse> => {
       const before = await store.delete(requireRef(req.rule), req.expectedGeneration);
-      await forwarder.sync();
+      await settle(forwarder.sync());
       return { rule: before };
     }),
   };

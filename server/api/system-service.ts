@@ -10,9 +10,9 @@ import {
   SetLogLevelResponse,
   SystemServiceServer,
   Worker,
+  WorkerState,
 } from '../../gen/mcr/v1/system';
 import { Facility, FACILITIES, getLogLevels, isFacility, isLogLevel, LOG_LEVELS, setLogLevel } from '../log';
-import type { HeartbeatReply } from '../../workers/protocol';
 import type { WorkerPool, WorkerSlot } from '../workers/pool';
 import { FEATURES, PROTOCOL_MAJOR, PROTOCOL_MINOR, SERVER_VERSION } from '../version';
 import { ApiError } from './errors';
@@ -24,27 +24,29 @@ export interface SystemServiceDeps {
   startedUnixNanos: bigint;
 }
 
-async function describeWorker(slot: WorkerSlot): Promise<Worker> {
+function describeWorker(slot: WorkerSlot): Worker {
   const process = slot.process;
-  let reported = '';
-  if (slot.running) {
-    try {
-      reported = ((await process!.request({ type: 'heartbeat' })) as HeartbeatReply).hash;
-    } catch {
-      reported = '';
-    }
-  }
+  const alive = process?.alive === true;
+  const restarting = slot.state === WorkerState.WORKER_STATE_RESTARTING;
   return {
     index: slot.index,
-    pid: process?.alive ? process.pid : 0,
-    uid: process?.alive && process.uid >= 0 ? process.uid : 0,
+    pid: alive ? process!.pid : 0,
+    uid: alive && process!.uid >= 0 ? process!.uid : 0,
     core: slot.core,
     state: slot.state,
     rules: slot.sync?.rules.length ?? 0,
-    rulesetHash: reported,
+    rulesetHash: slot.running ? slot.health.reportedHash : '',
     expectedRulesetHash: slot.sync?.expectedHash ?? '',
     restarts: slot.restarts,
     startedUnixNanos: process?.startedUnixNanos ?? 0n,
+    backoffMs: restarting ? Math.max(0, slot.restartDueMs - Date.now()) : 0,
+    missedHeartbeats: slot.health.missed,
+    lastHeartbeatUnixNanos: slot.health.lastHeartbeatUnixNanos,
+    drifts: slot.drifts,
+    driftRepairs: slot.driftRepairs,
+    driftRestarts: slot.driftRestarts,
+    lastExit: slot.lastExit,
+    lastRestartReason: slot.lastRestartReason,
   };
 }
 
@@ -67,9 +69,7 @@ export function systemService({ pool, gate, startedUnixNanos }: SystemServiceDep
       };
     }),
 
-    listWorkers: unary(gate, 'ListWorkers', async (): Promise<ListWorkersResponse> => ({
-      workers: await Promise.all(pool.slots.map(describeWorker)),
-    })),
+    listWorkers: unary(gate, 'ListWorkers', (): ListWorkersResponse => ({ workers: pool.slots.map(describeWorker) })),
 
     setLogLevel: unary(gate, 'SetLogLevel', async (req: SetLogLevelRequest): Promise<SetLogLevelResponse> => {
       const { facility, level } = req;

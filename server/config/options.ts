@@ -29,6 +29,10 @@ export interface DaemonOptions {
   rcvbuf: number;
   /** Egress socket send buffer, bytes. */
   sndbuf: number;
+  /** Seconds between full resyncs of every worker's rules (the drift safety net). */
+  fullSyncInterval: number;
+  /** Fault injection for the resilience tests; never in production. */
+  testHooks: boolean;
   /** Where to serve Prometheus /metrics; off when undefined. */
   metrics?: Extract<Listener, { kind: 'tcp' }>;
 }
@@ -83,6 +87,8 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
     )
     .option('--state-dir <dir>', 'where the rule store is kept', DEFAULT_STATE_DIR)
     .addOption(new Option('--workers <n>', 'worker processes').argParser(integer(1, 256)).default(os.availableParallelism(), 'online CPUs'))
+    .option('--full-sync-interval <seconds>', 'resend every worker its whole rule set this often', integer(1, 86400), 300)
+    .option('--test-hooks', 'enable fault injection for the test suite (never in production)', false)
     .option('--metrics <host:port>', 'serve Prometheus metrics on http://HOST:PORT/metrics', metricsListener)
     .option('--log-level <level>', 'error, warn, info or debug', logLevel, 'info')
     .option('--tls-cert <file>', 'TLS certificate for TCP listeners')
@@ -114,5 +120,7 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
     rcvbuf: o.rcvbuf,
     sndbuf: o.sndbuf,
     metrics: o.metrics,
+    fullSyncInterval: o.fullSyncInterval,
+    testHooks: o.testHooks,
   };
 }

@@ -8,7 +8,7 @@ import type { Native } from '../../native';
 import { logger } from '../log';
 import { InterfaceTable } from '../net/interfaces';
 import { Memberships } from '../net/memberships';
-import type { WorkerPool } from '../workers/pool';
+import type { WorkerPool, WorkerSlot } from '../workers/pool';
 import { ForwardingPlan, planForwarding, PlannedStatus } from './plan';
 
 /** How often interfaces named by rules are looked up again. */
@@ -30,6 +30,7 @@ export class Forwarder {
   private loop?: Promise<void>;
   private waiters: Waiter[] = [];
   private poller?: NodeJS.Timeout;
+  private fullSync?: NodeJS.Timeout;
 
   constructor(
     private readonly rules: () => Rule[],
@@ -41,15 +42,28 @@ export class Forwarder {
     pool.on('started', () => void this.sync());
   }
 
-  start(): void {
+  /** Starts following interfaces and, every fullSyncMs, resending every worker its whole rule set. */
+  start(fullSyncMs: number): void {
     this.poller = setInterval(() => {
       if (this.interfaces.refresh(this.interfaceNames())) void this.sync();
     }, INTERFACE_POLL_MS);
+    this.fullSync = setInterval(() => {
+      this.log.debug('periodic full sync');
+      for (const slot of this.pool.slots) slot.sync?.resendRules();
+      void this.sync();
+    }, fullSyncMs);
   }
 
   stop(): void {
     clearInterval(this.poller);
+    clearInterval(this.fullSync);
     this.memberships.close();
+  }
+
+  /** Sends one worker its whole rule slice again (drift repair). */
+  resync(slot: WorkerSlot): Promise<void> {
+    slot.sync?.resendRules();
+    return this.sync();
   }
 
   /** Resolves once a full pass that started after this call has finished. */
@@ -64,7 +78,7 @@ export class Forwarder {
     const planned = this.statuses.get(rule.id);
     return {
       state: planned?.state ?? RuleState.RULE_STATE_UNSPECIFIED,
-      reason: planned?.reason ?? 'not installed yet',
+      reason: planned?.reason ?? 'being installed',
       worker: planned?.worker ?? 0,
       lastPacketUnixNanos: this.lastPacket.get(rule.id) ?? 0n,
     };

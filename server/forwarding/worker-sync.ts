@@ -5,7 +5,7 @@
  * table, then filters, then removals.
  */
 import type { DataplaneRule, Native } from '../../native';
-import { rulesetHash } from '../../workers/protocol';
+import { CanonicalRule, EgressDescription, rulesetHash } from '../../workers/protocol';
 import { buildCaptureFilter } from '../net/bpf';
 import type { Logger } from '../log';
 import type { CaptureSpec, EgressSpec, PlannedRule, WorkerPlan } from './plan';
@@ -28,10 +28,15 @@ interface InstalledCapture {
 
 interface InstalledEgress {
   handle: number;
+  spec: EgressSpec;
 }
 
 /** A problem installing something a rule needs, keyed by capture interface or egress key. */
 export type SyncErrors = Map<string, string>;
+
+function describe(spec: EgressSpec): EgressDescription {
+  return { interface: spec.ifname, address: spec.address, port: spec.port, ttl: spec.ttl, tos: spec.tos };
+}
 
 function targetsKey(spec: CaptureSpec): string {
   return spec.targets
@@ -46,6 +51,8 @@ export class WorkerSync {
   private egress = new Map<string, InstalledEgress>();
   private installedHash = rulesetHash([]);
   private installedRules: PlannedRule[] = [];
+  private applying = false;
+  private forceRules = false;
 
   constructor(
     private readonly worker: WorkerProcess,
@@ -61,6 +68,16 @@ export class WorkerSync {
 
   get rules(): readonly PlannedRule[] {
     return this.installedRules;
+  }
+
+  /** True while apply() runs: the worker's reported hash may lag the expected one meanwhile. */
+  get busy(): boolean {
+    return this.applying;
+  }
+
+  /** Makes the next apply() send the whole rule set again even if it looks unchanged (drift repair). */
+  resendRules(): void {
+    this.forceRules = true;
   }
 
   /** Capture interface name of an input handle. */
@@ -90,14 +107,24 @@ export class WorkerSync {
   }
 
   async apply(plan: WorkerPlan): Promise<SyncErrors> {
+    this.applying = true;
+    try {
+      return await this.applyPlan(plan);
+    } finally {
+      this.applying = false;
+    }
+  }
+
+  private async applyPlan(plan: WorkerPlan): Promise<SyncErrors> {
     const errors: SyncErrors = new Map();
     for (const spec of plan.captures.values()) await this.ensureCapture(spec, errors);
     for (const spec of plan.egress.values()) await this.ensureEgress(spec, errors);
 
     const installable = plan.rules.filter((r) => this.captures.has(r.ifname) && !errors.has(r.ifname));
     const table: DataplaneRule[] = [];
+    const canonical: CanonicalRule[] = [];
     for (const rule of installable) {
-      const outputs = rule.outputs.filter((key) => this.egress.has(key));
+      const outputs = rule.outputs.map((key) => this.egress.get(key)).filter((e): e is InstalledEgress => e !== undefined);
       if (outputs.length === 0) continue;
       table.push({
         id: rule.id,
@@ -105,11 +132,13 @@ export class WorkerSync {
         group: rule.group,
         port: rule.port,
         source: rule.source,
-        outputs: outputs.map((key) => this.egress.get(key)!.handle),
+        outputs: outputs.map((e) => e.handle),
       });
+      canonical.push({ id: rule.id, input: rule.ifname, group: rule.group, port: rule.port, source: rule.source, outputs: outputs.map((e) => describe(e.spec)) });
     }
-    const hash = rulesetHash(table);
-    if (hash !== this.installedHash) {
+    const hash = rulesetHash(canonical);
+    if (hash !== this.installedHash || this.forceRules) {
+      this.forceRules = false;
       await this.worker.request({ type: 'setRules', rules: table, hash });
       this.installedHash = hash;
     }
@@ -165,14 +194,11 @@ export class WorkerSync {
     }
     const handle = this.nextHandle++;
     try {
-      await this.worker.request(
-        { type: 'addOutput', handle, interface: spec.ifname, address: spec.address, port: spec.port },
-        [fd],
-      );
+      await this.worker.request({ type: 'addOutput', handle, ...describe(spec) }, [fd]);
     } finally {
       this.addon.closeFd(fd); // the worker holds its own copy now
     }
-    this.egress.set(spec.key, { handle });
+    this.egress.set(spec.key, { handle, spec });
   }
 
   private updateFilter(spec: CaptureSpec, errors: SyncErrors): void {

@@ -1,8 +1,10 @@
 /**
  * The worker processes: one per core by default, started at boot, restarted with exponential backoff
- * when one exits. Emits 'started' (index) whenever a worker is (re)started and ready for its state.
+ * when one exits or is recycled. Emits 'started' (index) whenever a worker is (re)started and ready
+ * for its state.
  */
 import { EventEmitter } from 'events';
+import fs from 'fs';
 import os from 'os';
 
 import { WorkerState } from '../../gen/mcr/v1/system';
@@ -25,15 +27,35 @@ export interface PoolOptions {
   sockets: SocketSettings;
   requestTimeoutMs: number;
   startTimeoutMs: number;
+  /** mcrd --test-hooks: a JSON file {"crashOnStart": [worker indexes]} read at every start. */
+  testHooksFile?: string;
+}
+
+/** What the heartbeat monitor knows of one worker process; fresh for every process. */
+export class WorkerHealth {
+  missed = 0;
+  pending = false;
+  lastHeartbeatUnixNanos = 0n;
+  reportedHash = '';
+  /** Drift handling: none, a resync is running, or a resync has been done and must have fixed it. */
+  drift: 'none' | 'resyncing' | 'resynced' = 'none';
 }
 
 export class WorkerSlot {
   process?: WorkerProcess;
   sync?: WorkerSync;
+  health = new WorkerHealth();
   state = WorkerState.WORKER_STATE_STARTING;
   restarts = 0;
   backoffMs = BACKOFF_INITIAL_MS;
   restartTimer?: NodeJS.Timeout;
+  /** When the pending restart is due (Date.now() ms), while restarting. */
+  restartDueMs = 0;
+  lastExit = '';
+  lastRestartReason = '';
+  drifts = 0n;
+  driftRepairs = 0n;
+  driftRestarts = 0n;
 
   constructor(
     readonly index: number,
@@ -97,15 +119,26 @@ export class WorkerPool extends EventEmitter {
 
   /** Kills a worker that misbehaves; it is restarted like one that crashed. */
   recycle(slot: WorkerSlot, reason: string): void {
+    if (!slot.process?.alive) return;
     this.log.warn('restarting worker', { worker: slot.index, reason });
-    slot.process?.kill();
+    slot.lastRestartReason = reason;
+    slot.process.kill();
   }
 
   private async launch(slot: WorkerSlot): Promise<void> {
     const { batch, logLevel, requestTimeoutMs, startTimeoutMs } = this.options;
-    const process = new WorkerProcess({ index: slot.index, core: slot.core, batch, logLevel, requestTimeoutMs, startTimeoutMs });
+    const process = new WorkerProcess({
+      index: slot.index,
+      core: slot.core,
+      batch,
+      logLevel,
+      requestTimeoutMs,
+      startTimeoutMs,
+      testHooks: this.testHooksFor(slot.index),
+    });
     slot.process = process;
     slot.sync = new WorkerSync(process, this.addon, this.options.sockets, process.log);
+    slot.health = new WorkerHealth();
     slot.state = WorkerState.WORKER_STATE_STARTING;
     process.once('exit', (code: number | null, signal: string | null) => this.onExit(slot, process, code, signal));
     await process.start();
@@ -114,14 +147,27 @@ export class WorkerPool extends EventEmitter {
     this.emit('started', slot.index);
   }
 
+  private testHooksFor(index: number): { crashOnStart: boolean } | undefined {
+    const file = this.options.testHooksFile;
+    if (!file) return undefined;
+    try {
+      const hooks = JSON.parse(fs.readFileSync(file, 'utf8')) as { crashOnStart?: number[] };
+      return { crashOnStart: (hooks.crashOnStart ?? []).includes(index) };
+    } catch {
+      return { crashOnStart: false };
+    }
+  }
+
   private onExit(slot: WorkerSlot, process: WorkerProcess, code: number | null, signal: string | null): void {
     if (slot.process !== process) return;
     slot.sync?.reset();
+    slot.lastExit = signal ? `signal ${signal}` : `exit code ${code}`;
     if (this.stopping) return;
     const uptime = Number(globalThis.process.hrtime.bigint() - process.startedAt) / 1e6;
     if (uptime >= BACKOFF_RESET_AFTER_MS) slot.backoffMs = BACKOFF_INITIAL_MS;
     slot.state = WorkerState.WORKER_STATE_RESTARTING;
-    this.log.error('worker exited', { worker: slot.index, code, signal, restartInMs: slot.backoffMs });
+    slot.restartDueMs = Date.now() + slot.backoffMs;
+    this.log.error('worker exited', { worker: slot.index, exit: slot.lastExit, restartInMs: slot.backoffMs });
     slot.restartTimer = setTimeout(() => {
       slot.restarts++;
       this.launch(slot).catch((err: Error) => {

@@ -32,6 +32,8 @@ export interface WorkerLaunch {
   requestTimeoutMs: number;
   /** How long the worker may take to report ready. */
   startTimeoutMs: number;
+  /** Only with mcrd --test-hooks. */
+  testHooks?: { crashOnStart: boolean };
 }
 
 interface Pending {
@@ -129,8 +131,8 @@ export class WorkerProcess extends EventEmitter {
     );
     try {
       await ready;
-      const { index, core, batch, logLevel } = this.launch;
-      await this.request({ type: 'hello', index, core, batch, logLevel });
+      const { index, core, batch, logLevel, testHooks } = this.launch;
+      await this.request({ type: 'hello', index, core, batch, logLevel, testHooks });
     } catch (err) {
       this.kill();
       throw err;
@@ -142,15 +144,15 @@ export class WorkerProcess extends EventEmitter {
   }
 
   /** Sends a request and waits for its reply; rejects on error reply, timeout or exit. */
-  request(body: RequestBody, fds: number[] = []): Promise<WorkerReply> {
+  request(body: RequestBody, fds: number[] = [], timeoutMs = this.launch.requestTimeoutMs): Promise<WorkerReply> {
     if (!this.alive || !this.channel) return Promise.reject(new Error(`worker ${this.launch.index} is not running`));
     const seq = ++this.seq;
     const message = { ...body, seq } as WorkerRequest;
     return new Promise<WorkerReply>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(seq);
-        reject(new Error(`worker ${this.launch.index} did not answer ${body.type} within ${this.launch.requestTimeoutMs} ms`));
-      }, this.launch.requestTimeoutMs);
+        reject(new Error(`worker ${this.launch.index} did not answer ${body.type} within ${timeoutMs} ms`));
+      }, timeoutMs);
       this.pending.set(seq, {
         timer,
         reject,

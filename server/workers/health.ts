@@ -1,0 +1,93 @@
+/**
+ * Heartbeats: every 250 ms each running worker is asked for its ruleset hash. A worker that leaves 3
+ * in a row unanswered is hung and is restarted. A worker whose hash differs from the one the
+ * supervisor expects has drifted: its rules are sent again (resync); if the next heartbeat still
+ * differs, it is restarted. Every drift and its outcome is counted and logged.
+ */
+import type { HeartbeatReply } from '../../workers/protocol';
+import { logger } from '../log';
+import type { WorkerPool, WorkerSlot } from './pool';
+
+export const HEARTBEAT_INTERVAL_MS = 250;
+export const MISSED_HEARTBEATS_LIMIT = 3;
+
+const log = logger('workers');
+
+export class HeartbeatMonitor {
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly pool: WorkerPool,
+    /** Sends the worker its whole rule slice again. */
+    private readonly resync: (slot: WorkerSlot) => Promise<void>,
+    private readonly intervalMs = HEARTBEAT_INTERVAL_MS,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => {
+      for (const slot of this.pool.slots) if (slot.running) this.beat(slot);
+    }, this.intervalMs);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private beat(slot: WorkerSlot): void {
+    const health = slot.health;
+    if (health.pending) {
+      health.missed++;
+      if (health.missed >= MISSED_HEARTBEATS_LIMIT) this.pool.recycle(slot, `missed ${health.missed} heartbeats`);
+      return;
+    }
+    health.pending = true;
+    const process = slot.process!;
+    process.request({ type: 'heartbeat' }, [], this.intervalMs * MISSED_HEARTBEATS_LIMIT).then(
+      (reply) => {
+        if (slot.health !== health) return; // the worker was replaced meanwhile
+        health.pending = false;
+        health.missed = 0;
+        health.lastHeartbeatUnixNanos = BigInt(Date.now()) * 1_000_000n;
+        health.reportedHash = (reply as HeartbeatReply).hash;
+        this.checkDrift(slot, health.reportedHash);
+      },
+      () => {
+        // Unanswered: the ticks count it as missed until the worker answers or is restarted.
+        health.pending = false;
+      },
+    );
+  }
+
+  private checkDrift(slot: WorkerSlot, reported: string): void {
+    const sync = slot.sync!;
+    const health = slot.health;
+    if (sync.busy || health.drift === 'resyncing') return; // the expected hash is moving, or a repair runs
+    if (reported === sync.expectedHash) {
+      if (health.drift === 'resynced') {
+        slot.driftRepairs++;
+        log.info('drift repaired by resync', { worker: slot.index, hash: reported });
+      }
+      health.drift = 'none';
+      return;
+    }
+    if (health.drift === 'resynced') {
+      slot.driftRestarts++;
+      health.drift = 'none';
+      this.pool.recycle(slot, `drift not repaired by resync (reports ${reported}, expected ${sync.expectedHash})`);
+      return;
+    }
+    slot.drifts++;
+    health.drift = 'resyncing';
+    log.warn('worker drifted: resending its rules', { worker: slot.index, reported, expected: sync.expectedHash });
+    this.resync(slot).then(
+      () => {
+        if (slot.health === health) health.drift = 'resynced';
+      },
+      (err: Error) => {
+        if (slot.health !== health) return;
+        health.drift = 'none';
+        this.pool.recycle(slot, `resync failed: ${err.message}`);
+      },
+    );
+  }
+}
