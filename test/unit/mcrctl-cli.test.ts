@@ -19,7 +19,7 @@ import {
   UpdateRuleRequest,
 } from '../../gen/mcr/v1/rules';
 import { GetStatsResponse, StatsServiceServer, StatsServiceService } from '../../gen/mcr/v1/stats';
-import { GetVersionRequest, SystemServiceServer, SystemServiceService, WorkerState } from '../../gen/mcr/v1/system';
+import { GetVersionRequest, SystemServiceServer, SystemServiceService, Worker, WorkerState } from '../../gen/mcr/v1/system';
 import { main } from '../../clients/mcrctl/main';
 
 type Reply<T> = grpc.sendUnaryData<T>;
@@ -94,7 +94,7 @@ class FakeMcrd {
     listWorkers: (_call, reply) =>
       reply(null, {
         workers: [
-          { index: 0, pid: 101, uid: 65534, core: 0, state: WorkerState.WORKER_STATE_RUNNING, rules: this.rules.size, rulesetHash: 'abc', expectedRulesetHash: 'abc', restarts: 0, startedUnixNanos: 0n },
+          Worker.fromPartial({ index: 0, pid: 101, uid: 65534, core: 0, state: WorkerState.WORKER_STATE_RUNNING, rules: this.rules.size, rulesetHash: 'abc', expectedRulesetHash: 'abc', restarts: 0, startedUnixNanos: 0n }),
         ],
       }),
   };
