@@ -5,12 +5,14 @@ namespace mcr {
 void InitSockets(Napi::Env env, Napi::Object exports);
 void InitControlChannel(Napi::Env env, Napi::Object exports);
 void InitDataplane(Napi::Env env, Napi::Object exports);
+void InitNetlink(Napi::Env env, Napi::Object exports);
 }  // namespace mcr
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   mcr::InitSockets(env, exports);
   mcr::InitControlChannel(env, exports);
   mcr::InitDataplane(env, exports);
+  mcr::InitNetlink(env, exports);
   return exports;
 }
 

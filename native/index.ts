@@ -156,6 +156,55 @@ export interface ControlChannelConstructor {
   new (fd: number, onMessage: (data: Buffer, fds: number[]) => void, onClose: (reason: string) => void): ControlChannel;
 }
 
+/** A network interface as rtnetlink reports it. */
+export interface LinkInfo {
+  index: number;
+  name: string;
+  /** IFF_UP: administratively up. */
+  up: boolean;
+  /** IFF_RUNNING: operationally up (up with carrier). */
+  running: boolean;
+  mtu: number;
+  /** Hardware address as lowercase hex pairs ("02:00:00:00:00:01"); '' when the link has none. */
+  mac: string;
+}
+
+/** An IPv4 address of an interface (IFA_LOCAL, or IFA_ADDRESS when there is no IFA_LOCAL). */
+export interface AddressInfo {
+  index: number;
+  address: string;
+  prefixLength: number;
+}
+
+export type NetlinkEvent =
+  | { kind: 'link'; link: LinkInfo } // RTM_NEWLINK
+  | { kind: 'linkDeleted'; link: LinkInfo } // RTM_DELLINK
+  | { kind: 'address'; address: AddressInfo } // RTM_NEWADDR (IPv4)
+  | { kind: 'addressDeleted'; address: AddressInfo } // RTM_DELADDR (IPv4)
+  | { kind: 'overrun' }; // ENOBUFS: events were lost; the consumer must re-dump
+
+export interface NetlinkMonitor {
+  /**
+   * A full dump (links then IPv4 addresses) done synchronously on the calling thread over a separate
+   * socket (so it also works after close()). Throws with the errno on failure.
+   */
+  dump(): { links: LinkInfo[]; addresses: AddressInfo[] };
+  /** Stops the reader thread; no callback runs after it returns. Idempotent. */
+  close(): void;
+  /** Whether an open monitor keeps the event loop alive (default true). */
+  ref(): void;
+  unref(): void;
+}
+
+export interface NetlinkMonitorConstructor {
+  /**
+   * Subscribes to rtnetlink link and IPv4 address notifications (RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR;
+   * no privilege needed) in the caller's network namespace. `onEvents` gets the events in the
+   * kernel's order, in batches (everything read at one wake-up of the reader thread).
+   */
+  new (onEvents: (events: NetlinkEvent[]) => void): NetlinkMonitor;
+}
+
 export interface Native {
   /** AF_PACKET SOCK_RAW socket, filter attached before bind, PACKET_IGNORE_OUTGOING, CLOEXEC, non-blocking. */
   openPacketSocket(options: PacketSocketOptions): number;
@@ -180,6 +229,7 @@ export interface Native {
   ControlChannel: ControlChannelConstructor;
   Dataplane: new (options: DataplaneOptions) => Dataplane;
   parseFrame(frame: Buffer): ParsedFrame;
+  NetlinkMonitor: NetlinkMonitorConstructor;
 }
 
 /**
