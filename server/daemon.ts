@@ -9,7 +9,7 @@ import { native } from '../native';
 import { ApiServer } from './api/server';
 import { ruleService } from './api/rule-service';
 import { statsService } from './api/stats-service';
-import { systemService } from './api/system-service';
+import { interfaceMessage, systemService } from './api/system-service';
 import type { CallGate } from './api/unary';
 import type { DaemonOptions } from './config/options';
 import { Forwarder } from './forwarding/forwarder';
@@ -18,8 +18,12 @@ import { RuleStore } from './rules/store';
 import { DEFAULT_RULE_LIMITS } from './rules/validate';
 import { StatsCollector } from './stats/collector';
 import { metricsRegistry, serveMetrics } from './stats/metrics';
+import type { Rule } from '../gen/mcr/v1/rules';
+import { EventKind } from '../gen/mcr/v1/system';
+import { EventBus } from './events/bus';
+import { InterfaceChange, InterfaceTable } from './net/interfaces';
 import { HeartbeatMonitor } from './workers/health';
-import { WorkerPool } from './workers/pool';
+import { WorkerPool, WorkerSlot } from './workers/pool';
 import { SERVER_VERSION } from './version';
 
 /** How often counters are read to keep each rule's last-packet time current. */
@@ -27,6 +31,7 @@ const COUNTER_POLL_MS = 1000;
 
 export class Daemon {
   private readonly log = logger('supervisor');
+  private readonly netLog = logger('net');
   private readonly gate: CallGate = { closing: false };
   private pool?: WorkerPool;
   private forwarder?: Forwarder;
@@ -35,6 +40,7 @@ export class Daemon {
   private metrics?: http.Server;
   private heartbeats?: HeartbeatMonitor;
   private collector?: StatsCollector;
+  private interfaces?: InterfaceTable;
 
   constructor(private readonly options: DaemonOptions) {}
 
@@ -55,12 +61,29 @@ export class Daemon {
       testHooksFile: options.testHooks ? path.join(options.stateDir, 'test-hooks.json') : undefined,
     });
     this.pool = pool;
-    const forwarder = new Forwarder(() => store.list(), pool, addon);
+    const events = new EventBus();
+    const interfaces = new InterfaceTable(addon, (change) => {
+      this.announceInterfaces(events, interfaces, change, store.list());
+      void forwarder.sync();
+    });
+    this.interfaces = interfaces;
+    const forwarder = new Forwarder(() => store.list(), pool, interfaces, events, addon);
     this.forwarder = forwarder;
+    pool.on('started', (slot: WorkerSlot) =>
+      events.publish(EventKind.EVENT_KIND_WORKER_STARTED, `worker ${slot.index} started (pid ${slot.process?.pid})`, {
+        worker: { index: slot.index, pid: slot.process?.pid ?? 0, reason: slot.lastRestartReason },
+      }),
+    );
+    pool.on('exited', (slot: WorkerSlot) =>
+      events.publish(EventKind.EVENT_KIND_WORKER_EXITED, `worker ${slot.index} exited (${slot.lastExit}); restarting in ${slot.backoffMs} ms`, {
+        worker: { index: slot.index, pid: slot.process?.pid ?? 0, reason: slot.lastExit },
+      }),
+    );
+    interfaces.start();
     await pool.start();
     await forwarder.sync();
     forwarder.start(options.fullSyncInterval * 1000);
-    this.heartbeats = new HeartbeatMonitor(pool, (slot) => forwarder.resync(slot));
+    this.heartbeats = new HeartbeatMonitor(pool, (slot) => forwarder.resync(slot), events);
     this.heartbeats.start();
     if (options.testHooks) this.log.warn('test hooks enabled: fault injection is armed (never use this in production)');
 
@@ -71,8 +94,15 @@ export class Daemon {
 
     const gate = this.gate;
     const api = new ApiServer({
-      'mcr.v1.RuleService': ruleService({ store, forwarder, limits, gate }),
-      'mcr.v1.SystemService': systemService({ pool, gate, startedUnixNanos: BigInt(Date.now()) * 1_000_000n }),
+      'mcr.v1.RuleService': ruleService({ store, forwarder, limits, gate, events }),
+      'mcr.v1.SystemService': systemService({
+        pool,
+        gate,
+        startedUnixNanos: BigInt(Date.now()) * 1_000_000n,
+        interfaces,
+        rules: () => store.list(),
+        events,
+      }),
       'mcr.v1.StatsService': statsService({ store, collector, gate }),
     });
     this.api = api;
@@ -98,9 +128,26 @@ export class Daemon {
     await this.api?.close(2000);
     this.metrics?.close();
     this.forwarder?.stop();
+    this.interfaces?.stop();
     await this.logFinalCounters();
     await this.pool?.stop(3000);
     this.log.info('mcrd stopped');
+  }
+
+  private announceInterfaces(events: EventBus, interfaces: InterfaceTable, change: InterfaceChange, rules: Rule[]): void {
+    for (const name of change.changed) {
+      const info = interfaces.get(name);
+      if (change.removed.has(name) || !info) {
+        this.netLog.info('interface removed', { interface: name });
+        events.publish(EventKind.EVENT_KIND_INTERFACE_REMOVED, `interface ${name} removed`, { interface: interfaceMessage(name, undefined, rules) });
+        continue;
+      }
+      const state = `${info.up ? 'up' : 'down'}${info.up && !info.running ? ' (no carrier)' : ''}`;
+      this.netLog.info('interface changed', { interface: name, index: info.index, state, addresses: info.addresses });
+      events.publish(EventKind.EVENT_KIND_INTERFACE_CHANGED, `interface ${name} (index ${info.index}) ${state}`, {
+        interface: interfaceMessage(name, info, rules),
+      });
+    }
   }
 
   /** The last word on every rule's counters, so nothing counted is lost at shutdown. */

@@ -14,6 +14,8 @@ import {
   UpdateRuleRequest,
   UpdateRuleResponse,
 } from '../../gen/mcr/v1/rules';
+import { EventKind } from '../../gen/mcr/v1/system';
+import type { EventBus } from '../events/bus';
 import type { Forwarder } from '../forwarding/forwarder';
 import type { RuleStore } from '../rules/store';
 import { RuleLimits, validateRuleDefinition } from '../rules/validate';
@@ -25,6 +27,7 @@ export interface RuleServiceDeps {
   forwarder: Forwarder;
   limits: RuleLimits;
   gate: CallGate;
+  events: EventBus;
 }
 
 /**
@@ -54,8 +57,12 @@ function requireRef(ref: string): string {
   return ref;
 }
 
-export function ruleService({ store, forwarder, limits, gate }: RuleServiceDeps): RuleServiceServer {
+export function ruleService({ store, forwarder, limits, gate, events }: RuleServiceDeps): RuleServiceServer {
   const withStatus = (rule: Rule): Rule => ({ ...rule, status: forwarder.status(rule) });
+  const announce = (rule: Rule, change: 'created' | 'updated' | 'deleted') =>
+    events.publish(EventKind.EVENT_KIND_RULE_CHANGED, `rule ${rule.id}${rule.name ? ` (${rule.name})` : ''} ${change}`, {
+      rule: { ruleId: rule.id, status: undefined, change },
+    });
   const find = (ref: string): Rule => {
     const rule = store.find(requireRef(ref));
     if (!rule) throw new ApiError(status.NOT_FOUND, 'rule', `no rule with id or name "${ref}"`);
@@ -66,7 +73,10 @@ export function ruleService({ store, forwarder, limits, gate }: RuleServiceDeps)
     createRule: unary(gate, 'CreateRule', async (req: CreateRuleRequest): Promise<CreateRuleResponse> => {
       const definition = validateRuleDefinition(req.rule, limits, 'rule');
       const rule = await store.create(definition, nowNanos(), { dryRun: req.validateOnly });
-      if (!req.validateOnly) await settle(forwarder.sync());
+      if (!req.validateOnly) {
+        announce(rule, 'created');
+        await settle(forwarder.sync());
+      }
       return { rule: withStatus(rule) };
     }),
 
@@ -81,12 +91,16 @@ export function ruleService({ store, forwarder, limits, gate }: RuleServiceDeps)
       requireRef(req.rule);
       const definition = validateRuleDefinition(req.definition, limits, 'definition');
       const { after } = await store.update(req.rule, definition, req.expectedGeneration, nowNanos(), { dryRun: req.validateOnly });
-      if (!req.validateOnly) await settle(forwarder.sync());
+      if (!req.validateOnly) {
+        announce(after, 'updated');
+        await settle(forwarder.sync());
+      }
       return { rule: withStatus(after) };
     }),
 
     deleteRule: unary(gate, 'DeleteRule', async (req: DeleteRuleRequest): Promise<DeleteRuleResponse> => {
       const before = await store.delete(requireRef(req.rule), req.expectedGeneration);
+      announce(before, 'deleted');
       await settle(forwarder.sync());
       return { rule: before };
     }),

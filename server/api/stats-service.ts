@@ -11,7 +11,8 @@ import {
   WatchStatsResponse,
 } from '../../gen/mcr/v1/stats';
 import type { RuleStore } from '../rules/store';
-import type { StatsCollector } from '../stats/collector';
+import type { CollectedStats, StatsCollector } from '../stats/collector';
+import { BoundedWriter } from './bounded-writer';
 import { logger } from '../log';
 import { ApiError } from './errors';
 import { CallGate, unary } from './unary';
@@ -62,33 +63,30 @@ export function statsService({ store, collector, gate }: StatsServiceDeps): Stat
     }
     const intervalMs = clampInterval(call.request.intervalMs);
     watchers++;
-    let dropped = 0n;
-    /** False while the stream's buffer is over its mark: updates are dropped, not queued. */
-    let writable = true;
+    // No backlog: an update that cannot be written at once is stale by the next tick anyway.
+    const writer = new BoundedWriter<CollectedStats, WatchStatsResponse>(call, 0, (snapshot, dropped) => ({
+      rules: select(snapshot.rules),
+      collectedUnixNanos: snapshot.collectedUnixNanos,
+      intervalMs,
+      droppedUpdates: dropped,
+    }));
     let done = false;
     const send = async () => {
-      if (done) return;
       if (gate.closing) return finish(() => call.end());
-      if (!writable) {
-        dropped++;
-        return;
-      }
+      if (!writer.hasRoom) return writer.drop();
       const snapshot = await collector.collect();
-      if (done) return;
-      writable = call.write({ rules: select(snapshot.rules), collectedUnixNanos: snapshot.collectedUnixNanos, intervalMs, droppedUpdates: dropped });
+      if (!done) writer.push(snapshot);
     };
     const timer = setInterval(() => void send().catch((err: Error) => log.warn('stats update failed', { error: err.message })), intervalMs);
     const finish = (last?: () => void) => {
       if (done) return;
       done = true;
       clearInterval(timer);
+      writer.close();
       watchers--;
       last?.();
     };
-    call.on('drain', () => (writable = true));
-    call.on('cancelled', () => finish());
-    call.on('close', () => finish());
-    call.on('error', () => finish());
+    for (const event of ['cancelled', 'close', 'error']) call.on(event, () => finish());
     void send();
   };
 

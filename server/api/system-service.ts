@@ -1,17 +1,28 @@
 /** mcr.v1.SystemService: versions and workers. */
-import { status } from '@grpc/grpc-js';
+import { ServerWritableStream, status } from '@grpc/grpc-js';
+
+import type { Rule } from '../../gen/mcr/v1/rules';
 
 import {
   GetLogLevelsResponse,
   GetVersionRequest,
   GetVersionResponse,
   ListWorkersResponse,
+  Event,
+  EventKind,
+  Interface,
+  ListInterfacesResponse,
   SetLogLevelRequest,
   SetLogLevelResponse,
   SystemServiceServer,
+  WatchEventsRequest,
+  WatchEventsResponse,
   Worker,
   WorkerState,
 } from '../../gen/mcr/v1/system';
+import type { EventBus } from '../events/bus';
+import type { InterfaceInfo } from '../forwarding/plan';
+import { BoundedWriter } from './bounded-writer';
 import { Facility, FACILITIES, getLogLevels, isFacility, isLogLevel, LOG_LEVELS, setLogLevel } from '../log';
 import type { WorkerPool, WorkerSlot } from '../workers/pool';
 import { FEATURES, PROTOCOL_MAJOR, PROTOCOL_MINOR, SERVER_VERSION } from '../version';
@@ -22,6 +33,40 @@ export interface SystemServiceDeps {
   pool: WorkerPool;
   gate: CallGate;
   startedUnixNanos: bigint;
+  interfaces: { all(): InterfaceInfo[]; get(name: string): InterfaceInfo | undefined };
+  rules: () => Rule[];
+  events: EventBus;
+}
+
+/** Events a WatchEvents subscriber may have waiting before further ones are dropped. */
+export const EVENT_BACKLOG = 1024;
+/** Concurrent WatchEvents streams. */
+export const MAX_EVENT_WATCHERS = 64;
+
+export function interfaceMessage(name: string, info: InterfaceInfo | undefined, rules: Rule[]): Interface {
+  return {
+    name,
+    index: info?.index ?? 0,
+    exists: info !== undefined,
+    up: info?.up ?? false,
+    running: info?.running ?? false,
+    mtu: info?.mtu ?? 0,
+    mac: info?.mac ?? '',
+    addresses: (info?.addresses ?? []).map((a) => {
+      const [address, length] = a.split('/');
+      return { address, prefixLength: Number(length) };
+    }),
+    inputRules: rules.filter((r) => r.input!.interface === name).map((r) => r.id),
+    outputRules: rules.filter((r) => r.outputs.some((o) => o.interface === name)).map((r) => r.id),
+  };
+}
+
+/** Every interface that exists, plus those rules name that do not (yet). */
+export function listInterfaces(deps: Pick<SystemServiceDeps, 'interfaces' | 'rules'>): Interface[] {
+  const rules = deps.rules();
+  const names = new Set(deps.interfaces.all().map((i) => i.name));
+  for (const r of rules) [r.input!.interface, ...r.outputs.map((o) => o.interface)].forEach((n) => names.add(n));
+  return [...names].map((name) => interfaceMessage(name, deps.interfaces.get(name), rules)).sort((a, b) => (a.index || 1e9) - (b.index || 1e9) || a.name.localeCompare(b.name));
 }
 
 function describeWorker(slot: WorkerSlot): Worker {
@@ -50,7 +95,34 @@ function describeWorker(slot: WorkerSlot): Worker {
   };
 }
 
-export function systemService({ pool, gate, startedUnixNanos }: SystemServiceDeps): SystemServiceServer {
+export function systemService(deps: SystemServiceDeps): SystemServiceServer {
+  const { pool, gate, startedUnixNanos, events } = deps;
+  let eventWatchers = 0;
+
+  const watchEvents = (call: ServerWritableStream<WatchEventsRequest, WatchEventsResponse>): void => {
+    const refuse = (err: ApiError): void => {
+      call.emit('error', err.toServiceError());
+    };
+    if (gate.closing) return refuse(new ApiError(status.UNAVAILABLE, undefined, 'mcrd is shutting down'));
+    if (eventWatchers >= MAX_EVENT_WATCHERS) {
+      return refuse(new ApiError(status.RESOURCE_EXHAUSTED, undefined, `too many event watchers (limit ${MAX_EVENT_WATCHERS})`));
+    }
+    const unknown = call.request.kinds.find((k) => EventKind[k] === undefined || k === EventKind.EVENT_KIND_UNSPECIFIED);
+    if (unknown !== undefined) return refuse(new ApiError(status.INVALID_ARGUMENT, 'kinds', `unknown event kind ${unknown}`));
+    eventWatchers++;
+    const writer = new BoundedWriter<Event, WatchEventsResponse>(call, EVENT_BACKLOG, (event, dropped) => ({ event, droppedEvents: dropped }));
+    const unsubscribe = events.subscribe(call.request.kinds, (event) => writer.push(event));
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      unsubscribe();
+      writer.close();
+      eventWatchers--;
+    };
+    for (const event of ['cancelled', 'close', 'error']) call.on(event, finish);
+  };
+
   return {
     getVersion: unary(gate, 'GetVersion', (req: GetVersionRequest): GetVersionResponse => {
       if (req.clientProtocolMajor !== 0 && req.clientProtocolMajor !== PROTOCOL_MAJOR) {
@@ -87,5 +159,9 @@ export function systemService({ pool, gate, startedUnixNanos }: SystemServiceDep
     }),
 
     getLogLevels: unary(gate, 'GetLogLevels', (): GetLogLevelsResponse => ({ levels: getLogLevels() })),
+
+    listInterfaces: unary(gate, 'ListInterfaces', (): ListInterfacesResponse => ({ interfaces: listInterfaces(deps) })),
+
+    watchEvents,
   };
 }

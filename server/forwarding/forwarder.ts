@@ -4,15 +4,13 @@
  */
 import type { Rule, RuleStatus } from '../../gen/mcr/v1/rules';
 import { RuleState } from '../../gen/mcr/v1/rules';
+import { EventKind } from '../../gen/mcr/v1/system';
 import type { Native } from '../../native';
+import type { EventBus } from '../events/bus';
 import { logger } from '../log';
-import { InterfaceTable } from '../net/interfaces';
 import { Memberships } from '../net/memberships';
 import type { WorkerPool, WorkerSlot } from '../workers/pool';
-import { ForwardingPlan, planForwarding, PlannedStatus } from './plan';
-
-/** How often interfaces named by rules are looked up again. */
-export const INTERFACE_POLL_MS = 1000;
+import { ForwardingPlan, InterfaceLookup, planForwarding, PlannedStatus } from './plan';
 
 interface Waiter {
   target: number;
@@ -21,7 +19,6 @@ interface Waiter {
 
 export class Forwarder {
   private readonly log = logger('net');
-  private readonly interfaces: InterfaceTable;
   private readonly memberships: Memberships;
   private statuses = new Map<string, PlannedStatus>();
   private lastPacket = new Map<string, bigint>();
@@ -29,24 +26,21 @@ export class Forwarder {
   private completed = 0;
   private loop?: Promise<void>;
   private waiters: Waiter[] = [];
-  private poller?: NodeJS.Timeout;
   private fullSync?: NodeJS.Timeout;
 
   constructor(
     private readonly rules: () => Rule[],
     private readonly pool: WorkerPool,
+    private readonly interfaces: InterfaceLookup,
+    private readonly events: EventBus,
     addon: Native,
   ) {
-    this.interfaces = new InterfaceTable(addon);
     this.memberships = new Memberships(addon, this.log);
     pool.on('started', () => void this.sync());
   }
 
-  /** Starts following interfaces and, every fullSyncMs, resending every worker its whole rule set. */
+  /** Every fullSyncMs, resends every worker its whole rule set (the drift safety net). */
   start(fullSyncMs: number): void {
-    this.poller = setInterval(() => {
-      if (this.interfaces.refresh(this.interfaceNames())) void this.sync();
-    }, INTERFACE_POLL_MS);
     this.fullSync = setInterval(() => {
       this.log.debug('periodic full sync');
       for (const slot of this.pool.slots) slot.sync?.resendRules();
@@ -55,7 +49,6 @@ export class Forwarder {
   }
 
   stop(): void {
-    clearInterval(this.poller);
     clearInterval(this.fullSync);
     this.memberships.close();
   }
@@ -89,10 +82,6 @@ export class Forwarder {
     if (lastPacketNs > 0n) this.lastPacket.set(ruleId, lastPacketNs);
   }
 
-  private interfaceNames(): string[] {
-    return this.rules().flatMap((r) => [r.input!.interface, ...r.outputs.map((o) => o.interface)]);
-  }
-
   private async run(): Promise<void> {
     while (this.completed < this.requested) {
       const target = this.requested;
@@ -109,7 +98,6 @@ export class Forwarder {
 
   private async pass(): Promise<void> {
     const rules = this.rules();
-    this.interfaces.refresh(this.interfaceNames());
     const plan = planForwarding(rules, this.pool.size, this.interfaces);
     const statuses = new Map(plan.statuses);
     await Promise.all(this.pool.slots.map((slot) => this.applyToWorker(slot.index, plan, statuses)));
@@ -120,9 +108,22 @@ export class Forwarder {
         statuses.set(id, { ...status, reason: [status.reason, `IGMP join failed: ${failure}`].filter(Boolean).join('; ') });
       }
     }
+    this.reportChanges(this.statuses, statuses);
     this.statuses = statuses;
     const live = new Set(rules.map((r) => r.id));
     for (const id of this.lastPacket.keys()) if (!live.has(id)) this.lastPacket.delete(id);
+  }
+
+  /** Publishes a RULE_STATUS_CHANGED event for every rule whose state or reason changed. */
+  private reportChanges(before: Map<string, PlannedStatus>, after: Map<string, PlannedStatus>): void {
+    for (const [id, status] of after) {
+      const old = before.get(id);
+      if (old && old.state === status.state && old.reason === status.reason) continue;
+      const state = RuleState[status.state].replace(/^RULE_STATE_/, '').toLowerCase();
+      this.events.publish(EventKind.EVENT_KIND_RULE_STATUS_CHANGED, `rule ${id}: ${state}${status.reason ? ` (${status.reason})` : ''}`, {
+        rule: { ruleId: id, status: { state: status.state, reason: status.reason, worker: status.worker, lastPacketUnixNanos: this.lastPacket.get(id) ?? 0n }, change: '' },
+      });
+    }
   }
 
   private async applyToWorker(index: number, plan: ForwardingPlan, statuses: Map<string, PlannedStatus>): Promise<void> {

@@ -13,7 +13,19 @@ import type { EgressSocketOptions } from '../../native';
 export interface InterfaceInfo {
   name: string;
   index: number;
+  /** IFF_UP (administratively up). */
   up: boolean;
+  /** IFF_RUNNING (operationally up: carrier). */
+  running: boolean;
+  mtu: number;
+  mac: string;
+  /** IPv4 addresses as "a.b.c.d/len". */
+  addresses: string[];
+}
+
+/** Whether traffic can pass: administratively and operationally up. */
+export function isUp(info: InterfaceInfo): boolean {
+  return info.up && info.running;
 }
 
 export interface InterfaceLookup {
@@ -78,8 +90,12 @@ export function membershipKey(ifindex: number, group: string, source: string): s
   return `${ifindex}|${group}|${source}`;
 }
 
-export function egressKey(spec: Omit<EgressSpec, 'key'>): string {
-  return `${spec.ifname}#${spec.ifindex}|${spec.address}:${spec.port}|ttl=${spec.ttl}|tos=${spec.tos}`;
+/**
+ * Identifies an egress socket. It includes the interface's addresses: a connected UDP socket keeps the
+ * source address chosen when it connected, so an address change must give a new socket.
+ */
+export function egressKey(spec: Omit<EgressSpec, 'key'>, interfaceAddresses: string[]): string {
+  return `${spec.ifname}#${spec.ifindex}[${interfaceAddresses.join(',')}]|${spec.address}:${spec.port}|ttl=${spec.ttl}|tos=${spec.tos}`;
 }
 
 function defaultTtl(address: string): number {
@@ -118,6 +134,7 @@ export function planForwarding(rules: Rule[], workerCount: number, interfaces: I
         missing.push(`outputs[${index}] interface ${output.interface} does not exist`);
         return;
       }
+      if (!isUp(outIf)) missing.push(`outputs[${index}] interface ${output.interface} is down`);
       const fields = {
         ifname: outIf.name,
         ifindex: outIf.index,
@@ -126,7 +143,7 @@ export function planForwarding(rules: Rule[], workerCount: number, interfaces: I
         ttl: output.ttl ?? defaultTtl(output.address),
         tos: (output.dscp ?? 0) << 2,
       };
-      const key = egressKey(fields);
+      const key = egressKey(fields, outIf.addresses);
       plan.egress.set(key, { key, ...fields });
       outputs.push(key);
       outputIndexes.push(index);
@@ -154,7 +171,7 @@ export function planForwarding(rules: Rule[], workerCount: number, interfaces: I
     memberships.set(membership, { key: membership, ifindex: inputIf.index, group: input.group, source: input.source });
     statuses.set(
       rule.id,
-      inputIf.up
+      isUp(inputIf)
         ? { state: RuleState.RULE_STATE_ACTIVE, reason: missing.join('; '), worker, membership }
         : { state: RuleState.RULE_STATE_INTERFACE_DOWN, reason: `input interface ${input.interface} is down`, worker, membership },
     );

@@ -1,55 +1,164 @@
 /**
- * The interfaces the rules name: index and up/down, looked up by name. Refreshed on every sync and
- * polled so that interfaces appearing later are picked up.
+ * The host's interfaces, followed over rtnetlink: a full dump at start and after a netlink overrun
+ * (so a missed event never leaves the table wrong), then link and IPv4 address events. Changes are
+ * reported through onChange, coalesced over a short delay so that a flapping link costs one sync per
+ * burst rather than one per event.
  */
-import fs from 'fs';
-
-import type { Native } from '../../native';
+import type { AddressInfo, LinkInfo, Native, NetlinkEvent, NetlinkMonitor } from '../../native';
 import type { InterfaceInfo, InterfaceLookup } from '../forwarding/plan';
+import { logger } from '../log';
 
-const IFF_UP = 0x1;
+/** How long changes are gathered before onChange runs. */
+export const COALESCE_MS = 20;
 
-function readSysfs(name: string, attribute: string): string | undefined {
-  try {
-    return fs.readFileSync(`/sys/class/net/${name}/${attribute}`, 'utf8').trim();
-  } catch {
-    return undefined;
-  }
+const log = logger('net');
+
+export interface InterfaceChange {
+  /** Names whose link or addresses changed (including removals). */
+  changed: Set<string>;
+  removed: Set<string>;
 }
 
 export class InterfaceTable implements InterfaceLookup {
-  private table = new Map<string, InterfaceInfo>();
+  private byIndex = new Map<number, InterfaceInfo>();
+  private byName = new Map<string, InterfaceInfo>();
+  private monitor?: NetlinkMonitor;
+  private pending: InterfaceChange = { changed: new Set(), removed: new Set() };
+  private timer?: NodeJS.Timeout;
 
-  constructor(private readonly addon: Native) {}
+  constructor(
+    private readonly addon: Native,
+    private readonly onChange: (change: InterfaceChange) => void,
+  ) {}
+
+  /** Subscribes to rtnetlink, then loads the current state (events racing the dump are re-applied after it). */
+  start(): void {
+    this.monitor = new this.addon.NetlinkMonitor((events) => this.apply(events));
+    this.reload();
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+    this.monitor?.close();
+    this.monitor = undefined;
+  }
 
   get(name: string): InterfaceInfo | undefined {
-    return this.table.get(name);
+    return this.byName.get(name);
   }
 
-  /** Looks up every named interface again; true when anything changed. */
-  refresh(names: Iterable<string>): boolean {
-    const next = new Map<string, InterfaceInfo>();
-    for (const name of new Set(names)) {
-      const info = this.lookup(name);
-      if (info) next.set(name, info);
+  all(): InterfaceInfo[] {
+    return [...this.byName.values()].sort((a, b) => a.index - b.index);
+  }
+
+  /** Replaces the table with a fresh dump, reporting every difference. */
+  private reload(): void {
+    const { links, addresses } = this.monitor!.dump();
+    const before = new Map(this.byName);
+    this.byIndex.clear();
+    this.byName.clear();
+    for (const link of links) this.setLink(link);
+    for (const address of addresses) this.addAddress(address);
+    for (const [name, old] of before) {
+      const now = this.byName.get(name);
+      if (!now) this.note(name, true);
+      else if (!sameInterface(old, now)) this.note(name, false);
     }
-    const changed =
-      next.size !== this.table.size ||
-      [...next].some(([name, info]) => {
-        const old = this.table.get(name);
-        return !old || old.index !== info.index || old.up !== info.up;
-      });
-    this.table = next;
-    return changed;
+    for (const name of this.byName.keys()) if (!before.has(name)) this.note(name, false);
   }
 
-  private lookup(name: string): InterfaceInfo | undefined {
-    const index = this.addon.ifNameToIndex(name);
-    if (index === 0) return undefined;
-    // sysfs shows the namespace it was mounted in; trust its flags only when it agrees on the index.
-    const sysIndex = Number(readSysfs(name, 'ifindex'));
-    const flags = Number(readSysfs(name, 'flags'));
-    const up = sysIndex === index && Number.isFinite(flags) ? (flags & IFF_UP) !== 0 : true;
-    return { name, index, up };
+  private apply(events: NetlinkEvent[]): void {
+    for (const event of events) {
+      switch (event.kind) {
+        case 'overrun':
+          log.warn('rtnetlink overrun: events were lost, reloading the interface table');
+          this.reload();
+          break;
+        case 'link':
+          this.setLink(event.link);
+          break;
+        case 'linkDeleted':
+          this.deleteLink(event.link.index);
+          break;
+        case 'address':
+          this.addAddress(event.address);
+          break;
+        case 'addressDeleted':
+          this.deleteAddress(event.address);
+          break;
+      }
+    }
   }
+
+  private setLink(link: LinkInfo): void {
+    const old = this.byIndex.get(link.index);
+    if (old && old.name !== link.name) this.deleteLink(link.index); // renamed: the old name is gone
+    const info: InterfaceInfo = {
+      name: link.name,
+      index: link.index,
+      up: link.up,
+      running: link.running,
+      mtu: link.mtu,
+      mac: link.mac,
+      addresses: old && old.name === link.name ? old.addresses : [],
+    };
+    // A new interface under a name another index held (deleted and re-created): the new one wins.
+    const sameName = this.byName.get(link.name);
+    if (sameName && sameName.index !== link.index) this.byIndex.delete(sameName.index);
+    this.byIndex.set(link.index, info);
+    this.byName.set(link.name, info);
+    if (!old || !sameInterface(old, info)) this.note(link.name, false);
+  }
+
+  private deleteLink(index: number): void {
+    const old = this.byIndex.get(index);
+    if (!old) return;
+    this.byIndex.delete(index);
+    if (this.byName.get(old.name)?.index === index) {
+      this.byName.delete(old.name);
+      this.note(old.name, true);
+    }
+  }
+
+  private addAddress(address: AddressInfo): void {
+    const info = this.byIndex.get(address.index);
+    if (!info) return;
+    const entry = `${address.address}/${address.prefixLength}`;
+    if (info.addresses.includes(entry)) return;
+    info.addresses = [...info.addresses, entry];
+    this.note(info.name, false);
+  }
+
+  private deleteAddress(address: AddressInfo): void {
+    const info = this.byIndex.get(address.index);
+    if (!info) return;
+    const entry = `${address.address}/${address.prefixLength}`;
+    if (!info.addresses.includes(entry)) return;
+    info.addresses = info.addresses.filter((a) => a !== entry);
+    this.note(info.name, false);
+  }
+
+  private note(name: string, removed: boolean): void {
+    this.pending.changed.add(name);
+    if (removed) this.pending.removed.add(name);
+    else this.pending.removed.delete(name);
+    this.timer ??= setTimeout(() => {
+      const change = this.pending;
+      this.pending = { changed: new Set(), removed: new Set() };
+      this.timer = undefined;
+      this.onChange(change);
+    }, COALESCE_MS);
+  }
+}
+
+function sameInterface(a: InterfaceInfo, b: InterfaceInfo): boolean {
+  return (
+    a.index === b.index &&
+    a.up === b.up &&
+    a.running === b.running &&
+    a.mtu === b.mtu &&
+    a.mac === b.mac &&
+    a.addresses.length === b.addresses.length &&
+    a.addresses.every((x, i) => x === b.addresses[i])
+  );
 }

@@ -4,7 +4,9 @@
  * supervisor expects has drifted: its rules are sent again (resync); if the next heartbeat still
  * differs, it is restarted. Every drift and its outcome is counted and logged.
  */
+import { EventKind } from '../../gen/mcr/v1/system';
 import type { HeartbeatReply } from '../../workers/protocol';
+import type { EventBus } from '../events/bus';
 import { logger } from '../log';
 import type { WorkerPool, WorkerSlot } from './pool';
 
@@ -20,6 +22,7 @@ export class HeartbeatMonitor {
     private readonly pool: WorkerPool,
     /** Sends the worker its whole rule slice again. */
     private readonly resync: (slot: WorkerSlot) => Promise<void>,
+    private readonly events: EventBus,
     private readonly intervalMs = HEARTBEAT_INTERVAL_MS,
   ) {}
 
@@ -58,6 +61,11 @@ export class HeartbeatMonitor {
     );
   }
 
+  private announce(slot: WorkerSlot, what: string): void {
+    const pid = slot.process?.pid ?? 0;
+    this.events.publish(EventKind.EVENT_KIND_WORKER_DRIFT, `worker ${slot.index}: ${what}`, { worker: { index: slot.index, pid, reason: what } });
+  }
+
   private checkDrift(slot: WorkerSlot, reported: string): void {
     const sync = slot.sync!;
     const health = slot.health;
@@ -66,6 +74,7 @@ export class HeartbeatMonitor {
       if (health.drift === 'resynced') {
         slot.driftRepairs++;
         log.info('drift repaired by resync', { worker: slot.index, hash: reported });
+        this.announce(slot, 'drift repaired by resync');
       }
       health.drift = 'none';
       return;
@@ -73,12 +82,14 @@ export class HeartbeatMonitor {
     if (health.drift === 'resynced') {
       slot.driftRestarts++;
       health.drift = 'none';
+      this.announce(slot, 'drift not repaired by resync: restarting the worker');
       this.pool.recycle(slot, `drift not repaired by resync (reports ${reported}, expected ${sync.expectedHash})`);
       return;
     }
     slot.drifts++;
     health.drift = 'resyncing';
     log.warn('worker drifted: resending its rules', { worker: slot.index, reported, expected: sync.expectedHash });
+    this.announce(slot, `drifted (reports ${reported}, expected ${sync.expectedHash}): resending its rules`);
     this.resync(slot).then(
       () => {
         if (slot.health === health) health.drift = 'resynced';

@@ -1,7 +1,7 @@
 /**
  * The worker processes: one per core by default, started at boot, restarted with exponential backoff
- * when one exits or is recycled. Emits 'started' (index) whenever a worker is (re)started and ready
- * for its state.
+ * when one exits or is recycled. Emits 'started' (slot) whenever a worker is (re)started and ready for
+ * its state, and 'exited' (slot) when one has gone.
  */
 import { EventEmitter } from 'events';
 import fs from 'fs';
@@ -144,7 +144,7 @@ export class WorkerPool extends EventEmitter {
     await process.start();
     slot.state = WorkerState.WORKER_STATE_RUNNING;
     this.log.info('worker started', { worker: slot.index, pid: process.pid, uid: process.uid, core: slot.core });
-    this.emit('started', slot.index);
+    this.emit('started', slot);
   }
 
   private testHooksFor(index: number): { crashOnStart: boolean } | undefined {
@@ -163,6 +163,7 @@ export class WorkerPool extends EventEmitter {
     slot.sync?.reset();
     slot.lastExit = signal ? `signal ${signal}` : `exit code ${code}`;
     if (this.stopping) return;
+    this.emit('exited', slot);
     const uptime = Number(globalThis.process.hrtime.bigint() - process.startedAt) / 1e6;
     if (uptime >= BACKOFF_RESET_AFTER_MS) slot.backoffMs = BACKOFF_INITIAL_MS;
     slot.state = WorkerState.WORKER_STATE_RESTARTING;

@@ -13,7 +13,9 @@ function rule(id: string, input: [string, string, number], outputs: Array<[strin
 }
 
 function lookup(...ifaces: Array<[string, number, boolean?]>) {
-  const table = new Map<string, InterfaceInfo>(ifaces.map(([name, index, up]) => [name, { name, index, up: up ?? true }]));
+  const table = new Map<string, InterfaceInfo>(
+    ifaces.map(([name, index, up]) => [name, { name, index, up: up ?? true, running: true, mtu: 1500, mac: '02:00:00:00:00:01', addresses: [] }]),
+  );
   return { get: (name: string) => table.get(name) };
 }
 
@@ -84,5 +86,26 @@ describe('forwarding plan', () => {
     const plan = planForwarding([rule('a', ['in0', '239.1.1.1', 5000], [['out1', '239.9.9.9', 6000]])], 1, lookup(['in0', 4, false], ['out1', 5]));
     expect(plan.statuses.get('a')!.state).to.equal(RuleState.RULE_STATE_INTERFACE_DOWN);
     expect(plan.workers[0].rules).to.have.length(1);
+  });
+
+  it('keeps sending to an output whose interface is down and says so', () => {
+    const r = rule('a', ['in0', '239.1.1.1', 5000], [['out1', '239.9.9.9', 6000], ['out2', '239.9.9.8', 6000]]);
+    const plan = planForwarding([r], 1, lookup(['in0', 4], ['out1', 5, false], ['out2', 6]));
+    expect(plan.statuses.get('a')!.state).to.equal(RuleState.RULE_STATE_ACTIVE);
+    expect(plan.statuses.get('a')!.reason).to.contain('outputs[0] interface out1 is down');
+    expect(plan.workers[0].rules[0].outputIndexes).to.deep.equal([0, 1]);
+  });
+
+  it('gives an output a new egress socket when its interface changes address or index', () => {
+    const r = rule('a', ['in0', '239.1.1.1', 5000], [['out1', '239.9.9.9', 6000]]);
+    const keyWith = (index: number, addresses: string[]) => {
+      const table = lookup(['in0', 4], ['out1', index]);
+      const withAddresses = { get: (n: string) => (n === 'out1' ? { ...table.get(n)!, addresses } : table.get(n)) };
+      return [...planForwarding([r], 1, withAddresses).workers[0].egress.keys()][0];
+    };
+    const base = keyWith(5, ['10.3.0.1/24']);
+    expect(keyWith(5, ['10.3.0.1/24'])).to.equal(base);
+    expect(keyWith(5, ['10.3.0.9/24'])).to.not.equal(base);
+    expect(keyWith(9, ['10.3.0.1/24'])).to.not.equal(base);
   });
 });
