@@ -41,6 +41,8 @@ const char* ErrnoName(int err) {
     case ENXIO: return "ENXIO";
     case ENOTCONN: return "ENOTCONN";
     case ENOPROTOOPT: return "ENOPROTOOPT";
+    case EPROTO: return "EPROTO";
+    case ETIMEDOUT: return "ETIMEDOUT";
     default: return nullptr;
   }
 }

@@ -51,4 +51,11 @@ Napi::Object ObjectValue(Napi::Env env, Napi::Value value, const std::string& na
   return value.As<Napi::Object>();
 }
 
+void ReportThrown(napi_env env, napi_status call_status) {
+  napi_value error;
+  if (call_status == napi_pending_exception && napi_get_and_clear_last_exception(env, &error) == napi_ok) {
+    napi_fatal_exception(env, error);
+  }
+}
+
 }  // namespace mcr

@@ -46,4 +46,9 @@ auto TranslateErrors(Napi::Env env, Body&& body) -> decltype(body()) {
   }
 }
 
+// After calling a JavaScript callback from a thread-safe function: a callback that threw becomes an
+// uncaught exception, as for any event listener (Node 20 would otherwise only print a deprecation
+// warning). napi_fatal_exception refuses while the environment is terminating.
+void ReportThrown(napi_env env, napi_status call_status);
+
 }  // namespace mcr

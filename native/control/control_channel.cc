@@ -113,16 +113,6 @@ class ControlChannel : public Napi::ObjectWrap<ControlChannel>, private ChannelL
   }
 
  private:
-  // A callback that threw becomes an uncaught exception, as for any event listener (Node 20 would
-  // otherwise only print a deprecation warning). napi_fatal_exception refuses while the
-  // environment is terminating.
-  static void ReportThrown(napi_env env, napi_status call_status) {
-    napi_value error;
-    if (call_status == napi_pending_exception && napi_get_and_clear_last_exception(env, &error) == napi_ok) {
-      napi_fatal_exception(env, error);
-    }
-  }
-
   // ChannelListener: reader thread. A failed queue call means the channel is shutting down, in
   // which case the event is dropped here.
   void OnMessage(ChannelMessage message) override {

@@ -171,15 +171,6 @@ class NetlinkMonitor : public Napi::ObjectWrap<NetlinkMonitor>, private RouteEve
   }
 
  private:
-  // A callback that threw becomes an uncaught exception, as for any event listener.
-  // napi_fatal_exception refuses while the environment is terminating.
-  static void ReportThrown(napi_env env, napi_status call_status) {
-    napi_value error;
-    if (call_status == napi_pending_exception && napi_get_and_clear_last_exception(env, &error) == napi_ok) {
-      napi_fatal_exception(env, error);
-    }
-  }
-
   // RouteEventListener: reader thread. A failed queue call means the monitor is closing, in which
   // case the batch is dropped here.
   void OnEvents(EventBatch events) override {
