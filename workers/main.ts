@@ -49,7 +49,8 @@ function main(): void {
   }
   function exit(code: number): void {
     runtime.close();
-    channel.close();
+    // The channel is not closed first: the supervisor kills a worker whose channel closes, and the
+    // exit code it then records would be its SIGKILL rather than this code. Exiting closes it.
     process.exit(code);
   }
 

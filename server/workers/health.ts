@@ -45,7 +45,7 @@ export class HeartbeatMonitor {
     }
     health.pending = true;
     const process = slot.process!;
-    process.request({ type: 'heartbeat' }, [], this.intervalMs * MISSED_HEARTBEATS_LIMIT).then(
+    process.request({ type: 'heartbeat' }, [], this.intervalMs * (MISSED_HEARTBEATS_LIMIT + 1)).then(
       (reply) => {
         if (slot.health !== health) return; // the worker was replaced meanwhile
         health.pending = false;
@@ -55,8 +55,8 @@ export class HeartbeatMonitor {
         this.checkDrift(slot, health.reportedHash);
       },
       () => {
-        // Unanswered: the ticks count it as missed until the worker answers or is restarted.
-        health.pending = false;
+        // Unanswered (timed out, or the worker went): `pending` stays set, so every tick counts a miss
+        // until the worker is restarted. A heartbeat is never re-sent to a worker that has not answered.
       },
     );
   }

@@ -20,6 +20,9 @@ import {
 } from '../../workers/protocol';
 import { logger, Logger } from '../log';
 
+/** How long a worker whose control channel closed may take to exit before it is killed. */
+const CHANNEL_CLOSE_GRACE_MS = 200;
+
 /** uid and gid the workers run as. */
 export const NOBODY = 65534;
 
@@ -214,7 +217,9 @@ export class WorkerProcess extends EventEmitter {
 
   private onChannelClosed(reason: string): void {
     this.failPending(`worker ${this.launch.index} control channel closed: ${reason}`);
-    this.kill();
+    // A worker that is exiting closes its channel a moment before it is gone: let it exit by itself
+    // (so its own exit code is recorded) and kill it only if it lingers.
+    setTimeout(() => this.kill(), CHANNEL_CLOSE_GRACE_MS).unref();
   }
 
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
