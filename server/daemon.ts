@@ -87,7 +87,12 @@ export class Daemon {
     this.heartbeats.start();
     if (options.testHooks) this.log.warn('test hooks enabled: fault injection is armed (never use this in production)');
 
-    const collector = new StatsCollector(pool, () => store.list(), (id, lastNs) => forwarder.notePackets(id, lastNs));
+    const collector = new StatsCollector(
+      pool,
+      () => store.list(),
+      (rule) => forwarder.status(rule).worker,
+      (id, lastNs) => forwarder.notePackets(id, lastNs),
+    );
     this.collector = collector;
     // Regular readings keep last-packet times and rates current and limit what a crash can lose.
     this.counterPoll = setInterval(() => void collector.collect(), COUNTER_POLL_MS);

@@ -23,15 +23,22 @@ import {
   GetWorkerStatsRequest,
   GetWorkerStatsResponse,
   StatsServiceClient,
+  WatchStatsRequest,
+  WatchStatsResponse,
 } from '../../gen/mcr/v1/stats';
 import {
+  GetLogLevelsRequest,
+  GetLogLevelsResponse,
   GetVersionRequest,
   GetVersionResponse,
   ListWorkersRequest,
   ListWorkersResponse,
+  SetLogLevelRequest,
+  SetLogLevelResponse,
   SystemServiceClient,
 } from '../../gen/mcr/v1/system';
 import { McrCallError } from './errors';
+import { McrStream, StreamOptions, streamOf } from './stream';
 import { resolveTarget, TargetOptions } from './target';
 import { PROTOCOL_MAJOR } from './version';
 
@@ -113,12 +120,35 @@ export class McrClient {
     return this.unary('ListWorkers', this.system, this.system.listWorkers, ListWorkersRequest.fromPartial(request), options);
   }
 
+  /** Sets a facility's log level (every facility when `facility` is empty); answers with all levels. */
+  setLogLevel(request: DeepPartial<SetLogLevelRequest>, options?: CallOptions): Promise<SetLogLevelResponse> {
+    return this.unary('SetLogLevel', this.system, this.system.setLogLevel, SetLogLevelRequest.fromPartial(request), options);
+  }
+
+  getLogLevels(request: DeepPartial<GetLogLevelsRequest> = {}, options?: CallOptions): Promise<GetLogLevelsResponse> {
+    return this.unary('GetLogLevels', this.system, this.system.getLogLevels, GetLogLevelsRequest.fromPartial(request), options);
+  }
+
   getStats(request: DeepPartial<GetStatsRequest> = {}, options?: CallOptions): Promise<GetStatsResponse> {
     return this.unary('GetStats', this.stats, this.stats.getStats, GetStatsRequest.fromPartial(request), options);
   }
 
   getWorkerStats(request: DeepPartial<GetWorkerStatsRequest> = {}, options?: CallOptions): Promise<GetWorkerStatsResponse> {
     return this.unary('GetWorkerStats', this.stats, this.stats.getWorkerStats, GetWorkerStatsRequest.fromPartial(request), options);
+  }
+
+  /**
+   * Counters at `intervalMs` (clamped by mcrd to 100-60000; 0 = 1000), as an async iterator:
+   *
+   *   for await (const update of mcr.watchStats({ intervalMs: 500 })) { ... }
+   *
+   * The stream has no deadline: it runs until the consumer leaves the loop, calls cancel(), or aborts
+   * `options.signal` (each cancels the call), or until mcrd ends it (next() then rejects with
+   * McrCallError, e.g. UNAVAILABLE when mcrd shuts down).
+   */
+  watchStats(request: DeepPartial<WatchStatsRequest> = {}, options: StreamOptions = {}): McrStream<WatchStatsResponse> {
+    const start = () => this.stats.watchStats(WatchStatsRequest.fromPartial(request));
+    return streamOf(start, { target: this.target, rpc: 'WatchStats', timeoutMs: 0 }, options);
   }
 
   /**

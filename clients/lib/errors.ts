@@ -10,7 +10,7 @@ export interface CallContext {
   target: string;
   /** RPC name, e.g. "CreateRule". */
   rpc: string;
-  /** The deadline the call had, in milliseconds. */
+  /** The deadline the call had, in milliseconds (0: none, as for a watch stream). */
   timeoutMs: number;
 }
 

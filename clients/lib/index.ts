@@ -27,11 +27,15 @@
  * has a deadline (ConnectOptions.timeoutMs, default 5000 ms, or CallOptions.timeoutMs) and is sent
  * once: nothing is retried. Failures reject with McrCallError, a grpc-js ServiceError that also
  * carries the target and RPC name and says whether mcrd was reachable at all (connectFailure).
+ * watchStats is the one stream: an async iterator without a deadline, cancelled when the loop over it
+ * ends (see McrStream).
  */
 export { connect, McrClient, DEFAULT_TIMEOUT_MS } from './client';
 export type { CallOptions, ConnectOptions } from './client';
 export { formatGrpcError, isConnectFailure, McrCallError } from './errors';
 export type { CallContext, FormatOptions } from './errors';
+export { DEFAULT_STREAM_BUFFER } from './stream';
+export type { McrStream, StreamOptions } from './stream';
 export { DEFAULT_SOCKET, resolveTarget } from './target';
 export type { TargetOptions } from './target';
 export { CLIENT_VERSION, PROTOCOL_MAJOR } from './version';

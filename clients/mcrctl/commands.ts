@@ -1,6 +1,7 @@
 /**
  * Runs a parsed mcrctl command against mcrd: the RPCs it needs, then its output, as a table or
  * detail view by default and as the response's proto3 JSON (the generated toJSON) with --json.
+ * `stats --watch` prints updates until interrupted (see watch.ts).
  */
 import {
   CreateRuleResponse,
@@ -10,20 +11,31 @@ import {
   Rule,
   UpdateRuleResponse,
 } from '../../gen/mcr/v1/rules';
-import { GetStatsResponse } from '../../gen/mcr/v1/stats';
-import { GetVersionResponse, ListWorkersResponse } from '../../gen/mcr/v1/system';
+import { GetStatsResponse, GetWorkerStatsResponse, WatchStatsResponse } from '../../gen/mcr/v1/stats';
+import { GetLogLevelsResponse, GetVersionResponse, ListWorkersResponse, SetLogLevelResponse } from '../../gen/mcr/v1/system';
 import { McrClient } from '../lib/client';
 import { CLIENT_VERSION, PROTOCOL_MAJOR } from '../lib/version';
-import { CliCommand } from './invocation';
+import { CliCommand, WatchOptions } from './invocation';
 import { mergeRuleUpdate, newRuleDefinition } from './rule-edit';
 import { ruleDetail, rulesTable } from './rule-view';
-import { statsView } from './stats-view';
-import { versionView, workersTable } from './system-view';
+import { inputsView, statsView, watchHeading } from './stats-view';
+import { logLevelChange, logLevelsTable, versionView, workersTable } from './system-view';
+import { poll, showUpdates, watchMode } from './watch';
 
 /** Where a command's result goes. */
 export interface Printer {
   json: boolean;
+  /** stdout is a terminal: `--watch` redraws in place. */
+  interactive: boolean;
   write(text: string): void;
+}
+
+/** What a command runs with. */
+export interface CommandContext {
+  client: McrClient;
+  printer: Printer;
+  /** Calls `handler` on Ctrl-C until the returned function is called (used by --watch only). */
+  onInterrupt(handler: () => void): () => void;
 }
 
 /** Prints `response` as JSON through its generated codec, or as `text()`. */
@@ -45,7 +57,38 @@ function ruleLabel(rule: Rule): string {
   return rule.name ? `${rule.id} (${rule.name})` : rule.id;
 }
 
-export async function runCommand(command: CliCommand, client: McrClient, printer: Printer): Promise<void> {
+/**
+ * `stats --watch`: WatchStats updates (GetWorkerStats polled at the interval with --inputs, which
+ * WatchStats does not carry) until Ctrl-C, which cancels the call and ends the command normally.
+ */
+async function watchStats(command: { rule?: string; inputs: boolean }, watch: WatchOptions, context: CommandContext): Promise<void> {
+  const { client, printer } = context;
+  const stop = new AbortController();
+  const release = context.onInterrupt(() => stop.abort());
+  const mode = watchMode(printer);
+  try {
+    if (command.inputs) {
+      const updates = poll(() => client.getWorkerStats(), watch.intervalMs, stop.signal);
+      await showUpdates(updates, mode, (update) => ({
+        heading: watchHeading({ intervalMs: watch.intervalMs, collectedUnixNanos: update.collectedUnixNanos }),
+        body: inputsView(update),
+        json: GetWorkerStatsResponse.toJSON(update),
+      }), printer.write);
+    } else {
+      const updates = client.watchStats({ rule: command.rule ?? '', intervalMs: watch.intervalMs }, { signal: stop.signal });
+      await showUpdates(updates, mode, (update) => ({
+        heading: watchHeading(update),
+        body: statsView(update),
+        json: WatchStatsResponse.toJSON(update),
+      }), printer.write);
+    }
+  } finally {
+    release();
+  }
+}
+
+export async function runCommand(command: CliCommand, context: CommandContext): Promise<void> {
+  const { client, printer } = context;
   switch (command.name) {
     case 'rule add': {
       const response = await client.createRule({ rule: newRuleDefinition(command.edit), validateOnly: command.dryRun });
@@ -87,6 +130,12 @@ export async function runCommand(command: CliCommand, client: McrClient, printer
       return;
     }
     case 'stats': {
+      if (command.watch) return watchStats(command, command.watch, context);
+      if (command.inputs) {
+        const response = await client.getWorkerStats();
+        show(printer, GetWorkerStatsResponse, response, () => inputsView(response));
+        return;
+      }
       const response = await client.getStats({ rule: command.rule ?? '' });
       show(printer, GetStatsResponse, response, () => statsView(response));
       return;
@@ -94,6 +143,16 @@ export async function runCommand(command: CliCommand, client: McrClient, printer
     case 'workers': {
       const response = await client.listWorkers();
       show(printer, ListWorkersResponse, response, () => workersTable(response.workers));
+      return;
+    }
+    case 'log-level get': {
+      const response = await client.getLogLevels();
+      show(printer, GetLogLevelsResponse, response, () => logLevelsTable(response.levels));
+      return;
+    }
+    case 'log-level set': {
+      const response = await client.setLogLevel({ facility: command.facility, level: command.level });
+      show(printer, SetLogLevelResponse, response, () => `${logLevelChange(command.facility, command.level)}\n${logLevelsTable(response.levels)}`);
       return;
     }
     case 'version': {

@@ -26,3 +26,44 @@ export function formatTime(unixNanos: bigint, never = 'never'): string {
   if (unixNanos === 0n) return never;
   return new Date(Number(unixNanos / 1_000_000n)).toISOString();
 }
+
+/** Decimal (SI) prefixes for rates, in steps of 1000. */
+const PREFIXES = ['', 'k', 'M', 'G'] as const;
+
+/** Three significant digits: "7.50", "12.3", "950". */
+function threeDigits(value: number): string {
+  return value.toFixed(value < 10 ? 2 : value < 100 ? 1 : 0);
+}
+
+/**
+ * A rate with an SI prefix and three significant digits: 0 -> "0 pps", 950 -> "950 pps",
+ * 1234 -> "1.23 kpps", 999_960 -> "1.00 Mpps". `unit` follows the prefix ("pps" -> "kpps").
+ */
+export function formatRate(perSecond: number, unit: string): string {
+  if (!Number.isFinite(perSecond) || perSecond < 0) return '-';
+  if (perSecond === 0) return `0 ${unit}`;
+  let step = Math.min(PREFIXES.length - 1, Math.max(0, Math.floor(Math.log10(perSecond) / 3)));
+  let text = threeDigits(perSecond / 1000 ** step);
+  // Rounding can reach the next prefix (999.6 -> "1000"): say "1.00 k" instead.
+  if (Number(text) >= 1000 && step < PREFIXES.length - 1) text = threeDigits(perSecond / 1000 ** ++step);
+  return `${text} ${PREFIXES[step]}${unit}`;
+}
+
+/** Packets per second: "0 pps", "950 pps", "12.3 kpps", "1.48 Mpps". */
+export function formatPacketRate(packetsPerSecond: number): string {
+  return formatRate(packetsPerSecond, 'pps');
+}
+
+/** Bits per second: "0 bit/s", "800 bit/s", "12.3 kbit/s", "9.41 Gbit/s". */
+export function formatBitRate(bitsPerSecond: number): string {
+  return formatRate(bitsPerSecond, 'bit/s');
+}
+
+/**
+ * Counters by reason for one table cell: "0" when every one is zero, otherwise the non-zero ones as
+ * "reason count", one per line ("no-buffer 40\nunreachable 3").
+ */
+export function formatReasons(counts: ReadonlyArray<readonly [string, bigint]>): string {
+  const nonZero = counts.filter(([, count]) => count !== 0n);
+  return nonZero.length === 0 ? '0' : nonZero.map(([reason, count]) => `${reason} ${count}`).join('\n');
+}

@@ -14,9 +14,18 @@ export type CliCommand =
   | { name: 'rule get'; rule: string }
   | { name: 'rule update'; rule: string; edit: RuleEdit; expectGeneration?: bigint; dryRun: boolean }
   | { name: 'rule delete'; rule: string; expectGeneration?: bigint }
-  | { name: 'stats'; rule?: string }
+  | { name: 'stats'; rule?: string; inputs: boolean; watch?: WatchOptions }
   | { name: 'workers' }
-  | { name: 'version' };
+  | { name: 'version' }
+  | { name: 'log-level get' }
+  /** facility "" = every facility. Names and levels are mcrd's to check. */
+  | { name: 'log-level set'; facility: string; level: string };
+
+/** `--watch`: keep printing updates until interrupted. */
+export interface WatchOptions {
+  /** Milliseconds between updates (--interval). */
+  intervalMs: number;
+}
 
 export interface Invocation {
   connection: ConnectionOptions;

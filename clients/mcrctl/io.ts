@@ -3,10 +3,32 @@ export interface CliIo {
   stdout(text: string): void;
   stderr(text: string): void;
   env: NodeJS.ProcessEnv;
+  /** Whether stdout is a terminal (`stats --watch` then redraws in place); false when absent. */
+  isTTY?: boolean;
+  /**
+   * Calls `handler` when the user asks a long-running command (`stats --watch`) to stop, until the
+   * returned function is called; never when absent.
+   */
+  onInterrupt?(handler: () => void): () => void;
+}
+
+/** Ctrl-C, or stdout closed by its reader (`mcrctl stats --watch --json | head -3`). */
+function onProcessInterrupt(handler: () => void): () => void {
+  const onBrokenPipe = (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') handler();
+  };
+  process.on('SIGINT', handler);
+  process.stdout.on('error', onBrokenPipe);
+  return () => {
+    process.off('SIGINT', handler);
+    process.stdout.off('error', onBrokenPipe);
+  };
 }
 
 export const processIo: CliIo = {
   stdout: (text) => void process.stdout.write(text),
   stderr: (text) => void process.stderr.write(text),
   env: process.env,
+  isTTY: process.stdout.isTTY === true,
+  onInterrupt: onProcessInterrupt,
 };

@@ -29,7 +29,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
   const { connection, json, command } = parsed.invocation;
   const client = connect(connection);
   try {
-    await runCommand(command, client, { json, write: io.stdout });
+    const printer = { json, interactive: io.isTTY === true, write: io.stdout };
+    await runCommand(command, { client, printer, onInterrupt: (handler) => io.onInterrupt?.(handler) ?? (() => undefined) });
     return ExitCode.Ok;
   } catch (err) {
     io.stderr(`mcrctl: ${formatGrpcError(err, { hint: connectionHint(connection) })}\n`);

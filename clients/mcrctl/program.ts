@@ -33,7 +33,19 @@ interface CommandOptions {
   dscp?: number;
   expectGeneration?: bigint;
   dryRun?: boolean;
+  watch?: boolean;
+  interval?: number;
+  inputs?: boolean;
 }
+
+/** `stats --watch` without --interval. */
+export const DEFAULT_WATCH_INTERVAL_MS = 1000;
+/** The interval range mcrd accepts (it would clamp anything else; mcrctl refuses it instead). */
+export const MIN_WATCH_INTERVAL_MS = 100;
+export const MAX_WATCH_INTERVAL_MS = 60_000;
+
+/** mcrd's log facilities, for help texts (mcrd checks the names). */
+const FACILITIES_HELP = 'supervisor, api, store, workers, net, worker (the workers\' own logs)';
 
 const EXIT_CODES_HELP = `
 Exit codes:
@@ -163,11 +175,52 @@ function buildProgram(io: CliIo, emit: (invocation: Invocation) => void): Comman
   );
 
   leaf(
-    program.command('stats').description('packet counters per rule and per output').argument('[RULE]', 'only this rule (id or name)'),
-    ([ruleName]) => ({ name: 'stats', rule: ruleName }),
+    program
+      .command('stats')
+      .description('packet counters and rates per rule and per output; with --inputs, per worker input interface')
+      .usage('[RULE] [--watch] [--interval MS] [--inputs]')
+      .argument('[RULE]', 'only this rule (id or name)', ruleArgument)
+      .option('--watch', 'keep showing updates until Ctrl-C (redrawn in place on a terminal)')
+      .option(
+        '--interval <MS>',
+        `with --watch: milliseconds between updates (${MIN_WATCH_INTERVAL_MS}-${MAX_WATCH_INTERVAL_MS}, default ${DEFAULT_WATCH_INTERVAL_MS})`,
+        integerArg(MIN_WATCH_INTERVAL_MS, MAX_WATCH_INTERVAL_MS),
+      )
+      .option('--inputs', 'frames, unmatched frames, parse errors and kernel drops per worker and input interface'),
+    ([ruleName], options) => {
+      if (options.interval !== undefined && !options.watch) throw new UsageError('stats: --interval applies only with --watch');
+      if (options.inputs && ruleName !== undefined) {
+        throw new UsageError(`stats --inputs counts per worker input, not per rule: drop "${ruleName}" or --inputs`);
+      }
+      return {
+        name: 'stats',
+        rule: ruleName,
+        inputs: options.inputs === true,
+        watch: options.watch ? { intervalMs: options.interval ?? DEFAULT_WATCH_INTERVAL_MS } : undefined,
+      };
+    },
   );
   leaf(program.command('workers').description('the worker processes: pid, uid, core, state, rules, ruleset hash'), () => ({ name: 'workers' }));
   leaf(program.command('version').description('client and server versions and protocol'), () => ({ name: 'version' }));
+
+  // `log-level` alone does what `log-level get` does.
+  const logLevel = leaf(program.command('log-level').description(`show (alone or with get) or change mcrd's log level per facility: ${FACILITIES_HELP}`), () => ({
+    name: 'log-level get',
+  }));
+  leaf(logLevel.command('get').description('print each facility and its level'), () => ({ name: 'log-level get' }));
+  leaf(
+    logLevel
+      .command('set')
+      .description("set a facility's level at once, or every facility's without FACILITY; \"worker\" also changes the workers' own level")
+      .usage('[FACILITY] LEVEL')
+      .argument('[FACILITY]', `one of ${FACILITIES_HELP}; omit for every facility`)
+      .argument('[LEVEL]', 'error, warn, info or debug'),
+    ([first, second]) => {
+      if (first === undefined) throw new UsageError('log-level set needs a LEVEL (error, warn, info or debug), optionally after a FACILITY');
+      // One word is the level for every facility; two are FACILITY LEVEL.
+      return second === undefined ? { name: 'log-level set', facility: '', level: first } : { name: 'log-level set', facility: first, level: second };
+    },
+  );
 
   showUsageAfterErrors(program);
   return program;

@@ -1,4 +1,4 @@
-/** Text views of the system: `mcrctl workers` and `mcrctl version`. */
+/** Text views of the system: `mcrctl workers`, `mcrctl version` and `mcrctl log-level`. */
 import { GetVersionResponse, Worker, WorkerState } from '../../gen/mcr/v1/system';
 import { formatTime } from './format';
 import { renderFields, renderTable } from './table';
@@ -55,4 +55,14 @@ export function versionView(client: ClientVersion, server: GetVersionResponse): 
     ['Features', server.features.join(', ') || '-'],
     ['Started', formatTime(server.startedUnixNanos, '-')],
   ]);
+}
+
+/** Each facility and its level, in the order mcrd lists them. */
+export function logLevelsTable(levels: Readonly<Record<string, string>>): string {
+  return renderTable([{ header: 'FACILITY' }, { header: 'LEVEL' }], Object.entries(levels));
+}
+
+/** What `log-level set` did: "Log level of net set to debug." (facility "" = every facility). */
+export function logLevelChange(facility: string, level: string): string {
+  return `Log level of ${facility ? facility : 'every facility'} set to ${level}.`;
 }

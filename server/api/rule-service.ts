@@ -31,16 +31,17 @@ export interface RuleServiceDeps {
 }
 
 /**
- * How long a change waits for the workers to confirm it before answering. Healthy workers confirm
- * in a few milliseconds; a worker that is hung or restarting must not hold the API up, so past this
- * the reply says what is known (the rule is stored; its status may say "being installed").
+ * How long, from its arrival, a change may take before it is answered. It is on disk first; then it
+ * waits for the workers to confirm it, which healthy workers do in a few milliseconds. A worker that
+ * is hung or restarting must not hold the API up: past this budget the reply says what is known (the
+ * rule is stored; its status may say "being installed") and the workers catch up on their own.
  */
-export const SYNC_WAIT_MS = 100;
+export const CHANGE_BUDGET_MS = 80;
 
-/** Waits for the forwarding sync, but never longer than SYNC_WAIT_MS. */
-function settle(sync: Promise<void>): Promise<void> {
+/** Waits for the forwarding sync, but not past the change's budget. */
+function settle(sync: Promise<void>, arrivedAt: number): Promise<void> {
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, SYNC_WAIT_MS);
+    const timer = setTimeout(resolve, Math.max(0, arrivedAt + CHANGE_BUDGET_MS - Date.now()));
     void sync.then(() => {
       clearTimeout(timer);
       resolve();
@@ -71,11 +72,12 @@ export function ruleService({ store, forwarder, limits, gate, events }: RuleServ
 
   return {
     createRule: unary(gate, 'CreateRule', async (req: CreateRuleRequest): Promise<CreateRuleResponse> => {
+      const arrivedAt = Date.now();
       const definition = validateRuleDefinition(req.rule, limits, 'rule');
       const rule = await store.create(definition, nowNanos(), { dryRun: req.validateOnly });
       if (!req.validateOnly) {
         announce(rule, 'created');
-        await settle(forwarder.sync());
+        await settle(forwarder.sync(), arrivedAt);
       }
       return { rule: withStatus(rule) };
     }),
@@ -88,20 +90,22 @@ export function ruleService({ store, forwarder, limits, gate, events }: RuleServ
     })),
 
     updateRule: unary(gate, 'UpdateRule', async (req: UpdateRuleRequest): Promise<UpdateRuleResponse> => {
+      const arrivedAt = Date.now();
       requireRef(req.rule);
       const definition = validateRuleDefinition(req.definition, limits, 'definition');
       const { after } = await store.update(req.rule, definition, req.expectedGeneration, nowNanos(), { dryRun: req.validateOnly });
       if (!req.validateOnly) {
         announce(after, 'updated');
-        await settle(forwarder.sync());
+        await settle(forwarder.sync(), arrivedAt);
       }
       return { rule: withStatus(after) };
     }),
 
     deleteRule: unary(gate, 'DeleteRule', async (req: DeleteRuleRequest): Promise<DeleteRuleResponse> => {
+      const arrivedAt = Date.now();
       const before = await store.delete(requireRef(req.rule), req.expectedGeneration);
       announce(before, 'deleted');
-      await settle(forwarder.sync());
+      await settle(forwarder.sync(), arrivedAt);
       return { rule: before };
     }),
   };

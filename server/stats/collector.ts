@@ -35,10 +35,14 @@ export class StatsCollector {
   private readonly ledger = new CounterLedger();
   private inFlight?: Promise<CollectedStats>;
   private knownRules = new Set<string>();
+  /** Latest last-packet time seen per rule: a restarted worker starts again from "never". */
+  private readonly lastPacket = new Map<string, bigint>();
 
   constructor(
     private readonly pool: WorkerPool,
     private readonly rules: () => Rule[],
+    /** The worker a rule belongs to when no running worker reports it (e.g. while it restarts). */
+    private readonly plannedWorker: (rule: Rule) => number,
     /** Told each rule's last-packet time whenever counters are read. */
     private readonly onRule: (ruleId: string, lastPacketNs: bigint) => void = () => undefined,
   ) {}
@@ -106,7 +110,7 @@ export class StatsCollector {
     return {
       ruleId: rule.id,
       name: rule.name,
-      worker: slot?.index ?? 0,
+      worker: slot?.index ?? this.plannedWorker(rule),
       packetsReceived: this.total(`${key}packets`, source, counters?.packets, now),
       bytesReceived: this.total(`${key}bytes`, source, counters?.bytes, now),
       packetsForwarded: this.total(`${key}forwarded`, source, counters?.forwarded, now),
@@ -116,11 +120,17 @@ export class StatsCollector {
         unreachable: sum((o) => o.errorsUnreachable),
         sendError: sum((o) => o.errorsOther),
       },
-      lastPacketUnixNanos: BigInt(counters?.lastPacketNs ?? 0),
+      lastPacketUnixNanos: this.latestPacket(rule.id, BigInt(counters?.lastPacketNs ?? 0)),
       outputs,
       packetsPerSecond: this.ledger.rate(`${key}packets`),
       bitsPerSecond: this.ledger.rate(`${key}bytes`) * 8,
     };
+  }
+
+  private latestPacket(ruleId: string, reported: bigint): bigint {
+    const latest = reported > (this.lastPacket.get(ruleId) ?? 0n) ? reported : this.lastPacket.get(ruleId) ?? 0n;
+    if (latest > 0n) this.lastPacket.set(ruleId, latest);
+    return latest;
   }
 
   /** The worker's output counters placed at the index of the rule output they belong to. */
@@ -156,7 +166,11 @@ export class StatsCollector {
 
   private forgetDeleted(rules: RuleStats[]): void {
     const live = new Set(rules.map((r) => r.ruleId));
-    for (const id of this.knownRules) if (!live.has(id)) this.ledger.forget(`rule:${id}:`);
+    for (const id of this.knownRules) {
+      if (live.has(id)) continue;
+      this.ledger.forget(`rule:${id}:`);
+      this.lastPacket.delete(id);
+    }
     this.knownRules = live;
   }
 

@@ -11,7 +11,7 @@ import {
   Rule,
   RuleServiceClient,
 } from '../../gen/mcr/v1/rules';
-import { InputStats, RuleStats, StatsServiceClient } from '../../gen/mcr/v1/stats';
+import { InputStats, RuleStats, StatsServiceClient, WatchStatsResponse } from '../../gen/mcr/v1/stats';
 import { GetVersionResponse, SystemServiceClient, Worker } from '../../gen/mcr/v1/system';
 
 export type RuleSpec = DeepPartial<Rule>;
@@ -33,6 +33,14 @@ interface HealthClient extends grpc.Client {
 }
 const HealthClientConstructor = grpc.makeClientConstructor(healthService as unknown as grpc.ServiceDefinition, 'grpc.health.v1.Health');
 
+export interface McrClientOptions {
+  /**
+   * Use connections of its own instead of those grpc-js shares between clients of the same target
+   * (so that a stream this client leaves unread holds back no other client's calls).
+   */
+  ownConnection?: boolean;
+}
+
 export class McrClient {
   readonly address: string;
   private readonly rules: RuleServiceClient;
@@ -40,13 +48,14 @@ export class McrClient {
   private readonly stats: StatsServiceClient;
   private readonly health: HealthClient;
 
-  constructor(socketPath: string) {
+  constructor(socketPath: string, options: McrClientOptions = {}) {
     this.address = `unix:${socketPath}`;
     const credentials = grpc.credentials.createInsecure();
-    this.rules = new RuleServiceClient(this.address, credentials);
-    this.system = new SystemServiceClient(this.address, credentials);
-    this.stats = new StatsServiceClient(this.address, credentials);
-    this.health = new HealthClientConstructor(this.address, credentials) as unknown as HealthClient;
+    const channelOptions: grpc.ClientOptions = options.ownConnection ? { 'grpc.use_local_subchannel_pool': 1 } : {};
+    this.rules = new RuleServiceClient(this.address, credentials, channelOptions);
+    this.system = new SystemServiceClient(this.address, credentials, channelOptions);
+    this.stats = new StatsServiceClient(this.address, credentials, channelOptions);
+    this.health = new HealthClientConstructor(this.address, credentials, channelOptions) as unknown as HealthClient;
   }
 
   /** The overall serving status ("SERVING", "NOT_SERVING", ...). */
@@ -92,6 +101,23 @@ export class McrClient {
 
   async getWorkerStats(): Promise<InputStats[]> {
     return (await unary(this.stats, this.stats.getWorkerStats, {})).inputs;
+  }
+
+  /**
+   * A raw WatchStats call, without deadline: the caller reads it (or leaves it unread, which makes
+   * HTTP/2 flow control hold mcrd back), and cancels it.
+   */
+  watchStats(rule = '', intervalMs = 0): grpc.ClientReadableStream<WatchStatsResponse> {
+    return this.stats.watchStats({ rule, intervalMs });
+  }
+
+  /** Sets a facility's log level ("" = every facility); resolves with every facility's level. */
+  async setLogLevel(facility: string, level: string): Promise<Record<string, string>> {
+    return (await unary(this.system, this.system.setLogLevel, { facility, level })).levels;
+  }
+
+  async getLogLevels(): Promise<Record<string, string>> {
+    return (await unary(this.system, this.system.getLogLevels, {})).levels;
   }
 
   close(): void {

@@ -29,9 +29,19 @@ export interface McrctlResult {
   stderr: string;
 }
 
-/** Runs `mcrctl ARGS`; resolves when it exits (SIGKILLed after the timeout, which then rejects). */
-export function runMcrctl(args: readonly string[], options: McrctlOptions = {}): Promise<McrctlResult> {
-  if (!fs.existsSync(MCRCTL_MAIN)) return Promise.reject(new Error(`mcrctl is not built: ${MCRCTL_MAIN} does not exist (run \`npm run build\`)`));
+/** A running mcrctl: its output so far, a way to signal it, and how it ended. */
+export interface McrctlProcess {
+  /** What it wrote to stdout so far. */
+  stdout(): string;
+  /** Sends it a signal (e.g. SIGINT, as Ctrl-C does). */
+  kill(signal: NodeJS.Signals): void;
+  /** Resolves when it exits; rejects if it had to be SIGKILLed after the timeout. */
+  result: Promise<McrctlResult>;
+}
+
+/** Starts `mcrctl ARGS` (SIGKILLed after the timeout, which then rejects `result`). */
+export function startMcrctl(args: readonly string[], options: McrctlOptions = {}): McrctlProcess {
+  if (!fs.existsSync(MCRCTL_MAIN)) throw new Error(`mcrctl is not built: ${MCRCTL_MAIN} does not exist (run \`npm run build\`)`);
   const argv = [process.execPath, MCRCTL_BIN, ...args];
   const [command, ...rest] = options.ns ? ['ip', ...inNamespace(options.ns, argv)] : argv;
   const env: NodeJS.ProcessEnv = { ...process.env, ...options.env };
@@ -39,12 +49,12 @@ export function runMcrctl(args: readonly string[], options: McrctlOptions = {}):
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const shown = `mcrctl ${args.join(' ')}`;
 
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, rest, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const child = spawn(command, rest, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const result = new Promise<McrctlResult>((resolve, reject) => {
     let timedOut = false;
     const killer = setTimeout(() => {
       timedOut = true;
@@ -60,6 +70,16 @@ export function runMcrctl(args: readonly string[], options: McrctlOptions = {}):
       else resolve({ code, signal, stdout, stderr });
     });
   });
+  return { stdout: () => stdout, kill: (signal) => void child.kill(signal), result };
+}
+
+/** Runs `mcrctl ARGS`; resolves when it exits (SIGKILLed after the timeout, which then rejects). */
+export function runMcrctl(args: readonly string[], options: McrctlOptions = {}): Promise<McrctlResult> {
+  try {
+    return startMcrctl(args, options).result;
+  } catch (err) {
+    return Promise.reject(err);
+  }
 }
 
 /** Runs mcrctl and returns its stdout; fails with its output unless it exits 0. */
@@ -72,16 +92,22 @@ export async function mcrctlOk(args: readonly string[], options: McrctlOptions =
 }
 
 /**
- * The rows of the first table in mcrctl's text output, each as header -> cell. Columns are separated
- * by at least two spaces (cells hold single spaces at most); continuation lines of multi-line cells
- * (fewer cells than headers) are skipped. The table ends at the first blank line.
+ * The rows of each table in mcrctl's text output (tables are separated by blank lines), each row as
+ * header -> cell. Columns are separated by at least two spaces (cells hold single spaces at most);
+ * continuation lines of multi-line cells (fewer cells than headers) are skipped.
  */
+export function parseTables(text: string): Record<string, string>[][] {
+  const blocks = text.split(/\n\s*\n/).filter((block) => block.trim() !== '');
+  if (blocks.length === 0) throw new Error(`no table in mcrctl output: ${JSON.stringify(text)}`);
+  return blocks.map((block) => {
+    const [header, ...rows] = block.split('\n').filter((line) => line.trim() !== '').map((line) => line.trim().split(/\s{2,}/));
+    return rows.filter((cells) => cells.length === header.length).map((cells) => Object.fromEntries(header.map((name, i) => [name, cells[i]])));
+  });
+}
+
+/** The rows of the first table in mcrctl's text output (see parseTables). */
 export function parseTable(text: string): Record<string, string>[] {
-  const lines = text.split('\n');
-  const end = lines.findIndex((line) => line.trim() === '');
-  const [header, ...rows] = lines.slice(0, end < 0 ? lines.length : end).map((line) => line.trim().split(/\s{2,}/));
-  if (!header) throw new Error(`no table in mcrctl output: ${JSON.stringify(text)}`);
-  return rows.filter((cells) => cells.length === header.length).map((cells) => Object.fromEntries(header.map((name, i) => [name, cells[i]])));
+  return parseTables(text)[0];
 }
 
 /** The "Key:  value" lines of mcrctl's detail views (first line of each value), by key. */

@@ -71,6 +71,16 @@ export class Mcrd {
     return this.child !== null;
   }
 
+  /** mcrd's resident memory (VmRSS of /proc/PID/status) in bytes; the supervisor alone, not its workers. */
+  residentBytes(): number {
+    const pid = this.pid;
+    if (pid === undefined || !this.child) throw new Error('mcrd is not running');
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const match = /^VmRSS:\s+(\d+) kB$/m.exec(status);
+    if (!match) throw new Error(`no VmRSS line in /proc/${pid}/status`);
+    return Number(match[1]) * 1024;
+  }
+
   /** Everything mcrd printed so far (the most recent 4 MB). */
   logs(): string {
     return this.output;
@@ -167,6 +177,18 @@ export class Mcrd {
     if (graceful) return graceful;
     child.kill('SIGKILL');
     return { ...(await exited), killed: true };
+  }
+
+  /** Sends mcrd a signal (SIGKILL, SIGHUP, SIGTERM...) and returns at once. */
+  signal(signal: NodeJS.Signals): void {
+    if (!this.child) throw new Error(`cannot send ${signal} to mcrd: it is not running`);
+    this.child.kill(signal);
+  }
+
+  /** How mcrd ended, once it has exited; null if it is still running after timeoutMs. */
+  waitForExit(timeoutMs: number): Promise<ExitStatus | null> {
+    if (!this.exited) return Promise.reject(new Error('mcrd was never started'));
+    return Promise.race([this.exited, sleep(timeoutMs).then(() => null)]);
   }
 
   /** Stops mcrd and starts it again with the same socket path and state directory. */

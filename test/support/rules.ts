@@ -51,3 +51,18 @@ export async function waitForRulePackets(client: McrClient, rule: string, packet
   );
   return stats[0];
 }
+
+/**
+ * Creates the first of `candidates` that lands on `worker` (placement hashes the group and port);
+ * a candidate that lands on another worker is deleted again. Fails if none lands on it.
+ */
+export async function createRuleOnChosenWorker(client: McrClient, worker: number, candidates: readonly RuleSpec[]): Promise<Rule> {
+  const missed: string[] = [];
+  for (const spec of candidates) {
+    const placed = await createRuleOnWorker(client, spec);
+    if (placed.worker === worker) return placed.rule;
+    await client.deleteRule(placed.rule.id);
+    missed.push(`${spec.input?.group}:${spec.input?.port} -> worker ${placed.worker}`);
+  }
+  throw new Error(`none of ${candidates.length} candidate rules landed on worker ${worker}: ${missed.join(', ')}`);
+}

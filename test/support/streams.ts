@@ -36,6 +36,8 @@ export interface StreamsOptions {
    * when complete or idle, and are stopped then otherwise (a stream that never arrives).
    */
   graceAfterSendMs?: number;
+  /** Sinks report pauses in arrivals at least this long (see SinkOptions.gapThresholdMs). */
+  gapThresholdMs?: number;
   /** Runs while the sender runs; `senderDone()` tells whether the sender has finished. */
   during?: (senderDone: () => boolean) => Promise<void>;
 }
@@ -52,7 +54,9 @@ export async function runStreams(topology: Topology, options: StreamsOptions): P
   // Sinks stop when complete, 3 s after their last packet, when stopped after the grace below, or at
   // the latest after the whole sending time and a margin.
   const roles = Object.keys(options.sinks) as SinkRole[];
-  const sinks = roles.map((role) => startSink(topology.ns[role], { endpoints: options.sinks[role]!, maxSeconds: sendSeconds + 15, idleSeconds: 3 }));
+  const sinks = roles.map((role) =>
+    startSink(topology.ns[role], { endpoints: options.sinks[role]!, maxSeconds: sendSeconds + 15, idleSeconds: 3, gapThresholdMs: options.gapThresholdMs }),
+  );
   try {
     await Promise.all(sinks.map((sink) => sink.ready));
   } catch (err) {

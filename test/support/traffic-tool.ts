@@ -9,7 +9,9 @@
  * SendReport line with the sha256 of every payload it sent. `sink` binds one socket per endpoint
  * (joining the group on the given interface for multicast), prints {"event":"ready"} once every socket
  * is ready, and prints one SinkReport line when every endpoint has its expected count, when no packet
- * came for idleSeconds after the first one, at the maxSeconds deadline, or on SIGTERM.
+ * came for idleSeconds after the first one, at the maxSeconds deadline, or on SIGTERM. For each
+ * endpoint it also reports the pauses in arrivals longer than gapThresholdMs (when a flow stopped and
+ * when it resumed), for the tests that interrupt a flow on purpose.
  * Everything is bounded by packet counts and maxSeconds.
  */
 import dgram from 'dgram';
@@ -76,6 +78,8 @@ export interface SinkOptions {
   idleSeconds?: number;
   /** Keep listening this long after completion, to catch late duplicates (default 300 ms). */
   lingerMs?: number;
+  /** Pauses between two arrivals at least this long are reported in `gaps` (default 100 ms). */
+  gapThresholdMs?: number;
 }
 
 export interface LatencySummary {
@@ -83,6 +87,16 @@ export interface LatencySummary {
   p50Us: number;
   p99Us: number;
   maxUs: number;
+}
+
+/** A pause in the arrivals at one endpoint: nothing came between these two packets. */
+export interface ArrivalGap {
+  /** Sequence number and arrival time (unix ms) of the last packet before the pause. */
+  beforeSequence: number;
+  fromUnixMs: number;
+  /** Sequence number and arrival time (unix ms) of the first packet after it. */
+  afterSequence: number;
+  toUnixMs: number;
 }
 
 export interface ReceivedStream {
@@ -102,6 +116,11 @@ export interface ReceivedStream {
   /** sha256 (hex) of the first payload received for each sequence number. */
   hashes: Record<string, string>;
   latency: LatencySummary | null;
+  /** Arrival time (unix ms) of the first and of the last datagram; null before any. */
+  firstArrivalUnixMs: number | null;
+  lastArrivalUnixMs: number | null;
+  /** Pauses of at least gapThresholdMs between arrivals, oldest first (at most MAX_GAPS). */
+  gaps: ArrivalGap[];
   /** The socket's kernel drop counter (/proc/net/udp), or null if it could not be read. */
   socketDrops: number | null;
 }
@@ -115,6 +134,9 @@ export interface SinkReport {
 }
 
 const RECEIVE_BUFFER_BYTES = 4 << 20;
+const DEFAULT_GAP_THRESHOLD_MS = 100;
+/** Bound on the gaps reported per endpoint (a flow that trickles would otherwise make a huge report). */
+const MAX_GAPS = 100;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -231,8 +253,12 @@ class StreamRecorder {
   readonly stream: ReceivedStream;
   private highest = -1;
   private readonly latenciesUs: number[] = [];
+  private lastSequence = -1;
 
-  constructor(readonly endpoint: Endpoint) {
+  constructor(
+    readonly endpoint: Endpoint,
+    private readonly gapThresholdMs: number,
+  ) {
     this.stream = {
       address: endpoint.address,
       port: endpoint.port,
@@ -244,6 +270,9 @@ class StreamRecorder {
       malformed: 0,
       hashes: {},
       latency: null,
+      firstArrivalUnixMs: null,
+      lastArrivalUnixMs: null,
+      gaps: [],
       socketDrops: null,
     };
   }
@@ -256,6 +285,7 @@ class StreamRecorder {
       s.malformed++;
       return;
     }
+    this.noteArrival(header.sequence, Number(receivedNs) / 1e6);
     const hash = sha256(payload);
     const key = String(header.sequence);
     const previous = s.hashes[key];
@@ -269,6 +299,17 @@ class StreamRecorder {
     if (header.sequence < this.highest) s.reordered++;
     else this.highest = header.sequence;
     this.latenciesUs.push(Number(receivedNs - header.sentNs) / 1000);
+  }
+
+  private noteArrival(sequence: number, atUnixMs: number): void {
+    const s = this.stream;
+    const previous = s.lastArrivalUnixMs;
+    if (previous !== null && atUnixMs - previous >= this.gapThresholdMs && s.gaps.length < MAX_GAPS) {
+      s.gaps.push({ beforeSequence: this.lastSequence, fromUnixMs: previous, afterSequence: sequence, toUnixMs: atUnixMs });
+    }
+    s.firstArrivalUnixMs ??= atUnixMs;
+    s.lastArrivalUnixMs = atUnixMs;
+    this.lastSequence = sequence;
   }
 
   get complete(): boolean {
@@ -303,7 +344,8 @@ async function openEndpoint(endpoint: Endpoint, recorder: StreamRecorder, onPack
 
 export async function sink(options: SinkOptions, onReady: () => void): Promise<SinkReport> {
   const started = performance.now();
-  const recorders = options.endpoints.map((endpoint) => new StreamRecorder(endpoint));
+  const gapThresholdMs = options.gapThresholdMs ?? DEFAULT_GAP_THRESHOLD_MS;
+  const recorders = options.endpoints.map((endpoint) => new StreamRecorder(endpoint, gapThresholdMs));
   const idleMs = (options.idleSeconds ?? options.maxSeconds) * 1000;
   const lingerMs = options.lingerMs ?? 300;
   const sockets: dgram.Socket[] = [];

@@ -7,9 +7,9 @@ import { ChildProcess } from 'child_process';
 import path from 'path';
 
 import { runIn, spawnIn } from './netns';
-import type { ReceivedStream, SendOptions, SendReport, SentFlow, SinkOptions, SinkReport } from './traffic-tool';
+import type { ArrivalGap, ReceivedStream, SendOptions, SendReport, SentFlow, SinkOptions, SinkReport } from './traffic-tool';
 
-export type { Endpoint, FlowSpec, ReceivedStream, SendOptions, SendReport, SentFlow, SinkOptions, SinkReport } from './traffic-tool';
+export type { ArrivalGap, Endpoint, FlowSpec, ReceivedStream, SendOptions, SendReport, SentFlow, SinkOptions, SinkReport } from './traffic-tool';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 const TRAFFIC_TOOL = path.join(__dirname, 'traffic-tool.ts');
@@ -191,4 +191,52 @@ export function receivedStream(report: SinkReport, address: string, port: number
   const stream = report.endpoints.find((e) => e.address === address && e.port === port);
   if (!stream) throw new Error(`the sink has no endpoint ${address}:${port}`);
   return stream;
+}
+
+// ------------------------------------------------------------------------------------ interruptions
+
+/** How a flow went through a fault (a killed, hung or crash-looping worker) between known moments. */
+export interface Interruption {
+  /** Arrival (unix ms) of the last packet before the outage and of the first packet after it. */
+  lastBeforeUnixMs: number;
+  resumedUnixMs: number;
+  /** From the start of the fault to the first packet after the outage. */
+  resumedAfterMs: number;
+  /** From the last packet before the outage to the first after it. */
+  outageMs: number;
+  /** Sequence numbers sent during the outage that never arrived. */
+  lostInOutage: number;
+  /** Sequence numbers that never arrived outside the outage (the fault must not cost more). */
+  lostOutsideOutage: number[];
+}
+
+/**
+ * The outage that a fault lasting from `startUnixMs` to `endUnixMs` (the same moment for a one-off
+ * fault) caused in the flow: from the pause in arrivals around the start to the pause around the end
+ * (a worker that crashes again and again may forward briefly in between). A pause is "around" a moment
+ * if it ends after it and began no later than `slackMs` after it, as packets the worker had already
+ * forwarded may still arrive just after the fault. Null if the arrivals show no such pause.
+ */
+export function interruptionAt(sent: SentFlow, got: ReceivedStream, startUnixMs: number, endUnixMs = startUnixMs, slackMs = 50): Interruption | null {
+  const around = (at: number) => (g: ArrivalGap) => g.toUnixMs > at && g.fromUnixMs <= at + slackMs;
+  const first = got.gaps.find(around(startUnixMs));
+  const last = got.gaps.find(around(endUnixMs));
+  if (!first || !last) return null;
+  const inOutage = (sequence: number) => sequence > first.beforeSequence && sequence < last.afterSequence;
+  const missing = missingSequences(sent, got);
+  return {
+    lastBeforeUnixMs: first.fromUnixMs,
+    resumedUnixMs: last.toUnixMs,
+    resumedAfterMs: Math.round(last.toUnixMs - startUnixMs),
+    outageMs: Math.round(last.toUnixMs - first.fromUnixMs),
+    lostInOutage: missing.filter(inOutage).length,
+    lostOutsideOutage: missing.filter((sequence) => !inOutage(sequence)),
+  };
+}
+
+/** Sequence numbers the sender sent that the sink never received. */
+function missingSequences(sent: SentFlow, got: ReceivedStream): number[] {
+  const missing: number[] = [];
+  for (let sequence = 0; sequence < sent.hashes.length; sequence++) if (got.hashes[String(sequence)] === undefined) missing.push(sequence);
+  return missing;
 }

@@ -18,9 +18,11 @@ import {
   RuleState,
   UpdateRuleRequest,
 } from '../../gen/mcr/v1/rules';
-import { GetStatsResponse, StatsServiceServer, StatsServiceService } from '../../gen/mcr/v1/stats';
-import { GetVersionRequest, SystemServiceServer, SystemServiceService, Worker, WorkerState } from '../../gen/mcr/v1/system';
+import { GetStatsResponse, GetWorkerStatsResponse, StatsServiceServer, StatsServiceService, WatchStatsRequest, WatchStatsResponse } from '../../gen/mcr/v1/stats';
+import { GetVersionRequest, SetLogLevelRequest, SystemServiceServer, SystemServiceService, Worker, WorkerState } from '../../gen/mcr/v1/system';
 import { main } from '../../clients/mcrctl/main';
+import { CliIo } from '../../clients/mcrctl/io';
+import { CLEAR_SCREEN } from '../../clients/mcrctl/watch';
 
 type Reply<T> = grpc.sendUnaryData<T>;
 const fail = (code: grpc.status, details: string): Partial<grpc.StatusObject> => ({ code, details });
@@ -86,7 +88,15 @@ class FakeMcrd {
     },
   };
 
-  readonly systemService: Pick<SystemServiceServer, 'getVersion' | 'listWorkers'> = {
+  readonly logLevels: Record<string, string> = { supervisor: 'info', api: 'info', worker: 'info' };
+  readonly logLevelRequests: SetLogLevelRequest[] = [];
+  readonly watchRequests: WatchStatsRequest[] = [];
+  /** WatchStats streams the client cancelled. */
+  watchCancels = 0;
+  /** When set, WatchStats fails at once with this. */
+  watchFailure?: Partial<grpc.StatusObject>;
+
+  readonly systemService: Pick<SystemServiceServer, 'getVersion' | 'listWorkers' | 'setLogLevel' | 'getLogLevels'> = {
     getVersion: (call, reply) => {
       this.versionRequests.push(call.request);
       reply(null, { serverVersion: '9.8.7', protocolMajor: 1, protocolMinor: 2, features: ['rules', 'validate_only'], startedUnixNanos: 0n });
@@ -97,9 +107,39 @@ class FakeMcrd {
           Worker.fromPartial({ index: 0, pid: 101, uid: 65534, core: 0, state: WorkerState.WORKER_STATE_RUNNING, rules: this.rules.size, rulesetHash: 'abc', expectedRulesetHash: 'abc', restarts: 0, startedUnixNanos: 0n }),
         ],
       }),
+    setLogLevel: (call, reply) => {
+      this.logLevelRequests.push(call.request);
+      const { facility, level } = call.request;
+      if (facility && !(facility in this.logLevels)) return reply(fail(grpc.status.INVALID_ARGUMENT, `facility: unknown facility "${facility}"`));
+      if (!['error', 'warn', 'info', 'debug'].includes(level)) return reply(fail(grpc.status.INVALID_ARGUMENT, `level: unknown level "${level}"`));
+      for (const f of facility ? [facility] : Object.keys(this.logLevels)) this.logLevels[f] = level;
+      reply(null, { levels: { ...this.logLevels } });
+    },
+    getLogLevels: (_call, reply) => reply(null, { levels: { ...this.logLevels } }),
   };
 
-  readonly statsService: Pick<StatsServiceServer, 'getStats' | 'getWorkerStats'> = {
+  readonly statsService: StatsServiceServer = {
+    /** An update every 20 ms: counters count updates, the second one reports 4 dropped updates. */
+    watchStats: (call) => {
+      this.watchRequests.push(call.request);
+      if (this.watchFailure) return call.emit('error', this.watchFailure);
+      if (call.request.rule && !this.find(call.request.rule)) return call.emit('error', fail(grpc.status.NOT_FOUND, `no rule "${call.request.rule}"`));
+      let sent = 0;
+      const timer = setInterval(() => {
+        sent++;
+        call.write(
+          WatchStatsResponse.fromPartial({
+            rules: [{ ruleId: 'r-000000000001', name: 'cam1', packetsReceived: BigInt(sent), packetsPerSecond: 1500, outputs: [] }],
+            intervalMs: call.request.intervalMs,
+            droppedUpdates: sent >= 2 ? 4n : 0n,
+          }),
+        );
+      }, 20);
+      call.on('cancelled', () => {
+        this.watchCancels++;
+        clearInterval(timer);
+      });
+    },
     getStats: (call, reply) => {
       const rules = [...this.rules.values()].filter((r) => !call.request.rule || r.id === call.request.rule || r.name === call.request.rule);
       reply(
@@ -109,7 +149,13 @@ class FakeMcrd {
         }),
       );
     },
-    getWorkerStats: (_call, reply) => reply(null, { inputs: [], collectedUnixNanos: 0n }),
+    getWorkerStats: (_call, reply) =>
+      reply(
+        null,
+        GetWorkerStatsResponse.fromPartial({
+          inputs: [{ worker: 0, interface: 'eth0', frames: 9n, bytes: 900n, unmatched: 1n, parseErrors: { truncated: 2n }, kernelDrops: 3n }],
+        }),
+      ),
   };
 }
 
@@ -125,6 +171,44 @@ describe('mcrctl against an in-process gRPC server', () => {
     const io = { stdout: (t: string) => void (result.out += t), stderr: (t: string) => void (result.err += t), env: { MCR_SOCKET: socket } };
     result.code = await main(args, io);
     return result;
+  }
+
+  /**
+   * Runs a `--watch` command and plays Ctrl-C once it has written `writes` times (or fails the test
+   * after 5 s without them); `writes` list what each write was.
+   */
+  async function watchUntil(writes: number, args: string[], isTTY = false): Promise<{ code: number; writes: string[]; err: string }> {
+    const result = { code: -1, writes: [] as string[], err: '' };
+    let interrupt: (() => void) | undefined;
+    let unregistered = false;
+    const io: CliIo = {
+      stdout: (t) => {
+        result.writes.push(t);
+        if (result.writes.length === writes) interrupt?.();
+      },
+      stderr: (t) => void (result.err += t),
+      env: { MCR_SOCKET: socket },
+      isTTY,
+      onInterrupt: (handler) => {
+        interrupt = handler;
+        return () => void (unregistered = true);
+      },
+    };
+    const guard = setTimeout(() => interrupt?.(), 5000);
+    try {
+      result.code = await main(args, io);
+    } finally {
+      clearTimeout(guard);
+    }
+    expect(result.writes.length, `writes before Ctrl-C; stderr: ${result.err}`).to.be.at.least(writes);
+    expect(unregistered, 'the Ctrl-C handler is released').to.equal(true);
+    return result;
+  }
+
+  /** Waits (bounded) until the fake has seen `n` WatchStats cancellations. */
+  async function cancelsReach(n: number): Promise<void> {
+    for (let i = 0; i < 100 && mcrd.watchCancels < n; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(mcrd.watchCancels, 'WatchStats calls cancelled').to.equal(n);
   }
 
   const ADD = ['rule', 'add', '--name', 'cam1', '--in', 'eth0', '239.0.0.1:5000', '--out', 'eth1', '239.9.9.9:6000', '--out', 'wg0', '10.20.0.7:6000', '--ttl', '4'];
@@ -153,6 +237,10 @@ describe('mcrctl against an in-process gRPC server', () => {
     mcrd.updated.length = 0;
     mcrd.versionRequests.length = 0;
     mcrd.beforeUpdate = () => {};
+    mcrd.watchRequests.length = 0;
+    mcrd.watchCancels = 0;
+    mcrd.watchFailure = undefined;
+    mcrd.logLevelRequests.length = 0;
   });
 
   it('rule add sends the rule it was given and prints the created rule', async () => {
@@ -290,5 +378,95 @@ describe('mcrctl against an in-process gRPC server', () => {
     expect(code).to.equal(3);
     expect(out).to.equal('');
     expect(err).to.equal(`mcrctl: cannot reach mcrd at unix:${missing} (no such socket): is mcrd running? (set --socket or MCR_SOCKET)\n`);
+  });
+
+  describe('stats --watch', () => {
+    it('--json prints one JSON object per update and exits 0 on Ctrl-C, cancelling the stream', async () => {
+      await mcrctl(...ADD);
+      const { code, writes, err } = await watchUntil(3, ['stats', 'cam1', '--watch', '--interval', '250', '--json']);
+      expect(err).to.equal('');
+      expect(code).to.equal(0);
+      expect(mcrd.watchRequests).to.deep.equal([{ rule: 'cam1', intervalMs: 250 }]);
+      const lines = writes.map((w) => JSON.parse(w));
+      expect(writes.every((w) => w.endsWith('\n') && w.indexOf('\n') === w.length - 1), 'one line per update').to.equal(true);
+      expect(lines.slice(0, 3).map((l) => l.rules[0].packetsReceived)).to.deep.equal(['1', '2', '3']);
+      expect(lines[0].droppedUpdates).to.equal(undefined);
+      expect(lines[1].droppedUpdates).to.equal('4');
+      await cancelsReach(1);
+    });
+
+    it('prints successive tables when stdout is not a terminal, with dropped updates once there are some', async () => {
+      const { code, writes } = await watchUntil(2, ['stats', '--watch']);
+      expect(code).to.equal(0);
+      expect(mcrd.watchRequests).to.deep.equal([{ rule: '', intervalMs: 1000 }]);
+      expect(writes[0]).to.match(/^Every 1000 ms, collected -\n\nRULE +NAME/);
+      expect(writes[0]).to.not.include('dropped');
+      expect(writes[0]).to.include('1.50 kpps');
+      expect(writes[0]).to.not.include(CLEAR_SCREEN);
+      expect(writes[1]).to.match(/^Every 1000 ms, collected -, dropped updates: 4 \(this client read too slowly\)\n/);
+      expect(writes[1].endsWith('\n\n'), 'a blank line after each update').to.equal(true);
+      await cancelsReach(1);
+    });
+
+    it('redraws in place on a terminal', async () => {
+      const { code, writes } = await watchUntil(2, ['stats', '--watch', '--interval', '100'], true);
+      expect(code).to.equal(0);
+      for (const w of writes) expect(w.startsWith(`${CLEAR_SCREEN}Every 100 ms`), JSON.stringify(w)).to.equal(true);
+    });
+
+    it('exits 1 with mcrd\'s message when the stream is refused', async () => {
+      const { code, out, err } = await mcrctl('stats', 'cam9', '--watch');
+      expect(code).to.equal(1);
+      expect(out).to.equal('');
+      expect(err).to.equal('mcrctl: not found: no rule "cam9"\n');
+      mcrd.watchFailure = fail(grpc.status.UNAVAILABLE, 'mcrd is shutting down');
+      expect(await mcrctl('stats', '--watch')).to.deep.equal({ code: 1, out: '', err: 'mcrctl: unavailable: mcrd is shutting down\n' });
+    });
+
+    it('--inputs --watch polls GetWorkerStats at the interval', async () => {
+      const started = Date.now();
+      const { code, writes } = await watchUntil(3, ['stats', '--inputs', '--watch', '--interval', '100']);
+      expect(code).to.equal(0);
+      expect(Date.now() - started, 'three updates 100 ms apart').to.be.at.least(190);
+      for (const w of writes) expect(w).to.match(/^Every 100 ms, collected -\n\nWORKER +INTERFACE/);
+      expect(mcrd.watchRequests).to.deep.equal([]);
+    });
+  });
+
+  it('stats --inputs prints the worker input table', async () => {
+    const { code, out } = await mcrctl('stats', '--inputs');
+    expect(code).to.equal(0);
+    expect(out).to.equal(
+      ['WORKER  INTERFACE  FRAMES  BYTES  UNMATCHED  PARSE ERRORS  KERNEL DROPS', '     0  eth0            9    900          1  truncated 2              3', ''].join('\n'),
+    );
+    const json = JSON.parse((await mcrctl('--json', 'stats', '--inputs')).out);
+    expect(json.inputs[0]).to.deep.include({ interface: 'eth0', frames: '9', kernelDrops: '3' });
+  });
+
+  describe('log-level', () => {
+    it('prints each facility and its level, with or without get', async () => {
+      const expected = ['FACILITY    LEVEL', 'supervisor  info', 'api         info', 'worker      info', ''].join('\n');
+      expect(await mcrctl('log-level')).to.deep.equal({ code: 0, out: expected, err: '' });
+      expect((await mcrctl('log-level', 'get')).out).to.equal(expected);
+      expect(JSON.parse((await mcrctl('log-level', '--json')).out)).to.deep.equal({ levels: { supervisor: 'info', api: 'info', worker: 'info' } });
+    });
+
+    it('sets one facility, or every facility without one', async () => {
+      const one = await mcrctl('log-level', 'set', 'worker', 'debug');
+      expect(one.code).to.equal(0);
+      expect(one.out).to.equal(['Log level of worker set to debug.', 'FACILITY    LEVEL', 'supervisor  info', 'api         info', 'worker      debug', ''].join('\n'));
+      const all = await mcrctl('log-level', 'set', 'warn');
+      expect(all.out).to.match(/^Log level of every facility set to warn\./);
+      expect(mcrd.logLevelRequests).to.deep.equal([
+        { facility: 'worker', level: 'debug' },
+        { facility: '', level: 'warn' },
+      ]);
+      await mcrctl('log-level', 'set', 'info');
+    });
+
+    it('exits 1 with mcrd\'s message for an unknown facility or level', async () => {
+      expect(await mcrctl('log-level', 'set', 'bogus', 'debug')).to.deep.equal({ code: 1, out: '', err: 'mcrctl: invalid argument: facility: unknown facility "bogus"\n' });
+      expect(await mcrctl('log-level', 'set', 'api', 'loud')).to.deep.equal({ code: 1, out: '', err: 'mcrctl: invalid argument: level: unknown level "loud"\n' });
+    });
   });
 });

@@ -110,9 +110,26 @@ describe('mcrctl command line', () => {
     it('parses delete, stats, workers and version', () => {
       expect(parse('rule delete r-1 --expect-generation 3').command).to.deep.equal({ name: 'rule delete', rule: 'r-1', expectGeneration: 3n });
       expect(parse('rule delete r-1').command).to.deep.equal({ name: 'rule delete', rule: 'r-1', expectGeneration: undefined });
-      expect(parse('stats').command).to.deep.equal({ name: 'stats', rule: undefined });
-      expect(parse('stats cam1').command).to.deep.equal({ name: 'stats', rule: 'cam1' });
+      expect(parse('stats').command).to.deep.equal({ name: 'stats', rule: undefined, inputs: false, watch: undefined });
+      expect(parse('stats cam1').command).to.deep.equal({ name: 'stats', rule: 'cam1', inputs: false, watch: undefined });
       expect(parse('version').command).to.deep.equal({ name: 'version' });
+    });
+
+    it('parses stats --watch, --interval and --inputs', () => {
+      expect(parse('stats --watch').command).to.deep.equal({ name: 'stats', rule: undefined, inputs: false, watch: { intervalMs: 1000 } });
+      expect(parse('stats cam1 --watch --interval 250').command).to.deep.equal({ name: 'stats', rule: 'cam1', inputs: false, watch: { intervalMs: 250 } });
+      expect(parse('stats --inputs').command).to.deep.equal({ name: 'stats', rule: undefined, inputs: true, watch: undefined });
+      expect(parse('--json stats --inputs --watch --interval 60000').command).to.deep.equal({ name: 'stats', rule: undefined, inputs: true, watch: { intervalMs: 60000 } });
+      expect(parse('stats --watch --interval 100').command).to.deep.include({ watch: { intervalMs: 100 } });
+    });
+
+    it('parses log-level get (also without get) and set with or without a facility', () => {
+      expect(parse('log-level').command).to.deep.equal({ name: 'log-level get' });
+      expect(parse('log-level get').command).to.deep.equal({ name: 'log-level get' });
+      expect(parse('log-level set net debug').command).to.deep.equal({ name: 'log-level set', facility: 'net', level: 'debug' });
+      expect(parse('log-level set warn').command).to.deep.equal({ name: 'log-level set', facility: '', level: 'warn' });
+      // Names and levels are mcrd's to judge: the CLI passes them on.
+      expect(parse('log-level set bogus loud').command).to.deep.equal({ name: 'log-level set', facility: 'bogus', level: 'loud' });
     });
   });
 
@@ -146,6 +163,16 @@ describe('mcrctl command line', () => {
       ['--timeout 0 rule list', "option '--timeout <MS>' argument '0' is invalid"],
       ['--address nowhere rule list', "option '--address <HOST:PORT>' argument 'nowhere' is invalid"],
       ['--socket /tmp/a.sock --address localhost:1 rule list', "option '--address <HOST:PORT>' cannot be used with option '--socket <PATH>'"],
+      ['stats --interval 500', '--interval applies only with --watch'],
+      ['stats --watch --interval 99', "option '--interval <MS>' argument '99' is invalid. must be an integer from 100 to 60000"],
+      ['stats --watch --interval 60001', "option '--interval <MS>' argument '60001' is invalid"],
+      ['stats --watch --interval 1.5', "option '--interval <MS>' argument '1.5' is invalid"],
+      ['stats cam1 --inputs', 'stats --inputs counts per worker input, not per rule: drop "cam1" or --inputs'],
+      [['stats', ''], "command-argument value '' is invalid for argument 'RULE'"],
+      ['stats a b', 'too many arguments'],
+      ['log-level set', 'log-level set needs a LEVEL'],
+      ['log-level set net debug extra', 'too many arguments'],
+      ['log-level frob', "too many arguments for 'log-level'"],
       ['rule frob', "unknown command 'frob'"],
       ['wokers', "unknown command 'wokers'"],
       ['rule', 'Usage: mcrctl rule'],

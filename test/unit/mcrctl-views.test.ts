@@ -1,11 +1,11 @@
 import { expect } from 'chai';
 
 import { Rule, RuleState } from '../../gen/mcr/v1/rules';
-import { GetStatsResponse } from '../../gen/mcr/v1/stats';
+import { GetStatsResponse, GetWorkerStatsResponse } from '../../gen/mcr/v1/stats';
 import { GetVersionResponse, Worker, WorkerState } from '../../gen/mcr/v1/system';
 import { formatState, ruleDetail, rulesTable } from '../../clients/mcrctl/rule-view';
-import { statsView } from '../../clients/mcrctl/stats-view';
-import { versionView, workersTable } from '../../clients/mcrctl/system-view';
+import { inputsView, statsView, watchHeading } from '../../clients/mcrctl/stats-view';
+import { logLevelChange, logLevelsTable, versionView, workersTable } from '../../clients/mcrctl/system-view';
 import { renderFields, renderTable } from '../../clients/mcrctl/table';
 
 /** 2024-01-02T03:04:05.678Z in unix nanoseconds. */
@@ -118,7 +118,7 @@ describe('mcrctl text output', () => {
     );
   });
 
-  it('shows stats per rule and per output', () => {
+  describe('stats', () => {
     const response = GetStatsResponse.fromPartial({
       rules: [
         {
@@ -128,22 +128,76 @@ describe('mcrctl text output', () => {
           packetsReceived: 18446744073709551615n,
           bytesReceived: 1400n,
           packetsForwarded: 10n,
-          drops: { sendFailed: 2n },
+          drops: { sendFailed: 2n, noBuffer: 1n, unreachable: 0n, sendError: 3n },
           lastPacketUnixNanos: T,
-          outputs: [{ index: 0, interface: 'eth1', address: '239.9.9.9', port: 6000, packets: 10n, bytes: 1400n, errorsWouldBlock: 1n, errorsUnreachable: 0n, errorsOther: 3n }],
+          packetsPerSecond: 1234.5,
+          bitsPerSecond: 11_200_000,
+          outputs: [
+            {
+              index: 0,
+              interface: 'eth1',
+              address: '239.9.9.9',
+              port: 6000,
+              packets: 10n,
+              bytes: 1400n,
+              errorsWouldBlock: 1n,
+              errorsUnreachable: 0n,
+              errorsOther: 3n,
+              packetsPerSecond: 999.6,
+              bitsPerSecond: 8000,
+            },
+          ],
         },
+        { ruleId: 'r-ffffffffffff', worker: 0, outputs: [] },
       ],
     });
-    expect(statsView(response)).to.equal(
-      [
-        'RULE            NAME  WORKER              RECEIVED  BYTES  FORWARDED  DROPS  LAST PACKET',
-        'r-0123456789ab  cam1       1  18446744073709551615   1400         10      2  2024-01-02T03:04:05.678Z',
-        '',
-        'RULE            OUT  DESTINATION          SENT  BYTES  WOULD-BLOCK  UNREACHABLE  OTHER-ERRORS',
-        'r-0123456789ab    0  eth1 239.9.9.9:6000    10   1400            1            0             3',
-        '',
-      ].join('\n'),
-    );
+
+    it('shows totals with humanised rates, drops by reason, and per output sent and errors', () => {
+      expect(statsView(response)).to.equal(
+        [
+          'RULE            NAME  WORKER              RECEIVED  BYTES   PKT RATE     BIT RATE  FORWARDED  DROPS          LAST PACKET',
+          'r-0123456789ab  cam1       1  18446744073709551615   1400  1.23 kpps  11.2 Mbit/s         10  send-failed 2  2024-01-02T03:04:05.678Z',
+          '                                                                                              no-buffer 1',
+          '                                                                                              send-error 3',
+          'r-ffffffffffff  -          0                     0      0      0 pps      0 bit/s          0  0              never',
+          '',
+          'RULE            OUT  DESTINATION          SENT  BYTES   PKT RATE     BIT RATE  WOULD-BLOCK  UNREACHABLE  OTHER-ERRORS',
+          'r-0123456789ab    0  eth1 239.9.9.9:6000    10   1400  1.00 kpps  8.00 kbit/s            1            0             3',
+          '',
+        ].join('\n'),
+      );
+    });
+
+    it('shows worker inputs with parse errors by reason and kernel drops', () => {
+      const inputs = GetWorkerStatsResponse.fromPartial({
+        inputs: [
+          { worker: 0, interface: 'eth0', frames: 5000n, bytes: 700000n, unmatched: 12n, parseErrors: { truncated: 2n, fragment: 7n }, kernelDrops: 31n },
+          { worker: 1, interface: 'eth0', frames: 0n, bytes: 0n, unmatched: 0n, kernelDrops: 0n },
+        ],
+      });
+      expect(inputsView(inputs)).to.equal(
+        [
+          'WORKER  INTERFACE  FRAMES   BYTES  UNMATCHED  PARSE ERRORS  KERNEL DROPS',
+          '     0  eth0         5000  700000         12  truncated 2             31',
+          '                                              fragment 7',
+          '     1  eth0            0       0          0  0                        0',
+          '',
+        ].join('\n'),
+      );
+    });
+
+    it('heads each watch update with its interval and time, and dropped updates only when there are some', () => {
+      expect(watchHeading({ intervalMs: 500, collectedUnixNanos: T, droppedUpdates: 0n })).to.equal('Every 500 ms, collected 2024-01-02T03:04:05.678Z');
+      expect(watchHeading({ intervalMs: 100, collectedUnixNanos: T, droppedUpdates: 7n })).to.equal(
+        'Every 100 ms, collected 2024-01-02T03:04:05.678Z, dropped updates: 7 (this client read too slowly)',
+      );
+    });
+  });
+
+  it('shows log levels per facility and what a change did', () => {
+    expect(logLevelsTable({ supervisor: 'info', worker: 'debug' })).to.equal(['FACILITY    LEVEL', 'supervisor  info', 'worker      debug', ''].join('\n'));
+    expect(logLevelChange('net', 'debug')).to.equal('Log level of net set to debug.');
+    expect(logLevelChange('', 'warn')).to.equal('Log level of every facility set to warn.');
   });
 
   it('shows client and server versions', () => {
