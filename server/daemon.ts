@@ -26,6 +26,9 @@ import { HeartbeatMonitor } from './workers/health';
 import { WorkerPool, WorkerSlot } from './workers/pool';
 import { SERVER_VERSION } from './version';
 
+/** How long health reports NOT_SERVING before the listeners close at shutdown. */
+const NOT_SERVING_GRACE_MS = 300;
+
 /** How often counters are read to keep each rule's last-packet time current. */
 const COUNTER_POLL_MS = 1000;
 
@@ -129,7 +132,12 @@ export class Daemon {
     this.gate.closing = true;
     clearInterval(this.counterPoll);
     this.heartbeats?.stop();
-    this.api?.setServing(false);
+    if (this.api) {
+      // Health says NOT_SERVING (and mcr calls UNAVAILABLE) for a moment before the listeners close,
+      // so health checkers and load balancers see the daemon going rather than just a dead socket.
+      this.api.setServing(false);
+      await new Promise((resolve) => setTimeout(resolve, NOT_SERVING_GRACE_MS));
+    }
     await this.api?.close(2000);
     this.metrics?.close();
     this.forwarder?.stop();
