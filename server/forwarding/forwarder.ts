@@ -12,6 +12,14 @@ import { Memberships } from '../net/memberships';
 import type { WorkerPool, WorkerSlot } from '../workers/pool';
 import { ForwardingPlan, InterfaceLookup, planForwarding, PlannedStatus } from './plan';
 
+/** Rule states as short words, the way mcrctl shows them. */
+const STATE_WORDS: Partial<Record<RuleState, string>> = {
+  [RuleState.RULE_STATE_ACTIVE]: 'active',
+  [RuleState.RULE_STATE_WAITING_FOR_INTERFACE]: 'waiting',
+  [RuleState.RULE_STATE_INTERFACE_DOWN]: 'down',
+  [RuleState.RULE_STATE_ERROR]: 'error',
+};
+
 interface Waiter {
   target: number;
   resolve: () => void;
@@ -119,7 +127,7 @@ export class Forwarder {
     for (const [id, status] of after) {
       const old = before.get(id);
       if (old && old.state === status.state && old.reason === status.reason) continue;
-      const state = RuleState[status.state].replace(/^RULE_STATE_/, '').toLowerCase();
+      const state = STATE_WORDS[status.state] ?? 'unknown';
       this.events.publish(EventKind.EVENT_KIND_RULE_STATUS_CHANGED, `rule ${id}: ${state}${status.reason ? ` (${status.reason})` : ''}`, {
         rule: { ruleId: id, status: { state: status.state, reason: status.reason, worker: status.worker, lastPacketUnixNanos: this.lastPacket.get(id) ?? 0n }, change: '' },
       });

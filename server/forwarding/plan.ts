@@ -134,7 +134,11 @@ export function planForwarding(rules: Rule[], workerCount: number, interfaces: I
         missing.push(`outputs[${index}] interface ${output.interface} does not exist`);
         return;
       }
-      if (!isUp(outIf)) missing.push(`outputs[${index}] interface ${output.interface} is down`);
+      if (!isUp(outIf)) {
+        // No socket for it until it is up again (connecting through a down interface fails anyway).
+        missing.push(`outputs[${index}] interface ${output.interface} is down`);
+        return;
+      }
       const fields = {
         ifname: outIf.name,
         ifindex: outIf.index,
@@ -149,7 +153,9 @@ export function planForwarding(rules: Rule[], workerCount: number, interfaces: I
       outputIndexes.push(index);
     });
     if (outputs.length === 0) {
-      statuses.set(rule.id, { state: RuleState.RULE_STATE_WAITING_FOR_INTERFACE, reason: missing.join('; '), worker });
+      const allDown = rule.outputs.every((o) => interfaces.get(o.interface) !== undefined);
+      const state = allDown ? RuleState.RULE_STATE_INTERFACE_DOWN : RuleState.RULE_STATE_WAITING_FOR_INTERFACE;
+      statuses.set(rule.id, { state, reason: missing.join('; '), worker });
       continue;
     }
     let capture = plan.captures.get(inputIf.name);

@@ -50,6 +50,8 @@ export class WorkerSync {
   private captures = new Map<string, InstalledCapture>();
   private egress = new Map<string, InstalledEgress>();
   private installedHash = rulesetHash([]);
+  /** The installed table with its handles: a socket replaced behind the same description changes it. */
+  private installedTable = '[]';
   private installedRules: PlannedRule[] = [];
   private applying = false;
   private forceRules = false;
@@ -137,10 +139,12 @@ export class WorkerSync {
       canonical.push({ id: rule.id, input: rule.ifname, group: rule.group, port: rule.port, source: rule.source, outputs: outputs.map((e) => describe(e.spec)) });
     }
     const hash = rulesetHash(canonical);
-    if (hash !== this.installedHash || this.forceRules) {
+    const tableKey = JSON.stringify(table);
+    if (hash !== this.installedHash || tableKey !== this.installedTable || this.forceRules) {
       this.forceRules = false;
       await this.worker.request({ type: 'setRules', rules: table, hash });
       this.installedHash = hash;
+      this.installedTable = tableKey;
     }
     this.installedRules = installable;
 
@@ -156,6 +160,7 @@ export class WorkerSync {
     this.captures.clear();
     this.egress.clear();
     this.installedHash = rulesetHash([]);
+    this.installedTable = '[]';
     this.installedRules = [];
   }
 

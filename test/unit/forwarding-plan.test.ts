@@ -88,12 +88,19 @@ describe('forwarding plan', () => {
     expect(plan.workers[0].rules).to.have.length(1);
   });
 
-  it('keeps sending to an output whose interface is down and says so', () => {
+  it('leaves out an output whose interface is down and says so, forwarding to the others', () => {
     const r = rule('a', ['in0', '239.1.1.1', 5000], [['out1', '239.9.9.9', 6000], ['out2', '239.9.9.8', 6000]]);
     const plan = planForwarding([r], 1, lookup(['in0', 4], ['out1', 5, false], ['out2', 6]));
     expect(plan.statuses.get('a')!.state).to.equal(RuleState.RULE_STATE_ACTIVE);
     expect(plan.statuses.get('a')!.reason).to.contain('outputs[0] interface out1 is down');
-    expect(plan.workers[0].rules[0].outputIndexes).to.deep.equal([0, 1]);
+    expect(plan.workers[0].rules[0].outputIndexes).to.deep.equal([1]);
+  });
+
+  it('reports a rule whose every output interface is down as down', () => {
+    const r = rule('a', ['in0', '239.1.1.1', 5000], [['out1', '239.9.9.9', 6000]]);
+    const plan = planForwarding([r], 1, lookup(['in0', 4], ['out1', 5, false]));
+    expect(plan.statuses.get('a')!.state).to.equal(RuleState.RULE_STATE_INTERFACE_DOWN);
+    expect(plan.workers[0].rules).to.be.empty;
   });
 
   it('gives an output a new egress socket when its interface changes address or index', () => {
