@@ -31,11 +31,15 @@ import {
   GetLogLevelsResponse,
   GetVersionRequest,
   GetVersionResponse,
+  ListInterfacesRequest,
+  ListInterfacesResponse,
   ListWorkersRequest,
   ListWorkersResponse,
   SetLogLevelRequest,
   SetLogLevelResponse,
   SystemServiceClient,
+  WatchEventsRequest,
+  WatchEventsResponse,
 } from '../../gen/mcr/v1/system';
 import { McrCallError } from './errors';
 import { McrStream, StreamOptions, streamOf } from './stream';
@@ -127,6 +131,23 @@ export class McrClient {
 
   getLogLevels(request: DeepPartial<GetLogLevelsRequest> = {}, options?: CallOptions): Promise<GetLogLevelsResponse> {
     return this.unary('GetLogLevels', this.system, this.system.getLogLevels, GetLogLevelsRequest.fromPartial(request), options);
+  }
+
+  /** The interfaces mcrd sees and those rules name but that do not exist, with the rules using each. */
+  listInterfaces(request: DeepPartial<ListInterfacesRequest> = {}, options?: CallOptions): Promise<ListInterfacesResponse> {
+    return this.unary('ListInterfaces', this.system, this.system.listInterfaces, ListInterfacesRequest.fromPartial(request), options);
+  }
+
+  /**
+   * What happens in mcrd (interface changes, rule status changes and rule changes, worker starts,
+   * exits and drift), as an async iterator; `request.kinds` limits it to those kinds (empty = all).
+   * Events are not replayed: the stream starts with the first event after mcrd accepted the call.
+   * Cancelled and ended like watchStats; `droppedEvents` counts events mcrd could not send because
+   * this consumer read too slowly.
+   */
+  watchEvents(request: DeepPartial<WatchEventsRequest> = {}, options: StreamOptions = {}): McrStream<WatchEventsResponse> {
+    const start = () => this.system.watchEvents(WatchEventsRequest.fromPartial(request));
+    return streamOf(start, { target: this.target, rpc: 'WatchEvents', timeoutMs: 0 }, options);
   }
 
   getStats(request: DeepPartial<GetStatsRequest> = {}, options?: CallOptions): Promise<GetStatsResponse> {

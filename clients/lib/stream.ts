@@ -13,7 +13,8 @@ export interface StreamOptions {
   /**
    * Messages held for a consumer that reads slower than they arrive (default 8). When that many are
    * waiting, the client stops reading from the connection: HTTP/2 flow control then holds mcrd back,
-   * and WatchStats drops updates for this subscriber instead of queueing them (it reports how many).
+   * and mcrd drops updates (WatchStats) or events (WatchEvents) for this subscriber instead of
+   * queueing them without bound (it reports how many).
    */
   bufferSize?: number;
 }

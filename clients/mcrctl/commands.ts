@@ -1,7 +1,7 @@
 /**
  * Runs a parsed mcrctl command against mcrd: the RPCs it needs, then its output, as a table or
  * detail view by default and as the response's proto3 JSON (the generated toJSON) with --json.
- * `stats --watch` prints updates until interrupted (see watch.ts).
+ * `stats --watch` prints updates until interrupted (see watch.ts), `events` one line per event.
  */
 import {
   CreateRuleResponse,
@@ -12,9 +12,19 @@ import {
   UpdateRuleResponse,
 } from '../../gen/mcr/v1/rules';
 import { GetStatsResponse, GetWorkerStatsResponse, WatchStatsResponse } from '../../gen/mcr/v1/stats';
-import { GetLogLevelsResponse, GetVersionResponse, ListWorkersResponse, SetLogLevelResponse } from '../../gen/mcr/v1/system';
+import {
+  EventKind,
+  GetLogLevelsResponse,
+  GetVersionResponse,
+  ListInterfacesResponse,
+  ListWorkersResponse,
+  SetLogLevelResponse,
+  WatchEventsResponse,
+} from '../../gen/mcr/v1/system';
 import { McrClient } from '../lib/client';
 import { CLIENT_VERSION, PROTOCOL_MAJOR } from '../lib/version';
+import { EventLines } from './event-view';
+import { interfacesTable } from './interface-view';
 import { CliCommand, WatchOptions } from './invocation';
 import { mergeRuleUpdate, newRuleDefinition } from './rule-edit';
 import { ruleDetail, rulesTable } from './rule-view';
@@ -34,7 +44,7 @@ export interface Printer {
 export interface CommandContext {
   client: McrClient;
   printer: Printer;
-  /** Calls `handler` on Ctrl-C until the returned function is called (used by --watch only). */
+  /** Calls `handler` on Ctrl-C until the returned function is called (used by the commands that stream). */
   onInterrupt(handler: () => void): () => void;
 }
 
@@ -81,6 +91,24 @@ async function watchStats(command: { rule?: string; inputs: boolean }, watch: Wa
         body: statsView(update),
         json: WatchStatsResponse.toJSON(update),
       }), printer.write);
+    }
+  } finally {
+    release();
+  }
+}
+
+/**
+ * `events`: one line per WatchEvents message (one compact JSON object per line with --json) until
+ * Ctrl-C or a closed pipe, which cancels the call and ends the command normally.
+ */
+async function watchEvents(kinds: EventKind[], context: CommandContext): Promise<void> {
+  const { client, printer } = context;
+  const stop = new AbortController();
+  const release = context.onInterrupt(() => stop.abort());
+  const lines = new EventLines();
+  try {
+    for await (const response of client.watchEvents({ kinds }, { signal: stop.signal })) {
+      printer.write(printer.json ? JSON.stringify(WatchEventsResponse.toJSON(response)) + '\n' : lines.render(response));
     }
   } finally {
     release();
@@ -145,6 +173,13 @@ export async function runCommand(command: CliCommand, context: CommandContext): 
       show(printer, ListWorkersResponse, response, () => workersTable(response.workers));
       return;
     }
+    case 'interfaces': {
+      const response = await client.listInterfaces();
+      show(printer, ListInterfacesResponse, response, () => interfacesTable(response.interfaces));
+      return;
+    }
+    case 'events':
+      return watchEvents(command.kinds, context);
     case 'log-level get': {
       const response = await client.getLogLevels();
       show(printer, GetLogLevelsResponse, response, () => logLevelsTable(response.levels));

@@ -27,6 +27,17 @@ export function formatTime(unixNanos: bigint, never = 'never'): string {
   return new Date(Number(unixNanos / 1_000_000n)).toISOString();
 }
 
+/**
+ * Unix nanoseconds as the local time to the millisecond, "2025-01-02 15:04:05.678": for lines a
+ * person reads as they happen (`mcrctl events`), where UTC would need converting in one's head.
+ */
+export function formatLocalTime(unixNanos: bigint): string {
+  const t = new Date(Number(unixNanos / 1_000_000n));
+  const two = (n: number) => String(n).padStart(2, '0');
+  const date = `${t.getFullYear()}-${two(t.getMonth() + 1)}-${two(t.getDate())}`;
+  return `${date} ${two(t.getHours())}:${two(t.getMinutes())}:${two(t.getSeconds())}.${String(t.getMilliseconds()).padStart(3, '0')}`;
+}
+
 /** Decimal (SI) prefixes for rates, in steps of 1000. */
 const PREFIXES = ['', 'k', 'M', 'G'] as const;
 

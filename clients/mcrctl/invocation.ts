@@ -1,4 +1,5 @@
 /** A parsed mcrctl command line: where to connect, how to print, and what to do. */
+import { EventKind } from '../../gen/mcr/v1/system';
 import { NewRuleEdit, RuleEdit } from './rule-edit';
 
 export interface ConnectionOptions {
@@ -16,6 +17,9 @@ export type CliCommand =
   | { name: 'rule delete'; rule: string; expectGeneration?: bigint }
   | { name: 'stats'; rule?: string; inputs: boolean; watch?: WatchOptions }
   | { name: 'workers' }
+  | { name: 'interfaces' }
+  /** kinds empty = every kind. */
+  | { name: 'events'; kinds: EventKind[] }
   | { name: 'version' }
   | { name: 'log-level get' }
   /** facility "" = every facility. Names and levels are mcrd's to check. */

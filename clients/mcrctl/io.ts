@@ -6,7 +6,7 @@ export interface CliIo {
   /** Whether stdout is a terminal (`stats --watch` then redraws in place); false when absent. */
   isTTY?: boolean;
   /**
-   * Calls `handler` when the user asks a long-running command (`stats --watch`) to stop, until the
+   * Calls `handler` when the user asks a long-running command (`stats --watch`, `events`) to stop, until the
    * returned function is called; never when absent.
    */
   onInterrupt?(handler: () => void): () => void;

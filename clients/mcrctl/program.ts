@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { DEFAULT_TIMEOUT_MS } from '../lib/client';
 import { DEFAULT_SOCKET } from '../lib/target';
 import { hostPortArg, integerArg, parseEndpoints, parseInputEndpoint, parseSource, ruleArgument, uint64Arg, UsageError } from './args';
+import { EVENT_KIND_WORDS, parseEventKinds } from './event-kinds';
 import { ExitCode } from './exit-codes';
 import { CliCommand, ConnectionOptions, Invocation } from './invocation';
 import { CliIo } from './io';
@@ -36,6 +37,7 @@ interface CommandOptions {
   watch?: boolean;
   interval?: number;
   inputs?: boolean;
+  kind?: string[];
 }
 
 /** `stats --watch` without --interval. */
@@ -201,6 +203,18 @@ function buildProgram(io: CliIo, emit: (invocation: Invocation) => void): Comman
     },
   );
   leaf(program.command('workers').description('the worker processes: pid, uid, core, state, rules, ruleset hash'), () => ({ name: 'workers' }));
+  leaf(
+    program.command('interfaces').description('the interfaces mcrd sees and those rules name: state, MTU, MAC, addresses, and the rules using each'),
+    () => ({ name: 'interfaces' }),
+  );
+  leaf(
+    program
+      .command('events')
+      .description('print what happens in mcrd as it happens (interfaces, rule status and changes, workers, drift), until Ctrl-C')
+      .usage('[--kind KIND ...]')
+      .option('--kind <KIND...>', `only events of these kinds (repeatable): ${EVENT_KIND_WORDS.join(', ')}`),
+    (_args, options) => ({ name: 'events', kinds: parseEventKinds(options.kind ?? []) }),
+  );
   leaf(program.command('version').description('client and server versions and protocol'), () => ({ name: 'version' }));
 
   // `log-level` alone does what `log-level get` does.

@@ -6,7 +6,7 @@ import os from 'os';
 import path from 'path';
 
 import { CreateRuleResponse, RuleServiceServer, RuleServiceService } from '../../gen/mcr/v1/rules';
-import { GetVersionRequest, SystemServiceServer, SystemServiceService } from '../../gen/mcr/v1/system';
+import { GetVersionRequest, Interface, SystemServiceServer, SystemServiceService } from '../../gen/mcr/v1/system';
 import { connect, formatGrpcError, McrCallError, McrClient, PROTOCOL_MAJOR } from '../../clients/lib';
 
 describe('client library calls', () => {
@@ -26,12 +26,14 @@ describe('client library calls', () => {
     return c;
   }
 
-  const system: Pick<SystemServiceServer, 'getVersion' | 'listWorkers'> = {
+  const eth0 = Interface.fromPartial({ name: 'eth0', index: 2, exists: true, up: true, running: true, mtu: 1500, addresses: [{ address: '10.0.0.1', prefixLength: 24 }], inputRules: ['r-1'] });
+  const system: Pick<SystemServiceServer, 'getVersion' | 'listWorkers' | 'listInterfaces'> = {
     getVersion: (call, reply) => {
       versionRequests.push(call.request);
       reply(null, { serverVersion: '1.0.0', protocolMajor: 1, protocolMinor: 0, features: [], startedUnixNanos: 0n });
     },
     listWorkers: (_call, reply) => reply(null, { workers: [] }),
+    listInterfaces: (_call, reply) => reply(null, { interfaces: [eth0, Interface.fromPartial({ name: 'eth9', outputRules: ['r-1'] })] }),
   };
   const rules: RuleServiceServer = {
     createRule: (_call, reply: grpc.sendUnaryData<CreateRuleResponse>) => {
@@ -72,6 +74,12 @@ describe('client library calls', () => {
     await mcr.getVersion({ clientProtocolMajor: 0 });
     expect(versionRequests).to.deep.equal([{ clientProtocolMajor: PROTOCOL_MAJOR }, { clientProtocolMajor: 0 }]);
     expect(PROTOCOL_MAJOR).to.equal(1);
+  });
+
+  it('lists interfaces, missing ones included', async () => {
+    const { interfaces } = await client({ socket }).listInterfaces();
+    expect(interfaces.map((i) => [i.name, i.exists])).to.deep.equal([['eth0', true], ['eth9', false]]);
+    expect(interfaces[0]).to.deep.equal(eth0);
   });
 
   it('connects over TCP to an address', async () => {

@@ -1,4 +1,4 @@
-/** The client library's WatchStats stream against a small in-process gRPC server. */
+/** The client library's streams (WatchStats, WatchEvents) against a small in-process gRPC server. */
 import * as grpc from '@grpc/grpc-js';
 import { expect } from 'chai';
 import fs from 'fs';
@@ -6,9 +6,11 @@ import os from 'os';
 import path from 'path';
 
 import { StatsServiceService, WatchStatsRequest, WatchStatsResponse } from '../../gen/mcr/v1/stats';
+import { EventKind, SystemServiceService, WatchEventsRequest, WatchEventsResponse } from '../../gen/mcr/v1/system';
 import { connect, McrCallError, McrClient } from '../../clients/lib';
 
 type WatchCall = grpc.ServerWritableStream<WatchStatsRequest, WatchStatsResponse>;
+type EventsCall = grpc.ServerWritableStream<WatchEventsRequest, WatchEventsResponse>;
 
 /** An update whose only rule is named `name` (long names make big messages). */
 const update = (n: number, name = ''): WatchStatsResponse =>
@@ -22,7 +24,7 @@ async function eventually(what: string, condition: () => boolean): Promise<void>
   expect(condition(), what).to.equal(true);
 }
 
-describe('client library watchStats', () => {
+describe('client library streams', () => {
   let dir: string;
   let server: grpc.Server;
   let mcr: McrClient;
@@ -30,6 +32,9 @@ describe('client library watchStats', () => {
   let serve: (call: WatchCall) => void;
   let requests: WatchStatsRequest[] = [];
   let cancelled = 0;
+  /** How the fake serves the next WatchEvents call. */
+  let serveEvents: (call: EventsCall) => void;
+  let eventRequests: WatchEventsRequest[] = [];
 
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcr-client-stream-'));
@@ -44,6 +49,13 @@ describe('client library watchStats', () => {
       getStats: (_call: unknown, reply: grpc.sendUnaryData<unknown>) => reply({ code: grpc.status.UNIMPLEMENTED }),
       getWorkerStats: (_call: unknown, reply: grpc.sendUnaryData<unknown>) => reply({ code: grpc.status.UNIMPLEMENTED }),
     });
+    server.addService(SystemServiceService, {
+      watchEvents: (call: EventsCall) => {
+        eventRequests.push(call.request);
+        call.on('cancelled', () => cancelled++);
+        serveEvents(call);
+      },
+    });
     await new Promise<void>((resolve, reject) =>
       server.bindAsync(`unix:${socket}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
     );
@@ -52,6 +64,7 @@ describe('client library watchStats', () => {
 
   beforeEach(() => {
     requests = [];
+    eventRequests = [];
     cancelled = 0;
   });
 
@@ -154,5 +167,46 @@ describe('client library watchStats', () => {
 
   it('refuses a buffer size that is not a positive integer', () => {
     expect(() => mcr.watchStats({}, { bufferSize: 0 })).to.throw(RangeError);
+  });
+
+  describe('watchEvents', () => {
+    /** An event whose message is `message`, with mcrd's cumulative dropped count. */
+    const event = (kind: EventKind, message: string, dropped = 0n): WatchEventsResponse =>
+      WatchEventsResponse.fromPartial({ event: { unixNanos: 1n, kind, message }, droppedEvents: dropped });
+
+    it('sends the kinds asked for and yields every event in order', async () => {
+      serveEvents = (call) => {
+        call.write(event(EventKind.EVENT_KIND_INTERFACE_CHANGED, 'interface eth1 (index 3) up'));
+        call.write(event(EventKind.EVENT_KIND_INTERFACE_REMOVED, 'interface eth1 removed', 2n));
+        call.end();
+      };
+      const seen: Array<[string | undefined, bigint]> = [];
+      const kinds = [EventKind.EVENT_KIND_INTERFACE_CHANGED, EventKind.EVENT_KIND_INTERFACE_REMOVED];
+      for await (const r of mcr.watchEvents({ kinds })) seen.push([r.event?.message, r.droppedEvents]);
+      expect(seen).to.deep.equal([
+        ['interface eth1 (index 3) up', 0n],
+        ['interface eth1 removed', 2n],
+      ]);
+      expect(eventRequests).to.deep.equal([{ kinds }]);
+    });
+
+    it('is cancelled by its signal while waiting for an event', async () => {
+      serveEvents = () => undefined; // no event happens
+      const stop = new AbortController();
+      setTimeout(() => stop.abort(), 50);
+      expect(await mcr.watchEvents({}, { signal: stop.signal }).next()).to.deep.equal({ value: undefined, done: true });
+      expect(eventRequests).to.deep.equal([{ kinds: [] }]);
+      await eventually('the server saw the call cancelled', () => cancelled === 1);
+    });
+
+    it('rejects with McrCallError naming WatchEvents when mcrd refuses it', async () => {
+      serveEvents = (call) => call.emit('error', { code: grpc.status.RESOURCE_EXHAUSTED, details: 'too many event watchers (limit 64)' });
+      const err = await mcr.watchEvents().next().then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err).to.be.instanceOf(McrCallError);
+      expect(err).to.include({ rpc: 'WatchEvents', code: grpc.status.RESOURCE_EXHAUSTED, timeoutMs: 0, connectFailure: false });
+    });
   });
 });

@@ -5,6 +5,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { expect } from 'chai';
+import { spawn } from 'child_process';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
@@ -19,12 +20,32 @@ import {
   UpdateRuleRequest,
 } from '../../gen/mcr/v1/rules';
 import { GetStatsResponse, GetWorkerStatsResponse, StatsServiceServer, StatsServiceService, WatchStatsRequest, WatchStatsResponse } from '../../gen/mcr/v1/stats';
-import { GetVersionRequest, SetLogLevelRequest, SystemServiceServer, SystemServiceService, Worker, WorkerState } from '../../gen/mcr/v1/system';
+import {
+  EventKind,
+  GetVersionRequest,
+  Interface,
+  SetLogLevelRequest,
+  SystemServiceServer,
+  SystemServiceService,
+  WatchEventsRequest,
+  WatchEventsResponse,
+  Worker,
+  WorkerState,
+} from '../../gen/mcr/v1/system';
 import { main } from '../../clients/mcrctl/main';
 import { CliIo } from '../../clients/mcrctl/io';
 import { CLEAR_SCREEN } from '../../clients/mcrctl/watch';
 
 type Reply<T> = grpc.sendUnaryData<T>;
+/** 2024-01-02 15:04:05.678 local time, in unix nanoseconds: the time of the fake's events. */
+const EVENT_TIME = BigInt(new Date(2024, 0, 2, 15, 4, 5, 678).getTime()) * 1_000_000n;
+/** What the fake's WatchEvents tells, in turn and over again, with mcrd's cumulative dropped count. */
+const EVENT_SCRIPT: ReadonlyArray<readonly [EventKind, string, bigint]> = [
+  [EventKind.EVENT_KIND_INTERFACE_CHANGED, 'interface mcrtv0 (index 12) up', 0n],
+  [EventKind.EVENT_KIND_RULE_STATUS_CHANGED, 'rule r-000000000001: active', 0n],
+  [EventKind.EVENT_KIND_INTERFACE_REMOVED, 'interface mcrtv0 removed', 5n],
+  [EventKind.EVENT_KIND_WORKER_DRIFT, 'worker 0: drift repaired by resync', 5n],
+];
 const fail = (code: grpc.status, details: string): Partial<grpc.StatusObject> => ({ code, details });
 
 /** An in-memory rule store behind the generated service interfaces, recording every request. */
@@ -91,12 +112,13 @@ class FakeMcrd {
   readonly logLevels: Record<string, string> = { supervisor: 'info', api: 'info', worker: 'info' };
   readonly logLevelRequests: SetLogLevelRequest[] = [];
   readonly watchRequests: WatchStatsRequest[] = [];
-  /** WatchStats streams the client cancelled. */
+  readonly eventRequests: WatchEventsRequest[] = [];
+  /** WatchStats and WatchEvents streams the client cancelled. */
   watchCancels = 0;
-  /** When set, WatchStats fails at once with this. */
+  /** When set, WatchStats and WatchEvents fail at once with this. */
   watchFailure?: Partial<grpc.StatusObject>;
 
-  readonly systemService: Pick<SystemServiceServer, 'getVersion' | 'listWorkers' | 'setLogLevel' | 'getLogLevels'> = {
+  readonly systemService: Pick<SystemServiceServer, 'getVersion' | 'listWorkers' | 'setLogLevel' | 'getLogLevels' | 'listInterfaces' | 'watchEvents'> = {
     getVersion: (call, reply) => {
       this.versionRequests.push(call.request);
       reply(null, { serverVersion: '9.8.7', protocolMajor: 1, protocolMinor: 2, features: ['rules', 'validate_only'], startedUnixNanos: 0n });
@@ -116,6 +138,31 @@ class FakeMcrd {
       reply(null, { levels: { ...this.logLevels } });
     },
     getLogLevels: (_call, reply) => reply(null, { levels: { ...this.logLevels } }),
+    /** eth0 carries every rule's input, eth9 is named by every rule's outputs but missing. */
+    listInterfaces: (_call, reply) => {
+      const ids = [...this.rules.keys()];
+      reply(null, {
+        interfaces: [
+          Interface.fromPartial({ name: 'eth0', index: 2, exists: true, up: true, running: true, mtu: 1500, mac: '52:54:00:12:34:56', addresses: [{ address: '10.0.0.1', prefixLength: 24 }], inputRules: ids }),
+          Interface.fromPartial({ name: 'eth9', exists: false, outputRules: ids }),
+        ],
+      });
+    },
+    /** The events of EVENT_SCRIPT of the kinds asked for (all when none), one every 20 ms. */
+    watchEvents: (call) => {
+      this.eventRequests.push(call.request);
+      if (this.watchFailure) return call.emit('error', this.watchFailure);
+      const wanted = EVENT_SCRIPT.filter(([kind]) => call.request.kinds.length === 0 || call.request.kinds.includes(kind));
+      let sent = 0;
+      const timer = setInterval(() => {
+        const [kind, message, dropped] = wanted[sent++ % wanted.length];
+        call.write(WatchEventsResponse.fromPartial({ event: { unixNanos: EVENT_TIME, kind, message }, droppedEvents: dropped }));
+      }, 20);
+      call.on('cancelled', () => {
+        this.watchCancels++;
+        clearInterval(timer);
+      });
+    },
   };
 
   readonly statsService: StatsServiceServer = {
@@ -174,7 +221,7 @@ describe('mcrctl against an in-process gRPC server', () => {
   }
 
   /**
-   * Runs a `--watch` command and plays Ctrl-C once it has written `writes` times (or fails the test
+   * Runs a streaming command (`stats --watch`, `events`) and plays Ctrl-C once it has written `writes` times (or fails the test
    * after 5 s without them); `writes` list what each write was.
    */
   async function watchUntil(writes: number, args: string[], isTTY = false): Promise<{ code: number; writes: string[]; err: string }> {
@@ -205,10 +252,10 @@ describe('mcrctl against an in-process gRPC server', () => {
     return result;
   }
 
-  /** Waits (bounded) until the fake has seen `n` WatchStats cancellations. */
+  /** Waits (bounded) until the fake has seen `n` WatchStats or WatchEvents cancellations. */
   async function cancelsReach(n: number): Promise<void> {
     for (let i = 0; i < 100 && mcrd.watchCancels < n; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(mcrd.watchCancels, 'WatchStats calls cancelled').to.equal(n);
+    expect(mcrd.watchCancels, 'streams cancelled').to.equal(n);
   }
 
   const ADD = ['rule', 'add', '--name', 'cam1', '--in', 'eth0', '239.0.0.1:5000', '--out', 'eth1', '239.9.9.9:6000', '--out', 'wg0', '10.20.0.7:6000', '--ttl', '4'];
@@ -238,6 +285,7 @@ describe('mcrctl against an in-process gRPC server', () => {
     mcrd.versionRequests.length = 0;
     mcrd.beforeUpdate = () => {};
     mcrd.watchRequests.length = 0;
+    mcrd.eventRequests.length = 0;
     mcrd.watchCancels = 0;
     mcrd.watchFailure = undefined;
     mcrd.logLevelRequests.length = 0;
@@ -467,6 +515,123 @@ describe('mcrctl against an in-process gRPC server', () => {
     it('exits 1 with mcrd\'s message for an unknown facility or level', async () => {
       expect(await mcrctl('log-level', 'set', 'bogus', 'debug')).to.deep.equal({ code: 1, out: '', err: 'mcrctl: invalid argument: facility: unknown facility "bogus"\n' });
       expect(await mcrctl('log-level', 'set', 'api', 'loud')).to.deep.equal({ code: 1, out: '', err: 'mcrctl: invalid argument: level: unknown level "loud"\n' });
+    });
+  });
+
+  it('interfaces prints the interface table, and --json the response', async () => {
+    await mcrctl(...ADD);
+    const { code, out, err } = await mcrctl('interfaces');
+    expect(err).to.equal('');
+    expect(code).to.equal(0);
+    expect(out).to.equal(
+      [
+        'NAME  INDEX  STATE     MTU  MAC                ADDRESSES    INPUT RULES     OUTPUT RULES',
+        'eth0      2  up       1500  52:54:00:12:34:56  10.0.0.1/24  r-000000000001  -',
+        'eth9      -  missing     -  -                  -            -               r-000000000001',
+        '',
+      ].join('\n'),
+    );
+    const json = JSON.parse((await mcrctl('interfaces', '--json')).out);
+    expect(json.interfaces[0]).to.deep.equal({
+      name: 'eth0',
+      index: 2,
+      exists: true,
+      up: true,
+      running: true,
+      mtu: 1500,
+      mac: '52:54:00:12:34:56',
+      addresses: [{ address: '10.0.0.1', prefixLength: 24 }],
+      inputRules: ['r-000000000001'],
+    });
+    expect(json.interfaces[1]).to.deep.equal({ name: 'eth9', outputRules: ['r-000000000001'] });
+  });
+
+  describe('events', () => {
+    const at = '2024-01-02 15:04:05.678';
+
+    it('prints one line per event, notes dropped events when their count grows, exits 0 on Ctrl-C after cancelling', async () => {
+      const { code, writes, err } = await watchUntil(5, ['events']);
+      expect(err).to.equal('');
+      expect(code).to.equal(0);
+      expect(mcrd.eventRequests).to.deep.equal([{ kinds: [] }]);
+      expect(writes.slice(0, 5)).to.deep.equal([
+        `${at}  interface          interface mcrtv0 (index 12) up\n`,
+        `${at}  rule-status        rule r-000000000001: active\n`,
+        `note: 5 events dropped because this client read too slowly (5 in all)\n${at}  interface-removed  interface mcrtv0 removed\n`,
+        `${at}  drift              worker 0: drift repaired by resync\n`,
+        `${at}  interface          interface mcrtv0 (index 12) up\n`,
+      ]);
+      await cancelsReach(1);
+    });
+
+    it('--kind asks mcrd for those kinds only; --json prints one WatchEventsResponse per line', async () => {
+      const { code, writes } = await watchUntil(2, ['events', '--kind', 'interface-removed', '--kind', 'drift', '--json']);
+      expect(code).to.equal(0);
+      expect(mcrd.eventRequests).to.deep.equal([{ kinds: [EventKind.EVENT_KIND_INTERFACE_REMOVED, EventKind.EVENT_KIND_WORKER_DRIFT] }]);
+      expect(writes.every((w) => w.endsWith('\n') && w.indexOf('\n') === w.length - 1), 'one line per message').to.equal(true);
+      const [first, second] = writes.map((w) => JSON.parse(w));
+      expect(first).to.deep.equal({
+        event: { unixNanos: EVENT_TIME.toString(), kind: 'EVENT_KIND_INTERFACE_REMOVED', message: 'interface mcrtv0 removed' },
+        droppedEvents: '5',
+      });
+      expect(second.event.kind).to.equal('EVENT_KIND_WORKER_DRIFT');
+      await cancelsReach(1);
+    });
+
+    it('exits 1 with mcrd\'s message when the stream is refused, 3 when mcrd cannot be reached', async () => {
+      mcrd.watchFailure = fail(grpc.status.RESOURCE_EXHAUSTED, 'too many event watchers (limit 64)');
+      expect(await mcrctl('events')).to.deep.equal({ code: 1, out: '', err: 'mcrctl: resource exhausted: too many event watchers (limit 64)\n' });
+      const missing = path.join(dir, 'absent.sock');
+      const unreachable = await mcrctl('--socket', missing, 'events');
+      expect(unreachable.code).to.equal(3);
+      expect(unreachable.err).to.include(`cannot reach mcrd at unix:${missing} (no such socket)`);
+    });
+
+    describe('as a process', function () {
+      // Each case starts mcrctl under ts-node, which takes a second or two.
+      this.timeout(30_000);
+
+      /** Runs `mcrctl events` in a child process; once it printed a line, `stop` ends it as a user would. */
+      function runUntilStopped(stop: (child: ReturnType<typeof spawn>) => void): Promise<{ code: number | null; out: string; err: string }> {
+        const main = path.resolve(__dirname, '../../clients/mcrctl/main.ts');
+        const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', main, 'events'], {
+          env: { ...process.env, MCR_SOCKET: socket },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        const result = { code: null as number | null, out: '', err: '' };
+        let stopped = false;
+        child.stdout!.on('data', (chunk: Buffer) => {
+          result.out += chunk.toString();
+          if (!stopped && result.out.includes('\n')) {
+            stopped = true;
+            stop(child);
+          }
+        });
+        child.stdout!.on('error', () => undefined); // destroyed on purpose by the closed-pipe case
+        child.stderr!.on('data', (chunk: Buffer) => void (result.err += chunk.toString()));
+        const guard = setTimeout(() => child.kill('SIGKILL'), 25_000);
+        return new Promise((resolve) =>
+          child.on('exit', (code) => {
+            clearTimeout(guard);
+            resolve({ ...result, code });
+          }),
+        );
+      }
+
+      it('exits 0 on SIGINT, cancelling the stream', async () => {
+        const { code, out, err } = await runUntilStopped((child) => child.kill('SIGINT'));
+        expect(err).to.equal('');
+        expect(code).to.equal(0);
+        expect(out).to.match(new RegExp(`^${at}  interface +interface mcrtv0`));
+        await cancelsReach(1);
+      });
+
+      it('exits 0 when the reader of its output goes away, cancelling the stream', async () => {
+        const { code, err } = await runUntilStopped((child) => child.stdout!.destroy());
+        expect(err).to.equal('');
+        expect(code).to.equal(0);
+        await cancelsReach(1);
+      });
     });
   });
 });

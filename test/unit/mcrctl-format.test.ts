@@ -1,9 +1,9 @@
-/** mcrctl's humanised rates and reason lists. */
+/** mcrctl's humanised rates, reason lists and local times. */
 import { expect } from 'chai';
 
-import { formatBitRate, formatPacketRate, formatRate, formatReasons } from '../../clients/mcrctl/format';
+import { formatBitRate, formatLocalTime, formatPacketRate, formatRate, formatReasons } from '../../clients/mcrctl/format';
 
-describe('mcrctl rate and reason formatting', () => {
+describe('mcrctl rate, reason and time formatting', () => {
   it('shows packet rates with pps, kpps and Mpps, three significant digits', () => {
     const cases: Array<[number, string]> = [
       [0, '0 pps'],
@@ -49,5 +49,12 @@ describe('mcrctl rate and reason formatting', () => {
     expect(formatReasons([['a', 0n], ['b', 0n]])).to.equal('0');
     expect(formatReasons([])).to.equal('0');
     expect(formatReasons([['no-buffer', 40n], ['x', 0n], ['unreachable', 18446744073709551615n]])).to.equal('no-buffer 40\nunreachable 18446744073709551615');
+  });
+
+  it('shows local times to the millisecond, zero-padded', () => {
+    // Built from local fields, so the expectation holds in any time zone.
+    const nanos = (...fields: [number, number, number, number, number, number, number]) => BigInt(new Date(...fields).getTime()) * 1_000_000n + 999_999n;
+    expect(formatLocalTime(nanos(2025, 0, 2, 3, 4, 5, 6))).to.equal('2025-01-02 03:04:05.006');
+    expect(formatLocalTime(nanos(2024, 11, 31, 23, 59, 59, 999))).to.equal('2024-12-31 23:59:59.999');
   });
 });

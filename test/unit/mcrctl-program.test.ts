@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 
+import { EventKind } from '../../gen/mcr/v1/system';
 import { main } from '../../clients/mcrctl/main';
 import { CliIo } from '../../clients/mcrctl/io';
 import { Invocation } from '../../clients/mcrctl/invocation';
@@ -123,6 +124,21 @@ describe('mcrctl command line', () => {
       expect(parse('stats --watch --interval 100').command).to.deep.include({ watch: { intervalMs: 100 } });
     });
 
+    it('parses interfaces, and events with --kind words mapped to kinds, each once, in the order given', () => {
+      expect(parse('interfaces').command).to.deep.equal({ name: 'interfaces' });
+      expect(parse('events').command).to.deep.equal({ name: 'events', kinds: [] });
+      const K = EventKind;
+      expect(parse('events --kind drift').command).to.deep.equal({ name: 'events', kinds: [K.EVENT_KIND_WORKER_DRIFT] });
+      expect(parse('--json events --kind rule-status --kind interface').command).to.deep.equal({
+        name: 'events',
+        kinds: [K.EVENT_KIND_RULE_STATUS_CHANGED, K.EVENT_KIND_INTERFACE_CHANGED],
+      });
+      expect(parse('events --kind interface interface-removed rule --kind worker-started worker-exited interface').command).to.deep.equal({
+        name: 'events',
+        kinds: [K.EVENT_KIND_INTERFACE_CHANGED, K.EVENT_KIND_INTERFACE_REMOVED, K.EVENT_KIND_RULE_CHANGED, K.EVENT_KIND_WORKER_STARTED, K.EVENT_KIND_WORKER_EXITED],
+      });
+    });
+
     it('parses log-level get (also without get) and set with or without a facility', () => {
       expect(parse('log-level').command).to.deep.equal({ name: 'log-level get' });
       expect(parse('log-level get').command).to.deep.equal({ name: 'log-level get' });
@@ -170,6 +186,11 @@ describe('mcrctl command line', () => {
       ['stats cam1 --inputs', 'stats --inputs counts per worker input, not per rule: drop "cam1" or --inputs'],
       [['stats', ''], "command-argument value '' is invalid for argument 'RULE'"],
       ['stats a b', 'too many arguments'],
+      ['events --kind bogus', '--kind: unknown event kind "bogus": one of interface, interface-removed, rule-status, rule, worker-started, worker-exited, drift'],
+      ['events --kind interface INTERFACE_CHANGED', '--kind: unknown event kind "INTERFACE_CHANGED"'],
+      ['events --kind', "option '--kind <KIND...>' argument missing"],
+      ['events extra', 'too many arguments'],
+      ['interfaces eth0', 'too many arguments'],
       ['log-level set', 'log-level set needs a LEVEL'],
       ['log-level set net debug extra', 'too many arguments'],
       ['log-level frob', "too many arguments for 'log-level'"],
@@ -193,6 +214,9 @@ describe('mcrctl command line', () => {
       await main(argv(`${ADD} --ttl x`), io);
       expect(io.err).to.include('Usage: mcrctl rule add [--name NAME] [--id ID] --in IF GROUP:PORT');
       expect(io.err).to.include("Run 'mcrctl rule add --help' for details.");
+      const events = recorder(env);
+      await main(argv('events --kind nope'), events);
+      expect(events.err).to.include("Usage: mcrctl events [--kind KIND ...]\nRun 'mcrctl events --help' for details.");
     });
   });
 

@@ -2,7 +2,10 @@ import { expect } from 'chai';
 
 import { Rule, RuleState } from '../../gen/mcr/v1/rules';
 import { GetStatsResponse, GetWorkerStatsResponse } from '../../gen/mcr/v1/stats';
-import { GetVersionResponse, Worker, WorkerState } from '../../gen/mcr/v1/system';
+import { EventKind, GetVersionResponse, Interface, WatchEventsResponse, Worker, WorkerState } from '../../gen/mcr/v1/system';
+import { eventKindWord } from '../../clients/mcrctl/event-kinds';
+import { droppedNote, eventLine, EventLines } from '../../clients/mcrctl/event-view';
+import { interfacesTable, interfaceState } from '../../clients/mcrctl/interface-view';
 import { formatState, ruleDetail, rulesTable } from '../../clients/mcrctl/rule-view';
 import { inputsView, statsView, watchHeading } from '../../clients/mcrctl/stats-view';
 import { logLevelChange, logLevelsTable, versionView, workersTable } from '../../clients/mcrctl/system-view';
@@ -10,6 +13,8 @@ import { renderFields, renderTable } from '../../clients/mcrctl/table';
 
 /** 2024-01-02T03:04:05.678Z in unix nanoseconds. */
 const T = BigInt(Date.UTC(2024, 0, 2, 3, 4, 5, 678)) * 1_000_000n;
+/** 2024-01-02 15:04:05.678 local time (whatever the time zone) in unix nanoseconds. */
+const LOCAL = BigInt(new Date(2024, 0, 2, 15, 4, 5, 678).getTime()) * 1_000_000n;
 
 describe('mcrctl text output', () => {
   describe('table renderer', () => {
@@ -211,5 +216,75 @@ describe('mcrctl text output', () => {
         '',
       ].join('\n'),
     );
+  });
+
+  describe('interfaces', () => {
+    it('names the state: up, down, no carrier, missing', () => {
+      expect(interfaceState({ exists: true, up: true, running: true })).to.equal('up');
+      expect(interfaceState({ exists: true, up: true, running: false })).to.equal('no carrier');
+      expect(interfaceState({ exists: true, up: false, running: false })).to.equal('down');
+      expect(interfaceState({ exists: false, up: false, running: false })).to.equal('missing');
+    });
+
+    it('lists interfaces with addresses and rules one per line, "-" for what a missing one lacks', () => {
+      const interfaces = [
+        Interface.fromPartial({ name: 'lo', index: 1, exists: true, up: true, running: true, mtu: 65536, mac: '00:00:00:00:00:00', addresses: [{ address: '127.0.0.1', prefixLength: 8 }] }),
+        Interface.fromPartial({
+          name: 'eth0',
+          index: 2,
+          exists: true,
+          up: true,
+          running: false,
+          mtu: 1500,
+          mac: '52:54:00:12:34:56',
+          addresses: [
+            { address: '10.0.0.1', prefixLength: 24 },
+            { address: '10.0.1.1', prefixLength: 16 },
+          ],
+          inputRules: ['r-000000000001', 'r-000000000002'],
+        }),
+        Interface.fromPartial({ name: 'wg0', index: 14, exists: true, up: false, mtu: 1420, outputRules: ['r-000000000001'] }),
+        Interface.fromPartial({ name: 'eth9', exists: false, inputRules: ['r-000000000003'], outputRules: ['r-000000000002'] }),
+      ];
+      expect(interfacesTable(interfaces)).to.equal(
+        [
+          'NAME  INDEX  STATE         MTU  MAC                ADDRESSES    INPUT RULES     OUTPUT RULES',
+          'lo        1  up          65536  00:00:00:00:00:00  127.0.0.1/8  -               -',
+          'eth0      2  no carrier   1500  52:54:00:12:34:56  10.0.0.1/24  r-000000000001  -',
+          '                                                   10.0.1.1/16  r-000000000002',
+          'wg0      14  down         1420  -                  -            -               r-000000000001',
+          'eth9      -  missing         -  -                  -            r-000000000003  r-000000000002',
+          '',
+        ].join('\n'),
+      );
+    });
+  });
+
+  describe('events', () => {
+    it('has a short word for every kind, and says "kind N" for one it does not know', () => {
+      const known = Object.values(EventKind).filter((k): k is EventKind => typeof k === 'number' && k > 0);
+      expect(known.map(eventKindWord)).to.deep.equal(['interface', 'interface-removed', 'rule-status', 'rule', 'worker-started', 'worker-exited', 'drift']);
+      expect(eventKindWord(9 as EventKind)).to.equal('kind 9');
+    });
+
+    it('prints local time, kind and message, messages aligned', () => {
+      const line = (kind: EventKind, message: string) => eventLine({ unixNanos: LOCAL, kind, message, interface: undefined, rule: undefined, worker: undefined });
+      expect(line(EventKind.EVENT_KIND_INTERFACE_CHANGED, 'interface eth1 (index 3) up')).to.equal('2024-01-02 15:04:05.678  interface          interface eth1 (index 3) up');
+      expect(line(EventKind.EVENT_KIND_INTERFACE_REMOVED, 'interface eth1 removed')).to.equal('2024-01-02 15:04:05.678  interface-removed  interface eth1 removed');
+      expect(line(EventKind.EVENT_KIND_WORKER_DRIFT, 'worker 1: drift repaired by resync')).to.equal('2024-01-02 15:04:05.678  drift              worker 1: drift repaired by resync');
+    });
+
+    it('notes dropped events when the count grows, and only then', () => {
+      const response = (message: string, dropped: bigint) =>
+        WatchEventsResponse.fromPartial({ event: { unixNanos: LOCAL, kind: EventKind.EVENT_KIND_RULE_CHANGED, message }, droppedEvents: dropped });
+      const lines = new EventLines();
+      expect(lines.render(response('rule r-1 created', 0n))).to.equal('2024-01-02 15:04:05.678  rule               rule r-1 created\n');
+      expect(lines.render(response('rule r-2 created', 3n))).to.equal(
+        'note: 3 events dropped because this client read too slowly (3 in all)\n2024-01-02 15:04:05.678  rule               rule r-2 created\n',
+      );
+      expect(lines.render(response('rule r-3 created', 3n))).to.equal('2024-01-02 15:04:05.678  rule               rule r-3 created\n');
+      expect(lines.render(response('rule r-4 created', 4n))).to.match(/^note: 1 event dropped because this client read too slowly \(4 in all\)\n.*r-4 created\n$/);
+      expect(droppedNote(2n, 10n)).to.equal('note: 2 events dropped because this client read too slowly (10 in all)');
+    });
   });
 });

@@ -1,0 +1,39 @@
+/**
+ * The short words mcrctl uses for mcr.v1 EventKind values: in `events` lines and as `events --kind`
+ * arguments, so that what a user reads is what they can filter on.
+ */
+import { EventKind } from '../../gen/mcr/v1/system';
+import { UsageError } from './args';
+
+/** Every kind a client can ask for, with its word, in the proto's order. */
+const KIND_WORDS: ReadonlyArray<readonly [EventKind, string]> = [
+  [EventKind.EVENT_KIND_INTERFACE_CHANGED, 'interface'],
+  [EventKind.EVENT_KIND_INTERFACE_REMOVED, 'interface-removed'],
+  [EventKind.EVENT_KIND_RULE_STATUS_CHANGED, 'rule-status'],
+  [EventKind.EVENT_KIND_RULE_CHANGED, 'rule'],
+  [EventKind.EVENT_KIND_WORKER_STARTED, 'worker-started'],
+  [EventKind.EVENT_KIND_WORKER_EXITED, 'worker-exited'],
+  [EventKind.EVENT_KIND_WORKER_DRIFT, 'drift'],
+];
+
+/** The words `--kind` accepts, in the proto's order. */
+export const EVENT_KIND_WORDS: readonly string[] = KIND_WORDS.map(([, word]) => word);
+
+/** The word for `kind`; a kind this mcrctl does not know (from a newer mcrd) as "kind N". */
+export function eventKindWord(kind: EventKind): string {
+  return KIND_WORDS.find(([k]) => k === kind)?.[1] ?? `kind ${kind}`;
+}
+
+/**
+ * The kinds named by `--kind` words, each once, in the order first given; throws UsageError for a
+ * word that names no kind.
+ */
+export function parseEventKinds(words: readonly string[]): EventKind[] {
+  const kinds: EventKind[] = [];
+  for (const word of words) {
+    const entry = KIND_WORDS.find(([, w]) => w === word);
+    if (entry === undefined) throw new UsageError(`--kind: unknown event kind "${word}": one of ${EVENT_KIND_WORDS.join(', ')}`);
+    if (!kinds.includes(entry[0])) kinds.push(entry[0]);
+  }
+  return kinds;
+}
