@@ -9,6 +9,9 @@
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
       "cflags_cc": ["-std=c++17", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fexceptions"],
       "ldflags": ["-pthread"]
-    }
+    },
+    { "target_name": "bench_gen", "type": "executable", "sources": ["bench/src/gen.c"], "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra"] },
+    { "target_name": "bench_sink", "type": "executable", "sources": ["bench/src/sink.c"], "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra"] },
+    { "target_name": "bench_mroute", "type": "executable", "sources": ["bench/src/mroute.c"], "cflags_c": ["-std=gnu11", "-O2", "-Wall", "-Wextra"] }
   ]
 }

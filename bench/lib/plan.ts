@@ -1,0 +1,111 @@
+/**
+ * What a benchmark run measures and for how long: the full plan (`npm run bench`, about 15 minutes on
+ * a 2-core machine) or the quick one (`npm run bench -- --quick`, about a minute).
+ */
+import { Command, InvalidArgumentError } from 'commander';
+
+export const RELAY_NAMES = ['mcr-w1', 'mcr-w2', 'kernel', 'socat'] as const;
+export type RelayName = (typeof RELAY_NAMES)[number];
+
+export interface Plan {
+  quick: boolean;
+  /** UDP payload sizes, bytes. */
+  sizes: number[];
+  /** Relays of the main cases, in order. */
+  relays: RelayName[];
+  /** NDR: probe length, searches per median, bracket precision, loss limit, probe bound per search. */
+  probeSeconds: number;
+  searchRepeats: number;
+  precision: number;
+  maxLoss: number;
+  maxProbesPerSearch: number;
+  /** Overload probe length (offered at 2x the NDR). */
+  overloadSeconds: number;
+  /** Latency (and CPU at low load): rate, probe length, probes (the median p99 is reported). */
+  latencyRate: number;
+  latencySeconds: number;
+  latencySamples: number;
+  /**
+   * CPU per packet: probes of cpuSeconds, the least busy of cpuSamples (noise from other work on the
+   * machine only adds); measured at the NDR (unless atNdr is false) and at the latency rate.
+   */
+  cpuSeconds: number;
+  cpuSamples: number;
+  cpuAtNdr: boolean;
+  /** Scale cases (rules, fan-out, workers) at the first size. */
+  scale: boolean;
+  /** Rules installed in the "many rules" case, and flows carrying traffic in the scale cases. */
+  manyRules: number;
+  scaleFlows: number;
+  fanOut: number;
+  /** The unroutable-source case: packets sent per rp_filter mode. */
+  unroutablePackets: number;
+  /**
+   * CPU of the harness (generator and sink are pinned to it) and of the relay (input processing is
+   * steered to it, socat is pinned to it, mcr's worker 0 pins itself to CPU 0).
+   */
+  harnessCpu: number;
+  relayCpu: number;
+  /** Directory for results. */
+  resultsDir: string;
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+}
+
+function sizeList(value: string): number[] {
+  const sizes = value.split(',').map((s) => Number(s.trim()));
+  if (sizes.some((s) => !Number.isInteger(s) || s < 32 || s > 1472)) throw new InvalidArgumentError('sizes must be integers from 32 to 1472');
+  return sizes;
+}
+
+function relayList(value: string): RelayName[] {
+  const names = value.split(',').map((s) => s.trim());
+  const bad = names.filter((n) => !(RELAY_NAMES as readonly string[]).includes(n));
+  if (bad.length) throw new InvalidArgumentError(`unknown relay ${bad.join(', ')} (known: ${RELAY_NAMES.join(', ')})`);
+  return names as RelayName[];
+}
+
+export function parsePlan(argv: string[], cpus: number, defaultResultsDir: string): Plan {
+  const program = new Command('bench')
+    .description('Forwarding benchmark: mcr, the kernel and socat between network namespaces (needs root)')
+    .option('--quick', 'a one-minute subset: 64 and 1400 bytes, one NDR search, no scale cases')
+    .option('--sizes <list>', 'UDP payload sizes, comma-separated', sizeList)
+    .option('--relays <list>', `relays of the main cases (${RELAY_NAMES.join(',')})`, relayList)
+    .option('--repeats <n>', 'NDR searches per median', positiveInt)
+    .option('--no-scale', 'skip the scale cases')
+    .option('--results <dir>', 'results directory', defaultResultsDir)
+    .exitOverride();
+  program.parse(argv, { from: 'user' });
+  const o = program.opts<{ quick?: boolean; sizes?: number[]; relays?: RelayName[]; repeats?: number; scale: boolean; results: string }>();
+  const quick = o.quick === true;
+  const last = Math.max(0, cpus - 1);
+  return {
+    quick,
+    sizes: o.sizes ?? (quick ? [64, 1400] : [64, 512, 1400]),
+    relays: o.relays ?? (quick ? ['mcr-w1', 'kernel', 'socat'] : ['mcr-w1', 'mcr-w2', 'kernel', 'socat']),
+    probeSeconds: quick ? 0.5 : 1,
+    searchRepeats: o.repeats ?? (quick ? 1 : 3),
+    precision: quick ? 0.1 : 0.05,
+    maxLoss: 0.001,
+    maxProbesPerSearch: 14,
+    overloadSeconds: quick ? 1 : 3,
+    latencyRate: 20_000,
+    latencySeconds: quick ? 2 : 3,
+    latencySamples: quick ? 1 : 3,
+    cpuSeconds: quick ? 1 : 1.5,
+    cpuSamples: quick ? 1 : 3,
+    cpuAtNdr: !quick,
+    scale: !quick && o.scale,
+    manyRules: 1000,
+    scaleFlows: 10,
+    fanOut: 10,
+    unroutablePackets: quick ? 5_000 : 20_000,
+    harnessCpu: last,
+    relayCpu: 0,
+    resultsDir: o.results,
+  };
+}

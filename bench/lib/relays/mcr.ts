@@ -1,0 +1,113 @@
+/**
+ * mcr as the relay: the real mcrd (dist/server/main.js) in the relay namespace, started by the e2e
+ * tests' Mcrd helper, with one rule per flow created over gRPC (input in0 group:port, one output per
+ * output link to the same group:port).
+ */
+import path from 'path';
+
+import { McrClient } from '../../../test/support/grpc';
+import { Mcrd } from '../../../test/support/mcrd';
+import { RuleState } from '../../../gen/mcr/v1/rules';
+import { waitFor } from '../../../test/support/poll';
+import { waitForWorkersInSync } from '../../../test/support/rules';
+import { residentByLabel } from '../memory';
+import { outputLink, RELAY_IN } from '../topology';
+import { Flow, Relay, RelayContext, RelaySetup } from './relay';
+
+/** Rules are created this many at a time (the store persists each change). */
+const CREATE_CONCURRENCY = 16;
+const INSTALL_TIMEOUT_MS = 120_000;
+
+export class McrRelay implements Relay {
+  readonly name: string;
+  readonly description: string;
+  private mcrd: Mcrd | null = null;
+  private client: McrClient | null = null;
+
+  constructor(
+    private readonly ctx: RelayContext,
+    private readonly workers: number,
+  ) {
+    this.name = `mcr-w${workers}`;
+    this.description = `mcrd --workers ${workers} (worker i pinned to CPU i by mcrd), rules created over gRPC`;
+  }
+
+  unsupported(): string | null {
+    return null;
+  }
+
+  async start(setup: RelaySetup): Promise<void> {
+    const mcrd = new Mcrd(this.ctx.topology.ns.relay, { workers: this.workers, logLevel: 'warn' });
+    this.mcrd = mcrd;
+    await mcrd.start();
+    const client = new McrClient(mcrd.socketPath);
+    this.client = client;
+    const outputs = setup.outputs.map((k) => ({ interface: outputLink(k).relay.ifname, address: '', port: 0 }));
+    const rule = (flow: Flow) => ({
+      input: { interface: RELAY_IN.ifname, group: flow.group, port: flow.port },
+      outputs: outputs.map((o) => ({ ...o, address: flow.group, port: flow.port })),
+    });
+    const all = [...setup.flows, ...setup.idleFlows];
+    for (let i = 0; i < all.length; i += CREATE_CONCURRENCY) {
+      await Promise.all(all.slice(i, i + CREATE_CONCURRENCY).map((flow) => client.createRule(rule(flow))));
+    }
+    if (all.length > CREATE_CONCURRENCY) this.ctx.log(`  ${this.name}: ${all.length} rules created`);
+    await waitForWorkersInSync(client, this.workers, INSTALL_TIMEOUT_MS);
+    await waitFor(
+      `all ${all.length} rules to be active`,
+      () => client.listRules(),
+      (list) => list.rules.length === all.length && list.rules.every((r) => r.status?.state === RuleState.RULE_STATE_ACTIVE),
+      INSTALL_TIMEOUT_MS,
+      250,
+    );
+  }
+
+  async stop(): Promise<void> {
+    this.client?.close();
+    this.client = null;
+    const mcrd = this.mcrd;
+    this.mcrd = null;
+    if (!mcrd) return;
+    const status = await mcrd.stop();
+    const logs = mcrd.logs();
+    await mcrd.dispose();
+    if (status.killed) this.ctx.log(`  ${this.name}: mcrd needed SIGKILL to stop`);
+    if (status.code !== 0 && status.signal === null) this.ctx.log(`  ${this.name}: mcrd exited with code ${status.code}; its output:\n${logs}`);
+  }
+
+  pids(): number[] {
+    return this.ctx.topology.pids('relay');
+  }
+
+  /** Capture frames and kernel drops of the workers' sockets, forwarded packets and send errors of the rules. */
+  async counters(): Promise<Record<string, number>> {
+    const client = this.client;
+    if (!client) return {};
+    const [inputs, rules] = await Promise.all([client.getWorkerStats(), client.getStats()]);
+    const sum = <T>(list: T[], value: (item: T) => bigint | number) => list.reduce((total, item) => total + Number(value(item)), 0);
+    const outputs = rules.flatMap((r) => r.outputs);
+    return {
+      captured: sum(inputs, (i) => i.frames),
+      captureKernelDrops: sum(inputs, (i) => i.kernelDrops),
+      unmatched: sum(inputs, (i) => i.unmatched),
+      forwarded: sum(rules, (r) => r.packetsForwarded),
+      sendFailed: sum(rules, (r) => r.drops?.sendFailed ?? 0),
+      sendWouldBlock: sum(outputs, (o) => o.errorsWouldBlock),
+      sendOtherErrors: sum(outputs, (o) => o.errorsUnreachable + o.errorsOther),
+    };
+  }
+
+  /** How many rules each worker owns (a flow's rule decides which worker, hence which CPU, forwards it). */
+  async rulesPerWorker(): Promise<number[]> {
+    if (!this.client) return [];
+    return (await this.client.listWorkers()).sort((a, b) => a.index - b.index).map((w) => w.rules);
+  }
+
+  memory(): Record<string, number> {
+    return residentByLabel(this.pids(), (argv) => {
+      if (argv.some((a) => a.endsWith(path.join('server', 'main.js')))) return 'mcrd';
+      if (argv.some((a) => /workers[/\\]main\.(js|ts)$/.test(a))) return 'worker';
+      return path.basename(argv[0] ?? '?');
+    });
+  }
+}

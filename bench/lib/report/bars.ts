@@ -1,0 +1,92 @@
+/**
+ * Issue 3's bars for mcr, judged on one run's figures (mcr with one worker, the relay every ratio
+ * compares; ratios are between relays measured in the same run).
+ */
+import type { BarVerdict, RelayResult, Results, ScaleResult, SizeResult } from '../results';
+
+const MCR = 'mcr-w1';
+
+function sizeOf(results: Pick<Results, 'relays'>, relay: string, size: number): SizeResult | undefined {
+  const r = results.relays.find((x) => x.relay === relay && !x.skipped);
+  return r?.sizes.find((s) => s.size === size);
+}
+
+/** Lower-bound NDRs (the harness could not offer more) make a ratio only an upper or lower bound. */
+function ratioVerdict(bar: string, mine: SizeResult | undefined, theirs: SizeResult | undefined, factor: number): BarVerdict {
+  if (!mine || !theirs || theirs.ndr.ndr === 0) return { bar, measured: 'not measured', limit: `>= ${factor}x`, met: null };
+  const bounded = (s: SizeResult) => s.ndr.atCeiling || s.ndr.generatorLimited;
+  const ratio = mine.ndr.ndr / theirs.ndr.ndr;
+  const notes = [bounded(mine) ? 'mcr at the harness limit' : '', bounded(theirs) ? 'the other relay at the harness limit' : ''].filter(Boolean);
+  return {
+    bar,
+    measured: `${ratio.toFixed(2)}x (${Math.round(mine.ndr.ndr)} vs ${Math.round(theirs.ndr.ndr)} pps)`,
+    limit: `>= ${factor}x`,
+    met: ratio >= factor,
+    ...(notes.length ? { note: `${notes.join(', ')}: the ratio is a bound` } : {}),
+  };
+}
+
+function scaleNdr(scale: ScaleResult[], relay: string, label: RegExp): number | undefined {
+  return scale.find((s) => s.relay === relay && label.test(s.label) && s.ndr)?.ndr?.ndr;
+}
+
+export function judgeBars(results: Pick<Results, 'relays' | 'scale' | 'plan'>): BarVerdict[] {
+  const verdicts: BarVerdict[] = [];
+  const mcr: RelayResult | undefined = results.relays.find((r) => r.relay === MCR);
+  for (const size of results.plan.sizes) {
+    const mine = sizeOf(results, MCR, size);
+    const kernel = sizeOf(results, 'kernel', size);
+    const socat = sizeOf(results, 'socat', size);
+    verdicts.push(ratioVerdict(`NDR ${size} B vs kernel`, mine, kernel, 0.4));
+    const goal = ratioVerdict(`NDR ${size} B vs kernel (goal, not a bar)`, mine, kernel, 0.6);
+    verdicts.push(goal);
+    verdicts.push(ratioVerdict(`NDR ${size} B vs socat`, mine, socat, 3));
+    if (mine?.overload && mine.ndr.ndr > 0) {
+      const share = mine.overload.deliveredPps / mine.ndr.ndr;
+      verdicts.push({
+        bar: `overload ${size} B: delivered vs own NDR`,
+        measured: `${(share * 100).toFixed(0)}% (${Math.round(mine.overload.deliveredPps)} of ${Math.round(mine.ndr.ndr)} pps at ${Math.round(mine.overload.offeredPps)} offered)`,
+        limit: '>= 90%',
+        met: share >= 0.9,
+      });
+    } else {
+      verdicts.push({ bar: `overload ${size} B: delivered vs own NDR`, measured: 'not measured', limit: '>= 90%', met: null });
+    }
+    const myP99 = mine?.latency?.latencyNs.p99;
+    const kernelP99 = kernel?.latency?.latencyNs.p99;
+    if (myP99 !== undefined && kernelP99 !== undefined && kernelP99 > 0) {
+      verdicts.push({
+        bar: `p99 latency ${size} B at ${results.plan.latencyRate} pps vs kernel`,
+        measured: `${(myP99 / kernelP99).toFixed(2)}x (${(myP99 / 1e3).toFixed(0)} vs ${(kernelP99 / 1e3).toFixed(0)} us)`,
+        limit: '<= 2x',
+        met: myP99 <= 2 * kernelP99,
+      });
+    } else {
+      verdicts.push({ bar: `p99 latency ${size} B vs kernel`, measured: 'not measured', limit: '<= 2x', met: null });
+    }
+  }
+  if (results.plan.scale) {
+    const one = sizeOf(results, MCR, results.plan.sizes[0])?.ndr.ndr;
+    const few = scaleNdr(results.scale, MCR, /flows, \d+ rules$/);
+    const many = results.scale.find((s) => s.relay === MCR && s.installedRules === results.plan.manyRules);
+    const manyNdr = many?.ndr?.ndr;
+    for (const [base, name] of [
+      [one, '1 rule, 1 flow'],
+      [few, `${results.plan.scaleFlows} rules, ${results.plan.scaleFlows} flows`],
+    ] as const) {
+      const scaleBar = `${results.plan.manyRules} rules vs ${name}: NDR kept`;
+      if (base === undefined || manyNdr === undefined || base === 0) verdicts.push({ bar: scaleBar, measured: 'not measured', limit: '>= 90%', met: null });
+      else verdicts.push({ bar: scaleBar, measured: `${((manyNdr / base) * 100).toFixed(0)}% (${Math.round(manyNdr)} vs ${Math.round(base)} pps)`, limit: '>= 90%', met: manyNdr / base >= 0.9 });
+    }
+    const memory = many?.memoryKb;
+    if (memory) {
+      const mcrd = memory['mcrd'];
+      const workers = Object.entries(memory).filter(([label]) => label.startsWith('worker'));
+      const worst = Math.max(...workers.map(([, kb]) => kb));
+      verdicts.push({ bar: `mcrd RSS with ${results.plan.manyRules} rules`, measured: `${(mcrd / 1024).toFixed(0)} MB`, limit: '< 150 MB', met: mcrd < 150 * 1024 });
+      verdicts.push({ bar: `worker RSS with ${results.plan.manyRules} rules (largest)`, measured: `${(worst / 1024).toFixed(0)} MB`, limit: '< 100 MB', met: worst < 100 * 1024 });
+    }
+  }
+  if (mcr?.failed) verdicts.push({ bar: 'mcr ran', measured: `failed: ${mcr.failed}`, limit: 'runs', met: false });
+  return verdicts;
+}

@@ -1,0 +1,129 @@
+/** The shape of a benchmark run's results (written as JSON; the markdown and SVG are drawn from it). */
+import type { Machine } from './machine';
+import type { Plan } from './plan';
+import type { ProbeResult } from './probe';
+import type { SearchResult } from './search';
+
+/** One NDR search with all its probes. */
+export type NdrSearch = SearchResult;
+
+export interface NdrMeasurement {
+  /** Median of the searches' NDRs, packets per second offered (input packets). */
+  ndr: number;
+  searches: NdrSearch[];
+  /** Some search passed at the harness's ceiling: the relay's real NDR may be higher. */
+  atCeiling: boolean;
+  /** Some search's best probe was held back by the generator (see search.ts). */
+  generatorLimited: boolean;
+  /**
+   * CPU time of generator and sink (both on the harness CPU) over the sending time, in the passing probe
+   * closest to the NDR: near 1, the harness rather than the relay may be what stopped the search.
+   */
+  harnessCpuLoad: number;
+  /** Of the same probe: time the relay's threads waited for a CPU over the sending time (see ProbeResult). */
+  waitFraction: number;
+}
+
+/**
+ * CPU per forwarded packet, in microseconds: the busy time of the relay CPU (which does the relay's
+ * work and nothing else) plus the run time of relay threads that cannot run there, per delivered packet.
+ */
+export interface CpuPerPacket {
+  offeredPps: number;
+  delivered: number;
+  loss: number;
+  totalUs: number;
+  /** Run time of the relay's processes (including softirq work run inline in their system calls). */
+  processUs: number;
+  /** The rest: kernel work outside the relay's processes (softirq: input, forwarding, output). */
+  kernelUs: number;
+  /** Busy fraction of the relay CPU during the probe. */
+  relayCpuBusy: number;
+}
+
+export interface SizeResult {
+  size: number;
+  ndr: NdrMeasurement;
+  /** Offered at 2x the NDR (or flat out when that is beyond the generator). */
+  overload?: ProbeResult;
+  /** At the plan's latency rate (20k packets/s): the probe with the median p99. */
+  latency?: ProbeResult;
+  /** p99 of every latency probe, ns. */
+  latencyP99Samples?: number[];
+  cpuAtLatencyRate?: CpuPerPacket;
+  /** A longer probe at the NDR (also confirms it). */
+  cpuAtNdr?: CpuPerPacket;
+}
+
+export interface UnroutableResult {
+  rpFilter: number;
+  sent: number;
+  delivered: number;
+}
+
+export interface RelayResult {
+  relay: string;
+  description: string;
+  /** Not measured, and why. */
+  skipped?: string;
+  /** Stopped by an error, and which. */
+  failed?: string;
+  sizes: SizeResult[];
+  unroutable: UnroutableResult[];
+}
+
+export interface CeilingResult {
+  size: number;
+  /** The generator flat out to the sink on the direct path. */
+  flatOut: ProbeResult;
+  /** NDR of the direct path: the highest rate the harness can offer and count without loss. */
+  ndr: NdrMeasurement;
+  /** The direct path at the latency rate: the harness's own latency (the probe with the median p99). */
+  latency: ProbeResult;
+  latencyP99Samples: number[];
+}
+
+export type ScaleKind = 'rules' | 'fanout' | 'workers';
+
+export interface ScaleResult {
+  kind: ScaleKind;
+  /** e.g. "10 flows, 1000 rules". */
+  label: string;
+  relay: string;
+  size: number;
+  flows: number;
+  outputs: number;
+  installedRules: number;
+  skipped?: string;
+  failed?: string;
+  ndr?: NdrMeasurement;
+  /** Copies delivered per second at the NDR (input NDR x outputs). */
+  deliveredAtNdr?: number;
+  /** Resident memory (kB) of the relay's processes with these rules installed. */
+  memoryKb?: Record<string, number>;
+  /** Rules per worker (mcr). */
+  rulesPerWorker?: number[];
+}
+
+export interface BarVerdict {
+  bar: string;
+  /** Measured value and the limit it is held to. */
+  measured: string;
+  limit: string;
+  met: boolean | null;
+  note?: string;
+}
+
+export interface Results {
+  startedAt: string;
+  finishedAt: string;
+  durationSeconds: number;
+  command: string;
+  machine: Machine;
+  plan: Plan;
+  ceiling: CeilingResult[];
+  relays: RelayResult[];
+  scale: ScaleResult[];
+  bars: BarVerdict[];
+  notes: string[];
+}
