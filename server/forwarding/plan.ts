@@ -124,16 +124,6 @@ export function planForwarding(rules: Rule[], workerCount: number, interfaces: I
       });
       continue;
     }
-    if (!isUp(inputIf)) {
-      // Sockets and membership go with the link; they are made afresh (and the group joined again,
-      // so snooping switches hear a report at once) when it comes back.
-      statuses.set(rule.id, {
-        state: RuleState.RULE_STATE_INTERFACE_DOWN,
-        reason: `input interface ${input.interface} is ${inputIf.up ? 'without carrier' : 'down'}`,
-        worker,
-      });
-      continue;
-    }
     const plan = workers[worker];
     const outputs: string[] = [];
     const outputIndexes: number[] = [];
@@ -185,7 +175,12 @@ export function planForwarding(rules: Rule[], workerCount: number, interfaces: I
     });
     const membership = membershipKey(inputIf.index, input.group, input.source);
     memberships.set(membership, { key: membership, ifindex: inputIf.index, group: input.group, source: input.source });
-    statuses.set(rule.id, { state: RuleState.RULE_STATE_ACTIVE, reason: missing.join('; '), worker, membership });
+    statuses.set(
+      rule.id,
+      isUp(inputIf)
+        ? { state: RuleState.RULE_STATE_ACTIVE, reason: missing.join('; '), worker, membership }
+        : { state: RuleState.RULE_STATE_INTERFACE_DOWN, reason: `input interface ${input.interface} is down`, worker, membership },
+    );
   }
   return { workers, memberships, statuses };
 }
