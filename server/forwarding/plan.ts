@@ -124,6 +124,13 @@ export function planForwarding(rules: Rule[], workerCount: number, interfaces: I
       });
       continue;
     }
+    if (!inputIf.up) {
+      // Administratively down: its sockets and membership go, and are made afresh (the group joined
+      // again, so snooping switches hear a report at once) when it is set up again. A link that is up
+      // without carrier (a fresh veth until link watch runs, a cable out) stays installed below.
+      statuses.set(rule.id, { state: RuleState.RULE_STATE_INTERFACE_DOWN, reason: `input interface ${input.interface} is down`, worker });
+      continue;
+    }
     const plan = workers[worker];
     const outputs: string[] = [];
     const outputIndexes: number[] = [];
@@ -179,7 +186,7 @@ export function planForwarding(rules: Rule[], workerCount: number, interfaces: I
       rule.id,
       isUp(inputIf)
         ? { state: RuleState.RULE_STATE_ACTIVE, reason: missing.join('; '), worker, membership }
-        : { state: RuleState.RULE_STATE_INTERFACE_DOWN, reason: `input interface ${input.interface} is down`, worker, membership },
+        : { state: RuleState.RULE_STATE_INTERFACE_DOWN, reason: `input interface ${input.interface} has no carrier`, worker, membership },
     );
   }
   return { workers, memberships, statuses };

@@ -82,9 +82,20 @@ describe('forwarding plan', () => {
     expect(plan.workers[0].rules).to.be.empty;
   });
 
-  it('keeps a rule on a down input installed but reports it down', () => {
+  it('uninstalls a rule whose input is set down (sockets and membership go) and reports it down', () => {
     const plan = planForwarding([rule('a', ['in0', '239.1.1.1', 5000], [['out1', '239.9.9.9', 6000]])], 1, lookup(['in0', 4, false], ['out1', 5]));
     expect(plan.statuses.get('a')!.state).to.equal(RuleState.RULE_STATE_INTERFACE_DOWN);
+    expect(plan.statuses.get('a')!.reason).to.contain('in0 is down');
+    expect(plan.workers[0].rules).to.be.empty;
+    expect(plan.workers[0].captures.size).to.equal(0);
+    expect(plan.memberships.size).to.equal(0);
+  });
+
+  it('keeps a rule whose input is up without carrier installed, reporting it down', () => {
+    const noCarrier = { get: (n: string) => (n === 'in0' ? { name: 'in0', index: 4, up: true, running: false, mtu: 1500, mac: '', addresses: [] } : lookup(['out1', 5]).get(n)) };
+    const plan = planForwarding([rule('a', ['in0', '239.1.1.1', 5000], [['out1', '239.9.9.9', 6000]])], 1, noCarrier);
+    expect(plan.statuses.get('a')!.state).to.equal(RuleState.RULE_STATE_INTERFACE_DOWN);
+    expect(plan.statuses.get('a')!.reason).to.contain('no carrier');
     expect(plan.workers[0].rules).to.have.length(1);
   });
 
