@@ -18,6 +18,7 @@
  * chai and exits non-zero on failure; every traffic loop is bounded in packets and in time.
  */
 import { execFileSync } from 'child_process';
+import { requireRoot } from '../support/fixture';
 import { expect } from 'chai';
 import crypto from 'crypto';
 import dgram from 'dgram';
@@ -581,7 +582,7 @@ if (require.main === module) {
       let ns: Namespace | undefined;
 
       before(function () {
-        if (process.getuid?.() !== 0) this.skip(); // needs root for ip netns
+        requireRoot(); // ip netns: fail, never skip
         sweepStaleNamespaces();
         ns = new Namespace();
       });

@@ -9,6 +9,7 @@
  * runs the child as an unprivileged user, with this process making the change it waits for.
  */
 import { execFileSync, spawn } from 'child_process';
+import { requireRoot } from '../support/fixture';
 import { expect } from 'chai';
 import crypto from 'crypto';
 import { isDeepStrictEqual } from 'util';
@@ -452,7 +453,7 @@ if (require.main === module) {
       let ns: Namespace | undefined;
 
       before(function () {
-        if (process.getuid?.() !== 0) this.skip(); // needs root for ip netns
+        requireRoot(); // ip netns: fail, never skip
         sweepStaleNamespaces();
         ns = new Namespace();
       });
