@@ -23,11 +23,10 @@
  * Namespaces are named `mcrb-<4 hex>-<pid>-<role>`; namespaces of an earlier run whose process is gone
  * are swept at creation, and this run's are deleted by destroy() and on any exit or fatal signal.
  */
-import { execFileSync } from 'child_process';
 import crypto from 'crypto';
 
 import { registerCleanup } from '../../test/support/cleanup';
-import { inNamespace } from '../../test/support/netns';
+import { deleteNamespace, inNamespace, ip, sweepStaleNamespaces, sysctl } from '../../test/support/netns';
 
 export const NAMESPACE_PREFIX = 'mcrb-';
 export const OUTPUT_LINKS = 10;
@@ -69,69 +68,6 @@ function links(): Link[] {
   return list;
 }
 
-const COMMAND_TIMEOUT_MS = 10_000;
-
-/** Runs `ip ARGS` synchronously (set-up and teardown only). */
-function ip(args: string[]): string {
-  try {
-    return execFileSync('ip', args, { encoding: 'utf8', timeout: COMMAND_TIMEOUT_MS, stdio: ['ignore', 'pipe', 'pipe'] });
-  } catch (err) {
-    const e = err as Error & { stderr?: string };
-    throw new Error(`ip ${args.join(' ')} failed: ${(e.stderr ?? '').trim() || e.message}`);
-  }
-}
-
-function listNamespaces(): string[] {
-  return ip(['netns', 'list'])
-    .split('\n')
-    .map((line) => line.trim().split(/\s+/)[0])
-    .filter((name) => name.length > 0);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** Kills what still runs inside `ns` (only processes this benchmark started there) and deletes it. */
-function deleteNamespace(ns: string): void {
-  let pids: number[];
-  try {
-    pids = ip(['netns', 'pids', ns]).split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return; // already gone
-  }
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // exited meanwhile
-    }
-  }
-  try {
-    ip(['netns', 'del', ns]);
-  } catch (err) {
-    if (listNamespaces().includes(ns)) throw err;
-  }
-}
-
-/** Deletes benchmark namespaces left by runs whose process no longer exists. */
-function sweepStaleNamespaces(): void {
-  const pattern = new RegExp(`^${NAMESPACE_PREFIX}[0-9a-f]{4}-(\\d+)-`);
-  for (const ns of listNamespaces()) {
-    const match = pattern.exec(ns);
-    if (match && !isAlive(Number(match[1]))) deleteNamespace(ns);
-  }
-}
-
-function sysctl(ns: string, settings: Record<string, string | number>): void {
-  ip(inNamespace(ns, ['sysctl', '-q', '-w', ...Object.entries(settings).map(([key, value]) => `${key}=${value}`)]));
-}
-
 export class BenchTopology {
   readonly ns: Readonly<Record<Role, string>>;
   private unregister: (() => void) | null;
@@ -143,7 +79,7 @@ export class BenchTopology {
 
   /** Builds the whole network and steers input processing (see above); on failure deletes what was built and rethrows. */
   static create(cpus: { relay: number; harness: number }): BenchTopology {
-    sweepStaleNamespaces();
+    sweepStaleNamespaces(NAMESPACE_PREFIX);
     const topology = new BenchTopology(crypto.randomBytes(2).toString('hex'));
     try {
       topology.build(cpus);

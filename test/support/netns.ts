@@ -45,7 +45,7 @@ const LINKS: ReadonlyArray<readonly [Role, keyof typeof NET, Role, keyof typeof 
 const COMMAND_TIMEOUT_MS = 10_000;
 
 /** Runs `ip ARGS` synchronously (setup and teardown only: never while a child's output must be read). */
-function ip(args: string[]): string {
+export function ip(args: string[]): string {
   try {
     return execFileSync('ip', args, { encoding: 'utf8', timeout: COMMAND_TIMEOUT_MS, stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (err) {
@@ -97,7 +97,7 @@ function isAlive(pid: number): boolean {
 }
 
 /** Kills every process still inside `ns` (processes the tests started there) and deletes the namespace. */
-function deleteNamespace(ns: string): void {
+export function deleteNamespace(ns: string): void {
   let pids: number[] = [];
   try {
     pids = ip(['netns', 'pids', ns]).split(/\s+/).filter(Boolean).map(Number);
@@ -118,9 +118,12 @@ function deleteNamespace(ns: string): void {
   }
 }
 
-/** Deletes namespaces of earlier runs whose test process no longer exists. */
-export function sweepStaleNamespaces(): string[] {
-  const pattern = new RegExp(`^${NAMESPACE_PREFIX}[0-9a-f]{4}-(\\d+)-`);
+/**
+ * Deletes namespaces named `<prefix><4 hex>-<pid>-...` whose creating process no longer exists
+ * (the tests' prefix by default; the benchmark passes its own).
+ */
+export function sweepStaleNamespaces(prefix = NAMESPACE_PREFIX): string[] {
+  const pattern = new RegExp(`^${prefix}[0-9a-f]{4}-(\\d+)-`);
   const swept: string[] = [];
   for (const ns of listNamespaces()) {
     const match = pattern.exec(ns);
@@ -132,7 +135,7 @@ export function sweepStaleNamespaces(): string[] {
   return swept;
 }
 
-function sysctl(ns: string, settings: Record<string, string | number>): void {
+export function sysctl(ns: string, settings: Record<string, string | number>): void {
   const args = Object.entries(settings).map(([key, value]) => `${key}=${value}`);
   ip(inNamespace(ns, ['sysctl', '-q', '-w', ...args]));
 }
