@@ -1,6 +1,10 @@
 #include "dataplane/egress.h"
 
+#include <netinet/udp.h>
+
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 namespace mcr {
 
@@ -9,6 +13,15 @@ namespace {
 // Node scratch per received packet: enough for rules with up to this many outputs before a batch
 // has to be flushed early (which is correct, only less batched).
 constexpr uint32_t kNodesPerPacket = 4;
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+
+// Segments per GSO message: the kernel's UDP_MAX_SEGMENTS before Linux 6.12 raised it to 128.
+constexpr uint32_t kMaxGsoSegments = 64;
+// Payload bytes per GSO message: one IPv4 datagram's worth (65535 - 20 - 8).
+constexpr size_t kMaxGsoBytes = 65507;
 
 bool WouldBlock(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS; }
 
@@ -24,12 +37,17 @@ Egress::Egress(uint32_t batch)
       nodes_(static_cast<size_t>(batch) * kNodesPerPacket),
       touched_(nodes_.size()),
       messages_(batch),
+      firstSegment_(batch + 1),
+      controls_(batch),
       iovecs_(batch),
       runNodes_(batch) {
-  for (uint32_t k = 0; k < batch; ++k) {
-    messages_[k] = mmsghdr{};
-    messages_[k].msg_hdr.msg_iov = &iovecs_[k];
-    messages_[k].msg_hdr.msg_iovlen = 1;  // connected sockets: no msg_name
+  for (uint32_t m = 0; m < batch; ++m) {
+    messages_[m] = mmsghdr{};  // connected sockets: no msg_name
+    std::memset(&controls_[m], 0, sizeof(GsoControl));
+    cmsghdr& header = controls_[m].header;
+    header.cmsg_level = SOL_UDP;
+    header.cmsg_type = UDP_SEGMENT;
+    header.cmsg_len = CMSG_LEN(sizeof(uint16_t));
   }
 }
 
@@ -83,32 +101,76 @@ void Egress::Flush(Output& output) {
       runNodes_[count] = node;
       iovecs_[count] = packets_[nodes_[node].packet].payload;
     }
-    const uint32_t attempted = blocked ? 0 : SendRun(output.fd.get(), count);
+    const uint32_t attempted = blocked ? 0 : SendRun(output, count);
     for (uint32_t k = attempted; k < count; ++k) nodes_[runNodes_[k]].counters->errWouldBlock.Add(1);
     blocked = blocked || attempted < count;
   }
 }
 
-uint32_t Egress::SendRun(int fd, uint32_t count) {
+uint32_t Egress::Prepare(const Output& output, uint32_t message, uint32_t first, uint32_t count) {
+  uint32_t m = message;
+  for (uint32_t s = first; s < count; ++m) {
+    const size_t size = iovecs_[s].iov_len;
+    uint32_t n = 1;
+    if (size > 0 && size < output.gsoBelow) {
+      const uint32_t most = std::min<size_t>(kMaxGsoSegments, kMaxGsoBytes / size);
+      while (n < most && s + n < count && iovecs_[s + n].iov_len == size) ++n;
+    }
+    msghdr& header = messages_[m].msg_hdr;
+    header.msg_iov = &iovecs_[s];
+    header.msg_iovlen = n;
+    if (n > 1) {
+      const uint16_t segment = static_cast<uint16_t>(size);
+      std::memcpy(CMSG_DATA(&controls_[m].header), &segment, sizeof segment);
+      header.msg_control = controls_[m].bytes;
+      header.msg_controllen = sizeof(GsoControl);
+    } else {
+      header.msg_control = nullptr;
+      header.msg_controllen = 0;
+    }
+    firstSegment_[m] = s;
+    s += n;
+  }
+  firstSegment_[m] = count;
+  return m;
+}
+
+void Egress::CountSent(uint32_t m) {
+  for (uint32_t k = firstSegment_[m]; k < firstSegment_[m + 1]; ++k) {
+    const Node& n = nodes_[runNodes_[k]];
+    n.counters->packets.Add(1);
+    n.counters->bytes.Add(iovecs_[k].iov_len);
+    packets_[n.packet].sent = true;
+  }
+}
+
+uint32_t Egress::SendRun(Output& output, uint32_t count) {
+  uint32_t messages = Prepare(output, 0, 0, count);
   uint32_t done = 0;
-  while (done < count) {
-    const int sent = sendmmsg(fd, &messages_[done], count - done, MSG_DONTWAIT);
+  while (done < messages) {
+    const int sent = sendmmsg(output.fd.get(), &messages_[done], messages - done, MSG_DONTWAIT);
     if (sent > 0) {
-      for (uint32_t k = done; k < done + static_cast<uint32_t>(sent); ++k) {
-        const Node& n = nodes_[runNodes_[k]];
-        n.counters->packets.Add(1);
-        n.counters->bytes.Add(iovecs_[k].iov_len);
-        packets_[n.packet].sent = true;
-      }
+      for (uint32_t m = done; m < done + static_cast<uint32_t>(sent); ++m) CountSent(m);
       done += static_cast<uint32_t>(sent);
       continue;
     }
     // sendmmsg reports an error only for the first message of the run it was given.
     const int err = sent < 0 ? errno : EAGAIN;
-    if (WouldBlock(err)) return done;
-    OutputCounters& counters = *nodes_[runNodes_[done]].counters;
-    (Unreachable(err) ? counters.errUnreachable : counters.errOther).Add(1);
-    ++done;  // skip the message that failed, try the rest
+    if (WouldBlock(err)) return firstSegment_[done];
+    const uint32_t first = firstSegment_[done];
+    if (messages_[done].msg_hdr.msg_iovlen > 1 && (err == EINVAL || err == EMSGSIZE || err == EIO)) {
+      // The kernel refused GSO for this size (or at all): stop grouping it, send the rest again.
+      output.gsoBelow = err == EIO ? 0 : std::min<uint32_t>(output.gsoBelow, iovecs_[first].iov_len);
+      messages = Prepare(output, done, first, count);
+      continue;
+    }
+    // The message failed: count each of its packets (a GSO message fails for all its segments
+    // alike), skip it, and try the rest.
+    for (uint32_t k = first; k < firstSegment_[done + 1]; ++k) {
+      OutputCounters& counters = *nodes_[runNodes_[k]].counters;
+      (Unreachable(err) ? counters.errUnreachable : counters.errOther).Add(1);
+    }
+    ++done;
   }
   return count;
 }

@@ -6,6 +6,10 @@
 // kept in the Output). Finishing the batch sends each touched output's list with sendmmsg, the
 // iovecs pointing straight at the UDP payloads in the receive buffers (no copy), and then counts
 // every packet as forwarded (some output took it) or sendFailed on its rule.
+//
+// Consecutive payloads of one size to one output go out as a single UDP GSO message (UDP_SEGMENT,
+// the payloads as its iovecs): the kernel walks the UDP and IP send path once per message instead
+// of once per packet and splits it into the same datagrams (docs/decisions/0009-udp-gso-egress.md).
 #pragma once
 
 #include <sys/socket.h>
@@ -41,6 +45,11 @@ class Egress {
     RuleCounters* rule;
     bool sent;  // at least one output accepted it
   };
+  // A control message carrying UDP_SEGMENT (the size of every segment of a GSO message).
+  union GsoControl {
+    cmsghdr header;
+    char bytes[CMSG_SPACE(sizeof(uint16_t))];
+  };
   struct Node {
     uint32_t packet;
     uint32_t next;  // Output::kNone at the end of a list
@@ -51,9 +60,15 @@ class Egress {
   void FlushAll();
   // Sends one output's pending list in runs of at most `batch_` messages.
   void Flush(Output& output);
-  // sendmmsg of the first `count` prepared messages. Returns how many were attempted: `count`, or
-  // fewer when the socket would block (the rest are not attempted: the caller counts them).
-  uint32_t SendRun(int fd, uint32_t count);
+  // Sends the first `count` segments (iovecs_/runNodes_) to `output` with sendmmsg. Returns how
+  // many segments were attempted: `count`, or fewer when the socket would block (the rest are not
+  // attempted: the caller counts them).
+  uint32_t SendRun(Output& output, uint32_t count);
+  // Groups segments [first, count) into messages from message index `message` on: runs of equal
+  // payload sizes below output.gsoBelow become one GSO message each. Returns the message count.
+  uint32_t Prepare(const Output& output, uint32_t message, uint32_t first, uint32_t count);
+  // Counts the segments of message `m` as sent.
+  void CountSent(uint32_t m);
 
   const uint32_t batch_;
 
@@ -66,8 +81,11 @@ class Egress {
   std::vector<Output*> touched_;  // outputs with a non-empty pending list, in first-touch order
   uint32_t touchedCount_ = 0;
 
-  // One sendmmsg run: message k sends iovecs_[k] and stands for node runNodes_[k].
+  // One sendmmsg run: segment k is iovecs_[k], standing for node runNodes_[k]; message m sends
+  // segments firstSegment_[m] .. firstSegment_[m + 1] - 1, with controls_[m] when it has several.
   std::vector<mmsghdr> messages_;
+  std::vector<uint32_t> firstSegment_;  // batch + 1 entries
+  std::vector<GsoControl> controls_;
   std::vector<iovec> iovecs_;
   std::vector<uint32_t> runNodes_;
 };

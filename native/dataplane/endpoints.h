@@ -32,6 +32,12 @@ struct Output {
   // (node indices in the Egress scratch). Empty between batches.
   uint32_t pendingHead = kNone;
   uint32_t pendingTail = kNone;
+
+  // Data-plane thread only: payloads shorter than this may go out as one UDP GSO (UDP_SEGMENT)
+  // message per run of equal sizes. Lowered to the first size the kernel refused with EINVAL or
+  // EMSGSIZE (larger than the route's MTU allows unfragmented), and to 0 on EIO (the device
+  // cannot offload the checksum GSO needs), after which this output sends one message per packet.
+  uint32_t gsoBelow = UINT32_MAX;
 };
 
 }  // namespace mcr

@@ -19,6 +19,7 @@ import {
   WorkerRequest,
 } from '../../workers/protocol';
 import { logger, Logger } from '../log';
+import { NODE_FLAGS } from '../node-flags';
 
 /** How long a worker whose control channel closed may take to exit before it is killed. */
 const CHANNEL_CLOSE_GRACE_MS = 200;
@@ -67,6 +68,7 @@ export function workerCommand(entry: string): { file: string; args: string[] } {
       '--pdeathsig=KILL',
       '--',
       process.execPath,
+      ...NODE_FLAGS,
       ...nodeArgs,
     ],
   };

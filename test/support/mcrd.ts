@@ -15,6 +15,7 @@ import path from 'path';
 
 import { registerCleanup } from './cleanup';
 import { McrClient } from './grpc';
+import { NODE_FLAGS } from '../../server/node-flags';
 import { spawnIn } from './netns';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -122,7 +123,7 @@ export class Mcrd {
   private launch(): { exited: Promise<ExitStatus>; closed: Promise<void> } {
     if (this.child) throw new Error('mcrd is already running');
     if (!fs.existsSync(MCRD_MAIN)) throw new Error(`mcrd is not built: ${MCRD_MAIN} does not exist (run \`npm run build\`)`);
-    const argv = [process.execPath, MCRD_MAIN, '--listen', `unix:${this.socketPath}`, '--state-dir', this.stateDir];
+    const argv = [process.execPath, ...NODE_FLAGS, MCRD_MAIN, '--listen', `unix:${this.socketPath}`, '--state-dir', this.stateDir];
     argv.push('--workers', String(this.options.workers), '--log-level', this.options.logLevel ?? 'debug');
     argv.push(...(this.options.extraArgs ?? []));
     this.append(`--- starting: ${argv.join(' ')}\n`);
