@@ -54,6 +54,46 @@ export interface DataplaneRule {
   source: string;
   /** Output handles (see Dataplane.addOutput), in the rule's output order. */
   outputs: number[];
+  /** Trace this rule's packets (absent: not traced; the packet path then only tests a null pointer). */
+  trace?: DataplaneTrace;
+}
+
+/** A rule's trace settings in the data plane. Limits (record count, time) are the supervisor's. */
+export interface DataplaneTrace {
+  /** Record one packet in every `sampleEvery` (1-1000000). */
+  sampleEvery: number;
+  /** Frame bytes to copy into each record (0-2048). */
+  snapLength: number;
+}
+
+/** One send of a traced packet: the output handle and the result (0 sent, else the errno, EAGAIN when the socket buffer was full). */
+export interface TracedSend {
+  handle: number;
+  errno: number;
+}
+
+/** What the data plane recorded for one traced packet. */
+export interface TracedPacket {
+  ruleId: string;
+  /** CLOCK_REALTIME when the batch holding the packet was read. */
+  timestampNs: bigint;
+  /** The input handle it arrived on. */
+  input: number;
+  source: string;
+  sourcePort: number;
+  destination: string;
+  destinationPort: number;
+  ipLength: number;
+  ttl: number;
+  /** The IPv4 TOS byte (DSCP is tos >> 2). */
+  tos: number;
+  /** One entry per output the rule had installed, in the rule's order (empty: no usable output). */
+  sends: TracedSend[];
+  /** From reading the batch to the end of its sends. */
+  timeInMcrNs: number;
+  frameLength: number;
+  /** The first snapLength bytes of the frame. */
+  frame: Buffer;
 }
 
 export interface OutputCounters {
@@ -131,6 +171,12 @@ export interface DataplaneOptions {
   core: number;
   /** Frames per recvmmsg / sendmmsg batch (1-1024). */
   batch: number;
+  /**
+   * Receives traced packets on the JavaScript thread, in batches, oldest first. `lost` counts the
+   * records dropped since the previous call because the data plane's trace ring was full (the data
+   * plane never waits for JavaScript). Without it, traced rules record nothing.
+   */
+  onTrace?: (records: TracedPacket[], lost: number) => void;
 }
 
 export interface ControlChannel {

@@ -5,12 +5,14 @@
 #include <sched.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "dataplane/engine.h"
 #include "dataplane/parser.h"
+#include "dataplane/trace_ring.h"
 #include "common/js_glue.h"
 
 namespace mcr {
@@ -60,8 +62,45 @@ RuleSpec RuleValue(Napi::Env env, Napi::Value value, const std::string& at) {
   for (uint32_t j = 0; j < list.Length(); ++j) {
     rule.outputs.push_back(HandleValue(env, list.Get(j), at + ".outputs[" + std::to_string(j) + "]"));
   }
+  const Napi::Value trace = object.Get("trace");
+  if (!trace.IsUndefined() && !trace.IsNull()) {
+    const Napi::Object settings = ObjectValue(env, trace, at + ".trace");
+    rule.traceEvery = static_cast<uint32_t>(IntegerIn(env, settings.Get("sampleEvery"), at + ".trace.sampleEvery", 1, 1000000));
+    rule.traceSnap = static_cast<uint32_t>(IntegerIn(env, settings.Get("snapLength"), at + ".trace.snapLength", 0, kMaxSnapLength));
+  }
   return rule;
 }
+
+// A TraceSlot as native/index.ts's TracedPacket.
+Napi::Object TracedPacketValue(Napi::Env env, const TraceSlot& slot) {
+  Napi::Object record = Napi::Object::New(env);
+  record.Set("ruleId", Napi::String::New(env, slot.id, slot.idLength));
+  record.Set("timestampNs", Napi::BigInt::New(env, slot.timestampNs));
+  record.Set("input", Napi::Number::New(env, slot.input));
+  record.Set("source", Dotted(env, slot.source));
+  record.Set("sourcePort", Napi::Number::New(env, slot.sourcePort));
+  record.Set("destination", Dotted(env, slot.destination));
+  record.Set("destinationPort", Napi::Number::New(env, slot.destinationPort));
+  record.Set("ipLength", Napi::Number::New(env, slot.ipLength));
+  record.Set("ttl", Napi::Number::New(env, slot.ttl));
+  record.Set("tos", Napi::Number::New(env, slot.tos));
+  Napi::Array sends = Napi::Array::New(env, slot.sendCount);
+  for (uint32_t i = 0; i < slot.sendCount; ++i) {
+    Napi::Object send = Napi::Object::New(env);
+    send.Set("handle", Napi::Number::New(env, slot.sends[i].handle));
+    send.Set("errno", Napi::Number::New(env, slot.sends[i].err));
+    sends.Set(i, send);
+  }
+  record.Set("sends", sends);
+  record.Set("timeInMcrNs", Napi::Number::New(env, static_cast<double>(slot.timeInMcrNs)));
+  record.Set("frameLength", Napi::Number::New(env, slot.frameLength));
+  record.Set("frame", Napi::Buffer<uint8_t>::Copy(env, slot.frame, slot.snapLength));
+  return record;
+}
+
+class DataplaneJs;
+void DeliverTraces(Napi::Env env, Napi::Function onTrace, DataplaneJs* dataplane, std::nullptr_t*);
+using TraceCalls = Napi::TypedThreadSafeFunction<DataplaneJs, std::nullptr_t, DeliverTraces>;
 
 class DataplaneJs : public Napi::ObjectWrap<DataplaneJs> {
  public:
@@ -84,7 +123,43 @@ class DataplaneJs : public Napi::ObjectWrap<DataplaneJs> {
     Napi::Object options = ObjectValue(env, info[0], "options");
     const int core = static_cast<int>(IntegerIn(env, options.Get("core"), "options.core", -1, CPU_SETSIZE - 1));
     const uint32_t batch = static_cast<uint32_t>(IntegerIn(env, options.Get("batch"), "options.batch", 1, Engine::kMaxBatch));
-    engine_ = Guarded(env, [&] { return std::make_unique<Engine>(core, batch); });
+    const Napi::Value onTrace = options.Get("onTrace");
+    std::function<void()> wakeTraceReader;
+    if (!onTrace.IsUndefined()) {
+      if (!onTrace.IsFunction()) throw Napi::TypeError::New(env, "options.onTrace must be a function");
+      // One call queued at most (the ring asks again only once a drain has started); never blocks
+      // the data-plane thread, and does not keep the event loop alive.
+      traceCalls_ = TraceCalls::New(env, onTrace.As<Napi::Function>(), "mcr.Dataplane.trace", 1, 1, this);
+      traceCalls_.Unref(env);
+      tracing_ = true;
+      // Runs on the data-plane thread, only once a traced rule is installed, so after engine_ is set.
+      wakeTraceReader = [this] {
+        if (traceCalls_.NonBlockingCall() != napi_ok) engine_->traceRing()->WakeFailed();
+      };
+    }
+    try {
+      engine_ = Guarded(env, [&] { return std::make_unique<Engine>(core, batch, wakeTraceReader); });
+    } catch (...) {
+      if (tracing_) traceCalls_.Abort();
+      throw;
+    }
+  }
+
+  ~DataplaneJs() override { Shutdown(); }
+
+  // Thread-safe function call (JavaScript thread): hands every record in the ring to onTrace.
+  void DeliverTraces(Napi::Env env, Napi::Function onTrace) {
+    if (engine_->closed()) return;
+    TraceRing& ring = *engine_->traceRing();
+    Napi::Array records = Napi::Array::New(env);
+    uint32_t count = 0;
+    ring.Drain([&](const TraceSlot& slot) { records.Set(count++, TracedPacketValue(env, slot)); });
+    const uint64_t lost = ring.TakeLost();
+    if (count == 0 && lost == 0) return;
+    napi_value args[] = {records, Napi::Number::New(env, static_cast<double>(lost))};
+    napi_value undefined;
+    napi_get_undefined(env, &undefined);
+    ReportThrown(env, napi_call_function(env, undefined, onTrace, 2, args, nullptr));
   }
 
  private:
@@ -188,10 +263,26 @@ class DataplaneJs : public Napi::ObjectWrap<DataplaneJs> {
     return result;
   }
 
-  void Close(const Napi::CallbackInfo&) { engine_->Close(); }
+  void Close(const Napi::CallbackInfo&) { Shutdown(); }
+
+  // Stops the thread (no more wake-ups), then the trace calls. Idempotent.
+  void Shutdown() {
+    engine_->Close();
+    if (tracing_) {
+      tracing_ = false;
+      traceCalls_.Abort();
+    }
+  }
 
   std::unique_ptr<Engine> engine_;
+  TraceCalls traceCalls_;
+  bool tracing_ = false;
 };
+
+// With a null env the thread-safe function is being torn down: the dataplane may be gone.
+void DeliverTraces(Napi::Env env, Napi::Function onTrace, DataplaneJs* dataplane, std::nullptr_t*) {
+  if (env != nullptr) dataplane->DeliverTraces(env, onTrace);
+}
 
 Napi::Value ParseFrameJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

@@ -51,24 +51,24 @@ Egress::Egress(uint32_t batch)
   }
 }
 
-uint32_t Egress::AddPacket(const uint8_t* payload, uint32_t length, RuleCounters* rule) {
+uint32_t Egress::AddPacket(const uint8_t* payload, uint32_t length, RuleCounters* rule, TraceSlot* trace) {
   const uint32_t index = packetCount_++;
-  packets_[index] = Packet{iovec{const_cast<uint8_t*>(payload), length}, rule, false};
+  packets_[index] = Packet{iovec{const_cast<uint8_t*>(payload), length}, rule, trace, false};
   return index;
 }
 
-void Egress::Queue(uint32_t packet, const Target& target) {
+void Egress::Queue(uint32_t packet, const Target& target, uint32_t index) {
   if (nodeCount_ == nodes_.size()) FlushAll();
-  const uint32_t index = nodeCount_++;
-  nodes_[index] = Node{packet, Output::kNone, target.counters};
+  const uint32_t node = nodeCount_++;
+  nodes_[node] = Node{packet, Output::kNone, target.counters, index};
   Output& output = *target.output;
   if (output.pendingHead == Output::kNone) {
-    output.pendingHead = index;
+    output.pendingHead = node;
     touched_[touchedCount_++] = &output;
   } else {
-    nodes_[output.pendingTail].next = index;
+    nodes_[output.pendingTail].next = node;
   }
-  output.pendingTail = index;
+  output.pendingTail = node;
 }
 
 void Egress::FinishBatch() {
@@ -102,7 +102,7 @@ void Egress::Flush(Output& output) {
       iovecs_[count] = packets_[nodes_[node].packet].payload;
     }
     const uint32_t attempted = blocked ? 0 : SendRun(output, count);
-    for (uint32_t k = attempted; k < count; ++k) nodes_[runNodes_[k]].counters->errWouldBlock.Add(1);
+    for (uint32_t k = attempted; k < count; ++k) Settle(runNodes_[k], EAGAIN);
     blocked = blocked || attempted < count;
   }
 }
@@ -135,13 +135,19 @@ uint32_t Egress::Prepare(const Output& output, uint32_t message, uint32_t first,
   return m;
 }
 
-void Egress::CountSent(uint32_t m) {
-  for (uint32_t k = firstSegment_[m]; k < firstSegment_[m + 1]; ++k) {
-    const Node& n = nodes_[runNodes_[k]];
+void Egress::Settle(uint32_t node, int err) {
+  const Node& n = nodes_[node];
+  Packet& packet = packets_[n.packet];
+  if (err == 0) {
     n.counters->packets.Add(1);
-    n.counters->bytes.Add(iovecs_[k].iov_len);
-    packets_[n.packet].sent = true;
+    n.counters->bytes.Add(packet.payload.iov_len);
+    packet.sent = true;
+  } else if (WouldBlock(err)) {
+    n.counters->errWouldBlock.Add(1);
+  } else {
+    (Unreachable(err) ? n.counters->errUnreachable : n.counters->errOther).Add(1);
   }
+  if (packet.trace) packet.trace->sends[n.target].err = err;
 }
 
 uint32_t Egress::SendRun(Output& output, uint32_t count) {
@@ -150,7 +156,7 @@ uint32_t Egress::SendRun(Output& output, uint32_t count) {
   while (done < messages) {
     const int sent = sendmmsg(output.fd.get(), &messages_[done], messages - done, MSG_DONTWAIT);
     if (sent > 0) {
-      for (uint32_t m = done; m < done + static_cast<uint32_t>(sent); ++m) CountSent(m);
+      for (uint32_t k = firstSegment_[done]; k < firstSegment_[done + sent]; ++k) Settle(runNodes_[k], 0);
       done += static_cast<uint32_t>(sent);
       continue;
     }
@@ -166,10 +172,7 @@ uint32_t Egress::SendRun(Output& output, uint32_t count) {
     }
     // The message failed: count each of its packets (a GSO message fails for all its segments
     // alike), skip it, and try the rest.
-    for (uint32_t k = first; k < firstSegment_[done + 1]; ++k) {
-      OutputCounters& counters = *nodes_[runNodes_[k]].counters;
-      (Unreachable(err) ? counters.errUnreachable : counters.errOther).Add(1);
-    }
+    for (uint32_t k = first; k < firstSegment_[done + 1]; ++k) Settle(runNodes_[k], err);
     ++done;
   }
   return count;

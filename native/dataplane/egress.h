@@ -21,6 +21,7 @@
 #include "dataplane/counters.h"
 #include "dataplane/endpoints.h"
 #include "dataplane/table.h"
+#include "dataplane/trace_ring.h"
 
 namespace mcr {
 
@@ -30,11 +31,12 @@ class Egress {
   explicit Egress(uint32_t batch);
 
   // Registers a matched packet of the current batch (at most `batch` of them); returns its index.
-  // The payload must stay in place until FinishBatch returns.
-  uint32_t AddPacket(const uint8_t* payload, uint32_t length, RuleCounters* rule);
+  // The payload must stay in place until FinishBatch returns. `trace` (may be null) receives the
+  // result of each send.
+  uint32_t AddPacket(const uint8_t* payload, uint32_t length, RuleCounters* rule, TraceSlot* trace);
 
-  // Queues packet `packet` for one output of its rule.
-  void Queue(uint32_t packet, const Target& target);
+  // Queues packet `packet` for its rule's output number `index`.
+  void Queue(uint32_t packet, const Target& target, uint32_t index);
 
   // Sends everything queued, counts the outcome per output and per packet, and starts a new batch.
   void FinishBatch();
@@ -43,7 +45,8 @@ class Egress {
   struct Packet {
     iovec payload;
     RuleCounters* rule;
-    bool sent;  // at least one output accepted it
+    TraceSlot* trace;  // null unless the packet is traced
+    bool sent;         // at least one output accepted it
   };
   // A control message carrying UDP_SEGMENT (the size of every segment of a GSO message).
   union GsoControl {
@@ -54,6 +57,7 @@ class Egress {
     uint32_t packet;
     uint32_t next;  // Output::kNone at the end of a list
     OutputCounters* counters;
+    uint32_t target;  // the output's index in its rule
   };
 
   // Sends the pending list of every touched output and empties the node scratch.
@@ -67,8 +71,9 @@ class Egress {
   // Groups segments [first, count) into messages from message index `message` on: runs of equal
   // payload sizes below output.gsoBelow become one GSO message each. Returns the message count.
   uint32_t Prepare(const Output& output, uint32_t message, uint32_t first, uint32_t count);
-  // Counts the segments of message `m` as sent.
-  void CountSent(uint32_t m);
+  // Counts the outcome of one (packet, output) send: 0 sent, else the errno (EAGAIN: not attempted
+  // because the socket was full), on the output's counters and in the packet's trace record.
+  void Settle(uint32_t node, int err);
 
   const uint32_t batch_;
 

@@ -72,7 +72,9 @@ void RequestShortSlice() {
 
 }  // namespace
 
-Engine::Engine(int core, uint32_t batch) : forwarder_(ValidBatch(batch)) {
+Engine::Engine(int core, uint32_t batch, std::function<void()> wakeTraceReader)
+    : traceRing_(wakeTraceReader ? std::make_unique<TraceRing>(kTraceRingSlots) : nullptr),
+      forwarder_(ValidBatch(batch), traceRing_.get(), std::move(wakeTraceReader)) {
   if (core >= CPU_SETSIZE) throw ArgumentError("core must be below " + std::to_string(CPU_SETSIZE));
   epoll_.Reset(CheckSyscall(epoll_create1(EPOLL_CLOEXEC), "epoll_create1"));
   wakeup_.Reset(CheckSyscall(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd"));

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
+#include <functional>
 #include <thread>
 #include <vector>
 
@@ -32,9 +33,14 @@ class Engine {
  public:
   static constexpr uint32_t kMaxBatch = 1024;  // UIO_MAXIOV: the most sendmmsg/recvmmsg take at once
 
+  // Trace records the ring holds before the reader drains it (more are counted as lost).
+  static constexpr uint32_t kTraceRingSlots = 1024;
+
   // Allocates every buffer, creates the epoll set and wake-up eventfd, and starts the thread,
-  // pinned to `core` unless it is negative. Throws SyscallError.
-  Engine(int core, uint32_t batch);
+  // pinned to `core` unless it is negative. With `wakeTraceReader`, traced rules record into a
+  // trace ring (see traceRing()) and the thread calls it, without blocking, when records are ready.
+  // Throws SyscallError.
+  Engine(int core, uint32_t batch, std::function<void()> wakeTraceReader = nullptr);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -61,6 +67,8 @@ class Engine {
   const Table& table() const { return *current_; }
   // The inputs, by ascending handle.
   std::vector<const Input*> inputs() const;
+  // The trace records' way out (null without a trace reader). Drained on the JavaScript thread.
+  TraceRing* traceRing() { return traceRing_.get(); }
 
   // Stops and joins the thread, then closes every fd. Idempotent; the destructor calls it.
   void Close();
@@ -76,6 +84,7 @@ class Engine {
 
   UniqueFd epoll_;
   UniqueFd wakeup_;  // eventfd: control changes and stop
+  std::unique_ptr<TraceRing> traceRing_;  // before forwarder_, which records into it
   Forwarder forwarder_;
 
   InputMap inputs_;

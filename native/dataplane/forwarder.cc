@@ -1,18 +1,11 @@
 #include "dataplane/forwarder.h"
 
-#include <time.h>
-
+#include "dataplane/clock.h"
 #include "dataplane/parser.h"
 
 namespace mcr {
 
 namespace {
-
-uint64_t RealtimeNs() {
-  timespec now;
-  clock_gettime(CLOCK_REALTIME, &now);
-  return static_cast<uint64_t>(now.tv_sec) * 1000000000u + static_cast<uint64_t>(now.tv_nsec);
-}
 
 // An input's counts for one batch, added to its shared counters once at the end.
 struct InputTally {
@@ -33,13 +26,14 @@ struct InputTally {
 
 }  // namespace
 
-Forwarder::Forwarder(uint32_t batch)
+Forwarder::Forwarder(uint32_t batch, TraceRing* traceRing, std::function<void()> wakeTraceReader)
     : batch_(batch),
       buffers_(new uint8_t[static_cast<size_t>(batch) * kSlotSize]),  // untouched pages stay uncommitted
       iovecs_(batch),
       senders_(batch),
       messages_(batch),
-      egress_(batch) {
+      egress_(batch),
+      tracer_(traceRing, std::move(wakeTraceReader), batch) {
   for (uint32_t i = 0; i < batch; ++i) {
     iovecs_[i] = iovec{buffers_.get() + i * kSlotSize, kSlotSize};
     messages_[i] = mmsghdr{};
@@ -87,10 +81,12 @@ void Forwarder::Forward(Input& input, uint32_t frames, const Table& table) {
     route->counters->packets.Add(1);
     route->counters->bytes.Add(packet.payloadLength);
     route->counters->lastPacketNs.Set(now);
-    const uint32_t index = egress_.AddPacket(frame + packet.payloadOffset, packet.payloadLength, route->counters);
-    for (uint32_t t = 0; t < route->targetCount; ++t) egress_.Queue(index, route->targets[t]);
+    TraceSlot* trace = route->trace ? tracer_.Record(*route, input.handle, packet, frame, length, now) : nullptr;
+    const uint32_t index = egress_.AddPacket(frame + packet.payloadOffset, packet.payloadLength, route->counters, trace);
+    for (uint32_t t = 0; t < route->targetCount; ++t) egress_.Queue(index, route->targets[t], t);
   }
   egress_.FinishBatch();
+  tracer_.FinishBatch();
   tally.AddTo(input.counters);
 }
 

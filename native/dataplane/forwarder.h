@@ -9,12 +9,14 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
 #include "dataplane/egress.h"
 #include "dataplane/endpoints.h"
 #include "dataplane/table.h"
+#include "dataplane/tracer.h"
 
 namespace mcr {
 
@@ -25,7 +27,8 @@ class Forwarder {
   // Batches read from one input before the next ready input gets its turn.
   static constexpr int kBatchesPerTurn = 8;
 
-  explicit Forwarder(uint32_t batch);
+  // `traceRing` (may be null) and `wakeTraceReader`: see Tracer.
+  Forwarder(uint32_t batch, TraceRing* traceRing, std::function<void()> wakeTraceReader);
   Forwarder(const Forwarder&) = delete;
   Forwarder& operator=(const Forwarder&) = delete;
 
@@ -43,6 +46,7 @@ class Forwarder {
   std::vector<sockaddr_ll> senders_;  // sll_pkttype tells the host's own outgoing frames apart
   std::vector<mmsghdr> messages_;
   Egress egress_;
+  Tracer tracer_;
 };
 
 }  // namespace mcr

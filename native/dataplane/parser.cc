@@ -76,6 +76,7 @@ ParseStatus ParseFrame(const uint8_t* frame, size_t length, ParsedPacket* out) {
   out->port = Be16(udp + 2);
   out->payloadOffset = static_cast<uint32_t>(offset + headerLength + kUdpHeader);
   out->payloadLength = static_cast<uint32_t>(udpLength - kUdpHeader);
+  out->ipLength = static_cast<uint16_t>(totalLength);
   out->ttl = ip[8];
   out->tos = ip[1];
   return ParseStatus::kOk;

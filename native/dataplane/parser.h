@@ -29,6 +29,7 @@ struct ParsedPacket {
   uint16_t port;   // the UDP destination port
   uint32_t payloadOffset;  // from the start of the frame
   uint32_t payloadLength;  // UDP length - 8
+  uint16_t ipLength;  // the IPv4 total length
   uint8_t ttl;
   uint8_t tos;
 };

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <cstring>
 #include <unordered_set>
 
 namespace mcr {
@@ -54,6 +55,13 @@ const Route* Table::Find(uint32_t input, uint32_t group, uint16_t port, uint32_t
   return slot ? &slot->route : nullptr;
 }
 
+const TraceSpec& Table::AddTrace(const RuleSpec& spec) {
+  TraceSpec trace{spec.traceEvery, spec.traceSnap, 0, static_cast<uint32_t>(spec.id.size()), {}};
+  std::memcpy(trace.id, spec.id.data(), spec.id.size());
+  traces_.push_back(trace);
+  return traces_.back();
+}
+
 std::unique_ptr<const Table> Table::Build(const std::vector<RuleSpec>& specs, const InputMap& inputs,
                                           const OutputMap& outputs, const Table* previous) {
   std::unique_ptr<Table> table(new Table());
@@ -61,6 +69,7 @@ std::unique_ptr<const Table> Table::Build(const std::vector<RuleSpec>& specs, co
   // Validate everything before building anything.
   std::unordered_set<std::string> ids;
   size_t targetCount = 0;
+  size_t traceCount = 0;
   for (size_t i = 0; i < specs.size(); ++i) {
     const RuleSpec& spec = specs[i];
     if (!ids.insert(spec.id).second) throw RuleError(At(i) + ".id: duplicate rule id \"" + spec.id + "\"");
@@ -74,6 +83,12 @@ std::unique_ptr<const Table> Table::Build(const std::vector<RuleSpec>& specs, co
       }
     }
     targetCount += spec.outputs.size();
+    if (spec.traceEvery > 0) {
+      if (spec.traceSnap > kMaxSnapLength) throw RuleError(At(i) + ".trace.snapLength: at most " + std::to_string(kMaxSnapLength));
+      if (spec.id.size() > kMaxTracedIdLength) throw RuleError(At(i) + ".id: a traced rule's id has at most " + std::to_string(kMaxTracedIdLength) + " bytes");
+      if (spec.outputs.size() > kMaxTracedSends) throw RuleError(At(i) + ".outputs: a traced rule has at most " + std::to_string(kMaxTracedSends));
+      ++traceCount;
+    }
   }
 
   std::unordered_map<std::string, const Rule*> before;
@@ -84,6 +99,7 @@ std::unique_ptr<const Table> Table::Build(const std::vector<RuleSpec>& specs, co
   table->slots_.assign(SlotCountFor(specs.size()), Slot{});
   table->mask_ = table->slots_.size() - 1;
   table->targets_.reserve(targetCount);  // never reallocated below: Route::targets stays valid
+  table->traces_.reserve(traceCount);  // never reallocated below: Route::trace stays valid
   table->rules_.reserve(specs.size());
   std::vector<size_t> ruleOfSlot(table->slots_.size());
 
@@ -111,7 +127,8 @@ std::unique_ptr<const Table> Table::Build(const std::vector<RuleSpec>& specs, co
     }
     slot->key = key;
     slot->used = true;
-    slot->route = Route{rule.counters.get(), table->targets_.data() + firstTarget, static_cast<uint32_t>(spec.outputs.size())};
+    slot->route = Route{rule.counters.get(), table->targets_.data() + firstTarget, static_cast<uint32_t>(spec.outputs.size()),
+                        spec.traceEvery > 0 ? &table->AddTrace(spec) : nullptr};
     ruleOfSlot[slot - table->slots_.data()] = i;
     table->rules_.push_back(std::move(rule));
   }

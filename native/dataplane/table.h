@@ -11,6 +11,7 @@
 
 #include "dataplane/counters.h"
 #include "dataplane/endpoints.h"
+#include "dataplane/trace_ring.h"
 
 namespace mcr {
 
@@ -25,6 +26,18 @@ struct RuleSpec {
   uint16_t port;
   uint32_t source;
   std::vector<uint32_t> outputs;
+  // Tracing: record one packet in every `traceEvery` (0: not traced), `traceSnap` frame bytes each.
+  uint32_t traceEvery = 0;
+  uint32_t traceSnap = 0;
+};
+
+// A traced rule's settings, as the packet path needs them.
+struct TraceSpec {
+  uint32_t every;
+  uint32_t snap;
+  mutable uint32_t untilNext;  // data-plane thread only: packets to skip before the next record
+  uint32_t idLength;
+  char id[kMaxTracedIdLength];
 };
 
 // A rule that setRules must refuse (the message names the rule: "rules[3].outputs[1]: ...").
@@ -44,6 +57,7 @@ struct Route {
   RuleCounters* counters;
   const Target* targets;
   uint32_t targetCount;
+  const TraceSpec* trace;  // null unless the rule is traced
 };
 
 class Table {
@@ -97,9 +111,12 @@ class Table {
   const Slot* Lookup(const Key& key) const;
   // The slot where `key` is or would go (linear probing; the table is never more than half full).
   Slot* SlotFor(const Key& key);
+  // Keeps a traced rule's settings (within the reserved capacity of traces_).
+  const TraceSpec& AddTrace(const RuleSpec& spec);
 
   std::vector<Rule> rules_;
   std::vector<Target> targets_;  // every rule's targets, back to back; Route::targets points in here
+  std::vector<TraceSpec> traces_;  // the traced rules'; Route::trace points in here
   std::vector<Slot> slots_;      // power-of-two size
   size_t mask_ = 0;
 };

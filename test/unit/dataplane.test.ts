@@ -24,8 +24,9 @@ import { expect } from 'chai';
 import crypto from 'crypto';
 import dgram from 'dgram';
 import fs from 'fs';
+import os from 'os';
 
-import { native, type BpfInsn, type Dataplane, type RuleCounters } from '../../native';
+import { native, type BpfInsn, type Dataplane, type RuleCounters, type TracedPacket } from '../../native';
 import { registerCleanup } from '../support/cleanup';
 import { NAMESPACE_PREFIX, runIn, sweepStaleNamespaces } from '../support/netns';
 
@@ -560,7 +561,86 @@ const scenarios: Record<string, () => Promise<void>> = {
     sender.close();
     good.close();
   },
+
+  /**
+   * Traced rules record their packets (every n-th when sampled) with each output's result; other
+   * rules record nothing; records the ring cannot hold while JavaScript is busy are counted as lost.
+   */
+  async trace() {
+    const deliveries: Array<{ records: TracedPacket[]; lost: number }> = [];
+    const dp = new (native().Dataplane)({ core: -1, batch: 16, onTrace: (records, lost) => deliveries.push({ records, lost }) });
+    const good = await Receiver.open(6001);
+    const sender = await Sender.open();
+    dp.addInput(1, sockets.input());
+    dp.addOutput(10, sockets.output(6001));
+    execFileSync('ip', ['link', 'set', 'out1', 'up']); // a scenario before may have left it down
+    dp.addOutput(12, sockets.output(6999, DOWN_SINK, 'out1'));
+    execFileSync('ip', ['link', 'set', 'out1', 'down']); // every send through it: ENETUNREACH
+    const traced = { id: 'traced', input: 1, group: GROUP, port: 5000, source: '', outputs: [10, 12], trace: { sampleEvery: 1, snapLength: 60 } };
+    dp.setRules([
+      traced,
+      { id: 'quiet', input: 1, group: GROUP, port: 5001, source: '', outputs: [10] },
+      { id: 'sampled', input: 1, group: GROUP, port: 5002, source: '', outputs: [10], trace: { sampleEvery: 10, snapLength: 2048 } },
+    ]);
+    const before = BigInt(Date.now()) * 1_000_000n;
+    const [tracedTraffic, sampledTraffic] = [payloads(50, 1), payloads(100, 3)];
+    await sender.send(tracedTraffic, 5000);
+    await sender.send(payloads(50, 2), 5001);
+    await sender.send(sampledTraffic, 5002);
+    const records = () => deliveries.flatMap((d) => d.records);
+    await waitFor('60 records', () => records().length >= 60);
+    await sleep(100); // anything recorded wrongly would have arrived by now
+    const after = BigInt(Date.now()) * 1_000_000n;
+
+    expect(new Set(records().map((r) => r.ruleId)), 'rules with records').to.deep.equal(new Set(['traced', 'sampled']));
+    expect(deliveries.every((d) => d.lost === 0), 'nothing lost').to.equal(true);
+    const ofTraced = records().filter((r) => r.ruleId === 'traced');
+    expect(ofTraced).to.have.length(50);
+    ofTraced.forEach((record, i) => {
+      const ipLength = 20 + 8 + tracedTraffic[i].length;
+      expect(record).to.deep.include({ input: 1, source: SOURCE, destination: GROUP, destinationPort: 5000, ttl: 1, tos: 0, ipLength, frameLength: 14 + ipLength });
+      expect(record.sends, `record ${i} sends`).to.deep.equal([{ handle: 10, errno: 0 }, { handle: 12, errno: os.constants.errno.ENETUNREACH }]);
+      expect(record.sourcePort).to.equal(ofTraced[0].sourcePort);
+      expect(record.frame.length).to.equal(Math.min(60, 14 + ipLength));
+      expect([...record.frame.subarray(30, 34)].join('.'), 'destination in the frame').to.equal(GROUP);
+      expect(record.timestampNs >= before && record.timestampNs <= after, 'timestamp within the test').to.equal(true);
+      expect(record.timeInMcrNs).to.be.within(1, 1e9);
+    });
+    const ofSampled = records().filter((r) => r.ruleId === 'sampled');
+    expect(ofSampled.map((r) => r.frame.subarray(42).toString('hex')), 'every 10th packet, whole').to.deep.equal(
+      sampledTraffic.filter((_p, i) => i % 10 === 0).map((p) => p.toString('hex')),
+    );
+
+    // While this thread is blocked, another process sends 3000 packets: the ring holds 1024 records.
+    dp.setRules([traced]);
+    const matchedBefore = rule(dp.ruleCounters(), 'traced').packets;
+    const recordsBefore = ofTraced.length;
+    execFileSync('python3', ['-c', BURST_SENDER, SOURCE, GROUP, '5000', '3000'], { timeout: 20_000 });
+    await waitFor('the burst to be matched', () => rule(dp.ruleCounters(), 'traced').packets - matchedBefore === 3000n);
+    await sleep(100);
+    const burstRecords = records().filter((r) => r.ruleId === 'traced').length - recordsBefore;
+    const lost = deliveries.reduce((sum, d) => sum + d.lost, 0);
+    expect(burstRecords, 'records of the burst').to.be.within(1024, 2999);
+    expect(burstRecords + lost, 'every matched packet recorded or counted as lost').to.equal(3000);
+
+    dp.close();
+    sender.close();
+    good.close();
+  },
 };
+
+/** python3 -c BURST_SENDER SOURCE GROUP PORT COUNT: sends COUNT 100-byte multicast datagrams at once. */
+const BURST_SENDER = `
+import socket, sys
+source, group, port, count = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((source, 0))
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(source))
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
+for i in range(count):
+    s.sendto(bytes(100), (group, port))
+`;
 
 // ---------------------------------------------------------------------------------------------
 // The tests (root namespace side).
@@ -668,6 +748,7 @@ if (require.main === module) {
       it('keeps the counters of persisting rules across table swaps and refuses bad tables whole', () => ns!.run('swap'));
       it('loses nothing of an untouched rule while outputs, rules and inputs change under traffic', () => ns!.run('changes'));
       it('counts failing and slow outputs per output without holding back the others', () => ns!.run('failures'));
+      it('records traced packets with each output\'s result, and counts what the ring cannot hold', () => ns!.run('trace'));
     });
   });
 }
