@@ -6,6 +6,7 @@ void InitSockets(Napi::Env env, Napi::Object exports);
 void InitControlChannel(Napi::Env env, Napi::Object exports);
 void InitDataplane(Napi::Env env, Napi::Object exports);
 void InitNetlink(Napi::Env env, Napi::Object exports);
+void InitSecurity(Napi::Env env, Napi::Object exports);
 }  // namespace mcr
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -13,6 +14,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   mcr::InitControlChannel(env, exports);
   mcr::InitDataplane(env, exports);
   mcr::InitNetlink(env, exports);
+  mcr::InitSecurity(env, exports);
   return exports;
 }
 

@@ -276,6 +276,33 @@ export interface Native {
   Dataplane: new (options: DataplaneOptions) => Dataplane;
   parseFrame(frame: Buffer): ParsedFrame;
   NetlinkMonitor: NetlinkMonitorConstructor;
+  /**
+   * Confines the calling process for good (a worker calls it at start-up, before it gets any fd or
+   * rule): sets no_new_privs, clears the dumpable flag (processes of the same uid can then neither
+   * ptrace it nor reach its memory or fds), and installs the worker's seccomp filter
+   * (workerSeccompProgram) on every thread at once (SECCOMP_FILTER_FLAG_TSYNC); threads created
+   * later inherit it. Denied calls fail with EPERM (ENOSYS for clone3 and io_uring); a call through
+   * another system-call ABI kills the process. docs/security.md lists the denied calls and why.
+   * Throws with the errno of the step that failed (the filter is then not installed), or a plain
+   * Error naming a thread that could not be synchronized.
+   */
+  applyWorkerSeccomp(): void;
+  /** The classic BPF program (input: struct seccomp_data) applyWorkerSeccomp would install in this process. */
+  workerSeccompProgram(): BpfInsn[];
+  /**
+   * Test hook (mcrd --test-hooks): tries, from inside this process, what a confined worker must not
+   * be able to do, `packetFd` being one of its capture sockets: open AF_PACKET, netlink and UDP
+   * sockets, re-bind the capture socket to lo, detach its filter, attach an accept-all filter, make
+   * its interface promiscuous, fork(), and last execve("/bin/true"). Anything that succeeds is undone
+   * where possible; a successful execve replaces the process.
+   */
+  probeConfinement(packetFd: number): ConfinementAttempt[];
+}
+
+/** One attempt of probeConfinement: `error` is the errno name it failed with ("EPERM"), null if it succeeded. */
+export interface ConfinementAttempt {
+  attempt: string;
+  error: string | null;
 }
 
 /**

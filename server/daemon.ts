@@ -10,7 +10,10 @@ import { ApiServer } from './api/server';
 import { ruleService } from './api/rule-service';
 import { statsService } from './api/stats-service';
 import { interfaceMessage, systemService } from './api/system-service';
+import { traceService } from './api/trace-service';
 import type { CallGate } from './api/unary';
+import type { ConfigFile } from './config/config-file';
+import { applyConfigRules, ConfigReloader } from './config/daemon-config';
 import type { DaemonOptions } from './config/options';
 import { Forwarder } from './forwarding/forwarder';
 import { logger } from './log';
@@ -25,6 +28,8 @@ import { InterfaceChange, InterfaceTable } from './net/interfaces';
 import { HeartbeatMonitor } from './workers/health';
 import { WorkerPool, WorkerSlot } from './workers/pool';
 import { SERVER_VERSION } from './version';
+import { connectTraces } from './trace/connect';
+import { TraceManager } from './trace/manager';
 
 /** How long health reports NOT_SERVING before the listeners close at shutdown. */
 const NOT_SERVING_GRACE_MS = 300;
@@ -44,8 +49,14 @@ export class Daemon {
   private heartbeats?: HeartbeatMonitor;
   private collector?: StatsCollector;
   private interfaces?: InterfaceTable;
+  private traces?: TraceManager;
+  private configReloader?: ConfigReloader;
 
-  constructor(private readonly options: DaemonOptions) {}
+  /** `config`: the file options.config names, already read (its settings already in `options`). */
+  constructor(
+    private readonly options: DaemonOptions,
+    private readonly config?: ConfigFile,
+  ) {}
 
   async start(): Promise<void> {
     const { options } = this;
@@ -53,6 +64,9 @@ export class Daemon {
     const limits = DEFAULT_RULE_LIMITS;
     const store = await RuleStore.open(options.stateDir, limits);
     this.log.info('rule store opened', { path: store.path, rules: store.list().length, version: SERVER_VERSION });
+    const events = new EventBus();
+    // The file's rules are the desired state: in the store before the first sync installs them.
+    if (this.config) await applyConfigRules(this.config, { store, events, sync: async () => undefined }, 'at start', this.log);
 
     const pool = new WorkerPool(addon, {
       workers: options.workers,
@@ -64,14 +78,17 @@ export class Daemon {
       testHooksFile: options.testHooks ? path.join(options.stateDir, 'test-hooks.json') : undefined,
     });
     this.pool = pool;
-    const events = new EventBus();
     const interfaces = new InterfaceTable(addon, (change) => {
       this.announceInterfaces(events, interfaces, change, store.list());
       void forwarder.sync();
     });
     this.interfaces = interfaces;
-    const forwarder = new Forwarder(() => store.list(), pool, interfaces, events, addon);
+    const traces: TraceManager = new TraceManager({ findRule: (ref) => store.find(ref), apply: (): Promise<void> => forwarder.sync() });
+    this.traces = traces;
+    connectTraces(traces, { pool, events, findRule: (ref) => store.find(ref) });
+    const forwarder = new Forwarder(() => store.list(), pool, interfaces, events, addon, traces.traceOf);
     this.forwarder = forwarder;
+    if (options.config) this.configReloader = new ConfigReloader(options.config, { store, events, sync: () => forwarder.sync() }, options);
     pool.on('started', (slot: WorkerSlot) =>
       events.publish(EventKind.EVENT_KIND_WORKER_STARTED, `worker ${slot.index} started (pid ${slot.process?.pid})`, {
         worker: { index: slot.index, pid: slot.process?.pid ?? 0, reason: slot.lastRestartReason },
@@ -112,6 +129,7 @@ export class Daemon {
         events,
       }),
       'mcr.v1.StatsService': statsService({ store, collector, gate }),
+      'mcr.v1.TraceService': traceService({ traces, gate }),
     });
     this.api = api;
     await api.listen(options.listen, options.tls, options.insecure);
@@ -127,6 +145,14 @@ export class Daemon {
     this.log.info('mcrd ready', { workers: pool.size, rules: store.list().length });
   }
 
+  /** SIGHUP: re-applies the config file (see ConfigReloader); resolves when done, never rejects. */
+  async reload(): Promise<void> {
+    if (!this.options.config) return void this.log.info('SIGHUP received: no configuration file to reload (start mcrd with --config FILE)');
+    if (this.gate.closing) return void this.log.info('SIGHUP received while shutting down: ignored');
+    if (!this.configReloader) return void this.log.warn('SIGHUP received while starting: ignored (the file was read at start)');
+    await this.configReloader.reload();
+  }
+
   /** Refuses new calls, lets calls in flight finish, stops the workers, leaves the groups. */
   async stop(): Promise<void> {
     this.gate.closing = true;
@@ -138,6 +164,7 @@ export class Daemon {
       this.api.setServing(false);
       await new Promise((resolve) => setTimeout(resolve, NOT_SERVING_GRACE_MS));
     }
+    this.traces?.close(); // ends the WatchTraces streams, which would hold the server open
     await this.api?.close(2000);
     this.metrics?.close();
     this.forwarder?.stop();

@@ -4,17 +4,15 @@
  */
 import winston from 'winston';
 
-export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+import { isLogLevel, LOG_LEVELS, LogLevel } from './log-levels';
+
+export { isLogLevel, LOG_LEVELS };
+export type { LogLevel };
 
 export const FACILITIES = ['supervisor', 'api', 'store', 'workers', 'net', 'worker'] as const;
 export type Facility = (typeof FACILITIES)[number];
 
 const severity: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3 };
-
-export function isLogLevel(value: string): value is LogLevel {
-  return (LOG_LEVELS as readonly string[]).includes(value);
-}
 
 const levels = new Map<Facility, LogLevel>(FACILITIES.map((f) => [f, 'info']));
 

@@ -1,7 +1,10 @@
 /**
- * mcrd entry point: parses the command line, runs the daemon, and shuts it down cleanly on
+ * mcrd entry point: parses the command line (and reads --config FILE, whose settings the flags
+ * override), runs the daemon, re-applies the config file on SIGHUP, and shuts it down cleanly on
  * SIGTERM/SIGINT (forced after 10 s).
  */
+import { ConfigFile, ConfigFileError, readConfigFile } from './config/config-file';
+import { withFileSettings } from './config/daemon-config';
 import { parseDaemonArgs, UsageError } from './config/options';
 import { Daemon } from './daemon';
 import { logger, setLogLevel } from './log';
@@ -18,9 +21,20 @@ async function main(): Promise<void> {
     process.stderr.write(`mcrd: ${err.message}\nTry 'mcrd --help'.\n`);
     process.exit(2);
   }
+  let config: ConfigFile | undefined;
+  if (options.config) {
+    try {
+      config = await readConfigFile(options.config);
+    } catch (err) {
+      if (!(err instanceof ConfigFileError)) throw err;
+      process.stderr.write(err.message.split('\n').map((line) => `mcrd: ${line}\n`).join(''));
+      process.exit(2);
+    }
+    options = withFileSettings(options, config);
+  }
   setLogLevel(options.logLevel);
 
-  const daemon = new Daemon(options);
+  const daemon = new Daemon(options, config);
   let stopping = false;
   /** Set when start failed: a shutdown already under way must not turn that into success. */
   let exitCode = 0;
@@ -42,7 +56,7 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGHUP', () => log.info('SIGHUP received: no configuration file to reload'));
+  process.on('SIGHUP', () => void daemon.reload());
 
   try {
     await daemon.start();

@@ -10,6 +10,6 @@ export const PROTOCOL_MAJOR = 1;
 export const PROTOCOL_MINOR = 0;
 
 /** What this server offers; clients may check for a feature before using it. */
-export const FEATURES = ['rules', 'validate_only', 'stats', 'workers', 'health', 'reflection'];
+export const FEATURES = ['rules', 'validate_only', 'apply_rules', 'stats', 'workers', 'health', 'reflection'];
 
 export const SERVER_VERSION: string = packageJson.version;

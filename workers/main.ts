@@ -1,15 +1,17 @@
 /**
  * Worker process entry. Started by the supervisor through setpriv with no privilege; fd 3 is its
- * control channel. It checks that it holds no privilege (fail closed), then runs the native data
- * plane for the sockets and rules the supervisor sends it.
+ * control channel. It checks that it holds no privilege and confines itself with a seccomp filter
+ * (fail closed: exit 78 otherwise), then runs the native data plane for the sockets and rules the
+ * supervisor sends it.
  */
 import { native } from '../native';
+import { probeConfinement } from './confinement-probe';
 import { decode, encode, PROTOCOL_VERSION, WorkerEvent, WorkerReply, WorkerRequest } from './protocol';
 import { privilegeProblems, readPrivileges } from './privileges';
 import { WorkerRuntime } from './runtime';
 
 const CONTROL_FD = 3;
-/** EX_CONFIG: the worker refuses to run as configured. */
+/** EX_CONFIG: the worker refuses to run as configured (privileges left, or it cannot confine itself). */
 const EXIT_PRIVILEGED = 78;
 /** EX_SOFTWARE: the crash-on-start test hook. */
 const EXIT_TEST_CRASH = 70;
@@ -37,7 +39,10 @@ function main(): void {
   function send(message: WorkerEvent | WorkerReply): void {
     channel.send(encode(message));
   }
-  /** Test hooks (mcrd --test-hooks only): crash at once, or corrupt the table on SIGUSR1/SIGUSR2. */
+  /**
+   * Test hooks (mcrd --test-hooks only): crash at once, corrupt the table on SIGUSR1/SIGUSR2, or on
+   * SIGWINCH try what the confinement forbids and log each result.
+   */
   function armTestHooks(crashOnStart: boolean): void {
     if (crashOnStart) {
       send({ type: 'log', level: 'warn', message: 'test hook: crashing on start' });
@@ -46,6 +51,13 @@ function main(): void {
     }
     process.on('SIGUSR1', () => runtime.injectFault('drift'));
     process.on('SIGUSR2', () => runtime.injectFault('stuck'));
+    process.on('SIGWINCH', () => {
+      try {
+        send({ type: 'log', level: 'warn', message: 'test hook: confinement probe', meta: { ...probeConfinement(addon) } });
+      } catch (err) {
+        send({ type: 'log', level: 'error', message: `test hook: confinement probe failed: ${(err as Error).message}` });
+      }
+    });
   }
   function exit(code: number): void {
     runtime.close();
@@ -58,6 +70,14 @@ function main(): void {
   const problems = privilegeProblems(privileges);
   if (problems.length > 0) {
     send({ type: 'fatal', message: `refusing to run with privileges: ${problems.join('; ')}` });
+    setTimeout(() => exit(EXIT_PRIVILEGED), 100);
+    return;
+  }
+  // Before 'ready': the supervisor sends no fd and no rule until then.
+  try {
+    addon.applyWorkerSeccomp();
+  } catch (err) {
+    send({ type: 'fatal', message: `cannot apply the worker's seccomp filter: ${(err as Error).message}` });
     setTimeout(() => exit(EXIT_PRIVILEGED), 100);
     return;
   }

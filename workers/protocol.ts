@@ -4,11 +4,11 @@
  * decimal strings so that uint64 values survive JSON.
  *
  * Supervisor -> worker: requests carry `seq`; the worker answers each with a reply of the same seq.
- * Worker -> supervisor: replies, plus unsolicited `ready` and `log`.
+ * Worker -> supervisor: replies, plus unsolicited `ready`, `log`, `fatal` and `trace`.
  */
 import { createHash } from 'crypto';
 
-import type { DataplaneRule } from '../native';
+import type { DataplaneRule, DataplaneTrace, TracedPacket } from '../native';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -87,7 +87,15 @@ export interface LogEvent { type: 'log'; level: LogLevel; message: string; meta?
 /** The worker cannot run (e.g. it still holds a privilege); it exits right after. */
 export interface FatalEvent { type: 'fatal'; message: string }
 
-export type WorkerEvent = ReadyEvent | LogEvent | FatalEvent;
+/** A traced packet as it crosses the channel: the timestamp as a decimal string, the frame in base64. */
+export type WireTracedPacket = Omit<TracedPacket, 'timestampNs' | 'frame'> & { timestampNs: string; frame: string };
+/**
+ * The traced packets of one data-plane callback, oldest first. `lost` counts the records the data
+ * plane dropped since the previous batch because its trace ring was full.
+ */
+export interface TraceBatchEvent { type: 'trace'; records: WireTracedPacket[]; lost: number }
+
+export type WorkerEvent = ReadyEvent | LogEvent | FatalEvent | TraceBatchEvent;
 export type WorkerMessage = WorkerReply | WorkerEvent;
 
 export function encode(message: WorkerRequest | WorkerMessage): Buffer {
@@ -96,6 +104,14 @@ export function encode(message: WorkerRequest | WorkerMessage): Buffer {
 
 export function decode<T>(data: Buffer): T {
   return JSON.parse(data.toString('utf8')) as T;
+}
+
+export function tracedPacketToWire(packet: TracedPacket): WireTracedPacket {
+  return { ...packet, timestampNs: packet.timestampNs.toString(), frame: packet.frame.toString('base64') };
+}
+
+export function tracedPacketFromWire(wire: WireTracedPacket): TracedPacket {
+  return { ...wire, timestampNs: BigInt(wire.timestampNs), frame: Buffer.from(wire.frame, 'base64') };
 }
 
 /** What an egress socket sends to; part of the canonical form of a rule. */
@@ -115,15 +131,22 @@ export interface CanonicalRule {
   port: number;
   source: string;
   outputs: EgressDescription[];
+  /** Present while the rule is traced. */
+  trace?: DataplaneTrace;
 }
 
 /**
  * Hash of a rule set's full content (ids, input interfaces, match keys, every output's interface,
- * destination, TTL and TOS), computed identically by supervisor and worker, in any order.
+ * destination, TTL and TOS, and the trace settings of traced rules), computed identically by
+ * supervisor and worker, in any order. An untraced rule hashes as it did before tracing existed.
  */
 export function rulesetHash(rules: CanonicalRule[]): string {
   const canonical = [...rules]
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-    .map((r) => [r.id, r.input, r.group, r.port, r.source, r.outputs.map((o) => [o.interface, o.address, o.port, o.ttl, o.tos])]);
+    .map((r) => {
+      const entry: unknown[] = [r.id, r.input, r.group, r.port, r.source, r.outputs.map((o) => [o.interface, o.address, o.port, o.ttl, o.tos])];
+      if (r.trace) entry.push([r.trace.sampleEvery, r.trace.snapLength]);
+      return entry;
+    });
   return createHash('sha256').update(JSON.stringify(canonical)).digest('hex').slice(0, 16);
 }

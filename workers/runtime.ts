@@ -2,13 +2,14 @@
  * The worker's side of the control protocol: turns supervisor requests into data-plane calls.
  * Every request gets exactly one reply; a failing request changes nothing and says why.
  */
-import type { Dataplane, DataplaneRule, Native } from '../native';
+import type { Dataplane, DataplaneRule, Native, TracedPacket } from '../native';
 import {
   CanonicalRule,
   EgressDescription,
   LogLevel,
   ReplyBody,
   rulesetHash,
+  tracedPacketToWire,
   WorkerEvent,
   WorkerReply,
   WorkerRequest,
@@ -73,7 +74,11 @@ export class WorkerRuntime {
       case 'hello':
         if (this.dataplane) throw new Error('hello received twice');
         this.logLevel = request.logLevel;
-        this.dataplane = new this.addon.Dataplane({ core: request.core, batch: request.batch });
+        this.dataplane = new this.addon.Dataplane({
+          core: request.core,
+          batch: request.batch,
+          onTrace: (records, lost) => this.forwardTraces(records, lost),
+        });
         this.log('info', 'data plane started', { core: request.core, batch: request.batch });
         return { ok: true };
       case 'addInput':
@@ -130,6 +135,11 @@ export class WorkerRuntime {
     }
   }
 
+  /** One message per data-plane callback; the supervisor does the rest (names, verdicts, limits). */
+  private forwardTraces(records: TracedPacket[], lost: number): void {
+    this.emit({ type: 'trace', records: records.map(tracedPacketToWire), lost });
+  }
+
   private install(rules: DataplaneRule[]): void {
     this.plane().setRules(rules);
     this.installed = rules;
@@ -144,6 +154,7 @@ export class WorkerRuntime {
       port: r.port,
       source: r.source,
       outputs: r.outputs.map((h) => this.outputs.get(h) ?? { interface: `#${h}`, address: '', port: 0, ttl: 0, tos: 0 }),
+      trace: r.trace,
     }));
     return rulesetHash(canonical);
   }

@@ -4,6 +4,8 @@
 import * as grpc from '@grpc/grpc-js';
 
 import {
+  ApplyRulesRequest,
+  ApplyRulesResponse,
   CreateRuleRequest,
   CreateRuleResponse,
   DeepPartial,
@@ -41,6 +43,18 @@ import {
   WatchEventsRequest,
   WatchEventsResponse,
 } from '../../gen/mcr/v1/system';
+import {
+  DisableTraceRequest,
+  EnableTraceRequest,
+  GetTraceRequest,
+  GetTraceResponse,
+  ListTracesRequest,
+  ListTracesResponse,
+  TraceEvent,
+  TraceServiceClient,
+  TraceStatus,
+  WatchTracesRequest,
+} from '../../gen/mcr/v1/trace';
 import { McrCallError } from './errors';
 import { McrStream, StreamOptions, streamOf } from './stream';
 import { resolveTarget, TargetOptions } from './target';
@@ -77,6 +91,7 @@ export class McrClient {
   private readonly rules: RuleServiceClient;
   private readonly system: SystemServiceClient;
   private readonly stats: StatsServiceClient;
+  private readonly traces: TraceServiceClient;
 
   constructor(options: ConnectOptions = {}) {
     this.target = resolveTarget(options);
@@ -85,13 +100,24 @@ export class McrClient {
       throw new RangeError(`timeoutMs must be a positive integer, got ${this.timeoutMs}`);
     }
     const credentials = options.credentials ?? grpc.credentials.createInsecure();
-    // One channel shared by the three service stubs. Retries are off: a mutation whose answer was lost
+    // One channel shared by the service stubs. Retries are off: a mutation whose answer was lost
     // must not be sent again behind the caller's back (it may have been applied).
     this.channel = new grpc.Channel(this.target, credentials, { 'grpc.enable_retries': 0 });
     const shared = { channelOverride: this.channel };
     this.rules = new RuleServiceClient(this.target, credentials, shared);
     this.system = new SystemServiceClient(this.target, credentials, shared);
     this.stats = new StatsServiceClient(this.target, credentials, shared);
+    this.traces = new TraceServiceClient(this.target, credentials, shared);
+  }
+
+  /**
+   * Makes mcrd's rules match `request.rules` in one step, all or nothing: merged into the rules it has,
+   * or, with `replace`, replacing them. `dryRun` only computes the diff (added, changed, removed,
+   * unchanged); `expectedGeneration` (a store_generation read earlier) makes a concurrent change
+   * refuse the apply with ABORTED. Applying the same set again changes nothing.
+   */
+  applyRules(request: DeepPartial<ApplyRulesRequest>, options?: CallOptions): Promise<ApplyRulesResponse> {
+    return this.unary('ApplyRules', this.rules, this.rules.applyRules, ApplyRulesRequest.fromPartial(request), options);
   }
 
   createRule(request: DeepPartial<CreateRuleRequest>, options?: CallOptions): Promise<CreateRuleResponse> {
@@ -170,6 +196,42 @@ export class McrClient {
   watchStats(request: DeepPartial<WatchStatsRequest> = {}, options: StreamOptions = {}): McrStream<WatchStatsResponse> {
     const start = () => this.stats.watchStats(WatchStatsRequest.fromPartial(request));
     return streamOf(start, { target: this.target, rpc: 'WatchStats', timeoutMs: 0 }, options);
+  }
+
+  /**
+   * Starts tracing the rule `request.ruleId` (settings left at 0 take mcrd's defaults), or restarts its
+   * running trace with new settings; resolves to the trace's status (RUNNING, with the settings in
+   * force and its start time).
+   */
+  enableTrace(request: DeepPartial<EnableTraceRequest>, options?: CallOptions): Promise<TraceStatus> {
+    return this.unary('EnableTrace', this.traces, this.traces.enableTrace, EnableTraceRequest.fromPartial(request), options);
+  }
+
+  /** Stops a trace; its records stay readable with getTrace. Resolves to its final status. */
+  disableTrace(request: DeepPartial<DisableTraceRequest>, options?: CallOptions): Promise<TraceStatus> {
+    return this.unary('DisableTrace', this.traces, this.traces.disableTrace, DisableTraceRequest.fromPartial(request), options);
+  }
+
+  /** A trace's status and the records it buffered, oldest first. */
+  getTrace(request: DeepPartial<GetTraceRequest>, options?: CallOptions): Promise<GetTraceResponse> {
+    return this.unary('GetTrace', this.traces, this.traces.getTrace, GetTraceRequest.fromPartial(request), options);
+  }
+
+  /** The status of every trace mcrd knows, running or stopped with records. */
+  listTraces(request: DeepPartial<ListTracesRequest> = {}, options?: CallOptions): Promise<ListTracesResponse> {
+    return this.unary('ListTraces', this.traces, this.traces.listTraces, ListTracesRequest.fromPartial(request), options);
+  }
+
+  /**
+   * Trace records as they happen, of the rules in `request.ruleIds` (empty = every traced rule), as an
+   * async iterator; each event may also carry a trace's new status (enabled, or switched off and why).
+   * Cancelled and ended like watchStats. `lost` counts the records mcrd dropped for this consumer
+   * since the previous event because it read too slowly. To see a new trace from its first record,
+   * subscribe before calling enableTrace (mcrd sends only what happens after it accepted the call).
+   */
+  watchTraces(request: DeepPartial<WatchTracesRequest> = {}, options: StreamOptions = {}): McrStream<TraceEvent> {
+    const start = () => this.traces.watchTraces(WatchTracesRequest.fromPartial(request));
+    return streamOf(start, { target: this.target, rpc: 'WatchTraces', timeoutMs: 0 }, options);
   }
 
   /**

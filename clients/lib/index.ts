@@ -27,8 +27,8 @@
  * has a deadline (ConnectOptions.timeoutMs, default 5000 ms, or CallOptions.timeoutMs) and is sent
  * once: nothing is retried. Failures reject with McrCallError, a grpc-js ServiceError that also
  * carries the target and RPC name and says whether mcrd was reachable at all (connectFailure).
- * The streams, watchStats and watchEvents, are async iterators without a deadline, cancelled when the
- * loop over them ends (see McrStream).
+ * The streams, watchStats, watchEvents and watchTraces, are async iterators without a deadline,
+ * cancelled when the loop over them ends (see McrStream).
  */
 export { connect, McrClient, DEFAULT_TIMEOUT_MS } from './client';
 export type { CallOptions, ConnectOptions } from './client';

@@ -1,14 +1,14 @@
 /**
  * Runs a parsed mcrctl command against mcrd: the RPCs it needs, then its output, as a table or
  * detail view by default and as the response's proto3 JSON (the generated toJSON) with --json.
- * `stats --watch` prints updates until interrupted (see watch.ts), `events` one line per event.
+ * `stats --watch` prints updates until interrupted (see watch.ts), `events` one line per event,
+ * `trace` the records of a trace as they come (see trace-command.ts).
  */
 import {
   CreateRuleResponse,
   DeleteRuleResponse,
   GetRuleResponse,
   ListRulesResponse,
-  Rule,
   UpdateRuleResponse,
 } from '../../gen/mcr/v1/rules';
 import { GetStatsResponse, GetWorkerStatsResponse, WatchStatsResponse } from '../../gen/mcr/v1/stats';
@@ -21,51 +21,18 @@ import {
   SetLogLevelResponse,
   WatchEventsResponse,
 } from '../../gen/mcr/v1/system';
-import { McrClient } from '../lib/client';
 import { CLIENT_VERSION, PROTOCOL_MAJOR } from '../lib/version';
+import { CommandContext, show, toJsonText } from './command-context';
+import { runConfigCommand } from './config-commands';
 import { EventLines } from './event-view';
 import { interfacesTable } from './interface-view';
 import { CliCommand, WatchOptions } from './invocation';
 import { mergeRuleUpdate, newRuleDefinition } from './rule-edit';
-import { ruleDetail, rulesTable } from './rule-view';
+import { answeredRule, ruleDetail, ruleLabel, rulesTable } from './rule-view';
 import { inputsView, statsView, watchHeading } from './stats-view';
 import { logLevelChange, logLevelsTable, versionView, workersTable } from './system-view';
+import { followTrace, listTraces, showTrace, stopTrace } from './trace-command';
 import { poll, showUpdates, watchMode } from './watch';
-
-/** Where a command's result goes. */
-export interface Printer {
-  json: boolean;
-  /** stdout is a terminal: `--watch` redraws in place. */
-  interactive: boolean;
-  write(text: string): void;
-}
-
-/** What a command runs with. */
-export interface CommandContext {
-  client: McrClient;
-  printer: Printer;
-  /** Calls `handler` on Ctrl-C until the returned function is called (used by the commands that stream). */
-  onInterrupt(handler: () => void): () => void;
-}
-
-/** Prints `response` as JSON through its generated codec, or as `text()`. */
-function show<T>(printer: Printer, codec: { toJSON(message: T): unknown }, response: T, text: () => string): void {
-  printer.write(printer.json ? toJsonText(codec.toJSON(response)) : text());
-}
-
-function toJsonText(value: unknown): string {
-  return JSON.stringify(value, null, 2) + '\n';
-}
-
-/** The rule a rule RPC answered with; mcrd always sends one, so its absence is a server bug. */
-function answeredRule(rule: Rule | undefined, rpc: string): Rule {
-  if (rule === undefined) throw new Error(`mcrd answered ${rpc} without a rule`);
-  return rule;
-}
-
-function ruleLabel(rule: Rule): string {
-  return rule.name ? `${rule.id} (${rule.name})` : rule.id;
-}
 
 /**
  * `stats --watch`: WatchStats updates (GetWorkerStats polled at the interval with --inputs, which
@@ -190,6 +157,19 @@ export async function runCommand(command: CliCommand, context: CommandContext): 
       show(printer, SetLogLevelResponse, response, () => `${logLevelChange(command.facility, command.level)}\n${logLevelsTable(response.levels)}`);
       return;
     }
+    case 'trace start':
+      return followTrace(command, context);
+    case 'trace list':
+      return listTraces(context);
+    case 'trace show':
+      return showTrace(command, context);
+    case 'trace stop':
+      return stopTrace(command, context);
+    case 'config check':
+    case 'config load':
+    case 'config show':
+    case 'config save':
+      return runConfigCommand(command, context);
     case 'version': {
       const response = await client.getVersion();
       const clientVersion = { version: CLIENT_VERSION, protocolMajor: PROTOCOL_MAJOR };

@@ -38,12 +38,46 @@ export function formatLocalTime(unixNanos: bigint): string {
   return `${date} ${two(t.getHours())}:${two(t.getMinutes())}:${two(t.getSeconds())}.${String(t.getMilliseconds()).padStart(3, '0')}`;
 }
 
+/**
+ * Unix nanoseconds as the local time of day to the microsecond, "15:04:05.678901": for one line per
+ * packet (`mcrctl trace`), as tcpdump prints it.
+ */
+export function formatTimeOfDay(unixNanos: bigint): string {
+  const t = new Date(Number(unixNanos / 1_000_000n));
+  const two = (n: number) => String(n).padStart(2, '0');
+  const micros = String((unixNanos % 1_000_000_000n) / 1000n).padStart(6, '0');
+  return `${two(t.getHours())}:${two(t.getMinutes())}:${two(t.getSeconds())}.${micros}`;
+}
+
 /** Decimal (SI) prefixes for rates, in steps of 1000. */
 const PREFIXES = ['', 'k', 'M', 'G'] as const;
 
 /** Three significant digits: "7.50", "12.3", "950". */
 function threeDigits(value: number): string {
   return value.toFixed(value < 10 ? 2 : value < 100 ? 1 : 0);
+}
+
+/** Units of a duration in nanoseconds, smallest first. */
+const DURATION_UNITS: ReadonlyArray<readonly [number, string]> = [
+  [1, 'ns'],
+  [1e3, 'us'],
+  [1e6, 'ms'],
+  [1e9, 's'],
+];
+
+/**
+ * A short duration given in nanoseconds, in the largest unit it reaches, with three significant
+ * digits: 850 -> "850 ns", 12_345 -> "12.3 us", 1_500_000 -> "1.50 ms", 2_000_000_000 -> "2.00 s".
+ */
+export function formatNanos(nanos: bigint): string {
+  const value = Number(nanos);
+  let step = DURATION_UNITS.length - 1;
+  while (step > 0 && value < DURATION_UNITS[step][0]) step--;
+  if (step === 0) return `${nanos} ns`;
+  let text = threeDigits(value / DURATION_UNITS[step][0]);
+  // Rounding can reach the next unit (999_999 ns -> "1000 us"): say "1.00 ms" instead.
+  if (Number(text) >= 1000 && step < DURATION_UNITS.length - 1) text = threeDigits(value / DURATION_UNITS[++step][0]);
+  return `${text} ${DURATION_UNITS[step][1]}`;
 }
 
 /**

@@ -1,6 +1,8 @@
 /** A parsed mcrctl command line: where to connect, how to print, and what to do. */
 import { EventKind } from '../../gen/mcr/v1/system';
+import type { ConfigCommand } from './config-commands';
 import { NewRuleEdit, RuleEdit } from './rule-edit';
+import { PcapDestination } from './trace-output';
 
 export interface ConnectionOptions {
   /** Exactly one of socket and address is set. */
@@ -10,6 +12,7 @@ export interface ConnectionOptions {
 }
 
 export type CliCommand =
+  | ConfigCommand
   | { name: 'rule add'; edit: NewRuleEdit; dryRun: boolean }
   | { name: 'rule list' }
   | { name: 'rule get'; rule: string }
@@ -23,7 +26,20 @@ export type CliCommand =
   | { name: 'version' }
   | { name: 'log-level get' }
   /** facility "" = every facility. Names and levels are mcrd's to check. */
-  | { name: 'log-level set'; facility: string; level: string };
+  | { name: 'log-level set'; facility: string; level: string }
+  /** `trace RULE`: enable, follow until the trace ends or Ctrl-C; pcap set = a pcapng capture. */
+  | { name: 'trace start'; rule: string; settings: TraceSettings; pcap?: PcapDestination }
+  | { name: 'trace list' }
+  | { name: 'trace show'; rule: string; pcap?: PcapDestination }
+  | { name: 'trace stop'; rule: string };
+
+/** The settings of `trace RULE`; those not given are left to mcrd's defaults. */
+export interface TraceSettings {
+  sampleEvery?: number;
+  snapLength?: number;
+  recordLimit?: number;
+  timeLimitMs?: number;
+}
 
 /** `--watch`: keep printing updates until interrupted. */
 export interface WatchOptions {

@@ -15,6 +15,10 @@ function connectionHint(connection: ConnectionOptions): string {
   return connection.address !== undefined ? 'check --address' : 'set --socket or MCR_SOCKET';
 }
 
+function noBinaryStdout(): never {
+  throw new Error('this output takes text only: write the capture to a file with -w FILE');
+}
+
 /** Runs mcrctl with `argv` (the arguments after the program name); resolves to the exit code. */
 export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
   let parsed: ParseResult;
@@ -29,8 +33,13 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
   const { connection, json, command } = parsed.invocation;
   const client = connect(connection);
   try {
-    const printer = { json, interactive: io.isTTY === true, write: io.stdout };
-    await runCommand(command, { client, printer, onInterrupt: (handler) => io.onInterrupt?.(handler) ?? (() => undefined) });
+    const printer = { json, interactive: io.isTTY === true, write: io.stdout, writeBytes: io.stdoutBytes ?? noBinaryStdout };
+    await runCommand(command, {
+      client,
+      printer,
+      note: (text) => io.stderr(`${text}\n`),
+      onInterrupt: (handler) => io.onInterrupt?.(handler) ?? (() => undefined),
+    });
     return ExitCode.Ok;
   } catch (err) {
     io.stderr(`mcrctl: ${formatGrpcError(err, { hint: connectionHint(connection) })}\n`);

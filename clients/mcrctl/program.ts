@@ -8,10 +8,12 @@ import { DEFAULT_TIMEOUT_MS } from '../lib/client';
 import { DEFAULT_SOCKET } from '../lib/target';
 import { hostPortArg, integerArg, parseEndpoints, parseInputEndpoint, parseSource, ruleArgument, uint64Arg, UsageError } from './args';
 import { EVENT_KIND_WORDS, parseEventKinds } from './event-kinds';
+import { defineConfigCommands } from './config-commands';
 import { ExitCode } from './exit-codes';
-import { CliCommand, ConnectionOptions, Invocation } from './invocation';
+import { CliCommand, ConnectionOptions, Invocation, TraceSettings } from './invocation';
 import { CliIo } from './io';
 import { isEmptyEdit, RuleEdit } from './rule-edit';
+import { PcapDestination } from './trace-output';
 
 export type ParseResult = { invocation: Invocation } | { exitCode: ExitCode };
 
@@ -38,6 +40,12 @@ interface CommandOptions {
   interval?: number;
   inputs?: boolean;
   kind?: string[];
+  sample?: number;
+  snap?: number;
+  limit?: number;
+  duration?: number;
+  pcap?: boolean;
+  write?: string;
 }
 
 /** `stats --watch` without --interval. */
@@ -45,6 +53,24 @@ export const DEFAULT_WATCH_INTERVAL_MS = 1000;
 /** The interval range mcrd accepts (it would clamp anything else; mcrctl refuses it instead). */
 export const MIN_WATCH_INTERVAL_MS = 100;
 export const MAX_WATCH_INTERVAL_MS = 60_000;
+
+/** The option keys that set up a trace (`trace RULE`), with their flags. */
+const TRACE_SETTING_FLAGS = [
+  ['sample', '--sample'],
+  ['snap', '--snap'],
+  ['limit', '--limit'],
+  ['duration', '--duration'],
+] as const;
+/** The option keys that ask for a pcapng capture, with their flags. */
+const CAPTURE_FLAGS = [
+  ['pcap', '--pcap'],
+  ['write', '-w'],
+] as const;
+
+const TRACE_HELP = `
+A rule named start, list, show or stop is traced with 'mcrctl trace start NAME' (or by its id).
+Records go to stdout, notes (started, records lost, ended) to stderr. Ctrl-C, SIGTERM or a closed
+pipe disable the trace and exit 0.`;
 
 /** mcrd's log facilities, for help texts (mcrd checks the names). */
 const FACILITIES_HELP = 'supervisor, api, store, workers, net, worker (the workers\' own logs)';
@@ -98,6 +124,55 @@ function connectionOptions(globals: GlobalOptions, env: NodeJS.ProcessEnv): Conn
   return { socket: globals.socket || env.MCR_SOCKET || DEFAULT_SOCKET, timeoutMs: globals.timeout };
 }
 
+/** The options of `trace RULE` (and `trace start RULE`) that set up the trace. */
+function traceSettingOptions(command: Command): Command {
+  return command
+    .option('--sample <N>', 'record one packet in every N (1-1000000; default 1: every packet)', integerArg(1, 1_000_000))
+    .option('--snap <BYTES>', 'bytes of each frame to keep, from its Ethernet header (1-2048; default 128)', integerArg(1, 2048))
+    .option('--limit <N>', 'the trace switches itself off after N records (1-100000; default 1000)', integerArg(1, 100_000))
+    .option('--duration <SECONDS>', 'the trace switches itself off after this many seconds (1-3600; default 60)', integerArg(1, 3600));
+}
+
+/** --pcap and -w, of `trace RULE` and `trace show`. */
+function captureOptions(command: Command): Command {
+  return command
+    .option('--pcap', 'write a pcapng capture (the verdict as each packet\'s comment) to stdout, which must not be a terminal')
+    .option('-w, --write <FILE>', 'write the pcapng capture to FILE instead ("-" = stdout); implies --pcap');
+}
+
+/** The settings given on the command line; those not given are left out (mcrd's defaults). */
+function traceSettings(options: CommandOptions): TraceSettings {
+  const settings: TraceSettings = {};
+  if (options.sample !== undefined) settings.sampleEvery = options.sample;
+  if (options.snap !== undefined) settings.snapLength = options.snap;
+  if (options.limit !== undefined) settings.recordLimit = options.limit;
+  if (options.duration !== undefined) settings.timeLimitMs = options.duration * 1000;
+  return settings;
+}
+
+/**
+ * Where --pcap / -w send the capture, or undefined for neither. A capture is binary: it is refused on a
+ * terminal, and cannot be combined with --json, the other output format.
+ */
+function pcapDestination(options: CommandOptions, json: boolean, isTTY: boolean): PcapDestination | undefined {
+  if (!options.pcap && options.write === undefined) return undefined;
+  if (json) throw new UsageError('--json and --pcap (or -w) ask for different outputs: give one of them');
+  if (options.write === '') throw new UsageError('-w: the file name is empty');
+  if (options.write !== undefined && options.write !== '-') return { to: 'file', path: options.write };
+  if (isTTY) throw new UsageError('refusing to write a pcapng capture to a terminal: give -w FILE, or pipe it (mcrctl trace RULE --pcap | wireshark -k -i -)');
+  return { to: 'stdout' };
+}
+
+/**
+ * Refuses options that belong to another trace command. The `trace` command itself knows them all
+ * (for `trace RULE`), so commander accepts them anywhere after `trace`, as in `trace list --sample 5`.
+ */
+function refuseOptions(command: string, options: CommandOptions, flags: ReadonlyArray<readonly [keyof CommandOptions, string]>): void {
+  for (const [key, flag] of flags) {
+    if (options[key] !== undefined) throw new UsageError(`${command} takes no ${flag}: it applies to 'trace RULE'`);
+  }
+}
+
 /** "mcrctl rule add" for the rule add command. */
 function commandPath(command: Command): string {
   const names: string[] = [];
@@ -119,14 +194,14 @@ function buildProgram(io: CliIo, emit: (invocation: Invocation) => void): Comman
     .addHelpText('after', EXIT_CODES_HELP);
 
   /** Makes `command` a leaf whose action turns its arguments and options into a CliCommand. */
-  const leaf = (command: Command, build: (args: string[], options: CommandOptions) => CliCommand): Command =>
+  const leaf = (command: Command, build: (args: string[], options: CommandOptions, self: Command) => CliCommand): Command =>
     command.action((...actionArgs: unknown[]) => {
       const self = actionArgs[actionArgs.length - 1] as Command;
       const options = actionArgs[actionArgs.length - 2] as CommandOptions;
       const args = actionArgs.slice(0, -2) as string[];
       try {
         const globals = self.optsWithGlobals<GlobalOptions>();
-        emit({ connection: connectionOptions(globals, io.env), json: globals.json === true, command: build(args, options) });
+        emit({ connection: connectionOptions(globals, io.env), json: globals.json === true, command: build(args, options, self) });
       } catch (err) {
         if (err instanceof UsageError) self.error(`error: ${err.message}`, { exitCode: ExitCode.Usage, code: 'mcrctl.usage' });
         throw err;
@@ -215,6 +290,8 @@ function buildProgram(io: CliIo, emit: (invocation: Invocation) => void): Comman
       .option('--kind <KIND...>', `only events of these kinds (repeatable): ${EVENT_KIND_WORDS.join(', ')}`),
     (_args, options) => ({ name: 'events', kinds: parseEventKinds(options.kind ?? []) }),
   );
+  defineTraceCommands(program, leaf, io.isTTY === true);
+  defineConfigCommands(program, leaf);
   leaf(program.command('version').description('client and server versions and protocol'), () => ({ name: 'version' }));
 
   // `log-level` alone does what `log-level get` does.
@@ -238,6 +315,65 @@ function buildProgram(io: CliIo, emit: (invocation: Invocation) => void): Comman
 
   showUsageAfterErrors(program);
   return program;
+}
+
+type Leaf = (command: Command, build: (args: string[], options: CommandOptions, self: Command) => CliCommand) => Command;
+
+/**
+ * `trace RULE` and `trace start|list|show|stop`. `trace` is itself a command (trace RULE) with
+ * subcommands: commander dispatches to a subcommand when the first word after `trace` names one, and
+ * runs `trace RULE` otherwise. `trace start RULE` is the same as `trace RULE` for any RULE, a rule
+ * named like a subcommand included. The options are all declared on `trace`, which therefore takes
+ * them wherever they appear; each command reads them with optsWithGlobals and refuses those that are
+ * not its own.
+ */
+function defineTraceCommands(program: Command, leaf: Leaf, isTTY: boolean): void {
+  const startCommand = (rule: string | undefined, self: Command): CliCommand => {
+    if (rule === undefined) throw new UsageError('trace needs a RULE (id or name) to trace, or one of: start RULE, list, show RULE, stop RULE');
+    const options = self.optsWithGlobals<CommandOptions & GlobalOptions>();
+    return { name: 'trace start', rule, settings: traceSettings(options), pcap: pcapDestination(options, options.json === true, isTTY) };
+  };
+
+  const trace = leaf(
+    captureOptions(traceSettingOptions(program.command('trace')))
+      .description('show what mcr does with each packet of a rule, live (RULE = id or name); or list, show and stop traces')
+      .usage('RULE [--sample N] [--snap BYTES] [--limit N] [--duration SECONDS] [--pcap] [-w FILE]\n       mcrctl trace start|list|show|stop ...')
+      .argument('[RULE]', 'the rule to trace (id or name)', ruleArgument)
+      .addHelpText('after', TRACE_HELP),
+    ([rule], _options, self) => startCommand(rule, self),
+  );
+
+  leaf(
+    captureOptions(traceSettingOptions(trace.command('start')))
+      .description("the same as 'trace RULE', for any rule name")
+      .argument('<RULE>', 'the rule to trace (id or name)', ruleArgument),
+    ([rule], _options, self) => startCommand(rule, self),
+  );
+
+  leaf(trace.command('list').description('every trace mcrd knows: state, settings, records'), (_args, _options, self) => {
+    const options = self.optsWithGlobals<CommandOptions>();
+    refuseOptions('trace list', options, [...TRACE_SETTING_FLAGS, ...CAPTURE_FLAGS]);
+    return { name: 'trace list' };
+  });
+
+  leaf(
+    captureOptions(trace.command('show'))
+      .description('the status of a trace and the records it buffered (or them as pcapng with --pcap / -w)')
+      .argument('<RULE>', 'the traced rule (id or name)', ruleArgument),
+    ([rule], _options, self) => {
+      const options = self.optsWithGlobals<CommandOptions & GlobalOptions>();
+      refuseOptions('trace show', options, TRACE_SETTING_FLAGS);
+      return { name: 'trace show', rule, pcap: pcapDestination(options, options.json === true, isTTY) };
+    },
+  );
+
+  leaf(
+    trace.command('stop').description('switch a trace off; its records stay readable with trace show').argument('<RULE>', 'the traced rule (id or name)', ruleArgument),
+    ([rule], _options, self) => {
+      refuseOptions('trace stop', self.optsWithGlobals<CommandOptions>(), [...TRACE_SETTING_FLAGS, ...CAPTURE_FLAGS]);
+      return { name: 'trace stop', rule };
+    },
+  );
 }
 
 /** After a usage error, every command prints its own usage line and where to find more. */

@@ -12,6 +12,17 @@ const STATE_WORDS: Record<RuleState, string> = {
   [RuleState.UNRECOGNIZED]: 'unknown',
 };
 
+/** The rule a rule RPC answered with; mcrd always sends one, so its absence is a server bug. */
+export function answeredRule(rule: Rule | undefined, rpc: string): Rule {
+  if (rule === undefined) throw new Error(`mcrd answered ${rpc} without a rule`);
+  return rule;
+}
+
+/** "r-0123456789ab (cam1)", or the id alone for a rule without a name. */
+export function ruleLabel(rule: Pick<Rule, 'id' | 'name'>): string {
+  return rule.name ? `${rule.id} (${rule.name})` : rule.id;
+}
+
 /** "active", or "waiting: interface eth9 does not exist" when mcrd gives a reason. */
 export function formatState(status: RuleStatus | undefined): string {
   if (status === undefined) return STATE_WORDS[RuleState.RULE_STATE_UNSPECIFIED];

@@ -4,6 +4,26 @@
  */
 import { ServiceError, status } from '@grpc/grpc-js';
 
+/**
+ * Longest status message sent. A client's value quoted in full could make the trailers exceed what
+ * HTTP/2 delivers (about 64 KB after compression): the call, and the connection with it, would hang.
+ */
+export const MAX_DETAILS_LENGTH = 1024;
+/** Longest part of a client's value quoted back in a message. */
+const MAX_QUOTED_LENGTH = 64;
+
+/** `value` as a JSON string for an error message, shortened when long: "abc..." (70000 characters). */
+export function quote(value: string): string {
+  if (value.length <= MAX_QUOTED_LENGTH) return JSON.stringify(value);
+  return `${JSON.stringify(value.slice(0, MAX_QUOTED_LENGTH))}... (${value.length} characters)`;
+}
+
+/** `text` cut to MAX_DETAILS_LENGTH, saying how much was left out. */
+function capped(text: string): string {
+  if (text.length <= MAX_DETAILS_LENGTH) return text;
+  return `${text.slice(0, MAX_DETAILS_LENGTH)}... (${text.length - MAX_DETAILS_LENGTH} more characters)`;
+}
+
 export class ApiError extends Error {
   constructor(
     readonly code: status,
@@ -18,7 +38,8 @@ export class ApiError extends Error {
 
   /** The error as grpc-js sends it to the client. */
   toServiceError(): Partial<ServiceError> {
-    return { code: this.code, details: this.message, message: this.message };
+    const details = capped(this.message);
+    return { code: this.code, details, message: details };
   }
 }
 

@@ -1,7 +1,9 @@
-/** mcr.v1.RuleService: create, read, update and delete forwarding rules. */
+/** mcr.v1.RuleService: create, read, update and delete forwarding rules, or apply a whole rule set. */
 import { status } from '@grpc/grpc-js';
 
 import {
+  ApplyRulesRequest,
+  ApplyRulesResponse,
   CreateRuleRequest,
   CreateRuleResponse,
   DeleteRuleRequest,
@@ -14,12 +16,12 @@ import {
   UpdateRuleRequest,
   UpdateRuleResponse,
 } from '../../gen/mcr/v1/rules';
-import { EventKind } from '../../gen/mcr/v1/system';
 import type { EventBus } from '../events/bus';
 import type { Forwarder } from '../forwarding/forwarder';
 import type { RuleStore } from '../rules/store';
 import { RuleLimits, validateRuleDefinition } from '../rules/validate';
 import { ApiError } from './errors';
+import { announceApplied, announceRuleChange, appliedAnything } from './rule-changes';
 import { CallGate, unary } from './unary';
 
 export interface RuleServiceDeps {
@@ -60,10 +62,7 @@ function requireRef(ref: string): string {
 
 export function ruleService({ store, forwarder, limits, gate, events }: RuleServiceDeps): RuleServiceServer {
   const withStatus = (rule: Rule): Rule => ({ ...rule, status: forwarder.status(rule) });
-  const announce = (rule: Rule, change: 'created' | 'updated' | 'deleted') =>
-    events.publish(EventKind.EVENT_KIND_RULE_CHANGED, `rule ${rule.id}${rule.name ? ` (${rule.name})` : ''} ${change}`, {
-      rule: { ruleId: rule.id, status: undefined, change },
-    });
+  const announce = (rule: Rule, change: 'created' | 'updated' | 'deleted') => announceRuleChange(events, rule, change);
   const find = (ref: string): Rule => {
     const rule = store.find(requireRef(ref));
     if (!rule) throw new ApiError(status.NOT_FOUND, 'rule', `no rule with id or name "${ref}"`);
@@ -71,6 +70,24 @@ export function ruleService({ store, forwarder, limits, gate, events }: RuleServ
   };
 
   return {
+    applyRules: unary(gate, 'ApplyRules', async (req: ApplyRulesRequest): Promise<ApplyRulesResponse> => {
+      const arrivedAt = Date.now();
+      const request = { replace: req.replace, expectedGeneration: req.expectedGeneration };
+      const applied = await store.apply(req.rules, request, nowNanos(), { dryRun: req.dryRun });
+      if (!req.dryRun && appliedAnything(applied)) {
+        announceApplied(events, applied);
+        await settle(forwarder.sync(), arrivedAt);
+      }
+      return {
+        added: applied.added.map(withStatus),
+        changed: applied.changed.map(withStatus),
+        removed: applied.removed,
+        unchanged: applied.unchanged.map(withStatus),
+        storeGeneration: applied.generation,
+        dryRun: req.dryRun,
+      };
+    }),
+
     createRule: unary(gate, 'CreateRule', async (req: CreateRuleRequest): Promise<CreateRuleResponse> => {
       const arrivedAt = Date.now();
       const definition = validateRuleDefinition(req.rule, limits, 'rule');

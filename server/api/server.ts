@@ -14,6 +14,7 @@ import path from 'path';
 import { RuleServiceService } from '../../gen/mcr/v1/rules';
 import { StatsServiceService } from '../../gen/mcr/v1/stats';
 import { SystemServiceService } from '../../gen/mcr/v1/system';
+import { TraceServiceService } from '../../gen/mcr/v1/trace';
 import { logger } from '../log';
 import type { Listener, TlsFiles } from '../config/options';
 
@@ -24,6 +25,7 @@ const SERVICES = {
   'mcr.v1.RuleService': RuleServiceService,
   'mcr.v1.SystemService': SystemServiceService,
   'mcr.v1.StatsService': StatsServiceService,
+  'mcr.v1.TraceService': TraceServiceService,
 } as const;
 
 export type ServiceName = keyof typeof SERVICES;

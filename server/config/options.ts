@@ -5,10 +5,14 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import os from 'os';
 
-import { isLogLevel, LogLevel } from '../log';
+import { isLogLevel, LogLevel } from '../log-levels';
 import { SERVER_VERSION } from '../version';
+import { Listener, ListenerAddressError, parseListenerAddress, WORKERS_RANGE } from './listener';
 
-export type Listener = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };
+export type { Listener } from './listener';
+
+/** The settings a config file may also give; given on the command line, they win over the file. */
+export type FileSetting = 'listen' | 'workers' | 'logLevel';
 
 export interface TlsFiles {
   cert: string;
@@ -17,6 +21,10 @@ export interface TlsFiles {
 }
 
 export interface DaemonOptions {
+  /** --config: the config file (its settings, then its rules as the desired state); none when undefined. */
+  config?: string;
+  /** Which of the settings a config file may give were given on the command line. */
+  commandLine: ReadonlySet<FileSetting>;
   listen: Listener[];
   stateDir: string;
   workers: number;
@@ -43,17 +51,12 @@ export const DEFAULT_STATE_DIR = '/var/lib/mcr';
 export class UsageError extends Error {}
 
 export function parseListener(value: string): Listener {
-  if (value.startsWith('unix:')) {
-    const path = value.slice('unix:'.length);
-    if (!path.startsWith('/')) throw new InvalidArgumentError(`unix socket path must be absolute: "${value}"`);
-    return { kind: 'unix', path };
+  try {
+    return parseListenerAddress(value);
+  } catch (err) {
+    if (err instanceof ListenerAddressError) throw new InvalidArgumentError(err.message);
+    throw err;
   }
-  const match = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):(\d{1,5})$/.exec(value);
-  const port = match ? Number(match[2]) : NaN;
-  if (!match || port < 1 || port > 65535) {
-    throw new InvalidArgumentError(`expected unix:PATH or HOST:PORT (port 1-65535), got "${value}"`);
-  }
-  return { kind: 'tcp', host: match[1].replace(/^\[|\]$/g, ''), port };
 }
 
 function integer(min: number, max: number) {
@@ -80,13 +83,18 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
   const program = new Command('mcrd')
     .description('mcr supervisor: relays multicast between interfaces, driven over gRPC')
     .version(SERVER_VERSION)
+    .option('--config <file>', 'JSON5 config file: settings (the flags given win) and the rules, applied as the desired state; SIGHUP re-applies it')
     .addOption(
       new Option('--listen <address>', 'unix:PATH or HOST:PORT; repeatable')
         .argParser((v: string, all: Listener[]) => [...all, parseListener(v)])
         .default([] as Listener[], `unix:${DEFAULT_SOCKET}`),
     )
     .option('--state-dir <dir>', 'where the rule store is kept', DEFAULT_STATE_DIR)
-    .addOption(new Option('--workers <n>', 'worker processes').argParser(integer(1, 256)).default(os.availableParallelism(), 'online CPUs'))
+    .addOption(
+      new Option('--workers <n>', 'worker processes')
+        .argParser(integer(WORKERS_RANGE.min, WORKERS_RANGE.max))
+        .default(os.availableParallelism(), 'online CPUs'),
+    )
     .option('--full-sync-interval <seconds>', 'resend every worker its whole rule set this often', integer(1, 86400), 300)
     .option('--test-hooks', 'enable fault injection for the test suite (never in production)', false)
     .option('--metrics <host:port>', 'serve Prometheus metrics on http://HOST:PORT/metrics', metricsListener)
@@ -109,7 +117,10 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
   if (!!o.tlsCert !== !!o.tlsKey) throw new UsageError('--tls-cert and --tls-key go together');
   if (o.tlsClientCa && !o.tlsCert) throw new UsageError('--tls-client-ca needs --tls-cert and --tls-key');
   const listen: Listener[] = o.listen.length ? o.listen : [{ kind: 'unix', path: DEFAULT_SOCKET }];
+  const fileSettings: FileSetting[] = ['listen', 'workers', 'logLevel'];
   return {
+    config: o.config,
+    commandLine: new Set(fileSettings.filter((key) => program.getOptionValueSource(key) === 'cli')),
     listen,
     stateDir: o.stateDir,
     workers: o.workers,

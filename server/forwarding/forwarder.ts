@@ -10,7 +10,7 @@ import type { EventBus } from '../events/bus';
 import { logger } from '../log';
 import { Memberships } from '../net/memberships';
 import type { WorkerPool, WorkerSlot } from '../workers/pool';
-import { ForwardingPlan, InterfaceLookup, planForwarding, PlannedStatus } from './plan';
+import { ForwardingPlan, InterfaceLookup, planForwarding, PlannedStatus, TraceLookup } from './plan';
 
 /** Rule states as short words, the way mcrctl shows them. */
 const STATE_WORDS: Partial<Record<RuleState, string>> = {
@@ -42,6 +42,8 @@ export class Forwarder {
     private readonly interfaces: InterfaceLookup,
     private readonly events: EventBus,
     addon: Native,
+    /** Which rules are traced (their data-plane rules then carry the trace settings). */
+    private readonly traces: TraceLookup = () => undefined,
   ) {
     this.memberships = new Memberships(addon, this.log);
     pool.on('started', () => void this.sync());
@@ -106,7 +108,7 @@ export class Forwarder {
 
   private async pass(): Promise<void> {
     const rules = this.rules();
-    const plan = planForwarding(rules, this.pool.size, this.interfaces);
+    const plan = planForwarding(rules, this.pool.size, this.interfaces, this.traces);
     const statuses = new Map(plan.statuses);
     await Promise.all(this.pool.slots.map((slot) => this.applyToWorker(slot.index, plan, statuses)));
     this.memberships.sync(plan.memberships);

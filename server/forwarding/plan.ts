@@ -8,7 +8,7 @@ import { RuleState } from '../../gen/mcr/v1/rules';
 import { isMulticast, parseIPv4 } from '../rules/addresses';
 import { workerFor } from '../rules/placement';
 import type { CaptureTarget } from '../net/bpf';
-import type { EgressSocketOptions } from '../../native';
+import type { DataplaneTrace, EgressSocketOptions } from '../../native';
 
 export interface InterfaceInfo {
   name: string;
@@ -57,6 +57,8 @@ export interface PlannedRule {
   outputs: string[];
   /** Output index (in the rule) of each entry of `outputs`. */
   outputIndexes: number[];
+  /** Present while the rule is traced. */
+  trace?: DataplaneTrace;
 }
 
 export interface WorkerPlan {
@@ -103,7 +105,10 @@ function defaultTtl(address: string): number {
   return value !== undefined && isMulticast(value) ? DEFAULT_MULTICAST_TTL : DEFAULT_UNICAST_TTL;
 }
 
-export function planForwarding(rules: Rule[], workerCount: number, interfaces: InterfaceLookup): ForwardingPlan {
+/** The data-plane trace settings of a rule, or undefined when it is not traced. */
+export type TraceLookup = (ruleId: string) => DataplaneTrace | undefined;
+
+export function planForwarding(rules: Rule[], workerCount: number, interfaces: InterfaceLookup, traces: TraceLookup = () => undefined): ForwardingPlan {
   const workers: WorkerPlan[] = Array.from({ length: workerCount }, () => ({
     captures: new Map(),
     egress: new Map(),
@@ -171,6 +176,7 @@ export function planForwarding(rules: Rule[], workerCount: number, interfaces: I
       plan.captures.set(inputIf.name, capture);
     }
     capture.targets.push({ group: input.group, port: input.port });
+    const trace = traces(rule.id);
     plan.rules.push({
       id: rule.id,
       ifname: inputIf.name,
@@ -179,6 +185,7 @@ export function planForwarding(rules: Rule[], workerCount: number, interfaces: I
       source: input.source,
       outputs,
       outputIndexes,
+      ...(trace ? { trace } : {}),
     });
     const membership = membershipKey(inputIf.index, input.group, input.source);
     memberships.set(membership, { key: membership, ifindex: inputIf.index, group: input.group, source: input.source });

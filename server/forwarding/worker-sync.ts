@@ -88,6 +88,11 @@ export class WorkerSync {
     return undefined;
   }
 
+  /** Handle of the installed egress socket with this key. */
+  egressHandle(key: string): number | undefined {
+    return this.egress.get(key)?.handle;
+  }
+
   /** Egress key of an output handle. */
   egressKeyOf(handle: number): string | undefined {
     for (const [key, egress] of this.egress) if (egress.handle === handle) return key;
@@ -135,8 +140,17 @@ export class WorkerSync {
         port: rule.port,
         source: rule.source,
         outputs: outputs.map((e) => e.handle),
+        ...(rule.trace ? { trace: rule.trace } : {}),
       });
-      canonical.push({ id: rule.id, input: rule.ifname, group: rule.group, port: rule.port, source: rule.source, outputs: outputs.map((e) => describe(e.spec)) });
+      canonical.push({
+        id: rule.id,
+        input: rule.ifname,
+        group: rule.group,
+        port: rule.port,
+        source: rule.source,
+        outputs: outputs.map((e) => describe(e.spec)),
+        trace: rule.trace,
+      });
     }
     const hash = rulesetHash(canonical);
     const tableKey = JSON.stringify(table);

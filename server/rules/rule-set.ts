@@ -3,7 +3,7 @@
  * share one namespace (a client may refer to a rule by either), so a name may not be another rule's
  * id and an id may not be another rule's name.
  */
-import type { Rule } from '../../gen/mcr/v1/rules';
+import type { Input, Rule } from '../../gen/mcr/v1/rules';
 import { alreadyExists, ApiError } from '../api/errors';
 import { matchKey } from './id';
 
@@ -25,6 +25,16 @@ export class RuleSet {
     return this.byId.get(ref) ?? this.byName.get(ref);
   }
 
+  /** By id only. */
+  get(id: string): Rule | undefined {
+    return this.byId.get(id);
+  }
+
+  /** By name only. */
+  named(name: string): Rule | undefined {
+    return this.byName.get(name);
+  }
+
   /** Sorted by id. */
   sorted(): Rule[] {
     return [...this.byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -40,11 +50,7 @@ export class RuleSet {
     const input = rule.input!;
     const sameKey = this.byKey.get(matchKey(input));
     if (sameKey && (sameKey.id !== rule.id || !replacing)) {
-      return alreadyExists(
-        `${field}.input`,
-        `rule ${describeRule(sameKey)} already captures ${input.interface} ${input.group}:${input.port}` +
-          (input.source ? ` from ${input.source}` : ''),
-      );
+      return alreadyExists(`${field}.input`, `rule ${describeRule(sameKey)} already captures ${describeInput(input)}`);
     }
     if (!replacing && this.byId.has(rule.id)) {
       return alreadyExists(`${field}.id`, `a rule with id ${rule.id} already exists`);
@@ -82,6 +88,11 @@ export class RuleSet {
     if (old.name) byName.delete(old.name);
     return new RuleSet(byId, byKey, byName);
   }
+}
+
+/** What an input captures: `eth0 239.1.1.1:5000`, with ` from 10.0.0.1` for a source-specific one. */
+export function describeInput(input: Input): string {
+  return `${input.interface} ${input.group}:${input.port}` + (input.source ? ` from ${input.source}` : '');
 }
 
 /** `r-0123456789ab ("name")` or just the id. */

@@ -9,7 +9,8 @@ import { promises as fs } from 'fs';
 import path from 'path';
 
 import type { Rule } from '../../gen/mcr/v1/rules';
-import { aborted, alreadyExists, ApiError, exhausted, invalid, notFound } from '../api/errors';
+import { aborted, alreadyExists, ApiError, exhausted, invalid, notFound, quote } from '../api/errors';
+import { planApply } from './apply-plan';
 import { removeStaleTemporary } from './atomic-file';
 import { deriveRuleId } from './id';
 import { describeRule } from './rule-set';
@@ -25,6 +26,16 @@ const STATE_DIR_MODE = 0o700;
 export interface MutationOptions {
   /** Run every check and return the would-be result without changing anything. */
   dryRun?: boolean;
+}
+
+/** What an apply did (or, dry, would do): the rules by what happens to them, and the generation after. */
+export interface AppliedRules {
+  added: Rule[];
+  changed: Rule[];
+  removed: Rule[];
+  unchanged: Rule[];
+  /** The store's generation after the apply: unchanged by a dry run or an apply that changes nothing. */
+  generation: bigint;
 }
 
 /** Request fields the errors name (those of CreateRuleRequest, UpdateRuleRequest and DeleteRuleRequest). */
@@ -124,6 +135,37 @@ export class RuleStore {
     }).then((result) => ({ before: copyRule(result.before), after: copyRule(result.after) }));
   }
 
+  /**
+   * Makes the store hold `desired` in one write, all or nothing (see apply-plan.ts for how rules are
+   * identified); `replace` removes the rules `desired` does not identify. A set that changes nothing
+   * writes nothing and keeps the generation. With `expectedGeneration`, refuses (ABORTED) unless the
+   * store is at that generation.
+   */
+  apply(
+    desired: readonly Rule[],
+    request: { replace: boolean; expectedGeneration?: bigint },
+    now: bigint,
+    options: MutationOptions = {},
+  ): Promise<AppliedRules> {
+    return this.mutate(options, (state) => {
+      const expected = request.expectedGeneration;
+      if (expected !== undefined && expected !== state.generation) {
+        throw aborted(GENERATION_FIELD, `is ${expected}, but the rule store is at generation ${state.generation}`);
+      }
+      const plan = planApply(state.rules, desired, { replace: request.replace, limits: this.limits, now });
+      // mutate() adds one to the generation when it writes, which it does for a real change only.
+      const generation = plan.next && !options.dryRun ? state.generation + 1n : state.generation;
+      const { added, changed, removed, unchanged } = plan;
+      return { next: plan.next, result: { added, changed, removed, unchanged, generation } };
+    }).then((result) => ({
+      added: result.added.map(copyRule),
+      changed: result.changed.map(copyRule),
+      removed: result.removed.map(copyRule),
+      unchanged: result.unchanged.map(copyRule),
+      generation: result.generation,
+    }));
+  }
+
   /** Removes the rule `ref` names; resolves to it as it was. */
   delete(ref: string, expectedGeneration: bigint | undefined): Promise<Rule> {
     return this.mutate({}, (state) => {
@@ -135,15 +177,16 @@ export class RuleStore {
 
   /**
    * Runs `change` after every earlier mutation has settled; unless dry, persists its result and then
-   * makes it current. Callers copy the rules in the result before handing them out.
+   * makes it current (`next` undefined: nothing changes, nothing is written). Callers copy the rules
+   * in the result before handing them out.
    */
   private mutate<T>(
     options: MutationOptions,
-    change: (state: StoreContents) => { next: StoreContents['rules']; result: T },
+    change: (state: StoreContents) => { next: StoreContents['rules'] | undefined; result: T },
   ): Promise<T> {
     const run = this.queue.then(async () => {
       const { next, result } = change(this.state);
-      if (!options.dryRun) {
+      if (!options.dryRun && next) {
         const nextState: StoreContents = { generation: this.state.generation + 1n, rules: next };
         await writeStore(this.path, nextState);
         this.state = nextState;
@@ -157,7 +200,7 @@ export class RuleStore {
 
 function findOrThrow(state: StoreContents, ref: string): Rule {
   const rule = state.rules.find(ref);
-  if (!rule) throw notFound(REF_FIELD, `no rule with id or name ${JSON.stringify(ref)}`);
+  if (!rule) throw notFound(REF_FIELD, `no rule with id or name ${quote(ref)}`);
   return rule;
 }
 

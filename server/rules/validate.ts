@@ -3,7 +3,7 @@
  * of the offending value inside the request, e.g. `rule.outputs[1].port`.
  */
 import type { Input, Output, Rule } from '../../gen/mcr/v1/rules';
-import { exhausted, invalid } from '../api/errors';
+import { exhausted, invalid, quote } from '../api/errors';
 import { IPV4_ANY, IPV4_BROADCAST, isMulticast, isUnicast, isValidInterfaceName, parseIPv4 } from './addresses';
 
 export interface RuleLimits {
@@ -14,6 +14,10 @@ export interface RuleLimits {
 }
 
 export const DEFAULT_RULE_LIMITS: RuleLimits = { maxRules: 10_000, maxOutputsPerRule: 64 };
+
+/** The values an output's ttl and dscp may take. */
+export const TTL_RANGE = { min: 1, max: 255 } as const;
+export const DSCP_RANGE = { min: 0, max: 63 } as const;
 
 /** Rule ids and names: a letter or digit, then up to 62 letters, digits, '.', '_' or '-'. */
 const IDENTIFIER = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
@@ -43,7 +47,7 @@ export function validateRuleDefinition(rule: Rule | undefined, limits: RuleLimit
 
 /** Optional identifier: empty, or matching IDENTIFIER. */
 function checkIdentifier(value: string, field: string): void {
-  if (value !== '' && !IDENTIFIER.test(value)) throw invalid(field, `${JSON.stringify(value)} ${IDENTIFIER_RULE}`);
+  if (value !== '' && !IDENTIFIER.test(value)) throw invalid(field, `${quote(value)} ${IDENTIFIER_RULE}`);
 }
 
 function validateInput(input: Input | undefined, field: string): Input {
@@ -91,22 +95,22 @@ function validateOutput(output: Output | undefined, field: string): Output {
     throw invalid(`${field}.address`, `${output.address} cannot be a destination`);
   }
   checkInRange(output.port, 1, 65535, `${field}.port`);
-  if (output.ttl !== undefined) checkInRange(output.ttl, 1, 255, `${field}.ttl`);
-  if (output.dscp !== undefined) checkInRange(output.dscp, 0, 63, `${field}.dscp`);
+  if (output.ttl !== undefined) checkInRange(output.ttl, TTL_RANGE.min, TTL_RANGE.max, `${field}.ttl`);
+  if (output.dscp !== undefined) checkInRange(output.dscp, DSCP_RANGE.min, DSCP_RANGE.max, `${field}.dscp`);
   return { interface: output.interface, address: output.address, port: output.port, ttl: output.ttl, dscp: output.dscp };
 }
 
 function checkInterface(name: string, field: string): void {
   if (name === '') throw invalid(field, 'required: an interface name');
   if (!isValidInterfaceName(name)) {
-    throw invalid(field, `${JSON.stringify(name)} is not a valid interface name (1-15 bytes, no "/", ":" or spaces, not "." or "..")`);
+    throw invalid(field, `${quote(name)} is not a valid interface name (1-15 bytes, no "/", ":" or spaces, not "." or "..")`);
   }
 }
 
 function checkAddress(text: string, field: string): number {
   if (text === '') throw invalid(field, 'required: an IPv4 address');
   const value = parseIPv4(text);
-  if (value === undefined) throw invalid(field, `${JSON.stringify(text)} is not an IPv4 address in dotted-quad form (e.g. 239.1.2.3)`);
+  if (value === undefined) throw invalid(field, `${quote(text)} is not an IPv4 address in dotted-quad form (e.g. 239.1.2.3)`);
   return value;
 }
 

@@ -126,12 +126,17 @@ export class WorkerProcess extends EventEmitter {
         reject(new Error(`worker ${this.launch.index} exited during start (code ${code}, signal ${signal})`));
       });
     });
-    child.once('error', (err) => this.log.error('cannot start worker', { error: err.message }));
+    // 'error' also reports a failed kill (EPERM without CAP_KILL, ESRCH): log every one, never throw.
+    child.on('error', (err) => this.log.error('worker process error', { error: err.message }));
     child.once('exit', (code, signal) => this.onExit(code, signal));
     this.pid = child.pid ?? 0;
     this.channel = new addon.ControlChannel(
       mine,
-      (data) => this.onMessage(data),
+      (data, fds) => {
+        // A worker never sends descriptors: close any, so that a compromised one cannot exhaust ours.
+        for (const fd of fds) addon.closeFd(fd);
+        this.onMessage(data);
+      },
       (reason) => this.onChannelClosed(reason),
     );
     try {
@@ -213,6 +218,9 @@ export class WorkerProcess extends EventEmitter {
         return;
       case 'fatal':
         this.log.error(`worker refused to run: ${message.message}`);
+        return;
+      case 'trace':
+        this.emit('message', message);
         return;
     }
   }

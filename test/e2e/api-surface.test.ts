@@ -14,9 +14,9 @@ import { ReflectionClient } from '../support/reflection';
 import { waitForWorkersInSync } from '../support/rules';
 
 const WORKERS = 2;
-const MCR_SERVICES = ['mcr.v1.RuleService', 'mcr.v1.SystemService', 'mcr.v1.StatsService'];
+const MCR_SERVICES = ['mcr.v1.RuleService', 'mcr.v1.SystemService', 'mcr.v1.StatsService', 'mcr.v1.TraceService'];
 const STANDARD_SERVICES = ['grpc.health.v1.Health', 'grpc.reflection.v1.ServerReflection'];
-const RULE_METHODS = ['CreateRule', 'GetRule', 'ListRules', 'UpdateRule', 'DeleteRule'];
+const RULE_METHODS = ['ApplyRules', 'CreateRule', 'GetRule', 'ListRules', 'UpdateRule', 'DeleteRule'];
 const NOBODY = 65534;
 
 function isAlive(pid: number): boolean {
@@ -62,13 +62,34 @@ describe('e2e: API surface', function () {
       expect(registry.getMessage('mcr.v1.Rule')?.fields.map((f) => f.name), 'Rule fields').to.include.members(['id', 'name', 'input', 'outputs']);
     });
 
-    it('describes every mcr.v1 service the same way', async function () {
-      for (const name of MCR_SERVICES) {
+    it('resolves, as grpcurl does, every method of every listed service and every type they use', async function () {
+      const services = await reflection!.listServices();
+      let types = 0;
+      for (const name of services) {
         const { registry } = await reflection!.describeSymbol(name);
         const service = registry.getService(name);
-        expect(service, name).to.not.equal(undefined);
+        expect(service, `${name} in the descriptors served for it`).to.not.equal(undefined);
         expect(service!.methods.length, `methods of ${name}`).to.be.greaterThan(0);
+        const seen = new Set<string>();
+        const resolve = (typeName: string, from: string): void => {
+          if (seen.has(typeName)) return;
+          seen.add(typeName);
+          const message = registry.getMessage(typeName);
+          expect(message, `${typeName} (${from}) resolves`).to.not.equal(undefined);
+          for (const field of message!.fields) {
+            const at = `${typeName}.${field.name}`;
+            if (field.message) resolve(field.message.typeName, at);
+            if (field.enum) expect(registry.getEnum(field.enum.typeName), `${field.enum.typeName} (${at}) resolves`).to.not.equal(undefined);
+          }
+        };
+        for (const method of service!.methods) {
+          resolve(method.input.typeName, `${name}.${method.name} request`);
+          resolve(method.output.typeName, `${name}.${method.name} response`);
+        }
+        types += seen.size;
       }
+      for (const name of MCR_SERVICES) expect(services, 'services listed').to.include(name);
+      expect(types, 'message types resolved').to.be.greaterThan(40);
     });
   });
 
@@ -86,7 +107,7 @@ describe('e2e: API surface', function () {
     const version = await relay.client.getVersion();
     expect(version.protocolMajor).to.equal(1);
     expect(version.serverVersion).to.match(/^\d+\.\d+\.\d+/);
-    expect(version.features).to.include.members(['rules', 'validate_only', 'workers', 'health', 'reflection']);
+    expect(version.features).to.include.members(['rules', 'validate_only', 'apply_rules', 'workers', 'health', 'reflection']);
   });
 
   it('GetVersion from a client of protocol 2 is FAILED_PRECONDITION naming client_protocol_major', async function () {

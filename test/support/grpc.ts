@@ -13,6 +13,7 @@ import {
 } from '../../gen/mcr/v1/rules';
 import { InputStats, RuleStats, StatsServiceClient, WatchStatsResponse } from '../../gen/mcr/v1/stats';
 import { GetVersionResponse, SystemServiceClient, Worker } from '../../gen/mcr/v1/system';
+import { EnableTraceRequest, GetTraceResponse, TraceEvent, TraceServiceClient, TraceStatus } from '../../gen/mcr/v1/trace';
 
 export type RuleSpec = DeepPartial<Rule>;
 
@@ -46,6 +47,7 @@ export class McrClient {
   private readonly rules: RuleServiceClient;
   private readonly system: SystemServiceClient;
   private readonly stats: StatsServiceClient;
+  private readonly traces: TraceServiceClient;
   private readonly health: HealthClient;
 
   constructor(socketPath: string, options: McrClientOptions = {}) {
@@ -55,6 +57,7 @@ export class McrClient {
     this.rules = new RuleServiceClient(this.address, credentials, channelOptions);
     this.system = new SystemServiceClient(this.address, credentials, channelOptions);
     this.stats = new StatsServiceClient(this.address, credentials, channelOptions);
+    this.traces = new TraceServiceClient(this.address, credentials, channelOptions);
     this.health = new HealthClientConstructor(this.address, credentials, channelOptions) as unknown as HealthClient;
   }
 
@@ -111,6 +114,28 @@ export class McrClient {
     return this.stats.watchStats({ rule, intervalMs });
   }
 
+  /** Starts (or restarts) tracing a rule; unset settings are 0 (the defaults). */
+  enableTrace(ruleId: string, settings: Partial<Omit<EnableTraceRequest, 'ruleId'>> = {}): Promise<TraceStatus> {
+    return unary(this.traces, this.traces.enableTrace, EnableTraceRequest.fromPartial({ ...settings, ruleId }));
+  }
+
+  disableTrace(ruleId: string): Promise<TraceStatus> {
+    return unary(this.traces, this.traces.disableTrace, { ruleId });
+  }
+
+  getTrace(ruleId: string): Promise<GetTraceResponse> {
+    return unary(this.traces, this.traces.getTrace, { ruleId });
+  }
+
+  async listTraces(): Promise<TraceStatus[]> {
+    return (await unary(this.traces, this.traces.listTraces, {})).traces;
+  }
+
+  /** A raw WatchTraces call, without deadline (see watchStats); the caller cancels it. */
+  watchTraces(ruleIds: string[] = []): grpc.ClientReadableStream<TraceEvent> {
+    return this.traces.watchTraces({ ruleIds });
+  }
+
   /** Sets a facility's log level ("" = every facility); resolves with every facility's level. */
   async setLogLevel(facility: string, level: string): Promise<Record<string, string>> {
     return (await unary(this.system, this.system.setLogLevel, { facility, level })).levels;
@@ -121,7 +146,7 @@ export class McrClient {
   }
 
   close(): void {
-    for (const client of [this.rules, this.system, this.stats, this.health]) client.close();
+    for (const client of [this.rules, this.system, this.stats, this.traces, this.health]) client.close();
   }
 }
 

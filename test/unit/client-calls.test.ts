@@ -5,7 +5,7 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 
-import { CreateRuleResponse, RuleServiceServer, RuleServiceService } from '../../gen/mcr/v1/rules';
+import { ApplyRulesRequest, CreateRuleResponse, Rule, RuleServiceServer, RuleServiceService } from '../../gen/mcr/v1/rules';
 import { GetVersionRequest, Interface, SystemServiceServer, SystemServiceService } from '../../gen/mcr/v1/system';
 import { connect, formatGrpcError, McrCallError, McrClient, PROTOCOL_MAJOR } from '../../clients/lib';
 
@@ -16,6 +16,7 @@ describe('client library calls', () => {
   let server: grpc.Server;
   const versionRequests: GetVersionRequest[] = [];
   let createCalls = 0;
+  const applyRequests: ApplyRulesRequest[] = [];
   /** Replies to GetRule calls held back to make them miss their deadline; answered at teardown. */
   const held: Array<() => void> = [];
   const clients: McrClient[] = [];
@@ -36,6 +37,11 @@ describe('client library calls', () => {
     listInterfaces: (_call, reply) => reply(null, { interfaces: [eth0, Interface.fromPartial({ name: 'eth9', outputRules: ['r-1'] })] }),
   };
   const rules: RuleServiceServer = {
+    /** Answers with the desired rules as added, and what it was asked in dryRun. */
+    applyRules: (call, reply) => {
+      applyRequests.push(call.request);
+      reply(null, { added: call.request.rules, changed: [], removed: [], unchanged: [], storeGeneration: 7n, dryRun: call.request.dryRun });
+    },
     createRule: (_call, reply: grpc.sendUnaryData<CreateRuleResponse>) => {
       createCalls++;
       reply({ code: grpc.status.UNAVAILABLE, details: 'mcrd is shutting down' });
@@ -128,6 +134,16 @@ describe('client library calls', () => {
 
   it('refuses a bad timeout', () => {
     expect(() => connect({ socket, timeoutMs: 0 })).to.throw(RangeError);
+  });
+
+  it('applyRules sends the desired set with its flags and resolves to the diff', async () => {
+    applyRequests.length = 0;
+    const rule = { name: 'cam1', input: { interface: 'eth0', group: '239.0.0.1', port: 5000 }, outputs: [{ interface: 'eth1', address: '239.9.9.9', port: 6000, ttl: 4 }] };
+    const response = await client({ socket }).applyRules({ rules: [rule], replace: true, dryRun: true, expectedGeneration: 6n });
+    expect(applyRequests).to.deep.equal([ApplyRulesRequest.fromPartial({ rules: [rule], replace: true, dryRun: true, expectedGeneration: 6n })]);
+    expect(response.added).to.deep.equal([Rule.fromPartial(rule)]);
+    expect(response.storeGeneration).to.equal(7n);
+    expect(response.dryRun).to.equal(true);
   });
 
   it('rejects calls made after close', async () => {

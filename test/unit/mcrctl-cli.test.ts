@@ -68,6 +68,8 @@ class FakeMcrd {
   }
 
   readonly ruleService: RuleServiceServer = {
+    // The config commands run against a real rule store in mcrctl-config.test.ts.
+    applyRules: (_call, reply) => reply(fail(grpc.status.UNIMPLEMENTED, 'not in this fake')),
     createRule: (call, reply: Reply<{ rule: Rule }>) => {
       this.created.push(call.request);
       const problem = this.invalid(call.request.rule);

@@ -1,0 +1,66 @@
+/** Text views of the config commands: the diff of `config load` and the verdict of `config check`. */
+import type { ApplyRulesResponse, Rule } from '../../gen/mcr/v1/rules';
+import type { ConfigFile } from '../../server/config/config-file';
+import type { Listener } from '../../server/config/listener';
+import { formatInput, formatOutput } from './format';
+import { renderTable } from './table';
+
+/** How many rules, with the right noun: "1 rule", "3 rules". */
+function rules(count: number): string {
+  return `${count} rule${count === 1 ? '' : 's'}`;
+}
+
+/**
+ * One row per rule with what happens to it (added, changed, removed, unchanged), then a line that
+ * sums it up; for a dry run, what would happen.
+ */
+export function applyView(response: ApplyRulesResponse): string {
+  const groups: Array<[string, readonly Rule[]]> = [
+    ['added', response.added],
+    ['changed', response.changed],
+    ['removed', response.removed],
+    ['unchanged', response.unchanged],
+  ];
+  const rows = groups.flatMap(([change, list]) =>
+    list.map((rule) => {
+      const outputs = rule.outputs.map(formatOutput).join('\n') || '-';
+      return [change, rule.id, rule.name || '-', formatInput(rule.input), outputs, rule.generation.toString()];
+    }),
+  );
+  const table = rows.length
+    ? renderTable(
+        [{ header: 'CHANGE' }, { header: 'ID' }, { header: 'NAME' }, { header: 'INPUT' }, { header: 'OUTPUTS' }, { header: 'GEN', align: 'right' }],
+        rows,
+      ) + '\n'
+    : '';
+  return table + applySummary(response) + '\n';
+}
+
+function applySummary(response: ApplyRulesResponse): string {
+  const [added, changed, removed, unchanged] = [response.added, response.changed, response.removed, response.unchanged].map((l) => l.length);
+  const generation = `store generation ${response.storeGeneration}`;
+  if (response.dryRun) {
+    return `Dry run: would add ${added}, change ${changed} and remove ${removed}; ${unchanged} unchanged (${generation}; nothing was changed).`;
+  }
+  if (added + changed + removed === 0) return `No changes: ${rules(unchanged)} already as given (${generation}).`;
+  return `Applied: ${added} added, ${changed} changed, ${removed} removed, ${unchanged} unchanged; ${generation}.`;
+}
+
+/** A listener as --listen spells it. */
+function listenerText(listener: Listener): string {
+  if (listener.kind === 'unix') return `unix:${listener.path}`;
+  return listener.host.includes(':') ? `[${listener.host}]:${listener.port}` : `${listener.host}:${listener.port}`;
+}
+
+/** `config check`'s verdict on a valid file: what it holds. */
+export function checkedView(config: ConfigFile): string {
+  const parts = [config.rules === undefined ? 'no rules key (the rules are left to the API)' : rules(config.rules.length)];
+  if (config.listen) parts.push(`listen ${config.listen.map(listenerText).join(' ')}`);
+  if (config.workers !== undefined) parts.push(`workers ${config.workers}`);
+  if (config.logLevel !== undefined) parts.push(`logLevel ${config.logLevel}`);
+  const { ttl, dscp } = config.defaults;
+  if (ttl !== undefined || dscp !== undefined) {
+    parts.push(`defaults${ttl !== undefined ? ` ttl ${ttl}` : ''}${dscp !== undefined ? ` dscp ${dscp}` : ''}`);
+  }
+  return `${config.file}: valid: ${parts.join(', ')}\n`;
+}

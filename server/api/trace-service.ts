@@ -1,0 +1,50 @@
+/** mcr.v1.TraceService: switch packet tracing of a rule on and off, read its records, or watch them live. */
+import { ServerWritableStream, status } from '@grpc/grpc-js';
+
+import {
+  DisableTraceRequest,
+  EnableTraceRequest,
+  GetTraceRequest,
+  ListTracesResponse,
+  TraceEvent,
+  TraceServiceServer,
+  WatchTracesRequest,
+} from '../../gen/mcr/v1/trace';
+import { logger } from '../log';
+import type { TraceManager } from '../trace/manager';
+import { ApiError } from './errors';
+import { CallGate, unary } from './unary';
+
+const log = logger('api');
+
+export interface TraceServiceDeps {
+  traces: TraceManager;
+  gate: CallGate;
+}
+
+export function traceService({ traces, gate }: TraceServiceDeps): TraceServiceServer {
+  const watchTraces = (call: ServerWritableStream<WatchTracesRequest, TraceEvent>): void => {
+    const refuse = (err: ApiError): void => {
+      log.debug('request refused', { rpc: 'WatchTraces', code: status[err.code], message: err.message });
+      call.emit('error', err.toServiceError());
+    };
+    if (gate.closing) return refuse(new ApiError(status.UNAVAILABLE, undefined, 'mcrd is shutting down'));
+    let unsubscribe: () => void;
+    try {
+      unsubscribe = traces.subscribe(call, call.request.ruleIds);
+    } catch (err) {
+      if (err instanceof ApiError) return refuse(err);
+      log.error('request failed', { rpc: 'WatchTraces', error: (err as Error).stack });
+      return refuse(new ApiError(status.INTERNAL, undefined, `WatchTraces failed: ${(err as Error).message}`));
+    }
+    for (const event of ['cancelled', 'close', 'error']) call.on(event, unsubscribe);
+  };
+
+  return {
+    enableTrace: unary(gate, 'EnableTrace', (req: EnableTraceRequest) => traces.enable(req)),
+    disableTrace: unary(gate, 'DisableTrace', (req: DisableTraceRequest) => traces.disable(req.ruleId)),
+    getTrace: unary(gate, 'GetTrace', (req: GetTraceRequest) => traces.get(req.ruleId)),
+    listTraces: unary(gate, 'ListTraces', (): ListTracesResponse => ({ traces: traces.list() })),
+    watchTraces,
+  };
+}

@@ -1,0 +1,314 @@
+/**
+ * The config file: JSON5 (comments, trailing commas, unquoted keys) holding mcrd's settings and its
+ * rules. mcrd reads it with --config and on SIGHUP; mcrctl checks and loads it with the same code,
+ * which therefore stays free of anything server-only.
+ *
+ *   {
+ *     listen: ["unix:/run/mcr/mcr.sock"],  // --listen, repeatable
+ *     workers: 4,                          // --workers
+ *     logLevel: "info",                    // --log-level
+ *     defaults: { ttl: 8, dscp: 46 },      // for outputs that do not set them
+ *     rules: [
+ *       { name: "camera-1",
+ *         input: { interface: "eth0", group: "239.0.0.1", port: 5000 },
+ *         outputs: [{ interface: "eth1", address: "239.9.9.9", port: 6000 }] },
+ *     ],
+ *   }
+ *
+ * Every problem is reported with its place: "FILE:LINE:COLUMN: rules[2].outputs[0].port: must be
+ * 1-65535, got 0". Syntax errors come from JSON5 (which knows their place); every other problem is
+ * placed with Json5Locations. Rules are checked by the API's own validation, so a file that passes
+ * here is one mcrd accepts (short of collisions with rules it already holds).
+ */
+import { promises as fs } from 'fs';
+import JSON5 from 'json5';
+
+import type { Output, Rule } from '../../gen/mcr/v1/rules';
+import { ApiError } from '../api/errors';
+import { isLogLevel, LOG_LEVELS, LogLevel } from '../log-levels';
+import { checkDistinct } from '../rules/apply-plan';
+import { DEFAULT_RULE_LIMITS, DSCP_RANGE, RuleLimits, TTL_RANGE, validateRuleDefinition } from '../rules/validate';
+import { elementPath, Json5Locations, memberPath, SourcePosition } from './json5-locator';
+import { Listener, ListenerAddressError, parseListenerAddress, WORKERS_RANGE } from './listener';
+
+/** TTL and DSCP for the outputs that do not set their own. */
+export interface OutputDefaults {
+  ttl?: number;
+  dscp?: number;
+}
+
+export interface ConfigFile {
+  /** The file's name, as given. */
+  file: string;
+  /**
+   * Where the value at a JSON path is in the file (or its nearest ancestor that is there), so that a
+   * refusal naming `rules[i].field` (from mcrd, say) can point at the line.
+   */
+  locate(field: string): SourcePosition;
+  /** Settings; undefined when the file does not give them. */
+  listen?: Listener[];
+  workers?: number;
+  logLevel?: LogLevel;
+  defaults: OutputDefaults;
+  /**
+   * The rules, as ApplyRules takes them, with the defaults filled in. Undefined when the file has
+   * no `rules` key: it then does not manage rules (those made over the API stay); `rules: []`
+   * means no rules.
+   */
+  rules?: Rule[];
+}
+
+/** One thing wrong with a config file, and where. */
+export interface ConfigProblem {
+  /** 1-based; undefined for a problem with the file as a whole (it cannot be read). */
+  line?: number;
+  column?: number;
+  /** The JSON path of the value at fault (`rules[2].outputs[0].port`); "" for the whole document. */
+  field: string;
+  message: string;
+}
+
+/** A config file that cannot be used; `message` has one line per problem, each naming the place. */
+export class ConfigFileError extends Error {
+  override name = 'ConfigFileError';
+
+  constructor(
+    readonly file: string,
+    readonly problems: readonly ConfigProblem[],
+  ) {
+    super(problems.map((problem) => formatProblem(file, problem)).join('\n'));
+  }
+}
+
+/**
+ * The problem an error naming a field of the file's rules (`rules[1].name: ...`, as mcrd's refusals
+ * do) is, placed in the file; undefined when `text` names no such field.
+ */
+export function problemFromRefusal(config: ConfigFile, text: string): ConfigProblem | undefined {
+  const match = /^(rules(?:\[\d+\](?:\.[A-Za-z]+|\[\d+\])*)?): (.*)$/s.exec(text);
+  if (!match) return undefined;
+  return { ...config.locate(match[1]), field: match[1], message: match[2] };
+}
+
+/** "FILE:LINE:COLUMN: FIELD: MESSAGE" (without the parts a problem does not have). */
+export function formatProblem(file: string, problem: ConfigProblem): string {
+  const place = problem.line === undefined ? file : `${file}:${problem.line}:${problem.column}`;
+  return `${place}: ${problem.field ? `${problem.field}: ` : ''}${problem.message}`;
+}
+
+const TOP_KEYS = ['listen', 'workers', 'logLevel', 'defaults', 'rules'] as const;
+const DEFAULTS_KEYS = ['ttl', 'dscp'] as const;
+const RULE_KEYS = ['id', 'name', 'input', 'outputs'] as const;
+const INPUT_KEYS = ['interface', 'group', 'port', 'source'] as const;
+const OUTPUT_KEYS = ['interface', 'address', 'port', 'ttl', 'dscp'] as const;
+
+/** Reads and checks a config file; throws ConfigFileError (also when it cannot be read). */
+export async function readConfigFile(file: string, limits: RuleLimits = DEFAULT_RULE_LIMITS): Promise<ConfigFile> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (err) {
+    throw new ConfigFileError(file, [{ field: '', message: `cannot read it: ${(err as Error).message}` }]);
+  }
+  return parseConfig(text, file, limits);
+}
+
+/** Parses and checks the text of a config file; throws ConfigFileError listing every problem found. */
+export function parseConfig(text: string, file: string, limits: RuleLimits = DEFAULT_RULE_LIMITS): ConfigFile {
+  let document: unknown;
+  try {
+    document = JSON5.parse(text);
+  } catch (err) {
+    throw new ConfigFileError(file, [syntaxProblem(err)]);
+  }
+  const locations = Json5Locations.scan(text);
+  const reader = new Reader();
+  for (const duplicate of locations.duplicates()) {
+    const first = `${duplicate.first.line}:${duplicate.first.column}`;
+    reader.problem(duplicate.path, `given twice (also at ${first}); only the last would count`);
+  }
+  const config = readDocument(document, reader, limits, { file, locate: (field) => locations.locate(field) });
+  if (reader.problems.length > 0) {
+    const placed = reader.problems.map((problem) => ({ ...locations.locate(problem.field), ...problem }));
+    placed.sort((a, b) => a.line - b.line || a.column - b.column);
+    throw new ConfigFileError(file, placed);
+  }
+  return config;
+}
+
+/** A JSON5 SyntaxError ("JSON5: invalid character 'x' at 3:5") as a problem at its place. */
+function syntaxProblem(err: unknown): ConfigProblem {
+  const error = err as SyntaxError & { lineNumber?: number; columnNumber?: number };
+  if (typeof error.lineNumber !== 'number') throw err;
+  const message = error.message.replace(/^JSON5: /, '').replace(/ at \d+:\d+$/, '');
+  return { line: error.lineNumber, column: error.columnNumber, field: '', message: `not valid JSON5: ${message}` };
+}
+
+/** Collects problems by field; each reader returns undefined for a value it could not use. */
+class Reader {
+  readonly problems: ConfigProblem[] = [];
+
+  problem(field: string, message: string): undefined {
+    this.problems.push({ field, message });
+    return undefined;
+  }
+
+  /** An object whose keys are all among `keys` (each unknown key is a problem; the object is still used). */
+  object(value: unknown, field: string, keys: readonly string[]): Record<string, unknown> | undefined {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return this.problem(field, `must be an object, got ${describe(value)}`);
+    const record = value as Record<string, unknown>;
+    for (const key of Object.keys(record)) {
+      if (!keys.includes(key)) this.problem(memberPath(field, key), `unknown key (expected one of: ${keys.join(', ')})`);
+    }
+    return record;
+  }
+
+  array(value: unknown, field: string): unknown[] | undefined {
+    return Array.isArray(value) ? value : this.problem(field, `must be an array, got ${describe(value)}`);
+  }
+
+  string(value: unknown, field: string): string | undefined {
+    return typeof value === 'string' ? value : this.problem(field, `must be a string, got ${describe(value)}`);
+  }
+
+  /** Any number: a value out of range or not whole is the rule validation's to name. */
+  number(value: unknown, field: string): number | undefined {
+    return typeof value === 'number' ? value : this.problem(field, `must be a number, got ${describe(value)}`);
+  }
+
+  integer(value: unknown, field: string, range: { min: number; max: number }): number | undefined {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < range.min || value > range.max) {
+      return this.problem(field, `must be ${range.min}-${range.max}, got ${describe(value)}`);
+    }
+    return value;
+  }
+
+  /** `record[key]` read by `read`, or a "required" problem when it is missing. */
+  required<T>(record: Record<string, unknown>, key: string, field: string, read: (value: unknown, field: string) => T | undefined): T | undefined {
+    const at = memberPath(field, key);
+    return record[key] === undefined ? this.problem(at, 'required') : read(record[key], at);
+  }
+}
+
+/** A value as a message shows it: `"text"`, `0`, `null`, `an object`, `an array`. */
+function describe(value: unknown): string {
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object' && value !== null) return 'an object';
+  if (typeof value === 'number') return String(value);
+  return JSON.stringify(value) ?? String(value);
+}
+
+function readDocument(document: unknown, reader: Reader, limits: RuleLimits, source: Pick<ConfigFile, 'file' | 'locate'>): ConfigFile {
+  const config: ConfigFile = { ...source, defaults: {} };
+  const top = reader.object(document, '', TOP_KEYS);
+  if (!top) return config;
+  if (top.listen !== undefined) config.listen = readListen(top.listen, reader);
+  if (top.workers !== undefined) config.workers = reader.integer(top.workers, 'workers', WORKERS_RANGE);
+  if (top.logLevel !== undefined) config.logLevel = readLogLevel(top.logLevel, reader);
+  if (top.defaults !== undefined) config.defaults = readDefaults(top.defaults, reader);
+  if (top.rules !== undefined) config.rules = readRules(top.rules, config.defaults, reader, limits);
+  return config;
+}
+
+function readListen(value: unknown, reader: Reader): Listener[] | undefined {
+  const list = reader.array(value, 'listen');
+  if (!list) return undefined;
+  if (list.length === 0) return reader.problem('listen', 'lists no address: give at least one, or leave listen out for the default');
+  const listeners = list.map((item, index) => {
+    const field = elementPath('listen', index);
+    const text = reader.string(item, field);
+    if (text === undefined) return undefined;
+    try {
+      return parseListenerAddress(text);
+    } catch (err) {
+      if (err instanceof ListenerAddressError) return reader.problem(field, err.message);
+      throw err;
+    }
+  });
+  return listeners.every((l): l is Listener => l !== undefined) ? listeners : undefined;
+}
+
+function readLogLevel(value: unknown, reader: Reader): LogLevel | undefined {
+  const level = reader.string(value, 'logLevel');
+  if (level === undefined || isLogLevel(level)) return level;
+  return reader.problem('logLevel', `must be one of ${LOG_LEVELS.join(', ')}, got ${describe(level)}`);
+}
+
+function readDefaults(value: unknown, reader: Reader): OutputDefaults {
+  const record = reader.object(value, 'defaults', DEFAULTS_KEYS);
+  const defaults: OutputDefaults = {};
+  if (record?.ttl !== undefined) defaults.ttl = reader.integer(record.ttl, 'defaults.ttl', TTL_RANGE);
+  if (record?.dscp !== undefined) defaults.dscp = reader.integer(record.dscp, 'defaults.dscp', DSCP_RANGE);
+  return defaults;
+}
+
+/**
+ * The rules; undefined when any is unusable. Each rule is checked by itself first (its shape, then
+ * the API's validation), and the set as a whole (no two with one id, name or match key) only when
+ * every rule is valid, so that each problem is reported once, where it is.
+ */
+function readRules(value: unknown, defaults: OutputDefaults, reader: Reader, limits: RuleLimits): Rule[] | undefined {
+  const list = reader.array(value, 'rules');
+  if (!list) return undefined;
+  if (list.length > limits.maxRules) return reader.problem('rules', `${list.length} rules, more than the limit of ${limits.maxRules}`);
+  const rules = list.map((item, index) => readRule(item, elementPath('rules', index), defaults, reader, limits));
+  if (!rules.every((rule): rule is Rule => rule !== undefined)) return undefined;
+  if (!apiProblem(reader, () => checkDistinct(rules))) return undefined;
+  return rules;
+}
+
+/** Runs a check that throws ApiError; records its error as a problem. Returns whether it passed. */
+function apiProblem(reader: Reader, check: () => void, field = ''): boolean {
+  try {
+    check();
+    return true;
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+    reader.problem(err.field ?? field, err.detail);
+    return false;
+  }
+}
+
+function readRule(value: unknown, field: string, defaults: OutputDefaults, reader: Reader, limits: RuleLimits): Rule | undefined {
+  const record = reader.object(value, field, RULE_KEYS);
+  if (!record) return undefined;
+  const before = reader.problems.length;
+  const id = record.id === undefined ? '' : reader.string(record.id, memberPath(field, 'id'));
+  const name = record.name === undefined ? '' : reader.string(record.name, memberPath(field, 'name'));
+  const input = reader.required(record, 'input', field, (v, at) => readInput(v, at, reader));
+  const outputs = reader.required(record, 'outputs', field, (v, at) => readOutputs(v, at, defaults, reader));
+  if (reader.problems.length > before || id === undefined || name === undefined || !input || !outputs) return undefined;
+  const rule: Rule = { id, name, input, outputs, generation: 0n, status: undefined, createdUnixNanos: 0n, updatedUnixNanos: 0n };
+  return apiProblem(reader, () => validateRuleDefinition(rule, limits, field), field) ? rule : undefined;
+}
+
+function readInput(value: unknown, field: string, reader: Reader): Rule['input'] {
+  const record = reader.object(value, field, INPUT_KEYS);
+  if (!record) return undefined;
+  const iface = reader.required(record, 'interface', field, (v, at) => reader.string(v, at));
+  const group = reader.required(record, 'group', field, (v, at) => reader.string(v, at));
+  const port = reader.required(record, 'port', field, (v, at) => reader.number(v, at));
+  const source = record.source === undefined ? '' : reader.string(record.source, memberPath(field, 'source'));
+  if (iface === undefined || group === undefined || port === undefined || source === undefined) return undefined;
+  return { interface: iface, group, port, source };
+}
+
+function readOutputs(value: unknown, field: string, defaults: OutputDefaults, reader: Reader): Output[] | undefined {
+  const list = reader.array(value, field);
+  if (!list) return undefined;
+  const outputs = list.map((item, index) => readOutput(item, elementPath(field, index), defaults, reader));
+  return outputs.every((o): o is Output => o !== undefined) ? outputs : undefined;
+}
+
+function readOutput(value: unknown, field: string, defaults: OutputDefaults, reader: Reader): Output | undefined {
+  const record = reader.object(value, field, OUTPUT_KEYS);
+  if (!record) return undefined;
+  const iface = reader.required(record, 'interface', field, (v, at) => reader.string(v, at));
+  const address = reader.required(record, 'address', field, (v, at) => reader.string(v, at));
+  const port = reader.required(record, 'port', field, (v, at) => reader.number(v, at));
+  const ttl = record.ttl === undefined ? defaults.ttl : reader.number(record.ttl, memberPath(field, 'ttl'));
+  const dscp = record.dscp === undefined ? defaults.dscp : reader.number(record.dscp, memberPath(field, 'dscp'));
+  if (iface === undefined || address === undefined || port === undefined) return undefined;
+  if ((record.ttl !== undefined && ttl === undefined) || (record.dscp !== undefined && dscp === undefined)) return undefined;
+  return { interface: iface, address, port, ttl, dscp };
+}

@@ -1,0 +1,89 @@
+/**
+ * Rules written back in the config file's format (`mcrctl config show` and `config save`): what
+ * config-file.ts reads, so that loading the result (with --replace) changes nothing.
+ *
+ * A rule's id is written only when it is not the id derived from its match key (a chosen id, or one
+ * kept through a change of match key): left out, it would be derived again, on any host. Unset
+ * fields (no name, any source, no ttl or dscp) are left out.
+ */
+import type { Rule } from '../../gen/mcr/v1/rules';
+import { deriveRuleId } from '../rules/id';
+
+interface FileInput {
+  interface: string;
+  group: string;
+  port: number;
+  source?: string;
+}
+
+interface FileOutput {
+  interface: string;
+  address: string;
+  port: number;
+  ttl?: number;
+  dscp?: number;
+}
+
+interface FileRule {
+  id?: string;
+  name?: string;
+  input: FileInput;
+  outputs: FileOutput[];
+}
+
+/** The config document holding `rules` (and nothing else: the settings are mcrd's command line's). */
+export interface RulesDocument {
+  rules: FileRule[];
+}
+
+export function rulesDocument(rules: readonly Rule[]): RulesDocument {
+  return { rules: rules.map(fileRule) };
+}
+
+function fileRule(rule: Rule): FileRule {
+  const input = rule.input!;
+  const entry: FileRule = {
+    input: { interface: input.interface, group: input.group, port: input.port },
+    outputs: rule.outputs.map((output) => {
+      const out: FileOutput = { interface: output.interface, address: output.address, port: output.port };
+      if (output.ttl !== undefined) out.ttl = output.ttl;
+      if (output.dscp !== undefined) out.dscp = output.dscp;
+      return out;
+    }),
+  };
+  if (input.source) entry.input.source = input.source;
+  // Key order as in the file format: id, name, input, outputs.
+  const head: Pick<FileRule, 'id' | 'name'> = {};
+  if (rule.id !== deriveRuleId(input)) head.id = rule.id;
+  if (rule.name) head.name = rule.name;
+  return { ...head, ...entry };
+}
+
+/**
+ * The document as JSON5 text: `header` lines as // comments, then one rule per block with its input
+ * and each output on one line, trailing commas, keys unquoted.
+ */
+export function renderRulesJson5(document: RulesDocument, header: readonly string[] = []): string {
+  const lines = header.map((line) => `// ${line}`.trimEnd());
+  if (document.rules.length === 0) {
+    lines.push('{', '  rules: [],', '}');
+  } else {
+    lines.push('{', '  rules: [');
+    for (const rule of document.rules) {
+      lines.push('    {');
+      if (rule.id !== undefined) lines.push(`      id: ${JSON.stringify(rule.id)},`);
+      if (rule.name !== undefined) lines.push(`      name: ${JSON.stringify(rule.name)},`);
+      lines.push(`      input: ${inline(rule.input)},`, '      outputs: [');
+      for (const output of rule.outputs) lines.push(`        ${inline(output)},`);
+      lines.push('      ],', '    },');
+    }
+    lines.push('  ],', '}');
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** `{ key: value, ... }` on one line; the keys are all plain identifiers. */
+function inline(value: object): string {
+  const members = Object.entries(value).map(([key, member]) => `${key}: ${JSON.stringify(member)}`);
+  return `{ ${members.join(', ')} }`;
+}

@@ -1,0 +1,163 @@
+/**
+ * The plan of an ApplyRules (pure): which stored rules a desired rule set adds, changes, removes or
+ * leaves as they are, and the rule set that results, or the error that refuses the whole set.
+ *
+ * Identity: a desired rule is the stored rule with its id when it gives one; else the stored rule
+ * with its name when it gives one and such a rule exists; else the rule whose id is derived from its
+ * match key (a new rule when there is none). A changed rule keeps its id and creation time, so the
+ * workers, which key counters by rule id, keep its counters; its generation goes up by one. A rule
+ * whose definition (name, input, outputs in order) is the same is left exactly as it is.
+ */
+import type { Rule } from '../../gen/mcr/v1/rules';
+import { exhausted, invalid } from '../api/errors';
+import { deriveRuleId, matchKey } from './id';
+import { describeInput, RuleSet } from './rule-set';
+import { RuleLimits, validateRuleDefinition } from './validate';
+
+/** The request field holding the desired rules (ApplyRulesRequest.rules). */
+export const RULES_FIELD = 'rules';
+
+export interface ApplyOptions {
+  /** Stored rules the desired set does not identify are removed (true) or kept (false: merge). */
+  replace: boolean;
+  limits: RuleLimits;
+  /** Time of the change: the timestamps of added and changed rules. */
+  now: bigint;
+}
+
+export interface ApplyPlan {
+  /** New rules as they will be stored (generation 1), in request order. */
+  added: Rule[];
+  /** Rules whose definition changes, in their new stored form, in request order. */
+  changed: Rule[];
+  /** Stored rules that go (replace only), sorted by id. */
+  removed: Rule[];
+  /** Stored rules the desired set leaves as they are, in request order. */
+  unchanged: Rule[];
+  /** The rule set after the apply; undefined when the apply changes nothing. */
+  next: RuleSet | undefined;
+}
+
+/** "rules[3]": the request field of the desired rule at `index`. */
+export function ruleField(index: number, field = RULES_FIELD): string {
+  return `${field}[${index}]`;
+}
+
+/**
+ * Plans making `current` hold `desired`. Throws ApiError: INVALID_ARGUMENT naming `rules[i].field`
+ * (a bad definition, or two desired rules that are one), ALREADY_EXISTS (a desired rule collides
+ * with a stored rule that stays), RESOURCE_EXHAUSTED (more rules than the limit).
+ */
+export function planApply(current: RuleSet, desired: readonly Rule[], options: ApplyOptions): ApplyPlan {
+  const { limits, now } = options;
+  if (desired.length > limits.maxRules) {
+    throw exhausted(RULES_FIELD, `${desired.length} rules, more than the limit of ${limits.maxRules}`);
+  }
+  const definitions = desired.map((rule, index) => validateRuleDefinition(rule, limits, ruleField(index)));
+  checkDistinct(definitions);
+  const ids = identify(current, definitions);
+
+  const plan: ApplyPlan = { added: [], changed: [], removed: [], unchanged: [], next: undefined };
+  /** Added and changed rules with their index in the request, for conflict errors. */
+  const stored: Array<{ rule: Rule; index: number }> = [];
+  definitions.forEach((definition, index) => {
+    const id = ids[index];
+    const before = current.get(id);
+    if (!before) {
+      const rule = { ...definition, id, generation: 1n, createdUnixNanos: now, updatedUnixNanos: now };
+      plan.added.push(rule);
+      stored.push({ rule, index });
+    } else if (sameDefinition(before, definition)) {
+      plan.unchanged.push(before);
+    } else {
+      const rule = { ...definition, id, generation: before.generation + 1n, createdUnixNanos: before.createdUnixNanos, updatedUnixNanos: now };
+      plan.changed.push(rule);
+      stored.push({ rule, index });
+    }
+  });
+  if (options.replace) {
+    const kept = new Set(ids);
+    plan.removed = current.sorted().filter((rule) => !kept.has(rule.id));
+  }
+  if (stored.length === 0 && plan.removed.length === 0) return plan;
+
+  // Everything that goes or changes leaves first, so rules may trade names or match keys.
+  let next = current;
+  for (const rule of [...plan.removed, ...plan.changed]) next = next.without(rule.id);
+  for (const { rule, index } of stored) {
+    const conflict = next.conflict(rule, ruleField(index), false);
+    if (conflict) throw conflict;
+    next = next.with(rule);
+  }
+  if (next.size > limits.maxRules) {
+    throw exhausted(RULES_FIELD, `the store would hold ${next.size} rules, more than the limit of ${limits.maxRules}`);
+  }
+  plan.next = next;
+  return plan;
+}
+
+/**
+ * Refuses (INVALID_ARGUMENT, naming the later one) two rules of one set that give the same id, the
+ * same name or the same match key. `field` is the field holding the set.
+ */
+export function checkDistinct(definitions: readonly Rule[], field = RULES_FIELD): void {
+  const ids = new Map<string, number>();
+  const names = new Map<string, number>();
+  const keys = new Map<string, number>();
+  definitions.forEach((definition, index) => {
+    const at = ruleField(index, field);
+    const earlier = (seen: Map<string, number>, value: string): number | undefined => {
+      const first = seen.get(value);
+      seen.set(value, first ?? index);
+      return first;
+    };
+    if (definition.id) {
+      const first = earlier(ids, definition.id);
+      if (first !== undefined) throw invalid(`${at}.id`, `"${definition.id}" is also the id of ${ruleField(first, field)}`);
+    }
+    if (definition.name) {
+      const first = earlier(names, definition.name);
+      if (first !== undefined) throw invalid(`${at}.name`, `"${definition.name}" is also the name of ${ruleField(first, field)}`);
+    }
+    const first = earlier(keys, matchKey(definition.input!));
+    if (first !== undefined) {
+      throw invalid(`${at}.input`, `captures ${describeInput(definition.input!)}, as ${ruleField(first, field)} does: two rules cannot capture the same`);
+    }
+  });
+}
+
+/** How a desired rule found its id, for errors. */
+type IdSource = 'its id' | 'its name' | 'its match key (the derived id)';
+
+/** The id of each desired rule (see the file comment); refuses two desired rules that are one stored rule. */
+function identify(current: RuleSet, definitions: readonly Rule[]): string[] {
+  const claimed = new Map<string, { index: number; source: IdSource }>();
+  return definitions.map((definition, index) => {
+    const named = !definition.id && definition.name ? current.named(definition.name) : undefined;
+    const [id, source]: [string, IdSource] = definition.id
+      ? [definition.id, 'its id']
+      : named
+        ? [named.id, 'its name']
+        : [deriveRuleId(definition.input!), 'its match key (the derived id)'];
+    const first = claimed.get(id);
+    if (first) {
+      throw invalid(
+        source === 'its id' ? `${ruleField(index)}.id` : ruleField(index),
+        `is rule ${id} by ${source}, and so is ${ruleField(first.index)} by ${first.source}: give one of them an id of its own`,
+      );
+    }
+    claimed.set(id, { index, source });
+    return id;
+  });
+}
+
+/** Same name, input and outputs (in order, with the same ttl and dscp, set or not). */
+export function sameDefinition(a: Rule, b: Rule): boolean {
+  const [x, y] = [a.input!, b.input!];
+  const sameInput = x.interface === y.interface && x.group === y.group && x.port === y.port && x.source === y.source;
+  if (a.name !== b.name || !sameInput || a.outputs.length !== b.outputs.length) return false;
+  return a.outputs.every((o, i) => {
+    const p = b.outputs[i];
+    return o.interface === p.interface && o.address === p.address && o.port === p.port && o.ttl === p.ttl && o.dscp === p.dscp;
+  });
+}

@@ -1,0 +1,182 @@
+/** The config file: parsing, defaults, line-precise problems, and rules written back in its format. */
+import { expect } from 'chai';
+import os from 'os';
+import path from 'path';
+
+import { Rule } from '../../gen/mcr/v1/rules';
+import { ConfigFileError, parseConfig, problemFromRefusal, readConfigFile } from '../../server/config/config-file';
+import { renderRulesJson5, rulesDocument } from '../../server/config/config-render';
+import { deriveRuleId } from '../../server/rules/id';
+
+const FILE = 'mcr.json5';
+
+const GOOD = `// a relay
+{
+  listen: ["unix:/run/mcr/mcr.sock", "127.0.0.1:9000", "[::1]:9001"],
+  workers: 4,
+  logLevel: "debug",
+  defaults: { ttl: 8, dscp: 46 },
+  rules: [
+    {
+      name: "camera-1",
+      input: { interface: "eth0", group: "239.0.0.1", port: 5000, source: "10.10.1.100" },
+      outputs: [
+        { interface: "eth1", address: "239.9.9.9", port: 6000 },          // takes the defaults
+        { interface: "wg0", address: "10.20.0.7", port: 6000, ttl: 64, dscp: 0 },
+      ],
+    },
+    { id: "audio", input: { interface: "eth0", group: "239.0.0.2", port: 5004 }, outputs: [{ interface: "eth1", address: "239.9.9.10", port: 5004 }], },
+  ],
+}
+`;
+
+/** The problems parseConfig reports for `text`, one formatted line each. */
+function problems(text: string): string[] {
+  try {
+    parseConfig(text, FILE);
+  } catch (err) {
+    expect(err).to.be.instanceOf(ConfigFileError);
+    return (err as ConfigFileError).message.split('\n');
+  }
+  return expect.fail('the file was accepted');
+}
+
+describe('config file', () => {
+  it('reads settings, defaults and rules', () => {
+    const config = parseConfig(GOOD, FILE);
+    expect(config.listen).to.deep.equal([
+      { kind: 'unix', path: '/run/mcr/mcr.sock' },
+      { kind: 'tcp', host: '127.0.0.1', port: 9000 },
+      { kind: 'tcp', host: '::1', port: 9001 },
+    ]);
+    expect(config).to.include({ workers: 4, logLevel: 'debug', file: FILE });
+    expect(config.defaults).to.deep.equal({ ttl: 8, dscp: 46 });
+    expect(config.rules).to.deep.equal([
+      Rule.fromPartial({
+        name: 'camera-1',
+        input: { interface: 'eth0', group: '239.0.0.1', port: 5000, source: '10.10.1.100' },
+        outputs: [
+          { interface: 'eth1', address: '239.9.9.9', port: 6000, ttl: 8, dscp: 46 },
+          { interface: 'wg0', address: '10.20.0.7', port: 6000, ttl: 64, dscp: 0 },
+        ],
+      }),
+      Rule.fromPartial({
+        id: 'audio',
+        input: { interface: 'eth0', group: '239.0.0.2', port: 5004 },
+        outputs: [{ interface: 'eth1', address: '239.9.9.10', port: 5004, ttl: 8, dscp: 46 }],
+      }),
+    ]);
+  });
+
+  it('tells a file without rules (rules left alone) from one with none', () => {
+    expect(parseConfig('{ workers: 2 }', FILE).rules).to.equal(undefined);
+    expect(parseConfig('{ rules: [], }', FILE).rules).to.deep.equal([]);
+    expect(parseConfig('{}', FILE).defaults).to.deep.equal({});
+  });
+
+  it('reports a syntax error at JSON5\'s line and column', () => {
+    expect(problems('{\n  rules: [\n    { name: "x" }\n    { name: "y" },\n  ],\n}')).to.deep.equal([
+      `${FILE}:4:5: not valid JSON5: invalid character '{'`,
+    ]);
+    expect(problems('{ workers: 2')).to.deep.equal([`${FILE}:1:13: not valid JSON5: invalid end of input`]);
+  });
+
+  it('reports a rule field out of range at its line, as the API names it', () => {
+    const text = GOOD.replace('port: 6000 },', 'port: 0 },');
+    expect(problems(text)).to.deep.equal([`${FILE}:12:52: rules[0].outputs[0].port: must be 1-65535, got 0`]);
+  });
+
+  it('reports every problem of several kinds, each at its place, in file order', () => {
+    const text = `{
+  listen: ["unix:relative.sock"],
+  workers: 0,
+  logLevel: "loud",
+  defaults: { ttl: 0, tos: 4 },
+  rules: [
+    { name: "a", input: { interface: "eth0", group: "10.0.0.1", port: 5000 }, outputs: [{ interface: "eth1", address: "239.9.9.9", port: 6000 }] },
+    { name: "b", input: { interface: "eth0", group: "239.0.0.2", port: "5000" }, outputs: [] },
+    { name: "c", input: { interface: "eth0", group: "239.0.0.3", port: 5000 },
+      outptus: [{ interface: "eth1", address: "239.9.9.9", port: 6000 }] },
+    { name: "d", input: { interface: "eth0", group: "239.0.0.4", port: 5000 }, outputs: [{ interface: "eth1", address: "239.9.9.9", port: 6000, ttl: 300 }] },
+    "e",
+  ],
+}`;
+    expect(problems(text)).to.deep.equal([
+      `${FILE}:2:12: listen[0]: unix socket path must be absolute: "unix:relative.sock"`,
+      `${FILE}:3:3: workers: must be 1-256, got 0`,
+      `${FILE}:4:3: logLevel: must be one of error, warn, info, debug, got "loud"`,
+      `${FILE}:5:15: defaults.ttl: must be 1-255, got 0`,
+      `${FILE}:5:23: defaults.tos: unknown key (expected one of: ttl, dscp)`,
+      `${FILE}:7:46: rules[0].input.group: 10.0.0.1 is not a multicast group (224.0.0.0/4)`,
+      `${FILE}:8:66: rules[1].input.port: must be a number, got "5000"`,
+      `${FILE}:9:5: rules[2].outputs: required`,
+      `${FILE}:10:7: rules[2].outptus: unknown key (expected one of: id, name, input, outputs)`,
+      `${FILE}:11:145: rules[3].outputs[0].ttl: must be 1-255, got 300`,
+      `${FILE}:12:5: rules[4]: must be an object, got "e"`,
+    ]);
+  });
+
+  it('reports two rules that are one, and keys given twice', () => {
+    const text = `{
+  rules: [
+    { name: "cam", input: { interface: "eth0", group: "239.0.0.1", port: 5000 }, outputs: [{ interface: "eth1", address: "239.9.9.9", port: 6000 }] },
+    { name: "cam", input: { interface: "eth0", group: "239.0.0.2", port: 5000 }, outputs: [{ interface: "eth1", address: "239.9.9.9", port: 6000 }] },
+  ],
+}`;
+    expect(problems(text)).to.deep.equal([`${FILE}:4:7: rules[1].name: "cam" is also the name of rules[0]`]);
+    expect(problems('{\n  workers: 2,\n  workers: 3,\n}')).to.deep.equal([`${FILE}:3:3: workers: given twice (also at 2:3); only the last would count`]);
+  });
+
+  it('reports a whole-document problem at the document', () => {
+    expect(problems('// nothing but\n[1, 2]')).to.deep.equal([`${FILE}:2:1: must be an object, got an array`]);
+    expect(problems('{ listen: [] }')).to.deep.equal([`${FILE}:1:3: listen: lists no address: give at least one, or leave listen out for the default`]);
+  });
+
+  it('says when the file cannot be read', async () => {
+    const missing = path.join(os.tmpdir(), 'mcr-no-such-config.json5');
+    const err = await readConfigFile(missing).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(ConfigFileError);
+    expect((err as Error).message).to.match(new RegExp(`^${missing}: cannot read it: ENOENT`));
+  });
+
+  it('places a refusal from mcrd that names a rule field', () => {
+    const config = parseConfig(GOOD, FILE);
+    expect(problemFromRefusal(config, 'rules[1].id: audio is the name of rule r-0123')).to.deep.equal({
+      line: 16,
+      column: 7,
+      field: 'rules[1].id',
+      message: 'audio is the name of rule r-0123',
+    });
+    expect(problemFromRefusal(config, 'rules[0].outputs[1]: sends to the rule\'s own input')?.line).to.equal(13);
+    expect(problemFromRefusal(config, 'expected_generation: is 3')).to.equal(undefined);
+  });
+
+  describe('written back', () => {
+    const rules = [
+      { ...parseConfig(GOOD, FILE).rules![0], id: deriveRuleId({ interface: 'eth0', group: '239.0.0.1', port: 5000, source: '10.10.1.100' }) },
+      Rule.fromPartial({
+        id: 'kept-id',
+        input: { interface: 'eth2', group: '239.0.0.3', port: 1 },
+        outputs: [{ interface: 'eth1', address: '10.0.0.9', port: 2 }],
+      }),
+    ];
+
+    it('reads back as the same definitions, with ids only where they are not derived', () => {
+      const text = renderRulesJson5(rulesDocument(rules), ['saved by a test']);
+      expect(text.startsWith('// saved by a test\n{\n  rules: [\n')).to.equal(true);
+      expect(text).to.not.include(rules[0].id);
+      expect(text).to.include('id: "kept-id"');
+      const read = parseConfig(text, FILE).rules!;
+      expect(read).to.deep.equal([{ ...rules[0], id: '' }, rules[1]]);
+    });
+
+    it('writes an empty rule set as rules: []', () => {
+      expect(parseConfig(renderRulesJson5(rulesDocument([])), FILE).rules).to.deep.equal([]);
+    });
+
+    it('gives the same document as JSON', () => {
+      const document = rulesDocument(rules);
+      expect(parseConfig(JSON.stringify(document), FILE).rules).to.deep.equal(parseConfig(renderRulesJson5(document), FILE).rules);
+    });
+  });
+});

@@ -1,0 +1,114 @@
+/** RuleStore.apply: one write per real change, none for a no-op or a dry run, all or nothing, ABORTED. */
+import { status } from '@grpc/grpc-js';
+import { expect } from 'chai';
+import fs from 'fs';
+import os from 'os';
+import path from 'path';
+
+import { DeepPartial, Rule } from '../../gen/mcr/v1/rules';
+import { ApiError } from '../../server/api/errors';
+import { RuleStore } from '../../server/rules/store';
+import { RuleLimits } from '../../server/rules/validate';
+
+const LIMITS: RuleLimits = { maxRules: 8, maxOutputsPerRule: 4 };
+const T0 = 1_700_000_000_000_000_000n;
+
+function def(n: number, spec: DeepPartial<Rule> = {}): Rule {
+  return Rule.fromPartial({
+    name: `cam${n}`,
+    input: { interface: 'eth0', group: `239.1.1.${n}`, port: 5000 },
+    outputs: [{ interface: 'eth1', address: `239.9.9.${n}`, port: 6000 }],
+    ...spec,
+  });
+}
+
+async function refusal(promise: Promise<unknown>, code: status, field: string): Promise<ApiError> {
+  const err = await promise.then(
+    () => expect.fail('the apply was not refused'),
+    (e: unknown) => e,
+  );
+  expect(err, String(err)).to.be.instanceOf(ApiError);
+  expect(status[(err as ApiError).code], String(err)).to.equal(status[code]);
+  expect((err as ApiError).field).to.equal(field);
+  return err as ApiError;
+}
+
+describe('rule store apply', () => {
+  let dir: string;
+  let store: RuleStore;
+  const stat = () => fs.statSync(store.path);
+  const onDisk = () => JSON.parse(fs.readFileSync(store.path, 'utf8'));
+
+  beforeEach(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcr-apply-'));
+    store = await RuleStore.open(path.join(dir, 'state'), LIMITS);
+  });
+
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('writes the whole set once and bumps the generation once', async () => {
+    const applied = await store.apply([def(1), def(2), def(3)], { replace: false }, T0);
+    expect(applied.added.map((r) => r.name)).to.deep.equal(['cam1', 'cam2', 'cam3']);
+    expect(applied.generation).to.equal(1n);
+    expect(store.generation).to.equal(1n);
+    expect(onDisk().generation).to.equal('1');
+    expect(onDisk().rules).to.have.length(3);
+  });
+
+  it('applying the same set again writes nothing and keeps the generation', async () => {
+    await store.apply([def(1), def(2)], { replace: true }, T0);
+    const before = stat();
+    const again = await store.apply([def(1), def(2)], { replace: true }, T0 + 1n);
+    expect(again.unchanged.map((r) => r.name)).to.deep.equal(['cam1', 'cam2']);
+    expect([again.added, again.changed, again.removed]).to.deep.equal([[], [], []]);
+    expect(again.generation).to.equal(1n);
+    expect(store.generation).to.equal(1n);
+    expect(stat().mtimeMs).to.equal(before.mtimeMs);
+    expect(stat().ino).to.equal(before.ino); // not even rewritten with the same content
+  });
+
+  it('a dry run reports exactly what the real apply then does, and changes nothing', async () => {
+    await store.apply([def(1), def(2), def(3)], { replace: true }, T0);
+    const desired = [def(1), def(2, { outputs: [{ interface: 'eth2', address: '239.9.9.2', port: 6000 }] }), def(4)];
+    const dry = await store.apply(desired, { replace: true }, T0 + 5n, { dryRun: true });
+    expect(dry.generation).to.equal(1n);
+    expect(store.find('cam3')).to.not.equal(undefined);
+    expect(store.find('cam4')).to.equal(undefined);
+    const real = await store.apply(desired, { replace: true }, T0 + 5n);
+    expect({ ...dry, generation: 0n }).to.deep.equal({ ...real, generation: 0n });
+    expect(real.generation).to.equal(2n);
+    expect(real.added.map((r) => r.name)).to.deep.equal(['cam4']);
+    expect(real.changed.map((r) => r.name)).to.deep.equal(['cam2']);
+    expect(real.removed.map((r) => r.name)).to.deep.equal(['cam3']);
+    expect(real.unchanged.map((r) => r.name)).to.deep.equal(['cam1']);
+  });
+
+  it('refuses a stale expected generation with ABORTED and applies a current one', async () => {
+    await store.apply([def(1)], { replace: false }, T0);
+    await refusal(store.apply([def(2)], { replace: false, expectedGeneration: 0n }, T0), status.ABORTED, 'expected_generation');
+    expect(store.find('cam2')).to.equal(undefined);
+    const applied = await store.apply([def(2)], { replace: false, expectedGeneration: 1n }, T0);
+    expect(applied.generation).to.equal(2n);
+  });
+
+  it('is all or nothing: one invalid rule and nothing is applied', async () => {
+    await store.apply([def(1)], { replace: false }, T0);
+    const before = fs.readFileSync(store.path, 'utf8');
+    await refusal(
+      store.apply([def(2), def(3, { outputs: [{ interface: 'eth1', address: '239.9.9.3', port: 70000 }] })], { replace: true }, T0),
+      status.INVALID_ARGUMENT,
+      'rules[1].outputs[0].port',
+    );
+    expect(fs.readFileSync(store.path, 'utf8')).to.equal(before);
+    expect(store.list().map((r) => r.name)).to.deep.equal(['cam1']);
+  });
+
+  it('a changed rule keeps its id and creation time; a reopened store has the result', async () => {
+    const [first] = (await store.apply([def(1)], { replace: false }, T0)).added;
+    const [changed] = (await store.apply([def(1, { input: { interface: 'eth0', group: '239.1.1.99', port: 5000 } })], { replace: false }, T0 + 9n)).changed;
+    expect(changed).to.include({ id: first.id, generation: 2n, createdUnixNanos: T0, updatedUnixNanos: T0 + 9n });
+    const reopened = await RuleStore.open(path.join(dir, 'state'), LIMITS);
+    expect(reopened.find('cam1')).to.deep.equal(changed);
+    expect(reopened.generation).to.equal(2n);
+  });
+});
