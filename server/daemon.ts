@@ -18,7 +18,8 @@ import type { DaemonOptions } from './config/options';
 import { Forwarder } from './forwarding/forwarder';
 import { logger } from './log';
 import { RuleStore } from './rules/store';
-import { DEFAULT_RULE_LIMITS } from './rules/validate';
+import { RuleLimits } from './rules/validate';
+import { AccessControl } from './api/access';
 import { StatsCollector } from './stats/collector';
 import { metricsRegistry, serveMetrics } from './stats/metrics';
 import type { Rule } from '../gen/mcr/v1/rules';
@@ -61,7 +62,7 @@ export class Daemon {
   async start(): Promise<void> {
     const { options } = this;
     const addon = native();
-    const limits = DEFAULT_RULE_LIMITS;
+    const limits: RuleLimits = { maxRules: options.limits.maxRules, maxOutputsPerRule: options.limits.maxOutputsPerRule };
     const store = await RuleStore.open(options.stateDir, limits);
     this.log.info('rule store opened', { path: store.path, rules: store.list().length, version: SERVER_VERSION });
     const events = new EventBus();
@@ -83,7 +84,11 @@ export class Daemon {
       void forwarder.sync();
     });
     this.interfaces = interfaces;
-    const traces: TraceManager = new TraceManager({ findRule: (ref) => store.find(ref), apply: (): Promise<void> => forwarder.sync() });
+    const traces: TraceManager = new TraceManager({
+      findRule: (ref) => store.find(ref),
+      apply: (): Promise<void> => forwarder.sync(),
+      limits: options.limits,
+    });
     this.traces = traces;
     connectTraces(traces, { pool, events, findRule: (ref) => store.find(ref) });
     const forwarder = new Forwarder(() => store.list(), pool, interfaces, events, addon, traces.traceOf);
@@ -128,11 +133,15 @@ export class Daemon {
         rules: () => store.list(),
         events,
       }),
-      'mcr.v1.StatsService': statsService({ store, collector, gate }),
+      'mcr.v1.StatsService': statsService({ store, collector, gate, maxWatchers: options.limits.maxStatsWatchers }),
       'mcr.v1.TraceService': traceService({ traces, gate }),
+    }, {
+      access: new AccessControl(options.tokens),
+      maxStreams: options.limits.maxStreams,
+      maxRequestBytes: options.limits.maxRequestBytes,
     });
     this.api = api;
-    await api.listen(options.listen, options.tls, options.insecure);
+    await api.listen(options.listen, options.tls, options.insecure, options.socketGroup);
     if (options.metrics) {
       const registry = metricsRegistry({
         stats: () => collector.collect(),

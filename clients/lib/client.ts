@@ -67,6 +67,19 @@ export interface ConnectOptions extends TargetOptions {
   timeoutMs?: number;
   /** Channel credentials; insecure (plaintext) unless given. */
   credentials?: grpc.ChannelCredentials;
+  /** Sent as "authorization: Bearer TOKEN" with every call (mcrd --token-file / --read-only-token-file). */
+  token?: string;
+}
+
+/** Adds the bearer token to every call's metadata (works over unix sockets and TLS alike). */
+function tokenInterceptor(token: string): grpc.Interceptor {
+  return (options, nextCall) =>
+    new grpc.InterceptingCall(nextCall(options), {
+      start(metadata, listener, next) {
+        metadata.set('authorization', `Bearer ${token}`);
+        next(metadata, listener);
+      },
+    });
 }
 
 export interface CallOptions {
@@ -103,7 +116,7 @@ export class McrClient {
     // One channel shared by the service stubs. Retries are off: a mutation whose answer was lost
     // must not be sent again behind the caller's back (it may have been applied).
     this.channel = new grpc.Channel(this.target, credentials, { 'grpc.enable_retries': 0 });
-    const shared = { channelOverride: this.channel };
+    const shared = { channelOverride: this.channel, interceptors: options.token === undefined ? [] : [tokenInterceptor(options.token)] };
     this.rules = new RuleServiceClient(this.target, credentials, shared);
     this.system = new SystemServiceClient(this.target, credentials, shared);
     this.stats = new StatsServiceClient(this.target, credentials, shared);

@@ -9,6 +9,12 @@ export interface ConnectionOptions {
   socket?: string;
   address?: string;
   timeoutMs: number;
+  /** --token-file (or $MCR_TOKEN_FILE): a file holding the bearer token. */
+  tokenFile?: string;
+  /** TLS for --address: the CA that signed mcrd's certificate, and this client's certificate and key. */
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 export type CliCommand =

@@ -6,6 +6,7 @@ import { connect } from '../lib/client';
 import { formatGrpcError } from '../lib/errors';
 import { runCommand } from './commands';
 import { ExitCode, exitCodeFor } from './exit-codes';
+import { connectOptions } from './connection';
 import { ConnectionOptions } from './invocation';
 import { CliIo, processIo } from './io';
 import { parseCommandLine, ParseResult } from './program';
@@ -31,7 +32,13 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
   if ('exitCode' in parsed) return parsed.exitCode;
 
   const { connection, json, command } = parsed.invocation;
-  const client = connect(connection);
+  let client: ReturnType<typeof connect>;
+  try {
+    client = connect(connectOptions(connection));
+  } catch (err) {
+    io.stderr(`mcrctl: ${err instanceof Error ? err.message : String(err)}\n`);
+    return ExitCode.Usage;
+  }
   try {
     const printer = { json, interactive: io.isTTY === true, write: io.stdout, writeBytes: io.stdoutBytes ?? noBinaryStdout };
     await runCommand(command, {

@@ -23,6 +23,10 @@ interface GlobalOptions {
   address?: string;
   json?: boolean;
   timeout: number;
+  tokenFile?: string;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
 }
 
 /** Options of the leaf commands (rule add/update/delete have some), as commander leaves them. */
@@ -120,8 +124,12 @@ function ruleEdit(options: CommandOptions): RuleEdit {
 }
 
 function connectionOptions(globals: GlobalOptions, env: NodeJS.ProcessEnv): ConnectionOptions {
-  if (globals.address !== undefined) return { address: globals.address, timeoutMs: globals.timeout };
-  return { socket: globals.socket || env.MCR_SOCKET || DEFAULT_SOCKET, timeoutMs: globals.timeout };
+  const tokenFile = globals.tokenFile || env.MCR_TOKEN_FILE || undefined;
+  const tls = { tlsCa: globals.tlsCa, tlsCert: globals.tlsCert, tlsKey: globals.tlsKey };
+  if (globals.address === undefined && (tls.tlsCa || tls.tlsCert || tls.tlsKey)) throw new UsageError('--tls-ca, --tls-cert and --tls-key go with --address');
+  if (!!tls.tlsCert !== !!tls.tlsKey) throw new UsageError('--tls-cert and --tls-key go together');
+  if (globals.address !== undefined) return { address: globals.address, timeoutMs: globals.timeout, tokenFile, ...tls };
+  return { socket: globals.socket || env.MCR_SOCKET || DEFAULT_SOCKET, timeoutMs: globals.timeout, tokenFile };
 }
 
 /** The options of `trace RULE` (and `trace start RULE`) that set up the trace. */
@@ -191,6 +199,10 @@ function buildProgram(io: CliIo, emit: (invocation: Invocation) => void): Comman
     .addOption(new Option('--address <HOST:PORT>', "mcrd's TCP listener, instead of the socket").argParser(hostPortArg).conflicts('socket'))
     .option('--json', 'print the response as JSON (proto3 JSON mapping; 64-bit integers as strings)')
     .option('--timeout <MS>', 'deadline of each call in milliseconds', integerArg(1, 3_600_000), DEFAULT_TIMEOUT_MS)
+    .option('--token-file <FILE>', "send the bearer token in FILE with every call (default: $MCR_TOKEN_FILE)")
+    .option('--tls-ca <FILE>', "with --address: verify mcrd's certificate against this CA (TLS)")
+    .option('--tls-cert <FILE>', 'with --address: present this client certificate (mutual TLS)')
+    .option('--tls-key <FILE>', 'with --address: the key of --tls-cert')
     .addHelpText('after', EXIT_CODES_HELP);
 
   /** Makes `command` a leaf whose action turns its arguments and options into a CliCommand. */

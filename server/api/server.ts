@@ -16,6 +16,9 @@ import { StatsServiceService } from '../../gen/mcr/v1/stats';
 import { SystemServiceService } from '../../gen/mcr/v1/system';
 import { TraceServiceService } from '../../gen/mcr/v1/trace';
 import { logger } from '../log';
+import { AccessControl } from './access';
+import { resolveGroup } from './socket-group';
+import { StreamLimit } from './stream-limit';
 import type { Listener, TlsFiles } from '../config/options';
 
 const log = logger('api');
@@ -96,25 +99,42 @@ function tcpCredentials(listener: Extract<Listener, { kind: 'tcp' }>, tls: TlsFi
   );
 }
 
+/** What every mcr.v1 call goes through before its handler: tokens, the stream bound, the size bound. */
+export interface CallPolicy {
+  access: AccessControl;
+  /** Server streams open at once, all services and clients together. */
+  maxStreams: number;
+  /** The largest request message (grpc-js answers RESOURCE_EXHAUSTED above it). */
+  maxRequestBytes: number;
+}
+
 export class ApiServer {
   readonly health = new HealthImplementation({ '': 'NOT_SERVING' });
-  private readonly server = new Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
+  private readonly server: Server;
   private readonly socketPaths: string[] = [];
+  readonly streams: StreamLimit;
 
-  constructor(implementations: Implementations) {
-    for (const [name, definition] of Object.entries(SERVICES)) {
-      this.server.addService(definition as unknown as ServiceDefinition, implementations[name as ServiceName]);
+  constructor(implementations: Implementations, policy: CallPolicy) {
+    this.server = new Server({ 'grpc.max_receive_message_length': policy.maxRequestBytes });
+    this.streams = new StreamLimit(policy.maxStreams);
+    for (const [name, untyped] of Object.entries(SERVICES)) {
+      const definition = untyped as unknown as ServiceDefinition;
+      const implementation = implementations[name as ServiceName];
+      // Refused calls (no or wrong token) never count against the stream bound.
+      this.server.addService(definition, this.streams.apply(definition, policy.access.guard(definition, implementation)));
     }
     this.health.addToServer(this.server);
     new ReflectionService(reflectionPackage()).addToServer(this.server);
   }
 
   /** Binds every listener; rejects (with nothing left bound) when one cannot be used. */
-  async listen(listeners: Listener[], tls: TlsFiles | undefined, insecure: boolean): Promise<void> {
+  async listen(listeners: Listener[], tls: TlsFiles | undefined, insecure: boolean, socketGroup?: string): Promise<void> {
+    const gid = socketGroup === undefined ? undefined : resolveGroup(socketGroup);
     for (const listener of listeners) {
       if (listener.kind === 'unix') {
         await prepareSocketPath(listener.path);
         await this.bind(`unix:${listener.path}`, ServerCredentials.createInsecure());
+        if (gid !== undefined) fs.chownSync(listener.path, -1, gid);
         fs.chmodSync(listener.path, SOCKET_MODE);
         this.socketPaths.push(listener.path);
         log.info('listening', { socket: listener.path });

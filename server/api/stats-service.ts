@@ -22,13 +22,13 @@ const log = logger('api');
 export const WATCH_INTERVAL_DEFAULT_MS = 1000;
 export const WATCH_INTERVAL_MIN_MS = 100;
 export const WATCH_INTERVAL_MAX_MS = 60_000;
-/** Concurrent WatchStats streams. */
-export const MAX_WATCHERS = 64;
 
 export interface StatsServiceDeps {
   store: RuleStore;
   collector: StatsCollector;
   gate: CallGate;
+  /** Concurrent WatchStats streams (--max-stats-watchers). */
+  maxWatchers: number;
 }
 
 export function clampInterval(ms: number): number {
@@ -36,7 +36,7 @@ export function clampInterval(ms: number): number {
   return Math.min(WATCH_INTERVAL_MAX_MS, Math.max(WATCH_INTERVAL_MIN_MS, ms));
 }
 
-export function statsService({ store, collector, gate }: StatsServiceDeps): StatsServiceServer {
+export function statsService({ store, collector, gate, maxWatchers }: StatsServiceDeps): StatsServiceServer {
   let watchers = 0;
 
   /** The rules a request asks for: one (by id or name), or all when `ref` is empty. */
@@ -52,8 +52,8 @@ export function statsService({ store, collector, gate }: StatsServiceDeps): Stat
       call.emit('error', err.toServiceError());
     };
     if (gate.closing) return refuse(new ApiError(status.UNAVAILABLE, undefined, 'mcrd is shutting down'));
-    if (watchers >= MAX_WATCHERS) {
-      return refuse(new ApiError(status.RESOURCE_EXHAUSTED, undefined, `too many stats watchers (limit ${MAX_WATCHERS})`));
+    if (watchers >= maxWatchers) {
+      return refuse(new ApiError(status.RESOURCE_EXHAUSTED, undefined, `${watchers} stats watchers are open (the limit, --max-stats-watchers)`));
     }
     let select: (stats: RuleStats[]) => RuleStats[];
     try {

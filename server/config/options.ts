@@ -7,6 +7,8 @@ import os from 'os';
 
 import { isLogLevel, LogLevel } from '../log-levels';
 import { SERVER_VERSION } from '../version';
+import { AccessTokens, readTokenFile } from '../api/access';
+import { LIMIT_FLAGS, ServerLimits } from './limits';
 import { Listener, ListenerAddressError, parseListenerAddress, WORKERS_RANGE } from './listener';
 
 export type { Listener } from './listener';
@@ -31,6 +33,11 @@ export interface DaemonOptions {
   logLevel: LogLevel;
   tls?: TlsFiles;
   insecure: boolean;
+  /** --socket-group: the group unix sockets are handed to (mode 0660); mcrd's own when undefined. */
+  socketGroup?: string;
+  /** Bearer tokens from --token-file and --read-only-token-file; none: no token needed. */
+  tokens: AccessTokens;
+  limits: ServerLimits;
   /** Frames per recvmmsg/sendmmsg batch in the data plane. */
   batch: number;
   /** Capture socket receive buffer, bytes. */
@@ -103,6 +110,9 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
     .option('--tls-key <file>', 'TLS private key for TCP listeners')
     .option('--tls-client-ca <file>', 'require client certificates signed by this CA')
     .option('--insecure', 'allow a TCP listener without TLS (loopback only)', false)
+    .option('--socket-group <group>', 'hand unix sockets to this group (name or gid): its members may connect')
+    .option('--token-file <file>', 'require "authorization: Bearer TOKEN" with the token in FILE (full access)')
+    .option('--read-only-token-file <file>', 'also accept the token in FILE, for calls that change nothing')
     .option('--batch <n>', 'frames per receive/send batch', integer(1, 1024), 64)
     .option('--rcvbuf <bytes>', 'capture socket receive buffer', integer(65536, 1 << 30), 8 << 20)
     .option('--sndbuf <bytes>', 'egress socket send buffer', integer(65536, 1 << 30), 2 << 20)
@@ -112,11 +122,26 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
     })
     .configureOutput({ writeErr: () => undefined })
     .allowExcessArguments(false);
+  for (const limit of LIMIT_FLAGS) {
+    program.option(`${limit.flag} <n>`, `limit: ${limit.description}`, integer(limit.min, limit.max), limit.default);
+  }
   program.parse(argv, { from: 'user' });
   const o = program.opts();
   if (!!o.tlsCert !== !!o.tlsKey) throw new UsageError('--tls-cert and --tls-key go together');
   if (o.tlsClientCa && !o.tlsCert) throw new UsageError('--tls-client-ca needs --tls-cert and --tls-key');
   const listen: Listener[] = o.listen.length ? o.listen : [{ kind: 'unix', path: DEFAULT_SOCKET }];
+  const tokens: AccessTokens = {};
+  try {
+    if (o.tokenFile) tokens.full = readTokenFile(o.tokenFile, 'token');
+    if (o.readOnlyTokenFile) tokens.readOnly = readTokenFile(o.readOnlyTokenFile, 'read-only token');
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (tokens.full !== undefined && tokens.full === tokens.readOnly) throw new UsageError('--token-file and --read-only-token-file must hold different tokens');
+  if (tokens.readOnly !== undefined && tokens.full === undefined) {
+    throw new UsageError('--read-only-token-file needs --token-file too (otherwise no token could change anything)');
+  }
+  const limits = Object.fromEntries(LIMIT_FLAGS.map((l) => [l.key, o[l.key]])) as unknown as ServerLimits;
   const fileSettings: FileSetting[] = ['listen', 'workers', 'logLevel'];
   return {
     config: o.config,
@@ -127,6 +152,9 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
     logLevel: o.logLevel,
     tls: o.tlsCert ? { cert: o.tlsCert, key: o.tlsKey, clientCa: o.tlsClientCa } : undefined,
     insecure: o.insecure,
+    socketGroup: o.socketGroup,
+    tokens,
+    limits,
     batch: o.batch,
     rcvbuf: o.rcvbuf,
     sndbuf: o.sndbuf,

@@ -14,16 +14,13 @@ import { logger } from '../log';
 import { HandleResolver, toTraceRecord } from './record';
 import { matchKey, TraceSession } from './session';
 import { resolveSettings } from './settings';
+import type { ServerLimits } from '../config/limits';
 import { TraceEventSink, TraceSubscriber } from './subscriber';
 
 const log = logger('supervisor');
 
-/** Rules traced at once. */
-export const MAX_TRACED_RULES = 16;
 /** Stopped traces kept for GetTrace; beyond it the one stopped longest ago is forgotten. */
 export const MAX_KEPT_STOPPED = 16;
-/** Concurrent WatchTraces subscribers. */
-export const MAX_SUBSCRIBERS = 64;
 
 function requireRef(ref: string): void {
   if (!ref) throw invalid('rule_id', 'required: a rule id or name');
@@ -34,6 +31,7 @@ export interface TraceManagerDeps {
   findRule(ref: string): Rule | undefined;
   /** Brings the workers' tables in line with traceOf(); resolves once they are. */
   apply(): Promise<void>;
+  limits: Pick<ServerLimits, 'maxTracedRules' | 'maxTraceWatchers' | 'maxTraceRecords'>;
 }
 
 export class TraceManager {
@@ -51,12 +49,13 @@ export class TraceManager {
   /** Starts tracing a rule, or restarts its trace with new settings; resolves once the workers trace it. */
   async enable(request: EnableTraceRequest): Promise<TraceStatus> {
     requireRef(request.ruleId);
-    const settings = resolveSettings(request);
+    const settings = resolveSettings(request, this.deps.limits.maxTraceRecords);
     const rule = this.deps.findRule(request.ruleId);
     if (!rule) throw notFound('rule_id', `no rule with id or name ${JSON.stringify(request.ruleId)}`);
     const previous = this.sessions.get(rule.id);
-    if (!previous?.running && this.runningCount() >= MAX_TRACED_RULES) {
-      throw new ApiError(grpcStatus.RESOURCE_EXHAUSTED, undefined, `${MAX_TRACED_RULES} rules are traced already (the limit): disable one first`);
+    const { maxTracedRules } = this.deps.limits;
+    if (!previous?.running && this.runningCount() >= maxTracedRules) {
+      throw new ApiError(grpcStatus.RESOURCE_EXHAUSTED, undefined, `${maxTracedRules} rules are traced already (the limit, --max-traced-rules): disable one first`);
     }
     previous?.stop(TraceState.TRACE_STATE_STOPPED); // replaced: its records go with it
     const session = new TraceSession(rule.id, matchKey(rule), settings, (expired) => void this.finish(expired, TraceState.TRACE_STATE_TIME_LIMIT));
@@ -93,8 +92,8 @@ export class TraceManager {
       if (!id) throw notFound(`rule_ids[${i}]`, `no rule with id or name ${JSON.stringify(ref)}`);
       return id;
     });
-    if (this.subscribers.size >= MAX_SUBSCRIBERS) {
-      throw new ApiError(grpcStatus.RESOURCE_EXHAUSTED, undefined, `too many trace watchers (limit ${MAX_SUBSCRIBERS})`);
+    if (this.subscribers.size >= this.deps.limits.maxTraceWatchers) {
+      throw new ApiError(grpcStatus.RESOURCE_EXHAUSTED, undefined, `${this.subscribers.size} trace watchers are open (the limit, --max-trace-watchers)`);
     }
     const subscriber = new TraceSubscriber(sink, ids.length > 0 ? new Set(ids) : null);
     this.subscribers.add(subscriber);

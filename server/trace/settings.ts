@@ -3,7 +3,9 @@
  * range (see proto/mcr/v1/trace.proto). Errors name the request field.
  */
 import type { EnableTraceRequest } from '../../gen/mcr/v1/trace';
-import { invalid } from '../api/errors';
+import { status } from '@grpc/grpc-js';
+
+import { ApiError, invalid } from '../api/errors';
 
 export interface TraceSettings {
   sampleEvery: number;
@@ -28,8 +30,11 @@ export const SETTING_RULES: readonly SettingRule[] = [
   { field: 'time_limit_ms', key: 'timeLimitMs', fallback: 60_000, max: 3_600_000 },
 ];
 
-/** The settings a request asks for, defaults filled in; INVALID_ARGUMENT naming the first bad field. */
-export function resolveSettings(request: Pick<EnableTraceRequest, keyof TraceSettings>): TraceSettings {
+/**
+ * The settings a request asks for, defaults filled in; INVALID_ARGUMENT naming the first bad field,
+ * RESOURCE_EXHAUSTED for a record_limit within the API's range but above `maxRecords` (--max-trace-records).
+ */
+export function resolveSettings(request: Pick<EnableTraceRequest, keyof TraceSettings>, maxRecords: number): TraceSettings {
   const settings = {} as TraceSettings;
   for (const { field, key, fallback, max } of SETTING_RULES) {
     const value = request[key];
@@ -37,6 +42,9 @@ export function resolveSettings(request: Pick<EnableTraceRequest, keyof TraceSet
       throw invalid(field, `must be 1-${max} (0 means ${fallback}), got ${value}`);
     }
     settings[key] = value === 0 ? fallback : value;
+  }
+  if (settings.recordLimit > maxRecords) {
+    throw new ApiError(status.RESOURCE_EXHAUSTED, 'record_limit', `${settings.recordLimit} is above the limit of ${maxRecords} records (--max-trace-records)`);
   }
   return settings;
 }

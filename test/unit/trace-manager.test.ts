@@ -9,7 +9,11 @@ import type { TracedPacket } from '../../native';
 import { ApiError } from '../../server/api/errors';
 import { planForwarding } from '../../server/forwarding/plan';
 import type { WorkerSync } from '../../server/forwarding/worker-sync';
-import { MAX_SUBSCRIBERS, MAX_TRACED_RULES, TraceManager } from '../../server/trace/manager';
+import { DEFAULT_LIMITS } from '../../server/config/limits';
+import { TraceManager } from '../../server/trace/manager';
+
+const MAX_TRACED_RULES = DEFAULT_LIMITS.maxTracedRules;
+const MAX_SUBSCRIBERS = DEFAULT_LIMITS.maxTraceWatchers;
 import { setLogLevel } from '../../server/log';
 import { DROP_NO_OUTPUT, DROP_NOT_ACCEPTED, encodedSizeBound, errnoName, HandleResolver, outputResult, toTraceRecord } from '../../server/trace/record';
 import { RecordBuffer } from '../../server/trace/record-buffer';
@@ -112,6 +116,7 @@ function setup(...initial: Rule[]) {
     apply: async () => {
       applies++;
     },
+    limits: DEFAULT_LIMITS,
   });
   return { rules, manager, applies: () => applies };
 }
@@ -483,7 +488,7 @@ describe('trace manager', () => {
       })();
       expect([unknown.code, unknown.field]).to.deep.equal([status.NOT_FOUND, 'rule_ids[1]']);
       for (let i = 0; i < MAX_SUBSCRIBERS; i++) manager.subscribe(new FakeSink(), []);
-      expect(() => manager.subscribe(new FakeSink(), [])).to.throw(ApiError, /too many trace watchers/);
+      expect(() => manager.subscribe(new FakeSink(), [])).to.throw(ApiError, /trace watchers are open \(the limit, --max-trace-watchers\)/);
     });
 
     it('close() ends every stream', () => {
