@@ -4,7 +4,7 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 
-export const RELAY_NAMES = ['mcr-w1', 'mcr-w2', 'kernel', 'socat'] as const;
+export const RELAY_NAMES = ['mcr-w1', 'mcr-w1-trace', 'mcr-w2', 'kernel', 'socat'] as const;
 export type RelayName = (typeof RELAY_NAMES)[number];
 
 export interface Plan {
@@ -86,7 +86,7 @@ export function parsePlan(argv: string[], cpus: number, defaultResultsDir: strin
   return {
     quick,
     sizes: o.sizes ?? (quick ? [64, 1400] : [64, 512, 1400]),
-    relays: o.relays ?? (quick ? ['mcr-w1', 'kernel', 'socat'] : ['mcr-w1', 'mcr-w2', 'kernel', 'socat']),
+    relays: o.relays ?? (quick ? ['mcr-w1', 'kernel', 'socat'] : ['mcr-w1', 'mcr-w1-trace', 'mcr-w2', 'kernel', 'socat']),
     probeSeconds: quick ? 0.5 : 1,
     searchRepeats: o.repeats ?? (quick ? 1 : 3),
     precision: quick ? 0.1 : 0.05,

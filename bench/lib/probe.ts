@@ -112,6 +112,7 @@ export class Prober {
     let received: SinkReport;
     let after: CpuSnapshot;
     const pids = relay?.pids() ?? [];
+    await relay?.beforeProbe?.();
     const countersBefore = (await relay?.counters()) ?? {};
     // CPU is measured over the sending time only: the sink's drain afterwards is mostly idle time.
     const before = snapshot(pids, this.ctx.relayCpu);

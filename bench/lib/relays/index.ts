@@ -1,7 +1,7 @@
 /** Builds the relay objects by name. */
 import type { RelayName } from '../plan';
 import { KernelRelay } from './kernel';
-import { McrRelay } from './mcr';
+import { McrRelay, TRACE_SAMPLE_EVERY } from './mcr';
 import { Relay, RelayContext } from './relay';
 import { SocatRelay } from './socat';
 
@@ -12,6 +12,8 @@ export function createRelay(name: RelayName, ctx: RelayContext, socat: { path: s
   switch (name) {
     case 'mcr-w1':
       return new McrRelay(ctx, 1);
+    case 'mcr-w1-trace':
+      return new McrRelay(ctx, 1, { sampleEvery: TRACE_SAMPLE_EVERY });
     case 'mcr-w2':
       return new McrRelay(ctx, 2);
     case 'kernel':

@@ -17,19 +17,39 @@ import { Flow, Relay, RelayContext, RelaySetup } from './relay';
 /** Rules are created this many at a time (the store persists each change). */
 const CREATE_CONCURRENCY = 16;
 const INSTALL_TIMEOUT_MS = 120_000;
+/**
+ * mcr-w1-trace traces every traffic rule, recording one packet in this many: at the NDR that is tens
+ * of thousands of records a second through the worker and the supervisor, within a trace's record
+ * limit (100,000) for a probe; the traces are re-enabled (fresh limits) before every probe.
+ */
+export const TRACE_SAMPLE_EVERY = 10;
+const TRACE_RECORD_LIMIT = 100_000;
+const TRACE_TIME_LIMIT_MS = 3_600_000;
 
 export class McrRelay implements Relay {
   readonly name: string;
   readonly description: string;
   private mcrd: Mcrd | null = null;
   private client: McrClient | null = null;
+  private tracedRules: string[] = [];
 
   constructor(
     private readonly ctx: RelayContext,
     private readonly workers: number,
+    private readonly trace?: { sampleEvery: number },
   ) {
-    this.name = `mcr-w${workers}`;
-    this.description = `mcrd --workers ${workers} (worker i pinned to CPU i by mcrd), rules created over gRPC`;
+    this.name = `mcr-w${workers}${trace ? '-trace' : ''}`;
+    this.description =
+      `mcrd --workers ${workers} (worker i pinned to CPU i by mcrd), rules created over gRPC` +
+      (trace ? `, every traffic rule traced (1 packet in ${trace.sampleEvery} recorded, snap 128 bytes)` : '');
+  }
+
+  /** Enables (again: with fresh limits) the traces of the traffic rules. */
+  async beforeProbe(): Promise<void> {
+    const client = this.client;
+    if (!client || !this.trace) return;
+    const settings = { sampleEvery: this.trace.sampleEvery, recordLimit: TRACE_RECORD_LIMIT, timeLimitMs: TRACE_TIME_LIMIT_MS };
+    await Promise.all(this.tracedRules.map((id) => client.enableTrace(id, settings)));
   }
 
   unsupported(): string | null {
@@ -48,9 +68,11 @@ export class McrRelay implements Relay {
       outputs: outputs.map((o) => ({ ...o, address: flow.group, port: flow.port })),
     });
     const all = [...setup.flows, ...setup.idleFlows];
+    const created: string[] = [];
     for (let i = 0; i < all.length; i += CREATE_CONCURRENCY) {
-      await Promise.all(all.slice(i, i + CREATE_CONCURRENCY).map((flow) => client.createRule(rule(flow))));
+      created.push(...(await Promise.all(all.slice(i, i + CREATE_CONCURRENCY).map((flow) => client.createRule(rule(flow))))).map((r) => r.id));
     }
+    this.tracedRules = this.trace ? created.slice(0, setup.flows.length) : [];
     if (all.length > CREATE_CONCURRENCY) this.ctx.log(`  ${this.name}: ${all.length} rules created`);
     await waitForWorkersInSync(client, this.workers, INSTALL_TIMEOUT_MS);
     await waitFor(

@@ -39,6 +39,8 @@ export interface Relay {
   stop(): Promise<void>;
   /** Pids whose CPU time is the relay's (every process in the relay namespace). */
   pids(): number[];
+  /** Runs before each probe's traffic (mcr with tracing re-enables its traces, which end at their record limit). */
+  beforeProbe?(): Promise<void>;
   /** The relay's own counters (monotonic), to tell where packets were lost; empty when it has none. */
   counters(): Promise<Record<string, number>>;
   /** Resident memory (kB) of the relay's processes, by process label. */

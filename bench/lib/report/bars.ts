@@ -93,6 +93,17 @@ export function judgeBars(results: Pick<Results, 'relays' | 'scale' | 'plan'>): 
       verdicts.push({ bar: `worker RSS with ${results.plan.manyRules} rules (largest)`, measured: `${(worst / 1024).toFixed(0)} MB`, limit: '< 100 MB', met: worst < 100 * 1024 });
     }
   }
+  for (const size of results.plan.sizes) {
+    const off = sizeOf(results, MCR, size);
+    const on = sizeOf(results, `${MCR}-trace`, size);
+    if (!off || !on || off.ndr.ndr === 0) continue;
+    verdicts.push({
+      bar: `NDR ${size} B with every flow traced vs untraced (reported, not a bar)`,
+      measured: `${((on.ndr.ndr / off.ndr.ndr) * 100).toFixed(0)}% (${Math.round(on.ndr.ndr)} vs ${Math.round(off.ndr.ndr)} pps)`,
+      limit: '-',
+      met: null,
+    });
+  }
   if (mcr?.failed) verdicts.push({ bar: 'mcr ran', measured: `failed: ${mcr.failed}`, limit: 'runs', met: false });
   return verdicts;
 }

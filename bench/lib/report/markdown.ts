@@ -1,6 +1,6 @@
 /** The run's results as markdown: machine, harness ceiling, main table, scale, unroutable source, bars. */
 import { formatLoss, formatRate } from '../progress';
-import type { CpuPerPacket, Results, SizeResult } from '../results';
+import type { BarVerdict, CpuPerPacket, Results, SizeResult } from '../results';
 
 function table(header: string[], rows: string[][]): string {
   return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
@@ -87,8 +87,9 @@ function unroutableTable(r: Results): string {
 }
 
 function barsTable(r: Results): string {
-  const mark = (met: boolean | null) => (met === null ? '?' : met ? 'met' : '**missed**');
-  return table(['bar (mcr-w1)', 'measured', 'limit', ''], r.bars.map((b) => [b.bar, b.measured, b.limit, `${mark(b.met)}${b.note ? ` (${b.note})` : ''}`]));
+  // A figure reported without a limit ('-') is not judged; '?' is a bar that could not be judged.
+  const mark = (b: BarVerdict) => (b.met === null ? (b.limit === '-' ? 'reported' : '?') : b.met ? 'met' : '**missed**');
+  return table(['bar (mcr-w1)', 'measured', 'limit', ''], r.bars.map((b) => [b.bar, b.measured, b.limit, `${mark(b)}${b.note ? ` (${b.note})` : ''}`]));
 }
 
 /** `plotFile`: the SVG written next to the markdown file. */
