@@ -7,9 +7,9 @@ import packageJson from '../package.json';
  * FAILED_PRECONDITION when it differs.
  */
 export const PROTOCOL_MAJOR = 1;
-export const PROTOCOL_MINOR = 0;
+export const PROTOCOL_MINOR = 1;
 
 /** What this server offers; clients may check for a feature before using it. */
-export const FEATURES = ['rules', 'validate_only', 'apply_rules', 'stats', 'workers', 'health', 'reflection'];
+export const FEATURES = ['rules', 'validate_only', 'apply_rules', 'stats', 'workers', 'health', 'reflection', 'trace', 'tokens'];
 
 export const SERVER_VERSION: string = packageJson.version;

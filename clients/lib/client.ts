@@ -58,7 +58,7 @@ import {
 import { McrCallError } from './errors';
 import { McrStream, StreamOptions, streamOf } from './stream';
 import { resolveTarget, TargetOptions } from './target';
-import { PROTOCOL_MAJOR } from './version';
+import { PROTOCOL_HEADER, PROTOCOL_MAJOR } from './version';
 
 export const DEFAULT_TIMEOUT_MS = 5000;
 
@@ -71,12 +71,16 @@ export interface ConnectOptions extends TargetOptions {
   token?: string;
 }
 
-/** Adds the bearer token to every call's metadata (works over unix sockets and TLS alike). */
-function tokenInterceptor(token: string): grpc.Interceptor {
+/**
+ * Adds to every call's metadata the protocol major version (so that an mcrd of another major says so
+ * plainly) and the bearer token when there is one (works over unix sockets and TLS alike).
+ */
+function metadataInterceptor(token: string | undefined): grpc.Interceptor {
   return (options, nextCall) =>
     new grpc.InterceptingCall(nextCall(options), {
       start(metadata, listener, next) {
-        metadata.set('authorization', `Bearer ${token}`);
+        metadata.set(PROTOCOL_HEADER, String(PROTOCOL_MAJOR));
+        if (token !== undefined) metadata.set('authorization', `Bearer ${token}`);
         next(metadata, listener);
       },
     });
@@ -116,7 +120,7 @@ export class McrClient {
     // One channel shared by the service stubs. Retries are off: a mutation whose answer was lost
     // must not be sent again behind the caller's back (it may have been applied).
     this.channel = new grpc.Channel(this.target, credentials, { 'grpc.enable_retries': 0 });
-    const shared = { channelOverride: this.channel, interceptors: options.token === undefined ? [] : [tokenInterceptor(options.token)] };
+    const shared = { channelOverride: this.channel, interceptors: [metadataInterceptor(options.token)] };
     this.rules = new RuleServiceClient(this.target, credentials, shared);
     this.system = new SystemServiceClient(this.target, credentials, shared);
     this.stats = new StatsServiceClient(this.target, credentials, shared);

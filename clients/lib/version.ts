@@ -2,10 +2,14 @@
 import packageJson from '../../package.json';
 
 /**
- * The mcr API protocol major version this client speaks. GetVersion sends it, and an mcrd of another
- * major version answers FAILED_PRECONDITION instead of serving a client that would misread it.
+ * The mcr API protocol major version this client speaks. Every call carries it (PROTOCOL_HEADER), and
+ * an mcrd of another major version answers FAILED_PRECONDITION, saying so, instead of serving a
+ * client that would misread it. GetVersion also sends it in its request.
  */
 export const PROTOCOL_MAJOR = 1;
+
+/** The metadata key carrying PROTOCOL_MAJOR with every call. */
+export const PROTOCOL_HEADER = 'mcr-protocol-major';
 
 /** The mcr package version the client was built from. */
 export const CLIENT_VERSION: string = packageJson.version;

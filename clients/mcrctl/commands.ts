@@ -170,6 +170,9 @@ export async function runCommand(command: CliCommand, context: CommandContext): 
     case 'config show':
     case 'config save':
       return runConfigCommand(command, context);
+    case 'completion':
+      printer.write(command.script);
+      return;
     case 'version': {
       const response = await client.getVersion();
       const clientVersion = { version: CLIENT_VERSION, protocolMajor: PROTOCOL_MAJOR };

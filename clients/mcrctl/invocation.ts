@@ -30,6 +30,8 @@ export type CliCommand =
   /** kinds empty = every kind. */
   | { name: 'events'; kinds: EventKind[] }
   | { name: 'version' }
+  /** The completion script for `shell`, generated from the command tree at parse time. */
+  | { name: 'completion'; script: string }
   | { name: 'log-level get' }
   /** facility "" = every facility. Names and levels are mcrd's to check. */
   | { name: 'log-level set'; facility: string; level: string }

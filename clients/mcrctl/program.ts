@@ -6,6 +6,7 @@ import { Command, CommanderError, Option } from 'commander';
 
 import { DEFAULT_TIMEOUT_MS } from '../lib/client';
 import { DEFAULT_SOCKET } from '../lib/target';
+import { bashCompletion } from './completion';
 import { hostPortArg, integerArg, parseEndpoints, parseInputEndpoint, parseSource, ruleArgument, uint64Arg, UsageError } from './args';
 import { EVENT_KIND_WORDS, parseEventKinds } from './event-kinds';
 import { defineConfigCommands } from './config-commands';
@@ -125,11 +126,13 @@ function ruleEdit(options: CommandOptions): RuleEdit {
 
 function connectionOptions(globals: GlobalOptions, env: NodeJS.ProcessEnv): ConnectionOptions {
   const tokenFile = globals.tokenFile || env.MCR_TOKEN_FILE || undefined;
-  const tls = { tlsCa: globals.tlsCa, tlsCert: globals.tlsCert, tlsKey: globals.tlsKey };
-  if (globals.address === undefined && (tls.tlsCa || tls.tlsCert || tls.tlsKey)) throw new UsageError('--tls-ca, --tls-cert and --tls-key go with --address');
-  if (!!tls.tlsCert !== !!tls.tlsKey) throw new UsageError('--tls-cert and --tls-key go together');
-  if (globals.address !== undefined) return { address: globals.address, timeoutMs: globals.timeout, tokenFile, ...tls };
-  return { socket: globals.socket || env.MCR_SOCKET || DEFAULT_SOCKET, timeoutMs: globals.timeout, tokenFile };
+  const token = tokenFile === undefined ? {} : { tokenFile };
+  // Only the TLS flags given, so that a plain connection compares equal to { socket, timeoutMs }.
+  const tls = Object.fromEntries(Object.entries({ tlsCa: globals.tlsCa, tlsCert: globals.tlsCert, tlsKey: globals.tlsKey }).filter(([, v]) => v !== undefined));
+  if (globals.address === undefined && Object.keys(tls).length > 0) throw new UsageError('--tls-ca, --tls-cert and --tls-key go with --address');
+  if (!!globals.tlsCert !== !!globals.tlsKey) throw new UsageError('--tls-cert and --tls-key go together');
+  if (globals.address !== undefined) return { address: globals.address, timeoutMs: globals.timeout, ...token, ...tls };
+  return { socket: globals.socket || env.MCR_SOCKET || DEFAULT_SOCKET, timeoutMs: globals.timeout, ...token };
 }
 
 /** The options of `trace RULE` (and `trace start RULE`) that set up the trace. */
@@ -305,6 +308,17 @@ function buildProgram(io: CliIo, emit: (invocation: Invocation) => void): Comman
   defineTraceCommands(program, leaf, io.isTTY === true);
   defineConfigCommands(program, leaf);
   leaf(program.command('version').description('client and server versions and protocol'), () => ({ name: 'version' }));
+
+  leaf(
+    program
+      .command('completion')
+      .argument('<shell>', 'bash')
+      .description('print a shell completion script: source <(mcrctl completion bash)'),
+    ([shell]) => {
+      if (shell !== 'bash') throw new UsageError(`completion: only bash is supported, got "${shell}"`);
+      return { name: 'completion', script: bashCompletion(program) };
+    },
+  );
 
   // `log-level` alone does what `log-level get` does.
   const logLevel = leaf(program.command('log-level').description(`show (alone or with get) or change mcrd's log level per facility: ${FACILITIES_HELP}`), () => ({

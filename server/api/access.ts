@@ -10,10 +10,11 @@
  * content nor the length of a token leaks through timing. grpc.health.v1 and server reflection stay
  * open: probes and `grpcurl list` need no secret and learn nothing about the rules.
  */
-import { handleServerStreamingCall, handleUnaryCall, Metadata, ServiceDefinition, status, UntypedServiceImplementation } from '@grpc/grpc-js';
+import { Metadata, ServiceDefinition, status, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { createHash, timingSafeEqual } from 'crypto';
 import fs from 'fs';
 
+import { checkedImplementation } from './call-check';
 import { ApiError } from './errors';
 
 /**
@@ -93,26 +94,6 @@ export class AccessControl {
   /** `implementation` with every method checked first; refused calls never reach it. */
   guard(definition: ServiceDefinition, implementation: UntypedServiceImplementation): UntypedServiceImplementation {
     if (!this.enabled) return implementation;
-    const guarded: UntypedServiceImplementation = {};
-    for (const [name, method] of Object.entries(definition)) {
-      const handler = implementation[name];
-      if (method.requestStream) throw new Error(`${method.path}: client streaming is not guarded`);
-      if (method.responseStream) {
-        const stream = handler as handleServerStreamingCall<unknown, unknown>;
-        guarded[name] = ((call) => {
-          const refusal = this.check(method.path, call.metadata);
-          if (refusal) call.emit('error', refusal.toServiceError());
-          else stream(call);
-        }) as handleServerStreamingCall<unknown, unknown>;
-      } else {
-        const unary = handler as handleUnaryCall<unknown, unknown>;
-        guarded[name] = ((call, callback) => {
-          const refusal = this.check(method.path, call.metadata);
-          if (refusal) callback(refusal.toServiceError());
-          else unary(call, callback);
-        }) as handleUnaryCall<unknown, unknown>;
-      }
-    }
-    return guarded;
+    return checkedImplementation(definition, implementation, (path, metadata) => this.check(path, metadata));
   }
 }

@@ -17,6 +17,8 @@ import { SystemServiceService } from '../../gen/mcr/v1/system';
 import { TraceServiceService } from '../../gen/mcr/v1/trace';
 import { logger } from '../log';
 import { AccessControl } from './access';
+import { checkedImplementation } from './call-check';
+import { checkProtocol } from './protocol-check';
 import { resolveGroup } from './socket-group';
 import { StreamLimit } from './stream-limit';
 import type { Listener, TlsFiles } from '../config/options';
@@ -121,7 +123,8 @@ export class ApiServer {
       const definition = untyped as unknown as ServiceDefinition;
       const implementation = implementations[name as ServiceName];
       // Refused calls (no or wrong token) never count against the stream bound.
-      this.server.addService(definition, this.streams.apply(definition, policy.access.guard(definition, implementation)));
+      const checked = checkedImplementation(definition, policy.access.guard(definition, implementation), checkProtocol);
+      this.server.addService(definition, this.streams.apply(definition, checked));
     }
     this.health.addToServer(this.server);
     new ReflectionService(reflectionPackage()).addToServer(this.server);

@@ -3,10 +3,12 @@
  * serves descriptors that decode and link (what `grpcurl -plaintext -unix SOCK list|describe` needs),
  * standard health, the socket's permissions, GetVersion's protocol check, and ListWorkers.
  */
-import { status } from '@grpc/grpc-js';
+import { credentials, Metadata, ServiceError, status } from '@grpc/grpc-js';
 import { expect } from 'chai';
 import fs from 'fs';
 
+import { PROTOCOL_HEADER, PROTOCOL_MAJOR } from '../../clients/lib/version';
+import { RuleServiceClient } from '../../gen/mcr/v1/rules';
 import { WorkerState } from '../../gen/mcr/v1/system';
 import { useRelay } from '../support/fixture';
 import { grpcFailure, namesField, statusName } from '../support/grpc';
@@ -114,6 +116,25 @@ describe('e2e: API surface', function () {
     const err = await grpcFailure(relay.client.getVersion(2));
     expect(statusName(err.code), err.details).to.equal(statusName(status.FAILED_PRECONDITION));
     expect(namesField(err.details, 'client_protocol_major'), `"${err.details}" names client_protocol_major`).to.equal(true);
+  });
+
+  it('any call from a client saying it speaks protocol 2 is FAILED_PRECONDITION, saying so plainly; the library says 1', async function () {
+    const rules = new RuleServiceClient(`unix:${relay.mcrd.socketPath}`, credentials.createInsecure());
+    try {
+      const listWith = (major: string | null) =>
+        new Promise<ServiceError | null>((resolve) => {
+          const metadata = new Metadata();
+          if (major !== null) metadata.set(PROTOCOL_HEADER, major);
+          rules.listRules({}, metadata, { deadline: Date.now() + 5000 }, (err) => resolve(err));
+        });
+      const skewed = await listWith('2');
+      expect(skewed && statusName(skewed.code)).to.equal(statusName(status.FAILED_PRECONDITION));
+      expect(skewed!.details).to.match(/this client speaks mcr protocol 2\.x and this mcrd \S+ speaks 1\.\d+: use a client of the same major version/);
+      expect(await listWith(String(PROTOCOL_MAJOR)), 'the same major').to.equal(null);
+      expect(await listWith(null), 'a client that does not say (grpcurl)').to.equal(null);
+    } finally {
+      rules.close();
+    }
   });
 
   it('ListWorkers: every requested worker runs as uid 65534, alive, with the expected rule set', async function () {
