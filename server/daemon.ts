@@ -110,7 +110,10 @@ export class Daemon {
     forwarder.start(options.fullSyncInterval * 1000);
     this.heartbeats = new HeartbeatMonitor(pool, (slot) => forwarder.resync(slot), events);
     this.heartbeats.start();
-    if (options.testHooks) this.log.warn('test hooks enabled: fault injection is armed (never use this in production)');
+    if (options.testHooks) {
+      this.log.warn('test hooks enabled: fault injection is armed (never use this in production)');
+      process.on('SIGUSR2', () => this.reportHeap());
+    }
 
     const collector = new StatsCollector(
       pool,
@@ -152,6 +155,17 @@ export class Daemon {
     }
     api.setServing(true);
     this.log.info('mcrd ready', { workers: pool.size, rules: store.list().length });
+  }
+
+  /**
+   * Test hook (SIGUSR2 with --test-hooks): collects garbage when node runs with --expose-gc and logs
+   * the heap in use, so that a test can tell memory held from garbage not yet collected.
+   */
+  private reportHeap(): void {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    gc?.();
+    const { heapUsed, rss } = process.memoryUsage();
+    this.log.info('heap', { heapUsed, rss, collected: gc !== undefined });
   }
 
   /** SIGHUP: re-applies the config file (see ConfigReloader); resolves when done, never rejects. */

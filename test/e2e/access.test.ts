@@ -4,7 +4,6 @@
  * (PERMISSION_DENIED, nothing applied), the full token does everything; health and reflection stay
  * open; --socket-group hands the socket to a group. mcrctl sends the token with --token-file.
  */
-import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
 import crypto from 'crypto';
 import fs from 'fs';
@@ -13,6 +12,7 @@ import path from 'path';
 
 import { connect, McrClient } from '../../clients/lib';
 import { useRelay } from '../support/fixture';
+import { grpcCode } from '../support/grpc';
 import { runMcrctl } from '../support/mcrctl';
 import { NET } from '../support/netns';
 
@@ -23,15 +23,6 @@ function tokenFile(dir: string, name: string): { file: string; token: string } {
   const file = path.join(dir, name);
   fs.writeFileSync(file, `${token}\n`, { mode: 0o600 });
   return { file, token };
-}
-
-async function grpcCode(call: Promise<unknown>): Promise<string> {
-  try {
-    await call;
-  } catch (err) {
-    return status[(err as { code: number }).code];
-  }
-  return 'OK';
 }
 
 describe('e2e: control access with tokens and a socket group', function () {

@@ -11,7 +11,8 @@ import net from 'net';
 
 import { useTopology } from '../support/fixture';
 import { ExitStatus, Mcrd } from '../support/mcrd';
-import { mcrctlOk } from '../support/mcrctl';
+import { mcrctlOk, runMcrctl } from '../support/mcrctl';
+import { makeTestPki } from '../support/pki';
 import { NET } from '../support/netns';
 import { describeValue, waitFor } from '../support/poll';
 
@@ -58,6 +59,17 @@ describe('e2e: mcrd start-up checks', function () {
   let daemons: Mcrd[] = [];
 
   /** A new mcrd (not started) in the relay namespace, disposed of after the test. */
+  /** A directory of this file's own, removed with the daemons' temporary directories. */
+  function mcrd0Dir(): string {
+    const dir = fs.mkdtempSync('/tmp/mcr-pki-');
+    pkiDirs.push(dir);
+    return dir;
+  }
+  const pkiDirs: string[] = [];
+  after(() => {
+    for (const dir of pkiDirs) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   function newMcrd(extraArgs: string[] = []): Mcrd {
     const mcrd = new Mcrd(context.topology.ns.relay, { workers: 1, extraArgs });
     daemons.push(mcrd);
@@ -149,6 +161,26 @@ describe('e2e: mcrd start-up checks', function () {
       await expectRefused(await mcrd.runUntilExit(), mcrd);
       expect(mcrd.logs()).to.include(`refusing to listen on ${address} without TLS`);
       expect(mcrd.logs()).to.include('--insecure is allowed on loopback only');
+    });
+
+    it('with TLS and --tls-client-ca it serves only clients presenting a certificate of that CA', async function () {
+      const pki = makeTestPki(mcrd0Dir());
+      const address = `${NET.relayIn.address}:${TCP_PORT}`;
+      const mcrd = newMcrd(['--listen', address, '--tls-cert', pki.serverCert, '--tls-key', pki.serverKey, '--tls-client-ca', pki.ca]);
+      await mcrd.start();
+      const ns = { ns: context.topology.ns.relay };
+      const base = ['--address', address, '--tls-ca', pki.ca, '--timeout', '3000'];
+      const ok = await runMcrctl([...base, '--tls-cert', pki.clientCert, '--tls-key', pki.clientKey, '--json', 'version'], ns);
+      expect(ok.code, ok.stderr).to.equal(0);
+      expect((JSON.parse(ok.stdout) as { server?: { protocolMajor?: number } }).server?.protocolMajor).to.equal(1);
+      for (const [what, args] of [
+        ['no client certificate', base],
+        ['a certificate of another CA', [...base, '--tls-cert', pki.strangerCert, '--tls-key', pki.strangerKey]],
+        ['plaintext', ['--address', address, '--timeout', '3000']],
+      ] as const) {
+        const refused = await runMcrctl([...args, 'version'], ns);
+        expect(refused.code, `${what}: ${refused.stdout}`).to.not.equal(0);
+      }
     });
   });
 

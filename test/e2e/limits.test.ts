@@ -3,10 +3,10 @@
  * healthy (health SERVING, a normal call still works, nothing half-applied).
  */
 import { expect } from 'chai';
-import { status } from '@grpc/grpc-js';
 
 import { connect, McrClient, McrStream } from '../../clients/lib';
 import { useRelay } from '../support/fixture';
+import { grpcCode } from '../support/grpc';
 import { NET } from '../support/netns';
 
 const LIMITS = {
@@ -19,15 +19,6 @@ const LIMITS = {
   '--max-request-bytes': 4096,
   '--max-streams': 4,
 };
-
-async function grpcCode(call: Promise<unknown>): Promise<string> {
-  try {
-    await call;
-  } catch (err) {
-    return status[(err as { code: number }).code];
-  }
-  return 'OK';
-}
 
 /** The first message of a stream (or its error). */
 function firstOf<T>(stream: McrStream<T>): Promise<IteratorResult<T>> {

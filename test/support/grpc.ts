@@ -172,6 +172,17 @@ export function statusName(code: number): string {
   return grpc.status[code] ?? String(code);
 }
 
+/** How `call` ended: "OK", or the name of its gRPC status ("UNAUTHENTICATED"). */
+export async function grpcCode(call: Promise<unknown>): Promise<string> {
+  try {
+    await call;
+  } catch (err) {
+    if (typeof (err as grpc.ServiceError).code !== 'number') throw err;
+    return statusName((err as grpc.ServiceError).code);
+  }
+  return 'OK';
+}
+
 /**
  * Whether `details` names the field `path` exactly: "rule.outputs" is not named by
  * "rule.outputs[0].port: ..." (the character after the path must not continue it).

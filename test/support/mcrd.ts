@@ -32,6 +32,8 @@ export interface McrdOptions {
   logLevel?: string;
   /** More arguments after the standard ones (another --listen, --insecure, a bad flag...). */
   extraArgs?: readonly string[];
+  /** More node flags for mcrd itself (e.g. --expose-gc). */
+  nodeFlags?: readonly string[];
 }
 
 export interface ExitStatus {
@@ -123,7 +125,7 @@ export class Mcrd {
   private launch(): { exited: Promise<ExitStatus>; closed: Promise<void> } {
     if (this.child) throw new Error('mcrd is already running');
     if (!fs.existsSync(MCRD_MAIN)) throw new Error(`mcrd is not built: ${MCRD_MAIN} does not exist (run \`npm run build\`)`);
-    const argv = [process.execPath, ...NODE_FLAGS, MCRD_MAIN, '--listen', `unix:${this.socketPath}`, '--state-dir', this.stateDir];
+    const argv = [process.execPath, ...NODE_FLAGS, ...(this.options.nodeFlags ?? []), MCRD_MAIN, '--listen', `unix:${this.socketPath}`, '--state-dir', this.stateDir];
     argv.push('--workers', String(this.options.workers), '--log-level', this.options.logLevel ?? 'debug');
     argv.push(...(this.options.extraArgs ?? []));
     this.append(`--- starting: ${argv.join(' ')}\n`);
