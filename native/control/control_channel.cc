@@ -20,6 +20,7 @@
 
 #include "control/channel_io.h"
 #include "sockets/descriptors.h"
+#include "common/background_feed.h"
 #include "common/js_glue.h"
 
 namespace mcr {
@@ -51,7 +52,7 @@ class ControlChannel : public Napi::ObjectWrap<ControlChannel>, private ChannelL
                        });
   }
 
-  explicit ControlChannel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ControlChannel>(info), env_(info.Env()) {
+  explicit ControlChannel(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ControlChannel>(info) {
     Napi::Env env = info.Env();
     const int fd = FdValue(env, info[0], "fd");
     if (!info[1].IsFunction()) throw Napi::TypeError::New(env, "onMessage must be a function");
@@ -59,25 +60,21 @@ class ControlChannel : public Napi::ObjectWrap<ControlChannel>, private ChannelL
     on_message_ = Napi::Persistent(info[1].As<Napi::Function>());
     on_close_ = Napi::Persistent(info[2].As<Napi::Function>());
 
-    events_ = EventQueue::New(env, "mcr.ControlChannel", kEventQueueDepth, 1, this);
+    feed_.queue() = EventQueue::New(env, "mcr.ControlChannel", kEventQueueDepth, 1, this);
     try {
       TranslateErrors(env, [&] { io_ = std::make_unique<ChannelIo>(fd, static_cast<ChannelListener&>(*this)); });
     } catch (...) {
-      events_.Abort();
+      feed_.queue().Abort();
       throw;
     }
-    napi_add_env_cleanup_hook(env, &ControlChannel::OnEnvCleanup, this);
-    napi_create_reference(env, info.This(), 1, &self_);
-    open_ = true;
+    feed_.Open(env, info.This(), [this] { io_.reset(); });
   }
-
-  ~ControlChannel() override { Shutdown(false); }
 
   // Runs on the JS thread for each event the reader queued (see DeliverEvent). Raw Node-API calls
   // with their status checked: while the environment is terminating they fail, and must then give
   // up quietly (node-addon-api would try to build an Error, which fails fatally there).
   void Deliver(napi_env env, ChannelEvent& event) {
-    if (!open_) return;
+    if (!feed_.open()) return;
     napi_value undefined;
     if (napi_get_undefined(env, &undefined) != napi_ok) return;
     if (event.closed) {
@@ -85,8 +82,7 @@ class ControlChannel : public Napi::ObjectWrap<ControlChannel>, private ChannelL
       if (napi_get_reference_value(env, on_close_, &on_close) != napi_ok) return;
       // Release everything first: once the self-reference is gone this object may be collected
       // while onClose runs, so nothing below touches it.
-      Shutdown(false);
-      ReleaseSelf();
+      feed_.Close();
       if (napi_create_string_utf8(env, event.closed->data(), event.closed->size(), &reason) != napi_ok) return;
       ReportThrown(env, napi_call_function(env, undefined, on_close, 1, &reason, nullptr));
       return;
@@ -122,12 +118,12 @@ class ControlChannel : public Napi::ObjectWrap<ControlChannel>, private ChannelL
     Queue(std::make_unique<ChannelEvent>(ChannelEvent{ChannelMessage{}, std::move(reason)}));
   }
   void Queue(std::unique_ptr<ChannelEvent> event) {
-    if (events_.BlockingCall(event.get()) == napi_ok) event.release();
+    if (feed_.queue().BlockingCall(event.get()) == napi_ok) event.release();
   }
 
   void SendJs(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (!open_) {
+    if (!feed_.open()) {
       Napi::Error error = Napi::Error::New(env, "ControlChannel.send: the channel is closed");
       error.Set("code", Napi::String::New(env, "ERR_CHANNEL_CLOSED"));
       throw error;
@@ -164,45 +160,14 @@ class ControlChannel : public Napi::ObjectWrap<ControlChannel>, private ChannelL
     return dups;
   }
 
-  void CloseJs(const Napi::CallbackInfo&) {
-    Shutdown(false);
-    ReleaseSelf();
-  }
+  void CloseJs(const Napi::CallbackInfo&) { feed_.Close(); }
+  void RefJs(const Napi::CallbackInfo& info) { feed_.Ref(info.Env()); }
+  void UnrefJs(const Napi::CallbackInfo& info) { feed_.Unref(info.Env()); }
 
-  void RefJs(const Napi::CallbackInfo& info) {
-    if (open_) events_.Ref(info.Env());
-  }
-
-  void UnrefJs(const Napi::CallbackInfo& info) {
-    if (open_) events_.Unref(info.Env());
-  }
-
-  // The environment is going away: shut down, leaving the self-reference to the environment.
-  static void OnEnvCleanup(void* self) { static_cast<ControlChannel*>(self)->Shutdown(true); }
-
-  // Stops delivery, then the threads, then closes the socket. Idempotent.
-  void Shutdown(bool from_cleanup_hook) {
-    if (!open_) return;
-    open_ = false;
-    events_.Abort();
-    io_.reset();
-    if (!from_cleanup_hook) napi_remove_env_cleanup_hook(env_, &ControlChannel::OnEnvCleanup, this);
-  }
-
-  // Lets the garbage collector have this object once JavaScript no longer refers to it.
-  void ReleaseSelf() {
-    if (self_ == nullptr) return;
-    napi_delete_reference(env_, self_);
-    self_ = nullptr;
-  }
-
-  napi_env env_;
-  napi_ref self_ = nullptr;
   Napi::FunctionReference on_message_;
   Napi::FunctionReference on_close_;
-  EventQueue events_;
-  std::unique_ptr<ChannelIo> io_;
-  bool open_ = false;
+  std::unique_ptr<ChannelIo> io_;  // the reader and writer threads and the socket
+  BackgroundFeed<EventQueue> feed_;  // after io_: destroyed first, it stops io_ while io_ exists
 };
 
 // The thread-safe function's call: with a null env the queue is being discarded (the channel shut

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/background_feed.h"
 #include "common/js_glue.h"
 #include "netlink/rtnl_dump.h"
 #include "netlink/rtnl_monitor.h"
@@ -137,28 +138,24 @@ class NetlinkMonitor : public Napi::ObjectWrap<NetlinkMonitor>, private RouteEve
                        });
   }
 
-  explicit NetlinkMonitor(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NetlinkMonitor>(info), env_(info.Env()) {
+  explicit NetlinkMonitor(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NetlinkMonitor>(info) {
     Napi::Env env = info.Env();
     if (!info[0].IsFunction()) throw Napi::TypeError::New(env, "onEvents must be a function");
     on_events_ = Napi::Persistent(info[0].As<Napi::Function>());
 
-    batches_ = BatchQueue::New(env, "mcr.NetlinkMonitor", kBatchQueueDepth, 1, this);
+    feed_.queue() = BatchQueue::New(env, "mcr.NetlinkMonitor", kBatchQueueDepth, 1, this);
     try {
       TranslateErrors(env, [&] { monitor_ = std::make_unique<RouteMonitor>(static_cast<RouteEventListener&>(*this)); });
     } catch (...) {
-      batches_.Abort();
+      feed_.queue().Abort();
       throw;
     }
-    napi_add_env_cleanup_hook(env, &NetlinkMonitor::OnEnvCleanup, this);
-    napi_create_reference(env, info.This(), 1, &self_);
-    open_ = true;
+    feed_.Open(env, info.This(), [this] { monitor_.reset(); });
   }
-
-  ~NetlinkMonitor() override { Shutdown(false); }
 
   // Runs on the JS thread for each batch the reader queued (see DeliverBatch).
   void Deliver(napi_env env, const EventBatch& batch) {
-    if (!open_) return;
+    if (!feed_.open()) return;
     JsValues values(env);
     napi_value events = values.Array(batch, [](JsValues& v, const RouteEvent& event) { return v.Event(event); });
     napi_value undefined, on_events;
@@ -175,7 +172,7 @@ class NetlinkMonitor : public Napi::ObjectWrap<NetlinkMonitor>, private RouteEve
   // case the batch is dropped here.
   void OnEvents(EventBatch events) override {
     auto batch = std::make_unique<EventBatch>(std::move(events));
-    if (batches_.BlockingCall(batch.get()) == napi_ok) batch.release();
+    if (feed_.queue().BlockingCall(batch.get()) == napi_ok) batch.release();
   }
 
   // A snapshot over a socket of its own: it does not depend on the monitor being open.
@@ -191,44 +188,13 @@ class NetlinkMonitor : public Napi::ObjectWrap<NetlinkMonitor>, private RouteEve
     return Napi::Value(env, result);
   }
 
-  void CloseJs(const Napi::CallbackInfo&) {
-    Shutdown(false);
-    ReleaseSelf();
-  }
+  void CloseJs(const Napi::CallbackInfo&) { feed_.Close(); }
+  void RefJs(const Napi::CallbackInfo& info) { feed_.Ref(info.Env()); }
+  void UnrefJs(const Napi::CallbackInfo& info) { feed_.Unref(info.Env()); }
 
-  void RefJs(const Napi::CallbackInfo& info) {
-    if (open_) batches_.Ref(info.Env());
-  }
-
-  void UnrefJs(const Napi::CallbackInfo& info) {
-    if (open_) batches_.Unref(info.Env());
-  }
-
-  // The environment is going away: shut down, leaving the self-reference to the environment.
-  static void OnEnvCleanup(void* self) { static_cast<NetlinkMonitor*>(self)->Shutdown(true); }
-
-  // Stops delivery, then the reader thread, then closes the socket. Idempotent.
-  void Shutdown(bool from_cleanup_hook) {
-    if (!open_) return;
-    open_ = false;
-    batches_.Abort();
-    monitor_.reset();
-    if (!from_cleanup_hook) napi_remove_env_cleanup_hook(env_, &NetlinkMonitor::OnEnvCleanup, this);
-  }
-
-  // Lets the garbage collector have this object once JavaScript no longer refers to it.
-  void ReleaseSelf() {
-    if (self_ == nullptr) return;
-    napi_delete_reference(env_, self_);
-    self_ = nullptr;
-  }
-
-  napi_env env_;
-  napi_ref self_ = nullptr;
   Napi::FunctionReference on_events_;
-  BatchQueue batches_;
-  std::unique_ptr<RouteMonitor> monitor_;
-  bool open_ = false;
+  std::unique_ptr<RouteMonitor> monitor_;  // the reader thread and its socket
+  BackgroundFeed<BatchQueue> feed_;         // after monitor_: destroyed first, it stops monitor_ while it exists
 };
 
 // The thread-safe function's call: with a null env the queue is being discarded (the monitor

@@ -10,7 +10,7 @@ import {
   WatchStatsRequest,
   WatchStatsResponse,
 } from '../../gen/mcr/v1/stats';
-import type { RuleStore } from '../rules/store';
+import { type RuleStore, unknownRule } from '../rules/store';
 import type { CollectedStats, StatsCollector } from '../stats/collector';
 import { BoundedWriter } from './bounded-writer';
 import { logger } from '../log';
@@ -43,7 +43,7 @@ export function statsService({ store, collector, gate, maxWatchers }: StatsServi
   const selector = (ref: string): ((stats: RuleStats[]) => RuleStats[]) => {
     if (!ref) return (stats) => stats;
     const rule = store.find(ref);
-    if (!rule) throw new ApiError(status.NOT_FOUND, 'rule', `no rule with id or name "${ref}"`);
+    if (!rule) throw unknownRule('rule', ref);
     return (stats) => stats.filter((s) => s.ruleId === rule.id);
   };
 

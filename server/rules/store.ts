@@ -198,9 +198,14 @@ export class RuleStore {
   }
 }
 
+/** NOT_FOUND for a rule reference (id or name) that names no rule; `field` is the request's. */
+export function unknownRule(field: string, ref: string): ApiError {
+  return notFound(field, `no rule with id or name ${quote(ref)}`);
+}
+
 function findOrThrow(state: StoreContents, ref: string): Rule {
   const rule = state.rules.find(ref);
-  if (!rule) throw notFound(REF_FIELD, `no rule with id or name ${quote(ref)}`);
+  if (!rule) throw unknownRule(REF_FIELD, ref);
   return rule;
 }
 

@@ -9,7 +9,8 @@ import { status as grpcStatus } from '@grpc/grpc-js';
 import type { Rule } from '../../gen/mcr/v1/rules';
 import { EnableTraceRequest, GetTraceResponse, TraceRecord, TraceState, TraceStatus } from '../../gen/mcr/v1/trace';
 import type { DataplaneTrace, TracedPacket } from '../../native';
-import { ApiError, invalid, notFound } from '../api/errors';
+import { ApiError, invalid, notFound, quote } from '../api/errors';
+import { unknownRule } from '../rules/store';
 import { logger } from '../log';
 import { HandleResolver, toTraceRecord } from './record';
 import { matchKey, TraceSession } from './session';
@@ -51,7 +52,7 @@ export class TraceManager {
     requireRef(request.ruleId);
     const settings = resolveSettings(request, this.deps.limits.maxTraceRecords);
     const rule = this.deps.findRule(request.ruleId);
-    if (!rule) throw notFound('rule_id', `no rule with id or name ${JSON.stringify(request.ruleId)}`);
+    if (!rule) throw unknownRule('rule_id', request.ruleId);
     const previous = this.sessions.get(rule.id);
     const { maxTracedRules } = this.deps.limits;
     if (!previous?.running && this.runningCount() >= maxTracedRules) {
@@ -89,7 +90,7 @@ export class TraceManager {
   subscribe(sink: TraceEventSink, refs: readonly string[]): () => void {
     const ids = refs.map((ref, i) => {
       const id = this.sessions.has(ref) ? ref : this.deps.findRule(ref)?.id;
-      if (!id) throw notFound(`rule_ids[${i}]`, `no rule with id or name ${JSON.stringify(ref)}`);
+      if (!id) throw unknownRule(`rule_ids[${i}]`, ref);
       return id;
     });
     if (this.subscribers.size >= this.deps.limits.maxTraceWatchers) {
@@ -148,7 +149,7 @@ export class TraceManager {
   private sessionOf(ref: string): TraceSession {
     requireRef(ref);
     const session = this.sessions.get(ref) ?? this.sessions.get(this.deps.findRule(ref)?.id ?? '');
-    if (!session) throw notFound('rule_id', `rule ${JSON.stringify(ref)} has not been traced`);
+    if (!session) throw notFound('rule_id', `rule ${quote(ref)} has not been traced`);
     return session;
   }
 
