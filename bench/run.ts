@@ -6,7 +6,7 @@
  *   npm run bench -- --quick      # about a minute
  *   node -r ts-node/register/transpile-only bench/run.ts --help
  *
- * Needs root (namespaces, veths, AF_PACKET, multicast routing) and a built mcrd (`npm run build`).
+ * Needs root (namespaces, veths, AF_PACKET, multicast routing when the kernel has it) and a built mcrd (`npm run build`).
  * Results go to bench/results/ (see docs/benchmark.md for how to read them).
  */
 import fs from 'fs';
@@ -18,6 +18,8 @@ import { measureCeiling } from './lib/cases/ceiling';
 import { measureRelay } from './lib/cases/relay-cases';
 import { measureScale } from './lib/cases/scale';
 import { Bench } from './lib/harness';
+import { kernelMulticastRouting, KernelCapability } from './lib/kernel-capabilities';
+import { KERNEL_UNICAST } from './lib/kernel-reference';
 import { describeMachine } from './lib/machine';
 import { parsePlan, Plan, RelayName } from './lib/plan';
 import { Prober } from './lib/probe';
@@ -47,8 +49,13 @@ const HARNESS_SATURATED = 0.9;
 const DISTURBED = 0.05;
 
 /** Observations a reader needs next to the figures. */
-function notesFor(plan: Plan, machine: Results['machine'], relays: RelayResult[], scale: ScaleResult[]): string[] {
+function notesFor(plan: Plan, machine: Results['machine'], relays: RelayResult[], scale: ScaleResult[], kernelRouting: KernelCapability | undefined): string[] {
   const notes: string[] = [];
+  if (kernelRouting && !kernelRouting.available && relays.some((r) => r.relay === KERNEL_UNICAST)) {
+    notes.push(
+      `The kernel reference is ${KERNEL_UNICAST}, the kernel's IPv4 unicast forwarding of the same flow to the receiver's address, not its multicast routing: ${kernelRouting.reason}. Every "vs kernel" figure compares with unicast forwarding.`,
+    );
+  }
   if (machine.loadAverage1m > 0.5) notes.push(`The machine was not idle at the start (load average ${machine.loadAverage1m.toFixed(2)}): other work skews these figures.`);
   for (const relay of relays) {
     for (const s of relay.sizes) {
@@ -96,10 +103,17 @@ async function main(): Promise<void> {
   const ceilings: CeilingResult[] = [];
   const relays: RelayResult[] = [];
   let scale: ScaleResult[] = [];
+  let kernelRouting: KernelCapability | undefined;
   try {
     const bench = new Bench(plan, new Prober({ topology, tools, harnessCpu: plan.harnessCpu, relayCpu: plan.relayCpu }), progress);
     const ctx: RelayContext = { topology, tools, relayCpu: plan.relayCpu, log };
-    const relayNamed = (name: RelayName): Relay | { skipped: string } => createRelay(name, ctx, socat);
+    // Detected in the namespace the kernel relay runs in, by trying MRT_INIT there.
+    if (plan.relays.includes('kernel') || plan.scale) {
+      kernelRouting = kernelMulticastRouting(topology.ns.relay, tools.mroute);
+      log(`kernel multicast routing: ${kernelRouting.available ? 'available' : 'not available'} (${kernelRouting.reason})`);
+    }
+    const routing = kernelRouting ?? { available: false, reason: 'not probed (no kernel relay requested)' };
+    const relayNamed = (name: RelayName): Relay | { skipped: string } => createRelay(name, ctx, socat, routing);
     for (const size of plan.sizes) ceilings.push(await measureCeiling(bench, size));
     for (const name of plan.relays) {
       const relay = relayNamed(name);
@@ -123,12 +137,13 @@ async function main(): Promise<void> {
     durationSeconds: (finished.getTime() - started.getTime()) / 1000,
     command: ['npm run bench --', ...args].join(' ').replace(/ --$/, ''),
     machine,
+    ...(kernelRouting ? { kernelMulticastRouting: kernelRouting } : {}),
     plan,
     ceiling: ceilings,
     relays,
     scale,
     bars: judgeBars(partial),
-    notes: notesFor(plan, machine, relays, scale),
+    notes: notesFor(plan, machine, relays, scale, kernelRouting),
   };
   const files = writeResults(results, plan.resultsDir);
   progress.section('results');

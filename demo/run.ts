@@ -3,10 +3,12 @@
  *
  *   sender 10.1.0.2 ── in0 [relay] out1 ── r1 10.11.0.2 receiver
  *
- * The relay has no route back to 10.1.0.0/24 and rp_filter 1, and the stream is sent with TTL 1:
- * the kernel's own multicast routing (an MFC entry installed for the flow) delivers nothing; mcrd,
- * with one rule created over gRPC, delivers it. Shows live stats and a few traced packets, then
- * deletes everything it built (also on Ctrl-C or failure).
+ * The relay has no route back to 10.1.0.0/24 and rp_filter 1, and the stream is sent with TTL 1.
+ * The kernel alone delivers nothing: where it has multicast routing (CONFIG_IP_MROUTE, detected by
+ * trying MRT_INIT), an MFC entry installed for the flow still drops it (reverse-path check, TTL 1);
+ * where it has none, it cannot forward multicast at all (see kernel-alone.ts). mcrd, which needs no
+ * multicast routing, delivers it with one rule created over gRPC. Shows live stats and a few traced
+ * packets, then deletes everything it built (also on Ctrl-C or failure).
  *
  *   sudo npm run demo                        # pauses between steps on a terminal
  *   sudo npm run demo -- --non-interactive   # straight through (CI); prints a JSON summary last
@@ -19,12 +21,14 @@ import readline from 'readline';
 import { connect, McrClient } from '../clients/lib';
 import { RuleState } from '../gen/mcr/v1/rules';
 import { TraceRecord, Verdict } from '../gen/mcr/v1/trace';
+import { KernelCapability, kernelMulticastRouting } from '../bench/lib/kernel-capabilities';
 import { KernelRelay } from '../bench/lib/relays/kernel';
 import { BenchTopology, outputLink, RELAY_IN, SOURCE } from '../bench/lib/topology';
 import { resolveTools, ToolName } from '../bench/lib/tools';
 import { runGen, Sink } from '../bench/lib/traffic';
 import { Mcrd, MCRD_MAIN } from '../test/support/mcrd';
 import { waitFor } from '../test/support/poll';
+import { kernelAlonePlan } from './kernel-alone';
 
 const GROUP = '239.1.1.1';
 const PORT = 5000;
@@ -34,6 +38,10 @@ const OUT = outputLink(1);
 
 interface Summary {
   event: 'demo';
+  /** Whether the relay's kernel can route multicast, and how that was found out. */
+  kernelMulticastRouting: KernelCapability;
+  /** What the kernel could and could not do with the stream. */
+  kernel: string;
   sent: { kernel: number; mcr: number };
   delivered: { kernel: number; mcr: number };
   mcrForwarded: number;
@@ -72,16 +80,18 @@ async function stream(topology: BenchTopology, tools: Record<ToolName, string>, 
   return { sent: sent.sent, delivered: received.streams.reduce((sum, s) => sum + s.unique, 0) };
 }
 
-async function kernelAlone(topology: BenchTopology, tools: Record<ToolName, string>): Promise<{ sent: number; delivered: number }> {
-  say('== 2. The kernel alone: its multicast routing, with an MFC entry in0 -> out1 for the flow');
-  const kernel = new KernelRelay({ topology, tools, relayCpu: 0, log: (line) => say(line) });
-  await kernel.start({ flows: [{ group: GROUP, port: PORT }], outputs: [1], idleFlows: [] });
+async function kernelAlone(topology: BenchTopology, tools: Record<ToolName, string>, routing: KernelCapability): Promise<{ sent: number; delivered: number; explanation: string }> {
+  const plan = kernelAlonePlan(routing);
+  say(`== 2. ${plan.heading}`);
+  say(`   multicast routing in this kernel: ${routing.available ? 'yes' : 'no'} (${routing.reason})`);
+  const kernel = plan.installMfc ? new KernelRelay({ topology, tools, relayCpu: 0, log: (line) => say(line) }) : null;
+  await kernel?.start({ flows: [{ group: GROUP, port: PORT }], outputs: [1], idleFlows: [] });
   try {
     const result = await stream(topology, tools, 1);
-    say(`   sent ${result.sent}, delivered ${result.delivered} (reverse-path check and TTL 1: dropped)`);
-    return result;
+    say(`   sent ${result.sent}, delivered ${result.delivered} (${plan.verdict})`);
+    return { ...result, explanation: plan.explanation };
   } finally {
-    await kernel.stop();
+    await kernel?.stop();
   }
 }
 
@@ -91,7 +101,7 @@ function traceLine(record: TraceRecord): string {
   return `   ${record.sourceAddress}:${record.sourcePort} -> ${record.destinationAddress}:${record.destinationPort} ttl ${record.ttl} len ${record.ipLength}: ${verdict} to ${outputs}, ${(Number(record.timeInMcrNanos) / 1000).toFixed(1)} us in mcr`;
 }
 
-async function withMcr(topology: BenchTopology, tools: Record<ToolName, string>, interactive: boolean): Promise<Omit<Summary, 'event' | 'sent' | 'delivered'> & { sent: number; delivered: number }> {
+async function withMcr(topology: BenchTopology, tools: Record<ToolName, string>, interactive: boolean): Promise<Pick<Summary, 'mcrForwarded' | 'traced'> & { sent: number; delivered: number }> {
   say('== 3. mcr: mcrd in the relay namespace, one rule created over gRPC');
   const mcrd = new Mcrd(topology.ns.relay, { workers: 1, logLevel: 'warn' });
   let client: McrClient | null = null;
@@ -148,18 +158,22 @@ async function main(): Promise<number> {
   const topology = BenchTopology.create({ relay: 0, harness: 0 });
   try {
     topology.setRpFilter(1);
+    const routing = kernelMulticastRouting(topology.ns.relay, tools.mroute);
     await pause(interactive);
-    const kernel = await kernelAlone(topology, tools);
+    const kernel = await kernelAlone(topology, tools, routing);
     await pause(interactive);
     const mcr = await withMcr(topology, tools, interactive);
     const summary: Summary = {
       event: 'demo',
+      kernelMulticastRouting: routing,
+      kernel: kernel.explanation,
       sent: { kernel: kernel.sent, mcr: mcr.sent },
       delivered: { kernel: kernel.delivered, mcr: mcr.delivered },
       mcrForwarded: mcr.mcrForwarded,
       traced: mcr.traced,
     };
     say(`== Kernel alone delivered ${kernel.delivered} of ${kernel.sent}; mcr delivered ${mcr.delivered} of ${mcr.sent}.`);
+    say(`   The kernel: ${kernel.explanation}.`);
     say(JSON.stringify(summary));
     return mcr.mcrForwarded > 0 && mcr.delivered > 0 && kernel.delivered === 0 ? 0 : 1;
   } finally {

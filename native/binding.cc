@@ -7,6 +7,7 @@ void InitControlChannel(Napi::Env env, Napi::Object exports);
 void InitDataplane(Napi::Env env, Napi::Object exports);
 void InitNetlink(Napi::Env env, Napi::Object exports);
 void InitSecurity(Napi::Env env, Napi::Object exports);
+void InitSystem(Napi::Env env, Napi::Object exports);
 }  // namespace mcr
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -15,6 +16,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   mcr::InitDataplane(env, exports);
   mcr::InitNetlink(env, exports);
   mcr::InitSecurity(env, exports);
+  mcr::InitSystem(env, exports);
   return exports;
 }
 

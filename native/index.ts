@@ -167,7 +167,10 @@ export interface Dataplane {
 }
 
 export interface DataplaneOptions {
-  /** CPU to pin the data-plane thread to; -1 = no pinning. */
+  /**
+   * CPU to pin the data-plane thread to; -1 = no pinning. A CPU outside this process's affinity
+   * (allowedCpus) is refused with EINVAL, the message naming the CPU and the allowed ones.
+   */
   core: number;
   /** Frames per recvmmsg / sendmmsg batch (1-1024). */
   batch: number;
@@ -297,6 +300,12 @@ export interface Native {
    * where possible; a successful execve replaces the process.
    */
   probeConfinement(packetFd: number): ConfinementAttempt[];
+  /**
+   * The CPUs the calling thread may run on (sched_getaffinity), ascending: what taskset, a cpuset
+   * cgroup (container --cpuset-cpus, Kubernetes' static CPU manager) or systemd's AllowedCPUs= left
+   * it. Node has no API for the set itself (os.availableParallelism() only counts it).
+   */
+  allowedCpus(): number[];
 }
 
 /** One attempt of probeConfinement: `error` is the errno name it failed with ("EPERM"), null if it succeeded. */

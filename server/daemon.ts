@@ -15,6 +15,7 @@ import type { CallGate } from './api/unary';
 import type { ConfigFile } from './config/config-file';
 import { applyConfigRules, ConfigReloader } from './config/daemon-config';
 import type { DaemonOptions } from './config/options';
+import { formatCpuList } from './config/cpu-list';
 import { Forwarder } from './forwarding/forwarder';
 import { logger } from './log';
 import { RuleStore } from './rules/store';
@@ -27,8 +28,9 @@ import { EventKind } from '../gen/mcr/v1/system';
 import { EventBus } from './events/bus';
 import { InterfaceChange, InterfaceTable } from './net/interfaces';
 import { HeartbeatMonitor } from './workers/health';
+import { chooseCpus } from './workers/cpu-choice';
 import { WorkerPool, WorkerSlot } from './workers/pool';
-import { SERVER_VERSION } from './version';
+import { CONFIG_RULES_FEATURE, FEATURES, SERVER_VERSION } from './version';
 import { connectTraces } from './trace/connect';
 import { TraceManager } from './trace/manager';
 
@@ -62,6 +64,24 @@ export class Daemon {
   async start(): Promise<void> {
     const { options } = this;
     const addon = native();
+    // Before anything is opened or started: a CPU setting that cannot be honoured refuses the start.
+    const allowedCpus = addon.allowedCpus();
+    const settingName = (key: 'cpus' | 'interfaceCpus', flag: string) => (options.commandLine.has(key) || !options.config ? flag : `${key} (config ${options.config})`);
+    const cpus = chooseCpus(
+      {
+        workers: options.workers,
+        cpus: options.cpus,
+        interfaceCpus: options.interfaceCpus,
+        cpusName: settingName('cpus', '--cpus'),
+        interfaceCpusName: settingName('interfaceCpus', '--interface-cpus'),
+      },
+      allowedCpus,
+    );
+    this.log.info('worker CPUs', {
+      allowed: formatCpuList(allowedCpus),
+      workers: cpus.workerCpus,
+      ...(cpus.interfaceWorkers.size > 0 ? { interfaceWorkers: Object.fromEntries(cpus.interfaceWorkers) } : {}),
+    });
     const limits: RuleLimits = { maxRules: options.limits.maxRules, maxOutputsPerRule: options.limits.maxOutputsPerRule };
     const store = await RuleStore.open(options.stateDir, limits);
     this.log.info('rule store opened', { path: store.path, rules: store.list().length, version: SERVER_VERSION });
@@ -71,6 +91,8 @@ export class Daemon {
 
     const pool = new WorkerPool(addon, {
       workers: options.workers,
+      workerCpus: cpus.workerCpus,
+      interfaceWorkers: cpus.interfaceWorkers,
       batch: options.batch,
       logLevel: options.logLevel,
       sockets: { rcvbuf: options.rcvbuf, sndbuf: options.sndbuf },
@@ -93,7 +115,10 @@ export class Daemon {
     connectTraces(traces, { pool, events, findRule: (ref) => store.find(ref) });
     const forwarder = new Forwarder(() => store.list(), pool, interfaces, events, addon, traces.traceOf);
     this.forwarder = forwarder;
-    if (options.config) this.configReloader = new ConfigReloader(options.config, { store, events, sync: () => forwarder.sync() }, options);
+    if (options.config) {
+      const target = { store, events, sync: () => forwarder.sync() };
+      this.configReloader = new ConfigReloader(options.config, target, options, this.config?.rules !== undefined);
+    }
     pool.on('started', (slot: WorkerSlot) =>
       events.publish(EventKind.EVENT_KIND_WORKER_STARTED, `worker ${slot.index} started (pid ${slot.process?.pid})`, {
         worker: { index: slot.index, pid: slot.process?.pid ?? 0, reason: slot.lastRestartReason },
@@ -135,6 +160,7 @@ export class Daemon {
         interfaces,
         rules: () => store.list(),
         events,
+        features: () => (this.configReloader?.managesRules ? [...FEATURES, CONFIG_RULES_FEATURE] : FEATURES),
       }),
       'mcr.v1.StatsService': statsService({ store, collector, gate, maxWatchers: options.limits.maxStatsWatchers }),
       'mcr.v1.TraceService': traceService({ traces, gate }),
@@ -149,6 +175,7 @@ export class Daemon {
       const registry = metricsRegistry({
         stats: () => collector.collect(),
         ruleStates: () => store.list().map((rule) => forwarder.status(rule).state),
+        rules: () => store.list().map((rule) => ({ id: rule.id, name: rule.name, inputInterface: rule.input?.interface ?? '' })),
         workers: () => pool.slots.map((slot) => ({ index: slot.index, state: slot.state, restarts: slot.restarts })),
       });
       this.metrics = await serveMetrics(options.metrics, registry);
@@ -185,9 +212,12 @@ export class Daemon {
       // Health says NOT_SERVING (and mcr calls UNAVAILABLE) for a moment before the listeners close,
       // so health checkers and load balancers see the daemon going rather than just a dead socket.
       this.api.setServing(false);
+      // Streams end at once with UNAVAILABLE, not with the OK a finished stream has: watchers learn
+      // that mcrd is going (and mcrctl says "mcrd shut down") instead of taking it for an end.
+      this.api.endStreams();
       await new Promise((resolve) => setTimeout(resolve, NOT_SERVING_GRACE_MS));
     }
-    this.traces?.close(); // ends the WatchTraces streams, which would hold the server open
+    this.traces?.close(); // stops the trace timers (their streams were ended above)
     await this.api?.close(2000);
     this.metrics?.close();
     this.forwarder?.stop();

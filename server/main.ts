@@ -12,6 +12,8 @@ import { logger, setLogLevel } from './log';
 const SHUTDOWN_LIMIT_MS = 10_000;
 
 async function main(): Promise<void> {
+  // `pidof mcrd`, `pkill -HUP mcrd` and ps name the daemon, not "node" (comm and argv[0] become "mcrd").
+  process.title = 'mcrd';
   const log = logger('supervisor');
   let options;
   try {

@@ -12,4 +12,12 @@ export const PROTOCOL_MINOR = 1;
 /** What this server offers; clients may check for a feature before using it. */
 export const FEATURES = ['rules', 'validate_only', 'apply_rules', 'stats', 'workers', 'health', 'reflection', 'trace', 'tokens'];
 
+/**
+ * Reported among the features, while it holds, when mcrd runs with --config FILE and FILE has
+ * `rules`: they are the desired state, applied again on SIGHUP and at a restart, which undoes a rule
+ * changed over the API but not in FILE. mcrctl warns on such a change. (GetVersionResponse has no
+ * field for mcrd's config file; a feature says it without a protocol change.)
+ */
+export const CONFIG_RULES_FEATURE = 'config_rules';
+
 export const SERVER_VERSION: string = packageJson.version;

@@ -17,6 +17,9 @@ const EXIT_PRIVILEGED = 78;
 const EXIT_TEST_CRASH = 70;
 
 function main(): void {
+  // The process is titled "mcrd-worker N", which `pkill -HUP mcrd` matches too: a reload signal meant
+  // for the supervisor (or a terminal's hangup) must not end the data plane.
+  process.on('SIGHUP', () => undefined);
   const addon = native();
   const runtime = new WorkerRuntime(addon, (event) => send(event));
   const channel = new addon.ControlChannel(
@@ -29,6 +32,9 @@ function main(): void {
         fds.forEach((fd) => addon.closeFd(fd));
         return;
       }
+      // The supervisor says which worker this is in its hello, after the privilege check and the seccomp
+      // filter (which allows prctl(PR_SET_NAME), the call behind the title).
+      if (request.type === 'hello') process.title = `mcrd-worker ${request.index}`;
       const reply: WorkerReply = runtime.handle(request, fds);
       send(reply);
       if (request.type === 'shutdown') setImmediate(() => exit(0));

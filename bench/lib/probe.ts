@@ -99,9 +99,12 @@ export class Prober {
     const port = traffic.flows[0].port;
     if (traffic.flows.some((f) => f.port !== port)) throw new Error('all flows of a probe share one port');
     const run = this.nextRun++;
+    // A unicast-forwarding relay gets the flows addressed to the receiver; the sink (bound to the port
+    // on every address) then joins no group.
+    const unicast = traffic.path === 'relay' && relay?.trafficAddress ? relay.trafficAddress(traffic.outputs) : null;
     const sink = await Sink.start(this.ctx.tools.sink, this.ctx.topology.ns.receiver, {
       port,
-      groups: [...new Set(traffic.flows.map((f) => f.group))],
+      groups: unicast === null ? [...new Set(traffic.flows.map((f) => f.group))] : [],
       joins: joinAddresses(traffic),
       run,
       seconds: request.seconds + 30,
@@ -118,7 +121,7 @@ export class Prober {
     const before = snapshot(pids, this.ctx.relayCpu);
     try {
       gen = await runGen(this.ctx.tools.gen, this.ctx.topology.ns.sender, {
-        destinations: traffic.flows.map((f) => `${f.group}:${f.port}`),
+        destinations: traffic.flows.map((f) => `${unicast ?? f.group}:${f.port}`),
         bind: traffic.path === 'direct' ? DIRECT_SENDER.address : SOURCE.address,
         size: traffic.size,
         rate: request.rate,

@@ -1,4 +1,5 @@
 /** The shape of a benchmark run's results (written as JSON; the markdown and SVG are drawn from it). */
+import type { KernelCapability } from './kernel-capabilities';
 import type { Machine } from './machine';
 import type { Plan } from './plan';
 import type { ProbeResult } from './probe';
@@ -59,6 +60,8 @@ export interface UnroutableResult {
   rpFilter: number;
   sent: number;
   delivered: number;
+  /** The relay's own counters over the probe (for kernel-unicast: forwarded, reversePathFiltered ...). */
+  relayCounters?: Record<string, number>;
 }
 
 export interface RelayResult {
@@ -120,6 +123,8 @@ export interface Results {
   durationSeconds: number;
   command: string;
   machine: Machine;
+  /** Whether the kernel could route multicast (MRT_INIT tried in the relay namespace): decides `kernel` or `kernel-unicast`. */
+  kernelMulticastRouting?: KernelCapability;
   plan: Plan;
   ceiling: CeilingResult[];
   relays: RelayResult[];

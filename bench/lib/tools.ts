@@ -42,8 +42,8 @@ function currentBinary(tool: ToolName): string | null {
   return built[0]?.file ?? null;
 }
 
-/** Absolute paths of private copies of the three tools, building them first when none is current. */
-export function resolveTools(log: (line: string) => void): Record<ToolName, string> {
+/** Runs bench/build.sh when some tool has no current build. */
+function buildIfStale(log: (line: string) => void): void {
   if (TOOLS.some((tool) => currentBinary(tool) === null)) {
     log('building the benchmark tools (bench/build.sh)');
     try {
@@ -53,6 +53,19 @@ export function resolveTools(log: (line: string) => void): Record<ToolName, stri
       throw new Error(`cannot build the benchmark tools with bench/build.sh: ${(e.stderr ?? '').trim() || e.message}`);
     }
   }
+}
+
+/** The current build of `tool` (built first when stale), used in place: for short runs such as `mroute --probe`. */
+export function toolBinary(tool: ToolName, log: (line: string) => void = () => {}): string {
+  buildIfStale(log);
+  const binary = currentBinary(tool);
+  if (binary === null) throw new Error(`no current build of ${tool}: looked for ${candidates(tool).join(' and ')}`);
+  return binary;
+}
+
+/** Absolute paths of private copies of the three tools, building them first when none is current. */
+export function resolveTools(log: (line: string) => void): Record<ToolName, string> {
+  buildIfStale(log);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcrb-tools-'));
   registerCleanup(() => fs.rmSync(dir, { recursive: true, force: true }));
   const paths = {} as Record<ToolName, string>;

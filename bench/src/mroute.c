@@ -2,6 +2,12 @@
  * mroute: programs the kernel's IPv4 multicast forwarding for the benchmark, in the namespace it runs in.
  *
  *   mroute --in IFNAME --out IFNAME [--out ...] --source ADDR --group GROUP[/COUNT] [--group ...]
+ *   mroute --probe
+ *
+ * --probe only asks whether this namespace's kernel can route multicast at all: it opens the routing
+ * socket, tries MRT_INIT (undone at once), notes whether /proc/net/ip_mr_vif exists, prints one JSON
+ * line {"event":"probe",...} with the step that failed and its errno, and exits 0 whatever the answer
+ * (a kernel built without CONFIG_IP_MROUTE answers MRT_INIT with ENOPROTOOPT).
  *
  * Opens the multicast routing socket (raw IGMP, MRT_INIT), adds one VIF for --in and one per --out
  * (by ifindex), and one MFC entry per (source, group) forwarding from the --in VIF to every --out VIF
@@ -35,11 +41,42 @@ struct options {
   int have_source;
   struct in_addr groups[MAX_GROUPS];
   int group_count;
+  int probe;
 };
 
 static void usage(void) {
   fprintf(stderr, "usage: mroute --in IFNAME --out IFNAME [--out ...] --source ADDR --group GROUP[/COUNT] [--group ...]\n");
+  fprintf(stderr, "       mroute --probe\n");
   exit(2);
+}
+
+static void print_probe(const char *step, int err, int have_proc) {
+  printf("{\"event\":\"probe\",\"step\":\"%s\",\"errno\":%d,\"code\":\"%s\",\"error\":\"%s\",\"ip_mr_vif\":%s}\n", step, err,
+         err ? strerrorname_np(err) : "", err ? strerror(err) : "", have_proc ? "true" : "false");
+}
+
+/* --probe: tries what the routing daemon would do first (see the comment at the top) and reports it. */
+static int probe(void) {
+  int have_proc = access("/proc/net/ip_mr_vif", F_OK) == 0;
+  int fd = socket(AF_INET, SOCK_RAW, IPPROTO_IGMP);
+  if (fd < 0) {
+    print_probe("socket", errno, have_proc);
+    return 0;
+  }
+  int one = 1;
+  if (setsockopt(fd, IPPROTO_IP, MRT_INIT, &one, sizeof one) != 0) {
+    print_probe("MRT_INIT", errno, have_proc);
+    close(fd);
+    return 0;
+  }
+  if (setsockopt(fd, IPPROTO_IP, MRT_DONE, NULL, 0) != 0) {
+    print_probe("MRT_DONE", errno, have_proc);
+    close(fd);
+    return 0;
+  }
+  close(fd);
+  print_probe("MRT_INIT", 0, have_proc);
+  return 0;
 }
 
 /* Adds GROUP or GROUP/COUNT (COUNT consecutive addresses from GROUP). */
@@ -63,7 +100,8 @@ static struct options *parse_options(int argc, char **argv) {
   static const struct option longopts[] = {
       {"in", required_argument, NULL, 'i'},     {"out", required_argument, NULL, 'o'},
       {"source", required_argument, NULL, 's'}, {"group", required_argument, NULL, 'g'},
-      {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+      {"probe", no_argument, NULL, 'p'},        {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0}};
   static struct options o;
   int opt;
   while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -75,10 +113,15 @@ static struct options *parse_options(int argc, char **argv) {
         break;
       case 's': o.source = parse_ipv4(TOOL, "--source", optarg); o.have_source = 1; break;
       case 'g': add_groups(&o, optarg); break;
+      case 'p': o.probe = 1; break;
       default: usage();
     }
   }
   if (optind != argc) die_status(2, TOOL, "unexpected argument \"%s\"", argv[optind]);
+  if (o.probe) {
+    if (o.in != NULL || o.out_count != 0 || o.have_source || o.group_count != 0) die_status(2, TOOL, "--probe takes no other option");
+    return &o;
+  }
   if (o.in == NULL || o.out_count == 0 || !o.have_source || o.group_count == 0) usage();
   return &o;
 }
@@ -114,11 +157,17 @@ static void on_signal(int sig) {
 
 int main(int argc, char **argv) {
   struct options *o = parse_options(argc, argv);
+  if (o->probe) return probe();
   int fd = socket(AF_INET, SOCK_RAW, IPPROTO_IGMP);
   if (fd < 0) die_status(1, TOOL, "socket(AF_INET, SOCK_RAW, IPPROTO_IGMP): %s", strerror(errno));
   int one = 1;
-  if (setsockopt(fd, IPPROTO_IP, MRT_INIT, &one, sizeof one) != 0)
-    die_status(1, TOOL, "MRT_INIT: %s (is another multicast routing daemon running in this namespace?)", strerror(errno));
+  if (setsockopt(fd, IPPROTO_IP, MRT_INIT, &one, sizeof one) != 0) {
+    int err = errno;
+    const char *hint = err == ENOPROTOOPT ? "this kernel has no multicast routing: it was built without CONFIG_IP_MROUTE"
+                       : err == EADDRINUSE ? "another multicast routing daemon (smcroute, pimd...) holds this namespace's table"
+                                           : "see ip(7) and the kernel's multicast routing options";
+    die_status(1, TOOL, "MRT_INIT: %s (%s)", strerror(err), hint);
+  }
   add_vif(fd, 0, o->in);
   for (int i = 0; i < o->out_count; i++) add_vif(fd, (vifi_t)(i + 1), o->outs[i]);
   for (int g = 0; g < o->group_count; g++) add_mfc(fd, o->source, o->groups[g], o->out_count);

@@ -55,12 +55,13 @@ import {
   TraceStatus,
   WatchTracesRequest,
 } from '../../gen/mcr/v1/trace';
+import { DEFAULT_TIMEOUT_MS } from './defaults';
 import { McrCallError } from './errors';
 import { McrStream, StreamOptions, streamOf } from './stream';
 import { resolveTarget, TargetOptions } from './target';
 import { PROTOCOL_HEADER, PROTOCOL_MAJOR } from './version';
 
-export const DEFAULT_TIMEOUT_MS = 5000;
+export { DEFAULT_TIMEOUT_MS };
 
 export interface ConnectOptions extends TargetOptions {
   /** Deadline of each call, in milliseconds (default 5000). */

@@ -25,6 +25,8 @@ export interface CommandContext {
    * is called (used by the commands that stream).
    */
   onInterrupt(handler: () => void): () => void;
+  /** A new client to the same mcrd, on a channel of its own (for --reconnect); the caller closes it. */
+  connect(): McrClient;
 }
 
 /** Prints `response` as JSON through its generated codec, or as `text()`. */

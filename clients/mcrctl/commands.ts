@@ -23,63 +23,67 @@ import {
 } from '../../gen/mcr/v1/system';
 import { CLIENT_VERSION, PROTOCOL_MAJOR } from '../lib/version';
 import { CommandContext, show, toJsonText } from './command-context';
-import { runConfigCommand } from './config-commands';
+import { printCompletionNames } from './completion-names';
 import { EventLines } from './event-view';
 import { interfacesTable } from './interface-view';
 import { CliCommand, WatchOptions } from './invocation';
 import { mergeRuleUpdate, newRuleDefinition } from './rule-edit';
 import { answeredRule, ruleDetail, ruleLabel, rulesTable } from './rule-view';
+import { warnAfterRuleChange } from './rule-warnings';
 import { inputsView, statsView, watchHeading } from './stats-view';
 import { logLevelChange, logLevelsTable, versionView, workersTable } from './system-view';
 import { followTrace, listTraces, showTrace, stopTrace } from './trace-command';
+import { keepWatching } from './reconnect';
 import { poll, showUpdates, watchMode } from './watch';
+import { StreamEndedError } from './watch-loss';
 
 /**
  * `stats --watch`: WatchStats updates (GetWorkerStats polled at the interval with --inputs, which
  * WatchStats does not carry) until Ctrl-C, which cancels the call and ends the command normally.
+ * mcrd going away ends it with exit 1, or with --reconnect waits for mcrd (see reconnect.ts).
  */
 async function watchStats(command: { rule?: string; inputs: boolean }, watch: WatchOptions, context: CommandContext): Promise<void> {
-  const { client, printer } = context;
-  const stop = new AbortController();
-  const release = context.onInterrupt(() => stop.abort());
+  const { printer } = context;
   const mode = watchMode(printer);
-  try {
+  await keepWatching(context, watch.reconnect, async ({ client, signal, connected }) => {
     if (command.inputs) {
-      const updates = poll(() => client.getWorkerStats(), watch.intervalMs, stop.signal);
-      await showUpdates(updates, mode, (update) => ({
+      const fetch = async () => {
+        const update = await client.getWorkerStats();
+        connected();
+        return update;
+      };
+      await showUpdates(poll(fetch, watch.intervalMs, signal), mode, (update) => ({
         heading: watchHeading({ intervalMs: watch.intervalMs, collectedUnixNanos: update.collectedUnixNanos }),
         body: inputsView(update),
         json: GetWorkerStatsResponse.toJSON(update),
       }), printer.write);
-    } else {
-      const updates = client.watchStats({ rule: command.rule ?? '', intervalMs: watch.intervalMs }, { signal: stop.signal });
-      await showUpdates(updates, mode, (update) => ({
-        heading: watchHeading(update),
-        body: statsView(update),
-        json: WatchStatsResponse.toJSON(update),
-      }), printer.write);
+      return;
     }
-  } finally {
-    release();
-  }
+    const updates = client.watchStats({ rule: command.rule ?? '', intervalMs: watch.intervalMs }, { signal });
+    await showUpdates(updates, mode, (update) => ({
+      heading: watchHeading(update),
+      body: statsView(update),
+      json: WatchStatsResponse.toJSON(update),
+    }), printer.write);
+    if (!signal.aborted) throw new StreamEndedError('WatchStats');
+  });
 }
 
 /**
  * `events`: one line per WatchEvents message (one compact JSON object per line with --json) until
- * Ctrl-C or a closed pipe, which cancels the call and ends the command normally.
+ * Ctrl-C or a closed pipe, which cancels the call and ends the command normally; mcrd going away as
+ * for `stats --watch`.
  */
-async function watchEvents(kinds: EventKind[], context: CommandContext): Promise<void> {
-  const { client, printer } = context;
-  const stop = new AbortController();
-  const release = context.onInterrupt(() => stop.abort());
-  const lines = new EventLines();
-  try {
-    for await (const response of client.watchEvents({ kinds }, { signal: stop.signal })) {
+async function watchEvents(command: { kinds: EventKind[]; reconnect: boolean }, context: CommandContext): Promise<void> {
+  const { printer } = context;
+  await keepWatching(context, command.reconnect, async ({ client, signal }) => {
+    // Dropped counts are per stream: each attempt starts from zero.
+    const lines = new EventLines();
+    for await (const response of client.watchEvents({ kinds: command.kinds }, { signal })) {
       printer.write(printer.json ? JSON.stringify(WatchEventsResponse.toJSON(response)) + '\n' : lines.render(response));
     }
-  } finally {
-    release();
-  }
+    if (!signal.aborted) throw new StreamEndedError('WatchEvents');
+  });
 }
 
 export async function runCommand(command: CliCommand, context: CommandContext): Promise<void> {
@@ -90,6 +94,7 @@ export async function runCommand(command: CliCommand, context: CommandContext): 
       const rule = answeredRule(response.rule, 'CreateRule');
       const heading = command.dryRun ? `Valid; would create rule ${ruleLabel(rule)} (dry run, nothing changed):` : `Created rule ${ruleLabel(rule)}.`;
       show(printer, CreateRuleResponse, response, () => `${heading}\n${ruleDetail(rule)}`);
+      await warnAfterRuleChange(context, rule, !command.dryRun);
       return;
     }
     case 'rule list': {
@@ -117,11 +122,13 @@ export async function runCommand(command: CliCommand, context: CommandContext): 
         ? `Valid; would update rule ${ruleLabel(rule)} (dry run, nothing changed):`
         : `Updated rule ${ruleLabel(rule)} to generation ${rule.generation}.`;
       show(printer, UpdateRuleResponse, response, () => `${heading}\n${ruleDetail(rule)}`);
+      await warnAfterRuleChange(context, rule, !command.dryRun);
       return;
     }
     case 'rule delete': {
       const response = await client.deleteRule({ rule: command.rule, expectedGeneration: command.expectGeneration });
       show(printer, DeleteRuleResponse, response, () => `Deleted rule ${ruleLabel(answeredRule(response.rule, 'DeleteRule'))}.\n`);
+      await warnAfterRuleChange(context, undefined, true);
       return;
     }
     case 'stats': {
@@ -146,7 +153,7 @@ export async function runCommand(command: CliCommand, context: CommandContext): 
       return;
     }
     case 'events':
-      return watchEvents(command.kinds, context);
+      return watchEvents(command, context);
     case 'log-level get': {
       const response = await client.getLogLevels();
       show(printer, GetLogLevelsResponse, response, () => logLevelsTable(response.levels));
@@ -169,10 +176,10 @@ export async function runCommand(command: CliCommand, context: CommandContext): 
     case 'config load':
     case 'config show':
     case 'config save':
-      return runConfigCommand(command, context);
-    case 'completion':
-      printer.write(command.script);
-      return;
+      // Loaded here only: it brings mcrd's config file parser (json5 and the rule checks) with it.
+      return (await import('./config-commands')).runConfigCommand(command, context);
+    case '__complete':
+      return printCompletionNames(command.of, context);
     case 'version': {
       const response = await client.getVersion();
       const clientVersion = { version: CLIENT_VERSION, protocolMajor: PROTOCOL_MAJOR };

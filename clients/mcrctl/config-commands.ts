@@ -4,64 +4,27 @@
  * check passes is one mcrd reads; a file with problems lists each as FILE:LINE:COLUMN: field: reason
  * on stderr and exits 2 without anything being sent. show and save write the running rules in the
  * file's format, so that `config load FILE --replace` of what save wrote changes nothing.
+ * check and load also warn, as FILE:LINE:COLUMN: warning: field: reason, about the interfaces the
+ * rules name that do not exist (see interface-warnings.ts), which is no problem: exit 0.
  */
-import { Command, CommanderError } from 'commander';
+import { CommanderError } from 'commander';
 import { promises as fs } from 'fs';
 
 import { ApplyRulesResponse } from '../../gen/mcr/v1/rules';
 import { ConfigFile, ConfigFileError, formatProblem, problemFromRefusal, readConfigFile } from '../../server/config/config-file';
 import { renderRulesJson5, RulesDocument, rulesDocument } from '../../server/config/config-render';
 import { writeFileAtomic } from '../../server/rules/atomic-file';
-import { McrCallError } from '../lib/errors';
+import { formatGrpcError, McrCallError } from '../lib/errors';
 import { CommandContext, show, toJsonText } from './command-context';
 import { applyView, checkedView } from './config-view';
 import { ExitCode } from './exit-codes';
-import type { CliCommand } from './invocation';
-
-export type ConfigCommand =
-  | { name: 'config check'; file: string }
-  | { name: 'config load'; file: string; replace: boolean; dryRun: boolean }
-  | { name: 'config show' }
-  | { name: 'config save'; file: string };
-
-/** program.ts's leaf(): makes `command` a leaf whose action builds the CliCommand. */
-type Leaf = (command: Command, build: (args: string[], options: object, self: Command) => CliCommand) => Command;
+import { existingInterfaces, localInterfaces, SYS_CLASS_NET } from './interface-names';
+import { InterfacesOf, missingInterfaceWarnings } from './interface-warnings';
+import type { ConfigCommand } from './config-program';
+import { mcrdInterfaces } from './rule-warnings';
 
 /** Mode of a file `config save` creates (one it replaces keeps its own). */
 const NEW_FILE_MODE = 0o644;
-
-export function defineConfigCommands(program: Command, leaf: Leaf): void {
-  const config = program
-    .command('config')
-    .description('check, load, show and save config files: mcrd\'s settings and rules in JSON5 (see docs/reference/config.md)');
-  leaf(
-    config
-      .command('check')
-      .description('validate FILE here, sending nothing: each problem as FILE:LINE:COLUMN: field: reason; exit 2 when there is one')
-      .argument('<FILE>', 'the config file'),
-    ([file]) => ({ name: 'config check', file }),
-  );
-  leaf(
-    config
-      .command('load')
-      .description("apply FILE's rules to mcrd in one step, all or nothing, and print what changed; only the rules that differ are touched")
-      .argument('<FILE>', 'the config file')
-      .option('--replace', 'remove the rules FILE does not have (default: merge, keeping them)')
-      .option('--dry-run', 'print what would change, change nothing'),
-    ([file], _options, self) => {
-      const options = self.opts<{ replace?: boolean; dryRun?: boolean }>();
-      return { name: 'config load', file, replace: options.replace === true, dryRun: options.dryRun === true };
-    },
-  );
-  leaf(config.command('show').description("print mcrd's rules in the config file format (JSON5; with --json, JSON)"), () => ({ name: 'config show' }));
-  leaf(
-    config
-      .command('save')
-      .description("write mcrd's rules to FILE in the config file format, atomically (a reader sees the old file or the new one)")
-      .argument('<FILE>', 'the file to write'),
-    ([file]) => ({ name: 'config save', file }),
-  );
-}
 
 export async function runConfigCommand(command: ConfigCommand, context: CommandContext): Promise<void> {
   switch (command.name) {
@@ -69,6 +32,7 @@ export async function runConfigCommand(command: ConfigCommand, context: CommandC
       const config = await readChecked(command.file, context, 'checked');
       const { printer } = context;
       printer.write(printer.json ? toJsonText({ file: config.file, valid: true, rules: config.rules?.length ?? null }) : checkedView(config));
+      if (config.rules?.length) warnInterfaces(config, await checkedAgainst(context), context);
       return;
     }
     case 'config load':
@@ -113,7 +77,7 @@ function usageFailure(message: string): CommanderError {
 async function load(command: Extract<ConfigCommand, { name: 'config load' }>, context: CommandContext): Promise<void> {
   const config = await readChecked(command.file, context, 'sent');
   if (config.rules === undefined) throw usageFailure(`${command.file} has no "rules": nothing to load`);
-  const settings = (['listen', 'workers', 'logLevel'] as const).filter((key) => config[key] !== undefined);
+  const settings = (['listen', 'workers', 'cpus', 'interfaceCpus', 'logLevel'] as const).filter((key) => config[key] !== undefined);
   if (settings.length > 0) {
     context.note(`note: ${settings.join(', ')} in ${command.file} take effect when mcrd starts with --config; config load applies the rules`);
   }
@@ -127,6 +91,51 @@ async function load(command: Extract<ConfigCommand, { name: 'config load' }>, co
     throw err;
   }
   show(context.printer, ApplyRulesResponse, response, () => applyView(response));
+  const interfaces = await mcrdInterfaces(context.client);
+  if (interfaces) warnInterfaces(config, { names: interfaces, of: 'mcrd' }, context);
+}
+
+/** How long `config check` waits for mcrd's interfaces before it takes this host's. */
+const CHECK_LOOKUP_MS = 1000;
+
+/** The interfaces a file's rules are checked against, whose they are, and why not mcrd's. */
+interface CheckedAgainst {
+  names: string[];
+  of: InterfacesOf;
+  /** Why these are this host's: mcrd did not answer. */
+  why?: string;
+}
+
+/**
+ * What `config check` checks the rules' interfaces against: mcrd's, when it answers (the file is for
+ * it, and it may run in another network namespace than mcrctl), else this host's; undefined (with a
+ * note) when neither can be had.
+ */
+async function checkedAgainst(context: CommandContext): Promise<CheckedAgainst | undefined> {
+  const { client } = context;
+  try {
+    const response = await client.listInterfaces({}, { timeoutMs: Math.min(client.timeoutMs, CHECK_LOOKUP_MS) });
+    return { names: existingInterfaces(response), of: 'mcrd' };
+  } catch (err) {
+    const why = formatGrpcError(err);
+    try {
+      return { names: localInterfaces(), of: 'this host', why };
+    } catch (listErr) {
+      context.note(`note: the rules' interfaces were not checked: ${why}, and ${SYS_CLASS_NET} cannot be read: ${(listErr as Error).message}`);
+      return undefined;
+    }
+  }
+}
+
+/** Warns, at its place in the file, about each interface the file's rules name that is not in `against`. */
+function warnInterfaces(config: ConfigFile, against: CheckedAgainst | undefined, context: CommandContext): void {
+  if (!against) return;
+  const warnings = (config.rules ?? []).flatMap((rule, index) => missingInterfaceWarnings(rule, `rules[${index}]`, against.names, against.of));
+  if (warnings.length > 0 && against.why) context.note(`note: the interfaces below are this host's (${SYS_CLASS_NET}): ${against.why}`);
+  for (const warning of warnings) {
+    const { line, column } = config.locate(warning.field);
+    context.note(`${config.file}:${line}:${column}: warning: ${warning.field}: ${warning.message}`);
+  }
 }
 
 /** mcrd's rules as a config document, and as its JSON5 text with a header comment. */

@@ -1,6 +1,7 @@
 /** Text views of the config commands: the diff of `config load` and the verdict of `config check`. */
 import type { ApplyRulesResponse, Rule } from '../../gen/mcr/v1/rules';
 import type { ConfigFile } from '../../server/config/config-file';
+import { formatCpuList } from '../../server/config/cpu-list';
 import type { Listener } from '../../server/config/listener';
 import { formatInput, formatOutput } from './format';
 import { renderTable } from './table';
@@ -57,6 +58,10 @@ export function checkedView(config: ConfigFile): string {
   const parts = [config.rules === undefined ? 'no rules key (the rules are left to the API)' : rules(config.rules.length)];
   if (config.listen) parts.push(`listen ${config.listen.map(listenerText).join(' ')}`);
   if (config.workers !== undefined) parts.push(`workers ${config.workers}`);
+  if (config.cpus !== undefined) parts.push(`cpus ${formatCpuList(config.cpus)}`);
+  if (config.interfaceCpus !== undefined) {
+    parts.push(`interfaceCpus ${Object.entries(config.interfaceCpus).map(([name, cpus]) => `${name}=${formatCpuList(cpus)}`).join(' ') || 'none'}`);
+  }
   if (config.logLevel !== undefined) parts.push(`logLevel ${config.logLevel}`);
   const { ttl, dscp } = config.defaults;
   if (ttl !== undefined || dscp !== undefined) {

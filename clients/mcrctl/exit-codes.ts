@@ -1,8 +1,8 @@
-/** mcrctl's exit codes (documented in docs/reference/mcrctl.md; scripts rely on them). */
-import { CommanderError } from 'commander';
-
-import { isConnectFailure } from '../lib/errors';
-
+/**
+ * mcrctl's exit codes (documented in docs/reference/mcrctl.md; scripts rely on them). The code for an
+ * error is error-exit-code.ts's, which needs the client library: the command line parser loads this
+ * file, and must not load grpc-js.
+ */
 export const ExitCode = {
   /** The command did what was asked. */
   Ok: 0,
@@ -14,10 +14,3 @@ export const ExitCode = {
   Unreachable: 3,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
-
-/** The exit code for an error that ended a command. */
-export function exitCodeFor(err: unknown): ExitCode {
-  if (err instanceof CommanderError) return err.exitCode === 0 ? ExitCode.Ok : ExitCode.Usage;
-  if (isConnectFailure(err)) return ExitCode.Unreachable;
-  return ExitCode.Failed;
-}

@@ -1,6 +1,7 @@
 /** A parsed mcrctl command line: where to connect, how to print, and what to do. */
 import { EventKind } from '../../gen/mcr/v1/system';
-import type { ConfigCommand } from './config-commands';
+import type { CompletionTopic } from './completion-names';
+import type { ConfigCommand } from './config-program';
 import { NewRuleEdit, RuleEdit } from './rule-edit';
 import { PcapDestination } from './trace-output';
 
@@ -27,16 +28,18 @@ export type CliCommand =
   | { name: 'stats'; rule?: string; inputs: boolean; watch?: WatchOptions }
   | { name: 'workers' }
   | { name: 'interfaces' }
-  /** kinds empty = every kind. */
-  | { name: 'events'; kinds: EventKind[] }
+  /** kinds empty = every kind; reconnect: --reconnect (see reconnect.ts). */
+  | { name: 'events'; kinds: EventKind[]; reconnect: boolean }
   | { name: 'version' }
   /** The completion script for `shell`, generated from the command tree at parse time. */
   | { name: 'completion'; script: string }
+  /** The hidden command of the completion scripts: the rule or interface names mcrd knows. */
+  | { name: '__complete'; of: CompletionTopic }
   | { name: 'log-level get' }
   /** facility "" = every facility. Names and levels are mcrd's to check. */
   | { name: 'log-level set'; facility: string; level: string }
   /** `trace RULE`: enable, follow until the trace ends or Ctrl-C; pcap set = a pcapng capture. */
-  | { name: 'trace start'; rule: string; settings: TraceSettings; pcap?: PcapDestination }
+  | { name: 'trace start'; rule: string; settings: TraceSettings; pcap?: PcapDestination; reconnect: boolean }
   | { name: 'trace list' }
   | { name: 'trace show'; rule: string; pcap?: PcapDestination }
   | { name: 'trace stop'; rule: string };
@@ -53,6 +56,8 @@ export interface TraceSettings {
 export interface WatchOptions {
   /** Milliseconds between updates (--interval). */
   intervalMs: number;
+  /** --reconnect: when mcrd goes away, wait for it and go on (see reconnect.ts). */
+  reconnect: boolean;
 }
 
 export interface Invocation {

@@ -2,12 +2,8 @@
  * mcrctl's entry point: parse the command line, connect to mcrd, run the command, and turn the
  * outcome into an exit code (see exit-codes.ts). bin/mcrctl calls main() and sets process.exitCode.
  */
-import { connect } from '../lib/client';
-import { formatGrpcError } from '../lib/errors';
-import { runCommand } from './commands';
-import { ExitCode, exitCodeFor } from './exit-codes';
-import { connectOptions } from './connection';
-import { ConnectionOptions } from './invocation';
+import { ExitCode } from './exit-codes';
+import type { ConnectionOptions } from './invocation';
 import { CliIo, processIo } from './io';
 import { parseCommandLine, ParseResult } from './program';
 
@@ -32,9 +28,26 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
   if ('exitCode' in parsed) return parsed.exitCode;
 
   const { connection, json, command } = parsed.invocation;
+  // A completion script needs no mcrd (shells run this at every start).
+  if (command.name === 'completion') {
+    io.stdout(command.script);
+    return ExitCode.Ok;
+  }
+  // Loaded only for a command that talks to mcrd: the client library (grpc-js, the generated code) and
+  // the commands are most of mcrctl's start-up time, which --help and --version do without
+  // (docs/decisions/0016-mcrctl-startup.md).
+  const [{ connect }, { formatGrpcError }, { runCommand }, { connectOptions }, { exitCodeFor }] = await Promise.all([
+    import('../lib/client'),
+    import('../lib/errors'),
+    import('./commands'),
+    import('./connection'),
+    import('./error-exit-code'),
+  ]);
   let client: ReturnType<typeof connect>;
+  let options: ReturnType<typeof connectOptions>;
   try {
-    client = connect(connectOptions(connection));
+    options = connectOptions(connection);
+    client = connect(options);
   } catch (err) {
     io.stderr(`mcrctl: ${err instanceof Error ? err.message : String(err)}\n`);
     return ExitCode.Usage;
@@ -46,6 +59,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
       printer,
       note: (text) => io.stderr(`${text}\n`),
       onInterrupt: (handler) => io.onInterrupt?.(handler) ?? (() => undefined),
+      connect: () => connect(options),
     });
     return ExitCode.Ok;
   } catch (err) {

@@ -2,14 +2,16 @@
  * mcrctl's command line, defined with commander and parsed into an Invocation. Parsing does no I/O
  * beyond writing help and usage errors; running the invocation is commands.ts's job.
  */
-import { Command, CommanderError, Option } from 'commander';
+import { Argument, Command, CommanderError, Option } from 'commander';
 
-import { DEFAULT_TIMEOUT_MS } from '../lib/client';
+import { DEFAULT_TIMEOUT_MS } from '../lib/defaults';
 import { DEFAULT_SOCKET } from '../lib/target';
-import { bashCompletion } from './completion';
+import { CLIENT_VERSION } from '../lib/version';
+import { COMPLETE_COMMAND, COMPLETION_SHELLS, CompletionShell, completionScript } from './completion';
+import { COMPLETION_TOPICS, CompletionTopic } from './completion-names';
 import { hostPortArg, integerArg, parseEndpoints, parseInputEndpoint, parseSource, ruleArgument, uint64Arg, UsageError } from './args';
 import { EVENT_KIND_WORDS, parseEventKinds } from './event-kinds';
-import { defineConfigCommands } from './config-commands';
+import { defineConfigCommands } from './config-program';
 import { ExitCode } from './exit-codes';
 import { CliCommand, ConnectionOptions, Invocation, TraceSettings } from './invocation';
 import { CliIo } from './io';
@@ -51,6 +53,9 @@ interface CommandOptions {
   duration?: number;
   pcap?: boolean;
   write?: string;
+  reconnect?: boolean;
+  addOut?: string[];
+  delOut?: string[];
 }
 
 /** `stats --watch` without --interval. */
@@ -59,13 +64,17 @@ export const DEFAULT_WATCH_INTERVAL_MS = 1000;
 export const MIN_WATCH_INTERVAL_MS = 100;
 export const MAX_WATCH_INTERVAL_MS = 60_000;
 
-/** The option keys that set up a trace (`trace RULE`), with their flags. */
+/** The option keys that set up and follow a trace (`trace RULE` only), with their flags. */
 const TRACE_SETTING_FLAGS = [
   ['sample', '--sample'],
   ['snap', '--snap'],
   ['limit', '--limit'],
   ['duration', '--duration'],
+  ['reconnect', '--reconnect'],
 ] as const;
+
+/** --reconnect, of the commands that watch (see reconnect.ts). */
+const RECONNECT_HELP = 'when mcrd goes away (or is not there yet), wait for it and go on instead of exiting 1: for monitoring scripts';
 /** The option keys that ask for a pcapng capture, with their flags. */
 const CAPTURE_FLAGS = [
   ['pcap', '--pcap'],
@@ -83,7 +92,8 @@ const FACILITIES_HELP = 'supervisor, api, store, workers, net, worker (the worke
 const EXIT_CODES_HELP = `
 Exit codes:
   0  success
-  1  mcrd answered with an error (the message names the field, e.g. rule.outputs[1].port)
+  1  mcrd answered with an error (the message names the field, e.g. rule.outputs[1].port),
+     or went away under a watching command ("mcrd shut down"; see --reconnect)
   2  bad command line (nothing was sent)
   3  mcrd could not be reached (not running, wrong --socket/--address, or no permission on the socket)`;
 
@@ -135,9 +145,10 @@ function connectionOptions(globals: GlobalOptions, env: NodeJS.ProcessEnv): Conn
   return { socket: globals.socket || env.MCR_SOCKET || DEFAULT_SOCKET, timeoutMs: globals.timeout, ...token };
 }
 
-/** The options of `trace RULE` (and `trace start RULE`) that set up the trace. */
+/** The options of `trace RULE` (and `trace start RULE`) that set up and follow the trace. */
 function traceSettingOptions(command: Command): Command {
   return command
+    .option('--reconnect', `${RECONNECT_HELP} (the trace is enabled again, afresh)`)
     .option('--sample <N>', 'record one packet in every N (1-1000000; default 1: every packet)', integerArg(1, 1_000_000))
     .option('--snap <BYTES>', 'bytes of each frame to keep, from its Ethernet header (1-2048; default 128)', integerArg(1, 2048))
     .option('--limit <N>', 'the trace switches itself off after N records (1-100000; default 1000)', integerArg(1, 100_000))
@@ -195,6 +206,7 @@ function commandPath(command: Command): string {
 function buildProgram(io: CliIo, emit: (invocation: Invocation) => void): Command {
   const program = new Command('mcrctl')
     .description('Control mcrd, the userspace multicast relay.')
+    .version(CLIENT_VERSION, '-V, --version', "print mcrctl's version")
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
     .showSuggestionAfterError()
@@ -247,12 +259,24 @@ function buildProgram(io: CliIo, emit: (invocation: Invocation) => void): Comman
 
   leaf(
     ruleEditOptions(rule.command('update').description('change a rule: only what is given is replaced (--out replaces every output)'), { withId: false })
-      .usage('RULE [--name NAME] [--in IF GROUP:PORT] [--source ADDR] [--out IF ADDR:PORT ...] [--ttl N] [--dscp N] [--expect-generation N] [--dry-run]')
+      .usage(
+        'RULE [--name NAME] [--in IF GROUP:PORT] [--source ADDR] [--out IF ADDR:PORT ... | --add-out IF ADDR:PORT ... --del-out IF ADDR:PORT ...] ' +
+          '[--ttl N] [--dscp N] [--expect-generation N] [--dry-run]',
+      )
       .argument('<RULE>', 'rule id or name', ruleArgument)
+      .addOption(pairOption('--add-out <IF> <ADDR:PORT>', 'add this output to the rule\'s (repeatable; --ttl/--dscp then apply to the outputs added)'))
+      .addOption(pairOption('--del-out <IF> <ADDR:PORT>', 'remove this output of the rule (repeatable; before any --add-out)'))
       .option('--expect-generation <N>', 'refuse (ABORTED) unless the rule is at this generation (default: the generation just read)', uint64Arg),
     ([ruleName], options) => {
-      const edit = ruleEdit(options);
-      if (isEmptyEdit(edit)) throw new UsageError('rule update: nothing to change: give --name, --in, --source, --out, --ttl or --dscp');
+      const edit: RuleEdit = {
+        ...ruleEdit(options),
+        addOutputs: options.addOut === undefined ? undefined : parseEndpoints('--add-out', options.addOut),
+        removeOutputs: options.delOut === undefined ? undefined : parseEndpoints('--del-out', options.delOut),
+      };
+      if (isEmptyEdit(edit)) throw new UsageError('rule update: nothing to change: give --name, --in, --source, --out, --add-out, --del-out, --ttl or --dscp');
+      if (edit.outputs && (edit.addOutputs || edit.removeOutputs)) {
+        throw new UsageError('rule update: --out replaces every output; --add-out and --del-out edit them: give one or the other');
+      }
       return { name: 'rule update', rule: ruleName, edit, expectGeneration: options.expectGeneration, dryRun: options.dryRun === true };
     },
   );
@@ -270,7 +294,7 @@ function buildProgram(io: CliIo, emit: (invocation: Invocation) => void): Comman
     program
       .command('stats')
       .description('packet counters and rates per rule and per output; with --inputs, per worker input interface')
-      .usage('[RULE] [--watch] [--interval MS] [--inputs]')
+      .usage('[RULE] [--watch] [--interval MS] [--reconnect] [--inputs]')
       .argument('[RULE]', 'only this rule (id or name)', ruleArgument)
       .option('--watch', 'keep showing updates until Ctrl-C (redrawn in place on a terminal)')
       .option(
@@ -278,9 +302,11 @@ function buildProgram(io: CliIo, emit: (invocation: Invocation) => void): Comman
         `with --watch: milliseconds between updates (${MIN_WATCH_INTERVAL_MS}-${MAX_WATCH_INTERVAL_MS}, default ${DEFAULT_WATCH_INTERVAL_MS})`,
         integerArg(MIN_WATCH_INTERVAL_MS, MAX_WATCH_INTERVAL_MS),
       )
-      .option('--inputs', 'frames, unmatched frames, parse errors and kernel drops per worker and input interface'),
+      .option('--inputs', 'frames, unmatched frames, parse errors and kernel drops per worker and input interface')
+      .option('--reconnect', `with --watch: ${RECONNECT_HELP}`),
     ([ruleName], options) => {
       if (options.interval !== undefined && !options.watch) throw new UsageError('stats: --interval applies only with --watch');
+      if (options.reconnect && !options.watch) throw new UsageError('stats: --reconnect applies only with --watch');
       if (options.inputs && ruleName !== undefined) {
         throw new UsageError(`stats --inputs counts per worker input, not per rule: drop "${ruleName}" or --inputs`);
       }
@@ -288,11 +314,11 @@ function buildProgram(io: CliIo, emit: (invocation: Invocation) => void): Comman
         name: 'stats',
         rule: ruleName,
         inputs: options.inputs === true,
-        watch: options.watch ? { intervalMs: options.interval ?? DEFAULT_WATCH_INTERVAL_MS } : undefined,
+        watch: options.watch ? { intervalMs: options.interval ?? DEFAULT_WATCH_INTERVAL_MS, reconnect: options.reconnect === true } : undefined,
       };
     },
   );
-  leaf(program.command('workers').description('the worker processes: pid, uid, core, state, rules, ruleset hash'), () => ({ name: 'workers' }));
+  leaf(program.command('workers').description('the worker processes: pid, uid, CPU (pinned to, last ran on), state, rules, ruleset hash'), () => ({ name: 'workers' }));
   leaf(
     program.command('interfaces').description('the interfaces mcrd sees and those rules name: state, MTU, MAC, addresses, and the rules using each'),
     () => ({ name: 'interfaces' }),
@@ -301,9 +327,10 @@ function buildProgram(io: CliIo, emit: (invocation: Invocation) => void): Comman
     program
       .command('events')
       .description('print what happens in mcrd as it happens (interfaces, rule status and changes, workers, drift), until Ctrl-C')
-      .usage('[--kind KIND ...]')
-      .option('--kind <KIND...>', `only events of these kinds (repeatable): ${EVENT_KIND_WORDS.join(', ')}`),
-    (_args, options) => ({ name: 'events', kinds: parseEventKinds(options.kind ?? []) }),
+      .usage('[--kind KIND ...] [--reconnect]')
+      .option('--kind <KIND...>', `only events of these kinds (repeatable): ${EVENT_KIND_WORDS.join(', ')}`)
+      .option('--reconnect', `${RECONNECT_HELP} (events in between are not replayed)`),
+    (_args, options) => ({ name: 'events', kinds: parseEventKinds(options.kind ?? []), reconnect: options.reconnect === true }),
   );
   defineTraceCommands(program, leaf, io.isTTY === true);
   defineConfigCommands(program, leaf);
@@ -312,12 +339,17 @@ function buildProgram(io: CliIo, emit: (invocation: Invocation) => void): Comman
   leaf(
     program
       .command('completion')
-      .argument('<shell>', 'bash')
-      .description('print a shell completion script: source <(mcrctl completion bash)'),
-    ([shell]) => {
-      if (shell !== 'bash') throw new UsageError(`completion: only bash is supported, got "${shell}"`);
-      return { name: 'completion', script: bashCompletion(program) };
-    },
+      .addArgument(new Argument('<shell>', 'the shell').choices(COMPLETION_SHELLS))
+      .description('print a shell completion script: source <(mcrctl completion bash); zsh: mcrctl completion zsh > "${fpath[1]}/_mcrctl"'),
+    ([shell]) => ({ name: 'completion', script: completionScript(shell as CompletionShell, program) }),
+  );
+  // For the completion scripts only: the rule or interface names mcrd knows, one per line.
+  leaf(
+    program
+      .command(COMPLETE_COMMAND, { hidden: true })
+      .description('print the names a shell completes for RULE or IF, asked of mcrd (nothing when it cannot answer)')
+      .addArgument(new Argument('<what>').choices(COMPLETION_TOPICS)),
+    ([what]) => ({ name: COMPLETE_COMMAND, of: what as CompletionTopic }),
   );
 
   // `log-level` alone does what `log-level get` does.
@@ -357,13 +389,14 @@ function defineTraceCommands(program: Command, leaf: Leaf, isTTY: boolean): void
   const startCommand = (rule: string | undefined, self: Command): CliCommand => {
     if (rule === undefined) throw new UsageError('trace needs a RULE (id or name) to trace, or one of: start RULE, list, show RULE, stop RULE');
     const options = self.optsWithGlobals<CommandOptions & GlobalOptions>();
-    return { name: 'trace start', rule, settings: traceSettings(options), pcap: pcapDestination(options, options.json === true, isTTY) };
+    const pcap = pcapDestination(options, options.json === true, isTTY);
+    return { name: 'trace start', rule, settings: traceSettings(options), pcap, reconnect: options.reconnect === true };
   };
 
   const trace = leaf(
     captureOptions(traceSettingOptions(program.command('trace')))
       .description('show what mcr does with each packet of a rule, live (RULE = id or name); or list, show and stop traces')
-      .usage('RULE [--sample N] [--snap BYTES] [--limit N] [--duration SECONDS] [--pcap] [-w FILE]\n       mcrctl trace start|list|show|stop ...')
+      .usage('RULE [--sample N] [--snap BYTES] [--limit N] [--duration SECONDS] [--pcap] [-w FILE] [--reconnect]\n       mcrctl trace start|list|show|stop ...')
       .argument('[RULE]', 'the rule to trace (id or name)', ruleArgument)
       .addHelpText('after', TRACE_HELP),
     ([rule], _options, self) => startCommand(rule, self),
@@ -407,6 +440,12 @@ function showUsageAfterErrors(command: Command): void {
   const path = commandPath(command);
   command.showHelpAfterError(`Usage: ${path} ${command.usage()}\nRun '${path} --help' for details.`);
   for (const sub of command.commands) showUsageAfterErrors(sub);
+}
+
+/** mcrctl's command tree, for what is generated from it (man page, completion scripts); never parses. */
+export function programDefinition(): Command {
+  const silent: CliIo = { stdout: () => undefined, stderr: () => undefined, env: {} };
+  return buildProgram(silent, () => undefined);
 }
 
 /**

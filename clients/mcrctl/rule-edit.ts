@@ -2,8 +2,9 @@
  * What `rule add` and `rule update` ask for, as a RuleEdit, and the rule definitions built from it.
  * Pure functions: no I/O, so the merge semantics of `rule update` are testable on their own.
  */
-import { Output, Rule } from '../../gen/mcr/v1/rules';
+import type { Output, Rule } from '../../gen/mcr/v1/rules';
 import { Endpoint } from './args';
+import { rulesProto } from './generated-code';
 
 /** The rule fields given on a command line; undefined = not given. */
 export interface RuleEdit {
@@ -15,7 +16,11 @@ export interface RuleEdit {
   source?: string;
   /** Every --out, in order. Given = the whole new output list. */
   outputs?: Endpoint[];
-  /** --ttl and --dscp: for every output given on the command line (or, without --out, every output). */
+  /** `rule update --add-out`: outputs added after the rule's (never with --out). */
+  addOutputs?: Endpoint[];
+  /** `rule update --del-out`: outputs of the rule to remove, before any is added. */
+  removeOutputs?: Endpoint[];
+  /** --ttl and --dscp: for every output given on the command line (or, without --out or --add-out, every output). */
   ttl?: number;
   dscp?: number;
 }
@@ -39,7 +44,7 @@ function withEditedMarking(output: Output, edit: RuleEdit): Output {
 
 /** The rule `rule add` asks mcrd to create (id empty unless --id: mcrd then derives it). */
 export function newRuleDefinition(edit: NewRuleEdit): Rule {
-  return Rule.fromPartial({
+  return rulesProto().Rule.fromPartial({
     id: edit.id ?? '',
     name: edit.name ?? '',
     input: { interface: edit.input.interface, group: edit.input.address, port: edit.input.port, source: edit.source ?? '' },
@@ -47,16 +52,74 @@ export function newRuleDefinition(edit: NewRuleEdit): Rule {
   });
 }
 
+/** An edit that cannot be made to the rule as it is (an output to remove that it does not have...). */
+export class RuleEditError extends Error {
+  override name = 'RuleEditError';
+}
+
+/** "eth1 239.9.9.9:6000", as --out gives it. */
+function endpointText(endpoint: { interface: string; address: string; port: number }): string {
+  return `${endpoint.interface} ${endpoint.address}:${endpoint.port}`;
+}
+
+function sameDestination(output: Output, endpoint: Endpoint): boolean {
+  return output.interface === endpoint.interface && output.address === endpoint.address && output.port === endpoint.port;
+}
+
+/** Refuses an endpoint given twice to one flag. */
+function refuseRepeats(flag: string, endpoints: readonly Endpoint[]): void {
+  endpoints.forEach((endpoint, index) => {
+    if (endpoints.findIndex((other) => endpointText(other) === endpointText(endpoint)) < index) {
+      throw new RuleEditError(`${flag} ${endpointText(endpoint)} is given twice`);
+    }
+  });
+}
+
+/**
+ * The rule's outputs with --del-out's removed, then --add-out's appended (with --ttl/--dscp). An
+ * output is named by interface, address and port. Removing one the rule does not have, adding one it
+ * has (after the removals: --del-out X --add-out X --ttl 8 changes X's TTL), or removing the last one
+ * is refused with RuleEditError.
+ */
+function editedOutputs(existing: Rule, edit: RuleEdit): Output[] {
+  const label = existing.name ? `${existing.id} (${existing.name})` : existing.id;
+  const removals = edit.removeOutputs ?? [];
+  const additions = edit.addOutputs ?? [];
+  refuseRepeats('--del-out', removals);
+  refuseRepeats('--add-out', additions);
+  const outputs = [...existing.outputs];
+  for (const endpoint of removals) {
+    const index = outputs.findIndex((output) => sameDestination(output, endpoint));
+    if (index < 0) {
+      throw new RuleEditError(`--del-out ${endpointText(endpoint)}: rule ${label} has no such output (it has: ${existing.outputs.map(endpointText).join(', ')})`);
+    }
+    outputs.splice(index, 1);
+  }
+  for (const endpoint of additions) {
+    const index = existing.outputs.findIndex((output) => sameDestination(output, endpoint));
+    if (outputs.some((output) => sameDestination(output, endpoint))) {
+      throw new RuleEditError(`--add-out ${endpointText(endpoint)}: rule ${label} has this output already (outputs[${index}])`);
+    }
+    outputs.push(withEditedMarking(outputFrom(endpoint), edit));
+  }
+  if (outputs.length === 0) {
+    throw new RuleEditError(`--del-out would remove every output of rule ${label}, and a rule needs one: add one with --add-out, or delete the rule`);
+  }
+  return outputs;
+}
+
 /**
  * The complete definition `rule update` sends: the existing rule with only what the edit gives
  * replaced. --in replaces interface, group and port (the source stays unless --source is given);
- * --out replaces the whole output list; --ttl/--dscp without --out apply to every existing output.
- * Output-only fields (generation, status, timestamps) are left out.
+ * --out replaces the whole output list, --del-out and --add-out edit it; --ttl/--dscp apply to the
+ * outputs given (--out, --add-out), or without either to every output. Output-only fields
+ * (generation, status, timestamps) are left out. Throws RuleEditError (see editedOutputs).
  */
 export function mergeRuleUpdate(existing: Rule, edit: RuleEdit): Rule {
   const input = existing.input ?? { interface: '', group: '', port: 0, source: '' };
-  const outputs = edit.outputs ? edit.outputs.map(outputFrom) : existing.outputs;
-  return Rule.fromPartial({
+  const markEvery = edit.addOutputs === undefined;
+  const outputs = edit.outputs ? edit.outputs.map(outputFrom) : edit.addOutputs || edit.removeOutputs ? editedOutputs(existing, edit) : existing.outputs;
+  return rulesProto().Rule.fromPartial({
     id: existing.id,
     name: edit.name ?? existing.name,
     input: {
@@ -65,6 +128,6 @@ export function mergeRuleUpdate(existing: Rule, edit: RuleEdit): Rule {
       port: edit.input?.port ?? input.port,
       source: edit.source ?? input.source,
     },
-    outputs: outputs.map((output) => withEditedMarking(output, edit)),
+    outputs: markEvery ? outputs.map((output) => withEditedMarking(output, edit)) : outputs,
   });
 }

@@ -19,6 +19,16 @@ function formatHash(worker: Worker): string {
   return `${reported} (expected ${worker.expectedRulesetHash})`;
 }
 
+/**
+ * The CPU the data-plane thread is pinned to, flagged when the kernel reports it may run elsewhere
+ * too (its pinning not in effect).
+ */
+function formatCore(worker: Worker): string {
+  if (worker.core < 0) return '-';
+  if (worker.allowedCpus === '' || worker.allowedCpus === String(worker.core)) return String(worker.core);
+  return `${worker.core} (allowed ${worker.allowedCpus})`;
+}
+
 export function workersTable(workers: readonly Worker[]): string {
   const right = 'right' as const;
   return renderTable(
@@ -27,6 +37,7 @@ export function workersTable(workers: readonly Worker[]): string {
       { header: 'PID', align: right },
       { header: 'UID', align: right },
       { header: 'CORE', align: right },
+      { header: 'LAST CPU', align: right },
       { header: 'STATE' },
       { header: 'RULES', align: right },
       { header: 'HASH' },
@@ -35,7 +46,8 @@ export function workersTable(workers: readonly Worker[]): string {
       String(worker.index),
       worker.pid > 0 ? String(worker.pid) : '-',
       String(worker.uid),
-      worker.core >= 0 ? String(worker.core) : '-',
+      formatCore(worker),
+      worker.lastCpu !== undefined ? String(worker.lastCpu) : '-',
       WORKER_STATE_WORDS[worker.state] ?? `state ${worker.state}`,
       String(worker.rules),
       formatHash(worker),

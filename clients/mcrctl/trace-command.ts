@@ -12,8 +12,10 @@ import { McrCallError } from '../lib/errors';
 import { CommandContext, Printer, show } from './command-context';
 import { TraceSettings } from './invocation';
 import { answeredRule, ruleLabel } from './rule-view';
+import { keepWatching } from './reconnect';
 import { openTraceOutput, PcapDestination, TraceFormat, TraceOutput } from './trace-output';
 import { recordsLostNote, recordsMissedNote, traceDetail, traceEndedNote, traceLine, traceStartedNote, tracesTable } from './trace-view';
+import { StreamEndedError } from './watch-loss';
 
 /** The format of the records: pcapng when asked for, else JSON lines with --json, else lines. */
 function traceFormat(printer: Printer, pcap: PcapDestination | undefined): TraceFormat {
@@ -93,46 +95,54 @@ async function follow(events: AsyncIterable<TraceEvent>, started: TraceStatus, o
 /**
  * `trace RULE`: subscribes to the rule's records, enables the trace, and writes each record until the
  * trace switches itself off (record or time limit, rule deleted, someone else's `trace stop`), or
- * until Ctrl-C, SIGTERM or a closed pipe, which disable the trace. Notes go to stderr.
+ * until Ctrl-C, SIGTERM or a closed pipe, which disable the trace. Notes go to stderr. mcrd going
+ * away ends it with exit 1; with --reconnect, the trace is enabled again (afresh, with the same
+ * settings) once mcrd answers, and the records go on to the same output.
  */
-export async function followTrace(command: { rule: string; settings: TraceSettings; pcap?: PcapDestination }, context: CommandContext): Promise<void> {
-  const { client, printer, note } = context;
-  const target = await traceTarget(client, command.rule, false);
-  const output = openTraceOutput(traceFormat(printer, command.pcap), printer);
-  const stop = new AbortController();
-  const release = context.onInterrupt(() => stop.abort());
+export async function followTrace(
+  command: { rule: string; settings: TraceSettings; pcap?: PcapDestination; reconnect: boolean },
+  context: CommandContext,
+): Promise<void> {
+  const { printer, note } = context;
+  let output: TraceOutput | undefined;
   try {
-    // Subscribed before enabling: mcrd sends only what happens after it accepted the subscription.
-    const events = client.watchTraces({ ruleIds: [target.ruleId] }, { signal: stop.signal });
-    let started: TraceStatus;
-    try {
-      const { settings } = command;
-      started = await client.enableTrace({
-        ruleId: target.ruleId,
-        sampleEvery: settings.sampleEvery ?? 0,
-        snapLength: settings.snapLength ?? 0,
-        recordLimit: settings.recordLimit ?? 0,
-        timeLimitMs: settings.timeLimitMs ?? 0,
-      });
-    } catch (err) {
-      events.cancel();
-      throw err;
-    }
-    note(traceStartedNote(target.label, started));
-    output.begin({ status: started, inputInterface: target.rule?.input?.interface });
+    await keepWatching(context, command.reconnect, async ({ client, signal, connected }) => {
+      // The rule is looked up before the output is opened: an unknown rule creates no capture file.
+      const target = await traceTarget(client, command.rule, false);
+      const first = output === undefined;
+      output ??= openTraceOutput(traceFormat(printer, command.pcap), printer);
+      // Subscribed before enabling: mcrd sends only what happens after it accepted the subscription.
+      const events = client.watchTraces({ ruleIds: [target.ruleId] }, { signal });
+      let started: TraceStatus;
+      try {
+        const { settings } = command;
+        started = await client.enableTrace({
+          ruleId: target.ruleId,
+          sampleEvery: settings.sampleEvery ?? 0,
+          snapLength: settings.snapLength ?? 0,
+          recordLimit: settings.recordLimit ?? 0,
+          timeLimitMs: settings.timeLimitMs ?? 0,
+        });
+      } catch (err) {
+        events.cancel();
+        throw err;
+      }
+      connected();
+      note(traceStartedNote(target.label, started));
+      if (first) output.begin({ status: started, inputInterface: target.rule?.input?.interface });
 
-    const { final, received, lost } = await follow(events, started, output, note);
-    if (final) {
-      note(traceEndedNote(target.label, final));
-      const missed = final.records - received - lost;
-      if (missed > 0n) note(recordsMissedNote(missed, command.rule));
-      return;
-    }
-    if (!stop.signal.aborted) throw new Error('mcrd ended the WatchTraces stream while the trace was running');
-    note(traceEndedNote(target.label, await client.disableTrace({ ruleId: target.ruleId })));
+      const { final, received, lost } = await follow(events, started, output, note);
+      if (final) {
+        note(traceEndedNote(target.label, final));
+        const missed = final.records - received - lost;
+        if (missed > 0n) note(recordsMissedNote(missed, command.rule));
+        return;
+      }
+      if (!signal.aborted) throw new StreamEndedError('WatchTraces');
+      note(traceEndedNote(target.label, await client.disableTrace({ ruleId: target.ruleId })));
+    });
   } finally {
-    release();
-    output.close();
+    output?.close();
   }
 }
 

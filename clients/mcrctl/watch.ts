@@ -38,7 +38,7 @@ export function renderWatchFrame(mode: WatchMode, frame: WatchFrame): string {
 }
 
 /** Resolves after `ms`, or at once when `signal` is aborted. */
-function pause(ms: number, signal: AbortSignal): Promise<void> {
+export function pause(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();
     const done = () => {

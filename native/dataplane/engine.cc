@@ -13,6 +13,8 @@
 #include <cerrno>
 #include <string>
 
+#include "system/cpus.h"
+
 namespace mcr {
 
 namespace {
@@ -88,13 +90,11 @@ Engine::Engine(int core, uint32_t batch, std::function<void()> wakeTraceReader)
 
   thread_ = std::thread([this] { Run(); });
   if (core >= 0) {
-    cpu_set_t cpus;
-    CPU_ZERO(&cpus);
-    CPU_SET(core, &cpus);
-    const int err = pthread_setaffinity_np(thread_.native_handle(), sizeof cpus, &cpus);
-    if (err != 0) {
+    try {
+      PinThread(thread_.native_handle(), core);
+    } catch (...) {
       Close();
-      throw SyscallError("pthread_setaffinity_np (core " + std::to_string(core) + ")", err);
+      throw;
     }
   }
 }

@@ -39,7 +39,8 @@ class Engine {
   // Allocates every buffer, creates the epoll set and wake-up eventfd, and starts the thread,
   // pinned to `core` unless it is negative. With `wakeTraceReader`, traced rules record into a
   // trace ring (see traceRing()) and the thread calls it, without blocking, when records are ready.
-  // Throws SyscallError.
+  // Throws SyscallError (EINVAL, naming the CPUs that may be used, for a core outside this process's
+  // affinity: see PinThread).
   Engine(int core, uint32_t batch, std::function<void()> wakeTraceReader = nullptr);
   ~Engine();
   Engine(const Engine&) = delete;

@@ -63,6 +63,17 @@ export function aborted(field: string, detail: string): ApiError {
   return new ApiError(status.ABORTED, field, detail);
 }
 
+/**
+ * What every call and stream is answered with once mcrd is shutting down (UNAVAILABLE). mcrctl
+ * recognizes this message to tell a watch that "mcrd shut down" from other failures.
+ */
+export const SHUTTING_DOWN = 'mcrd is shutting down';
+
+/** UNAVAILABLE: mcrd is shutting down (see SHUTTING_DOWN). */
+export function shuttingDown(): ApiError {
+  return new ApiError(status.UNAVAILABLE, undefined, SHUTTING_DOWN);
+}
+
 /** RESOURCE_EXHAUSTED: a configured limit would be exceeded. */
 export function exhausted(field: string, detail: string): ApiError {
   return new ApiError(status.RESOURCE_EXHAUSTED, field, detail);

@@ -17,9 +17,11 @@ import { SystemServiceService } from '../../gen/mcr/v1/system';
 import { TraceServiceService } from '../../gen/mcr/v1/trace';
 import { logger } from '../log';
 import { AccessControl } from './access';
+import { shuttingDown } from './errors';
 import { checkedImplementation } from './call-check';
 import { checkProtocol } from './protocol-check';
 import { resolveGroup } from './socket-group';
+import { OpenStreams } from './open-streams';
 import { StreamLimit } from './stream-limit';
 import type { Listener, TlsFiles } from '../config/options';
 
@@ -115,6 +117,7 @@ export class ApiServer {
   private readonly server: Server;
   private readonly socketPaths: string[] = [];
   readonly streams: StreamLimit;
+  private readonly open = new OpenStreams();
 
   constructor(implementations: Implementations, policy: CallPolicy) {
     this.server = new Server({ 'grpc.max_receive_message_length': policy.maxRequestBytes });
@@ -124,7 +127,7 @@ export class ApiServer {
       const implementation = implementations[name as ServiceName];
       // Refused calls (no or wrong token) never count against the stream bound.
       const checked = checkedImplementation(definition, policy.access.guard(definition, implementation), checkProtocol);
-      this.server.addService(definition, this.streams.apply(definition, checked));
+      this.server.addService(definition, this.streams.apply(definition, this.open.apply(definition, checked)));
     }
     this.health.addToServer(this.server);
     new ReflectionService(reflectionPackage()).addToServer(this.server);
@@ -153,6 +156,14 @@ export class ApiServer {
     const state: ServingStatus = serving ? 'SERVING' : 'NOT_SERVING';
     this.health.setStatus('', state);
     for (const name of Object.keys(SERVICES)) this.health.setStatus(name, state);
+  }
+
+  /**
+   * Ends every open stream with UNAVAILABLE "mcrd is shutting down", so that each client learns why
+   * (see open-streams.ts). The streams would otherwise hold tryShutdown until it is forced.
+   */
+  endStreams(): void {
+    this.open.endAll(shuttingDown());
   }
 
   /** Lets calls in flight finish (up to graceMs), then closes listeners and removes the sockets. */

@@ -14,7 +14,7 @@ import { type RuleStore, unknownRule } from '../rules/store';
 import type { CollectedStats, StatsCollector } from '../stats/collector';
 import { BoundedWriter } from './bounded-writer';
 import { logger } from '../log';
-import { ApiError } from './errors';
+import { ApiError, shuttingDown } from './errors';
 import { CallGate, unary } from './unary';
 
 const log = logger('api');
@@ -51,7 +51,7 @@ export function statsService({ store, collector, gate, maxWatchers }: StatsServi
     const refuse = (err: ApiError): void => {
       call.emit('error', err.toServiceError());
     };
-    if (gate.closing) return refuse(new ApiError(status.UNAVAILABLE, undefined, 'mcrd is shutting down'));
+    if (gate.closing) return refuse(shuttingDown());
     if (watchers >= maxWatchers) {
       return refuse(new ApiError(status.RESOURCE_EXHAUSTED, undefined, `${watchers} stats watchers are open (the limit, --max-stats-watchers)`));
     }
@@ -72,7 +72,7 @@ export function statsService({ store, collector, gate, maxWatchers }: StatsServi
     }));
     let done = false;
     const send = async () => {
-      if (gate.closing) return finish(() => call.end());
+      if (gate.closing) return finish(() => call.emit('error', shuttingDown().toServiceError()));
       if (!writer.hasRoom) return writer.drop();
       const snapshot = await collector.collect();
       if (!done) writer.push(snapshot);

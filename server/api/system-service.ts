@@ -24,9 +24,10 @@ import type { EventBus } from '../events/bus';
 import type { InterfaceInfo } from '../forwarding/plan';
 import { BoundedWriter } from './bounded-writer';
 import { Facility, FACILITIES, getLogLevels, isFacility, isLogLevel, LOG_LEVELS, setLogLevel } from '../log';
+import { dataplaneThread } from '../workers/dataplane-thread';
 import type { WorkerPool, WorkerSlot } from '../workers/pool';
 import { FEATURES, PROTOCOL_MAJOR, PROTOCOL_MINOR, SERVER_VERSION } from '../version';
-import { ApiError } from './errors';
+import { ApiError, shuttingDown } from './errors';
 import { CallGate, unary } from './unary';
 
 export interface SystemServiceDeps {
@@ -36,6 +37,8 @@ export interface SystemServiceDeps {
   interfaces: { all(): InterfaceInfo[]; get(name: string): InterfaceInfo | undefined };
   rules: () => Rule[];
   events: EventBus;
+  /** GetVersion's features, when they change at run time (default FEATURES). */
+  features?: () => string[];
 }
 
 /** Events a WatchEvents subscriber may have waiting before further ones are dropped. */
@@ -73,6 +76,7 @@ function describeWorker(slot: WorkerSlot): Worker {
   const process = slot.process;
   const alive = process?.alive === true;
   const restarting = slot.state === WorkerState.WORKER_STATE_RESTARTING;
+  const thread = alive ? dataplaneThread(process!.pid) : undefined;
   return {
     index: slot.index,
     pid: alive ? process!.pid : 0,
@@ -92,6 +96,9 @@ function describeWorker(slot: WorkerSlot): Worker {
     driftRestarts: slot.driftRestarts,
     lastExit: slot.lastExit,
     lastRestartReason: slot.lastRestartReason,
+    dataplaneThreadId: thread?.threadId,
+    lastCpu: thread?.lastCpu,
+    allowedCpus: thread?.allowedCpus ?? '',
   };
 }
 
@@ -103,7 +110,7 @@ export function systemService(deps: SystemServiceDeps): SystemServiceServer {
     const refuse = (err: ApiError): void => {
       call.emit('error', err.toServiceError());
     };
-    if (gate.closing) return refuse(new ApiError(status.UNAVAILABLE, undefined, 'mcrd is shutting down'));
+    if (gate.closing) return refuse(shuttingDown());
     if (eventWatchers >= MAX_EVENT_WATCHERS) {
       return refuse(new ApiError(status.RESOURCE_EXHAUSTED, undefined, `too many event watchers (limit ${MAX_EVENT_WATCHERS})`));
     }
@@ -136,7 +143,7 @@ export function systemService(deps: SystemServiceDeps): SystemServiceServer {
         serverVersion: SERVER_VERSION,
         protocolMajor: PROTOCOL_MAJOR,
         protocolMinor: PROTOCOL_MINOR,
-        features: FEATURES,
+        features: deps.features?.() ?? FEATURES,
         startedUnixNanos,
       };
     }),

@@ -12,7 +12,7 @@ import {
 } from '../../gen/mcr/v1/trace';
 import { logger } from '../log';
 import type { TraceManager } from '../trace/manager';
-import { ApiError } from './errors';
+import { ApiError, shuttingDown } from './errors';
 import { CallGate, unary } from './unary';
 
 const log = logger('api');
@@ -28,7 +28,7 @@ export function traceService({ traces, gate }: TraceServiceDeps): TraceServiceSe
       log.debug('request refused', { rpc: 'WatchTraces', code: status[err.code], message: err.message });
       call.emit('error', err.toServiceError());
     };
-    if (gate.closing) return refuse(new ApiError(status.UNAVAILABLE, undefined, 'mcrd is shutting down'));
+    if (gate.closing) return refuse(shuttingDown());
     let unsubscribe: () => void;
     try {
       unsubscribe = traces.subscribe(call, call.request.ruleIds);

@@ -5,7 +5,7 @@
 import { handleUnaryCall, sendUnaryData, ServerUnaryCall, status } from '@grpc/grpc-js';
 
 import { logger } from '../log';
-import { ApiError } from './errors';
+import { ApiError, shuttingDown } from './errors';
 
 const log = logger('api');
 
@@ -17,7 +17,7 @@ export interface CallGate {
 export function unary<Req, Res>(gate: CallGate, name: string, handler: (request: Req) => Promise<Res> | Res): handleUnaryCall<Req, Res> {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
     if (gate.closing) {
-      callback({ code: status.UNAVAILABLE, details: 'mcrd is shutting down' });
+      callback(shuttingDown().toServiceError());
       return;
     }
     Promise.resolve()

@@ -6,6 +6,8 @@
  *   {
  *     listen: ["unix:/run/mcr/mcr.sock"],  // --listen, repeatable
  *     workers: 4,                          // --workers
+ *     cpus: "0-3",                         // --cpus
+ *     interfaceCpus: { eth0: "0-1" },      // --interface-cpus eth0=0-1
  *     logLevel: "info",                    // --log-level
  *     defaults: { ttl: 8, dscp: 46 },      // for outputs that do not set them
  *     rules: [
@@ -23,11 +25,12 @@
 import { promises as fs } from 'fs';
 import JSON5 from 'json5';
 
-import type { Output, Rule } from '../../gen/mcr/v1/rules';
-import { ApiError } from '../api/errors';
+import type { Input, Output, Rule } from '../../gen/mcr/v1/rules';
 import { isLogLevel, LOG_LEVELS, LogLevel } from '../log-levels';
-import { checkDistinct } from '../rules/apply-plan';
-import { DEFAULT_RULE_LIMITS, DSCP_RANGE, RuleLimits, TTL_RANGE, validateRuleDefinition } from '../rules/validate';
+import { isValidInterfaceName } from '../rules/addresses';
+import { distinctViolations, RuleIdentity } from '../rules/apply-plan';
+import { DEFAULT_RULE_LIMITS, DSCP_RANGE, RuleLimits, ruleViolations, TTL_RANGE } from '../rules/validate';
+import { CpuListError, parseCpuList } from './cpu-list';
 import { elementPath, Json5Locations, memberPath, SourcePosition } from './json5-locator';
 import { Listener, ListenerAddressError, parseListenerAddress, WORKERS_RANGE } from './listener';
 
@@ -48,6 +51,10 @@ export interface ConfigFile {
   /** Settings; undefined when the file does not give them. */
   listen?: Listener[];
   workers?: number;
+  /** `cpus`, as --cpus: ascending, each once. */
+  cpus?: number[];
+  /** `interfaceCpus`, as --interface-cpus: input interface -> CPUs. */
+  interfaceCpus?: Record<string, number[]>;
   logLevel?: LogLevel;
   defaults: OutputDefaults;
   /**
@@ -96,7 +103,7 @@ export function formatProblem(file: string, problem: ConfigProblem): string {
   return `${place}: ${problem.field ? `${problem.field}: ` : ''}${problem.message}`;
 }
 
-const TOP_KEYS = ['listen', 'workers', 'logLevel', 'defaults', 'rules'] as const;
+const TOP_KEYS = ['listen', 'workers', 'cpus', 'interfaceCpus', 'logLevel', 'defaults', 'rules'] as const;
 const DEFAULTS_KEYS = ['ttl', 'dscp'] as const;
 const RULE_KEYS = ['id', 'name', 'input', 'outputs'] as const;
 const INPUT_KEYS = ['interface', 'group', 'port', 'source'] as const;
@@ -204,6 +211,8 @@ function readDocument(document: unknown, reader: Reader, limits: RuleLimits, sou
   if (!top) return config;
   if (top.listen !== undefined) config.listen = readListen(top.listen, reader);
   if (top.workers !== undefined) config.workers = reader.integer(top.workers, 'workers', WORKERS_RANGE);
+  if (top.cpus !== undefined) config.cpus = readCpuList(top.cpus, 'cpus', reader);
+  if (top.interfaceCpus !== undefined) config.interfaceCpus = readInterfaceCpus(top.interfaceCpus, reader);
   if (top.logLevel !== undefined) config.logLevel = readLogLevel(top.logLevel, reader);
   if (top.defaults !== undefined) config.defaults = readDefaults(top.defaults, reader);
   if (top.rules !== undefined) config.rules = readRules(top.rules, config.defaults, reader, limits);
@@ -228,6 +237,37 @@ function readListen(value: unknown, reader: Reader): Listener[] | undefined {
   return listeners.every((l): l is Listener => l !== undefined) ? listeners : undefined;
 }
 
+function readCpuList(value: unknown, field: string, reader: Reader): number[] | undefined {
+  const text = reader.string(value, field);
+  if (text === undefined) return undefined;
+  try {
+    return parseCpuList(text);
+  } catch (err) {
+    if (err instanceof CpuListError) return reader.problem(field, err.message);
+    throw err;
+  }
+}
+
+function readInterfaceCpus(value: unknown, reader: Reader): Record<string, number[]> | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return reader.problem('interfaceCpus', `must be an object of interface names and CPU lists ({ eth0: "0-1" }), got ${describe(value)}`);
+  }
+  const result: Record<string, number[]> = {};
+  let usable = true;
+  for (const [name, list] of Object.entries(value as Record<string, unknown>)) {
+    const field = memberPath('interfaceCpus', name);
+    if (!isValidInterfaceName(name)) {
+      reader.problem(field, `${JSON.stringify(name)} is not a valid interface name (1-15 bytes, no "/", ":" or spaces, not "." or "..")`);
+      usable = false;
+      continue;
+    }
+    const cpus = readCpuList(list, field, reader);
+    if (cpus === undefined) usable = false;
+    else result[name] = cpus;
+  }
+  return usable ? result : undefined;
+}
+
 function readLogLevel(value: unknown, reader: Reader): LogLevel | undefined {
   const level = reader.string(value, 'logLevel');
   if (level === undefined || isLogLevel(level)) return level;
@@ -243,33 +283,26 @@ function readDefaults(value: unknown, reader: Reader): OutputDefaults {
 }
 
 /**
- * The rules; undefined when any is unusable. Each rule is checked by itself first (its shape, then
- * the API's validation), and the set as a whole (no two with one id, name or match key) only when
- * every rule is valid, so that each problem is reported once, where it is.
+ * The rules; undefined when any is unusable. Every problem is reported in one pass: each rule's
+ * shape, then the API's validation of whatever of it could be read, then the set as a whole (no two
+ * with one id, name or match key) among the rules that are valid, each problem where it is.
  */
 function readRules(value: unknown, defaults: OutputDefaults, reader: Reader, limits: RuleLimits): Rule[] | undefined {
   const list = reader.array(value, 'rules');
   if (!list) return undefined;
   if (list.length > limits.maxRules) return reader.problem('rules', `${list.length} rules, more than the limit of ${limits.maxRules}`);
-  const rules = list.map((item, index) => readRule(item, elementPath('rules', index), defaults, reader, limits));
-  if (!rules.every((rule): rule is Rule => rule !== undefined)) return undefined;
-  if (!apiProblem(reader, () => checkDistinct(rules))) return undefined;
-  return rules;
+  const read = list.map((item, index) => readRule(item, elementPath('rules', index), defaults, reader, limits));
+  const clashes = distinctViolations(read.map((r) => r?.identity));
+  for (const clash of clashes) reader.problem(clash.field ?? 'rules', clash.detail);
+  const rules = read.map((r) => r?.rule);
+  return rules.every((rule): rule is Rule => rule !== undefined) && clashes.length === 0 ? rules : undefined;
 }
 
-/** Runs a check that throws ApiError; records its error as a problem. Returns whether it passed. */
-function apiProblem(reader: Reader, check: () => void, field = ''): boolean {
-  try {
-    check();
-    return true;
-  } catch (err) {
-    if (!(err instanceof ApiError)) throw err;
-    reader.problem(err.field ?? field, err.detail);
-    return false;
-  }
-}
-
-function readRule(value: unknown, field: string, defaults: OutputDefaults, reader: Reader, limits: RuleLimits): Rule | undefined {
+/**
+ * A rule of the file: the rule when it has no problem, and its identity (id, name, input) made of
+ * the parts that are valid, which must not clash with another rule's even when the rule has problems.
+ */
+function readRule(value: unknown, field: string, defaults: OutputDefaults, reader: Reader, limits: RuleLimits): { rule?: Rule; identity: RuleIdentity } | undefined {
   const record = reader.object(value, field, RULE_KEYS);
   if (!record) return undefined;
   const before = reader.problems.length;
@@ -277,38 +310,60 @@ function readRule(value: unknown, field: string, defaults: OutputDefaults, reade
   const name = record.name === undefined ? '' : reader.string(record.name, memberPath(field, 'name'));
   const input = reader.required(record, 'input', field, (v, at) => readInput(v, at, reader));
   const outputs = reader.required(record, 'outputs', field, (v, at) => readOutputs(v, at, defaults, reader));
-  if (reader.problems.length > before || id === undefined || name === undefined || !input || !outputs) return undefined;
-  const rule: Rule = { id, name, input, outputs, generation: 0n, status: undefined, createdUnixNanos: 0n, updatedUnixNanos: 0n };
-  return apiProblem(reader, () => validateRuleDefinition(rule, limits, field), field) ? rule : undefined;
+  // What could be read is validated even when other parts could not, so one run names every problem.
+  const violations = ruleViolations({ id, name, input, outputs }, limits, field, 'unread');
+  for (const violation of violations) reader.problem(violation.field ?? field, violation.detail);
+  const faulty = (part: string) => violations.some((v) => v.field !== undefined && (v.field === part || v.field.startsWith(`${part}.`)));
+  const complete = completeInput(input);
+  const identity: RuleIdentity = {
+    id: faulty(`${field}.id`) ? undefined : id,
+    name: faulty(`${field}.name`) ? undefined : name,
+    input: faulty(`${field}.input`) ? undefined : complete,
+  };
+  if (reader.problems.length > before || id === undefined || name === undefined || !complete) return { identity };
+  const outputList = outputs?.map(completeOutput);
+  if (!outputList?.every((o): o is Output => o !== undefined)) return { identity };
+  return { rule: { id, name, input: complete, outputs: outputList, generation: 0n, status: undefined, createdUnixNanos: 0n, updatedUnixNanos: 0n }, identity };
 }
 
-function readInput(value: unknown, field: string, reader: Reader): Rule['input'] {
+/** The input when every field of it was read. */
+function completeInput(input: Partial<Input> | undefined): Input | undefined {
+  if (input?.interface === undefined || input.group === undefined || input.port === undefined || input.source === undefined) return undefined;
+  return { interface: input.interface, group: input.group, port: input.port, source: input.source };
+}
+
+/** The output when every field of it was read. */
+function completeOutput(output: Partial<Output> | undefined): Output | undefined {
+  if (output?.interface === undefined || output.address === undefined || output.port === undefined) return undefined;
+  return { interface: output.interface, address: output.address, port: output.port, ttl: output.ttl, dscp: output.dscp };
+}
+
+/** The input's fields that could be read (the others undefined, each a problem already). */
+function readInput(value: unknown, field: string, reader: Reader): Partial<Input> | undefined {
   const record = reader.object(value, field, INPUT_KEYS);
   if (!record) return undefined;
-  const iface = reader.required(record, 'interface', field, (v, at) => reader.string(v, at));
-  const group = reader.required(record, 'group', field, (v, at) => reader.string(v, at));
-  const port = reader.required(record, 'port', field, (v, at) => reader.number(v, at));
-  const source = record.source === undefined ? '' : reader.string(record.source, memberPath(field, 'source'));
-  if (iface === undefined || group === undefined || port === undefined || source === undefined) return undefined;
-  return { interface: iface, group, port, source };
+  return {
+    interface: reader.required(record, 'interface', field, (v, at) => reader.string(v, at)),
+    group: reader.required(record, 'group', field, (v, at) => reader.string(v, at)),
+    port: reader.required(record, 'port', field, (v, at) => reader.number(v, at)),
+    source: record.source === undefined ? '' : reader.string(record.source, memberPath(field, 'source')),
+  };
 }
 
-function readOutputs(value: unknown, field: string, defaults: OutputDefaults, reader: Reader): Output[] | undefined {
+/** The outputs, each with the fields that could be read (undefined for one that is not an object). */
+function readOutputs(value: unknown, field: string, defaults: OutputDefaults, reader: Reader): Array<Partial<Output> | undefined> | undefined {
   const list = reader.array(value, field);
-  if (!list) return undefined;
-  const outputs = list.map((item, index) => readOutput(item, elementPath(field, index), defaults, reader));
-  return outputs.every((o): o is Output => o !== undefined) ? outputs : undefined;
+  return list?.map((item, index) => readOutput(item, elementPath(field, index), defaults, reader));
 }
 
-function readOutput(value: unknown, field: string, defaults: OutputDefaults, reader: Reader): Output | undefined {
+function readOutput(value: unknown, field: string, defaults: OutputDefaults, reader: Reader): Partial<Output> | undefined {
   const record = reader.object(value, field, OUTPUT_KEYS);
   if (!record) return undefined;
-  const iface = reader.required(record, 'interface', field, (v, at) => reader.string(v, at));
-  const address = reader.required(record, 'address', field, (v, at) => reader.string(v, at));
-  const port = reader.required(record, 'port', field, (v, at) => reader.number(v, at));
-  const ttl = record.ttl === undefined ? defaults.ttl : reader.number(record.ttl, memberPath(field, 'ttl'));
-  const dscp = record.dscp === undefined ? defaults.dscp : reader.number(record.dscp, memberPath(field, 'dscp'));
-  if (iface === undefined || address === undefined || port === undefined) return undefined;
-  if ((record.ttl !== undefined && ttl === undefined) || (record.dscp !== undefined && dscp === undefined)) return undefined;
-  return { interface: iface, address, port, ttl, dscp };
+  return {
+    interface: reader.required(record, 'interface', field, (v, at) => reader.string(v, at)),
+    address: reader.required(record, 'address', field, (v, at) => reader.string(v, at)),
+    port: reader.required(record, 'port', field, (v, at) => reader.number(v, at)),
+    ttl: record.ttl === undefined ? defaults.ttl : reader.number(record.ttl, memberPath(field, 'ttl')),
+    dscp: record.dscp === undefined ? defaults.dscp : reader.number(record.dscp, memberPath(field, 'dscp')),
+  };
 }

@@ -11,15 +11,19 @@ import { Logger, logger } from '../log';
 import { describeRule } from '../rules/rule-set';
 import type { AppliedRules, RuleStore } from '../rules/store';
 import { ConfigFile, ConfigFileError, formatProblem, problemFromRefusal, readConfigFile } from './config-file';
-import type { DaemonOptions } from './options';
+import { DaemonOptions, defaultWorkers, FILE_SETTINGS, FileSetting } from './options';
 
 /** The options with the file's settings in place of those the command line did not give. */
 export function withFileSettings(options: DaemonOptions, config: ConfigFile): DaemonOptions {
-  const flag = (key: 'listen' | 'workers' | 'logLevel') => options.commandLine.has(key);
+  const flag = (key: FileSetting) => options.commandLine.has(key);
+  const cpus = flag('cpus') ? options.cpus : (config.cpus ?? options.cpus);
   return {
     ...options,
     listen: flag('listen') ? options.listen : (config.listen ?? options.listen),
-    workers: flag('workers') ? options.workers : (config.workers ?? options.workers),
+    // Neither gives workers: one per CPU of the cpus in force (which the file may have given).
+    workers: flag('workers') ? options.workers : (config.workers ?? defaultWorkers(cpus)),
+    cpus,
+    interfaceCpus: flag('interfaceCpus') ? options.interfaceCpus : (config.interfaceCpus ?? options.interfaceCpus),
     logLevel: flag('logLevel') ? options.logLevel : (config.logLevel ?? options.logLevel),
   };
 }
@@ -65,7 +69,7 @@ export async function applyConfigRules(config: ConfigFile, target: ConfigTarget,
 }
 
 /** The settings read only at start, as they are in force, to tell a reload that changes them. */
-type StartSettings = Pick<DaemonOptions, 'listen' | 'workers' | 'logLevel' | 'commandLine'>;
+type StartSettings = Pick<DaemonOptions, FileSetting | 'commandLine'>;
 
 /** SIGHUP: re-reads the config file and applies its rules; reloads run one at a time. */
 export class ConfigReloader {
@@ -76,7 +80,14 @@ export class ConfigReloader {
     private readonly file: string,
     private readonly target: ConfigTarget,
     private readonly running: StartSettings,
+    /** Whether the file read last has `rules` (see managesRules). */
+    private rulesInFile: boolean,
   ) {}
+
+  /** Whether the file, as read last, has `rules`: a reload then replaces the rules with them. */
+  get managesRules(): boolean {
+    return this.rulesInFile;
+  }
 
   /** Resolves once this reload is done; never rejects (problems are logged). */
   reload(): Promise<void> {
@@ -89,6 +100,7 @@ export class ConfigReloader {
     this.log.info(`SIGHUP: reloading config ${this.file}`);
     try {
       const config = await readConfigFile(this.file);
+      this.rulesInFile = config.rules !== undefined;
       this.noteStartSettings(config);
       await applyConfigRules(config, this.target, 'on SIGHUP', this.log);
     } catch (err) {
@@ -103,9 +115,9 @@ export class ConfigReloader {
 
   /** Settings the file changed that only a restart applies are logged, not silently ignored. */
   private noteStartSettings(config: ConfigFile): void {
-    const differs = (key: 'listen' | 'workers' | 'logLevel') =>
+    const differs = (key: FileSetting) =>
       !this.running.commandLine.has(key) && config[key] !== undefined && JSON.stringify(config[key]) !== JSON.stringify(this.running[key]);
-    const changed = (['listen', 'workers', 'logLevel'] as const).filter(differs);
+    const changed = FILE_SETTINGS.filter(differs);
     if (changed.length > 0) this.log.warn(`config ${this.file}: ${changed.join(', ')} changed; this takes effect when mcrd restarts`);
   }
 }

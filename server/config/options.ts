@@ -8,13 +8,18 @@ import os from 'os';
 import { isLogLevel, LogLevel } from '../log-levels';
 import { SERVER_VERSION } from '../version';
 import { AccessTokens, readTokenFile } from '../api/access';
+import { isValidInterfaceName } from '../rules/addresses';
+import { CpuListError, parseCpuList } from './cpu-list';
 import { LIMIT_FLAGS, ServerLimits } from './limits';
 import { Listener, ListenerAddressError, parseListenerAddress, WORKERS_RANGE } from './listener';
 
 export type { Listener } from './listener';
 
 /** The settings a config file may also give; given on the command line, they win over the file. */
-export type FileSetting = 'listen' | 'workers' | 'logLevel';
+export type FileSetting = 'listen' | 'workers' | 'logLevel' | 'cpus' | 'interfaceCpus';
+
+/** Every FileSetting, in the order messages list them. */
+export const FILE_SETTINGS: readonly FileSetting[] = ['listen', 'workers', 'logLevel', 'cpus', 'interfaceCpus'];
 
 export interface TlsFiles {
   cert: string;
@@ -30,6 +35,10 @@ export interface DaemonOptions {
   listen: Listener[];
   stateDir: string;
   workers: number;
+  /** --cpus: the CPUs the workers run on (worker i on cpus[i % cpus.length]); undefined: every CPU mcrd may use. */
+  cpus?: number[];
+  /** --interface-cpus IF=LIST: the rules of input interface IF go to the workers on these CPUs. */
+  interfaceCpus: Record<string, number[]>;
   logLevel: LogLevel;
   tls?: TlsFiles;
   insecure: boolean;
@@ -80,13 +89,39 @@ function metricsListener(value: string): Extract<Listener, { kind: 'tcp' }> {
   return listener;
 }
 
+function cpuList(value: string): number[] {
+  try {
+    return parseCpuList(value);
+  } catch (err) {
+    if (err instanceof CpuListError) throw new InvalidArgumentError(err.message);
+    throw err;
+  }
+}
+
+/** IF=LIST, added to those given before; an interface given twice is refused. */
+function interfaceCpus(value: string, previous: Record<string, number[]>): Record<string, number[]> {
+  const at = value.indexOf('=');
+  const name = at < 0 ? '' : value.slice(0, at);
+  if (at < 0 || !isValidInterfaceName(name)) throw new InvalidArgumentError(`expected IF=CPULIST (eth0=0-3), got "${value}"`);
+  if (previous[name] !== undefined) throw new InvalidArgumentError(`${name} is given twice`);
+  return { ...previous, [name]: cpuList(value.slice(at + 1)) };
+}
+
+/**
+ * --workers when neither the command line nor the config file gives it: one per CPU of --cpus, or one
+ * per CPU mcrd may use (os.availableParallelism() counts the CPU affinity, which a cpuset narrows).
+ */
+export function defaultWorkers(cpus?: readonly number[]): number {
+  return Math.min(cpus?.length ?? os.availableParallelism(), WORKERS_RANGE.max);
+}
+
 function logLevel(value: string): LogLevel {
   if (!isLogLevel(value)) throw new InvalidArgumentError('must be one of error, warn, info, debug');
   return value;
 }
 
-/** Parses argv (without node and script); throws UsageError, or exits for --help/--version. */
-export function parseDaemonArgs(argv: string[]): DaemonOptions {
+/** mcrd's command line as a commander program: parseDaemonArgs parses with it, the man page is generated from it. */
+export function daemonProgram(): Command {
   const program = new Command('mcrd')
     .description('mcr supervisor: relays multicast between interfaces, driven over gRPC')
     .version(SERVER_VERSION)
@@ -100,7 +135,13 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
     .addOption(
       new Option('--workers <n>', 'worker processes')
         .argParser(integer(WORKERS_RANGE.min, WORKERS_RANGE.max))
-        .default(os.availableParallelism(), 'online CPUs'),
+        .default(defaultWorkers(), 'one per CPU of --cpus, else per CPU mcrd may use'),
+    )
+    .option('--cpus <list>', 'the CPUs the workers run on, as taskset -c lists them (0-3,6); worker i on the i-th, wrapping (default: every CPU mcrd may use)', cpuList)
+    .addOption(
+      new Option('--interface-cpus <if=list>', 'put the rules whose input is IF on the workers running on these CPUs (near its NIC); repeatable')
+        .argParser(interfaceCpus)
+        .default({} as Record<string, number[]>, 'none'),
     )
     .option('--full-sync-interval <seconds>', 'resend every worker its whole rule set this often', integer(1, 86400), 300)
     .option('--test-hooks', 'enable fault injection for the test suite (never in production)', false)
@@ -125,6 +166,12 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
   for (const limit of LIMIT_FLAGS) {
     program.option(`${limit.flag} <n>`, `limit: ${limit.description}`, integer(limit.min, limit.max), limit.default);
   }
+  return program;
+}
+
+/** Parses argv (without node and script); throws UsageError, or exits for --help/--version. */
+export function parseDaemonArgs(argv: string[]): DaemonOptions {
+  const program = daemonProgram();
   program.parse(argv, { from: 'user' });
   const o = program.opts();
   if (!!o.tlsCert !== !!o.tlsKey) throw new UsageError('--tls-cert and --tls-key go together');
@@ -142,13 +189,15 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions {
     throw new UsageError('--read-only-token-file needs --token-file too (otherwise no token could change anything)');
   }
   const limits = Object.fromEntries(LIMIT_FLAGS.map((l) => [l.key, o[l.key]])) as unknown as ServerLimits;
-  const fileSettings: FileSetting[] = ['listen', 'workers', 'logLevel'];
+  const commandLine = new Set(FILE_SETTINGS.filter((key) => program.getOptionValueSource(key) === 'cli'));
   return {
     config: o.config,
-    commandLine: new Set(fileSettings.filter((key) => program.getOptionValueSource(key) === 'cli')),
+    commandLine,
     listen,
     stateDir: o.stateDir,
-    workers: o.workers,
+    workers: commandLine.has('workers') ? o.workers : defaultWorkers(o.cpus),
+    cpus: o.cpus,
+    interfaceCpus: o.interfaceCpus,
     logLevel: o.logLevel,
     tls: o.tlsCert ? { cert: o.tlsCert, key: o.tlsKey, clientCa: o.tlsClientCa } : undefined,
     insecure: o.insecure,

@@ -108,7 +108,7 @@ export class Forwarder {
 
   private async pass(): Promise<void> {
     const rules = this.rules();
-    const plan = planForwarding(rules, this.pool.size, this.interfaces, this.traces);
+    const plan = planForwarding(rules, this.pool.placement, this.interfaces, this.traces);
     const statuses = new Map(plan.statuses);
     await Promise.all(this.pool.slots.map((slot) => this.applyToWorker(slot.index, plan, statuses)));
     this.memberships.sync(plan.memberships);

@@ -6,7 +6,7 @@
 import type { Rule } from '../../gen/mcr/v1/rules';
 import { RuleState } from '../../gen/mcr/v1/rules';
 import { isMulticast, parseIPv4 } from '../rules/addresses';
-import { workerFor } from '../rules/placement';
+import { RulePlacement } from '../rules/placement';
 import type { CaptureTarget } from '../net/bpf';
 import type { DataplaneTrace, EgressSocketOptions } from '../../native';
 
@@ -108,8 +108,10 @@ function defaultTtl(address: string): number {
 /** The data-plane trace settings of a rule, or undefined when it is not traced. */
 export type TraceLookup = (ruleId: string) => DataplaneTrace | undefined;
 
-export function planForwarding(rules: Rule[], workerCount: number, interfaces: InterfaceLookup, traces: TraceLookup = () => undefined): ForwardingPlan {
-  const workers: WorkerPlan[] = Array.from({ length: workerCount }, () => ({
+/** `placement`: which worker owns each rule, or the worker count for plain hash placement. */
+export function planForwarding(rules: Rule[], placement: number | RulePlacement, interfaces: InterfaceLookup, traces: TraceLookup = () => undefined): ForwardingPlan {
+  const placed = typeof placement === 'number' ? new RulePlacement(placement) : placement;
+  const workers: WorkerPlan[] = Array.from({ length: placed.workers }, () => ({
     captures: new Map(),
     egress: new Map(),
     rules: [],
@@ -119,7 +121,7 @@ export function planForwarding(rules: Rule[], workerCount: number, interfaces: I
 
   for (const rule of rules) {
     const input = rule.input!;
-    const worker = workerFor(input.group, input.port, workerCount);
+    const worker = placed.workerOf(input);
     const inputIf = interfaces.get(input.interface);
     if (!inputIf) {
       statuses.set(rule.id, {

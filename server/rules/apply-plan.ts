@@ -9,7 +9,7 @@
  * whose definition (name, input, outputs in order) is the same is left exactly as it is.
  */
 import type { Rule } from '../../gen/mcr/v1/rules';
-import { exhausted, invalid } from '../api/errors';
+import { ApiError, exhausted, invalid } from '../api/errors';
 import { deriveRuleId, matchKey } from './id';
 import { describeInput, RuleSet } from './rule-set';
 import { RuleLimits, validateRuleDefinition } from './validate';
@@ -101,29 +101,38 @@ export function planApply(current: RuleSet, desired: readonly Rule[], options: A
  * same name or the same match key. `field` is the field holding the set.
  */
 export function checkDistinct(definitions: readonly Rule[], field = RULES_FIELD): void {
+  const [first] = distinctViolations(definitions, field);
+  if (first) throw first;
+}
+
+/** What makes a rule one of a kind in a set; a part left out (not valid, say) clashes with nothing. */
+export type RuleIdentity = Partial<Pick<Rule, 'id' | 'name' | 'input'>>;
+
+/** Every clash of checkDistinct, in order, each naming the later rule. An undefined entry takes part in none. */
+export function distinctViolations(definitions: ReadonlyArray<RuleIdentity | undefined>, field = RULES_FIELD): ApiError[] {
+  const violations: ApiError[] = [];
   const ids = new Map<string, number>();
   const names = new Map<string, number>();
   const keys = new Map<string, number>();
   definitions.forEach((definition, index) => {
+    if (!definition) return;
     const at = ruleField(index, field);
     const earlier = (seen: Map<string, number>, value: string): number | undefined => {
       const first = seen.get(value);
       seen.set(value, first ?? index);
       return first;
     };
-    if (definition.id) {
-      const first = earlier(ids, definition.id);
-      if (first !== undefined) throw invalid(`${at}.id`, `"${definition.id}" is also the id of ${ruleField(first, field)}`);
-    }
-    if (definition.name) {
-      const first = earlier(names, definition.name);
-      if (first !== undefined) throw invalid(`${at}.name`, `"${definition.name}" is also the name of ${ruleField(first, field)}`);
-    }
-    const first = earlier(keys, matchKey(definition.input!));
-    if (first !== undefined) {
-      throw invalid(`${at}.input`, `captures ${describeInput(definition.input!)}, as ${ruleField(first, field)} does: two rules cannot capture the same`);
+    const firstId = definition.id ? earlier(ids, definition.id) : undefined;
+    if (firstId !== undefined) violations.push(invalid(`${at}.id`, `"${definition.id}" is also the id of ${ruleField(firstId, field)}`));
+    const firstName = definition.name ? earlier(names, definition.name) : undefined;
+    if (firstName !== undefined) violations.push(invalid(`${at}.name`, `"${definition.name}" is also the name of ${ruleField(firstName, field)}`));
+    const input = definition.input;
+    const firstKey = input ? earlier(keys, matchKey(input)) : undefined;
+    if (input && firstKey !== undefined) {
+      violations.push(invalid(`${at}.input`, `captures ${describeInput(input)}, as ${ruleField(firstKey, field)} does: two rules cannot capture the same`));
     }
   });
+  return violations;
 }
 
 /** How a desired rule found its id, for errors. */

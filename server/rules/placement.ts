@@ -31,3 +31,40 @@ export function workerFor(group: string, port: number, workers: number): number 
   // hash < 2^32 and workers < 2^16: the product is exact in a double.
   return Math.floor((stableHash(group, port) * workers) / 0x1_0000_0000);
 }
+
+/** What placement looks at in a rule's input. */
+export interface PlacedInput {
+  interface: string;
+  group: string;
+  port: number;
+}
+
+/**
+ * Which worker owns each rule: workerFor over every worker, except for an input interface with a
+ * CPU preference (mcrd --interface-cpus), whose rules are spread the same way over the workers on
+ * those CPUs only. Every rule of one (interface, group, port) still lands on one worker, so each
+ * capture socket's filter lists a (group, port) once and a flow is never split.
+ * See docs/decisions/0014-cpu-placement.md.
+ */
+export class RulePlacement {
+  /**
+   * `interfaceWorkers`: interface -> the workers (indexes below `workers`, ascending, at least one)
+   * its rules go to.
+   */
+  constructor(
+    readonly workers: number,
+    private readonly interfaceWorkers: ReadonlyMap<string, readonly number[]> = new Map(),
+  ) {
+    for (const [name, list] of interfaceWorkers) {
+      if (list.length === 0 || list.some((w) => !Number.isInteger(w) || w < 0 || w >= workers)) {
+        throw new RangeError(`RulePlacement: workers [${list.join(', ')}] of ${name} are not among 0-${workers - 1}`);
+      }
+    }
+  }
+
+  workerOf(input: PlacedInput): number {
+    const subset = this.interfaceWorkers.get(input.interface);
+    if (!subset) return workerFor(input.group, input.port, this.workers);
+    return subset[workerFor(input.group, input.port, subset.length)];
+  }
+}

@@ -3,7 +3,7 @@
  * of the offending value inside the request, e.g. `rule.outputs[1].port`.
  */
 import type { Input, Output, Rule } from '../../gen/mcr/v1/rules';
-import { exhausted, invalid, quote } from '../api/errors';
+import { ApiError, exhausted, invalid, quote } from '../api/errors';
 import { IPV4_ANY, IPV4_BROADCAST, isMulticast, isUnicast, isValidInterfaceName, parseIPv4 } from './addresses';
 
 export interface RuleLimits {
@@ -24,20 +24,94 @@ const IDENTIFIER = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const IDENTIFIER_RULE = 'must be 1-63 characters: a letter or digit, then letters, digits, ".", "_" or "-"';
 
 /**
+ * A rule definition whose parts were read one by one (a config file): a part or field left
+ * undefined could not be read, its reader has said why, and it is not checked again.
+ */
+export interface RuleDraft {
+  id?: string;
+  name?: string;
+  input?: Partial<Input>;
+  outputs?: ReadonlyArray<Partial<Output> | undefined>;
+}
+
+/** Runs `check`; an ApiError it throws goes to `violations`. Returns whether it passed. */
+function collect(violations: ApiError[], check: () => void): boolean {
+  try {
+    check();
+    return true;
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+    violations.push(err);
+    return false;
+  }
+}
+
+/**
+ * Every violation of `draft`, in field order (id, name, input, then each output), as ApiErrors
+ * naming their field. With `absent: 'required'` (a request) a missing input, output list or output
+ * is a violation; with 'unread' (see RuleDraft) it is skipped. The first violation is the one
+ * validateRuleDefinition throws. Checks that compare parts (an output sending to the input, two
+ * outputs alike) are made between parts that are themselves valid, so each problem is named once.
+ */
+export function ruleViolations(draft: RuleDraft, limits: RuleLimits, field = 'rule', absent: 'required' | 'unread' = 'required'): ApiError[] {
+  const violations: ApiError[] = [];
+  if (draft.id !== undefined) collect(violations, () => checkIdentifier(draft.id!, `${field}.id`));
+  if (draft.name !== undefined) collect(violations, () => checkIdentifier(draft.name!, `${field}.name`));
+  let input: Input | undefined;
+  if (draft.input !== undefined || absent === 'required') {
+    const before = violations.length;
+    inputViolations(draft.input, `${field}.input`, violations);
+    const { interface: name, group, port, source } = draft.input ?? {};
+    if (violations.length === before && name !== undefined && group !== undefined && port !== undefined) {
+      input = { interface: name, group, port, source: source ?? '' };
+    }
+  }
+  const outputs = draft.outputs;
+  if (outputs === undefined || outputs.length === 0) {
+    if (outputs !== undefined || absent === 'required') violations.push(invalid(`${field}.outputs`, 'at least one output is required'));
+    return violations;
+  }
+  if (outputs.length > limits.maxOutputsPerRule) {
+    // Beyond the limit the outputs are not looked at one by one.
+    violations.push(exhausted(`${field}.outputs`, `${outputs.length} outputs, more than the limit of ${limits.maxOutputsPerRule} per rule`));
+    return violations;
+  }
+  const seen = new Map<string, number>();
+  outputs.forEach((output, index) => {
+    const at = `${field}.outputs[${index}]`;
+    if (!output && absent === 'unread') return;
+    const before = violations.length;
+    outputViolations(output, at, violations);
+    if (violations.length > before || output?.interface === undefined || output.address === undefined || output.port === undefined) return;
+    const { interface: name, address, port } = output;
+    collect(violations, () => {
+      if (input && name === input.interface && address === input.group && port === input.port) {
+        throw invalid(at, `sends to the rule's own input ${input.interface} ${input.group}:${input.port}, which would loop`);
+      }
+      const key = `${name}|${address}|${port}`;
+      const first = seen.get(key);
+      if (first !== undefined) throw invalid(at, `duplicates ${field}.outputs[${first}] (${name} ${address}:${port})`);
+      seen.set(key, index);
+    });
+  });
+  return violations;
+}
+
+/**
  * Returns a normalized copy holding only the definition fields (id, name, input, outputs); the
- * output-only fields (generation, status, timestamps) of the request are dropped. Throws ApiError.
+ * output-only fields (generation, status, timestamps) of the request are dropped. Throws the first
+ * violation ruleViolations finds.
  */
 export function validateRuleDefinition(rule: Rule | undefined, limits: RuleLimits, field = 'rule'): Rule {
   if (!rule) throw invalid(field, 'required');
-  checkIdentifier(rule.id, `${field}.id`);
-  checkIdentifier(rule.name, `${field}.name`);
-  const input = validateInput(rule.input, `${field}.input`);
-  const outputs = validateOutputs(rule.outputs, input, limits, `${field}.outputs`);
+  const [first] = ruleViolations(rule, limits, field);
+  if (first) throw first;
+  const input = rule.input!;
   return {
     id: rule.id,
     name: rule.name,
-    input,
-    outputs,
+    input: { interface: input.interface, group: input.group, port: input.port, source: input.source },
+    outputs: rule.outputs.map((o) => ({ interface: o.interface, address: o.address, port: o.port, ttl: o.ttl, dscp: o.dscp })),
     generation: 0n,
     status: undefined,
     createdUnixNanos: 0n,
@@ -50,54 +124,39 @@ function checkIdentifier(value: string, field: string): void {
   if (value !== '' && !IDENTIFIER.test(value)) throw invalid(field, `${quote(value)} ${IDENTIFIER_RULE}`);
 }
 
-function validateInput(input: Input | undefined, field: string): Input {
-  if (!input) throw invalid(field, 'required');
-  checkInterface(input.interface, `${field}.interface`);
-  const group = checkAddress(input.group, `${field}.group`);
-  if (!isMulticast(group)) throw invalid(`${field}.group`, `${input.group} is not a multicast group (224.0.0.0/4)`);
-  checkInRange(input.port, 1, 65535, `${field}.port`);
-  if (input.source !== '') {
-    const source = checkAddress(input.source, `${field}.source`);
-    if (!isUnicast(source)) {
-      throw invalid(`${field}.source`, `${input.source} is not a unicast address (not multicast, 0.0.0.0 or 255.255.255.255)`);
-    }
+/** Adds a violation to `violations` for each field of the input that is not valid (unread fields are skipped). */
+function inputViolations(input: Partial<Input> | undefined, field: string, violations: ApiError[]): void {
+  if (!input) return void violations.push(invalid(field, 'required'));
+  const { interface: name, group, port, source } = input;
+  if (name !== undefined) collect(violations, () => checkInterface(name, `${field}.interface`));
+  if (group !== undefined) {
+    collect(violations, () => {
+      if (!isMulticast(checkAddress(group, `${field}.group`))) throw invalid(`${field}.group`, `${group} is not a multicast group (224.0.0.0/4)`);
+    });
   }
-  return { interface: input.interface, group: input.group, port: input.port, source: input.source };
-}
-
-function validateOutputs(outputs: Output[] | undefined, input: Input, limits: RuleLimits, field: string): Output[] {
-  if (!outputs || outputs.length === 0) throw invalid(field, 'at least one output is required');
-  if (outputs.length > limits.maxOutputsPerRule) {
-    throw exhausted(field, `${outputs.length} outputs, more than the limit of ${limits.maxOutputsPerRule} per rule`);
-  }
-  const seen = new Map<string, number>();
-  return outputs.map((output, index) => {
-    const at = `${field}[${index}]`;
-    const normalized = validateOutput(output, at);
-    if (normalized.interface === input.interface && normalized.address === input.group && normalized.port === input.port) {
-      throw invalid(at, `sends to the rule's own input ${input.interface} ${input.group}:${input.port}, which would loop`);
+  if (port !== undefined) collect(violations, () => checkInRange(port, 1, 65535, `${field}.port`));
+  if (source === undefined || source === '') return;
+  collect(violations, () => {
+    if (!isUnicast(checkAddress(source, `${field}.source`))) {
+      throw invalid(`${field}.source`, `${source} is not a unicast address (not multicast, 0.0.0.0 or 255.255.255.255)`);
     }
-    const key = `${normalized.interface}|${normalized.address}|${normalized.port}`;
-    const first = seen.get(key);
-    if (first !== undefined) {
-      throw invalid(at, `duplicates ${field}[${first}] (${normalized.interface} ${normalized.address}:${normalized.port})`);
-    }
-    seen.set(key, index);
-    return normalized;
   });
 }
 
-function validateOutput(output: Output | undefined, field: string): Output {
-  if (!output) throw invalid(field, 'required');
-  checkInterface(output.interface, `${field}.interface`);
-  const address = checkAddress(output.address, `${field}.address`);
-  if (address === IPV4_ANY || address === IPV4_BROADCAST) {
-    throw invalid(`${field}.address`, `${output.address} cannot be a destination`);
+/** Adds a violation to `violations` for each field of the output that is not valid (unread fields are skipped). */
+function outputViolations(output: Partial<Output> | undefined, field: string, violations: ApiError[]): void {
+  if (!output) return void violations.push(invalid(field, 'required'));
+  const { interface: name, address, port } = output;
+  if (name !== undefined) collect(violations, () => checkInterface(name, `${field}.interface`));
+  if (address !== undefined) {
+    collect(violations, () => {
+      const value = checkAddress(address, `${field}.address`);
+      if (value === IPV4_ANY || value === IPV4_BROADCAST) throw invalid(`${field}.address`, `${address} cannot be a destination`);
+    });
   }
-  checkInRange(output.port, 1, 65535, `${field}.port`);
-  if (output.ttl !== undefined) checkInRange(output.ttl, TTL_RANGE.min, TTL_RANGE.max, `${field}.ttl`);
-  if (output.dscp !== undefined) checkInRange(output.dscp, DSCP_RANGE.min, DSCP_RANGE.max, `${field}.dscp`);
-  return { interface: output.interface, address: output.address, port: output.port, ttl: output.ttl, dscp: output.dscp };
+  if (port !== undefined) collect(violations, () => checkInRange(port, 1, 65535, `${field}.port`));
+  if (output.ttl !== undefined) collect(violations, () => checkInRange(output.ttl!, TTL_RANGE.min, TTL_RANGE.max, `${field}.ttl`));
+  if (output.dscp !== undefined) collect(violations, () => checkInRange(output.dscp!, DSCP_RANGE.min, DSCP_RANGE.max, `${field}.dscp`));
 }
 
 function checkInterface(name: string, field: string): void {

@@ -2,7 +2,7 @@
  * Prometheus exposition (opt-in: `mcrd --metrics HOST:PORT`). Every scrape reads fresh counters
  * through the stats collector. Names follow Prometheus conventions (`_total` counters, base units);
  * labels are bounded: rule id, output index, worker index, interface name, and fixed reason sets,
- * never addresses.
+ * never addresses. Rule names appear once, in mcr_rule_info (joined on `rule` in PromQL).
  */
 import http from 'http';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
@@ -18,9 +18,19 @@ const log = logger('api');
 type Labels = Record<string, string>;
 type Sample = [Labels, number | bigint];
 
+/** What mcr_rule_info says about a rule. */
+export interface RuleInfo {
+  id: string;
+  /** Empty when the rule has none. */
+  name: string;
+  inputInterface: string;
+}
+
 export interface MetricsSources {
   stats(): Promise<CollectedStats>;
   ruleStates(): RuleState[];
+  /** Every rule in the store now: mcr_rule_info follows creations, renames and deletions at the next scrape. */
+  rules(): RuleInfo[];
   workers(): Array<{ index: number; state: WorkerState; restarts: number }>;
 }
 
@@ -149,6 +159,15 @@ const FAMILIES: Family[] = [
     labels: ['worker', 'interface'],
     kind: 'counter',
     samples: (s) => s.inputs.map((i) => [inputLabels(i.worker, i.interface), i.kernelDrops]),
+  },
+  {
+    // An info metric: dashboards label series by name with `* on(rule) group_left(name) mcr_rule_info`.
+    // An unnamed rule is labelled with its id, so that a legend always shows something that finds it.
+    name: 'mcr_rule_info',
+    help: 'Always 1, one series per rule: its name (its id when it has none) and input interface, to join on rule.',
+    labels: ['rule', 'name', 'input_interface'],
+    kind: 'gauge',
+    samples: (_s, sources) => sources.rules().map((r): Sample => [{ rule: r.id, name: r.name || r.id, input_interface: r.inputInterface }, 1]),
   },
   {
     name: 'mcr_rules',

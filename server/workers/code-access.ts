@@ -29,11 +29,11 @@ export function worldAccessProblems(file: string): string[] {
 }
 
 export function assertWorldReadable(files: string[]): void {
-  const problems = files.flatMap(worldAccessProblems);
+  const problems = [...new Set(files.flatMap(worldAccessProblems))];
   if (problems.length > 0) {
     throw new Error(
       `workers run as uid 65534 and cannot read their code: ${problems.join('; ')}. ` +
-        'Install mcr in a world-readable location (e.g. /opt/mcr) or fix the modes.',
+        'Install mcr in a world-readable location (e.g. /opt/mcr, or npm install -g), or open the path (chmod o+x on each directory named).',
     );
   }
 }

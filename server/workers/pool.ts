@@ -1,16 +1,17 @@
 /**
- * The worker processes: one per core by default, started at boot, restarted with exponential backoff
+ * The worker processes: one per CPU mcrd may use by default, each with its data-plane thread pinned to
+ * its CPU (see cpu-choice.ts), started at boot, restarted with exponential backoff
  * when one exits or is recycled. Emits 'started' (slot) whenever a worker is (re)started and ready for
  * its state, and 'exited' (slot) when one has gone.
  */
 import { EventEmitter } from 'events';
 import fs from 'fs';
-import os from 'os';
 
 import { WorkerState } from '../../gen/mcr/v1/system';
 import { addonFile, Native } from '../../native';
 import type { LogLevel } from '../../workers/protocol';
 import { logger } from '../log';
+import { RulePlacement } from '../rules/placement';
 import { SocketSettings, WorkerSync } from '../forwarding/worker-sync';
 import { assertWorldReadable } from './code-access';
 import { workerEntry, WorkerProcess } from './worker-process';
@@ -22,6 +23,10 @@ export const BACKOFF_RESET_AFTER_MS = 30_000;
 
 export interface PoolOptions {
   workers: number;
+  /** The CPU each worker's data-plane thread is pinned to, by index, one per worker (chooseCpus). */
+  workerCpus: readonly number[];
+  /** The rules of these input interfaces go to these workers only (chooseCpus); none: hash over all. */
+  interfaceWorkers?: ReadonlyMap<string, readonly number[]>;
   batch: number;
   logLevel: LogLevel;
   sockets: SocketSettings;
@@ -69,6 +74,8 @@ export class WorkerSlot {
 
 export class WorkerPool extends EventEmitter {
   readonly slots: WorkerSlot[];
+  /** Which worker owns each rule. */
+  readonly placement: RulePlacement;
   private stopping = false;
   private readonly log = logger('workers');
 
@@ -77,8 +84,11 @@ export class WorkerPool extends EventEmitter {
     private readonly options: PoolOptions,
   ) {
     super();
-    const cores = os.availableParallelism();
-    this.slots = Array.from({ length: options.workers }, (_, i) => new WorkerSlot(i, i % cores));
+    if (options.workerCpus.length !== options.workers) {
+      throw new RangeError(`WorkerPool: ${options.workerCpus.length} CPUs for ${options.workers} workers`);
+    }
+    this.slots = Array.from({ length: options.workers }, (_, i) => new WorkerSlot(i, options.workerCpus[i]));
+    this.placement = new RulePlacement(options.workers, options.interfaceWorkers);
   }
 
   get size(): number {

@@ -1,7 +1,8 @@
 /**
  * Prometheus metrics: mcrd started with --metrics on the relay namespace's loopback serves /metrics in
  * the text exposition format; every family is typed, counters end in _total, no label carries an
- * address, and after known traffic the values are those GetStats and GetWorkerStats report.
+ * address, after known traffic the values are those GetStats and GetWorkerStats report, and
+ * mcr_rule_info names each rule from its creation, through a rename, to its deletion.
  */
 import { expect } from 'chai';
 import net from 'net';
@@ -41,6 +42,7 @@ const REQUIRED = [
   'mcr_input_unmatched_frames_total',
   'mcr_input_parse_errors_total',
   'mcr_input_kernel_drops_total',
+  'mcr_rule_info',
   'mcr_rules',
   'mcr_worker_up',
   'mcr_worker_restarts_total',
@@ -173,5 +175,30 @@ describe('e2e: Prometheus /metrics', function () {
       f.samples.flatMap((s) => Object.entries(s.labels).filter(([, v]) => carriesAddress(v)).map(([k, v]) => `${s.name} ${k}="${v}"`)),
     );
     expect(withAddress, 'labels carrying an address').to.deep.equal([]);
+  });
+
+  it('names each rule in mcr_rule_info from its creation, through a rename, to its deletion', async function () {
+    const { client } = relay;
+    const definition = { input: { interface: NET.relayIn.ifname, group: '239.1.7.7', port: 5007 }, outputs: [OUTPUTS[0]] };
+    const infoOf = async (id: string) => (parsePrometheusText((await scrape()).body).get('mcr_rule_info')?.samples ?? []).filter((s) => s.labels.rule === id);
+
+    const rule = await client.createRule({ ...definition, name: 'camera-7' });
+    expect(await infoOf(rule.id), 'after create').to.deep.equal([
+      { name: 'mcr_rule_info', labels: { rule: rule.id, name: 'camera-7', input_interface: NET.relayIn.ifname }, value: 1 },
+    ]);
+    expect(parsePrometheusText((await scrape()).body).get('mcr_rule_info')?.type).to.equal('gauge');
+
+    const renamed = await client.updateRule(rule.id, { ...definition, name: 'camera-seven' });
+    expect(renamed.id, 'a rename keeps the id').to.equal(rule.id);
+    expect(await infoOf(rule.id), 'after rename').to.deep.equal([
+      { name: 'mcr_rule_info', labels: { rule: rule.id, name: 'camera-seven', input_interface: NET.relayIn.ifname }, value: 1 },
+    ]);
+
+    const unnamed = await client.updateRule(rule.id, definition);
+    expect(unnamed.name).to.equal('');
+    expect((await infoOf(rule.id)).map((s) => s.labels.name), 'an unnamed rule is labelled with its id').to.deep.equal([rule.id]);
+
+    await client.deleteRule(rule.id);
+    expect(await infoOf(rule.id), 'after delete').to.deep.equal([]);
   });
 });

@@ -33,6 +33,8 @@ export interface McrctlResult {
 export interface McrctlProcess {
   /** What it wrote to stdout so far. */
   stdout(): string;
+  /** What it wrote to stderr so far. */
+  stderr(): string;
   /** Sends it a signal (e.g. SIGINT, as Ctrl-C does). */
   kill(signal: NodeJS.Signals): void;
   /** Resolves when it exits; rejects if it had to be SIGKILLed after the timeout. */
@@ -70,7 +72,7 @@ export function startMcrctl(args: readonly string[], options: McrctlOptions = {}
       else resolve({ code, signal, stdout, stderr });
     });
   });
-  return { stdout: () => stdout, kill: (signal) => void child.kill(signal), result };
+  return { stdout: () => stdout, stderr: () => stderr, kill: (signal) => void child.kill(signal), result };
 }
 
 /** Runs `mcrctl ARGS`; resolves when it exits (SIGKILLed after the timeout, which then rejects). */

@@ -4,11 +4,13 @@
  *   ip netns exec RELAY node dist/server/main.js --listen unix:DIR/mcr.sock --state-dir DIR/state \
  *       --workers N --log-level debug
  *
+ * (--workers only when the options give it; `wrap` starts all of it through a command such as
+ * `taskset -c 1`.)
  * DIR is a fresh temporary directory kept across restarts (so a restart finds the same state) and
  * removed by dispose(). The unix socket lives in the file system, so the test process, in the root
  * namespace, connects to it directly. Output is kept (bounded) to be printed when a test fails.
  */
-import { ChildProcess } from 'child_process';
+import { ChildProcess, spawn } from 'child_process';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
@@ -16,7 +18,7 @@ import path from 'path';
 import { registerCleanup } from './cleanup';
 import { McrClient } from './grpc';
 import { NODE_FLAGS } from '../../server/node-flags';
-import { spawnIn } from './netns';
+import { inNamespace, spawnIn } from './netns';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export const MCRD_MAIN = path.join(REPO_ROOT, 'dist', 'server', 'main.js');
@@ -28,12 +30,23 @@ const OUTPUT_DRAIN_MS = 2000;
 const LOG_LIMIT_CHARS = 4 << 20;
 
 export interface McrdOptions {
-  workers: number;
+  /** --workers; undefined: not given, mcrd's default (one per CPU it may use). */
+  workers: number | undefined;
   logLevel?: string;
   /** More arguments after the standard ones (another --listen, --insecure, a bad flag...). */
   extraArgs?: readonly string[];
   /** More node flags for mcrd itself (e.g. --expose-gc). */
   nodeFlags?: readonly string[];
+  /** Run this mcrd executable (an installed one: PREFIX/bin/mcrd) instead of the checkout's dist/. */
+  executable?: string;
+  /**
+   * A command that starts mcrd, given `ip netns exec RELAY node ...` as its last arguments:
+   * `['taskset', '-c', '1']`, or `['sh', '-c', 'echo $$ > CGROUP/cgroup.procs && exec "$@"', 'sh']` to
+   * start it in a cgroup. Outside the namespace, because `ip netns exec` mounts a sysfs of the
+   * namespace's own over /sys, which hides /sys/fs/cgroup. It must exec what it is given (so that
+   * the pid and the signals are mcrd's); CPU affinity and cgroup survive the execs.
+   */
+  wrap?: readonly string[];
 }
 
 export interface ExitStatus {
@@ -124,12 +137,19 @@ export class Mcrd {
   /** Spawns mcrd (not yet serving); returns promises of its exit and of the end of its output. */
   private launch(): { exited: Promise<ExitStatus>; closed: Promise<void> } {
     if (this.child) throw new Error('mcrd is already running');
-    if (!fs.existsSync(MCRD_MAIN)) throw new Error(`mcrd is not built: ${MCRD_MAIN} does not exist (run \`npm run build\`)`);
-    const argv = [process.execPath, ...NODE_FLAGS, ...(this.options.nodeFlags ?? []), MCRD_MAIN, '--listen', `unix:${this.socketPath}`, '--state-dir', this.stateDir];
-    argv.push('--workers', String(this.options.workers), '--log-level', this.options.logLevel ?? 'debug');
+    const { executable } = this.options;
+    if (executable === undefined && !fs.existsSync(MCRD_MAIN)) throw new Error(`mcrd is not built: ${MCRD_MAIN} does not exist (run \`npm run build\`)`);
+    const program = executable !== undefined ? [executable] : [process.execPath, ...NODE_FLAGS, ...(this.options.nodeFlags ?? []), MCRD_MAIN];
+    const argv = [...program, '--listen', `unix:${this.socketPath}`, '--state-dir', this.stateDir];
+    if (this.options.workers !== undefined) argv.push('--workers', String(this.options.workers));
+    argv.push('--log-level', this.options.logLevel ?? 'debug');
     argv.push(...(this.options.extraArgs ?? []));
-    this.append(`--- starting: ${argv.join(' ')}\n`);
-    const child = spawnIn(this.relayNs, argv, { cwd: REPO_ROOT });
+    const wrap = this.options.wrap ?? [];
+    this.append(`--- starting: ${[...wrap, ...argv].join(' ')}\n`);
+    const child =
+      wrap.length > 0
+        ? spawn(wrap[0], [...wrap.slice(1), 'ip', ...inNamespace(this.relayNs, argv)], { stdio: ['ignore', 'pipe', 'pipe'], cwd: REPO_ROOT })
+        : spawnIn(this.relayNs, argv, { cwd: REPO_ROOT });
     this.child = child;
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => this.append(chunk));
     child.stderr!.setEncoding('utf8').on('data', (chunk: string) => this.append(chunk));

@@ -7,8 +7,11 @@ import fs from 'fs';
 
 import { waitFor } from './poll';
 
-/** The command line of a worker process (dist/workers/main.js, or main.ts under ts-node). */
-export const WORKER_COMMAND = /workers\/main\.(js|ts)\b/;
+/**
+ * The command line of a worker process: its title once it has its hello ("mcrd-worker N"), and before
+ * that dist/workers/main.js (or main.ts under ts-node).
+ */
+export const WORKER_COMMAND = /^mcrd-worker \d+$|workers\/main\.(js|ts)\b/;
 
 export interface ProcessInfo {
   pid: number;

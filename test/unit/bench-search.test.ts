@@ -99,3 +99,17 @@ describe('bench: bars', () => {
     expect(verdict(overloaded(210_000, 205_000), 'overload 64 B: delivered vs own NDR').note).to.match(/offered only 1\.05x the NDR/);
   });
 });
+
+describe('bench: memory bars', () => {
+  const withMemory = (memoryKb: Record<string, number>) =>
+    judgeBars({
+      plan: { sizes: [], scale: true, manyRules: 1000, scaleFlows: 10, latencyRate: 20_000 },
+      relays: [],
+      scale: [{ relay: 'mcr-w1', label: '10 flows, 1000 rules', installedRules: 1000, memoryKb }],
+    } as unknown as Pick<Results, 'relays' | 'scale' | 'plan'>).find((v) => v.bar === 'worker RSS with 1000 rules (largest)');
+
+  it('judges the largest worker, and does not pass a run in which no worker was recognised', () => {
+    expect(withMemory({ mcrd: 100_000, worker: 40_000, 'worker #2': 120_000 })).to.include({ measured: '117 MB', met: false });
+    expect(withMemory({ mcrd: 100_000, 'mcrd-worker 0': 40_000 })).to.include({ measured: 'not measured: no worker process recognised', met: null });
+  });
+});

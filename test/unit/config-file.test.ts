@@ -109,10 +109,36 @@ describe('config file', () => {
       `${FILE}:5:23: defaults.tos: unknown key (expected one of: ttl, dscp)`,
       `${FILE}:7:46: rules[0].input.group: 10.0.0.1 is not a multicast group (224.0.0.0/4)`,
       `${FILE}:8:66: rules[1].input.port: must be a number, got "5000"`,
+      `${FILE}:8:82: rules[1].outputs: at least one output is required`,
       `${FILE}:9:5: rules[2].outputs: required`,
       `${FILE}:10:7: rules[2].outptus: unknown key (expected one of: id, name, input, outputs)`,
       `${FILE}:11:145: rules[3].outputs[0].ttl: must be 1-255, got 300`,
       `${FILE}:12:5: rules[4]: must be an object, got "e"`,
+    ]);
+  });
+
+  it('reports in one run what used to take several: every field of a rule, and clashes beside invalid rules', () => {
+    // Each line of this file used to hide the next: a rule stopped at its first bad field, a shape
+    // problem (the unknown key) kept the rule from being validated at all, and two rules with one
+    // name were only looked for once every rule was valid.
+    const text = `{
+  rules: [
+    { name: "cam", input: { interface: "eth0", group: "10.0.0.1", port: 0 }, color: "red",
+      outputs: [{ interface: "eth1", address: "0.0.0.0", port: 6000 }, { interface: "eth1", address: "239.9.9.9", port: 6000, ttl: 0 }] },
+    { name: "cam", input: { interface: "eth0", group: "239.0.0.2", port: 5000 },
+      outputs: [{ interface: "eth1", address: "239.9.9.9", port: 6000 }, { interface: "eth1", address: "239.9.9.9", port: 6000 }] },
+    { name: "cam", input: { interface: "eth0", group: "239.0.0.3", port: 5000 }, outputs: [{ interface: "eth1", address: "239.9.9.9", port: 6000 }] },
+  ],
+}`;
+    expect(problems(text)).to.deep.equal([
+      `${FILE}:3:48: rules[0].input.group: 10.0.0.1 is not a multicast group (224.0.0.0/4)`,
+      `${FILE}:3:67: rules[0].input.port: must be 1-65535, got 0`,
+      `${FILE}:3:78: rules[0].color: unknown key (expected one of: id, name, input, outputs)`,
+      `${FILE}:4:38: rules[0].outputs[0].address: 0.0.0.0 cannot be a destination`,
+      `${FILE}:4:127: rules[0].outputs[1].ttl: must be 1-255, got 0`,
+      `${FILE}:5:7: rules[1].name: "cam" is also the name of rules[0]`,
+      `${FILE}:6:74: rules[1].outputs[1]: duplicates rules[1].outputs[0] (eth1 239.9.9.9:6000)`,
+      `${FILE}:7:7: rules[2].name: "cam" is also the name of rules[0]`,
     ]);
   });
 

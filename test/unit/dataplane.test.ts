@@ -26,7 +26,7 @@ import dgram from 'dgram';
 import fs from 'fs';
 import os from 'os';
 
-import { native, type BpfInsn, type Dataplane, type RuleCounters, type TracedPacket } from '../../native';
+import { addonFile, native, type BpfInsn, type Dataplane, type RuleCounters, type TracedPacket } from '../../native';
 import { registerCleanup } from '../support/cleanup';
 import { NAMESPACE_PREFIX, runIn, sweepStaleNamespaces } from '../support/netns';
 
@@ -721,7 +721,34 @@ if (require.main === module) {
         } finally {
           pinned.close();
         }
-        expect(() => new (native().Dataplane)({ core: 1023, batch: 4 })).to.throw(Error, /pthread_setaffinity_np \(core 1023\)/).with.property('code', 'EINVAL');
+        const allowed = native().allowedCpus();
+        expect(allowed, 'allowedCpus is what the kernel reports for this process').to.deep.equal(allowedCores());
+        const outside = allowed[allowed.length - 1] + 1;
+        // Named with the CPUs that may be used, not a bare errno.
+        const list = /^Cpus_allowed_list:\s*(\S+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'))![1];
+        expect(() => new (native().Dataplane)({ core: outside, batch: 4 }))
+          .to.throw(Error, `pthread_setaffinity_np (CPU ${outside}, not among the CPUs this process may use: ${list}): Invalid argument`)
+          .with.property('code', 'EINVAL');
+      });
+
+      it('never leaves the CPUs this process may use, even where the kernel would allow it (taskset, not a cpuset)', function () {
+        const allowed = native().allowedCpus();
+        if (allowed.length < 2) throw new Error(`this test needs at least 2 CPUs to use, this process may use ${allowed.join(',')}`);
+        // A child that taskset leaves the last CPU only: pinning its data plane to the first must
+        // fail, although sched_setaffinity would grant it (no cpuset forbids it).
+        const [first, last] = [allowed[0], allowed[allowed.length - 1]];
+        const script = [
+          `const native = require(${JSON.stringify(addonFile())});`,
+          'const out = { allowed: native.allowedCpus() };',
+          `try { new native.Dataplane({ core: ${first}, batch: 4 }).close(); out.pinned = true; } catch (err) { out.error = err.message; out.code = err.code; }`,
+          'process.stdout.write(JSON.stringify(out));',
+        ].join('\n');
+        const result = JSON.parse(execFileSync('taskset', ['-c', String(last), process.execPath, '-e', script], { encoding: 'utf8', timeout: 20_000 }));
+        expect(result).to.deep.equal({
+          allowed: [last],
+          error: `pthread_setaffinity_np (CPU ${first}, not among the CPUs this process may use: ${last}): Invalid argument`,
+          code: 'EINVAL',
+        });
       });
 
       it('closes idempotently and refuses calls afterwards', () => {

@@ -54,6 +54,8 @@ class FakeMcrd {
   readonly created: CreateRuleRequest[] = [];
   readonly updated: UpdateRuleRequest[] = [];
   readonly versionRequests: GetVersionRequest[] = [];
+  /** GetVersion's features; with 'config_rules', mcrd says its config file has the rules. */
+  features = ['rules', 'validate_only'];
   /** Runs before an update is applied; lets a test play a concurrent writer. */
   beforeUpdate: (rule: Rule) => void = () => {};
 
@@ -123,7 +125,7 @@ class FakeMcrd {
   readonly systemService: Pick<SystemServiceServer, 'getVersion' | 'listWorkers' | 'setLogLevel' | 'getLogLevels' | 'listInterfaces' | 'watchEvents'> = {
     getVersion: (call, reply) => {
       this.versionRequests.push(call.request);
-      reply(null, { serverVersion: '9.8.7', protocolMajor: 1, protocolMinor: 2, features: ['rules', 'validate_only'], startedUnixNanos: 0n });
+      reply(null, { serverVersion: '9.8.7', protocolMajor: 1, protocolMinor: 2, features: this.features, startedUnixNanos: 0n });
     },
     listWorkers: (_call, reply) =>
       reply(null, {
@@ -285,6 +287,7 @@ describe('mcrctl against an in-process gRPC server', () => {
     mcrd.created.length = 0;
     mcrd.updated.length = 0;
     mcrd.versionRequests.length = 0;
+    mcrd.features = ['rules', 'validate_only'];
     mcrd.beforeUpdate = () => {};
     mcrd.watchRequests.length = 0;
     mcrd.eventRequests.length = 0;
@@ -293,9 +296,13 @@ describe('mcrctl against an in-process gRPC server', () => {
     mcrd.logLevelRequests.length = 0;
   });
 
-  it('rule add sends the rule it was given and prints the created rule', async () => {
+  it('rule add sends the rule it was given, prints the created rule, and warns about the interfaces mcrd does not see', async () => {
     const { code, out, err } = await mcrctl(...ADD);
-    expect(err).to.equal('');
+    // The fake sees eth0 (and no eth1 or wg0); eth9 is missing too, so it is no suggestion.
+    expect(err).to.equal(
+      'warning: outputs[0].interface: mcrd sees no interface "eth1" (did you mean "eth0"?): this output waits until it appears\n' +
+        'warning: outputs[1].interface: mcrd sees no interface "wg0": this output waits until it appears\n',
+    );
     expect(code).to.equal(0);
     expect(mcrd.created).to.deep.equal([
       CreateRuleRequest.fromPartial({
@@ -382,6 +389,42 @@ describe('mcrctl against an in-process gRPC server', () => {
     expect(out).to.match(/^Updated rule r-000000000001 \(cam-main\) to generation 2\.\n/);
   });
 
+  it('rule update --add-out and --del-out edit the outputs read, guarded by its generation; an impossible edit exits 1, sending nothing', async () => {
+    await mcrctl(...ADD);
+    const { code, out } = await mcrctl('rule', 'update', 'cam1', '--del-out', 'wg0', '10.20.0.7:6000', '--add-out', 'eth0', '239.9.9.10:6001', '--ttl', '2');
+    expect(code).to.equal(0);
+    expect(mcrd.updated[0].expectedGeneration).to.equal(1n);
+    expect(mcrd.updated[0].definition?.outputs.map((o) => `${o.interface} ${o.address}:${o.port} ttl ${o.ttl}`)).to.deep.equal([
+      'eth1 239.9.9.9:6000 ttl 4',
+      'eth0 239.9.9.10:6001 ttl 2',
+    ]);
+    expect(out).to.match(/^Updated rule r-000000000001 \(cam1\) to generation 2\.\n/);
+
+    const refused = await mcrctl('rule', 'update', 'cam1', '--del-out', 'wg0', '10.20.0.7:6000');
+    expect(refused).to.deep.equal({
+      code: 1,
+      out: '',
+      err: 'mcrctl: --del-out wg0 10.20.0.7:6000: rule r-000000000001 (cam1) has no such output (it has: eth1 239.9.9.9:6000, eth0 239.9.9.10:6001)\n',
+    });
+    expect(mcrd.updated, 'nothing sent for it').to.have.length(1);
+  });
+
+  it('rule add, update and delete warn when mcrd\'s config file has the rules (it would undo them); a dry run does not', async () => {
+    mcrd.features = ['rules', 'config_rules'];
+    const warning = 'warning: mcrd runs with --config FILE and FILE has "rules"';
+    const add = await mcrctl('rule', 'add', '--name', 'cam1', '--in', 'eth0', '239.0.0.1:5000', '--out', 'eth0', '239.9.9.9:6000');
+    expect(add.code).to.equal(0);
+    expect(add.err).to.equal(
+      'warning: mcrd runs with --config FILE and FILE has "rules": they are applied again, as FILE has them, on its next reload (SIGHUP) ' +
+        'or restart, which will undo this change: make it in FILE too\n',
+    );
+    expect((await mcrctl('rule', 'update', 'cam1', '--ttl', '3')).err).to.include(warning);
+    expect((await mcrctl('rule', 'update', 'cam1', '--ttl', '4', '--dry-run')).err).to.equal('');
+    expect((await mcrctl('rule', 'delete', 'cam1')).err).to.include(warning);
+    mcrd.features = ['rules'];
+    expect((await mcrctl('rule', 'add', '--in', 'eth0', '239.0.0.1:5000', '--out', 'eth0', '239.9.9.9:6000')).err).to.equal('');
+  });
+
   it('rule update exits 1 with ABORTED when the rule changed after it was read', async () => {
     await mcrctl(...ADD);
     mcrd.beforeUpdate = (rule) => mcrd.rules.set(rule.id, { ...rule, generation: rule.generation + 1n });
@@ -419,7 +462,7 @@ describe('mcrctl against an in-process gRPC server', () => {
   it('workers prints the worker table', async () => {
     const { code, out } = await mcrctl('workers');
     expect(code).to.equal(0);
-    expect(out).to.equal('INDEX  PID    UID  CORE  STATE    RULES  HASH\n    0  101  65534     0  running      0  abc\n');
+    expect(out).to.equal('INDEX  PID    UID  CORE  LAST CPU  STATE    RULES  HASH\n    0  101  65534     0         -  running      0  abc\n');
   });
 
   it('a missing socket exits 3 with a hint naming the socket', async () => {
@@ -470,7 +513,7 @@ describe('mcrctl against an in-process gRPC server', () => {
       expect(out).to.equal('');
       expect(err).to.equal('mcrctl: not found: no rule "cam9"\n');
       mcrd.watchFailure = fail(grpc.status.UNAVAILABLE, 'mcrd is shutting down');
-      expect(await mcrctl('stats', '--watch')).to.deep.equal({ code: 1, out: '', err: 'mcrctl: unavailable: mcrd is shutting down\n' });
+      expect(await mcrctl('stats', '--watch')).to.deep.equal({ code: 1, out: '', err: 'mcrctl: mcrd shut down\n' });
     });
 
     it('--inputs --watch polls GetWorkerStats at the interval', async () => {

@@ -10,6 +10,7 @@ import os from 'os';
 import path from 'path';
 
 import { RuleServiceService, RuleState } from '../../gen/mcr/v1/rules';
+import { Interface, SystemServiceServer, SystemServiceService } from '../../gen/mcr/v1/system';
 import { main } from '../../clients/mcrctl/main';
 import { ruleService } from '../../server/api/rule-service';
 import { parseConfig } from '../../server/config/config-file';
@@ -52,6 +53,12 @@ describe('mcrctl config commands', () => {
     } as unknown as Forwarder;
     server = new grpc.Server();
     server.addService(RuleServiceService, ruleService({ store, forwarder, limits: DEFAULT_RULE_LIMITS, gate: { closing: false }, events: new EventBus() }));
+    // mcrd sees eth0 and eth1; eth9 is only named by a rule (missing): it is no interface that exists.
+    const interfaces = [Interface.fromPartial({ name: 'eth0', index: 2, exists: true }), Interface.fromPartial({ name: 'eth1', index: 3, exists: true })];
+    const system: Pick<SystemServiceServer, 'listInterfaces'> = {
+      listInterfaces: (_call, reply) => reply(null, { interfaces: [...interfaces, Interface.fromPartial({ name: 'eth9', exists: false })] }),
+    };
+    server.addService(SystemServiceService, system as SystemServiceServer);
     await new Promise<void>((resolve, reject) =>
       server.bindAsync(`unix:${socket}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
     );
@@ -88,6 +95,29 @@ describe('mcrctl config commands', () => {
     ]);
   });
 
+  it('check: warns at their place about interfaces mcrd does not see, with the closest it does; still valid, exit 0', async () => {
+    const file = write('typo.json5', TWO.replace('interface: "eth1"', 'interface: "eht1"').replace('"eth0", group: "239.2.0.2"', '"eth9", group: "239.2.0.2"'));
+    const { code, out, err } = await mcrctl('config', 'check', file);
+    expect(code).to.equal(0);
+    expect(out).to.equal(`${file}: valid: 2 rules, defaults ttl 4\n`);
+    expect(err.split('\n')).to.deep.equal([
+      `${file}:5:95: warning: rules[0].outputs[0].interface: mcrd sees no interface "eht1" (did you mean "eth1"?): this output waits until it appears`,
+      `${file}:6:30: warning: rules[1].input.interface: mcrd sees no interface "eth9" (did you mean "eth0" or "eth1"?): the rule waits until it appears`,
+      '',
+    ]);
+  });
+
+  it('check: without an mcrd, warns against the interfaces of this host, and says so', async () => {
+    const file = write('lo.json5', `{ rules: [\n${rule('cam1', 1).replace('"eth0"', '"lo0"').replace('"eth1"', '"lo"')}\n] }`);
+    const { code, err } = await mcrctl('--socket', path.join(dir, 'absent.sock'), 'config', 'check', file);
+    expect(code).to.equal(0);
+    expect(err.split('\n')).to.deep.equal([
+      `note: the interfaces below are this host's (/sys/class/net): cannot reach mcrd at unix:${path.join(dir, 'absent.sock')} (no such socket): is mcrd running?`,
+      `${file}:2:30: warning: rules[0].input.interface: this host has no interface "lo0" (did you mean "lo"?): the rule waits until it appears`,
+      '',
+    ]);
+  });
+
   it('check --json: the problems as JSON on stdout, still exit 2', async () => {
     const file = write('bad.json5', '{\n  workers: 0,\n}');
     const { code, out } = await mcrctl('--json', 'config', 'check', file);
@@ -113,9 +143,12 @@ describe('mcrctl config commands', () => {
 
   it('load --dry-run shows what would change and changes nothing', async () => {
     const file = write('two.json5', TWO);
-    const { code, out } = await mcrctl('config', 'load', '--dry-run', file);
+    const { code, out, err } = await mcrctl('config', 'load', '--dry-run', file);
     expect(code).to.equal(0);
     expect(out).to.include('Dry run: would add 2, change 0 and remove 0; 0 unchanged');
+    expect(err).to.equal('');
+    const typo = await mcrctl('config', 'load', '--dry-run', write('typo.json5', TWO.replace('interface: "eth0"', 'interface: "etho"')));
+    expect(typo.err).to.include(`warning: rules[0].input.interface: mcrd sees no interface "etho" (did you mean "eth0" or "eth1"?): the rule waits until it appears\n`);
     expect(store.list()).to.deep.equal([]);
   });
 

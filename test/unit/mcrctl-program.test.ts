@@ -97,10 +97,21 @@ describe('mcrctl command line', () => {
           input: undefined,
           source: undefined,
           outputs: [{ interface: 'eth2', address: '239.9.9.10', port: 6000 }],
+          addOutputs: undefined,
+          removeOutputs: undefined,
           ttl: undefined,
           dscp: undefined,
         },
       });
+      const edited = parse('rule update cam1 --add-out eth2 239.9.9.10:6000 --add-out wg0 10.0.0.7:6000 --del-out eth1 239.9.9.9:6000').command;
+      expect(edited.name === 'rule update' && [edited.edit.addOutputs, edited.edit.removeOutputs, edited.edit.outputs]).to.deep.equal([
+        [
+          { interface: 'eth2', address: '239.9.9.10', port: 6000 },
+          { interface: 'wg0', address: '10.0.0.7', port: 6000 },
+        ],
+        [{ interface: 'eth1', address: '239.9.9.9', port: 6000 }],
+        undefined,
+      ]);
       const clearSource = parse(['rule', 'update', 'cam1', '--source', '']).command;
       expect(clearSource.name === 'rule update' && clearSource.edit.source).to.equal('');
       const retune = parse('rule update cam1 --ttl 16 --dry-run').command;
@@ -117,25 +128,29 @@ describe('mcrctl command line', () => {
     });
 
     it('parses stats --watch, --interval and --inputs', () => {
-      expect(parse('stats --watch').command).to.deep.equal({ name: 'stats', rule: undefined, inputs: false, watch: { intervalMs: 1000 } });
-      expect(parse('stats cam1 --watch --interval 250').command).to.deep.equal({ name: 'stats', rule: 'cam1', inputs: false, watch: { intervalMs: 250 } });
+      expect(parse('stats --watch').command).to.deep.equal({ name: 'stats', rule: undefined, inputs: false, watch: { intervalMs: 1000, reconnect: false } });
+      expect(parse('stats cam1 --watch --interval 250').command).to.deep.equal({ name: 'stats', rule: 'cam1', inputs: false, watch: { intervalMs: 250, reconnect: false } });
       expect(parse('stats --inputs').command).to.deep.equal({ name: 'stats', rule: undefined, inputs: true, watch: undefined });
-      expect(parse('--json stats --inputs --watch --interval 60000').command).to.deep.equal({ name: 'stats', rule: undefined, inputs: true, watch: { intervalMs: 60000 } });
-      expect(parse('stats --watch --interval 100').command).to.deep.include({ watch: { intervalMs: 100 } });
+      expect(parse('--json stats --inputs --watch --interval 60000').command).to.deep.equal({ name: 'stats', rule: undefined, inputs: true, watch: { intervalMs: 60000, reconnect: false } });
+      expect(parse('stats --watch --interval 100').command).to.deep.include({ watch: { intervalMs: 100, reconnect: false } });
+      expect(parse('stats --watch --reconnect').command).to.deep.include({ watch: { intervalMs: 1000, reconnect: true } });
     });
 
     it('parses interfaces, and events with --kind words mapped to kinds, each once, in the order given', () => {
       expect(parse('interfaces').command).to.deep.equal({ name: 'interfaces' });
-      expect(parse('events').command).to.deep.equal({ name: 'events', kinds: [] });
+      expect(parse('events').command).to.deep.equal({ name: 'events', kinds: [], reconnect: false });
+      expect(parse('events --reconnect').command).to.deep.equal({ name: 'events', kinds: [], reconnect: true });
       const K = EventKind;
-      expect(parse('events --kind drift').command).to.deep.equal({ name: 'events', kinds: [K.EVENT_KIND_WORKER_DRIFT] });
+      expect(parse('events --kind drift').command).to.deep.equal({ name: 'events', kinds: [K.EVENT_KIND_WORKER_DRIFT], reconnect: false });
       expect(parse('--json events --kind rule-status --kind interface').command).to.deep.equal({
         name: 'events',
         kinds: [K.EVENT_KIND_RULE_STATUS_CHANGED, K.EVENT_KIND_INTERFACE_CHANGED],
+        reconnect: false,
       });
       expect(parse('events --kind interface interface-removed rule --kind worker-started worker-exited interface').command).to.deep.equal({
         name: 'events',
         kinds: [K.EVENT_KIND_INTERFACE_CHANGED, K.EVENT_KIND_INTERFACE_REMOVED, K.EVENT_KIND_RULE_CHANGED, K.EVENT_KIND_WORKER_STARTED, K.EVENT_KIND_WORKER_EXITED],
+        reconnect: false,
       });
     });
 
@@ -168,7 +183,10 @@ describe('mcrctl command line', () => {
       [`${ADD} --source camera`, '--source: "camera" is not an IPv4 address'],
       [`${ADD} --bogus`, "unknown option '--bogus'"],
       ['rule add --in', "option '--in <IF> <GROUP:PORT>' argument missing"],
-      ['rule update cam1', 'nothing to change'],
+      ['rule update cam1', 'nothing to change: give --name, --in, --source, --out, --add-out, --del-out, --ttl or --dscp'],
+      ['rule update cam1 --out eth1 239.9.9.9:6000 --del-out eth1 239.9.9.8:6000', '--out replaces every output; --add-out and --del-out edit them: give one or the other'],
+      ['rule update cam1 --add-out eth1', '--add-out takes two values, INTERFACE ADDR:PORT, each time it is given'],
+      ['rule update cam1 --del-out eth1 239.9.9.9:0', '--del-out eth1 239.9.9.9:0'],
       ['rule update --name x', "missing required argument 'RULE'"],
       ['rule update cam1 --name x --expect-generation -1', "option '--expect-generation <N>' argument '-1' is invalid"],
       ['rule update cam1 --in eth0 239.0.0.1:5000 extra', '--in takes exactly two values'],
@@ -180,6 +198,7 @@ describe('mcrctl command line', () => {
       ['--address nowhere rule list', "option '--address <HOST:PORT>' argument 'nowhere' is invalid"],
       ['--socket /tmp/a.sock --address localhost:1 rule list', "option '--address <HOST:PORT>' cannot be used with option '--socket <PATH>'"],
       ['stats --interval 500', '--interval applies only with --watch'],
+      ['stats --reconnect', '--reconnect applies only with --watch'],
       ['stats --watch --interval 99', "option '--interval <MS>' argument '99' is invalid. must be an integer from 100 to 60000"],
       ['stats --watch --interval 60001', "option '--interval <MS>' argument '60001' is invalid"],
       ['stats --watch --interval 1.5', "option '--interval <MS>' argument '1.5' is invalid"],
@@ -216,7 +235,7 @@ describe('mcrctl command line', () => {
       expect(io.err).to.include("Run 'mcrctl rule add --help' for details.");
       const events = recorder(env);
       await main(argv('events --kind nope'), events);
-      expect(events.err).to.include("Usage: mcrctl events [--kind KIND ...]\nRun 'mcrctl events --help' for details.");
+      expect(events.err).to.include("Usage: mcrctl events [--kind KIND ...] [--reconnect]\nRun 'mcrctl events --help' for details.");
     });
   });
 

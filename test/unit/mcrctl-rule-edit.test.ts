@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 
 import { Rule, RuleState } from '../../gen/mcr/v1/rules';
-import { isEmptyEdit, mergeRuleUpdate, newRuleDefinition } from '../../clients/mcrctl/rule-edit';
+import { isEmptyEdit, mergeRuleUpdate, newRuleDefinition, RuleEditError } from '../../clients/mcrctl/rule-edit';
 
 /** A rule as mcrd returns it, output-only fields included. */
 const existing = Rule.fromPartial({
@@ -94,6 +94,55 @@ describe('mcrctl rule edits', () => {
       { interface: 'eth1', address: '239.9.9.9', port: 6000, ttl: 4, dscp: 10 },
       { interface: 'wg0', address: '10.20.0.7', port: 6000, ttl: undefined, dscp: 10 },
     ]);
+  });
+
+  describe('--add-out and --del-out', () => {
+    const eth1 = { interface: 'eth1', address: '239.9.9.9', port: 6000 };
+    const wg0 = { interface: 'wg0', address: '10.20.0.7', port: 6000 };
+    const eth2 = { interface: 'eth2', address: '239.9.9.10', port: 6001 };
+    /** The message of the RuleEditError `edit` is refused with. */
+    const refusal = (edit: Parameters<typeof mergeRuleUpdate>[1]): string => {
+      try {
+        mergeRuleUpdate(existing, edit);
+      } catch (err) {
+        expect(err).to.be.instanceOf(RuleEditError);
+        return (err as Error).message;
+      }
+      expect.fail('the edit was accepted');
+    };
+
+    it('appends --add-out after the outputs the rule has, which keep their ttl and dscp; --ttl marks only the added ones', () => {
+      const merged = mergeRuleUpdate(existing, { addOutputs: [eth2], ttl: 9 });
+      expect(merged.outputs).to.deep.equal([...existing.outputs, { ...eth2, ttl: 9, dscp: undefined }]);
+    });
+
+    it('removes --del-out by interface, address and port; --ttl then marks every output left', () => {
+      expect(mergeRuleUpdate(existing, { removeOutputs: [eth1] }).outputs).to.deep.equal([existing.outputs[1]]);
+      expect(mergeRuleUpdate(existing, { removeOutputs: [wg0], ttl: 2 }).outputs).to.deep.equal([{ ...existing.outputs[0], ttl: 2 }]);
+    });
+
+    it('removes before it adds, so that one output can be given again with other settings', () => {
+      const merged = mergeRuleUpdate(existing, { removeOutputs: [eth1], addOutputs: [eth1], dscp: 46 });
+      expect(merged.outputs).to.deep.equal([existing.outputs[1], { ...eth1, ttl: undefined, dscp: 46 }]);
+    });
+
+    it('refuses an output the rule does not have, naming those it has', () => {
+      expect(refusal({ removeOutputs: [eth2] })).to.equal(
+        '--del-out eth2 239.9.9.10:6001: rule r-0123456789ab (cam1) has no such output (it has: eth1 239.9.9.9:6000, wg0 10.20.0.7:6000)',
+      );
+    });
+
+    it('refuses adding an output the rule has, and an output given twice', () => {
+      expect(refusal({ addOutputs: [eth2, wg0] })).to.equal('--add-out wg0 10.20.0.7:6000: rule r-0123456789ab (cam1) has this output already (outputs[1])');
+      expect(refusal({ addOutputs: [eth2, eth2] })).to.equal('--add-out eth2 239.9.9.10:6001 is given twice');
+      expect(refusal({ removeOutputs: [eth1, eth1] })).to.equal('--del-out eth1 239.9.9.9:6000 is given twice');
+    });
+
+    it('refuses removing the last output', () => {
+      expect(refusal({ removeOutputs: [wg0, eth1] })).to.equal(
+        '--del-out would remove every output of rule r-0123456789ab (cam1), and a rule needs one: add one with --add-out, or delete the rule',
+      );
+    });
   });
 
   it('does not modify the rule it was given', () => {

@@ -35,11 +35,11 @@ function refused(args: string, isTTY = false): string {
 
 describe('mcrctl trace command line', () => {
   it('trace RULE traces with mcrd\'s defaults, to readable lines', () => {
-    expect(parse('trace cam1').command).to.deep.equal({ name: 'trace start', rule: 'cam1', settings: {}, pcap: undefined });
+    expect(parse('trace cam1').command).to.deep.equal({ name: 'trace start', rule: 'cam1', settings: {}, pcap: undefined, reconnect: false });
   });
 
   it('takes the settings before or after RULE; --duration is in seconds', () => {
-    const expected = { name: 'trace start', rule: 'cam1', settings: { sampleEvery: 10, snapLength: 256, recordLimit: 50, timeLimitMs: 5000 }, pcap: undefined };
+    const expected = { name: 'trace start', rule: 'cam1', settings: { sampleEvery: 10, snapLength: 256, recordLimit: 50, timeLimitMs: 5000 }, pcap: undefined, reconnect: false };
     expect(parse('trace cam1 --sample 10 --snap 256 --limit 50 --duration 5').command).to.deep.equal(expected);
     expect(parse('trace --sample 10 --snap 256 cam1 --limit 50 --duration 5').command).to.deep.equal(expected);
   });
@@ -62,8 +62,13 @@ describe('mcrctl trace command line', () => {
     expect(parse('trace list').command).to.deep.equal({ name: 'trace list' });
     expect(parse('trace show cam1').command).to.deep.equal({ name: 'trace show', rule: 'cam1', pcap: undefined });
     expect(parse('trace stop cam1').command).to.deep.equal({ name: 'trace stop', rule: 'cam1' });
-    expect(parse('trace start list --limit 5').command).to.deep.equal({ name: 'trace start', rule: 'list', settings: { recordLimit: 5 }, pcap: undefined });
+    expect(parse('trace start list --limit 5').command).to.deep.equal({ name: 'trace start', rule: 'list', settings: { recordLimit: 5 }, pcap: undefined, reconnect: false });
     expect(parse('trace start stop').command).to.deep.include({ name: 'trace start', rule: 'stop' });
+  });
+
+  it('--reconnect keeps trace RULE (and trace start RULE) going when mcrd goes away', () => {
+    expect(parse('trace cam1 --reconnect').command).to.deep.include({ name: 'trace start', rule: 'cam1', reconnect: true });
+    expect(parse('trace start --reconnect cam1').command).to.deep.include({ name: 'trace start', rule: 'cam1', reconnect: true });
   });
 
   it('trace show takes --pcap and -w', () => {
@@ -106,6 +111,7 @@ describe('mcrctl trace command line', () => {
       expect(refused('trace list --pcap')).to.include('trace list takes no --pcap');
       expect(refused('trace show cam1 --duration 3')).to.include('trace show takes no --duration');
       expect(refused('trace stop cam1 -w /tmp/x')).to.include('trace stop takes no -w');
+      expect(refused('trace show cam1 --reconnect')).to.include('trace show takes no --reconnect');
     });
 
     it('a usage error is followed by the usage line', () => {

@@ -340,13 +340,15 @@ describe('mcrctl trace against an in-process gRPC server', () => {
       await cancelsReach(1);
     });
 
-    it('an error on the stream exits 1 with it, after the records before it', async () => {
+    it('an error on the stream exits 1 with it, after the records before it; mcrd shutting down is said so', async () => {
       mcrd.script = [started(), TraceEvent.fromPartial({ records: [record(1)] })];
       mcrd.watchFailure = fail(grpc.status.UNAVAILABLE, 'mcrd is shutting down');
       const { code, out, err } = await mcrctl(['trace', 'cam1']);
       expect(code).to.equal(1);
       expect(out.trimEnd().split('\n')).to.have.length(1);
-      expect(err).to.match(/\nmcrctl: unavailable: mcrd is shutting down\n$/);
+      expect(err).to.match(/\nmcrctl: mcrd shut down\n$/);
+      mcrd.watchFailure = fail(grpc.status.INTERNAL, 'trace ring broken');
+      expect((await mcrctl(['trace', 'cam1'])).err).to.match(/\nmcrctl: internal: trace ring broken\n$/);
     });
 
     it('a capture file that cannot be created exits 1 before anything is enabled', async () => {

@@ -115,9 +115,25 @@ describe('mcrctl text output', () => {
     ];
     expect(workersTable(workers)).to.equal(
       [
-        'INDEX   PID    UID  CORE  STATE       RULES  HASH',
-        '    0  4242  65534     0  running         2  aaaa',
-        '    1     -  65534     -  restarting     10  - (expected bbbb)',
+        'INDEX   PID    UID  CORE  LAST CPU  STATE       RULES  HASH',
+        '    0  4242  65534     0         -  running         2  aaaa',
+        '    1     -  65534     -         -  restarting     10  - (expected bbbb)',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('shows the CPU each data-plane thread last ran on, flagging one the kernel lets run elsewhere', () => {
+    const running = { uid: 65534, state: WorkerState.WORKER_STATE_RUNNING, rules: 1, rulesetHash: 'aaaa', expectedRulesetHash: 'aaaa' };
+    const workers = [
+      Worker.fromPartial({ ...running, index: 0, pid: 4242, core: 1, dataplaneThreadId: 4250, lastCpu: 1, allowedCpus: '1' }),
+      Worker.fromPartial({ ...running, index: 1, pid: 4243, core: 3, dataplaneThreadId: 4260, lastCpu: 0, allowedCpus: '0-3' }),
+    ];
+    expect(workersTable(workers)).to.equal(
+      [
+        'INDEX   PID    UID             CORE  LAST CPU  STATE    RULES  HASH',
+        '    0  4242  65534                1         1  running      1  aaaa',
+        '    1  4243  65534  3 (allowed 0-3)         0  running      1  aaaa',
         '',
       ].join('\n'),
     );

@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { DeepPartial, Rule, RuleState } from '../../gen/mcr/v1/rules';
 import { ApiError } from '../../server/api/errors';
 import { formatIPv4, isMulticast, isUnicast, isValidInterfaceName, parseIPv4 } from '../../server/rules/addresses';
-import { DEFAULT_RULE_LIMITS, RuleLimits, validateRuleDefinition } from '../../server/rules/validate';
+import { DEFAULT_RULE_LIMITS, RuleLimits, ruleViolations, validateRuleDefinition } from '../../server/rules/validate';
 
 const LIMITS: RuleLimits = { maxRules: 100, maxOutputsPerRule: 4 };
 
@@ -149,6 +149,54 @@ describe('rule validation', () => {
     expect(() => validateRuleDefinition(rule({ id: '', name: '' }), LIMITS)).not.to.throw();
     const max = rule({ outputs: [1, 2, 3, 4].map((i) => ({ ...OUTPUT, port: 6000 + i })) });
     expect(() => validateRuleDefinition(max, LIMITS)).not.to.throw();
+  });
+
+  describe('every violation at once', () => {
+    const fields = (violations: ApiError[]) => violations.map((v) => v.message);
+
+    it('names every bad field of a rule in field order, the first being the one validateRuleDefinition throws', () => {
+      const bad = rule({
+        name: 'cam 1',
+        input: { interface: 'eth0', group: '10.0.0.1', port: 0, source: '239.1.1.1' },
+        outputs: [{ ...OUTPUT, address: '0.0.0.0', ttl: 0 }, OUTPUT, OUTPUT, { ...INPUT, address: INPUT.group }],
+      });
+      const violations = ruleViolations(bad, LIMITS);
+      expect(fields(violations)).to.deep.equal([
+        'rule.name: "cam 1" must be 1-63 characters: a letter or digit, then letters, digits, ".", "_" or "-"',
+        'rule.input.group: 10.0.0.1 is not a multicast group (224.0.0.0/4)',
+        'rule.input.port: must be 1-65535, got 0',
+        'rule.input.source: 239.1.1.1 is not a unicast address (not multicast, 0.0.0.0 or 255.255.255.255)',
+        'rule.outputs[0].address: 0.0.0.0 cannot be a destination',
+        'rule.outputs[0].ttl: must be 1-255, got 0',
+        'rule.outputs[2]: duplicates rule.outputs[1] (eth1 239.9.9.9:6000)',
+      ]);
+      expect(rejection(bad).message).to.equal(violations[0].message);
+    });
+
+    it('compares an output with the input only when the input is valid', () => {
+      const loop = { ...OUTPUT, interface: INPUT.interface, address: INPUT.group, port: INPUT.port };
+      expect(fields(ruleViolations(rule({ outputs: [loop] }), LIMITS))).to.deep.equal([
+        'rule.outputs[0]: sends to the rule\'s own input eth0 239.1.1.1:5000, which would loop',
+      ]);
+      expect(fields(ruleViolations(rule({ input: { ...INPUT, source: 'x' }, outputs: [loop] }), LIMITS))).to.deep.equal([
+        'rule.input.source: "x" is not an IPv4 address in dotted-quad form (e.g. 239.1.2.3)',
+      ]);
+    });
+
+    it('skips what could not be read when asked to (a config file), and requires it otherwise', () => {
+      const draft = { name: 'cam1', input: { interface: 'eth0', group: '10.0.0.1', port: undefined }, outputs: [undefined, { ...OUTPUT, port: 0 }] };
+      expect(fields(ruleViolations(draft, LIMITS, 'rules[3]', 'unread'))).to.deep.equal([
+        'rules[3].input.group: 10.0.0.1 is not a multicast group (224.0.0.0/4)',
+        'rules[3].outputs[1].port: must be 1-65535, got 0',
+      ]);
+      expect(fields(ruleViolations({ name: 'cam1' }, LIMITS, 'rules[3]', 'unread'))).to.deep.equal([]);
+      expect(fields(ruleViolations({ name: 'cam1' }, LIMITS))).to.deep.equal(['rule.input: required', 'rule.outputs: at least one output is required']);
+    });
+
+    it('does not look at outputs one by one beyond the limit', () => {
+      const many = rule({ outputs: [1, 2, 3, 4, 5].map(() => ({ ...OUTPUT, port: 0 })) });
+      expect(fields(ruleViolations(many, LIMITS))).to.deep.equal(['rule.outputs: 5 outputs, more than the limit of 4 per rule']);
+    });
   });
 
   it('has defaults of 10000 rules and 64 outputs per rule', () => {

@@ -50,7 +50,7 @@ async function measureUnroutable(bench: Bench, relay: Relay, setup: RelaySetup, 
     for (const mode of [1, 2] as const) {
       topology.setRpFilter(mode);
       const r = await bench.probe(`${relay.name} rp_filter ${mode}`, traffic, UNROUTABLE_RATE, plan.unroutablePackets / UNROUTABLE_RATE, relay);
-      results.push({ rpFilter: mode, sent: r.expected, delivered: r.delivered });
+      results.push({ rpFilter: mode, sent: r.expected, delivered: r.delivered, relayCounters: r.relayCounters });
     }
   } finally {
     topology.setRpFilter(0);

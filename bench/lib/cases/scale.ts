@@ -51,11 +51,12 @@ function scaleCases(flows: number, manyRules: number, fanOut: number): ScaleCase
   ];
 }
 
-function describeCase(c: ScaleCase, size: number): ScaleResult {
+/** `relay`: the name of the relay that runs the case (`kernel` resolves to `kernel-unicast` without multicast routing). */
+function describeCase(c: ScaleCase, size: number, relay: string): ScaleResult {
   return {
     kind: c.kinds[0],
     label: c.label,
-    relay: c.relay,
+    relay,
     size,
     flows: c.setup.flows.length,
     outputs: c.setup.outputs.length,
@@ -65,7 +66,7 @@ function describeCase(c: ScaleCase, size: number): ScaleResult {
 
 async function measureCase(bench: Bench, c: ScaleCase, relay: Relay, ceiling: CeilingResult): Promise<ScaleResult> {
   const size = ceiling.size;
-  const result = describeCase(c, size);
+  const result = describeCase(c, size, relay.name);
   const unsupported = relay.unsupported(c.setup);
   if (unsupported) return { ...result, skipped: unsupported };
   bench.progress.section(`scale: ${relay.name}, ${c.label}, ${size}-byte payloads`);
@@ -96,7 +97,7 @@ export async function measureScale(bench: Bench, relays: (name: RelayName) => Re
   const results: ScaleResult[] = [];
   for (const c of scaleCases(plan.scaleFlows, plan.manyRules, plan.fanOut)) {
     const relay = relays(c.relay);
-    const measured = 'skipped' in relay ? { ...describeCase(c, ceiling.size), skipped: relay.skipped } : await measureCase(bench, c, relay, ceiling);
+    const measured = 'skipped' in relay ? { ...describeCase(c, ceiling.size, c.relay), skipped: relay.skipped } : await measureCase(bench, c, relay, ceiling);
     for (const kind of c.kinds) results.push({ ...measured, kind });
   }
   return results;

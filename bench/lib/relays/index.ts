@@ -1,14 +1,26 @@
 /** Builds the relay objects by name. */
+import type { KernelCapability } from '../kernel-capabilities';
+import { kernelRelayFor, KERNEL_MROUTE } from '../kernel-reference';
 import type { RelayName } from '../plan';
 import { KernelRelay } from './kernel';
+import { KernelUnicastRelay } from './kernel-unicast';
 import { McrRelay, TRACE_SAMPLE_EVERY } from './mcr';
 import { Relay, RelayContext } from './relay';
 import { SocatRelay } from './socat';
 
 export type { Flow, Relay, RelayContext, RelaySetup } from './relay';
 
-/** The relay called `name`, or the reason it cannot run on this machine. */
-export function createRelay(name: RelayName, ctx: RelayContext, socat: { path: string } | { skipped: string }): Relay | { skipped: string } {
+/**
+ * The relay called `name`, or the reason it cannot run on this machine. `kernel` is the kernel
+ * reference: its multicast routing when `kernelRouting` says the kernel has it, else its unicast
+ * forwarding (relay `kernel-unicast`, see ../kernel-reference.ts).
+ */
+export function createRelay(
+  name: RelayName,
+  ctx: RelayContext,
+  socat: { path: string } | { skipped: string },
+  kernelRouting: KernelCapability,
+): Relay | { skipped: string } {
   switch (name) {
     case 'mcr-w1':
       return new McrRelay(ctx, 1);
@@ -17,7 +29,7 @@ export function createRelay(name: RelayName, ctx: RelayContext, socat: { path: s
     case 'mcr-w2':
       return new McrRelay(ctx, 2);
     case 'kernel':
-      return new KernelRelay(ctx);
+      return kernelRelayFor(kernelRouting) === KERNEL_MROUTE ? new KernelRelay(ctx) : new KernelUnicastRelay(ctx, kernelRouting.reason);
     case 'socat':
       return 'path' in socat ? new SocatRelay(ctx, socat.path) : socat;
   }

@@ -127,8 +127,9 @@ export class McrRelay implements Relay {
 
   memory(): Record<string, number> {
     return residentByLabel(this.pids(), (argv) => {
-      if (argv.some((a) => a.endsWith(path.join('server', 'main.js')))) return 'mcrd';
-      if (argv.some((a) => /workers[/\\]main\.(js|ts)$/.test(a))) return 'worker';
+      // mcrd and its workers set their titles ("mcrd", "mcrd-worker N"); a worker not yet started has its path.
+      if (argv[0] === 'mcrd' || argv.some((a) => a.endsWith(path.join('server', 'main.js')))) return 'mcrd';
+      if (/^mcrd-worker \d+$/.test(argv[0] ?? '') || argv.some((a) => /workers[/\\]main\.(js|ts)$/.test(a))) return 'worker';
       return path.basename(argv[0] ?? '?');
     });
   }

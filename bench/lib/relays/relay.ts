@@ -1,5 +1,5 @@
 /**
- * What every relay under test (mcr, the kernel's multicast routing, socat) offers the benchmark.
+ * What every relay under test (mcr, the kernel's multicast routing or unicast forwarding, socat) offers the benchmark.
  */
 import type { BenchTopology } from '../topology';
 import type { ToolName } from '../tools';
@@ -28,7 +28,7 @@ export interface RelayContext {
 }
 
 export interface Relay {
-  /** Short identifier used in tables and files: "mcr-w1", "kernel", "socat". */
+  /** Short identifier used in tables and files: "mcr-w1", "kernel", "kernel-unicast", "socat". */
   readonly name: string;
   /** One line for the report: what runs and how. */
   readonly description: string;
@@ -39,6 +39,11 @@ export interface Relay {
   stop(): Promise<void>;
   /** Pids whose CPU time is the relay's (every process in the relay namespace). */
   pids(): number[];
+  /**
+   * Where the sender addresses the flows when it is not their group: a unicast-forwarding relay
+   * (kernel-unicast) forwards to the receiver's own address on the output link. Absent: the group.
+   */
+  trafficAddress?(outputs: readonly number[]): string;
   /** Runs before each probe's traffic (mcr with tracing re-enables its traces, which end at their record limit). */
   beforeProbe?(): Promise<void>;
   /** The relay's own counters (monotonic), to tell where packets were lost; empty when it has none. */

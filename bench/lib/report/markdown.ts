@@ -1,4 +1,5 @@
 /** The run's results as markdown: machine, harness ceiling, main table, scale, unroutable source, bars. */
+import { kernelReference, KERNEL_UNICAST } from '../kernel-reference';
 import { formatLoss, formatRate } from '../progress';
 import type { BarVerdict, CpuPerPacket, Results, SizeResult } from '../results';
 
@@ -19,7 +20,8 @@ function ndrCell(s: SizeResult): string {
 }
 
 function mainTable(r: Results): string {
-  const kernelNdr = (size: number) => r.relays.find((x) => x.relay === 'kernel')?.sizes.find((s) => s.size === size)?.ndr.ndr;
+  const kernel = kernelReference(r.relays);
+  const kernelNdr = (size: number) => kernel?.sizes.find((s) => s.size === size)?.ndr.ndr;
   const rows: string[][] = [];
   for (const size of r.plan.sizes) {
     for (const relay of r.relays) {
@@ -45,7 +47,7 @@ function mainTable(r: Results): string {
     }
   }
   return table(
-    ['payload (B)', 'relay', 'NDR pps (median; searches)', 'NDR vs kernel', 'overload: offered → delivered pps', `latency p50 / p99 / p99.9 µs at ${formatRate(r.plan.latencyRate)} pps`, 'CPU µs/pkt at NDR (of which relay processes)', `CPU µs/pkt at ${formatRate(r.plan.latencyRate)} pps (relay processes)`],
+    ['payload (B)', 'relay', 'NDR pps (median; searches)', `NDR vs ${kernel?.relay ?? 'kernel'}`, 'overload: offered → delivered pps', `latency p50 / p99 / p99.9 µs at ${formatRate(r.plan.latencyRate)} pps`, 'CPU µs/pkt at NDR (of which relay processes)', `CPU µs/pkt at ${formatRate(r.plan.latencyRate)} pps (relay processes)`],
     rows,
   );
 }
@@ -79,10 +81,16 @@ function scaleTable(r: Results): string {
   );
 }
 
+/** What the relay's own counters say dropped the packets, where it has such counters (kernel-unicast). */
+function droppedBy(counters: Record<string, number> | undefined): string {
+  const rp = counters?.['reversePathFiltered'];
+  return rp === undefined ? '' : ` (rp_filter dropped ${rp}, forwarded ${counters?.['forwarded'] ?? 0})`;
+}
+
 function unroutableTable(r: Results): string {
   const rows = r.relays
     .filter((x) => x.unroutable.length > 0)
-    .map((x) => [x.relay, ...x.unroutable.map((u) => `${u.delivered} of ${u.sent}`)]);
+    .map((x) => [x.relay, ...x.unroutable.map((u) => `${u.delivered} of ${u.sent}${droppedBy(u.relayCounters)}`)]);
   return table(['relay', 'rp_filter 1: delivered', 'rp_filter 2: delivered'], rows);
 }
 
@@ -90,6 +98,13 @@ function barsTable(r: Results): string {
   // A figure reported without a limit ('-') is not judged; '?' is a bar that could not be judged.
   const mark = (b: BarVerdict) => (b.met === null ? (b.limit === '-' ? 'reported' : '?') : b.met ? 'met' : '**missed**');
   return table(['bar (mcr-w1)', 'measured', 'limit', ''], r.bars.map((b) => [b.bar, b.measured, b.limit, `${mark(b)}${b.note ? ` (${b.note})` : ''}`]));
+}
+
+/** Above the main table when the kernel reference is unicast forwarding: what it is and why. */
+function kernelReferenceNote(r: Results): string[] {
+  const unicast = r.relays.find((x) => x.relay === KERNEL_UNICAST);
+  if (!unicast) return [];
+  return [`**Kernel reference: ${KERNEL_UNICAST}**, ${unicast.description}. It has no fan-out and no per-group rules; those cases are marked unsupported.`, ''];
 }
 
 /** `plotFile`: the SVG written next to the markdown file. */
@@ -113,6 +128,7 @@ export function renderMarkdown(r: Results, plotFile: string): string {
     '',
     '## Relays, one flow, one output',
     '',
+    ...kernelReferenceNote(r),
     mainTable(r),
     '',
     ...(r.scale.length ? ['## Scale', '', scaleTable(r), ''] : []),
