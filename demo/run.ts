@@ -117,7 +117,7 @@ async function withMcr(topology: BenchTopology, tools: Record<ToolName, string>,
     say(`   rule ${id} "demo": ${RELAY_IN.ifname} ${GROUP}:${PORT} -> ${OUT.relay.ifname} ${GROUP}:${PORT} (active)`);
     await pause(interactive);
 
-    await mcr.enableTrace({ ruleId: id, recordLimit: 5 });
+    await mcr.enableTrace({ rule: id, recordLimit: 5 });
     const ticker = setInterval(() => {
       void mcr.getStats({}).then(({ rules }) => {
         const stats = rules.find((r) => r.ruleId === id);
@@ -136,7 +136,7 @@ async function withMcr(topology: BenchTopology, tools: Record<ToolName, string>,
     await pause(interactive);
 
     say('== 4. The first packets of the stream, traced (mcrctl trace RULE shows them live)');
-    const { records } = await mcr.getTrace({ ruleId: id });
+    const { records } = await mcr.getTrace({ rule: id });
     for (const record of records) say(traceLine(record));
     return { ...result, mcrForwarded: forwarded, traced: records.length };
   } finally {

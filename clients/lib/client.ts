@@ -45,15 +45,16 @@ import {
 } from '../../gen/mcr/v1/system';
 import {
   DisableTraceRequest,
+  DisableTraceResponse,
   EnableTraceRequest,
+  EnableTraceResponse,
   GetTraceRequest,
   GetTraceResponse,
   ListTracesRequest,
   ListTracesResponse,
-  TraceEvent,
   TraceServiceClient,
-  TraceStatus,
   WatchTracesRequest,
+  WatchTracesResponse,
 } from '../../gen/mcr/v1/trace';
 import { DEFAULT_TIMEOUT_MS } from './defaults';
 import { McrCallError } from './errors';
@@ -217,16 +218,16 @@ export class McrClient {
   }
 
   /**
-   * Starts tracing the rule `request.ruleId` (settings left at 0 take mcrd's defaults), or restarts its
-   * running trace with new settings; resolves to the trace's status (RUNNING, with the settings in
-   * force and its start time).
+   * Starts tracing the rule `request.rule` (id or name; settings left at 0 take mcrd's defaults), or
+   * restarts its running trace with new settings; resolves to the trace's status (`status`: RUNNING,
+   * with the settings in force and its start time).
    */
-  enableTrace(request: DeepPartial<EnableTraceRequest>, options?: CallOptions): Promise<TraceStatus> {
+  enableTrace(request: DeepPartial<EnableTraceRequest>, options?: CallOptions): Promise<EnableTraceResponse> {
     return this.unary('EnableTrace', this.traces, this.traces.enableTrace, EnableTraceRequest.fromPartial(request), options);
   }
 
-  /** Stops a trace; its records stay readable with getTrace. Resolves to its final status. */
-  disableTrace(request: DeepPartial<DisableTraceRequest>, options?: CallOptions): Promise<TraceStatus> {
+  /** Stops a trace; its records stay readable with getTrace. Resolves to its final status (`status`). */
+  disableTrace(request: DeepPartial<DisableTraceRequest>, options?: CallOptions): Promise<DisableTraceResponse> {
     return this.unary('DisableTrace', this.traces, this.traces.disableTrace, DisableTraceRequest.fromPartial(request), options);
   }
 
@@ -241,13 +242,13 @@ export class McrClient {
   }
 
   /**
-   * Trace records as they happen, of the rules in `request.ruleIds` (empty = every traced rule), as an
+   * Trace records as they happen, of the rules in `request.rules` (ids or names; empty = every traced rule), as an
    * async iterator; each event may also carry a trace's new status (enabled, or switched off and why).
    * Cancelled and ended like watchStats. `lost` counts the records mcrd dropped for this consumer
    * since the previous event because it read too slowly. To see a new trace from its first record,
    * subscribe before calling enableTrace (mcrd sends only what happens after it accepted the call).
    */
-  watchTraces(request: DeepPartial<WatchTracesRequest> = {}, options: StreamOptions = {}): McrStream<TraceEvent> {
+  watchTraces(request: DeepPartial<WatchTracesRequest> = {}, options: StreamOptions = {}): McrStream<WatchTracesResponse> {
     const start = () => this.traces.watchTraces(WatchTracesRequest.fromPartial(request));
     return streamOf(start, { target: this.target, rpc: 'WatchTraces', timeoutMs: 0 }, options);
   }

@@ -9,6 +9,7 @@ const STATE_WORDS: Record<RuleState, string> = {
   [RuleState.RULE_STATE_WAITING_FOR_INTERFACE]: 'waiting',
   [RuleState.RULE_STATE_INTERFACE_DOWN]: 'down',
   [RuleState.RULE_STATE_ERROR]: 'error',
+  [RuleState.RULE_STATE_VALIDATED]: 'validated',
   [RuleState.UNRECOGNIZED]: 'unknown',
 };
 

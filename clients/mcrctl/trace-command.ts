@@ -6,7 +6,7 @@
 import { status as grpcStatus } from '@grpc/grpc-js';
 
 import { Rule } from '../../gen/mcr/v1/rules';
-import { GetTraceResponse, ListTracesResponse, TraceEvent, TraceState, TraceStatus } from '../../gen/mcr/v1/trace';
+import { DisableTraceResponse, GetTraceResponse, ListTracesResponse, TraceState, TraceStatus, WatchTracesResponse } from '../../gen/mcr/v1/trace';
 import { McrClient } from '../lib/client';
 import { McrCallError } from '../lib/errors';
 import { CommandContext, Printer, show } from './command-context';
@@ -72,7 +72,7 @@ function endsTrace(status: TraceStatus, started: TraceStatus): boolean {
  * Writes the records of `events` to `output` until a status event says the trace `started` ended,
  * or until the stream ends (cancelled by Ctrl-C). Losses are noted as they are reported.
  */
-async function follow(events: AsyncIterable<TraceEvent>, started: TraceStatus, output: TraceOutput, note: (text: string) => void): Promise<FollowResult> {
+async function follow(events: AsyncIterable<WatchTracesResponse>, started: TraceStatus, output: TraceOutput, note: (text: string) => void): Promise<FollowResult> {
   const result: FollowResult = { received: 0n, lost: 0n };
   for await (const event of events) {
     if (event.lost > 0n) {
@@ -112,17 +112,18 @@ export async function followTrace(
       const first = output === undefined;
       output ??= openTraceOutput(traceFormat(printer, command.pcap), printer);
       // Subscribed before enabling: mcrd sends only what happens after it accepted the subscription.
-      const events = client.watchTraces({ ruleIds: [target.ruleId] }, { signal });
+      const events = client.watchTraces({ rules: [target.ruleId] }, { signal });
       let started: TraceStatus;
       try {
         const { settings } = command;
-        started = await client.enableTrace({
-          ruleId: target.ruleId,
+        const enabled = await client.enableTrace({
+          rule: target.ruleId,
           sampleEvery: settings.sampleEvery ?? 0,
           snapLength: settings.snapLength ?? 0,
           recordLimit: settings.recordLimit ?? 0,
           timeLimitMs: settings.timeLimitMs ?? 0,
         });
+        started = answeredStatus(enabled.status, 'EnableTrace');
       } catch (err) {
         events.cancel();
         throw err;
@@ -139,7 +140,7 @@ export async function followTrace(
         return;
       }
       if (!signal.aborted) throw new StreamEndedError('WatchTraces');
-      note(traceEndedNote(target.label, await client.disableTrace({ ruleId: target.ruleId })));
+      note(traceEndedNote(target.label, answeredStatus((await client.disableTrace({ rule: target.ruleId })).status, 'DisableTrace')));
     });
   } finally {
     output?.close();
@@ -150,7 +151,7 @@ export async function followTrace(
 export async function showTrace(command: { rule: string; pcap?: PcapDestination }, context: CommandContext): Promise<void> {
   const { client, printer } = context;
   const target = await traceTarget(client, command.rule, true);
-  const response = await client.getTrace({ ruleId: target.ruleId });
+  const response = await client.getTrace({ rule: target.ruleId });
   const status = answeredStatus(response.status, 'GetTrace');
   if (command.pcap) {
     const output = openTraceOutput({ kind: 'pcapng', destination: command.pcap }, printer);
@@ -171,8 +172,9 @@ export async function showTrace(command: { rule: string; pcap?: PcapDestination 
 /** `trace stop RULE`: disables the trace and says how it ended. */
 export async function stopTrace(command: { rule: string }, context: CommandContext): Promise<void> {
   const target = await traceTarget(context.client, command.rule, true);
-  const final = await context.client.disableTrace({ ruleId: target.ruleId });
-  show(context.printer, TraceStatus, final, () => `${traceEndedNote(target.label, final)} \`mcrctl trace show ${command.rule}\` prints them.\n`);
+  const response = await context.client.disableTrace({ rule: target.ruleId });
+  const final = answeredStatus(response.status, 'DisableTrace');
+  show(context.printer, DisableTraceResponse, response, () => `${traceEndedNote(target.label, final)} \`mcrctl trace show ${command.rule}\` prints them.\n`);
 }
 
 /** `trace list`: every trace mcrd knows. */

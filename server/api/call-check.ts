@@ -6,8 +6,8 @@ import { handleServerStreamingCall, handleUnaryCall, Metadata, ServiceDefinition
 
 import { ApiError } from './errors';
 
-/** Why a call of `path` with `metadata` is refused, or null to let it through. */
-export type CallCheck = (path: string, metadata: Metadata) => ApiError | null;
+/** Why a call of `path` with `metadata` and `request` (as decoded) is refused, or null to let it through. */
+export type CallCheck = (path: string, metadata: Metadata, request: unknown) => ApiError | null;
 
 export function checkedImplementation(definition: ServiceDefinition, implementation: UntypedServiceImplementation, check: CallCheck): UntypedServiceImplementation {
   const checked: UntypedServiceImplementation = {};
@@ -17,14 +17,14 @@ export function checkedImplementation(definition: ServiceDefinition, implementat
     if (method.responseStream) {
       const stream = handler as handleServerStreamingCall<unknown, unknown>;
       checked[name] = ((call) => {
-        const refusal = check(method.path, call.metadata);
+        const refusal = check(method.path, call.metadata, call.request);
         if (refusal) call.emit('error', refusal.toServiceError());
         else stream(call);
       }) as handleServerStreamingCall<unknown, unknown>;
     } else {
       const unary = handler as handleUnaryCall<unknown, unknown>;
       checked[name] = ((call, callback) => {
-        const refusal = check(method.path, call.metadata);
+        const refusal = check(method.path, call.metadata, call.request);
         if (refusal) callback(refusal.toServiceError());
         else unary(call, callback);
       }) as handleUnaryCall<unknown, unknown>;

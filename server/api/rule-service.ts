@@ -13,12 +13,14 @@ import {
   ListRulesResponse,
   Rule,
   RuleServiceServer,
+  RuleState,
   UpdateRuleRequest,
   UpdateRuleResponse,
 } from '../../gen/mcr/v1/rules';
 import type { EventBus } from '../events/bus';
 import type { Forwarder } from '../forwarding/forwarder';
-import type { RuleStore } from '../rules/store';
+import { type RuleStore, unknownRule } from '../rules/store';
+import { checkUpdateMask } from '../rules/update-mask';
 import { RuleLimits, validateRuleDefinition } from '../rules/validate';
 import { ApiError } from './errors';
 import { announceApplied, announceRuleChange, appliedAnything } from './rule-changes';
@@ -62,10 +64,15 @@ function requireRef(ref: string): string {
 
 export function ruleService({ store, forwarder, limits, gate, events }: RuleServiceDeps): RuleServiceServer {
   const withStatus = (rule: Rule): Rule => ({ ...rule, status: forwarder.status(rule) });
+  /** A rule only validated (validate_only, dry_run): nothing installed, so no worker and no packet. */
+  const validated = (rule: Rule): Rule => ({
+    ...rule,
+    status: { state: RuleState.RULE_STATE_VALIDATED, reason: 'valid; nothing was changed (validate only)', worker: 0, lastPacketUnixNanos: 0n },
+  });
   const announce = (rule: Rule, change: 'created' | 'updated' | 'deleted') => announceRuleChange(events, rule, change);
   const find = (ref: string): Rule => {
     const rule = store.find(requireRef(ref));
-    if (!rule) throw new ApiError(status.NOT_FOUND, 'rule', `no rule with id or name "${ref}"`);
+    if (!rule) throw unknownRule('rule', ref);
     return rule;
   };
 
@@ -78,9 +85,10 @@ export function ruleService({ store, forwarder, limits, gate, events }: RuleServ
         announceApplied(events, applied);
         await settle(forwarder.sync(), arrivedAt);
       }
+      const shown = req.dryRun ? validated : withStatus;
       return {
-        added: applied.added.map(withStatus),
-        changed: applied.changed.map(withStatus),
+        added: applied.added.map(shown),
+        changed: applied.changed.map(shown),
         removed: applied.removed,
         unchanged: applied.unchanged.map(withStatus),
         storeGeneration: applied.generation,
@@ -92,10 +100,9 @@ export function ruleService({ store, forwarder, limits, gate, events }: RuleServ
       const arrivedAt = Date.now();
       const definition = validateRuleDefinition(req.rule, limits, 'rule');
       const rule = await store.create(definition, nowNanos(), { dryRun: req.validateOnly });
-      if (!req.validateOnly) {
-        announce(rule, 'created');
-        await settle(forwarder.sync(), arrivedAt);
-      }
+      if (req.validateOnly) return { rule: validated(rule) };
+      announce(rule, 'created');
+      await settle(forwarder.sync(), arrivedAt);
       return { rule: withStatus(rule) };
     }),
 
@@ -109,21 +116,25 @@ export function ruleService({ store, forwarder, limits, gate, events }: RuleServ
     updateRule: unary(gate, 'UpdateRule', async (req: UpdateRuleRequest): Promise<UpdateRuleResponse> => {
       const arrivedAt = Date.now();
       requireRef(req.rule);
-      const definition = validateRuleDefinition(req.definition, limits, 'definition');
-      const { after } = await store.update(req.rule, definition, req.expectedGeneration, nowNanos(), { dryRun: req.validateOnly });
-      if (!req.validateOnly) {
-        announce(after, 'updated');
-        await settle(forwarder.sync(), arrivedAt);
-      }
+      const mask = checkUpdateMask(req.updateMask);
+      // A partial definition is validated once merged into the rule (in the store); a whole one first.
+      const definition = mask ? req.definition : validateRuleDefinition(req.definition, limits, 'definition');
+      const { after } = await store.update(req.rule, definition, req.expectedGeneration, nowNanos(), { dryRun: req.validateOnly, mask });
+      if (req.validateOnly) return { rule: validated(after) };
+      announce(after, 'updated');
+      await settle(forwarder.sync(), arrivedAt);
       return { rule: withStatus(after) };
     }),
 
     deleteRule: unary(gate, 'DeleteRule', async (req: DeleteRuleRequest): Promise<DeleteRuleResponse> => {
       const arrivedAt = Date.now();
-      const before = await store.delete(requireRef(req.rule), req.expectedGeneration);
+      // Its last status, taken before the workers drop it (a refused delete changes nothing).
+      const found = store.find(requireRef(req.rule));
+      const last = found && forwarder.status(found);
+      const before = await store.delete(req.rule, req.expectedGeneration);
       announce(before, 'deleted');
       await settle(forwarder.sync(), arrivedAt);
-      return { rule: before };
+      return { rule: { ...before, status: found?.id === before.id ? last : forwarder.status(before) } };
     }),
   };
 }

@@ -4,10 +4,8 @@
  * loopback).
  */
 import { Server, ServerCredentials, UntypedServiceImplementation, ServiceDefinition } from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import { ReflectionService } from '@grpc/reflection';
 import fs from 'fs';
-import { HealthImplementation, protoPath as healthProtoPath, ServingStatus } from 'grpc-health-check';
+import { HealthImplementation, ServingStatus } from 'grpc-health-check';
 import net from 'net';
 import path from 'path';
 
@@ -22,7 +20,10 @@ import { checkedImplementation } from './call-check';
 import { checkProtocol } from './protocol-check';
 import { resolveGroup } from './socket-group';
 import { OpenStreams } from './open-streams';
+import { DescriptorSet } from './descriptor-set';
+import { addReflection } from './reflection/service';
 import { StreamLimit } from './stream-limit';
+import { refuseMalformed, strictDefinition } from './strict-requests';
 import type { Listener, TlsFiles } from '../config/options';
 
 const log = logger('api');
@@ -39,29 +40,6 @@ export type ServiceName = keyof typeof SERVICES;
 export type Implementations = Record<ServiceName, UntypedServiceImplementation>;
 
 export const SOCKET_MODE = 0o660;
-
-function protoRoot(): string {
-  for (let dir = __dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) {
-    if (fs.existsSync(path.join(dir, 'proto', 'mcr', 'v1'))) return path.join(dir, 'proto');
-  }
-  throw new Error('proto/ directory not found above ' + __dirname);
-}
-
-/** The package definition the reflection service describes: every mcr.v1 file, health, and itself. */
-function reflectionPackage(): protoLoader.PackageDefinition {
-  const root = protoRoot();
-  const files = fs.readdirSync(path.join(root, 'mcr', 'v1')).filter((f) => f.endsWith('.proto'));
-  const healthRoot = path.resolve(path.dirname(healthProtoPath), '..', '..');
-  const reflectionRoot = path.join(path.dirname(require.resolve('@grpc/reflection/package.json')), 'build', 'proto');
-  const own = [...files.map((f) => `mcr/v1/${f}`), path.relative(healthRoot, healthProtoPath), 'grpc/reflection/v1/reflection.proto'];
-  return protoLoader.loadSync(own, {
-    includeDirs: [root, healthRoot, reflectionRoot],
-    keepCase: true,
-    longs: String,
-    enums: String,
-    defaults: true,
-  });
-}
 
 /** Is something answering on this unix socket path? */
 function socketInUse(socketPath: string): Promise<boolean> {
@@ -122,15 +100,19 @@ export class ApiServer {
   constructor(implementations: Implementations, policy: CallPolicy) {
     this.server = new Server({ 'grpc.max_receive_message_length': policy.maxRequestBytes });
     this.streams = new StreamLimit(policy.maxStreams);
+    const descriptors = DescriptorSet.load();
+    const schemas = descriptors.registry();
     for (const [name, untyped] of Object.entries(SERVICES)) {
       const definition = untyped as unknown as ServiceDefinition;
       const implementation = implementations[name as ServiceName];
-      // Refused calls (no or wrong token) never count against the stream bound.
-      const checked = checkedImplementation(definition, policy.access.guard(definition, implementation), checkProtocol);
-      this.server.addService(definition, this.streams.apply(definition, this.open.apply(definition, checked)));
+      // Refused calls (no or wrong token, malformed body) never count against the stream bound. A
+      // malformed body is only diagnosed to a caller whose token passed.
+      const bodyChecked = checkedImplementation(definition, implementation, refuseMalformed);
+      const checked = checkedImplementation(definition, policy.access.guard(definition, bodyChecked), checkProtocol);
+      this.server.addService(strictDefinition(definition, schemas), this.streams.apply(definition, this.open.apply(definition, checked)));
     }
     this.health.addToServer(this.server);
-    new ReflectionService(reflectionPackage()).addToServer(this.server);
+    addReflection(this.server, descriptors);
   }
 
   /** Binds every listener; rejects (with nothing left bound) when one cannot be used. */

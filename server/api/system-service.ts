@@ -27,7 +27,7 @@ import { Facility, FACILITIES, getLogLevels, isFacility, isLogLevel, LOG_LEVELS,
 import { dataplaneThread } from '../workers/dataplane-thread';
 import type { WorkerPool, WorkerSlot } from '../workers/pool';
 import { FEATURES, PROTOCOL_MAJOR, PROTOCOL_MINOR, SERVER_VERSION } from '../version';
-import { ApiError, shuttingDown } from './errors';
+import { ApiError, quote, shuttingDown } from './errors';
 import { CallGate, unary } from './unary';
 
 export interface SystemServiceDeps {
@@ -155,11 +155,11 @@ export function systemService(deps: SystemServiceDeps): SystemServiceServer {
       let target: Facility | undefined;
       if (facility) {
         if (!isFacility(facility)) {
-          throw new ApiError(status.INVALID_ARGUMENT, 'facility', `unknown facility "${facility}": one of ${FACILITIES.join(', ')}, or empty for all`);
+          throw new ApiError(status.INVALID_ARGUMENT, 'facility', `unknown facility ${quote(facility)}: one of ${FACILITIES.join(', ')}, or empty for all`);
         }
         target = facility;
       }
-      if (!isLogLevel(level)) throw new ApiError(status.INVALID_ARGUMENT, 'level', `unknown level "${level}": one of ${LOG_LEVELS.join(', ')}`);
+      if (!isLogLevel(level)) throw new ApiError(status.INVALID_ARGUMENT, 'level', `unknown level ${quote(level)}: one of ${LOG_LEVELS.join(', ')}`);
       setLogLevel(level, target);
       if (!target || target === 'worker') await pool.setWorkerLogLevel(level);
       return { levels: getLogLevels() };

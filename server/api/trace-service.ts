@@ -6,9 +6,9 @@ import {
   EnableTraceRequest,
   GetTraceRequest,
   ListTracesResponse,
-  TraceEvent,
   TraceServiceServer,
   WatchTracesRequest,
+  WatchTracesResponse,
 } from '../../gen/mcr/v1/trace';
 import { logger } from '../log';
 import type { TraceManager } from '../trace/manager';
@@ -23,7 +23,7 @@ export interface TraceServiceDeps {
 }
 
 export function traceService({ traces, gate }: TraceServiceDeps): TraceServiceServer {
-  const watchTraces = (call: ServerWritableStream<WatchTracesRequest, TraceEvent>): void => {
+  const watchTraces = (call: ServerWritableStream<WatchTracesRequest, WatchTracesResponse>): void => {
     const refuse = (err: ApiError): void => {
       log.debug('request refused', { rpc: 'WatchTraces', code: status[err.code], message: err.message });
       call.emit('error', err.toServiceError());
@@ -31,7 +31,7 @@ export function traceService({ traces, gate }: TraceServiceDeps): TraceServiceSe
     if (gate.closing) return refuse(shuttingDown());
     let unsubscribe: () => void;
     try {
-      unsubscribe = traces.subscribe(call, call.request.ruleIds);
+      unsubscribe = traces.subscribe(call, call.request.rules);
     } catch (err) {
       if (err instanceof ApiError) return refuse(err);
       log.error('request failed', { rpc: 'WatchTraces', error: (err as Error).stack });
@@ -41,9 +41,9 @@ export function traceService({ traces, gate }: TraceServiceDeps): TraceServiceSe
   };
 
   return {
-    enableTrace: unary(gate, 'EnableTrace', (req: EnableTraceRequest) => traces.enable(req)),
-    disableTrace: unary(gate, 'DisableTrace', (req: DisableTraceRequest) => traces.disable(req.ruleId)),
-    getTrace: unary(gate, 'GetTrace', (req: GetTraceRequest) => traces.get(req.ruleId)),
+    enableTrace: unary(gate, 'EnableTrace', async (req: EnableTraceRequest) => ({ status: await traces.enable(req) })),
+    disableTrace: unary(gate, 'DisableTrace', async (req: DisableTraceRequest) => ({ status: await traces.disable(req.rule) })),
+    getTrace: unary(gate, 'GetTrace', (req: GetTraceRequest) => traces.get(req.rule)),
     listTraces: unary(gate, 'ListTraces', (): ListTracesResponse => ({ traces: traces.list() })),
     watchTraces,
   };

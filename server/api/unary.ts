@@ -32,7 +32,8 @@ export function unary<Req, Res>(gate: CallGate, name: string, handler: (request:
           }
           const error = err instanceof Error ? err : new Error(String(err));
           log.error('request failed', { rpc: name, error: error.stack });
-          callback({ code: status.INTERNAL, details: `${name} failed: ${error.message}` });
+          // Capped like every other status message (an exception may quote a client's value).
+          callback(new ApiError(status.INTERNAL, undefined, `${name} failed: ${error.message}`).toServiceError());
         },
       );
   };

@@ -9,7 +9,7 @@
  * whose definition (name, input, outputs in order) is the same is left exactly as it is.
  */
 import type { Rule } from '../../gen/mcr/v1/rules';
-import { ApiError, exhausted, invalid } from '../api/errors';
+import { ApiError, exhausted, invalid, quote } from '../api/errors';
 import { deriveRuleId, matchKey } from './id';
 import { describeInput, RuleSet } from './rule-set';
 import { RuleLimits, validateRuleDefinition } from './validate';
@@ -123,9 +123,9 @@ export function distinctViolations(definitions: ReadonlyArray<RuleIdentity | und
       return first;
     };
     const firstId = definition.id ? earlier(ids, definition.id) : undefined;
-    if (firstId !== undefined) violations.push(invalid(`${at}.id`, `"${definition.id}" is also the id of ${ruleField(firstId, field)}`));
+    if (firstId !== undefined) violations.push(invalid(`${at}.id`, `${quote(definition.id!)} is also the id of ${ruleField(firstId, field)}`));
     const firstName = definition.name ? earlier(names, definition.name) : undefined;
-    if (firstName !== undefined) violations.push(invalid(`${at}.name`, `"${definition.name}" is also the name of ${ruleField(firstName, field)}`));
+    if (firstName !== undefined) violations.push(invalid(`${at}.name`, `${quote(definition.name!)} is also the name of ${ruleField(firstName, field)}`));
     const input = definition.input;
     const firstKey = input ? earlier(keys, matchKey(input)) : undefined;
     if (input && firstKey !== undefined) {

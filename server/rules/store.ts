@@ -15,6 +15,7 @@ import { removeStaleTemporary } from './atomic-file';
 import { deriveRuleId } from './id';
 import { describeRule } from './rule-set';
 import { readStore, StoreContents, writeStore } from './store-file';
+import { applyUpdateMask, RuleMaskPath } from './update-mask';
 import { RuleLimits, validateRuleDefinition } from './validate';
 
 export { StoreCorruptError } from './store-file';
@@ -105,19 +106,23 @@ export class RuleStore {
   }
 
   /**
-   * Replaces the definition (name, input, outputs) of the rule `ref` names. Its id never changes; its
-   * generation goes up by one. With `expectedGeneration`, refuses (ABORTED) unless it is current.
+   * Replaces the definition (name, input, outputs) of the rule `ref` names, or with `options.mask`
+   * only those fields of it (merged into the rule as it is when the change runs, not as a caller read
+   * it). Its id never changes; its generation goes up by one. With `expectedGeneration`, refuses
+   * (ABORTED) unless it is current.
    */
   update(
     ref: string,
-    def: Rule,
+    def: Rule | undefined,
     expectedGeneration: bigint | undefined,
     now: bigint,
-    options: MutationOptions = {},
+    options: MutationOptions & { mask?: readonly RuleMaskPath[] } = {},
   ): Promise<{ before: Rule; after: Rule }> {
     return this.mutate(options, (state) => {
-      const definition = validateRuleDefinition(def, this.limits, UPDATE_FIELD);
-      const before = findOrThrow(state, ref);
+      const { mask } = options;
+      const current = mask && findOrThrow(state, ref);
+      const definition = validateRuleDefinition(current ? applyUpdateMask(current, def, mask) : def, this.limits, UPDATE_FIELD);
+      const before = current ?? findOrThrow(state, ref);
       checkGeneration(before, expectedGeneration);
       if (definition.id && definition.id !== before.id) {
         throw invalid(`${UPDATE_FIELD}.id`, `is ${definition.id}, but the rule is ${before.id}: a rule's id never changes`);

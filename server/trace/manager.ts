@@ -24,7 +24,7 @@ const log = logger('supervisor');
 export const MAX_KEPT_STOPPED = 16;
 
 function requireRef(ref: string): void {
-  if (!ref) throw invalid('rule_id', 'required: a rule id or name');
+  if (!ref) throw invalid('rule', 'required: a rule id or name');
 }
 
 export interface TraceManagerDeps {
@@ -49,10 +49,10 @@ export class TraceManager {
 
   /** Starts tracing a rule, or restarts its trace with new settings; resolves once the workers trace it. */
   async enable(request: EnableTraceRequest): Promise<TraceStatus> {
-    requireRef(request.ruleId);
+    requireRef(request.rule);
     const settings = resolveSettings(request, this.deps.limits.maxTraceRecords);
-    const rule = this.deps.findRule(request.ruleId);
-    if (!rule) throw unknownRule('rule_id', request.ruleId);
+    const rule = this.deps.findRule(request.rule);
+    if (!rule) throw unknownRule('rule', request.rule);
     const previous = this.sessions.get(rule.id);
     const { maxTracedRules } = this.deps.limits;
     if (!previous?.running && this.runningCount() >= maxTracedRules) {
@@ -90,7 +90,7 @@ export class TraceManager {
   subscribe(sink: TraceEventSink, refs: readonly string[]): () => void {
     const ids = refs.map((ref, i) => {
       const id = this.sessions.has(ref) ? ref : this.deps.findRule(ref)?.id;
-      if (!id) throw unknownRule(`rule_ids[${i}]`, ref);
+      if (!id) throw unknownRule(`rules[${i}]`, ref);
       return id;
     });
     if (this.subscribers.size >= this.deps.limits.maxTraceWatchers) {
@@ -149,7 +149,7 @@ export class TraceManager {
   private sessionOf(ref: string): TraceSession {
     requireRef(ref);
     const session = this.sessions.get(ref) ?? this.sessions.get(this.deps.findRule(ref)?.id ?? '');
-    if (!session) throw notFound('rule_id', `rule ${quote(ref)} has not been traced`);
+    if (!session) throw notFound('rule', `rule ${quote(ref)} has not been traced`);
     return session;
   }
 

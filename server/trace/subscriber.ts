@@ -1,15 +1,15 @@
 /**
  * One WatchTraces subscriber. Records and status changes go out in order, records batched into
- * TraceEvents. While the stream is over its high-water mark (the client reads too slowly) they wait
+ * WatchTracesResponses. While the stream is over its high-water mark (the client reads too slowly) they wait
  * in a queue of at most QUEUE_RECORDS records; records beyond it are dropped and counted, and the
  * count travels in the next event's `lost`. So a slow subscriber costs a bounded amount of memory
  * and never holds up the data plane, the manager or the other subscribers.
  */
-import type { TraceEvent, TraceRecord, TraceStatus } from '../../gen/mcr/v1/trace';
+import type { TraceRecord, TraceStatus, WatchTracesResponse } from '../../gen/mcr/v1/trace';
 
 /** Records a subscriber may have waiting. */
 export const QUEUE_RECORDS = 1024;
-/** Records per TraceEvent (at the 2048-byte snap length, about 600 kB). */
+/** Records per WatchTracesResponse (at the 2048-byte snap length, about 600 kB). */
 export const RECORDS_PER_EVENT = 256;
 /** Status changes a subscriber may have waiting; the oldest goes first beyond that. */
 export const QUEUE_STATUSES = 64;
@@ -17,7 +17,7 @@ export const QUEUE_STATUSES = 64;
 /** The part of a grpc-js server stream a subscriber uses. */
 export interface TraceEventSink {
   /** False once the stream is over its high-water mark: wait for 'drain'. */
-  write(event: TraceEvent): boolean;
+  write(event: WatchTracesResponse): boolean;
   on(event: 'drain', listener: () => void): unknown;
   end(): void;
 }
@@ -106,7 +106,7 @@ export class TraceSubscriber {
     this.queue = start === 0 ? this.queue : this.queue.slice(start);
   }
 
-  private write(event: TraceEvent): void {
+  private write(event: WatchTracesResponse): void {
     this.lost = 0n;
     this.writable = this.sink.write(event);
   }

@@ -17,7 +17,7 @@ import { waitForWorkersInSync } from '../support/rules';
 
 const WORKERS = 2;
 const MCR_SERVICES = ['mcr.v1.RuleService', 'mcr.v1.SystemService', 'mcr.v1.StatsService', 'mcr.v1.TraceService'];
-const STANDARD_SERVICES = ['grpc.health.v1.Health', 'grpc.reflection.v1.ServerReflection'];
+const STANDARD_SERVICES = ['grpc.health.v1.Health', 'grpc.reflection.v1.ServerReflection', 'grpc.reflection.v1alpha.ServerReflection'];
 const RULE_METHODS = ['ApplyRules', 'CreateRule', 'GetRule', 'ListRules', 'UpdateRule', 'DeleteRule'];
 const NOBODY = 65534;
 
@@ -51,7 +51,8 @@ describe('e2e: API surface', function () {
 
     it('serves the file declaring mcr.v1.RuleService, which decodes and links with its imports', async function () {
       const { files, registry } = await reflection!.describeSymbol('mcr.v1.RuleService');
-      expect(files.map((f) => f.package), 'packages of the files served').to.satisfy((packages: string[]) => packages.every((p) => p === 'mcr.v1'));
+      expect(files[0].name, 'the file declaring it comes first').to.equal('mcr/v1/rules.proto');
+      expect(files.map((f) => f.package), 'packages of the files served').to.satisfy((packages: string[]) => packages.every((p) => p === 'mcr.v1' || p === 'google.protobuf'));
       const service = registry.getService('mcr.v1.RuleService');
       expect(service, 'mcr.v1.RuleService in the linked descriptors').to.not.equal(undefined);
       expect(service!.methods.map((m) => m.name)).to.have.members(RULE_METHODS);

@@ -12,16 +12,14 @@
  */
 import { expect } from 'chai';
 import { execFileSync, spawn } from 'child_process';
-import crypto from 'crypto';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
 
-import { registerCleanup } from '../support/cleanup';
 import { DocCommand, shellCommands } from '../support/doc-commands';
+import { createDocNamespace } from '../support/doc-namespace';
 import { requireRoot } from '../support/fixture';
 import { Mcrd } from '../support/mcrd';
-import { deleteNamespace, ip, NAMESPACE_PREFIX, sweepStaleNamespaces, sysctl } from '../support/netns';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 /** Each document, with where its reader types the commands: the README's in the clone, the guide's anywhere. */
@@ -32,13 +30,6 @@ const DOCUMENTS: ReadonlyArray<{ file: string; inClone: boolean }> = [
 const COMMAND_TIMEOUT_MS = 20_000;
 /** How long a command that runs until Ctrl-C is left running before it gets SIGINT. */
 const INTERRUPT_AFTER_MS = 1500;
-
-/** The documents' interfaces, each one end of a veth pair inside the namespace. */
-const INTERFACES = [
-  { ifname: 'eth0', address: '10.10.1.1/24' },
-  { ifname: 'eth1', address: '10.30.0.1/24' },
-  { ifname: 'wg0', address: '10.20.0.1/24' },
-];
 
 interface Policy {
   pattern: RegExp;
@@ -126,32 +117,6 @@ function runCommand(ns: string, command: string, env: NodeJS.ProcessEnv, cwd: st
   });
 }
 
-/** A namespace with the documents' interfaces (each a veth whose peer stays in the namespace, up). */
-function createNamespace(): { ns: string; destroy: () => void } {
-  sweepStaleNamespaces();
-  const ns = `${NAMESPACE_PREFIX}${crypto.randomBytes(2).toString('hex')}-${process.pid}-docs`;
-  const unregister = registerCleanup(() => deleteNamespace(ns));
-  const destroy = () => {
-    deleteNamespace(ns);
-    unregister();
-  };
-  try {
-    ip(['netns', 'add', ns]);
-    sysctl(ns, { 'net.ipv6.conf.all.disable_ipv6': 1, 'net.ipv6.conf.default.disable_ipv6': 1 });
-    ip(['-n', ns, 'link', 'set', 'lo', 'up']);
-    for (const { ifname, address } of INTERFACES) {
-      ip(['-n', ns, 'link', 'add', ifname, 'type', 'veth', 'peer', 'name', `${ifname}p`]);
-      ip(['-n', ns, 'addr', 'add', address, 'dev', ifname]);
-      ip(['-n', ns, 'link', 'set', ifname, 'up']);
-      ip(['-n', ns, 'link', 'set', `${ifname}p`, 'up']);
-    }
-  } catch (err) {
-    destroy();
-    throw err;
-  }
-  return { ns, destroy };
-}
-
 describe('e2e: the shell commands of the README and the guide', function () {
   this.timeout(240_000);
 
@@ -160,7 +125,7 @@ describe('e2e: the shell commands of the README and the guide', function () {
       requireRoot();
       const commands: DocCommand[] = shellCommands(fs.readFileSync(path.join(REPO_ROOT, document), 'utf8'), document);
       expect(commands, `${document} shows shell commands`).to.not.be.empty;
-      const { ns, destroy } = createNamespace();
+      const { ns, destroy } = createDocNamespace();
       const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'mcrt-docs-'));
       const mcrd = new Mcrd(ns, { workers: 1, logLevel: 'warn' });
       const ran: string[] = [];

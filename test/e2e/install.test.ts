@@ -21,7 +21,7 @@ import packageJson from '../../package.json';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 /** What `npm run build` (and npm ci) make, which the package is made of. */
-const BUILT = ['dist/server/main.js', 'dist/workers/main.js', 'dist/clients/mcrctl/main.js', 'build/Release/mcr.node', 'man/mcrd.1', 'man/mcrctl.1', 'completions/mcrctl.bash', 'completions/_mcrctl'];
+const BUILT = ['dist/server/main.js', 'dist/workers/main.js', 'dist/clients/mcrctl/main.js', 'dist/descriptors/served.binpb', 'build/Release/mcr.node', 'man/mcrd.1', 'man/mcrctl.1', 'completions/mcrctl.bash', 'completions/_mcrctl'];
 const NPM_TIMEOUT_MS = 180_000;
 
 function npm(args: string[], cwd: string): string {

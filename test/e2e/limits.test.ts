@@ -60,12 +60,12 @@ describe('e2e: limits answer RESOURCE_EXHAUSTED and leave mcrd healthy', functio
   });
 
   it('traced rules (--max-traced-rules) and trace records (--max-trace-records)', async function () {
-    expect(await grpcCode(client.enableTrace({ ruleId: 'r5001', recordLimit: 11 }))).to.equal('RESOURCE_EXHAUSTED');
-    await client.enableTrace({ ruleId: 'r5001', recordLimit: 10 });
-    expect(await grpcCode(client.enableTrace({ ruleId: 'r5002', recordLimit: 5 }))).to.equal('RESOURCE_EXHAUSTED');
-    await client.disableTrace({ ruleId: 'r5001' });
-    await client.enableTrace({ ruleId: 'r5002', recordLimit: 5 });
-    await client.disableTrace({ ruleId: 'r5002' });
+    expect(await grpcCode(client.enableTrace({ rule: 'r5001', recordLimit: 11 }))).to.equal('RESOURCE_EXHAUSTED');
+    await client.enableTrace({ rule: 'r5001', recordLimit: 10 });
+    expect(await grpcCode(client.enableTrace({ rule: 'r5002', recordLimit: 5 }))).to.equal('RESOURCE_EXHAUSTED');
+    await client.disableTrace({ rule: 'r5001' });
+    await client.enableTrace({ rule: 'r5002', recordLimit: 5 });
+    await client.disableTrace({ rule: 'r5002' });
   });
 
   it('stats watchers (--max-stats-watchers) and trace watchers (--max-trace-watchers)', async function () {
@@ -81,7 +81,7 @@ describe('e2e: limits answer RESOURCE_EXHAUSTED and leave mcrd healthy', functio
 
     const traces = client.watchTraces({});
     streams.push(traces);
-    await client.enableTrace({ ruleId: 'r5001', recordLimit: 1, timeLimitMs: 100 });
+    await client.enableTrace({ rule: 'r5001', recordLimit: 1, timeLimitMs: 100 });
     await firstOf(traces); // the status event of the trace just enabled
     const second = client.watchTraces({});
     streams.push(second);

@@ -9,7 +9,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { expect } from 'chai';
 
-import { OutputResult, TraceEvent, TraceRecord, TraceState, TraceStatus, Verdict } from '../../gen/mcr/v1/trace';
+import { OutputResult, TraceRecord, TraceState, TraceStatus, Verdict, WatchTracesResponse } from '../../gen/mcr/v1/trace';
 import { useRelay } from '../support/fixture';
 import { grpcFailure, McrClient, namesField, statusName } from '../support/grpc';
 import { NET } from '../support/netns';
@@ -33,12 +33,12 @@ const OTHER_OUT = { interface: NET.relayOut2.ifname, address: '239.9.7.2', port:
 
 /** A WatchTraces call whose events are collected with their arrival times. */
 class Watcher {
-  readonly call: grpc.ClientReadableStream<TraceEvent>;
-  readonly events: Array<{ atMs: number; event: TraceEvent }> = [];
+  readonly call: grpc.ClientReadableStream<WatchTracesResponse>;
+  readonly events: Array<{ atMs: number; event: WatchTracesResponse }> = [];
 
   constructor(client: McrClient, ruleIds: string[] = []) {
     this.call = client.watchTraces(ruleIds);
-    this.call.on('data', (event: TraceEvent) => this.events.push({ atMs: Date.now(), event }));
+    this.call.on('data', (event: WatchTracesResponse) => this.events.push({ atMs: Date.now(), event }));
     this.call.on('error', () => undefined); // cancelled at the end
   }
 
@@ -120,11 +120,11 @@ describe('e2e: packet tracing', function () {
     const snap = await grpcFailure(relay.client.enableTrace(tracedId, { snapLength: 2049 }));
     expect([statusName(snap.code), namesField(snap.details, 'snap_length')], snap.details).to.deep.equal(['INVALID_ARGUMENT', true]);
     const unknown = await grpcFailure(relay.client.enableTrace('no-such-rule'));
-    expect([statusName(unknown.code), namesField(unknown.details, 'rule_id')], unknown.details).to.deep.equal(['NOT_FOUND', true]);
+    expect([statusName(unknown.code), namesField(unknown.details, 'rule')], unknown.details).to.deep.equal(['NOT_FOUND', true]);
     const never = await grpcFailure(relay.client.getTrace(otherId));
     expect(statusName(never.code), never.details).to.equal('NOT_FOUND');
     const badWatch = await new Promise<grpc.ServiceError>((resolve) => relay.client.watchTraces([tracedId, 'no-such-rule']).on('error', resolve));
-    expect([statusName(badWatch.code), namesField(badWatch.details, 'rule_ids[1]')], badWatch.details).to.deep.equal(['NOT_FOUND', true]);
+    expect([statusName(badWatch.code), namesField(badWatch.details, 'rules[1]')], badWatch.details).to.deep.equal(['NOT_FOUND', true]);
   });
 
   it('traces exactly the traced rule, with addresses, TTL, frames, verdicts and per-output results', async function () {

@@ -13,7 +13,7 @@ import {
 } from '../../gen/mcr/v1/rules';
 import { InputStats, RuleStats, StatsServiceClient, WatchStatsResponse } from '../../gen/mcr/v1/stats';
 import { GetVersionResponse, SystemServiceClient, Worker } from '../../gen/mcr/v1/system';
-import { EnableTraceRequest, GetTraceResponse, TraceEvent, TraceServiceClient, TraceStatus } from '../../gen/mcr/v1/trace';
+import { EnableTraceRequest, GetTraceResponse, TraceServiceClient, TraceStatus, WatchTracesResponse } from '../../gen/mcr/v1/trace';
 
 export type RuleSpec = DeepPartial<Rule>;
 
@@ -79,8 +79,19 @@ export class McrClient {
     return unary(this.rules, this.rules.listRules, {});
   }
 
-  async updateRule(rule: string, definition: RuleSpec, options: { expectedGeneration?: bigint; validateOnly?: boolean } = {}): Promise<Rule> {
-    const request = { rule, definition: Rule.fromPartial(definition), expectedGeneration: options.expectedGeneration, validateOnly: options.validateOnly ?? false };
+  /** With `updateMask`, only those paths of `definition` are taken (partial update); without, it replaces the rule. */
+  async updateRule(
+    rule: string,
+    definition: RuleSpec,
+    options: { expectedGeneration?: bigint; validateOnly?: boolean; updateMask?: string[] } = {},
+  ): Promise<Rule> {
+    const request = {
+      rule,
+      definition: Rule.fromPartial(definition),
+      expectedGeneration: options.expectedGeneration,
+      validateOnly: options.validateOnly ?? false,
+      updateMask: options.updateMask,
+    };
     return required((await unary(this.rules, this.rules.updateRule, request)).rule, 'UpdateRule');
   }
 
@@ -115,16 +126,16 @@ export class McrClient {
   }
 
   /** Starts (or restarts) tracing a rule; unset settings are 0 (the defaults). */
-  enableTrace(ruleId: string, settings: Partial<Omit<EnableTraceRequest, 'ruleId'>> = {}): Promise<TraceStatus> {
-    return unary(this.traces, this.traces.enableTrace, EnableTraceRequest.fromPartial({ ...settings, ruleId }));
+  async enableTrace(rule: string, settings: Partial<Omit<EnableTraceRequest, 'rule'>> = {}): Promise<TraceStatus> {
+    return required((await unary(this.traces, this.traces.enableTrace, EnableTraceRequest.fromPartial({ ...settings, rule }))).status, 'EnableTrace');
   }
 
-  disableTrace(ruleId: string): Promise<TraceStatus> {
-    return unary(this.traces, this.traces.disableTrace, { ruleId });
+  async disableTrace(rule: string): Promise<TraceStatus> {
+    return required((await unary(this.traces, this.traces.disableTrace, { rule })).status, 'DisableTrace');
   }
 
-  getTrace(ruleId: string): Promise<GetTraceResponse> {
-    return unary(this.traces, this.traces.getTrace, { ruleId });
+  getTrace(rule: string): Promise<GetTraceResponse> {
+    return unary(this.traces, this.traces.getTrace, { rule });
   }
 
   async listTraces(): Promise<TraceStatus[]> {
@@ -132,8 +143,8 @@ export class McrClient {
   }
 
   /** A raw WatchTraces call, without deadline (see watchStats); the caller cancels it. */
-  watchTraces(ruleIds: string[] = []): grpc.ClientReadableStream<TraceEvent> {
-    return this.traces.watchTraces({ ruleIds });
+  watchTraces(rules: string[] = []): grpc.ClientReadableStream<WatchTracesResponse> {
+    return this.traces.watchTraces({ rules });
   }
 
   /** Sets a facility's log level ("" = every facility); resolves with every facility's level. */

@@ -5,20 +5,22 @@
  *
  * describeSymbol() does what `grpcurl describe` does: fetch the file declaring a symbol, then every
  * file it imports that the server did not send along, decode them all as FileDescriptorProtos and
- * link them into a registry in which the symbol's types resolve.
+ * link them into a registry in which the symbol's types resolve. The registry takes fully-qualified
+ * type names only, as the compiler writes them: what the server sends is linked as it is.
  *
- * grpc-js's reflection (@grpc/reflection) names field types relative to their scope ("RuleState",
- * not ".mcr.v1.RuleState"), which descriptor.proto allows ("C++-like scoping rules are used to find
- * the type") and grpcurl's linker resolves. The registry used here only takes fully-qualified names,
- * so they are qualified first, by those scoping rules.
+ * Both reflection versions: grpc.reflection.v1 (the default) and v1alpha, which older clients use.
  */
 import { create, createFileRegistry, fromBinary, FileRegistry } from '@bufbuild/protobuf';
-import { DescriptorProto, FileDescriptorProto, FileDescriptorProtoSchema, FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
+import { FileDescriptorProto, FileDescriptorProtoSchema, FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import path from 'path';
 
-const REFLECTION_PROTO = path.join(path.dirname(require.resolve('@grpc/reflection/package.json')), 'build', 'proto', 'grpc', 'reflection', 'v1', 'reflection.proto');
+export type ReflectionVersion = 'v1' | 'v1alpha';
+
+function reflectionProto(version: ReflectionVersion): string {
+  return path.join(path.dirname(require.resolve('@grpc/reflection/package.json')), 'build', 'proto', 'grpc', 'reflection', version, 'reflection.proto');
+}
 const DEADLINE_MS = 10_000;
 
 /** ServerReflectionRequest as proto-loader represents it (keepCase): one field of the oneof set. */
@@ -36,19 +38,19 @@ interface ReflectionStub extends grpc.Client {
   ServerReflectionInfo(options: grpc.CallOptions): grpc.ClientDuplexStream<ReflectionRequest, ReflectionResponse>;
 }
 
-function loadStubConstructor(): new (address: string, credentials: grpc.ChannelCredentials) => ReflectionStub {
-  const definition = protoLoader.loadSync(REFLECTION_PROTO, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
+function loadStubConstructor(version: ReflectionVersion): new (address: string, credentials: grpc.ChannelCredentials) => ReflectionStub {
+  const definition = protoLoader.loadSync(reflectionProto(version), { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
   const loaded = grpc.loadPackageDefinition(definition) as unknown as {
-    grpc: { reflection: { v1: { ServerReflection: new (address: string, credentials: grpc.ChannelCredentials) => ReflectionStub } } };
+    grpc: { reflection: Record<ReflectionVersion, { ServerReflection: new (address: string, credentials: grpc.ChannelCredentials) => ReflectionStub }> };
   };
-  return loaded.grpc.reflection.v1.ServerReflection;
+  return loaded.grpc.reflection[version].ServerReflection;
 }
 
 export class ReflectionClient {
   private readonly stub: ReflectionStub;
 
-  constructor(socketPath: string) {
-    this.stub = new (loadStubConstructor())(`unix:${socketPath}`, grpc.credentials.createInsecure());
+  constructor(socketPath: string, version: ReflectionVersion = 'v1') {
+    this.stub = new (loadStubConstructor(version))(`unix:${socketPath}`, grpc.credentials.createInsecure());
   }
 
   /** Full names of every service the server offers. */
@@ -85,8 +87,7 @@ export class ReflectionClient {
       const still = missingImports(files).filter((name) => missing.includes(name));
       if (still.length > 0) throw new Error(`the server did not send the imported file(s) ${still.join(', ')}`);
     }
-    qualifyTypeNames([...files.values()]);
-    const registry = createFileRegistry(create(FileDescriptorSetSchema, { file: [...files.values()] }));
+    const registry = createFileRegistry(create(FileDescriptorSetSchema, { file: importsFirst(files) }));
     return { files: [...files.values()], registry };
   }
 
@@ -130,73 +131,19 @@ function missingImports(files: Map<string, FileDescriptorProto>): string[] {
   return [...missing];
 }
 
-/** "a.b.C" -> "a.b"; "C" -> "". */
-function parentScope(name: string): string {
-  const dot = name.lastIndexOf('.');
-  return dot < 0 ? '' : name.slice(0, dot);
-}
-
-function qualify(scope: string, name: string): string {
-  return scope ? `${scope}.${name}` : name;
-}
-
-/** Calls `visit` for every message of `file`, nested ones included, with its full name (no leading dot). */
-function forEachMessage(file: FileDescriptorProto, visit: (message: DescriptorProto, fullName: string) => void): void {
-  const walk = (messages: DescriptorProto[], scope: string) => {
-    for (const message of messages) {
-      const fullName = qualify(scope, message.name);
-      visit(message, fullName);
-      walk(message.nestedType, fullName);
+/** The files ordered so that each comes after the files it imports (the order the registry links in). */
+function importsFirst(files: Map<string, FileDescriptorProto>): FileDescriptorProto[] {
+  const ordered: FileDescriptorProto[] = [];
+  const done = new Set<string>();
+  const visit = (file: FileDescriptorProto) => {
+    if (done.has(file.name)) return;
+    done.add(file.name);
+    for (const dependency of file.dependency) {
+      const imported = files.get(dependency);
+      if (imported) visit(imported);
     }
+    ordered.push(file);
   };
-  walk(file.messageType, file.package);
-}
-
-/** Full names (no leading dot) of every message and enum the files define. */
-function definedTypes(files: FileDescriptorProto[]): Set<string> {
-  const types = new Set<string>();
-  for (const file of files) {
-    for (const e of file.enumType) types.add(qualify(file.package, e.name));
-    forEachMessage(file, (message, fullName) => {
-      types.add(fullName);
-      for (const e of message.enumType) types.add(qualify(fullName, e.name));
-    });
-  }
-  return types;
-}
-
-/**
- * Rewrites every relative type reference (fields, extensions, method types) as ".full.name", looking
- * it up from the innermost enclosing scope outwards. A reference that matches nothing is left as it
- * is, for the linker to reject by name.
- */
-function qualifyTypeNames(files: FileDescriptorProto[]): void {
-  const types = definedTypes(files);
-  const resolve = (reference: string, scope: string): string => {
-    if (reference === '' || reference.startsWith('.')) return reference;
-    for (let s = scope; ; s = parentScope(s)) {
-      const candidate = qualify(s, reference);
-      if (types.has(candidate)) return `.${candidate}`;
-      if (s === '') return reference;
-    }
-  };
-  for (const file of files) {
-    for (const extension of file.extension) {
-      extension.typeName = resolve(extension.typeName, file.package);
-      extension.extendee = resolve(extension.extendee, file.package);
-    }
-    forEachMessage(file, (message, fullName) => {
-      for (const field of [...message.field, ...message.extension]) {
-        field.typeName = resolve(field.typeName, fullName);
-        field.extendee = resolve(field.extendee, fullName);
-      }
-    });
-    for (const service of file.service) {
-      const scope = qualify(file.package, service.name);
-      for (const method of service.method) {
-        method.inputType = resolve(method.inputType, scope);
-        method.outputType = resolve(method.outputType, scope);
-      }
-    }
-  }
+  for (const file of files.values()) visit(file);
+  return ordered;
 }

@@ -16,7 +16,6 @@ import {
   DisableTraceRequest,
   EnableTraceRequest,
   OutputResult,
-  TraceEvent,
   TraceRecord,
   TraceServiceServer,
   TraceServiceService,
@@ -24,6 +23,7 @@ import {
   TraceStatus,
   Verdict,
   WatchTracesRequest,
+  WatchTracesResponse,
 } from '../../gen/mcr/v1/trace';
 import { CliIo } from '../../clients/mcrctl/io';
 import { main } from '../../clients/mcrctl/main';
@@ -72,7 +72,7 @@ class FakeMcrd {
   getTraces: string[] = [];
   watchCancels = 0;
   /** What WatchTraces sends after EnableTrace, one event every 10 ms; the stream stays open after it. */
-  script: TraceEvent[] = [];
+  script: WatchTracesResponse[] = [];
   /** Replaces the EnableTrace answer. */
   enableFailure?: Partial<grpc.StatusObject>;
   /** Ends WatchTraces with this error after the script. */
@@ -123,21 +123,21 @@ class FakeMcrd {
     enableTrace: (call, reply) => {
       this.enables.push(call.request);
       if (this.enableFailure) return reply(this.enableFailure);
-      if (!this.rules.has(call.request.ruleId)) return reply(fail(grpc.status.NOT_FOUND, `no rule with id "${call.request.ruleId}"`));
+      if (!this.rules.has(call.request.rule)) return reply(fail(grpc.status.NOT_FOUND, `no rule with id "${call.request.rule}"`));
       const r = call.request;
-      reply(null, this.status({ sampleEvery: r.sampleEvery || 1, snapLength: r.snapLength || 128, recordLimit: r.recordLimit || 1000, timeLimitMs: r.timeLimitMs || 60_000 }));
+      reply(null, { status: this.status({ sampleEvery: r.sampleEvery || 1, snapLength: r.snapLength || 128, recordLimit: r.recordLimit || 1000, timeLimitMs: r.timeLimitMs || 60_000 }) });
       for (const play of this.players.splice(0)) play();
     },
     disableTrace: (call, reply) => {
       this.disables.push(call.request);
-      if (call.request.ruleId !== RULE_ID) return reply(fail(grpc.status.NOT_FOUND, `rule "${call.request.ruleId}" was never traced`));
-      reply(null, this.status({ state: TraceState.TRACE_STATE_STOPPED, stoppedUnixNanos: STARTED + 1_000_000_000n, records: 7n }));
+      if (call.request.rule !== RULE_ID) return reply(fail(grpc.status.NOT_FOUND, `rule "${call.request.rule}" was never traced`));
+      reply(null, { status: this.status({ state: TraceState.TRACE_STATE_STOPPED, stoppedUnixNanos: STARTED + 1_000_000_000n, records: 7n }) });
     },
     getTrace: (call, reply) => {
-      this.getTraces.push(call.request.ruleId);
-      if (call.request.ruleId !== RULE_ID && call.request.ruleId !== 'r-gone') return reply(fail(grpc.status.NOT_FOUND, `no trace of "${call.request.ruleId}"`));
-      const state = call.request.ruleId === 'r-gone' ? TraceState.TRACE_STATE_RULE_GONE : TraceState.TRACE_STATE_RECORD_LIMIT;
-      reply(null, { status: this.status({ ruleId: call.request.ruleId, state, records: BigInt(this.buffered.length) }), records: this.buffered });
+      this.getTraces.push(call.request.rule);
+      if (call.request.rule !== RULE_ID && call.request.rule !== 'r-gone') return reply(fail(grpc.status.NOT_FOUND, `no trace of "${call.request.rule}"`));
+      const state = call.request.rule === 'r-gone' ? TraceState.TRACE_STATE_RULE_GONE : TraceState.TRACE_STATE_RECORD_LIMIT;
+      reply(null, { status: this.status({ ruleId: call.request.rule, state, records: BigInt(this.buffered.length) }), records: this.buffered });
     },
     listTraces: (_call, reply) =>
       reply(null, { traces: [this.status({ records: 12n }), this.status({ ruleId: 'r-gone', state: TraceState.TRACE_STATE_RULE_GONE, stoppedUnixNanos: STARTED })] }),
@@ -213,14 +213,14 @@ describe('mcrctl trace against an in-process gRPC server', () => {
     expect(mcrd.watchCancels, 'streams cancelled').to.equal(n);
   }
 
-  const started = () => TraceEvent.fromPartial({ status: mcrd.status() });
+  const started = () => WatchTracesResponse.fromPartial({ status: mcrd.status() });
   const ended = (records: bigint, extra: Partial<TraceStatus> = {}) =>
-    TraceEvent.fromPartial({ status: mcrd.status({ state: TraceState.TRACE_STATE_RECORD_LIMIT, records, recordLimit: 3, stoppedUnixNanos: STARTED + 5n, ...extra }) });
+    WatchTracesResponse.fromPartial({ status: mcrd.status({ state: TraceState.TRACE_STATE_RECORD_LIMIT, records, recordLimit: 3, stoppedUnixNanos: STARTED + 5n, ...extra }) });
   /** Three records of the rule in two events (the second reporting 2 lost), then the record limit. */
   const threeRecords = () => [
     started(),
-    TraceEvent.fromPartial({ records: [record(1), record(2)] }),
-    TraceEvent.fromPartial({ records: [record(3)], lost: 2n }),
+    WatchTracesResponse.fromPartial({ records: [record(1), record(2)] }),
+    WatchTracesResponse.fromPartial({ records: [record(3)], lost: 2n }),
     ended(5n),
   ];
 
@@ -246,14 +246,14 @@ describe('mcrctl trace against an in-process gRPC server', () => {
     it('subscribes, enables with the settings given, prints one line per record and exits 0 when the trace switches itself off', async () => {
       // Ignored: a status about an earlier trace of the rule, and a record of another rule.
       mcrd.script = [
-        TraceEvent.fromPartial({ status: mcrd.status({ state: TraceState.TRACE_STATE_STOPPED, startedUnixNanos: STARTED - 1n }) }),
-        TraceEvent.fromPartial({ records: [record(9, 'r-00000000000f')] }),
+        WatchTracesResponse.fromPartial({ status: mcrd.status({ state: TraceState.TRACE_STATE_STOPPED, startedUnixNanos: STARTED - 1n }) }),
+        WatchTracesResponse.fromPartial({ records: [record(9, 'r-00000000000f')] }),
         ...threeRecords(),
       ];
       const { code, out, err } = await mcrctl(['trace', 'cam1', '--limit', '3', '--sample', '2']);
       expect(code, err).to.equal(0);
-      expect(mcrd.watches).to.deep.equal([{ ruleIds: [RULE_ID] }]);
-      expect(mcrd.enables).to.deep.equal([{ ruleId: RULE_ID, sampleEvery: 2, snapLength: 0, recordLimit: 3, timeLimitMs: 0 }]);
+      expect(mcrd.watches).to.deep.equal([{ rules: [RULE_ID] }]);
+      expect(mcrd.enables).to.deep.equal([{ rule: RULE_ID, sampleEvery: 2, snapLength: 0, recordLimit: 3, timeLimitMs: 0 }]);
       expect(mcrd.disables, 'a trace that ended by itself is not disabled').to.deep.equal([]);
       const lines = out.split('\n');
       expect(lines).to.have.length(4);
@@ -312,17 +312,17 @@ describe('mcrctl trace against an in-process gRPC server', () => {
     });
 
     it('Ctrl-C cancels the stream, disables the trace and exits 0', async () => {
-      mcrd.script = [started(), TraceEvent.fromPartial({ records: [record(1)] }), TraceEvent.fromPartial({ records: [record(2)] })];
+      mcrd.script = [started(), WatchTracesResponse.fromPartial({ records: [record(1)] }), WatchTracesResponse.fromPartial({ records: [record(2)] })];
       const { code, out, err } = await mcrctl(['trace', 'cam1'], 2);
       expect(code, err).to.equal(0);
       expect(out.trimEnd().split('\n')).to.have.length(2);
-      expect(mcrd.disables).to.deep.equal([{ ruleId: RULE_ID }]);
+      expect(mcrd.disables).to.deep.equal([{ rule: RULE_ID }]);
       expect(err).to.match(/\nTrace of rule r-000000000001 \(cam1\) was stopped: 7 records\.\n$/);
       await cancelsReach(1);
     });
 
     it('says when mcrd recorded more than this client received or was told it lost', async () => {
-      mcrd.script = [started(), TraceEvent.fromPartial({ records: [record(1)] }), ended(4n)];
+      mcrd.script = [started(), WatchTracesResponse.fromPartial({ records: [record(1)] }), ended(4n)];
       const { code, err } = await mcrctl(['trace', 'cam1']);
       expect(code).to.equal(0);
       expect(err).to.include("note: mcrd recorded 3 more record(s) than this client received; `mcrctl trace show cam1` shows those mcrd kept\n");
@@ -341,7 +341,7 @@ describe('mcrctl trace against an in-process gRPC server', () => {
     });
 
     it('an error on the stream exits 1 with it, after the records before it; mcrd shutting down is said so', async () => {
-      mcrd.script = [started(), TraceEvent.fromPartial({ records: [record(1)] })];
+      mcrd.script = [started(), WatchTracesResponse.fromPartial({ records: [record(1)] })];
       mcrd.watchFailure = fail(grpc.status.UNAVAILABLE, 'mcrd is shutting down');
       const { code, out, err } = await mcrctl(['trace', 'cam1']);
       expect(code).to.equal(1);
@@ -414,10 +414,10 @@ describe('mcrctl trace against an in-process gRPC server', () => {
     it('stop disables the trace and says how it ended', async () => {
       const { code, out } = await mcrctl(['trace', 'stop', 'cam1']);
       expect(code).to.equal(0);
-      expect(mcrd.disables).to.deep.equal([{ ruleId: RULE_ID }]);
+      expect(mcrd.disables).to.deep.equal([{ rule: RULE_ID }]);
       expect(out).to.equal('Trace of rule r-000000000001 (cam1) was stopped: 7 records. `mcrctl trace show cam1` prints them.\n');
       const json = JSON.parse((await mcrctl(['--json', 'trace', 'stop', 'cam1'])).out);
-      expect(json).to.deep.include({ ruleId: RULE_ID, state: 'TRACE_STATE_STOPPED', records: '7' });
+      expect(json.status).to.deep.include({ ruleId: RULE_ID, state: 'TRACE_STATE_STOPPED', records: '7' });
       expect(await mcrctl(['trace', 'stop', 'r-nothing'])).to.deep.include({ code: 1, err: 'mcrctl: not found: rule "r-nothing" was never traced\n' });
     });
   });
@@ -427,7 +427,7 @@ describe('mcrctl trace against an in-process gRPC server', () => {
     this.timeout(30_000);
 
     it('SIGTERM disables the trace and exits 0', async () => {
-      mcrd.script = [started(), TraceEvent.fromPartial({ records: [record(1)] })];
+      mcrd.script = [started(), WatchTracesResponse.fromPartial({ records: [record(1)] })];
       const mainTs = path.resolve(__dirname, '../../clients/mcrctl/main.ts');
       const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', mainTs, 'trace', 'cam1'], {
         env: { ...process.env, MCR_SOCKET: socket },
@@ -444,7 +444,7 @@ describe('mcrctl trace against an in-process gRPC server', () => {
       const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
       clearTimeout(guard);
       expect(code, err).to.equal(0);
-      expect(mcrd.disables).to.deep.equal([{ ruleId: RULE_ID }]);
+      expect(mcrd.disables).to.deep.equal([{ rule: RULE_ID }]);
       expect(err).to.match(/was stopped: 7 records\.\n$/);
     });
   });

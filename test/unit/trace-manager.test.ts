@@ -4,7 +4,7 @@ import { EventEmitter } from 'events';
 import os from 'os';
 
 import { Rule } from '../../gen/mcr/v1/rules';
-import { GetTraceResponse, OutputResult, TraceEvent, TraceRecord, TraceState, Verdict } from '../../gen/mcr/v1/trace';
+import { GetTraceResponse, OutputResult, TraceRecord, TraceState, Verdict, WatchTracesResponse } from '../../gen/mcr/v1/trace';
 import type { TracedPacket } from '../../native';
 import { ApiError } from '../../server/api/errors';
 import { planForwarding } from '../../server/forwarding/plan';
@@ -80,12 +80,12 @@ const packets = (ruleId: string, count: number, overrides: Partial<TracedPacket>
 
 /** A stream that takes `accept` writes before reporting it is full (Infinity: never full). */
 class FakeSink extends EventEmitter implements TraceEventSink {
-  readonly events: TraceEvent[] = [];
+  readonly events: WatchTracesResponse[] = [];
   ended = false;
   constructor(public accept = Infinity) {
     super();
   }
-  write(event: TraceEvent): boolean {
+  write(event: WatchTracesResponse): boolean {
     this.events.push(event);
     return this.events.length < this.accept;
   }
@@ -147,7 +147,7 @@ describe('trace manager', () => {
   describe('EnableTrace settings', () => {
     it('fills in the defaults for 0 and has the data plane trace the rule', async () => {
       const { manager, applies } = make(rule('r-a'));
-      const traced = await manager.enable({ ruleId: 'r-a', sampleEvery: 0, snapLength: 0, recordLimit: 0, timeLimitMs: 0 });
+      const traced = await manager.enable({ rule: 'r-a', sampleEvery: 0, snapLength: 0, recordLimit: 0, timeLimitMs: 0 });
       expect(traced).to.include({ ruleId: 'r-a', state: TraceState.TRACE_STATE_RUNNING, sampleEvery: 1, snapLength: 128, recordLimit: 1000, timeLimitMs: 60_000 });
       expect(traced.records).to.equal(0n);
       expect(traced.stoppedUnixNanos).to.equal(0n);
@@ -159,7 +159,7 @@ describe('trace manager', () => {
 
     it('accepts each setting at its maximum', async () => {
       const { manager } = make(rule('r-a'));
-      const traced = await manager.enable({ ruleId: 'r-a', sampleEvery: 1_000_000, snapLength: 2048, recordLimit: 100_000, timeLimitMs: 3_600_000 });
+      const traced = await manager.enable({ rule: 'r-a', sampleEvery: 1_000_000, snapLength: 2048, recordLimit: 100_000, timeLimitMs: 3_600_000 });
       expect(traced).to.include({ sampleEvery: 1_000_000, snapLength: 2048, recordLimit: 100_000, timeLimitMs: 3_600_000 });
     });
 
@@ -171,7 +171,7 @@ describe('trace manager', () => {
     ] as const) {
       it(`refuses ${field} above ${max} with INVALID_ARGUMENT naming it`, async () => {
         const { manager } = make(rule('r-a'));
-        const err = await apiError(manager.enable({ ruleId: 'r-a', sampleEvery: 0, snapLength: 0, recordLimit: 0, timeLimitMs: 0, [key]: max + 1 }));
+        const err = await apiError(manager.enable({ rule: 'r-a', sampleEvery: 0, snapLength: 0, recordLimit: 0, timeLimitMs: 0, [key]: max + 1 }));
         expect(err.code).to.equal(status.INVALID_ARGUMENT);
         expect(err.field).to.equal(field);
         expect(err.message).to.match(new RegExp(`^${field}: must be 1-${max} \\(0 means \\d+\\), got ${max + 1}$`));
@@ -181,17 +181,17 @@ describe('trace manager', () => {
 
     it('finds the rule by name, and answers INVALID_ARGUMENT for no rule and NOT_FOUND for an unknown one', async () => {
       const { manager } = make(rule('r-a', '239.1.1.1', 'camera'));
-      expect((await manager.enable({ ruleId: 'camera', sampleEvery: 0, snapLength: 0, recordLimit: 0, timeLimitMs: 0 })).ruleId).to.equal('r-a');
-      const empty = await apiError(manager.enable({ ruleId: '', sampleEvery: 0, snapLength: 0, recordLimit: 0, timeLimitMs: 0 }));
-      expect([empty.code, empty.field]).to.deep.equal([status.INVALID_ARGUMENT, 'rule_id']);
-      const unknown = await apiError(manager.enable({ ruleId: 'nope', sampleEvery: 0, snapLength: 0, recordLimit: 0, timeLimitMs: 0 }));
-      expect([unknown.code, unknown.field]).to.deep.equal([status.NOT_FOUND, 'rule_id']);
+      expect((await manager.enable({ rule: 'camera', sampleEvery: 0, snapLength: 0, recordLimit: 0, timeLimitMs: 0 })).ruleId).to.equal('r-a');
+      const empty = await apiError(manager.enable({ rule: '', sampleEvery: 0, snapLength: 0, recordLimit: 0, timeLimitMs: 0 }));
+      expect([empty.code, empty.field]).to.deep.equal([status.INVALID_ARGUMENT, 'rule']);
+      const unknown = await apiError(manager.enable({ rule: 'nope', sampleEvery: 0, snapLength: 0, recordLimit: 0, timeLimitMs: 0 }));
+      expect([unknown.code, unknown.field]).to.deep.equal([status.NOT_FOUND, 'rule']);
     });
 
     it(`traces at most ${MAX_TRACED_RULES} rules at once (RESOURCE_EXHAUSTED), counting running traces only`, async () => {
       const rules = Array.from({ length: MAX_TRACED_RULES + 1 }, (_, i) => rule(`r-${i}`, `239.1.1.${i + 1}`));
       const { manager } = make(...rules);
-      const enable = (id: string) => manager.enable({ ruleId: id, sampleEvery: 0, snapLength: 0, recordLimit: 0, timeLimitMs: 0 });
+      const enable = (id: string) => manager.enable({ rule: id, sampleEvery: 0, snapLength: 0, recordLimit: 0, timeLimitMs: 0 });
       for (let i = 0; i < MAX_TRACED_RULES; i++) await enable(`r-${i}`);
       const err = await apiError(enable(`r-${MAX_TRACED_RULES}`));
       expect(err.code).to.equal(status.RESOURCE_EXHAUSTED);
@@ -203,10 +203,10 @@ describe('trace manager', () => {
 
     it('restarts a running trace afresh when enabled again: new settings, its records dropped', async () => {
       const { manager } = make(rule('r-a'));
-      await manager.enable({ ruleId: 'r-a', sampleEvery: 0, snapLength: 0, recordLimit: 0, timeLimitMs: 0 });
+      await manager.enable({ rule: 'r-a', sampleEvery: 0, snapLength: 0, recordLimit: 0, timeLimitMs: 0 });
       manager.ingest(0, packets('r-a', 3), 0, new FakeHandles());
       expect(manager.get('r-a').records).to.have.length(3);
-      const again = await manager.enable({ ruleId: 'r-a', sampleEvery: 10, snapLength: 64, recordLimit: 0, timeLimitMs: 0 });
+      const again = await manager.enable({ rule: 'r-a', sampleEvery: 10, snapLength: 64, recordLimit: 0, timeLimitMs: 0 });
       expect(again).to.include({ state: TraceState.TRACE_STATE_RUNNING, sampleEvery: 10, snapLength: 64 });
       expect(again.records).to.equal(0n);
       expect(manager.get('r-a').records).to.deep.equal([]);
@@ -217,7 +217,7 @@ describe('trace manager', () => {
   describe('switching off', () => {
     it('DisableTrace stops it, keeps its records readable and has the data plane stop tracing', async () => {
       const { manager, applies } = make(rule('r-a'));
-      await manager.enable({ ruleId: 'r-a', sampleEvery: 0, snapLength: 0, recordLimit: 0, timeLimitMs: 0 });
+      await manager.enable({ rule: 'r-a', sampleEvery: 0, snapLength: 0, recordLimit: 0, timeLimitMs: 0 });
       manager.ingest(0, packets('r-a', 4), 0, new FakeHandles());
       const stopped = await manager.disable('r-a');
       expect(stopped.state).to.equal(TraceState.TRACE_STATE_STOPPED);
@@ -236,7 +236,7 @@ describe('trace manager', () => {
       const { manager } = make(rule('r-a'));
       for (const call of [() => manager.disable('r-a'), () => manager.get('r-a'), () => manager.get('nope')]) {
         const err = await apiError(call);
-        expect([err.code, err.field]).to.deep.equal([status.NOT_FOUND, 'rule_id']);
+        expect([err.code, err.field]).to.deep.equal([status.NOT_FOUND, 'rule']);
       }
     });
 
@@ -244,7 +244,7 @@ describe('trace manager', () => {
       const { manager, applies } = make(rule('r-a'));
       const sink = new FakeSink();
       manager.subscribe(sink, []);
-      await manager.enable({ ruleId: 'r-a', sampleEvery: 0, snapLength: 0, recordLimit: 5, timeLimitMs: 0 });
+      await manager.enable({ rule: 'r-a', sampleEvery: 0, snapLength: 0, recordLimit: 5, timeLimitMs: 0 });
       manager.ingest(0, packets('r-a', 3), 0, new FakeHandles());
       manager.ingest(0, packets('r-a', 4), 0, new FakeHandles());
       const { status: done, records } = manager.get('r-a');
@@ -262,7 +262,7 @@ describe('trace manager', () => {
       const { manager, applies } = make(rule('r-a'));
       const sink = new FakeSink();
       manager.subscribe(sink, ['r-a']);
-      const started = await manager.enable({ ruleId: 'r-a', sampleEvery: 0, snapLength: 0, recordLimit: 0, timeLimitMs: 40 });
+      const started = await manager.enable({ rule: 'r-a', sampleEvery: 0, snapLength: 0, recordLimit: 0, timeLimitMs: 40 });
       await sleep(20);
       expect(manager.get('r-a').status!.state).to.equal(TraceState.TRACE_STATE_RUNNING);
       await sleep(80);
@@ -279,7 +279,7 @@ describe('trace manager', () => {
       const { manager, rules } = make(rule('r-a'), rule('r-b', '239.1.1.2'));
       const sink = new FakeSink();
       manager.subscribe(sink, []);
-      for (const id of ['r-a', 'r-b']) await manager.enable({ ruleId: id, sampleEvery: 0, snapLength: 0, recordLimit: 0, timeLimitMs: 0 });
+      for (const id of ['r-a', 'r-b']) await manager.enable({ rule: id, sampleEvery: 0, snapLength: 0, recordLimit: 0, timeLimitMs: 0 });
       manager.ingest(0, [...packets('r-a', 2), ...packets('r-b', 2)], 0, new FakeHandles());
 
       // Outputs changed, same match: still the same flow, still traced.
@@ -304,8 +304,8 @@ describe('trace manager', () => {
   describe('records', () => {
     it('keeps only records of running traces and counts data-plane loss against the traces of that worker', async () => {
       const { manager } = make(rule('r-a'), rule('r-b', '239.1.1.2'));
-      await manager.enable({ ruleId: 'r-a', sampleEvery: 0, snapLength: 0, recordLimit: 0, timeLimitMs: 0 });
-      await manager.enable({ ruleId: 'r-b', sampleEvery: 0, snapLength: 0, recordLimit: 0, timeLimitMs: 0 });
+      await manager.enable({ rule: 'r-a', sampleEvery: 0, snapLength: 0, recordLimit: 0, timeLimitMs: 0 });
+      await manager.enable({ rule: 'r-b', sampleEvery: 0, snapLength: 0, recordLimit: 0, timeLimitMs: 0 });
       manager.ingest(1, [...packets('r-a', 2), ...packets('r-untraced', 3)], 7, new FakeHandles(new Set(['r-a'])));
       expect(manager.get('r-a').status).to.include({ records: 2n, recordsLost: 7n });
       expect(manager.get('r-b').status).to.include({ records: 0n, recordsLost: 0n });
@@ -314,7 +314,7 @@ describe('trace manager', () => {
 
     it('keeps at most what one GetTrace answer can carry, the newest records', async () => {
       const { manager } = make(rule('r-a'));
-      await manager.enable({ ruleId: 'r-a', sampleEvery: 0, snapLength: 2048, recordLimit: 100_000, timeLimitMs: 0 });
+      await manager.enable({ rule: 'r-a', sampleEvery: 0, snapLength: 2048, recordLimit: 100_000, timeLimitMs: 0 });
       const frame = Buffer.alloc(2048, 1);
       const count = 3000; // 3000 records of 2 kB: more than 4 MiB
       manager.ingest(0, Array.from({ length: count }, (_, i) => packet('r-a', { frame, timestampNs: BigInt(i) })), 0, new FakeHandles());
@@ -424,7 +424,7 @@ describe('trace manager', () => {
   describe('WatchTraces subscribers', () => {
     it('a subscriber that stops reading loses records beyond its queue, is told how many, and holds no one up', async () => {
       const { manager } = make(rule('r-a'));
-      await manager.enable({ ruleId: 'r-a', sampleEvery: 0, snapLength: 0, recordLimit: 100_000, timeLimitMs: 0 });
+      await manager.enable({ rule: 'r-a', sampleEvery: 0, snapLength: 0, recordLimit: 100_000, timeLimitMs: 0 });
       const fast = new FakeSink();
       const slow = new FakeSink(1); // full after its first write
       manager.subscribe(fast, []);
@@ -453,7 +453,7 @@ describe('trace manager', () => {
       const { manager } = make(rule('r-a'));
       const slow = new FakeSink(1);
       manager.subscribe(slow, []);
-      await manager.enable({ ruleId: 'r-a', sampleEvery: 0, snapLength: 0, recordLimit: 100_000, timeLimitMs: 0 }); // its status fills the stream
+      await manager.enable({ rule: 'r-a', sampleEvery: 0, snapLength: 0, recordLimit: 100_000, timeLimitMs: 0 }); // its status fills the stream
       manager.ingest(0, packets('r-a', QUEUE_RECORDS + 5), 0, new FakeHandles());
       expect(slow.events.map((e) => e.status?.state)).to.deep.equal([TraceState.TRACE_STATE_RUNNING]);
       slow.drain();
@@ -464,7 +464,7 @@ describe('trace manager', () => {
 
     it('sends only the rules asked for (by id or name), and nothing after unsubscribing', async () => {
       const { manager } = make(rule('r-a', '239.1.1.1', 'camera'), rule('r-b', '239.1.1.2'));
-      for (const id of ['r-a', 'r-b']) await manager.enable({ ruleId: id, sampleEvery: 0, snapLength: 0, recordLimit: 0, timeLimitMs: 0 });
+      for (const id of ['r-a', 'r-b']) await manager.enable({ rule: id, sampleEvery: 0, snapLength: 0, recordLimit: 0, timeLimitMs: 0 });
       const sink = new FakeSink();
       const unsubscribe = manager.subscribe(sink, ['camera']);
       manager.ingest(0, [...packets('r-a', 2), ...packets('r-b', 3)], 0, new FakeHandles());
@@ -486,7 +486,7 @@ describe('trace manager', () => {
         }
         throw new Error('expected NOT_FOUND');
       })();
-      expect([unknown.code, unknown.field]).to.deep.equal([status.NOT_FOUND, 'rule_ids[1]']);
+      expect([unknown.code, unknown.field]).to.deep.equal([status.NOT_FOUND, 'rules[1]']);
       for (let i = 0; i < MAX_SUBSCRIBERS; i++) manager.subscribe(new FakeSink(), []);
       expect(() => manager.subscribe(new FakeSink(), [])).to.throw(ApiError, /trace watchers are open \(the limit, --max-trace-watchers\)/);
     });

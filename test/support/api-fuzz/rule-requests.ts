@@ -354,7 +354,7 @@ export class RuleRequestGenerator {
     const validateOnly = this.flag(draft, 'validate_only', 0.15);
     const omitted = this.random.chance(0.02);
     if (omitted) draft.fault(status.INVALID_ARGUMENT, 'no definition at all');
-    const message: UpdateRuleRequest = { rule: ref, definition: omitted ? undefined : draft.rule, expectedGeneration, validateOnly };
+    const message: UpdateRuleRequest = { rule: ref, definition: omitted ? undefined : draft.rule, expectedGeneration, validateOnly, updateMask: undefined };
     return this.finish(draft, { method: 'UpdateRule', message });
   }
 

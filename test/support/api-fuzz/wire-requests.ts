@@ -4,15 +4,14 @@
  * A typed request (rule-requests.ts) is encoded with the generated encoder and, for some requests,
  * corrupted at the wire level: cut short, bytes flipped or inserted, unknown fields added, invalid
  * wire types, length prefixes past the end, groups nested deeper than the decoder allows, invalid
- * UTF-8, integers beyond a field's 32 bits. What grpc-js does with such bytes is fixed by its code:
- * the request is decoded by the generated decoder (gen/mcr/v1/rules.ts) before any handler runs, and
- * a decoder that throws makes grpc-js answer INTERNAL "Error deserializing request"
- * (server-interceptors.js; with GRPC_NODE_DEBUG_SEND_ERROR_DETAILS set in mcrd's environment the
- * decoder's message would follow, which the tests never do); a message over the server's receive limit is answered
- * RESOURCE_EXHAUSTED before it is decoded. So the expectation of corrupted bytes is derived by
- * running the same decoder here.
+ * UTF-8, integers beyond a field's 32 bits. mcrd decodes each request strictly before any handler
+ * runs (server/api/strict-requests.ts, decision 0020): bytes that are not a well-formed message of
+ * the method's type, a known field with the wrong wire type and a string that is not UTF-8 are
+ * answered INVALID_ARGUMENT "request body is not a valid <type>: ..."; a message over the server's
+ * receive limit is answered RESOURCE_EXHAUSTED before it is decoded. So the expectation of corrupted
+ * bytes is derived by running the same strict deserializer here.
  */
-import { status } from '@grpc/grpc-js';
+import { ServiceDefinition, status } from '@grpc/grpc-js';
 
 import {
   CreateRuleRequest,
@@ -32,13 +31,13 @@ import {
   varintField,
   WIRE_END_GROUP,
 } from '../proto-wire';
+import { DescriptorSet } from '../../../server/api/descriptor-set';
+import { MalformedRequest, strictDefinition } from '../../../server/api/strict-requests';
 import { SeededRandom } from '../seeded-random';
 import type { RuleMethod, TypedMessage, TypedRequest } from './rule-requests';
 
 /** mcrd's grpc.max_receive_message_length (server/api/server.ts). */
 export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
-/** The details grpc-js gives when the request's deserializer throws. */
-export const DESERIALIZE_ERROR_DETAILS = 'Error deserializing request';
 /** The reader's limit on nested groups (@bufbuild/protobuf BinaryReader.skip). */
 const GROUP_RECURSION_LIMIT = 100;
 
@@ -47,8 +46,8 @@ export type Expectation =
   | { kind: 'succeeds' }
   /** Refused with one of these statuses. */
   | { kind: 'refused'; codes: status[] }
-  /** The decoder throws: INTERNAL "Error deserializing request". */
-  | { kind: 'undecodable' }
+  /** The strict deserializer refuses the body: INVALID_ARGUMENT with exactly these details. */
+  | { kind: 'malformed'; details: string }
   /** Decodable bytes of no foreseeable meaning: any documented refusal, or a success. */
   | { kind: 'any' };
 
@@ -77,7 +76,20 @@ const CODECS: Record<RuleMethod, { encode(message: TypedMessage['message']): Buf
   GetRule: { encode: (m) => Buffer.from(GetRuleRequest.encode(m as GetRuleRequest).finish()), decode: (b) => GetRuleRequest.decode(b) },
 };
 
-/** The request mcrd will see in `bytes`, decoded as grpc-js decodes it; throws where it would. */
+let strict: Record<RuleMethod, (bytes: Buffer) => unknown> | undefined;
+
+/** mcrd's request deserializers (strictDefinition over the generated ones), by method. */
+function strictDeserializers(): Record<RuleMethod, (bytes: Buffer) => unknown> {
+  if (!strict) {
+    const definition = strictDefinition(RuleServiceService as unknown as ServiceDefinition, DescriptorSet.load().registry());
+    const byPath = new Map(Object.values(definition).map((m) => [m.path, m.requestDeserialize]));
+    const of = (method: RuleMethod) => byPath.get(PATHS[method])!;
+    strict = { CreateRule: of('CreateRule'), UpdateRule: of('UpdateRule'), DeleteRule: of('DeleteRule'), GetRule: of('GetRule') };
+  }
+  return strict;
+}
+
+/** The request mcrd will see in `bytes` (once the strict check passed them), decoded by the generated decoder. */
 export function decodeRequest(method: RuleMethod, bytes: Buffer): TypedMessage {
   return { method, message: CODECS[method].decode(bytes) } as TypedMessage;
 }
@@ -196,18 +208,18 @@ export class WireRequestBuilder {
   }
 
   /**
-   * The expectation, corrected for what grpc-js does before any handler: an oversized message is
-   * refused as such, bytes the decoder rejects as undecodable, and an empty message is a request
+   * The expectation, corrected for what happens before any handler: an oversized message is refused
+   * as such, bytes the strict deserializer refuses as malformed, and an empty message is a request
    * with every field at its default, which names no rule.
    */
   private request(method: RuleMethod, bytes: Buffer, description: string, expect: Expectation): WireRequest {
     if (bytes.length > MAX_MESSAGE_BYTES) {
       return { method, path: PATHS[method], bytes, description: `${description} (${bytes.length} bytes)`, expect: { kind: 'refused', codes: [status.RESOURCE_EXHAUSTED] } };
     }
-    try {
-      decodeRequest(method, bytes);
-    } catch (err) {
-      return { method, path: PATHS[method], bytes, description: `${description} (undecodable: ${(err as Error).message})`, expect: { kind: 'undecodable' } };
+    const decoded = strictDeserializers()[method](bytes);
+    if (decoded instanceof MalformedRequest) {
+      const details = decoded.error.toServiceError().details!;
+      return { method, path: PATHS[method], bytes, description: `${description} (malformed: ${details})`, expect: { kind: 'malformed', details } };
     }
     if (bytes.length === 0) expect = { kind: 'refused', codes: [status.INVALID_ARGUMENT] };
     return { method, path: PATHS[method], bytes, description, expect };

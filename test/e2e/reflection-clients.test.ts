@@ -1,0 +1,325 @@
+/**
+ * Clients no one here wrote, resolving the API through server reflection alone (no .proto file):
+ *
+ * - the descriptors served are, byte for byte, the ones `buf build` makes from proto/ (v1 and v1alpha);
+ * - buf curl (Go, the strict resolver grpcurl also uses) lists every service and method and calls every
+ *   RPC of every service, health included, unary and server streams;
+ * - Python grpcio + protobuf (test/support/reflection_client.py) adds every served file to a descriptor
+ *   pool, builds every message class and calls every unary RPC and a stream of each streaming service;
+ * - every example of docs/reference/grpcurl.md runs, in document order, as buf curl (grpcurl itself is
+ *   not packaged in Debian 12): `mcr list` as --list-services, `mcr describe SERVICE` as --list-methods,
+ *   `mcr describe .MESSAGE` through the Python client's descriptor pool, `mcr -d JSON METHOD` as a call.
+ *
+ * One mcrd, in a namespace with the documents' interfaces (eth0, eth1, wg0).
+ */
+import { expect } from 'chai';
+import { execFileSync, spawn } from 'child_process';
+import fs from 'fs';
+import path from 'path';
+
+import { fromBinary } from '@bufbuild/protobuf';
+import { FileDescriptorProtoSchema } from '@bufbuild/protobuf/wkt';
+import { sliceFileDescriptorSet } from '../../server/api/descriptor-set';
+import { BUF, bufCurl, BufCurlResult, bufCurlList, describeRun } from '../support/buf-curl';
+import { withoutComment } from '../support/doc-commands';
+import { createDocNamespace } from '../support/doc-namespace';
+import { requireRoot } from '../support/fixture';
+import { Mcrd } from '../support/mcrd';
+import { ReflectionClient, ReflectionVersion } from '../support/reflection';
+
+const REPO_ROOT = path.resolve(__dirname, '..', '..');
+const PYTHON_CLIENT = path.join(REPO_ROOT, 'test', 'support', 'reflection_client.py');
+/** Debian's Python, the one python3-grpcio and python3-protobuf are installed for. */
+const PYTHON = '/usr/bin/python3';
+const MCR_SERVICES = ['mcr.v1.RuleService', 'mcr.v1.StatsService', 'mcr.v1.SystemService', 'mcr.v1.TraceService'];
+const SERVICES = [...MCR_SERVICES, 'grpc.health.v1.Health', 'grpc.reflection.v1.ServerReflection', 'grpc.reflection.v1alpha.ServerReflection'];
+/** How long a server stream is left open before the client's deadline ends it. */
+const STREAM_TIMEOUT = '1.5s';
+
+/** A rule of this test's own, apart from the documents' camera1. */
+const RULE = {
+  name: 'reflected',
+  input: { interface: 'eth0', group: '239.1.2.3', port: 5100 },
+  outputs: [{ interface: 'eth1', address: '239.9.9.10', port: 6100, ttl: 4 }],
+};
+
+interface PythonCall {
+  method: string;
+  streaming: boolean;
+  code: string;
+  details: string;
+  messages: Array<Record<string, unknown>>;
+}
+interface PythonOutput {
+  services: string[];
+  files: string[];
+  messageClasses: number;
+  calls: PythonCall[];
+  describe: Record<string, { fields: Array<{ name: string; jsonName: string; type: string | number; map: boolean }> }>;
+}
+
+function runPython(plan: object): Promise<PythonOutput> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(PYTHON, [PYTHON_CLIENT], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (code !== 0) reject(new Error(`${PYTHON} ${PYTHON_CLIENT} exited ${code}:\n${stderr}`));
+      else resolve(JSON.parse(stdout) as PythonOutput);
+    });
+    child.stdin.end(JSON.stringify(plan));
+  });
+}
+
+/** The one response of a unary call that succeeded. */
+function expectOne(result: BufCurlResult, method: string): Record<string, unknown> {
+  expect(result.exitCode, describeRun(method, result)).to.equal(0);
+  expect(result.messages, describeRun(method, result)).to.have.length(1);
+  return result.messages[0];
+}
+
+/** A server stream ended by the client's deadline (not by an error of its own). */
+function expectStreamRan(result: BufCurlResult, method: string): Array<Record<string, unknown>> {
+  expect(result.error?.code, describeRun(method, result)).to.equal('deadline_exceeded');
+  return result.messages;
+}
+
+describe('e2e: strict clients through server reflection alone (buf curl, Python grpcio)', function () {
+  this.timeout(180_000);
+  let namespace: { ns: string; destroy: () => void } | null = null;
+  let mcrd: Mcrd | null = null;
+  const socket = () => mcrd!.socketPath;
+
+  before(async function () {
+    this.timeout(90_000);
+    requireRoot();
+    expect(fs.existsSync(PYTHON), `${PYTHON} (sudo scripts/prerequisites installs python3-grpcio, python3-protobuf)`).to.equal(true);
+    namespace = createDocNamespace('refl');
+    mcrd = new Mcrd(namespace.ns, { workers: 1, logLevel: 'warn' });
+    await mcrd.start();
+  });
+
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed' && mcrd) process.stderr.write(`\n----- mcrd output -----\n${mcrd.logs()}\n----- end -----\n`);
+  });
+
+  after(async function () {
+    this.timeout(60_000);
+    try {
+      await mcrd?.dispose();
+    } finally {
+      namespace?.destroy();
+    }
+  });
+
+  for (const version of ['v1', 'v1alpha'] as ReflectionVersion[]) {
+    it(`serves (${version}) every file of \`buf build proto\` byte for byte, with its imports`, async function () {
+      const built = execFileSync(BUF, ['build', 'proto', '--as-file-descriptor-set', '-o', '-'], { cwd: REPO_ROOT, maxBuffer: 64 << 20 });
+      const files = sliceFileDescriptorSet(built);
+      const reflection = new ReflectionClient(socket(), version);
+      try {
+        const servedMcr: string[] = [];
+        for (const bytes of files) {
+          const name = fromBinary(FileDescriptorProtoSchema, bytes).name;
+          const served = await reflection.fileByFilename(name);
+          expect(Buffer.compare(served[0], Buffer.from(bytes)), `${name}: served bytes equal buf build's`).to.equal(0);
+          if (name.startsWith('mcr/v1/')) servedMcr.push(name);
+        }
+        expect(servedMcr.sort()).to.deep.equal(fs.readdirSync(path.join(REPO_ROOT, 'proto', 'mcr', 'v1')).map((f) => `mcr/v1/${f}`).sort());
+        const { files: described } = await reflection.describeSymbol('mcr.v1.SystemService');
+        expect(described[0].name).to.equal('mcr/v1/system.proto');
+        expect(described[0].sourceCodeInfo?.location.length, 'comments (source info) come along').to.be.greaterThan(0);
+        await reflection.fileContainingSymbol('mcr.v1.NoSuchThing').then(
+          () => expect.fail('an unknown symbol was answered'),
+          (err: Error) => expect(err.message).to.match(/error 5: symbol not found: mcr\.v1\.NoSuchThing/),
+        );
+      } finally {
+        reflection.close();
+      }
+    });
+  }
+
+  it('buf curl lists every service and every method through reflection', async function () {
+    expect(await bufCurlList(socket(), 'services')).to.include.members(SERVICES);
+    const methods = await bufCurlList(socket(), 'methods');
+    for (const method of ['mcr.v1.RuleService/CreateRule', 'mcr.v1.StatsService/WatchStats', 'mcr.v1.SystemService/GetVersion',
+      'mcr.v1.TraceService/WatchTraces', 'grpc.health.v1.Health/Watch', 'grpc.reflection.v1.ServerReflection/ServerReflectionInfo']) {
+      expect(methods, 'methods listed').to.include(method);
+    }
+    expect(methods.filter((m) => m.startsWith('mcr.v1.')), 'mcr.v1 methods listed').to.have.length(20);
+  });
+
+  it('buf curl calls every RPC of every service, unary and streaming, health included', async function () {
+    const s = socket();
+    const called = new Set<string>();
+    const call = async (method: string, body: unknown, timeout?: string) => {
+      called.add(method);
+      return bufCurl(s, method, body, timeout);
+    };
+    const version = expectOne(await call('mcr.v1.SystemService/GetVersion', { clientProtocolMajor: 1 }), 'GetVersion');
+    expect(version.protocolMajor).to.equal(1);
+    expect(version.features).to.include('reflection');
+    const workers = expectOne(await call('mcr.v1.SystemService/ListWorkers', {}), 'ListWorkers');
+    expect((workers.workers as Array<{ uid: number; state: string }>)[0]).to.include({ uid: 65534, state: 'WORKER_STATE_RUNNING' });
+    const set = expectOne(await call('mcr.v1.SystemService/SetLogLevel', { facility: 'net', level: 'debug' }), 'SetLogLevel');
+    expect(set.levels, 'SetLogLevelResponse.levels, a map').to.include({ net: 'debug' });
+    const levels = expectOne(await call('mcr.v1.SystemService/GetLogLevels', {}), 'GetLogLevels');
+    expect(levels.levels, 'GetLogLevelsResponse.levels, a map').to.include({ net: 'debug', api: 'warn' });
+    const interfaces = expectOne(await call('mcr.v1.SystemService/ListInterfaces', {}), 'ListInterfaces');
+    expect((interfaces.interfaces as Array<{ name: string }>).map((i) => i.name)).to.include.members(['eth0', 'eth1', 'wg0']);
+
+    // WatchEvents sees the rule created while it runs.
+    const events = call('mcr.v1.SystemService/WatchEvents', { kinds: ['EVENT_KIND_RULE_CHANGED'] }, '4s');
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const created = expectOne(await call('mcr.v1.RuleService/CreateRule', { rule: RULE }), 'CreateRule');
+    const id = (created.rule as { id: string }).id;
+    expect(created.rule).to.include({ name: 'reflected' });
+    const seen = expectStreamRan(await events, 'WatchEvents');
+    expect(JSON.stringify(seen), 'WatchEvents: the rule change').to.include('reflected');
+
+    expect((expectOne(await call('mcr.v1.RuleService/GetRule', { rule: 'reflected' }), 'GetRule')).rule).to.include({ id });
+    const list = expectOne(await call('mcr.v1.RuleService/ListRules', {}), 'ListRules');
+    expect((list.rules as Array<{ name: string }>).map((r) => r.name)).to.include('reflected');
+    const updated = expectOne(
+      await call('mcr.v1.RuleService/UpdateRule', { rule: id, definition: { ...RULE, outputs: [{ ...RULE.outputs[0], ttl: 9 }] }, expectedGeneration: '1' }),
+      'UpdateRule',
+    );
+    expect(JSON.stringify(updated), 'UpdateRule: the new TTL').to.include('"ttl":9');
+    const applied = expectOne(await call('mcr.v1.RuleService/ApplyRules', { rules: [RULE], dryRun: true }), 'ApplyRules');
+    expect(applied, 'ApplyRules (dry run) answers').to.be.an('object');
+
+    const stats = expectOne(await call('mcr.v1.StatsService/GetStats', { rule: 'reflected' }), 'GetStats');
+    expect(JSON.stringify(stats.rules), 'GetStats: the rule').to.include(id);
+    const workerStats = expectOne(await call('mcr.v1.StatsService/GetWorkerStats', {}), 'GetWorkerStats');
+    expect(workerStats.collectedUnixNanos).to.match(/^\d+$/);
+    const watched = expectStreamRan(await call('mcr.v1.StatsService/WatchStats', { rule: 'reflected', intervalMs: 200 }, STREAM_TIMEOUT), 'WatchStats');
+    expect(watched.length, 'WatchStats updates').to.be.greaterThan(1);
+    expect(watched[0].intervalMs).to.equal(200);
+
+    const enabled = expectOne(await call('mcr.v1.TraceService/EnableTrace', { rule: 'reflected', sampleEvery: 1 }), 'EnableTrace');
+    expect(JSON.stringify(enabled), 'EnableTrace: running').to.include('RUNNING');
+    expectStreamRan(await call('mcr.v1.TraceService/WatchTraces', {}, STREAM_TIMEOUT), 'WatchTraces');
+    const trace = expectOne(await call('mcr.v1.TraceService/GetTrace', { rule: 'reflected' }), 'GetTrace');
+    expect(JSON.stringify(trace)).to.include(id);
+    const traces = expectOne(await call('mcr.v1.TraceService/ListTraces', {}), 'ListTraces');
+    expect(JSON.stringify(traces)).to.include(id);
+    const disabled = expectOne(await call('mcr.v1.TraceService/DisableTrace', { rule: 'reflected' }), 'DisableTrace');
+    expect(JSON.stringify(disabled)).to.include(id);
+
+    const deleted = await call('mcr.v1.RuleService/DeleteRule', { rule: id });
+    expect(deleted.exitCode, describeRun('DeleteRule', deleted)).to.equal(0);
+    const gone = await call('mcr.v1.RuleService/GetRule', { rule: id });
+    expect(gone.error?.code, describeRun('GetRule after DeleteRule', gone)).to.equal('not_found');
+
+    expect((expectOne(await call('grpc.health.v1.Health/Check', { service: '' }), 'Check')).status).to.equal('SERVING');
+    const health = expectStreamRan(await call('grpc.health.v1.Health/Watch', { service: 'mcr.v1.RuleService' }, STREAM_TIMEOUT), 'Watch');
+    expect(health[0]?.status).to.equal('SERVING');
+    const statuses = (expectOne(await call('grpc.health.v1.Health/List', {}), 'List')).statuses as Record<string, { status: string }>;
+    expect(statuses['mcr.v1.RuleService'].status, 'HealthListResponse.statuses, a map').to.equal('SERVING');
+
+    const every = (await bufCurlList(socket(), 'methods')).filter((m) => !m.startsWith('grpc.reflection.'));
+    expect([...called].sort(), 'every RPC called').to.deep.equal(every.sort());
+  });
+
+  it('Python grpcio adds every served file to a descriptor pool and calls every unary RPC and each service stream', async function () {
+    const out = await runPython({
+      socket: socket(),
+      calls: [
+        { method: 'mcr.v1.SystemService/GetVersion', body: { clientProtocolMajor: 1 } },
+        { method: 'mcr.v1.SystemService/ListWorkers' },
+        { method: 'mcr.v1.SystemService/SetLogLevel', body: { facility: 'api', level: 'info' } },
+        { method: 'mcr.v1.SystemService/GetLogLevels' },
+        { method: 'mcr.v1.SystemService/ListInterfaces' },
+        { method: 'mcr.v1.RuleService/CreateRule', body: { rule: { ...RULE, name: 'python' } } },
+        { method: 'mcr.v1.RuleService/GetRule', body: { rule: 'python' } },
+        { method: 'mcr.v1.RuleService/ListRules' },
+        { method: 'mcr.v1.RuleService/UpdateRule', body: { rule: 'python', definition: { ...RULE, name: 'python', outputs: [{ ...RULE.outputs[0], ttl: 7 }] } } },
+        { method: 'mcr.v1.RuleService/ApplyRules', body: { rules: [RULE], dryRun: true } },
+        { method: 'mcr.v1.StatsService/GetStats', body: { rule: 'python' } },
+        { method: 'mcr.v1.StatsService/GetWorkerStats' },
+        { method: 'mcr.v1.StatsService/WatchStats', body: { rule: 'python', intervalMs: 100 }, maxMessages: 2 },
+        { method: 'mcr.v1.TraceService/EnableTrace', body: { rule: 'python' } },
+        { method: 'mcr.v1.TraceService/GetTrace', body: { rule: 'python' } },
+        { method: 'mcr.v1.TraceService/ListTraces' },
+        { method: 'mcr.v1.TraceService/WatchTraces', timeout: 1 },
+        { method: 'mcr.v1.TraceService/DisableTrace', body: { rule: 'python' } },
+        { method: 'mcr.v1.SystemService/WatchEvents', timeout: 1 },
+        { method: 'mcr.v1.RuleService/DeleteRule', body: { rule: 'python' } },
+        { method: 'grpc.health.v1.Health/Check' },
+        { method: 'grpc.health.v1.Health/Watch', body: { service: 'mcr.v1.StatsService' } },
+        { method: 'grpc.health.v1.Health/List' },
+      ],
+      describe: ['mcr.v1.GetLogLevelsResponse', 'grpc.health.v1.HealthListResponse'],
+    });
+    expect(out.services).to.include.members(SERVICES);
+    expect(out.files).to.include.members(['mcr/v1/rules.proto', 'mcr/v1/stats.proto', 'mcr/v1/system.proto', 'mcr/v1/trace.proto', 'grpc/health/v1/health.proto']);
+    expect(out.messageClasses, 'message classes built').to.be.greaterThan(60);
+    const byMethod = new Map(out.calls.map((c) => [c.method, c]));
+    for (const c of out.calls) {
+      // The streams that see nothing within their second end by their deadline; every other call succeeds.
+      const quiet = c.method.endsWith('/WatchTraces') || c.method.endsWith('/WatchEvents');
+      expect(c.code, `${c.method}: ${c.details}`).to.equal(quiet ? 'DEADLINE_EXCEEDED' : 'OK');
+    }
+    const first = (method: string) => byMethod.get(method)!.messages[0] as Record<string, any>;
+    expect(first('mcr.v1.SystemService/GetVersion').protocolMajor).to.equal(1);
+    expect(first('mcr.v1.SystemService/GetLogLevels').levels).to.include({ api: 'info' });
+    expect(first('mcr.v1.RuleService/GetRule').rule.name).to.equal('python');
+    expect(JSON.stringify(first('mcr.v1.RuleService/UpdateRule'))).to.include('"ttl":7');
+    expect(byMethod.get('mcr.v1.StatsService/WatchStats')!.messages).to.have.length(2);
+    expect(first('mcr.v1.TraceService/EnableTrace').status.state).to.equal('TRACE_STATE_RUNNING');
+    expect(first('grpc.health.v1.Health/Watch').status).to.equal('SERVING');
+    expect(first('grpc.health.v1.Health/List').statuses['mcr.v1.RuleService'].status).to.equal('SERVING');
+    expect(out.describe['mcr.v1.GetLogLevelsResponse'].fields[0]).to.include({ type: 'mcr.v1.GetLogLevelsResponse.LevelsEntry', map: true });
+    expect(out.describe['grpc.health.v1.HealthListResponse'].fields[0]).to.include({ type: 'grpc.health.v1.HealthListResponse.StatusesEntry', map: true });
+  });
+
+  it('runs every example of docs/reference/grpcurl.md in document order, as buf curl through reflection', async function () {
+    const doc = fs.readFileSync(path.join(REPO_ROOT, 'docs', 'reference', 'grpcurl.md'), 'utf8');
+    const examples = [...doc.matchAll(/^mcr .*$/gm)].map((m) => withoutComment(m[0]));
+    expect(examples.length, 'examples in the document').to.be.greaterThan(20);
+    const s = socket();
+    const streaming = new Set<string>();
+    for (const service of SERVICES) {
+      const reflection = new ReflectionClient(s);
+      try {
+        const found = (await reflection.describeSymbol(service)).registry.getService(service)!;
+        for (const method of found.methods) if (method.methodKind === 'server_streaming') streaming.add(`${service}/${method.name}`);
+      } finally {
+        reflection.close();
+      }
+    }
+    let ran = 0;
+    for (const example of examples) {
+      const call = /^mcr -d '(.*)' (\S+)$/.exec(example);
+      const describe = /^mcr describe (\S+)/.exec(example);
+      if (/^mcr list\b/.test(example)) {
+        expect(await bufCurlList(s, 'services'), example).to.include.members(MCR_SERVICES);
+      } else if (describe && !describe[1].startsWith('.')) {
+        expect((await bufCurlList(s, 'methods')).filter((m) => m.startsWith(`${describe[1]}/`)), example).to.not.be.empty;
+      } else if (describe) {
+        const out = await runPython({ socket: s, describe: [describe[1].slice(1)] });
+        expect(out.describe[describe[1].slice(1)].fields, example).to.not.be.empty;
+      } else if (call) {
+        const method = call[2];
+        const body = JSON.parse(call[1]) as unknown;
+        if (streaming.has(method)) {
+          const result = await bufCurl(s, method, body, STREAM_TIMEOUT);
+          expect(result.error?.code, `${example}\n${describeRun(method, result)}`).to.equal('deadline_exceeded');
+        } else {
+          const result = await bufCurl(s, method, body);
+          expect(result.exitCode, `${example}\n${describeRun(method, result)}`).to.equal(0);
+          expect(result.messages, `${example}\n${describeRun(method, result)}`).to.have.length(1);
+        }
+      } else {
+        expect.fail(`an example this test does not know how to run: ${example}`);
+      }
+      ran++;
+    }
+    process.stdout.write(`      ran ${ran} of ${examples.length} examples\n`);
+  });
+});
