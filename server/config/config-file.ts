@@ -223,29 +223,24 @@ function readListen(value: unknown, reader: Reader): Listener[] | undefined {
   const list = reader.array(value, 'listen');
   if (!list) return undefined;
   if (list.length === 0) return reader.problem('listen', 'lists no address: give at least one, or leave listen out for the default');
-  const listeners = list.map((item, index) => {
-    const field = elementPath('listen', index);
-    const text = reader.string(item, field);
-    if (text === undefined) return undefined;
-    try {
-      return parseListenerAddress(text);
-    } catch (err) {
-      if (err instanceof ListenerAddressError) return reader.problem(field, err.message);
-      throw err;
-    }
-  });
+  const listeners = list.map((item, index) => readParsed(item, elementPath('listen', index), reader, parseListenerAddress, ListenerAddressError));
   return listeners.every((l): l is Listener => l !== undefined) ? listeners : undefined;
 }
 
-function readCpuList(value: unknown, field: string, reader: Reader): number[] | undefined {
+/** `value`, a string, parsed by `parse`; a parse error of class `refusal` is the problem at `field`. */
+function readParsed<T>(value: unknown, field: string, reader: Reader, parse: (text: string) => T, refusal: abstract new (...args: never[]) => Error): T | undefined {
   const text = reader.string(value, field);
   if (text === undefined) return undefined;
   try {
-    return parseCpuList(text);
+    return parse(text);
   } catch (err) {
-    if (err instanceof CpuListError) return reader.problem(field, err.message);
+    if (err instanceof refusal) return reader.problem(field, err.message);
     throw err;
   }
+}
+
+function readCpuList(value: unknown, field: string, reader: Reader): number[] | undefined {
+  return readParsed(value, field, reader, parseCpuList, CpuListError);
 }
 
 function readInterfaceCpus(value: unknown, reader: Reader): Record<string, number[]> | undefined {
