@@ -3,7 +3,7 @@
  * <state-dir>/test-hooks.json exits with code 70 right after starting). Under traffic on both workers,
  * the crash-looping worker is retried with a backoff that doubles from 250 ms (measured from the
  * exit to the next attempt by sampling ListWorkers every 50 ms), the other worker's flow loses
- * nothing, and every API call made meanwhile answers within 100 ms. Once the hook is removed the
+ * nothing, and every API call made meanwhile answers within 250 ms. Once the hook is removed the
  * worker comes back by itself and its flow resumes.
  */
 import { expect } from 'chai';
@@ -25,7 +25,13 @@ const WORKERS = 2;
 /** The delays expected between an exit and the next attempt: 250 ms doubling. */
 const BACKOFFS_MS = [250, 500, 1000, 2000, 4000];
 const BACKOFF_TOLERANCE_MS = 150;
-const API_LIMIT_MS = 100;
+/**
+ * A call held up by the crash loop (a restart done in line, or a backoff waited out on the event loop)
+ * would take at least the first backoff, 250 ms; the calls take 2-9 ms at the median. The bound stays
+ * clear of scheduling noise on a loaded 2-core machine (a 130 ms GetRule was seen with a build running
+ * beside the suite), which a 100 ms bound mistook for a stall.
+ */
+const API_LIMIT_MS = 250;
 /** Per flow, both at RATE together: 16 s, enough for the whole loop (about 10 s) and the recovery. */
 const PACKETS = 8000;
 const RATE = 1000;
@@ -101,7 +107,7 @@ describe('e2e: resilience: a worker crash-looping under traffic', function () {
     processes.trackWorkersOf(relay.mcrd.pid);
   });
 
-  it('backs off 250, 500, 1000, 2000, 4000 ms, spares the other flow, answers the API within 100 ms, recovers once the hook is gone', async function () {
+  it('backs off 250, 500, 1000, 2000, 4000 ms, spares the other flow, answers the API within 250 ms, recovers once the hook is gone', async function () {
     const [victim, bystander] = flows;
     const hookFile = path.join(relay.mcrd.stateDir, 'test-hooks.json');
     const victimBefore = await workerEntry(relay.client, victim.worker);
