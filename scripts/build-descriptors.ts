@@ -3,7 +3,9 @@
  *
  *   dist/descriptors/served.binpb     a FileDescriptorSet: every file of proto/ with its imports, then
  *                                     grpc/health/v1/health.proto, grpc/reflection/v1/reflection.proto
- *                                     and grpc/reflection/v1alpha/reflection.proto
+ *                                     and grpc/reflection/v1alpha/reflection.proto, then
+ *                                     google/rpc/status.proto and google/rpc/error_details.proto
+ *                                     (the error details' types, scripts/google-rpc-protos.ts)
  *
  *   node -r ts-node/register/transpile-only scripts/build-descriptors.ts [ROOT]
  *
@@ -20,6 +22,7 @@ import os from 'os';
 import path from 'path';
 
 import { DESCRIPTORS_PATH } from '../server/api/descriptor-set';
+import { googleRpcProtos, stage } from './google-rpc-protos';
 
 const ROOT = path.resolve(process.argv[2] ?? path.join(__dirname, '..'));
 
@@ -43,10 +46,7 @@ function bufBuild(input: string): Buffer {
 function main(): void {
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'mcr-descriptors-'));
   try {
-    for (const { name, source } of standardProtos()) {
-      fs.mkdirSync(path.dirname(path.join(scratch, name)), { recursive: true });
-      fs.copyFileSync(source, path.join(scratch, name));
-    }
+    stage(scratch, [...standardProtos(), ...googleRpcProtos(ROOT)]);
     const set = Buffer.concat([bufBuild('proto'), bufBuild(scratch)]);
     const out = path.join(ROOT, DESCRIPTORS_PATH);
     fs.mkdirSync(path.dirname(out), { recursive: true });

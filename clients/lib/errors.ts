@@ -1,8 +1,13 @@
 /**
  * Errors of mcr calls: McrCallError (a grpc-js ServiceError that also knows where and what was
- * called) and formatGrpcError, which turns any error into one line a person can act on.
+ * called), errorDetails (the google.rpc.Status mcrd sends in the `grpc-status-details-bin` trailer)
+ * and formatGrpcError, which turns any error into a line a person can act on (and one more line per
+ * further violation of the request).
  */
 import { Metadata, ServiceError, status } from '@grpc/grpc-js';
+
+import { BadRequest, ErrorInfo, PreconditionFailure, QuotaFailure, ResourceInfo } from '../../gen/google/rpc/error_details';
+import { Status } from '../../gen/google/rpc/status';
 
 /** What was being called when an error happened. */
 export interface CallContext {
@@ -87,6 +92,49 @@ function connectFailureMessage(err: ServiceError, hint: string | undefined): str
   return `cannot reach mcrd${target ? ` at ${target}` : ''}${cause ? ` (${cause})` : ''}: is mcrd running?${hint ? ` (${hint})` : ''}`;
 }
 
+/** The trailer mcrd sends an error's google.rpc.Status in. */
+const STATUS_DETAILS_KEY = 'grpc-status-details-bin';
+
+/** The details of an error from mcrd, decoded (each undefined when the status does not carry it). */
+export interface ErrorDetails {
+  errorInfo?: ErrorInfo;
+  badRequest?: BadRequest;
+  resourceInfo?: ResourceInfo;
+  preconditionFailure?: PreconditionFailure;
+  quotaFailure?: QuotaFailure;
+}
+
+const DETAIL_TYPES = {
+  'google.rpc.ErrorInfo': ['errorInfo', ErrorInfo],
+  'google.rpc.BadRequest': ['badRequest', BadRequest],
+  'google.rpc.ResourceInfo': ['resourceInfo', ResourceInfo],
+  'google.rpc.PreconditionFailure': ['preconditionFailure', PreconditionFailure],
+  'google.rpc.QuotaFailure': ['quotaFailure', QuotaFailure],
+} as const;
+
+/** The details in `err`'s `grpc-status-details-bin` trailer; {} when there are none or they do not decode. */
+export function errorDetails(err: unknown): ErrorDetails {
+  if (!isServiceError(err) || !err.metadata) return {};
+  const [bytes] = err.metadata.get(STATUS_DETAILS_KEY);
+  if (!Buffer.isBuffer(bytes)) return {};
+  const details: Record<string, unknown> = {};
+  try {
+    for (const any of Status.decode(bytes).details) {
+      const known = DETAIL_TYPES[any.typeUrl.slice(any.typeUrl.lastIndexOf('/') + 1) as keyof typeof DETAIL_TYPES];
+      if (known && details[known[0]] === undefined) details[known[0]] = known[1].decode(any.value);
+    }
+  } catch {
+    return {};
+  }
+  return details as ErrorDetails;
+}
+
+/** "  field: description" for each violation after the first (the first is the message itself). */
+function furtherViolations(err: ServiceError): string[] {
+  const violations = errorDetails(err).badRequest?.fieldViolations ?? [];
+  return violations.slice(1).map((v) => `  ${v.field ? `${v.field}: ` : ''}${v.description}`);
+}
+
 /** "INVALID_ARGUMENT" -> "invalid argument". */
 function statusWords(code: status): string {
   const name = status[code];
@@ -101,7 +149,9 @@ export interface FormatOptions {
 /**
  * One line describing `err`: "invalid argument: rule.outputs[1].port: must be 1-65535" for an answer
  * from mcrd; "cannot reach mcrd at unix:/run/mcr/mcr.sock (no such socket): is mcrd running?" when
- * there was no connection, and an explanation of the socket's permissions for EACCES.
+ * there was no connection, and an explanation of the socket's permissions for EACCES. When the
+ * request had several violations (BadRequest in the details), one more line, indented, per further
+ * violation.
  */
 export function formatGrpcError(err: unknown, options: FormatOptions = {}): string {
   if (!isServiceError(err)) return err instanceof Error ? err.message : String(err);
@@ -110,5 +160,5 @@ export function formatGrpcError(err: unknown, options: FormatOptions = {}): stri
     return `deadline exceeded: mcrd did not answer ${err.rpc} within ${err.timeoutMs} ms`;
   }
   const words = statusWords(err.code);
-  return err.details ? `${words}: ${err.details}` : words;
+  return [err.details ? `${words}: ${err.details}` : words, ...furtherViolations(err)].join('\n');
 }

@@ -1,8 +1,16 @@
 /**
  * Errors that answer an API call with a specific gRPC status. The message names the offending field
  * path first ("rule.outputs[1].port: must be 1-65535") so a client can point at what to fix.
+ *
+ * Every status also carries a google.rpc.Status in the `grpc-status-details-bin` trailer
+ * (docs/decisions/0021): an ErrorInfo with a stable reason, and by status a BadRequest (every
+ * violation), ResourceInfo, PreconditionFailure or QuotaFailure (see statusDetails).
  */
-import { ServiceError, status } from '@grpc/grpc-js';
+import { Metadata, ServiceError, status } from '@grpc/grpc-js';
+
+import { Any } from '../../gen/google/protobuf/any';
+import { BadRequest, BadRequest_FieldViolation, ErrorInfo, PreconditionFailure, QuotaFailure, ResourceInfo } from '../../gen/google/rpc/error_details';
+import { Status } from '../../gen/google/rpc/status';
 
 /**
  * Longest status message sent. A client's value quoted in full could make the trailers exceed what
@@ -24,6 +32,56 @@ function capped(text: string): string {
   return `${text.slice(0, MAX_DETAILS_LENGTH)}... (${text.length - MAX_DETAILS_LENGTH} more characters)`;
 }
 
+/** The trailer holding the google.rpc.Status of an error. */
+export const STATUS_DETAILS_KEY = 'grpc-status-details-bin';
+/** ErrorInfo.domain of every mcrd error. */
+export const ERROR_DOMAIN = 'mcr.dev';
+/** The resource type of rules in ResourceInfo. */
+export const RULE_RESOURCE = 'mcr.v1.Rule';
+
+/** One problem with a request field (a BadRequest.FieldViolation). */
+export interface Violation {
+  field: string;
+  description: string;
+}
+
+/** What the details of an error say beyond its status and message (all optional; see statusDetails). */
+export interface ErrorExtras {
+  /** ErrorInfo.reason (UPPER_SNAKE); the status's default reason otherwise (DEFAULT_REASONS). */
+  reason?: string;
+  /** Every violation of the request (BadRequest); else the error's own field and detail. */
+  violations?: Violation[];
+  /** What was not found or already exists (ResourceInfo). */
+  resource?: { type: string; name: string };
+  /** The limit reached, as the flag that sets it ("--max-rules"; QuotaFailure.subject). */
+  limit?: string;
+}
+
+/** ErrorInfo.reason of a status when the error names none. */
+const DEFAULT_REASONS: Partial<Record<status, string>> = {
+  [status.INVALID_ARGUMENT]: 'INVALID_REQUEST',
+  [status.NOT_FOUND]: 'NOT_FOUND',
+  [status.ALREADY_EXISTS]: 'RULE_EXISTS',
+  [status.ABORTED]: 'STALE_GENERATION',
+  [status.RESOURCE_EXHAUSTED]: 'LIMIT_REACHED',
+  [status.UNAVAILABLE]: 'SHUTTING_DOWN',
+  [status.FAILED_PRECONDITION]: 'PROTOCOL_MISMATCH',
+  [status.UNAUTHENTICATED]: 'UNAUTHENTICATED',
+  [status.PERMISSION_DENIED]: 'READ_ONLY_TOKEN',
+  [status.INTERNAL]: 'INTERNAL',
+};
+
+/** Longest field path or description in a detail; a value quoted in full could be any length. */
+const MAX_DETAIL_TEXT = 256;
+
+function short(text: string): string {
+  return text.length <= MAX_DETAIL_TEXT ? text : `${text.slice(0, MAX_DETAIL_TEXT)}... (${text.length - MAX_DETAIL_TEXT} more characters)`;
+}
+
+function pack(typeName: string, value: Uint8Array): Any {
+  return { typeUrl: `type.googleapis.com/${typeName}`, value: Buffer.from(value) };
+}
+
 export class ApiError extends Error {
   constructor(
     readonly code: status,
@@ -31,16 +89,100 @@ export class ApiError extends Error {
     readonly field: string | undefined,
     /** What is wrong with it, without the field path. */
     readonly detail: string,
+    /** What its details say beyond the defaults. */
+    readonly extras: ErrorExtras = {},
   ) {
     super(field ? `${field}: ${detail}` : detail);
     this.name = 'ApiError';
   }
 
-  /** The error as grpc-js sends it to the client. */
+  /** The same error with `extras` added to its own. */
+  with(extras: ErrorExtras): ApiError {
+    return new ApiError(this.code, this.field, this.detail, { ...this.extras, ...extras });
+  }
+
+  /** ErrorInfo.reason of this error. */
+  get reason(): string {
+    return this.extras.reason ?? DEFAULT_REASONS[this.code] ?? status[this.code] ?? 'UNKNOWN';
+  }
+
+  /** The error as grpc-js sends it to the client: the message, and the details in the trailer. */
   toServiceError(): Partial<ServiceError> {
     const details = capped(this.message);
-    return { code: this.code, details, message: details };
+    const metadata = new Metadata();
+    metadata.set(STATUS_DETAILS_KEY, Buffer.from(Status.encode(statusDetails(this, details)).finish()));
+    return { code: this.code, details, message: details, metadata };
   }
+}
+
+/**
+ * The google.rpc.Status of `error` (its message `message`): ErrorInfo always (reason, domain
+ * mcr.dev); BadRequest for INVALID_ARGUMENT or when the error lists violations; ResourceInfo when it
+ * names a resource; PreconditionFailure for ABORTED; QuotaFailure for RESOURCE_EXHAUSTED. Bounded
+ * like the message: each text at most MAX_DETAIL_TEXT characters, the BadRequest at most
+ * MAX_DETAILS_LENGTH bytes (see cappedViolations), so the trailer stays a few KiB.
+ */
+export function statusDetails(error: ApiError, message: string = capped(error.message)): Status {
+  const details: Any[] = [];
+  details.push(pack('google.rpc.ErrorInfo', ErrorInfo.encode({ reason: error.reason, domain: ERROR_DOMAIN, metadata: {} }).finish()));
+  const own = error.field !== undefined ? [{ field: error.field, description: error.detail }] : [];
+  const violations = error.extras.violations ?? (error.code === status.INVALID_ARGUMENT ? own : []);
+  if (error.extras.resource) {
+    const { type, name } = error.extras.resource;
+    details.push(pack('google.rpc.ResourceInfo', ResourceInfo.encode({ resourceType: type, resourceName: short(name), owner: '', description: short(error.detail) }).finish()));
+  }
+  if (error.code === status.ABORTED) {
+    const violation = { type: 'GENERATION', subject: error.field ?? '', description: short(error.detail) };
+    details.push(pack('google.rpc.PreconditionFailure', PreconditionFailure.encode({ violations: [violation] }).finish()));
+  }
+  if (error.code === status.RESOURCE_EXHAUSTED) {
+    const violation = {
+      subject: error.extras.limit ?? error.field ?? '',
+      description: short(error.detail),
+      apiService: '',
+      quotaMetric: '',
+      quotaId: '',
+      quotaDimensions: {},
+      quotaValue: 0n,
+      futureQuotaValue: undefined,
+    };
+    details.push(pack('google.rpc.QuotaFailure', QuotaFailure.encode({ violations: [violation] }).finish()));
+  }
+  if (violations.length > 0) details.push(pack('google.rpc.BadRequest', BadRequest.encode({ fieldViolations: cappedViolations(violations) }).finish()));
+  return { code: error.code, message, details };
+}
+
+/** Room kept for the last entry of a cut list ("... (N more violations)"). */
+const SUMMARY_ROOM = 48;
+
+/**
+ * `violations` as FieldViolations, texts shortened, as many as fit in MAX_DETAILS_LENGTH bytes of
+ * BadRequest; when some do not, a last entry (no field) says how many were left out.
+ */
+function cappedViolations(violations: readonly Violation[]): BadRequest_FieldViolation[] {
+  const kept: BadRequest_FieldViolation[] = [];
+  let size = 0;
+  for (const [i, v] of violations.entries()) {
+    const entry = { field: short(v.field), description: short(v.description), reason: '', localizedMessage: undefined };
+    const entrySize = BadRequest_FieldViolation.encode(entry).finish().length + 3; // tag, length
+    const room = i === violations.length - 1 ? MAX_DETAILS_LENGTH : MAX_DETAILS_LENGTH - SUMMARY_ROOM;
+    if (kept.length > 0 && size + entrySize > room) {
+      kept.push({ field: '', description: `... (${violations.length - i} more violations)`, reason: '', localizedMessage: undefined });
+      break;
+    }
+    kept.push(entry);
+    size += entrySize;
+  }
+  return kept;
+}
+
+/**
+ * The error of a request with several violations: the first one's status and message (what a
+ * client shows on one line), with every violation in its details and `reason`.
+ */
+export function violationsError(violations: readonly ApiError[], reason: string): ApiError {
+  const [first] = violations;
+  return first.with({ reason, violations: violations.map((v) => ({ field: v.field ?? '', description: v.detail })) });
 }
 
 /** INVALID_ARGUMENT: the request itself is wrong. */
@@ -49,13 +191,13 @@ export function invalid(field: string, detail: string): ApiError {
 }
 
 /** NOT_FOUND: the request refers to something that does not exist. */
-export function notFound(field: string, detail: string): ApiError {
-  return new ApiError(status.NOT_FOUND, field, detail);
+export function notFound(field: string, detail: string, extras?: ErrorExtras): ApiError {
+  return new ApiError(status.NOT_FOUND, field, detail, extras);
 }
 
 /** ALREADY_EXISTS: the request would create a second thing with a unique key. */
-export function alreadyExists(field: string, detail: string): ApiError {
-  return new ApiError(status.ALREADY_EXISTS, field, detail);
+export function alreadyExists(field: string, detail: string, extras?: ErrorExtras): ApiError {
+  return new ApiError(status.ALREADY_EXISTS, field, detail, extras);
 }
 
 /** ABORTED: optimistic concurrency failed (the caller's view is stale). */
@@ -74,7 +216,7 @@ export function shuttingDown(): ApiError {
   return new ApiError(status.UNAVAILABLE, undefined, SHUTTING_DOWN);
 }
 
-/** RESOURCE_EXHAUSTED: a configured limit would be exceeded. */
-export function exhausted(field: string, detail: string): ApiError {
-  return new ApiError(status.RESOURCE_EXHAUSTED, field, detail);
+/** RESOURCE_EXHAUSTED: a configured limit would be exceeded; `limit` is the flag that sets it. */
+export function exhausted(field: string, detail: string, limit?: string): ApiError {
+  return new ApiError(status.RESOURCE_EXHAUSTED, field, detail, limit ? { limit } : {});
 }

@@ -53,7 +53,7 @@ export function statsService({ store, collector, gate, maxWatchers }: StatsServi
     };
     if (gate.closing) return refuse(shuttingDown());
     if (watchers >= maxWatchers) {
-      return refuse(new ApiError(status.RESOURCE_EXHAUSTED, undefined, `${watchers} stats watchers are open (the limit, --max-stats-watchers)`));
+      return refuse(new ApiError(status.RESOURCE_EXHAUSTED, undefined, `${watchers} stats watchers are open (the limit, --max-stats-watchers)`, { limit: '--max-stats-watchers' }));
     }
     let select: (stats: RuleStats[]) => RuleStats[];
     try {

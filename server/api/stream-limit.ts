@@ -27,7 +27,7 @@ export class StreamLimit {
       const handler = implementation[name] as handleServerStreamingCall<unknown, unknown>;
       limited[name] = ((call: ServerWritableStream<unknown, unknown>) => {
         if (this.open >= this.max) {
-          const refusal = new ApiError(status.RESOURCE_EXHAUSTED, undefined, `${this.open} streams are open (the limit, --max-streams): close one first`);
+          const refusal = new ApiError(status.RESOURCE_EXHAUSTED, undefined, `${this.open} streams are open (the limit, --max-streams): close one first`, { limit: '--max-streams' });
           call.emit('error', refusal.toServiceError());
           return;
         }

@@ -37,7 +37,8 @@ function inputOf(schemas: Registry, methodPath: string): DescMessage {
  */
 function malformed(typeName: string, fieldPath: string, detail: string): MalformedRequest {
   const message = `request body is not a valid ${typeName}: ${fieldPath ? `${fieldPath}: ` : ''}${detail}`;
-  return new MalformedRequest(new ApiError(status.INVALID_ARGUMENT, undefined, message), fieldPath);
+  const extras = { reason: 'MALFORMED_REQUEST', violations: [{ field: fieldPath, description: detail }] };
+  return new MalformedRequest(new ApiError(status.INVALID_ARGUMENT, undefined, message, extras), fieldPath);
 }
 
 /** `definition` with each method's requestDeserialize checking the body first, and never throwing. */

@@ -112,7 +112,7 @@ export function systemService(deps: SystemServiceDeps): SystemServiceServer {
     };
     if (gate.closing) return refuse(shuttingDown());
     if (eventWatchers >= MAX_EVENT_WATCHERS) {
-      return refuse(new ApiError(status.RESOURCE_EXHAUSTED, undefined, `too many event watchers (limit ${MAX_EVENT_WATCHERS})`));
+      return refuse(new ApiError(status.RESOURCE_EXHAUSTED, undefined, `too many event watchers (limit ${MAX_EVENT_WATCHERS})`, { limit: 'event watchers' }));
     }
     const unknown = call.request.kinds.find((k) => EventKind[k] === undefined || k === EventKind.EVENT_KIND_UNSPECIFIED);
     if (unknown !== undefined) return refuse(new ApiError(status.INVALID_ARGUMENT, 'kinds', `unknown event kind ${unknown}`));

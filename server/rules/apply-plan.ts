@@ -9,10 +9,10 @@
  * whose definition (name, input, outputs in order) is the same is left exactly as it is.
  */
 import type { Rule } from '../../gen/mcr/v1/rules';
-import { ApiError, exhausted, invalid, quote } from '../api/errors';
+import { ApiError, exhausted, invalid, quote, violationsError } from '../api/errors';
 import { deriveRuleId, matchKey } from './id';
 import { describeInput, RuleSet } from './rule-set';
-import { RuleLimits, validateRuleDefinition } from './validate';
+import { RuleLimits, ruleViolations, validateRuleDefinition } from './validate';
 
 /** The request field holding the desired rules (ApplyRulesRequest.rules). */
 export const RULES_FIELD = 'rules';
@@ -51,8 +51,11 @@ export function ruleField(index: number, field = RULES_FIELD): string {
 export function planApply(current: RuleSet, desired: readonly Rule[], options: ApplyOptions): ApplyPlan {
   const { limits, now } = options;
   if (desired.length > limits.maxRules) {
-    throw exhausted(RULES_FIELD, `${desired.length} rules, more than the limit of ${limits.maxRules}`);
+    throw exhausted(RULES_FIELD, `${desired.length} rules, more than the limit of ${limits.maxRules}`, '--max-rules');
   }
+  // Every violation of every rule in the details (the first one is the message).
+  const violations = desired.flatMap((rule, index) => ruleViolations(rule, limits, ruleField(index)));
+  if (violations.length > 0) throw violationsError(violations, 'INVALID_RULE');
   const definitions = desired.map((rule, index) => validateRuleDefinition(rule, limits, ruleField(index)));
   checkDistinct(definitions);
   const ids = identify(current, definitions);
@@ -90,7 +93,7 @@ export function planApply(current: RuleSet, desired: readonly Rule[], options: A
     next = next.with(rule);
   }
   if (next.size > limits.maxRules) {
-    throw exhausted(RULES_FIELD, `the store would hold ${next.size} rules, more than the limit of ${limits.maxRules}`);
+    throw exhausted(RULES_FIELD, `the store would hold ${next.size} rules, more than the limit of ${limits.maxRules}`, '--max-rules');
   }
   plan.next = next;
   return plan;

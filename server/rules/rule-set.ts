@@ -4,8 +4,13 @@
  * id and an id may not be another rule's name.
  */
 import type { Input, Rule } from '../../gen/mcr/v1/rules';
-import { alreadyExists, ApiError } from '../api/errors';
+import { alreadyExists, ApiError, ErrorExtras, RULE_RESOURCE } from '../api/errors';
 import { matchKey } from './id';
+
+/** The details of an ALREADY_EXISTS naming the rule in the way. */
+function exists(id: string): ErrorExtras {
+  return { reason: 'RULE_EXISTS', resource: { type: RULE_RESOURCE, name: id } };
+}
 
 export class RuleSet {
   private constructor(
@@ -50,18 +55,18 @@ export class RuleSet {
     const input = rule.input!;
     const sameKey = this.byKey.get(matchKey(input));
     if (sameKey && (sameKey.id !== rule.id || !replacing)) {
-      return alreadyExists(`${field}.input`, `rule ${describeRule(sameKey)} already captures ${describeInput(input)}`);
+      return alreadyExists(`${field}.input`, `rule ${describeRule(sameKey)} already captures ${describeInput(input)}`, exists(sameKey.id));
     }
     if (!replacing && this.byId.has(rule.id)) {
-      return alreadyExists(`${field}.id`, `a rule with id ${rule.id} already exists`);
+      return alreadyExists(`${field}.id`, `a rule with id ${rule.id} already exists`, exists(rule.id));
     }
     const idAsName = other(this.byName.get(rule.id));
-    if (idAsName) return alreadyExists(`${field}.id`, `${rule.id} is the name of rule ${idAsName.id}`);
+    if (idAsName) return alreadyExists(`${field}.id`, `${rule.id} is the name of rule ${idAsName.id}`, exists(idAsName.id));
     if (rule.name) {
       const sameName = other(this.byName.get(rule.name));
-      if (sameName) return alreadyExists(`${field}.name`, `rule ${sameName.id} is already named ${JSON.stringify(rule.name)}`);
+      if (sameName) return alreadyExists(`${field}.name`, `rule ${sameName.id} is already named ${JSON.stringify(rule.name)}`, exists(sameName.id));
       const nameAsId = other(this.byId.get(rule.name));
-      if (nameAsId) return alreadyExists(`${field}.name`, `${JSON.stringify(rule.name)} is the id of another rule`);
+      if (nameAsId) return alreadyExists(`${field}.name`, `${JSON.stringify(rule.name)} is the id of another rule`, exists(nameAsId.id));
     }
     return undefined;
   }

@@ -9,7 +9,7 @@ import { promises as fs } from 'fs';
 import path from 'path';
 
 import type { Rule } from '../../gen/mcr/v1/rules';
-import { aborted, alreadyExists, ApiError, exhausted, invalid, notFound, quote } from '../api/errors';
+import { aborted, alreadyExists, ApiError, exhausted, invalid, notFound, quote, RULE_RESOURCE } from '../api/errors';
 import { planApply } from './apply-plan';
 import { removeStaleTemporary } from './atomic-file';
 import { deriveRuleId } from './id';
@@ -99,7 +99,7 @@ export class RuleStore {
       const conflict = state.rules.conflict(rule, CREATE_FIELD, false);
       if (conflict) throw definition.id ? conflict : explainDerivedId(conflict);
       if (state.rules.size >= this.limits.maxRules) {
-        throw exhausted(CREATE_FIELD, `the store already holds ${state.rules.size} rules, its limit`);
+        throw exhausted(CREATE_FIELD, `the store already holds ${state.rules.size} rules, its limit`, '--max-rules');
       }
       return { next: state.rules.with(rule), result: rule };
     }).then(copyRule);
@@ -205,7 +205,7 @@ export class RuleStore {
 
 /** NOT_FOUND for a rule reference (id or name) that names no rule; `field` is the request's. */
 export function unknownRule(field: string, ref: string): ApiError {
-  return notFound(field, `no rule with id or name ${quote(ref)}`);
+  return notFound(field, `no rule with id or name ${quote(ref)}`, { reason: 'RULE_NOT_FOUND', resource: { type: RULE_RESOURCE, name: ref } });
 }
 
 function findOrThrow(state: StoreContents, ref: string): Rule {
@@ -229,6 +229,7 @@ function explainDerivedId(conflict: ApiError): ApiError {
   return alreadyExists(
     conflict.field,
     `${conflict.detail} (the id derived from this match key is kept by a rule whose match key was changed since): choose an id for this rule`,
+    conflict.extras,
   );
 }
 

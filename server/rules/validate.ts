@@ -3,7 +3,7 @@
  * of the offending value inside the request, e.g. `rule.outputs[1].port`.
  */
 import type { Input, Output, Rule } from '../../gen/mcr/v1/rules';
-import { ApiError, exhausted, invalid, quote } from '../api/errors';
+import { ApiError, exhausted, invalid, quote, violationsError } from '../api/errors';
 import { IPV4_ANY, IPV4_BROADCAST, isMulticast, isUnicast, isValidInterfaceName, parseIPv4 } from './addresses';
 
 export interface RuleLimits {
@@ -50,7 +50,7 @@ function collect(violations: ApiError[], check: () => void): boolean {
  * Every violation of `draft`, in field order (id, name, input, then each output), as ApiErrors
  * naming their field. With `absent: 'required'` (a request) a missing input, output list or output
  * is a violation; with 'unread' (see RuleDraft) it is skipped. The first violation is the one
- * validateRuleDefinition throws. Checks that compare parts (an output sending to the input, two
+ * validateRuleDefinition throws (with all of them in its details). Checks that compare parts (an output sending to the input, two
  * outputs alike) are made between parts that are themselves valid, so each problem is named once.
  */
 export function ruleViolations(draft: RuleDraft, limits: RuleLimits, field = 'rule', absent: 'required' | 'unread' = 'required'): ApiError[] {
@@ -73,7 +73,7 @@ export function ruleViolations(draft: RuleDraft, limits: RuleLimits, field = 'ru
   }
   if (outputs.length > limits.maxOutputsPerRule) {
     // Beyond the limit the outputs are not looked at one by one.
-    violations.push(exhausted(`${field}.outputs`, `${outputs.length} outputs, more than the limit of ${limits.maxOutputsPerRule} per rule`));
+    violations.push(exhausted(`${field}.outputs`, `${outputs.length} outputs, more than the limit of ${limits.maxOutputsPerRule} per rule`, '--max-outputs-per-rule'));
     return violations;
   }
   const seen = new Map<string, number>();
@@ -100,12 +100,12 @@ export function ruleViolations(draft: RuleDraft, limits: RuleLimits, field = 'ru
 /**
  * Returns a normalized copy holding only the definition fields (id, name, input, outputs); the
  * output-only fields (generation, status, timestamps) of the request are dropped. Throws the first
- * violation ruleViolations finds.
+ * violation ruleViolations finds, carrying every one in its details (violationsError, INVALID_RULE).
  */
 export function validateRuleDefinition(rule: Rule | undefined, limits: RuleLimits, field = 'rule'): Rule {
   if (!rule) throw invalid(field, 'required');
-  const [first] = ruleViolations(rule, limits, field);
-  if (first) throw first;
+  const violations = ruleViolations(rule, limits, field);
+  if (violations.length > 0) throw violationsError(violations, 'INVALID_RULE');
   const input = rule.input!;
   return {
     id: rule.id,

@@ -9,7 +9,7 @@ import { status as grpcStatus } from '@grpc/grpc-js';
 import type { Rule } from '../../gen/mcr/v1/rules';
 import { EnableTraceRequest, GetTraceResponse, TraceRecord, TraceState, TraceStatus } from '../../gen/mcr/v1/trace';
 import type { DataplaneTrace, TracedPacket } from '../../native';
-import { ApiError, invalid, notFound, quote } from '../api/errors';
+import { ApiError, invalid, notFound, quote, RULE_RESOURCE } from '../api/errors';
 import { unknownRule } from '../rules/store';
 import { logger } from '../log';
 import { HandleResolver, toTraceRecord } from './record';
@@ -56,7 +56,7 @@ export class TraceManager {
     const previous = this.sessions.get(rule.id);
     const { maxTracedRules } = this.deps.limits;
     if (!previous?.running && this.runningCount() >= maxTracedRules) {
-      throw new ApiError(grpcStatus.RESOURCE_EXHAUSTED, undefined, `${maxTracedRules} rules are traced already (the limit, --max-traced-rules): disable one first`);
+      throw new ApiError(grpcStatus.RESOURCE_EXHAUSTED, undefined, `${maxTracedRules} rules are traced already (the limit, --max-traced-rules): disable one first`, { limit: '--max-traced-rules' });
     }
     previous?.stop(TraceState.TRACE_STATE_STOPPED); // replaced: its records go with it
     const session = new TraceSession(rule.id, matchKey(rule), settings, (expired) => void this.finish(expired, TraceState.TRACE_STATE_TIME_LIMIT));
@@ -94,7 +94,7 @@ export class TraceManager {
       return id;
     });
     if (this.subscribers.size >= this.deps.limits.maxTraceWatchers) {
-      throw new ApiError(grpcStatus.RESOURCE_EXHAUSTED, undefined, `${this.subscribers.size} trace watchers are open (the limit, --max-trace-watchers)`);
+      throw new ApiError(grpcStatus.RESOURCE_EXHAUSTED, undefined, `${this.subscribers.size} trace watchers are open (the limit, --max-trace-watchers)`, { limit: '--max-trace-watchers' });
     }
     const subscriber = new TraceSubscriber(sink, ids.length > 0 ? new Set(ids) : null);
     this.subscribers.add(subscriber);
@@ -149,7 +149,7 @@ export class TraceManager {
   private sessionOf(ref: string): TraceSession {
     requireRef(ref);
     const session = this.sessions.get(ref) ?? this.sessions.get(this.deps.findRule(ref)?.id ?? '');
-    if (!session) throw notFound('rule', `rule ${quote(ref)} has not been traced`);
+    if (!session) throw notFound('rule', `rule ${quote(ref)} has not been traced`, { reason: 'RULE_NOT_TRACED', resource: { type: RULE_RESOURCE, name: ref } });
     return session;
   }
 

@@ -44,7 +44,7 @@ export function resolveSettings(request: Pick<EnableTraceRequest, keyof TraceSet
     settings[key] = value === 0 ? fallback : value;
   }
   if (settings.recordLimit > maxRecords) {
-    throw new ApiError(status.RESOURCE_EXHAUSTED, 'record_limit', `${settings.recordLimit} is above the limit of ${maxRecords} records (--max-trace-records)`);
+    throw new ApiError(status.RESOURCE_EXHAUSTED, 'record_limit', `${settings.recordLimit} is above the limit of ${maxRecords} records (--max-trace-records)`, { limit: '--max-trace-records' });
   }
   return settings;
 }

@@ -142,6 +142,14 @@ describe('e2e: mcrctl against mcrd', function () {
     expect(result.stderr).to.include('invalid argument: rule.input.group');
   });
 
+  it('an add mcrd refuses for several reasons prints every violation, one a line', async function () {
+    const result = await mcrctl(['rule', 'add', '--in', NET.relayIn.ifname, '10.1.1.1:5000', '--out', OUT1.interface, '0.0.0.0:6000']);
+    expect(result.code, `stderr: ${result.stderr}`).to.equal(1);
+    const lines = result.stderr.trimEnd().split('\n');
+    expect(lines[0]).to.match(/^mcrctl: invalid argument: rule\.input\.group: /);
+    expect(lines.slice(1)).to.deep.equal(['  rule.outputs[0].address: 0.0.0.0 cannot be a destination']);
+  });
+
   it('an add with port 0 is refused by mcrctl itself: exit 2 naming the flag, nothing sent', async function () {
     const result = await mcrctl(['rule', 'add', '--in', NET.relayIn.ifname, endpointArg(INPUT), '--out', OUT1.interface, `${OUT1.address}:0`]);
     expect(result.code, `stderr: ${result.stderr}`).to.equal(2);

@@ -20,7 +20,8 @@ import path from 'path';
 import { fromBinary } from '@bufbuild/protobuf';
 import { FileDescriptorProtoSchema } from '@bufbuild/protobuf/wkt';
 import { sliceFileDescriptorSet } from '../../server/api/descriptor-set';
-import { BUF, bufCurl, BufCurlResult, bufCurlList, describeRun } from '../support/buf-curl';
+import { BadRequest, ErrorInfo } from '../../gen/google/rpc/error_details';
+import { BUF, bufCurl, BufCurlResult, bufCurlList, describeRun, parseJsonSequence } from '../support/buf-curl';
 import { withoutComment } from '../support/doc-commands';
 import { createDocNamespace } from '../support/doc-namespace';
 import { requireRoot } from '../support/fixture';
@@ -49,6 +50,8 @@ interface PythonCall {
   code: string;
   details: string;
   messages: Array<Record<string, unknown>>;
+  /** A failed call's google.rpc.Status details, decoded with types from reflection. */
+  statusDetails?: Array<{ type: string; value: Record<string, any> | null }>;
 }
 interface PythonOutput {
   services: string[];
@@ -276,6 +279,38 @@ describe('e2e: strict clients through server reflection alone (buf curl, Python 
     expect(first('grpc.health.v1.Health/List').statuses['mcr.v1.RuleService'].status).to.equal('SERVING');
     expect(out.describe['mcr.v1.GetLogLevelsResponse'].fields[0]).to.include({ type: 'mcr.v1.GetLogLevelsResponse.LevelsEntry', map: true });
     expect(out.describe['grpc.health.v1.HealthListResponse'].fields[0]).to.include({ type: 'grpc.health.v1.HealthListResponse.StatusesEntry', map: true });
+  });
+
+  it('error details: buf curl shows the BadRequest of an invalid CreateRule, with every violation', async function () {
+    const method = 'mcr.v1.RuleService/CreateRule';
+    const bad = { rule: { ...RULE, name: 'bad-curl', input: { ...RULE.input, port: 0 }, outputs: [{ ...RULE.outputs[0], ttl: 0 }] } };
+    const result = await bufCurl(socket(), method, bad);
+    expect(result.error?.code, describeRun(method, result)).to.equal('invalid_argument');
+    const failure = parseJsonSequence(result.stderr).find((v) => typeof v.code === 'string')!;
+    // buf curl prints each detail as its type and its bytes (base64): it names the type, the value is
+    // decoded here (it adds a "debug" rendering only for types compiled into buf itself).
+    const details = failure.details as Array<{ type: string; value: string }>;
+    expect(details?.map((d) => d.type), describeRun(method, result)).to.deep.equal(['google.rpc.ErrorInfo', 'google.rpc.BadRequest']);
+    expect(ErrorInfo.decode(Buffer.from(details[0].value, 'base64'))).to.deep.include({ reason: 'INVALID_RULE', domain: 'mcr.dev' });
+    expect(BadRequest.decode(Buffer.from(details[1].value, 'base64')).fieldViolations.map((v) => [v.field, v.description])).to.deep.equal([
+      ['rule.input.port', 'must be 1-65535, got 0'],
+      ['rule.outputs[0].ttl', 'must be 1-255, got 0'],
+    ]);
+  });
+
+  it('error details: Python grpcio decodes them with types from reflection alone', async function () {
+    const out = await runPython({
+      socket: socket(),
+      symbols: ['google.rpc.Status', 'google.rpc.BadRequest'],
+      calls: [{ method: 'mcr.v1.RuleService/GetRule', body: { rule: 'no-such-rule' } }],
+    });
+    expect(out.files).to.include.members(['google/rpc/status.proto', 'google/rpc/error_details.proto']);
+    const [call] = out.calls;
+    expect(call.code).to.equal('NOT_FOUND');
+    expect(call.statusDetails).to.deep.equal([
+      { type: 'google.rpc.ErrorInfo', value: { reason: 'RULE_NOT_FOUND', domain: 'mcr.dev' } },
+      { type: 'google.rpc.ResourceInfo', value: { resourceType: 'mcr.v1.Rule', resourceName: 'no-such-rule', description: 'no rule with id or name "no-such-rule"' } },
+    ]);
   });
 
   it('runs every example of docs/reference/grpcurl.md in document order, as buf curl through reflection', async function () {

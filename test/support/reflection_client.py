@@ -7,12 +7,13 @@ Reads a plan (JSON) on stdin:
 
   {"socket": "/path/mcr.sock",
    "calls": [{"method": "mcr.v1.SystemService/GetVersion", "body": {...}, "timeout": 5, "maxMessages": 2}],
-   "describe": ["mcr.v1.Rule"]}
+   "describe": ["mcr.v1.Rule"],
+   "symbols": ["google.rpc.Status"]}
 
 and writes one JSON object on stdout:
 
   {"services": [...], "files": [...], "messageClasses": N,
-   "calls": [{"method", "streaming", "code", "details", "messages": [...]}],
+   "calls": [{"method", "streaming", "code", "details", "messages": [...], "statusDetails": [...]}],
    "describe": {"mcr.v1.Rule": {"fields": [{"name", "jsonName", "type", "map"}]}}}
 
 What it does is what a strict client does: list the services, fetch the file declaring each (with its
@@ -20,6 +21,10 @@ imports) by ServerReflectionInfo, add every file's bytes as served to a descript
 (which checks map entries, names and dependencies), build a message class for every message type with
 message_factory, and call methods with requests parsed from JSON. The reflection messages themselves
 come from a FileDescriptorProto written here, so that nothing is taken from the server on trust.
+
+"symbols" are fetched too (with their files' imports): given google.rpc.Status and
+google.rpc.BadRequest, a failed call's `grpc-status-details-bin` trailer is decoded into
+"statusDetails": [{"type": "google.rpc.BadRequest", "value": {...}}], with types from reflection only.
 """
 import json
 import sys
@@ -103,7 +108,7 @@ class Reflection:
         return list(self.ask(**question).file_descriptor_response.file_descriptor_proto)
 
 
-def load_schema(reflection):
+def load_schema(reflection, symbols=()):
     """Every served file, added to a descriptor pool as served; returns the pool, the services, the files in order added."""
     services = reflection.services()
     served = {}  # name -> (bytes, FileDescriptorProto)
@@ -113,8 +118,8 @@ def load_schema(reflection):
             proto = descriptor_pb2.FileDescriptorProto.FromString(data)
             served.setdefault(proto.name, (data, proto))
 
-    for service in services:
-        take(reflection.files(file_containing_symbol=service))
+    for symbol in [*services, *symbols]:
+        take(reflection.files(file_containing_symbol=symbol))
     while True:
         missing = {d for _, proto in served.values() for d in proto.dependency if d not in served}
         if not missing:
@@ -171,7 +176,21 @@ def call(channel, pool, classes, streaming_of, spec):
         if not (streaming and err.code() == grpc.StatusCode.CANCELLED and result['messages']):
             result['code'] = err.code().name
             result['details'] = err.details()
+            result['statusDetails'] = status_details(classes, err)
     return result
+
+
+def status_details(classes, err):
+    """The details of `err`'s google.rpc.Status trailer, each decoded with its class from reflection."""
+    trailer = [v for k, v in (err.trailing_metadata() or ()) if k == 'grpc-status-details-bin']
+    if not trailer or 'google.rpc.Status' not in classes:
+        return []
+    details = []
+    for any_detail in classes['google.rpc.Status'].FromString(trailer[0]).details:
+        type_name = any_detail.type_url.split('/')[-1]
+        value = classes[type_name].FromString(any_detail.value) if type_name in classes else None
+        details.append({'type': type_name, 'value': json_format.MessageToDict(value) if value is not None else None})
+    return details
 
 
 def describe(pool, name):
@@ -187,7 +206,7 @@ def describe(pool, name):
 def main():
     plan = json.load(sys.stdin)
     with grpc.insecure_channel(f"unix:{plan['socket']}") as channel:
-        pool, services, added, files = load_schema(Reflection(channel))
+        pool, services, added, files = load_schema(Reflection(channel), plan.get('symbols', []))
         names = all_message_names(files)
         classes = message_classes(pool, names)
         streaming_of = {f'{f.package}.{s.name}/{m.name}': m.server_streaming for f in files for s in f.service for m in s.method}
