@@ -13,6 +13,7 @@
 import { isUtf8 } from 'buffer';
 
 import { DescField, DescMessage, ScalarType } from '@bufbuild/protobuf';
+import { WireType } from '@bufbuild/protobuf/wire';
 
 /** What is wrong, and where: `path` is the request field at fault ("rule.outputs[1].interface"), or '' for the body. */
 export interface WireProblem {
@@ -20,12 +21,6 @@ export interface WireProblem {
   detail: string;
 }
 
-const WIRE_VARINT = 0;
-const WIRE_FIXED64 = 1;
-const WIRE_LENGTH_DELIMITED = 2;
-const WIRE_START_GROUP = 3;
-const WIRE_END_GROUP = 4;
-const WIRE_FIXED32 = 5;
 const WIRE_NAMES = ['varint', '64-bit', 'length-delimited', 'start group', 'end group', '32-bit'];
 
 /**
@@ -68,16 +63,16 @@ function scalarWire(scalar: ScalarType): number {
     case ScalarType.DOUBLE:
     case ScalarType.FIXED64:
     case ScalarType.SFIXED64:
-      return WIRE_FIXED64;
+      return WireType.Bit64;
     case ScalarType.FLOAT:
     case ScalarType.FIXED32:
     case ScalarType.SFIXED32:
-      return WIRE_FIXED32;
+      return WireType.Bit32;
     case ScalarType.STRING:
     case ScalarType.BYTES:
-      return WIRE_LENGTH_DELIMITED;
+      return WireType.LengthDelimited;
     default:
-      return WIRE_VARINT;
+      return WireType.Varint;
   }
 }
 
@@ -89,7 +84,7 @@ function scalarSlot(number: number, name: string, scalar: ScalarType, repeated: 
 
 function messageSlot(number: number, name: string, message: DescMessage, delimited: boolean, repeated: boolean): Slot {
   const kind = delimited ? 'group' : 'message';
-  return { number, name, kind, wire: delimited ? WIRE_START_GROUP : WIRE_LENGTH_DELIMITED, packable: false, repeated, utf8: false, type: `${message.typeName} ${kind}`, fields: () => fieldTable(message) };
+  return { number, name, kind, wire: delimited ? WireType.StartGroup : WireType.LengthDelimited, packable: false, repeated, utf8: false, type: `${message.typeName} ${kind}`, fields: () => fieldTable(message) };
 }
 
 function slot(field: DescField): Slot {
@@ -98,7 +93,7 @@ function slot(field: DescField): Slot {
     case 'scalar':
       return scalarSlot(number, name, field.scalar, false, field.utf8Validation);
     case 'enum':
-      return { number, name, kind: 'number', wire: WIRE_VARINT, packable: false, repeated: false, utf8: false, type: `${field.enum.typeName} enum` };
+      return { number, name, kind: 'number', wire: WireType.Varint, packable: false, repeated: false, utf8: false, type: `${field.enum.typeName} enum` };
     case 'message':
       return messageSlot(number, name, field.message, field.delimitedEncoding, false);
     case 'list':
@@ -106,7 +101,7 @@ function slot(field: DescField): Slot {
         case 'scalar':
           return scalarSlot(number, name, field.scalar, true, field.utf8Validation);
         case 'enum':
-          return { number, name, kind: 'number', wire: WIRE_VARINT, packable: true, repeated: true, utf8: false, type: `${field.enum.typeName} enum` };
+          return { number, name, kind: 'number', wire: WireType.Varint, packable: true, repeated: true, utf8: false, type: `${field.enum.typeName} enum` };
         case 'message':
           return messageSlot(number, name, field.message, field.delimitedEncoding, true);
       }
@@ -119,14 +114,14 @@ function slot(field: DescField): Slot {
           value = scalarSlot(2, 'value', field.scalar, false, field.utf8Validation);
           break;
         case 'enum':
-          value = { number: 2, name: 'value', kind: 'number', wire: WIRE_VARINT, packable: false, repeated: false, utf8: false, type: `${field.enum.typeName} enum` };
+          value = { number: 2, name: 'value', kind: 'number', wire: WireType.Varint, packable: false, repeated: false, utf8: false, type: `${field.enum.typeName} enum` };
           break;
         case 'message':
           value = messageSlot(2, 'value', field.message, false, false);
           break;
       }
       const entry: FieldTable = new Map([[1, key], [2, value]]);
-      return { number, name, kind: 'map', wire: WIRE_LENGTH_DELIMITED, packable: false, repeated: true, utf8: false, type: 'map entry', fields: () => entry };
+      return { number, name, kind: 'map', wire: WireType.LengthDelimited, packable: false, repeated: true, utf8: false, type: 'map entry', fields: () => entry };
     }
   }
   throw new Error(`${String(field)}: unknown field kind`);
@@ -205,13 +200,13 @@ class Walk {
       const number = Math.floor(key / 8);
       const wire = key % 8;
       if (number === 0) return { path: '', detail: `the field key at byte ${keyAt} has field number 0, which is not valid` };
-      if (wire === WIRE_END_GROUP) {
+      if (wire === WireType.EndGroup) {
         if (number === group) return null;
         return { path: '', detail: `the end-group key of field ${number} at byte ${keyAt} closes no group` };
       }
-      if (wire > WIRE_FIXED32) return { path: '', detail: `field ${number} at byte ${keyAt} has wire type ${wire}, which does not exist` };
+      if (wire > WireType.Bit32) return { path: '', detail: `field ${number} at byte ${keyAt} has wire type ${wire}, which does not exist` };
       const known = table?.get(number);
-      if (known && wire !== known.wire && !(known.packable && wire === WIRE_LENGTH_DELIMITED)) {
+      if (known && wire !== known.wire && !(known.packable && wire === WireType.LengthDelimited)) {
         const expected = known.packable ? `${wireName(known.wire)} or 2 (packed)` : wireName(known.wire);
         return { path: this.segment(known, start, keyAt), detail: `field ${number} is ${known.repeated ? 'repeated ' : ''}${known.type}: expected wire type ${expected}, got ${wireName(wire)}` };
       }
@@ -226,20 +221,20 @@ class Walk {
   private value(number: number, wire: number, known: Slot | undefined, start: number, keyAt: number, end: number, size: number, depth: number): WireProblem | null {
     const what = label(number, known);
     switch (wire) {
-      case WIRE_VARINT: {
+      case WireType.Varint: {
         const value = this.varint(end);
         if (value === TRUNCATED) return { path: '', detail: `${what} varint runs past the end of the ${size}-byte message` };
         if (value === TOO_LONG) return { path: '', detail: `${what} varint is longer than 64 bits` };
         return null;
       }
-      case WIRE_FIXED64:
-      case WIRE_FIXED32: {
-        const width = wire === WIRE_FIXED64 ? 8 : 4;
+      case WireType.Bit64:
+      case WireType.Bit32: {
+        const width = wire === WireType.Bit64 ? 8 : 4;
         if (end - this.pos < width) return { path: '', detail: `${what} ${width}-byte value runs past the end of the ${size}-byte message` };
         this.pos += width;
         return null;
       }
-      case WIRE_START_GROUP: {
+      case WireType.StartGroup: {
         const fields = known?.kind === 'group' ? known.fields!() : undefined;
         const problem = this.fields(fields, end, size, depth + 1, number);
         return problem && known ? within(this.segment(known, start, keyAt), problem) : problem;
@@ -287,8 +282,8 @@ class Walk {
   /** Checks a packed run of numbers, from pos to `to`. */
   private packed(known: Slot, what: string, to: number): WireProblem | null {
     const length = to - this.pos;
-    if (known.wire !== WIRE_VARINT) {
-      const width = known.wire === WIRE_FIXED64 ? 8 : 4;
+    if (known.wire !== WireType.Varint) {
+      const width = known.wire === WireType.Bit64 ? 8 : 4;
       if (length % width !== 0) return { path: '', detail: `${what} is packed ${known.type}: its length ${length} is not a multiple of ${width}` };
       this.pos = to;
       return null;
@@ -316,11 +311,11 @@ class Walk {
       const key = this.varint(keyAt);
       const wire = key % 8;
       if (depth === 0 && Math.floor(key / 8) === known.number) index++;
-      if (wire === WIRE_START_GROUP) depth++;
-      else if (wire === WIRE_END_GROUP) depth--;
-      else if (wire === WIRE_VARINT) this.varint(keyAt);
-      else if (wire === WIRE_FIXED64) this.pos += 8;
-      else if (wire === WIRE_FIXED32) this.pos += 4;
+      if (wire === WireType.StartGroup) depth++;
+      else if (wire === WireType.EndGroup) depth--;
+      else if (wire === WireType.Varint) this.varint(keyAt);
+      else if (wire === WireType.Bit64) this.pos += 8;
+      else if (wire === WireType.Bit32) this.pos += 4;
       else {
         const length = this.varint(keyAt);
         this.pos += length;

@@ -5,12 +5,14 @@
  * (https://protobuf.dev/programming-guides/encoding/)
  */
 
-export const WIRE_VARINT = 0;
-export const WIRE_FIXED64 = 1;
-export const WIRE_LENGTH_DELIMITED = 2;
-export const WIRE_START_GROUP = 3;
-export const WIRE_END_GROUP = 4;
-export const WIRE_FIXED32 = 5;
+import { WireType } from '@bufbuild/protobuf/wire';
+
+export const WIRE_VARINT = WireType.Varint;
+export const WIRE_FIXED64 = WireType.Bit64;
+export const WIRE_LENGTH_DELIMITED = WireType.LengthDelimited;
+export const WIRE_START_GROUP = WireType.StartGroup;
+export const WIRE_END_GROUP = WireType.EndGroup;
+export const WIRE_FIXED32 = WireType.Bit32;
 
 const UINT64_MODULUS = 1n << 64n;
 
