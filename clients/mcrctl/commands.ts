@@ -27,7 +27,7 @@ import { printCompletionNames } from './completion-names';
 import { EventLines } from './event-view';
 import { interfacesTable } from './interface-view';
 import { CliCommand, WatchOptions } from './invocation';
-import { mergeRuleUpdate, newRuleDefinition } from './rule-edit';
+import { maskedRuleUpdate, needsCurrentOutputs, newRuleDefinition } from './rule-edit';
 import { answeredRule, ruleDetail, ruleLabel, rulesTable } from './rule-view';
 import { warnAfterRuleChange } from './rule-warnings';
 import { inputsView, statsView, watchHeading } from './stats-view';
@@ -108,13 +108,17 @@ export async function runCommand(command: CliCommand, context: CommandContext): 
       return;
     }
     case 'rule update': {
-      // Read, merge, and write back guarded by the generation read: a change made by someone else in
-      // between makes mcrd refuse with ABORTED instead of this update silently undoing it.
-      const existing = answeredRule((await client.getRule({ rule: command.rule })).rule, 'GetRule');
+      // Only the fields given are sent, with an update_mask naming them: mcrd merges them into the
+      // rule as it is then. An edit of the outputs the rule has reads them first and is guarded by
+      // the generation read: a change made by someone else in between makes mcrd refuse with ABORTED
+      // instead of this update silently undoing it.
+      const existing = needsCurrentOutputs(command.edit) ? answeredRule((await client.getRule({ rule: command.rule })).rule, 'GetRule') : undefined;
+      const { definition, paths } = maskedRuleUpdate(command.edit, existing);
       const response = await client.updateRule({
-        rule: existing.id,
-        definition: mergeRuleUpdate(existing, command.edit),
-        expectedGeneration: command.expectGeneration ?? existing.generation,
+        rule: existing?.id ?? command.rule,
+        definition,
+        updateMask: paths,
+        expectedGeneration: command.expectGeneration ?? existing?.generation,
         validateOnly: command.dryRun,
       });
       const rule = answeredRule(response.rule, 'UpdateRule');

@@ -266,7 +266,7 @@ function buildProgram(io: CliIo, emit: (invocation: Invocation) => void): Comman
       .argument('<RULE>', 'rule id or name', ruleArgument)
       .addOption(pairOption('--add-out <IF> <ADDR:PORT>', 'add this output to the rule\'s (repeatable; --ttl/--dscp then apply to the outputs added)'))
       .addOption(pairOption('--del-out <IF> <ADDR:PORT>', 'remove this output of the rule (repeatable; before any --add-out)'))
-      .option('--expect-generation <N>', 'refuse (ABORTED) unless the rule is at this generation (default: the generation just read)', uint64Arg),
+      .option('--expect-generation <N>', 'refuse (ABORTED) unless the rule is at this generation (default: the generation read, when the edit reads the rule)', uint64Arg),
     ([ruleName], options) => {
       const edit: RuleEdit = {
         ...ruleEdit(options),

@@ -109,25 +109,49 @@ function editedOutputs(existing: Rule, edit: RuleEdit): Output[] {
 }
 
 /**
- * The complete definition `rule update` sends: the existing rule with only what the edit gives
- * replaced. --in replaces interface, group and port (the source stays unless --source is given);
- * --out replaces the whole output list, --del-out and --add-out edit it; --ttl/--dscp apply to the
- * outputs given (--out, --add-out), or without either to every output. Output-only fields
- * (generation, status, timestamps) are left out. Throws RuleEditError (see editedOutputs).
+ * Whether `rule update` must read the rule first: to edit its outputs (--add-out, --del-out) or to
+ * mark every output it has (--ttl/--dscp without --out).
  */
-export function mergeRuleUpdate(existing: Rule, edit: RuleEdit): Rule {
-  const input = existing.input ?? { interface: '', group: '', port: 0, source: '' };
-  const markEvery = edit.addOutputs === undefined;
-  const outputs = edit.outputs ? edit.outputs.map(outputFrom) : edit.addOutputs || edit.removeOutputs ? editedOutputs(existing, edit) : existing.outputs;
-  return rulesProto().Rule.fromPartial({
-    id: existing.id,
-    name: edit.name ?? existing.name,
-    input: {
-      interface: edit.input?.interface ?? input.interface,
-      group: edit.input?.address ?? input.group,
-      port: edit.input?.port ?? input.port,
-      source: edit.source ?? input.source,
-    },
-    outputs: markEvery ? outputs.map((output) => withEditedMarking(output, edit)) : outputs,
-  });
+export function needsCurrentOutputs(edit: RuleEdit): boolean {
+  const marksEvery = edit.outputs === undefined && (edit.ttl !== undefined || edit.dscp !== undefined);
+  return edit.addOutputs !== undefined || edit.removeOutputs !== undefined || marksEvery;
+}
+
+/** An UpdateRule's definition and update_mask paths: only the masked fields of it are read by mcrd. */
+export interface MaskedRuleUpdate {
+  definition: Rule;
+  paths: string[];
+}
+
+/**
+ * What `rule update` sends: a definition holding only what the edit gives, and the update_mask
+ * naming exactly those fields, so mcrd merges it into the rule as it is when the change runs and
+ * a concurrent change to another field is neither undone nor refused. --in names interface, group
+ * and port (the source stays unless --source is given); --out replaces the whole output list. An
+ * edit that needs the rule's outputs (see needsCurrentOutputs) takes them from `existing` and sends
+ * the whole list; the caller then guards the update with the generation it read. Throws
+ * RuleEditError (see editedOutputs).
+ */
+export function maskedRuleUpdate(edit: RuleEdit, existing?: Rule): MaskedRuleUpdate {
+  const paths: string[] = [];
+  const definition = rulesProto().Rule.fromPartial({});
+  if (edit.name !== undefined) {
+    definition.name = edit.name;
+    paths.push('name');
+  }
+  if (edit.input !== undefined || edit.source !== undefined) {
+    definition.input = { interface: edit.input?.interface ?? '', group: edit.input?.address ?? '', port: edit.input?.port ?? 0, source: edit.source ?? '' };
+    if (edit.input) paths.push('input.interface', 'input.group', 'input.port');
+    if (edit.source !== undefined) paths.push('input.source');
+  }
+  if (edit.outputs !== undefined) {
+    definition.outputs = edit.outputs.map((endpoint) => withEditedMarking(outputFrom(endpoint), edit));
+    paths.push('outputs');
+  } else if (needsCurrentOutputs(edit)) {
+    if (!existing) throw new Error('maskedRuleUpdate: this edit needs the rule as it is (needsCurrentOutputs)');
+    const outputs = edit.addOutputs || edit.removeOutputs ? editedOutputs(existing, edit) : existing.outputs;
+    definition.outputs = edit.addOutputs === undefined ? outputs.map((output) => withEditedMarking(output, edit)) : outputs;
+    paths.push('outputs');
+  }
+  return { definition, paths };
 }

@@ -10,6 +10,7 @@ const STATE_WORDS: Record<RuleState, string> = {
   [RuleState.RULE_STATE_INTERFACE_DOWN]: 'down',
   [RuleState.RULE_STATE_ERROR]: 'error',
   [RuleState.RULE_STATE_VALIDATED]: 'validated',
+  [RuleState.RULE_STATE_PENDING]: 'pending',
   [RuleState.UNRECOGNIZED]: 'unknown',
 };
 

@@ -80,7 +80,7 @@ export class Forwarder {
   status(rule: Rule): RuleStatus {
     const planned = this.statuses.get(rule.id);
     return {
-      state: planned?.state ?? RuleState.RULE_STATE_UNSPECIFIED,
+      state: planned?.state ?? RuleState.RULE_STATE_PENDING,
       reason: planned?.reason ?? 'being installed',
       worker: planned?.worker ?? 0,
       lastPacketUnixNanos: this.lastPacket.get(rule.id) ?? 0n,

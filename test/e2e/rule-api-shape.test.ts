@@ -57,6 +57,24 @@ describe('e2e: RuleService output-only fields and update_mask', function () {
     await mcr.deleteRule({ rule: 'cam-v' });
   });
 
+  it('a rule its worker has not confirmed yet answers RULE_STATE_PENDING, then becomes active on its own', async () => {
+    const [worker] = await relay.client.listWorkers();
+    process.kill(worker.pid, 'SIGSTOP');
+    let created: Rule | undefined;
+    try {
+      // The worker cannot confirm: the reply comes after the change budget, with the state so far.
+      ({ rule: created } = await mcr.createRule({ rule: rule('cam-p', 6) }));
+    } finally {
+      process.kill(worker.pid, 'SIGCONT');
+    }
+    expect([created!.status!.state, created!.status!.reason]).to.deep.equal([RuleState.RULE_STATE_PENDING, 'being installed']);
+    const active = await waitForRuleState(relay.client, 'cam-p');
+    expect(active.status!.state).to.equal(RuleState.RULE_STATE_ACTIVE);
+    const [after] = await relay.client.listWorkers();
+    expect(after.pid, 'the worker was only paused, not restarted').to.equal(worker.pid);
+    await mcr.deleteRule({ rule: 'cam-p' });
+  });
+
   it('ignores the output-only fields a client sends', async () => {
     const sent = {
       ...rule('cam-o', 3),

@@ -33,6 +33,7 @@ import {
   WorkerState,
 } from '../../gen/mcr/v1/system';
 import { main } from '../../clients/mcrctl/main';
+import { applyUpdateMask, checkUpdateMask } from '../../server/rules/update-mask';
 import { CliIo } from '../../clients/mcrctl/io';
 import { CLEAR_SCREEN } from '../../clients/mcrctl/watch';
 
@@ -101,7 +102,10 @@ class FakeMcrd {
       if (expected !== undefined && expected !== rule.generation) {
         return reply(fail(grpc.status.ABORTED, `rule ${rule.id} is at generation ${rule.generation}, not ${expected}`));
       }
-      const next = Rule.fromPartial({ ...call.request.definition, id: rule.id, generation: rule.generation + 1n, status: rule.status });
+      // The update mask as mcrd reads it (an absent mask: the whole definition).
+      const mask = checkUpdateMask(call.request.updateMask);
+      const definition = mask ? applyUpdateMask(rule, call.request.definition, mask) : call.request.definition;
+      const next = Rule.fromPartial({ ...definition, id: rule.id, generation: rule.generation + 1n, status: rule.status });
       if (!call.request.validateOnly) this.rules.set(rule.id, next);
       reply(null, { rule: next });
     },
@@ -374,19 +378,31 @@ describe('mcrctl against an in-process gRPC server', () => {
     expect(get.out).to.include('Input:        eth0 239.0.0.1:5000\n');
   });
 
-  it('rule update replaces only what is given and guards with the generation it read', async () => {
+  it('rule update sends only what is given, with an update mask, without reading the rule', async () => {
     await mcrctl(...ADD);
     const { code, out } = await mcrctl('rule', 'update', 'cam1', '--name', 'cam-main');
     expect(code).to.equal(0);
     expect(mcrd.updated).to.have.length(1);
     const request = mcrd.updated[0];
-    expect(request.rule).to.equal('r-000000000001');
-    expect(request.expectedGeneration).to.equal(1n);
+    expect(request.rule).to.equal('cam1');
+    expect(request.updateMask).to.deep.equal(['name']);
+    expect(request.expectedGeneration).to.equal(undefined);
     expect(request.validateOnly).to.equal(false);
     expect(request.definition?.name).to.equal('cam-main');
-    expect(request.definition?.input).to.deep.equal({ interface: 'eth0', group: '239.0.0.1', port: 5000, source: '' });
-    expect(request.definition?.outputs.map((o) => [o.interface, o.ttl])).to.deep.equal([['eth1', 4], ['wg0', 4]]);
+    expect(request.definition?.outputs).to.deep.equal([]);
+    const rule = mcrd.rules.get('r-000000000001')!;
+    expect(rule.input).to.deep.equal({ interface: 'eth0', group: '239.0.0.1', port: 5000, source: '' });
+    expect(rule.outputs.map((o) => [o.interface, o.ttl])).to.deep.equal([['eth1', 4], ['wg0', 4]]);
     expect(out).to.match(/^Updated rule r-000000000001 \(cam-main\) to generation 2\.\n/);
+  });
+
+  it('rule update of a field is not refused for a change someone made to another field meanwhile', async () => {
+    await mcrctl(...ADD);
+    mcrd.beforeUpdate = (rule) => mcrd.rules.set(rule.id, { ...rule, name: 'renamed', generation: rule.generation + 1n });
+    const { code } = await mcrctl('rule', 'update', 'cam1', '--in', 'eth0', '239.0.0.2:5002');
+    expect(code).to.equal(0);
+    const rule = mcrd.rules.get('r-000000000001')!;
+    expect([rule.name, rule.input?.group, rule.generation]).to.deep.equal(['renamed', '239.0.0.2', 3n]);
   });
 
   it('rule update --add-out and --del-out edit the outputs read, guarded by its generation; an impossible edit exits 1, sending nothing', async () => {
@@ -394,6 +410,7 @@ describe('mcrctl against an in-process gRPC server', () => {
     const { code, out } = await mcrctl('rule', 'update', 'cam1', '--del-out', 'wg0', '10.20.0.7:6000', '--add-out', 'eth0', '239.9.9.10:6001', '--ttl', '2');
     expect(code).to.equal(0);
     expect(mcrd.updated[0].expectedGeneration).to.equal(1n);
+    expect(mcrd.updated[0].updateMask).to.deep.equal(['outputs']);
     expect(mcrd.updated[0].definition?.outputs.map((o) => `${o.interface} ${o.address}:${o.port} ttl ${o.ttl}`)).to.deep.equal([
       'eth1 239.9.9.9:6000 ttl 4',
       'eth0 239.9.9.10:6001 ttl 2',
@@ -425,10 +442,10 @@ describe('mcrctl against an in-process gRPC server', () => {
     expect((await mcrctl('rule', 'add', '--in', 'eth0', '239.0.0.1:5000', '--out', 'eth0', '239.9.9.9:6000')).err).to.equal('');
   });
 
-  it('rule update exits 1 with ABORTED when the rule changed after it was read', async () => {
+  it('rule update of the outputs read exits 1 with ABORTED when the rule changed after it was read', async () => {
     await mcrctl(...ADD);
     mcrd.beforeUpdate = (rule) => mcrd.rules.set(rule.id, { ...rule, generation: rule.generation + 1n });
-    const { code, err } = await mcrctl('rule', 'update', 'cam1', '--out', 'eth2', '239.9.9.10:6000');
+    const { code, err } = await mcrctl('rule', 'update', 'cam1', '--add-out', 'eth2', '239.9.9.10:6000');
     expect(code).to.equal(1);
     expect(err).to.equal('mcrctl: aborted: rule r-000000000001 is at generation 2, not 1\n');
     expect(mcrd.rules.get('r-000000000001')?.outputs).to.have.length(2);

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 
 import { Rule, RuleState } from '../../gen/mcr/v1/rules';
-import { isEmptyEdit, mergeRuleUpdate, newRuleDefinition, RuleEditError } from '../../clients/mcrctl/rule-edit';
+import { isEmptyEdit, maskedRuleUpdate, needsCurrentOutputs, newRuleDefinition, RuleEdit, RuleEditError } from '../../clients/mcrctl/rule-edit';
+import { applyUpdateMask, checkUpdateMask } from '../../server/rules/update-mask';
 
 /** A rule as mcrd returns it, output-only fields included. */
 const existing = Rule.fromPartial({
@@ -18,8 +19,20 @@ const existing = Rule.fromPartial({
   updatedUnixNanos: 2n,
 });
 
-/** The definition part of `existing`: what an update that changes nothing would send. */
+/** The definition part of `existing`: the rule's definition after an update that changes nothing. */
 const unchanged = Rule.fromPartial({ id: existing.id, name: existing.name, input: existing.input, outputs: existing.outputs });
+
+/**
+ * The definition `existing` has after `rule update` with `edit`: what mcrctl sends (a partial
+ * definition and its update_mask, read by mcrd's own mask check) merged the way mcrd merges it.
+ */
+function mergeRuleUpdate(rule: Rule, edit: RuleEdit): Rule {
+  const { definition, paths } = maskedRuleUpdate(edit, needsCurrentOutputs(edit) ? rule : undefined);
+  const mask = checkUpdateMask(paths);
+  expect(mask, 'a partial update').to.not.equal(undefined);
+  const merged = applyUpdateMask(rule, definition, mask!);
+  return Rule.fromPartial({ id: merged.id, name: merged.name, input: merged.input, outputs: merged.outputs });
+}
 
 describe('mcrctl rule edits', () => {
   it('builds a new rule, applying --ttl/--dscp to every output', () => {
@@ -57,11 +70,30 @@ describe('mcrctl rule edits', () => {
     expect(rule.input?.source).to.equal('10.10.1.100');
   });
 
-  it('drops output-only fields from an update', () => {
-    const merged = mergeRuleUpdate(existing, { name: 'cam1' });
-    expect(merged).to.deep.equal(unchanged);
-    expect(merged.generation).to.equal(0n);
-    expect(merged.status).to.equal(undefined);
+  it('sends only the fields given, named by the update mask', () => {
+    expect(maskedRuleUpdate({ name: 'cam2' })).to.deep.equal({ definition: Rule.fromPartial({ name: 'cam2' }), paths: ['name'] });
+    const moved = maskedRuleUpdate({ input: { interface: 'eth3', address: '239.0.0.2', port: 5002 } });
+    expect(moved.paths).to.deep.equal(['input.interface', 'input.group', 'input.port']);
+    expect(maskedRuleUpdate({ source: '' }).paths).to.deep.equal(['input.source']);
+    const out = maskedRuleUpdate({ outputs: [{ interface: 'eth2', address: '239.9.9.10', port: 6001 }], name: 'x' });
+    expect(out.paths).to.deep.equal(['name', 'outputs']);
+    expect(out.definition.id).to.equal('');
+    expect(out.definition.generation).to.equal(0n);
+    expect(out.definition.status).to.equal(undefined);
+  });
+
+  it('reads the rule first only to edit or mark the outputs it has', () => {
+    expect(needsCurrentOutputs({ name: 'x', source: '', input: { interface: 'eth3', address: '239.0.0.2', port: 5002 } })).to.equal(false);
+    expect(needsCurrentOutputs({ outputs: [{ interface: 'eth2', address: '239.9.9.10', port: 6001 }], ttl: 3 })).to.equal(false);
+    expect(needsCurrentOutputs({ ttl: 3 })).to.equal(true);
+    expect(needsCurrentOutputs({ dscp: 3 })).to.equal(true);
+    expect(needsCurrentOutputs({ addOutputs: [] })).to.equal(true);
+    expect(needsCurrentOutputs({ removeOutputs: [] })).to.equal(true);
+    expect(() => maskedRuleUpdate({ ttl: 3 })).to.throw(/needs the rule as it is/);
+  });
+
+  it('leaves a rule as it is when the edit restates it', () => {
+    expect(mergeRuleUpdate(existing, { name: 'cam1' })).to.deep.equal(unchanged);
   });
 
   it('replaces only the name', () => {
@@ -101,7 +133,7 @@ describe('mcrctl rule edits', () => {
     const wg0 = { interface: 'wg0', address: '10.20.0.7', port: 6000 };
     const eth2 = { interface: 'eth2', address: '239.9.9.10', port: 6001 };
     /** The message of the RuleEditError `edit` is refused with. */
-    const refusal = (edit: Parameters<typeof mergeRuleUpdate>[1]): string => {
+    const refusal = (edit: RuleEdit): string => {
       try {
         mergeRuleUpdate(existing, edit);
       } catch (err) {
@@ -147,7 +179,7 @@ describe('mcrctl rule edits', () => {
 
   it('does not modify the rule it was given', () => {
     const before = Rule.toJSON(existing);
-    mergeRuleUpdate(existing, { name: 'x', ttl: 9, input: { interface: 'eth9', address: '239.1.1.1', port: 1 } });
+    maskedRuleUpdate({ name: 'x', ttl: 9, input: { interface: 'eth9', address: '239.1.1.1', port: 1 } }, existing);
     expect(Rule.toJSON(existing)).to.deep.equal(before);
   });
 
