@@ -9,6 +9,9 @@ import packageJson from '../package.json';
 export const PROTOCOL_MAJOR = 1;
 export const PROTOCOL_MINOR = 1;
 
+/** The metadata key a client sends its protocol major version in (clients/lib has the same constant). */
+export const PROTOCOL_HEADER = 'mcr-protocol-major';
+
 /** What this server offers; clients may check for a feature before using it. */
 export const FEATURES = ['rules', 'validate_only', 'apply_rules', 'stats', 'workers', 'health', 'reflection', 'trace', 'tokens'];
 

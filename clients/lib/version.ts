@@ -13,3 +13,9 @@ export const PROTOCOL_HEADER = 'mcr-protocol-major';
 
 /** The mcr package version the client was built from. */
 export const CLIENT_VERSION: string = packageJson.version;
+
+/** Features GetVersion may report. CONFIG_RULES: mcrd's config file has the rules (a change made over the API is undone by its next reload). */
+export const CONFIG_RULES_FEATURE = 'config_rules';
+
+/** The UNAVAILABLE message of a call (or stream) mcrd ends because it is shutting down. */
+export const SHUTTING_DOWN = 'mcrd is shutting down';

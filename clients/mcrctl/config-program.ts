@@ -5,7 +5,6 @@
  */
 import { Command } from 'commander';
 
-import type { CliCommand } from './invocation';
 
 export type ConfigCommand =
   | { name: 'config check'; file: string }
@@ -13,8 +12,8 @@ export type ConfigCommand =
   | { name: 'config show' }
   | { name: 'config save'; file: string };
 
-/** program.ts's leaf(): makes `command` a leaf whose action builds the CliCommand. */
-type Leaf = (command: Command, build: (args: string[], options: object, self: Command) => CliCommand) => Command;
+/** program.ts's leaf(): makes `command` a leaf whose action builds the command (one of mcrctl's CliCommands). */
+type Leaf = (command: Command, build: (args: string[], options: object, self: Command) => ConfigCommand) => Command;
 
 export function defineConfigCommands(program: Command, leaf: Leaf): void {
   const config = program

@@ -6,8 +6,8 @@
  * change itself succeeded, and a warning is no reason to fail it.
  */
 import type { Rule } from '../../gen/mcr/v1/rules';
-import { CONFIG_RULES_FEATURE } from '../../server/version';
 import type { McrClient } from '../lib/client';
+import { CONFIG_RULES_FEATURE } from '../lib/version';
 import type { CommandContext } from './command-context';
 import { existingInterfaces } from './interface-names';
 import { missingInterfaceWarnings } from './interface-warnings';

@@ -9,8 +9,8 @@
  */
 import { status } from '@grpc/grpc-js';
 
-import { SHUTTING_DOWN } from '../../server/api/errors';
 import { formatGrpcError, McrCallError } from '../lib/errors';
+import { SHUTTING_DOWN } from '../lib/version';
 
 /** A stream mcrd ended with OK although the command never asked it to stop. */
 export class StreamEndedError extends Error {

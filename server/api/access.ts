@@ -12,8 +12,8 @@
  */
 import { Metadata, ServiceDefinition, status, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { createHash, timingSafeEqual } from 'crypto';
-import fs from 'fs';
 
+import type { AccessTokens } from '../config/tokens';
 import { checkedImplementation } from './call-check';
 import { ApiError } from './errors';
 
@@ -30,33 +30,10 @@ export const WRITE_METHODS: ReadonlySet<string> = new Set([
   '/mcr.v1.SystemService/SetLogLevel',
 ]);
 
-export interface AccessTokens {
-  /** Allows every method. */
-  full?: string;
-  /** Allows every method but WRITE_METHODS. */
-  readOnly?: string;
-}
-
 const BEARER = /^Bearer +(\S+)\s*$/i;
-/** Tokens shorter than this are refused at start: guessable. */
-export const MIN_TOKEN_LENGTH = 16;
 
 function sha256(text: string): Buffer {
   return createHash('sha256').update(text, 'utf8').digest();
-}
-
-/** Reads a token file (first line, surrounding whitespace removed); throws a message naming the file. */
-export function readTokenFile(file: string, what: string): string {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new Error(`cannot read the ${what} file ${file}: ${(err as Error).message}`);
-  }
-  const token = text.split('\n')[0].trim();
-  if (token.length < MIN_TOKEN_LENGTH) throw new Error(`the ${what} in ${file} is shorter than ${MIN_TOKEN_LENGTH} characters`);
-  if (/\s/.test(token)) throw new Error(`the ${what} in ${file} contains whitespace`);
-  return token;
 }
 
 export class AccessControl {

@@ -6,8 +6,7 @@
  */
 import { Metadata, status } from '@grpc/grpc-js';
 
-import { PROTOCOL_HEADER } from '../../clients/lib/version';
-import { PROTOCOL_MAJOR, PROTOCOL_MINOR, SERVER_VERSION } from '../version';
+import { PROTOCOL_HEADER, PROTOCOL_MAJOR, PROTOCOL_MINOR, SERVER_VERSION } from '../version';
 import { ApiError } from './errors';
 
 export function checkProtocol(_path: string, metadata: Metadata): ApiError | null {

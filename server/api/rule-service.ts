@@ -23,7 +23,7 @@ import { type RuleStore, unknownRule } from '../rules/store';
 import { checkUpdateMask } from '../rules/update-mask';
 import { RuleLimits, validateRuleDefinition } from '../rules/validate';
 import { ApiError } from './errors';
-import { announceApplied, announceRuleChange, appliedAnything } from './rule-changes';
+import { announceApplied, announceRuleChange, appliedAnything } from '../events/rule-changes';
 import { CallGate, unary } from './unary';
 
 export interface RuleServiceDeps {

@@ -5,7 +5,7 @@
  * and the rules stay as they are.
  */
 import type { EventBus } from '../events/bus';
-import { appliedAnything, announceApplied } from '../api/rule-changes';
+import { appliedAnything, announceApplied } from '../events/rule-changes';
 import { ApiError } from '../api/errors';
 import { Logger, logger } from '../log';
 import { describeRule } from '../rules/rule-set';

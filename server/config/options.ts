@@ -7,7 +7,7 @@ import os from 'os';
 
 import { isLogLevel, LogLevel } from '../log-levels';
 import { SERVER_VERSION } from '../version';
-import { AccessTokens, readTokenFile } from '../api/access';
+import { AccessTokens, readTokenFile } from './tokens';
 import { isValidInterfaceName } from '../rules/addresses';
 import { CpuListError, parseCpuList } from './cpu-list';
 import { LIMIT_FLAGS, ServerLimits } from './limits';
