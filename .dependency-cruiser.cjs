@@ -4,7 +4,8 @@
  *
  *   server/main, daemon -> api -> rules, forwarding, stats, trace, config -> workers, net -> native
  *
- * with events, log and the generated code usable from every layer. No cycles anywhere in server/,
+ * with events, log, version, formats (text formats such as CPU lists) and the generated code usable
+ * from every layer. No cycles anywhere in server/,
  * workers/, native/ or clients/.
  */
 
@@ -38,9 +39,9 @@ module.exports = {
     forbid('server-not-clients', 'mcrd does not depend on its clients.', '^server/', '^clients/'),
     forbid(
       'clients-not-server',
-      'Clients speak the API only: no supervisor internals. mcrctl config reads and writes mcrd\'s config file with mcrd\'s own code for that format (server/config, server/files).',
+      'Clients speak the API only: no supervisor internals. mcrctl config reads and writes mcrd\'s config file with mcrd\'s own code for that format (server/config, and the text formats and file writing it uses: server/formats, server/files).',
       '^clients/',
-      '^(server/(?!config/|files/)|workers/|native/)',
+      '^(server/(?!config/|files/|formats/)|workers/|native/)',
     ),
     forbid('only-daemon-starts', 'Only server/main.ts and daemon.ts assemble the layers.', '^server/(?!main\\.ts|daemon\\.ts)', '^server/(main|daemon)\\.ts$'),
   ],

@@ -15,7 +15,7 @@ import type { CallGate } from './api/unary';
 import type { ConfigFile } from './config/config-file';
 import { applyConfigRules, ConfigReloader } from './config/daemon-config';
 import type { DaemonOptions } from './config/options';
-import { formatCpuList } from './config/cpu-list';
+import { formatCpuList } from './formats/cpu-list';
 import { Forwarder } from './forwarding/forwarder';
 import { logger } from './log';
 import { RuleStore } from './rules/store';

@@ -1,7 +1,7 @@
 /** Text views of the config commands: the diff of `config load` and the verdict of `config check`. */
 import type { ApplyRulesResponse, Rule } from '../../gen/mcr/v1/rules';
 import type { ConfigFile } from '../../server/config/config-file';
-import { formatCpuList } from '../../server/config/cpu-list';
+import { formatCpuList } from '../../server/formats/cpu-list';
 import type { Listener } from '../../server/config/listener';
 import { formatInput, formatOutput } from './format';
 import { renderTable } from './table';

@@ -30,7 +30,7 @@ import { isLogLevel, LOG_LEVELS, LogLevel } from '../log-levels';
 import { isValidInterfaceName } from '../rules/addresses';
 import { distinctViolations, RuleIdentity } from '../rules/apply-plan';
 import { DEFAULT_RULE_LIMITS, DSCP_RANGE, RuleLimits, ruleViolations, TTL_RANGE } from '../rules/validate';
-import { CpuListError, parseCpuList } from './cpu-list';
+import { CpuListError, parseCpuList } from '../formats/cpu-list';
 import { elementPath, Json5Locations, memberPath, SourcePosition } from './json5-locator';
 import { Listener, ListenerAddressError, parseListenerAddress, WORKERS_RANGE } from './listener';
 

@@ -9,7 +9,7 @@ import { isLogLevel, LogLevel } from '../log-levels';
 import { SERVER_VERSION } from '../version';
 import { AccessTokens, readTokenFile } from './tokens';
 import { isValidInterfaceName } from '../rules/addresses';
-import { CpuListError, parseCpuList } from './cpu-list';
+import { CpuListError, parseCpuList } from '../formats/cpu-list';
 import { LIMIT_FLAGS, ServerLimits } from './limits';
 import { Listener, ListenerAddressError, parseListenerAddress, WORKERS_RANGE } from './listener';
 

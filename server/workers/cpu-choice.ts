@@ -4,7 +4,7 @@
  * cpuset cgroup or systemd's AllowedCPUs= narrow), worker i on cpus[i % cpus.length].
  * See docs/decisions/0014-cpu-placement.md.
  */
-import { formatCpuList } from '../config/cpu-list';
+import { formatCpuList } from '../formats/cpu-list';
 
 export interface CpuRequest {
   workers: number;

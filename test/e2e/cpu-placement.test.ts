@@ -13,7 +13,7 @@ import { expect } from 'chai';
 import fs from 'fs';
 
 import { Worker } from '../../gen/mcr/v1/system';
-import { parseCpuList } from '../../server/config/cpu-list';
+import { parseCpuList } from '../../server/formats/cpu-list';
 import { workerFor } from '../../server/rules/placement';
 import { CpusetCgroup, makeCpuset } from '../support/cpuset';
 import { useTopology } from '../support/fixture';

@@ -11,7 +11,7 @@ import path from 'path';
 import { checkedView } from '../../clients/mcrctl/config-view';
 import { Rule } from '../../gen/mcr/v1/rules';
 import { ConfigFileError, parseConfig } from '../../server/config/config-file';
-import { CpuListError, formatCpuList, parseCpuList } from '../../server/config/cpu-list';
+import { CpuListError, formatCpuList, parseCpuList } from '../../server/formats/cpu-list';
 import { withFileSettings } from '../../server/config/daemon-config';
 import { defaultWorkers, parseDaemonArgs, UsageError } from '../../server/config/options';
 import { planForwarding } from '../../server/forwarding/plan';
