@@ -36,7 +36,6 @@ export interface StoreContents {
   rules: RuleSet;
 }
 
-export const EMPTY_STORE: StoreContents = { generation: 0n, rules: RuleSet.EMPTY };
 
 export function encodeStore(contents: StoreContents): string {
   const document = {
@@ -52,13 +51,13 @@ export function writeStore(file: string, contents: StoreContents): Promise<void>
   return writeFileAtomic(file, encodeStore(contents), STORE_FILE_MODE);
 }
 
-/** The store in `file`: EMPTY_STORE when there is no file; StoreCorruptError when it is not valid. */
+/** The store in `file`: empty when there is no file; StoreCorruptError when it is not valid. */
 export async function readStore(file: string, limits: RuleLimits): Promise<StoreContents> {
   let text: string;
   try {
     text = await fs.readFile(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return EMPTY_STORE;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { generation: 0n, rules: RuleSet.empty() };
     throw err;
   }
   try {
@@ -86,12 +85,12 @@ function decodeStore(text: string, limits: RuleLimits): StoreContents {
   if (document.rules.length > limits.maxRules) {
     throw new StoreProblem(`${document.rules.length} rules, more than the limit of ${limits.maxRules}`);
   }
-  let rules = RuleSet.EMPTY;
+  const rules = RuleSet.empty();
   document.rules.forEach((entry: unknown, index: number) => {
     const rule = decodeRule(entry, `rules[${index}]`, limits);
     const conflict = rules.conflict(rule, `rules[${index}]`, false);
     if (conflict) throw new StoreProblem(conflict.message);
-    rules = rules.with(rule);
+    rules.put(rule);
   });
   return { generation, rules };
 }

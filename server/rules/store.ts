@@ -13,8 +13,8 @@ import { aborted, alreadyExists, ApiError, exhausted, invalid, notFound, quote, 
 import { planApply } from './apply-plan';
 import { removeStaleTemporary } from './atomic-file';
 import { deriveRuleId } from './id';
-import { describeRule } from './rule-set';
-import { readStore, StoreContents, writeStore } from './store-file';
+import { describeRule, RuleSet, RuleView } from './rule-set';
+import { readStore, writeStore } from './store-file';
 import { applyUpdateMask, RuleMaskPath } from './update-mask';
 import { RuleLimits, validateRuleDefinition } from './validate';
 
@@ -39,6 +39,12 @@ export interface AppliedRules {
   generation: bigint;
 }
 
+/** What a mutation changes: rules put in place (added or replacing the rule with their id), ids removed. */
+interface RuleChange {
+  put: Rule[];
+  remove: string[];
+}
+
 /** Request fields the errors name (those of CreateRuleRequest, UpdateRuleRequest and DeleteRuleRequest). */
 const CREATE_FIELD = 'rule';
 const UPDATE_FIELD = 'definition';
@@ -46,17 +52,16 @@ const REF_FIELD = 'rule';
 const GENERATION_FIELD = 'expected_generation';
 
 export class RuleStore {
-  private state: StoreContents;
   private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(
     /** <stateDir>/rules.json */
     readonly path: string,
     private readonly limits: RuleLimits,
-    initial: StoreContents,
-  ) {
-    this.state = initial;
-  }
+    /** What is on disk: changed in place once a change is. */
+    private readonly rules: RuleSet,
+    private generationOnDisk: bigint,
+  ) {}
 
   /**
    * Opens (creating the directory when missing) the store in `stateDir`. A missing file is an empty
@@ -66,28 +71,34 @@ export class RuleStore {
     await fs.mkdir(stateDir, { recursive: true, mode: STATE_DIR_MODE });
     const file = path.join(stateDir, STORE_FILE_NAME);
     await removeStaleTemporary(file);
-    return new RuleStore(file, limits, await readStore(file, limits));
+    const { rules, generation } = await readStore(file, limits);
+    return new RuleStore(file, limits, rules, generation);
   }
 
   /** Generation of the whole store: +1 per change. */
   get generation(): bigint {
-    return this.state.generation;
+    return this.generationOnDisk;
+  }
+
+  /** Number of rules. */
+  get size(): number {
+    return this.rules.size;
   }
 
   /** Every rule, sorted by id (copies). */
   list(): Rule[] {
-    return this.state.rules.sorted().map(copyRule);
+    return this.rules.sorted().map(copyRule);
   }
 
   /** The rule with this id, else with this name (a copy). */
   find(ref: string): Rule | undefined {
-    const rule = this.state.rules.find(ref);
+    const rule = this.rules.find(ref);
     return rule && copyRule(rule);
   }
 
   /** Adds a rule; its id is derived from the match key when `def.id` is empty. Resolves to the stored rule. */
   create(def: Rule, now: bigint, options: MutationOptions = {}): Promise<Rule> {
-    return this.mutate(options, (state) => {
+    return this.mutate(options, (rules) => {
       const definition = validateRuleDefinition(def, this.limits, CREATE_FIELD);
       const rule: Rule = {
         ...definition,
@@ -96,12 +107,12 @@ export class RuleStore {
         createdUnixNanos: now,
         updatedUnixNanos: now,
       };
-      const conflict = state.rules.conflict(rule, CREATE_FIELD, false);
+      const conflict = conflictIn(rules, rule, CREATE_FIELD, false);
       if (conflict) throw definition.id ? conflict : explainDerivedId(conflict);
-      if (state.rules.size >= this.limits.maxRules) {
-        throw exhausted(CREATE_FIELD, `the store already holds ${state.rules.size} rules, its limit`, '--max-rules');
+      if (rules.size >= this.limits.maxRules) {
+        throw exhausted(CREATE_FIELD, `the store already holds ${rules.size} rules, its limit`, '--max-rules');
       }
-      return { next: state.rules.with(rule), result: rule };
+      return { change: { put: [rule], remove: [] }, result: rule };
     }).then(copyRule);
   }
 
@@ -118,11 +129,11 @@ export class RuleStore {
     now: bigint,
     options: MutationOptions & { mask?: readonly RuleMaskPath[] } = {},
   ): Promise<{ before: Rule; after: Rule }> {
-    return this.mutate(options, (state) => {
+    return this.mutate(options, (rules) => {
       const { mask } = options;
-      const current = mask && findOrThrow(state, ref);
+      const current = mask && findOrThrow(rules, ref);
       const definition = validateRuleDefinition(current ? applyUpdateMask(current, def, mask) : def, this.limits, UPDATE_FIELD);
-      const before = current ?? findOrThrow(state, ref);
+      const before = current ?? findOrThrow(rules, ref);
       checkGeneration(before, expectedGeneration);
       if (definition.id && definition.id !== before.id) {
         throw invalid(`${UPDATE_FIELD}.id`, `is ${definition.id}, but the rule is ${before.id}: a rule's id never changes`);
@@ -134,9 +145,9 @@ export class RuleStore {
         createdUnixNanos: before.createdUnixNanos,
         updatedUnixNanos: now,
       };
-      const conflict = state.rules.conflict(after, UPDATE_FIELD, true);
+      const conflict = conflictIn(rules, after, UPDATE_FIELD, true);
       if (conflict) throw conflict;
-      return { next: state.rules.with(after), result: { before, after } };
+      return { change: { put: [after], remove: [] }, result: { before, after } };
     }).then((result) => ({ before: copyRule(result.before), after: copyRule(result.after) }));
   }
 
@@ -152,16 +163,17 @@ export class RuleStore {
     now: bigint,
     options: MutationOptions = {},
   ): Promise<AppliedRules> {
-    return this.mutate(options, (state) => {
+    return this.mutate(options, (rules, current) => {
       const expected = request.expectedGeneration;
-      if (expected !== undefined && expected !== state.generation) {
-        throw aborted(GENERATION_FIELD, `is ${expected}, but the rule store is at generation ${state.generation}`);
+      if (expected !== undefined && expected !== current) {
+        throw aborted(GENERATION_FIELD, `is ${expected}, but the rule store is at generation ${current}`);
       }
-      const plan = planApply(state.rules, desired, { replace: request.replace, limits: this.limits, now });
+      const plan = planApply(rules, desired, { replace: request.replace, limits: this.limits, now });
       // mutate() adds one to the generation when it writes, which it does for a real change only.
-      const generation = plan.next && !options.dryRun ? state.generation + 1n : state.generation;
+      const generation = plan.next && !options.dryRun ? current + 1n : current;
       const { added, changed, removed, unchanged } = plan;
-      return { next: plan.next, result: { added, changed, removed, unchanged, generation } };
+      const change = plan.next && { put: [...added, ...changed], remove: removed.map((rule) => rule.id) };
+      return { change, result: { added, changed, removed, unchanged, generation } };
     }).then((result) => ({
       added: result.added.map(copyRule),
       changed: result.changed.map(copyRule),
@@ -173,28 +185,30 @@ export class RuleStore {
 
   /** Removes the rule `ref` names; resolves to it as it was. */
   delete(ref: string, expectedGeneration: bigint | undefined): Promise<Rule> {
-    return this.mutate({}, (state) => {
-      const rule = findOrThrow(state, ref);
+    return this.mutate({}, (rules) => {
+      const rule = findOrThrow(rules, ref);
       checkGeneration(rule, expectedGeneration);
-      return { next: state.rules.without(rule.id), result: rule };
+      return { change: { put: [], remove: [rule.id] }, result: rule };
     }).then(copyRule);
   }
 
   /**
-   * Runs `change` after every earlier mutation has settled; unless dry, persists its result and then
-   * makes it current (`next` undefined: nothing changes, nothing is written). Callers copy the rules
-   * in the result before handing them out.
+   * Runs `plan` after every earlier mutation has settled; unless dry, persists its change and then
+   * makes it current (`change` undefined: nothing changes, nothing is written). Callers copy the
+   * rules in the result before handing them out.
    */
   private mutate<T>(
     options: MutationOptions,
-    change: (state: StoreContents) => { next: StoreContents['rules'] | undefined; result: T },
+    plan: (rules: RuleView, generation: bigint) => { change: RuleChange | undefined; result: T },
   ): Promise<T> {
     const run = this.queue.then(async () => {
-      const { next, result } = change(this.state);
-      if (!options.dryRun && next) {
-        const nextState: StoreContents = { generation: this.state.generation + 1n, rules: next };
-        await writeStore(this.path, nextState);
-        this.state = nextState;
+      const { change, result } = plan(this.rules, this.generationOnDisk);
+      if (!options.dryRun && change) {
+        const next = RuleSet.over(this.rules);
+        applyChange(next, change);
+        await writeStore(this.path, { generation: this.generationOnDisk + 1n, rules: next });
+        applyChange(this.rules, change);
+        this.generationOnDisk++;
       }
       return result;
     });
@@ -208,10 +222,20 @@ export function unknownRule(field: string, ref: string): ApiError {
   return notFound(field, `no rule with id or name ${quote(ref)}`, { reason: 'RULE_NOT_FOUND', resource: { type: RULE_RESOURCE, name: ref } });
 }
 
-function findOrThrow(state: StoreContents, ref: string): Rule {
-  const rule = state.rules.find(ref);
+function findOrThrow(rules: RuleView, ref: string): Rule {
+  const rule = rules.get(ref) ?? rules.named(ref);
   if (!rule) throw unknownRule(REF_FIELD, ref);
   return rule;
+}
+
+function applyChange(rules: RuleSet, change: RuleChange): void {
+  for (const id of change.remove) rules.remove(id);
+  for (const rule of change.put) rules.put(rule);
+}
+
+/** RuleSet.conflict against a view (a layer over it answers just as the view would). */
+function conflictIn(rules: RuleView, rule: Rule, field: string, replacing: boolean): ApiError | undefined {
+  return RuleSet.over(rules).conflict(rule, field, replacing);
 }
 
 function checkGeneration(rule: Rule, expected: bigint | undefined): void {

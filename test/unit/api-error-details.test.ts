@@ -88,7 +88,7 @@ describe('API error details', () => {
 
   it('ApplyRules: the violations of every rule of the set', () => {
     const bad = [{ ...RULE, input: { ...RULE.input, port: 0 } }, RULE, { ...RULE, name: 'x', outputs: [{ ...RULE.outputs[0], port: 0 }] }];
-    const error = thrown(() => planApply(RuleSet.EMPTY, bad as never, { limits: DEFAULT_RULE_LIMITS, now: 1n } as never));
+    const error = thrown(() => planApply(RuleSet.empty(), bad as never, { limits: DEFAULT_RULE_LIMITS, now: 1n } as never));
     expect(details(error).badRequest?.fieldViolations.map((v) => v.field)).to.deep.equal(['rules[0].input.port', 'rules[2].outputs[0].port']);
   });
 

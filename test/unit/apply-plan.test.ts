@@ -29,7 +29,7 @@ function stored(n: number, spec: DeepPartial<Rule> = {}, generation = 3n): Rule 
 }
 
 function setOf(...rules: Rule[]): RuleSet {
-  return rules.reduce((set, rule) => set.with(rule), RuleSet.EMPTY);
+  return RuleSet.of(rules);
 }
 
 function plan(current: RuleSet, desired: Rule[], replace = false): ApplyPlan {
@@ -53,7 +53,7 @@ function refusal(run: () => unknown, code: status, field: string): ApiError {
 
 describe('apply plan', () => {
   it('adds new rules with derived ids at generation 1', () => {
-    const result = plan(RuleSet.EMPTY, [def(1), def(2, { id: 'chosen' })]);
+    const result = plan(RuleSet.empty(), [def(1), def(2, { id: 'chosen' })]);
     expect(ids(result.added)).to.deep.equal([deriveRuleId(def(1).input!), 'chosen']);
     expect(result.added.every((r) => r.generation === 1n && r.createdUnixNanos === NOW && r.updatedUnixNanos === NOW)).to.equal(true);
     expect(result.next?.size).to.equal(2);
@@ -134,14 +134,14 @@ describe('apply plan', () => {
   });
 
   it('names the rule at fault for a bad definition (INVALID_ARGUMENT rules[i].field)', () => {
-    refusal(() => plan(RuleSet.EMPTY, [def(1), def(2, { outputs: [{ interface: 'eth1', address: '239.9.9.2', port: 0 }] })]), status.INVALID_ARGUMENT, 'rules[1].outputs[0].port');
-    refusal(() => plan(RuleSet.EMPTY, [def(1, { input: { interface: 'eth0', group: '10.0.0.1', port: 5000 } })]), status.INVALID_ARGUMENT, 'rules[0].input.group');
+    refusal(() => plan(RuleSet.empty(), [def(1), def(2, { outputs: [{ interface: 'eth1', address: '239.9.9.2', port: 0 }] })]), status.INVALID_ARGUMENT, 'rules[1].outputs[0].port');
+    refusal(() => plan(RuleSet.empty(), [def(1, { input: { interface: 'eth0', group: '10.0.0.1', port: 5000 } })]), status.INVALID_ARGUMENT, 'rules[0].input.group');
   });
 
   it('refuses two desired rules with one id, name or match key (INVALID_ARGUMENT on the later one)', () => {
-    refusal(() => plan(RuleSet.EMPTY, [def(1, { id: 'x' }), def(2, { id: 'x' })]), status.INVALID_ARGUMENT, 'rules[1].id');
-    refusal(() => plan(RuleSet.EMPTY, [def(1, { name: 'x' }), def(2, { name: 'x' })]), status.INVALID_ARGUMENT, 'rules[1].name');
-    refusal(() => plan(RuleSet.EMPTY, [def(1), def(1, { name: 'other', outputs: [{ interface: 'eth2', address: '239.9.9.9', port: 1 }] })]), status.INVALID_ARGUMENT, 'rules[1].input');
+    refusal(() => plan(RuleSet.empty(), [def(1, { id: 'x' }), def(2, { id: 'x' })]), status.INVALID_ARGUMENT, 'rules[1].id');
+    refusal(() => plan(RuleSet.empty(), [def(1, { name: 'x' }), def(2, { name: 'x' })]), status.INVALID_ARGUMENT, 'rules[1].name');
+    refusal(() => plan(RuleSet.empty(), [def(1), def(1, { name: 'other', outputs: [{ interface: 'eth2', address: '239.9.9.9', port: 1 }] })]), status.INVALID_ARGUMENT, 'rules[1].input');
   });
 
   it('refuses two desired rules that are one stored rule (by name and by derived id)', () => {
@@ -163,7 +163,7 @@ describe('apply plan', () => {
   it('refuses more rules than the limit (RESOURCE_EXHAUSTED), counting the rules that stay', () => {
     const four = [1, 2, 3, 4].map((n) => stored(n));
     refusal(() => plan(setOf(...four), [def(5)]), status.RESOURCE_EXHAUSTED, 'rules');
-    refusal(() => plan(RuleSet.EMPTY, [1, 2, 3, 4, 5].map((n) => def(n)), true), status.RESOURCE_EXHAUSTED, 'rules');
+    refusal(() => plan(RuleSet.empty(), [1, 2, 3, 4, 5].map((n) => def(n)), true), status.RESOURCE_EXHAUSTED, 'rules');
     expect(plan(setOf(...four), [def(5)], true).next!.size).to.equal(1);
   });
 
