@@ -62,24 +62,35 @@ export function planApply(current: RuleView, desired: readonly Rule[], options: 
     throw exhausted(RULES_FIELD, `${desired.length} rules, more than the limit of ${limits.maxRules}`, '--max-rules');
   }
   const same = desired.map((rule) => storedAsIs(current, rule));
+  /** The desired index of each stored rule a desired rule is as it is. */
+  const sameAt = new Map<Rule, number>();
+  same.forEach((rule, index) => rule && sameAt.set(rule, index));
   // Every violation of every rule in the details (the first one is the message).
   const violations = desired.flatMap((rule, index) => (same[index] ? [] : ruleViolations(rule, limits, ruleField(index))));
   if (violations.length > 0) throw violationsError(violations, 'INVALID_RULE');
   const definitions = desired.map((rule, index) => same[index] ?? validateRuleDefinition(rule, limits, ruleField(index)));
-  checkDistinct(definitions);
-  const ids = identify(current, definitions, same);
+  checkDistinctAgainst(current, definitions, sameAt);
+  const ids = identify(current, definitions, same, sameAt);
 
   const plan: ApplyPlan = { added: [], changed: [], removed: [], unchanged: [], next: undefined };
   /** Added and changed rules with their index in the request, for conflict errors. */
   const stored: Array<{ rule: Rule; index: number }> = [];
+  /** Ids of stored rules the desired set names, other than those in sameAt. */
+  const named = new Set<string>();
   definitions.forEach((definition, index) => {
+    const kept = same[index];
+    if (kept) {
+      plan.unchanged.push(kept);
+      return;
+    }
     const id = ids[index];
-    const before = same[index] ?? current.get(id);
+    named.add(id);
+    const before = current.get(id);
     if (!before) {
       const rule = { ...definition, id, generation: 1n, createdUnixNanos: now, updatedUnixNanos: now };
       plan.added.push(rule);
       stored.push({ rule, index });
-    } else if (same[index] || sameDefinition(before, definition)) {
+    } else if (sameDefinition(before, definition)) {
       plan.unchanged.push(before);
     } else {
       const rule = { ...definition, id, generation: before.generation + 1n, createdUnixNanos: before.createdUnixNanos, updatedUnixNanos: now };
@@ -88,8 +99,7 @@ export function planApply(current: RuleView, desired: readonly Rule[], options: 
     }
   });
   if (options.replace) {
-    const kept = new Set(ids);
-    for (const rule of current.rules()) if (!kept.has(rule.id)) plan.removed.push(rule);
+    for (const rule of current.rules()) if (!sameAt.has(rule) && !named.has(rule.id)) plan.removed.push(rule);
     plan.removed.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
   if (stored.length === 0 && plan.removed.length === 0) return plan;
@@ -141,6 +151,26 @@ function derivedIdOf(rule: Rule): string {
 }
 
 /**
+ * checkDistinct, in what the rules other than those in `sameAt` (stored rules as they are, which
+ * are distinct from each other) cost: those are checked among themselves and, by a lookup in
+ * `current`, against the others. Only when one clashes with a stored rule as it is are all checked.
+ */
+function checkDistinctAgainst(current: RuleView, definitions: readonly Rule[], sameAt: ReadonlyMap<Rule, number>): void {
+  if (sameAt.size === 0) return checkDistinct(definitions);
+  const fresh = definitions.map((definition) => (sameAt.has(definition) ? undefined : definition));
+  const clashesWithSame = fresh.some((definition) => {
+    if (!definition) return false;
+    const byId = definition.id ? current.get(definition.id) : undefined;
+    const byName = definition.name ? current.named(definition.name) : undefined;
+    const byKey = current.keyed(matchKey(definition.input!));
+    return (byId && byId.id === definition.id && sameAt.has(byId) && definitions[sameAt.get(byId)!].id !== '') || (byName && sameAt.has(byName)) || (byKey && sameAt.has(byKey));
+  });
+  if (clashesWithSame) return checkDistinct(definitions);
+  const violations = distinctViolations(fresh);
+  if (violations.length > 0) throw violationsError(violations, violations[0].reason);
+}
+
+/**
  * Refuses (INVALID_ARGUMENT, naming the later one) two rules of one set that give the same id, the
  * same name or the same match key: every such clash is in the details, the first is the message.
  * `field` is the field holding the set.
@@ -188,28 +218,49 @@ type IdSource = 'its id' | 'its name' | 'its match key (the derived id)';
  * The id of each desired rule (see the file comment; `same[i]` is the stored rule the i-th already
  * is, see storedAsIs). Refuses two desired rules that are one stored rule, naming every such pair.
  */
-function identify(current: RuleView, definitions: readonly Rule[], same: ReadonlyArray<Rule | undefined>): string[] {
+function identify(current: RuleView, definitions: readonly Rule[], same: ReadonlyArray<Rule | undefined>, sameAt: ReadonlyMap<Rule, number>): string[] {
+  // Rules in `same` are distinct stored rules: they claim their own ids without a clash among them.
   const claimed = new Map<string, { index: number; source: IdSource }>();
-  const clashes: ApiError[] = [];
+  const claimOf = (id: string): { index: number; source: IdSource } | undefined => {
+    const own = claimed.get(id);
+    if (own) return own;
+    const rule = current.get(id);
+    const index = rule && sameAt.get(rule);
+    if (index === undefined) return undefined;
+    const definition = definitions[index];
+    return { index, source: definition.id ? 'its id' : definition.name ? 'its name' : 'its match key (the derived id)' };
+  };
+  const clashes: Array<{ index: number; error: ApiError }> = [];
   const ids = definitions.map((definition, index) => {
+    const kept = same[index];
+    if (kept) return kept.id;
     const named = !definition.id && definition.name ? current.named(definition.name) : undefined;
     const [id, source]: [string, IdSource] = definition.id
       ? [definition.id, 'its id']
       : named
         ? [named.id, 'its name']
-        : [same[index]?.id ?? deriveRuleId(definition.input!), 'its match key (the derived id)'];
-    const first = claimed.get(id);
+        : [deriveRuleId(definition.input!), 'its match key (the derived id)'];
+    const first = claimOf(id);
     if (first) {
-      clashes.push(
-        invalid(
-          source === 'its id' ? `${ruleField(index)}.id` : ruleField(index),
-          `is rule ${id} by ${source}, and so is ${ruleField(first.index)} by ${first.source}: give one of them an id of its own`,
+      // Named on the later of the two, as if the set were read in order.
+      const [later, earlier, laterSource, earlierSource] = first.index < index ? [index, first.index, source, first.source] : [first.index, index, first.source, source];
+      clashes.push({
+        index: later,
+        error: invalid(
+          laterSource === 'its id' ? `${ruleField(later)}.id` : ruleField(later),
+          `is rule ${id} by ${laterSource}, and so is ${ruleField(earlier)} by ${earlierSource}: give one of them an id of its own`,
         ),
-      );
+      });
     } else claimed.set(id, { index, source });
     return id;
   });
-  if (clashes.length > 0) throw violationsError(clashes, clashes[0].reason);
+  if (clashes.length > 0) {
+    clashes.sort((a, b) => a.index - b.index);
+    throw violationsError(
+      clashes.map((c) => c.error),
+      clashes[0].error.reason,
+    );
+  }
   return ids;
 }
 
