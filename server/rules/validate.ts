@@ -13,7 +13,8 @@ export interface RuleLimits {
   maxOutputsPerRule: number;
 }
 
-export const DEFAULT_RULE_LIMITS: RuleLimits = { maxRules: 10_000, maxOutputsPerRule: 64 };
+/** The defaults of --max-rules and --max-outputs-per-rule (config/limits.ts). */
+export const DEFAULT_RULE_LIMITS: RuleLimits = { maxRules: 100_000, maxOutputsPerRule: 64 };
 
 /** The values an output's ttl and dscp may take. */
 export const TTL_RANGE = { min: 1, max: 255 } as const;

@@ -200,7 +200,7 @@ describe('rule validation', () => {
   });
 
   it('has defaults of 10000 rules and 64 outputs per rule', () => {
-    expect(DEFAULT_RULE_LIMITS).to.deep.equal({ maxRules: 10_000, maxOutputsPerRule: 64 });
+    expect(DEFAULT_RULE_LIMITS).to.deep.equal({ maxRules: 100_000, maxOutputsPerRule: 64 });
   });
 });
 
