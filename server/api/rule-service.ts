@@ -19,10 +19,10 @@ import {
 } from '../../gen/mcr/v1/rules';
 import type { EventBus } from '../events/bus';
 import type { Forwarder } from '../forwarding/forwarder';
-import { type RuleStore, unknownRule } from '../rules/store';
+import type { RuleStore } from '../rules/store';
 import { checkUpdateMask } from '../rules/update-mask';
 import { RuleLimits, validateRuleDefinition } from '../rules/validate';
-import { ApiError } from './errors';
+import { ApiError, unknownRule } from './errors';
 import { announceApplied, announceRuleChange, appliedAnything } from './rule-changes';
 import { CallGate, unary } from './unary';
 

@@ -9,7 +9,7 @@
  * whose definition (name, input, outputs in order) is the same is left exactly as it is.
  */
 import type { Rule } from '../../gen/mcr/v1/rules';
-import { ApiError, exhausted, invalid, quote, violationsError } from '../api/errors';
+import { exhausted, invalid, quote, reasonOf, RuleError, violationsError } from './errors';
 import { deriveRuleId, matchKey } from './id';
 import { describeInput, RuleSet, RuleView } from './rule-set';
 import { RuleLimits, ruleViolations, validateRuleDefinition } from './validate';
@@ -47,7 +47,7 @@ export function ruleField(index: number, field = RULES_FIELD): string {
 }
 
 /**
- * Plans making `current` hold `desired`. Throws ApiError: INVALID_ARGUMENT naming `rules[i].field`
+ * Plans making `current` hold `desired`. Throws RuleError: INVALID_ARGUMENT naming `rules[i].field`
  * (a bad definition, or two desired rules that are one: every such clash in the details),
  * ALREADY_EXISTS (desired rules that collide with stored rules that stay: every one in the details),
  * RESOURCE_EXHAUSTED (more rules than the limit).
@@ -108,14 +108,14 @@ export function planApply(current: RuleView, desired: readonly Rule[], options: 
   const next = RuleSet.over(current);
   for (const rule of plan.removed) next.remove(rule.id);
   for (const rule of plan.changed) next.remove(rule.id);
-  const conflicts: ApiError[] = [];
+  const conflicts: RuleError[] = [];
   for (const { rule, index } of stored) {
     const conflict = next.conflict(rule, ruleField(index), false);
     // A rule in conflict stays out, so that each conflict is named once, against a stored rule.
     if (conflict) conflicts.push(conflict);
     else next.put(rule);
   }
-  if (conflicts.length > 0) throw violationsError(conflicts, conflicts[0].reason);
+  if (conflicts.length > 0) throw violationsError(conflicts, reasonOf(conflicts[0]));
   if (next.size > limits.maxRules) {
     throw exhausted(RULES_FIELD, `the store would hold ${next.size} rules, more than the limit of ${limits.maxRules}`, '--max-rules');
   }
@@ -167,7 +167,7 @@ function checkDistinctAgainst(current: RuleView, definitions: readonly Rule[], s
   });
   if (clashesWithSame) return checkDistinct(definitions);
   const violations = distinctViolations(fresh);
-  if (violations.length > 0) throw violationsError(violations, violations[0].reason);
+  if (violations.length > 0) throw violationsError(violations, reasonOf(violations[0]));
 }
 
 /**
@@ -177,15 +177,15 @@ function checkDistinctAgainst(current: RuleView, definitions: readonly Rule[], s
  */
 export function checkDistinct(definitions: readonly Rule[], field = RULES_FIELD): void {
   const violations = distinctViolations(definitions, field);
-  if (violations.length > 0) throw violationsError(violations, violations[0].reason);
+  if (violations.length > 0) throw violationsError(violations, reasonOf(violations[0]));
 }
 
 /** What makes a rule one of a kind in a set; a part left out (not valid, say) clashes with nothing. */
 export type RuleIdentity = Partial<Pick<Rule, 'id' | 'name' | 'input'>>;
 
 /** Every clash of checkDistinct, in order, each naming the later rule. An undefined entry takes part in none. */
-export function distinctViolations(definitions: ReadonlyArray<RuleIdentity | undefined>, field = RULES_FIELD): ApiError[] {
-  const violations: ApiError[] = [];
+export function distinctViolations(definitions: ReadonlyArray<RuleIdentity | undefined>, field = RULES_FIELD): RuleError[] {
+  const violations: RuleError[] = [];
   const ids = new Map<string, number>();
   const names = new Map<string, number>();
   const keys = new Map<string, number>();
@@ -230,7 +230,7 @@ function identify(current: RuleView, definitions: readonly Rule[], same: Readonl
     const definition = definitions[index];
     return { index, source: definition.id ? 'its id' : definition.name ? 'its name' : 'its match key (the derived id)' };
   };
-  const clashes: Array<{ index: number; error: ApiError }> = [];
+  const clashes: Array<{ index: number; error: RuleError }> = [];
   const ids = definitions.map((definition, index) => {
     const kept = same[index];
     if (kept) return kept.id;
@@ -258,7 +258,7 @@ function identify(current: RuleView, definitions: readonly Rule[], same: Readonl
     clashes.sort((a, b) => a.index - b.index);
     throw violationsError(
       clashes.map((c) => c.error),
-      clashes[0].error.reason,
+      reasonOf(clashes[0].error),
     );
   }
   return ids;

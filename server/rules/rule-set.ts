@@ -10,7 +10,7 @@
  * the set below it does not change.
  */
 import type { Input, Rule } from '../../gen/mcr/v1/rules';
-import { alreadyExists, ApiError, ErrorExtras, RULE_RESOURCE } from '../api/errors';
+import { alreadyExists, ErrorExtras, RULE_RESOURCE, RuleError } from './errors';
 import { matchKey } from './id';
 
 /** The details of an ALREADY_EXISTS naming the rule in the way. */
@@ -130,7 +130,7 @@ export class RuleSet implements RuleView {
    * `rule` is the one being replaced, not a conflict when `replacing`), or undefined. `field` is
    * the request field holding the definition.
    */
-  conflict(rule: Rule, field: string, replacing: boolean): ApiError | undefined {
+  conflict(rule: Rule, field: string, replacing: boolean): RuleError | undefined {
     const other = (found: Rule | undefined) => (found && found.id !== rule.id ? found : undefined);
     const input = rule.input!;
     const sameKey = this.keyed(matchKey(input));

@@ -14,7 +14,7 @@
 import { promises as fs } from 'fs';
 
 import { Rule } from '../../gen/mcr/v1/rules';
-import { ApiError } from '../api/errors';
+import { RuleError } from './errors';
 import { writeFileAtomic } from './atomic-file';
 import { RuleSet } from './rule-set';
 import { RuleLimits, validateRuleDefinition } from './validate';
@@ -166,7 +166,7 @@ export function decodeRule(entry: unknown, field: string, limits: RuleLimits): R
   try {
     definition = validateRuleDefinition(rule, limits, field);
   } catch (err) {
-    if (err instanceof ApiError) throw new StoreProblem(err.message);
+    if (err instanceof RuleError) throw new StoreProblem(err.message);
     throw err;
   }
   if (!definition.id) throw new StoreProblem(`${field}.id: missing`);

@@ -15,7 +15,7 @@ import { promises as fs } from 'fs';
 import path from 'path';
 
 import type { Rule } from '../../gen/mcr/v1/rules';
-import { aborted, alreadyExists, ApiError, exhausted, invalid, notFound, quote, RULE_RESOURCE } from '../api/errors';
+import { aborted, alreadyExists, exhausted, invalid, notFound, quote, RULE_RESOURCE, RuleError } from './errors';
 import { logger } from '../log';
 import { planApply } from './apply-plan';
 import { removeStaleTemporary } from './atomic-file';
@@ -395,8 +395,8 @@ function replay(rules: RuleSet, change: StoreChange, where: string): void {
   });
 }
 
-/** NOT_FOUND for a rule reference (id or name) that names no rule; `field` is the request's. */
-export function unknownRule(field: string, ref: string): ApiError {
+/** A rule reference (id or name) that names no rule; `field` is the request's. */
+function unknownRule(field: string, ref: string): RuleError {
   return notFound(field, `no rule with id or name ${quote(ref)}`, { reason: 'RULE_NOT_FOUND', resource: { type: RULE_RESOURCE, name: ref } });
 }
 
@@ -413,7 +413,7 @@ function applyChange(rules: RuleSet, change: RuleChange): void {
 }
 
 /** RuleSet.conflict against a view (a layer over it answers just as the view would). */
-function conflictIn(rules: RuleView, rule: Rule, field: string, replacing: boolean): ApiError | undefined {
+function conflictIn(rules: RuleView, rule: Rule, field: string, replacing: boolean): RuleError | undefined {
   return RuleSet.over(rules).conflict(rule, field, replacing);
 }
 
@@ -427,7 +427,7 @@ function checkGeneration(rule: Rule, expected: bigint | undefined): void {
  * A derived id can be taken although no rule has this match key: ids never change, so a rule created
  * with this match key and updated to another keeps it. The client has to choose an id then.
  */
-function explainDerivedId(conflict: ApiError): ApiError {
+function explainDerivedId(conflict: RuleError): RuleError {
   if (conflict.field !== `${CREATE_FIELD}.id`) return conflict;
   return alreadyExists(
     conflict.field,

@@ -15,6 +15,7 @@ import {
   shuttingDown,
   STATUS_DETAILS_KEY,
   statusDetails,
+  toApiError,
   violationsError,
 } from '../../server/api/errors';
 import { MalformedRequest, refuseMalformed } from '../../server/api/strict-requests';
@@ -41,7 +42,9 @@ function thrown(run: () => unknown): ApiError {
   try {
     run();
   } catch (err) {
-    if (err instanceof ApiError) return err;
+    // The rules domain's errors as the API answers them.
+    const answered = toApiError(err);
+    if (answered instanceof ApiError) return answered;
     throw err;
   }
   throw new Error('nothing was thrown');

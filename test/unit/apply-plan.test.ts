@@ -3,7 +3,8 @@ import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
 
 import { DeepPartial, Rule } from '../../gen/mcr/v1/rules';
-import { ApiError } from '../../server/api/errors';
+import { ApiError, toApiError } from '../../server/api/errors';
+import { RuleError } from '../../server/rules/errors';
 import { ApplyPlan, planApply, sameDefinition } from '../../server/rules/apply-plan';
 import { deriveRuleId } from '../../server/rules/id';
 import { RuleSet } from '../../server/rules/rule-set';
@@ -42,8 +43,8 @@ function refusal(run: () => unknown, code: status, field: string): ApiError {
   try {
     run();
   } catch (err) {
-    expect(err, String(err)).to.be.instanceOf(ApiError);
-    const error = err as ApiError;
+    expect(err, String(err)).to.be.instanceOf(RuleError);
+    const error = toApiError(err) as ApiError;
     expect(status[error.code], error.message).to.equal(status[code]);
     expect(error.field, error.message).to.equal(field);
     return error;

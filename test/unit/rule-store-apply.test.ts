@@ -6,7 +6,8 @@ import os from 'os';
 import path from 'path';
 
 import { DeepPartial, Rule } from '../../gen/mcr/v1/rules';
-import { ApiError } from '../../server/api/errors';
+import { ApiError, toApiError } from '../../server/api/errors';
+import { RuleError } from '../../server/rules/errors';
 import { decodeJournal } from '../../server/rules/journal';
 import { JOURNAL_FILE_NAME, RuleStore } from '../../server/rules/store';
 import { RuleLimits } from '../../server/rules/validate';
@@ -28,10 +29,11 @@ async function refusal(promise: Promise<unknown>, code: status, field: string): 
     () => expect.fail('the apply was not refused'),
     (e: unknown) => e,
   );
-  expect(err, String(err)).to.be.instanceOf(ApiError);
-  expect(status[(err as ApiError).code], String(err)).to.equal(status[code]);
-  expect((err as ApiError).field).to.equal(field);
-  return err as ApiError;
+  expect(err, String(err)).to.be.instanceOf(RuleError);
+  const error = toApiError(err) as ApiError;
+  expect(status[error.code], String(err)).to.equal(status[code]);
+  expect(error.field).to.equal(field);
+  return error;
 }
 
 describe('rule store apply', () => {

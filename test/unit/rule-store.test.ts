@@ -5,7 +5,8 @@ import os from 'os';
 import path from 'path';
 
 import { DeepPartial, Rule, RuleState } from '../../gen/mcr/v1/rules';
-import { ApiError } from '../../server/api/errors';
+import { ApiError, toApiError } from '../../server/api/errors';
+import { RuleError } from '../../server/rules/errors';
 import { deriveRuleId } from '../../server/rules/id';
 import { decodeJournal, encodeFrame } from '../../server/rules/journal';
 import { JOURNAL_FILE_NAME, RuleStore, StoreCorruptError, StoreTuning } from '../../server/rules/store';
@@ -37,8 +38,8 @@ async function rejection(promise: Promise<unknown>): Promise<Error> {
 
 async function apiRejection(promise: Promise<unknown>, code: status, field: string): Promise<ApiError> {
   const err = await rejection(promise);
-  expect(err, String(err)).to.be.instanceOf(ApiError);
-  const apiError = err as ApiError;
+  expect(err, String(err)).to.be.instanceOf(RuleError);
+  const apiError = toApiError(err) as ApiError;
   expect(status[apiError.code], apiError.message).to.equal(status[code]);
   expect(apiError.field, apiError.message).to.equal(field);
   return apiError;
@@ -471,7 +472,7 @@ describe('rule store', () => {
       const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => store.create(definition(1, { name: `n${i}` }), T0)));
       expect(results.filter((r) => r.status === 'fulfilled')).to.have.length(1);
       for (const result of results) {
-        if (result.status === 'rejected') expect((result.reason as ApiError).code, String(result.reason)).to.equal(status.ALREADY_EXISTS);
+        if (result.status === 'rejected') expect((result.reason as RuleError).kind, String(result.reason)).to.equal('already-exists');
       }
       expect((await open()).list()).to.have.length(1);
     });
@@ -523,7 +524,7 @@ describe('rule store', () => {
         const attempts = [store.create(definition(2), T1), store.update('cam1', definition(3, { name: 'cam1' }), undefined, T1), store.delete('cam1', 2n)];
         for (const attempt of attempts) {
           const err = await rejection(attempt);
-          expect(err).not.to.be.instanceOf(ApiError);
+          expect(err).not.to.be.instanceOf(RuleError);
           expect((err as NodeJS.ErrnoException).code).to.equal('EIO');
         }
       } finally {
