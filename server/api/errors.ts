@@ -92,7 +92,8 @@ export class ApiError extends Error {
 
 /**
  * The google.rpc.Status of `error` (its message `message`): ErrorInfo always (reason, domain
- * mcr.dev); BadRequest for INVALID_ARGUMENT or when the error lists violations; ResourceInfo when it
+ * mcr.dev); BadRequest for INVALID_ARGUMENT and ALREADY_EXISTS (the field at fault) or when the
+ * error lists violations; ResourceInfo when it
  * names a resource; PreconditionFailure for ABORTED; QuotaFailure for RESOURCE_EXHAUSTED. Bounded
  * like the message: each text at most MAX_DETAIL_TEXT characters, the BadRequest at most
  * MAX_DETAILS_LENGTH bytes (see cappedViolations), so the trailer stays a few KiB.
@@ -101,7 +102,8 @@ export function statusDetails(error: ApiError, message: string = capped(error.me
   const details: Any[] = [];
   details.push(pack('google.rpc.ErrorInfo', ErrorInfo.encode({ reason: error.reason, domain: ERROR_DOMAIN, metadata: {} }).finish()));
   const own = error.field !== undefined ? [{ field: error.field, description: error.detail }] : [];
-  const violations = error.extras.violations ?? (error.code === status.INVALID_ARGUMENT ? own : []);
+  // An ALREADY_EXISTS names the field holding the clashing id, name or match key too (BadRequest).
+  const violations = error.extras.violations ?? (error.code === status.INVALID_ARGUMENT || error.code === status.ALREADY_EXISTS ? own : []);
   if (error.extras.resource) {
     const { type, name } = error.extras.resource;
     details.push(pack('google.rpc.ResourceInfo', ResourceInfo.encode({ resourceType: type, resourceName: short(name), owner: '', description: short(error.detail) }).finish()));

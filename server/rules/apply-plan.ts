@@ -68,8 +68,9 @@ export function planApply(current: RuleView, desired: readonly Rule[], options: 
   // Every violation of every rule in the details (the first one is the message).
   const violations = desired.flatMap((rule, index) => (same[index] ? [] : ruleViolations(rule, limits, ruleField(index))));
   if (violations.length > 0) throw violationsError(violations, 'INVALID_RULE');
-  const definitions = desired.map((rule, index) => same[index] ?? validateRuleDefinition(rule, limits, ruleField(index)));
-  checkDistinctAgainst(current, definitions, sameAt);
+  // A rule as it is stored stands as given (its id, name and input are those of a valid rule).
+  const definitions = desired.map((rule, index) => (same[index] ? rule : validateRuleDefinition(rule, limits, ruleField(index))));
+  checkDistinctAgainst(current, definitions, same, sameAt);
   const ids = identify(current, definitions, same, sameAt);
 
   const plan: ApplyPlan = { added: [], changed: [], removed: [], unchanged: [], next: undefined };
@@ -155,9 +156,9 @@ function derivedIdOf(rule: Rule): string {
  * are distinct from each other) cost: those are checked among themselves and, by a lookup in
  * `current`, against the others. Only when one clashes with a stored rule as it is are all checked.
  */
-function checkDistinctAgainst(current: RuleView, definitions: readonly Rule[], sameAt: ReadonlyMap<Rule, number>): void {
+function checkDistinctAgainst(current: RuleView, definitions: readonly Rule[], same: ReadonlyArray<Rule | undefined>, sameAt: ReadonlyMap<Rule, number>): void {
   if (sameAt.size === 0) return checkDistinct(definitions);
-  const fresh = definitions.map((definition) => (sameAt.has(definition) ? undefined : definition));
+  const fresh = definitions.map((definition, index) => (same[index] ? undefined : definition));
   const clashesWithSame = fresh.some((definition) => {
     if (!definition) return false;
     const byId = definition.id ? current.get(definition.id) : undefined;

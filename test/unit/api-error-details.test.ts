@@ -95,6 +95,13 @@ describe('API error details', () => {
     expect(details(error).badRequest?.fieldViolations.map((v) => v.field)).to.deep.equal(['rules[0].input.port', 'rules[2].outputs[0].port']);
   });
 
+  it('ALREADY_EXISTS: ResourceInfo and a BadRequest naming the field that clashes', () => {
+    const exists = details(alreadyExists('rule.name', 'rule r-1 is already named "cam1"', { reason: 'RULE_EXISTS', resource: { type: 'mcr.v1.Rule', name: 'r-1' } }));
+    expect(exists.errorInfo?.reason).to.equal('RULE_EXISTS');
+    expect(exists.resourceInfo).to.deep.include({ resourceType: 'mcr.v1.Rule', resourceName: 'r-1' });
+    expect(exists.badRequest?.fieldViolations.map((v) => [v.field, v.description])).to.deep.equal([['rule.name', 'rule r-1 is already named "cam1"']]);
+  });
+
   it('ResourceInfo, PreconditionFailure and QuotaFailure', () => {
     const missing = details(notFound('rule', 'no rule "x"', { reason: 'RULE_NOT_FOUND', resource: { type: 'mcr.v1.Rule', name: 'x' } }));
     expect(missing.errorInfo?.reason).to.equal('RULE_NOT_FOUND');

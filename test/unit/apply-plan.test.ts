@@ -145,6 +145,37 @@ describe('apply plan', () => {
     refusal(() => plan(RuleSet.empty(), [def(1), def(1, { name: 'other', outputs: [{ interface: 'eth2', address: '239.9.9.9', port: 1 }] })]), status.INVALID_ARGUMENT, 'rules[1].input');
   });
 
+  it('names every clash inside one set, each on the later rule (BadRequest)', () => {
+    const error = refusal(
+      () => plan(RuleSet.empty(), [def(1, { id: 'x', name: 'a' }), def(2, { id: 'x' }), def(3, { name: 'a' }), def(1, { name: 'b', outputs: [{ interface: 'eth2', address: '239.9.9.9', port: 1 }] })]),
+      status.INVALID_ARGUMENT,
+      'rules[1].id',
+    );
+    expect(error.extras.violations?.map((v) => v.field)).to.deep.equal(['rules[1].id', 'rules[2].name', 'rules[3].input']);
+    expect(error.extras.violations?.[2].description).to.include('as rules[0] does');
+  });
+
+  it('names every pair of desired rules that are one stored rule, also against rules that stay as they are', () => {
+    const a = stored(1, { name: 'cam1' });
+    const b = stored(2, { name: 'cam2' });
+    // rules[0] is cam1 as it is; rules[2] is cam1 by its id; rules[1] and rules[3] are cam2 by name and by id.
+    const error = refusal(
+      () => plan(RuleSet.of([a, b]), [def(1, { name: 'cam1' }), def(5, { name: 'cam2' }), def(6, { id: a.id }), def(7, { id: b.id })]),
+      status.INVALID_ARGUMENT,
+      'rules[2].id',
+    );
+    expect(error.extras.violations?.map((v) => v.field)).to.deep.equal(['rules[2].id', 'rules[3].id']);
+    expect(error.extras.violations?.[0].description).to.include('and so is rules[0] by its name');
+  });
+
+  it('names every collision with stored rules that stay (ALREADY_EXISTS, each in the BadRequest)', () => {
+    const one = stored(1, { id: 'one', name: 'cam1' });
+    const two = stored(2, { id: 'two', name: 'cam2' });
+    const error = refusal(() => plan(RuleSet.of([one, two]), [def(1, { name: 'mine' }), def(3, { name: 'ok' }), def(4, { id: 'cam2' })]), status.ALREADY_EXISTS, 'rules[0].input');
+    expect(error.extras.violations?.map((v) => v.field)).to.deep.equal(['rules[0].input', 'rules[2].id']);
+    expect(error.extras.resource).to.deep.equal({ type: 'mcr.v1.Rule', name: 'one' });
+  });
+
   it('refuses two desired rules that are one stored rule (by name and by derived id)', () => {
     // The rule named cam1 was made on match key 1 and moved to 9 since: it kept match key 1's id.
     const moved = { ...stored(9, { name: 'cam1' }), id: deriveRuleId(def(1).input!) };
