@@ -31,7 +31,7 @@ export interface LimitFlag {
 }
 
 export const LIMIT_FLAGS: readonly LimitFlag[] = [
-  // 100,000 rules: the store, apply and start-up costs are measured up to there (docs/decisions/0024).
+  // 100,000 rules: the store, apply and start-up costs are measured up to there (docs/decisions/0023).
   { key: 'maxRules', flag: '--max-rules', description: 'rules in the store', min: 1, max: 100_000, default: DEFAULT_RULE_LIMITS.maxRules },
   { key: 'maxOutputsPerRule', flag: '--max-outputs-per-rule', description: 'outputs of one rule', min: 1, max: 64, default: DEFAULT_RULE_LIMITS.maxOutputsPerRule },
   { key: 'maxStatsWatchers', flag: '--max-stats-watchers', description: 'WatchStats streams at once', min: 1, max: 10_000, default: 64 },
