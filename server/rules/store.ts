@@ -290,22 +290,29 @@ export class RuleStore {
 
   /**
    * Plans a mutation on top of every earlier one (durable or not); unless dry, journals its change
-   * and resolves once it is durable (`change` undefined: nothing changes, nothing is written). A dry
-   * run or a mutation that changes nothing waits for the earlier ones to settle first, so that what
-   * it answers was planned on durable state. Callers copy the rules in the result before handing
-   * them out.
+   * and resolves once it is durable (`change` undefined: nothing changes, nothing is written). What
+   * does not write (a dry run, a mutation that changes nothing, a refusal) waits for the changes
+   * pending when it came to settle and is planned again, so that what it answers was planned on
+   * what clients can read (once: under a steady stream of changes it would wait forever). Callers
+   * copy the rules in the result before handing them out.
    */
-  private mutate<T>(options: MutationOptions, plan: (rules: RuleView, generation: bigint) => { change: RuleChange | undefined; result: T }): Promise<T> {
-    if (this.pending.length > 0 && options.dryRun) return this.settled.then(() => this.mutate(options, plan));
+  private mutate<T>(
+    options: MutationOptions,
+    plan: (rules: RuleView, generation: bigint) => { change: RuleChange | undefined; result: T },
+    waited = false,
+  ): Promise<T> {
+    const again = () => this.settled.then(() => this.mutate(options, plan, true));
+    const wait = !waited && this.pending.length > 0;
+    if (wait && options.dryRun) return again();
     let planned: { change: RuleChange | undefined; result: T };
     try {
       planned = plan(this.view(), this.plannedGeneration());
     } catch (err) {
-      return Promise.reject(err);
+      return wait ? again() : Promise.reject(err);
     }
     const { change, result } = planned;
     if (options.dryRun) return Promise.resolve(result);
-    if (!change) return this.pending.length > 0 ? this.settled.then(() => this.mutate(options, plan)) : Promise.resolve(result);
+    if (!change) return wait ? again() : Promise.resolve(result);
     const stored: StoreChange = { generation: this.plannedGeneration() + 1n, ...change };
     const record = encodeChange(stored);
     applyChange(this.view(), stored);

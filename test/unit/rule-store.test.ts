@@ -539,5 +539,26 @@ describe('rule store', () => {
       await store.close();
       expect((await open()).list()).to.have.length(2);
     });
+
+    it('a change refused because of a pending one that then fails is planned again, and made', async () => {
+      const store = await open();
+      const handle = await fs.promises.open(path.join(path.dirname(dir), 'probe'), 'w');
+      const prototype = Object.getPrototypeOf(handle) as { datasync: () => Promise<void> };
+      await handle.close();
+      const original = prototype.datasync;
+      prototype.datasync = function (this: unknown) {
+        prototype.datasync = original; // only the first sync fails
+        return Promise.reject(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+      };
+      try {
+        const first = store.create(definition(1, { name: 'cam1' }), T0);
+        const second = store.create(definition(1, { name: 'cam1' }), T1); // ALREADY_EXISTS against the first, pending
+        expect((await rejection(first)) as NodeJS.ErrnoException).to.include({ code: 'EIO' });
+        expect(await second).to.include({ name: 'cam1', createdUnixNanos: T1 });
+      } finally {
+        prototype.datasync = original;
+      }
+      expect(store.generation).to.equal(1n);
+    });
   });
 });
