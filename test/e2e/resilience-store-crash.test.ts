@@ -4,8 +4,9 @@
  * - during churn: 50 clients create, update and delete rules of their own as fast as mcrd answers;
  *   mcrd is killed at a random moment. After the restart each client's rules are exactly what it
  *   was told was done, or that and the one change it had in flight (a change is one rule).
- * - during an ApplyRules of 20,000 rules (replacing a small set): after the kill the store holds the
- *   small set or all 20,000, nothing in between, and all 20,000 if the reply came.
+ * - during an ApplyRules of 20,000 rules (replacing a small set), killed either before the journal
+ *   write or as soon as the journal starts to grow (amid the write or its fdatasync): after the kill
+ *   the store holds the small set or all 20,000, nothing in between, and all 20,000 if the reply came.
  *
  * Every time the store must open as it is (a torn journal end is cut off by mcrd itself, nothing by
  * hand): read directly with RuleStore.open, and by mcrd started again on it. The rules name an
@@ -282,8 +283,17 @@ describe('e2e: resilience: kill -9 of mcrd during 50-client churn and during a 2
         await kill();
         continue;
       }
-      // Spread from well before the journal write (decoding, planning) to after it (forwarding, the reply).
-      await sleep(Math.floor(journalMs * (0.5 + ((round - 1 + Math.random()) / APPLY_KILLS) * 0.8)));
+      if (round % 2 === 1) {
+        // Before the journal write (decoding, planning), at a random point of what it took the first time.
+        await sleep(Math.floor(journalMs * (0.3 + 0.6 * Math.random())));
+      } else {
+        // Just as the journal starts to grow: amid the write or its fdatasync, whatever the machine's load.
+        const seeded = fs.statSync(journalFile).size;
+        let done = false;
+        void reply.then(() => (done = true));
+        while (!done && fs.statSync(journalFile).size <= seeded) await sleep(1);
+        await sleep(Math.floor(Math.random() * 20));
+      }
       await kill();
       const acknowledged = await reply;
       client.close();
