@@ -59,7 +59,8 @@ export function mcrdManPage(): ManPage {
           {
             items: [
               [DEFAULT_SOCKET, 'the default API socket (mode 0660)'],
-              [`${DEFAULT_STATE_DIR}/rules.json`, 'the rule store (--state-dir)'],
+              [`${DEFAULT_STATE_DIR}/rules.json`, 'the rule store (--state-dir): its snapshot'],
+              [`${DEFAULT_STATE_DIR}/rules.journal`, 'the rule store: the changes since the snapshot'],
             ],
           },
         ],

@@ -11,21 +11,16 @@ import { Metadata, ServiceError, status } from '@grpc/grpc-js';
 import { Any } from '../../gen/google/protobuf/any';
 import { BadRequest, BadRequest_FieldViolation, ErrorInfo, PreconditionFailure, QuotaFailure, ResourceInfo } from '../../gen/google/rpc/error_details';
 import { Status } from '../../gen/google/rpc/status';
+import { ErrorExtras, quote, reasonOf, RULE_RESOURCE, RuleError, RuleErrorKind, Violation } from '../rules/errors';
+
+export { quote, RULE_RESOURCE };
+export type { ErrorExtras, Violation };
 
 /**
  * Longest status message sent. A client's value quoted in full could make the trailers exceed what
  * HTTP/2 delivers (about 64 KB after compression): the call, and the connection with it, would hang.
  */
 export const MAX_DETAILS_LENGTH = 1024;
-/** Longest part of a client's value quoted back in a message. */
-const MAX_QUOTED_LENGTH = 64;
-
-/** `value` as a JSON string for an error message, shortened when long: "abc..." (70000 characters). */
-export function quote(value: string): string {
-  if (value.length <= MAX_QUOTED_LENGTH) return JSON.stringify(value);
-  return `${JSON.stringify(value.slice(0, MAX_QUOTED_LENGTH))}... (${value.length} characters)`;
-}
-
 /** `text` cut to MAX_DETAILS_LENGTH, saying how much was left out. */
 function capped(text: string): string {
   if (text.length <= MAX_DETAILS_LENGTH) return text;
@@ -36,26 +31,6 @@ function capped(text: string): string {
 export const STATUS_DETAILS_KEY = 'grpc-status-details-bin';
 /** ErrorInfo.domain of every mcrd error. */
 export const ERROR_DOMAIN = 'mcr.dev';
-/** The resource type of rules in ResourceInfo. */
-export const RULE_RESOURCE = 'mcr.v1.Rule';
-
-/** One problem with a request field (a BadRequest.FieldViolation). */
-export interface Violation {
-  field: string;
-  description: string;
-}
-
-/** What the details of an error say beyond its status and message (all optional; see statusDetails). */
-export interface ErrorExtras {
-  /** ErrorInfo.reason (UPPER_SNAKE); the status's default reason otherwise (DEFAULT_REASONS). */
-  reason?: string;
-  /** Every violation of the request (BadRequest); else the error's own field and detail. */
-  violations?: Violation[];
-  /** What was not found or already exists (ResourceInfo). */
-  resource?: { type: string; name: string };
-  /** The limit reached, as the flag that sets it ("--max-rules"; QuotaFailure.subject). */
-  limit?: string;
-}
 
 /** ErrorInfo.reason of a status when the error names none. */
 const DEFAULT_REASONS: Partial<Record<status, string>> = {
@@ -117,7 +92,8 @@ export class ApiError extends Error {
 
 /**
  * The google.rpc.Status of `error` (its message `message`): ErrorInfo always (reason, domain
- * mcr.dev); BadRequest for INVALID_ARGUMENT or when the error lists violations; ResourceInfo when it
+ * mcr.dev); BadRequest for INVALID_ARGUMENT and ALREADY_EXISTS (the field at fault) or when the
+ * error lists violations; ResourceInfo when it
  * names a resource; PreconditionFailure for ABORTED; QuotaFailure for RESOURCE_EXHAUSTED. Bounded
  * like the message: each text at most MAX_DETAIL_TEXT characters, the BadRequest at most
  * MAX_DETAILS_LENGTH bytes (see cappedViolations), so the trailer stays a few KiB.
@@ -126,7 +102,8 @@ export function statusDetails(error: ApiError, message: string = capped(error.me
   const details: Any[] = [];
   details.push(pack('google.rpc.ErrorInfo', ErrorInfo.encode({ reason: error.reason, domain: ERROR_DOMAIN, metadata: {} }).finish()));
   const own = error.field !== undefined ? [{ field: error.field, description: error.detail }] : [];
-  const violations = error.extras.violations ?? (error.code === status.INVALID_ARGUMENT ? own : []);
+  // An ALREADY_EXISTS names the field holding the clashing id, name or match key too (BadRequest).
+  const violations = error.extras.violations ?? (error.code === status.INVALID_ARGUMENT || error.code === status.ALREADY_EXISTS ? own : []);
   if (error.extras.resource) {
     const { type, name } = error.extras.resource;
     details.push(pack('google.rpc.ResourceInfo', ResourceInfo.encode({ resourceType: type, resourceName: short(name), owner: '', description: short(error.detail) }).finish()));
@@ -203,6 +180,29 @@ export function alreadyExists(field: string, detail: string, extras?: ErrorExtra
 /** ABORTED: optimistic concurrency failed (the caller's view is stale). */
 export function aborted(field: string, detail: string): ApiError {
   return new ApiError(status.ABORTED, field, detail);
+}
+
+/** The status of each kind of rules-domain error. */
+const DOMAIN_STATUS: Record<RuleErrorKind, status> = {
+  invalid: status.INVALID_ARGUMENT,
+  'not-found': status.NOT_FOUND,
+  'already-exists': status.ALREADY_EXISTS,
+  aborted: status.ABORTED,
+  exhausted: status.RESOURCE_EXHAUSTED,
+};
+
+/**
+ * A rules-domain error as the API answers it: its kind's status, the same message, its reason and
+ * extras as details (statusDetails). Anything else is returned as it is.
+ */
+export function toApiError<T>(err: T): ApiError | T {
+  if (!(err instanceof RuleError)) return err;
+  return new ApiError(DOMAIN_STATUS[err.kind], err.field, err.detail, { ...err.extras, reason: reasonOf(err) });
+}
+
+/** NOT_FOUND for a rule reference (id or name) of a request that names no rule; `field` is the request's. */
+export function unknownRule(field: string, ref: string): ApiError {
+  return notFound(field, `no rule with id or name ${quote(ref)}`, { reason: 'RULE_NOT_FOUND', resource: { type: RULE_RESOURCE, name: ref } });
 }
 
 /**

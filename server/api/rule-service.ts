@@ -19,11 +19,11 @@ import {
 } from '../../gen/mcr/v1/rules';
 import type { EventBus } from '../events/bus';
 import type { Forwarder } from '../forwarding/forwarder';
-import { type RuleStore, unknownRule } from '../rules/store';
+import type { RuleStore } from '../rules/store';
 import { checkUpdateMask } from '../rules/update-mask';
 import { RuleLimits, validateRuleDefinition } from '../rules/validate';
-import { ApiError } from './errors';
 import { announceApplied, announceRuleChange, appliedAnything } from '../events/rule-changes';
+import { ApiError, unknownRule } from './errors';
 import { CallGate, unary } from './unary';
 
 export interface RuleServiceDeps {

@@ -10,11 +10,11 @@ import {
   WatchStatsRequest,
   WatchStatsResponse,
 } from '../../gen/mcr/v1/stats';
-import { type RuleStore, unknownRule } from '../rules/store';
+import type { RuleStore } from '../rules/store';
 import type { CollectedStats, StatsCollector } from '../stats/collector';
 import { BoundedWriter } from './bounded-writer';
 import { logger } from '../log';
-import { ApiError, shuttingDown } from './errors';
+import { ApiError, shuttingDown, unknownRule } from './errors';
 import { CallGate, unary } from './unary';
 
 const log = logger('api');

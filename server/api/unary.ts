@@ -5,7 +5,7 @@
 import { handleUnaryCall, sendUnaryData, ServerUnaryCall, status } from '@grpc/grpc-js';
 
 import { logger } from '../log';
-import { ApiError, shuttingDown } from './errors';
+import { ApiError, shuttingDown, toApiError } from './errors';
 
 const log = logger('api');
 
@@ -24,7 +24,9 @@ export function unary<Req, Res>(gate: CallGate, name: string, handler: (request:
       .then(() => handler(call.request))
       .then(
         (response) => callback(null, response),
-        (err: unknown) => {
+        (thrown: unknown) => {
+          // The rules domain's errors are answered as their status (toApiError).
+          const err = toApiError(thrown);
           if (err instanceof ApiError) {
             log.debug('request refused', { rpc: name, code: status[err.code], message: err.message });
             callback(err.toServiceError());

@@ -6,8 +6,8 @@
  */
 import type { EventBus } from '../events/bus';
 import { appliedAnything, announceApplied } from '../events/rule-changes';
-import { ApiError } from '../api/errors';
 import { Logger, logger } from '../log';
+import { RuleError } from '../rules/errors';
 import { describeRule } from '../rules/rule-set';
 import type { AppliedRules, RuleStore } from '../rules/store';
 import { ConfigFile, ConfigFileError, formatProblem, problemFromRefusal, readConfigFile } from './config-file';
@@ -50,7 +50,7 @@ export async function applyConfigRules(config: ConfigFile, target: ConfigTarget,
   try {
     applied = await target.store.apply(config.rules, { replace: true }, BigInt(Date.now()) * 1_000_000n);
   } catch (err) {
-    const problem = err instanceof ApiError ? problemFromRefusal(config, err.message) : undefined;
+    const problem = err instanceof RuleError ? problemFromRefusal(config, err.message) : undefined;
     throw problem ? new ConfigFileError(config.file, [problem]) : err;
   }
   if (!appliedAnything(applied)) {

@@ -2,6 +2,8 @@
  * Every bound mcrd puts on what clients may make it hold, each settable on the command line and
  * answered with RESOURCE_EXHAUSTED when reached (docs/reference/api.md, "Limits").
  */
+import { DEFAULT_RULE_LIMITS } from '../rules/validate';
+
 export interface ServerLimits {
   maxRules: number;
   maxOutputsPerRule: number;
@@ -29,8 +31,9 @@ export interface LimitFlag {
 }
 
 export const LIMIT_FLAGS: readonly LimitFlag[] = [
-  { key: 'maxRules', flag: '--max-rules', description: 'rules in the store', min: 1, max: 100_000, default: 10_000 },
-  { key: 'maxOutputsPerRule', flag: '--max-outputs-per-rule', description: 'outputs of one rule', min: 1, max: 64, default: 64 },
+  // 100,000 rules: the store, apply and start-up costs are measured up to there (docs/decisions/0023).
+  { key: 'maxRules', flag: '--max-rules', description: 'rules in the store', min: 1, max: 100_000, default: DEFAULT_RULE_LIMITS.maxRules },
+  { key: 'maxOutputsPerRule', flag: '--max-outputs-per-rule', description: 'outputs of one rule', min: 1, max: 64, default: DEFAULT_RULE_LIMITS.maxOutputsPerRule },
   { key: 'maxStatsWatchers', flag: '--max-stats-watchers', description: 'WatchStats streams at once', min: 1, max: 10_000, default: 64 },
   { key: 'maxTracedRules', flag: '--max-traced-rules', description: 'rules traced at once', min: 1, max: 1000, default: 16 },
   { key: 'maxTraceWatchers', flag: '--max-trace-watchers', description: 'WatchTraces streams at once', min: 1, max: 10_000, default: 64 },

@@ -6,19 +6,31 @@
  * therefore has exactly one spelling, and rules can compare addresses as strings.
  */
 
-const DOTTED_QUAD = /^(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})\.(0|[1-9][0-9]{0,2})$/;
-
 /** The address as an unsigned 32-bit number (network order read as big-endian), or undefined. */
 export function parseIPv4(text: string): number | undefined {
-  const match = DOTTED_QUAD.exec(text);
-  if (!match) return undefined;
+  // By hand rather than by a regular expression: rules validate tens of thousands of addresses.
   let value = 0;
-  for (let i = 1; i <= 4; i++) {
-    const octet = Number(match[i]);
-    if (octet > 255) return undefined;
+  let octets = 0;
+  let i = 0;
+  while (octets < 4) {
+    const start = i;
+    let octet = 0;
+    while (i < text.length && i - start < 3) {
+      const digit = text.charCodeAt(i) - 48;
+      if (digit < 0 || digit > 9) break;
+      octet = octet * 10 + digit;
+      i++;
+    }
+    const digits = i - start;
+    if (digits === 0 || (digits > 1 && text.charCodeAt(start) === 48) || octet > 255) return undefined;
     value = value * 256 + octet;
+    octets++;
+    if (octets < 4) {
+      if (text.charCodeAt(i) !== 46 /* . */) return undefined;
+      i++;
+    }
   }
-  return value;
+  return i === text.length ? value : undefined;
 }
 
 /** Dotted-quad spelling of an unsigned 32-bit address. */
@@ -57,8 +69,19 @@ function isKernelSpace(byte: number): boolean {
  * "..", and no '/', ':', whitespace or NUL in its bytes.
  */
 export function isValidInterfaceName(name: string): boolean {
+  if (name === '.' || name === '..') return false;
+  if (name.length >= 1 && name.length <= MAX_INTERFACE_NAME_BYTES && isPlainAscii(name)) return true;
   const bytes = Buffer.from(name, 'utf8');
   if (bytes.length < 1 || bytes.length > MAX_INTERFACE_NAME_BYTES) return false;
-  if (name === '.' || name === '..') return false;
   return bytes.every((byte) => byte !== 0 && byte !== 0x2f /* / */ && byte !== 0x3a /* : */ && !isKernelSpace(byte));
+}
+
+/** Only ASCII letters, digits, '.', '_' and '-' (a name every check above accepts): no need to encode it. */
+function isPlainAscii(name: string): boolean {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    const plain = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x2e || c === 0x5f || c === 0x2d;
+    if (!plain) return false;
+  }
+  return true;
 }

@@ -9,9 +9,9 @@
  * whose definition (name, input, outputs in order) is the same is left exactly as it is.
  */
 import type { Rule } from '../../gen/mcr/v1/rules';
-import { ApiError, exhausted, invalid, quote, violationsError } from '../api/errors';
+import { exhausted, invalid, quote, reasonOf, RuleError, violationsError } from './errors';
 import { deriveRuleId, matchKey } from './id';
-import { describeInput, RuleSet } from './rule-set';
+import { describeInput, RuleSet, RuleView } from './rule-set';
 import { RuleLimits, ruleViolations, validateRuleDefinition } from './validate';
 
 /** The request field holding the desired rules (ApplyRulesRequest.rules). */
@@ -34,7 +34,10 @@ export interface ApplyPlan {
   removed: Rule[];
   /** Stored rules the desired set leaves as they are, in request order. */
   unchanged: Rule[];
-  /** The rule set after the apply; undefined when the apply changes nothing. */
+  /**
+   * The rule set after the apply, as a layer over `current` (valid while `current` does not change);
+   * undefined when the apply changes nothing.
+   */
   next: RuleSet | undefined;
 }
 
@@ -44,27 +47,45 @@ export function ruleField(index: number, field = RULES_FIELD): string {
 }
 
 /**
- * Plans making `current` hold `desired`. Throws ApiError: INVALID_ARGUMENT naming `rules[i].field`
- * (a bad definition, or two desired rules that are one), ALREADY_EXISTS (a desired rule collides
- * with a stored rule that stays), RESOURCE_EXHAUSTED (more rules than the limit).
+ * Plans making `current` hold `desired`. Throws RuleError: INVALID_ARGUMENT naming `rules[i].field`
+ * (a bad definition, or two desired rules that are one: every such clash in the details),
+ * ALREADY_EXISTS (desired rules that collide with stored rules that stay: every one in the details),
+ * RESOURCE_EXHAUSTED (more rules than the limit).
+ *
+ * Costs what changes, not what is stored (docs/decisions/0022): a desired rule that is a stored rule
+ * as it is (the common case of a diff) is recognised by one lookup and not validated again (a stored
+ * rule is valid), and the result is a layer over `current`, not a copy of it.
  */
-export function planApply(current: RuleSet, desired: readonly Rule[], options: ApplyOptions): ApplyPlan {
+export function planApply(current: RuleView, desired: readonly Rule[], options: ApplyOptions): ApplyPlan {
   const { limits, now } = options;
   if (desired.length > limits.maxRules) {
     throw exhausted(RULES_FIELD, `${desired.length} rules, more than the limit of ${limits.maxRules}`, '--max-rules');
   }
+  const same = desired.map((rule) => storedAsIs(current, rule));
+  /** The desired index of each stored rule a desired rule is as it is. */
+  const sameAt = new Map<Rule, number>();
+  same.forEach((rule, index) => rule && sameAt.set(rule, index));
   // Every violation of every rule in the details (the first one is the message).
-  const violations = desired.flatMap((rule, index) => ruleViolations(rule, limits, ruleField(index)));
+  const violations = desired.flatMap((rule, index) => (same[index] ? [] : ruleViolations(rule, limits, ruleField(index))));
   if (violations.length > 0) throw violationsError(violations, 'INVALID_RULE');
-  const definitions = desired.map((rule, index) => validateRuleDefinition(rule, limits, ruleField(index)));
-  checkDistinct(definitions);
-  const ids = identify(current, definitions);
+  // A rule as it is stored stands as given (its id, name and input are those of a valid rule).
+  const definitions = desired.map((rule, index) => (same[index] ? rule : validateRuleDefinition(rule, limits, ruleField(index))));
+  checkDistinctAgainst(current, definitions, same, sameAt);
+  const ids = identify(current, definitions, same, sameAt);
 
   const plan: ApplyPlan = { added: [], changed: [], removed: [], unchanged: [], next: undefined };
   /** Added and changed rules with their index in the request, for conflict errors. */
   const stored: Array<{ rule: Rule; index: number }> = [];
+  /** Ids of stored rules the desired set names, other than those in sameAt. */
+  const named = new Set<string>();
   definitions.forEach((definition, index) => {
+    const kept = same[index];
+    if (kept) {
+      plan.unchanged.push(kept);
+      return;
+    }
     const id = ids[index];
+    named.add(id);
     const before = current.get(id);
     if (!before) {
       const rule = { ...definition, id, generation: 1n, createdUnixNanos: now, updatedUnixNanos: now };
@@ -79,19 +100,23 @@ export function planApply(current: RuleSet, desired: readonly Rule[], options: A
     }
   });
   if (options.replace) {
-    const kept = new Set(ids);
-    plan.removed = current.sorted().filter((rule) => !kept.has(rule.id));
+    for (const rule of current.rules()) if (!sameAt.has(rule) && !named.has(rule.id)) plan.removed.push(rule);
+    plan.removed.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
   if (stored.length === 0 && plan.removed.length === 0) return plan;
 
   // Everything that goes or changes leaves first, so rules may trade names or match keys.
-  let next = current;
-  for (const rule of [...plan.removed, ...plan.changed]) next = next.without(rule.id);
+  const next = RuleSet.over(current);
+  for (const rule of plan.removed) next.remove(rule.id);
+  for (const rule of plan.changed) next.remove(rule.id);
+  const conflicts: RuleError[] = [];
   for (const { rule, index } of stored) {
     const conflict = next.conflict(rule, ruleField(index), false);
-    if (conflict) throw conflict;
-    next = next.with(rule);
+    // A rule in conflict stays out, so that each conflict is named once, against a stored rule.
+    if (conflict) conflicts.push(conflict);
+    else next.put(rule);
   }
+  if (conflicts.length > 0) throw violationsError(conflicts, reasonOf(conflicts[0]));
   if (next.size > limits.maxRules) {
     throw exhausted(RULES_FIELD, `the store would hold ${next.size} rules, more than the limit of ${limits.maxRules}`, '--max-rules');
   }
@@ -100,37 +125,86 @@ export function planApply(current: RuleSet, desired: readonly Rule[], options: A
 }
 
 /**
+ * The stored rule `desired` is when it is one exactly as it is (same definition, and identified as
+ * planApply identifies: by id, else by name, else by the id derived from its match key), else
+ * undefined. One or two lookups: what lets a diff skip the rules it does not change.
+ */
+function storedAsIs(current: RuleView, desired: Rule): Rule | undefined {
+  let candidate: Rule | undefined;
+  if (desired.id) candidate = current.get(desired.id);
+  else if (desired.name && current.named(desired.name)) candidate = current.named(desired.name);
+  else if (desired.input) {
+    const keyed = current.keyed(matchKey(desired.input));
+    candidate = keyed && keyed.id === derivedIdOf(keyed) ? keyed : undefined;
+  }
+  return candidate && desired.input && sameDefinition(candidate, desired) ? candidate : undefined;
+}
+
+/** The id derived from a stored rule's match key, computed once per stored rule. */
+const derivedIds = new WeakMap<Rule, string>();
+function derivedIdOf(rule: Rule): string {
+  let id = derivedIds.get(rule);
+  if (id === undefined) {
+    id = deriveRuleId(rule.input!);
+    derivedIds.set(rule, id);
+  }
+  return id;
+}
+
+/**
+ * checkDistinct, in what the rules other than those in `sameAt` (stored rules as they are, which
+ * are distinct from each other) cost: those are checked among themselves and, by a lookup in
+ * `current`, against the others. Only when one clashes with a stored rule as it is are all checked.
+ */
+function checkDistinctAgainst(current: RuleView, definitions: readonly Rule[], same: ReadonlyArray<Rule | undefined>, sameAt: ReadonlyMap<Rule, number>): void {
+  if (sameAt.size === 0) return checkDistinct(definitions);
+  const fresh = definitions.map((definition, index) => (same[index] ? undefined : definition));
+  const clashesWithSame = fresh.some((definition) => {
+    if (!definition) return false;
+    const byId = definition.id ? current.get(definition.id) : undefined;
+    const byName = definition.name ? current.named(definition.name) : undefined;
+    const byKey = current.keyed(matchKey(definition.input!));
+    return (byId && byId.id === definition.id && sameAt.has(byId) && definitions[sameAt.get(byId)!].id !== '') || (byName && sameAt.has(byName)) || (byKey && sameAt.has(byKey));
+  });
+  if (clashesWithSame) return checkDistinct(definitions);
+  const violations = distinctViolations(fresh);
+  if (violations.length > 0) throw violationsError(violations, reasonOf(violations[0]));
+}
+
+/**
  * Refuses (INVALID_ARGUMENT, naming the later one) two rules of one set that give the same id, the
- * same name or the same match key. `field` is the field holding the set.
+ * same name or the same match key: every such clash is in the details, the first is the message.
+ * `field` is the field holding the set.
  */
 export function checkDistinct(definitions: readonly Rule[], field = RULES_FIELD): void {
-  const [first] = distinctViolations(definitions, field);
-  if (first) throw first;
+  const violations = distinctViolations(definitions, field);
+  if (violations.length > 0) throw violationsError(violations, reasonOf(violations[0]));
 }
 
 /** What makes a rule one of a kind in a set; a part left out (not valid, say) clashes with nothing. */
 export type RuleIdentity = Partial<Pick<Rule, 'id' | 'name' | 'input'>>;
 
 /** Every clash of checkDistinct, in order, each naming the later rule. An undefined entry takes part in none. */
-export function distinctViolations(definitions: ReadonlyArray<RuleIdentity | undefined>, field = RULES_FIELD): ApiError[] {
-  const violations: ApiError[] = [];
+export function distinctViolations(definitions: ReadonlyArray<RuleIdentity | undefined>, field = RULES_FIELD): RuleError[] {
+  const violations: RuleError[] = [];
   const ids = new Map<string, number>();
   const names = new Map<string, number>();
   const keys = new Map<string, number>();
+  /** The index of the first rule with `value` in `seen`, else undefined after noting `index` as that rule. */
+  const earlier = (seen: Map<string, number>, value: string, index: number): number | undefined => {
+    const first = seen.get(value);
+    if (first === undefined) seen.set(value, index);
+    return first;
+  };
   definitions.forEach((definition, index) => {
     if (!definition) return;
     const at = ruleField(index, field);
-    const earlier = (seen: Map<string, number>, value: string): number | undefined => {
-      const first = seen.get(value);
-      seen.set(value, first ?? index);
-      return first;
-    };
-    const firstId = definition.id ? earlier(ids, definition.id) : undefined;
+    const firstId = definition.id ? earlier(ids, definition.id, index) : undefined;
     if (firstId !== undefined) violations.push(invalid(`${at}.id`, `${quote(definition.id!)} is also the id of ${ruleField(firstId, field)}`));
-    const firstName = definition.name ? earlier(names, definition.name) : undefined;
+    const firstName = definition.name ? earlier(names, definition.name, index) : undefined;
     if (firstName !== undefined) violations.push(invalid(`${at}.name`, `${quote(definition.name!)} is also the name of ${ruleField(firstName, field)}`));
     const input = definition.input;
-    const firstKey = input ? earlier(keys, matchKey(input)) : undefined;
+    const firstKey = input ? earlier(keys, matchKey(input), index) : undefined;
     if (input && firstKey !== undefined) {
       violations.push(invalid(`${at}.input`, `captures ${describeInput(input)}, as ${ruleField(firstKey, field)} does: two rules cannot capture the same`));
     }
@@ -141,26 +215,54 @@ export function distinctViolations(definitions: ReadonlyArray<RuleIdentity | und
 /** How a desired rule found its id, for errors. */
 type IdSource = 'its id' | 'its name' | 'its match key (the derived id)';
 
-/** The id of each desired rule (see the file comment); refuses two desired rules that are one stored rule. */
-function identify(current: RuleSet, definitions: readonly Rule[]): string[] {
+/**
+ * The id of each desired rule (see the file comment; `same[i]` is the stored rule the i-th already
+ * is, see storedAsIs). Refuses two desired rules that are one stored rule, naming every such pair.
+ */
+function identify(current: RuleView, definitions: readonly Rule[], same: ReadonlyArray<Rule | undefined>, sameAt: ReadonlyMap<Rule, number>): string[] {
+  // Rules in `same` are distinct stored rules: they claim their own ids without a clash among them.
   const claimed = new Map<string, { index: number; source: IdSource }>();
-  return definitions.map((definition, index) => {
+  const claimOf = (id: string): { index: number; source: IdSource } | undefined => {
+    const own = claimed.get(id);
+    if (own) return own;
+    const rule = current.get(id);
+    const index = rule && sameAt.get(rule);
+    if (index === undefined) return undefined;
+    const definition = definitions[index];
+    return { index, source: definition.id ? 'its id' : definition.name ? 'its name' : 'its match key (the derived id)' };
+  };
+  const clashes: Array<{ index: number; error: RuleError }> = [];
+  const ids = definitions.map((definition, index) => {
+    const kept = same[index];
+    if (kept) return kept.id;
     const named = !definition.id && definition.name ? current.named(definition.name) : undefined;
     const [id, source]: [string, IdSource] = definition.id
       ? [definition.id, 'its id']
       : named
         ? [named.id, 'its name']
         : [deriveRuleId(definition.input!), 'its match key (the derived id)'];
-    const first = claimed.get(id);
+    const first = claimOf(id);
     if (first) {
-      throw invalid(
-        source === 'its id' ? `${ruleField(index)}.id` : ruleField(index),
-        `is rule ${id} by ${source}, and so is ${ruleField(first.index)} by ${first.source}: give one of them an id of its own`,
-      );
-    }
-    claimed.set(id, { index, source });
+      // Named on the later of the two, as if the set were read in order.
+      const [later, earlier, laterSource, earlierSource] = first.index < index ? [index, first.index, source, first.source] : [first.index, index, first.source, source];
+      clashes.push({
+        index: later,
+        error: invalid(
+          laterSource === 'its id' ? `${ruleField(later)}.id` : ruleField(later),
+          `is rule ${id} by ${laterSource}, and so is ${ruleField(earlier)} by ${earlierSource}: give one of them an id of its own`,
+        ),
+      });
+    } else claimed.set(id, { index, source });
     return id;
   });
+  if (clashes.length > 0) {
+    clashes.sort((a, b) => a.index - b.index);
+    throw violationsError(
+      clashes.map((c) => c.error),
+      reasonOf(clashes[0].error),
+    );
+  }
+  return ids;
 }
 
 /** Same name, input and outputs (in order, with the same ttl and dscp, set or not). */

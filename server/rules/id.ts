@@ -3,7 +3,7 @@
  * port, source) identifies a rule; the default id is derived from it, so the same configuration gets
  * the same ids on every host and after every restart (docs/decisions/0004-rule-ids-and-placement.md).
  */
-import { createHash } from 'crypto';
+import { hash } from 'crypto';
 
 import type { Input } from '../../gen/mcr/v1/rules';
 
@@ -14,5 +14,5 @@ export function matchKey(input: Input): string {
 
 /** "r-" and the first 12 hex digits of sha256(matchKey(input)). */
 export function deriveRuleId(input: Input): string {
-  return 'r-' + createHash('sha256').update(matchKey(input), 'utf8').digest('hex').slice(0, 12);
+  return 'r-' + hash('sha256', matchKey(input), 'hex').slice(0, 12);
 }

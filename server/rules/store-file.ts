@@ -1,7 +1,12 @@
 /**
- * The rule store on disk: one JSON document,
- *   {"format": "mcr-rules", "version": 1, "generation": "N", "rules": [Rule.toJSON(...), ...]}
- * with rules sorted by id and without their status (which is runtime state).
+ * The rule store on disk (docs/decisions/0023): a snapshot, rules.json, one JSON document
+ *   {"format": "mcr-rules", "version": 2, "generation": "N", "rules": [Rule.toJSON(...), ...]}
+ * with rules sorted by id, one per line, without their status (which is runtime state); and beside it
+ * a journal (journal.ts) of the changes since, one JSON record per change:
+ *   {"generation": "N+1", "put": [Rule.toJSON(...), ...], "remove": ["id", ...]}
+ * Version 1 is the same document from before the journal (pretty-printed, no journal beside it): it
+ * is read, and written again as version 2 when the store opens, so that an older mcrd, which would
+ * not read the journal, refuses the store instead of losing the changes in it.
  *
  * Reading is strict: a file that is not exactly a valid store is reported as corrupt, never
  * replaced and never read as empty, so a damaged file cannot silently lose every rule.
@@ -9,13 +14,15 @@
 import { promises as fs } from 'fs';
 
 import { Rule } from '../../gen/mcr/v1/rules';
-import { ApiError } from '../api/errors';
+import { RuleError } from './errors';
 import { writeFileAtomic } from './atomic-file';
 import { RuleSet } from './rule-set';
 import { RuleLimits, validateRuleDefinition } from './validate';
 
 export const STORE_FORMAT = 'mcr-rules';
-export const STORE_VERSION = 1;
+export const STORE_VERSION = 2;
+/** The version before the journal: read, and migrated on open. */
+export const STORE_VERSION_WITHOUT_JOURNAL = 1;
 /** Only the supervisor reads or writes the store. */
 export const STORE_FILE_MODE = 0o600;
 
@@ -36,42 +43,90 @@ export interface StoreContents {
   rules: RuleSet;
 }
 
-export const EMPTY_STORE: StoreContents = { generation: 0n, rules: RuleSet.EMPTY };
-
-export function encodeStore(contents: StoreContents): string {
-  const document = {
-    format: STORE_FORMAT,
-    version: STORE_VERSION,
-    generation: contents.generation.toString(),
-    rules: contents.rules.sorted().map((rule) => Rule.toJSON({ ...rule, status: undefined })),
-  };
-  return JSON.stringify(document, null, 2) + '\n';
+/** A snapshot as read: its contents, its version and its size in bytes (0 when there is no file). */
+export interface Snapshot extends StoreContents {
+  version: number;
+  bytes: number;
 }
 
-export function writeStore(file: string, contents: StoreContents): Promise<void> {
-  return writeFileAtomic(file, encodeStore(contents), STORE_FILE_MODE);
+
+/** The snapshot of `rules` at `generation`: compact, a rule a line (a readable diff, a fast parse). */
+export function encodeStore(contents: { generation: bigint; rules: Iterable<Rule> }): string {
+  const rules = [...contents.rules].map((rule) => JSON.stringify(ruleJson(rule)));
+  const head = `{"format":${JSON.stringify(STORE_FORMAT)},"version":${STORE_VERSION},"generation":${JSON.stringify(contents.generation.toString())},"rules":[`;
+  return rules.length === 0 ? `${head}]}\n` : `${head}\n${rules.join(',\n')}\n]}\n`;
 }
 
-/** The store in `file`: EMPTY_STORE when there is no file; StoreCorruptError when it is not valid. */
-export async function readStore(file: string, limits: RuleLimits): Promise<StoreContents> {
+/** A stored rule as JSON: without its status. */
+function ruleJson(rule: Rule): unknown {
+  return Rule.toJSON({ ...rule, status: undefined });
+}
+
+/** Writes the snapshot atomically; resolves to its size in bytes once it is durable. */
+export async function writeStore(file: string, contents: { generation: bigint; rules: Iterable<Rule> }): Promise<number> {
+  const text = encodeStore(contents);
+  await writeFileAtomic(file, text, STORE_FILE_MODE);
+  return Buffer.byteLength(text);
+}
+
+/** The snapshot in `file`: empty when there is no file; StoreCorruptError when it is not valid. */
+export async function readStore(file: string, limits: RuleLimits): Promise<Snapshot> {
   let text: string;
   try {
     text = await fs.readFile(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return EMPTY_STORE;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { generation: 0n, rules: RuleSet.empty(), version: STORE_VERSION, bytes: 0 };
     throw err;
   }
   try {
-    return decodeStore(text, limits);
+    return { ...decodeStore(text, limits), bytes: Buffer.byteLength(text) };
   } catch (err) {
     if (err instanceof StoreProblem) throw new StoreCorruptError(file, err.message);
     throw err;
   }
 }
 
-class StoreProblem extends Error {}
+/** What one journal record says: the store's generation after it, rules put in place, ids removed. */
+export interface StoreChange {
+  generation: bigint;
+  put: Rule[];
+  remove: string[];
+}
 
-function decodeStore(text: string, limits: RuleLimits): StoreContents {
+/** One journal record (a single line). */
+export function encodeChange(change: StoreChange): string {
+  return JSON.stringify({ generation: change.generation.toString(), put: change.put.map(ruleJson), remove: change.remove });
+}
+
+/** A journal record; throws StoreProblem naming `where` when it is not a valid one. */
+export function decodeChange(record: string, where: string, limits: RuleLimits): StoreChange {
+  let document: unknown;
+  try {
+    document = JSON.parse(record);
+  } catch (err) {
+    throw new StoreProblem(`${where}: not valid JSON (${(err as Error).message})`);
+  }
+  if (!isObject(document)) throw new StoreProblem(`${where}: not a JSON object`);
+  const generation = decodeCounter(document.generation, `${where}.generation`);
+  if (!Array.isArray(document.put)) throw new StoreProblem(`${where}.put is not an array`);
+  if (!Array.isArray(document.remove) || !document.remove.every((id) => typeof id === 'string')) {
+    throw new StoreProblem(`${where}.remove is not an array of ids`);
+  }
+  const put = document.put.map((entry: unknown, index: number) => decodeRule(entry, `${where}.put[${index}]`, limits));
+  return { generation, put, remove: document.remove as string[] };
+}
+
+/** The generation of a journal record, without reading the rest of it (a record the snapshot has). */
+export function changeGeneration(record: string, where: string): bigint {
+  const match = /^\{"generation":"(0|[1-9][0-9]*)"/.exec(record);
+  if (!match) return decodeChange(record, where, { maxRules: Number.MAX_SAFE_INTEGER, maxOutputsPerRule: Number.MAX_SAFE_INTEGER }).generation;
+  return BigInt(match[1]);
+}
+
+/** What is wrong with a store file (the caller makes it a StoreCorruptError naming the file). */
+export class StoreProblem extends Error {}
+
+function decodeStore(text: string, limits: RuleLimits): StoreContents & { version: number } {
   let document: unknown;
   try {
     document = JSON.parse(text);
@@ -80,23 +135,26 @@ function decodeStore(text: string, limits: RuleLimits): StoreContents {
   }
   if (!isObject(document)) throw new StoreProblem('not a JSON object');
   if (document.format !== STORE_FORMAT) throw new StoreProblem(`format is ${JSON.stringify(document.format)}, expected "${STORE_FORMAT}"`);
-  if (document.version !== STORE_VERSION) throw new StoreProblem(`version is ${JSON.stringify(document.version)}, expected ${STORE_VERSION}`);
+  const version = document.version;
+  if (version !== STORE_VERSION && version !== STORE_VERSION_WITHOUT_JOURNAL) {
+    throw new StoreProblem(`version is ${JSON.stringify(version)}, expected ${STORE_VERSION} (or ${STORE_VERSION_WITHOUT_JOURNAL}, the format before the journal)`);
+  }
   const generation = decodeCounter(document.generation, 'generation');
   if (!Array.isArray(document.rules)) throw new StoreProblem('rules is not an array');
   if (document.rules.length > limits.maxRules) {
     throw new StoreProblem(`${document.rules.length} rules, more than the limit of ${limits.maxRules}`);
   }
-  let rules = RuleSet.EMPTY;
+  const rules = RuleSet.empty();
   document.rules.forEach((entry: unknown, index: number) => {
     const rule = decodeRule(entry, `rules[${index}]`, limits);
     const conflict = rules.conflict(rule, `rules[${index}]`, false);
     if (conflict) throw new StoreProblem(conflict.message);
-    rules = rules.with(rule);
+    rules.put(rule);
   });
-  return { generation, rules };
+  return { generation, rules, version };
 }
 
-function decodeRule(entry: unknown, field: string, limits: RuleLimits): Rule {
+export function decodeRule(entry: unknown, field: string, limits: RuleLimits): Rule {
   if (!isObject(entry)) throw new StoreProblem(`${field} is not a JSON object`);
   let rule: Rule;
   try {
@@ -108,7 +166,7 @@ function decodeRule(entry: unknown, field: string, limits: RuleLimits): Rule {
   try {
     definition = validateRuleDefinition(rule, limits, field);
   } catch (err) {
-    if (err instanceof ApiError) throw new StoreProblem(err.message);
+    if (err instanceof RuleError) throw new StoreProblem(err.message);
     throw err;
   }
   if (!definition.id) throw new StoreProblem(`${field}.id: missing`);

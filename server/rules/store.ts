@@ -1,28 +1,61 @@
 /**
  * The rule store: the supervisor's desired state, persisted so a restart loses nothing.
  *
- * Mutations run one at a time (a promise chain). Each builds the next state, writes it to disk
- * atomically and only then makes it the current state, so memory never holds a change the disk does
- * not, and a failed write changes nothing. Reads are synchronous and see committed state only.
+ * On disk (store-file.ts, docs/decisions/0023): a snapshot (rules.json) and a journal of the changes
+ * since (rules.journal). A change is one journal record; it is acknowledged (its promise resolves)
+ * only once fdatasync'd, and only then do reads see it, so memory never holds a change the disk does
+ * not, and a failed write changes nothing. Mutations are planned one after the other, each on top of
+ * the ones before it (also those still being written); those that arrive while the journal syncs go
+ * to disk together in the next frame (group commit), in order. When the journal outgrows the
+ * snapshot, a new snapshot is written (atomically) and the journal emptied.
+ *
+ * Reads are synchronous and see durable state only.
  */
 import { promises as fs } from 'fs';
 import path from 'path';
 
 import type { Rule } from '../../gen/mcr/v1/rules';
-import { aborted, alreadyExists, ApiError, exhausted, invalid, notFound, quote, RULE_RESOURCE } from '../api/errors';
+import { aborted, alreadyExists, exhausted, invalid, notFound, quote, RULE_RESOURCE, RuleError } from './errors';
+import { logger } from '../log';
 import { planApply } from './apply-plan';
 import { removeStaleTemporary } from './atomic-file';
 import { deriveRuleId } from './id';
-import { describeRule } from './rule-set';
-import { readStore, StoreContents, writeStore } from './store-file';
+import { Journal, JournalProblem, readJournal } from './journal';
+import { describeRule, RuleSet, RuleView } from './rule-set';
+import {
+  changeGeneration,
+  decodeChange,
+  encodeChange,
+  readStore,
+  StoreChange,
+  StoreCorruptError,
+  StoreProblem,
+  STORE_FILE_MODE,
+  STORE_VERSION,
+  writeStore,
+} from './store-file';
 import { applyUpdateMask, RuleMaskPath } from './update-mask';
 import { RuleLimits, validateRuleDefinition } from './validate';
 
 export { StoreCorruptError } from './store-file';
 
 export const STORE_FILE_NAME = 'rules.json';
+export const JOURNAL_FILE_NAME = 'rules.journal';
+/**
+ * The journal is compacted into a new snapshot once it is this many times the snapshot's size (and
+ * at least COMPACT_MIN_BYTES): writing snapshots costs O(1) per change amortized, and opening reads
+ * at most this much more than the snapshot.
+ */
+export const COMPACT_FACTOR = 1;
+export const COMPACT_MIN_BYTES = 1 << 20;
 /** Created when missing: only the supervisor may read the state directory. */
 const STATE_DIR_MODE = 0o700;
+
+/** Settings tests change. */
+export interface StoreTuning {
+  /** The least journal size that is compacted (COMPACT_MIN_BYTES). */
+  compactMinBytes?: number;
+}
 
 export interface MutationOptions {
   /** Run every check and return the would-be result without changing anything. */
@@ -34,10 +67,17 @@ export interface AppliedRules {
   added: Rule[];
   changed: Rule[];
   removed: Rule[];
-  unchanged: Rule[];
+  /**
+   * The stored rules themselves, not copies (an apply of 20,000 rules that changes one must not copy
+   * the other 19,999): read only.
+   */
+  unchanged: readonly Readonly<Rule>[];
   /** The store's generation after the apply: unchanged by a dry run or an apply that changes nothing. */
   generation: bigint;
 }
+
+/** What a mutation changes: rules put in place (added or replacing the rule with their id), ids removed. */
+type RuleChange = Omit<StoreChange, 'generation'>;
 
 /** Request fields the errors name (those of CreateRuleRequest, UpdateRuleRequest and DeleteRuleRequest). */
 const CREATE_FIELD = 'rule';
@@ -46,48 +86,115 @@ const REF_FIELD = 'rule';
 const GENERATION_FIELD = 'expected_generation';
 
 export class RuleStore {
-  private state: StoreContents;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly log = logger('store');
+  /** Changes planned (the planning view has them) but not yet durable, oldest first. */
+  private readonly pending: StoreChange[] = [];
+  /** The durable rules with the pending changes on top; rebuilt when undefined. */
+  private planning: RuleSet | undefined;
+  /** Settles once every change planned so far is durable or failed. */
+  private settled: Promise<void> = Promise.resolve();
+  /** Journal size at which to compact next. */
+  private compactAt: number;
 
   private constructor(
-    /** <stateDir>/rules.json */
+    /** <stateDir>/rules.json: the snapshot. */
     readonly path: string,
     private readonly limits: RuleLimits,
-    initial: StoreContents,
+    /** What is on disk: changed in place once a change is. */
+    private readonly rules: RuleSet,
+    private generationOnDisk: bigint,
+    private readonly journal: Journal,
+    private snapshotBytes: number,
+    private readonly compactMinBytes: number,
   ) {
-    this.state = initial;
+    this.compactAt = this.compactionThreshold();
   }
 
   /**
-   * Opens (creating the directory when missing) the store in `stateDir`. A missing file is an empty
-   * store; a file that is not a valid store throws StoreCorruptError.
+   * Opens (creating the directory when missing) the store in `stateDir`: the snapshot, then the
+   * journal's changes after it. A missing snapshot is an empty store. A torn end of the journal (a
+   * crash in the middle of a write, never acknowledged) is cut off and logged; anything else that is
+   * not a valid store throws StoreCorruptError, and nothing is written. A snapshot of the format
+   * before the journal is written again in the current one.
    */
-  static async open(stateDir: string, limits: RuleLimits): Promise<RuleStore> {
+  static async open(stateDir: string, limits: RuleLimits, tuning: StoreTuning = {}): Promise<RuleStore> {
     await fs.mkdir(stateDir, { recursive: true, mode: STATE_DIR_MODE });
     const file = path.join(stateDir, STORE_FILE_NAME);
+    const journalFile = path.join(stateDir, JOURNAL_FILE_NAME);
     await removeStaleTemporary(file);
-    return new RuleStore(file, limits, await readStore(file, limits));
+    const snapshot = await readStore(file, limits);
+    let journal;
+    try {
+      journal = await readJournal(journalFile);
+    } catch (err) {
+      if (err instanceof JournalProblem) throw new StoreCorruptError(journalFile, err.message);
+      throw err;
+    }
+    const { rules } = snapshot;
+    let generation = snapshot.generation;
+    try {
+      journal.records.forEach((record, index) => {
+        const where = `record ${index + 1}`;
+        const recordGeneration = changeGeneration(record, where);
+        if (recordGeneration <= snapshot.generation) return; // in the snapshot already
+        if (recordGeneration !== generation + 1n) {
+          throw new StoreProblem(`${where} is generation ${recordGeneration}, but the store is at ${generation}: records are missing`);
+        }
+        replay(rules, decodeChange(record, where, limits), where);
+        generation = recordGeneration;
+      });
+      if (rules.size > limits.maxRules) throw new StoreProblem(`${rules.size} rules, more than the limit of ${limits.maxRules}`);
+    } catch (err) {
+      if (err instanceof StoreProblem) throw new StoreCorruptError(journalFile, err.message);
+      throw err;
+    }
+    const log = logger('store');
+    if (journal.tornBytes > 0) {
+      log.warn(`rule store journal ${journalFile}: cut off ${journal.tornBytes} bytes at its end, a write a crash interrupted (never acknowledged)`, {
+        tornBytes: journal.tornBytes,
+        keptBytes: journal.goodBytes,
+      });
+      await Journal.cutTornEnd(journalFile, journal.goodBytes);
+    }
+    let snapshotBytes = snapshot.bytes;
+    if (snapshot.bytes > 0 && snapshot.version !== STORE_VERSION) {
+      snapshotBytes = await writeStore(file, { generation: snapshot.generation, rules: snapshot.rules.sorted() });
+      log.info(`rule store ${file} migrated from version ${snapshot.version} to ${STORE_VERSION}`, { rules: snapshot.rules.size });
+    }
+    const compactMinBytes = tuning.compactMinBytes ?? COMPACT_MIN_BYTES;
+    return new RuleStore(file, limits, rules, generation, new Journal(journalFile, journal.goodBytes, STORE_FILE_MODE), snapshotBytes, compactMinBytes);
+  }
+
+  /** Waits for the changes being written, then closes the journal. */
+  async close(): Promise<void> {
+    await this.settled;
+    await this.journal.close();
   }
 
   /** Generation of the whole store: +1 per change. */
   get generation(): bigint {
-    return this.state.generation;
+    return this.generationOnDisk;
+  }
+
+  /** Number of rules. */
+  get size(): number {
+    return this.rules.size;
   }
 
   /** Every rule, sorted by id (copies). */
   list(): Rule[] {
-    return this.state.rules.sorted().map(copyRule);
+    return this.rules.sorted().map(copyRule);
   }
 
   /** The rule with this id, else with this name (a copy). */
   find(ref: string): Rule | undefined {
-    const rule = this.state.rules.find(ref);
+    const rule = this.rules.find(ref);
     return rule && copyRule(rule);
   }
 
   /** Adds a rule; its id is derived from the match key when `def.id` is empty. Resolves to the stored rule. */
   create(def: Rule, now: bigint, options: MutationOptions = {}): Promise<Rule> {
-    return this.mutate(options, (state) => {
+    return this.mutate(options, (rules) => {
       const definition = validateRuleDefinition(def, this.limits, CREATE_FIELD);
       const rule: Rule = {
         ...definition,
@@ -96,12 +203,12 @@ export class RuleStore {
         createdUnixNanos: now,
         updatedUnixNanos: now,
       };
-      const conflict = state.rules.conflict(rule, CREATE_FIELD, false);
+      const conflict = conflictIn(rules, rule, CREATE_FIELD, false);
       if (conflict) throw definition.id ? conflict : explainDerivedId(conflict);
-      if (state.rules.size >= this.limits.maxRules) {
-        throw exhausted(CREATE_FIELD, `the store already holds ${state.rules.size} rules, its limit`, '--max-rules');
+      if (rules.size >= this.limits.maxRules) {
+        throw exhausted(CREATE_FIELD, `the store already holds ${rules.size} rules, its limit`, '--max-rules');
       }
-      return { next: state.rules.with(rule), result: rule };
+      return { change: { put: [rule], remove: [] }, result: rule };
     }).then(copyRule);
   }
 
@@ -118,11 +225,11 @@ export class RuleStore {
     now: bigint,
     options: MutationOptions & { mask?: readonly RuleMaskPath[] } = {},
   ): Promise<{ before: Rule; after: Rule }> {
-    return this.mutate(options, (state) => {
+    return this.mutate(options, (rules) => {
       const { mask } = options;
-      const current = mask && findOrThrow(state, ref);
+      const current = mask && findOrThrow(rules, ref);
       const definition = validateRuleDefinition(current ? applyUpdateMask(current, def, mask) : def, this.limits, UPDATE_FIELD);
-      const before = current ?? findOrThrow(state, ref);
+      const before = current ?? findOrThrow(rules, ref);
       checkGeneration(before, expectedGeneration);
       if (definition.id && definition.id !== before.id) {
         throw invalid(`${UPDATE_FIELD}.id`, `is ${definition.id}, but the rule is ${before.id}: a rule's id never changes`);
@@ -134,9 +241,9 @@ export class RuleStore {
         createdUnixNanos: before.createdUnixNanos,
         updatedUnixNanos: now,
       };
-      const conflict = state.rules.conflict(after, UPDATE_FIELD, true);
+      const conflict = conflictIn(rules, after, UPDATE_FIELD, true);
       if (conflict) throw conflict;
-      return { next: state.rules.with(after), result: { before, after } };
+      return { change: { put: [after], remove: [] }, result: { before, after } };
     }).then((result) => ({ before: copyRule(result.before), after: copyRule(result.after) }));
   }
 
@@ -152,66 +259,169 @@ export class RuleStore {
     now: bigint,
     options: MutationOptions = {},
   ): Promise<AppliedRules> {
-    return this.mutate(options, (state) => {
+    return this.mutate(options, (rules, current) => {
       const expected = request.expectedGeneration;
-      if (expected !== undefined && expected !== state.generation) {
-        throw aborted(GENERATION_FIELD, `is ${expected}, but the rule store is at generation ${state.generation}`);
+      if (expected !== undefined && expected !== current) {
+        throw aborted(GENERATION_FIELD, `is ${expected}, but the rule store is at generation ${current}`);
       }
-      const plan = planApply(state.rules, desired, { replace: request.replace, limits: this.limits, now });
+      const plan = planApply(rules, desired, { replace: request.replace, limits: this.limits, now });
       // mutate() adds one to the generation when it writes, which it does for a real change only.
-      const generation = plan.next && !options.dryRun ? state.generation + 1n : state.generation;
+      const generation = plan.next && !options.dryRun ? current + 1n : current;
       const { added, changed, removed, unchanged } = plan;
-      return { next: plan.next, result: { added, changed, removed, unchanged, generation } };
+      const change = plan.next && { put: [...added, ...changed], remove: removed.map((rule) => rule.id) };
+      return { change, result: { added, changed, removed, unchanged, generation } };
     }).then((result) => ({
       added: result.added.map(copyRule),
       changed: result.changed.map(copyRule),
       removed: result.removed.map(copyRule),
-      unchanged: result.unchanged.map(copyRule),
+      unchanged: result.unchanged,
       generation: result.generation,
     }));
   }
 
   /** Removes the rule `ref` names; resolves to it as it was. */
   delete(ref: string, expectedGeneration: bigint | undefined): Promise<Rule> {
-    return this.mutate({}, (state) => {
-      const rule = findOrThrow(state, ref);
+    return this.mutate({}, (rules) => {
+      const rule = findOrThrow(rules, ref);
       checkGeneration(rule, expectedGeneration);
-      return { next: state.rules.without(rule.id), result: rule };
+      return { change: { put: [], remove: [rule.id] }, result: rule };
     }).then(copyRule);
   }
 
   /**
-   * Runs `change` after every earlier mutation has settled; unless dry, persists its result and then
-   * makes it current (`next` undefined: nothing changes, nothing is written). Callers copy the rules
-   * in the result before handing them out.
+   * Plans a mutation on top of every earlier one (durable or not); unless dry, journals its change
+   * and resolves once it is durable (`change` undefined: nothing changes, nothing is written). What
+   * does not write (a dry run, a mutation that changes nothing, a refusal) waits for the changes
+   * pending when it came to settle and is planned again, so that what it answers was planned on
+   * what clients can read (once: under a steady stream of changes it would wait forever). Callers
+   * copy the rules in the result before handing them out.
    */
   private mutate<T>(
     options: MutationOptions,
-    change: (state: StoreContents) => { next: StoreContents['rules'] | undefined; result: T },
+    plan: (rules: RuleView, generation: bigint) => { change: RuleChange | undefined; result: T },
+    waited = false,
   ): Promise<T> {
-    const run = this.queue.then(async () => {
-      const { next, result } = change(this.state);
-      if (!options.dryRun && next) {
-        const nextState: StoreContents = { generation: this.state.generation + 1n, rules: next };
-        await writeStore(this.path, nextState);
-        this.state = nextState;
-      }
-      return result;
+    const again = () => this.settled.then(() => this.mutate(options, plan, true));
+    const wait = !waited && this.pending.length > 0;
+    if (wait && options.dryRun) return again();
+    let planned: { change: RuleChange | undefined; result: T };
+    try {
+      planned = plan(this.view(), this.plannedGeneration());
+    } catch (err) {
+      return wait ? again() : Promise.reject(err);
+    }
+    const { change, result } = planned;
+    if (options.dryRun) return Promise.resolve(result);
+    if (!change) return wait ? again() : Promise.resolve(result);
+    const stored: StoreChange = { generation: this.plannedGeneration() + 1n, ...change };
+    const record = encodeChange(stored);
+    applyChange(this.view(), stored);
+    this.pending.push(stored);
+    const done = new Promise<T>((resolve, reject) => {
+      this.journal.append(record, {
+        durable: () => {
+          this.commit(stored);
+          resolve(result);
+        },
+        failed: (err) => {
+          this.drop(stored);
+          reject(err);
+        },
+      });
     });
-    this.queue = run.catch(() => undefined);
-    return run;
+    this.settled = done.then(
+      () => undefined,
+      () => undefined,
+    );
+    return done;
+  }
+
+  /** The durable rules with the pending changes on top. */
+  private view(): RuleSet {
+    if (!this.planning) {
+      this.planning = RuleSet.over(this.rules);
+      for (const change of this.pending) applyChange(this.planning, change);
+    }
+    return this.planning;
+  }
+
+  private plannedGeneration(): bigint {
+    return this.generationOnDisk + BigInt(this.pending.length);
+  }
+
+  /** `change` is on disk (the oldest pending one: the journal acknowledges in order). */
+  private commit(change: StoreChange): void {
+    this.pending.shift();
+    applyChange(this.rules, change);
+    this.generationOnDisk = change.generation;
+    // The layer counted the change against the rules below it, which now have it: build it again.
+    this.planning = undefined;
+    if (this.journal.size >= this.compactAt) this.compact();
+  }
+
+  /** `change` could not be written: neither could any after it (the journal fails those too). */
+  private drop(change: StoreChange): void {
+    const at = this.pending.indexOf(change);
+    if (at >= 0) this.pending.splice(at);
+    this.planning = undefined;
+  }
+
+  /** Writes a snapshot of the durable rules (between two journal frames), then the journal is emptied. */
+  private compact(): void {
+    const journalBytes = this.journal.size;
+    // Not again before the journal has grown as much again, whether this one succeeds or not.
+    this.compactAt = journalBytes + this.compactionThreshold();
+    this.journal.compact(async () => {
+      const started = Date.now();
+      const generation = this.generationOnDisk;
+      try {
+        this.snapshotBytes = await writeStore(this.path, { generation, rules: this.rules.sorted() });
+      } catch (err) {
+        this.log.warn(`rule store ${this.path}: could not write a snapshot, the journal goes on (${(err as Error).message})`, { journalBytes });
+        throw err;
+      }
+      this.compactAt = this.compactionThreshold();
+      this.log.debug('rule store compacted', { generation: String(generation), rules: this.rules.size, snapshotBytes: this.snapshotBytes, journalBytes, ms: Date.now() - started });
+    });
+  }
+
+  private compactionThreshold(): number {
+    return Math.max(this.compactMinBytes, this.snapshotBytes * COMPACT_FACTOR);
   }
 }
 
-/** NOT_FOUND for a rule reference (id or name) that names no rule; `field` is the request's. */
-export function unknownRule(field: string, ref: string): ApiError {
+/** Applies a journal record read back to `rules`, refusing (StoreProblem) one that does not fit. */
+function replay(rules: RuleSet, change: StoreChange, where: string): void {
+  for (const id of change.remove) {
+    if (!rules.remove(id)) throw new StoreProblem(`${where} removes rule ${id}, which the store does not hold`);
+  }
+  change.put.forEach((rule, index) => {
+    const conflict = rules.conflict(rule, `${where}.put[${index}]`, true);
+    if (conflict) throw new StoreProblem(conflict.message);
+    rules.put(rule);
+  });
+}
+
+/** A rule reference (id or name) that names no rule; `field` is the request's. */
+function unknownRule(field: string, ref: string): RuleError {
   return notFound(field, `no rule with id or name ${quote(ref)}`, { reason: 'RULE_NOT_FOUND', resource: { type: RULE_RESOURCE, name: ref } });
 }
 
-function findOrThrow(state: StoreContents, ref: string): Rule {
-  const rule = state.rules.find(ref);
+function findOrThrow(rules: RuleView, ref: string): Rule {
+  const rule = rules.get(ref) ?? rules.named(ref);
   if (!rule) throw unknownRule(REF_FIELD, ref);
   return rule;
+}
+
+function applyChange(rules: RuleSet, change: RuleChange): void {
+  // Removed first, so that rules may trade names or match keys in one change.
+  for (const id of change.remove) rules.remove(id);
+  for (const rule of change.put) rules.put(rule);
+}
+
+/** RuleSet.conflict against a view (a layer over it answers just as the view would). */
+function conflictIn(rules: RuleView, rule: Rule, field: string, replacing: boolean): RuleError | undefined {
+  return RuleSet.over(rules).conflict(rule, field, replacing);
 }
 
 function checkGeneration(rule: Rule, expected: bigint | undefined): void {
@@ -224,7 +434,7 @@ function checkGeneration(rule: Rule, expected: bigint | undefined): void {
  * A derived id can be taken although no rule has this match key: ids never change, so a rule created
  * with this match key and updated to another keeps it. The client has to choose an id then.
  */
-function explainDerivedId(conflict: ApiError): ApiError {
+function explainDerivedId(conflict: RuleError): RuleError {
   if (conflict.field !== `${CREATE_FIELD}.id`) return conflict;
   return alreadyExists(
     conflict.field,

@@ -5,7 +5,7 @@
  * whole list: there is no path to one output.
  */
 import type { Input, Rule } from '../../gen/mcr/v1/rules';
-import { invalid, quote } from '../api/errors';
+import { invalid, quote } from './errors';
 
 export const UPDATE_MASK_FIELD = 'update_mask';
 

@@ -1,9 +1,9 @@
 /**
- * Validation of a rule definition (DESIGN.md §3). Every error is an ApiError whose field is the path
+ * Validation of a rule definition (DESIGN.md §3). Every error is a RuleError (errors.ts) whose field is the path
  * of the offending value inside the request, e.g. `rule.outputs[1].port`.
  */
 import type { Input, Output, Rule } from '../../gen/mcr/v1/rules';
-import { ApiError, exhausted, invalid, quote, violationsError } from '../api/errors';
+import { exhausted, invalid, quote, RuleError, violationsError } from './errors';
 import { IPV4_ANY, IPV4_BROADCAST, isMulticast, isUnicast, isValidInterfaceName, parseIPv4 } from './addresses';
 
 export interface RuleLimits {
@@ -13,7 +13,8 @@ export interface RuleLimits {
   maxOutputsPerRule: number;
 }
 
-export const DEFAULT_RULE_LIMITS: RuleLimits = { maxRules: 10_000, maxOutputsPerRule: 64 };
+/** The defaults of --max-rules and --max-outputs-per-rule (config/limits.ts). */
+export const DEFAULT_RULE_LIMITS: RuleLimits = { maxRules: 100_000, maxOutputsPerRule: 64 };
 
 /** The values an output's ttl and dscp may take. */
 export const TTL_RANGE = { min: 1, max: 255 } as const;
@@ -34,27 +35,27 @@ export interface RuleDraft {
   outputs?: ReadonlyArray<Partial<Output> | undefined>;
 }
 
-/** Runs `check`; an ApiError it throws goes to `violations`. Returns whether it passed. */
-function collect(violations: ApiError[], check: () => void): boolean {
+/** Runs `check`; an RuleError it throws goes to `violations`. Returns whether it passed. */
+function collect(violations: RuleError[], check: () => void): boolean {
   try {
     check();
     return true;
   } catch (err) {
-    if (!(err instanceof ApiError)) throw err;
+    if (!(err instanceof RuleError)) throw err;
     violations.push(err);
     return false;
   }
 }
 
 /**
- * Every violation of `draft`, in field order (id, name, input, then each output), as ApiErrors
+ * Every violation of `draft`, in field order (id, name, input, then each output), as RuleErrors
  * naming their field. With `absent: 'required'` (a request) a missing input, output list or output
  * is a violation; with 'unread' (see RuleDraft) it is skipped. The first violation is the one
  * validateRuleDefinition throws (with all of them in its details). Checks that compare parts (an output sending to the input, two
  * outputs alike) are made between parts that are themselves valid, so each problem is named once.
  */
-export function ruleViolations(draft: RuleDraft, limits: RuleLimits, field = 'rule', absent: 'required' | 'unread' = 'required'): ApiError[] {
-  const violations: ApiError[] = [];
+export function ruleViolations(draft: RuleDraft, limits: RuleLimits, field = 'rule', absent: 'required' | 'unread' = 'required'): RuleError[] {
+  const violations: RuleError[] = [];
   if (draft.id !== undefined) collect(violations, () => checkIdentifier(draft.id!, `${field}.id`));
   if (draft.name !== undefined) collect(violations, () => checkIdentifier(draft.name!, `${field}.name`));
   let input: Input | undefined;
@@ -125,7 +126,7 @@ function checkIdentifier(value: string, field: string): void {
 }
 
 /** Adds a violation to `violations` for each field of the input that is not valid (unread fields are skipped). */
-function inputViolations(input: Partial<Input> | undefined, field: string, violations: ApiError[]): void {
+function inputViolations(input: Partial<Input> | undefined, field: string, violations: RuleError[]): void {
   if (!input) return void violations.push(invalid(field, 'required'));
   const { interface: name, group, port, source } = input;
   if (name !== undefined) collect(violations, () => checkInterface(name, `${field}.interface`));
@@ -144,7 +145,7 @@ function inputViolations(input: Partial<Input> | undefined, field: string, viola
 }
 
 /** Adds a violation to `violations` for each field of the output that is not valid (unread fields are skipped). */
-function outputViolations(output: Partial<Output> | undefined, field: string, violations: ApiError[]): void {
+function outputViolations(output: Partial<Output> | undefined, field: string, violations: RuleError[]): void {
   if (!output) return void violations.push(invalid(field, 'required'));
   const { interface: name, address, port } = output;
   if (name !== undefined) collect(violations, () => checkInterface(name, `${field}.interface`));

@@ -5,14 +5,16 @@
  *   flow runs through another rule. Its workers must not survive it (within 1 s, and no packet is
  *   forwarded after they are gone); started again on the same state directory, it must hold exactly
  *   the changes it acknowledged (the change in flight when it died may be there or not).
- * - a rules.json cut short in the middle of the JSON, or empty, makes mcrd refuse to start, name the
- *   file, and leave it exactly as it was.
+ * - a rules.json (the snapshot) cut short in the middle of the JSON, or empty, makes mcrd refuse to
+ *   start, name the file, and leave it exactly as it was.
  */
 import { expect } from 'chai';
 import fs from 'fs';
 import path from 'path';
 
 import { Rule } from '../../gen/mcr/v1/rules';
+import { JOURNAL_FILE_NAME, RuleStore } from '../../server/rules/store';
+import { writeStore } from '../../server/rules/store-file';
 import { useRelay } from '../support/fixture';
 import { expectCleanStop, reportMeasured } from '../support/faults';
 import { McrClient, RuleSpec } from '../support/grpc';
@@ -231,6 +233,11 @@ describe('e2e: resilience: a damaged rules.json', function () {
     }
     expect(await relay.mcrd.stop(), 'mcrd exit on SIGTERM').to.deep.equal({ code: 0, signal: null, killed: false });
     const file = path.join(relay.mcrd.stateDir, 'rules.json');
+    // The three changes are in the journal: made a snapshot alone, as a compaction leaves it.
+    const stored = await RuleStore.open(relay.mcrd.stateDir, { maxRules: 10, maxOutputsPerRule: 4 });
+    await writeStore(file, { generation: stored.generation, rules: stored.list() });
+    await stored.close();
+    fs.rmSync(path.join(relay.mcrd.stateDir, JOURNAL_FILE_NAME));
     const good = fs.readFileSync(file, 'utf8');
     // Cut inside the second rule: a torn write of a store that was valid.
     const cut = good.slice(0, good.indexOf(names[1]) + 3);

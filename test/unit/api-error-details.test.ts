@@ -15,6 +15,7 @@ import {
   shuttingDown,
   STATUS_DETAILS_KEY,
   statusDetails,
+  toApiError,
   violationsError,
 } from '../../server/api/errors';
 import { MalformedRequest, refuseMalformed } from '../../server/api/strict-requests';
@@ -41,7 +42,9 @@ function thrown(run: () => unknown): ApiError {
   try {
     run();
   } catch (err) {
-    if (err instanceof ApiError) return err;
+    // The rules domain's errors as the API answers them.
+    const answered = toApiError(err);
+    if (answered instanceof ApiError) return answered;
     throw err;
   }
   throw new Error('nothing was thrown');
@@ -88,8 +91,15 @@ describe('API error details', () => {
 
   it('ApplyRules: the violations of every rule of the set', () => {
     const bad = [{ ...RULE, input: { ...RULE.input, port: 0 } }, RULE, { ...RULE, name: 'x', outputs: [{ ...RULE.outputs[0], port: 0 }] }];
-    const error = thrown(() => planApply(RuleSet.EMPTY, bad as never, { limits: DEFAULT_RULE_LIMITS, now: 1n } as never));
+    const error = thrown(() => planApply(RuleSet.empty(), bad as never, { limits: DEFAULT_RULE_LIMITS, now: 1n } as never));
     expect(details(error).badRequest?.fieldViolations.map((v) => v.field)).to.deep.equal(['rules[0].input.port', 'rules[2].outputs[0].port']);
+  });
+
+  it('ALREADY_EXISTS: ResourceInfo and a BadRequest naming the field that clashes', () => {
+    const exists = details(alreadyExists('rule.name', 'rule r-1 is already named "cam1"', { reason: 'RULE_EXISTS', resource: { type: 'mcr.v1.Rule', name: 'r-1' } }));
+    expect(exists.errorInfo?.reason).to.equal('RULE_EXISTS');
+    expect(exists.resourceInfo).to.deep.include({ resourceType: 'mcr.v1.Rule', resourceName: 'r-1' });
+    expect(exists.badRequest?.fieldViolations.map((v) => [v.field, v.description])).to.deep.equal([['rule.name', 'rule r-1 is already named "cam1"']]);
   });
 
   it('ResourceInfo, PreconditionFailure and QuotaFailure', () => {

@@ -3,6 +3,7 @@ import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
 
 import { ApiError, MAX_DETAILS_LENGTH, notFound, quote } from '../../server/api/errors';
+import { RuleError } from '../../server/rules/errors';
 import { DEFAULT_RULE_LIMITS, validateRuleDefinition } from '../../server/rules/validate';
 
 describe('API error messages', () => {
@@ -21,6 +22,6 @@ describe('API error messages', () => {
 
   it('validation quotes a huge name shortened', () => {
     const rule = { name: 'n'.repeat(75_000), input: { interface: 'eth0', group: '239.1.1.1', port: 5000 }, outputs: [{ interface: 'eth1', address: '239.2.2.2', port: 6000 }] };
-    expect(() => validateRuleDefinition(rule as never, DEFAULT_RULE_LIMITS, 'rule')).to.throw(ApiError, /^rule\.name: "n{64}"\.\.\. \(75000 characters\)/);
+    expect(() => validateRuleDefinition(rule as never, DEFAULT_RULE_LIMITS, 'rule')).to.throw(RuleError, /^rule\.name: "n{64}"\.\.\. \(75000 characters\)/);
   });
 });

@@ -3,7 +3,8 @@ import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
 
 import { DeepPartial, Rule } from '../../gen/mcr/v1/rules';
-import { ApiError } from '../../server/api/errors';
+import { ApiError, toApiError } from '../../server/api/errors';
+import { RuleError } from '../../server/rules/errors';
 import { ApplyPlan, planApply, sameDefinition } from '../../server/rules/apply-plan';
 import { deriveRuleId } from '../../server/rules/id';
 import { RuleSet } from '../../server/rules/rule-set';
@@ -29,7 +30,7 @@ function stored(n: number, spec: DeepPartial<Rule> = {}, generation = 3n): Rule 
 }
 
 function setOf(...rules: Rule[]): RuleSet {
-  return rules.reduce((set, rule) => set.with(rule), RuleSet.EMPTY);
+  return RuleSet.of(rules);
 }
 
 function plan(current: RuleSet, desired: Rule[], replace = false): ApplyPlan {
@@ -42,8 +43,8 @@ function refusal(run: () => unknown, code: status, field: string): ApiError {
   try {
     run();
   } catch (err) {
-    expect(err, String(err)).to.be.instanceOf(ApiError);
-    const error = err as ApiError;
+    expect(err, String(err)).to.be.instanceOf(RuleError);
+    const error = toApiError(err) as ApiError;
     expect(status[error.code], error.message).to.equal(status[code]);
     expect(error.field, error.message).to.equal(field);
     return error;
@@ -53,7 +54,7 @@ function refusal(run: () => unknown, code: status, field: string): ApiError {
 
 describe('apply plan', () => {
   it('adds new rules with derived ids at generation 1', () => {
-    const result = plan(RuleSet.EMPTY, [def(1), def(2, { id: 'chosen' })]);
+    const result = plan(RuleSet.empty(), [def(1), def(2, { id: 'chosen' })]);
     expect(ids(result.added)).to.deep.equal([deriveRuleId(def(1).input!), 'chosen']);
     expect(result.added.every((r) => r.generation === 1n && r.createdUnixNanos === NOW && r.updatedUnixNanos === NOW)).to.equal(true);
     expect(result.next?.size).to.equal(2);
@@ -134,14 +135,45 @@ describe('apply plan', () => {
   });
 
   it('names the rule at fault for a bad definition (INVALID_ARGUMENT rules[i].field)', () => {
-    refusal(() => plan(RuleSet.EMPTY, [def(1), def(2, { outputs: [{ interface: 'eth1', address: '239.9.9.2', port: 0 }] })]), status.INVALID_ARGUMENT, 'rules[1].outputs[0].port');
-    refusal(() => plan(RuleSet.EMPTY, [def(1, { input: { interface: 'eth0', group: '10.0.0.1', port: 5000 } })]), status.INVALID_ARGUMENT, 'rules[0].input.group');
+    refusal(() => plan(RuleSet.empty(), [def(1), def(2, { outputs: [{ interface: 'eth1', address: '239.9.9.2', port: 0 }] })]), status.INVALID_ARGUMENT, 'rules[1].outputs[0].port');
+    refusal(() => plan(RuleSet.empty(), [def(1, { input: { interface: 'eth0', group: '10.0.0.1', port: 5000 } })]), status.INVALID_ARGUMENT, 'rules[0].input.group');
   });
 
   it('refuses two desired rules with one id, name or match key (INVALID_ARGUMENT on the later one)', () => {
-    refusal(() => plan(RuleSet.EMPTY, [def(1, { id: 'x' }), def(2, { id: 'x' })]), status.INVALID_ARGUMENT, 'rules[1].id');
-    refusal(() => plan(RuleSet.EMPTY, [def(1, { name: 'x' }), def(2, { name: 'x' })]), status.INVALID_ARGUMENT, 'rules[1].name');
-    refusal(() => plan(RuleSet.EMPTY, [def(1), def(1, { name: 'other', outputs: [{ interface: 'eth2', address: '239.9.9.9', port: 1 }] })]), status.INVALID_ARGUMENT, 'rules[1].input');
+    refusal(() => plan(RuleSet.empty(), [def(1, { id: 'x' }), def(2, { id: 'x' })]), status.INVALID_ARGUMENT, 'rules[1].id');
+    refusal(() => plan(RuleSet.empty(), [def(1, { name: 'x' }), def(2, { name: 'x' })]), status.INVALID_ARGUMENT, 'rules[1].name');
+    refusal(() => plan(RuleSet.empty(), [def(1), def(1, { name: 'other', outputs: [{ interface: 'eth2', address: '239.9.9.9', port: 1 }] })]), status.INVALID_ARGUMENT, 'rules[1].input');
+  });
+
+  it('names every clash inside one set, each on the later rule (BadRequest)', () => {
+    const error = refusal(
+      () => plan(RuleSet.empty(), [def(1, { id: 'x', name: 'a' }), def(2, { id: 'x' }), def(3, { name: 'a' }), def(1, { name: 'b', outputs: [{ interface: 'eth2', address: '239.9.9.9', port: 1 }] })]),
+      status.INVALID_ARGUMENT,
+      'rules[1].id',
+    );
+    expect(error.extras.violations?.map((v) => v.field)).to.deep.equal(['rules[1].id', 'rules[2].name', 'rules[3].input']);
+    expect(error.extras.violations?.[2].description).to.include('as rules[0] does');
+  });
+
+  it('names every pair of desired rules that are one stored rule, also against rules that stay as they are', () => {
+    const a = stored(1, { name: 'cam1' });
+    const b = stored(2, { name: 'cam2' });
+    // rules[0] is cam1 as it is; rules[2] is cam1 by its id; rules[1] and rules[3] are cam2 by name and by id.
+    const error = refusal(
+      () => plan(RuleSet.of([a, b]), [def(1, { name: 'cam1' }), def(5, { name: 'cam2' }), def(6, { id: a.id }), def(7, { id: b.id })]),
+      status.INVALID_ARGUMENT,
+      'rules[2].id',
+    );
+    expect(error.extras.violations?.map((v) => v.field)).to.deep.equal(['rules[2].id', 'rules[3].id']);
+    expect(error.extras.violations?.[0].description).to.include('and so is rules[0] by its name');
+  });
+
+  it('names every collision with stored rules that stay (ALREADY_EXISTS, each in the BadRequest)', () => {
+    const one = stored(1, { id: 'one', name: 'cam1' });
+    const two = stored(2, { id: 'two', name: 'cam2' });
+    const error = refusal(() => plan(RuleSet.of([one, two]), [def(1, { name: 'mine' }), def(3, { name: 'ok' }), def(4, { id: 'cam2' })]), status.ALREADY_EXISTS, 'rules[0].input');
+    expect(error.extras.violations?.map((v) => v.field)).to.deep.equal(['rules[0].input', 'rules[2].id']);
+    expect(error.extras.resource).to.deep.equal({ type: 'mcr.v1.Rule', name: 'one' });
   });
 
   it('refuses two desired rules that are one stored rule (by name and by derived id)', () => {
@@ -163,7 +195,7 @@ describe('apply plan', () => {
   it('refuses more rules than the limit (RESOURCE_EXHAUSTED), counting the rules that stay', () => {
     const four = [1, 2, 3, 4].map((n) => stored(n));
     refusal(() => plan(setOf(...four), [def(5)]), status.RESOURCE_EXHAUSTED, 'rules');
-    refusal(() => plan(RuleSet.EMPTY, [1, 2, 3, 4, 5].map((n) => def(n)), true), status.RESOURCE_EXHAUSTED, 'rules');
+    refusal(() => plan(RuleSet.empty(), [1, 2, 3, 4, 5].map((n) => def(n)), true), status.RESOURCE_EXHAUSTED, 'rules');
     expect(plan(setOf(...four), [def(5)], true).next!.size).to.equal(1);
   });
 

@@ -1,4 +1,4 @@
-/** RuleStore.apply: one write per real change, none for a no-op or a dry run, all or nothing, ABORTED. */
+/** RuleStore.apply: one journal record per real change, none for a no-op or a dry run, all or nothing, ABORTED. */
 import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
 import fs from 'fs';
@@ -6,8 +6,10 @@ import os from 'os';
 import path from 'path';
 
 import { DeepPartial, Rule } from '../../gen/mcr/v1/rules';
-import { ApiError } from '../../server/api/errors';
-import { RuleStore } from '../../server/rules/store';
+import { ApiError, toApiError } from '../../server/api/errors';
+import { RuleError } from '../../server/rules/errors';
+import { decodeJournal } from '../../server/rules/journal';
+import { JOURNAL_FILE_NAME, RuleStore } from '../../server/rules/store';
 import { RuleLimits } from '../../server/rules/validate';
 
 const LIMITS: RuleLimits = { maxRules: 8, maxOutputsPerRule: 4 };
@@ -27,32 +29,37 @@ async function refusal(promise: Promise<unknown>, code: status, field: string): 
     () => expect.fail('the apply was not refused'),
     (e: unknown) => e,
   );
-  expect(err, String(err)).to.be.instanceOf(ApiError);
-  expect(status[(err as ApiError).code], String(err)).to.equal(status[code]);
-  expect((err as ApiError).field).to.equal(field);
-  return err as ApiError;
+  expect(err, String(err)).to.be.instanceOf(RuleError);
+  const error = toApiError(err) as ApiError;
+  expect(status[error.code], String(err)).to.equal(status[code]);
+  expect(error.field).to.equal(field);
+  return error;
 }
 
 describe('rule store apply', () => {
   let dir: string;
   let store: RuleStore;
-  const stat = () => fs.statSync(store.path);
-  const onDisk = () => JSON.parse(fs.readFileSync(store.path, 'utf8'));
+  const journalFile = () => path.join(dir, 'state', JOURNAL_FILE_NAME);
+  const stat = () => fs.statSync(journalFile());
+  /** The journal's records, parsed. */
+  const records = () => decodeJournal(fs.readFileSync(journalFile())).records.map((r) => JSON.parse(r) as { generation: string; put: unknown[]; remove: string[] });
 
   beforeEach(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcr-apply-'));
     store = await RuleStore.open(path.join(dir, 'state'), LIMITS);
   });
 
-  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+  afterEach(async () => {
+    await store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
 
-  it('writes the whole set once and bumps the generation once', async () => {
+  it('journals the whole set as one record and bumps the generation once', async () => {
     const applied = await store.apply([def(1), def(2), def(3)], { replace: false }, T0);
     expect(applied.added.map((r) => r.name)).to.deep.equal(['cam1', 'cam2', 'cam3']);
     expect(applied.generation).to.equal(1n);
     expect(store.generation).to.equal(1n);
-    expect(onDisk().generation).to.equal('1');
-    expect(onDisk().rules).to.have.length(3);
+    expect(records().map((r) => [r.generation, r.put.length, r.remove])).to.deep.equal([['1', 3, []]]);
   });
 
   it('applying the same set again writes nothing and keeps the generation', async () => {
@@ -64,7 +71,8 @@ describe('rule store apply', () => {
     expect(again.generation).to.equal(1n);
     expect(store.generation).to.equal(1n);
     expect(stat().mtimeMs).to.equal(before.mtimeMs);
-    expect(stat().ino).to.equal(before.ino); // not even rewritten with the same content
+    expect(stat().size).to.equal(before.size);
+    expect(records()).to.have.length(1);
   });
 
   it('a dry run reports exactly what the real apply then does, and changes nothing', async () => {
@@ -93,13 +101,13 @@ describe('rule store apply', () => {
 
   it('is all or nothing: one invalid rule and nothing is applied', async () => {
     await store.apply([def(1)], { replace: false }, T0);
-    const before = fs.readFileSync(store.path, 'utf8');
+    const before = fs.readFileSync(journalFile(), 'utf8');
     await refusal(
       store.apply([def(2), def(3, { outputs: [{ interface: 'eth1', address: '239.9.9.3', port: 70000 }] })], { replace: true }, T0),
       status.INVALID_ARGUMENT,
       'rules[1].outputs[0].port',
     );
-    expect(fs.readFileSync(store.path, 'utf8')).to.equal(before);
+    expect(fs.readFileSync(journalFile(), 'utf8')).to.equal(before);
     expect(store.list().map((r) => r.name)).to.deep.equal(['cam1']);
   });
 
@@ -110,5 +118,6 @@ describe('rule store apply', () => {
     const reopened = await RuleStore.open(path.join(dir, 'state'), LIMITS);
     expect(reopened.find('cam1')).to.deep.equal(changed);
     expect(reopened.generation).to.equal(2n);
+    await reopened.close();
   });
 });

@@ -5,9 +5,11 @@ import os from 'os';
 import path from 'path';
 
 import { DeepPartial, Rule, RuleState } from '../../gen/mcr/v1/rules';
-import { ApiError } from '../../server/api/errors';
+import { ApiError, toApiError } from '../../server/api/errors';
+import { RuleError } from '../../server/rules/errors';
 import { deriveRuleId } from '../../server/rules/id';
-import { RuleStore, StoreCorruptError } from '../../server/rules/store';
+import { decodeJournal, encodeFrame } from '../../server/rules/journal';
+import { JOURNAL_FILE_NAME, RuleStore, StoreCorruptError, StoreTuning } from '../../server/rules/store';
 import { RuleLimits } from '../../server/rules/validate';
 
 const LIMITS: RuleLimits = { maxRules: 5, maxOutputsPerRule: 4 };
@@ -36,8 +38,8 @@ async function rejection(promise: Promise<unknown>): Promise<Error> {
 
 async function apiRejection(promise: Promise<unknown>, code: status, field: string): Promise<ApiError> {
   const err = await rejection(promise);
-  expect(err, String(err)).to.be.instanceOf(ApiError);
-  const apiError = err as ApiError;
+  expect(err, String(err)).to.be.instanceOf(RuleError);
+  const apiError = toApiError(err) as ApiError;
   expect(status[apiError.code], apiError.message).to.equal(status[code]);
   expect(apiError.field, apiError.message).to.equal(field);
   return apiError;
@@ -46,15 +48,26 @@ async function apiRejection(promise: Promise<unknown>, code: status, field: stri
 describe('rule store', () => {
   let dir: string;
   let file: string;
-  const open = () => RuleStore.open(dir, LIMITS);
+  let journal: string;
+  let opened: RuleStore[] = [];
+  const open = async (tuning?: StoreTuning) => {
+    const store = await RuleStore.open(dir, LIMITS, tuning);
+    opened.push(store);
+    return store;
+  };
   const onDisk = () => JSON.parse(fs.readFileSync(file, 'utf8'));
+  /** The journal's records, parsed. */
+  const records = () => decodeJournal(fs.readFileSync(journal)).records.map((r) => JSON.parse(r) as { generation: string; put: unknown[]; remove: string[] });
 
   beforeEach(() => {
     dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mcr-store-')), 'state');
     file = path.join(dir, 'rules.json');
+    journal = path.join(dir, JOURNAL_FILE_NAME);
   });
 
-  afterEach(() => {
+  afterEach(async () => {
+    await Promise.allSettled(opened.map((store) => store.close()));
+    opened = [];
     const parent = path.dirname(dir);
     if (fs.existsSync(dir)) fs.chmodSync(dir, 0o700);
     fs.rmSync(parent, { recursive: true, force: true });
@@ -219,13 +232,18 @@ describe('rule store', () => {
       expect(reopened.find('cam1')!.outputs[0]).to.deep.equal({ interface: 'eth1', address: '239.9.9.1', port: 6001, ttl: 1, dscp: undefined });
     });
 
-    it('writes the documented format with mode 0600', async () => {
-      const store = await open();
+    it('journals each change as a record (mode 0600); a compaction writes the documented snapshot', async () => {
+      const store = await open({ compactMinBytes: 1 });
       const rule = await store.create(definition(1, { name: 'cam1' }), T0);
+      // The first change outgrew the (empty) snapshot: it is in a snapshot now, the journal is empty.
+      await store.close();
+      expect(fs.statSync(journal).mode & 0o777).to.equal(0o600);
       expect(fs.statSync(file).mode & 0o777).to.equal(0o600);
+      expect(fs.statSync(journal).size).to.equal(0);
+      expect(fs.readFileSync(file, 'utf8').split('\n')).to.have.length(4); // head, one rule a line, end, ''
       expect(onDisk()).to.deep.equal({
         format: 'mcr-rules',
-        version: 1,
+        version: 2,
         generation: '1',
         rules: [
           {
@@ -240,13 +258,116 @@ describe('rule store', () => {
         ],
       });
     });
+
+    it('writes a change as one journal record and no snapshot while the journal is small', async () => {
+      const store = await open();
+      const rule = await store.create(definition(1, { name: 'cam1' }), T0);
+      await store.delete(rule.id, undefined);
+      expect(fs.existsSync(file)).to.equal(false);
+      expect(records().map((r) => [r.generation, r.put.length, r.remove])).to.deep.equal([
+        ['1', 1, []],
+        ['2', 0, [rule.id]],
+      ]);
+    });
+
+    it('compacts once the journal outgrows the snapshot, and reads back the same', async () => {
+      const store = await open({ compactMinBytes: 2000 });
+      for (let round = 0; round < 30; round++) {
+        const rule = await store.create(definition(20 + round, { name: `cam${round}` }), T0);
+        if (round % 10 !== 9) await store.delete(rule.id, undefined);
+      }
+      await store.close();
+      expect(fs.statSync(journal).size, 'journal bytes').to.be.below(4000);
+      expect(onDisk().generation).to.not.equal('0');
+      const reopened = await open();
+      expect(reopened.list()).to.deep.equal(store.list());
+      expect(reopened.generation).to.equal(store.generation);
+    });
+  });
+
+  describe('the journal after a crash', () => {
+    async function storeWithTwoRules(): Promise<RuleStore> {
+      const store = await open();
+      await store.create(definition(1, { name: 'cam1' }), T0);
+      await store.create(definition(2, { name: 'cam2' }), T0);
+      await store.close();
+      return store;
+    }
+
+    it('cuts off a torn last frame (a crash in the middle of a write) and goes on after it', async () => {
+      await storeWithTwoRules();
+      const good = fs.readFileSync(journal);
+      const torn = encodeFrame([JSON.stringify({ generation: '3', put: [], remove: ['x'] })]);
+      for (const cut of [3, torn.length - 5, torn.length - 1]) {
+        fs.writeFileSync(journal, Buffer.concat([good, torn.subarray(0, cut)]));
+        const store = await open();
+        expect(store.list().map((r) => r.name)).to.deep.equal(['cam1', 'cam2']);
+        expect(fs.readFileSync(journal).equals(good), `journal cut back after ${cut} bytes of a torn frame`).to.equal(true);
+        await store.create(definition(3), T1);
+        await store.close();
+        expect((await open()).list()).to.have.length(3);
+        fs.writeFileSync(journal, good);
+      }
+    });
+
+    it('cuts off a whole last frame whose checksum does not match', async () => {
+      await storeWithTwoRules();
+      const good = fs.readFileSync(journal);
+      const frame = encodeFrame([JSON.stringify({ generation: '3', put: [], remove: ['x'] })]);
+      frame[frame.length - 3] ^= 0x20;
+      fs.writeFileSync(journal, Buffer.concat([good, frame]));
+      expect((await open()).list()).to.have.length(2);
+      expect(fs.statSync(journal).size).to.equal(good.length);
+    });
+
+    it('refuses a damaged frame with frames after it (StoreCorruptError), and leaves the files alone', async () => {
+      await storeWithTwoRules();
+      const damaged = fs.readFileSync(journal);
+      damaged[damaged.indexOf('cam1')] = 'C'.charCodeAt(0);
+      fs.writeFileSync(journal, damaged);
+      const err = await rejection(open());
+      expect(err, String(err)).to.be.instanceOf(StoreCorruptError);
+      expect(err.message).to.contain(journal).and.to.contain('checksum does not match');
+      expect(fs.readFileSync(journal).equals(damaged)).to.equal(true);
+    });
+
+    it('refuses records that skip a generation or do not fit the store', async () => {
+      await storeWithTwoRules();
+      const good = fs.readFileSync(journal);
+      for (const [record, problem] of [
+        [{ generation: '4', put: [], remove: [] }, /generation 4, but the store is at 2/],
+        [{ generation: '3', put: [], remove: ['nothing'] }, /removes rule nothing/],
+        [{ generation: '3', put: [{ ...(Rule.toJSON({ ...definition(1), id: 'other', generation: 1n }) as object) }], remove: [] }, /already captures/],
+      ] as const) {
+        fs.writeFileSync(journal, Buffer.concat([good, encodeFrame([JSON.stringify(record)])]));
+        const err = await rejection(open());
+        expect(err, String(err)).to.be.instanceOf(StoreCorruptError);
+        expect(err.message).to.match(problem);
+      }
+    });
+
+    it('skips records the snapshot has (a crash after the snapshot was written, before the journal was emptied)', async () => {
+      await storeWithTwoRules();
+      const records = fs.readFileSync(journal);
+      const compacting = await open({ compactMinBytes: 1 });
+      await compacting.create(definition(3), T1);
+      await compacting.close();
+      expect(fs.statSync(journal).size).to.equal(0);
+      fs.writeFileSync(journal, records); // generations 1 and 2, which the snapshot (at 3) has
+      const store = await open();
+      expect(store.list()).to.have.length(3);
+      expect(store.generation).to.equal(3n);
+      await store.create(definition(4), T1);
+      await store.close();
+      expect((await open()).list()).to.have.length(4);
+    });
   });
 
   describe('dry run', () => {
     it('runs every check and returns the would-be result without writing', async () => {
       const store = await open();
       const rule = await store.create(definition(1, { name: 'cam1' }), T0);
-      const written = fs.readFileSync(file, 'utf8');
+      const written = fs.readFileSync(journal, 'utf8');
 
       const wouldBe = await store.create(definition(2, { name: 'cam2' }), T1, { dryRun: true });
       expect(wouldBe).to.deep.include({ id: deriveRuleId(wouldBe.input!), name: 'cam2', generation: 1n, createdUnixNanos: T1 });
@@ -255,7 +376,7 @@ describe('rule store', () => {
       await apiRejection(store.create(definition(1), T1, { dryRun: true }), status.ALREADY_EXISTS, 'rule.input');
       await apiRejection(store.update('cam1', definition(3), 7n, T1, { dryRun: true }), status.ABORTED, 'expected_generation');
 
-      expect(fs.readFileSync(file, 'utf8')).to.equal(written);
+      expect(fs.readFileSync(journal, 'utf8')).to.equal(written);
       expect(store.list()).to.deep.equal([rule]);
       expect(store.generation).to.equal(1n);
       expect(store.find('cam2')).to.equal(undefined);
@@ -279,7 +400,7 @@ describe('rule store', () => {
       ['a partial write', JSON.stringify(valid([ruleJson(1)])).slice(0, 60), /not valid JSON/],
       ['a JSON array', '[]', /not a JSON object/],
       ['another format', JSON.stringify({ ...valid([]), format: 'other' }), /format/],
-      ['another version', JSON.stringify({ ...valid([]), version: 2 }), /version/],
+      ['another version', JSON.stringify({ ...valid([]), version: 3 }), /version/],
       ['a numeric generation', JSON.stringify({ ...valid([]), generation: 3 }), /generation/],
       ['rules that are not an array', JSON.stringify({ ...valid([]), rules: {} }), /rules is not an array/],
       ['a rule that is not an object', JSON.stringify(valid([ruleJson(1), 'x'])), /rules\[1\] is not a JSON object/],
@@ -305,6 +426,22 @@ describe('rule store', () => {
       });
     }
 
+    it('reads a store of the format before the journal, and writes it again in the current one', async () => {
+      fs.mkdirSync(dir, { recursive: true });
+      const old = JSON.stringify(valid([ruleJson(1, { name: 'cam1' }), ruleJson(2)]), null, 2) + '\n';
+      fs.writeFileSync(file, old, { mode: 0o600 });
+      const store = await open();
+      expect(store.list().map((r) => r.id)).to.deep.equal(['rule-1', 'rule-2']);
+      expect(store.generation).to.equal(3n);
+      expect(onDisk()).to.deep.equal({ ...JSON.parse(old), version: 2 });
+      expect(fs.existsSync(journal)).to.equal(false);
+      await store.update('cam1', definition(5, { name: 'cam1' }), undefined, T1);
+      await store.close();
+      const reopened = await open();
+      expect(reopened.generation).to.equal(4n);
+      expect(reopened.find('cam1')!.input!.group).to.equal('239.1.1.5');
+    });
+
     it('reads a valid file written by hand', async () => {
       fs.mkdirSync(dir, { recursive: true });
       fs.writeFileSync(file, JSON.stringify(valid([ruleJson(2), ruleJson(1)])));
@@ -327,7 +464,7 @@ describe('rule store', () => {
       expect(results.map((r) => r.status)).to.deep.equal(['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
       expect(store.list().map((r) => r.name)).to.deep.equal(['again']);
       expect(store.generation).to.equal(4n);
-      expect(onDisk().generation).to.equal('4');
+      expect(records().map((r) => r.generation)).to.deep.equal(['1', '2', '3', '4']);
     });
 
     it('lets exactly one of many racing creates of one match key win', async () => {
@@ -335,35 +472,93 @@ describe('rule store', () => {
       const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => store.create(definition(1, { name: `n${i}` }), T0)));
       expect(results.filter((r) => r.status === 'fulfilled')).to.have.length(1);
       for (const result of results) {
-        if (result.status === 'rejected') expect((result.reason as ApiError).code, String(result.reason)).to.equal(status.ALREADY_EXISTS);
+        if (result.status === 'rejected') expect((result.reason as RuleError).kind, String(result.reason)).to.equal('already-exists');
       }
       expect((await open()).list()).to.have.length(1);
     });
   });
 
+  describe('group commit', () => {
+    it('writes changes that arrive together with fewer syncs than changes, acknowledging each once durable, in order', async () => {
+      const store = await open();
+      const handle = await fs.promises.open(path.join(path.dirname(dir), 'probe'), 'w');
+      const prototype = Object.getPrototypeOf(handle) as { datasync: () => Promise<void> };
+      await handle.close();
+      const original = prototype.datasync;
+      let syncs = 0;
+      prototype.datasync = function (this: unknown) {
+        syncs++;
+        return original.call(this);
+      };
+      const acknowledged: number[] = [];
+      try {
+        await Promise.all(
+          [1, 2, 3, 4, 5].map((n) =>
+            store.create(definition(n), T0).then(() => {
+              acknowledged.push(n);
+              // Acknowledged means durable: a store opened now has it.
+              expect(decodeJournal(fs.readFileSync(journal)).records.length).to.be.at.least(n);
+            }),
+          ),
+        );
+      } finally {
+        prototype.datasync = original;
+      }
+      expect(acknowledged).to.deep.equal([1, 2, 3, 4, 5]);
+      expect(syncs, 'fdatasync calls for 5 changes').to.be.at.most(2);
+      expect(records().map((r) => r.generation)).to.deep.equal(['1', '2', '3', '4', '5']);
+    });
+  });
+
   describe('a failed write', () => {
-    it('rejects and leaves memory and disk unchanged; the store works again once writable', async () => {
+    it('rejects it and every change planned on top of it, leaves memory and disk unchanged, and works again', async () => {
       const store = await open();
       const rule = await store.create(definition(1, { name: 'cam1' }), T0);
-      const written = fs.readFileSync(file, 'utf8');
-      fs.mkdirSync(`${file}.tmp`); // the temporary file cannot be created: every write fails
-
-      for (const attempt of [
-        store.create(definition(2), T1),
-        store.update('cam1', definition(3), undefined, T1),
-        store.delete('cam1', undefined),
-      ]) {
-        const err = await rejection(attempt);
-        expect(err).not.to.be.instanceOf(ApiError);
-        expect((err as NodeJS.ErrnoException).code).to.equal('EISDIR');
+      const written = fs.readFileSync(journal, 'utf8');
+      const handle = await fs.promises.open(path.join(path.dirname(dir), 'probe'), 'w');
+      const prototype = Object.getPrototypeOf(handle) as { datasync: () => Promise<void> };
+      await handle.close();
+      const original = prototype.datasync;
+      prototype.datasync = () => Promise.reject(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+      try {
+        const attempts = [store.create(definition(2), T1), store.update('cam1', definition(3, { name: 'cam1' }), undefined, T1), store.delete('cam1', 2n)];
+        for (const attempt of attempts) {
+          const err = await rejection(attempt);
+          expect(err).not.to.be.instanceOf(RuleError);
+          expect((err as NodeJS.ErrnoException).code).to.equal('EIO');
+        }
+      } finally {
+        prototype.datasync = original;
       }
       expect(store.list()).to.deep.equal([rule]);
       expect(store.generation).to.equal(1n);
-      expect(fs.readFileSync(file, 'utf8')).to.equal(written);
+      expect(fs.readFileSync(journal, 'utf8')).to.equal(written);
 
-      fs.rmdirSync(`${file}.tmp`);
       await store.create(definition(2), T1);
+      expect(store.generation).to.equal(2n);
+      await store.close();
       expect((await open()).list()).to.have.length(2);
+    });
+
+    it('a change refused because of a pending one that then fails is planned again, and made', async () => {
+      const store = await open();
+      const handle = await fs.promises.open(path.join(path.dirname(dir), 'probe'), 'w');
+      const prototype = Object.getPrototypeOf(handle) as { datasync: () => Promise<void> };
+      await handle.close();
+      const original = prototype.datasync;
+      prototype.datasync = function (this: unknown) {
+        prototype.datasync = original; // only the first sync fails
+        return Promise.reject(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+      };
+      try {
+        const first = store.create(definition(1, { name: 'cam1' }), T0);
+        const second = store.create(definition(1, { name: 'cam1' }), T1); // ALREADY_EXISTS against the first, pending
+        expect((await rejection(first)) as NodeJS.ErrnoException).to.include({ code: 'EIO' });
+        expect(await second).to.include({ name: 'cam1', createdUnixNanos: T1 });
+      } finally {
+        prototype.datasync = original;
+      }
+      expect(store.generation).to.equal(1n);
     });
   });
 });

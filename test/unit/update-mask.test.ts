@@ -10,7 +10,8 @@ import os from 'os';
 import path from 'path';
 
 import { Rule } from '../../gen/mcr/v1/rules';
-import { ApiError } from '../../server/api/errors';
+import { ApiError, toApiError } from '../../server/api/errors';
+import { RuleError } from '../../server/rules/errors';
 import { RuleStore } from '../../server/rules/store';
 import { applyUpdateMask, checkUpdateMask } from '../../server/rules/update-mask';
 
@@ -31,8 +32,8 @@ function refusal(paths: string[]): ApiError {
   try {
     checkUpdateMask(paths);
   } catch (err) {
-    expect(err).to.be.instanceOf(ApiError);
-    return err as ApiError;
+    expect(err).to.be.instanceOf(RuleError);
+    return toApiError(err) as ApiError;
   }
   return expect.fail(`${JSON.stringify(paths)} accepted`);
 }
@@ -107,9 +108,9 @@ describe('update_mask', () => {
     });
 
     it('validates the merged rule, naming the definition field', async () => {
-      const err = (await store.update('cam1', Rule.fromPartial({ input: { port: 0 } }), undefined, T0 + 1n, { mask: ['input.port'] }).catch((e) => e)) as ApiError;
+      const err = (await store.update('cam1', Rule.fromPartial({ input: { port: 0 } }), undefined, T0 + 1n, { mask: ['input.port'] }).catch((e) => toApiError(e))) as ApiError;
       expect([status[err.code], err.field]).to.deep.equal(['INVALID_ARGUMENT', 'definition.input.port']);
-      const gone = (await store.update('nope', undefined, undefined, T0 + 1n, { mask: ['name'] }).catch((e) => e)) as ApiError;
+      const gone = (await store.update('nope', undefined, undefined, T0 + 1n, { mask: ['name'] }).catch((e) => toApiError(e))) as ApiError;
       expect(status[gone.code]).to.equal('NOT_FOUND');
     });
   });

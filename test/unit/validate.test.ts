@@ -2,7 +2,8 @@ import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
 
 import { DeepPartial, Rule, RuleState } from '../../gen/mcr/v1/rules';
-import { ApiError } from '../../server/api/errors';
+import { ApiError, toApiError } from '../../server/api/errors';
+import { RuleError } from '../../server/rules/errors';
 import { formatIPv4, isMulticast, isUnicast, isValidInterfaceName, parseIPv4 } from '../../server/rules/addresses';
 import { DEFAULT_RULE_LIMITS, RuleLimits, ruleViolations, validateRuleDefinition } from '../../server/rules/validate';
 
@@ -25,13 +26,13 @@ function withOutput(change: object): Rule {
   return rule({ outputs: [{ ...OUTPUT, ...change }] });
 }
 
-/** The ApiError validateRuleDefinition throws for `candidate`. */
+/** The RuleError validateRuleDefinition throws for `candidate`, as the API answers it. */
 function rejection(candidate: Rule | undefined, field = 'rule'): ApiError {
   try {
     validateRuleDefinition(candidate, LIMITS, field);
   } catch (err) {
-    expect(err).to.be.instanceOf(ApiError);
-    return err as ApiError;
+    expect(err).to.be.instanceOf(RuleError);
+    return toApiError(err) as ApiError;
   }
   expect.fail('the rule was accepted');
 }
@@ -152,7 +153,7 @@ describe('rule validation', () => {
   });
 
   describe('every violation at once', () => {
-    const fields = (violations: ApiError[]) => violations.map((v) => v.message);
+    const fields = (violations: RuleError[]) => violations.map((v) => v.message);
 
     it('names every bad field of a rule in field order, the first being the one validateRuleDefinition throws', () => {
       const bad = rule({
@@ -200,7 +201,7 @@ describe('rule validation', () => {
   });
 
   it('has defaults of 10000 rules and 64 outputs per rule', () => {
-    expect(DEFAULT_RULE_LIMITS).to.deep.equal({ maxRules: 10_000, maxOutputsPerRule: 64 });
+    expect(DEFAULT_RULE_LIMITS).to.deep.equal({ maxRules: 100_000, maxOutputsPerRule: 64 });
   });
 });
 
