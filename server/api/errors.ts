@@ -200,11 +200,6 @@ export function toApiError<T>(err: T): ApiError | T {
   return new ApiError(DOMAIN_STATUS[err.kind], err.field, err.detail, { ...err.extras, reason: reasonOf(err) });
 }
 
-/** NOT_FOUND for a rule reference (id or name) of a request that names no rule; `field` is the request's. */
-export function unknownRule(field: string, ref: string): ApiError {
-  return notFound(field, `no rule with id or name ${quote(ref)}`, { reason: 'RULE_NOT_FOUND', resource: { type: RULE_RESOURCE, name: ref } });
-}
-
 /**
  * What every call and stream is answered with once mcrd is shutting down (UNAVAILABLE). mcrctl
  * recognizes this message to tell a watch that "mcrd shut down" from other failures.

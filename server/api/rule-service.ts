@@ -23,7 +23,8 @@ import type { RuleStore } from '../rules/store';
 import { checkUpdateMask } from '../rules/update-mask';
 import { RuleLimits, validateRuleDefinition } from '../rules/validate';
 import { announceApplied, announceRuleChange, appliedAnything } from '../events/rule-changes';
-import { ApiError, unknownRule } from './errors';
+import { unknownRule } from '../rules/errors';
+import { ApiError } from './errors';
 import { CallGate, unary } from './unary';
 
 export interface RuleServiceDeps {

@@ -14,7 +14,8 @@ import type { RuleStore } from '../rules/store';
 import type { CollectedStats, StatsCollector } from '../stats/collector';
 import { BoundedWriter } from './bounded-writer';
 import { logger } from '../log';
-import { ApiError, shuttingDown, unknownRule } from './errors';
+import { unknownRule } from '../rules/errors';
+import { ApiError, shuttingDown, toApiError } from './errors';
 import { CallGate, unary } from './unary';
 
 const log = logger('api');
@@ -59,7 +60,7 @@ export function statsService({ store, collector, gate, maxWatchers }: StatsServi
     try {
       select = selector(call.request.rule);
     } catch (err) {
-      return refuse(err as ApiError);
+      return refuse(toApiError(err) as ApiError);
     }
     const intervalMs = clampInterval(call.request.intervalMs);
     watchers++;

@@ -12,7 +12,7 @@ import {
 } from '../../gen/mcr/v1/trace';
 import { logger } from '../log';
 import type { TraceManager } from '../trace/manager';
-import { ApiError, shuttingDown } from './errors';
+import { ApiError, shuttingDown, toApiError } from './errors';
 import { CallGate, unary } from './unary';
 
 const log = logger('api');
@@ -32,7 +32,9 @@ export function traceService({ traces, gate }: TraceServiceDeps): TraceServiceSe
     let unsubscribe: () => void;
     try {
       unsubscribe = traces.subscribe(call, call.request.rules);
-    } catch (err) {
+    } catch (thrown) {
+      // The domain's errors are answered as their status (toApiError).
+      const err = toApiError(thrown);
       if (err instanceof ApiError) return refuse(err);
       log.error('request failed', { rpc: 'WatchTraces', error: (err as Error).stack });
       return refuse(new ApiError(status.INTERNAL, undefined, `WatchTraces failed: ${(err as Error).message}`));

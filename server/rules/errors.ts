@@ -78,8 +78,13 @@ export function aborted(field: string, detail: string): RuleError {
 }
 
 /** A configured limit would be exceeded; `limit` is the flag that sets it. */
-export function exhausted(field: string, detail: string, limit?: string): RuleError {
+export function exhausted(field: string | undefined, detail: string, limit?: string): RuleError {
   return new RuleError('exhausted', field, detail, limit ? { limit } : {});
+}
+
+/** A rule reference (id or name) that names no rule; `field` is the request's. */
+export function unknownRule(field: string, ref: string): RuleError {
+  return notFound(field, `no rule with id or name ${quote(ref)}`, { reason: 'RULE_NOT_FOUND', resource: { type: RULE_RESOURCE, name: ref } });
 }
 
 /**

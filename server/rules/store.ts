@@ -15,7 +15,7 @@ import { promises as fs } from 'fs';
 import path from 'path';
 
 import type { Rule } from '../../gen/mcr/v1/rules';
-import { aborted, alreadyExists, exhausted, invalid, notFound, quote, RULE_RESOURCE, RuleError } from './errors';
+import { aborted, alreadyExists, exhausted, invalid, RuleError, unknownRule } from './errors';
 import { logger } from '../log';
 import { planApply } from './apply-plan';
 import { removeStaleTemporary } from './atomic-file';
@@ -400,11 +400,6 @@ function replay(rules: RuleSet, change: StoreChange, where: string): void {
     if (conflict) throw new StoreProblem(conflict.message);
     rules.put(rule);
   });
-}
-
-/** A rule reference (id or name) that names no rule; `field` is the request's. */
-function unknownRule(field: string, ref: string): RuleError {
-  return notFound(field, `no rule with id or name ${quote(ref)}`, { reason: 'RULE_NOT_FOUND', resource: { type: RULE_RESOURCE, name: ref } });
 }
 
 function findOrThrow(rules: RuleView, ref: string): Rule {

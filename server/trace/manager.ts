@@ -4,12 +4,11 @@
  * them per session and fans them out, and switches traces off at their record or time limit, on
  * DisableTrace, and when their rule goes away or changes its match.
  */
-import { status as grpcStatus } from '@grpc/grpc-js';
 
 import type { Rule } from '../../gen/mcr/v1/rules';
 import { EnableTraceRequest, GetTraceResponse, TraceRecord, TraceState, TraceStatus } from '../../gen/mcr/v1/trace';
 import type { DataplaneTrace, TracedPacket } from '../../native';
-import { ApiError, invalid, notFound, quote, RULE_RESOURCE, unknownRule } from '../api/errors';
+import { exhausted, invalid, notFound, quote, RULE_RESOURCE, unknownRule } from '../rules/errors';
 import { logger } from '../log';
 import { HandleResolver, toTraceRecord } from './record';
 import { matchKey, TraceSession } from './session';
@@ -55,7 +54,7 @@ export class TraceManager {
     const previous = this.sessions.get(rule.id);
     const { maxTracedRules } = this.deps.limits;
     if (!previous?.running && this.runningCount() >= maxTracedRules) {
-      throw new ApiError(grpcStatus.RESOURCE_EXHAUSTED, undefined, `${maxTracedRules} rules are traced already (the limit, --max-traced-rules): disable one first`, { limit: '--max-traced-rules' });
+      throw exhausted(undefined, `${maxTracedRules} rules are traced already (the limit, --max-traced-rules): disable one first`, '--max-traced-rules');
     }
     previous?.stop(TraceState.TRACE_STATE_STOPPED); // replaced: its records go with it
     const session = new TraceSession(rule.id, matchKey(rule), settings, (expired) => void this.finish(expired, TraceState.TRACE_STATE_TIME_LIMIT));
@@ -93,7 +92,7 @@ export class TraceManager {
       return id;
     });
     if (this.subscribers.size >= this.deps.limits.maxTraceWatchers) {
-      throw new ApiError(grpcStatus.RESOURCE_EXHAUSTED, undefined, `${this.subscribers.size} trace watchers are open (the limit, --max-trace-watchers)`, { limit: '--max-trace-watchers' });
+      throw exhausted(undefined, `${this.subscribers.size} trace watchers are open (the limit, --max-trace-watchers)`, '--max-trace-watchers');
     }
     const subscriber = new TraceSubscriber(sink, ids.length > 0 ? new Set(ids) : null);
     this.subscribers.add(subscriber);

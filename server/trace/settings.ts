@@ -3,9 +3,8 @@
  * range (see proto/mcr/v1/trace.proto). Errors name the request field.
  */
 import type { EnableTraceRequest } from '../../gen/mcr/v1/trace';
-import { status } from '@grpc/grpc-js';
 
-import { ApiError, invalid } from '../api/errors';
+import { exhausted, invalid } from '../rules/errors';
 
 export interface TraceSettings {
   sampleEvery: number;
@@ -44,7 +43,7 @@ export function resolveSettings(request: Pick<EnableTraceRequest, keyof TraceSet
     settings[key] = value === 0 ? fallback : value;
   }
   if (settings.recordLimit > maxRecords) {
-    throw new ApiError(status.RESOURCE_EXHAUSTED, 'record_limit', `${settings.recordLimit} is above the limit of ${maxRecords} records (--max-trace-records)`, { limit: '--max-trace-records' });
+    throw exhausted('record_limit', `${settings.recordLimit} is above the limit of ${maxRecords} records (--max-trace-records)`, '--max-trace-records');
   }
   return settings;
 }

@@ -6,7 +6,7 @@ import os from 'os';
 import { Rule } from '../../gen/mcr/v1/rules';
 import { GetTraceResponse, OutputResult, TraceRecord, TraceState, Verdict, WatchTracesResponse } from '../../gen/mcr/v1/trace';
 import type { TracedPacket } from '../../native';
-import { ApiError } from '../../server/api/errors';
+import { ApiError, toApiError } from '../../server/api/errors';
 import { planForwarding } from '../../server/forwarding/plan';
 import type { WorkerSync } from '../../server/forwarding/worker-sync';
 import { DEFAULT_LIMITS } from '../../server/config/limits';
@@ -121,10 +121,12 @@ function setup(...initial: Rule[]) {
   return { rules, manager, applies: () => applies };
 }
 
+/** The error `call` is refused with, as the API answers it (the domain's errors mapped by toApiError). */
 async function apiError(call: Promise<unknown> | (() => unknown)): Promise<ApiError> {
   try {
     await (typeof call === 'function' ? call() : call);
-  } catch (err) {
+  } catch (thrown) {
+    const err = toApiError(thrown);
     if (err instanceof ApiError) return err;
     throw err;
   }
@@ -476,19 +478,13 @@ describe('trace manager', () => {
       expect(sink.records).to.have.length(2);
     });
 
-    it('refuses unknown rules (NOT_FOUND naming the entry) and more than the subscriber limit', () => {
+    it('refuses unknown rules (NOT_FOUND naming the entry) and more than the subscriber limit', async () => {
       const { manager } = make(rule('r-a'));
-      const unknown = (() => {
-        try {
-          manager.subscribe(new FakeSink(), ['r-a', 'nope']);
-        } catch (err) {
-          return err as ApiError;
-        }
-        throw new Error('expected NOT_FOUND');
-      })();
+      const unknown = await apiError(() => manager.subscribe(new FakeSink(), ['r-a', 'nope']));
       expect([unknown.code, unknown.field]).to.deep.equal([status.NOT_FOUND, 'rules[1]']);
       for (let i = 0; i < MAX_SUBSCRIBERS; i++) manager.subscribe(new FakeSink(), []);
-      expect(() => manager.subscribe(new FakeSink(), [])).to.throw(ApiError, /trace watchers are open \(the limit, --max-trace-watchers\)/);
+      const full = await apiError(() => manager.subscribe(new FakeSink(), []));
+      expect([full.code, full.message]).to.deep.equal([status.RESOURCE_EXHAUSTED, `${MAX_SUBSCRIBERS} trace watchers are open (the limit, --max-trace-watchers)`]);
     });
 
     it('close() ends every stream', () => {
