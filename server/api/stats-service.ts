@@ -10,11 +10,15 @@ import {
   WatchStatsRequest,
   WatchStatsResponse,
 } from '../../gen/mcr/v1/stats';
+import type { Rule, RuleFilter, RuleState } from '../../gen/mcr/v1/rules';
 import { type RuleStore, unknownRule } from '../rules/store';
 import type { CollectedStats, StatsCollector } from '../stats/collector';
 import { BoundedWriter } from './bounded-writer';
 import { logger } from '../log';
-import { ApiError, shuttingDown } from './errors';
+import { ApiError, invalid, shuttingDown } from './errors';
+import { pageCursor, sizeInList, takePage } from './paging';
+import { filterQuery, ruleMatcher } from './rule-filter';
+import { ruleListing } from './rule-listing';
 import { CallGate, unary } from './unary';
 
 const log = logger('api');
@@ -27,6 +31,8 @@ export interface StatsServiceDeps {
   store: RuleStore;
   collector: StatsCollector;
   gate: CallGate;
+  /** A rule's state now (for filter.states). */
+  ruleState: (rule: Rule) => RuleState;
   /** Concurrent WatchStats streams (--max-stats-watchers). */
   maxWatchers: number;
 }
@@ -36,15 +42,45 @@ export function clampInterval(ms: number): number {
   return Math.min(WATCH_INTERVAL_MAX_MS, Math.max(WATCH_INTERVAL_MIN_MS, ms));
 }
 
-export function statsService({ store, collector, gate, maxWatchers }: StatsServiceDeps): StatsServiceServer {
-  let watchers = 0;
+/** The rules a request selects: by id or name (`rule`, `rules`; none = every rule), and by filter. */
+export interface StatsSelection {
+  rule: string;
+  rules?: readonly string[];
+  filter?: RuleFilter;
+}
 
-  /** The rules a request asks for: one (by id or name), or all when `ref` is empty. */
-  const selector = (ref: string): ((stats: RuleStats[]) => RuleStats[]) => {
-    if (!ref) return (stats) => stats;
-    const rule = store.find(ref);
-    if (!rule) throw unknownRule('rule', ref);
-    return (stats) => stats.filter((s) => s.ruleId === rule.id);
+/** The collector's rules in id order (it lists them as the store does, by id: checked, not assumed). */
+function byRuleId(stats: RuleStats[]): RuleStats[] {
+  for (let i = 1; i < stats.length; i++) {
+    if (stats[i - 1].ruleId >= stats[i].ruleId) return [...stats].sort((a, b) => (a.ruleId < b.ruleId ? -1 : 1));
+  }
+  return stats;
+}
+
+export function statsService({ store, collector, gate, ruleState, maxWatchers }: StatsServiceDeps): StatsServiceServer {
+  let watchers = 0;
+  const listing = ruleListing(store);
+
+  /**
+   * Whether a rule's stats are selected: names are resolved now (NOT_FOUND naming the field), the
+   * filter checked now (INVALID_ARGUMENT) and applied to the rule as it is when asked.
+   */
+  const selector = ({ rule, rules = [], filter }: StatsSelection): ((stats: RuleStats) => boolean) => {
+    const refs = [...(rule ? [{ field: 'rule', ref: rule }] : []), ...rules.map((ref, i) => ({ field: `rules[${i}]`, ref }))];
+    const ids = refs.map(({ field, ref }) => {
+      if (!ref) throw invalid(field, 'empty: a rule id or name');
+      const found = store.find(ref);
+      if (!found) throw unknownRule(field, ref);
+      return found.id;
+    });
+    const only = ids.length > 0 ? new Set(ids) : undefined;
+    const matches = ruleMatcher(filter);
+    return (stats) => {
+      if (only && !only.has(stats.ruleId)) return false;
+      if (!filter) return true;
+      const defined = listing().byId.get(stats.ruleId);
+      return defined !== undefined && matches(defined, () => ruleState(defined));
+    };
   };
 
   const watchStats = (call: ServerWritableStream<WatchStatsRequest, WatchStatsResponse>): void => {
@@ -55,9 +91,9 @@ export function statsService({ store, collector, gate, maxWatchers }: StatsServi
     if (watchers >= maxWatchers) {
       return refuse(new ApiError(status.RESOURCE_EXHAUSTED, undefined, `${watchers} stats watchers are open (the limit, --max-stats-watchers)`, { limit: '--max-stats-watchers' }));
     }
-    let select: (stats: RuleStats[]) => RuleStats[];
+    let select: (stats: RuleStats) => boolean;
     try {
-      select = selector(call.request.rule);
+      select = selector(call.request);
     } catch (err) {
       return refuse(err as ApiError);
     }
@@ -65,7 +101,7 @@ export function statsService({ store, collector, gate, maxWatchers }: StatsServi
     watchers++;
     // No backlog: an update that cannot be written at once is stale by the next tick anyway.
     const writer = new BoundedWriter<CollectedStats, WatchStatsResponse>(call, 0, (snapshot, dropped) => ({
-      rules: select(snapshot.rules),
+      rules: snapshot.rules.filter(select),
       collectedUnixNanos: snapshot.collectedUnixNanos,
       intervalMs,
       droppedUpdates: dropped,
@@ -92,9 +128,19 @@ export function statsService({ store, collector, gate, maxWatchers }: StatsServi
 
   return {
     getStats: unary(gate, 'GetStats', async (req: GetStatsRequest): Promise<GetStatsResponse> => {
-      const select = selector(req.rule);
+      const select = selector(req);
+      const query = { rule: req.rule, filter: filterQuery(req.filter) };
+      // Checked before counters are collected: a bad token costs nothing.
+      const cursor = pageCursor(req, 'GetStats', query, 1);
+      const storeGeneration = store.generation;
       const { rules, collectedUnixNanos } = await collector.collect();
-      return { rules: select(rules), collectedUnixNanos };
+      const page = takePage(cursor, {
+        sorted: byRuleId(rules),
+        keyOf: (stats) => [stats.ruleId],
+        select: (stats) => (select(stats) ? stats : undefined),
+        sizeOf: (stats) => sizeInList(RuleStats.encode(stats).finish().length),
+      });
+      return { rules: page.items, collectedUnixNanos, nextPageToken: page.nextPageToken, storeGeneration };
     }),
 
     watchStats,
