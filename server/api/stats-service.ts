@@ -35,6 +35,8 @@ export interface StatsServiceDeps {
   ruleState: (rule: Rule) => RuleState;
   /** Concurrent WatchStats streams (--max-stats-watchers). */
   maxWatchers: number;
+  /** How long a GetStats reading serves the pages after it (default PAGE_READING_REUSE_MS). */
+  pageReadingReuseMs?: number;
 }
 
 export function clampInterval(ms: number): number {
@@ -57,9 +59,31 @@ function byRuleId(stats: RuleStats[]): RuleStats[] {
   return stats;
 }
 
-export function statsService({ store, collector, gate, ruleState, maxWatchers }: StatsServiceDeps): StatsServiceServer {
+/**
+ * How long the counters read for a GetStats page serve the pages that follow it (calls with a
+ * page_token): a walk read quickly is one reading, consistent across its pages, and costs one
+ * collection instead of one per page. About the collector's sampling window, so no page is staler
+ * than the rates it shows.
+ */
+export const PAGE_READING_REUSE_MS = 1000;
+
+export function statsService(deps: StatsServiceDeps): StatsServiceServer {
+  const { store, collector, gate, ruleState, maxWatchers, pageReadingReuseMs = PAGE_READING_REUSE_MS } = deps;
   let watchers = 0;
   const listing = ruleListing(store);
+  /** The latest reading GetStats made, sorted by rule id, and when (monotonic milliseconds). */
+  let reading: { rules: RuleStats[]; collectedUnixNanos: bigint; at: number } | undefined;
+  const readCounters = async (continuing: boolean) => {
+    if (continuing && reading && performance.now() - reading.at < pageReadingReuseMs) return reading;
+    const { rules, collectedUnixNanos } = await collector.collect();
+    const fresh = { rules: byRuleId(rules), collectedUnixNanos, at: performance.now() };
+    reading = fresh;
+    // Not kept past its use: thousands of rules' counters are megabytes.
+    setTimeout(() => {
+      if (reading === fresh) reading = undefined;
+    }, pageReadingReuseMs).unref();
+    return fresh;
+  };
 
   /**
    * Whether a rule's stats are selected: names are resolved now (NOT_FOUND naming the field), the
@@ -133,9 +157,9 @@ export function statsService({ store, collector, gate, ruleState, maxWatchers }:
       // Checked before counters are collected: a bad token costs nothing.
       const cursor = pageCursor(req, 'GetStats', query, 1);
       const storeGeneration = store.generation;
-      const { rules, collectedUnixNanos } = await collector.collect();
+      const { rules, collectedUnixNanos } = await readCounters(cursor.after !== undefined);
       const page = takePage(cursor, {
-        sorted: byRuleId(rules),
+        sorted: rules,
         keyOf: (stats) => [stats.ruleId],
         select: (stats) => (select(stats) ? stats : undefined),
         sizeOf: (stats) => sizeInList(RuleStats.encode(stats).finish().length),

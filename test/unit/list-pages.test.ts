@@ -13,14 +13,16 @@ import os from 'os';
 import path from 'path';
 
 import { ListRulesRequest, ListRulesResponse, Rule, RuleServiceService, RuleState } from '../../gen/mcr/v1/rules';
-import { GetStatsResponse, RuleStats, StatsServiceService } from '../../gen/mcr/v1/stats';
+import { GetStatsRequest, GetStatsResponse, RuleStats, StatsServiceService } from '../../gen/mcr/v1/stats';
 import { connect, McrClient } from '../../clients/lib/client';
 import { MAX_RESPONSE_BYTES as CLIENT_MAX_RESPONSE_BYTES } from '../../clients/lib/defaults';
 import { errorDetails, McrCallError } from '../../clients/lib/errors';
 import { collectStorePages, walkPages } from '../../clients/lib/pages';
 import { MAX_PAGE_SIZE, MAX_RESPONSE_BYTES, REASON_MAX_BYTES } from '../../server/api/message-limits';
+import { encodePageToken, queryFingerprint } from '../../server/api/paging';
+import { filterQuery } from '../../server/api/rule-filter';
 import { ruleService } from '../../server/api/rule-service';
-import { statsService } from '../../server/api/stats-service';
+import { PAGE_READING_REUSE_MS, statsService } from '../../server/api/stats-service';
 import { EventBus } from '../../server/events/bus';
 import type { Forwarder } from '../../server/forwarding/forwarder';
 import type { StatsCollector } from '../../server/stats/collector';
@@ -76,6 +78,7 @@ describe('list pages through the client library', function () {
   let server: grpc.Server;
   let client: McrClient;
   let states = new Map<string, RuleState>();
+  let collections = 0;
   const RULES = MAX_PAGE_SIZE.ListRules + 20;
 
   before(async () => {
@@ -90,12 +93,12 @@ describe('list pages through the client library', function () {
       status: (rule: Rule) => ({ state: states.get(rule.id) ?? RuleState.RULE_STATE_ERROR, reason, worker: 0xffff_ffff, lastPacketUnixNanos: -1n }),
     } as unknown as Forwarder;
     const collector = {
-      collect: async () => ({ rules: store.list().map(largestStats), inputs: [], collectedUnixNanos: 1n }),
+      collect: async () => ({ rules: store.list().map(largestStats), inputs: [], collectedUnixNanos: BigInt(++collections) }),
     } as unknown as StatsCollector;
     server = new grpc.Server({ 'grpc.max_send_message_length': MAX_RESPONSE_BYTES });
     const gate = { closing: false };
     server.addService(RuleServiceService, ruleService({ store, forwarder, limits: { maxRules: 100_000, maxOutputsPerRule: OUTPUTS }, gate, events: new EventBus() }));
-    server.addService(StatsServiceService, statsService({ store, collector, gate, ruleState: (rule) => forwarder.status(rule).state, maxWatchers: 4 }));
+    server.addService(StatsServiceService, statsService({ store, collector, gate, ruleState: (rule) => forwarder.status(rule).state, maxWatchers: 4, pageReadingReuseMs: 60_000 }));
     await new Promise<void>((resolve, reject) => server.bindAsync(`unix:${socket}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
     client = connect({ socket, timeoutMs: 30_000 });
   });
@@ -141,6 +144,34 @@ describe('list pages through the client library', function () {
     const bytes = GetStatsResponse.encode(page).finish().length;
     expect(bytes, 'near the limit').to.be.above(0.9 * MAX_RESPONSE_BYTES);
     expect(bytes).to.be.at.most(MAX_RESPONSE_BYTES);
+  });
+
+  it('a GetStats walk read within the reuse window is one reading; a first page reads anew', async () => {
+    const before = collections;
+    const walk = await client.getAllStats({ pageSize: 100 });
+    expect(collections - before, 'one collection for 11 pages').to.equal(1);
+    expect(walk.collectedUnixNanos).to.equal(BigInt(collections));
+    const first = await client.getStats({ pageSize: 100 });
+    expect(first.collectedUnixNanos, 'a first page reads anew').to.equal(BigInt(collections));
+    expect(collections - before).to.equal(2);
+  });
+
+  it(`a page after the reuse window (${PAGE_READING_REUSE_MS} ms by default) reads anew`, async () => {
+    const gate = { closing: false };
+    const shortLived = statsService({ store, collector: { collect: async () => ({ rules: [], inputs: [], collectedUnixNanos: BigInt(++collections) }) } as unknown as StatsCollector,
+      gate, ruleState: () => RuleState.RULE_STATE_ACTIVE, maxWatchers: 1, pageReadingReuseMs: 1000 });
+    const getStats = (request: Partial<GetStatsRequest>) =>
+      new Promise<GetStatsResponse>((resolve, reject) =>
+        (shortLived.getStats as unknown as (call: unknown, cb: (err: unknown, res: GetStatsResponse) => void) => void)(
+          { request: GetStatsRequest.fromPartial(request) },
+          (err, res) => (err ? reject(err) : resolve(res)),
+        ),
+      );
+    const first = await getStats({ pageSize: 10 });
+    const token = encodePageToken('GetStats', queryFingerprint({ rule: '', filter: filterQuery(undefined) }), ['a']);
+    expect((await getStats({ pageSize: 10, pageToken: token })).collectedUnixNanos, 'within the window').to.equal(first.collectedUnixNanos);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    expect((await getStats({ pageSize: 10, pageToken: token })).collectedUnixNanos, 'past it').to.equal(first.collectedUnixNanos + 1n);
   });
 
   it('listAllRules and getAllStats walk every page: disjoint, in id order, complete', async () => {
