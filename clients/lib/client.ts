@@ -237,7 +237,8 @@ export class McrClient {
    *
    * The stream has no deadline: it runs until the consumer leaves the loop, calls cancel(), or aborts
    * `options.signal` (each cancels the call), or until mcrd ends it (next() then rejects with
-   * McrCallError, e.g. UNAVAILABLE when mcrd shuts down).
+   * McrCallError, e.g. UNAVAILABLE when mcrd shuts down). An update larger than one message comes
+   * as several (`continued` on all but the last): wholeStatsUpdates(stream) joins them.
    */
   watchStats(request: DeepPartial<WatchStatsRequest> = {}, options: StreamOptions = {}): McrStream<WatchStatsResponse> {
     const start = () => this.stats.watchStats(WatchStatsRequest.fromPartial(request));

@@ -41,6 +41,7 @@ export type { CallContext, FormatOptions } from './errors';
 export { MAX_RESPONSE_BYTES } from './defaults';
 export { collectPages, collectStorePages, PageLoopError, WALK_PAGE_SIZE, walkPages } from './pages';
 export type { PagedRequest, PagedResponse, StoreWalk } from './pages';
+export { wholeStatsUpdates } from './stats-updates';
 export { DEFAULT_STREAM_BUFFER } from './stream';
 export type { McrStream, StreamOptions } from './stream';
 export { DEFAULT_SOCKET, resolveTarget } from './target';

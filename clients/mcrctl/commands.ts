@@ -37,6 +37,7 @@ import { followTrace, listTraces, showTrace, stopTrace } from './trace-command';
 import { keepWatching } from './reconnect';
 import { poll, showUpdates, watchMode } from './watch';
 import { StreamEndedError } from './watch-loss';
+import { wholeStatsUpdates } from '../lib/stats-updates';
 import { noteStoreChange } from './store-change-note';
 
 /**
@@ -61,7 +62,9 @@ async function watchStats(command: { rule?: string; filter?: RuleFilter; inputs:
       }), printer.write);
       return;
     }
-    const updates = client.watchStats({ rule: command.rule ?? '', intervalMs: watch.intervalMs, ...(command.filter && { filter: command.filter }) }, { signal });
+    const request = { rule: command.rule ?? '', intervalMs: watch.intervalMs, ...(command.filter && { filter: command.filter }) };
+    // An update too large for one message comes in parts: shown whole.
+    const updates = wholeStatsUpdates(client.watchStats(request, { signal }));
     await showUpdates(updates, mode, (update) => ({
       heading: watchHeading(update),
       body: statsView(update),

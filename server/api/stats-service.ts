@@ -16,6 +16,7 @@ import type { CollectedStats, StatsCollector } from '../stats/collector';
 import { BoundedWriter } from './bounded-writer';
 import { logger } from '../log';
 import { ApiError, invalid, shuttingDown } from './errors';
+import { PAGE_BUDGET_BYTES } from './message-limits';
 import { pageCursor, sizeInList, takePage } from './paging';
 import { filterQuery, ruleMatcher } from './rule-filter';
 import { ruleListing } from './rule-listing';
@@ -49,6 +50,47 @@ export interface StatsSelection {
   rule: string;
   rules?: readonly string[];
   filter?: RuleFilter;
+}
+
+/**
+ * At least the encoded size of `stats` in a list, for any RuleStats of a valid rule (ids and names
+ * at most 63 characters, interface names 15 bytes, addresses 15 characters, every number at its
+ * longest): 260 bytes and 120 per output (test/unit/message-limits.test.ts checks it at the worst).
+ */
+export function ruleStatsSizeBound(stats: RuleStats): number {
+  return 260 + 120 * stats.outputs.length;
+}
+
+/** One message of a WatchStats update. */
+interface UpdatePart {
+  rules: RuleStats[];
+  collectedUnixNanos: bigint;
+  continued: boolean;
+}
+
+/**
+ * The messages of one WatchStats update: the selected rules, in id order, cut where the next would
+ * pass PAGE_BUDGET_BYTES (at least one rule each); one message when they fit, as they mostly do.
+ */
+export function updateParts(snapshot: Pick<CollectedStats, 'rules' | 'collectedUnixNanos'>, select: (stats: RuleStats) => boolean): UpdatePart[] {
+  const { collectedUnixNanos } = snapshot;
+  const selected = byRuleId(snapshot.rules).filter(select);
+  // Measured only when the bound says it may not fit: encoding every rule each update costs.
+  if (selected.reduce((sum, stats) => sum + ruleStatsSizeBound(stats), 0) <= PAGE_BUDGET_BYTES) {
+    return [{ rules: selected, collectedUnixNanos, continued: false }];
+  }
+  const parts: RuleStats[][] = [[]];
+  let bytes = 0;
+  for (const stats of selected) {
+    const size = sizeInList(RuleStats.encode(stats).finish().length);
+    if (parts[parts.length - 1].length > 0 && bytes + size > PAGE_BUDGET_BYTES) {
+      parts.push([]);
+      bytes = 0;
+    }
+    parts[parts.length - 1].push(stats);
+    bytes += size;
+  }
+  return parts.map((rules, i) => ({ rules, collectedUnixNanos, continued: i < parts.length - 1 }));
 }
 
 /** The collector's rules in id order (it lists them as the store does, by id: checked, not assumed). */
@@ -123,19 +165,22 @@ export function statsService(deps: StatsServiceDeps): StatsServiceServer {
     }
     const intervalMs = clampInterval(call.request.intervalMs);
     watchers++;
-    // No backlog: an update that cannot be written at once is stale by the next tick anyway.
-    const writer = new BoundedWriter<CollectedStats, WatchStatsResponse>(call, 0, (snapshot, dropped) => ({
-      rules: snapshot.rules.filter(select),
-      collectedUnixNanos: snapshot.collectedUnixNanos,
+    // No backlog: an update that cannot be written at once is stale by the next tick anyway. An
+    // update is written as one message, or as several when its rules do not fit in one (each part
+    // a message, `continued` on all but the last).
+    const writer = new BoundedWriter<UpdatePart, WatchStatsResponse>(call, 0, (part, dropped) => ({
+      rules: part.rules,
+      collectedUnixNanos: part.collectedUnixNanos,
       intervalMs,
       droppedUpdates: dropped,
+      continued: part.continued,
     }));
     let done = false;
     const send = async () => {
       if (gate.closing) return finish(() => call.emit('error', shuttingDown().toServiceError()));
       if (!writer.hasRoom) return writer.drop();
       const snapshot = await collector.collect();
-      if (!done) writer.push(snapshot);
+      if (!done) writer.pushGroup(updateParts(snapshot, select));
     };
     const timer = setInterval(() => void send().catch((err: Error) => log.warn('stats update failed', { error: err.message })), intervalMs);
     const finish = (last?: () => void) => {

@@ -13,13 +13,14 @@ import os from 'os';
 import path from 'path';
 
 import { ListRulesRequest, ListRulesResponse, Rule, RuleServiceService, RuleState } from '../../gen/mcr/v1/rules';
-import { GetStatsRequest, GetStatsResponse, RuleStats, StatsServiceService } from '../../gen/mcr/v1/stats';
+import { GetStatsRequest, GetStatsResponse, RuleStats, StatsServiceService, WatchStatsResponse } from '../../gen/mcr/v1/stats';
 import { connect, McrClient } from '../../clients/lib/client';
 import { MAX_RESPONSE_BYTES as CLIENT_MAX_RESPONSE_BYTES } from '../../clients/lib/defaults';
 import { errorDetails, McrCallError } from '../../clients/lib/errors';
 import { collectStorePages, walkPages } from '../../clients/lib/pages';
-import { MAX_PAGE_SIZE, MAX_RESPONSE_BYTES, REASON_MAX_BYTES } from '../../server/api/message-limits';
-import { encodePageToken, queryFingerprint } from '../../server/api/paging';
+import { wholeStatsUpdates } from '../../clients/lib/stats-updates';
+import { MAX_PAGE_SIZE, MAX_RESPONSE_BYTES, PAGE_BUDGET_BYTES, REASON_MAX_BYTES } from '../../server/api/message-limits';
+import { encodePageToken, queryFingerprint, sizeInList } from '../../server/api/paging';
 import { filterQuery } from '../../server/api/rule-filter';
 import { ruleService } from '../../server/api/rule-service';
 import { PAGE_READING_REUSE_MS, statsService } from '../../server/api/stats-service';
@@ -172,6 +173,32 @@ describe('list pages through the client library', function () {
     expect((await getStats({ pageSize: 10, pageToken: token })).collectedUnixNanos, 'within the window').to.equal(first.collectedUnixNanos);
     await new Promise((resolve) => setTimeout(resolve, 1100));
     expect((await getStats({ pageSize: 10, pageToken: token })).collectedUnixNanos, 'past it').to.equal(first.collectedUnixNanos + 1n);
+  });
+
+  it('a WatchStats update larger than one message comes in parts, each under 4 MiB, joined whole by the library', async () => {
+    const ids = store.list().map((r) => r.id);
+    const stream = client.watchStats({ intervalMs: 100 });
+    const messages: WatchStatsResponse[] = [];
+    const updates: WatchStatsResponse[] = [];
+    async function* recorded(): AsyncGenerator<WatchStatsResponse> {
+      for await (const message of stream) {
+        messages.push(message);
+        yield message;
+      }
+    }
+    for await (const update of wholeStatsUpdates(recorded())) {
+      updates.push(update);
+      if (updates.length === 2) break;
+    }
+    const perUpdate = Math.ceil(ids.length / Math.floor(PAGE_BUDGET_BYTES / sizeInList(RuleStats.encode(largestStats(store.list()[0])).finish().length)));
+    expect(perUpdate, 'the worst update needs several messages').to.be.above(1);
+    expect(messages.slice(0, perUpdate).map((m) => m.continued)).to.deep.equal([...Array(perUpdate - 1).fill(true), false]);
+    for (const m of messages) expect(WatchStatsResponse.encode(m).finish().length).to.be.at.most(MAX_RESPONSE_BYTES);
+    for (const update of updates) {
+      expect(update.rules.map((r) => r.ruleId)).to.deep.equal(ids);
+      expect(update.continued).to.equal(false);
+    }
+    expect(new Set(messages.slice(0, perUpdate).map((m) => m.collectedUnixNanos)).size, 'the parts of one update').to.equal(1);
   });
 
   it('listAllRules and getAllStats walk every page: disjoint, in id order, complete', async () => {
