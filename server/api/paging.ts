@@ -11,7 +11,9 @@
  */
 import { createHash } from 'crypto';
 
-import { invalid } from './errors';
+import { status } from '@grpc/grpc-js';
+
+import { ApiError, invalid } from './errors';
 import { MAX_PAGE_SIZE, PAGE_BUDGET_BYTES, PagedMethod } from './message-limits';
 
 /** A sort key: compared element by element (numbers as numbers, strings by code unit). */
@@ -73,6 +75,32 @@ export function decodePageToken(token: string, method: PagedMethod, fingerprint:
   return body.k;
 }
 
+/**
+ * Runs every check of a request and returns their results, or throws one INVALID_ARGUMENT listing
+ * the violations of all of them (the first in the message), so that a client sees at once what is
+ * wrong with page_size, page_token and filter together. Other errors pass through.
+ */
+export function checkedTogether<A, B>(first: () => A, second: () => B): [A, B] {
+  const refusals: ApiError[] = [];
+  const run = <T>(check: () => T): T | undefined => {
+    try {
+      return check();
+    } catch (err) {
+      if (!(err instanceof ApiError) || err.code !== status.INVALID_ARGUMENT) throw err;
+      refusals.push(err);
+      return undefined;
+    }
+  };
+  const a = run(first);
+  const b = run(second);
+  if (refusals.length === 1) throw refusals[0];
+  if (refusals.length > 1) {
+    const violations = refusals.flatMap((r) => r.extras.violations ?? [{ field: r.field ?? '', description: r.detail }]);
+    throw refusals[0].with({ violations });
+  }
+  return [a as A, b as B];
+}
+
 /** How many items a page may hold: 0 = up to the byte budget only; above the maximum, the maximum. */
 export function pageSizeLimit(pageSize: number, method: PagedMethod): number {
   if (!Number.isInteger(pageSize) || pageSize < 0) throw invalid('page_size', `must be 0 (as many as fit in one message) or more, got ${pageSize}`);
@@ -124,9 +152,12 @@ export interface PageCursor {
  * of the request that selects items (not page_size or page_token); `keyLength` the items' key length.
  */
 export function pageCursor(request: PageRequest, method: PagedMethod, query: unknown, keyLength: number): PageCursor {
-  const limit = pageSizeLimit(request.pageSize, method);
   const fingerprint = queryFingerprint(query);
-  return { method, fingerprint, limit, after: decodePageToken(request.pageToken, method, fingerprint, keyLength) };
+  const [limit, after] = checkedTogether(
+    () => pageSizeLimit(request.pageSize, method),
+    () => decodePageToken(request.pageToken, method, fingerprint, keyLength),
+  );
+  return { method, fingerprint, limit, after };
 }
 
 export interface PageOf<T> {

@@ -25,7 +25,7 @@ import { checkUpdateMask } from '../rules/update-mask';
 import { RuleLimits, validateRuleDefinition } from '../rules/validate';
 import { ApiError } from './errors';
 import { cappedReason } from './message-limits';
-import { pageCursor, sizeInList, takePage } from './paging';
+import { checkedTogether, pageCursor, sizeInList, takePage } from './paging';
 import { announceApplied, announceRuleChange, appliedAnything } from './rule-changes';
 import { filterQuery, ruleMatcher } from './rule-filter';
 import { ruleListing } from './rule-listing';
@@ -119,9 +119,9 @@ export function ruleService({ store, forwarder, limits, gate, events }: RuleServ
     getRule: unary(gate, 'GetRule', (req: GetRuleRequest): GetRuleResponse => ({ rule: withStatus(find(req.rule)) })),
 
     listRules: unary(gate, 'ListRules', (req: ListRulesRequest): ListRulesResponse => {
-      const matches = ruleMatcher(req.filter);
+      const [matches, cursor] = checkedTogether(() => ruleMatcher(req.filter), () => pageCursor(req, 'ListRules', filterQuery(req.filter), 1));
       const { sorted, generation } = listing();
-      const page = takePage(pageCursor(req, 'ListRules', filterQuery(req.filter), 1), {
+      const page = takePage(cursor, {
         sorted,
         keyOf: (rule) => [rule.id],
         select: (rule) => {

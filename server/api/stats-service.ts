@@ -17,7 +17,7 @@ import { BoundedWriter } from './bounded-writer';
 import { logger } from '../log';
 import { ApiError, invalid, shuttingDown } from './errors';
 import { PAGE_BUDGET_BYTES } from './message-limits';
-import { pageCursor, sizeInList, takePage } from './paging';
+import { checkedTogether, pageCursor, sizeInList, takePage } from './paging';
 import { filterQuery, ruleMatcher } from './rule-filter';
 import { ruleListing } from './rule-listing';
 import { CallGate, unary } from './unary';
@@ -197,10 +197,9 @@ export function statsService(deps: StatsServiceDeps): StatsServiceServer {
 
   return {
     getStats: unary(gate, 'GetStats', async (req: GetStatsRequest): Promise<GetStatsResponse> => {
-      const select = selector(req);
       const query = { rule: req.rule, filter: filterQuery(req.filter) };
       // Checked before counters are collected: a bad token costs nothing.
-      const cursor = pageCursor(req, 'GetStats', query, 1);
+      const [select, cursor] = checkedTogether(() => selector(req), () => pageCursor(req, 'GetStats', query, 1));
       const storeGeneration = store.generation;
       const { rules, collectedUnixNanos } = await readCounters(cursor.after !== undefined);
       const page = takePage(cursor, {

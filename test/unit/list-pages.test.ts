@@ -242,6 +242,13 @@ describe('list pages through the client library', function () {
       .then(() => expect.fail('accepted'), (e: McrCallError) => e);
     expect(filterErr.code).to.equal(grpc.status.INVALID_ARGUMENT);
     expect(errorDetails(filterErr).badRequest?.fieldViolations.map((v) => v.field)).to.deep.equal(['filter.input_interface', 'filter.group_prefix']);
+    const together = await client
+      .listRules({ pageSize: -1, pageToken: 'x!', filter: { namePrefix: 'no spaces' } })
+      .then(() => expect.fail('accepted'), (e: McrCallError) => e);
+    expect(together.details, 'the first in the message').to.match(/^filter\.name_prefix: /);
+    expect(errorDetails(together).badRequest?.fieldViolations.map((v) => v.field), 'every violation at once').to.deep.equal(['filter.name_prefix', 'page_size', 'page_token']);
+    const statsTogether = await client.getStats({ pageSize: -1, filter: { states: [99 as RuleState] } }).then(() => expect.fail('accepted'), (e: McrCallError) => e);
+    expect(errorDetails(statsTogether).badRequest?.fieldViolations.map((v) => v.field)).to.deep.equal(['filter.states[0]', 'page_size']);
   });
 
   it('a walk while rules are created and deleted lists every rule that stayed exactly once, and says the store changed', async () => {
