@@ -162,7 +162,7 @@ export class Daemon {
         events,
         features: () => (this.configReloader?.managesRules ? [...FEATURES, CONFIG_RULES_FEATURE] : FEATURES),
       }),
-      'mcr.v1.StatsService': statsService({ store, collector, gate, maxWatchers: options.limits.maxStatsWatchers }),
+      'mcr.v1.StatsService': statsService({ store, collector, gate, ruleState: (rule) => forwarder.status(rule).state, maxWatchers: options.limits.maxStatsWatchers }),
       'mcr.v1.TraceService': traceService({ traces, gate }),
     }, {
       access: new AccessControl(options.tokens),

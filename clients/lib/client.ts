@@ -56,8 +56,9 @@ import {
   WatchTracesRequest,
   WatchTracesResponse,
 } from '../../gen/mcr/v1/trace';
-import { DEFAULT_TIMEOUT_MS } from './defaults';
+import { DEFAULT_TIMEOUT_MS, MAX_RESPONSE_BYTES } from './defaults';
 import { McrCallError } from './errors';
+import { collectPages, collectStorePages, StoreWalk, walkPages } from './pages';
 import { McrStream, StreamOptions, streamOf } from './stream';
 import { resolveTarget, TargetOptions } from './target';
 import { PROTOCOL_HEADER, PROTOCOL_MAJOR } from './version';
@@ -121,7 +122,7 @@ export class McrClient {
     const credentials = options.credentials ?? grpc.credentials.createInsecure();
     // One channel shared by the service stubs. Retries are off: a mutation whose answer was lost
     // must not be sent again behind the caller's back (it may have been applied).
-    this.channel = new grpc.Channel(this.target, credentials, { 'grpc.enable_retries': 0 });
+    this.channel = new grpc.Channel(this.target, credentials, { 'grpc.enable_retries': 0, 'grpc.max_receive_message_length': MAX_RESPONSE_BYTES });
     const shared = { channelOverride: this.channel, interceptors: [metadataInterceptor(options.token)] };
     this.rules = new RuleServiceClient(this.target, credentials, shared);
     this.system = new SystemServiceClient(this.target, credentials, shared);
@@ -147,8 +148,18 @@ export class McrClient {
     return this.unary('GetRule', this.rules, this.rules.getRule, GetRuleRequest.fromPartial(request), options);
   }
 
+  /** One page of rules (see listAllRules for all of them). */
   listRules(request: DeepPartial<ListRulesRequest> = {}, options?: CallOptions): Promise<ListRulesResponse> {
     return this.unary('ListRules', this.rules, this.rules.listRules, ListRulesRequest.fromPartial(request), options);
+  }
+
+  /**
+   * Every rule `request.filter` selects (all without one), page by page (each call with its own
+   * deadline), as one response; `storeChanged` says whether the rules changed during the walk.
+   */
+  listAllRules(request: DeepPartial<ListRulesRequest> = {}, options?: CallOptions): Promise<ListRulesResponse & StoreWalk> {
+    const pages = walkPages('ListRules', (page: ListRulesRequest) => this.listRules(page, options), ListRulesRequest.fromPartial(request));
+    return collectStorePages(pages, 'rules');
   }
 
   updateRule(request: DeepPartial<UpdateRuleRequest>, options?: CallOptions): Promise<UpdateRuleResponse> {
@@ -178,9 +189,15 @@ export class McrClient {
     return this.unary('GetLogLevels', this.system, this.system.getLogLevels, GetLogLevelsRequest.fromPartial(request), options);
   }
 
-  /** The interfaces mcrd sees and those rules name but that do not exist, with the rules using each. */
+  /** The interfaces mcrd sees and those rules name but that do not exist, with the rules using each: one page. */
   listInterfaces(request: DeepPartial<ListInterfacesRequest> = {}, options?: CallOptions): Promise<ListInterfacesResponse> {
     return this.unary('ListInterfaces', this.system, this.system.listInterfaces, ListInterfacesRequest.fromPartial(request), options);
+  }
+
+  /** Every interface (see listInterfaces), page by page, as one response. */
+  listAllInterfaces(request: DeepPartial<ListInterfacesRequest> = {}, options?: CallOptions): Promise<ListInterfacesResponse> {
+    const pages = walkPages('ListInterfaces', (page: ListInterfacesRequest) => this.listInterfaces(page, options), ListInterfacesRequest.fromPartial(request));
+    return collectPages(pages, 'interfaces');
   }
 
   /**
@@ -195,8 +212,18 @@ export class McrClient {
     return streamOf(start, { target: this.target, rpc: 'WatchEvents', timeoutMs: 0 }, options);
   }
 
+  /** One page of counters per rule (see getAllStats). */
   getStats(request: DeepPartial<GetStatsRequest> = {}, options?: CallOptions): Promise<GetStatsResponse> {
     return this.unary('GetStats', this.stats, this.stats.getStats, GetStatsRequest.fromPartial(request), options);
+  }
+
+  /**
+   * The counters of every rule `request` selects (`rule`, `filter`; all by default), page by page, as
+   * one response. Each page is read when it is asked for: collected_unix_nanos is the last page's.
+   */
+  getAllStats(request: DeepPartial<GetStatsRequest> = {}, options?: CallOptions): Promise<GetStatsResponse & StoreWalk> {
+    const pages = walkPages('GetStats', (page: GetStatsRequest) => this.getStats(page, options), GetStatsRequest.fromPartial(request));
+    return collectStorePages(pages, 'rules');
   }
 
   getWorkerStats(request: DeepPartial<GetWorkerStatsRequest> = {}, options?: CallOptions): Promise<GetWorkerStatsResponse> {
@@ -210,7 +237,8 @@ export class McrClient {
    *
    * The stream has no deadline: it runs until the consumer leaves the loop, calls cancel(), or aborts
    * `options.signal` (each cancels the call), or until mcrd ends it (next() then rejects with
-   * McrCallError, e.g. UNAVAILABLE when mcrd shuts down).
+   * McrCallError, e.g. UNAVAILABLE when mcrd shuts down). An update larger than one message comes
+   * as several (`continued` on all but the last): wholeStatsUpdates(stream) joins them.
    */
   watchStats(request: DeepPartial<WatchStatsRequest> = {}, options: StreamOptions = {}): McrStream<WatchStatsResponse> {
     const start = () => this.stats.watchStats(WatchStatsRequest.fromPartial(request));
@@ -236,9 +264,15 @@ export class McrClient {
     return this.unary('GetTrace', this.traces, this.traces.getTrace, GetTraceRequest.fromPartial(request), options);
   }
 
-  /** The status of every trace mcrd knows, running or stopped with records. */
+  /** The status of the traces mcrd knows, running or stopped with records: one page. */
   listTraces(request: DeepPartial<ListTracesRequest> = {}, options?: CallOptions): Promise<ListTracesResponse> {
     return this.unary('ListTraces', this.traces, this.traces.listTraces, ListTracesRequest.fromPartial(request), options);
+  }
+
+  /** Every trace (see listTraces), page by page, as one response. */
+  listAllTraces(request: DeepPartial<ListTracesRequest> = {}, options?: CallOptions): Promise<ListTracesResponse> {
+    const pages = walkPages('ListTraces', (page: ListTracesRequest) => this.listTraces(page, options), ListTracesRequest.fromPartial(request));
+    return collectPages(pages, 'traces');
   }
 
   /**

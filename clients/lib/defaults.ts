@@ -5,3 +5,9 @@
 
 /** Deadline of each call unless ConnectOptions.timeoutMs or CallOptions.timeoutMs says otherwise. */
 export const DEFAULT_TIMEOUT_MS = 5000;
+
+/**
+ * The largest message the client accepts (grpc.max_receive_message_length): what mcrd sends at most
+ * (its MAX_RESPONSE_BYTES, gRPC's default), every page of a list included.
+ */
+export const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;

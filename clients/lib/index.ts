@@ -27,6 +27,10 @@
  * has a deadline (ConnectOptions.timeoutMs, default 5000 ms, or CallOptions.timeoutMs) and is sent
  * once: nothing is retried. Failures reject with McrCallError, a grpc-js ServiceError that also
  * carries the target and RPC name and says whether mcrd was reachable at all (connectFailure).
+ * Lists page (AIP-158): listRules, getStats, listTraces and listInterfaces return one page (send its
+ * nextPageToken back as pageToken for the next); listAllRules, getAllStats, listAllTraces and
+ * listAllInterfaces walk every page and return them as one response (walkPages for page by page).
+ * Each call has its own deadline; no answer is larger than MAX_RESPONSE_BYTES.
  * The streams, watchStats, watchEvents and watchTraces, are async iterators without a deadline,
  * cancelled when the loop over them ends (see McrStream).
  */
@@ -34,6 +38,10 @@ export { connect, McrClient, DEFAULT_TIMEOUT_MS } from './client';
 export type { CallOptions, ConnectOptions } from './client';
 export { formatGrpcError, isConnectFailure, McrCallError } from './errors';
 export type { CallContext, FormatOptions } from './errors';
+export { MAX_RESPONSE_BYTES } from './defaults';
+export { collectPages, collectStorePages, PageLoopError, WALK_PAGE_SIZE, walkPages } from './pages';
+export type { PagedRequest, PagedResponse, StoreWalk } from './pages';
+export { wholeStatsUpdates } from './stats-updates';
 export { DEFAULT_STREAM_BUFFER } from './stream';
 export type { McrStream, StreamOptions } from './stream';
 export { DEFAULT_SOCKET, resolveTarget } from './target';

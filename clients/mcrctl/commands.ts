@@ -6,6 +6,7 @@
  */
 import {
   CreateRuleResponse,
+  RuleFilter,
   DeleteRuleResponse,
   GetRuleResponse,
   ListRulesResponse,
@@ -36,13 +37,15 @@ import { followTrace, listTraces, showTrace, stopTrace } from './trace-command';
 import { keepWatching } from './reconnect';
 import { poll, showUpdates, watchMode } from './watch';
 import { StreamEndedError } from './watch-loss';
+import { wholeStatsUpdates } from '../lib/stats-updates';
+import { noteStoreChange } from './store-change-note';
 
 /**
  * `stats --watch`: WatchStats updates (GetWorkerStats polled at the interval with --inputs, which
  * WatchStats does not carry) until Ctrl-C, which cancels the call and ends the command normally.
  * mcrd going away ends it with exit 1, or with --reconnect waits for mcrd (see reconnect.ts).
  */
-async function watchStats(command: { rule?: string; inputs: boolean }, watch: WatchOptions, context: CommandContext): Promise<void> {
+async function watchStats(command: { rule?: string; filter?: RuleFilter; inputs: boolean }, watch: WatchOptions, context: CommandContext): Promise<void> {
   const { printer } = context;
   const mode = watchMode(printer);
   await keepWatching(context, watch.reconnect, async ({ client, signal, connected }) => {
@@ -59,7 +62,9 @@ async function watchStats(command: { rule?: string; inputs: boolean }, watch: Wa
       }), printer.write);
       return;
     }
-    const updates = client.watchStats({ rule: command.rule ?? '', intervalMs: watch.intervalMs }, { signal });
+    const request = { rule: command.rule ?? '', intervalMs: watch.intervalMs, ...(command.filter && { filter: command.filter }) };
+    // An update too large for one message comes in parts: shown whole.
+    const updates = wholeStatsUpdates(client.watchStats(request, { signal }));
     await showUpdates(updates, mode, (update) => ({
       heading: watchHeading(update),
       body: statsView(update),
@@ -98,7 +103,8 @@ export async function runCommand(command: CliCommand, context: CommandContext): 
       return;
     }
     case 'rule list': {
-      const response = await client.listRules();
+      const response = await client.listAllRules({ filter: command.filter });
+      noteStoreChange(context, response);
       show(printer, ListRulesResponse, response, () => rulesTable(response.rules));
       return;
     }
@@ -142,7 +148,8 @@ export async function runCommand(command: CliCommand, context: CommandContext): 
         show(printer, GetWorkerStatsResponse, response, () => inputsView(response));
         return;
       }
-      const response = await client.getStats({ rule: command.rule ?? '' });
+      const response = await client.getAllStats({ rule: command.rule ?? '', filter: command.filter });
+      noteStoreChange(context, response);
       show(printer, GetStatsResponse, response, () => statsView(response));
       return;
     }
@@ -152,7 +159,7 @@ export async function runCommand(command: CliCommand, context: CommandContext): 
       return;
     }
     case 'interfaces': {
-      const response = await client.listInterfaces();
+      const response = await client.listAllInterfaces();
       show(printer, ListInterfacesResponse, response, () => interfacesTable(response.interfaces));
       return;
     }

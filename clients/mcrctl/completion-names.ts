@@ -16,10 +16,10 @@ export const COMPLETION_TIMEOUT_MS = 1000;
 export async function completionNames(topic: CompletionTopic, client: McrClient): Promise<string[]> {
   const options = { timeoutMs: COMPLETION_TIMEOUT_MS };
   if (topic === 'rules') {
-    const { rules } = await client.listRules({}, options);
+    const { rules } = await client.listAllRules({}, options);
     return rules.flatMap((rule) => [rule.id, rule.name]).filter((word) => word !== '');
   }
-  const { interfaces } = await client.listInterfaces({}, options);
+  const { interfaces } = await client.listAllInterfaces({}, options);
   return interfaces.map((i) => i.name);
 }
 

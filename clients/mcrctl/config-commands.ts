@@ -22,6 +22,7 @@ import { existingInterfaces, localInterfaces, SYS_CLASS_NET } from './interface-
 import { InterfacesOf, missingInterfaceWarnings } from './interface-warnings';
 import type { ConfigCommand } from './config-program';
 import { mcrdInterfaces } from './rule-warnings';
+import { noteStoreChange } from './store-change-note';
 
 /** Mode of a file `config save` creates (one it replaces keeps its own). */
 const NEW_FILE_MODE = 0o644;
@@ -114,7 +115,7 @@ interface CheckedAgainst {
 async function checkedAgainst(context: CommandContext): Promise<CheckedAgainst | undefined> {
   const { client } = context;
   try {
-    const response = await client.listInterfaces({}, { timeoutMs: Math.min(client.timeoutMs, CHECK_LOOKUP_MS) });
+    const response = await client.listAllInterfaces({}, { timeoutMs: Math.min(client.timeoutMs, CHECK_LOOKUP_MS) });
     return { names: existingInterfaces(response), of: 'mcrd' };
   } catch (err) {
     const why = formatGrpcError(err);
@@ -138,10 +139,16 @@ function warnInterfaces(config: ConfigFile, against: CheckedAgainst | undefined,
   }
 }
 
+/** Walks of the rules made again for `config show` and `save` when the rules changed during one. */
+const SNAPSHOT_RETRIES = 2;
+
 /** mcrd's rules as a config document, and as its JSON5 text with a header comment. */
 async function runningRules(context: CommandContext): Promise<{ document: RulesDocument; json5: string }> {
   const { client } = context;
-  const response = await client.listRules();
+  // A file is one state of the rules: read again (twice at most) when they changed during the walk.
+  let response = await client.listAllRules();
+  for (let retry = 0; retry < SNAPSHOT_RETRIES && response.storeChanged; retry++) response = await client.listAllRules();
+  noteStoreChange(context, response);
   const document = rulesDocument(response.rules);
   const json5 = renderRulesJson5(document, [
     `mcr rules from ${client.target}, store generation ${response.storeGeneration}, ${new Date().toISOString()}`,

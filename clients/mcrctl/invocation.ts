@@ -1,4 +1,5 @@
 /** A parsed mcrctl command line: where to connect, how to print, and what to do. */
+import type { RuleFilter } from '../../gen/mcr/v1/rules';
 import { EventKind } from '../../gen/mcr/v1/system';
 import type { CompletionTopic } from './completion-names';
 import type { ConfigCommand } from './config-program';
@@ -21,11 +22,12 @@ export interface ConnectionOptions {
 export type CliCommand =
   | ConfigCommand
   | { name: 'rule add'; edit: NewRuleEdit; dryRun: boolean }
-  | { name: 'rule list' }
+  /** filter: the --in, --group, --state and --name-prefix given (none: every rule). */
+  | { name: 'rule list'; filter?: RuleFilter }
   | { name: 'rule get'; rule: string }
   | { name: 'rule update'; rule: string; edit: RuleEdit; expectGeneration?: bigint; dryRun: boolean }
   | { name: 'rule delete'; rule: string; expectGeneration?: bigint }
-  | { name: 'stats'; rule?: string; inputs: boolean; watch?: WatchOptions }
+  | { name: 'stats'; rule?: string; filter?: RuleFilter; inputs: boolean; watch?: WatchOptions }
   | { name: 'workers' }
   | { name: 'interfaces' }
   /** kinds empty = every kind; reconnect: --reconnect (see reconnect.ts). */

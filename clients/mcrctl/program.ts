@@ -16,6 +16,7 @@ import { ExitCode } from './exit-codes';
 import { CliCommand, ConnectionOptions, Invocation, TraceSettings } from './invocation';
 import { CliIo } from './io';
 import { isEmptyEdit, RuleEdit } from './rule-edit';
+import { ruleFilter, ruleFilterOptions } from './rule-filter-options';
 import { PcapDestination } from './trace-output';
 
 export type ParseResult = { invocation: Invocation } | { exitCode: ExitCode };
@@ -56,6 +57,9 @@ interface CommandOptions {
   reconnect?: boolean;
   addOut?: string[];
   delOut?: string[];
+  group?: string;
+  state?: string[];
+  namePrefix?: string;
 }
 
 /** `stats --watch` without --interval. */
@@ -250,7 +254,15 @@ function buildProgram(io: CliIo, emit: (invocation: Invocation) => void): Comman
     },
   );
 
-  leaf(rule.command('list').description('list every rule with its state'), () => ({ name: 'rule list' }));
+  leaf(
+    ruleFilterOptions(rule.command('list').description('list every rule with its state (or those the options select: all of them must hold)'), 'rules').usage(
+      '[--in IF] [--group PREFIX] [--state STATE ...] [--name-prefix TEXT]',
+    ),
+    (_args, options) => {
+      const filter = ruleFilter(options);
+      return filter ? { name: 'rule list', filter } : { name: 'rule list' };
+    },
+  );
 
   leaf(rule.command('get').description('show one rule in detail').argument('<RULE>', 'rule id or name', ruleArgument), ([ruleName]) => ({
     name: 'rule get',
@@ -291,10 +303,9 @@ function buildProgram(io: CliIo, emit: (invocation: Invocation) => void): Comman
   );
 
   leaf(
-    program
-      .command('stats')
+    ruleFilterOptions(program.command('stats'), 'rules')
       .description('packet counters and rates per rule and per output; with --inputs, per worker input interface')
-      .usage('[RULE] [--watch] [--interval MS] [--reconnect] [--inputs]')
+      .usage('[RULE] [--in IF] [--group PREFIX] [--state STATE ...] [--name-prefix TEXT] [--watch] [--interval MS] [--reconnect] [--inputs]')
       .argument('[RULE]', 'only this rule (id or name)', ruleArgument)
       .option('--watch', 'keep showing updates until Ctrl-C (redrawn in place on a terminal)')
       .option(
@@ -305,14 +316,17 @@ function buildProgram(io: CliIo, emit: (invocation: Invocation) => void): Comman
       .option('--inputs', 'frames, unmatched frames, parse errors and kernel drops per worker and input interface')
       .option('--reconnect', `with --watch: ${RECONNECT_HELP}`),
     ([ruleName], options) => {
+      const filter = ruleFilter(options);
       if (options.interval !== undefined && !options.watch) throw new UsageError('stats: --interval applies only with --watch');
       if (options.reconnect && !options.watch) throw new UsageError('stats: --reconnect applies only with --watch');
       if (options.inputs && ruleName !== undefined) {
         throw new UsageError(`stats --inputs counts per worker input, not per rule: drop "${ruleName}" or --inputs`);
       }
+      if (options.inputs && filter) throw new UsageError('stats --inputs counts per worker input, not per rule: --in, --group, --state and --name-prefix select rules');
       return {
         name: 'stats',
         rule: ruleName,
+        ...(filter && { filter }),
         inputs: options.inputs === true,
         watch: options.watch ? { intervalMs: options.interval ?? DEFAULT_WATCH_INTERVAL_MS, reconnect: options.reconnect === true } : undefined,
       };

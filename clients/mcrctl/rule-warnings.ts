@@ -19,7 +19,7 @@ export const CONFIG_RULES_WARNING =
 
 /** The interfaces mcrd sees, or undefined when it does not say. */
 export async function mcrdInterfaces(client: McrClient): Promise<string[] | undefined> {
-  return client.listInterfaces().then(existingInterfaces, () => undefined);
+  return client.listAllInterfaces().then(existingInterfaces, () => undefined);
 }
 
 /** Whether mcrd says that its config file has the rules (see CONFIG_RULES_WARNING). */

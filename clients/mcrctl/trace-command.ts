@@ -179,6 +179,6 @@ export async function stopTrace(command: { rule: string }, context: CommandConte
 
 /** `trace list`: every trace mcrd knows. */
 export async function listTraces(context: CommandContext): Promise<void> {
-  const response = await context.client.listTraces();
+  const response = await context.client.listAllTraces();
   show(context.printer, ListTracesResponse, response, () => tracesTable(response.traces));
 }

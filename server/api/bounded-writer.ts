@@ -42,6 +42,20 @@ export class BoundedWriter<Item, Message> {
     this.flush();
   }
 
+  /**
+   * Items that belong together (the messages of one update): all written, or, when there is no
+   * room, all dropped and counted as one. The queue may pass its capacity by this group, no more.
+   */
+  pushGroup(items: readonly Item[]): void {
+    if (this.closed || items.length === 0) return;
+    if (!this.hasRoom) {
+      this.dropped++;
+      return;
+    }
+    this.queue.push(...items);
+    this.flush();
+  }
+
   /** Counts an item as lost without offering it (e.g. one not even produced because there is no room). */
   drop(): void {
     this.dropped++;

@@ -10,6 +10,7 @@ import {
   DeleteRuleResponse,
   GetRuleRequest,
   GetRuleResponse,
+  ListRulesRequest,
   ListRulesResponse,
   Rule,
   RuleServiceServer,
@@ -25,6 +26,10 @@ import { RuleLimits, validateRuleDefinition } from '../rules/validate';
 import { announceApplied, announceRuleChange, appliedAnything } from '../events/rule-changes';
 import { unknownRule } from '../rules/errors';
 import { ApiError } from './errors';
+import { cappedReason } from './message-limits';
+import { checkedTogether, pageCursor, sizeInList, takePage } from './paging';
+import { filterQuery, ruleMatcher } from './rule-filter';
+import { ruleListing } from './rule-listing';
 import { CallGate, unary } from './unary';
 
 export interface RuleServiceDeps {
@@ -64,7 +69,12 @@ function requireRef(ref: string): string {
 }
 
 export function ruleService({ store, forwarder, limits, gate, events }: RuleServiceDeps): RuleServiceServer {
-  const withStatus = (rule: Rule): Rule => ({ ...rule, status: forwarder.status(rule) });
+  const statusOf = (rule: Rule) => {
+    const status = forwarder.status(rule);
+    return { ...status, reason: cappedReason(status.reason) };
+  };
+  const withStatus = (rule: Rule): Rule => ({ ...rule, status: statusOf(rule) });
+  const listing = ruleListing(store);
   /** A rule only validated (validate_only, dry_run): nothing installed, so no worker and no packet. */
   const validated = (rule: Rule): Rule => ({
     ...rule,
@@ -109,10 +119,21 @@ export function ruleService({ store, forwarder, limits, gate, events }: RuleServ
 
     getRule: unary(gate, 'GetRule', (req: GetRuleRequest): GetRuleResponse => ({ rule: withStatus(find(req.rule)) })),
 
-    listRules: unary(gate, 'ListRules', (): ListRulesResponse => ({
-      rules: store.list().map(withStatus),
-      storeGeneration: store.generation,
-    })),
+    listRules: unary(gate, 'ListRules', (req: ListRulesRequest): ListRulesResponse => {
+      const [matches, cursor] = checkedTogether(() => ruleMatcher(req.filter), () => pageCursor(req, 'ListRules', filterQuery(req.filter), 1));
+      const { sorted, generation } = listing();
+      const page = takePage(cursor, {
+        sorted,
+        keyOf: (rule) => [rule.id],
+        select: (rule) => {
+          let status: Rule['status'];
+          const state = () => (status ??= statusOf(rule)).state;
+          return matches(rule, state) ? { ...rule, status: status ?? statusOf(rule) } : undefined;
+        },
+        sizeOf: (rule) => sizeInList(Rule.encode(rule).finish().length),
+      });
+      return { rules: page.items, storeGeneration: generation, nextPageToken: page.nextPageToken };
+    }),
 
     updateRule: unary(gate, 'UpdateRule', async (req: UpdateRuleRequest): Promise<UpdateRuleResponse> => {
       const arrivedAt = Date.now();

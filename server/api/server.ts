@@ -14,6 +14,7 @@ import { StatsServiceService } from '../../gen/mcr/v1/stats';
 import { SystemServiceService } from '../../gen/mcr/v1/system';
 import { TraceServiceService } from '../../gen/mcr/v1/trace';
 import { logger } from '../log';
+import { MAX_RESPONSE_BYTES } from './message-limits';
 import { AccessControl } from './access';
 import { shuttingDown } from './errors';
 import { checkedImplementation } from './call-check';
@@ -98,7 +99,8 @@ export class ApiServer {
   private readonly open = new OpenStreams();
 
   constructor(implementations: Implementations, policy: CallPolicy) {
-    this.server = new Server({ 'grpc.max_receive_message_length': policy.maxRequestBytes });
+    // Every answer fits in what any client accepts by default (message-limits.ts); the lists page to fit.
+    this.server = new Server({ 'grpc.max_receive_message_length': policy.maxRequestBytes, 'grpc.max_send_message_length': MAX_RESPONSE_BYTES });
     this.streams = new StreamLimit(policy.maxStreams);
     const descriptors = DescriptorSet.load();
     const schemas = descriptors.registry();

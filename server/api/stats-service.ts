@@ -10,12 +10,17 @@ import {
   WatchStatsRequest,
   WatchStatsResponse,
 } from '../../gen/mcr/v1/stats';
+import type { Rule, RuleFilter, RuleState } from '../../gen/mcr/v1/rules';
+import { unknownRule } from '../rules/errors';
 import type { RuleStore } from '../rules/store';
 import type { CollectedStats, StatsCollector } from '../stats/collector';
 import { BoundedWriter } from './bounded-writer';
 import { logger } from '../log';
-import { unknownRule } from '../rules/errors';
-import { ApiError, shuttingDown, toApiError } from './errors';
+import { ApiError, invalid, shuttingDown, toApiError } from './errors';
+import { PAGE_BUDGET_BYTES } from './message-limits';
+import { checkedTogether, pageCursor, sizeInList, takePage } from './paging';
+import { filterQuery, ruleMatcher } from './rule-filter';
+import { ruleListing } from './rule-listing';
 import { CallGate, unary } from './unary';
 
 const log = logger('api');
@@ -28,8 +33,12 @@ export interface StatsServiceDeps {
   store: RuleStore;
   collector: StatsCollector;
   gate: CallGate;
+  /** A rule's state now (for filter.states). */
+  ruleState: (rule: Rule) => RuleState;
   /** Concurrent WatchStats streams (--max-stats-watchers). */
   maxWatchers: number;
+  /** How long a GetStats reading serves the pages after it (default PAGE_READING_REUSE_MS). */
+  pageReadingReuseMs?: number;
 }
 
 export function clampInterval(ms: number): number {
@@ -37,15 +46,108 @@ export function clampInterval(ms: number): number {
   return Math.min(WATCH_INTERVAL_MAX_MS, Math.max(WATCH_INTERVAL_MIN_MS, ms));
 }
 
-export function statsService({ store, collector, gate, maxWatchers }: StatsServiceDeps): StatsServiceServer {
-  let watchers = 0;
+/** The rules a request selects: by id or name (`rule`, `rules`; none = every rule), and by filter. */
+export interface StatsSelection {
+  rule: string;
+  rules?: readonly string[];
+  filter?: RuleFilter;
+}
 
-  /** The rules a request asks for: one (by id or name), or all when `ref` is empty. */
-  const selector = (ref: string): ((stats: RuleStats[]) => RuleStats[]) => {
-    if (!ref) return (stats) => stats;
-    const rule = store.find(ref);
-    if (!rule) throw unknownRule('rule', ref);
-    return (stats) => stats.filter((s) => s.ruleId === rule.id);
+/**
+ * At least the encoded size of `stats` in a list, for any RuleStats of a valid rule (ids and names
+ * at most 63 characters, interface names 15 bytes, addresses 15 characters, every number at its
+ * longest): 260 bytes and 120 per output (test/unit/message-limits.test.ts checks it at the worst).
+ */
+export function ruleStatsSizeBound(stats: RuleStats): number {
+  return 260 + 120 * stats.outputs.length;
+}
+
+/** One message of a WatchStats update. */
+interface UpdatePart {
+  rules: RuleStats[];
+  collectedUnixNanos: bigint;
+  continued: boolean;
+}
+
+/**
+ * The messages of one WatchStats update: the selected rules, in id order, cut where the next would
+ * pass PAGE_BUDGET_BYTES (at least one rule each); one message when they fit, as they mostly do.
+ */
+export function updateParts(snapshot: Pick<CollectedStats, 'rules' | 'collectedUnixNanos'>, select: (stats: RuleStats) => boolean): UpdatePart[] {
+  const { collectedUnixNanos } = snapshot;
+  const selected = byRuleId(snapshot.rules).filter(select);
+  // Measured only when the bound says it may not fit: encoding every rule each update costs.
+  if (selected.reduce((sum, stats) => sum + ruleStatsSizeBound(stats), 0) <= PAGE_BUDGET_BYTES) {
+    return [{ rules: selected, collectedUnixNanos, continued: false }];
+  }
+  const parts: RuleStats[][] = [[]];
+  let bytes = 0;
+  for (const stats of selected) {
+    const size = sizeInList(RuleStats.encode(stats).finish().length);
+    if (parts[parts.length - 1].length > 0 && bytes + size > PAGE_BUDGET_BYTES) {
+      parts.push([]);
+      bytes = 0;
+    }
+    parts[parts.length - 1].push(stats);
+    bytes += size;
+  }
+  return parts.map((rules, i) => ({ rules, collectedUnixNanos, continued: i < parts.length - 1 }));
+}
+
+/** The collector's rules in id order (it lists them as the store does, by id: checked, not assumed). */
+function byRuleId(stats: RuleStats[]): RuleStats[] {
+  for (let i = 1; i < stats.length; i++) {
+    if (stats[i - 1].ruleId >= stats[i].ruleId) return [...stats].sort((a, b) => (a.ruleId < b.ruleId ? -1 : 1));
+  }
+  return stats;
+}
+
+/**
+ * How long the counters read for a GetStats page serve the pages that follow it (calls with a
+ * page_token): a walk read quickly is one reading, consistent across its pages, and costs one
+ * collection instead of one per page. About the collector's sampling window, so no page is staler
+ * than the rates it shows.
+ */
+export const PAGE_READING_REUSE_MS = 1000;
+
+export function statsService(deps: StatsServiceDeps): StatsServiceServer {
+  const { store, collector, gate, ruleState, maxWatchers, pageReadingReuseMs = PAGE_READING_REUSE_MS } = deps;
+  let watchers = 0;
+  const listing = ruleListing(store);
+  /** The latest reading GetStats made, sorted by rule id, and when (monotonic milliseconds). */
+  let reading: { rules: RuleStats[]; collectedUnixNanos: bigint; at: number } | undefined;
+  const readCounters = async (continuing: boolean) => {
+    if (continuing && reading && performance.now() - reading.at < pageReadingReuseMs) return reading;
+    const { rules, collectedUnixNanos } = await collector.collect();
+    const fresh = { rules: byRuleId(rules), collectedUnixNanos, at: performance.now() };
+    reading = fresh;
+    // Not kept past its use: thousands of rules' counters are megabytes.
+    setTimeout(() => {
+      if (reading === fresh) reading = undefined;
+    }, pageReadingReuseMs).unref();
+    return fresh;
+  };
+
+  /**
+   * Whether a rule's stats are selected: names are resolved now (NOT_FOUND naming the field), the
+   * filter checked now (INVALID_ARGUMENT) and applied to the rule as it is when asked.
+   */
+  const selector = ({ rule, rules = [], filter }: StatsSelection): ((stats: RuleStats) => boolean) => {
+    const refs = [...(rule ? [{ field: 'rule', ref: rule }] : []), ...rules.map((ref, i) => ({ field: `rules[${i}]`, ref }))];
+    const ids = refs.map(({ field, ref }) => {
+      if (!ref) throw invalid(field, 'empty: a rule id or name');
+      const found = store.find(ref);
+      if (!found) throw unknownRule(field, ref);
+      return found.id;
+    });
+    const only = ids.length > 0 ? new Set(ids) : undefined;
+    const matches = ruleMatcher(filter);
+    return (stats) => {
+      if (only && !only.has(stats.ruleId)) return false;
+      if (!filter) return true;
+      const defined = listing().byId.get(stats.ruleId);
+      return defined !== undefined && matches(defined, () => ruleState(defined));
+    };
   };
 
   const watchStats = (call: ServerWritableStream<WatchStatsRequest, WatchStatsResponse>): void => {
@@ -56,27 +158,30 @@ export function statsService({ store, collector, gate, maxWatchers }: StatsServi
     if (watchers >= maxWatchers) {
       return refuse(new ApiError(status.RESOURCE_EXHAUSTED, undefined, `${watchers} stats watchers are open (the limit, --max-stats-watchers)`, { limit: '--max-stats-watchers' }));
     }
-    let select: (stats: RuleStats[]) => RuleStats[];
+    let select: (stats: RuleStats) => boolean;
     try {
-      select = selector(call.request.rule);
+      select = selector(call.request);
     } catch (err) {
       return refuse(toApiError(err) as ApiError);
     }
     const intervalMs = clampInterval(call.request.intervalMs);
     watchers++;
-    // No backlog: an update that cannot be written at once is stale by the next tick anyway.
-    const writer = new BoundedWriter<CollectedStats, WatchStatsResponse>(call, 0, (snapshot, dropped) => ({
-      rules: select(snapshot.rules),
-      collectedUnixNanos: snapshot.collectedUnixNanos,
+    // No backlog: an update that cannot be written at once is stale by the next tick anyway. An
+    // update is written as one message, or as several when its rules do not fit in one (each part
+    // a message, `continued` on all but the last).
+    const writer = new BoundedWriter<UpdatePart, WatchStatsResponse>(call, 0, (part, dropped) => ({
+      rules: part.rules,
+      collectedUnixNanos: part.collectedUnixNanos,
       intervalMs,
       droppedUpdates: dropped,
+      continued: part.continued,
     }));
     let done = false;
     const send = async () => {
       if (gate.closing) return finish(() => call.emit('error', shuttingDown().toServiceError()));
       if (!writer.hasRoom) return writer.drop();
       const snapshot = await collector.collect();
-      if (!done) writer.push(snapshot);
+      if (!done) writer.pushGroup(updateParts(snapshot, select));
     };
     const timer = setInterval(() => void send().catch((err: Error) => log.warn('stats update failed', { error: err.message })), intervalMs);
     const finish = (last?: () => void) => {
@@ -93,9 +198,18 @@ export function statsService({ store, collector, gate, maxWatchers }: StatsServi
 
   return {
     getStats: unary(gate, 'GetStats', async (req: GetStatsRequest): Promise<GetStatsResponse> => {
-      const select = selector(req.rule);
-      const { rules, collectedUnixNanos } = await collector.collect();
-      return { rules: select(rules), collectedUnixNanos };
+      const query = { rule: req.rule, filter: filterQuery(req.filter) };
+      // Checked before counters are collected: a bad token costs nothing.
+      const [select, cursor] = checkedTogether(() => selector(req), () => pageCursor(req, 'GetStats', query, 1));
+      const storeGeneration = store.generation;
+      const { rules, collectedUnixNanos } = await readCounters(cursor.after !== undefined);
+      const page = takePage(cursor, {
+        sorted: rules,
+        keyOf: (stats) => [stats.ruleId],
+        select: (stats) => (select(stats) ? stats : undefined),
+        sizeOf: (stats) => sizeInList(RuleStats.encode(stats).finish().length),
+      });
+      return { rules: page.items, collectedUnixNanos, nextPageToken: page.nextPageToken, storeGeneration };
     }),
 
     watchStats,

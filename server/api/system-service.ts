@@ -11,6 +11,7 @@ import {
   Event,
   EventKind,
   Interface,
+  ListInterfacesRequest,
   ListInterfacesResponse,
   SetLogLevelRequest,
   SetLogLevelResponse,
@@ -28,6 +29,7 @@ import { dataplaneThread } from '../workers/dataplane-thread';
 import type { WorkerPool, WorkerSlot } from '../workers/pool';
 import { FEATURES, PROTOCOL_MAJOR, PROTOCOL_MINOR, SERVER_VERSION } from '../version';
 import { ApiError, quote, shuttingDown } from './errors';
+import { compareKeys, pageCursor, sizeInList, SortKey, takePage } from './paging';
 import { CallGate, unary } from './unary';
 
 export interface SystemServiceDeps {
@@ -64,12 +66,18 @@ export function interfaceMessage(name: string, info: InterfaceInfo | undefined, 
   };
 }
 
-/** Every interface that exists, plus those rules name that do not (yet). */
+/** Where an interface is listed: by index, those that do not exist (index 0) last, then by name. */
+export function interfaceKey(item: Pick<Interface, 'index' | 'name'>): SortKey {
+  return [item.index || 2 ** 32, item.name];
+}
+
+/** Every interface that exists, plus those rules name that do not (yet), in interfaceKey order. */
 export function listInterfaces(deps: Pick<SystemServiceDeps, 'interfaces' | 'rules'>): Interface[] {
   const rules = deps.rules();
   const names = new Set(deps.interfaces.all().map((i) => i.name));
   for (const r of rules) [r.input!.interface, ...r.outputs.map((o) => o.interface)].forEach((n) => names.add(n));
-  return [...names].map((name) => interfaceMessage(name, deps.interfaces.get(name), rules)).sort((a, b) => (a.index || 1e9) - (b.index || 1e9) || a.name.localeCompare(b.name));
+  const key = (i: Interface) => interfaceKey(i);
+  return [...names].map((name) => interfaceMessage(name, deps.interfaces.get(name), rules)).sort((a, b) => compareKeys(key(a), key(b)));
 }
 
 function describeWorker(slot: WorkerSlot): Worker {
@@ -167,7 +175,16 @@ export function systemService(deps: SystemServiceDeps): SystemServiceServer {
 
     getLogLevels: unary(gate, 'GetLogLevels', (): GetLogLevelsResponse => ({ levels: getLogLevels() })),
 
-    listInterfaces: unary(gate, 'ListInterfaces', (): ListInterfacesResponse => ({ interfaces: listInterfaces(deps) })),
+    listInterfaces: unary(gate, 'ListInterfaces', (req: ListInterfacesRequest): ListInterfacesResponse => {
+      const cursor = pageCursor(req, 'ListInterfaces', {}, 2);
+      const page = takePage(cursor, {
+        sorted: listInterfaces(deps),
+        keyOf: interfaceKey,
+        select: (item) => item,
+        sizeOf: (item) => sizeInList(Interface.encode(item).finish().length),
+      });
+      return { interfaces: page.items, nextPageToken: page.nextPageToken };
+    }),
 
     watchEvents,
   };

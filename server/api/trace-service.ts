@@ -5,7 +5,9 @@ import {
   DisableTraceRequest,
   EnableTraceRequest,
   GetTraceRequest,
+  ListTracesRequest,
   ListTracesResponse,
+  TraceStatus,
   TraceServiceServer,
   WatchTracesRequest,
   WatchTracesResponse,
@@ -13,6 +15,7 @@ import {
 import { logger } from '../log';
 import type { TraceManager } from '../trace/manager';
 import { ApiError, shuttingDown, toApiError } from './errors';
+import { pageCursor, sizeInList, takePage } from './paging';
 import { CallGate, unary } from './unary';
 
 const log = logger('api');
@@ -46,7 +49,16 @@ export function traceService({ traces, gate }: TraceServiceDeps): TraceServiceSe
     enableTrace: unary(gate, 'EnableTrace', async (req: EnableTraceRequest) => ({ status: await traces.enable(req) })),
     disableTrace: unary(gate, 'DisableTrace', async (req: DisableTraceRequest) => ({ status: await traces.disable(req.rule) })),
     getTrace: unary(gate, 'GetTrace', (req: GetTraceRequest) => traces.get(req.rule)),
-    listTraces: unary(gate, 'ListTraces', (): ListTracesResponse => ({ traces: traces.list() })),
+    listTraces: unary(gate, 'ListTraces', (req: ListTracesRequest): ListTracesResponse => {
+      const cursor = pageCursor(req, 'ListTraces', {}, 1);
+      const page = takePage(cursor, {
+        sorted: traces.list(),
+        keyOf: (trace) => [trace.ruleId],
+        select: (trace) => trace,
+        sizeOf: (trace) => sizeInList(TraceStatus.encode(trace).finish().length),
+      });
+      return { traces: page.items, nextPageToken: page.nextPageToken };
+    }),
     watchTraces,
   };
 }

@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import fs from 'fs';
 
 import { PROTOCOL_HEADER, PROTOCOL_MAJOR } from '../../clients/lib/version';
-import { RuleServiceClient } from '../../gen/mcr/v1/rules';
+import { ListRulesRequest, RuleServiceClient } from '../../gen/mcr/v1/rules';
 import { WorkerState } from '../../gen/mcr/v1/system';
 import { useRelay } from '../support/fixture';
 import { grpcFailure, namesField, statusName } from '../support/grpc';
@@ -126,7 +126,7 @@ describe('e2e: API surface', function () {
         new Promise<ServiceError | null>((resolve) => {
           const metadata = new Metadata();
           if (major !== null) metadata.set(PROTOCOL_HEADER, major);
-          rules.listRules({}, metadata, { deadline: Date.now() + 5000 }, (err) => resolve(err));
+          rules.listRules(ListRulesRequest.fromPartial({}), metadata, { deadline: Date.now() + 5000 }, (err) => resolve(err));
         });
       const skewed = await listWith('2');
       expect(skewed && statusName(skewed.code)).to.equal(statusName(status.FAILED_PRECONDITION));

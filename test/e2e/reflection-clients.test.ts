@@ -174,7 +174,14 @@ describe('e2e: strict clients through server reflection alone (buf curl, Python 
     const levels = expectOne(await call('mcr.v1.SystemService/GetLogLevels', {}), 'GetLogLevels');
     expect(levels.levels, 'GetLogLevelsResponse.levels, a map').to.include({ net: 'debug', api: 'warn' });
     const interfaces = expectOne(await call('mcr.v1.SystemService/ListInterfaces', {}), 'ListInterfaces');
-    expect((interfaces.interfaces as Array<{ name: string }>).map((i) => i.name)).to.include.members(['eth0', 'eth1', 'wg0']);
+    const names = (interfaces.interfaces as Array<{ name: string }>).map((i) => i.name);
+    expect(names).to.include.members(['eth0', 'eth1', 'wg0']);
+    // Pages: a page of one, and the next through its token, as buf curl sends them back.
+    const firstPage = expectOne(await call('mcr.v1.SystemService/ListInterfaces', { pageSize: 1 }), 'ListInterfaces page 1');
+    expect(firstPage.interfaces).to.have.length(1);
+    expect(firstPage.nextPageToken, 'ListInterfacesResponse.next_page_token').to.be.a('string');
+    const secondPage = expectOne(await call('mcr.v1.SystemService/ListInterfaces', { pageSize: 1, pageToken: firstPage.nextPageToken }), 'ListInterfaces page 2');
+    expect((secondPage.interfaces as Array<{ name: string }>).map((i) => i.name)).to.deep.equal([names[1]]);
 
     // WatchEvents sees the rule created while it runs.
     const events = call('mcr.v1.SystemService/WatchEvents', { kinds: ['EVENT_KIND_RULE_CHANGED'] }, '4s');
@@ -188,6 +195,13 @@ describe('e2e: strict clients through server reflection alone (buf curl, Python 
     expect((expectOne(await call('mcr.v1.RuleService/GetRule', { rule: 'reflected' }), 'GetRule')).rule).to.include({ id });
     const list = expectOne(await call('mcr.v1.RuleService/ListRules', {}), 'ListRules');
     expect((list.rules as Array<{ name: string }>).map((r) => r.name)).to.include('reflected');
+    // (states are sent by name in the error details test below: a rule just created may still be being installed.)
+    const filter = { inputInterface: 'eth0', groupPrefix: '239.1.2.0/24', namePrefix: 'refl' };
+    const filtered = expectOne(await call('mcr.v1.RuleService/ListRules', { pageSize: 10, filter }), 'ListRules with a filter');
+    expect((filtered.rules as Array<{ name: string }>).map((r) => r.name), 'RuleFilter through reflection').to.deep.equal(['reflected']);
+    expect(filtered.storeGeneration).to.match(/^\d+$/);
+    const unselected = expectOne(await call('mcr.v1.RuleService/ListRules', { filter: { groupPrefix: '239.2.0.0/16' } }), 'ListRules, none selected');
+    expect(unselected.rules ?? []).to.deep.equal([]);
     const updated = expectOne(
       await call('mcr.v1.RuleService/UpdateRule', { rule: id, definition: { ...RULE, outputs: [{ ...RULE.outputs[0], ttl: 9 }] }, expectedGeneration: '1' }),
       'UpdateRule',
@@ -198,9 +212,16 @@ describe('e2e: strict clients through server reflection alone (buf curl, Python 
 
     const stats = expectOne(await call('mcr.v1.StatsService/GetStats', { rule: 'reflected' }), 'GetStats');
     expect(JSON.stringify(stats.rules), 'GetStats: the rule').to.include(id);
+    const statsPage = expectOne(await call('mcr.v1.StatsService/GetStats', { pageSize: 500, filter: { namePrefix: 'refl' } }), 'GetStats with a filter');
+    expect((statsPage.rules as Array<{ ruleId: string }>).map((r) => r.ruleId)).to.deep.equal([id]);
+    expect(statsPage.storeGeneration).to.match(/^\d+$/);
     const workerStats = expectOne(await call('mcr.v1.StatsService/GetWorkerStats', {}), 'GetWorkerStats');
     expect(workerStats.collectedUnixNanos).to.match(/^\d+$/);
-    const watched = expectStreamRan(await call('mcr.v1.StatsService/WatchStats', { rule: 'reflected', intervalMs: 200 }, STREAM_TIMEOUT), 'WatchStats');
+    const watched = expectStreamRan(
+      await call('mcr.v1.StatsService/WatchStats', { rules: ['reflected'], filter: { inputInterface: 'eth0' }, intervalMs: 200 }, STREAM_TIMEOUT),
+      'WatchStats',
+    );
+    expect((watched[0].rules as Array<{ ruleId: string }>).map((r) => r.ruleId), 'WatchStats selects by rules and filter').to.deep.equal([id]);
     expect(watched.length, 'WatchStats updates').to.be.greaterThan(1);
     expect(watched[0].intervalMs).to.equal(200);
 
@@ -209,7 +230,7 @@ describe('e2e: strict clients through server reflection alone (buf curl, Python 
     expectStreamRan(await call('mcr.v1.TraceService/WatchTraces', {}, STREAM_TIMEOUT), 'WatchTraces');
     const trace = expectOne(await call('mcr.v1.TraceService/GetTrace', { rule: 'reflected' }), 'GetTrace');
     expect(JSON.stringify(trace)).to.include(id);
-    const traces = expectOne(await call('mcr.v1.TraceService/ListTraces', {}), 'ListTraces');
+    const traces = expectOne(await call('mcr.v1.TraceService/ListTraces', { pageSize: 1000 }), 'ListTraces');
     expect(JSON.stringify(traces)).to.include(id);
     const disabled = expectOne(await call('mcr.v1.TraceService/DisableTrace', { rule: 'reflected' }), 'DisableTrace');
     expect(JSON.stringify(disabled)).to.include(id);
@@ -237,18 +258,19 @@ describe('e2e: strict clients through server reflection alone (buf curl, Python 
         { method: 'mcr.v1.SystemService/ListWorkers' },
         { method: 'mcr.v1.SystemService/SetLogLevel', body: { facility: 'api', level: 'info' } },
         { method: 'mcr.v1.SystemService/GetLogLevels' },
-        { method: 'mcr.v1.SystemService/ListInterfaces' },
+        { method: 'mcr.v1.SystemService/ListInterfaces', body: { pageSize: 1 } },
         { method: 'mcr.v1.RuleService/CreateRule', body: { rule: { ...RULE, name: 'python' } } },
         { method: 'mcr.v1.RuleService/GetRule', body: { rule: 'python' } },
         { method: 'mcr.v1.RuleService/ListRules' },
+        { method: 'mcr.v1.RuleService/ListRules', body: { pageSize: 1, filter: { namePrefix: 'pyth', groupPrefix: '239.1.2.3' } } },
         { method: 'mcr.v1.RuleService/UpdateRule', body: { rule: 'python', definition: { ...RULE, name: 'python', outputs: [{ ...RULE.outputs[0], ttl: 7 }] } } },
         { method: 'mcr.v1.RuleService/ApplyRules', body: { rules: [RULE], dryRun: true } },
-        { method: 'mcr.v1.StatsService/GetStats', body: { rule: 'python' } },
+        { method: 'mcr.v1.StatsService/GetStats', body: { rule: 'python', pageSize: 10, filter: { inputInterface: 'eth0' } } },
         { method: 'mcr.v1.StatsService/GetWorkerStats' },
-        { method: 'mcr.v1.StatsService/WatchStats', body: { rule: 'python', intervalMs: 100 }, maxMessages: 2 },
+        { method: 'mcr.v1.StatsService/WatchStats', body: { rules: ['python'], filter: { groupPrefix: '239.1.0.0/16' }, intervalMs: 100 }, maxMessages: 2 },
         { method: 'mcr.v1.TraceService/EnableTrace', body: { rule: 'python' } },
         { method: 'mcr.v1.TraceService/GetTrace', body: { rule: 'python' } },
-        { method: 'mcr.v1.TraceService/ListTraces' },
+        { method: 'mcr.v1.TraceService/ListTraces', body: { pageSize: 5 } },
         { method: 'mcr.v1.TraceService/WatchTraces', timeout: 1 },
         { method: 'mcr.v1.TraceService/DisableTrace', body: { rule: 'python' } },
         { method: 'mcr.v1.SystemService/WatchEvents', timeout: 1 },
@@ -274,6 +296,13 @@ describe('e2e: strict clients through server reflection alone (buf curl, Python 
     expect(first('mcr.v1.RuleService/GetRule').rule.name).to.equal('python');
     expect(JSON.stringify(first('mcr.v1.RuleService/UpdateRule'))).to.include('"ttl":7');
     expect(byMethod.get('mcr.v1.StatsService/WatchStats')!.messages).to.have.length(2);
+    const pythonId = first('mcr.v1.RuleService/GetRule').rule.id;
+    expect(first('mcr.v1.StatsService/WatchStats').rules.map((r: { ruleId: string }) => r.ruleId), 'WatchStats selects').to.deep.equal([pythonId]);
+    expect(first('mcr.v1.StatsService/GetStats').rules.map((r: { ruleId: string }) => r.ruleId)).to.deep.equal([pythonId]);
+    // The later ListRules call (a filter and a page size) is the one kept by method.
+    expect(first('mcr.v1.RuleService/ListRules').rules.map((r: { name: string }) => r.name), 'RuleFilter').to.deep.equal(['python']);
+    expect(first('mcr.v1.SystemService/ListInterfaces').interfaces).to.have.length(1);
+    expect(first('mcr.v1.SystemService/ListInterfaces').nextPageToken, 'a page of one is followed by a token').to.be.a('string').and.not.equal('');
     expect(first('mcr.v1.TraceService/EnableTrace').status.state).to.equal('TRACE_STATE_RUNNING');
     expect(first('grpc.health.v1.Health/Watch').status).to.equal('SERVING');
     expect(first('grpc.health.v1.Health/List').statuses['mcr.v1.RuleService'].status).to.equal('SERVING');
@@ -296,6 +325,20 @@ describe('e2e: strict clients through server reflection alone (buf curl, Python 
       ['rule.input.port', 'must be 1-65535, got 0'],
       ['rule.outputs[0].ttl', 'must be 1-255, got 0'],
     ]);
+  });
+
+  it('error details: buf curl shows the BadRequest of an invalid filter and page token', async function () {
+    const method = 'mcr.v1.RuleService/ListRules';
+    const result = await bufCurl(socket(), method, { filter: { groupPrefix: '239.1.2.0/16', states: ['RULE_STATE_VALIDATED'] } });
+    expect(result.error?.code, describeRun(method, result)).to.equal('invalid_argument');
+    const failure = parseJsonSequence(result.stderr).find((v) => typeof v.code === 'string')!;
+    const details = failure.details as Array<{ type: string; value: string }>;
+    expect(BadRequest.decode(Buffer.from(details[1].value, 'base64')).fieldViolations.map((v) => v.field)).to.deep.equal(['filter.group_prefix', 'filter.states[0]']);
+    const token = await bufCurl(socket(), 'mcr.v1.TraceService/ListTraces', { pageToken: 'bm90LWEtdG9rZW4' });
+    const tokenFailure = parseJsonSequence(token.stderr).find((v) => typeof v.code === 'string')!;
+    const tokenDetails = tokenFailure.details as Array<{ type: string; value: string }>;
+    expect(ErrorInfo.decode(Buffer.from(tokenDetails[0].value, 'base64')).reason).to.equal('INVALID_PAGE_TOKEN');
+    expect(BadRequest.decode(Buffer.from(tokenDetails[1].value, 'base64')).fieldViolations.map((v) => v.field)).to.deep.equal(['page_token']);
   });
 
   it('error details: Python grpcio decodes them with types from reflection alone', async function () {

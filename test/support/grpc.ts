@@ -7,13 +7,14 @@ import { service as healthService } from 'grpc-health-check';
 
 import {
   DeepPartial,
+  ListRulesRequest,
   ListRulesResponse,
   Rule,
   RuleServiceClient,
 } from '../../gen/mcr/v1/rules';
-import { InputStats, RuleStats, StatsServiceClient, WatchStatsResponse } from '../../gen/mcr/v1/stats';
+import { GetStatsRequest, GetStatsResponse, InputStats, RuleStats, StatsServiceClient, WatchStatsRequest, WatchStatsResponse } from '../../gen/mcr/v1/stats';
 import { GetVersionResponse, SystemServiceClient, Worker } from '../../gen/mcr/v1/system';
-import { EnableTraceRequest, GetTraceResponse, TraceServiceClient, TraceStatus, WatchTracesResponse } from '../../gen/mcr/v1/trace';
+import { EnableTraceRequest, GetTraceResponse, ListTracesRequest, TraceServiceClient, TraceStatus, WatchTracesResponse } from '../../gen/mcr/v1/trace';
 
 export type RuleSpec = DeepPartial<Rule>;
 
@@ -75,8 +76,9 @@ export class McrClient {
     return required((await unary(this.rules, this.rules.getRule, { rule })).rule, 'GetRule');
   }
 
-  listRules(): Promise<ListRulesResponse> {
-    return unary(this.rules, this.rules.listRules, {});
+  /** One page (the first, as large as fits, unless `request` says otherwise). */
+  listRules(request: DeepPartial<ListRulesRequest> = {}): Promise<ListRulesResponse> {
+    return unary(this.rules, this.rules.listRules, ListRulesRequest.fromPartial(request));
   }
 
   /** With `updateMask`, only those paths of `definition` are taken (partial update); without, it replaces the rule. */
@@ -110,7 +112,12 @@ export class McrClient {
 
   /** Counters of one rule (id or name) or, by default, of every rule. */
   async getStats(rule = ''): Promise<RuleStats[]> {
-    return (await unary(this.stats, this.stats.getStats, { rule })).rules;
+    return (await this.getStatsPage({ rule })).rules;
+  }
+
+  /** One page of GetStats. */
+  getStatsPage(request: DeepPartial<GetStatsRequest> = {}): Promise<GetStatsResponse> {
+    return unary(this.stats, this.stats.getStats, GetStatsRequest.fromPartial(request));
   }
 
   async getWorkerStats(): Promise<InputStats[]> {
@@ -122,7 +129,7 @@ export class McrClient {
    * HTTP/2 flow control hold mcrd back), and cancels it.
    */
   watchStats(rule = '', intervalMs = 0): grpc.ClientReadableStream<WatchStatsResponse> {
-    return this.stats.watchStats({ rule, intervalMs });
+    return this.stats.watchStats(WatchStatsRequest.fromPartial({ rule, intervalMs }));
   }
 
   /** Starts (or restarts) tracing a rule; unset settings are 0 (the defaults). */
@@ -139,7 +146,7 @@ export class McrClient {
   }
 
   async listTraces(): Promise<TraceStatus[]> {
-    return (await unary(this.traces, this.traces.listTraces, {})).traces;
+    return (await unary(this.traces, this.traces.listTraces, ListTracesRequest.fromPartial({}))).traces;
   }
 
   /** A raw WatchTraces call, without deadline (see watchStats); the caller cancels it. */

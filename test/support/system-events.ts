@@ -5,7 +5,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 
-import { Event, EventKind, Interface, SystemServiceClient, WatchEventsResponse } from '../../gen/mcr/v1/system';
+import { Event, EventKind, Interface, ListInterfacesRequest, SystemServiceClient, WatchEventsResponse } from '../../gen/mcr/v1/system';
 import { describeValue, sleep } from './poll';
 
 const DEFAULT_DEADLINE_MS = 10_000;
@@ -26,7 +26,7 @@ export class SystemEvents {
 
   listInterfaces(deadlineMs = DEFAULT_DEADLINE_MS): Promise<Interface[]> {
     return new Promise((resolve, reject) => {
-      this.client.listInterfaces({}, new grpc.Metadata(), { deadline: Date.now() + deadlineMs }, (err, res) => (err ? reject(err) : resolve(res.interfaces)));
+      this.client.listInterfaces(ListInterfacesRequest.fromPartial({}), new grpc.Metadata(), { deadline: Date.now() + deadlineMs }, (err, res) => (err ? reject(err) : resolve(res.interfaces)));
     });
   }
 

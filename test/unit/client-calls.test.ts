@@ -34,7 +34,7 @@ describe('client library calls', () => {
       reply(null, { serverVersion: '1.0.0', protocolMajor: 1, protocolMinor: 0, features: [], startedUnixNanos: 0n });
     },
     listWorkers: (_call, reply) => reply(null, { workers: [] }),
-    listInterfaces: (_call, reply) => reply(null, { interfaces: [eth0, Interface.fromPartial({ name: 'eth9', outputRules: ['r-1'] })] }),
+    listInterfaces: (_call, reply) => reply(null, { interfaces: [eth0, Interface.fromPartial({ name: 'eth9', outputRules: ['r-1'] })], nextPageToken: '' }),
   };
   const rules: RuleServiceServer = {
     /** Answers with the desired rules as added, and what it was asked in dryRun. */
@@ -47,7 +47,7 @@ describe('client library calls', () => {
       reply({ code: grpc.status.UNAVAILABLE, details: 'mcrd is shutting down' });
     },
     getRule: (_call, reply) => held.push(() => reply({ code: grpc.status.CANCELLED, details: 'test over' })),
-    listRules: (_call, reply) => reply(null, { rules: [], storeGeneration: 0n }),
+    listRules: (_call, reply) => reply(null, { rules: [], storeGeneration: 0n, nextPageToken: '' }),
     updateRule: (_call, reply) => reply({ code: grpc.status.UNIMPLEMENTED, details: '' }),
     deleteRule: (_call, reply) => reply({ code: grpc.status.UNIMPLEMENTED, details: '' }),
   };

@@ -82,7 +82,7 @@ describe('client library streams', () => {
     const seen: bigint[] = [];
     for await (const u of mcr.watchStats({ rule: 'cam1', intervalMs: 250 })) seen.push(u.droppedUpdates);
     expect(seen).to.deep.equal([1n, 2n, 3n]);
-    expect(requests).to.deep.equal([{ rule: 'cam1', intervalMs: 250 }]);
+    expect(requests).to.deep.equal([WatchStatsRequest.fromPartial({ rule: 'cam1', intervalMs: 250 })]);
   });
 
   it('cancels the call when the loop is left early', async () => {

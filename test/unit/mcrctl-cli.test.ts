@@ -91,7 +91,7 @@ class FakeMcrd {
       if (!rule) return reply(fail(grpc.status.NOT_FOUND, `rule "${call.request.rule}" does not exist`));
       reply(null, { rule });
     },
-    listRules: (_call, reply) => reply(null, { rules: [...this.rules.values()], storeGeneration: BigInt(this.rules.size) }),
+    listRules: (_call, reply) => reply(null, { rules: [...this.rules.values()], storeGeneration: BigInt(this.rules.size), nextPageToken: '' }),
     updateRule: (call, reply) => {
       this.updated.push(call.request);
       const found = this.find(call.request.rule);
@@ -154,6 +154,7 @@ class FakeMcrd {
           Interface.fromPartial({ name: 'eth0', index: 2, exists: true, up: true, running: true, mtu: 1500, mac: '52:54:00:12:34:56', addresses: [{ address: '10.0.0.1', prefixLength: 24 }], inputRules: ids }),
           Interface.fromPartial({ name: 'eth9', exists: false, outputRules: ids }),
         ],
+        nextPageToken: '',
       });
     },
     /** The events of EVENT_SCRIPT of the kinds asked for (all when none), one every 20 ms. */
@@ -496,7 +497,7 @@ describe('mcrctl against an in-process gRPC server', () => {
       const { code, writes, err } = await watchUntil(3, ['stats', 'cam1', '--watch', '--interval', '250', '--json']);
       expect(err).to.equal('');
       expect(code).to.equal(0);
-      expect(mcrd.watchRequests).to.deep.equal([{ rule: 'cam1', intervalMs: 250 }]);
+      expect(mcrd.watchRequests).to.deep.equal([WatchStatsRequest.fromPartial({ rule: 'cam1', intervalMs: 250 })]);
       const lines = writes.map((w) => JSON.parse(w));
       expect(writes.every((w) => w.endsWith('\n') && w.indexOf('\n') === w.length - 1), 'one line per update').to.equal(true);
       expect(lines.slice(0, 3).map((l) => l.rules[0].packetsReceived)).to.deep.equal(['1', '2', '3']);
@@ -508,7 +509,7 @@ describe('mcrctl against an in-process gRPC server', () => {
     it('prints successive tables when stdout is not a terminal, with dropped updates once there are some', async () => {
       const { code, writes } = await watchUntil(2, ['stats', '--watch']);
       expect(code).to.equal(0);
-      expect(mcrd.watchRequests).to.deep.equal([{ rule: '', intervalMs: 1000 }]);
+      expect(mcrd.watchRequests).to.deep.equal([WatchStatsRequest.fromPartial({ rule: '', intervalMs: 1000 })]);
       expect(writes[0]).to.match(/^Every 1000 ms, collected -\n\nRULE +NAME/);
       expect(writes[0]).to.not.include('dropped');
       expect(writes[0]).to.include('1.50 kpps');

@@ -186,11 +186,11 @@ describe('mcrctl completion', () => {
     it('lists rule ids and names, or interface names, asking with a short deadline', async () => {
       const deadlines: Array<number | undefined> = [];
       const client = {
-        listRules: async (_request: unknown, options?: { timeoutMs?: number }) => {
+        listAllRules: async (_request: unknown, options?: { timeoutMs?: number }) => {
           deadlines.push(options?.timeoutMs);
           return { rules: [{ id: 'r-0123456789ab', name: 'camera-1' }, { id: 'r-ba9876543210', name: '' }] };
         },
-        listInterfaces: async (_request: unknown, options?: { timeoutMs?: number }) => {
+        listAllInterfaces: async (_request: unknown, options?: { timeoutMs?: number }) => {
           deadlines.push(options?.timeoutMs);
           return { interfaces: [{ name: 'eth0' }, { name: 'in0' }] };
         },

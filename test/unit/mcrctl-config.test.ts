@@ -56,7 +56,7 @@ describe('mcrctl config commands', () => {
     // mcrd sees eth0 and eth1; eth9 is only named by a rule (missing): it is no interface that exists.
     const interfaces = [Interface.fromPartial({ name: 'eth0', index: 2, exists: true }), Interface.fromPartial({ name: 'eth1', index: 3, exists: true })];
     const system: Pick<SystemServiceServer, 'listInterfaces'> = {
-      listInterfaces: (_call, reply) => reply(null, { interfaces: [...interfaces, Interface.fromPartial({ name: 'eth9', exists: false })] }),
+      listInterfaces: (_call, reply) => reply(null, { interfaces: [...interfaces, Interface.fromPartial({ name: 'eth9', exists: false })], nextPageToken: '' }),
     };
     server.addService(SystemServiceService, system as SystemServiceServer);
     await new Promise<void>((resolve, reject) =>

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 
+import { RuleState } from '../../gen/mcr/v1/rules';
 import { EventKind } from '../../gen/mcr/v1/system';
 import { main } from '../../clients/mcrctl/main';
 import { CliIo } from '../../clients/mcrctl/io';
@@ -164,6 +165,19 @@ describe('mcrctl command line', () => {
     });
   });
 
+  describe('rule filters', () => {
+    it('rule list and stats take --in, --group, --state (repeatable) and --name-prefix as one RuleFilter', () => {
+      const filter = { inputInterface: 'eth0', groupPrefix: '239.1.0.0/16', states: [RuleState.RULE_STATE_ACTIVE, RuleState.RULE_STATE_INTERFACE_DOWN], namePrefix: 'cam-' };
+      const words = '--in eth0 --group 239.1.0.0/16 --state active --state down --state active --name-prefix cam-';
+      expect(parse(`rule list ${words}`).command).to.deep.equal({ name: 'rule list', filter });
+      expect(parse(`stats ${words} --watch`).command).to.deep.equal({ name: 'stats', rule: undefined, filter, inputs: false, watch: { intervalMs: 1000, reconnect: false } });
+      expect(parse('stats --state waiting cam1').command).to.include({ rule: 'cam1' });
+      expect(parse('rule list --group 239.1.2.3').command).to.deep.equal({ name: 'rule list', filter: { inputInterface: '', groupPrefix: '239.1.2.3', states: [], namePrefix: '' } });
+      // mcrd judges a prefix (host bits, length) and names the field: the CLI passes it on.
+      expect(parse('rule list --group 239.1.2.0/16').command).to.have.nested.property('filter.groupPrefix', '239.1.2.0/16');
+    });
+  });
+
   describe('invalid forms exit 2 with a message naming the flag, sending nothing', () => {
     // No mcrd listens on this socket: a command line that parsed would exit 3, not 2.
     const env = { MCR_SOCKET: '/nonexistent/mcrctl-test.sock' };
@@ -198,6 +212,9 @@ describe('mcrctl command line', () => {
       ['--address nowhere rule list', "option '--address <HOST:PORT>' argument 'nowhere' is invalid"],
       ['--socket /tmp/a.sock --address localhost:1 rule list', "option '--address <HOST:PORT>' cannot be used with option '--socket <PATH>'"],
       ['stats --interval 500', '--interval applies only with --watch'],
+      ['rule list --state bogus', "option '--state <STATE>' argument 'bogus' is invalid. must be one of active, waiting, down, error."],
+      ['rule list --in', "option '--in <IF>' argument missing"],
+      ['stats --inputs --state active', 'stats --inputs counts per worker input, not per rule: --in, --group, --state and --name-prefix select rules'],
       ['stats --reconnect', '--reconnect applies only with --watch'],
       ['stats --watch --interval 99', "option '--interval <MS>' argument '99' is invalid. must be an integer from 100 to 60000"],
       ['stats --watch --interval 60001', "option '--interval <MS>' argument '60001' is invalid"],

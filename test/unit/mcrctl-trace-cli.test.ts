@@ -140,7 +140,7 @@ class FakeMcrd {
       reply(null, { status: this.status({ ruleId: call.request.rule, state, records: BigInt(this.buffered.length) }), records: this.buffered });
     },
     listTraces: (_call, reply) =>
-      reply(null, { traces: [this.status({ records: 12n }), this.status({ ruleId: 'r-gone', state: TraceState.TRACE_STATE_RULE_GONE, stoppedUnixNanos: STARTED })] }),
+      reply(null, { traces: [this.status({ records: 12n }), this.status({ ruleId: 'r-gone', state: TraceState.TRACE_STATE_RULE_GONE, stoppedUnixNanos: STARTED })], nextPageToken: '' }),
     /** Plays the script once EnableTrace arrives (the client subscribes first). */
     watchTraces: (call) => {
       this.watches.push(call.request);
