@@ -1,5 +1,5 @@
 /** Text views of the config commands: the diff of `config load` and the verdict of `config check`. */
-import type { ApplyRulesResponse, Rule } from '../../gen/mcr/v1/rules';
+import { ApplyRulesResponse, ApplyRulesView, Rule } from '../../gen/mcr/v1/rules';
 import type { ConfigFile } from '../../server/config/config-file';
 import { formatCpuList } from '../../server/formats/cpu-list';
 import type { Listener } from '../../server/config/listener';
@@ -22,10 +22,11 @@ export function applyView(response: ApplyRulesResponse): string {
     ['removed', response.removed],
     ['unchanged', response.unchanged],
   ];
+  const whole = response.view === ApplyRulesView.APPLY_RULES_VIEW_UNSPECIFIED;
   const rows = groups.flatMap(([change, list]) =>
     list.map((rule) => {
       const outputs = rule.outputs.map(formatOutput).join('\n') || '-';
-      return [change, rule.id, rule.name || '-', formatInput(rule.input), outputs, rule.generation.toString()];
+      return [change, rule.id, rule.name || '-', whole ? formatInput(rule.input) : '-', whole ? outputs : '-', rule.generation.toString()];
     }),
   );
   const table = rows.length
@@ -34,11 +35,26 @@ export function applyView(response: ApplyRulesResponse): string {
         rows,
       ) + '\n'
     : '';
-  return table + applySummary(response) + '\n';
+  return table + viewNote(response.view) + applySummary(response) + '\n';
+}
+
+/** Said when mcrd answered a large apply with less than whole rules (ApplyRulesView). */
+function viewNote(view: ApplyRulesView): string {
+  if (view === ApplyRulesView.APPLY_RULES_VIEW_BASIC) return '(the set is large: mcrd answered with ids and names only; see `mcrctl rule list`)\n';
+  if (view === ApplyRulesView.APPLY_RULES_VIEW_COUNTS) return '(the set is large: mcrd answered with counts only; see `mcrctl rule list`)\n';
+  return '';
+}
+
+/** How many rules each change had: the lists' lengths for whole rules, else the counts mcrd sent. */
+function changeCounts(response: ApplyRulesResponse): [number, number, number, number] {
+  if (response.view === ApplyRulesView.APPLY_RULES_VIEW_UNSPECIFIED) {
+    return [response.added.length, response.changed.length, response.removed.length, response.unchanged.length];
+  }
+  return [response.addedCount, response.changedCount, response.removedCount, response.unchangedCount];
 }
 
 function applySummary(response: ApplyRulesResponse): string {
-  const [added, changed, removed, unchanged] = [response.added, response.changed, response.removed, response.unchanged].map((l) => l.length);
+  const [added, changed, removed, unchanged] = changeCounts(response);
   const generation = `store generation ${response.storeGeneration}`;
   if (response.dryRun) {
     return `Dry run: would add ${added}, change ${changed} and remove ${removed}; ${unchanged} unchanged (${generation}; nothing was changed).`;

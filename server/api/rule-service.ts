@@ -3,6 +3,7 @@ import { status } from '@grpc/grpc-js';
 
 import {
   ApplyRulesRequest,
+  ApplyRulesView,
   ApplyRulesResponse,
   CreateRuleRequest,
   CreateRuleResponse,
@@ -25,6 +26,7 @@ import { checkUpdateMask } from '../rules/update-mask';
 import { RuleLimits, validateRuleDefinition } from '../rules/validate';
 import { announceApplied, announceRuleChange, appliedAnything } from '../events/rule-changes';
 import { unknownRule } from '../rules/errors';
+import { applyAnswer } from './apply-answer';
 import { ApiError } from './errors';
 import { cappedReason } from './message-limits';
 import { checkedTogether, pageCursor, sizeInList, takePage } from './paging';
@@ -97,14 +99,15 @@ export function ruleService({ store, forwarder, limits, gate, events }: RuleServ
         await settle(forwarder.sync(), arrivedAt);
       }
       const shown = req.dryRun ? validated : withStatus;
-      return {
-        added: applied.added.map(shown),
-        changed: applied.changed.map(shown),
+      // Statuses are looked up only for the whole view (a BASIC or COUNTS answer has none).
+      const whole = req.view === ApplyRulesView.APPLY_RULES_VIEW_UNSPECIFIED;
+      const lists = {
+        added: whole ? applied.added.map(shown) : applied.added,
+        changed: whole ? applied.changed.map(shown) : applied.changed,
         removed: applied.removed,
-        unchanged: applied.unchanged.map(withStatus),
-        storeGeneration: applied.generation,
-        dryRun: req.dryRun,
+        unchanged: whole ? applied.unchanged.map(withStatus) : applied.unchanged,
       };
+      return applyAnswer(lists, { storeGeneration: applied.generation, dryRun: req.dryRun }, req.view);
     }),
 
     createRule: unary(gate, 'CreateRule', async (req: CreateRuleRequest): Promise<CreateRuleResponse> => {

@@ -17,7 +17,7 @@ import { expect } from 'chai';
 import fs from 'fs';
 import path from 'path';
 
-import { Rule, RuleServiceClient } from '../../gen/mcr/v1/rules';
+import { ApplyRulesRequest, ApplyRulesView, Rule, RuleServiceClient } from '../../gen/mcr/v1/rules';
 import { JOURNAL_FILE_NAME, RuleStore } from '../../server/rules/store';
 import { createDocNamespace } from '../support/doc-namespace';
 import { reportMeasured } from '../support/faults';
@@ -256,7 +256,7 @@ describe('e2e: resilience: kill -9 of mcrd during 50-client churn and during a 2
       const started = Date.now();
       let failure = '';
       const reply = new Promise<boolean>((resolve) => {
-        client.applyRules({ rules: large, replace: true, dryRun: false }, new grpc.Metadata(), { deadline: Date.now() + 60_000 }, (err) => {
+        client.applyRules(ApplyRulesRequest.fromPartial({ rules: large, replace: true, view: ApplyRulesView.APPLY_RULES_VIEW_COUNTS }), new grpc.Metadata(), { deadline: Date.now() + 60_000 }, (err) => {
           failure = err?.message ?? '';
           resolve(!err);
         });

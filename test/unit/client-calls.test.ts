@@ -5,7 +5,7 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 
-import { ApplyRulesRequest, CreateRuleResponse, Rule, RuleServiceServer, RuleServiceService } from '../../gen/mcr/v1/rules';
+import { ApplyRulesRequest, ApplyRulesResponse, CreateRuleResponse, Rule, RuleServiceServer, RuleServiceService } from '../../gen/mcr/v1/rules';
 import { GetVersionRequest, Interface, SystemServiceServer, SystemServiceService } from '../../gen/mcr/v1/system';
 import { connect, formatGrpcError, McrCallError, McrClient, PROTOCOL_MAJOR } from '../../clients/lib';
 
@@ -40,7 +40,7 @@ describe('client library calls', () => {
     /** Answers with the desired rules as added, and what it was asked in dryRun. */
     applyRules: (call, reply) => {
       applyRequests.push(call.request);
-      reply(null, { added: call.request.rules, changed: [], removed: [], unchanged: [], storeGeneration: 7n, dryRun: call.request.dryRun });
+      reply(null, ApplyRulesResponse.fromPartial({ added: call.request.rules, storeGeneration: 7n, dryRun: call.request.dryRun, addedCount: call.request.rules.length }));
     },
     createRule: (_call, reply: grpc.sendUnaryData<CreateRuleResponse>) => {
       createCalls++;
