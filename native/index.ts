@@ -160,6 +160,11 @@ export interface Dataplane {
    * Throws (and changes nothing) when a rule names an unknown handle or two rules share a match key.
    */
   setRules(rules: DataplaneRule[]): void;
+  /**
+   * Like setRules, from the installed table: `upserts` replace the rules of the same id or are added,
+   * the rules with the ids in `removes` go (unknown ids are ignored). Counters of kept rules stay.
+   */
+  updateRules(upserts: DataplaneRule[], removes: string[]): void;
   ruleCounters(): RuleCounters[];
   inputCounters(): InputCounters[];
   /** Stops the thread and closes every fd. */

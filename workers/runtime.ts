@@ -6,10 +6,12 @@ import type { Dataplane, DataplaneRule, Native, TracedPacket } from '../native';
 import {
   CanonicalRule,
   EgressDescription,
+  hashFromSum,
   LogLevel,
   ReplyBody,
-  rulesetHash,
+  ruleDigest,
   tracedPacketToWire,
+  UpdateRulesRequest,
   WorkerEvent,
   WorkerReply,
   WorkerRequest,
@@ -30,12 +32,22 @@ export function toWire<T extends object>(values: T[]): Array<Wire<T>> {
  */
 export type TableFault = 'none' | 'drift' | 'stuck';
 
+interface InstalledRule {
+  rule: DataplaneRule;
+  /** Its share of the ruleset hash, as this worker understands its handles. */
+  digest: bigint;
+}
+
 export class WorkerRuntime {
   private dataplane?: Dataplane;
   private inputs = new Map<number, string>();
   private outputs = new Map<number, EgressDescription>();
-  /** The rules as installed in the data plane. */
-  private installed: DataplaneRule[] = [];
+  /** The rules as installed in the data plane, by id. */
+  private installed = new Map<string, InstalledRule>();
+  /** Sum of the installed rules' digests (the ruleset hash, kept current per change). */
+  private digestSum = 0n;
+  /** During a full resend: the ids it has named so far. */
+  private resent?: Set<string>;
   private logLevel: LogLevel = 'info';
   private fault: TableFault = 'none';
 
@@ -60,8 +72,9 @@ export class WorkerRuntime {
   /** Test hook: corrupts the installed table now (see TableFault). */
   injectFault(fault: Exclude<TableFault, 'none'>): void {
     this.fault = fault;
-    if (this.installed.length > 0) this.install(this.installed.slice(1));
-    this.log('warn', `test hook: table fault "${fault}" injected`, { rules: this.installed.length });
+    const first = this.installed.keys().next();
+    if (!first.done) this.install([], [first.value]);
+    this.log('warn', `test hook: table fault "${fault}" injected`, { rules: this.installed.size });
   }
 
   close(): void {
@@ -87,40 +100,24 @@ export class WorkerRuntime {
         this.inputs.set(request.handle, request.interface);
         this.log('debug', 'input added', { handle: request.handle, interface: request.interface });
         return { ok: true };
-      case 'addOutput': {
-        this.requireFds(fds, 1);
-        this.plane().addOutput(request.handle, fds[0]);
-        const { interface: iface, address, port, ttl, tos } = request;
-        this.outputs.set(request.handle, { interface: iface, address, port, ttl, tos });
-        this.log('debug', 'output added', { handle: request.handle, interface: iface, address: `${address}:${port}` });
+      case 'addOutputs':
+        this.addOutputs(request.outputs, fds);
         return { ok: true };
-      }
       case 'removeInput':
         this.plane().removeInput(request.handle);
         this.inputs.delete(request.handle);
         return { ok: true };
-      case 'removeOutput':
-        this.plane().removeOutput(request.handle);
-        this.outputs.delete(request.handle);
-        return { ok: true };
-      case 'setRules': {
-        const hash = this.hashOf(request.rules);
-        if (hash !== request.hash) throw new Error(`rule set hash mismatch: computed ${hash}, supervisor sent ${request.hash}`);
-        if (this.fault === 'stuck') return { ok: true }; // test hook: pretend, change nothing
-        this.install(request.rules);
-        this.fault = 'none';
-        this.log('debug', 'rules installed', { rules: request.rules.length, hash });
-        return { ok: true };
-      }
-      case 'heartbeat': {
-        let packets = 0n;
-        let forwarded = 0n;
-        for (const c of this.plane().ruleCounters()) {
-          packets += c.packets;
-          forwarded += c.forwarded;
+      case 'removeOutputs':
+        for (const handle of request.handles) {
+          this.plane().removeOutput(handle);
+          this.outputs.delete(handle);
         }
-        return { ok: true, hash: this.hashOf(this.installed), rules: this.installed.length, packets: String(packets), forwarded: String(forwarded) };
-      }
+        return { ok: true };
+      case 'updateRules':
+        this.updateRules(request);
+        return { ok: true };
+      case 'heartbeat':
+        return { ok: true, hash: hashFromSum(this.digestSum), rules: this.installed.size };
       case 'counters': {
         const plane = this.plane();
         return { ok: true, rules: toWire(plane.ruleCounters()), inputs: toWire(plane.inputCounters()) };
@@ -140,14 +137,76 @@ export class WorkerRuntime {
     this.emit({ type: 'trace', records: records.map(tracedPacketToWire), lost });
   }
 
-  private install(rules: DataplaneRule[]): void {
-    this.plane().setRules(rules);
-    this.installed = rules;
+  /**
+   * Adds every output of the message or none: on a failure the ones already added are removed (the
+   * data plane closes their fds) and the rest of the fds are left in `fds` for handle() to close.
+   */
+  private addOutputs(outputs: Array<EgressDescription & { handle: number }>, fds: number[]): void {
+    this.requireFds(fds, outputs.length);
+    const plane = this.plane();
+    let added = 0;
+    try {
+      for (; added < outputs.length; added++) plane.addOutput(outputs[added].handle, fds[added]);
+    } catch (err) {
+      for (let i = 0; i < added; i++) plane.removeOutput(outputs[i].handle);
+      fds.splice(0, added); // owned (and closed) by the data plane
+      throw err;
+    }
+    fds.length = 0;
+    for (const { handle, interface: iface, address, port, ttl, tos } of outputs) this.outputs.set(handle, { interface: iface, address, port, ttl, tos });
+    this.log('debug', 'outputs added', { count: outputs.length });
   }
 
-  /** The ruleset hash over what the rules mean (interfaces and destinations, not handle numbers). */
-  private hashOf(rules: DataplaneRule[]): string {
-    const canonical: CanonicalRule[] = rules.map((r) => ({
+  /** Applies one piece of a change (see UpdateRulesRequest), checking the hash first when it has one. */
+  private updateRules(request: UpdateRulesRequest): void {
+    const { upserts, resend } = request;
+    if (resend === 'first' || resend === 'only') this.resent = new Set();
+    else if (resend && !this.resent) throw new Error(`a resend piece "${resend}" without its first piece`);
+    const removes = [...request.removes];
+    if (this.resent) for (const rule of upserts) this.resent.add(rule.id);
+    if (resend === 'last' || resend === 'only') {
+      for (const id of this.installed.keys()) if (!this.resent!.has(id)) removes.push(id);
+    }
+    let sum = this.digestSum;
+    const digests = upserts.map((rule) => this.digestOf(rule));
+    const removing = new Set(removes);
+    for (const id of removing) sum -= this.installed.get(id)?.digest ?? 0n;
+    upserts.forEach((rule, i) => {
+      if (!removing.has(rule.id)) sum -= this.installed.get(rule.id)?.digest ?? 0n;
+      sum += digests[i];
+    });
+    sum = BigInt.asUintN(64, sum);
+    if (request.hash !== undefined && hashFromSum(sum) !== request.hash) {
+      this.resent = undefined;
+      throw new Error(`rule set hash mismatch: computed ${hashFromSum(sum)}, supervisor sent ${request.hash}`);
+    }
+    if (resend === 'last' || resend === 'only') this.resent = undefined;
+    if (this.fault === 'stuck') return; // test hook: pretend, change nothing
+    this.install(upserts, removes, digests);
+    if (request.hash !== undefined) {
+      this.fault = 'none';
+      this.log('debug', 'rules installed', { rules: this.installed.size, hash: request.hash });
+    }
+  }
+
+  private install(upserts: DataplaneRule[], removes: string[], digests = upserts.map((rule) => this.digestOf(rule))): void {
+    this.plane().updateRules(upserts, removes);
+    for (const id of new Set(removes)) {
+      const gone = this.installed.get(id);
+      if (!gone) continue;
+      this.installed.delete(id);
+      this.digestSum -= gone.digest;
+    }
+    upserts.forEach((rule, i) => {
+      this.digestSum += digests[i] - (this.installed.get(rule.id)?.digest ?? 0n);
+      this.installed.set(rule.id, { rule, digest: digests[i] });
+    });
+    this.digestSum = BigInt.asUintN(64, this.digestSum);
+  }
+
+  /** A rule's share of the ruleset hash over what it means (interfaces and destinations, not handle numbers). */
+  private digestOf(r: DataplaneRule): bigint {
+    const canonical: CanonicalRule = {
       id: r.id,
       input: this.inputs.get(r.input) ?? `#${r.input}`,
       group: r.group,
@@ -155,8 +214,8 @@ export class WorkerRuntime {
       source: r.source,
       outputs: r.outputs.map((h) => this.outputs.get(h) ?? { interface: `#${h}`, address: '', port: 0, ttl: 0, tos: 0 }),
       trace: r.trace,
-    }));
-    return rulesetHash(canonical);
+    };
+    return ruleDigest(canonical);
   }
 
   private plane(): Dataplane {

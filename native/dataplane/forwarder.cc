@@ -87,7 +87,7 @@ void Forwarder::Forward(Input& input, uint32_t frames, const Table& table) {
   }
   egress_.FinishBatch();
   tracer_.FinishBatch();
-  tally.AddTo(input.counters);
+  tally.AddTo(*input.counters);
 }
 
 }  // namespace mcr

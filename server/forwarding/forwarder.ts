@@ -20,6 +20,9 @@ const STATE_WORDS: Partial<Record<RuleState, string>> = {
   [RuleState.RULE_STATE_ERROR]: 'error',
 };
 
+/** How soon a pass follows one in which a worker failed to take its change. */
+const RETRY_MS = 1000;
+
 interface Waiter {
   target: number;
   resolve: () => void;
@@ -35,6 +38,7 @@ export class Forwarder {
   private loop?: Promise<void>;
   private waiters: Waiter[] = [];
   private fullSync?: NodeJS.Timeout;
+  private retry?: NodeJS.Timeout;
 
   constructor(
     private readonly rules: () => Rule[],
@@ -60,6 +64,7 @@ export class Forwarder {
 
   stop(): void {
     clearInterval(this.fullSync);
+    clearTimeout(this.retry);
     this.memberships.close();
   }
 
@@ -124,6 +129,15 @@ export class Forwarder {
     for (const id of this.lastPacket.keys()) if (!live.has(id)) this.lastPacket.delete(id);
   }
 
+  /** One more pass in a moment (after a worker failed to take a change). */
+  private retryLater(): void {
+    if (this.retry) return;
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      void this.sync();
+    }, RETRY_MS);
+  }
+
   /** Publishes a RULE_STATUS_CHANGED event for every rule whose state or reason changed. */
   private reportChanges(before: Map<string, PlannedStatus>, after: Map<string, PlannedStatus>): void {
     for (const [id, status] of after) {
@@ -159,9 +173,12 @@ export class Forwarder {
         }
       }
     } catch (err) {
-      const reason = `worker ${index} failed to apply its rules: ${(err as Error).message}`;
+      // Not a reason to restart the worker: whether it is alive is the heartbeats' call (a large or slow
+      // change is not a dead worker). Its whole rule set is sent again shortly.
+      const reason = `worker ${index} failed to apply its rules: ${(err as Error).message}; retrying`;
       markAll(reason);
-      this.pool.recycle(slot, reason);
+      this.log.warn('worker rule change failed: retrying', { worker: index, error: (err as Error).message });
+      this.retryLater();
     }
   }
 }

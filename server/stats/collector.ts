@@ -136,12 +136,11 @@ export class StatsCollector {
   /** The worker's output counters placed at the index of the rule output they belong to. */
   private outputsInRuleOrder(rule: Rule, slot: WorkerSlot | undefined, counters: WireRule | undefined): Array<WireOutput | undefined> {
     const placed: Array<WireOutput | undefined> = rule.outputs.map(() => undefined);
-    const planned = slot?.sync?.rules.find((r) => r.id === rule.id);
-    if (!planned || !counters) return placed;
+    const installed = slot?.sync?.snapshot.rules.get(rule.id);
+    if (!installed || !counters) return placed;
     for (const out of counters.outputs) {
-      const key = slot!.sync!.egressKeyOf(out.handle);
-      const position = key ? planned.outputs.indexOf(key) : -1;
-      if (position >= 0) placed[planned.outputIndexes[position]] = out;
+      const match = installed.outputs.find((o) => o.handle === out.handle);
+      if (match) placed[match.index] = out;
     }
     return placed;
   }
@@ -175,7 +174,7 @@ export class StatsCollector {
   }
 
   private ownerOf(rule: Rule): WorkerSlot | undefined {
-    return this.pool.slots.find((s) => s.sync?.rules.some((r) => r.id === rule.id));
+    return this.pool.slots.find((s) => s.sync?.snapshot.rules.has(rule.id));
   }
 
   private async countersOf(slot: WorkerSlot): Promise<CountersReply | undefined> {

@@ -1,6 +1,9 @@
 /**
  * Heartbeats: every 250 ms each running worker is asked for its ruleset hash. A worker that leaves 3
- * in a row unanswered is hung and is restarted. A worker whose hash differs from the one the
+ * in a row unanswered is hung and is restarted. Only ticks that came on time count: a tick that comes
+ * late means the supervisor itself was busy (a large collection, a big change), and the worker's answer
+ * may be waiting unread behind that work; a slow supervisor must not take its workers for dead. A late
+ * answer still counts as an answer. A worker whose hash differs from the one the
  * supervisor expects has drifted: its rules are sent again (resync); if the next heartbeat still
  * differs, it is restarted. Every drift and its outcome is counted and logged.
  */
@@ -12,6 +15,8 @@ import type { WorkerPool, WorkerSlot } from './pool';
 
 export const HEARTBEAT_INTERVAL_MS = 250;
 export const MISSED_HEARTBEATS_LIMIT = 3;
+/** How long an answer is awaited: long, so that one read late (the supervisor was busy) still counts. */
+const HEARTBEAT_ANSWER_MS = 30_000;
 
 const log = logger('workers');
 
@@ -27,8 +32,12 @@ export class HeartbeatMonitor {
   ) {}
 
   start(): void {
+    let lastTick = Date.now();
     this.timer = setInterval(() => {
-      for (const slot of this.pool.slots) if (slot.running) this.beat(slot);
+      const now = Date.now();
+      const onTime = now - lastTick < this.intervalMs * 2;
+      lastTick = now;
+      for (const slot of this.pool.slots) if (slot.running) this.beat(slot, onTime);
     }, this.intervalMs);
   }
 
@@ -36,16 +45,17 @@ export class HeartbeatMonitor {
     clearInterval(this.timer);
   }
 
-  private beat(slot: WorkerSlot): void {
+  private beat(slot: WorkerSlot, onTime: boolean): void {
     const health = slot.health;
     if (health.pending) {
+      if (!onTime) return;
       health.missed++;
       if (health.missed >= MISSED_HEARTBEATS_LIMIT) this.pool.recycle(slot, `missed ${health.missed} heartbeats`);
       return;
     }
     health.pending = true;
     const process = slot.process!;
-    process.request({ type: 'heartbeat' }, [], this.intervalMs * (MISSED_HEARTBEATS_LIMIT + 1)).then(
+    process.request({ type: 'heartbeat' }, [], HEARTBEAT_ANSWER_MS).then(
       (reply) => {
         if (slot.health !== health) return; // the worker was replaced meanwhile
         health.pending = false;
@@ -55,8 +65,9 @@ export class HeartbeatMonitor {
         this.checkDrift(slot, health.reportedHash);
       },
       () => {
-        // Unanswered (timed out, or the worker went): `pending` stays set, so every tick counts a miss
-        // until the worker is restarted. A heartbeat is never re-sent to a worker that has not answered.
+        // Unanswered (the worker went, or not even within HEARTBEAT_ANSWER_MS): `pending` stays set, so
+        // every tick on time counts a miss until the worker is restarted. A heartbeat is never re-sent to
+        // a worker that has not answered.
       },
     );
   }
