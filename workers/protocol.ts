@@ -26,9 +26,11 @@ export interface HelloRequest {
   logLevel: LogLevel;
   /** Only when mcrd runs with --test-hooks: fault injection for the resilience tests. */
   testHooks?: { crashOnStart: boolean };
+  /** fds[0] is the counter region (see native createCounterRegion) when true. */
+  counters?: boolean;
 }
-/** fds[0] is the AF_PACKET socket for this input. */
-export interface AddInputRequest { type: 'addInput'; seq: number; handle: number; interface: string }
+/** fds[0] is the AF_PACKET socket for this input; its counters take region slots counterSlot and the next. */
+export interface AddInputRequest { type: 'addInput'; seq: number; handle: number; interface: string; counterSlot?: number }
 /** An egress socket as addOutputs describes it (for the ruleset hash and the logs). */
 export interface OutputDescription extends EgressDescription { handle: number }
 /** fds[i] is the connected UDP socket of outputs[i] (at most MAX_FDS_PER_MESSAGE of them). */
@@ -92,7 +94,14 @@ export interface CountersReply {
   inputs: Array<Wire<import('../native').InputCounters>>;
 }
 
-export type WorkerReply = OkReply | ErrorReply | HeartbeatReply | CountersReply;
+/**
+ * A piece applied: `retired` is the epoch tag of the table it replaced. Once the data-plane loop has
+ * passed that epoch (the counter region's header says so), no table in use names a counter slot
+ * that the new table does not.
+ */
+export interface UpdateRulesReply { type: 'reply'; seq: number; ok: true; retired: number }
+
+export type WorkerReply = OkReply | ErrorReply | HeartbeatReply | CountersReply | UpdateRulesReply;
 
 /** Omit distributed over a union, so each member keeps its own fields. */
 export type Without<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;

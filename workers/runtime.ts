@@ -87,26 +87,33 @@ export class WorkerRuntime {
       case 'hello':
         if (this.dataplane) throw new Error('hello received twice');
         this.logLevel = request.logLevel;
-        this.dataplane = new this.addon.Dataplane({
-          core: request.core,
-          batch: request.batch,
-          onTrace: (records, lost) => this.forwardTraces(records, lost),
-        });
+        if (request.counters) this.requireFds(fds, 1);
+        try {
+          this.dataplane = new this.addon.Dataplane({
+            core: request.core,
+            batch: request.batch,
+            onTrace: (records, lost) => this.forwardTraces(records, lost),
+            ...(request.counters ? { counters: fds[0] } : {}),
+          });
+        } finally {
+          for (const fd of fds.splice(0)) this.closeQuietly(fd); // the region stays mapped
+        }
         this.log('info', 'data plane started', { core: request.core, batch: request.batch });
         return { ok: true };
       case 'addInput':
         this.requireFds(fds, 1);
-        this.plane().addInput(request.handle, fds[0]);
+        this.plane().addInput(request.handle, fds[0], request.counterSlot);
         this.inputs.set(request.handle, request.interface);
         this.log('debug', 'input added', { handle: request.handle, interface: request.interface });
         return { ok: true };
       case 'addOutputs':
         this.addOutputs(request.outputs, fds);
         return { ok: true };
-      case 'removeInput':
-        this.plane().removeInput(request.handle);
+      case 'removeInput': {
+        const retired = this.plane().removeInput(request.handle);
         this.inputs.delete(request.handle);
-        return { ok: true };
+        return { ok: true, retired };
+      }
       case 'removeOutputs':
         for (const handle of request.handles) {
           this.plane().removeOutput(handle);
@@ -114,8 +121,7 @@ export class WorkerRuntime {
         }
         return { ok: true };
       case 'updateRules':
-        this.updateRules(request);
-        return { ok: true };
+        return { ok: true, retired: this.updateRules(request) };
       case 'heartbeat':
         return { ok: true, hash: hashFromSum(this.digestSum), rules: this.installed.size };
       case 'counters': {
@@ -157,8 +163,11 @@ export class WorkerRuntime {
     this.log('debug', 'outputs added', { count: outputs.length });
   }
 
-  /** Applies one piece of a change (see UpdateRulesRequest), checking the hash first when it has one. */
-  private updateRules(request: UpdateRulesRequest): void {
+  /**
+   * Applies one piece of a change (see UpdateRulesRequest), checking the hash first when it has one.
+   * Returns the epoch tag of the table it replaced.
+   */
+  private updateRules(request: UpdateRulesRequest): number {
     const { upserts, resend } = request;
     if (resend === 'first' || resend === 'only') this.resent = new Set();
     else if (resend && !this.resent) throw new Error(`a resend piece "${resend}" without its first piece`);
@@ -181,16 +190,23 @@ export class WorkerRuntime {
       throw new Error(`rule set hash mismatch: computed ${hashFromSum(sum)}, supervisor sent ${request.hash}`);
     }
     if (resend === 'last' || resend === 'only') this.resent = undefined;
-    if (this.fault === 'stuck') return; // test hook: pretend, change nothing
-    this.install(upserts, removes, digests);
+    if (this.fault === 'stuck') return 0; // test hook: pretend, change nothing
+    const retired = this.install(upserts, removes, digests);
     if (request.hash !== undefined) {
       this.fault = 'none';
       this.log('debug', 'rules installed', { rules: this.installed.size, hash: request.hash });
     }
+    return retired;
   }
 
-  private install(upserts: DataplaneRule[], removes: string[], digests = upserts.map((rule) => this.digestOf(rule))): void {
-    this.plane().updateRules(upserts, removes);
+  /** Test hook: the data-plane thread stops for `ms` (see Dataplane.stallForTest). */
+  stallDataplane(ms: number): void {
+    this.plane().stallForTest(ms);
+    this.log('warn', 'test hook: data-plane thread stalled', { ms });
+  }
+
+  private install(upserts: DataplaneRule[], removes: string[], digests = upserts.map((rule) => this.digestOf(rule))): number {
+    const retired = this.plane().updateRules(upserts, removes);
     for (const id of new Set(removes)) {
       const gone = this.installed.get(id);
       if (!gone) continue;
@@ -202,6 +218,7 @@ export class WorkerRuntime {
       this.installed.set(rule.id, { rule, digest: digests[i] });
     });
     this.digestSum = BigInt.asUintN(64, this.digestSum);
+    return retired;
   }
 
   /** A rule's share of the ruleset hash over what it means (interfaces and destinations, not handle numbers). */

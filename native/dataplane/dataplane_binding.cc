@@ -198,10 +198,10 @@ class DataplaneJs : public Napi::ObjectWrap<DataplaneJs> {
     Guarded(env, [&] { Open(env).AddInput(handle, fd, slot); });
   }
 
-  void RemoveInput(const Napi::CallbackInfo& info) {
+  Napi::Value RemoveInput(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const uint32_t handle = HandleValue(env, info[0], "handle");
-    Guarded(env, [&] { Open(env).RemoveInput(handle); });
+    return Napi::Number::New(env, static_cast<double>(Guarded(env, [&] { return Open(env).RemoveInput(handle); })));
   }
 
   void AddOutput(const Napi::CallbackInfo& info) {

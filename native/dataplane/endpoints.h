@@ -18,6 +18,9 @@ struct Input {
   UniqueFd fd;
   InputCounters own;
   InputCounters* const counters;
+  // JavaScript thread only: in the epoll set. An input is read only once a published table names
+  // it, so that frames that arrive before its rules wait in the socket instead of being unmatched.
+  bool armed = false;
 };
 
 // A connected UDP egress socket. Counters live with the rules that use it (OutputCounters), since

@@ -117,9 +117,10 @@ void Engine::RequireOpen() const {
 
 void Engine::CollectRetired() { reclaimer_.Collect(); }
 
-void Engine::Retire(std::shared_ptr<const void> object) {
-  reclaimer_.Retire(std::move(object));
+uint64_t Engine::Retire(std::shared_ptr<const void> object) {
+  const uint64_t tag = reclaimer_.Retire(std::move(object));
   Wake();
+  return tag;
 }
 
 void Engine::AddInput(uint32_t handle, int fd, uint32_t counterSlot) {
@@ -137,29 +138,31 @@ void Engine::AddInput(uint32_t handle, int fd, uint32_t counterSlot) {
   }
   RequireSocket(fd, AF_PACKET, SOCK_RAW, "AF_PACKET SOCK_RAW socket");
   auto input = std::make_shared<Input>(handle, fd, shared);
-  epoll_event event{};
-  event.events = EPOLLIN;
-  event.data.ptr = input.get();
-  if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &event) < 0) {
-    const int err = errno;
-    input->fd.Release();  // not ours after all: the caller keeps it
-    throw SyscallError("epoll_ctl ADD (input fd " + std::to_string(fd) + ")", err);
+  if (current_->inputs().count(handle)) {  // a rule already names it: read it now
+    try {
+      Arm(*input);
+    } catch (...) {
+      input->fd.Release();  // not ours after all: the caller keeps it
+      throw;
+    }
   }
   inputs_.emplace(handle, std::move(input));
 }
 
-void Engine::RemoveInput(uint32_t handle) {
+uint64_t Engine::RemoveInput(uint32_t handle) {
   RequireOpen();
   CollectRetired();
   const auto found = inputs_.find(handle);
   if (found == inputs_.end()) throw ArgumentError("unknown input handle " + std::to_string(handle));
   // After EPOLL_CTL_DEL no new event can name the input; an event the thread already holds is
   // covered by the reclaimer (the thread has not passed a quiescent point since fetching it).
-  CheckSyscall(epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, found->second->fd.get(), nullptr),
-               "epoll_ctl DEL (input " + std::to_string(handle) + ")");
+  if (found->second->armed) {
+    CheckSyscall(epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, found->second->fd.get(), nullptr),
+                 "epoll_ctl DEL (input " + std::to_string(handle) + ")");
+  }
   std::shared_ptr<Input> input = std::move(found->second);
   inputs_.erase(found);
-  Retire(std::move(input));
+  return Retire(std::move(input));
 }
 
 void Engine::AddOutput(uint32_t handle, int fd) {
@@ -215,9 +218,19 @@ uint64_t Engine::Install(std::vector<RuleSpec> specs) {
   current_ = std::move(next);
   specs_ = std::move(specs);
   published_.store(current_.get(), std::memory_order_release);
-  const uint64_t tag = reclaimer_.Retire(std::move(previous));
-  Wake();
-  return tag;
+  for (const uint32_t handle : current_->inputs()) {
+    const auto found = inputs_.find(handle);
+    if (found != inputs_.end() && !found->second->armed) Arm(*found->second);
+  }
+  return Retire(std::move(previous));
+}
+
+void Engine::Arm(Input& input) {
+  epoll_event event{};
+  event.events = EPOLLIN;
+  event.data.ptr = &input;
+  CheckSyscall(epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, input.fd.get(), &event), "epoll_ctl ADD (input " + std::to_string(input.handle) + ")");
+  input.armed = true;
 }
 
 std::vector<const Input*> Engine::inputs() const {

@@ -56,7 +56,8 @@ class Engine {
   void AddInput(uint32_t handle, int fd, uint32_t counterSlot = 0);
   // Stops reading the input; its fd is closed once the data-plane thread is done with it.
   // Rules naming it stay installed and match nothing until an input with that handle is added.
-  void RemoveInput(uint32_t handle);
+  // Returns the epoch tag after which the data-plane thread no longer touches it (nor its counters).
+  uint64_t RemoveInput(uint32_t handle);
   // Takes ownership of `fd` (a UDP socket) when it succeeds, like AddInput.
   void AddOutput(uint32_t handle, int fd);
   // Forgets the handle (new rules cannot name it). The installed table keeps sending to it until a
@@ -96,7 +97,7 @@ class Engine {
   void Wake();
   void DrainWakeups();
   // Unlinked objects go to the reclaimer; the thread is woken so that it acknowledges soon.
-  void Retire(std::shared_ptr<const void> object);
+  uint64_t Retire(std::shared_ptr<const void> object);
   void RequireOpen() const;
 
   UniqueFd epoll_;
@@ -108,6 +109,8 @@ class Engine {
   OutputMap outputs_;
   // Publishes the table built from `specs` (which become the installed specs).
   uint64_t Install(std::vector<RuleSpec> specs);
+  // Adds the input to the epoll set (see Input::armed).
+  void Arm(Input& input);
 
   std::vector<RuleSpec> specs_;                   // what current_ was built from (JavaScript thread)
   std::shared_ptr<const Table> current_;         // owned here (JavaScript thread)

@@ -155,6 +155,7 @@ std::unique_ptr<const Table> Table::Build(const std::vector<RuleSpec>& specs, co
     slot->route = Route{rule.counters, table->targets_.data() + firstTarget, static_cast<uint32_t>(spec.outputs.size()),
                         spec.traceEvery > 0 ? &table->AddTrace(spec) : nullptr};
     ruleOfSlot[slot - table->slots_.data()] = i;
+    table->inputs_.insert(spec.input);
     table->rules_.push_back(std::move(rule));
   }
   return table;

@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "dataplane/counter_region.h"
@@ -99,6 +100,8 @@ class Table {
 
   // In setRules order.
   const std::vector<Rule>& rules() const { return rules_; }
+  // The input handles the rules name.
+  const std::unordered_set<uint32_t>& inputs() const { return inputs_; }
 
  private:
   struct Key {
@@ -129,6 +132,7 @@ class Table {
   std::vector<Target> targets_;  // every rule's targets, back to back; Route::targets points in here
   std::vector<TraceSpec> traces_;  // the traced rules'; Route::trace points in here
   std::vector<Slot> slots_;      // power-of-two size
+  std::unordered_set<uint32_t> inputs_;
   size_t mask_ = 0;
 };
 

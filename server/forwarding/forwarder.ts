@@ -11,6 +11,7 @@ import { logger } from '../log';
 import { Memberships } from '../net/memberships';
 import type { WorkerPool, WorkerSlot } from '../workers/pool';
 import { ForwardingPlan, InterfaceLookup, planForwarding, PlannedStatus, TraceLookup } from './plan';
+import { ruleErrorKey } from './worker-sync';
 
 /** Rule states as short words, the way mcrctl shows them. */
 const STATE_WORDS: Partial<Record<RuleState, string>> = {
@@ -32,7 +33,8 @@ export class Forwarder {
   private readonly log = logger('net');
   private readonly memberships: Memberships;
   private statuses = new Map<string, PlannedStatus>();
-  private lastPacket = new Map<string, bigint>();
+  /** The time of a rule's last packet (set by whoever reads the counters: see useLastPackets). */
+  private lastPacketOf: (ruleId: string) => bigint = () => 0n;
   private requested = 0;
   private completed = 0;
   private loop?: Promise<void>;
@@ -88,13 +90,13 @@ export class Forwarder {
       state: planned?.state ?? RuleState.RULE_STATE_UNSPECIFIED,
       reason: planned?.reason ?? 'being installed',
       worker: planned?.worker ?? 0,
-      lastPacketUnixNanos: this.lastPacket.get(rule.id) ?? 0n,
+      lastPacketUnixNanos: this.lastPacketOf(rule.id),
     };
   }
 
-  /** Records the last-packet times seen in counters (fed by the stats collector). */
-  notePackets(ruleId: string, lastPacketNs: bigint): void {
-    if (lastPacketNs > 0n) this.lastPacket.set(ruleId, lastPacketNs);
+  /** Where rule statuses read the time of a rule's last packet (the stats collector: O(1) per rule). */
+  useLastPackets(lastPacketOf: (ruleId: string) => bigint): void {
+    this.lastPacketOf = lastPacketOf;
   }
 
   private async run(): Promise<void> {
@@ -125,8 +127,6 @@ export class Forwarder {
     }
     this.reportChanges(this.statuses, statuses);
     this.statuses = statuses;
-    const live = new Set(rules.map((r) => r.id));
-    for (const id of this.lastPacket.keys()) if (!live.has(id)) this.lastPacket.delete(id);
   }
 
   /** One more pass in a moment (after a worker failed to take a change). */
@@ -145,7 +145,7 @@ export class Forwarder {
       if (old && old.state === status.state && old.reason === status.reason) continue;
       const state = STATE_WORDS[status.state] ?? 'unknown';
       this.events.publish(EventKind.EVENT_KIND_RULE_STATUS_CHANGED, `rule ${id}: ${state}${status.reason ? ` (${status.reason})` : ''}`, {
-        rule: { ruleId: id, status: { state: status.state, reason: status.reason, worker: status.worker, lastPacketUnixNanos: this.lastPacket.get(id) ?? 0n }, change: '' },
+        rule: { ruleId: id, status: { state: status.state, reason: status.reason, worker: status.worker, lastPacketUnixNanos: this.lastPacketOf(id) }, change: '' },
       });
     }
   }
@@ -163,7 +163,7 @@ export class Forwarder {
     try {
       const errors = await slot.sync.apply(workerPlan);
       for (const rule of workerPlan.rules) {
-        const inputError = errors.get(rule.ifname);
+        const inputError = errors.get(rule.ifname) ?? errors.get(ruleErrorKey(rule.id));
         const outputErrors = rule.outputs.map((key) => errors.get(key)).filter((e): e is string => !!e);
         if (inputError || outputErrors.length === rule.outputs.length) {
           statuses.set(rule.id, { state: RuleState.RULE_STATE_ERROR, reason: inputError ?? outputErrors.join('; '), worker: index });

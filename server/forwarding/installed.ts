@@ -5,6 +5,7 @@
  * indexed lookups: nothing walks a list per rule or per handle.
  */
 import { hashFromSum } from '../../workers/protocol';
+import type { CounterRegion } from '../workers/counter-region';
 import type { PlannedRule } from './plan';
 
 /** One output of an installed rule. */
@@ -13,6 +14,10 @@ export interface InstalledOutput {
   readonly index: number;
   /** The worker's egress handle. */
   readonly handle: number;
+  /** Its counters' slot in the worker's counter region. */
+  readonly slot: number;
+  /** What it sends to (outputIdentity): the owner of its counters. */
+  readonly identity: string;
   /** The egress socket's key (see egressKey). */
   readonly key: string;
 }
@@ -20,6 +25,8 @@ export interface InstalledOutput {
 export interface InstalledRule {
   readonly planned: PlannedRule;
   readonly inputHandle: number;
+  /** The rule's counters' slot in the worker's counter region. */
+  readonly counterSlot: number;
   /** The outputs installed, in rule order (outputs whose interface is missing are absent). */
   readonly outputs: readonly InstalledOutput[];
   /** The data-plane rule as sent (JSON): equal when nothing the worker sees has changed. */
@@ -29,7 +36,7 @@ export interface InstalledRule {
 }
 
 export class InstalledSnapshot {
-  static readonly EMPTY = new InstalledSnapshot(new Map(), new Map(), new Map(), hashFromSum(0n));
+  static readonly EMPTY = new InstalledSnapshot(new Map(), new Map(), new Map(), hashFromSum(0n), new Map(), undefined);
 
   private plannedList?: readonly PlannedRule[];
 
@@ -41,6 +48,10 @@ export class InstalledSnapshot {
     readonly outputs: ReadonlyMap<number, string>,
     /** The ruleset hash the worker reports for this table. */
     readonly hash: string,
+    /** Input handle -> the first of its two counter slots. */
+    readonly inputSlots: ReadonlyMap<number, number>,
+    /** Where the slots are (undefined: no worker process). */
+    readonly region: CounterRegion | undefined,
   ) {}
 
   /** The installed rules as planned (built once per snapshot, on demand). */

@@ -57,6 +57,8 @@ export interface PlannedRule {
   outputs: string[];
   /** Output index (in the rule) of each entry of `outputs`. */
   outputIndexes: number[];
+  /** What each entry of `outputs` sends to (outputIdentity): its counters' owner. */
+  outputIdentities: string[];
   /** Present while the rule is traced. */
   trace?: DataplaneTrace;
 }
@@ -100,6 +102,14 @@ export function egressKey(spec: Omit<EgressSpec, 'key'>, interfaceAddresses: str
   return `${spec.ifname}#${spec.ifindex}[${interfaceAddresses.join(',')}]|${spec.address}:${spec.port}|ttl=${spec.ttl}|tos=${spec.tos}`;
 }
 
+/**
+ * An output of a rule as its counters know it: what it sends to, as defined (not its index, which
+ * moves when another output is removed, nor its interface's addresses, which an egress key includes).
+ */
+export function outputIdentity(output: { interface: string; address: string; port: number; ttl?: number; dscp?: number }): string {
+  return `${output.interface}|${output.address}|${output.port}|${output.ttl ?? ''}|${output.dscp ?? ''}`;
+}
+
 function defaultTtl(address: string): number {
   const value = parseIPv4(address);
   return value !== undefined && isMulticast(value) ? DEFAULT_MULTICAST_TTL : DEFAULT_UNICAST_TTL;
@@ -141,6 +151,7 @@ export function planForwarding(rules: Rule[], placement: number | RulePlacement,
     const plan = workers[worker];
     const outputs: string[] = [];
     const outputIndexes: number[] = [];
+    const outputIdentities: string[] = [];
     const missing: string[] = [];
     rule.outputs.forEach((output, index) => {
       const outIf = interfaces.get(output.interface);
@@ -165,6 +176,7 @@ export function planForwarding(rules: Rule[], placement: number | RulePlacement,
       plan.egress.set(key, { key, ...fields });
       outputs.push(key);
       outputIndexes.push(index);
+      outputIdentities.push(outputIdentity(output));
     });
     if (outputs.length === 0) {
       const allDown = rule.outputs.every((o) => interfaces.get(o.interface) !== undefined);
@@ -187,6 +199,7 @@ export function planForwarding(rules: Rule[], placement: number | RulePlacement,
       source: input.source,
       outputs,
       outputIndexes,
+      outputIdentities,
       ...(trace ? { trace } : {}),
     });
     const membership = membershipKey(inputIf.index, input.group, input.source);

@@ -12,7 +12,9 @@
  * publishes an immutable InstalledSnapshot.
  */
 import type { DataplaneRule, Native } from '../../native';
-import { CanonicalRule, EgressDescription, hashFromSum, MAX_FDS_PER_MESSAGE, OutputDescription, ruleDigest, UpdateRulesRequest } from '../../workers/protocol';
+import { CanonicalRule, EgressDescription, hashFromSum, MAX_FDS_PER_MESSAGE, OutputDescription, ruleDigest, UpdateRulesReply, UpdateRulesRequest } from '../../workers/protocol';
+import { CounterRegion, INPUT_FIELDS, OUTPUT_FIELDS, RULE_FIELDS } from '../workers/counter-region';
+import { CounterTotals, inputOwner, outputOwner, ruleOwner } from '../workers/counter-totals';
 import { buildCaptureFilter } from '../net/bpf';
 import type { Logger } from '../log';
 import { InstalledOutput, InstalledRule, InstalledSnapshot } from './installed';
@@ -26,6 +28,8 @@ export interface SocketSettings {
 
 interface InstalledCapture {
   handle: number;
+  /** First of its two counter slots. */
+  slot: number;
   ifindex: number;
   /** The supervisor keeps its own copy of the fd: filters are changed and kernel drops read through it. */
   fd: number;
@@ -41,6 +45,9 @@ interface InstalledEgress {
 
 /** A problem installing something a rule needs, keyed by capture interface or egress key. */
 export type SyncErrors = Map<string, string>;
+
+/** The key of a rule's own problem in SyncErrors. */
+export const ruleErrorKey = (ruleId: string): string => `rule:${ruleId}`;
 
 /** The most a piece of a rule change weighs: one per rule plus one per output. */
 export const PIECE_WEIGHT = 8192;
@@ -86,6 +93,24 @@ interface DesiredRule extends InstalledRule {
   dataplane: DataplaneRule;
 }
 
+/** The counter slots assigned to a rule: its own, and its outputs' by identity. */
+interface RuleSlots {
+  counterSlot: number;
+  outputs: Map<string, number>;
+}
+
+/** A slot no longer named by the rules sent, to fold into the totals and free once out of use. */
+interface DroppedSlot {
+  owner: string;
+  slot: number;
+  fields: number;
+  ruleId?: string;
+  pair?: boolean;
+}
+
+/** Index of the kernel-drop count after an input's region counters in its totals. */
+export const KERNEL_DROPS_FIELD = INPUT_FIELDS;
+
 export class WorkerSync {
   private nextHandle = 1;
   private captures = new Map<string, InstalledCapture>();
@@ -93,13 +118,42 @@ export class WorkerSync {
   private installed = InstalledSnapshot.EMPTY;
   private applying = false;
   private forceRules = false;
+  /** Counter slots of every rule sent to the worker (confirmed or not). */
+  private assigned = new Map<string, RuleSlots>();
+  /** Slots dropped by changes the worker confirmed: free once its data plane has passed `epoch`. */
+  private releases: Array<{ epoch: number; slots: DroppedSlot[] }> = [];
+  /** Slots dropped by a change not confirmed (yet): released with the next confirmed change. */
+  private limbo: DroppedSlot[] = [];
 
   constructor(
     private readonly worker: WorkerProcess,
     private readonly addon: Native,
     private readonly sockets: SocketSettings,
     private readonly log: Logger,
+    /** The worker's counter region (handed over in its hello). */
+    readonly region: CounterRegion,
+    /** Where the counts of freed slots go. */
+    private readonly totals: CounterTotals,
+    private readonly workerIndex: number,
   ) {}
+
+  /**
+   * Folds into the totals and frees the slots no table the data plane may still use names (its loop
+   * has passed the epoch of the change that dropped them). Cheap when there is nothing to do.
+   */
+  releaseSlots(): void {
+    if (this.releases.length === 0) return;
+    const quiesced = this.region.quiescedEpoch;
+    const due = this.releases.filter((r) => r.epoch <= quiesced);
+    if (due.length === 0) return;
+    this.releases = this.releases.filter((r) => r.epoch > quiesced);
+    for (const { slots } of due) for (const dropped of slots) this.foldAndFree(dropped);
+  }
+
+  private foldAndFree({ owner, slot, fields, ruleId, pair }: DroppedSlot): void {
+    this.totals.fold(owner, this.region, slot, fields, ruleId);
+    this.region.release(slot, pair);
+  }
 
   /** What the worker has installed, as it confirmed it last. */
   get snapshot(): InstalledSnapshot {
@@ -172,17 +226,24 @@ export class WorkerSync {
     const force = this.forceRules;
     this.forceRules = false;
     const rules = new Map<string, InstalledRule>();
+    const assigned = new Map<string, RuleSlots>();
     const upserts: DesiredRule[] = [];
     let sum = 0n;
     for (const rule of plan.rules) {
       const capture = this.captures.get(rule.ifname);
       if (!capture || errors.has(rule.ifname)) continue;
+      const present = rule.outputs.map((key) => this.egress.get(key));
+      if (!present.some((egress) => egress !== undefined)) continue;
+      const slots = this.slotsFor(rule, assigned);
+      if (!slots) {
+        errors.set(ruleErrorKey(rule.id), `no counter slot left for rule ${rule.id} in worker ${this.workerIndex}'s counter region`);
+        continue;
+      }
       const outputs: InstalledOutput[] = [];
-      rule.outputs.forEach((key, position) => {
-        const egress = this.egress.get(key);
-        if (egress) outputs.push({ index: rule.outputIndexes[position], handle: egress.handle, key });
+      present.forEach((egress, position) => {
+        const identity = rule.outputIdentities[position];
+        if (egress) outputs.push({ index: rule.outputIndexes[position], handle: egress.handle, key: rule.outputs[position], identity, slot: slots.outputs.get(identity)! });
       });
-      if (outputs.length === 0) continue;
       const dataplane: DataplaneRule = {
         id: rule.id,
         input: capture.handle,
@@ -190,28 +251,34 @@ export class WorkerSync {
         port: rule.port,
         source: rule.source,
         outputs: outputs.map((o) => o.handle),
+        counterSlot: slots.counterSlot,
+        outputSlots: outputs.map((o) => o.slot),
         ...(rule.trace ? { trace: rule.trace } : {}),
       };
       const wire = JSON.stringify(dataplane);
       const before = previous.rules.get(rule.id);
       const unchanged = before !== undefined && before.wire === wire;
       const digest = unchanged ? before.digest : ruleDigest(this.canonical(rule, outputs));
-      const entry: DesiredRule = { planned: rule, inputHandle: capture.handle, outputs, wire, digest, dataplane };
+      const entry: DesiredRule = { planned: rule, inputHandle: capture.handle, counterSlot: slots.counterSlot, outputs, wire, digest, dataplane };
       rules.set(rule.id, entry);
       sum += digest;
       if (!unchanged || force) upserts.push(entry);
     }
+    this.limbo.push(...this.dropSlots(assigned));
     const removes = force ? [] : [...previous.rules.keys()].filter((id) => !rules.has(id));
     const hash = hashFromSum(sum);
     if (upserts.length > 0 || removes.length > 0 || force || hash !== previous.hash) {
+      let retired: number;
       try {
-        await this.sendChange(upserts, removes, hash, force);
+        retired = await this.sendChange(upserts, removes, hash, force);
       } catch (err) {
         this.forceRules = true; // what the worker has is not known now: the next pass resends it all
         throw err;
       }
+      if (this.limbo.length > 0) this.releases.push({ epoch: retired, slots: this.limbo.splice(0) });
     }
     this.publish(rules, hash);
+    this.releaseSlots();
 
     for (const spec of plan.captures.values()) this.updateFilter(spec, errors);
     const staleCaptures = [...this.captures.keys()].filter((ifname) => !plan.captures.has(ifname));
@@ -228,7 +295,7 @@ export class WorkerSync {
    * Sends a change in bounded pieces, one at a time (the worker answers heartbeats between them); the
    * last carries the hash. A full resend (force) names every rule and lets the worker drop the rest.
    */
-  private async sendChange(upserts: DesiredRule[], removes: string[], hash: string, force: boolean): Promise<void> {
+  private async sendChange(upserts: DesiredRule[], removes: string[], hash: string, force: boolean): Promise<number> {
     const bodies: Array<Omit<UpdateRulesRequest, 'seq'>> = [];
     for (const piece of pieces(upserts, (r) => 1 + r.outputs.length, PIECE_WEIGHT)) {
       bodies.push({ type: 'updateRules', upserts: piece.map((r) => r.dataplane), removes: [] });
@@ -243,15 +310,62 @@ export class WorkerSync {
     }
     // A resend names every rule: only what changed is worth a debug line.
     if (bodies.length > 1) this.log.debug('rule change in pieces', { pieces: bodies.length, upserts: upserts.length, removes: removes.length });
-    for (const body of bodies) await this.worker.request(body, [], CHANGE_TIMEOUT_MS);
+    let retired = 0;
+    for (const body of bodies) retired = ((await this.worker.request(body, [], CHANGE_TIMEOUT_MS)) as UpdateRulesReply).retired;
+    return retired;
+  }
+
+  /**
+   * The slots of a rule about to be sent: those it had (its own, and each output's by identity),
+   * new ones for new outputs; undefined when the region is full (nothing is then allocated for it).
+   */
+  private slotsFor(rule: PlannedRule, assigned: Map<string, RuleSlots>): RuleSlots | undefined {
+    const had = this.assigned.get(rule.id);
+    const fresh: number[] = [];
+    const allocate = (): number | undefined => {
+      const slot = this.region.allocate();
+      if (slot !== undefined) fresh.push(slot);
+      return slot;
+    };
+    const counterSlot = had?.counterSlot ?? allocate();
+    const outputs = new Map<string, number>();
+    for (const identity of rule.outputIdentities) {
+      const slot = had?.outputs.get(identity) ?? outputs.get(identity) ?? allocate();
+      if (slot === undefined || counterSlot === undefined) {
+        for (const s of fresh) this.region.release(s);
+        return undefined;
+      }
+      outputs.set(identity, slot);
+    }
+    const slots = { counterSlot: counterSlot!, outputs };
+    assigned.set(rule.id, slots);
+    return slots;
+  }
+
+  /** Makes `assigned` the assignment, returning the slots of the previous one it no longer has. */
+  private dropSlots(assigned: Map<string, RuleSlots>): DroppedSlot[] {
+    const dropped: DroppedSlot[] = [];
+    for (const [ruleId, had] of this.assigned) {
+      const now = assigned.get(ruleId);
+      if (!now) dropped.push({ owner: ruleOwner(ruleId), slot: had.counterSlot, fields: RULE_FIELDS, ruleId });
+      for (const [identity, slot] of had.outputs) {
+        if (now?.outputs.get(identity) !== slot) dropped.push({ owner: outputOwner(ruleId, identity), slot, fields: OUTPUT_FIELDS, ruleId });
+      }
+    }
+    this.assigned = assigned;
+    return dropped;
   }
 
   private publish(rules: Map<string, InstalledRule>, hash: string): void {
     const inputs = new Map<number, string>();
-    for (const [ifname, capture] of this.captures) inputs.set(capture.handle, ifname);
+    const inputSlots = new Map<number, number>();
+    for (const [ifname, capture] of this.captures) {
+      inputs.set(capture.handle, ifname);
+      inputSlots.set(capture.handle, capture.slot);
+    }
     const outputs = new Map<number, string>();
     for (const [key, egress] of this.egress) outputs.set(egress.handle, key);
-    this.installed = new InstalledSnapshot(rules, inputs, outputs, hash);
+    this.installed = new InstalledSnapshot(rules, inputs, outputs, hash, inputSlots, this.region);
   }
 
   private canonical(rule: PlannedRule, outputs: InstalledOutput[]): CanonicalRule {
@@ -266,9 +380,22 @@ export class WorkerSync {
     };
   }
 
-  /** Forgets everything without talking to the worker (it has gone); closes the supervisor's fds. */
+  /**
+   * Forgets everything without talking to the worker (it has gone); closes the supervisor's fds. What
+   * its data plane counted is still in the region: every slot is folded into the totals first, and the
+   * kernel drops read so far with them.
+   */
   reset(): void {
-    for (const capture of this.captures.values()) this.addon.closeFd(capture.fd);
+    const drops = this.kernelDrops();
+    for (const [ifname, capture] of this.captures) {
+      this.addon.closeFd(capture.fd);
+      this.limbo.push({ owner: inputOwner(this.workerIndex, ifname), slot: capture.slot, fields: INPUT_FIELDS, pair: true });
+      this.totals.add(inputOwner(this.workerIndex, ifname), KERNEL_DROPS_FIELD, Number(drops.get(ifname) ?? 0n), INPUT_FIELDS + 1);
+    }
+    this.limbo.push(...this.dropSlots(new Map()));
+    for (const { slots } of this.releases) this.limbo.push(...slots);
+    this.releases = [];
+    for (const dropped of this.limbo.splice(0)) this.foldAndFree(dropped);
     this.captures.clear();
     this.egress.clear();
     this.installed = InstalledSnapshot.EMPTY;
@@ -286,14 +413,21 @@ export class WorkerSync {
       errors.set(spec.ifname, `cannot capture on ${spec.ifname}: ${(err as Error).message}`);
       return;
     }
+    const slot = this.region.allocatePair();
+    if (slot === undefined) {
+      this.addon.closeFd(fd);
+      errors.set(spec.ifname, `no counter slot left for input ${spec.ifname} in worker ${this.workerIndex}'s counter region`);
+      return;
+    }
     const handle = this.nextHandle++;
     try {
-      await this.worker.request({ type: 'addInput', handle, interface: spec.ifname }, [fd]);
+      await this.worker.request({ type: 'addInput', handle, interface: spec.ifname, counterSlot: slot }, [fd]);
     } catch (err) {
       this.addon.closeFd(fd);
+      this.region.release(slot, true);
       throw err;
     }
-    this.captures.set(spec.ifname, { handle, ifindex: spec.ifindex, fd, filterKey: targetsKey(spec), kernelDrops: 0n });
+    this.captures.set(spec.ifname, { handle, slot, ifindex: spec.ifindex, fd, filterKey: targetsKey(spec), kernelDrops: 0n });
     if (!filter.exact) this.log.warn('capture filter too large for the kernel: admitting all multicast', { interface: spec.ifname });
   }
 
@@ -339,9 +473,19 @@ export class WorkerSync {
 
   private async removeCapture(ifname: string): Promise<void> {
     const capture = this.captures.get(ifname)!;
+    const drops = this.kernelDrops().get(ifname) ?? 0n;
     this.captures.delete(ifname);
     this.addon.closeFd(capture.fd);
-    await this.worker.request({ type: 'removeInput', handle: capture.handle });
+    const owner = inputOwner(this.workerIndex, ifname);
+    this.totals.add(owner, KERNEL_DROPS_FIELD, Number(drops), INPUT_FIELDS + 1);
+    const dropped: DroppedSlot = { owner, slot: capture.slot, fields: INPUT_FIELDS, pair: true };
+    try {
+      const { retired } = (await this.worker.request({ type: 'removeInput', handle: capture.handle })) as UpdateRulesReply;
+      this.releases.push({ epoch: retired, slots: [dropped] });
+    } catch (err) {
+      this.limbo.push(dropped);
+      throw err;
+    }
   }
 
   private async removeEgress(keys: string[]): Promise<void> {
