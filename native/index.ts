@@ -209,6 +209,8 @@ export interface ControlChannel {
   send(data: Buffer, fds?: number[]): void;
   /** Closes the channel; no callback runs after it returns. */
   close(): void;
+  /** Bytes sent and not yet taken by the socket (the peer reads slowly, or not at all). */
+  queuedBytes(): number;
   /** Whether an open channel keeps the event loop alive (default true). */
   ref(): void;
   unref(): void;

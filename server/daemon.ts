@@ -173,7 +173,14 @@ export class Daemon {
         stats: () => collector.collect(),
         ruleStates: () => store.list().map((rule) => forwarder.status(rule).state),
         rules: () => store.list().map((rule) => ({ id: rule.id, name: rule.name, inputInterface: rule.input?.interface ?? '' })),
-        workers: () => pool.slots.map((slot) => ({ index: slot.index, state: slot.state, restarts: slot.restarts })),
+        workers: () =>
+          pool.slots.map((slot) => ({
+            index: slot.index,
+            state: slot.state,
+            restarts: slot.restarts,
+            channelDropped: slot.channelDropped,
+            dataplaneStalls: slot.dataplaneStalls,
+          })),
       });
       this.metrics = await serveMetrics(options.metrics, registry);
     }

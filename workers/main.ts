@@ -23,7 +23,11 @@ function main(): void {
   // for the supervisor (or a terminal's hangup) must not end the data plane.
   process.on('SIGHUP', () => undefined);
   const addon = native();
-  const runtime = new WorkerRuntime(addon, (event) => send(event));
+  const runtime = new WorkerRuntime(
+    addon,
+    (event) => send(event),
+    () => channel.queuedBytes(),
+  );
   const channel = new addon.ControlChannel(
     CONTROL_FD,
     (data, fds) => {

@@ -85,6 +85,8 @@ export interface HeartbeatReply {
   /** Hash of the rule table the data plane really has installed. */
   hash: string;
   rules: number;
+  /** Trace records dropped so far because the channel to the supervisor was full. */
+  channelDropped: number;
 }
 export interface CountersReply {
   type: 'reply';

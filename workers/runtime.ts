@@ -20,6 +20,9 @@ import {
 
 const severity: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3 };
 
+/** The most trace data that may wait in the channel to the supervisor; more is dropped and counted. */
+export const TRACE_BACKLOG_BYTES = 32 << 20;
+
 /** bigint fields become decimal strings, so counters survive JSON. */
 export function toWire<T extends object>(values: T[]): Array<Wire<T>> {
   return JSON.parse(JSON.stringify(values, (_key, v) => (typeof v === 'bigint' ? v.toString() : v))) as Array<Wire<T>>;
@@ -51,9 +54,16 @@ export class WorkerRuntime {
   private logLevel: LogLevel = 'info';
   private fault: TableFault = 'none';
 
+  /** Trace records dropped because the channel was full, so far; those not yet reported as lost. */
+  private channelDropped = 0;
+  private unreportedLost = 0;
+  private droppedLogged = 0;
+
   constructor(
     private readonly addon: Native,
     private readonly emit: (event: WorkerEvent) => void,
+    /** Bytes waiting in the channel to the supervisor. */
+    private readonly backlog: () => number = () => 0,
   ) {}
 
   handle(request: WorkerRequest, fds: number[]): WorkerReply {
@@ -123,7 +133,7 @@ export class WorkerRuntime {
       case 'updateRules':
         return { ok: true, retired: this.updateRules(request) };
       case 'heartbeat':
-        return { ok: true, hash: hashFromSum(this.digestSum), rules: this.installed.size };
+        return { ok: true, hash: hashFromSum(this.digestSum), rules: this.installed.size, channelDropped: this.channelDropped };
       case 'counters': {
         const plane = this.plane();
         return { ok: true, rules: toWire(plane.ruleCounters()), inputs: toWire(plane.inputCounters()) };
@@ -138,9 +148,24 @@ export class WorkerRuntime {
     }
   }
 
-  /** One message per data-plane callback; the supervisor does the rest (names, verdicts, limits). */
+  /**
+   * One message per data-plane callback; the supervisor does the rest (names, verdicts, limits). The
+   * channel is bounded: when what waits in it exceeds TRACE_BACKLOG_BYTES (mcrd is not reading), the
+   * batch is dropped, counted (channelDropped, reported by every heartbeat) and added to the next
+   * batch's `lost`, which the trace reports as records lost.
+   */
   private forwardTraces(records: TracedPacket[], lost: number): void {
-    this.emit({ type: 'trace', records: records.map(tracedPacketToWire), lost });
+    if (this.backlog() > TRACE_BACKLOG_BYTES) {
+      this.channelDropped += records.length;
+      this.unreportedLost += records.length + lost;
+      if (this.channelDropped - this.droppedLogged >= 1000 || this.droppedLogged === 0) {
+        this.log('warn', 'trace records dropped: the channel to mcrd is full', { dropped: this.channelDropped, backlogBytes: this.backlog() });
+        this.droppedLogged = this.channelDropped;
+      }
+      return;
+    }
+    this.emit({ type: 'trace', records: records.map(tracedPacketToWire), lost: lost + this.unreportedLost });
+    this.unreportedLost = 0;
   }
 
   /**

@@ -17,6 +17,12 @@ export class CounterTotals {
   private readonly outputsOf = new Map<string, Set<string>>();
   /** Interfaces with folded input counts, by worker. */
   private readonly inputs = new Map<number, Set<string>>();
+  private changes = 0;
+
+  /** Grows whenever any total changes (cached views compare it). */
+  get version(): number {
+    return this.changes;
+  }
 
   /** The folded counts of `owner` (undefined: none). */
   get(owner: string): readonly number[] | undefined {
@@ -26,6 +32,7 @@ export class CounterTotals {
   /** Adds the final counts of a slot (its `fields` words) to `owner`: a rule's lastPacketNs keeps the latest. */
   fold(owner: string, region: CounterRegion, slot: number, fields: number, ruleId?: string): void {
     const values = this.entry(owner, fields, ruleId);
+    this.changes++;
     region.addInto(slot, fields, values, ruleId !== undefined && owner === ruleOwner(ruleId) ? RULE_WORDS.lastPacketNs : -1);
   }
 
@@ -59,10 +66,12 @@ export class CounterTotals {
   add(owner: string, field: number, value: number, fields: number): void {
     if (value === 0) return;
     this.entry(owner, fields)[field] += value;
+    this.changes++;
   }
 
   /** Drops a deleted rule's counts. */
   forgetRule(ruleId: string): void {
+    this.changes++;
     this.base.delete(ruleOwner(ruleId));
     for (const owner of this.outputsOf.get(ruleId) ?? []) this.base.delete(owner);
     this.outputsOf.delete(ruleId);

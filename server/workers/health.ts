@@ -3,7 +3,9 @@
  * in a row unanswered is hung and is restarted. Only ticks that came on time count: a tick that comes
  * late means the supervisor itself was busy (a large collection, a big change), and the worker's answer
  * may be waiting unread behind that work; a slow supervisor must not take its workers for dead. A late
- * answer still counts as an answer. A worker whose hash differs from the one the
+ * answer still counts as an answer. A worker whose JavaScript thread answers but whose data-plane
+ * thread has not turned its loop for DATAPLANE_STALL_LIMIT_MS (its heartbeat in the counter region)
+ * has a dead or stalled data plane and is restarted too. A worker whose hash differs from the one the
  * supervisor expects has drifted: its rules are sent again (resync); if the next heartbeat still
  * differs, it is restarted. Every drift and its outcome is counted and logged.
  */
@@ -15,6 +17,12 @@ import type { WorkerPool, WorkerSlot } from './pool';
 
 export const HEARTBEAT_INTERVAL_MS = 250;
 export const MISSED_HEARTBEATS_LIMIT = 3;
+/**
+ * The data-plane loop bumps its heartbeat in the counter region at least every 100 ms; one this stale
+ * means the thread has died or stalled (the JavaScript thread answering heartbeats proves nothing
+ * about it). With the 250 ms tick, a stall is acted on within STALL_LIMIT_MS + 250 ms.
+ */
+export const DATAPLANE_STALL_LIMIT_MS = 600;
 /** How long an answer is awaited: long, so that one read late (the supervisor was busy) still counts. */
 const HEARTBEAT_ANSWER_MS = 30_000;
 
@@ -47,6 +55,9 @@ export class HeartbeatMonitor {
 
   private beat(slot: WorkerSlot, onTime: boolean): void {
     const health = slot.health;
+    // Only while the JavaScript thread answers: a process that answers nothing (SIGSTOP) is a hung
+    // worker, found out by its missed heartbeats below.
+    if (onTime && !health.pending && this.dataplaneStalled(slot)) return;
     if (health.pending) {
       if (!onTime) return;
       health.missed++;
@@ -61,7 +72,11 @@ export class HeartbeatMonitor {
         health.pending = false;
         health.missed = 0;
         health.lastHeartbeatUnixNanos = BigInt(Date.now()) * 1_000_000n;
-        health.reportedHash = (reply as HeartbeatReply).hash;
+        const answer = reply as HeartbeatReply;
+        health.reportedHash = answer.hash;
+        // Cumulative per process: the slot keeps the sum over its processes.
+        slot.channelDropped += Math.max(0, answer.channelDropped - health.channelDropped);
+        health.channelDropped = answer.channelDropped;
         this.checkDrift(slot, health.reportedHash);
       },
       () => {
@@ -70,6 +85,20 @@ export class HeartbeatMonitor {
         // a worker that has not answered.
       },
     );
+  }
+
+  /** Restarts the worker if its data-plane thread has not turned its loop for DATAPLANE_STALL_LIMIT_MS. */
+  private dataplaneStalled(slot: WorkerSlot): boolean {
+    const region = slot.sync?.region;
+    const beat = region?.heartbeatNs ?? 0;
+    if (beat === 0) return false; // not started yet
+    // Both sides read CLOCK_MONOTONIC (libuv's hrtime is that clock).
+    const ageMs = (Number(process.hrtime.bigint()) - beat) / 1e6;
+    if (ageMs < DATAPLANE_STALL_LIMIT_MS) return false;
+    slot.dataplaneStalls++;
+    this.announce(slot, `data-plane thread stalled (no turn of its loop for ${Math.round(ageMs)} ms): restarting the worker`);
+    this.pool.recycle(slot, `data-plane thread stalled (no turn of its loop for ${Math.round(ageMs)} ms)`);
+    return true;
   }
 
   private announce(slot: WorkerSlot, what: string): void {

@@ -46,6 +46,8 @@ export class WorkerHealth {
   reportedHash = '';
   /** Drift handling: none, a resync is running, or a resync has been done and must have fixed it. */
   drift: 'none' | 'resyncing' | 'resynced' = 'none';
+  /** The process's count of records dropped at its channel, as last reported. */
+  channelDropped = 0;
 }
 
 export class WorkerSlot {
@@ -61,6 +63,10 @@ export class WorkerSlot {
   lastExit = '';
   lastRestartReason = '';
   drifts = 0n;
+  /** Times its data-plane thread was found stalled (the process was then restarted). */
+  dataplaneStalls = 0;
+  /** Trace records its processes dropped because the channel to mcrd was full (all processes). */
+  channelDropped = 0;
   driftRepairs = 0n;
   driftRestarts = 0n;
 

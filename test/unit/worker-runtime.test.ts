@@ -10,7 +10,7 @@ import fs from 'fs';
 import { native, type DataplaneRule } from '../../native';
 import { pieces } from '../../server/forwarding/worker-sync';
 import { CanonicalRule, EgressDescription, HeartbeatReply, rulesetHash, WorkerEvent, WorkerReply, WorkerRequest } from '../../workers/protocol';
-import { WorkerRuntime } from '../../workers/runtime';
+import { TRACE_BACKLOG_BYTES, WorkerRuntime } from '../../workers/runtime';
 import { requireRoot } from '../support/fixture';
 
 const ACCEPT_ALL: Array<[number, number, number, number]> = [[0x06, 0, 0, 0x40000]];
@@ -95,6 +95,39 @@ describe('worker runtime: rule changes', () => {
     // None of them was kept: a rule cannot name any, and each handle can be added afresh.
     expect(send({ type: 'updateRules', upserts: [rule('a', 5000, [20])], removes: [] })).to.include({ ok: false });
     ok({ type: 'addOutputs', outputs: [{ handle: 20, ...egress(7020) }] }, [openEgress(7020)]);
+  });
+});
+
+describe('worker runtime: the channel to the supervisor is bounded', () => {
+  before(() => requireRoot());
+
+  it('drops trace batches while the channel backlog is over its bound, counts them and reports them as lost', () => {
+    const addon = native();
+    const events: WorkerEvent[] = [];
+    let backlog = 0;
+    const runtime = new WorkerRuntime(addon, (event) => events.push(event), () => backlog);
+    const hello = runtime.handle({ type: 'hello', seq: 1, index: 0, core: -1, batch: 8, logLevel: 'error' }, []);
+    expect(hello).to.include({ ok: true });
+    const record = { ruleId: 'r', timestampNs: 1n, input: 1, source: '10.0.0.1', sourcePort: 1, destination: '239.1.1.1', destinationPort: 2, ipLength: 40, ttl: 1, tos: 0, sends: [], timeInMcrNs: 0, frameLength: 60, frame: Buffer.alloc(60) };
+    const deliver = (count: number, lost: number) => (runtime as unknown as { forwardTraces(r: unknown[], l: number): void }).forwardTraces(Array(count).fill(record), lost);
+    const heartbeat = () => runtime.handle({ type: 'heartbeat', seq: 2 }, []) as HeartbeatReply;
+    try {
+      deliver(3, 0);
+      expect(events.filter((e) => e.type === 'trace')).to.have.length(1);
+      backlog = TRACE_BACKLOG_BYTES + 1; // mcrd stopped reading
+      deliver(5, 2);
+      deliver(4, 0);
+      expect(events.filter((e) => e.type === 'trace'), 'nothing more queued').to.have.length(1);
+      expect(heartbeat().channelDropped).to.equal(9);
+      backlog = 0;
+      deliver(1, 1);
+      const last = events.filter((e) => e.type === 'trace').pop() as { records: unknown[]; lost: number };
+      expect(last.records).to.have.length(1);
+      expect(last.lost, 'dropped here, lost in the data plane, and the new batch\'s own').to.equal(9 + 2 + 1);
+      expect(heartbeat().channelDropped).to.equal(9);
+    } finally {
+      runtime.close();
+    }
   });
 });
 
