@@ -13,6 +13,7 @@ import { EventKind } from '../../gen/mcr/v1/system';
 import type { HeartbeatReply } from '../../workers/protocol';
 import type { EventBus } from '../events/bus';
 import { logger } from '../log';
+import { dataplaneThreadRun } from './dataplane-thread';
 import type { WorkerPool, WorkerSlot } from './pool';
 
 export const HEARTBEAT_INTERVAL_MS = 250;
@@ -94,7 +95,19 @@ export class HeartbeatMonitor {
     if (beat === 0) return false; // not started yet
     // Both sides read CLOCK_MONOTONIC (libuv's hrtime is that clock).
     const ageMs = (Number(process.hrtime.bigint()) - beat) / 1e6;
-    if (ageMs < DATAPLANE_STALL_LIMIT_MS) return false;
+    if (ageMs < DATAPLANE_STALL_LIMIT_MS) {
+      slot.health.staleCpuTicks = undefined;
+      return false;
+    }
+    // Stale. Gone, sleeping or blocked (S, D...): stalled. Runnable (R): either it loops without
+    // coming back (its CPU time grows: stalled) or the machine gives it no CPU (starved, not stalled:
+    // it turns its loop as soon as it runs). Told apart by a second look one tick later.
+    const run = dataplaneThreadRun(slot.process?.pid ?? 0);
+    if (run?.state === 'R') {
+      const before = slot.health.staleCpuTicks;
+      slot.health.staleCpuTicks = run.cpuTicks;
+      if (before === undefined || run.cpuTicks === before) return false;
+    }
     slot.dataplaneStalls++;
     this.announce(slot, `data-plane thread stalled (no turn of its loop for ${Math.round(ageMs)} ms): restarting the worker`);
     this.pool.recycle(slot, `data-plane thread stalled (no turn of its loop for ${Math.round(ageMs)} ms)`);

@@ -46,6 +46,8 @@ export class WorkerHealth {
   reportedHash = '';
   /** Drift handling: none, a resync is running, or a resync has been done and must have fixed it. */
   drift: 'none' | 'resyncing' | 'resynced' = 'none';
+  /** The data-plane thread's CPU time when its heartbeat was last seen stale while it was runnable. */
+  staleCpuTicks?: number;
   /** The process's count of records dropped at its channel, as last reported. */
   channelDropped = 0;
 }
