@@ -98,8 +98,9 @@ export function membershipKey(ifindex: number, group: string, source: string): s
  * Identifies an egress socket. It includes the interface's addresses: a connected UDP socket keeps the
  * source address chosen when it connected, so an address change must give a new socket.
  */
-export function egressKey(spec: Omit<EgressSpec, 'key'>, interfaceAddresses: string[]): string {
-  return `${spec.ifname}#${spec.ifindex}[${interfaceAddresses.join(',')}]|${spec.address}:${spec.port}|ttl=${spec.ttl}|tos=${spec.tos}`;
+export function egressKey(spec: Omit<EgressSpec, 'key'>, interfaceAddresses: string[] | string): string {
+  const addresses = typeof interfaceAddresses === 'string' ? interfaceAddresses : interfaceAddresses.join(',');
+  return `${spec.ifname}#${spec.ifindex}[${addresses}]|${spec.address}:${spec.port}|ttl=${spec.ttl}|tos=${spec.tos}`;
 }
 
 /**
@@ -128,6 +129,19 @@ export function planForwarding(rules: Rule[], placement: number | RulePlacement,
   }));
   const memberships = new Map<string, Membership>();
   const statuses = new Map<string, PlannedStatus>();
+  // Per pass: each interface's addresses joined once, each destination's default TTL parsed once.
+  const joined = new Map<InterfaceInfo, string>();
+  const ttls = new Map<string, number>();
+  const addressesOf = (info: InterfaceInfo): string => {
+    let text = joined.get(info);
+    if (text === undefined) joined.set(info, (text = info.addresses.join(',')));
+    return text;
+  };
+  const ttlOf = (address: string): number => {
+    let ttl = ttls.get(address);
+    if (ttl === undefined) ttls.set(address, (ttl = defaultTtl(address)));
+    return ttl;
+  };
 
   for (const rule of rules) {
     const input = rule.input!;
@@ -169,11 +183,11 @@ export function planForwarding(rules: Rule[], placement: number | RulePlacement,
         ifindex: outIf.index,
         address: output.address,
         port: output.port,
-        ttl: output.ttl ?? defaultTtl(output.address),
+        ttl: output.ttl ?? ttlOf(output.address),
         tos: (output.dscp ?? 0) << 2,
       };
-      const key = egressKey(fields, outIf.addresses);
-      plan.egress.set(key, { key, ...fields });
+      const key = egressKey(fields, addressesOf(outIf));
+      if (!plan.egress.has(key)) plan.egress.set(key, { key, ...fields });
       outputs.push(key);
       outputIndexes.push(index);
       outputIdentities.push(outputIdentity(output));

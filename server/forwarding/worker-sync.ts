@@ -321,6 +321,10 @@ export class WorkerSync {
    */
   private slotsFor(rule: PlannedRule, assigned: Map<string, RuleSlots>): RuleSlots | undefined {
     const had = this.assigned.get(rule.id);
+    if (had && had.outputs.size === rule.outputIdentities.length && rule.outputIdentities.every((identity) => had.outputs.has(identity))) {
+      assigned.set(rule.id, had); // unchanged: the same object (nothing allocated per pass)
+      return had;
+    }
     const fresh: number[] = [];
     const allocate = (): number | undefined => {
       const slot = this.region.allocate();
