@@ -54,6 +54,12 @@ export interface DataplaneRule {
   source: string;
   /** Output handles (see Dataplane.addOutput), in the rule's output order. */
   outputs: number[];
+  /**
+   * Slots in the data plane's counter region (see createCounterRegion) for the rule's counters and
+   * one per output; absent: the table keeps the counters itself (they survive swaps by id).
+   */
+  counterSlot?: number;
+  outputSlots?: number[];
   /** Trace this rule's packets (absent: not traced; the packet path then only tests a null pointer). */
   trace?: DataplaneTrace;
 }
@@ -145,9 +151,9 @@ export interface Dataplane {
    * Adds a capture socket; its frames are matched against rules naming `handle`. Takes ownership of
    * `fd` when it succeeds; on a throw the caller keeps it.
    */
-  addInput(handle: number, fd: number): void;
+  addInput(handle: number, fd: number, counterSlot?: number): void;
   /** Stops reading the input; its fd is closed once no table in use refers to it. */
-  removeInput(handle: number): void;
+  removeInput(handle: number): number;
   /** Adds a connected UDP egress socket. Takes ownership of `fd` when it succeeds; on a throw the caller keeps it. */
   addOutput(handle: number, fd: number): void;
   /**
@@ -159,7 +165,14 @@ export interface Dataplane {
    * Builds a new immutable match table and publishes it atomically to the data-plane thread.
    * Throws (and changes nothing) when a rule names an unknown handle or two rules share a match key.
    */
-  setRules(rules: DataplaneRule[]): void;
+  setRules(rules: DataplaneRule[]): number;
+  /**
+   * Like setRules, from the installed table: `upserts` replace the rules of the same id or are added,
+   * the rules with the ids in `removes` go (unknown ids are ignored). Counters of kept rules stay.
+   */
+  updateRules(upserts: DataplaneRule[], removes: string[]): number;
+  /** Test hook: the data-plane thread sleeps `ms` (1-60000) at its next turn, as if stalled. */
+  stallForTest(ms: number): void;
   ruleCounters(): RuleCounters[];
   inputCounters(): InputCounters[];
   /** Stops the thread and closes every fd. */
@@ -179,6 +192,11 @@ export interface DataplaneOptions {
    * records dropped since the previous call because the data plane's trace ring was full (the data
    * plane never waits for JavaScript). Without it, traced rules record nothing.
    */
+  /**
+   * A counter region's fd (not taken: the data plane maps it): rules and inputs may then keep their
+   * counters there, and the data-plane thread bumps its heartbeat there at least every 100 ms.
+   */
+  counters?: number;
   onTrace?: (records: TracedPacket[], lost: number) => void;
 }
 
@@ -191,6 +209,8 @@ export interface ControlChannel {
   send(data: Buffer, fds?: number[]): void;
   /** Closes the channel; no callback runs after it returns. */
   close(): void;
+  /** Bytes sent and not yet taken by the socket (the peer reads slowly, or not at all). */
+  queuedBytes(): number;
   /** Whether an open channel keeps the event loop alive (default true). */
   ref(): void;
   unref(): void;
@@ -278,6 +298,11 @@ export interface Native {
   ControlChannel: ControlChannelConstructor;
   Dataplane: new (options: DataplaneOptions) => Dataplane;
   parseFrame(frame: Buffer): ParsedFrame;
+  /**
+   * A fresh counter region of `slots` 64-byte slots (a sealed memfd; slot 0 is the header): its fd,
+   * to hand to a worker, and this process's shared mapping of it. See native/dataplane/counter_region.h.
+   */
+  createCounterRegion(slots: number): { fd: number; buffer: ArrayBuffer };
   NetlinkMonitor: NetlinkMonitorConstructor;
   /**
    * Confines the calling process for good (a worker calls it at start-up, before it gets any fd or

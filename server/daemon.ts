@@ -37,8 +37,8 @@ import { TraceManager } from './trace/manager';
 /** How long health reports NOT_SERVING before the listeners close at shutdown. */
 const NOT_SERVING_GRACE_MS = 300;
 
-/** How often counters are read to keep each rule's last-packet time current. */
-const COUNTER_POLL_MS = 1000;
+/** How often the counts deleted rules' slots left behind are dropped. */
+const FORGET_DELETED_MS = 30_000;
 
 export class Daemon {
   private readonly log = logger('supervisor');
@@ -140,15 +140,12 @@ export class Daemon {
       process.on('SIGUSR2', () => this.reportHeap());
     }
 
-    const collector = new StatsCollector(
-      pool,
-      () => store.list(),
-      (rule) => forwarder.status(rule).worker,
-      (id, lastNs) => forwarder.notePackets(id, lastNs),
-    );
+    const collector = new StatsCollector(pool, () => store.list(), (rule) => forwarder.status(rule).worker);
     this.collector = collector;
-    // Regular readings keep last-packet times and rates current and limit what a crash can lose.
-    this.counterPoll = setInterval(() => void collector.collect(), COUNTER_POLL_MS);
+    forwarder.useLastPackets((id) => collector.lastPacket(id));
+    // Counters are read where the data plane writes them, when asked: nothing to poll. Only what
+    // deleted rules counted after their deletion is dropped now and then.
+    this.counterPoll = setInterval(() => collector.forgetDeletedRules(), FORGET_DELETED_MS);
 
     const gate = this.gate;
     const api = new ApiServer({
@@ -176,7 +173,14 @@ export class Daemon {
         stats: () => collector.collect(),
         ruleStates: () => store.list().map((rule) => forwarder.status(rule).state),
         rules: () => store.list().map((rule) => ({ id: rule.id, name: rule.name, inputInterface: rule.input?.interface ?? '' })),
-        workers: () => pool.slots.map((slot) => ({ index: slot.index, state: slot.state, restarts: slot.restarts })),
+        workers: () =>
+          pool.slots.map((slot) => ({
+            index: slot.index,
+            state: slot.state,
+            restarts: slot.restarts,
+            channelDropped: slot.channelDropped,
+            dataplaneStalls: slot.dataplaneStalls,
+          })),
       });
       this.metrics = await serveMetrics(options.metrics, registry);
     }

@@ -15,13 +15,19 @@ const CONTROL_FD = 3;
 const EXIT_PRIVILEGED = 78;
 /** EX_SOFTWARE: the crash-on-start test hook. */
 const EXIT_TEST_CRASH = 70;
+/** How long the SIGTTIN test hook stalls the data-plane thread. */
+const STALL_TEST_MS = 3000;
 
 function main(): void {
   // The process is titled "mcrd-worker N", which `pkill -HUP mcrd` matches too: a reload signal meant
   // for the supervisor (or a terminal's hangup) must not end the data plane.
   process.on('SIGHUP', () => undefined);
   const addon = native();
-  const runtime = new WorkerRuntime(addon, (event) => send(event));
+  const runtime = new WorkerRuntime(
+    addon,
+    (event) => send(event),
+    () => channel.queuedBytes(),
+  );
   const channel = new addon.ControlChannel(
     CONTROL_FD,
     (data, fds) => {
@@ -46,8 +52,9 @@ function main(): void {
     channel.send(encode(message));
   }
   /**
-   * Test hooks (mcrd --test-hooks only): crash at once, corrupt the table on SIGUSR1/SIGUSR2, or on
-   * SIGWINCH try what the confinement forbids and log each result.
+   * Test hooks (mcrd --test-hooks only): crash at once, corrupt the table on SIGUSR1/SIGUSR2, stall
+   * the data-plane thread on SIGTTIN, or on SIGWINCH try what the confinement forbids and log each
+   * result.
    */
   function armTestHooks(crashOnStart: boolean): void {
     if (crashOnStart) {
@@ -57,6 +64,7 @@ function main(): void {
     }
     process.on('SIGUSR1', () => runtime.injectFault('drift'));
     process.on('SIGUSR2', () => runtime.injectFault('stuck'));
+    process.on('SIGTTIN', () => runtime.stallDataplane(STALL_TEST_MS));
     process.on('SIGWINCH', () => {
       try {
         send({ type: 'log', level: 'warn', message: 'test hook: confinement probe', meta: { ...probeConfinement(addon) } });

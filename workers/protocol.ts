@@ -10,7 +10,10 @@ import { createHash } from 'crypto';
 
 import type { DataplaneRule, DataplaneTrace, TracedPacket } from '../native';
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
+
+/** The most descriptors one control message carries (native/control/chunk_protocol.h kMaxMessageFds). */
+export const MAX_FDS_PER_MESSAGE = 64;
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
@@ -23,14 +26,35 @@ export interface HelloRequest {
   logLevel: LogLevel;
   /** Only when mcrd runs with --test-hooks: fault injection for the resilience tests. */
   testHooks?: { crashOnStart: boolean };
+  /** fds[0] is the counter region (see native createCounterRegion) when true. */
+  counters?: boolean;
 }
-/** fds[0] is the AF_PACKET socket for this input. */
-export interface AddInputRequest { type: 'addInput'; seq: number; handle: number; interface: string }
-/** fds[0] is the connected UDP socket; the rest describes it (for the ruleset hash and the logs). */
-export interface AddOutputRequest extends EgressDescription { type: 'addOutput'; seq: number; handle: number }
-export interface RemoveHandleRequest { type: 'removeInput' | 'removeOutput'; seq: number; handle: number }
-/** The worker's complete rule slice; replaces the previous one. */
-export interface SetRulesRequest { type: 'setRules'; seq: number; rules: DataplaneRule[]; hash: string }
+/** fds[0] is the AF_PACKET socket for this input; its counters take region slots counterSlot and the next. */
+export interface AddInputRequest { type: 'addInput'; seq: number; handle: number; interface: string; counterSlot?: number }
+/** An egress socket as addOutputs describes it (for the ruleset hash and the logs). */
+export interface OutputDescription extends EgressDescription { handle: number }
+/** fds[i] is the connected UDP socket of outputs[i] (at most MAX_FDS_PER_MESSAGE of them). */
+export interface AddOutputsRequest { type: 'addOutputs'; seq: number; outputs: OutputDescription[] }
+export interface RemoveInputRequest { type: 'removeInput'; seq: number; handle: number }
+export interface RemoveOutputsRequest { type: 'removeOutputs'; seq: number; handles: number[] }
+/**
+ * One bounded piece of a change to the worker's rule table: `upserts` replace the rules of the same id
+ * or are added, `removes` go. A change of any size travels as several pieces, each applied at once
+ * (so the worker's thread is never busy long, and its heartbeats keep being answered). The last piece
+ * of a change carries `hash`, the ruleset hash the table must have after it: the worker checks it
+ * before applying that piece and refuses it (changing nothing) on a mismatch.
+ * `resend`: a full resend (drift repair) travels as upserts of every rule, the first piece with
+ * resend 'first', and the last with resend 'last' (or 'only'), which removes every rule that no
+ * piece of the resend named.
+ */
+export interface UpdateRulesRequest {
+  type: 'updateRules';
+  seq: number;
+  upserts: DataplaneRule[];
+  removes: string[];
+  hash?: string;
+  resend?: 'first' | 'middle' | 'last' | 'only';
+}
 export interface HeartbeatRequest { type: 'heartbeat'; seq: number }
 export interface CountersRequest { type: 'counters'; seq: number }
 export interface SetLogLevelRequest { type: 'setLogLevel'; seq: number; level: LogLevel }
@@ -39,9 +63,10 @@ export interface ShutdownRequest { type: 'shutdown'; seq: number }
 export type WorkerRequest =
   | HelloRequest
   | AddInputRequest
-  | AddOutputRequest
-  | RemoveHandleRequest
-  | SetRulesRequest
+  | AddOutputsRequest
+  | RemoveInputRequest
+  | RemoveOutputsRequest
+  | UpdateRulesRequest
   | HeartbeatRequest
   | CountersRequest
   | SetLogLevelRequest
@@ -52,6 +77,7 @@ export type Wire<T> = { [K in keyof T]: T[K] extends bigint ? string : T[K] exte
 
 export interface OkReply { type: 'reply'; seq: number; ok: true }
 export interface ErrorReply { type: 'reply'; seq: number; ok: false; error: string }
+/** Answered in O(1): the hash is kept up to date as the table changes. */
 export interface HeartbeatReply {
   type: 'reply';
   seq: number;
@@ -59,9 +85,8 @@ export interface HeartbeatReply {
   /** Hash of the rule table the data plane really has installed. */
   hash: string;
   rules: number;
-  /** Totals over all rules, decimal strings. */
-  packets: string;
-  forwarded: string;
+  /** Trace records dropped so far because the channel to the supervisor was full. */
+  channelDropped: number;
 }
 export interface CountersReply {
   type: 'reply';
@@ -71,7 +96,14 @@ export interface CountersReply {
   inputs: Array<Wire<import('../native').InputCounters>>;
 }
 
-export type WorkerReply = OkReply | ErrorReply | HeartbeatReply | CountersReply;
+/**
+ * A piece applied: `retired` is the epoch tag of the table it replaced. Once the data-plane loop has
+ * passed that epoch (the counter region's header says so), no table in use names a counter slot
+ * that the new table does not.
+ */
+export interface UpdateRulesReply { type: 'reply'; seq: number; ok: true; retired: number }
+
+export type WorkerReply = OkReply | ErrorReply | HeartbeatReply | CountersReply | UpdateRulesReply;
 
 /** Omit distributed over a union, so each member keeps its own fields. */
 export type Without<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -135,18 +167,32 @@ export interface CanonicalRule {
   trace?: DataplaneTrace;
 }
 
+/** The canonical form of one rule, as the ruleset hash covers it. */
+function canonicalEntry(r: CanonicalRule): string {
+  const entry: unknown[] = [r.id, r.input, r.group, r.port, r.source, r.outputs.map((o) => [o.interface, o.address, o.port, o.ttl, o.tos])];
+  if (r.trace) entry.push([r.trace.sampleEvery, r.trace.snapLength]);
+  return JSON.stringify(entry);
+}
+
+/** One rule's share of the ruleset hash: the first 64 bits of the SHA-256 of its canonical form. */
+export function ruleDigest(rule: CanonicalRule): bigint {
+  return createHash('sha256').update(canonicalEntry(rule)).digest().readBigUInt64BE(0);
+}
+
+/** A ruleset hash from the sum of its rules' digests. */
+export function hashFromSum(sum: bigint): string {
+  return BigInt.asUintN(64, sum).toString(16).padStart(16, '0');
+}
+
 /**
  * Hash of a rule set's full content (ids, input interfaces, match keys, every output's interface,
  * destination, TTL and TOS, and the trace settings of traced rules), computed identically by
- * supervisor and worker, in any order. An untraced rule hashes as it did before tracing existed.
+ * supervisor and worker, in any order: the sum modulo 2^64 of every rule's digest, so that either
+ * side keeps it current in O(change) (add a rule's digest, subtract the one it replaces). An untraced
+ * rule hashes as it did before tracing existed.
  */
 export function rulesetHash(rules: CanonicalRule[]): string {
-  const canonical = [...rules]
-    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-    .map((r) => {
-      const entry: unknown[] = [r.id, r.input, r.group, r.port, r.source, r.outputs.map((o) => [o.interface, o.address, o.port, o.ttl, o.tos])];
-      if (r.trace) entry.push([r.trace.sampleEvery, r.trace.snapLength]);
-      return entry;
-    });
-  return createHash('sha256').update(JSON.stringify(canonical)).digest('hex').slice(0, 16);
+  let sum = 0n;
+  for (const rule of rules) sum += ruleDigest(rule);
+  return hashFromSum(sum);
 }

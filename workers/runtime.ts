@@ -6,10 +6,12 @@ import type { Dataplane, DataplaneRule, Native, TracedPacket } from '../native';
 import {
   CanonicalRule,
   EgressDescription,
+  hashFromSum,
   LogLevel,
   ReplyBody,
-  rulesetHash,
+  ruleDigest,
   tracedPacketToWire,
+  UpdateRulesRequest,
   WorkerEvent,
   WorkerReply,
   WorkerRequest,
@@ -17,6 +19,9 @@ import {
 } from './protocol';
 
 const severity: Record<LogLevel, number> = { error: 0, warn: 1, info: 2, debug: 3 };
+
+/** The most trace data that may wait in the channel to the supervisor; more is dropped and counted. */
+export const TRACE_BACKLOG_BYTES = 32 << 20;
 
 /** bigint fields become decimal strings, so counters survive JSON. */
 export function toWire<T extends object>(values: T[]): Array<Wire<T>> {
@@ -30,18 +35,35 @@ export function toWire<T extends object>(values: T[]): Array<Wire<T>> {
  */
 export type TableFault = 'none' | 'drift' | 'stuck';
 
+interface InstalledRule {
+  rule: DataplaneRule;
+  /** Its share of the ruleset hash, as this worker understands its handles. */
+  digest: bigint;
+}
+
 export class WorkerRuntime {
   private dataplane?: Dataplane;
   private inputs = new Map<number, string>();
   private outputs = new Map<number, EgressDescription>();
-  /** The rules as installed in the data plane. */
-  private installed: DataplaneRule[] = [];
+  /** The rules as installed in the data plane, by id. */
+  private installed = new Map<string, InstalledRule>();
+  /** Sum of the installed rules' digests (the ruleset hash, kept current per change). */
+  private digestSum = 0n;
+  /** During a full resend: the ids it has named so far. */
+  private resent?: Set<string>;
   private logLevel: LogLevel = 'info';
   private fault: TableFault = 'none';
+
+  /** Trace records dropped because the channel was full, so far; those not yet reported as lost. */
+  private channelDropped = 0;
+  private unreportedLost = 0;
+  private droppedLogged = 0;
 
   constructor(
     private readonly addon: Native,
     private readonly emit: (event: WorkerEvent) => void,
+    /** Bytes waiting in the channel to the supervisor. */
+    private readonly backlog: () => number = () => 0,
   ) {}
 
   handle(request: WorkerRequest, fds: number[]): WorkerReply {
@@ -60,8 +82,9 @@ export class WorkerRuntime {
   /** Test hook: corrupts the installed table now (see TableFault). */
   injectFault(fault: Exclude<TableFault, 'none'>): void {
     this.fault = fault;
-    if (this.installed.length > 0) this.install(this.installed.slice(1));
-    this.log('warn', `test hook: table fault "${fault}" injected`, { rules: this.installed.length });
+    const first = this.installed.keys().next();
+    if (!first.done) this.install([], [first.value]);
+    this.log('warn', `test hook: table fault "${fault}" injected`, { rules: this.installed.size });
   }
 
   close(): void {
@@ -74,53 +97,43 @@ export class WorkerRuntime {
       case 'hello':
         if (this.dataplane) throw new Error('hello received twice');
         this.logLevel = request.logLevel;
-        this.dataplane = new this.addon.Dataplane({
-          core: request.core,
-          batch: request.batch,
-          onTrace: (records, lost) => this.forwardTraces(records, lost),
-        });
+        if (request.counters) this.requireFds(fds, 1);
+        try {
+          this.dataplane = new this.addon.Dataplane({
+            core: request.core,
+            batch: request.batch,
+            onTrace: (records, lost) => this.forwardTraces(records, lost),
+            ...(request.counters ? { counters: fds[0] } : {}),
+          });
+        } finally {
+          for (const fd of fds.splice(0)) this.closeQuietly(fd); // the region stays mapped
+        }
         this.log('info', 'data plane started', { core: request.core, batch: request.batch });
         return { ok: true };
       case 'addInput':
         this.requireFds(fds, 1);
-        this.plane().addInput(request.handle, fds[0]);
+        this.plane().addInput(request.handle, fds[0], request.counterSlot);
         this.inputs.set(request.handle, request.interface);
         this.log('debug', 'input added', { handle: request.handle, interface: request.interface });
         return { ok: true };
-      case 'addOutput': {
-        this.requireFds(fds, 1);
-        this.plane().addOutput(request.handle, fds[0]);
-        const { interface: iface, address, port, ttl, tos } = request;
-        this.outputs.set(request.handle, { interface: iface, address, port, ttl, tos });
-        this.log('debug', 'output added', { handle: request.handle, interface: iface, address: `${address}:${port}` });
+      case 'addOutputs':
+        this.addOutputs(request.outputs, fds);
         return { ok: true };
-      }
-      case 'removeInput':
-        this.plane().removeInput(request.handle);
+      case 'removeInput': {
+        const retired = this.plane().removeInput(request.handle);
         this.inputs.delete(request.handle);
-        return { ok: true };
-      case 'removeOutput':
-        this.plane().removeOutput(request.handle);
-        this.outputs.delete(request.handle);
-        return { ok: true };
-      case 'setRules': {
-        const hash = this.hashOf(request.rules);
-        if (hash !== request.hash) throw new Error(`rule set hash mismatch: computed ${hash}, supervisor sent ${request.hash}`);
-        if (this.fault === 'stuck') return { ok: true }; // test hook: pretend, change nothing
-        this.install(request.rules);
-        this.fault = 'none';
-        this.log('debug', 'rules installed', { rules: request.rules.length, hash });
-        return { ok: true };
+        return { ok: true, retired };
       }
-      case 'heartbeat': {
-        let packets = 0n;
-        let forwarded = 0n;
-        for (const c of this.plane().ruleCounters()) {
-          packets += c.packets;
-          forwarded += c.forwarded;
+      case 'removeOutputs':
+        for (const handle of request.handles) {
+          this.plane().removeOutput(handle);
+          this.outputs.delete(handle);
         }
-        return { ok: true, hash: this.hashOf(this.installed), rules: this.installed.length, packets: String(packets), forwarded: String(forwarded) };
-      }
+        return { ok: true };
+      case 'updateRules':
+        return { ok: true, retired: this.updateRules(request) };
+      case 'heartbeat':
+        return { ok: true, hash: hashFromSum(this.digestSum), rules: this.installed.size, channelDropped: this.channelDropped };
       case 'counters': {
         const plane = this.plane();
         return { ok: true, rules: toWire(plane.ruleCounters()), inputs: toWire(plane.inputCounters()) };
@@ -135,19 +148,107 @@ export class WorkerRuntime {
     }
   }
 
-  /** One message per data-plane callback; the supervisor does the rest (names, verdicts, limits). */
+  /**
+   * One message per data-plane callback; the supervisor does the rest (names, verdicts, limits). The
+   * channel is bounded: when what waits in it exceeds TRACE_BACKLOG_BYTES (mcrd is not reading), the
+   * batch is dropped, counted (channelDropped, reported by every heartbeat) and added to the next
+   * batch's `lost`, which the trace reports as records lost.
+   */
   private forwardTraces(records: TracedPacket[], lost: number): void {
-    this.emit({ type: 'trace', records: records.map(tracedPacketToWire), lost });
+    if (this.backlog() > TRACE_BACKLOG_BYTES) {
+      this.channelDropped += records.length;
+      this.unreportedLost += records.length + lost;
+      if (this.channelDropped - this.droppedLogged >= 1000 || this.droppedLogged === 0) {
+        this.log('warn', 'trace records dropped: the channel to mcrd is full', { dropped: this.channelDropped, backlogBytes: this.backlog() });
+        this.droppedLogged = this.channelDropped;
+      }
+      return;
+    }
+    this.emit({ type: 'trace', records: records.map(tracedPacketToWire), lost: lost + this.unreportedLost });
+    this.unreportedLost = 0;
   }
 
-  private install(rules: DataplaneRule[]): void {
-    this.plane().setRules(rules);
-    this.installed = rules;
+  /**
+   * Adds every output of the message or none: on a failure the ones already added are removed (the
+   * data plane closes their fds) and the rest of the fds are left in `fds` for handle() to close.
+   */
+  private addOutputs(outputs: Array<EgressDescription & { handle: number }>, fds: number[]): void {
+    this.requireFds(fds, outputs.length);
+    const plane = this.plane();
+    let added = 0;
+    try {
+      for (; added < outputs.length; added++) plane.addOutput(outputs[added].handle, fds[added]);
+    } catch (err) {
+      for (let i = 0; i < added; i++) plane.removeOutput(outputs[i].handle);
+      fds.splice(0, added); // owned (and closed) by the data plane
+      throw err;
+    }
+    fds.length = 0;
+    for (const { handle, interface: iface, address, port, ttl, tos } of outputs) this.outputs.set(handle, { interface: iface, address, port, ttl, tos });
+    this.log('debug', 'outputs added', { count: outputs.length });
   }
 
-  /** The ruleset hash over what the rules mean (interfaces and destinations, not handle numbers). */
-  private hashOf(rules: DataplaneRule[]): string {
-    const canonical: CanonicalRule[] = rules.map((r) => ({
+  /**
+   * Applies one piece of a change (see UpdateRulesRequest), checking the hash first when it has one.
+   * Returns the epoch tag of the table it replaced.
+   */
+  private updateRules(request: UpdateRulesRequest): number {
+    const { upserts, resend } = request;
+    if (resend === 'first' || resend === 'only') this.resent = new Set();
+    else if (resend && !this.resent) throw new Error(`a resend piece "${resend}" without its first piece`);
+    const removes = [...request.removes];
+    if (this.resent) for (const rule of upserts) this.resent.add(rule.id);
+    if (resend === 'last' || resend === 'only') {
+      for (const id of this.installed.keys()) if (!this.resent!.has(id)) removes.push(id);
+    }
+    let sum = this.digestSum;
+    const digests = upserts.map((rule) => this.digestOf(rule));
+    const removing = new Set(removes);
+    for (const id of removing) sum -= this.installed.get(id)?.digest ?? 0n;
+    upserts.forEach((rule, i) => {
+      if (!removing.has(rule.id)) sum -= this.installed.get(rule.id)?.digest ?? 0n;
+      sum += digests[i];
+    });
+    sum = BigInt.asUintN(64, sum);
+    if (request.hash !== undefined && hashFromSum(sum) !== request.hash) {
+      this.resent = undefined;
+      throw new Error(`rule set hash mismatch: computed ${hashFromSum(sum)}, supervisor sent ${request.hash}`);
+    }
+    if (resend === 'last' || resend === 'only') this.resent = undefined;
+    if (this.fault === 'stuck') return 0; // test hook: pretend, change nothing
+    const retired = this.install(upserts, removes, digests);
+    if (request.hash !== undefined) {
+      this.fault = 'none';
+      this.log('debug', 'rules installed', { rules: this.installed.size, hash: request.hash });
+    }
+    return retired;
+  }
+
+  /** Test hook: the data-plane thread stops for `ms` (see Dataplane.stallForTest). */
+  stallDataplane(ms: number): void {
+    this.plane().stallForTest(ms);
+    this.log('warn', 'test hook: data-plane thread stalled', { ms });
+  }
+
+  private install(upserts: DataplaneRule[], removes: string[], digests = upserts.map((rule) => this.digestOf(rule))): number {
+    const retired = this.plane().updateRules(upserts, removes);
+    for (const id of new Set(removes)) {
+      const gone = this.installed.get(id);
+      if (!gone) continue;
+      this.installed.delete(id);
+      this.digestSum -= gone.digest;
+    }
+    upserts.forEach((rule, i) => {
+      this.digestSum += digests[i] - (this.installed.get(rule.id)?.digest ?? 0n);
+      this.installed.set(rule.id, { rule, digest: digests[i] });
+    });
+    this.digestSum = BigInt.asUintN(64, this.digestSum);
+    return retired;
+  }
+
+  /** A rule's share of the ruleset hash over what it means (interfaces and destinations, not handle numbers). */
+  private digestOf(r: DataplaneRule): bigint {
+    const canonical: CanonicalRule = {
       id: r.id,
       input: this.inputs.get(r.input) ?? `#${r.input}`,
       group: r.group,
@@ -155,8 +256,8 @@ export class WorkerRuntime {
       source: r.source,
       outputs: r.outputs.map((h) => this.outputs.get(h) ?? { interface: `#${h}`, address: '', port: 0, ttl: 0, tos: 0 }),
       trace: r.trace,
-    }));
-    return rulesetHash(canonical);
+    };
+    return ruleDigest(canonical);
   }
 
   private plane(): Dataplane {

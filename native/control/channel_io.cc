@@ -72,6 +72,7 @@ bool ChannelIo::Send(ChannelMessage message) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (!accepting_) return false;
+    queuedBytes_.fetch_add(message.data.size(), std::memory_order_relaxed);
     queue_.push_back(std::move(message));
   }
   queued_.notify_one();
@@ -158,7 +159,9 @@ void ChannelIo::WriteLoop() {
       message = std::move(queue_.front());
       queue_.pop_front();
     }
-    if (!SendMessage(message)) break;
+    const bool sent = SendMessage(message);
+    queuedBytes_.fetch_sub(message.data.size(), std::memory_order_relaxed);
+    if (!sent) break;
     // message (and the duplicated fds it carried) is released here, after sending.
   }
   std::deque<ChannelMessage> unsent;

@@ -45,6 +45,9 @@ class ChannelIo {
   // channel no longer sends: after Close() or after the writer failed.
   bool Send(ChannelMessage message);
 
+  // Bytes queued and not yet handed to the socket (the peer is not reading, or is slow).
+  size_t queuedBytes() const { return queuedBytes_.load(std::memory_order_relaxed); }
+
   // Hands the socket whatever is queued as far as it takes it without waiting, then shuts the
   // socket down, joins both threads and closes it. Idempotent; no listener call follows it.
   void Close();
@@ -67,7 +70,8 @@ class ChannelIo {
   std::deque<ChannelMessage> queue_;  // guarded by mutex_
   bool accepting_ = true;             // guarded by mutex_
   std::string writer_error_;          // guarded by mutex_
-  std::atomic<bool> closing_{false};  // Close() started: stop waiting, flush what fits, end quietly
+  std::atomic<bool> closing_{false};
+  std::atomic<size_t> queuedBytes_{0};  // Close() started: stop waiting, flush what fits, end quietly
 
   std::thread reader_;
   std::thread writer_;

@@ -49,6 +49,7 @@ class ControlChannel : public Napi::ObjectWrap<ControlChannel>, private ChannelL
                            InstanceMethod<&ControlChannel::CloseJs>("close"),
                            InstanceMethod<&ControlChannel::RefJs>("ref"),
                            InstanceMethod<&ControlChannel::UnrefJs>("unref"),
+                           InstanceMethod<&ControlChannel::QueuedBytesJs>("queuedBytes"),
                        });
   }
 
@@ -119,6 +120,10 @@ class ControlChannel : public Napi::ObjectWrap<ControlChannel>, private ChannelL
   }
   void Queue(std::unique_ptr<ChannelEvent> event) {
     if (feed_.queue().BlockingCall(event.get()) == napi_ok) event.release();
+  }
+
+  Napi::Value QueuedBytesJs(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), io_ ? static_cast<double>(io_->queuedBytes()) : 0);
   }
 
   void SendJs(const Napi::CallbackInfo& info) {

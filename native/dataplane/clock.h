@@ -7,6 +7,12 @@
 
 namespace mcr {
 
+inline uint64_t MonotonicNs() {
+  timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<uint64_t>(now.tv_sec) * 1000000000ull + static_cast<uint64_t>(now.tv_nsec);
+}
+
 inline uint64_t RealtimeNs() {
   timespec now;
   clock_gettime(CLOCK_REALTIME, &now);

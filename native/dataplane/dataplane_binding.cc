@@ -62,6 +62,16 @@ RuleSpec RuleValue(Napi::Env env, Napi::Value value, const std::string& at) {
   for (uint32_t j = 0; j < list.Length(); ++j) {
     rule.outputs.push_back(HandleValue(env, list.Get(j), at + ".outputs[" + std::to_string(j) + "]"));
   }
+  const Napi::Value counterSlot = object.Get("counterSlot");
+  if (!counterSlot.IsUndefined()) {
+    rule.counterSlot = static_cast<uint32_t>(IntegerIn(env, counterSlot, at + ".counterSlot", 1, UINT32_MAX));
+    const Napi::Value slots = object.Get("outputSlots");
+    if (!slots.IsArray()) throw Napi::TypeError::New(env, at + ".outputSlots must be an array of counter slots");
+    const Napi::Array slotList = slots.As<Napi::Array>();
+    for (uint32_t j = 0; j < slotList.Length(); ++j) {
+      rule.outputSlots.push_back(static_cast<uint32_t>(IntegerIn(env, slotList.Get(j), at + ".outputSlots[" + std::to_string(j) + "]", 1, UINT32_MAX)));
+    }
+  }
   const Napi::Value trace = object.Get("trace");
   if (!trace.IsUndefined() && !trace.IsNull()) {
     const Napi::Object settings = ObjectValue(env, trace, at + ".trace");
@@ -112,8 +122,10 @@ class DataplaneJs : public Napi::ObjectWrap<DataplaneJs> {
                            InstanceMethod<&DataplaneJs::AddOutput>("addOutput"),
                            InstanceMethod<&DataplaneJs::RemoveOutput>("removeOutput"),
                            InstanceMethod<&DataplaneJs::SetRules>("setRules"),
+                           InstanceMethod<&DataplaneJs::UpdateRules>("updateRules"),
                            InstanceMethod<&DataplaneJs::RuleCounters>("ruleCounters"),
                            InstanceMethod<&DataplaneJs::InputCounters>("inputCounters"),
+                           InstanceMethod<&DataplaneJs::StallForTest>("stallForTest"),
                            InstanceMethod<&DataplaneJs::Close>("close"),
                        });
   }
@@ -123,6 +135,8 @@ class DataplaneJs : public Napi::ObjectWrap<DataplaneJs> {
     Napi::Object options = ObjectValue(env, info[0], "options");
     const int core = static_cast<int>(IntegerIn(env, options.Get("core"), "options.core", -1, CPU_SETSIZE - 1));
     const uint32_t batch = static_cast<uint32_t>(IntegerIn(env, options.Get("batch"), "options.batch", 1, Engine::kMaxBatch));
+    const Napi::Value counters = options.Get("counters");
+    const int countersFd = counters.IsUndefined() ? -1 : FdValue(env, counters, "options.counters");
     const Napi::Value onTrace = options.Get("onTrace");
     std::function<void()> wakeTraceReader;
     if (!onTrace.IsUndefined()) {
@@ -138,7 +152,7 @@ class DataplaneJs : public Napi::ObjectWrap<DataplaneJs> {
       };
     }
     try {
-      engine_ = Guarded(env, [&] { return std::make_unique<Engine>(core, batch, wakeTraceReader); });
+      engine_ = Guarded(env, [&] { return std::make_unique<Engine>(core, batch, wakeTraceReader, countersFd); });
     } catch (...) {
       if (tracing_) traceCalls_.Abort();
       throw;
@@ -180,13 +194,14 @@ class DataplaneJs : public Napi::ObjectWrap<DataplaneJs> {
     Napi::Env env = info.Env();
     const uint32_t handle = HandleValue(env, info[0], "handle");
     const int fd = FdValue(env, info[1], "fd");
-    Guarded(env, [&] { Open(env).AddInput(handle, fd); });
+    const uint32_t slot = info[2].IsUndefined() ? 0 : static_cast<uint32_t>(IntegerIn(env, info[2], "counterSlot", 1, UINT32_MAX));
+    Guarded(env, [&] { Open(env).AddInput(handle, fd, slot); });
   }
 
-  void RemoveInput(const Napi::CallbackInfo& info) {
+  Napi::Value RemoveInput(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const uint32_t handle = HandleValue(env, info[0], "handle");
-    Guarded(env, [&] { Open(env).RemoveInput(handle); });
+    return Napi::Number::New(env, static_cast<double>(Guarded(env, [&] { return Open(env).RemoveInput(handle); })));
   }
 
   void AddOutput(const Napi::CallbackInfo& info) {
@@ -202,14 +217,35 @@ class DataplaneJs : public Napi::ObjectWrap<DataplaneJs> {
     Guarded(env, [&] { Open(env).RemoveOutput(handle); });
   }
 
-  void SetRules(const Napi::CallbackInfo& info) {
+  void StallForTest(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const uint32_t ms = static_cast<uint32_t>(IntegerIn(env, info[0], "ms", 1, 60000));
+    Open(env).StallForTest(ms);
+  }
+
+  Napi::Value SetRules(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!info[0].IsArray()) throw Napi::TypeError::New(env, "rules must be an array");
     const Napi::Array list = info[0].As<Napi::Array>();
     std::vector<RuleSpec> rules;
     rules.reserve(list.Length());
     for (uint32_t i = 0; i < list.Length(); ++i) rules.push_back(RuleValue(env, list.Get(i), "rules[" + std::to_string(i) + "]"));
-    Guarded(env, [&] { Open(env).SetRules(rules); });
+    return Napi::Number::New(env, static_cast<double>(Guarded(env, [&] { return Open(env).SetRules(rules); })));
+  }
+
+  Napi::Value UpdateRules(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsArray()) throw Napi::TypeError::New(env, "upserts must be an array");
+    if (!info[1].IsArray()) throw Napi::TypeError::New(env, "removes must be an array");
+    const Napi::Array list = info[0].As<Napi::Array>();
+    std::vector<RuleSpec> upserts;
+    upserts.reserve(list.Length());
+    for (uint32_t i = 0; i < list.Length(); ++i) upserts.push_back(RuleValue(env, list.Get(i), "upserts[" + std::to_string(i) + "]"));
+    const Napi::Array ids = info[1].As<Napi::Array>();
+    std::vector<std::string> removes;
+    removes.reserve(ids.Length());
+    for (uint32_t i = 0; i < ids.Length(); ++i) removes.push_back(StringValue(env, ids.Get(i), "removes[" + std::to_string(i) + "]"));
+    return Napi::Number::New(env, static_cast<double>(Guarded(env, [&] { return Open(env).UpdateRules(upserts, removes); })));
   }
 
   Napi::Value RuleCounters(const Napi::CallbackInfo& info) {
@@ -248,7 +284,7 @@ class DataplaneJs : public Napi::ObjectWrap<DataplaneJs> {
     const std::vector<const Input*> inputs = OpenCollected(env).inputs();
     Napi::Array result = Napi::Array::New(env, inputs.size());
     for (size_t i = 0; i < inputs.size(); ++i) {
-      const mcr::InputCounters& counters = inputs[i]->counters;
+      const mcr::InputCounters& counters = *inputs[i]->counters;
       Napi::Object entry = Napi::Object::New(env);
       entry.Set("handle", Napi::Number::New(env, inputs[i]->handle));
       entry.Set("frames", Big(env, counters.frames));
@@ -284,6 +320,21 @@ void DeliverTraces(Napi::Env env, Napi::Function onTrace, DataplaneJs* dataplane
   if (env != nullptr) dataplane->DeliverTraces(env, onTrace);
 }
 
+// createCounterRegion(slots): a fresh counter region (memfd) and this process's mapping of it.
+Napi::Value CreateCounterRegionJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint64_t slots = static_cast<uint64_t>(IntegerIn(env, info[0], "slots", 2, uint64_t{1} << 32));
+  return TranslateErrors(env, [&]() -> Napi::Value {
+    UniqueFd fd(CounterRegion::Create(slots));
+    CounterRegion* region = CounterRegion::Map(fd.get()).release();
+    Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, region->base(), region->bytes(), [](Napi::Env, void*, CounterRegion* mapped) { delete mapped; }, region);
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("fd", Napi::Number::New(env, fd.Release()));
+    result.Set("buffer", buffer);
+    return result;
+  });
+}
+
 Napi::Value ParseFrameJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
@@ -314,6 +365,7 @@ Napi::Value ParseFrameJs(const Napi::CallbackInfo& info) {
 void InitDataplane(Napi::Env env, Napi::Object exports) {
   exports.Set("Dataplane", DataplaneJs::Define(env));
   exports.Set("parseFrame", Napi::Function::New(env, ParseFrameJs, "parseFrame"));
+  exports.Set("createCounterRegion", Napi::Function::New(env, CreateCounterRegionJs, "createCounterRegion"));
 }
 
 }  // namespace mcr

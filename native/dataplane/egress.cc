@@ -135,12 +135,28 @@ uint32_t Egress::Prepare(const Output& output, uint32_t message, uint32_t first,
   return m;
 }
 
-void Egress::Settle(uint32_t node, int err) {
+void Egress::Reserve(uint32_t from, uint32_t to, bool undo) {
+  for (uint32_t k = from; k < to; ++k) {
+    const Node& n = nodes_[runNodes_[k]];
+    const uint64_t length = packets_[n.packet].payload.iov_len;
+    if (undo) {
+      n.counters->packets.Sub(1);
+      n.counters->bytes.Sub(length);
+    } else {
+      n.counters->packets.Add(1);
+      n.counters->bytes.Add(length);
+    }
+  }
+}
+
+void Egress::Settle(uint32_t node, int err, bool counted) {
   const Node& n = nodes_[node];
   Packet& packet = packets_[n.packet];
   if (err == 0) {
-    n.counters->packets.Add(1);
-    n.counters->bytes.Add(packet.payload.iov_len);
+    if (!counted) {
+      n.counters->packets.Add(1);
+      n.counters->bytes.Add(packet.payload.iov_len);
+    }
     packet.sent = true;
   } else if (WouldBlock(err)) {
     n.counters->errWouldBlock.Add(1);
@@ -154,9 +170,13 @@ uint32_t Egress::SendRun(Output& output, uint32_t count) {
   uint32_t messages = Prepare(output, 0, 0, count);
   uint32_t done = 0;
   while (done < messages) {
+    const uint32_t from = firstSegment_[done];
+    Reserve(from, count, false);
     const int sent = sendmmsg(output.fd.get(), &messages_[done], messages - done, MSG_DONTWAIT);
+    const uint32_t upTo = sent > 0 ? firstSegment_[done + sent] : from;
+    Reserve(upTo, count, true);  // not sent (yet)
     if (sent > 0) {
-      for (uint32_t k = firstSegment_[done]; k < firstSegment_[done + sent]; ++k) Settle(runNodes_[k], 0);
+      for (uint32_t k = from; k < upTo; ++k) Settle(runNodes_[k], 0, true);
       done += static_cast<uint32_t>(sent);
       continue;
     }

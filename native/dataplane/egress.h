@@ -73,7 +73,12 @@ class Egress {
   uint32_t Prepare(const Output& output, uint32_t message, uint32_t first, uint32_t count);
   // Counts the outcome of one (packet, output) send: 0 sent, else the errno (EAGAIN: not attempted
   // because the socket was full), on the output's counters and in the packet's trace record.
-  void Settle(uint32_t node, int err);
+  // `counted`: a success already counted by Reserve.
+  void Settle(uint32_t node, int err, bool counted = false);
+  // Counts segments [from, to) of the run as sent on their outputs (undo: takes the count back).
+  // Done before each sendmmsg: a process killed in the call (signals are delivered when it returns)
+  // has then counted exactly what it sent.
+  void Reserve(uint32_t from, uint32_t to, bool undo);
 
   const uint32_t batch_;
 

@@ -11,11 +11,16 @@ namespace mcr {
 
 // An AF_PACKET capture socket, read by the data-plane thread when epoll reports it readable.
 struct Input {
-  Input(uint32_t handle, int fd) : handle(handle), fd(fd) {}
+  // `shared`: the input's counters in the counter region (null: its own).
+  Input(uint32_t handle, int fd, InputCounters* shared = nullptr) : handle(handle), fd(fd), counters(shared ? shared : &own) {}
 
   const uint32_t handle;
   UniqueFd fd;
-  InputCounters counters;
+  InputCounters own;
+  InputCounters* const counters;
+  // JavaScript thread only: in the epoll set. An input is read only once a published table names
+  // it, so that frames that arrive before its rules wait in the socket instead of being unmatched.
+  bool armed = false;
 };
 
 // A connected UDP egress socket. Counters live with the rules that use it (OutputCounters), since

@@ -12,7 +12,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 
+#include "dataplane/clock.h"
 #include "system/cpus.h"
 
 namespace mcr {
@@ -74,10 +77,17 @@ void RequestShortSlice() {
 
 }  // namespace
 
-Engine::Engine(int core, uint32_t batch, std::function<void()> wakeTraceReader)
+Engine::Engine(int core, uint32_t batch, std::function<void()> wakeTraceReader, int countersFd)
     : traceRing_(wakeTraceReader ? std::make_unique<TraceRing>(kTraceRingSlots) : nullptr),
       forwarder_(ValidBatch(batch), traceRing_.get(), std::move(wakeTraceReader)) {
   if (core >= CPU_SETSIZE) throw ArgumentError("core must be below " + std::to_string(CPU_SETSIZE));
+  if (countersFd >= 0) {
+    try {
+      region_ = CounterRegion::Map(countersFd);
+    } catch (const std::invalid_argument& e) {
+      throw ArgumentError(e.what());
+    }
+  }
   epoll_.Reset(CheckSyscall(epoll_create1(EPOLL_CLOEXEC), "epoll_create1"));
   wakeup_.Reset(CheckSyscall(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd"));
   epoll_event event{};
@@ -107,40 +117,52 @@ void Engine::RequireOpen() const {
 
 void Engine::CollectRetired() { reclaimer_.Collect(); }
 
-void Engine::Retire(std::shared_ptr<const void> object) {
-  reclaimer_.Retire(std::move(object));
+uint64_t Engine::Retire(std::shared_ptr<const void> object) {
+  const uint64_t tag = reclaimer_.Retire(std::move(object));
   Wake();
+  return tag;
 }
 
-void Engine::AddInput(uint32_t handle, int fd) {
+void Engine::AddInput(uint32_t handle, int fd, uint32_t counterSlot) {
   RequireOpen();
   CollectRetired();
   if (inputs_.count(handle)) throw ArgumentError("input handle " + std::to_string(handle) + " is already in use");
+  InputCounters* shared = nullptr;
+  if (counterSlot != 0) {
+    if (!region_) throw ArgumentError("this data plane has no counter region");
+    try {
+      shared = region_->At<InputCounters>(counterSlot, 2);
+    } catch (const std::invalid_argument& e) {
+      throw ArgumentError(e.what());
+    }
+  }
   RequireSocket(fd, AF_PACKET, SOCK_RAW, "AF_PACKET SOCK_RAW socket");
-  auto input = std::make_shared<Input>(handle, fd);
-  epoll_event event{};
-  event.events = EPOLLIN;
-  event.data.ptr = input.get();
-  if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &event) < 0) {
-    const int err = errno;
-    input->fd.Release();  // not ours after all: the caller keeps it
-    throw SyscallError("epoll_ctl ADD (input fd " + std::to_string(fd) + ")", err);
+  auto input = std::make_shared<Input>(handle, fd, shared);
+  if (current_->inputs().count(handle)) {  // a rule already names it: read it now
+    try {
+      Arm(*input);
+    } catch (...) {
+      input->fd.Release();  // not ours after all: the caller keeps it
+      throw;
+    }
   }
   inputs_.emplace(handle, std::move(input));
 }
 
-void Engine::RemoveInput(uint32_t handle) {
+uint64_t Engine::RemoveInput(uint32_t handle) {
   RequireOpen();
   CollectRetired();
   const auto found = inputs_.find(handle);
   if (found == inputs_.end()) throw ArgumentError("unknown input handle " + std::to_string(handle));
   // After EPOLL_CTL_DEL no new event can name the input; an event the thread already holds is
   // covered by the reclaimer (the thread has not passed a quiescent point since fetching it).
-  CheckSyscall(epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, found->second->fd.get(), nullptr),
-               "epoll_ctl DEL (input " + std::to_string(handle) + ")");
+  if (found->second->armed) {
+    CheckSyscall(epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, found->second->fd.get(), nullptr),
+                 "epoll_ctl DEL (input " + std::to_string(handle) + ")");
+  }
   std::shared_ptr<Input> input = std::move(found->second);
   inputs_.erase(found);
-  Retire(std::move(input));
+  return Retire(std::move(input));
 }
 
 void Engine::AddOutput(uint32_t handle, int fd) {
@@ -159,14 +181,56 @@ void Engine::RemoveOutput(uint32_t handle) {
   if (outputs_.erase(handle) == 0) throw ArgumentError("unknown output handle " + std::to_string(handle));
 }
 
-void Engine::SetRules(const std::vector<RuleSpec>& rules) {
+uint64_t Engine::SetRules(const std::vector<RuleSpec>& rules) {
   RequireOpen();
   CollectRetired();
-  std::shared_ptr<const Table> next = Table::Build(rules, inputs_, outputs_, current_.get());
+  return Install(rules);
+}
+
+uint64_t Engine::UpdateRules(const std::vector<RuleSpec>& upserts, const std::vector<std::string>& removes) {
+  RequireOpen();
+  CollectRetired();
+  std::unordered_map<std::string, const RuleSpec*> replacing;
+  replacing.reserve(upserts.size());
+  for (const RuleSpec& spec : upserts) replacing[spec.id] = &spec;  // Build refuses a duplicate id below
+  std::unordered_set<std::string> removing(removes.begin(), removes.end());
+  std::vector<RuleSpec> specs;
+  specs.reserve(specs_.size() + upserts.size());
+  for (const RuleSpec& spec : specs_) {
+    if (removing.count(spec.id)) continue;
+    const auto found = replacing.find(spec.id);
+    if (found == replacing.end()) {
+      specs.push_back(spec);
+    } else {
+      specs.push_back(*found->second);
+      replacing.erase(found);
+    }
+  }
+  for (const RuleSpec& spec : upserts) {
+    if (replacing.count(spec.id)) specs.push_back(spec);
+  }
+  return Install(std::move(specs));
+}
+
+uint64_t Engine::Install(std::vector<RuleSpec> specs) {
+  std::shared_ptr<const Table> next = Table::Build(specs, inputs_, outputs_, current_.get(), region_.get());
   std::shared_ptr<const Table> previous = std::move(current_);
   current_ = std::move(next);
+  specs_ = std::move(specs);
   published_.store(current_.get(), std::memory_order_release);
-  Retire(std::move(previous));
+  for (const uint32_t handle : current_->inputs()) {
+    const auto found = inputs_.find(handle);
+    if (found != inputs_.end() && !found->second->armed) Arm(*found->second);
+  }
+  return Retire(std::move(previous));
+}
+
+void Engine::Arm(Input& input) {
+  epoll_event event{};
+  event.events = EPOLLIN;
+  event.data.ptr = &input;
+  CheckSyscall(epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, input.fd.get(), &event), "epoll_ctl ADD (input " + std::to_string(input.handle) + ")");
+  input.armed = true;
 }
 
 std::vector<const Input*> Engine::inputs() const {
@@ -210,10 +274,18 @@ void Engine::Run() {
   pthread_setname_np(pthread_self(), "mcr-dataplane");  // as top -H and /proc/PID/task/*/comm show it
   RequestShortSlice();
   epoll_event events[kMaxEvents];
+  RegionHeader* header = region_ ? &region_->header() : nullptr;
   while (!stopping_.load(std::memory_order_acquire)) {
     // Quiescent point: no pointer from an earlier iteration (table, input, output) is held here.
-    reclaimer_.Quiesce();
-    const int ready = epoll_wait(epoll_.get(), events, kMaxEvents, -1);
+    const uint64_t seen = reclaimer_.Quiesce();
+    if (header) {
+      header->quiescedEpoch.Set(seen);
+      header->heartbeatNs.Set(MonotonicNs());
+      header->loops.Add(1);
+    }
+    const uint32_t stall = stallMs_.exchange(0, std::memory_order_relaxed);
+    if (stall > 0) usleep(stall * 1000);
+    const int ready = epoll_wait(epoll_.get(), events, kMaxEvents, header ? kHeartbeatPeriodMs : -1);
     if (ready < 0) {
       if (errno == EINTR) continue;
       return;  // EBADF/EINVAL: the epoll set is gone, which only Close() does after stopping

@@ -12,9 +12,11 @@
 #include <memory>
 #include <stdexcept>
 #include <functional>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include "dataplane/counter_region.h"
 #include "dataplane/endpoints.h"
 #include "dataplane/forwarder.h"
 #include "dataplane/reclaimer.h"
@@ -41,24 +43,39 @@ class Engine {
   // trace ring (see traceRing()) and the thread calls it, without blocking, when records are ready.
   // Throws SyscallError (EINVAL, naming the CPUs that may be used, for a core outside this process's
   // affinity: see PinThread).
-  Engine(int core, uint32_t batch, std::function<void()> wakeTraceReader = nullptr);
+  // With `countersFd` (a CounterRegion's memfd; -1: none; not taken), rules and inputs may keep
+  // their counters in that shared region, and the thread bumps its heartbeat there.
+  Engine(int core, uint32_t batch, std::function<void()> wakeTraceReader = nullptr, int countersFd = -1);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
   // Takes ownership of `fd` (an AF_PACKET SOCK_RAW socket) when it succeeds; on a throw the
   // caller keeps it. Throws ArgumentError (duplicate handle, not a packet socket), SyscallError.
-  void AddInput(uint32_t handle, int fd);
+  // `counterSlot` (0: none): the first of the two region slots that hold its counters.
+  void AddInput(uint32_t handle, int fd, uint32_t counterSlot = 0);
   // Stops reading the input; its fd is closed once the data-plane thread is done with it.
   // Rules naming it stay installed and match nothing until an input with that handle is added.
-  void RemoveInput(uint32_t handle);
+  // Returns the epoch tag after which the data-plane thread no longer touches it (nor its counters).
+  uint64_t RemoveInput(uint32_t handle);
   // Takes ownership of `fd` (a UDP socket) when it succeeds, like AddInput.
   void AddOutput(uint32_t handle, int fd);
   // Forgets the handle (new rules cannot name it). The installed table keeps sending to it until a
   // table without it replaces it; the fd is closed when no table that may be in use refers to it.
   void RemoveOutput(uint32_t handle);
   // Builds and publishes a new table. Throws RuleError and changes nothing when a rule is invalid.
-  void SetRules(const std::vector<RuleSpec>& rules);
+  // Returns the epoch tag of the table it replaced (see RegionHeader::quiescedEpoch).
+  uint64_t SetRules(const std::vector<RuleSpec>& rules);
+  // Builds and publishes a new table from the installed one: `upserts` replace the rules of the same
+  // id (in place) or are added (at the end), the rules of `removes` go (an unknown id is ignored).
+  // The work is one pass over the installed rules in C++: a change of a few rules to a large table
+  // sends only those rules through the binding. Throws RuleError and changes nothing when the
+  // resulting table is invalid.
+  uint64_t UpdateRules(const std::vector<RuleSpec>& upserts, const std::vector<std::string>& removes);
+
+  // Test hook: the data-plane thread sleeps `ms` at its next loop turn, neither forwarding nor
+  // bumping its heartbeat (a stalled data plane, for the supervisor's detection test).
+  void StallForTest(uint32_t ms) { stallMs_.store(ms, std::memory_order_relaxed); Wake(); }
 
   // Frees retired objects the data-plane thread has released. Every control operation does this
   // first; the binding also calls it when counters are read, which the worker does periodically.
@@ -80,7 +97,7 @@ class Engine {
   void Wake();
   void DrainWakeups();
   // Unlinked objects go to the reclaimer; the thread is woken so that it acknowledges soon.
-  void Retire(std::shared_ptr<const void> object);
+  uint64_t Retire(std::shared_ptr<const void> object);
   void RequireOpen() const;
 
   UniqueFd epoll_;
@@ -90,9 +107,17 @@ class Engine {
 
   InputMap inputs_;
   OutputMap outputs_;
+  // Publishes the table built from `specs` (which become the installed specs).
+  uint64_t Install(std::vector<RuleSpec> specs);
+  // Adds the input to the epoll set (see Input::armed).
+  void Arm(Input& input);
+
+  std::vector<RuleSpec> specs_;                   // what current_ was built from (JavaScript thread)
   std::shared_ptr<const Table> current_;         // owned here (JavaScript thread)
   std::atomic<const Table*> published_{nullptr};  // read by the data-plane thread
   Reclaimer reclaimer_;
+  std::unique_ptr<CounterRegion> region_;  // null without a counter region
+  std::atomic<uint32_t> stallMs_{0};
 
   std::atomic<bool> stopping_{false};
   std::thread thread_;

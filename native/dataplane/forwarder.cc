@@ -85,9 +85,11 @@ void Forwarder::Forward(Input& input, uint32_t frames, const Table& table) {
     const uint32_t index = egress_.AddPacket(frame + packet.payloadOffset, packet.payloadLength, route->counters, trace);
     for (uint32_t t = 0; t < route->targetCount; ++t) egress_.Queue(index, route->targets[t], t);
   }
+  // The frames are counted before they are sent, like the rules' matches: a worker killed while it
+  // sends has counted every frame it took and every match it made.
+  tally.AddTo(*input.counters);
   egress_.FinishBatch();
   tracer_.FinishBatch();
-  tally.AddTo(input.counters);
 }
 
 }  // namespace mcr

@@ -20,13 +20,20 @@ namespace mcr {
 class Reclaimer {
  public:
   // Data-plane thread, where it holds no reference to retired objects.
-  void Quiesce() { seen_.store(epoch_.load(std::memory_order_acquire), std::memory_order_release); }
+  // Returns the epoch it has seen.
+  uint64_t Quiesce() {
+    const uint64_t seen = epoch_.load(std::memory_order_acquire);
+    seen_.store(seen, std::memory_order_release);
+    return seen;
+  }
 
   // JavaScript thread, after `object` has been unlinked. The caller wakes the data-plane thread so
   // that it reaches its next quiescent point promptly.
-  void Retire(std::shared_ptr<const void> object) {
+  // Returns the object's tag: once the data-plane thread has seen this epoch, it no longer uses it.
+  uint64_t Retire(std::shared_ptr<const void> object) {
     const uint64_t tag = epoch_.fetch_add(1, std::memory_order_acq_rel) + 1;
     retired_.emplace_back(tag, std::move(object));
+    return tag;
   }
 
   // JavaScript thread: frees what the data-plane thread can no longer reach.

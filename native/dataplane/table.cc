@@ -63,7 +63,7 @@ const TraceSpec& Table::AddTrace(const RuleSpec& spec) {
 }
 
 std::unique_ptr<const Table> Table::Build(const std::vector<RuleSpec>& specs, const InputMap& inputs,
-                                          const OutputMap& outputs, const Table* previous) {
+                                          const OutputMap& outputs, const Table* previous, const CounterRegion* region) {
   std::unique_ptr<Table> table(new Table());
 
   // Validate everything before building anything.
@@ -83,6 +83,18 @@ std::unique_ptr<const Table> Table::Build(const std::vector<RuleSpec>& specs, co
       }
     }
     targetCount += spec.outputs.size();
+    if (spec.counterSlot != 0 || !spec.outputSlots.empty()) {
+      if (!region) throw RuleError(At(i) + ".counterSlot: this data plane has no counter region");
+      if (spec.counterSlot == 0 || spec.outputSlots.size() != spec.outputs.size()) {
+        throw RuleError(At(i) + ".outputSlots: a rule with counter slots names one for itself and one per output");
+      }
+      try {
+        region->At<RuleCounters>(spec.counterSlot);
+        for (uint32_t slot : spec.outputSlots) region->At<OutputCounters>(slot);
+      } catch (const std::invalid_argument& e) {
+        throw RuleError(At(i) + ": " + e.what());
+      }
+    }
     if (spec.traceEvery > 0) {
       if (spec.traceSnap > kMaxSnapLength) throw RuleError(At(i) + ".trace.snapLength: at most " + std::to_string(kMaxSnapLength));
       if (spec.id.size() > kMaxTracedIdLength) throw RuleError(At(i) + ".id: a traced rule's id has at most " + std::to_string(kMaxTracedIdLength) + " bytes");
@@ -108,13 +120,26 @@ std::unique_ptr<const Table> Table::Build(const std::vector<RuleSpec>& specs, co
     const auto found = before.find(spec.id);
     const Rule* old = found == before.end() ? nullptr : found->second;
 
-    Rule rule{spec.id, old ? old->counters : std::make_shared<RuleCounters>(), {}};
+    const bool inRegion = spec.counterSlot != 0;
+    Rule rule{spec.id, nullptr, nullptr, {}};
+    if (inRegion) {
+      rule.counters = region->At<RuleCounters>(spec.counterSlot);
+    } else {
+      rule.owned = old && old->owned ? old->owned : std::make_shared<RuleCounters>();
+      rule.counters = rule.owned.get();
+    }
     const size_t firstTarget = table->targets_.size();
     for (size_t j = 0; j < spec.outputs.size(); ++j) {
       const uint32_t handle = spec.outputs[j];
-      const bool kept = old && j < old->outputs.size() && old->outputs[j].handle == handle;
-      OutputSlot slot{handle, outputs.at(handle), kept ? old->outputs[j].counters : std::make_shared<OutputCounters>()};
-      table->targets_.push_back(Target{slot.output.get(), slot.counters.get()});
+      OutputSlot slot{handle, outputs.at(handle), nullptr, nullptr};
+      if (inRegion) {
+        slot.counters = region->At<OutputCounters>(spec.outputSlots[j]);
+      } else {
+        const bool kept = old && j < old->outputs.size() && old->outputs[j].handle == handle && old->outputs[j].owned;
+        slot.owned = kept ? old->outputs[j].owned : std::make_shared<OutputCounters>();
+        slot.counters = slot.owned.get();
+      }
+      table->targets_.push_back(Target{slot.output.get(), slot.counters});
       rule.outputs.push_back(std::move(slot));
     }
 
@@ -127,9 +152,10 @@ std::unique_ptr<const Table> Table::Build(const std::vector<RuleSpec>& specs, co
     }
     slot->key = key;
     slot->used = true;
-    slot->route = Route{rule.counters.get(), table->targets_.data() + firstTarget, static_cast<uint32_t>(spec.outputs.size()),
+    slot->route = Route{rule.counters, table->targets_.data() + firstTarget, static_cast<uint32_t>(spec.outputs.size()),
                         spec.traceEvery > 0 ? &table->AddTrace(spec) : nullptr};
     ruleOfSlot[slot - table->slots_.data()] = i;
+    table->inputs_.insert(spec.input);
     table->rules_.push_back(std::move(rule));
   }
   return table;

@@ -7,8 +7,10 @@
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
+#include "dataplane/counter_region.h"
 #include "dataplane/counters.h"
 #include "dataplane/endpoints.h"
 #include "dataplane/trace_ring.h"
@@ -26,6 +28,10 @@ struct RuleSpec {
   uint16_t port;
   uint32_t source;
   std::vector<uint32_t> outputs;
+  // Counter slots in the engine's counter region (0: none, the table keeps the counters itself): the
+  // rule's, and one per output (empty, or as many as outputs).
+  uint32_t counterSlot = 0;
+  std::vector<uint32_t> outputSlots;
   // Tracing: record one packet in every `traceEvery` (0: not traced), `traceSnap` frame bytes each.
   uint32_t traceEvery = 0;
   uint32_t traceSnap = 0;
@@ -66,21 +72,27 @@ class Table {
   struct OutputSlot {
     uint32_t handle;
     std::shared_ptr<Output> output;  // keeps the socket open while this table may be in use
-    std::shared_ptr<OutputCounters> counters;
+    OutputCounters* counters;        // in the counter region, or `owned`
+    std::shared_ptr<OutputCounters> owned;
   };
-  // A rule with the objects its counters live in (shared with the next table when the id persists).
+  // A rule with where its counters live: in the counter region (slots named by the rule), or in
+  // objects of its own, shared with the next table when the id persists.
   struct Rule {
     std::string id;
-    std::shared_ptr<RuleCounters> counters;
+    RuleCounters* counters;
+    std::shared_ptr<RuleCounters> owned;
     std::vector<OutputSlot> outputs;
   };
 
   // Validates `specs` against the known handles and builds the table. Counters are carried over
   // from `previous` (may be null) for every rule id it also has; an output slot's counters are
-  // carried over when the same output handle stays at the same index. Throws RuleError on an
-  // unknown handle, a duplicate rule id or a duplicate match key (input, group, port, source).
+  // carried over when the same output handle stays at the same index. Counters of rules that name
+  // slots live in `region` (may be null: then naming a slot is refused). Throws RuleError on an
+  // unknown handle, a duplicate rule id or a duplicate match key (input, group, port, source), or a
+  // slot outside the region.
   static std::unique_ptr<const Table> Build(const std::vector<RuleSpec>& specs, const InputMap& inputs,
-                                            const OutputMap& outputs, const Table* previous);
+                                            const OutputMap& outputs, const Table* previous,
+                                            const CounterRegion* region = nullptr);
 
   // The route for a packet from `input`: the rule for exactly this source, else the any-source
   // rule; null when neither exists. Addresses in network byte order. Lock- and allocation-free.
@@ -88,6 +100,8 @@ class Table {
 
   // In setRules order.
   const std::vector<Rule>& rules() const { return rules_; }
+  // The input handles the rules name.
+  const std::unordered_set<uint32_t>& inputs() const { return inputs_; }
 
  private:
   struct Key {
@@ -118,6 +132,7 @@ class Table {
   std::vector<Target> targets_;  // every rule's targets, back to back; Route::targets points in here
   std::vector<TraceSpec> traces_;  // the traced rules'; Route::trace points in here
   std::vector<Slot> slots_;      // power-of-two size
+  std::unordered_set<uint32_t> inputs_;
   size_t mask_ = 0;
 };
 

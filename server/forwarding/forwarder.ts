@@ -11,6 +11,7 @@ import { logger } from '../log';
 import { Memberships } from '../net/memberships';
 import type { WorkerPool, WorkerSlot } from '../workers/pool';
 import { ForwardingPlan, InterfaceLookup, planForwarding, PlannedStatus, TraceLookup } from './plan';
+import { ruleErrorKey } from './worker-sync';
 
 /** Rule states as short words, the way mcrctl shows them. */
 const STATE_WORDS: Partial<Record<RuleState, string>> = {
@@ -19,6 +20,9 @@ const STATE_WORDS: Partial<Record<RuleState, string>> = {
   [RuleState.RULE_STATE_INTERFACE_DOWN]: 'down',
   [RuleState.RULE_STATE_ERROR]: 'error',
 };
+
+/** How soon a pass follows one in which a worker failed to take its change. */
+const RETRY_MS = 1000;
 
 interface Waiter {
   target: number;
@@ -29,12 +33,14 @@ export class Forwarder {
   private readonly log = logger('net');
   private readonly memberships: Memberships;
   private statuses = new Map<string, PlannedStatus>();
-  private lastPacket = new Map<string, bigint>();
+  /** The time of a rule's last packet (set by whoever reads the counters: see useLastPackets). */
+  private lastPacketOf: (ruleId: string) => bigint = () => 0n;
   private requested = 0;
   private completed = 0;
   private loop?: Promise<void>;
   private waiters: Waiter[] = [];
   private fullSync?: NodeJS.Timeout;
+  private retry?: NodeJS.Timeout;
 
   constructor(
     private readonly rules: () => Rule[],
@@ -60,6 +66,7 @@ export class Forwarder {
 
   stop(): void {
     clearInterval(this.fullSync);
+    clearTimeout(this.retry);
     this.memberships.close();
   }
 
@@ -83,13 +90,13 @@ export class Forwarder {
       state: planned?.state ?? RuleState.RULE_STATE_PENDING,
       reason: planned?.reason ?? 'being installed',
       worker: planned?.worker ?? 0,
-      lastPacketUnixNanos: this.lastPacket.get(rule.id) ?? 0n,
+      lastPacketUnixNanos: this.lastPacketOf(rule.id),
     };
   }
 
-  /** Records the last-packet times seen in counters (fed by the stats collector). */
-  notePackets(ruleId: string, lastPacketNs: bigint): void {
-    if (lastPacketNs > 0n) this.lastPacket.set(ruleId, lastPacketNs);
+  /** Where rule statuses read the time of a rule's last packet (the stats collector: O(1) per rule). */
+  useLastPackets(lastPacketOf: (ruleId: string) => bigint): void {
+    this.lastPacketOf = lastPacketOf;
   }
 
   private async run(): Promise<void> {
@@ -120,8 +127,15 @@ export class Forwarder {
     }
     this.reportChanges(this.statuses, statuses);
     this.statuses = statuses;
-    const live = new Set(rules.map((r) => r.id));
-    for (const id of this.lastPacket.keys()) if (!live.has(id)) this.lastPacket.delete(id);
+  }
+
+  /** One more pass in a moment (after a worker failed to take a change). */
+  private retryLater(): void {
+    if (this.retry) return;
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      void this.sync();
+    }, RETRY_MS);
   }
 
   /** Publishes a RULE_STATUS_CHANGED event for every rule whose state or reason changed. */
@@ -131,7 +145,7 @@ export class Forwarder {
       if (old && old.state === status.state && old.reason === status.reason) continue;
       const state = STATE_WORDS[status.state] ?? 'unknown';
       this.events.publish(EventKind.EVENT_KIND_RULE_STATUS_CHANGED, `rule ${id}: ${state}${status.reason ? ` (${status.reason})` : ''}`, {
-        rule: { ruleId: id, status: { state: status.state, reason: status.reason, worker: status.worker, lastPacketUnixNanos: this.lastPacket.get(id) ?? 0n }, change: '' },
+        rule: { ruleId: id, status: { state: status.state, reason: status.reason, worker: status.worker, lastPacketUnixNanos: this.lastPacketOf(id) }, change: '' },
       });
     }
   }
@@ -149,7 +163,7 @@ export class Forwarder {
     try {
       const errors = await slot.sync.apply(workerPlan);
       for (const rule of workerPlan.rules) {
-        const inputError = errors.get(rule.ifname);
+        const inputError = errors.get(rule.ifname) ?? errors.get(ruleErrorKey(rule.id));
         const outputErrors = rule.outputs.map((key) => errors.get(key)).filter((e): e is string => !!e);
         if (inputError || outputErrors.length === rule.outputs.length) {
           statuses.set(rule.id, { state: RuleState.RULE_STATE_ERROR, reason: inputError ?? outputErrors.join('; '), worker: index });
@@ -159,9 +173,12 @@ export class Forwarder {
         }
       }
     } catch (err) {
-      const reason = `worker ${index} failed to apply its rules: ${(err as Error).message}`;
+      // Not a reason to restart the worker: whether it is alive is the heartbeats' call (a large or slow
+      // change is not a dead worker). Its whole rule set is sent again shortly.
+      const reason = `worker ${index} failed to apply its rules: ${(err as Error).message}; retrying`;
       markAll(reason);
-      this.pool.recycle(slot, reason);
+      this.log.warn('worker rule change failed: retrying', { worker: index, error: (err as Error).message });
+      this.retryLater();
     }
   }
 }

@@ -57,6 +57,8 @@ export interface PlannedRule {
   outputs: string[];
   /** Output index (in the rule) of each entry of `outputs`. */
   outputIndexes: number[];
+  /** What each entry of `outputs` sends to (outputIdentity): its counters' owner. */
+  outputIdentities: string[];
   /** Present while the rule is traced. */
   trace?: DataplaneTrace;
 }
@@ -96,8 +98,17 @@ export function membershipKey(ifindex: number, group: string, source: string): s
  * Identifies an egress socket. It includes the interface's addresses: a connected UDP socket keeps the
  * source address chosen when it connected, so an address change must give a new socket.
  */
-export function egressKey(spec: Omit<EgressSpec, 'key'>, interfaceAddresses: string[]): string {
-  return `${spec.ifname}#${spec.ifindex}[${interfaceAddresses.join(',')}]|${spec.address}:${spec.port}|ttl=${spec.ttl}|tos=${spec.tos}`;
+export function egressKey(spec: Omit<EgressSpec, 'key'>, interfaceAddresses: string[] | string): string {
+  const addresses = typeof interfaceAddresses === 'string' ? interfaceAddresses : interfaceAddresses.join(',');
+  return `${spec.ifname}#${spec.ifindex}[${addresses}]|${spec.address}:${spec.port}|ttl=${spec.ttl}|tos=${spec.tos}`;
+}
+
+/**
+ * An output of a rule as its counters know it: what it sends to, as defined (not its index, which
+ * moves when another output is removed, nor its interface's addresses, which an egress key includes).
+ */
+export function outputIdentity(output: { interface: string; address: string; port: number; ttl?: number; dscp?: number }): string {
+  return `${output.interface}|${output.address}|${output.port}|${output.ttl ?? ''}|${output.dscp ?? ''}`;
 }
 
 function defaultTtl(address: string): number {
@@ -118,6 +129,19 @@ export function planForwarding(rules: Rule[], placement: number | RulePlacement,
   }));
   const memberships = new Map<string, Membership>();
   const statuses = new Map<string, PlannedStatus>();
+  // Per pass: each interface's addresses joined once, each destination's default TTL parsed once.
+  const joined = new Map<InterfaceInfo, string>();
+  const ttls = new Map<string, number>();
+  const addressesOf = (info: InterfaceInfo): string => {
+    let text = joined.get(info);
+    if (text === undefined) joined.set(info, (text = info.addresses.join(',')));
+    return text;
+  };
+  const ttlOf = (address: string): number => {
+    let ttl = ttls.get(address);
+    if (ttl === undefined) ttls.set(address, (ttl = defaultTtl(address)));
+    return ttl;
+  };
 
   for (const rule of rules) {
     const input = rule.input!;
@@ -141,6 +165,7 @@ export function planForwarding(rules: Rule[], placement: number | RulePlacement,
     const plan = workers[worker];
     const outputs: string[] = [];
     const outputIndexes: number[] = [];
+    const outputIdentities: string[] = [];
     const missing: string[] = [];
     rule.outputs.forEach((output, index) => {
       const outIf = interfaces.get(output.interface);
@@ -158,13 +183,14 @@ export function planForwarding(rules: Rule[], placement: number | RulePlacement,
         ifindex: outIf.index,
         address: output.address,
         port: output.port,
-        ttl: output.ttl ?? defaultTtl(output.address),
+        ttl: output.ttl ?? ttlOf(output.address),
         tos: (output.dscp ?? 0) << 2,
       };
-      const key = egressKey(fields, outIf.addresses);
-      plan.egress.set(key, { key, ...fields });
+      const key = egressKey(fields, addressesOf(outIf));
+      if (!plan.egress.has(key)) plan.egress.set(key, { key, ...fields });
       outputs.push(key);
       outputIndexes.push(index);
+      outputIdentities.push(outputIdentity(output));
     });
     if (outputs.length === 0) {
       const allDown = rule.outputs.every((o) => interfaces.get(o.interface) !== undefined);
@@ -187,6 +213,7 @@ export function planForwarding(rules: Rule[], placement: number | RulePlacement,
       source: input.source,
       outputs,
       outputIndexes,
+      outputIdentities,
       ...(trace ? { trace } : {}),
     });
     const membership = membershipKey(inputIf.index, input.group, input.source);

@@ -3,11 +3,21 @@
  * hands them over, installs the rule table, narrows or widens the capture filters, and closes what is
  * no longer needed. Order keeps traffic of untouched rules flowing: new sockets first, then the new
  * table, then filters, then removals.
+ *
+ * The table travels as a diff (the rules added, changed and removed since the installed snapshot), in
+ * bounded pieces (see UpdateRulesRequest), so a change of 20,000 rules never holds the worker's thread
+ * for long and a slow change is never taken for a dead worker: requests that carry a change wait as long
+ * as it takes (liveness is the heartbeat monitor's business). Egress sockets travel up to
+ * MAX_FDS_PER_MESSAGE per message, the messages pipelined. After every confirmed change the sync
+ * publishes an immutable InstalledSnapshot.
  */
 import type { DataplaneRule, Native } from '../../native';
-import { CanonicalRule, EgressDescription, rulesetHash } from '../../workers/protocol';
+import { CanonicalRule, EgressDescription, hashFromSum, MAX_FDS_PER_MESSAGE, OutputDescription, ruleDigest, UpdateRulesReply, UpdateRulesRequest } from '../../workers/protocol';
+import { CounterRegion, INPUT_FIELDS, OUTPUT_FIELDS, RULE_FIELDS } from '../workers/counter-region';
+import { CounterTotals, inputOwner, outputOwner, ruleOwner } from '../workers/counter-totals';
 import { buildCaptureFilter } from '../net/bpf';
 import type { Logger } from '../log';
+import { InstalledOutput, InstalledRule, InstalledSnapshot } from './installed';
 import type { CaptureSpec, EgressSpec, PlannedRule, WorkerPlan } from './plan';
 import type { WorkerProcess } from '../workers/worker-process';
 
@@ -18,6 +28,8 @@ export interface SocketSettings {
 
 interface InstalledCapture {
   handle: number;
+  /** First of its two counter slots. */
+  slot: number;
   ifindex: number;
   /** The supervisor keeps its own copy of the fd: filters are changed and kernel drops read through it. */
   fd: number;
@@ -34,6 +46,19 @@ interface InstalledEgress {
 /** A problem installing something a rule needs, keyed by capture interface or egress key. */
 export type SyncErrors = Map<string, string>;
 
+/** The key of a rule's own problem in SyncErrors. */
+export const ruleErrorKey = (ruleId: string): string => `rule:${ruleId}`;
+
+/** The most a piece of a rule change weighs: one per rule plus one per output. */
+export const PIECE_WEIGHT = 8192;
+/** Output handles removed per message. */
+const REMOVALS_PER_MESSAGE = 8192;
+/**
+ * How long a request that carries part of a change may take. Generous on purpose: a worker that is
+ * alive answers its heartbeats meanwhile, and one that is not is restarted by the heartbeat monitor.
+ */
+export const CHANGE_TIMEOUT_MS = 120_000;
+
 function describe(spec: EgressSpec): EgressDescription {
   return { interface: spec.ifname, address: spec.address, port: spec.port, ttl: spec.ttl, tos: spec.tos };
 }
@@ -45,31 +70,103 @@ function targetsKey(spec: CaptureSpec): string {
     .join(',');
 }
 
+/** Splits `items` into runs whose weights add up to at most `limit` (an item heavier alone gets its own). */
+export function pieces<T>(items: readonly T[], weight: (item: T) => number, limit: number): T[][] {
+  const result: T[][] = [];
+  let current: T[] = [];
+  let load = 0;
+  for (const item of items) {
+    const w = weight(item);
+    if (current.length > 0 && load + w > limit) {
+      result.push(current);
+      current = [];
+      load = 0;
+    }
+    current.push(item);
+    load += w;
+  }
+  if (current.length > 0) result.push(current);
+  return result;
+}
+
+interface DesiredRule extends InstalledRule {
+  dataplane: DataplaneRule;
+}
+
+/** The counter slots assigned to a rule: its own, and its outputs' by identity. */
+interface RuleSlots {
+  counterSlot: number;
+  outputs: Map<string, number>;
+}
+
+/** A slot no longer named by the rules sent, to fold into the totals and free once out of use. */
+interface DroppedSlot {
+  owner: string;
+  slot: number;
+  fields: number;
+  ruleId?: string;
+  pair?: boolean;
+}
+
+/** Index of the kernel-drop count after an input's region counters in its totals. */
+export const KERNEL_DROPS_FIELD = INPUT_FIELDS;
+
 export class WorkerSync {
   private nextHandle = 1;
   private captures = new Map<string, InstalledCapture>();
   private egress = new Map<string, InstalledEgress>();
-  private installedHash = rulesetHash([]);
-  /** The installed table with its handles: a socket replaced behind the same description changes it. */
-  private installedTable = '[]';
-  private installedRules: PlannedRule[] = [];
+  private installed = InstalledSnapshot.EMPTY;
   private applying = false;
   private forceRules = false;
+  /** Counter slots of every rule sent to the worker (confirmed or not). */
+  private assigned = new Map<string, RuleSlots>();
+  /** Slots dropped by changes the worker confirmed: free once its data plane has passed `epoch`. */
+  private releases: Array<{ epoch: number; slots: DroppedSlot[] }> = [];
+  /** Slots dropped by a change not confirmed (yet): released with the next confirmed change. */
+  private limbo: DroppedSlot[] = [];
 
   constructor(
     private readonly worker: WorkerProcess,
     private readonly addon: Native,
     private readonly sockets: SocketSettings,
     private readonly log: Logger,
+    /** The worker's counter region (handed over in its hello). */
+    readonly region: CounterRegion,
+    /** Where the counts of freed slots go. */
+    private readonly totals: CounterTotals,
+    private readonly workerIndex: number,
   ) {}
+
+  /**
+   * Folds into the totals and frees the slots no table the data plane may still use names (its loop
+   * has passed the epoch of the change that dropped them). Cheap when there is nothing to do.
+   */
+  releaseSlots(): void {
+    if (this.releases.length === 0) return;
+    const quiesced = this.region.quiescedEpoch;
+    const due = this.releases.filter((r) => r.epoch <= quiesced);
+    if (due.length === 0) return;
+    this.releases = this.releases.filter((r) => r.epoch > quiesced);
+    for (const { slots } of due) for (const dropped of slots) this.foldAndFree(dropped);
+  }
+
+  private foldAndFree({ owner, slot, fields, ruleId, pair }: DroppedSlot): void {
+    this.totals.fold(owner, this.region, slot, fields, ruleId);
+    this.region.release(slot, pair);
+  }
+
+  /** What the worker has installed, as it confirmed it last. */
+  get snapshot(): InstalledSnapshot {
+    return this.installed;
+  }
 
   /** The hash of the rule set this worker should report. */
   get expectedHash(): string {
-    return this.installedHash;
+    return this.installed.hash;
   }
 
   get rules(): readonly PlannedRule[] {
-    return this.installedRules;
+    return this.installed.planned;
   }
 
   /** True while apply() runs: the worker's reported hash may lag the expected one meanwhile. */
@@ -84,8 +181,7 @@ export class WorkerSync {
 
   /** Capture interface name of an input handle. */
   captureInterface(handle: number): string | undefined {
-    for (const [ifname, capture] of this.captures) if (capture.handle === handle) return ifname;
-    return undefined;
+    return this.installed.inputs.get(handle);
   }
 
   /** Handle of the installed egress socket with this key. */
@@ -95,8 +191,7 @@ export class WorkerSync {
 
   /** Egress key of an output handle. */
   egressKeyOf(handle: number): string | undefined {
-    for (const [key, egress] of this.egress) if (egress.handle === handle) return key;
-    return undefined;
+    return this.installed.outputs.get(handle);
   }
 
   /** Accumulated kernel drops per capture interface. */
@@ -125,57 +220,189 @@ export class WorkerSync {
   private async applyPlan(plan: WorkerPlan): Promise<SyncErrors> {
     const errors: SyncErrors = new Map();
     for (const spec of plan.captures.values()) await this.ensureCapture(spec, errors);
-    for (const spec of plan.egress.values()) await this.ensureEgress(spec, errors);
+    await this.ensureEgress([...plan.egress.values()].filter((spec) => !this.egress.has(spec.key)), errors);
 
-    const installable = plan.rules.filter((r) => this.captures.has(r.ifname) && !errors.has(r.ifname));
-    const table: DataplaneRule[] = [];
-    const canonical: CanonicalRule[] = [];
-    for (const rule of installable) {
-      const outputs = rule.outputs.map((key) => this.egress.get(key)).filter((e): e is InstalledEgress => e !== undefined);
-      if (outputs.length === 0) continue;
-      table.push({
+    const previous = this.installed;
+    const force = this.forceRules;
+    this.forceRules = false;
+    const rules = new Map<string, InstalledRule>();
+    const assigned = new Map<string, RuleSlots>();
+    const upserts: DesiredRule[] = [];
+    let sum = 0n;
+    for (const rule of plan.rules) {
+      const capture = this.captures.get(rule.ifname);
+      if (!capture || errors.has(rule.ifname)) continue;
+      const present = rule.outputs.map((key) => this.egress.get(key));
+      if (!present.some((egress) => egress !== undefined)) continue;
+      const slots = this.slotsFor(rule, assigned);
+      if (!slots) {
+        errors.set(ruleErrorKey(rule.id), `no counter slot left for rule ${rule.id} in worker ${this.workerIndex}'s counter region`);
+        continue;
+      }
+      const outputs: InstalledOutput[] = [];
+      present.forEach((egress, position) => {
+        const identity = rule.outputIdentities[position];
+        if (egress) outputs.push({ index: rule.outputIndexes[position], handle: egress.handle, key: rule.outputs[position], identity, slot: slots.outputs.get(identity)! });
+      });
+      const dataplane: DataplaneRule = {
         id: rule.id,
-        input: this.captures.get(rule.ifname)!.handle,
+        input: capture.handle,
         group: rule.group,
         port: rule.port,
         source: rule.source,
-        outputs: outputs.map((e) => e.handle),
+        outputs: outputs.map((o) => o.handle),
+        counterSlot: slots.counterSlot,
+        outputSlots: outputs.map((o) => o.slot),
         ...(rule.trace ? { trace: rule.trace } : {}),
-      });
-      canonical.push({
-        id: rule.id,
-        input: rule.ifname,
-        group: rule.group,
-        port: rule.port,
-        source: rule.source,
-        outputs: outputs.map((e) => describe(e.spec)),
-        trace: rule.trace,
-      });
+      };
+      const wire = JSON.stringify(dataplane);
+      const before = previous.rules.get(rule.id);
+      const unchanged = before !== undefined && before.wire === wire;
+      const digest = unchanged ? before.digest : ruleDigest(this.canonical(rule, outputs));
+      const entry: DesiredRule = { planned: rule, inputHandle: capture.handle, counterSlot: slots.counterSlot, outputs, wire, digest, dataplane };
+      rules.set(rule.id, entry);
+      sum += digest;
+      if (!unchanged || force) upserts.push(entry);
     }
-    const hash = rulesetHash(canonical);
-    const tableKey = JSON.stringify(table);
-    if (hash !== this.installedHash || tableKey !== this.installedTable || this.forceRules) {
-      this.forceRules = false;
-      await this.worker.request({ type: 'setRules', rules: table, hash });
-      this.installedHash = hash;
-      this.installedTable = tableKey;
+    this.limbo.push(...this.dropSlots(assigned));
+    const removes = force ? [] : [...previous.rules.keys()].filter((id) => !rules.has(id));
+    const hash = hashFromSum(sum);
+    if (upserts.length > 0 || removes.length > 0 || force || hash !== previous.hash) {
+      let retired: number;
+      try {
+        retired = await this.sendChange(upserts, removes, hash, force);
+      } catch (err) {
+        this.forceRules = true; // what the worker has is not known now: the next pass resends it all
+        throw err;
+      }
+      if (this.limbo.length > 0) this.releases.push({ epoch: retired, slots: this.limbo.splice(0) });
     }
-    this.installedRules = installable;
+    this.publish(rules, hash);
+    this.releaseSlots();
 
     for (const spec of plan.captures.values()) this.updateFilter(spec, errors);
-    for (const ifname of [...this.captures.keys()]) if (!plan.captures.has(ifname)) await this.removeCapture(ifname);
-    for (const key of [...this.egress.keys()]) if (!plan.egress.has(key)) await this.removeEgress(key);
+    const staleCaptures = [...this.captures.keys()].filter((ifname) => !plan.captures.has(ifname));
+    const staleEgress = [...this.egress.keys()].filter((key) => !plan.egress.has(key));
+    if (staleCaptures.length > 0 || staleEgress.length > 0) {
+      for (const ifname of staleCaptures) await this.removeCapture(ifname);
+      await this.removeEgress(staleEgress);
+      this.publish(rules, hash);
+    }
     return errors;
   }
 
-  /** Forgets everything without talking to the worker (it has gone); closes the supervisor's fds. */
+  /**
+   * Sends a change in bounded pieces, one at a time (the worker answers heartbeats between them); the
+   * last carries the hash. A full resend (force) names every rule and lets the worker drop the rest.
+   */
+  private async sendChange(upserts: DesiredRule[], removes: string[], hash: string, force: boolean): Promise<number> {
+    const bodies: Array<Omit<UpdateRulesRequest, 'seq'>> = [];
+    for (const piece of pieces(upserts, (r) => 1 + r.outputs.length, PIECE_WEIGHT)) {
+      bodies.push({ type: 'updateRules', upserts: piece.map((r) => r.dataplane), removes: [] });
+    }
+    for (const piece of pieces(removes, () => 1, PIECE_WEIGHT)) bodies.push({ type: 'updateRules', upserts: [], removes: piece });
+    if (bodies.length === 0) bodies.push({ type: 'updateRules', upserts: [], removes: [] });
+    bodies[bodies.length - 1].hash = hash;
+    if (force) {
+      bodies.forEach((body, i) => {
+        body.resend = bodies.length === 1 ? 'only' : i === 0 ? 'first' : i === bodies.length - 1 ? 'last' : 'middle';
+      });
+    }
+    // A resend names every rule: only what changed is worth a debug line.
+    if (bodies.length > 1) this.log.debug('rule change in pieces', { pieces: bodies.length, upserts: upserts.length, removes: removes.length });
+    let retired = 0;
+    for (const body of bodies) retired = ((await this.worker.request(body, [], CHANGE_TIMEOUT_MS)) as UpdateRulesReply).retired;
+    return retired;
+  }
+
+  /**
+   * The slots of a rule about to be sent: those it had (its own, and each output's by identity),
+   * new ones for new outputs; undefined when the region is full (nothing is then allocated for it).
+   */
+  private slotsFor(rule: PlannedRule, assigned: Map<string, RuleSlots>): RuleSlots | undefined {
+    const had = this.assigned.get(rule.id);
+    if (had && had.outputs.size === rule.outputIdentities.length && rule.outputIdentities.every((identity) => had.outputs.has(identity))) {
+      assigned.set(rule.id, had); // unchanged: the same object (nothing allocated per pass)
+      return had;
+    }
+    const fresh: number[] = [];
+    const allocate = (): number | undefined => {
+      const slot = this.region.allocate();
+      if (slot !== undefined) fresh.push(slot);
+      return slot;
+    };
+    const counterSlot = had?.counterSlot ?? allocate();
+    const outputs = new Map<string, number>();
+    for (const identity of rule.outputIdentities) {
+      const slot = had?.outputs.get(identity) ?? outputs.get(identity) ?? allocate();
+      if (slot === undefined || counterSlot === undefined) {
+        for (const s of fresh) this.region.release(s);
+        return undefined;
+      }
+      outputs.set(identity, slot);
+    }
+    const slots = { counterSlot: counterSlot!, outputs };
+    assigned.set(rule.id, slots);
+    return slots;
+  }
+
+  /** Makes `assigned` the assignment, returning the slots of the previous one it no longer has. */
+  private dropSlots(assigned: Map<string, RuleSlots>): DroppedSlot[] {
+    const dropped: DroppedSlot[] = [];
+    for (const [ruleId, had] of this.assigned) {
+      const now = assigned.get(ruleId);
+      if (!now) dropped.push({ owner: ruleOwner(ruleId), slot: had.counterSlot, fields: RULE_FIELDS, ruleId });
+      for (const [identity, slot] of had.outputs) {
+        if (now?.outputs.get(identity) !== slot) dropped.push({ owner: outputOwner(ruleId, identity), slot, fields: OUTPUT_FIELDS, ruleId });
+      }
+    }
+    this.assigned = assigned;
+    return dropped;
+  }
+
+  private publish(rules: Map<string, InstalledRule>, hash: string): void {
+    const inputs = new Map<number, string>();
+    const inputSlots = new Map<number, number>();
+    for (const [ifname, capture] of this.captures) {
+      inputs.set(capture.handle, ifname);
+      inputSlots.set(capture.handle, capture.slot);
+    }
+    const outputs = new Map<number, string>();
+    for (const [key, egress] of this.egress) outputs.set(egress.handle, key);
+    this.installed = new InstalledSnapshot(rules, inputs, outputs, hash, inputSlots, this.region);
+  }
+
+  private canonical(rule: PlannedRule, outputs: InstalledOutput[]): CanonicalRule {
+    return {
+      id: rule.id,
+      input: rule.ifname,
+      group: rule.group,
+      port: rule.port,
+      source: rule.source,
+      outputs: outputs.map((o) => describe(this.egress.get(o.key)!.spec)),
+      trace: rule.trace,
+    };
+  }
+
+  /**
+   * Forgets everything without talking to the worker (it has gone); closes the supervisor's fds. What
+   * its data plane counted is still in the region: every slot is folded into the totals first, and the
+   * kernel drops read so far with them.
+   */
   reset(): void {
-    for (const capture of this.captures.values()) this.addon.closeFd(capture.fd);
+    const drops = this.kernelDrops();
+    for (const [ifname, capture] of this.captures) {
+      this.addon.closeFd(capture.fd);
+      this.limbo.push({ owner: inputOwner(this.workerIndex, ifname), slot: capture.slot, fields: INPUT_FIELDS, pair: true });
+      this.totals.add(inputOwner(this.workerIndex, ifname), KERNEL_DROPS_FIELD, Number(drops.get(ifname) ?? 0n), INPUT_FIELDS + 1);
+    }
+    this.limbo.push(...this.dropSlots(new Map()));
+    for (const { slots } of this.releases) this.limbo.push(...slots);
+    this.releases = [];
+    for (const dropped of this.limbo.splice(0)) this.foldAndFree(dropped);
     this.captures.clear();
     this.egress.clear();
-    this.installedHash = rulesetHash([]);
-    this.installedTable = '[]';
-    this.installedRules = [];
+    this.installed = InstalledSnapshot.EMPTY;
   }
 
   private async ensureCapture(spec: CaptureSpec, errors: SyncErrors): Promise<void> {
@@ -190,34 +417,49 @@ export class WorkerSync {
       errors.set(spec.ifname, `cannot capture on ${spec.ifname}: ${(err as Error).message}`);
       return;
     }
-    const handle = this.nextHandle++;
-    try {
-      await this.worker.request({ type: 'addInput', handle, interface: spec.ifname }, [fd]);
-    } catch (err) {
+    const slot = this.region.allocatePair();
+    if (slot === undefined) {
       this.addon.closeFd(fd);
-      throw err;
-    }
-    this.captures.set(spec.ifname, { handle, ifindex: spec.ifindex, fd, filterKey: targetsKey(spec), kernelDrops: 0n });
-    if (!filter.exact) this.log.warn('capture filter too large for the kernel: admitting all multicast', { interface: spec.ifname });
-  }
-
-  private async ensureEgress(spec: EgressSpec, errors: SyncErrors): Promise<void> {
-    if (this.egress.has(spec.key)) return;
-    let fd: number;
-    try {
-      const { key: _key, ...socket } = spec;
-      fd = this.addon.openEgressSocket({ ...socket, sndbuf: this.sockets.sndbuf });
-    } catch (err) {
-      errors.set(spec.key, `cannot send to ${spec.address}:${spec.port} on ${spec.ifname}: ${(err as Error).message}`);
+      errors.set(spec.ifname, `no counter slot left for input ${spec.ifname} in worker ${this.workerIndex}'s counter region`);
       return;
     }
     const handle = this.nextHandle++;
     try {
-      await this.worker.request({ type: 'addOutput', handle, ...describe(spec) }, [fd]);
-    } finally {
-      this.addon.closeFd(fd); // the worker holds its own copy now
+      await this.worker.request({ type: 'addInput', handle, interface: spec.ifname, counterSlot: slot }, [fd]);
+    } catch (err) {
+      this.addon.closeFd(fd);
+      this.region.release(slot, true);
+      throw err;
     }
-    this.egress.set(spec.key, { handle, spec });
+    this.captures.set(spec.ifname, { handle, slot, ifindex: spec.ifindex, fd, filterKey: targetsKey(spec), kernelDrops: 0n });
+    if (!filter.exact) this.log.warn('capture filter too large for the kernel: admitting all multicast', { interface: spec.ifname });
+  }
+
+  /** Opens the egress sockets and hands them over, MAX_FDS_PER_MESSAGE per message, pipelined. */
+  private async ensureEgress(specs: EgressSpec[], errors: SyncErrors): Promise<void> {
+    const opened: Array<{ spec: EgressSpec; fd: number; handle: number }> = [];
+    for (const spec of specs) {
+      try {
+        const { key: _key, ...socket } = spec;
+        opened.push({ spec, fd: this.addon.openEgressSocket({ ...socket, sndbuf: this.sockets.sndbuf }), handle: this.nextHandle++ });
+      } catch (err) {
+        errors.set(spec.key, `cannot send to ${spec.address}:${spec.port} on ${spec.ifname}: ${(err as Error).message}`);
+      }
+    }
+    const batches = pieces(opened, () => 1, MAX_FDS_PER_MESSAGE);
+    const results = await Promise.allSettled(
+      batches.map((batch) => {
+        const outputs: OutputDescription[] = batch.map((o) => ({ handle: o.handle, ...describe(o.spec) }));
+        return this.worker.request({ type: 'addOutputs', outputs }, batch.map((o) => o.fd), CHANGE_TIMEOUT_MS);
+      }),
+    );
+    for (const o of opened) this.addon.closeFd(o.fd); // the worker holds its own copies now
+    results.forEach((result, i) => {
+      for (const o of batches[i]) {
+        if (result.status === 'fulfilled') this.egress.set(o.spec.key, { handle: o.handle, spec: o.spec });
+        else errors.set(o.spec.key, `cannot hand the socket for ${o.spec.address}:${o.spec.port} on ${o.spec.ifname} to the worker: ${(result.reason as Error).message}`);
+      }
+    });
   }
 
   private updateFilter(spec: CaptureSpec, errors: SyncErrors): void {
@@ -235,14 +477,28 @@ export class WorkerSync {
 
   private async removeCapture(ifname: string): Promise<void> {
     const capture = this.captures.get(ifname)!;
+    const drops = this.kernelDrops().get(ifname) ?? 0n;
     this.captures.delete(ifname);
     this.addon.closeFd(capture.fd);
-    await this.worker.request({ type: 'removeInput', handle: capture.handle });
+    const owner = inputOwner(this.workerIndex, ifname);
+    this.totals.add(owner, KERNEL_DROPS_FIELD, Number(drops), INPUT_FIELDS + 1);
+    const dropped: DroppedSlot = { owner, slot: capture.slot, fields: INPUT_FIELDS, pair: true };
+    try {
+      const { retired } = (await this.worker.request({ type: 'removeInput', handle: capture.handle })) as UpdateRulesReply;
+      this.releases.push({ epoch: retired, slots: [dropped] });
+    } catch (err) {
+      this.limbo.push(dropped);
+      throw err;
+    }
   }
 
-  private async removeEgress(key: string): Promise<void> {
-    const egress = this.egress.get(key)!;
-    this.egress.delete(key);
-    await this.worker.request({ type: 'removeOutput', handle: egress.handle });
+  private async removeEgress(keys: string[]): Promise<void> {
+    const handles: number[] = [];
+    for (const key of keys) {
+      handles.push(this.egress.get(key)!.handle);
+      this.egress.delete(key);
+    }
+    if (handles.length === 0) return;
+    await Promise.all(pieces(handles, () => 1, REMOVALS_PER_MESSAGE).map((piece) => this.worker.request({ type: 'removeOutputs', handles: piece }, [], CHANGE_TIMEOUT_MS)));
   }
 }

@@ -1,17 +1,19 @@
 /**
- * Gathers counters from every running worker and shapes them as the API reports them: per rule
- * (with each output in the rule's own order) and per worker input, plus the kernel's drops. Totals
- * go through a ledger, so they never go backwards when a worker restarts or a rule moves, and carry
- * rates over the latest sampling window. Concurrent callers share one collection.
+ * Shapes the counters as the API reports them: per rule (each output in the rule's own order) and per
+ * worker input, plus the kernel's drops. It asks no worker anything: the counters are read from each
+ * worker's counter region (the installed snapshot says which slot is whose) and added to what freed
+ * slots counted (the pool's CounterTotals), so totals never go backwards nor count twice when a worker
+ * restarts, an output or a rule goes, or a rule moves. Rates come from successive collections (at least
+ * 0.5 s apart). Nothing runs unless a client asks: a collection is O(rules + outputs), no I/O.
  */
 import type { Rule } from '../../gen/mcr/v1/rules';
 import type { InputStats, OutputStats, RuleStats } from '../../gen/mcr/v1/stats';
-import type { CountersReply } from '../../workers/protocol';
+import type { InstalledRule, InstalledSnapshot } from '../forwarding/installed';
+import { outputIdentity } from '../forwarding/plan';
+import { KERNEL_DROPS_FIELD } from '../forwarding/worker-sync';
+import { INPUT_FIELDS, INPUT_WORDS, OUTPUT_FIELDS, OUTPUT_WORDS, RULE_FIELDS, RULE_WORDS } from '../workers/counter-region';
+import { CounterTotals, inputOwner, outputOwner, ruleOwner } from '../workers/counter-totals';
 import type { WorkerPool, WorkerSlot } from '../workers/pool';
-import { logger, rateLimited } from '../log';
-import { CounterLedger } from './ledger';
-
-const log = rateLimited(logger('workers'));
 
 export interface CollectedStats {
   rules: RuleStats[];
@@ -19,172 +21,231 @@ export interface CollectedStats {
   collectedUnixNanos: bigint;
 }
 
-type WireRule = CountersReply['rules'][number];
-type WireOutput = WireRule['outputs'][number];
-type WireInput = CountersReply['inputs'][number];
+/** Rates are recomputed from samples at least this far apart. */
+const MIN_RATE_WINDOW_NS = 500_000_000;
 
-const OUTPUT_FIELDS = ['packets', 'bytes', 'errWouldBlock', 'errUnreachable', 'errOther'] as const;
-const INPUT_FIELDS = ['frames', 'bytes', 'unmatched', 'truncated', 'notIpv4', 'badHeader', 'badLength', 'fragment', 'notUdp'] as const;
+/**
+ * A rule's last answer, reused while nothing it is made of changed: the same rule definition, the same
+ * installation, the same totals, the same live packet count, and rates already at 0. An idle rule then
+ * costs a map look-up and one counter read per collection.
+ */
+interface CachedRule {
+  rule: Rule;
+  installed: InstalledRule | undefined;
+  totalsVersion: number;
+  packets: number;
+  stats: RuleStats;
+}
 
-/** A reading's origin: counters of another worker process (or capture socket) start a new series. */
-function sourceOf(slot: WorkerSlot): string {
-  return `${slot.index}#${slot.process?.pid ?? 0}`;
+/** The previous sample of a rule's packet and byte totals (the rule's, then each output's). */
+interface RateSample {
+  atNs: number;
+  values: number[];
+  rates: number[];
+}
+
+/** Whether two versions of a rule read the same (the store hands out copies). */
+function sameDefinition(a: Rule, b: Rule): boolean {
+  if (a === b) return true;
+  if (a.name !== b.name || a.outputs.length !== b.outputs.length) return false;
+  return a.outputs.every((o, i) => outputIdentity(o) === outputIdentity(b.outputs[i]));
 }
 
 export class StatsCollector {
-  private readonly ledger = new CounterLedger();
-  private inFlight?: Promise<CollectedStats>;
-  private knownRules = new Set<string>();
-  /** Latest last-packet time seen per rule: a restarted worker starts again from "never". */
-  private readonly lastPacket = new Map<string, bigint>();
+  private readonly totals: CounterTotals;
+  private readonly samples = new Map<string, RateSample>();
+  private readonly cache = new Map<string, CachedRule>();
 
   constructor(
     private readonly pool: WorkerPool,
     private readonly rules: () => Rule[],
     /** The worker a rule belongs to when no running worker reports it (e.g. while it restarts). */
     private readonly plannedWorker: (rule: Rule) => number,
-    /** Told each rule's last-packet time whenever counters are read. */
-    private readonly onRule: (ruleId: string, lastPacketNs: bigint) => void = () => undefined,
-  ) {}
+  ) {
+    this.totals = pool.totals;
+  }
 
-  /** Reads every worker's counters; calls made while a collection runs share its result. */
+  /** Reads every counter now (synchronously: there is nothing to wait for). */
   collect(): Promise<CollectedStats> {
-    if (!this.inFlight) {
-      this.inFlight = this.gather().finally(() => {
-        this.inFlight = undefined;
-      });
-    }
-    return this.inFlight;
-  }
-
-  private async gather(): Promise<CollectedStats> {
-    const replies = await Promise.all(this.pool.slots.map((slot) => this.countersOf(slot)));
-    const now = process.hrtime.bigint();
-    const byRule = new Map<string, { slot: WorkerSlot; counters: WireRule }>();
-    const inputs: InputStats[] = [];
-    replies.forEach((reply, index) => {
-      if (!reply) return;
-      const slot = this.pool.slots[index];
-      for (const counters of reply.rules) byRule.set(counters.id, { slot, counters });
-      const drops = slot.sync?.kernelDrops() ?? new Map<string, bigint>();
-      for (const counters of reply.inputs) inputs.push(this.inputStats(slot, counters, drops, now));
-    });
-    const rules = this.rules().map((rule) => {
-      const found = byRule.get(rule.id);
-      return this.ruleStats(rule, found?.slot ?? this.ownerOf(rule), found?.counters, now);
-    });
+    for (const slot of this.pool.slots) slot.sync?.releaseSlots();
+    const nowNs = Number(process.hrtime.bigint());
+    const rules = this.rules();
+    const stats = rules.map((rule) => this.ruleStats(rule, nowNs));
     this.forgetDeleted(rules);
-    for (const r of rules) this.onRule(r.ruleId, r.lastPacketUnixNanos);
-    return { rules, inputs, collectedUnixNanos: BigInt(Date.now()) * 1_000_000n };
+    return Promise.resolve({ rules: stats, inputs: this.inputStats(), collectedUnixNanos: BigInt(Date.now()) * 1_000_000n });
   }
 
-  /** Cumulative value of a counter: recorded when read now, the ledger's total otherwise. */
-  private total(key: string, source: string | undefined, value: string | bigint | undefined, now: bigint): bigint {
-    return source !== undefined && value !== undefined ? this.ledger.record(key, source, BigInt(value), now) : this.ledger.total(key);
+  /** The time of a rule's last packet (0: never), read on its own: O(1). */
+  lastPacket(ruleId: string): bigint {
+    let latest = this.totals.get(ruleOwner(ruleId))?.[RULE_WORDS.lastPacketNs] ?? 0;
+    for (const slot of this.pool.slots) {
+      const snapshot = slot.sync?.snapshot;
+      const installed = snapshot?.rules.get(ruleId);
+      if (installed && snapshot!.region) latest = Math.max(latest, snapshot!.region.read(installed.counterSlot, RULE_WORDS.lastPacketNs));
+    }
+    return BigInt(latest);
   }
 
-  private ruleStats(rule: Rule, slot: WorkerSlot | undefined, counters: WireRule | undefined, now: bigint): RuleStats {
-    const source = counters && slot ? sourceOf(slot) : undefined;
-    const key = `rule:${rule.id}:`;
-    const wireOutputs = this.outputsInRuleOrder(rule, slot, counters);
+  /** Where a rule is installed now: the worker it is planned on first, then any other. */
+  private installedOf(rule: Rule): { slot: WorkerSlot; snapshot: InstalledSnapshot; installed: InstalledRule } | undefined {
+    const planned = this.pool.slots[this.plannedWorker(rule)];
+    for (const slot of planned ? [planned, ...this.pool.slots] : this.pool.slots) {
+      const snapshot = slot.sync?.snapshot;
+      const installed = snapshot?.rules.get(rule.id);
+      if (installed && snapshot!.region) return { slot, snapshot: snapshot!, installed };
+    }
+    return undefined;
+  }
+
+  private ruleStats(rule: Rule, nowNs: number): RuleStats {
+    const found = this.installedOf(rule);
+    const packets = found ? found.snapshot.region!.read(found.installed.counterSlot, RULE_WORDS.packets) : -1;
+    const cached = this.cache.get(rule.id);
+    if (
+      cached &&
+      sameDefinition(cached.rule, rule) &&
+      cached.installed === found?.installed &&
+      cached.totalsVersion === this.totals.version &&
+      cached.packets === packets &&
+      cached.stats.packetsPerSecond === 0 &&
+      cached.stats.outputs.every((o) => o.packetsPerSecond === 0)
+    ) {
+      return cached.stats;
+    }
+    const stats = this.buildRuleStats(rule, found, nowNs);
+    this.cache.set(rule.id, { rule, installed: found?.installed, totalsVersion: this.totals.version, packets, stats });
+    return stats;
+  }
+
+  private buildRuleStats(rule: Rule, found: ReturnType<StatsCollector['installedOf']>, nowNs: number): RuleStats {
+    const region = found?.snapshot.region;
+    const counts = [...(this.totals.get(ruleOwner(rule.id)) ?? new Array<number>(RULE_FIELDS).fill(0))];
+    if (found) region!.addInto(found.installed.counterSlot, RULE_FIELDS, counts, RULE_WORDS.lastPacketNs);
+
+    // The installed outputs by rule index, checked against the definition (which may have changed since).
+    const live: Array<number | undefined> = rule.outputs.map(() => undefined);
+    if (found) {
+      for (const output of found.installed.outputs) {
+        const definition = rule.outputs[output.index];
+        if (definition && outputIdentity(definition) === output.identity) live[output.index] = output.slot;
+        else {
+          const index = rule.outputs.findIndex((o) => outputIdentity(o) === output.identity);
+          if (index >= 0) live[index] = output.slot;
+        }
+      }
+    }
+    const outputCounts = rule.outputs.map((output, index) => {
+      const values = [...(this.totals.get(outputOwner(rule.id, outputIdentity(output))) ?? new Array<number>(OUTPUT_FIELDS).fill(0))];
+      if (live[index] !== undefined) region!.addInto(live[index]!, OUTPUT_FIELDS, values);
+      return values;
+    });
+    const rates = this.rates(rule.id, nowNs, [
+      counts[RULE_WORDS.packets],
+      counts[RULE_WORDS.bytes],
+      ...outputCounts.flatMap((o) => [o[OUTPUT_WORDS.packets], o[OUTPUT_WORDS.bytes]]),
+    ]);
     const outputs: OutputStats[] = rule.outputs.map((output, index) => {
-      const wire = wireOutputs[index];
-      const [packets, bytes, wouldBlock, unreachable, other] = OUTPUT_FIELDS.map((field) =>
-        this.total(`${key}out${index}:${field}`, wire ? source : undefined, wire?.[field], now),
-      );
+      const o = outputCounts[index];
       return {
         index,
         interface: output.interface,
         address: output.address,
         port: output.port,
-        packets,
-        bytes,
-        errorsWouldBlock: wouldBlock,
-        errorsUnreachable: unreachable,
-        errorsOther: other,
-        packetsPerSecond: this.ledger.rate(`${key}out${index}:packets`),
-        bitsPerSecond: this.ledger.rate(`${key}out${index}:bytes`) * 8,
+        packets: BigInt(o[OUTPUT_WORDS.packets]),
+        bytes: BigInt(o[OUTPUT_WORDS.bytes]),
+        errorsWouldBlock: BigInt(o[OUTPUT_WORDS.errWouldBlock]),
+        errorsUnreachable: BigInt(o[OUTPUT_WORDS.errUnreachable]),
+        errorsOther: BigInt(o[OUTPUT_WORDS.errOther]),
+        packetsPerSecond: rates[2 + 2 * index],
+        bitsPerSecond: rates[3 + 2 * index] * 8,
       };
     });
-    const sum = (pick: (o: OutputStats) => bigint) => outputs.reduce((acc, o) => acc + pick(o), 0n);
+    const sum = (word: number) => BigInt(outputCounts.reduce((acc, o) => acc + o[word], 0));
     return {
       ruleId: rule.id,
       name: rule.name,
-      worker: slot?.index ?? this.plannedWorker(rule),
-      packetsReceived: this.total(`${key}packets`, source, counters?.packets, now),
-      bytesReceived: this.total(`${key}bytes`, source, counters?.bytes, now),
-      packetsForwarded: this.total(`${key}forwarded`, source, counters?.forwarded, now),
+      worker: found?.slot.index ?? this.plannedWorker(rule),
+      packetsReceived: BigInt(counts[RULE_WORDS.packets]),
+      bytesReceived: BigInt(counts[RULE_WORDS.bytes]),
+      packetsForwarded: BigInt(counts[RULE_WORDS.forwarded]),
       drops: {
-        sendFailed: this.total(`${key}sendFailed`, source, counters?.sendFailed, now),
-        noBuffer: sum((o) => o.errorsWouldBlock),
-        unreachable: sum((o) => o.errorsUnreachable),
-        sendError: sum((o) => o.errorsOther),
+        sendFailed: BigInt(counts[RULE_WORDS.sendFailed]),
+        noBuffer: sum(OUTPUT_WORDS.errWouldBlock),
+        unreachable: sum(OUTPUT_WORDS.errUnreachable),
+        sendError: sum(OUTPUT_WORDS.errOther),
       },
-      lastPacketUnixNanos: this.latestPacket(rule.id, BigInt(counters?.lastPacketNs ?? 0)),
+      lastPacketUnixNanos: BigInt(counts[RULE_WORDS.lastPacketNs]),
       outputs,
-      packetsPerSecond: this.ledger.rate(`${key}packets`),
-      bitsPerSecond: this.ledger.rate(`${key}bytes`) * 8,
+      packetsPerSecond: rates[0],
+      bitsPerSecond: rates[1] * 8,
     };
   }
 
-  private latestPacket(ruleId: string, reported: bigint): bigint {
-    const latest = reported > (this.lastPacket.get(ruleId) ?? 0n) ? reported : this.lastPacket.get(ruleId) ?? 0n;
-    if (latest > 0n) this.lastPacket.set(ruleId, latest);
-    return latest;
-  }
-
-  /** The worker's output counters placed at the index of the rule output they belong to. */
-  private outputsInRuleOrder(rule: Rule, slot: WorkerSlot | undefined, counters: WireRule | undefined): Array<WireOutput | undefined> {
-    const placed: Array<WireOutput | undefined> = rule.outputs.map(() => undefined);
-    const planned = slot?.sync?.rules.find((r) => r.id === rule.id);
-    if (!planned || !counters) return placed;
-    for (const out of counters.outputs) {
-      const key = slot!.sync!.egressKeyOf(out.handle);
-      const position = key ? planned.outputs.indexOf(key) : -1;
-      if (position >= 0) placed[planned.outputIndexes[position]] = out;
+  /** Per-second rates of `values` over the latest window of at least MIN_RATE_WINDOW_NS. */
+  private rates(ruleId: string, nowNs: number, values: number[]): number[] {
+    const sample = this.samples.get(ruleId);
+    if (!sample || sample.values.length !== values.length) {
+      this.samples.set(ruleId, { atNs: nowNs, values, rates: values.map(() => 0) });
+      return values.map(() => 0);
     }
-    return placed;
-  }
-
-  private inputStats(slot: WorkerSlot, counters: WireInput, kernelDrops: Map<string, bigint>, now: bigint): InputStats {
-    const ifname = slot.sync?.captureInterface(counters.handle) ?? `#${counters.handle}`;
-    const source = `${sourceOf(slot)}/${counters.handle}`;
-    const key = `input:${slot.index}:${ifname}:`;
-    const [frames, bytes, unmatched, truncated, notIpv4, badHeader, badLength, fragment, notUdp] = INPUT_FIELDS.map((field) =>
-      this.total(`${key}${field}`, source, counters[field], now),
-    );
-    return {
-      worker: slot.index,
-      interface: ifname,
-      frames,
-      bytes,
-      unmatched,
-      parseErrors: { truncated, notIpv4, badHeader, badLength, fragment, notUdp },
-      kernelDrops: this.total(`${key}kernelDrops`, source, kernelDrops.get(ifname) ?? 0n, now),
-    };
-  }
-
-  private forgetDeleted(rules: RuleStats[]): void {
-    const live = new Set(rules.map((r) => r.ruleId));
-    for (const id of this.knownRules) {
-      if (live.has(id)) continue;
-      this.ledger.forget(`rule:${id}:`);
-      this.lastPacket.delete(id);
+    const elapsed = nowNs - sample.atNs;
+    if (elapsed >= MIN_RATE_WINDOW_NS) {
+      sample.rates = values.map((v, i) => Math.max(0, v - sample.values[i]) / (elapsed / 1e9));
+      sample.values = values;
+      sample.atNs = nowNs;
     }
-    this.knownRules = live;
+    return sample.rates;
   }
 
-  private ownerOf(rule: Rule): WorkerSlot | undefined {
-    return this.pool.slots.find((s) => s.sync?.rules.some((r) => r.id === rule.id));
-  }
-
-  private async countersOf(slot: WorkerSlot): Promise<CountersReply | undefined> {
-    if (!slot.running) return undefined;
-    try {
-      return (await slot.process!.request({ type: 'counters' })) as CountersReply;
-    } catch (err) {
-      log.warn(`worker-counters-${slot.index}`, 'cannot read worker counters', { worker: slot.index, error: (err as Error).message });
-      return undefined;
+  private inputStats(): InputStats[] {
+    const inputs: InputStats[] = [];
+    for (const slot of this.pool.slots) {
+      const snapshot = slot.sync?.snapshot;
+      const drops = slot.sync?.kernelDrops() ?? new Map<string, bigint>();
+      const live = new Map<string, number>();
+      for (const [handle, ifname] of snapshot?.inputs ?? []) live.set(ifname, snapshot!.inputSlots.get(handle)!);
+      // Inputs of earlier processes of this worker too (their counts are in the totals).
+      const names = new Set([...live.keys(), ...this.totals.inputsOf(slot.index)]);
+      for (const ifname of [...names].sort()) {
+        const owner = inputOwner(slot.index, ifname);
+        const values = [...(this.totals.get(owner) ?? [])];
+        while (values.length < INPUT_FIELDS + 1) values.push(0);
+        const regionSlot = live.get(ifname);
+        if (regionSlot !== undefined) snapshot!.region!.addInto(regionSlot, INPUT_FIELDS, values);
+        const kernelDrops = values[KERNEL_DROPS_FIELD] + Number(drops.get(ifname) ?? 0n);
+        inputs.push({
+          worker: slot.index,
+          interface: ifname,
+          frames: BigInt(values[INPUT_WORDS.frames]),
+          bytes: BigInt(values[INPUT_WORDS.bytes]),
+          unmatched: BigInt(values[INPUT_WORDS.unmatched]),
+          parseErrors: {
+            truncated: BigInt(values[INPUT_WORDS.truncated]),
+            notIpv4: BigInt(values[INPUT_WORDS.notIpv4]),
+            badHeader: BigInt(values[INPUT_WORDS.badHeader]),
+            badLength: BigInt(values[INPUT_WORDS.badLength]),
+            fragment: BigInt(values[INPUT_WORDS.fragment]),
+            notUdp: BigInt(values[INPUT_WORDS.notUdp]),
+          },
+          kernelDrops: BigInt(kernelDrops),
+        });
+      }
     }
+    return inputs;
+  }
+
+  /**
+   * A deleted rule's totals and rate samples go (a rule created again with its id starts from zero),
+   * including counts folded after its deletion (its slots are freed once out of use).
+   */
+  forgetDeletedRules(): void {
+    this.forgetDeleted(this.rules());
+  }
+
+  private forgetDeleted(rules: Rule[]): void {
+    const live = new Set(rules.map((r) => r.id));
+    for (const id of this.totals.rules()) if (!live.has(id)) this.totals.forgetRule(id);
+    for (const id of this.samples.keys()) if (!live.has(id)) this.samples.delete(id);
+    for (const id of this.cache.keys()) if (!live.has(id)) this.cache.delete(id);
   }
 }

@@ -31,7 +31,7 @@ export interface MetricsSources {
   ruleStates(): RuleState[];
   /** Every rule in the store now: mcr_rule_info follows creations, renames and deletions at the next scrape. */
   rules(): RuleInfo[];
-  workers(): Array<{ index: number; state: WorkerState; restarts: number }>;
+  workers(): Array<{ index: number; state: WorkerState; restarts: number; channelDropped?: number; dataplaneStalls?: number }>;
 }
 
 interface Family {
@@ -196,6 +196,20 @@ const FAMILIES: Family[] = [
     labels: ['worker'],
     kind: 'counter',
     samples: (_s, sources) => sources.workers().map((w): Sample => [{ worker: String(w.index) }, w.restarts]),
+  },
+  {
+    name: 'mcr_worker_channel_dropped_records_total',
+    help: 'Trace records a worker dropped because its channel to mcrd was full (mcrd not reading fast enough).',
+    labels: ['worker'],
+    kind: 'counter',
+    samples: (_s, sources) => sources.workers().map((w): Sample => [{ worker: String(w.index) }, w.channelDropped ?? 0]),
+  },
+  {
+    name: 'mcr_worker_dataplane_stalls_total',
+    help: 'Times the worker was restarted because its data-plane thread stopped turning its loop.',
+    labels: ['worker'],
+    kind: 'counter',
+    samples: (_s, sources) => sources.workers().map((w): Sample => [{ worker: String(w.index) }, w.dataplaneStalls ?? 0]),
   },
 ];
 

@@ -32,21 +32,19 @@ export class WorkerHandles implements HandleResolver {
   }
 
   owns(ruleId: string): boolean {
-    return this.sync?.rules.some((r) => r.id === ruleId) ?? false;
+    return this.sync?.snapshot.rules.has(ruleId) ?? false;
   }
 
   /** Output handle -> the rule output it sends for, for the rule as installed in this worker. */
   private outputsOf(ruleId: string): Map<number, ResolvedOutput> {
     const byHandle = new Map<number, ResolvedOutput>();
-    const planned = this.sync?.rules.find((r) => r.id === ruleId);
+    const installed = this.sync?.snapshot.rules.get(ruleId);
     const rule = this.findRule(ruleId);
-    if (!planned || rule?.id !== ruleId) return byHandle;
-    planned.outputs.forEach((key, position) => {
-      const handle = this.sync!.egressHandle(key);
-      const index = planned.outputIndexes[position];
+    if (!installed || rule?.id !== ruleId) return byHandle;
+    for (const { index, handle } of installed.outputs) {
       const output = rule.outputs[index];
-      if (handle !== undefined && output) byHandle.set(handle, { index, interface: output.interface, address: output.address, port: output.port });
-    });
+      if (output) byHandle.set(handle, { index, interface: output.interface, address: output.address, port: output.port });
+    }
     return byHandle;
   }
 }

@@ -55,3 +55,23 @@ export function dataplaneThread(pid: number, proc = '/proc'): ThreadPlacement | 
   }
   return undefined;
 }
+
+/** What the kernel says a thread is doing: its state letter and the CPU time it has used (clock ticks). */
+export interface ThreadRun {
+  /** R running or runnable, S sleeping, D in uninterruptible wait, T stopped, Z zombie... */
+  state: string;
+  cpuTicks: number;
+}
+
+/** The state and CPU time of process `pid`'s data-plane thread; undefined when it is not there. */
+export function dataplaneThreadRun(pid: number, proc = '/proc'): ThreadRun | undefined {
+  const thread = dataplaneThread(pid, proc);
+  if (!thread) return undefined;
+  try {
+    const stat = fs.readFileSync(path.join(proc, String(pid), 'task', String(thread.threadId), 'stat'), 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 1).trim().split(/\s+/); // fields 3, 4, ...
+    return { state: fields[0], cpuTicks: Number(fields[14 - 3]) + Number(fields[15 - 3]) };
+  } catch {
+    return undefined;
+  }
+}

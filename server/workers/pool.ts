@@ -14,6 +14,8 @@ import { logger } from '../log';
 import { RulePlacement } from '../rules/placement';
 import { SocketSettings, WorkerSync } from '../forwarding/worker-sync';
 import { assertWorldReadable } from './code-access';
+import { CounterRegion } from './counter-region';
+import { CounterTotals } from './counter-totals';
 import { workerEntry, WorkerProcess } from './worker-process';
 
 export const BACKOFF_INITIAL_MS = 250;
@@ -44,6 +46,10 @@ export class WorkerHealth {
   reportedHash = '';
   /** Drift handling: none, a resync is running, or a resync has been done and must have fixed it. */
   drift: 'none' | 'resyncing' | 'resynced' = 'none';
+  /** The data-plane thread's CPU time when its heartbeat was last seen stale while it was runnable. */
+  staleCpuTicks?: number;
+  /** The process's count of records dropped at its channel, as last reported. */
+  channelDropped = 0;
 }
 
 export class WorkerSlot {
@@ -59,6 +65,10 @@ export class WorkerSlot {
   lastExit = '';
   lastRestartReason = '';
   drifts = 0n;
+  /** Times its data-plane thread was found stalled (the process was then restarted). */
+  dataplaneStalls = 0;
+  /** Trace records its processes dropped because the channel to mcrd was full (all processes). */
+  channelDropped = 0;
   driftRepairs = 0n;
   driftRestarts = 0n;
 
@@ -76,6 +86,8 @@ export class WorkerPool extends EventEmitter {
   readonly slots: WorkerSlot[];
   /** Which worker owns each rule. */
   readonly placement: RulePlacement;
+  /** What the counter slots of every worker counted before they were freed (see CounterTotals). */
+  readonly totals = new CounterTotals();
   private stopping = false;
   private readonly log = logger('workers');
 
@@ -137,6 +149,8 @@ export class WorkerPool extends EventEmitter {
 
   private async launch(slot: WorkerSlot): Promise<void> {
     const { batch, logLevel, requestTimeoutMs, startTimeoutMs } = this.options;
+    // A region of its own for every process: the previous one's slots were folded when it went.
+    const region = new CounterRegion(this.addon);
     const process = new WorkerProcess({
       index: slot.index,
       core: slot.core,
@@ -145,13 +159,18 @@ export class WorkerPool extends EventEmitter {
       requestTimeoutMs,
       startTimeoutMs,
       testHooks: this.testHooksFor(slot.index),
+      countersFd: region.handle,
     });
     slot.process = process;
-    slot.sync = new WorkerSync(process, this.addon, this.options.sockets, process.log);
+    slot.sync = new WorkerSync(process, this.addon, this.options.sockets, process.log, region, this.totals, slot.index);
     slot.health = new WorkerHealth();
     slot.state = WorkerState.WORKER_STATE_STARTING;
     process.once('exit', (code: number | null, signal: string | null) => this.onExit(slot, process, code, signal));
-    await process.start();
+    try {
+      await process.start();
+    } finally {
+      region.closeFd(); // the worker has its own copy (or is gone); the mapping stays
+    }
     slot.state = WorkerState.WORKER_STATE_RUNNING;
     this.log.info('worker started', { worker: slot.index, pid: process.pid, uid: process.uid, core: slot.core });
     this.emit('started', slot);

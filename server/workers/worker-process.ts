@@ -38,6 +38,8 @@ export interface WorkerLaunch {
   startTimeoutMs: number;
   /** Only with mcrd --test-hooks. */
   testHooks?: { crashOnStart: boolean };
+  /** The counter region's memfd, handed over with the hello (the caller keeps its own). */
+  countersFd?: number;
 }
 
 interface Pending {
@@ -141,8 +143,9 @@ export class WorkerProcess extends EventEmitter {
     );
     try {
       await ready;
-      const { index, core, batch, logLevel, testHooks } = this.launch;
-      await this.request({ type: 'hello', index, core, batch, logLevel, testHooks });
+      const { index, core, batch, logLevel, testHooks, countersFd } = this.launch;
+      const counters = countersFd !== undefined;
+      await this.request({ type: 'hello', index, core, batch, logLevel, testHooks, counters }, counters ? [countersFd] : []);
     } catch (err) {
       this.kill();
       throw err;

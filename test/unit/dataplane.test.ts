@@ -448,6 +448,18 @@ const scenarios: Record<string, () => Promise<void>> = {
     await waitFor('traffic after the refusals', () => r2.received.length >= 100);
     expect(rule(dp.ruleCounters(), 'a').packets).to.equal(90n);
 
+    // Incremental updates: only the rules named change; the others keep their place and counters.
+    dp.updateRules([b], []);
+    expect(dp.ruleCounters().map((r) => r.id)).to.deep.equal(['a', 'b']);
+    dp.updateRules([{ ...a, outputs: [11, 10] }], ['b', 'never-installed']);
+    counters = dp.ruleCounters();
+    expect(counters.map((r) => r.id)).to.deep.equal(['a']);
+    expect(rule(counters, 'a').packets).to.equal(90n);
+    expect(rule(counters, 'a').outputs.map((o) => [o.handle, o.packets])).to.deep.equal([[11, 10n], [10, 0n]]);
+    expect(() => dp.updateRules([{ ...b, id: 'b2', port: 5000 }], []), 'a refused update').to.throw(TypeError, /same match key/);
+    expect(() => dp.updateRules([a], [7 as never]), 'a bad id').to.throw(TypeError, /removes\[0\]/);
+    expect(dp.ruleCounters().map((r) => r.id)).to.deep.equal(['a']);
+
     dp.close();
     sender.close();
     r1.close();

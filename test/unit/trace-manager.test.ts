@@ -404,8 +404,7 @@ describe('trace manager', () => {
     it('names handles from what a worker has installed and the rule definition', () => {
       const r = rule('r-a');
       const sync = {
-        rules: [{ id: 'r-a', ifname: 'in0', group: '239.1.1.1', port: 5000, source: '', outputs: ['key-out2'], outputIndexes: [1] }],
-        egressHandle: (key: string) => (key === 'key-out2' ? 21 : undefined),
+        snapshot: { rules: new Map([['r-a', { outputs: [{ index: 1, handle: 21, key: 'key-out2' }] }]]) },
         captureInterface: (handle: number) => (handle === 3 ? 'in0' : undefined),
       } as unknown as WorkerSync;
       const handles = new WorkerHandles(sync, (ref) => (ref === 'r-a' ? r : undefined));
