@@ -6,7 +6,7 @@
  */
 import type { DataplaneRule, Native } from '../../native';
 import { CanonicalRule, EgressDescription, rulesetHash } from '../../workers/protocol';
-import { buildCaptureFilter } from '../net/bpf';
+import { CaptureFilters } from '../net/capture-filter';
 import type { Logger } from '../log';
 import type { CaptureSpec, EgressSpec, PlannedRule, WorkerPlan } from './plan';
 import type { WorkerProcess } from '../workers/worker-process';
@@ -40,7 +40,7 @@ function describe(spec: EgressSpec): EgressDescription {
 
 function targetsKey(spec: CaptureSpec): string {
   return spec.targets
-    .map((t) => `${t.group}:${t.port}`)
+    .map((t) => `${t.group}:${t.port}:${t.source ?? ''}`)
     .sort()
     .join(',');
 }
@@ -55,13 +55,16 @@ export class WorkerSync {
   private installedRules: PlannedRule[] = [];
   private applying = false;
   private forceRules = false;
+  private readonly filters: CaptureFilters;
 
   constructor(
     private readonly worker: WorkerProcess,
     private readonly addon: Native,
     private readonly sockets: SocketSettings,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.filters = new CaptureFilters(addon);
+  }
 
   /** The hash of the rule set this worker should report. */
   get expectedHash(): string {
@@ -170,7 +173,7 @@ export class WorkerSync {
 
   /** Forgets everything without talking to the worker (it has gone); closes the supervisor's fds. */
   reset(): void {
-    for (const capture of this.captures.values()) this.addon.closeFd(capture.fd);
+    for (const capture of this.captures.values()) this.filters.close(capture.fd);
     this.captures.clear();
     this.egress.clear();
     this.installedHash = rulesetHash([]);
@@ -182,10 +185,9 @@ export class WorkerSync {
     const existing = this.captures.get(spec.ifname);
     if (existing && existing.ifindex === spec.ifindex) return;
     if (existing) await this.removeCapture(spec.ifname); // same name, new interface
-    const filter = buildCaptureFilter(spec.targets);
     let fd: number;
     try {
-      fd = this.addon.openPacketSocket({ ifindex: spec.ifindex, rcvbuf: this.sockets.rcvbuf, filter: filter.program });
+      fd = this.filters.open({ ifname: spec.ifname, ifindex: spec.ifindex, rcvbuf: this.sockets.rcvbuf }, spec.targets);
     } catch (err) {
       errors.set(spec.ifname, `cannot capture on ${spec.ifname}: ${(err as Error).message}`);
       return;
@@ -194,11 +196,10 @@ export class WorkerSync {
     try {
       await this.worker.request({ type: 'addInput', handle, interface: spec.ifname }, [fd]);
     } catch (err) {
-      this.addon.closeFd(fd);
+      this.filters.close(fd);
       throw err;
     }
     this.captures.set(spec.ifname, { handle, ifindex: spec.ifindex, fd, filterKey: targetsKey(spec), kernelDrops: 0n });
-    if (!filter.exact) this.log.warn('capture filter too large for the kernel: admitting all multicast', { interface: spec.ifname });
   }
 
   private async ensureEgress(spec: EgressSpec, errors: SyncErrors): Promise<void> {
@@ -226,7 +227,7 @@ export class WorkerSync {
     const key = targetsKey(spec);
     if (key === capture.filterKey) return;
     try {
-      this.addon.attachFilter(capture.fd, buildCaptureFilter(spec.targets).program);
+      this.filters.update(capture.fd, spec.targets);
       capture.filterKey = key;
     } catch (err) {
       errors.set(spec.ifname, `cannot update the capture filter on ${spec.ifname}: ${(err as Error).message}`);
@@ -236,7 +237,7 @@ export class WorkerSync {
   private async removeCapture(ifname: string): Promise<void> {
     const capture = this.captures.get(ifname)!;
     this.captures.delete(ifname);
-    this.addon.closeFd(capture.fd);
+    this.filters.close(capture.fd);
     await this.worker.request({ type: 'removeInput', handle: capture.handle });
   }
 

@@ -25,6 +25,11 @@ import { isMulticast, parseIPv4 } from '../rules/addresses';
 export interface CaptureTarget {
   group: string;
   port: number;
+  /**
+   * The rule's source ('' or absent: any). The classic program does not match sources (the data
+   * plane does); the eBPF filter (capture-filter.ts) does.
+   */
+  source?: string;
 }
 
 export interface CaptureFilter {
@@ -245,7 +250,8 @@ function coarseProgram(): BpfInsn[] {
   ];
 }
 
-function parseTarget({ group, port }: CaptureTarget): [number, number] {
+/** The target's group and port as numbers; throws on a group that is not multicast or a bad port. */
+export function parseTarget({ group, port }: CaptureTarget): [number, number] {
   const address = parseIPv4(group);
   if (address === undefined || !isMulticast(address)) throw new TypeError(`capture target group ${JSON.stringify(group)} is not an IPv4 multicast address`);
   if (!Number.isInteger(port) || port < 1 || port > 0xffff) throw new RangeError(`capture target port ${port} is not 1-65535`);
