@@ -250,8 +250,7 @@ function coarseProgram(): BpfInsn[] {
   ];
 }
 
-/** The target's group and port as numbers; throws on a group that is not multicast or a bad port. */
-export function parseTarget({ group, port }: CaptureTarget): [number, number] {
+function parseTarget({ group, port }: CaptureTarget): [number, number] {
   const address = parseIPv4(group);
   if (address === undefined || !isMulticast(address)) throw new TypeError(`capture target group ${JSON.stringify(group)} is not an IPv4 multicast address`);
   if (!Number.isInteger(port) || port < 1 || port > 0xffff) throw new RangeError(`capture target port ${port} is not 1-65535`);

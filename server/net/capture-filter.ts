@@ -17,8 +17,8 @@
  */
 import type { Native } from '../../native';
 import { logger } from '../log';
-import { isUnicast, parseIPv4 } from '../rules/addresses';
-import { buildCaptureFilter, CaptureTarget, parseTarget } from './bpf';
+import { isMulticast, isUnicast, parseIPv4 } from '../rules/addresses';
+import { buildCaptureFilter, CaptureTarget } from './bpf';
 
 export type CaptureFilterKind = 'ebpf' | 'classic';
 
@@ -74,27 +74,43 @@ export function currentCaptureFilterChoice(): CaptureFilterChoice | undefined {
   return processChoice;
 }
 
-type Keys = Map<string, [group: number, port: number, source: number]>;
+type Triple = [group: number, port: number, source: number];
+/** Map keys by a text made of the target's own strings: cheap to build and compare, parsed only when new. */
+type Keys = Map<string, Triple>;
+
+/** The texts of the keys admitting `targets`: `group|port|source` for each, `group|0|` for each group. */
+function keyTexts(targets: CaptureTarget[]): Set<string> {
+  const texts = new Set<string>();
+  for (const { group, port, source = '' } of targets) {
+    if (!Number.isInteger(port) || port < 1 || port > 0xffff) throw new RangeError(`capture target port ${port} is not 1-65535`);
+    texts.add(`${group}|${port}|${source}`);
+    texts.add(`${group}|0|`);
+  }
+  return texts;
+}
+
+/** A key text as the program's key, host byte order; throws TypeError on an address that does not fit. */
+function tripleOf(text: string): Triple {
+  const [group, port, source] = text.split('|');
+  const address = parseIPv4(group);
+  if (address === undefined || !isMulticast(address)) throw new TypeError(`capture target group ${JSON.stringify(group)} is not an IPv4 multicast address`);
+  if (!source) return [address, Number(port), 0];
+  const parsed = parseIPv4(source);
+  if (parsed === undefined || !isUnicast(parsed)) throw new TypeError(`capture target source ${JSON.stringify(source)} is not a unicast IPv4 address`);
+  return [address, Number(port), parsed];
+}
 
 /** The map keys admitting `targets`: each (group, port, source or 0 = any) and each (group, 0, 0). */
 export function captureKeys(targets: CaptureTarget[]): Keys {
   const keys: Keys = new Map();
-  for (const target of targets) {
-    const [group, port] = parseTarget(target);
-    let source = 0;
-    if (target.source) {
-      const parsed = parseIPv4(target.source);
-      if (parsed === undefined || !isUnicast(parsed)) throw new TypeError(`capture target source ${JSON.stringify(target.source)} is not a unicast IPv4 address`);
-      source = parsed;
-    }
-    keys.set(`${group},${port},${source}`, [group, port, source]);
-    keys.set(`${group},0,0`, [group, 0, 0]);
-  }
+  for (const text of keyTexts(targets)) keys.set(text, tripleOf(text));
   return keys;
 }
 
-function triples(keys: Iterable<[number, number, number]>): Uint32Array {
-  return Uint32Array.from([...keys].flat());
+function triples(keys: Iterable<Triple>): Uint32Array {
+  const flat: number[] = [];
+  for (const triple of keys) flat.push(...triple);
+  return Uint32Array.from(flat);
 }
 
 function capacityFor(keys: number): number {
@@ -180,16 +196,23 @@ export class CaptureFilters {
       this.addon.attachFilter(fd, this.classicProgram(socket, targets));
       return;
     }
-    const keys = captureKeys(targets);
+    // The diff, validated before anything changes: only new keys are parsed.
+    const wanted = keyTexts(targets);
+    const added = new Map<string, Triple>();
+    for (const text of wanted) if (!socket.keys.has(text)) added.set(text, tripleOf(text));
+    const removed = new Map<string, Triple>();
+    for (const [text, triple] of socket.keys) if (!wanted.has(text)) removed.set(text, triple);
+    if (added.size === 0 && removed.size === 0) return;
     try {
-      if (keys.size > socket.capacity) {
+      if (wanted.size > socket.capacity) {
+        const keys: Keys = new Map();
+        for (const text of wanted) keys.set(text, socket.keys.get(text) ?? added.get(text)!);
         this.replace(fd, socket, keys);
       } else {
-        const added = [...keys].filter(([key]) => !socket.keys.has(key)).map(([, triple]) => triple);
-        const removed = [...socket.keys].filter(([key]) => !keys.has(key)).map(([, triple]) => triple);
-        if (added.length > 0) this.addon.updateCaptureMap(socket.map, triples(added));
-        if (removed.length > 0) this.addon.deleteFromCaptureMap(socket.map, triples(removed));
-        socket.keys = keys;
+        if (added.size > 0) this.addon.updateCaptureMap(socket.map, triples(added.values()));
+        for (const [text, triple] of added) socket.keys.set(text, triple);
+        if (removed.size > 0) this.addon.deleteFromCaptureMap(socket.map, triples(removed.values()));
+        for (const text of removed.keys()) socket.keys.delete(text);
       }
     } catch (err) {
       // The map may be part-way (over-admitting at worst): replace the program with a classic one.
