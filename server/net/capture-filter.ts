@@ -204,7 +204,8 @@ export class CaptureFilters {
     for (const [text, triple] of socket.keys) if (!wanted.has(text)) removed.set(text, triple);
     if (added.size === 0 && removed.size === 0) return;
     try {
-      if (wanted.size > socket.capacity) {
+      // New keys go in before old ones leave, so the map must hold both for a moment.
+      if (socket.keys.size + added.size > socket.capacity) {
         const keys: Keys = new Map();
         for (const text of wanted) keys.set(text, socket.keys.get(text) ?? added.get(text)!);
         this.replace(fd, socket, keys);

@@ -168,6 +168,9 @@ describe('eBPF capture filter (in the kernel)', function () {
       addon.closeFd(map);
     }
     expect(() => addon.createCaptureMap(0)).to.throw(TypeError);
+    const lo = addon.ifNameToIndex('lo');
+    expect(() => addon.openPacketSocket({ ifindex: lo, rcvbuf: 1 << 16, filter: [[6, 0, 0, 0]], program: 0 })).to.throw(TypeError, /not both/);
+    expect(() => addon.openPacketSocket({ ifindex: lo, rcvbuf: 1 << 16, program: -1 })).to.throw(TypeError);
   });
 
   describe('CaptureFilters', () => {
@@ -189,6 +192,20 @@ describe('eBPF capture filter (in the kernel)', function () {
         filters.close(fd);
       }
       expect(filters.kindOf(fd)).to.equal(undefined);
+    });
+
+    it('grows a map that would hold old and new keys at once, staying eBPF', () => {
+      const filters = new CaptureFilters(native(), 'ebpf');
+      const fd = filters.open({ ifname: 'lo', ifindex: lo(), rcvbuf: 1 << 16 }, [{ group: '239.1.1.1', port: 5000 }]);
+      try {
+        // 1000 keys into the first 1024-key map, then 1000 others: they go in before the old ones
+        // leave, so the map must grow (a full map refuses the update: the socket would turn classic).
+        filters.update(fd, Array.from({ length: 500 }, (_, i) => ({ group: groupAt(i), port: 6000 })));
+        filters.update(fd, Array.from({ length: 500 }, (_, i) => ({ group: groupAt(1000 + i), port: 6000 })));
+        expect(filters.kindOf(fd)).to.equal('ebpf');
+      } finally {
+        filters.close(fd);
+      }
     });
 
     it('uses the classic program when told to', () => {
