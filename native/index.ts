@@ -279,6 +279,8 @@ export interface Native {
   attachCaptureProgram(fd: number, programFd: number): void;
   /** BPF_PROG_TEST_RUN on a frame as a packet socket sees it (from the Ethernet header): the verdict, 0 = drop. */
   testRunCaptureProgram(programFd: number, frame: Buffer): number;
+  /** The same `repeat` times: the kernel's mean time per run in ns (bench/capture-filter-cost.ts). */
+  timeCaptureProgram(programFd: number, frame: Buffer, repeat: number): number;
   /** UDP socket, bound to the device, connected to the destination, non-blocking, CLOEXEC. */
   openEgressSocket(options: EgressSocketOptions): number;
   /** An unbound UDP socket that only holds group memberships (IGMP joins). */

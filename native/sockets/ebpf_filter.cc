@@ -247,7 +247,9 @@ void AttachCaptureProgram(int socket_fd, int prog_fd) {
                "SO_ATTACH_BPF (fd " + std::to_string(socket_fd) + ")");
 }
 
-uint32_t TestRunCaptureProgram(int prog_fd, const uint8_t* frame, size_t length) {
+namespace {
+
+bpf_attr TestRun(int prog_fd, const uint8_t* frame, size_t length, uint32_t repeat) {
   // The test run pulls an Ethernet header off the data (eth_type_trans) and runs a socket filter
   // from the network header; an outer header to a multicast MAC therefore makes the program see
   // `frame` from its Ethernet header on, as a packet socket's filter does. Its ethertype is the local
@@ -260,9 +262,19 @@ uint32_t TestRunCaptureProgram(int prog_fd, const uint8_t* frame, size_t length)
   attr.test.prog_fd = static_cast<uint32_t>(prog_fd);
   attr.test.data_in = Pointer(data.data());
   attr.test.data_size_in = static_cast<uint32_t>(data.size());
-  attr.test.repeat = 1;
+  attr.test.repeat = repeat;
   CheckSyscall(static_cast<int>(Bpf(BPF_PROG_TEST_RUN, &attr)), "bpf(BPF_PROG_TEST_RUN)");
-  return attr.test.retval;
+  return attr;
+}
+
+}  // namespace
+
+uint32_t TestRunCaptureProgram(int prog_fd, const uint8_t* frame, size_t length) {
+  return TestRun(prog_fd, frame, length, 1).test.retval;
+}
+
+uint32_t TimeCaptureProgram(int prog_fd, const uint8_t* frame, size_t length, uint32_t repeat) {
+  return TestRun(prog_fd, frame, length, repeat).test.duration;
 }
 
 }  // namespace mcr

@@ -42,4 +42,8 @@ void AttachCaptureProgram(int socket_fd, int prog_fd);
 // header on); returns the program's verdict (0 = drop, else the bytes kept).
 uint32_t TestRunCaptureProgram(int prog_fd, const uint8_t* frame, size_t length);
 
+// The same, run `repeat` times in the kernel: the mean time of one run in nanoseconds, as the kernel
+// measures it (BPF_PROG_TEST_RUN's duration).
+uint32_t TimeCaptureProgram(int prog_fd, const uint8_t* frame, size_t length, uint32_t repeat);
+
 }  // namespace mcr

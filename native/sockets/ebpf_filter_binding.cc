@@ -67,6 +67,17 @@ Napi::Value TestRunCaptureProgramJs(const Napi::CallbackInfo& info) {
   });
 }
 
+Napi::Value TimeCaptureProgramJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int program = FdValue(env, info[0], "programFd");
+  if (!info[1].IsBuffer()) throw Napi::TypeError::New(env, "frame must be a Buffer");
+  Napi::Buffer<uint8_t> frame = info[1].As<Napi::Buffer<uint8_t>>();
+  const auto repeat = static_cast<uint32_t>(IntegerIn(env, info[2], "repeat", 1, 100'000'000));
+  return TranslateErrors(env, [&] {
+    return Napi::Number::New(env, TimeCaptureProgram(program, frame.Data(), frame.Length(), repeat));
+  });
+}
+
 }  // namespace
 
 void InitEbpfFilter(Napi::Env env, Napi::Object exports) {
@@ -76,6 +87,7 @@ void InitEbpfFilter(Napi::Env env, Napi::Object exports) {
   exports.Set("deleteFromCaptureMap", Napi::Function::New(env, ChangeCaptureMapJs<DeleteFromCaptureMap>, "deleteFromCaptureMap"));
   exports.Set("attachCaptureProgram", Napi::Function::New(env, AttachCaptureProgramJs, "attachCaptureProgram"));
   exports.Set("testRunCaptureProgram", Napi::Function::New(env, TestRunCaptureProgramJs, "testRunCaptureProgram"));
+  exports.Set("timeCaptureProgram", Napi::Function::New(env, TimeCaptureProgramJs, "timeCaptureProgram"));
 }
 
 }  // namespace mcr
