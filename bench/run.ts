@@ -16,6 +16,7 @@ import path from 'path';
 import { MCRD_MAIN } from '../test/support/mcrd';
 import { measureCeiling } from './lib/cases/ceiling';
 import { measureRelay } from './lib/cases/relay-cases';
+import { measureRulesScale } from './lib/cases/rules-scale';
 import { measureScale } from './lib/cases/scale';
 import { Bench } from './lib/harness';
 import { kernelMulticastRouting, KernelCapability } from './lib/kernel-capabilities';
@@ -125,6 +126,7 @@ async function main(): Promise<void> {
       relays.push(await measureRelay(bench, relay, ceilings, topology, UNROUTABLE_RELAYS.includes(name)));
     }
     if (plan.scale) scale = await measureScale(bench, relayNamed, ceilings[0]);
+    if (plan.rulesScale !== null) scale = [...scale, ...(await measureRulesScale(bench, ctx, ceilings[0], plan.rulesScale))];
   } finally {
     topology.destroy();
   }

@@ -17,8 +17,12 @@ export interface PacketSocketOptions {
   ifindex: number;
   /** Receive buffer in bytes (set with SO_RCVBUFFORCE, so rmem_max does not cap it). */
   rcvbuf: number;
-  /** The filter attached before the socket is bound, so no unfiltered frame is ever queued. */
-  filter: BpfInsn[];
+  /**
+   * The filter attached before the socket is bound, so no unfiltered frame is ever queued: a classic
+   * program (`filter`) or the fd of a loaded eBPF socket filter (`program`, see loadCaptureProgram).
+   */
+  filter?: BpfInsn[];
+  program?: number;
 }
 
 export interface EgressSocketOptions {
@@ -281,6 +285,22 @@ export interface Native {
   attachFilter(fd: number, program: BpfInsn[]): void;
   /** Reads and resets PACKET_STATISTICS. */
   packetStatistics(fd: number): PacketStatistics;
+  /**
+   * The eBPF capture filter (native/sockets/ebpf_filter.h, docs/decisions/0028). createCaptureMap:
+   * BPF_MAP_CREATE of a hash of (group, port, source) keys holding at most `capacity`; returns its fd.
+   */
+  createCaptureMap(capacity: number): number;
+  /** BPF_PROG_LOAD of the capture program on that map; a verifier refusal's message ends with its log. */
+  loadCaptureProgram(mapFd: number): number;
+  /** Adds / removes keys: (group, port, source) triples in host byte order; port 0 = the group itself, source 0 = any. */
+  updateCaptureMap(mapFd: number, keys: Uint32Array): void;
+  deleteFromCaptureMap(mapFd: number, keys: Uint32Array): void;
+  /** SO_ATTACH_BPF: replaces the socket's filter with the program, atomically. */
+  attachCaptureProgram(fd: number, programFd: number): void;
+  /** BPF_PROG_TEST_RUN on a frame as a packet socket sees it (from the Ethernet header): the verdict, 0 = drop. */
+  testRunCaptureProgram(programFd: number, frame: Buffer): number;
+  /** The same `repeat` times: the kernel's mean time per run in ns (bench/capture-filter-cost.ts). */
+  timeCaptureProgram(programFd: number, frame: Buffer, repeat: number): number;
   /** UDP socket, bound to the device, connected to the destination, non-blocking, CLOEXEC. */
   openEgressSocket(options: EgressSocketOptions): number;
   /** An unbound UDP socket that only holds group memberships (IGMP joins). */

@@ -26,6 +26,7 @@ import { metricsRegistry, serveMetrics } from './stats/metrics';
 import type { Rule } from '../gen/mcr/v1/rules';
 import { EventKind } from '../gen/mcr/v1/system';
 import { EventBus } from './events/bus';
+import { captureFilterChoice } from './net/capture-filter';
 import { InterfaceChange, InterfaceTable } from './net/interfaces';
 import { HeartbeatMonitor } from './workers/health';
 import { chooseCpus } from './workers/cpu-choice';
@@ -64,6 +65,7 @@ export class Daemon {
   async start(): Promise<void> {
     const { options } = this;
     const addon = native();
+    captureFilterChoice(addon); // probes eBPF and logs which capture filter is used, and why
     // Before anything is opened or started: a CPU setting that cannot be honoured refuses the start.
     const allowedCpus = addon.allowedCpus();
     const settingName = (key: 'cpus' | 'interfaceCpus', flag: string) => (options.commandLine.has(key) || !options.config ? flag : `${key} (config ${options.config})`);

@@ -34,6 +34,8 @@ export interface Plan {
   cpuAtNdr: boolean;
   /** Scale cases (rules, fan-out, workers) at the first size. */
   scale: boolean;
+  /** The capture filter at scale: NDR with this many rules installed against `scaleFlows` rules (cases/rules-scale.ts); null: not run. */
+  rulesScale: number | null;
   /** Rules installed in the "many rules" case, and flows carrying traffic in the scale cases. */
   manyRules: number;
   scaleFlows: number;
@@ -77,10 +79,11 @@ export function parsePlan(argv: string[], cpus: number, defaultResultsDir: strin
     .option('--relays <list>', `relays of the main cases (${RELAY_NAMES.join(',')})`, relayList)
     .option('--repeats <n>', 'NDR searches per median', positiveInt)
     .option('--no-scale', 'skip the scale cases')
+    .option('--rules-scale [rules]', 'also measure the NDR with 20,000 (or [rules]) rules installed against 10, eBPF and classic capture filter (several minutes)', positiveInt)
     .option('--results <dir>', 'results directory', defaultResultsDir)
     .exitOverride();
   program.parse(argv, { from: 'user' });
-  const o = program.opts<{ quick?: boolean; sizes?: number[]; relays?: RelayName[]; repeats?: number; scale: boolean; results: string }>();
+  const o = program.opts<{ quick?: boolean; sizes?: number[]; relays?: RelayName[]; repeats?: number; scale: boolean; rulesScale?: number | true; results: string }>();
   const quick = o.quick === true;
   const last = Math.max(0, cpus - 1);
   return {
@@ -100,6 +103,7 @@ export function parsePlan(argv: string[], cpus: number, defaultResultsDir: strin
     cpuSamples: quick ? 1 : 3,
     cpuAtNdr: !quick,
     scale: !quick && o.scale,
+    rulesScale: o.rulesScale === undefined ? null : o.rulesScale === true ? 20_000 : o.rulesScale,
     manyRules: 1000,
     scaleFlows: 10,
     fanOut: 10,

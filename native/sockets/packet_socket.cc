@@ -29,13 +29,13 @@ void SetReceiveBuffer(int fd, int bytes, const std::string& context) {
   CheckSyscall(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes)), context + "SO_RCVBUF");
 }
 
-}  // namespace
-
-int OpenPacketSocket(int ifindex, int rcvbuf, const BpfProgram& filter) {
+// Opens the socket, lets `attach` put its filter in place, then binds it (see the header).
+template <typename Attach>
+int OpenFiltered(int ifindex, int rcvbuf, Attach&& attach) {
   const std::string context = "openPacketSocket (ifindex " + std::to_string(ifindex) + "): ";
   // Protocol 0: the socket is not hooked into the receive path until bind() names a protocol.
   UniqueFd fd(CheckSyscall(socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), context + "socket"));
-  SetFilter(fd.get(), filter, context);
+  attach(fd.get(), context);
   const int one = 1;
   CheckSyscall(setsockopt(fd.get(), SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)),
                context + "PACKET_IGNORE_OUTGOING");
@@ -47,6 +47,18 @@ int OpenPacketSocket(int ifindex, int rcvbuf, const BpfProgram& filter) {
   addr.sll_ifindex = ifindex;
   CheckSyscall(bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)), context + "bind");
   return fd.Release();
+}
+
+}  // namespace
+
+int OpenPacketSocket(int ifindex, int rcvbuf, const BpfProgram& filter) {
+  return OpenFiltered(ifindex, rcvbuf, [&](int fd, const std::string& context) { SetFilter(fd, filter, context); });
+}
+
+int OpenPacketSocketWithProgram(int ifindex, int rcvbuf, int prog_fd) {
+  return OpenFiltered(ifindex, rcvbuf, [&](int fd, const std::string& context) {
+    CheckSyscall(setsockopt(fd, SOL_SOCKET, SO_ATTACH_BPF, &prog_fd, sizeof(prog_fd)), context + "SO_ATTACH_BPF");
+  });
 }
 
 void AttachFilter(int fd, const BpfProgram& filter) {

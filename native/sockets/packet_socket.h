@@ -22,6 +22,9 @@ struct PacketSocketStats {
 // closed) naming the failed step and the interface.
 int OpenPacketSocket(int ifindex, int rcvbuf, const BpfProgram& filter);
 
+// The same with an eBPF socket filter (a loaded BPF_PROG_TYPE_SOCKET_FILTER program, SO_ATTACH_BPF).
+int OpenPacketSocketWithProgram(int ifindex, int rcvbuf, int prog_fd);
+
 // Replaces the socket's filter (SO_ATTACH_FILTER swaps the program atomically).
 void AttachFilter(int fd, const BpfProgram& filter);
 

@@ -74,6 +74,12 @@ Napi::Value OpenPacketSocketJs(const Napi::CallbackInfo& info) {
   Napi::Object options = ObjectValue(env, info[0], "options");
   const int ifindex = IfindexValue(env, options.Get("ifindex"), "options.ifindex");
   const int rcvbuf = BufferSizeValue(env, options.Get("rcvbuf"), "options.rcvbuf");
+  // Either a classic program (`filter`) or a loaded eBPF socket filter (`program`, its fd).
+  if (!options.Get("program").IsUndefined()) {
+    if (!options.Get("filter").IsUndefined()) throw Napi::TypeError::New(env, "options take filter or program, not both");
+    const int program = FdValue(env, options.Get("program"), "options.program");
+    return TranslateErrors(env, [&] { return Napi::Number::New(env, OpenPacketSocketWithProgram(ifindex, rcvbuf, program)); });
+  }
   const BpfProgram filter = ProgramValue(env, options.Get("filter"), "options.filter");
   return TranslateErrors(env, [&] { return Napi::Number::New(env, OpenPacketSocket(ifindex, rcvbuf, filter)); });
 }
@@ -154,6 +160,8 @@ void SetInheritableJs(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+void InitEbpfFilter(Napi::Env env, Napi::Object exports);
+
 void InitSockets(Napi::Env env, Napi::Object exports) {
   exports.Set("openPacketSocket", Napi::Function::New(env, OpenPacketSocketJs, "openPacketSocket"));
   exports.Set("attachFilter", Napi::Function::New(env, AttachFilterJs, "attachFilter"));
@@ -166,6 +174,7 @@ void InitSockets(Napi::Env env, Napi::Object exports) {
   exports.Set("ifNameToIndex", Napi::Function::New(env, IfNameToIndexJs, "ifNameToIndex"));
   exports.Set("socketpair", Napi::Function::New(env, SocketpairJs, "socketpair"));
   exports.Set("setInheritable", Napi::Function::New(env, SetInheritableJs, "setInheritable"));
+  InitEbpfFilter(env, exports);
 }
 
 }  // namespace mcr

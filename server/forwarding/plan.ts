@@ -203,7 +203,7 @@ export function planForwarding(rules: Rule[], placement: number | RulePlacement,
       capture = { ifname: inputIf.name, ifindex: inputIf.index, targets: [] };
       plan.captures.set(inputIf.name, capture);
     }
-    capture.targets.push({ group: input.group, port: input.port });
+    capture.targets.push({ group: input.group, port: input.port, source: input.source });
     const trace = traces(rule.id);
     plan.rules.push({
       id: rule.id,

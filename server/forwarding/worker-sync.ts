@@ -15,7 +15,7 @@ import type { DataplaneRule, Native } from '../../native';
 import { CanonicalRule, EgressDescription, hashFromSum, MAX_FDS_PER_MESSAGE, OutputDescription, ruleDigest, UpdateRulesReply, UpdateRulesRequest } from '../../workers/protocol';
 import { CounterRegion, INPUT_FIELDS, OUTPUT_FIELDS, RULE_FIELDS } from '../workers/counter-region';
 import { CounterTotals, inputOwner, outputOwner, ruleOwner } from '../workers/counter-totals';
-import { buildCaptureFilter } from '../net/bpf';
+import { CaptureFilters } from '../net/capture-filter';
 import type { Logger } from '../log';
 import { InstalledOutput, InstalledRule, InstalledSnapshot } from './installed';
 import type { CaptureSpec, EgressSpec, PlannedRule, WorkerPlan } from './plan';
@@ -65,7 +65,7 @@ function describe(spec: EgressSpec): EgressDescription {
 
 function targetsKey(spec: CaptureSpec): string {
   return spec.targets
-    .map((t) => `${t.group}:${t.port}`)
+    .map((t) => `${t.group}:${t.port}:${t.source ?? ''}`)
     .sort()
     .join(',');
 }
@@ -124,6 +124,7 @@ export class WorkerSync {
   private releases: Array<{ epoch: number; slots: DroppedSlot[] }> = [];
   /** Slots dropped by a change not confirmed (yet): released with the next confirmed change. */
   private limbo: DroppedSlot[] = [];
+  private readonly filters: CaptureFilters;
 
   constructor(
     private readonly worker: WorkerProcess,
@@ -135,7 +136,9 @@ export class WorkerSync {
     /** Where the counts of freed slots go. */
     private readonly totals: CounterTotals,
     private readonly workerIndex: number,
-  ) {}
+  ) {
+    this.filters = new CaptureFilters(addon);
+  }
 
   /**
    * Folds into the totals and frees the slots no table the data plane may still use names (its loop
@@ -392,7 +395,7 @@ export class WorkerSync {
   reset(): void {
     const drops = this.kernelDrops();
     for (const [ifname, capture] of this.captures) {
-      this.addon.closeFd(capture.fd);
+      this.filters.close(capture.fd);
       this.limbo.push({ owner: inputOwner(this.workerIndex, ifname), slot: capture.slot, fields: INPUT_FIELDS, pair: true });
       this.totals.add(inputOwner(this.workerIndex, ifname), KERNEL_DROPS_FIELD, Number(drops.get(ifname) ?? 0n), INPUT_FIELDS + 1);
     }
@@ -409,17 +412,16 @@ export class WorkerSync {
     const existing = this.captures.get(spec.ifname);
     if (existing && existing.ifindex === spec.ifindex) return;
     if (existing) await this.removeCapture(spec.ifname); // same name, new interface
-    const filter = buildCaptureFilter(spec.targets);
     let fd: number;
     try {
-      fd = this.addon.openPacketSocket({ ifindex: spec.ifindex, rcvbuf: this.sockets.rcvbuf, filter: filter.program });
+      fd = this.filters.open({ ifname: spec.ifname, ifindex: spec.ifindex, rcvbuf: this.sockets.rcvbuf }, spec.targets);
     } catch (err) {
       errors.set(spec.ifname, `cannot capture on ${spec.ifname}: ${(err as Error).message}`);
       return;
     }
     const slot = this.region.allocatePair();
     if (slot === undefined) {
-      this.addon.closeFd(fd);
+      this.filters.close(fd);
       errors.set(spec.ifname, `no counter slot left for input ${spec.ifname} in worker ${this.workerIndex}'s counter region`);
       return;
     }
@@ -427,12 +429,11 @@ export class WorkerSync {
     try {
       await this.worker.request({ type: 'addInput', handle, interface: spec.ifname, counterSlot: slot }, [fd]);
     } catch (err) {
-      this.addon.closeFd(fd);
+      this.filters.close(fd);
       this.region.release(slot, true);
       throw err;
     }
     this.captures.set(spec.ifname, { handle, slot, ifindex: spec.ifindex, fd, filterKey: targetsKey(spec), kernelDrops: 0n });
-    if (!filter.exact) this.log.warn('capture filter too large for the kernel: admitting all multicast', { interface: spec.ifname });
   }
 
   /** Opens the egress sockets and hands them over, MAX_FDS_PER_MESSAGE per message, pipelined. */
@@ -468,7 +469,7 @@ export class WorkerSync {
     const key = targetsKey(spec);
     if (key === capture.filterKey) return;
     try {
-      this.addon.attachFilter(capture.fd, buildCaptureFilter(spec.targets).program);
+      this.filters.update(capture.fd, spec.targets);
       capture.filterKey = key;
     } catch (err) {
       errors.set(spec.ifname, `cannot update the capture filter on ${spec.ifname}: ${(err as Error).message}`);
@@ -479,7 +480,7 @@ export class WorkerSync {
     const capture = this.captures.get(ifname)!;
     const drops = this.kernelDrops().get(ifname) ?? 0n;
     this.captures.delete(ifname);
-    this.addon.closeFd(capture.fd);
+    this.filters.close(capture.fd);
     const owner = inputOwner(this.workerIndex, ifname);
     this.totals.add(owner, KERNEL_DROPS_FIELD, Number(drops), INPUT_FIELDS + 1);
     const dropped: DroppedSlot = { owner, slot: capture.slot, fields: INPUT_FIELDS, pair: true };

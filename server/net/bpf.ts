@@ -25,6 +25,11 @@ import { isMulticast, parseIPv4 } from '../rules/addresses';
 export interface CaptureTarget {
   group: string;
   port: number;
+  /**
+   * The rule's source ('' or absent: any). The classic program does not match sources (the data
+   * plane does); the eBPF filter (capture-filter.ts) does.
+   */
+  source?: string;
 }
 
 export interface CaptureFilter {

@@ -11,6 +11,7 @@ import { RuleState } from '../../gen/mcr/v1/rules';
 import { WorkerState } from '../../gen/mcr/v1/system';
 import type { Listener } from '../config/options';
 import { logger } from '../log';
+import { currentCaptureFilterChoice } from '../net/capture-filter';
 import type { CollectedStats } from './collector';
 
 const log = logger('api');
@@ -189,6 +190,16 @@ const FAMILIES: Family[] = [
     labels: ['worker'],
     kind: 'gauge',
     samples: (_s, sources) => sources.workers().map((w): Sample => [{ worker: String(w.index) }, w.state === WorkerState.WORKER_STATE_RUNNING ? 1 : 0]),
+  },
+  {
+    name: 'mcr_capture_filter_info',
+    help: 'Always 1: the kernel capture filter in use (ebpf or classic) and why (supported, forced, unsupported).',
+    labels: ['filter', 'reason'],
+    kind: 'gauge',
+    samples: () => {
+      const choice = currentCaptureFilterChoice();
+      return choice ? [[{ filter: choice.kind, reason: choice.reason }, 1]] : [];
+    },
   },
   {
     name: 'mcr_worker_restarts_total',

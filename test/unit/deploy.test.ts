@@ -23,7 +23,7 @@ const INSTALL_DIR = '/opt/mcr';
 const SOCKET = '/run/mcr/mcr.sock';
 const STATE_DIR = '/var/lib/mcr';
 /** What mcrd needs (see the unit's header): capture, forced buffers, starting workers as nobody, signalling them. */
-const CAPABILITIES = ['NET_ADMIN', 'NET_RAW', 'KILL', 'SETGID', 'SETPCAP', 'SETUID'];
+const CAPABILITIES = ['NET_ADMIN', 'NET_RAW', 'KILL', 'SETGID', 'SETPCAP', 'SETUID', 'BPF'];
 
 /** Runs a tool to completion; fails with a hint when the tool itself is missing. */
 function run(file: string, args: string[], missingHint: string): { status: number | null; stdout: string; stderr: string } {

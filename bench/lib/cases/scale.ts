@@ -13,7 +13,7 @@ import type { Relay, RelaySetup } from '../relays';
 import { McrRelay } from '../relays/mcr';
 import type { CeilingResult, ScaleKind, ScaleResult } from '../results';
 
-interface ScaleCase {
+export interface ScaleCase {
   kinds: ScaleKind[];
   label: string;
   relay: RelayName;
@@ -64,7 +64,7 @@ function describeCase(c: ScaleCase, size: number, relay: string): ScaleResult {
   };
 }
 
-async function measureCase(bench: Bench, c: ScaleCase, relay: Relay, ceiling: CeilingResult): Promise<ScaleResult> {
+export async function measureCase(bench: Bench, c: ScaleCase, relay: Relay, ceiling: CeilingResult): Promise<ScaleResult> {
   const size = ceiling.size;
   const result = describeCase(c, size, relay.name);
   const unsupported = relay.unsupported(c.setup);

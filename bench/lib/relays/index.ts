@@ -25,7 +25,7 @@ export function createRelay(
     case 'mcr-w1':
       return new McrRelay(ctx, 1);
     case 'mcr-w1-trace':
-      return new McrRelay(ctx, 1, { sampleEvery: TRACE_SAMPLE_EVERY });
+      return new McrRelay(ctx, 1, { trace: { sampleEvery: TRACE_SAMPLE_EVERY } });
     case 'mcr-w2':
       return new McrRelay(ctx, 2);
     case 'kernel':

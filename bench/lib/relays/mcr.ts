@@ -12,6 +12,7 @@ import { waitFor } from '../../../test/support/poll';
 import { waitForWorkersInSync } from '../../../test/support/rules';
 import { residentByLabel } from '../memory';
 import { outputLink, RELAY_IN } from '../topology';
+import { BULK_PIECE, BulkRules, maxRulesArgs } from './mcr-bulk';
 import { Flow, Relay, RelayContext, RelaySetup } from './relay';
 
 /** Rules are created this many at a time (the store persists each change). */
@@ -26,22 +27,33 @@ export const TRACE_SAMPLE_EVERY = 10;
 const TRACE_RECORD_LIMIT = 100_000;
 const TRACE_TIME_LIMIT_MS = 3_600_000;
 
+export interface McrRelayOptions {
+  trace?: { sampleEvery: number };
+  /** MCR_CAPTURE_FILTER for mcrd: 'classic' forces the classic capture filter (a diagnostic, docs/decisions/0029). */
+  captureFilter?: 'classic';
+}
+
 export class McrRelay implements Relay {
   readonly name: string;
   readonly description: string;
   private mcrd: Mcrd | null = null;
   private client: McrClient | null = null;
   private tracedRules: string[] = [];
+  /** Set when more than BULK_PIECE rules were installed (see mcr-bulk.ts). */
+  private bulk: BulkRules | null = null;
+  private readonly trace?: { sampleEvery: number };
 
   constructor(
     private readonly ctx: RelayContext,
     private readonly workers: number,
-    private readonly trace?: { sampleEvery: number },
+    private readonly options: McrRelayOptions = {},
   ) {
-    this.name = `mcr-w${workers}${trace ? '-trace' : ''}`;
+    const trace = (this.trace = options.trace);
+    this.name = `mcr-w${workers}${trace ? '-trace' : ''}${options.captureFilter ? `-${options.captureFilter}` : ''}`;
     this.description =
       `mcrd --workers ${workers} (worker i pinned to CPU i by mcrd), rules created over gRPC` +
-      (trace ? `, every traffic rule traced (1 packet in ${trace.sampleEvery} recorded, snap 128 bytes)` : '');
+      (trace ? `, every traffic rule traced (1 packet in ${trace.sampleEvery} recorded, snap 128 bytes)` : '') +
+      (options.captureFilter ? `, MCR_CAPTURE_FILTER=${options.captureFilter}` : '');
   }
 
   /** Enables (again: with fresh limits) the traces of the traffic rules. */
@@ -57,9 +69,18 @@ export class McrRelay implements Relay {
   }
 
   async start(setup: RelaySetup): Promise<void> {
-    const mcrd = new Mcrd(this.ctx.topology.ns.relay, { workers: this.workers, logLevel: 'warn' });
+    const all = [...setup.flows, ...setup.idleFlows];
+    const mcrd = new Mcrd(this.ctx.topology.ns.relay, { workers: this.workers, logLevel: 'warn', extraArgs: maxRulesArgs(all.length) });
     this.mcrd = mcrd;
-    await mcrd.start();
+    // mcrd inherits the environment when it is spawned (at the start of start()).
+    const saved = process.env.MCR_CAPTURE_FILTER;
+    if (this.options.captureFilter) process.env.MCR_CAPTURE_FILTER = this.options.captureFilter;
+    try {
+      await mcrd.start();
+    } finally {
+      if (saved === undefined) delete process.env.MCR_CAPTURE_FILTER;
+      else process.env.MCR_CAPTURE_FILTER = saved;
+    }
     const client = new McrClient(mcrd.socketPath);
     this.client = client;
     const outputs = setup.outputs.map((k) => ({ interface: outputLink(k).relay.ifname, address: '', port: 0 }));
@@ -67,7 +88,12 @@ export class McrRelay implements Relay {
       input: { interface: RELAY_IN.ifname, group: flow.group, port: flow.port },
       outputs: outputs.map((o) => ({ ...o, address: flow.group, port: flow.port })),
     });
-    const all = [...setup.flows, ...setup.idleFlows];
+    if (all.length > BULK_PIECE) {
+      const started = Date.now();
+      this.bulk = await BulkRules.install(mcrd.socketPath, all.map(rule), setup.flows.length, this.workers);
+      this.ctx.log(`  ${this.name}: ${all.length} rules installed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      return;
+    }
     const created: string[] = [];
     for (let i = 0; i < all.length; i += CREATE_CONCURRENCY) {
       created.push(...(await Promise.all(all.slice(i, i + CREATE_CONCURRENCY).map((flow) => client.createRule(rule(flow))))).map((r) => r.id));
@@ -87,6 +113,8 @@ export class McrRelay implements Relay {
   async stop(): Promise<void> {
     this.client?.close();
     this.client = null;
+    this.bulk?.close();
+    this.bulk = null;
     const mcrd = this.mcrd;
     this.mcrd = null;
     if (!mcrd) return;
@@ -105,7 +133,7 @@ export class McrRelay implements Relay {
   async counters(): Promise<Record<string, number>> {
     const client = this.client;
     if (!client) return {};
-    const [inputs, rules] = await Promise.all([client.getWorkerStats(), client.getStats()]);
+    const [inputs, rules] = this.bulk ? await this.bulk.counters() : await Promise.all([client.getWorkerStats(), client.getStats()]);
     const sum = <T>(list: T[], value: (item: T) => bigint | number) => list.reduce((total, item) => total + Number(value(item)), 0);
     const outputs = rules.flatMap((r) => r.outputs);
     return {
@@ -122,6 +150,7 @@ export class McrRelay implements Relay {
   /** How many rules each worker owns (a flow's rule decides which worker, hence which CPU, forwards it). */
   async rulesPerWorker(): Promise<number[]> {
     if (!this.client) return [];
+    if (this.bulk) return this.bulk.rulesPerWorker();
     return (await this.client.listWorkers()).sort((a, b) => a.index - b.index).map((w) => w.rules);
   }
 

@@ -1,0 +1,280 @@
+#include "sockets/ebpf_filter.h"
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstring>
+#include <map>
+
+#include "common/fd.h"
+
+namespace mcr {
+
+namespace {
+
+long Bpf(int cmd, bpf_attr* attr) { return syscall(__NR_bpf, cmd, attr, sizeof(*attr)); }
+
+uint64_t Pointer(const void* p) { return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(p)); }
+
+// Registers.
+constexpr uint8_t R0 = 0, R1 = 1, R2 = 2, R6 = 6, R7 = 7, R10 = 10;
+
+// Frame layout, from the Ethernet header (what an AF_PACKET SOCK_RAW socket's filter sees).
+constexpr int32_t kEthType = 12;
+constexpr int32_t kEthHlen = 14;
+constexpr int32_t kVlanHlen = 4;
+constexpr int32_t kIpVersionIhl = kEthHlen + 0;
+constexpr int32_t kIpFragment = kEthHlen + 6;
+constexpr int32_t kIpProtocol = kEthHlen + 9;
+constexpr int32_t kIpSource = kEthHlen + 12;
+constexpr int32_t kIpDestination = kEthHlen + 16;
+constexpr int32_t kUdpDestinationPort = kEthHlen + 2;  // from the UDP header, found at 14 + X
+constexpr int32_t kEthPIp = 0x0800;
+constexpr int32_t kEthP8021Q = 0x8100;
+constexpr int32_t kIpFragmentMask = 0x3fff;  // MF and fragment offset
+constexpr int32_t kIpMinIhl = 5;
+constexpr int32_t kIpprotoUdp = 17;
+constexpr int32_t kAccept = 0x40000;  // bytes kept: any whole frame, as the classic filter
+
+// The key on the stack: fp-16 group, fp-12 port, fp-10 pad, fp-8 source.
+constexpr int16_t kKey = -16;
+constexpr int16_t kKeyPort = kKey + static_cast<int16_t>(offsetof(CaptureKey, port));
+constexpr int16_t kKeySource = kKey + static_cast<int16_t>(offsetof(CaptureKey, source));
+
+// A tiny assembler: forward jumps name a label, resolved when the label is placed.
+class Assembler {
+ public:
+  void Emit(uint8_t code, uint8_t dst, uint8_t src, int16_t off, int32_t imm) {
+    bpf_insn insn{};
+    insn.code = code;
+    insn.dst_reg = dst;
+    insn.src_reg = src;
+    insn.off = off;
+    insn.imm = imm;
+    insns_.push_back(insn);
+  }
+  void MovReg(uint8_t dst, uint8_t src) { Emit(BPF_ALU64 | BPF_MOV | BPF_X, dst, src, 0, 0); }
+  void MovImm(uint8_t dst, int32_t imm) { Emit(BPF_ALU64 | BPF_MOV | BPF_K, dst, 0, 0, imm); }
+  void AluImm(uint8_t op, uint8_t dst, int32_t imm) { Emit(BPF_ALU64 | op | BPF_K, dst, 0, 0, imm); }
+  void AluReg(uint8_t op, uint8_t dst, uint8_t src) { Emit(BPF_ALU64 | op | BPF_X, dst, src, 0, 0); }
+  void LoadCtx(uint8_t dst, int16_t offset) { Emit(BPF_LDX | BPF_MEM | BPF_W, dst, R6, offset, 0); }
+  // R0 = the frame's bytes at `offset` (+ R7 for Indirect), in host order; out of the frame: return 0.
+  void LoadAbs(uint8_t size, int32_t offset) { Emit(BPF_LD | BPF_ABS | size, 0, 0, 0, offset); }
+  void LoadInd(uint8_t size, uint8_t index, int32_t offset) { Emit(BPF_LD | BPF_IND | size, 0, index, 0, offset); }
+  void StoreImm(uint8_t size, int16_t offset, int32_t imm) { Emit(BPF_ST | BPF_MEM | size, R10, 0, offset, imm); }
+  void StoreReg(uint8_t size, int16_t offset, uint8_t src) { Emit(BPF_STX | BPF_MEM | size, R10, src, offset, 0); }
+  void Jump(uint8_t op, uint8_t dst, int32_t imm, const std::string& label) {
+    fixups_.emplace(insns_.size(), label);
+    Emit(BPF_JMP | op | BPF_K, dst, 0, 0, imm);
+  }
+  void Goto(const std::string& label) {
+    fixups_.emplace(insns_.size(), label);
+    Emit(BPF_JMP | BPF_JA, 0, 0, 0, 0);
+  }
+  void Label(const std::string& name) { labels_[name] = insns_.size(); }
+  void LoadMapFd(uint8_t dst, int map_fd) {
+    Emit(BPF_LD | BPF_DW | BPF_IMM, dst, BPF_PSEUDO_MAP_FD, 0, map_fd);
+    Emit(0, 0, 0, 0, 0);
+  }
+  void Call(int32_t helper) { Emit(BPF_JMP | BPF_CALL, 0, 0, 0, helper); }
+  void Exit() { Emit(BPF_JMP | BPF_EXIT, 0, 0, 0, 0); }
+
+  std::vector<bpf_insn> Finish() {
+    for (const auto& [at, label] : fixups_) {
+      insns_[at].off = static_cast<int16_t>(labels_.at(label) - at - 1);
+    }
+    return insns_;
+  }
+
+ private:
+  std::vector<bpf_insn> insns_;
+  std::map<std::string, size_t> labels_;
+  std::multimap<size_t, std::string> fixups_;
+};
+
+// Looks the key on the stack up; accepts when it is there, else falls through.
+void LookupAndAccept(Assembler& a, int map_fd) {
+  a.LoadMapFd(R1, map_fd);
+  a.MovReg(R2, R10);
+  a.AluImm(BPF_ADD, R2, kKey);
+  a.Call(BPF_FUNC_map_lookup_elem);
+  a.Jump(BPF_JNE, R0, 0, "accept");
+}
+
+// The same decisions as the classic exact program (server/net/bpf.ts), with the (group, port[,
+// source]) and group lookups in the map instead of generated code.
+std::vector<bpf_insn> CaptureProgram(int map_fd) {
+  Assembler a;
+  a.MovReg(R6, R1);  // LD_ABS/IND take the context from R6
+  // Never our own host's frames; never frames whose VLAN tag the NIC stripped (the VLAN's own).
+  a.LoadCtx(R0, offsetof(__sk_buff, pkt_type));
+  a.Jump(BPF_JEQ, R0, PACKET_OUTGOING, "drop");
+  a.LoadCtx(R0, offsetof(__sk_buff, vlan_present));
+  a.Jump(BPF_JNE, R0, 0, "drop");
+  a.StoreImm(BPF_DW, kKey, 0);
+  a.StoreImm(BPF_W, kKeySource, 0);
+  // R7 = length of one in-band 802.1Q tag (0 or 4); then IPv4 only.
+  a.MovImm(R7, 0);
+  a.LoadAbs(BPF_H, kEthType);
+  a.Jump(BPF_JNE, R0, kEthP8021Q, "untagged");
+  a.MovImm(R7, kVlanHlen);
+  a.LoadInd(BPF_H, R7, kEthType);
+  a.Label("untagged");
+  a.Jump(BPF_JNE, R0, kEthPIp, "drop");
+  a.LoadInd(BPF_W, R7, kIpDestination);
+  a.StoreReg(BPF_W, kKey, R0);
+  // UDP that is not a fragment and has IHL >= 5: exactly (group, port, source), then (group, port, any).
+  a.LoadInd(BPF_B, R7, kIpProtocol);
+  a.Jump(BPF_JNE, R0, kIpprotoUdp, "group");
+  a.LoadInd(BPF_H, R7, kIpFragment);
+  a.Jump(BPF_JSET, R0, kIpFragmentMask, "group");
+  a.LoadInd(BPF_W, R7, kIpSource);
+  a.StoreReg(BPF_W, kKeySource, R0);
+  a.LoadInd(BPF_B, R7, kIpVersionIhl);
+  a.AluImm(BPF_AND, R0, 0x0f);
+  a.Jump(BPF_JLT, R0, kIpMinIhl, "group");
+  a.AluImm(BPF_LSH, R0, 2);
+  a.AluReg(BPF_ADD, R7, R0);  // R7 = offset of the UDP header from the IPv4 header's start
+  a.LoadInd(BPF_H, R7, kUdpDestinationPort);
+  a.Jump(BPF_JEQ, R0, 0, "drop");  // no target has port 0, which is the group's own key
+  a.StoreReg(BPF_H, kKeyPort, R0);
+  LookupAndAccept(a, map_fd);
+  a.StoreImm(BPF_W, kKeySource, 0);
+  LookupAndAccept(a, map_fd);
+  a.Goto("drop");
+  // Anything else to one of the groups is the data plane's to count.
+  a.Label("group");
+  a.StoreImm(BPF_H, kKeyPort, 0);
+  a.StoreImm(BPF_W, kKeySource, 0);
+  LookupAndAccept(a, map_fd);
+  a.Label("drop");
+  a.MovImm(R0, 0);
+  a.Exit();
+  a.Label("accept");
+  a.MovImm(R0, kAccept);
+  a.Exit();
+  return a.Finish();
+}
+
+// The last lines of a verifier log (its verdict is at the end).
+std::string Tail(const std::string& log, size_t lines) {
+  size_t end = log.find_last_not_of("\n");
+  if (end == std::string::npos) return "";
+  size_t start = end + 1;
+  for (size_t n = 0; n < lines && start > 0; ++n) {
+    const size_t newline = log.rfind('\n', start - 1);
+    start = newline == std::string::npos ? 0 : newline;
+  }
+  std::string tail = log.substr(start, end + 1 - start);
+  for (char& c : tail) if (c == '\n') c = ' ';
+  while (!tail.empty() && tail.front() == ' ') tail.erase(0, 1);
+  return tail;
+}
+
+void SetName(char (&field)[BPF_OBJ_NAME_LEN], const char* name) { std::strncpy(field, name, BPF_OBJ_NAME_LEN - 1); }
+
+}  // namespace
+
+int CreateCaptureMap(uint32_t capacity) {
+  bpf_attr attr{};
+  attr.map_type = BPF_MAP_TYPE_HASH;
+  attr.key_size = sizeof(CaptureKey);
+  attr.value_size = sizeof(uint32_t);
+  attr.max_entries = capacity;
+  // Unpreallocated: memory follows the keys present, not the capacity.
+  attr.map_flags = BPF_F_NO_PREALLOC;
+  SetName(attr.map_name, "mcr_capture");
+  return CheckSyscall(static_cast<int>(Bpf(BPF_MAP_CREATE, &attr)),
+                      "bpf(BPF_MAP_CREATE hash, " + std::to_string(capacity) + " keys)");
+}
+
+int LoadCaptureProgram(int map_fd) {
+  const std::vector<bpf_insn> program = CaptureProgram(map_fd);
+  static const char kLicense[] = "Apache-2.0";
+  bpf_attr attr{};
+  attr.prog_type = BPF_PROG_TYPE_SOCKET_FILTER;
+  attr.insns = Pointer(program.data());
+  attr.insn_cnt = static_cast<uint32_t>(program.size());
+  attr.license = Pointer(kLicense);
+  SetName(attr.prog_name, "mcr_capture");
+  const int fd = static_cast<int>(Bpf(BPF_PROG_LOAD, &attr));
+  if (fd >= 0) return fd;
+  const int err = errno;
+  std::string step = "bpf(BPF_PROG_LOAD socket filter)";
+  if (err == EACCES || err == EINVAL) {
+    // Load again with the verifier's log, to say why.
+    std::vector<char> log(1 << 16);
+    attr.log_level = 1;
+    attr.log_buf = Pointer(log.data());
+    attr.log_size = static_cast<uint32_t>(log.size());
+    const int again = static_cast<int>(Bpf(BPF_PROG_LOAD, &attr));
+    if (again >= 0) return again;  // refused once, accepted with a log: take it
+    const std::string tail = Tail(std::string(log.data()), 3);
+    if (!tail.empty()) step += ": verifier: " + tail;
+  }
+  throw SyscallError(step, err);
+}
+
+void UpdateCaptureMap(int map_fd, const std::vector<CaptureKey>& keys) {
+  const uint32_t value = 1;
+  for (const CaptureKey& key : keys) {
+    bpf_attr attr{};
+    attr.map_fd = static_cast<uint32_t>(map_fd);
+    attr.key = Pointer(&key);
+    attr.value = Pointer(&value);
+    attr.flags = BPF_ANY;
+    CheckSyscall(static_cast<int>(Bpf(BPF_MAP_UPDATE_ELEM, &attr)), "bpf(BPF_MAP_UPDATE_ELEM)");
+  }
+}
+
+void DeleteFromCaptureMap(int map_fd, const std::vector<CaptureKey>& keys) {
+  for (const CaptureKey& key : keys) {
+    bpf_attr attr{};
+    attr.map_fd = static_cast<uint32_t>(map_fd);
+    attr.key = Pointer(&key);
+    if (Bpf(BPF_MAP_DELETE_ELEM, &attr) < 0 && errno != ENOENT) throw SyscallError("bpf(BPF_MAP_DELETE_ELEM)", errno);
+  }
+}
+
+void AttachCaptureProgram(int socket_fd, int prog_fd) {
+  CheckSyscall(setsockopt(socket_fd, SOL_SOCKET, SO_ATTACH_BPF, &prog_fd, sizeof(prog_fd)),
+               "SO_ATTACH_BPF (fd " + std::to_string(socket_fd) + ")");
+}
+
+namespace {
+
+bpf_attr TestRun(int prog_fd, const uint8_t* frame, size_t length, uint32_t repeat) {
+  // The test run pulls an Ethernet header off the data (eth_type_trans) and runs a socket filter
+  // from the network header; an outer header to a multicast MAC therefore makes the program see
+  // `frame` from its Ethernet header on, as a packet socket's filter does. Its ethertype is the local
+  // experimental one: with IPv4 there, the test run would insist on an IPv4 header after it.
+  std::vector<uint8_t> data(ETH_HLEN + length);
+  const uint8_t outer[ETH_HLEN] = {0x01, 0x00, 0x5e, 0x00, 0x00, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x88, 0xb5};
+  std::memcpy(data.data(), outer, ETH_HLEN);
+  if (length > 0) std::memcpy(data.data() + ETH_HLEN, frame, length);
+  bpf_attr attr{};
+  attr.test.prog_fd = static_cast<uint32_t>(prog_fd);
+  attr.test.data_in = Pointer(data.data());
+  attr.test.data_size_in = static_cast<uint32_t>(data.size());
+  attr.test.repeat = repeat;
+  CheckSyscall(static_cast<int>(Bpf(BPF_PROG_TEST_RUN, &attr)), "bpf(BPF_PROG_TEST_RUN)");
+  return attr;
+}
+
+}  // namespace
+
+uint32_t TestRunCaptureProgram(int prog_fd, const uint8_t* frame, size_t length) {
+  return TestRun(prog_fd, frame, length, 1).test.retval;
+}
+
+uint32_t TimeCaptureProgram(int prog_fd, const uint8_t* frame, size_t length, uint32_t repeat) {
+  return TestRun(prog_fd, frame, length, repeat).test.duration;
+}
+
+}  // namespace mcr

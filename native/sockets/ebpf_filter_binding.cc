@@ -1,0 +1,93 @@
+// N-API glue for the eBPF capture filter (native/index.ts: createCaptureMap ... testRunCaptureProgram).
+#include <napi.h>
+
+#include <string>
+#include <vector>
+
+#include "common/js_glue.h"
+#include "sockets/ebpf_filter.h"
+
+namespace mcr {
+
+namespace {
+
+// The largest map a capture filter asks for (keys per socket).
+constexpr int64_t kMaxCapacity = 1 << 24;
+
+// A Uint32Array of (group, port, source) triples, host byte order, as capture keys.
+std::vector<CaptureKey> KeysValue(Napi::Env env, Napi::Value value, const std::string& name) {
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) {
+    throw Napi::TypeError::New(env, name + " must be a Uint32Array of (group, port, source) triples");
+  }
+  Napi::Uint32Array array = value.As<Napi::Uint32Array>();
+  if (array.ElementLength() % 3 != 0) throw Napi::TypeError::New(env, name + " must hold whole (group, port, source) triples");
+  std::vector<CaptureKey> keys(array.ElementLength() / 3);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const uint32_t port = array[3 * i + 1];
+    if (port > 0xffff) throw Napi::TypeError::New(env, name + "[" + std::to_string(3 * i + 1) + "] must be a port 0..65535");
+    keys[i] = CaptureKey{array[3 * i], static_cast<uint16_t>(port), 0, array[3 * i + 2]};
+  }
+  return keys;
+}
+
+Napi::Value CreateCaptureMapJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const auto capacity = static_cast<uint32_t>(IntegerIn(env, info[0], "capacity", 1, kMaxCapacity));
+  return TranslateErrors(env, [&] { return Napi::Number::New(env, CreateCaptureMap(capacity)); });
+}
+
+Napi::Value LoadCaptureProgramJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int map = FdValue(env, info[0], "mapFd");
+  return TranslateErrors(env, [&] { return Napi::Number::New(env, LoadCaptureProgram(map)); });
+}
+
+template <void (*Change)(int, const std::vector<CaptureKey>&)>
+void ChangeCaptureMapJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int map = FdValue(env, info[0], "mapFd");
+  const std::vector<CaptureKey> keys = KeysValue(env, info[1], "keys");
+  TranslateErrors(env, [&] { Change(map, keys); });
+}
+
+void AttachCaptureProgramJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int socket = FdValue(env, info[0], "fd");
+  const int program = FdValue(env, info[1], "programFd");
+  TranslateErrors(env, [&] { AttachCaptureProgram(socket, program); });
+}
+
+Napi::Value TestRunCaptureProgramJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int program = FdValue(env, info[0], "programFd");
+  if (!info[1].IsBuffer()) throw Napi::TypeError::New(env, "frame must be a Buffer");
+  Napi::Buffer<uint8_t> frame = info[1].As<Napi::Buffer<uint8_t>>();
+  return TranslateErrors(env, [&] {
+    return Napi::Number::New(env, TestRunCaptureProgram(program, frame.Data(), frame.Length()));
+  });
+}
+
+Napi::Value TimeCaptureProgramJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int program = FdValue(env, info[0], "programFd");
+  if (!info[1].IsBuffer()) throw Napi::TypeError::New(env, "frame must be a Buffer");
+  Napi::Buffer<uint8_t> frame = info[1].As<Napi::Buffer<uint8_t>>();
+  const auto repeat = static_cast<uint32_t>(IntegerIn(env, info[2], "repeat", 1, 100'000'000));
+  return TranslateErrors(env, [&] {
+    return Napi::Number::New(env, TimeCaptureProgram(program, frame.Data(), frame.Length(), repeat));
+  });
+}
+
+}  // namespace
+
+void InitEbpfFilter(Napi::Env env, Napi::Object exports) {
+  exports.Set("createCaptureMap", Napi::Function::New(env, CreateCaptureMapJs, "createCaptureMap"));
+  exports.Set("loadCaptureProgram", Napi::Function::New(env, LoadCaptureProgramJs, "loadCaptureProgram"));
+  exports.Set("updateCaptureMap", Napi::Function::New(env, ChangeCaptureMapJs<UpdateCaptureMap>, "updateCaptureMap"));
+  exports.Set("deleteFromCaptureMap", Napi::Function::New(env, ChangeCaptureMapJs<DeleteFromCaptureMap>, "deleteFromCaptureMap"));
+  exports.Set("attachCaptureProgram", Napi::Function::New(env, AttachCaptureProgramJs, "attachCaptureProgram"));
+  exports.Set("testRunCaptureProgram", Napi::Function::New(env, TestRunCaptureProgramJs, "testRunCaptureProgram"));
+  exports.Set("timeCaptureProgram", Napi::Function::New(env, TimeCaptureProgramJs, "timeCaptureProgram"));
+}
+
+}  // namespace mcr

@@ -1,0 +1,274 @@
+/**
+ * The capture filters of the supervisor's AF_PACKET sockets, whichever kind the kernel takes.
+ *
+ * - eBPF (preferred): one BPF_PROG_TYPE_SOCKET_FILTER program per socket (native/sockets/ebpf_filter.cc)
+ *   looking (group, port, source), (group, port, any) and (group) up in a hash map this class keeps in
+ *   step with the socket's targets by adding and deleting single keys, so the kernel matches exactly
+ *   at any rule count and a change never touches the keys of other flows. A map that would overflow is
+ *   replaced by a larger one, filled before its program is swapped in (SO_ATTACH_BPF is atomic).
+ * - classic (fallback): the generated program of bpf.ts, exact up to 4096 instructions, beyond that
+ *   admitting all IPv4 multicast.
+ *
+ * Which kind is used is decided once per process by trying it (creating a map, loading the program),
+ * not assumed: a kernel without the bpf() syscall, a seccomp'd container or a verifier refusal selects
+ * classic, logged once with the reason and exposed as mcr_capture_filter_info. MCR_CAPTURE_FILTER=classic
+ * forces classic (a diagnostic). Only the supervisor calls bpf(); a worker only reads the filtered socket.
+ * See docs/decisions/0028-ebpf-capture-filter.md and 0029-capture-filter-fallback.md.
+ */
+import type { Native } from '../../native';
+import { logger } from '../log';
+import { isMulticast, isUnicast, parseIPv4 } from '../rules/addresses';
+import { buildCaptureFilter, CaptureTarget } from './bpf';
+
+export type CaptureFilterKind = 'ebpf' | 'classic';
+
+export interface CaptureFilterChoice {
+  kind: CaptureFilterKind;
+  /** Bounded, for the metric: why this kind. */
+  reason: 'supported' | 'forced' | 'unsupported';
+  /** For the log: the refusal's message, or what forced it. */
+  detail: string;
+}
+
+/** Diagnostic: `classic` makes mcrd use the classic program even where eBPF works. */
+export const CAPTURE_FILTER_ENV = 'MCR_CAPTURE_FILTER';
+
+/** Smallest map capacity (keys); a map is sized at twice its keys, rounded up to a power of two. */
+const MIN_CAPACITY = 1024;
+
+const log = logger('net');
+
+/** Tries what the eBPF filter needs (a map and the program on it) and says which kind to use. */
+export function probeCaptureFilter(addon: Native, env: NodeJS.ProcessEnv = process.env): CaptureFilterChoice {
+  const forced = env[CAPTURE_FILTER_ENV];
+  if (forced === 'classic') return { kind: 'classic', reason: 'forced', detail: `${CAPTURE_FILTER_ENV}=classic` };
+  let map: number | undefined;
+  try {
+    map = addon.createCaptureMap(1);
+    addon.closeFd(addon.loadCaptureProgram(map));
+    return { kind: 'ebpf', reason: 'supported', detail: 'the kernel accepted the map and the program' };
+  } catch (err) {
+    return { kind: 'classic', reason: 'unsupported', detail: (err as Error).message };
+  } finally {
+    if (map !== undefined) addon.closeFd(map);
+  }
+}
+
+let processChoice: CaptureFilterChoice | undefined;
+
+/** The kind this process uses: probed and logged on first use. */
+export function captureFilterChoice(addon: Native): CaptureFilterChoice {
+  if (processChoice) return processChoice;
+  processChoice = probeCaptureFilter(addon);
+  const meta = { filter: processChoice.kind, reason: processChoice.reason, detail: processChoice.detail };
+  if (processChoice.reason === 'unsupported') {
+    log.warn('capture filter: eBPF refused, using classic BPF (exact up to about 670 flows per socket, then all multicast)', meta);
+  } else {
+    log.info(`capture filter: ${processChoice.kind === 'ebpf' ? 'eBPF hash map' : 'classic BPF'}`, meta);
+  }
+  return processChoice;
+}
+
+/** The choice made so far, if any (for mcr_capture_filter_info). */
+export function currentCaptureFilterChoice(): CaptureFilterChoice | undefined {
+  return processChoice;
+}
+
+type Triple = [group: number, port: number, source: number];
+/** Map keys by a text made of the target's own strings: cheap to build and compare, parsed only when new. */
+type Keys = Map<string, Triple>;
+
+/** The texts of the keys admitting `targets`: `group|port|source` for each, `group|0|` for each group. */
+function keyTexts(targets: CaptureTarget[]): Set<string> {
+  const texts = new Set<string>();
+  for (const { group, port, source = '' } of targets) {
+    if (!Number.isInteger(port) || port < 1 || port > 0xffff) throw new RangeError(`capture target port ${port} is not 1-65535`);
+    texts.add(`${group}|${port}|${source}`);
+    texts.add(`${group}|0|`);
+  }
+  return texts;
+}
+
+/** A key text as the program's key, host byte order; throws TypeError on an address that does not fit. */
+function tripleOf(text: string): Triple {
+  const [group, port, source] = text.split('|');
+  const address = parseIPv4(group);
+  if (address === undefined || !isMulticast(address)) throw new TypeError(`capture target group ${JSON.stringify(group)} is not an IPv4 multicast address`);
+  if (!source) return [address, Number(port), 0];
+  const parsed = parseIPv4(source);
+  if (parsed === undefined || !isUnicast(parsed)) throw new TypeError(`capture target source ${JSON.stringify(source)} is not a unicast IPv4 address`);
+  return [address, Number(port), parsed];
+}
+
+/** The map keys admitting `targets`: each (group, port, source or 0 = any) and each (group, 0, 0). */
+export function captureKeys(targets: CaptureTarget[]): Keys {
+  const keys: Keys = new Map();
+  for (const text of keyTexts(targets)) keys.set(text, tripleOf(text));
+  return keys;
+}
+
+function triples(keys: Iterable<Triple>): Uint32Array {
+  const flat: number[] = [];
+  for (const triple of keys) flat.push(...triple);
+  return Uint32Array.from(flat);
+}
+
+function capacityFor(keys: number): number {
+  return Math.max(MIN_CAPACITY, 2 ** Math.ceil(Math.log2(2 * keys)));
+}
+
+interface EbpfSocket {
+  kind: 'ebpf';
+  ifname: string;
+  map: number;
+  capacity: number;
+  keys: Keys;
+}
+
+interface ClassicSocket {
+  kind: 'classic';
+  ifname: string;
+  /** False while the program is the coarse all-multicast one (logged when it becomes so). */
+  exact: boolean;
+}
+
+export interface CaptureSocketOptions {
+  /** For log messages. */
+  ifname: string;
+  ifindex: number;
+  rcvbuf: number;
+}
+
+/** Opens capture sockets with their filter in place and keeps each filter matching its targets. */
+export class CaptureFilters {
+  private readonly sockets = new Map<number, EbpfSocket | ClassicSocket>();
+
+  /** `kind` overrides the process's choice (tests). */
+  constructor(
+    private readonly addon: Native,
+    private readonly kind?: CaptureFilterKind,
+  ) {}
+
+  /** The filter kind on a socket this opened. */
+  kindOf(fd: number): CaptureFilterKind | undefined {
+    return this.sockets.get(fd)?.kind;
+  }
+
+  /** An AF_PACKET socket on the interface admitting exactly `targets` (bound only once filtered). */
+  open(options: CaptureSocketOptions, targets: CaptureTarget[]): number {
+    const { ifname, ifindex, rcvbuf } = options;
+    if ((this.kind ?? captureFilterChoice(this.addon).kind) === 'ebpf') {
+      let filter: { map: number; program: number; capacity: number; keys: Keys } | undefined;
+      try {
+        filter = this.loadFilled(captureKeys(targets));
+      } catch (err) {
+        if (err instanceof TypeError || err instanceof RangeError) throw err;
+        log.warn('capture filter: eBPF refused for this socket, using classic BPF', { interface: ifname, detail: (err as Error).message });
+      }
+      if (filter) {
+        let fd: number;
+        try {
+          fd = this.addon.openPacketSocket({ ifindex, rcvbuf, program: filter.program });
+        } catch (err) {
+          this.addon.closeFd(filter.map);
+          throw err;
+        } finally {
+          this.addon.closeFd(filter.program); // the socket holds the program, the program the map
+        }
+        this.sockets.set(fd, { kind: 'ebpf', ifname, map: filter.map, capacity: filter.capacity, keys: filter.keys });
+        return fd;
+      }
+    }
+    const socket: ClassicSocket = { kind: 'classic', ifname, exact: true };
+    const fd = this.addon.openPacketSocket({ ifindex, rcvbuf, filter: this.classicProgram(socket, targets) });
+    this.sockets.set(fd, socket);
+    return fd;
+  }
+
+  /**
+   * Makes the socket's filter admit exactly `targets`. eBPF: new keys are added before old ones are
+   * deleted, and keys that stay are never touched, so no frame of an unchanged flow is refused.
+   */
+  update(fd: number, targets: CaptureTarget[]): void {
+    const socket = this.sockets.get(fd);
+    if (!socket) throw new Error(`capture filter: fd ${fd} was not opened here`);
+    if (socket.kind === 'classic') {
+      this.addon.attachFilter(fd, this.classicProgram(socket, targets));
+      return;
+    }
+    // The diff, validated before anything changes: only new keys are parsed.
+    const wanted = keyTexts(targets);
+    const added = new Map<string, Triple>();
+    for (const text of wanted) if (!socket.keys.has(text)) added.set(text, tripleOf(text));
+    const removed = new Map<string, Triple>();
+    for (const [text, triple] of socket.keys) if (!wanted.has(text)) removed.set(text, triple);
+    if (added.size === 0 && removed.size === 0) return;
+    try {
+      // New keys go in before old ones leave, so the map must hold both for a moment.
+      if (socket.keys.size + added.size > socket.capacity) {
+        const keys: Keys = new Map();
+        for (const text of wanted) keys.set(text, socket.keys.get(text) ?? added.get(text)!);
+        this.replace(fd, socket, keys);
+      } else {
+        if (added.size > 0) this.addon.updateCaptureMap(socket.map, triples(added.values()));
+        for (const [text, triple] of added) socket.keys.set(text, triple);
+        if (removed.size > 0) this.addon.deleteFromCaptureMap(socket.map, triples(removed.values()));
+        for (const text of removed.keys()) socket.keys.delete(text);
+      }
+    } catch (err) {
+      // The map may be part-way (over-admitting at worst): replace the program with a classic one.
+      log.warn('capture filter: eBPF map update failed, using classic BPF on this socket', { interface: socket.ifname, detail: (err as Error).message });
+      const classic: ClassicSocket = { kind: 'classic', ifname: socket.ifname, exact: true };
+      this.addon.attachFilter(fd, this.classicProgram(classic, targets));
+      this.addon.closeFd(socket.map);
+      this.sockets.set(fd, classic);
+    }
+  }
+
+  /** Closes the socket (the supervisor's copy) and its map. */
+  close(fd: number): void {
+    const socket = this.sockets.get(fd);
+    this.sockets.delete(fd);
+    if (socket?.kind === 'ebpf') this.addon.closeFd(socket.map);
+    this.addon.closeFd(fd);
+  }
+
+  /** A new map holding `keys` and the program on it. */
+  private loadFilled(keys: Keys): { map: number; program: number; capacity: number; keys: Keys } {
+    const capacity = capacityFor(keys.size);
+    const map = this.addon.createCaptureMap(capacity);
+    try {
+      if (keys.size > 0) this.addon.updateCaptureMap(map, triples(keys.values()));
+      return { map, program: this.addon.loadCaptureProgram(map), capacity, keys };
+    } catch (err) {
+      this.addon.closeFd(map);
+      throw err;
+    }
+  }
+
+  /** Swaps in a larger map, filled before its program replaces the old one. */
+  private replace(fd: number, socket: EbpfSocket, keys: Keys): void {
+    const filter = this.loadFilled(keys);
+    try {
+      this.addon.attachCaptureProgram(fd, filter.program);
+    } catch (err) {
+      this.addon.closeFd(filter.map);
+      throw err;
+    } finally {
+      this.addon.closeFd(filter.program);
+    }
+    this.addon.closeFd(socket.map);
+    Object.assign(socket, { map: filter.map, capacity: filter.capacity, keys });
+  }
+
+  /** The classic program for `targets`; logs when the socket's filter stops (or starts again) being exact. */
+  private classicProgram(socket: ClassicSocket, targets: CaptureTarget[]) {
+    const filter = buildCaptureFilter(targets);
+    if (filter.exact !== socket.exact) {
+      if (filter.exact) log.info('capture filter exact again', { interface: socket.ifname });
+      else log.warn('capture filter too large for the kernel: admitting all multicast', { interface: socket.ifname });
+      socket.exact = filter.exact;
+    }
+    return filter.program;
+  }
+}

@@ -1,0 +1,228 @@
+/**
+ * The eBPF capture filter, loaded into the running kernel: frames are run through it with
+ * BPF_PROG_TEST_RUN and its verdicts compared with the classic exact program's (run in the test VM)
+ * on the same frames. Skipped, saying why, where the kernel refuses eBPF or the test run.
+ */
+import { expect } from 'chai';
+
+import { native } from '../../native';
+import { ACCEPT, buildCaptureFilter, CaptureTarget } from '../../server/net/bpf';
+import { CaptureFilters, captureKeys, probeCaptureFilter } from '../../server/net/capture-filter';
+import { formatIPv4, parseIPv4 } from '../../server/rules/addresses';
+import { loadFilter } from '../support/bpf-vm';
+import { ETHERTYPE_ARP, ETHERTYPE_IPV6, frame, FrameSpec, IP_DF, IP_MF, IPPROTO_TCP, IPPROTO_UDP } from '../support/frames';
+import { SeededRandom } from '../support/seeded-random';
+
+const random = (seed: number) => {
+  const generator = new SeededRandom(seed);
+  return () => generator.next();
+};
+
+/** A map filled with `targets` and the program on it; close() releases both. */
+interface Loaded {
+  run(spec: FrameSpec): number;
+  update(targets: CaptureTarget[], previous: CaptureTarget[]): void;
+  close(): void;
+}
+
+function load(targets: CaptureTarget[], capacity = 1 << 17): Loaded {
+  const addon = native();
+  const map = addon.createCaptureMap(capacity);
+  const keys = (t: CaptureTarget[]) => Uint32Array.from([...captureKeys(t).values()].flat());
+  addon.updateCaptureMap(map, keys(targets));
+  const program = addon.loadCaptureProgram(map);
+  return {
+    run: (spec) => addon.testRunCaptureProgram(program, frame(spec)),
+    update: (next, previous) => {
+      const before = captureKeys(previous);
+      const after = captureKeys(next);
+      addon.updateCaptureMap(map, Uint32Array.from([...after].filter(([k]) => !before.has(k)).flatMap(([, t]) => t)));
+      addon.deleteFromCaptureMap(map, Uint32Array.from([...before].filter(([k]) => !after.has(k)).flatMap(([, t]) => t)));
+    },
+    close: () => {
+      addon.closeFd(program);
+      addon.closeFd(map);
+    },
+  };
+}
+
+const groupAt = (i: number) => formatIPv4(parseIPv4('239.10.0.0')! + i);
+
+describe('eBPF capture filter (in the kernel)', function () {
+  this.timeout(60_000);
+
+  before(function () {
+    const choice = probeCaptureFilter(native(), {});
+    if (choice.kind !== 'ebpf') {
+      console.log(`      (skipped: the kernel refuses the eBPF filter: ${choice.detail})`);
+      this.skip();
+    }
+    const probe = load([]);
+    try {
+      probe.run({});
+    } catch (err) {
+      console.log(`      (skipped: BPF_PROG_TEST_RUN is not available for socket filters: ${(err as Error).message})`);
+      this.skip();
+    } finally {
+      probe.close();
+    }
+  });
+
+  it('decides exactly like the classic exact program on random targets and frames', () => {
+    const rand = random(0xeb9f);
+    const pick = <T>(items: T[]): T => items[Math.floor(rand() * items.length)];
+    for (let round = 0; round < 30; round++) {
+      const targets = Array.from({ length: 1 + Math.floor(rand() * 40) }, () => ({ group: groupAt(Math.floor(rand() * 30)), port: 5000 + Math.floor(rand() * 20) }));
+      const classic = buildCaptureFilter(targets);
+      expect(classic.exact).to.equal(true);
+      const vm = loadFilter(classic.program);
+      const ebpf = load(targets);
+      try {
+        for (let n = 0; n < 150; n++) {
+          const target = pick(targets);
+          const spec: FrameSpec = {
+            group: rand() < 0.7 ? target.group : rand() < 0.8 ? groupAt(Math.floor(rand() * 60)) : '10.9.8.7',
+            port: rand() < 0.6 ? target.port : rand() < 0.5 ? pick(targets).port : rand() < 0.1 ? 0 : 1 + Math.floor(rand() * 65535),
+            source: rand() < 0.5 ? '10.1.0.2' : '192.0.2.77',
+            // One in-band tag is followed; two are not IPv4 at the first ethertype.
+            vlans: rand() < 0.15 ? (rand() < 0.8 ? [{ vid: 7 }] : [{ vid: 7 }, { vid: 8 }]) : [],
+            etherType: rand() < 0.05 ? pick([ETHERTYPE_ARP, ETHERTYPE_IPV6]) : undefined,
+            protocol: rand() < 0.9 ? IPPROTO_UDP : IPPROTO_TCP,
+            fragment: rand() < 0.1 ? pick([IP_MF, 1, 0x1fff]) : rand() < 0.1 ? IP_DF : 0,
+            ihl: rand() < 0.1 ? pick([4, 6, 11, 15]) : 5,
+            truncateTo: rand() < 0.05 ? pick([13, 20, 33, 40]) : undefined,
+          };
+          let f: Buffer;
+          try {
+            f = frame(spec);
+          } catch {
+            continue; // a truncation longer than the frame
+          }
+          const want = vm.run(f).verdict;
+          expect(ebpf.run(spec), JSON.stringify(spec)).to.equal(want);
+        }
+      } finally {
+        ebpf.close();
+      }
+    }
+  });
+
+  it('matches the source of source-specific targets, any source otherwise', () => {
+    const ebpf = load([
+      { group: '239.1.1.1', port: 5000, source: '10.1.0.2' },
+      { group: '239.1.1.2', port: 5000 },
+      { group: '239.1.1.3', port: 5000, source: '10.1.0.2' },
+      { group: '239.1.1.3', port: 5000, source: '10.1.0.3' },
+    ]);
+    try {
+      expect(ebpf.run({ group: '239.1.1.1', port: 5000, source: '10.1.0.2' })).to.equal(ACCEPT);
+      expect(ebpf.run({ group: '239.1.1.1', port: 5000, source: '10.1.0.9' })).to.equal(0);
+      expect(ebpf.run({ group: '239.1.1.1', port: 5001, source: '10.1.0.2' })).to.equal(0);
+      expect(ebpf.run({ group: '239.1.1.2', port: 5000, source: '10.1.0.9' })).to.equal(ACCEPT);
+      expect(ebpf.run({ group: '239.1.1.3', port: 5000, source: '10.1.0.3' })).to.equal(ACCEPT);
+      expect(ebpf.run({ group: '239.1.1.3', port: 5000, source: '10.1.0.4' })).to.equal(0);
+      // What the data plane counts rather than the kernel hiding: fragments and non-UDP to a group.
+      expect(ebpf.run({ group: '239.1.1.1', port: 5000, source: '10.1.0.9', fragment: IP_MF })).to.equal(ACCEPT);
+      expect(ebpf.run({ group: '239.1.1.1', port: 1, source: '10.1.0.9', protocol: IPPROTO_TCP })).to.equal(ACCEPT);
+      expect(ebpf.run({ group: '239.1.1.4', port: 5000, protocol: IPPROTO_TCP })).to.equal(0);
+      // UDP to port 0 is no target's, though (group, 0, 0) is the group's own key.
+      expect(ebpf.run({ group: '239.1.1.2', port: 0 })).to.equal(0);
+    } finally {
+      ebpf.close();
+    }
+  });
+
+  it('stays exact with 20,000 (group, port) pairs, and a change leaves every other pair admitted', () => {
+    const targets = Array.from({ length: 20_000 }, (_, i) => ({ group: groupAt(i >> 2), port: 5000 + 2 * (i & 3) }));
+    const ebpf = load(targets);
+    try {
+      const rand = random(20_000);
+      const sample = Array.from({ length: 2000 }, () => targets[Math.floor(rand() * targets.length)]);
+      for (const { group, port } of sample) {
+        expect(ebpf.run({ group, port }), `${group}:${port}`).to.equal(ACCEPT);
+        expect(ebpf.run({ group, port: port + 1 }), `${group}:${port + 1}`).to.equal(0);
+      }
+      expect(ebpf.run({ group: groupAt(5000), port: 5000 })).to.equal(0);
+      // One removed, one added: exactly those two verdicts change.
+      const next = [...targets.slice(1), { group: groupAt(6000), port: 7000 }];
+      ebpf.update(next, targets);
+      expect(ebpf.run(targets[0])).to.equal(0);
+      expect(ebpf.run({ group: groupAt(6000), port: 7000 })).to.equal(ACCEPT);
+      for (const { group, port } of sample.filter((t) => t !== targets[0])) expect(ebpf.run({ group, port })).to.equal(ACCEPT);
+    } finally {
+      ebpf.close();
+    }
+  });
+
+  it('refuses keys that are not triples and maps larger than it allows', () => {
+    const addon = native();
+    const map = addon.createCaptureMap(4);
+    try {
+      expect(() => addon.updateCaptureMap(map, new Uint32Array([1, 2]))).to.throw(TypeError, /triples/);
+      expect(() => addon.updateCaptureMap(map, [1, 2, 3] as unknown as Uint32Array)).to.throw(TypeError, /Uint32Array/);
+      expect(() => addon.updateCaptureMap(map, new Uint32Array([1, 70000, 0]))).to.throw(TypeError, /port/);
+      // A full map says so (E2BIG), which CaptureFilters turns into a larger map.
+      addon.updateCaptureMap(map, new Uint32Array([1, 1, 0, 2, 1, 0, 3, 1, 0, 4, 1, 0]));
+      expect(() => addon.updateCaptureMap(map, new Uint32Array([5, 1, 0]))).to.throw(/BPF_MAP_UPDATE_ELEM/);
+    } finally {
+      addon.closeFd(map);
+    }
+    expect(() => addon.createCaptureMap(0)).to.throw(TypeError);
+    const lo = addon.ifNameToIndex('lo');
+    expect(() => addon.openPacketSocket({ ifindex: lo, rcvbuf: 1 << 16, filter: [[6, 0, 0, 0]], program: 0 })).to.throw(TypeError, /not both/);
+    expect(() => addon.openPacketSocket({ ifindex: lo, rcvbuf: 1 << 16, program: -1 })).to.throw(TypeError);
+  });
+
+  describe('CaptureFilters', () => {
+    const lo = () => native().ifNameToIndex('lo');
+
+    it('opens an eBPF-filtered socket, grows its map past its capacity in place, and closes it', () => {
+      const filters = new CaptureFilters(native(), 'ebpf');
+      const few = [{ group: '239.1.1.1', port: 5000 }];
+      const fd = filters.open({ ifname: 'lo', ifindex: lo(), rcvbuf: 1 << 16 }, few);
+      try {
+        expect(filters.kindOf(fd)).to.equal('ebpf');
+        const many = Array.from({ length: 3000 }, (_, i) => ({ group: groupAt(i), port: 5000 }));
+        filters.update(fd, many); // 6000 keys: more than the first map's 1024
+        expect(filters.kindOf(fd)).to.equal('ebpf');
+        filters.update(fd, few);
+        expect(filters.kindOf(fd)).to.equal('ebpf');
+        expect(() => filters.update(fd, [{ group: '10.0.0.1', port: 1 }])).to.throw(TypeError);
+      } finally {
+        filters.close(fd);
+      }
+      expect(filters.kindOf(fd)).to.equal(undefined);
+    });
+
+    it('grows a map that would hold old and new keys at once, staying eBPF', () => {
+      const filters = new CaptureFilters(native(), 'ebpf');
+      const fd = filters.open({ ifname: 'lo', ifindex: lo(), rcvbuf: 1 << 16 }, [{ group: '239.1.1.1', port: 5000 }]);
+      try {
+        // 1000 keys into the first 1024-key map, then 1000 others: they go in before the old ones
+        // leave, so the map must grow (a full map refuses the update: the socket would turn classic).
+        filters.update(fd, Array.from({ length: 500 }, (_, i) => ({ group: groupAt(i), port: 6000 })));
+        filters.update(fd, Array.from({ length: 500 }, (_, i) => ({ group: groupAt(1000 + i), port: 6000 })));
+        expect(filters.kindOf(fd)).to.equal('ebpf');
+      } finally {
+        filters.close(fd);
+      }
+    });
+
+    it('uses the classic program when told to', () => {
+      const filters = new CaptureFilters(native(), 'classic');
+      const fd = filters.open({ ifname: 'lo', ifindex: lo(), rcvbuf: 1 << 16 }, [{ group: '239.1.1.1', port: 5000 }]);
+      try {
+        expect(filters.kindOf(fd)).to.equal('classic');
+        filters.update(fd, Array.from({ length: 3000 }, (_, i) => ({ group: groupAt(i), port: 2000 + i })));
+        expect(filters.kindOf(fd)).to.equal('classic');
+      } finally {
+        filters.close(fd);
+      }
+    });
+
+    it('is forced to classic by MCR_CAPTURE_FILTER=classic', () => {
+      expect(probeCaptureFilter(native(), { MCR_CAPTURE_FILTER: 'classic' })).to.deep.include({ kind: 'classic', reason: 'forced' });
+      expect(probeCaptureFilter(native(), {})).to.deep.include({ kind: 'ebpf', reason: 'supported' });
+    });
+  });
+});
