@@ -24,7 +24,7 @@ export async function measureControlPlane(plan: ControlPlanePlan, progress: { se
     progress.section(`control plane: ${shape.rules} rules x ${shape.outputs} outputs`);
     shapes.push(await measureShape(shape, plan, { light: false, log }));
   }
-  progress.section(`control plane: growth ${plan.growth.join(', ')} rules x ${plan.growthOutputs} outputs`);
+  if (plan.growth.length) progress.section(`control plane: growth ${plan.growth.join(', ')} rules x ${plan.growthOutputs} outputs`);
   const growth = await measureGrowth(plan, shapes, log);
   const notes = shapes.flatMap((s) => s.notes.map((n) => `${s.rules} x ${s.outputs}: ${n}`));
   notes.push(
