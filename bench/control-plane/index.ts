@@ -11,8 +11,6 @@ import { judgeShape } from './targets';
 
 export type { ControlPlanePlan } from './plan';
 export type { ControlPlaneResults } from './results';
-export { controlPlanePlan, parseCounts, parseShapes } from './plan';
-export { renderControlPlane, renderGrowthSvg } from './report';
 
 export async function measureControlPlane(plan: ControlPlanePlan, progress: { section(title: string): void; line(text: string): void }): Promise<ControlPlaneResults> {
   const startedAt = new Date().toISOString();

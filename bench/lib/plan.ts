@@ -1,10 +1,11 @@
 /**
- * What a benchmark run measures and for how long: the full plan (`npm run bench`, about 15 minutes on
- * a 2-core machine) or the quick one (`npm run bench -- --quick`, about a minute).
+ * What a benchmark run measures and for how long: the full plan (`npm run bench`: forwarding about 15
+ * minutes on a 2-core machine, then the control plane, see bench/control-plane/plan.ts) or the quick
+ * one (`npm run bench -- --quick`: forwarding about a minute); `--only` picks sections.
  */
 import { Command, InvalidArgumentError } from 'commander';
 
-import { controlPlanePlan, ControlPlanePlan, parseCounts, parseShapes } from '../control-plane';
+import { controlPlanePlan, ControlPlanePlan, parseCounts, parseShapes } from '../control-plane/plan';
 
 export const RELAY_NAMES = ['mcr-w1', 'mcr-w1-trace', 'mcr-w2', 'kernel', 'socat'] as const;
 export type RelayName = (typeof RELAY_NAMES)[number];
@@ -99,8 +100,8 @@ function relayList(value: string): RelayName[] {
 
 export function parsePlan(argv: string[], cpus: number, defaultResultsDir: string): Plan {
   const program = new Command('bench')
-    .description('Forwarding benchmark: mcr, the kernel and socat between network namespaces (needs root)')
-    .option('--quick', 'a one-minute subset: 64 and 1400 bytes, one NDR search, no scale cases')
+    .description('Benchmark: forwarding (mcr, the kernel and socat between network namespaces) and the control plane (a real mcrd with 20,000 rules; needs root)')
+    .option('--quick', 'forwarding: a one-minute subset (64 and 1400 bytes, one NDR search, no scale cases); control plane: growth to 10k, fewer calls, shorter bounds')
     .option('--sizes <list>', 'UDP payload sizes, comma-separated', sizeList)
     .option('--relays <list>', `relays of the main cases (${RELAY_NAMES.join(',')})`, relayList)
     .option('--repeats <n>', 'NDR searches per median', positiveInt)
