@@ -28,6 +28,7 @@ import type { ControlPlanePlan, Shape } from './plan';
 import { cpuDuring, residentMb } from './process-cpu';
 import type { CpuWindow, ShapeResult, Timed } from './results';
 import { ruleSet, ruleSetWithOneChange } from './rule-set';
+import { formatRate } from './targets';
 import { measureWrites } from './writes';
 
 const STATS_INTERVAL_MS = 1000;
@@ -259,6 +260,6 @@ function formatWrites(w: NonNullable<ShapeResult['single']>): string {
   const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : '-');
   return (
     `create p50 ${ms(w.create.p50)} / p99 ${ms(w.create.p99)} ms, delete p50 ${ms(w.delete.p50)} / p99 ${ms(w.delete.p99)} ms, ` +
-    `${w.writesPerSecond.toFixed(0)} writes/s, ${w.create.failed + w.delete.failed} errors${w.detail ? ` (${w.detail})` : ''}`
+    `${formatRate(w.writesPerSecond)} writes/s, ${w.create.failed + w.delete.failed} errors${w.detail ? ` (${w.detail})` : ''}`
   );
 }

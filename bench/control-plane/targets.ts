@@ -26,8 +26,21 @@ function timedVerdict(t: Timed | undefined, limitSeconds: number): Verdict {
   return t.status === 'ok' && t.seconds < limitSeconds ? 'met' : 'missed';
 }
 
+/** Writes per second: one decimal below 10. */
+export function formatRate(perSecond: number): string {
+  return perSecond.toFixed(perSecond < 10 ? 1 : 0);
+}
+
 function ms(v: number): string {
   return Number.isFinite(v) ? `${v.toFixed(v < 10 ? 1 : 0)} ms` : '-';
+}
+
+/** "; all installed after 2.50 s", "; not all installed within 420 s", or nothing when not measured. */
+function installedAfter(t: Timed, format: (t: Timed) => string): string {
+  if (t.status === 'ok') return `; all installed after ${format(t)}`;
+  if (t.status === 'timeout') return `; not all installed within ${t.boundSeconds} s`;
+  if (t.status === 'error') return `; installation not confirmed: ${t.detail ?? 'error'}`;
+  return '';
 }
 
 /** p50 / p99 of one kind of call in a write phase, judged on its p99 (any failed call is a miss). */
@@ -92,7 +105,7 @@ export function judgeShape(r: ShapeResult): TargetVerdict[] {
       ? {
           shape,
           figure: `durable writes/s, ${clients} clients`,
-          measured: `${r.concurrent.writesPerSecond.toFixed(0)}/s`,
+          measured: `${formatRate(r.concurrent.writesPerSecond)}/s`,
           target: `> ${TARGETS.writesPerSecond}/s`,
           verdict: r.concurrent.writesPerSecond > TARGETS.writesPerSecond ? 'met' : 'missed',
         }
@@ -101,7 +114,7 @@ export function judgeShape(r: ShapeResult): TargetVerdict[] {
   push({
     shape,
     figure: `ApplyRules of all ${r.rules} to an empty store (the call)`,
-    measured: formatTimed(r.applyAll) + (r.applyAllInstalled.status === 'ok' ? `; all installed after ${r.applyAllInstalled.seconds.toFixed(2)} s` : ''),
+    measured: formatTimed(r.applyAll) + installedAfter(r.applyAllInstalled, (t) => `${t.seconds.toFixed(2)} s`),
     target: `< ${TARGETS.applyAllSeconds} s`,
     verdict: timedVerdict(r.applyAll, TARGETS.applyAllSeconds),
     ...(kernelBatch ? { kernel: kernelBatch } : {}),
@@ -109,7 +122,7 @@ export function judgeShape(r: ShapeResult): TargetVerdict[] {
   push({
     shape,
     figure: `ApplyRules one-rule diff against ${r.rules}`,
-    measured: formatTimed(r.diff, 'ms') + (r.diffInstalled.status === 'ok' ? `; installed after ${ms(r.diffInstalled.seconds * 1000)}` : ''),
+    measured: formatTimed(r.diff, 'ms') + installedAfter(r.diffInstalled, (t) => ms(t.seconds * 1000)),
     target: `< ${TARGETS.diffMs} ms`,
     verdict: timedVerdict(r.diff, TARGETS.diffMs / 1000),
     ...(k ? { kernel: kernelOne(k.addOne, 'added') } : {}),

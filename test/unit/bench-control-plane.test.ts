@@ -166,6 +166,12 @@ describe('bench control plane', () => {
       expect(verdictOf(rows, /mcrctl stats/).verdict).to.equal('not measured');
     });
 
+    it('says when an acknowledged ApplyRules or diff was not installed within its bound', () => {
+      const rows = judgeShape(shape({ applyAll: ok(5.86), applyAllInstalled: timedOut(420), diff: ok(2.1), diffInstalled: timedOut(120) }));
+      expect(verdictOf(rows, /^ApplyRules of all/).measured).to.equal('5.86 s; not all installed within 420 s');
+      expect(verdictOf(rows, /one-rule diff/).measured).to.equal('2100 ms; not all installed within 120 s');
+    });
+
     it('counts a write phase with failed calls or cut short by its bound as missed, whatever its p99', () => {
       const failed = judgeShape(shape({ single: { ...phase(1, [1, 2], [1, 2], 1), create: summarize([1, 2], ['UNAVAILABLE']) } }));
       expect(verdictOf(failed, /^CreateRule, one/).verdict).to.equal('missed');
@@ -249,6 +255,12 @@ describe('bench control plane', () => {
   });
 
   describe('report', () => {
+    it('gives a write phase cut by its bound in the growth table with what it measured', () => {
+      const cut = { ...growthPointOf(shape({ rules: 5000 })), create: phase(1, [100, 6900], [100, 9000], 180, { status: 'timeout', detail: '44 of 50' }) };
+      const cp: ControlPlaneResults = { startedAt: '2026-12-06T07:00:00.000Z', durationSeconds: 1, boundSeconds: 1, shapes: [], growth: [cut], targets: [], notes: [] };
+      expect(renderControlPlane(cp, 'x.svg')).to.include('| 5k x 4 | 2.90 s | 2.00 s | 20.0 ms | **timed out after 180 s (p99 6900 ms of 2 calls)** |');
+    });
+
     it('renders the target table, the growth table and the plot link', () => {
       const s = shape();
       const cp: ControlPlaneResults = { startedAt: '2026-12-06T07:00:00.000Z', durationSeconds: 100, boundSeconds: 3000, shapes: [s], growth: [growthPointOf(s)], targets: judgeShape(s), notes: ['a note'] };
