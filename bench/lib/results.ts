@@ -138,5 +138,5 @@ export interface Results {
    * Sections this run did not measure (--only) taken over from the previous latest.json, so that
    * latest.md keeps every section: which, from which run.
    */
-  carriedOver?: { section: string; startedAt: string; command: string; plan: Plan }[];
+  carriedOver?: { section: string; startedAt: string; command: string; plan: Plan; machine: Machine }[];
 }

@@ -349,6 +349,7 @@ describe('bench control plane', () => {
         startedAt,
         command: `npm run bench -- ${sections.join(',')}`,
         plan: { sections },
+        machine: { loadAverage1m: 0.5, mcrVersion: '0', commit: startedAt, socat: null },
         ceiling: [],
         relays: [],
         scale: [],
@@ -362,7 +363,7 @@ describe('bench control plane', () => {
       const merged = withCarriedOver(now, previous);
       expect(merged.relays).to.deep.equal(previous.relays);
       expect(merged.controlPlane).to.equal(now.controlPlane);
-      expect(merged.carriedOver).to.deep.equal([{ section: 'forwarding', startedAt: 'T1', command: previous.command, plan: previous.plan }]);
+      expect(merged.carriedOver).to.deep.equal([{ section: 'forwarding', startedAt: 'T1', command: previous.command, plan: previous.plan, machine: previous.machine }]);
       // Carried over twice: still the run that measured it.
       expect(withCarriedOver(base(['control-plane'], 'T3'), merged).carriedOver?.[0].startedAt).to.equal('T1');
     });

@@ -11,7 +11,7 @@ export function withCarriedOver(results: Results, previous: Results | null): Res
   const from = (section: string) => {
     // Already carried over once: keep naming the run that measured it.
     const earlier = previous.carriedOver?.find((c) => c.section === section);
-    return earlier ?? { section, startedAt: previous.startedAt, command: previous.command, plan: previous.plan };
+    return earlier ?? { section, startedAt: previous.startedAt, command: previous.command, plan: previous.plan, machine: previous.machine };
   };
   const measuredForwarding = results.plan.sections.includes('forwarding');
   if (!measuredForwarding && (previous.ceiling?.length || previous.relays?.length)) {

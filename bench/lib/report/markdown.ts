@@ -133,9 +133,17 @@ export function renderMarkdown(r: Results, plotFile: string, controlPlanePlotFil
 
 /** The forwarding section (issue 3). */
 function renderForwarding(results: Results, plotFile: string): string[] {
-  // Carried over from an earlier run: with that run's plan.
-  const r = { ...results, plan: results.carriedOver?.find((c) => c.section === 'forwarding')?.plan ?? results.plan };
+  // Carried over from an earlier run: with that run's plan, and what differed on the machine then.
+  const carried = results.carriedOver?.find((c) => c.section === 'forwarding');
+  const r = { ...results, plan: carried?.plan ?? results.plan };
+  const then = carried?.machine;
   return [
+    ...(then
+      ? [
+          `Forwarding run: load average ${then.loadAverage1m.toFixed(2)} at start, mcr ${then.mcrVersion}${then.commit ? ` (${then.commit})` : ''}; ${then.socat ?? 'socat not measured'}.`,
+          '',
+        ]
+      : []),
     `Forwarding: generator, sink and the receiver's input processing on CPU ${r.plan.harnessCpu}; the relay's input processing on CPU ${r.plan.relayCpu}, socat pinned there, mcr worker i on CPU i. ` +
       `NDR: highest offered rate with loss ≤ ${r.plan.maxLoss * 100}% in ${r.plan.probeSeconds} s probes, geometric search to ${r.plan.precision * 100}%, median of ${r.plan.searchRepeats}. ` +
       `CPU per packet: busy time of CPU ${r.plan.relayCpu} (the relay’s work only) per delivered packet, least busy of ${r.plan.cpuSamples} probes. See docs/benchmark.md.`,
