@@ -1,9 +1,11 @@
 /**
- * The forwarding benchmark (issue 3): mcr, the kernel's multicast routing and socat forwarding the same
- * stream between the same network namespaces, in one run.
+ * The benchmark: forwarding (issue 3: mcr, the kernel's multicast routing and socat forwarding the same
+ * stream between the same network namespaces) and the control plane (issue 15: a real mcrd with 20,000
+ * rules x 4 outputs and 2,000 x 64, and how its costs grow from 1k to 100k rules), in one run.
  *
- *   npm run bench                 # full plan, about 15 minutes on 2 cores
- *   npm run bench -- --quick      # about a minute
+ *   npm run bench                 # full plan: forwarding about 15 minutes on 2 cores, then the control plane
+ *   npm run bench -- --quick      # forwarding about a minute, then the quick control plane
+ *   npm run bench -- --only control-plane
  *   node -r ts-node/register/transpile-only bench/run.ts --help
  *
  * Needs root (namespaces, veths, AF_PACKET, multicast routing when the kernel has it) and a built mcrd (`npm run build`).
@@ -18,6 +20,7 @@ import { measureCeiling } from './lib/cases/ceiling';
 import { measureRelay } from './lib/cases/relay-cases';
 import { measureRulesScale } from './lib/cases/rules-scale';
 import { measureScale } from './lib/cases/scale';
+import { measureControlPlane } from './control-plane';
 import { Bench } from './lib/harness';
 import { kernelMulticastRouting, KernelCapability } from './lib/kernel-capabilities';
 import { KERNEL_UNICAST } from './lib/kernel-reference';
@@ -94,42 +97,46 @@ async function main(): Promise<void> {
   const progress = new Progress();
   const log = (line: string) => progress.line(line);
   const started = new Date();
-  const tools = resolveTools(log);
-  const needSocat = plan.relays.includes('socat') || plan.scale;
+  const forwarding = plan.sections.includes('forwarding');
+  const needSocat = forwarding && (plan.relays.includes('socat') || plan.scale);
   const socat = needSocat ? findSocat(log) : { skipped: 'not requested' };
   const machine = describeMachine(REPO_ROOT, 'path' in socat ? socat.path : null);
-  progress.section(`mcr benchmark (${plan.quick ? 'quick' : 'full'}): ${machine.cpuModel}, ${machine.cpus} CPUs, ${machine.kernel}, node ${machine.node}`);
+  progress.section(`mcr benchmark (${plan.quick ? 'quick' : 'full'}; ${plan.sections.join(', ')}): ${machine.cpuModel}, ${machine.cpus} CPUs, ${machine.kernel}, node ${machine.node}`);
 
-  const topology = BenchTopology.create({ relay: plan.relayCpu, harness: plan.harnessCpu });
   const ceilings: CeilingResult[] = [];
   const relays: RelayResult[] = [];
   let scale: ScaleResult[] = [];
   let kernelRouting: KernelCapability | undefined;
-  try {
-    const bench = new Bench(plan, new Prober({ topology, tools, harnessCpu: plan.harnessCpu, relayCpu: plan.relayCpu }), progress);
-    const ctx: RelayContext = { topology, tools, relayCpu: plan.relayCpu, log };
-    // Detected in the namespace the kernel relay runs in, by trying MRT_INIT there.
-    if (plan.relays.includes('kernel') || plan.scale) {
-      kernelRouting = kernelMulticastRouting(topology.ns.relay, tools.mroute);
-      log(`kernel multicast routing: ${kernelRouting.available ? 'available' : 'not available'} (${kernelRouting.reason})`);
-    }
-    const routing = kernelRouting ?? { available: false, reason: 'not probed (no kernel relay requested)' };
-    const relayNamed = (name: RelayName): Relay | { skipped: string } => createRelay(name, ctx, socat, routing);
-    for (const size of plan.sizes) ceilings.push(await measureCeiling(bench, size));
-    for (const name of plan.relays) {
-      const relay = relayNamed(name);
-      if ('skipped' in relay) {
-        progress.line(`${name} skipped: ${relay.skipped}`);
-        relays.push({ relay: name, description: name, skipped: relay.skipped, sizes: [], unroutable: [] });
-        continue;
+  if (forwarding) {
+    const tools = resolveTools(log);
+    const topology = BenchTopology.create({ relay: plan.relayCpu, harness: plan.harnessCpu });
+    try {
+      const bench = new Bench(plan, new Prober({ topology, tools, harnessCpu: plan.harnessCpu, relayCpu: plan.relayCpu }), progress);
+      const ctx: RelayContext = { topology, tools, relayCpu: plan.relayCpu, log };
+      // Detected in the namespace the kernel relay runs in, by trying MRT_INIT there.
+      if (plan.relays.includes('kernel') || plan.scale) {
+        kernelRouting = kernelMulticastRouting(topology.ns.relay, tools.mroute);
+        log(`kernel multicast routing: ${kernelRouting.available ? 'available' : 'not available'} (${kernelRouting.reason})`);
       }
-      relays.push(await measureRelay(bench, relay, ceilings, topology, UNROUTABLE_RELAYS.includes(name)));
+      const routing = kernelRouting ?? { available: false, reason: 'not probed (no kernel relay requested)' };
+      const relayNamed = (name: RelayName): Relay | { skipped: string } => createRelay(name, ctx, socat, routing);
+      for (const size of plan.sizes) ceilings.push(await measureCeiling(bench, size));
+      for (const name of plan.relays) {
+        const relay = relayNamed(name);
+        if ('skipped' in relay) {
+          progress.line(`${name} skipped: ${relay.skipped}`);
+          relays.push({ relay: name, description: name, skipped: relay.skipped, sizes: [], unroutable: [] });
+          continue;
+        }
+        relays.push(await measureRelay(bench, relay, ceilings, topology, UNROUTABLE_RELAYS.includes(name)));
+      }
+      if (plan.scale) scale = await measureScale(bench, relayNamed, ceilings[0]);
+      if (plan.rulesScale !== null) scale = [...scale, ...(await measureRulesScale(bench, ctx, ceilings[0], plan.rulesScale))];
+    } finally {
+      topology.destroy();
     }
-    if (plan.scale) scale = await measureScale(bench, relayNamed, ceilings[0]);
-    if (plan.rulesScale !== null) scale = [...scale, ...(await measureRulesScale(bench, ctx, ceilings[0], plan.rulesScale))];
-  } finally {
-    topology.destroy();
   }
+  const controlPlane = plan.sections.includes('control-plane') ? await measureControlPlane(plan.controlPlane, progress) : undefined;
 
   const finished = new Date();
   const partial = { plan, relays, scale, ceiling: ceilings };
@@ -144,12 +151,13 @@ async function main(): Promise<void> {
     ceiling: ceilings,
     relays,
     scale,
-    bars: judgeBars(partial),
-    notes: notesFor(plan, machine, relays, scale, kernelRouting),
+    bars: forwarding ? judgeBars(partial) : [],
+    notes: forwarding ? notesFor(plan, machine, relays, scale, kernelRouting) : [],
+    ...(controlPlane ? { controlPlane } : {}),
   };
   const files = writeResults(results, plan.resultsDir);
   progress.section('results');
-  process.stdout.write(`${renderMarkdown(results, 'latest.svg')}\n`);
+  process.stdout.write(`${renderMarkdown(results, 'latest.svg', 'latest-control-plane.svg')}\n`);
   progress.line(`written: ${files.join(', ')}`);
 }
 

@@ -1,14 +1,25 @@
 /**
- * What a benchmark run measures and for how long: the full plan (`npm run bench`, about 15 minutes on
- * a 2-core machine) or the quick one (`npm run bench -- --quick`, about a minute).
+ * What a benchmark run measures and for how long: the full plan (`npm run bench`: forwarding about 15
+ * minutes on a 2-core machine, then the control plane, see bench/control-plane/plan.ts) or the quick
+ * one (`npm run bench -- --quick`: forwarding about a minute); `--only` picks sections.
  */
 import { Command, InvalidArgumentError } from 'commander';
+
+import { controlPlanePlan, ControlPlanePlan, parseCounts, parseShapes } from '../control-plane/plan';
 
 export const RELAY_NAMES = ['mcr-w1', 'mcr-w1-trace', 'mcr-w2', 'kernel', 'socat'] as const;
 export type RelayName = (typeof RELAY_NAMES)[number];
 
+/** The benchmark's sections: packet forwarding (issue 3) and the control plane (issue 15). */
+export const SECTIONS = ['forwarding', 'control-plane'] as const;
+export type Section = (typeof SECTIONS)[number];
+
 export interface Plan {
   quick: boolean;
+  /** Sections measured, in order (all unless --only). */
+  sections: Section[];
+  /** The control-plane section's shapes, growth series and bounds. */
+  controlPlane: ControlPlanePlan;
   /** UDP payload sizes, bytes. */
   sizes: number[];
   /** Relays of the main cases, in order. */
@@ -64,6 +75,24 @@ function sizeList(value: string): number[] {
   return sizes;
 }
 
+function sectionList(value: string): Section[] {
+  const names = value.split(',').map((s) => s.trim());
+  const bad = names.filter((n) => !(SECTIONS as readonly string[]).includes(n));
+  if (bad.length) throw new InvalidArgumentError(`unknown section ${bad.join(', ')} (known: ${SECTIONS.join(', ')})`);
+  return names as Section[];
+}
+
+/** Turns a parse error of the control-plane lists into commander's usage error. */
+function asArgument<T>(parse: (text: string) => T): (text: string) => T {
+  return (text) => {
+    try {
+      return parse(text);
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message);
+    }
+  };
+}
+
 function relayList(value: string): RelayName[] {
   const names = value.split(',').map((s) => s.trim());
   const bad = names.filter((n) => !(RELAY_NAMES as readonly string[]).includes(n));
@@ -73,21 +102,37 @@ function relayList(value: string): RelayName[] {
 
 export function parsePlan(argv: string[], cpus: number, defaultResultsDir: string): Plan {
   const program = new Command('bench')
-    .description('Forwarding benchmark: mcr, the kernel and socat between network namespaces (needs root)')
-    .option('--quick', 'a one-minute subset: 64 and 1400 bytes, one NDR search, no scale cases')
+    .description('Benchmark: forwarding (mcr, the kernel and socat between network namespaces) and the control plane (a real mcrd with 20,000 rules; needs root)')
+    .option('--quick', 'forwarding: a one-minute subset (64 and 1400 bytes, one NDR search, no scale cases); control plane: growth to 10k, fewer calls, shorter bounds')
     .option('--sizes <list>', 'UDP payload sizes, comma-separated', sizeList)
     .option('--relays <list>', `relays of the main cases (${RELAY_NAMES.join(',')})`, relayList)
     .option('--repeats <n>', 'NDR searches per median', positiveInt)
     .option('--no-scale', 'skip the scale cases')
     .option('--rules-scale [rules]', 'also measure the NDR with 20,000 (or [rules]) rules installed against 10, eBPF and classic capture filter (several minutes)', positiveInt)
+    .option('--only <sections>', `measure only these sections (${SECTIONS.join(',')})`, sectionList)
+    .option('--cp-shapes <list>', 'control plane: shapes RULESxOUTPUTS, comma-separated (default 20000x4,2000x64)', asArgument(parseShapes))
+    .option('--cp-growth <list>', 'control plane: rule counts of the growth series (default 1000,...,100000; --quick: up to 10000; "none" skips it)', asArgument((t) => (t === 'none' ? [] : parseCounts(t))))
     .option('--results <dir>', 'results directory', defaultResultsDir)
     .exitOverride();
   program.parse(argv, { from: 'user' });
-  const o = program.opts<{ quick?: boolean; sizes?: number[]; relays?: RelayName[]; repeats?: number; scale: boolean; rulesScale?: number | true; results: string }>();
+  const o = program.opts<{
+    quick?: boolean;
+    sizes?: number[];
+    relays?: RelayName[];
+    repeats?: number;
+    scale: boolean;
+    rulesScale?: number | true;
+    only?: Section[];
+    cpShapes?: ControlPlanePlan['shapes'];
+    cpGrowth?: number[];
+    results: string;
+  }>();
   const quick = o.quick === true;
   const last = Math.max(0, cpus - 1);
   return {
     quick,
+    sections: SECTIONS.filter((section) => o.only === undefined || o.only.includes(section)),
+    controlPlane: controlPlanePlan(quick, { shapes: o.cpShapes, growth: o.cpGrowth }),
     sizes: o.sizes ?? (quick ? [64, 1400] : [64, 512, 1400]),
     relays: o.relays ?? (quick ? ['mcr-w1', 'kernel', 'socat'] : ['mcr-w1', 'mcr-w1-trace', 'mcr-w2', 'kernel', 'socat']),
     probeSeconds: quick ? 0.5 : 1,

@@ -1,4 +1,5 @@
 /** The shape of a benchmark run's results (written as JSON; the markdown and SVG are drawn from it). */
+import type { ControlPlaneResults } from '../control-plane/results';
 import type { KernelCapability } from './kernel-capabilities';
 import type { Machine } from './machine';
 import type { Plan } from './plan';
@@ -131,4 +132,11 @@ export interface Results {
   scale: ScaleResult[];
   bars: BarVerdict[];
   notes: string[];
+  /** The control-plane section (issue 15), when measured. */
+  controlPlane?: ControlPlaneResults;
+  /**
+   * Sections this run did not measure (--only) taken over from the previous latest.json, so that
+   * latest.md keeps every section: which, from which run.
+   */
+  carriedOver?: { section: string; startedAt: string; command: string; plan: Plan; machine: Machine }[];
 }

@@ -1,4 +1,5 @@
 /** The run's results as markdown: machine, harness ceiling, main table, scale, unroutable source, bars. */
+import { renderControlPlane } from '../../control-plane/report';
 import { kernelReference, KERNEL_UNICAST } from '../kernel-reference';
 import { formatLoss, formatRate } from '../progress';
 import type { BarVerdict, CpuPerPacket, Results, SizeResult } from '../results';
@@ -107,19 +108,44 @@ function kernelReferenceNote(r: Results): string[] {
   return [`**Kernel reference: ${KERNEL_UNICAST}**, ${unicast.description}. It has no fan-out and no per-group rules; those cases are marked unsupported.`, ''];
 }
 
-/** `plotFile`: the SVG written next to the markdown file. */
-export function renderMarkdown(r: Results, plotFile: string): string {
+/** Whether the results hold forwarding figures (measured now, or carried over from an earlier run). */
+function hasForwarding(r: Results): boolean {
+  return r.ceiling.length > 0 || r.relays.length > 0;
+}
+
+/** `plotFile`, `controlPlanePlotFile`: the SVGs written next to the markdown file. */
+export function renderMarkdown(r: Results, plotFile: string, controlPlanePlotFile = 'latest-control-plane.svg'): string {
   const m = r.machine;
+  const carried = (r.carriedOver ?? []).map((c) => `The ${c.section} section is from the run of ${c.startedAt} (\`${c.command}\`), taken over from the previous latest.json: this run measured only ${r.plan.sections.join(', ')}.`);
   return [
-    `# mcr forwarding benchmark — ${r.startedAt}`,
+    `# mcr benchmark — ${r.startedAt}`,
     '',
     `\`${r.command}\` (${r.plan.quick ? 'quick' : 'full'} plan), ${Math.round(r.durationSeconds)} s.`,
     '',
+    ...carried.flatMap((line) => [line, '']),
     `Machine: ${m.cpuModel}, ${m.cpus} CPUs, ${m.memoryMb} MB, ${m.kernel}, node ${m.node}; load average ${m.loadAverage1m.toFixed(2)} at start. ` +
-      `mcr ${m.mcrVersion}${m.commit ? ` (${m.commit})` : ''}; ${m.socat ?? 'socat not measured'}. ` +
-      `Generator, sink and the receiver's input processing on CPU ${r.plan.harnessCpu}; the relay's input processing on CPU ${r.plan.relayCpu}, socat pinned there, mcr worker i on CPU i.`,
+      `mcr ${m.mcrVersion}${m.commit ? ` (${m.commit})` : ''}; ${m.socat ?? 'socat not measured'}.`,
     '',
-    `NDR: highest offered rate with loss ≤ ${r.plan.maxLoss * 100}% in ${r.plan.probeSeconds} s probes, geometric search to ${r.plan.precision * 100}%, median of ${r.plan.searchRepeats}. ` +
+    ...(hasForwarding(r) ? renderForwarding(r, plotFile) : []),
+    ...(r.controlPlane ? [renderControlPlane(r.controlPlane, controlPlanePlotFile)] : []),
+  ].join('\n');
+}
+
+/** The forwarding section (issue 3). */
+function renderForwarding(results: Results, plotFile: string): string[] {
+  // Carried over from an earlier run: with that run's plan, and what differed on the machine then.
+  const carried = results.carriedOver?.find((c) => c.section === 'forwarding');
+  const r = { ...results, plan: carried?.plan ?? results.plan };
+  const then = carried?.machine;
+  return [
+    ...(then
+      ? [
+          `Forwarding run: load average ${then.loadAverage1m.toFixed(2)} at start, mcr ${then.mcrVersion}${then.commit ? ` (${then.commit})` : ''}; ${then.socat ?? 'socat not measured'}.`,
+          '',
+        ]
+      : []),
+    `Forwarding: generator, sink and the receiver's input processing on CPU ${r.plan.harnessCpu}; the relay's input processing on CPU ${r.plan.relayCpu}, socat pinned there, mcr worker i on CPU i. ` +
+      `NDR: highest offered rate with loss ≤ ${r.plan.maxLoss * 100}% in ${r.plan.probeSeconds} s probes, geometric search to ${r.plan.precision * 100}%, median of ${r.plan.searchRepeats}. ` +
       `CPU per packet: busy time of CPU ${r.plan.relayCpu} (the relay’s work only) per delivered packet, least busy of ${r.plan.cpuSamples} probes. See docs/benchmark.md.`,
     '',
     '## Harness ceiling (no relay)',
@@ -143,5 +169,5 @@ export function renderMarkdown(r: Results, plotFile: string): string {
     ...(r.notes.length ? ['## Notes', '', ...r.notes.map((n) => `- ${n}`), ''] : []),
     `![delivered vs offered](${plotFile})`,
     '',
-  ].join('\n');
+  ];
 }
