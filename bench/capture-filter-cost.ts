@@ -8,7 +8,7 @@
  */
 import { native } from '../native';
 import { captureKeys } from '../server/net/capture-filter';
-import { formatIPv4, parseIPv4 } from '../server/rules/addresses';
+import { formatIPv4, parseIPv4 } from '../server/formats/addresses';
 import { frame } from '../test/support/frames';
 
 const SIZES = [10, 1000, 20_000, 100_000];

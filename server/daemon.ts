@@ -30,7 +30,9 @@ import { captureFilterChoice } from './net/capture-filter';
 import { InterfaceChange, InterfaceTable } from './net/interfaces';
 import { HeartbeatMonitor } from './workers/health';
 import { chooseCpus } from './workers/cpu-choice';
-import { WorkerPool, WorkerSlot } from './workers/pool';
+import { WorkerPool } from './workers/pool';
+import { ForwardingPool, ForwardingSlot, WorkerSync } from './forwarding/worker-sync';
+import { RulePlacement } from './rules/placement';
 import { CONFIG_RULES_FEATURE, FEATURES, SERVER_VERSION } from './version';
 import { connectTraces } from './trace/connect';
 import { TraceManager } from './trace/manager';
@@ -45,12 +47,12 @@ export class Daemon {
   private readonly log = logger('supervisor');
   private readonly netLog = logger('net');
   private readonly gate: CallGate = { closing: false };
-  private pool?: WorkerPool;
+  private pool?: ForwardingPool;
   private forwarder?: Forwarder;
   private api?: ApiServer;
   private counterPoll?: NodeJS.Timeout;
   private metrics?: http.Server;
-  private heartbeats?: HeartbeatMonitor;
+  private heartbeats?: HeartbeatMonitor<WorkerSync>;
   private collector?: StatsCollector;
   private interfaces?: InterfaceTable;
   private traces?: TraceManager;
@@ -91,17 +93,22 @@ export class Daemon {
     // The file's rules are the desired state: in the store before the first sync installs them.
     if (this.config) await applyConfigRules(this.config, { store, events, sync: async () => undefined }, 'at start', this.log);
 
-    const pool = new WorkerPool(addon, {
-      workers: options.workers,
-      workerCpus: cpus.workerCpus,
-      interfaceWorkers: cpus.interfaceWorkers,
-      batch: options.batch,
-      logLevel: options.logLevel,
-      sockets: { rcvbuf: options.rcvbuf, sndbuf: options.sndbuf },
-      requestTimeoutMs: 2000,
-      startTimeoutMs: 10_000,
-      testHooksFile: options.testHooks ? path.join(options.stateDir, 'test-hooks.json') : undefined,
-    });
+    const sockets = { rcvbuf: options.rcvbuf, sndbuf: options.sndbuf };
+    const pool: ForwardingPool = new WorkerPool(
+      addon,
+      {
+        workers: options.workers,
+        workerCpus: cpus.workerCpus,
+        batch: options.batch,
+        logLevel: options.logLevel,
+        requestTimeoutMs: 2000,
+        startTimeoutMs: 10_000,
+        testHooksFile: options.testHooks ? path.join(options.stateDir, 'test-hooks.json') : undefined,
+      },
+      // Forwarding keeps each worker process's installed state in step (sockets, table, filters).
+      ({ slot, process, region, totals }) => new WorkerSync(process, addon, sockets, process.log, region, totals, slot.index),
+    );
+    const placement = new RulePlacement(options.workers, cpus.interfaceWorkers);
     this.pool = pool;
     const interfaces = new InterfaceTable(addon, (change) => {
       this.announceInterfaces(events, interfaces, change, store.list());
@@ -115,18 +122,18 @@ export class Daemon {
     });
     this.traces = traces;
     connectTraces(traces, { pool, events, findRule: (ref) => store.find(ref) });
-    const forwarder = new Forwarder(() => store.list(), pool, interfaces, events, addon, traces.traceOf);
+    const forwarder = new Forwarder(() => store.list(), pool, placement, interfaces, events, addon, traces.traceOf);
     this.forwarder = forwarder;
     if (options.config) {
       const target = { store, events, sync: () => forwarder.sync() };
       this.configReloader = new ConfigReloader(options.config, target, options, this.config?.rules !== undefined);
     }
-    pool.on('started', (slot: WorkerSlot) =>
+    pool.on('started', (slot: ForwardingSlot) =>
       events.publish(EventKind.EVENT_KIND_WORKER_STARTED, `worker ${slot.index} started (pid ${slot.process?.pid})`, {
         worker: { index: slot.index, pid: slot.process?.pid ?? 0, reason: slot.lastRestartReason },
       }),
     );
-    pool.on('exited', (slot: WorkerSlot) =>
+    pool.on('exited', (slot: ForwardingSlot) =>
       events.publish(EventKind.EVENT_KIND_WORKER_EXITED, `worker ${slot.index} exited (${slot.lastExit}); restarting in ${slot.backoffMs} ms`, {
         worker: { index: slot.index, pid: slot.process?.pid ?? 0, reason: slot.lastExit },
       }),

@@ -13,7 +13,7 @@ import { promises as fs } from 'fs';
 import { ApplyRulesResponse } from '../../gen/mcr/v1/rules';
 import { ConfigFile, ConfigFileError, formatProblem, problemFromRefusal, readConfigFile } from '../../server/config/config-file';
 import { renderRulesJson5, RulesDocument, rulesDocument } from '../../server/config/config-render';
-import { writeFileAtomic } from '../../server/rules/atomic-file';
+import { writeFileAtomic } from '../../server/files/atomic-file';
 import { formatGrpcError, McrCallError } from '../lib/errors';
 import { CommandContext, show, toJsonText } from './command-context';
 import { applyView, checkedView } from './config-view';

@@ -3,7 +3,7 @@
  * (`filter.group_prefix: ...`), then applied as a predicate. Every field set must hold.
  */
 import { Rule, RuleFilter, RuleState } from '../../gen/mcr/v1/rules';
-import { formatIPv4, isValidInterfaceName, MAX_INTERFACE_NAME_BYTES, parseIPv4 } from '../rules/addresses';
+import { formatIPv4, isValidInterfaceName, MAX_INTERFACE_NAME_BYTES, parseIPv4 } from '../formats/addresses';
 import { ApiError, invalid, quote, violationsError } from './errors';
 
 /** What a rule is matched on: its definition and its state now. */

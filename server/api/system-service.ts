@@ -22,18 +22,18 @@ import {
   WorkerState,
 } from '../../gen/mcr/v1/system';
 import type { EventBus } from '../events/bus';
-import type { InterfaceInfo } from '../forwarding/plan';
+import type { InterfaceInfo } from '../net/interfaces';
 import { BoundedWriter } from './bounded-writer';
 import { Facility, FACILITIES, getLogLevels, isFacility, isLogLevel, LOG_LEVELS, setLogLevel } from '../log';
 import { dataplaneThread } from '../workers/dataplane-thread';
-import type { WorkerPool, WorkerSlot } from '../workers/pool';
+import type { ForwardingPool, ForwardingSlot } from '../forwarding/worker-sync';
 import { FEATURES, PROTOCOL_MAJOR, PROTOCOL_MINOR, SERVER_VERSION } from '../version';
 import { ApiError, quote, shuttingDown } from './errors';
 import { compareKeys, pageCursor, sizeInList, SortKey, takePage } from './paging';
 import { CallGate, unary } from './unary';
 
 export interface SystemServiceDeps {
-  pool: WorkerPool;
+  pool: ForwardingPool;
   gate: CallGate;
   startedUnixNanos: bigint;
   interfaces: { all(): InterfaceInfo[]; get(name: string): InterfaceInfo | undefined };
@@ -80,7 +80,7 @@ export function listInterfaces(deps: Pick<SystemServiceDeps, 'interfaces' | 'rul
   return [...names].map((name) => interfaceMessage(name, deps.interfaces.get(name), rules)).sort((a, b) => compareKeys(key(a), key(b)));
 }
 
-function describeWorker(slot: WorkerSlot): Worker {
+function describeWorker(slot: ForwardingSlot): Worker {
   const process = slot.process;
   const alive = process?.alive === true;
   const restarting = slot.state === WorkerState.WORKER_STATE_RESTARTING;

@@ -27,7 +27,7 @@ import JSON5 from 'json5';
 
 import type { Input, Output, Rule } from '../../gen/mcr/v1/rules';
 import { isLogLevel, LOG_LEVELS, LogLevel } from '../log-levels';
-import { isValidInterfaceName } from '../rules/addresses';
+import { isValidInterfaceName } from '../formats/addresses';
 import { distinctViolations, RuleIdentity } from '../rules/apply-plan';
 import { DEFAULT_RULE_LIMITS, DSCP_RANGE, RuleLimits, ruleViolations, TTL_RANGE } from '../rules/validate';
 import { CpuListError, parseCpuList } from '../formats/cpu-list';

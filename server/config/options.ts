@@ -8,7 +8,7 @@ import os from 'os';
 import { isLogLevel, LogLevel } from '../log-levels';
 import { SERVER_VERSION } from '../version';
 import { AccessTokens, readTokenFile } from './tokens';
-import { isValidInterfaceName } from '../rules/addresses';
+import { isValidInterfaceName } from '../formats/addresses';
 import { CpuListError, parseCpuList } from '../formats/cpu-list';
 import { LIMIT_FLAGS, ServerLimits } from './limits';
 import { Listener, ListenerAddressError, parseListenerAddress, WORKERS_RANGE } from './listener';

@@ -9,8 +9,10 @@ import type { Native } from '../../native';
 import type { EventBus } from '../events/bus';
 import { logger } from '../log';
 import { Memberships } from '../net/memberships';
-import type { WorkerPool, WorkerSlot } from '../workers/pool';
-import { ForwardingPlan, InterfaceLookup, planForwarding, PlannedStatus, TraceLookup } from './plan';
+import type { RulePlacement } from '../rules/placement';
+import type { ForwardingPool, ForwardingSlot } from './worker-sync';
+import type { InterfaceLookup } from '../net/interfaces';
+import { ForwardingPlan, planForwarding, PlannedStatus, TraceLookup } from './plan';
 import { ruleErrorKey } from './worker-sync';
 
 /** Rule states as short words, the way mcrctl shows them. */
@@ -44,7 +46,9 @@ export class Forwarder {
 
   constructor(
     private readonly rules: () => Rule[],
-    private readonly pool: WorkerPool,
+    private readonly pool: ForwardingPool,
+    /** Which worker owns each rule. */
+    private readonly placement: RulePlacement,
     private readonly interfaces: InterfaceLookup,
     private readonly events: EventBus,
     addon: Native,
@@ -71,7 +75,7 @@ export class Forwarder {
   }
 
   /** Sends one worker its whole rule slice again (drift repair). */
-  resync(slot: WorkerSlot): Promise<void> {
+  resync(slot: ForwardingSlot): Promise<void> {
     slot.sync?.resendRules();
     return this.sync();
   }
@@ -115,7 +119,7 @@ export class Forwarder {
 
   private async pass(): Promise<void> {
     const rules = this.rules();
-    const plan = planForwarding(rules, this.pool.placement, this.interfaces, this.traces);
+    const plan = planForwarding(rules, this.placement, this.interfaces, this.traces);
     const statuses = new Map(plan.statuses);
     await Promise.all(this.pool.slots.map((slot) => this.applyToWorker(slot.index, plan, statuses)));
     this.memberships.sync(plan.memberships);

@@ -5,32 +5,12 @@
  */
 import type { Rule } from '../../gen/mcr/v1/rules';
 import { RuleState } from '../../gen/mcr/v1/rules';
-import { isMulticast, parseIPv4 } from '../rules/addresses';
+import { isMulticast, parseIPv4 } from '../formats/addresses';
 import { RulePlacement } from '../rules/placement';
 import type { CaptureTarget } from '../net/bpf';
+import { InterfaceInfo, InterfaceLookup, isUp } from '../net/interfaces';
+import type { Membership } from '../net/memberships';
 import type { DataplaneTrace, EgressSocketOptions } from '../../native';
-
-export interface InterfaceInfo {
-  name: string;
-  index: number;
-  /** IFF_UP (administratively up). */
-  up: boolean;
-  /** IFF_RUNNING (operationally up: carrier). */
-  running: boolean;
-  mtu: number;
-  mac: string;
-  /** IPv4 addresses as "a.b.c.d/len". */
-  addresses: string[];
-}
-
-/** Whether traffic can pass: administratively and operationally up. */
-export function isUp(info: InterfaceInfo): boolean {
-  return info.up && info.running;
-}
-
-export interface InterfaceLookup {
-  get(name: string): InterfaceInfo | undefined;
-}
 
 /** TTL used when an output does not set one. */
 export const DEFAULT_MULTICAST_TTL = 1;
@@ -67,13 +47,6 @@ export interface WorkerPlan {
   captures: Map<string, CaptureSpec>;
   egress: Map<string, EgressSpec>;
   rules: PlannedRule[];
-}
-
-export interface Membership {
-  key: string;
-  ifindex: number;
-  group: string;
-  source: string;
 }
 
 export interface PlannedStatus {

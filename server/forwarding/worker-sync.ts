@@ -19,6 +19,7 @@ import { CaptureFilters } from '../net/capture-filter';
 import type { Logger } from '../log';
 import { InstalledOutput, InstalledRule, InstalledSnapshot } from './installed';
 import type { CaptureSpec, EgressSpec, PlannedRule, WorkerPlan } from './plan';
+import type { WorkerPool, WorkerSlot } from '../workers/pool';
 import type { WorkerProcess } from '../workers/worker-process';
 
 export interface SocketSettings {
@@ -503,3 +504,7 @@ export class WorkerSync {
     await Promise.all(pieces(handles, () => 1, REMOVALS_PER_MESSAGE).map((piece) => this.worker.request({ type: 'removeOutputs', handles: piece }, [], CHANGE_TIMEOUT_MS)));
   }
 }
+
+/** The worker pool as mcrd runs it: the sync of every worker is a WorkerSync (forwarding attaches it). */
+export type ForwardingPool = WorkerPool<WorkerSync>;
+export type ForwardingSlot = WorkerSlot<WorkerSync>;

@@ -20,7 +20,7 @@
  * instructions, a coarse one admits all IPv4 multicast and the data plane's exact match does the rest.
  */
 import type { BpfInsn } from '../../native';
-import { isMulticast, parseIPv4 } from '../rules/addresses';
+import { isMulticast, parseIPv4 } from '../formats/addresses';
 
 export interface CaptureTarget {
   group: string;

@@ -17,7 +17,7 @@
  */
 import type { Native } from '../../native';
 import { logger } from '../log';
-import { isMulticast, isUnicast, parseIPv4 } from '../rules/addresses';
+import { isMulticast, isUnicast, parseIPv4 } from '../formats/addresses';
 import { buildCaptureFilter, CaptureTarget } from './bpf';
 
 export type CaptureFilterKind = 'ebpf' | 'classic';

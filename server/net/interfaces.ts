@@ -5,8 +5,29 @@
  * burst rather than one per event.
  */
 import type { AddressInfo, LinkInfo, Native, NetlinkEvent, NetlinkMonitor } from '../../native';
-import type { InterfaceInfo, InterfaceLookup } from '../forwarding/plan';
 import { logger } from '../log';
+
+export interface InterfaceInfo {
+  name: string;
+  index: number;
+  /** IFF_UP (administratively up). */
+  up: boolean;
+  /** IFF_RUNNING (operationally up: carrier). */
+  running: boolean;
+  mtu: number;
+  mac: string;
+  /** IPv4 addresses as "a.b.c.d/len". */
+  addresses: string[];
+}
+
+/** Whether traffic can pass: administratively and operationally up. */
+export function isUp(info: InterfaceInfo): boolean {
+  return info.up && info.running;
+}
+
+export interface InterfaceLookup {
+  get(name: string): InterfaceInfo | undefined;
+}
 
 /** How long changes are gathered before onChange runs. */
 export const COALESCE_MS = 20;

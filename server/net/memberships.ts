@@ -9,7 +9,14 @@ import fs from 'fs';
 
 import type { Native } from '../../native';
 import type { Logger } from '../log';
-import type { Membership } from '../forwarding/plan';
+
+/** A group membership a rule needs: joined on its input interface (source-specific when source is set). */
+export interface Membership {
+  key: string;
+  ifindex: number;
+  group: string;
+  source: string;
+}
 
 function readLimit(name: string, fallback: number): number {
   try {

@@ -3,7 +3,7 @@
  * one worker (never reordered) and the placement is the same on every start and every host.
  * See docs/decisions/0004-rule-ids-and-placement.md.
  */
-import { ipv4Bytes, parseIPv4 } from './addresses';
+import { ipv4Bytes, parseIPv4 } from '../formats/addresses';
 
 const FNV32_OFFSET_BASIS = 0x811c9dc5;
 const FNV32_PRIME = 0x01000193;

@@ -15,7 +15,7 @@ import { promises as fs } from 'fs';
 
 import { Rule } from '../../gen/mcr/v1/rules';
 import { RuleError } from './errors';
-import { writeFileAtomic } from './atomic-file';
+import { writeFileAtomic } from '../files/atomic-file';
 import { RuleSet } from './rule-set';
 import { RuleLimits, validateRuleDefinition } from './validate';
 

@@ -18,7 +18,7 @@ import type { Rule } from '../../gen/mcr/v1/rules';
 import { aborted, alreadyExists, exhausted, invalid, RuleError, unknownRule } from './errors';
 import { logger } from '../log';
 import { planApply } from './apply-plan';
-import { removeStaleTemporary } from './atomic-file';
+import { removeStaleTemporary } from '../files/atomic-file';
 import { deriveRuleId } from './id';
 import { Journal, JournalProblem, readJournal } from './journal';
 import { describeRule, RuleSet, RuleView } from './rule-set';

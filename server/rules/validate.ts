@@ -4,7 +4,7 @@
  */
 import type { Input, Output, Rule } from '../../gen/mcr/v1/rules';
 import { exhausted, invalid, quote, RuleError, violationsError } from './errors';
-import { IPV4_ANY, IPV4_BROADCAST, isMulticast, isUnicast, isValidInterfaceName, parseIPv4 } from './addresses';
+import { IPV4_ANY, IPV4_BROADCAST, isMulticast, isUnicast, isValidInterfaceName, parseIPv4 } from '../formats/addresses';
 
 export interface RuleLimits {
   /** Rules in the store. */

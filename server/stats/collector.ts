@@ -13,7 +13,7 @@ import { outputIdentity } from '../forwarding/plan';
 import { KERNEL_DROPS_FIELD } from '../forwarding/worker-sync';
 import { INPUT_FIELDS, INPUT_WORDS, OUTPUT_FIELDS, OUTPUT_WORDS, RULE_FIELDS, RULE_WORDS } from '../workers/counter-region';
 import { CounterTotals, inputOwner, outputOwner, ruleOwner } from '../workers/counter-totals';
-import type { WorkerPool, WorkerSlot } from '../workers/pool';
+import type { ForwardingPool, ForwardingSlot } from '../forwarding/worker-sync';
 
 export interface CollectedStats {
   rules: RuleStats[];
@@ -57,7 +57,7 @@ export class StatsCollector {
   private readonly cache = new Map<string, CachedRule>();
 
   constructor(
-    private readonly pool: WorkerPool,
+    private readonly pool: ForwardingPool,
     private readonly rules: () => Rule[],
     /** The worker a rule belongs to when no running worker reports it (e.g. while it restarts). */
     private readonly plannedWorker: (rule: Rule) => number,
@@ -87,7 +87,7 @@ export class StatsCollector {
   }
 
   /** Where a rule is installed now: the worker it is planned on first, then any other. */
-  private installedOf(rule: Rule): { slot: WorkerSlot; snapshot: InstalledSnapshot; installed: InstalledRule } | undefined {
+  private installedOf(rule: Rule): { slot: ForwardingSlot; snapshot: InstalledSnapshot; installed: InstalledRule } | undefined {
     const planned = this.pool.slots[this.plannedWorker(rule)];
     for (const slot of planned ? [planned, ...this.pool.slots] : this.pool.slots) {
       const snapshot = slot.sync?.snapshot;

@@ -6,12 +6,12 @@ import type { Rule } from '../../gen/mcr/v1/rules';
 import { EventKind } from '../../gen/mcr/v1/system';
 import { tracedPacketFromWire, WorkerMessage } from '../../workers/protocol';
 import type { EventBus } from '../events/bus';
-import type { WorkerPool, WorkerSlot } from '../workers/pool';
+import type { ForwardingPool, ForwardingSlot } from '../forwarding/worker-sync';
 import type { TraceManager } from './manager';
 import { WorkerHandles } from './worker-handles';
 
 export interface TraceSources {
-  pool: WorkerPool;
+  pool: ForwardingPool;
   events: EventBus;
   /** The rule with this id, else with this name. */
   findRule(ref: string): Rule | undefined;
@@ -19,7 +19,7 @@ export interface TraceSources {
 
 /** Connects the sources to `traces`; call before the pool starts so that no worker is missed. */
 export function connectTraces(traces: TraceManager, { pool, events, findRule }: TraceSources): void {
-  pool.on('started', (slot: WorkerSlot) => {
+  pool.on('started', (slot: ForwardingSlot) => {
     const process = slot.process;
     process?.on('message', (message: WorkerMessage) => {
       if (message.type !== 'trace' || slot.process !== process) return;

@@ -14,7 +14,7 @@ import type { HeartbeatReply } from '../../workers/protocol';
 import type { EventBus } from '../events/bus';
 import { logger } from '../log';
 import { dataplaneThreadRun } from './dataplane-thread';
-import type { WorkerPool, WorkerSlot } from './pool';
+import type { SlotSync, WorkerPool, WorkerSlot } from './pool';
 
 export const HEARTBEAT_INTERVAL_MS = 250;
 export const MISSED_HEARTBEATS_LIMIT = 3;
@@ -29,13 +29,13 @@ const HEARTBEAT_ANSWER_MS = 30_000;
 
 const log = logger('workers');
 
-export class HeartbeatMonitor {
+export class HeartbeatMonitor<S extends SlotSync> {
   private timer?: NodeJS.Timeout;
 
   constructor(
-    private readonly pool: WorkerPool,
+    private readonly pool: WorkerPool<S>,
     /** Sends the worker its whole rule slice again. */
-    private readonly resync: (slot: WorkerSlot) => Promise<void>,
+    private readonly resync: (slot: WorkerSlot<S>) => Promise<void>,
     private readonly events: EventBus,
     private readonly intervalMs = HEARTBEAT_INTERVAL_MS,
   ) {}
@@ -54,7 +54,7 @@ export class HeartbeatMonitor {
     clearInterval(this.timer);
   }
 
-  private beat(slot: WorkerSlot, onTime: boolean): void {
+  private beat(slot: WorkerSlot<S>, onTime: boolean): void {
     const health = slot.health;
     // Only while the JavaScript thread answers: a process that answers nothing (SIGSTOP) is a hung
     // worker, found out by its missed heartbeats below.
@@ -89,8 +89,8 @@ export class HeartbeatMonitor {
   }
 
   /** Restarts the worker if its data-plane thread has not turned its loop for DATAPLANE_STALL_LIMIT_MS. */
-  private dataplaneStalled(slot: WorkerSlot): boolean {
-    const region = slot.sync?.region;
+  private dataplaneStalled(slot: WorkerSlot<S>): boolean {
+    const region = slot.region;
     const beat = region?.heartbeatNs ?? 0;
     if (beat === 0) return false; // not started yet
     // Both sides read CLOCK_MONOTONIC (libuv's hrtime is that clock).
@@ -114,12 +114,12 @@ export class HeartbeatMonitor {
     return true;
   }
 
-  private announce(slot: WorkerSlot, what: string): void {
+  private announce(slot: WorkerSlot<S>, what: string): void {
     const pid = slot.process?.pid ?? 0;
     this.events.publish(EventKind.EVENT_KIND_WORKER_DRIFT, `worker ${slot.index}: ${what}`, { worker: { index: slot.index, pid, reason: what } });
   }
 
-  private checkDrift(slot: WorkerSlot, reported: string): void {
+  private checkDrift(slot: WorkerSlot<S>, reported: string): void {
     const sync = slot.sync!;
     const health = slot.health;
     if (sync.busy || health.drift === 'resyncing') return; // the expected hash is moving, or a repair runs

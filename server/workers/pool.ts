@@ -11,8 +11,6 @@ import { WorkerState } from '../../gen/mcr/v1/system';
 import { addonFile, Native } from '../../native';
 import type { LogLevel } from '../../workers/protocol';
 import { logger } from '../log';
-import { RulePlacement } from '../rules/placement';
-import { SocketSettings, WorkerSync } from '../forwarding/worker-sync';
 import { assertWorldReadable } from './code-access';
 import { CounterRegion } from './counter-region';
 import { CounterTotals } from './counter-totals';
@@ -27,16 +25,39 @@ export interface PoolOptions {
   workers: number;
   /** The CPU each worker's data-plane thread is pinned to, by index, one per worker (chooseCpus). */
   workerCpus: readonly number[];
-  /** The rules of these input interfaces go to these workers only (chooseCpus); none: hash over all. */
-  interfaceWorkers?: ReadonlyMap<string, readonly number[]>;
   batch: number;
   logLevel: LogLevel;
-  sockets: SocketSettings;
   requestTimeoutMs: number;
   startTimeoutMs: number;
   /** mcrd --test-hooks: a JSON file {"crashOnStart": [worker indexes]} read at every start. */
   testHooksFile?: string;
 }
+
+/**
+ * What keeps a running worker's installed state in step with the plan (forwarding's WorkerSync,
+ * attached by whoever builds the pool): what the pool and its heartbeat monitor need of it.
+ */
+export interface SlotSync {
+  /** The hash of the rule set the worker should report. */
+  readonly expectedHash: string;
+  /** True while a change is being applied: the reported hash may lag the expected one meanwhile. */
+  readonly busy: boolean;
+  /** Forgets everything without talking to the worker: it has gone. */
+  reset(): void;
+}
+
+/** What a new worker process comes with, for attaching its sync. */
+export interface LaunchedWorker<S extends SlotSync> {
+  slot: WorkerSlot<S>;
+  process: WorkerProcess;
+  /** Its counter region (the supervisor's mapping). */
+  region: CounterRegion;
+  /** Where the counts of its freed counter slots go. */
+  totals: CounterTotals;
+}
+
+/** Makes the sync of a worker process just launched. */
+export type AttachSync<S extends SlotSync> = (worker: LaunchedWorker<S>) => S;
 
 /** What the heartbeat monitor knows of one worker process; fresh for every process. */
 export class WorkerHealth {
@@ -52,9 +73,11 @@ export class WorkerHealth {
   channelDropped = 0;
 }
 
-export class WorkerSlot {
+export class WorkerSlot<S extends SlotSync = SlotSync> {
   process?: WorkerProcess;
-  sync?: WorkerSync;
+  sync?: S;
+  /** The current process's counter region: its data plane's counters and heartbeat. */
+  region?: CounterRegion;
   health = new WorkerHealth();
   state = WorkerState.WORKER_STATE_STARTING;
   restarts = 0;
@@ -82,10 +105,8 @@ export class WorkerSlot {
   }
 }
 
-export class WorkerPool extends EventEmitter {
-  readonly slots: WorkerSlot[];
-  /** Which worker owns each rule. */
-  readonly placement: RulePlacement;
+export class WorkerPool<S extends SlotSync = SlotSync> extends EventEmitter {
+  readonly slots: WorkerSlot<S>[];
   /** What the counter slots of every worker counted before they were freed (see CounterTotals). */
   readonly totals = new CounterTotals();
   private stopping = false;
@@ -94,13 +115,13 @@ export class WorkerPool extends EventEmitter {
   constructor(
     private readonly addon: Native,
     private readonly options: PoolOptions,
+    private readonly attach: AttachSync<S>,
   ) {
     super();
     if (options.workerCpus.length !== options.workers) {
       throw new RangeError(`WorkerPool: ${options.workerCpus.length} CPUs for ${options.workers} workers`);
     }
-    this.slots = Array.from({ length: options.workers }, (_, i) => new WorkerSlot(i, options.workerCpus[i]));
-    this.placement = new RulePlacement(options.workers, options.interfaceWorkers);
+    this.slots = Array.from({ length: options.workers }, (_, i) => new WorkerSlot<S>(i, options.workerCpus[i]));
   }
 
   get size(): number {
@@ -140,14 +161,14 @@ export class WorkerPool extends EventEmitter {
   }
 
   /** Kills a worker that misbehaves; it is restarted like one that crashed. */
-  recycle(slot: WorkerSlot, reason: string): void {
+  recycle(slot: WorkerSlot<S>, reason: string): void {
     if (!slot.process?.alive) return;
     this.log.warn('restarting worker', { worker: slot.index, reason });
     slot.lastRestartReason = reason;
     slot.process.kill();
   }
 
-  private async launch(slot: WorkerSlot): Promise<void> {
+  private async launch(slot: WorkerSlot<S>): Promise<void> {
     const { batch, logLevel, requestTimeoutMs, startTimeoutMs } = this.options;
     // A region of its own for every process: the previous one's slots were folded when it went.
     const region = new CounterRegion(this.addon);
@@ -162,7 +183,8 @@ export class WorkerPool extends EventEmitter {
       countersFd: region.handle,
     });
     slot.process = process;
-    slot.sync = new WorkerSync(process, this.addon, this.options.sockets, process.log, region, this.totals, slot.index);
+    slot.region = region;
+    slot.sync = this.attach({ slot, process, region, totals: this.totals });
     slot.health = new WorkerHealth();
     slot.state = WorkerState.WORKER_STATE_STARTING;
     process.once('exit', (code: number | null, signal: string | null) => this.onExit(slot, process, code, signal));
@@ -187,7 +209,7 @@ export class WorkerPool extends EventEmitter {
     }
   }
 
-  private onExit(slot: WorkerSlot, process: WorkerProcess, code: number | null, signal: string | null): void {
+  private onExit(slot: WorkerSlot<S>, process: WorkerProcess, code: number | null, signal: string | null): void {
     if (slot.process !== process) return;
     slot.sync?.reset();
     slot.lastExit = signal ? `signal ${signal}` : `exit code ${code}`;

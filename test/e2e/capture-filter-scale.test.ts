@@ -21,7 +21,7 @@ import { expect } from 'chai';
 import { connect, McrClient as LibraryClient } from '../../clients/lib';
 import { DeepPartial, Rule, RuleState } from '../../gen/mcr/v1/rules';
 import { WorkerState } from '../../gen/mcr/v1/system';
-import { parseIPv4, formatIPv4 } from '../../server/rules/addresses';
+import { parseIPv4, formatIPv4 } from '../../server/formats/addresses';
 import { RelayContext, useRelay } from '../support/fixture';
 import { httpGetIn } from '../support/http';
 import { parsePrometheusText, sampleValue } from '../support/prometheus';

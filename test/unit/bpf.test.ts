@@ -2,7 +2,7 @@ import { expect } from 'chai';
 
 import type { BpfInsn } from '../../native';
 import { ACCEPT, buildCaptureFilter, CaptureTarget, DROP_ALL, MAX_PROGRAM_LENGTH } from '../../server/net/bpf';
-import { formatIPv4, parseIPv4 } from '../../server/rules/addresses';
+import { formatIPv4, parseIPv4 } from '../../server/formats/addresses';
 import { BpfCheckError, FrameMeta, LoadedFilter, loadFilter, PACKET_HOST, PACKET_OUTGOING } from '../support/bpf-vm';
 import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, frame, FrameSpec, IP_DF, IP_MF, IPPROTO_TCP, IPPROTO_UDP } from '../support/frames';
 

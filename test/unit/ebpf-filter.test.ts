@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { native } from '../../native';
 import { ACCEPT, buildCaptureFilter, CaptureTarget } from '../../server/net/bpf';
 import { CaptureFilters, captureKeys, probeCaptureFilter } from '../../server/net/capture-filter';
-import { formatIPv4, parseIPv4 } from '../../server/rules/addresses';
+import { formatIPv4, parseIPv4 } from '../../server/formats/addresses';
 import { loadFilter } from '../support/bpf-vm';
 import { ETHERTYPE_ARP, ETHERTYPE_IPV6, frame, FrameSpec, IP_DF, IP_MF, IPPROTO_TCP, IPPROTO_UDP } from '../support/frames';
 import { SeededRandom } from '../support/seeded-random';

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 
 import { Rule, RuleState } from '../../gen/mcr/v1/rules';
-import { InterfaceInfo, planForwarding } from '../../server/forwarding/plan';
+import { planForwarding } from '../../server/forwarding/plan';
+import type { InterfaceInfo } from '../../server/net/interfaces';
 import { workerFor } from '../../server/rules/placement';
 
 function rule(id: string, input: [string, string, number], outputs: Array<[string, string, number, number?]>, source = ''): Rule {

@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 
 import type { Native } from '../../native';
-import type { Membership } from '../../server/forwarding/plan';
+import type { Membership } from '../../server/net/memberships';
 import { logger } from '../../server/log';
 import { Memberships } from '../../server/net/memberships';
 

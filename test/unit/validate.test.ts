@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { DeepPartial, Rule, RuleState } from '../../gen/mcr/v1/rules';
 import { ApiError, toApiError } from '../../server/api/errors';
 import { RuleError } from '../../server/rules/errors';
-import { formatIPv4, isMulticast, isUnicast, isValidInterfaceName, parseIPv4 } from '../../server/rules/addresses';
+import { formatIPv4, isMulticast, isUnicast, isValidInterfaceName, parseIPv4 } from '../../server/formats/addresses';
 import { DEFAULT_RULE_LIMITS, RuleLimits, ruleViolations, validateRuleDefinition } from '../../server/rules/validate';
 
 const LIMITS: RuleLimits = { maxRules: 100, maxOutputsPerRule: 4 };
