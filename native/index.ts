@@ -351,6 +351,12 @@ export interface Native {
    * it. Node has no API for the set itself (os.availableParallelism() only counts it).
    */
   allowedCpus(): number[];
+  /**
+   * Raises this process's open-file limit (RLIMIT_NOFILE, soft and hard) to at least `wanted`, never
+   * lowering it; children started afterwards (the workers) inherit it. Raising the hard limit needs
+   * CAP_SYS_RESOURCE; the kernel caps it at fs.nr_open. Returns the limit in force.
+   */
+  raiseFileLimit(wanted: number): { soft: number; hard: number };
 }
 
 /** One attempt of probeConfinement: `error` is the errno name it failed with ("EPERM"), null if it succeeded. */

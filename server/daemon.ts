@@ -30,6 +30,7 @@ import { captureFilterChoice } from './net/capture-filter';
 import { InterfaceChange, InterfaceTable } from './net/interfaces';
 import { HeartbeatMonitor } from './workers/health';
 import { chooseCpus } from './workers/cpu-choice';
+import { raiseFileLimit } from './workers/file-limit';
 import { WorkerPool } from './workers/pool';
 import { ForwardingPool, ForwardingSlot, WorkerSync } from './forwarding/worker-sync';
 import { RulePlacement } from './rules/placement';
@@ -68,6 +69,7 @@ export class Daemon {
     const { options } = this;
     const addon = native();
     captureFilterChoice(addon); // probes eBPF and logs which capture filter is used, and why
+    raiseFileLimit(addon, this.log); // the workers inherit it: one socket per output
     // Before anything is opened or started: a CPU setting that cannot be honoured refuses the start.
     const allowedCpus = addon.allowedCpus();
     const settingName = (key: 'cpus' | 'interfaceCpus', flag: string) => (options.commandLine.has(key) || !options.config ? flag : `${key} (config ${options.config})`);

@@ -1,8 +1,10 @@
-// N-API glue for what Node cannot tell about the process itself: allowedCpus (native/index.ts).
+// N-API glue for what Node cannot tell or set about the process itself: allowedCpus, raiseFileLimit
+// (native/index.ts).
 #include <napi.h>
 
 #include "common/js_glue.h"
 #include "system/cpus.h"
+#include "system/file_limit.h"
 
 namespace mcr {
 
@@ -16,10 +18,21 @@ Napi::Value AllowedCpusJs(const Napi::CallbackInfo& info) {
   return result;
 }
 
+Napi::Value RaiseFileLimitJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const double wanted = info[0].As<Napi::Number>().DoubleValue();
+  const FileLimit limit = TranslateErrors(env, [&] { return RaiseFileLimit(static_cast<uint64_t>(wanted)); });
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("soft", Napi::Number::New(env, static_cast<double>(limit.soft)));
+  result.Set("hard", Napi::Number::New(env, static_cast<double>(limit.hard)));
+  return result;
+}
+
 }  // namespace
 
 void InitSystem(Napi::Env env, Napi::Object exports) {
   exports.Set("allowedCpus", Napi::Function::New(env, AllowedCpusJs, "allowedCpus"));
+  exports.Set("raiseFileLimit", Napi::Function::New(env, RaiseFileLimitJs, "raiseFileLimit"));
 }
 
 }  // namespace mcr
