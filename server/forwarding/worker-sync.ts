@@ -71,6 +71,9 @@ function targetsKey(spec: CaptureSpec): string {
     .join(',');
 }
 
+/** Messages of egress sockets in flight at once (each MAX_FDS_PER_MESSAGE sockets). */
+const EGRESS_WINDOW = 16;
+
 /** Splits `items` into runs whose weights add up to at most `limit` (an item heavier alone gets its own). */
 export function pieces<T>(items: readonly T[], weight: (item: T) => number, limit: number): T[][] {
   const result: T[][] = [];
@@ -437,31 +440,38 @@ export class WorkerSync {
     this.captures.set(spec.ifname, { handle, slot, ifindex: spec.ifindex, fd, filterKey: targetsKey(spec), kernelDrops: 0n });
   }
 
-  /** Opens the egress sockets and hands them over, MAX_FDS_PER_MESSAGE per message, pipelined. */
+  /**
+   * Opens the egress sockets and hands them over, MAX_FDS_PER_MESSAGE per message, EGRESS_WINDOW
+   * messages pipelined at a time. The supervisor closes its copies once a window is handed over, so
+   * it never holds more than EGRESS_WINDOW * MAX_FDS_PER_MESSAGE of them at once, whatever the size
+   * of the change (opening all 80,000 of 20,000 rules first ran it out of descriptors).
+   */
   private async ensureEgress(specs: EgressSpec[], errors: SyncErrors): Promise<void> {
-    const opened: Array<{ spec: EgressSpec; fd: number; handle: number }> = [];
-    for (const spec of specs) {
-      try {
-        const { key: _key, ...socket } = spec;
-        opened.push({ spec, fd: this.addon.openEgressSocket({ ...socket, sndbuf: this.sockets.sndbuf }), handle: this.nextHandle++ });
-      } catch (err) {
-        errors.set(spec.key, `cannot send to ${spec.address}:${spec.port} on ${spec.ifname}: ${(err as Error).message}`);
+    for (const window of pieces(specs, () => 1, EGRESS_WINDOW * MAX_FDS_PER_MESSAGE)) {
+      const opened: Array<{ spec: EgressSpec; fd: number; handle: number }> = [];
+      for (const spec of window) {
+        try {
+          const { key: _key, ...socket } = spec;
+          opened.push({ spec, fd: this.addon.openEgressSocket({ ...socket, sndbuf: this.sockets.sndbuf }), handle: this.nextHandle++ });
+        } catch (err) {
+          errors.set(spec.key, `cannot send to ${spec.address}:${spec.port} on ${spec.ifname}: ${(err as Error).message}`);
+        }
       }
+      const batches = pieces(opened, () => 1, MAX_FDS_PER_MESSAGE);
+      const results = await Promise.allSettled(
+        batches.map((batch) => {
+          const outputs: OutputDescription[] = batch.map((o) => ({ handle: o.handle, ...describe(o.spec) }));
+          return this.worker.request({ type: 'addOutputs', outputs }, batch.map((o) => o.fd), CHANGE_TIMEOUT_MS);
+        }),
+      );
+      for (const o of opened) this.addon.closeFd(o.fd); // the worker holds its own copies now
+      results.forEach((result, i) => {
+        for (const o of batches[i]) {
+          if (result.status === 'fulfilled') this.egress.set(o.spec.key, { handle: o.handle, spec: o.spec });
+          else errors.set(o.spec.key, `cannot hand the socket for ${o.spec.address}:${o.spec.port} on ${o.spec.ifname} to the worker: ${(result.reason as Error).message}`);
+        }
+      });
     }
-    const batches = pieces(opened, () => 1, MAX_FDS_PER_MESSAGE);
-    const results = await Promise.allSettled(
-      batches.map((batch) => {
-        const outputs: OutputDescription[] = batch.map((o) => ({ handle: o.handle, ...describe(o.spec) }));
-        return this.worker.request({ type: 'addOutputs', outputs }, batch.map((o) => o.fd), CHANGE_TIMEOUT_MS);
-      }),
-    );
-    for (const o of opened) this.addon.closeFd(o.fd); // the worker holds its own copies now
-    results.forEach((result, i) => {
-      for (const o of batches[i]) {
-        if (result.status === 'fulfilled') this.egress.set(o.spec.key, { handle: o.handle, spec: o.spec });
-        else errors.set(o.spec.key, `cannot hand the socket for ${o.spec.address}:${o.spec.port} on ${o.spec.ifname} to the worker: ${(result.reason as Error).message}`);
-      }
-    });
   }
 
   private updateFilter(spec: CaptureSpec, errors: SyncErrors): void {
