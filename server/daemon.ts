@@ -69,7 +69,7 @@ export class Daemon {
     const { options } = this;
     const addon = native();
     captureFilterChoice(addon); // probes eBPF and logs which capture filter is used, and why
-    raiseFileLimit(addon, this.log); // the workers inherit it: one socket per output
+    const fileLimit = raiseFileLimit(addon, this.log); // the workers inherit it: one socket per output
     // Before anything is opened or started: a CPU setting that cannot be honoured refuses the start.
     const allowedCpus = addon.allowedCpus();
     const settingName = (key: 'cpus' | 'interfaceCpus', flag: string) => (options.commandLine.has(key) || !options.config ? flag : `${key} (config ${options.config})`);
@@ -95,7 +95,7 @@ export class Daemon {
     // The file's rules are the desired state: in the store before the first sync installs them.
     if (this.config) await applyConfigRules(this.config, { store, events, sync: async () => undefined }, 'at start', this.log);
 
-    const sockets = { rcvbuf: options.rcvbuf, sndbuf: options.sndbuf };
+    const sockets = { rcvbuf: options.rcvbuf, sndbuf: options.sndbuf, fileLimit };
     const pool: ForwardingPool = new WorkerPool(
       addon,
       {

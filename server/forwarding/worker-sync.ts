@@ -25,7 +25,16 @@ import type { WorkerProcess } from '../workers/worker-process';
 export interface SocketSettings {
   rcvbuf: number;
   sndbuf: number;
+  /**
+   * The open-file limit the worker runs with (inherited from mcrd: raiseFileLimit). The sync never
+   * hands it more sockets than fit under it (with FD_RESERVE to spare): a socket past it would make
+   * the worker fail to receive the message; the outputs past it get an error status instead.
+   */
+  fileLimit: number;
 }
+
+/** Descriptors a worker keeps for itself (its channel, its runtime, the counter region...). */
+const FD_RESERVE = 256;
 
 interface InstalledCapture {
   handle: number;
@@ -447,7 +456,16 @@ export class WorkerSync {
    * of the change (opening all 80,000 of 20,000 rules first ran it out of descriptors).
    */
   private async ensureEgress(specs: EgressSpec[], errors: SyncErrors): Promise<void> {
-    for (const window of pieces(specs, () => 1, EGRESS_WINDOW * MAX_FDS_PER_MESSAGE)) {
+    const room = this.sockets.fileLimit - FD_RESERVE - this.egress.size - this.captures.size;
+    const fitting = specs.slice(0, Math.max(0, room));
+    for (const spec of specs.slice(fitting.length)) {
+      errors.set(
+        spec.key,
+        `cannot send to ${spec.address}:${spec.port} on ${spec.ifname}: worker ${this.workerIndex} holds as many sockets as its open-file limit (${this.sockets.fileLimit}) allows ` +
+          '(one per output; mcrd raises the limit when it has CAP_SYS_RESOURCE, see docs/troubleshooting.md)',
+      );
+    }
+    for (const window of pieces(fitting, () => 1, EGRESS_WINDOW * MAX_FDS_PER_MESSAGE)) {
       const opened: Array<{ spec: EgressSpec; fd: number; handle: number }> = [];
       for (const spec of window) {
         try {
