@@ -24,7 +24,7 @@ import { BadRequest, ErrorInfo } from '../../gen/google/rpc/error_details';
 import { BUF, bufCurl, BufCurlResult, bufCurlList, describeRun, parseJsonSequence } from '../support/buf-curl';
 import { withoutComment } from '../support/doc-commands';
 import { createDocNamespace } from '../support/doc-namespace';
-import { requireRoot } from '../support/fixture';
+import { printMcrdOutputOnFailure, requireRoot } from '../support/fixture';
 import { Mcrd } from '../support/mcrd';
 import { ReflectionClient, ReflectionVersion } from '../support/reflection';
 
@@ -107,9 +107,7 @@ describe('e2e: strict clients through server reflection alone (buf curl, Python 
     await mcrd.start();
   });
 
-  afterEach(function () {
-    if (this.currentTest?.state === 'failed' && mcrd) process.stderr.write(`\n----- mcrd output -----\n${mcrd.logs()}\n----- end -----\n`);
-  });
+  printMcrdOutputOnFailure(() => mcrd);
 
   after(async function () {
     this.timeout(60_000);

@@ -21,7 +21,7 @@ import { ApplyRulesRequest, ApplyRulesView, Rule, RuleServiceClient } from '../.
 import { JOURNAL_FILE_NAME, RuleStore } from '../../server/rules/store';
 import { createDocNamespace } from '../support/doc-namespace';
 import { reportMeasured } from '../support/faults';
-import { requireRoot } from '../support/fixture';
+import { printMcrdOutputOnFailure, requireRoot } from '../support/fixture';
 import { McrClient } from '../support/grpc';
 import { Mcrd } from '../support/mcrd';
 import { sleep, waitFor } from '../support/poll';
@@ -150,9 +150,7 @@ describe('e2e: resilience: kill -9 of mcrd during 50-client churn and during a 2
     });
   });
 
-  afterEach(function () {
-    if (this.currentTest?.state === 'failed' && mcrd) process.stderr.write(`\n----- mcrd output -----\n${mcrd.logs()}\n----- end -----\n`);
-  });
+  printMcrdOutputOnFailure(() => mcrd);
 
   after(async function () {
     this.timeout(60_000);

@@ -25,6 +25,16 @@ function missing(what: string): never {
   throw new Error(`${what} is not available: the before() hook failed or has not run`);
 }
 
+/** Registers an afterEach hook that prints mcrd's output when a test of the enclosing describe() fails. */
+export function printMcrdOutputOnFailure(current: () => Mcrd | null | undefined): void {
+  afterEach(function () {
+    const mcrd = current();
+    if (this.currentTest?.state === 'failed' && mcrd) {
+      process.stderr.write(`\n----- mcrd output (${this.currentTest.fullTitle()}) -----\n${mcrd.logs()}\n----- end of mcrd output -----\n`);
+    }
+  });
+}
+
 export interface TopologyContext {
   readonly topology: Topology;
 }
@@ -75,11 +85,7 @@ export function useRelay(options: McrdOptions): RelayContext {
     client = new McrClient(mcrd.socketPath);
   });
 
-  afterEach(function () {
-    if (this.currentTest?.state === 'failed' && mcrd) {
-      process.stderr.write(`\n----- mcrd output (${this.currentTest.fullTitle()}) -----\n${mcrd.logs()}\n----- end of mcrd output -----\n`);
-    }
-  });
+  printMcrdOutputOnFailure(() => mcrd);
 
   after(async function () {
     this.timeout(SETUP_TIMEOUT_MS);
