@@ -23,9 +23,7 @@ import { sliceFileDescriptorSet } from '../../server/api/descriptor-set';
 import { BadRequest, ErrorInfo } from '../../gen/google/rpc/error_details';
 import { BUF, bufCurl, BufCurlResult, bufCurlList, describeRun, parseJsonSequence } from '../support/buf-curl';
 import { withoutComment } from '../support/doc-commands';
-import { createDocNamespace } from '../support/doc-namespace';
-import { printMcrdOutputOnFailure, requireRoot } from '../support/fixture';
-import { Mcrd } from '../support/mcrd';
+import { useNamespacedMcrd } from '../support/fixture';
 import { ReflectionClient, ReflectionVersion } from '../support/reflection';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -94,29 +92,11 @@ function expectStreamRan(result: BufCurlResult, method: string): Array<Record<st
 
 describe('e2e: strict clients through server reflection alone (buf curl, Python grpcio)', function () {
   this.timeout(180_000);
-  let namespace: { ns: string; destroy: () => void } | null = null;
-  let mcrd: Mcrd | null = null;
-  const socket = () => mcrd!.socketPath;
-
-  before(async function () {
-    this.timeout(90_000);
-    requireRoot();
+  before(function () {
     expect(fs.existsSync(PYTHON), `${PYTHON} (sudo scripts/prerequisites installs python3-grpcio, python3-protobuf)`).to.equal(true);
-    namespace = createDocNamespace('refl');
-    mcrd = new Mcrd(namespace.ns, { workers: 1, logLevel: 'warn' });
-    await mcrd.start();
   });
-
-  printMcrdOutputOnFailure(() => mcrd);
-
-  after(async function () {
-    this.timeout(60_000);
-    try {
-      await mcrd?.dispose();
-    } finally {
-      namespace?.destroy();
-    }
-  });
+  const relay = useNamespacedMcrd('refl', { workers: 1, logLevel: 'warn' }, { start: true });
+  const socket = () => relay.mcrd.socketPath;
 
   for (const version of ['v1', 'v1alpha'] as ReflectionVersion[]) {
     it(`serves (${version}) every file of \`buf build proto\` byte for byte, with its imports`, async function () {

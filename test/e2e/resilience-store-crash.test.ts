@@ -19,11 +19,9 @@ import path from 'path';
 
 import { ApplyRulesRequest, ApplyRulesView, Rule, RuleServiceClient } from '../../gen/mcr/v1/rules';
 import { JOURNAL_FILE_NAME, RuleStore } from '../../server/rules/store';
-import { createDocNamespace } from '../support/doc-namespace';
 import { reportMeasured } from '../support/faults';
-import { printMcrdOutputOnFailure, requireRoot } from '../support/fixture';
+import { useNamespacedMcrd } from '../support/fixture';
 import { McrClient } from '../support/grpc';
-import { Mcrd } from '../support/mcrd';
 import { sleep, waitFor } from '../support/poll';
 
 const CHURN_KILLS = 13;
@@ -137,39 +135,21 @@ function same(a: Rules, b: Rules): boolean {
 
 describe('e2e: resilience: kill -9 of mcrd during 50-client churn and during a 20,000-rule ApplyRules', function () {
   this.timeout(240_000);
-  let namespace: { ns: string; destroy: () => void } | null = null;
-  let mcrd: Mcrd | null = null;
-
-  before(function () {
-    requireRoot();
-    namespace = createDocNamespace('crash');
-    mcrd = new Mcrd(namespace.ns, {
-      workers: 1,
-      logLevel: 'warn',
-      extraArgs: ['--max-rules', String(LIMITS.maxRules), '--max-request-bytes', String(32 << 20)],
-    });
-  });
-
-  printMcrdOutputOnFailure(() => mcrd);
-
-  after(async function () {
-    this.timeout(60_000);
-    try {
-      await mcrd?.dispose();
-    } finally {
-      namespace?.destroy();
-    }
-  });
+  const daemon = useNamespacedMcrd(
+    'crash',
+    { workers: 1, logLevel: 'warn', extraArgs: ['--max-rules', String(LIMITS.maxRules), '--max-request-bytes', String(32 << 20)] },
+    { start: false },
+  );
 
   /** SIGKILL, and the exit seen. */
   async function kill(): Promise<void> {
-    mcrd!.signal('SIGKILL');
-    expect(await mcrd!.waitForExit(10_000), 'how the killed mcrd ended').to.deep.include({ signal: 'SIGKILL' });
+    daemon.mcrd.signal('SIGKILL');
+    expect(await daemon.mcrd.waitForExit(10_000), 'how the killed mcrd ended').to.deep.include({ signal: 'SIGKILL' });
   }
 
   /** The store as it is on disk, opened as mcrd opens it (which must not fail). */
   async function storeOnDisk(): Promise<Rules> {
-    const store = await RuleStore.open(mcrd!.stateDir, LIMITS);
+    const store = await RuleStore.open(daemon.mcrd.stateDir, LIMITS);
     try {
       return byName(store.list());
     } finally {
@@ -180,11 +160,11 @@ describe('e2e: resilience: kill -9 of mcrd during 50-client churn and during a 2
   it(`keeps every acknowledged change of 50 clients, and no half change (${CHURN_KILLS} kills)`, async function () {
     const measured: Array<{ calls: number; killAfterMs: number; restartMs: number }> = [];
     let started = Date.now();
-    await mcrd!.start();
+    await daemon.mcrd.start();
     let checked: ChurnClient[] = [];
     for (let round = 0; round <= CHURN_KILLS; round++) {
       const restartMs = Date.now() - started;
-      const connections = Array.from({ length: 5 }, () => new McrClient(mcrd!.socketPath, { ownConnection: true }));
+      const connections = Array.from({ length: 5 }, () => new McrClient(daemon.mcrd.socketPath, { ownConnection: true }));
       const listed = byName((await connections[0].listRules()).rules);
       // mcrd started on what the last kill left: the acknowledged changes and no half change.
       if (round > 0) expect(same(listed, await storeOnDisk()), 'mcrd lists what the store on disk holds').to.equal(true);
@@ -223,7 +203,7 @@ describe('e2e: resilience: kill -9 of mcrd during 50-client churn and during a 2
       measured.push({ calls: clients.reduce((sum, c) => sum + c.calls, 0), killAfterMs, restartMs });
       checked = clients;
       started = Date.now();
-      await mcrd!.start();
+      await daemon.mcrd.start();
     }
     await kill();
     reportMeasured('churn kills', { rounds: measured.length, acknowledgedCalls: measured.map((m) => m.calls).join(' '), killAfterMs: measured.map((m) => m.killAfterMs).join(' '), restartMs: measured.map((m) => m.restartMs).join(' ') });
@@ -231,7 +211,7 @@ describe('e2e: resilience: kill -9 of mcrd during 50-client churn and during a 2
   });
 
   it(`keeps an ApplyRules of ${APPLY_RULES} rules all or nothing (${APPLY_KILLS} kills)`, async function () {
-    fs.rmSync(mcrd!.stateDir, { recursive: true, force: true });
+    fs.rmSync(daemon.mcrd.stateDir, { recursive: true, force: true });
     const small = Array.from({ length: BEFORE_APPLY_RULES }, (_, i) => applyRule(i, 'small'));
     const large = Array.from({ length: APPLY_RULES }, (_, i) => applyRule(i, 'large'));
     const smallRules = byName(small);
@@ -240,17 +220,17 @@ describe('e2e: resilience: kill -9 of mcrd during 50-client churn and during a 2
     /** When, in an apply let finish, the journal got the change (its write began): the kills are drawn around it. */
     let journalMs = 0;
     let applyMs = 0;
-    const journalFile = path.join(mcrd!.stateDir, JOURNAL_FILE_NAME);
+    const journalFile = path.join(daemon.mcrd.stateDir, JOURNAL_FILE_NAME);
     for (let round = 0; round < APPLY_KILLS + 1; round++) {
       // Each round starts from the small set, written as mcrd would have it.
-      fs.rmSync(mcrd!.stateDir, { recursive: true, force: true });
-      const seed = await RuleStore.open(mcrd!.stateDir, LIMITS);
+      fs.rmSync(daemon.mcrd.stateDir, { recursive: true, force: true });
+      const seed = await RuleStore.open(daemon.mcrd.stateDir, LIMITS);
       await seed.apply(small, { replace: true }, 1n);
       await seed.close();
 
-      await mcrd!.start();
+      await daemon.mcrd.start();
       // The reply lists all 20,000 rules: more than grpc-js receives by default.
-      const client = new RuleServiceClient(`unix:${mcrd!.socketPath}`, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': -1 });
+      const client = new RuleServiceClient(`unix:${daemon.mcrd.socketPath}`, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': -1 });
       const started = Date.now();
       let failure = '';
       const reply = new Promise<boolean>((resolve) => {
@@ -276,7 +256,7 @@ describe('e2e: resilience: kill -9 of mcrd during 50-client churn and during a 2
         await kill();
         // mcrd starts again on all 20,000.
         const restart = Date.now();
-        await mcrd!.start();
+        await daemon.mcrd.start();
         reportMeasured('mcrd start on 20,000 rules', { ms: Date.now() - restart });
         await kill();
         continue;
@@ -301,14 +281,14 @@ describe('e2e: resilience: kill -9 of mcrd during 50-client churn and during a 2
       expect(outcome === 'all' || (outcome === 'none' && !acknowledged), `round ${round}: after the kill the store holds ${outcome}; acknowledged: ${acknowledged}`).to.equal(true);
       // mcrd opens it as it is (the restart with all 20,000 is left to the round that let it finish).
       if (outcome === 'none') {
-        await mcrd!.start();
-        const check = new McrClient(mcrd!.socketPath);
+        await daemon.mcrd.start();
+        const check = new McrClient(daemon.mcrd.socketPath);
         expect(same(byName((await check.listRules()).rules), smallRules)).to.equal(true);
         check.close();
         await kill();
       }
     }
     reportMeasured('apply kills', { applyMs, journalMs, outcomes: outcomes.join(', ') });
-    expect(fs.readdirSync(mcrd!.stateDir).filter((f) => f.endsWith('.tmp')), 'temporary files left').to.deep.equal([]);
+    expect(fs.readdirSync(daemon.mcrd.stateDir).filter((f) => f.endsWith('.tmp')), 'temporary files left').to.deep.equal([]);
   });
 });

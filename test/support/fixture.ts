@@ -7,6 +7,7 @@
  *     it('...', async () => { await relay.client.createRule(...); });
  *   });
  */
+import { createDocNamespace } from './doc-namespace';
 import { McrClient } from './grpc';
 import { Mcrd, McrdOptions } from './mcrd';
 import { Topology } from './netns';
@@ -33,6 +34,41 @@ export function printMcrdOutputOnFailure(current: () => Mcrd | null | undefined)
       process.stderr.write(`\n----- mcrd output (${this.currentTest.fullTitle()}) -----\n${mcrd.logs()}\n----- end of mcrd output -----\n`);
     }
   });
+}
+
+export interface McrdContext {
+  readonly mcrd: Mcrd;
+}
+
+/**
+ * An mcrd in a namespace of its own with only a loopback (createDocNamespace: no topology), for tests
+ * of the API rather than of forwarding; started in before() when `start`, else by the tests. Stopped
+ * and the namespace deleted in after(); mcrd's output printed for a failed test.
+ */
+export function useNamespacedMcrd(tag: string, options: McrdOptions, { start }: { start: boolean }): McrdContext {
+  let namespace: { ns: string; destroy: () => void } | null = null;
+  let mcrd: Mcrd | null = null;
+  before(async function () {
+    this.timeout(SETUP_TIMEOUT_MS);
+    requireRoot();
+    namespace = createDocNamespace(tag);
+    mcrd = new Mcrd(namespace.ns, options);
+    if (start) await mcrd.start();
+  });
+  printMcrdOutputOnFailure(() => mcrd);
+  after(async function () {
+    this.timeout(SETUP_TIMEOUT_MS);
+    try {
+      await mcrd?.dispose();
+    } finally {
+      namespace?.destroy();
+    }
+  });
+  return {
+    get mcrd() {
+      return mcrd ?? missing('mcrd');
+    },
+  };
 }
 
 export interface TopologyContext {
