@@ -26,13 +26,10 @@ export interface PacketSocketOptions {
 }
 
 export interface EgressSocketOptions {
-  /** Output interface: the socket is bound to it (SO_BINDTODEVICE) and, for multicast, IP_MULTICAST_IF. */
+  /** Output interface: the socket is bound to it (SO_BINDTODEVICE) and multicast leaves by it (IP_MULTICAST_IF). */
   ifname: string;
   ifindex: number;
-  /** Destination the socket is connected to. */
-  address: string;
-  port: number;
-  /** IP_MULTICAST_TTL for a multicast destination, IP_TTL otherwise. */
+  /** Both IP_MULTICAST_TTL and IP_TTL: the socket is not connected, each send names its destination. */
   ttl: number;
   /** IP_TOS byte (DSCP << 2). */
   tos: number;
@@ -158,11 +155,21 @@ export interface Dataplane {
   addInput(handle: number, fd: number, counterSlot?: number): void;
   /** Stops reading the input; its fd is closed once no table in use refers to it. */
   removeInput(handle: number): number;
-  /** Adds a connected UDP egress socket. Takes ownership of `fd` when it succeeds; on a throw the caller keeps it. */
-  addOutput(handle: number, fd: number): void;
+  /**
+   * Adds an unconnected UDP egress socket (see openEgressSocket) that outputs send through. Takes
+   * ownership of `fd` when it succeeds; on a throw the caller keeps it.
+   */
+  addSender(handle: number, fd: number): void;
+  /**
+   * Forgets the sender's handle (new outputs cannot name it). Its fd is closed once no output refers
+   * to it and no table that may be in use refers to those outputs.
+   */
+  removeSender(handle: number): void;
+  /** Adds an output: datagrams to `address`:`port` through sender `sender`. */
+  addOutput(handle: number, sender: number, address: string, port: number): void;
   /**
    * Forgets the handle. The installed table keeps sending to it until a table without it replaces it;
-   * the fd is closed once no table that may be in use refers to it.
+   * its sender is released once no table that may be in use refers to it.
    */
   removeOutput(handle: number): void;
   /**

@@ -69,7 +69,7 @@ export class Daemon {
     const { options } = this;
     const addon = native();
     captureFilterChoice(addon); // probes eBPF and logs which capture filter is used, and why
-    const fileLimit = raiseFileLimit(addon, this.log); // the workers inherit it: one socket per output
+    const fileLimit = raiseFileLimit(addon, this.log); // the workers inherit it
     // Before anything is opened or started: a CPU setting that cannot be honoured refuses the start.
     const allowedCpus = addon.allowedCpus();
     const settingName = (key: 'cpus' | 'interfaceCpus', flag: string) => (options.commandLine.has(key) || !options.config ? flag : `${key} (config ${options.config})`);

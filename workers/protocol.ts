@@ -10,7 +10,7 @@ import { createHash } from 'crypto';
 
 import type { DataplaneRule, DataplaneTrace, TracedPacket } from '../native';
 
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** The most descriptors one control message carries (native/control/chunk_protocol.h kMaxMessageFds). */
 export const MAX_FDS_PER_MESSAGE = 64;
@@ -31,12 +31,18 @@ export interface HelloRequest {
 }
 /** fds[0] is the AF_PACKET socket for this input; its counters take region slots counterSlot and the next. */
 export interface AddInputRequest { type: 'addInput'; seq: number; handle: number; interface: string; counterSlot?: number }
-/** An egress socket as addOutputs describes it (for the ruleset hash and the logs). */
-export interface OutputDescription extends EgressDescription { handle: number }
-/** fds[i] is the connected UDP socket of outputs[i] (at most MAX_FDS_PER_MESSAGE of them). */
+/** An egress socket (unconnected, one per interface, TTL and TOS) as addSenders describes it. */
+export interface SenderDescription { handle: number; interface: string; ttl: number; tos: number }
+/** fds[i] is the UDP socket of senders[i] (at most MAX_FDS_PER_MESSAGE of them). */
+export interface AddSendersRequest { type: 'addSenders'; seq: number; senders: SenderDescription[] }
+/** A destination reached through a sender (no fd of its own). */
+export interface OutputDescription { handle: number; sender: number; address: string; port: number }
+/** All or nothing: an unknown sender, a handle in use or a bad address refuses the whole message. */
 export interface AddOutputsRequest { type: 'addOutputs'; seq: number; outputs: OutputDescription[] }
 export interface RemoveInputRequest { type: 'removeInput'; seq: number; handle: number }
 export interface RemoveOutputsRequest { type: 'removeOutputs'; seq: number; handles: number[] }
+/** Senders no output uses any more (the supervisor removes their outputs first). */
+export interface RemoveSendersRequest { type: 'removeSenders'; seq: number; handles: number[] }
 /**
  * One bounded piece of a change to the worker's rule table: `upserts` replace the rules of the same id
  * or are added, `removes` go. A change of any size travels as several pieces, each applied at once
@@ -63,9 +69,11 @@ export interface ShutdownRequest { type: 'shutdown'; seq: number }
 export type WorkerRequest =
   | HelloRequest
   | AddInputRequest
+  | AddSendersRequest
   | AddOutputsRequest
   | RemoveInputRequest
   | RemoveOutputsRequest
+  | RemoveSendersRequest
   | UpdateRulesRequest
   | HeartbeatRequest
   | CountersRequest
@@ -146,7 +154,7 @@ export function tracedPacketFromWire(wire: WireTracedPacket): TracedPacket {
   return { ...wire, timestampNs: BigInt(wire.timestampNs), frame: Buffer.from(wire.frame, 'base64') };
 }
 
-/** What an egress socket sends to; part of the canonical form of a rule. */
+/** Where and how an output sends (its sender's interface, TTL and TOS, its destination); part of the canonical form of a rule. */
 export interface EgressDescription {
   interface: string;
   address: string;

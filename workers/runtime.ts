@@ -8,7 +8,9 @@ import {
   EgressDescription,
   hashFromSum,
   LogLevel,
+  OutputDescription,
   ReplyBody,
+  SenderDescription,
   ruleDigest,
   tracedPacketToWire,
   UpdateRulesRequest,
@@ -44,6 +46,8 @@ interface InstalledRule {
 export class WorkerRuntime {
   private dataplane?: Dataplane;
   private inputs = new Map<number, string>();
+  private senders = new Map<number, Omit<SenderDescription, 'handle'>>();
+  /** Each output as the ruleset hash describes it (its sender's interface, TTL and TOS included). */
   private outputs = new Map<number, EgressDescription>();
   /** The rules as installed in the data plane, by id. */
   private installed = new Map<string, InstalledRule>();
@@ -116,8 +120,12 @@ export class WorkerRuntime {
         this.inputs.set(request.handle, request.interface);
         this.log('debug', 'input added', { handle: request.handle, interface: request.interface });
         return { ok: true };
+      case 'addSenders':
+        this.addSenders(request.senders, fds);
+        return { ok: true };
       case 'addOutputs':
-        this.addOutputs(request.outputs, fds);
+        this.requireFds(fds, 0);
+        this.addOutputs(request.outputs);
         return { ok: true };
       case 'removeInput': {
         const retired = this.plane().removeInput(request.handle);
@@ -128,6 +136,12 @@ export class WorkerRuntime {
         for (const handle of request.handles) {
           this.plane().removeOutput(handle);
           this.outputs.delete(handle);
+        }
+        return { ok: true };
+      case 'removeSenders':
+        for (const handle of request.handles) {
+          this.plane().removeSender(handle);
+          this.senders.delete(handle);
         }
         return { ok: true };
       case 'updateRules':
@@ -169,22 +183,44 @@ export class WorkerRuntime {
   }
 
   /**
-   * Adds every output of the message or none: on a failure the ones already added are removed (the
+   * Adds every sender of the message or none: on a failure the ones already added are removed (the
    * data plane closes their fds) and the rest of the fds are left in `fds` for handle() to close.
    */
-  private addOutputs(outputs: Array<EgressDescription & { handle: number }>, fds: number[]): void {
-    this.requireFds(fds, outputs.length);
+  private addSenders(senders: SenderDescription[], fds: number[]): void {
+    this.requireFds(fds, senders.length);
     const plane = this.plane();
     let added = 0;
     try {
-      for (; added < outputs.length; added++) plane.addOutput(outputs[added].handle, fds[added]);
+      for (; added < senders.length; added++) plane.addSender(senders[added].handle, fds[added]);
     } catch (err) {
-      for (let i = 0; i < added; i++) plane.removeOutput(outputs[i].handle);
+      for (let i = 0; i < added; i++) plane.removeSender(senders[i].handle);
       fds.splice(0, added); // owned (and closed) by the data plane
       throw err;
     }
     fds.length = 0;
-    for (const { handle, interface: iface, address, port, ttl, tos } of outputs) this.outputs.set(handle, { interface: iface, address, port, ttl, tos });
+    for (const { handle, interface: iface, ttl, tos } of senders) this.senders.set(handle, { interface: iface, ttl, tos });
+    this.log('debug', 'senders added', { count: senders.length });
+  }
+
+  /** Adds every output of the message or none (the data plane checks handles and addresses). */
+  private addOutputs(outputs: OutputDescription[]): void {
+    const plane = this.plane();
+    let added = 0;
+    try {
+      for (; added < outputs.length; added++) {
+        const { handle, sender, address, port } = outputs[added];
+        if (!this.senders.has(sender)) throw new Error(`unknown sender handle ${sender}`);
+        plane.addOutput(handle, sender, address, port);
+      }
+    } catch (err) {
+      for (let i = 0; i < added; i++) plane.removeOutput(outputs[i].handle);
+      const message = err instanceof Error ? err.message : String(err);
+      throw new Error(`outputs[${added}] (handle ${outputs[added]?.handle}): ${message}`);
+    }
+    for (const { handle, sender, address, port } of outputs) {
+      const { interface: iface, ttl, tos } = this.senders.get(sender)!;
+      this.outputs.set(handle, { interface: iface, address, port, ttl, tos });
+    }
     this.log('debug', 'outputs added', { count: outputs.length });
   }
 

@@ -119,6 +119,8 @@ class DataplaneJs : public Napi::ObjectWrap<DataplaneJs> {
                        {
                            InstanceMethod<&DataplaneJs::AddInput>("addInput"),
                            InstanceMethod<&DataplaneJs::RemoveInput>("removeInput"),
+                           InstanceMethod<&DataplaneJs::AddSender>("addSender"),
+                           InstanceMethod<&DataplaneJs::RemoveSender>("removeSender"),
                            InstanceMethod<&DataplaneJs::AddOutput>("addOutput"),
                            InstanceMethod<&DataplaneJs::RemoveOutput>("removeOutput"),
                            InstanceMethod<&DataplaneJs::SetRules>("setRules"),
@@ -204,11 +206,28 @@ class DataplaneJs : public Napi::ObjectWrap<DataplaneJs> {
     return Napi::Number::New(env, static_cast<double>(Guarded(env, [&] { return Open(env).RemoveInput(handle); })));
   }
 
-  void AddOutput(const Napi::CallbackInfo& info) {
+  void AddSender(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const uint32_t handle = HandleValue(env, info[0], "handle");
     const int fd = FdValue(env, info[1], "fd");
-    Guarded(env, [&] { Open(env).AddOutput(handle, fd); });
+    Guarded(env, [&] { Open(env).AddSender(handle, fd); });
+  }
+
+  void RemoveSender(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const uint32_t handle = HandleValue(env, info[0], "handle");
+    Guarded(env, [&] { Open(env).RemoveSender(handle); });
+  }
+
+  void AddOutput(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const uint32_t handle = HandleValue(env, info[0], "handle");
+    const uint32_t sender = HandleValue(env, info[1], "sender");
+    sockaddr_in destination{};
+    destination.sin_family = AF_INET;
+    destination.sin_addr = Ipv4Value(env, info[2], "address");
+    destination.sin_port = htons(static_cast<uint16_t>(IntegerIn(env, info[3], "port", 1, 65535)));
+    Guarded(env, [&] { Open(env).AddOutput(handle, sender, destination); });
   }
 
   void RemoveOutput(const Napi::CallbackInfo& info) {

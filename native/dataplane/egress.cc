@@ -42,7 +42,7 @@ Egress::Egress(uint32_t batch)
       iovecs_(batch),
       runNodes_(batch) {
   for (uint32_t m = 0; m < batch; ++m) {
-    messages_[m] = mmsghdr{};  // connected sockets: no msg_name
+    messages_[m] = mmsghdr{};  // msg_name: the output's destination, set by Prepare
     std::memset(&controls_[m], 0, sizeof(GsoControl));
     cmsghdr& header = controls_[m].header;
     header.cmsg_level = SOL_UDP;
@@ -117,6 +117,8 @@ uint32_t Egress::Prepare(const Output& output, uint32_t message, uint32_t first,
       while (n < most && s + n < count && iovecs_[s + n].iov_len == size) ++n;
     }
     msghdr& header = messages_[m].msg_hdr;
+    header.msg_name = const_cast<sockaddr_in*>(&output.destination);
+    header.msg_namelen = sizeof(sockaddr_in);
     header.msg_iov = &iovecs_[s];
     header.msg_iovlen = n;
     if (n > 1) {
@@ -172,7 +174,7 @@ uint32_t Egress::SendRun(Output& output, uint32_t count) {
   while (done < messages) {
     const uint32_t from = firstSegment_[done];
     Reserve(from, count, false);
-    const int sent = sendmmsg(output.fd.get(), &messages_[done], messages - done, MSG_DONTWAIT);
+    const int sent = sendmmsg(output.fd, &messages_[done], messages - done, MSG_DONTWAIT);
     const uint32_t upTo = sent > 0 ? firstSegment_[done + sent] : from;
     Reserve(upTo, count, true);  // not sent (yet)
     if (sent > 0) {

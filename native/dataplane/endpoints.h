@@ -1,8 +1,12 @@
-// The sockets a data plane reads from (inputs) and sends to (outputs). Each owns its fd and closes
-// it when destroyed; the engine destroys them only once the data-plane thread can no longer use them.
+// The sockets a data plane reads from (inputs) and sends through (senders), and the destinations it
+// sends to (outputs). Inputs and senders own their fd and close it when destroyed; the engine
+// destroys them only once the data-plane thread can no longer use them.
 #pragma once
 
+#include <netinet/in.h>
+
 #include <cstdint>
+#include <memory>
 
 #include "dataplane/counters.h"
 #include "common/fd.h"
@@ -23,15 +27,28 @@ struct Input {
   bool armed = false;
 };
 
-// A connected UDP egress socket. Counters live with the rules that use it (OutputCounters), since
-// several rules may share one socket.
-struct Output {
-  static constexpr uint32_t kNone = UINT32_MAX;
-
-  Output(uint32_t handle, int fd) : handle(handle), fd(fd) {}
+// An unconnected UDP socket bound to one interface with one TTL and TOS: every output through that
+// interface with those settings sends through it (docs/decisions/0035-shared-egress-sockets.md).
+struct Sender {
+  Sender(uint32_t handle, int fd) : handle(handle), fd(fd) {}
 
   const uint32_t handle;
   UniqueFd fd;
+};
+
+// A destination reached through a sender. Counters live with the rules that use it
+// (OutputCounters), since several rules may share one output.
+struct Output {
+  static constexpr uint32_t kNone = UINT32_MAX;
+
+  Output(uint32_t handle, std::shared_ptr<const Sender> sender, const sockaddr_in& destination)
+      : handle(handle), sender(std::move(sender)), fd(this->sender->fd.get()), destination(destination) {}
+
+  const uint32_t handle;
+  // Keeps the socket open as long as this output exists (and tables that may be in use hold it).
+  const std::shared_ptr<const Sender> sender;
+  const int fd;  // the sender's
+  const sockaddr_in destination;
 
   // Data-plane thread only: this output's list of packets waiting to be sent in the current batch
   // (node indices in the Egress scratch). Empty between batches.

@@ -165,12 +165,30 @@ uint64_t Engine::RemoveInput(uint32_t handle) {
   return Retire(std::move(input));
 }
 
-void Engine::AddOutput(uint32_t handle, int fd) {
+void Engine::AddSender(uint32_t handle, int fd) {
+  RequireOpen();
+  CollectRetired();
+  if (senders_.count(handle)) throw ArgumentError("sender handle " + std::to_string(handle) + " is already in use");
+  RequireSocket(fd, AF_INET, SOCK_DGRAM, "AF_INET SOCK_DGRAM (UDP) socket");
+  senders_.emplace(handle, std::make_shared<const Sender>(handle, fd));
+}
+
+void Engine::RemoveSender(uint32_t handle) {
+  RequireOpen();
+  CollectRetired();
+  // The thread reaches a sender only through outputs, which hold it (see RemoveOutput).
+  if (senders_.erase(handle) == 0) throw ArgumentError("unknown sender handle " + std::to_string(handle));
+}
+
+void Engine::AddOutput(uint32_t handle, uint32_t sender, const sockaddr_in& destination) {
   RequireOpen();
   CollectRetired();
   if (outputs_.count(handle)) throw ArgumentError("output handle " + std::to_string(handle) + " is already in use");
-  RequireSocket(fd, AF_INET, SOCK_DGRAM, "AF_INET SOCK_DGRAM (UDP) socket");
-  outputs_.emplace(handle, std::make_shared<Output>(handle, fd));
+  const auto found = senders_.find(sender);
+  if (found == senders_.end()) {
+    throw ArgumentError("output " + std::to_string(handle) + ": unknown sender handle " + std::to_string(sender));
+  }
+  outputs_.emplace(handle, std::make_shared<Output>(handle, found->second, destination));
 }
 
 void Engine::RemoveOutput(uint32_t handle) {
@@ -254,6 +272,7 @@ void Engine::Close() {
   current_.reset();
   inputs_.clear();
   outputs_.clear();
+  senders_.clear();
   reclaimer_.CollectAll();
   wakeup_.Reset();
   epoll_.Reset();

@@ -14,6 +14,7 @@
 #include <functional>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "dataplane/counter_region.h"
@@ -58,10 +59,17 @@ class Engine {
   // Rules naming it stay installed and match nothing until an input with that handle is added.
   // Returns the epoch tag after which the data-plane thread no longer touches it (nor its counters).
   uint64_t RemoveInput(uint32_t handle);
-  // Takes ownership of `fd` (a UDP socket) when it succeeds, like AddInput.
-  void AddOutput(uint32_t handle, int fd);
+  // Takes ownership of `fd` (an unconnected UDP socket) when it succeeds, like AddInput.
+  void AddSender(uint32_t handle, int fd);
+  // Forgets the handle (new outputs cannot name it). Outputs that use the sender keep it (and its
+  // fd) alive: the fd is closed with the last of them.
+  void RemoveSender(uint32_t handle);
+  // An output sending to `destination` through sender `sender`. Throws ArgumentError (duplicate
+  // handle, unknown sender).
+  void AddOutput(uint32_t handle, uint32_t sender, const sockaddr_in& destination);
   // Forgets the handle (new rules cannot name it). The installed table keeps sending to it until a
-  // table without it replaces it; the fd is closed when no table that may be in use refers to it.
+  // table without it replaces it; the output (and its hold on the sender) goes when no table that
+  // may be in use refers to it.
   void RemoveOutput(uint32_t handle);
   // Builds and publishes a new table. Throws RuleError and changes nothing when a rule is invalid.
   // Returns the epoch tag of the table it replaced (see RegionHeader::quiescedEpoch).
@@ -106,6 +114,7 @@ class Engine {
   Forwarder forwarder_;
 
   InputMap inputs_;
+  std::unordered_map<uint32_t, std::shared_ptr<const Sender>> senders_;
   OutputMap outputs_;
   // Publishes the table built from `specs` (which become the installed specs).
   uint64_t Install(std::vector<RuleSpec> specs);

@@ -1,6 +1,5 @@
 #include "sockets/egress_socket.h"
 
-#include <arpa/inet.h>
 #include <net/if.h>
 #include <sys/socket.h>
 
@@ -25,40 +24,25 @@ void SetSendBuffer(int fd, int bytes, const std::string& context) {
   SetIntOption(fd, SOL_SOCKET, SO_SNDBUF, bytes, context + "SO_SNDBUF");
 }
 
-void SetMulticastOptions(int fd, const EgressSpec& spec, const std::string& context) {
-  ip_mreqn mreq{};
-  mreq.imr_ifindex = spec.ifindex;
-  CheckSyscall(setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &mreq, sizeof(mreq)), context + "IP_MULTICAST_IF");
-  SetIntOption(fd, IPPROTO_IP, IP_MULTICAST_TTL, spec.ttl, context + "IP_MULTICAST_TTL");
-  // The relay must not hear its own output through the host's multicast loopback.
-  SetIntOption(fd, IPPROTO_IP, IP_MULTICAST_LOOP, 0, context + "IP_MULTICAST_LOOP");
-}
-
 }  // namespace
 
 int OpenEgressSocket(const EgressSpec& spec) {
-  char destination[INET_ADDRSTRLEN] = "";
-  inet_ntop(AF_INET, &spec.address, destination, sizeof(destination));
   const std::string context = "openEgressSocket (" + spec.ifname + " ifindex " + std::to_string(spec.ifindex) +
-                              " to " + destination + ":" + std::to_string(spec.port) + "): ";
+                              " ttl " + std::to_string(spec.ttl) + " tos " + std::to_string(spec.tos) + "): ";
 
   UniqueFd fd(CheckSyscall(socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), context + "socket"));
   CheckSyscall(setsockopt(fd.get(), SOL_SOCKET, SO_BINDTODEVICE, spec.ifname.c_str(),
                           static_cast<socklen_t>(spec.ifname.size() + 1)),
                context + "SO_BINDTODEVICE");
-  if (IN_MULTICAST(ntohl(spec.address.s_addr))) {
-    SetMulticastOptions(fd.get(), spec, context);
-  } else {
-    SetIntOption(fd.get(), IPPROTO_IP, IP_TTL, spec.ttl, context + "IP_TTL");
-  }
+  ip_mreqn mreq{};
+  mreq.imr_ifindex = spec.ifindex;
+  CheckSyscall(setsockopt(fd.get(), IPPROTO_IP, IP_MULTICAST_IF, &mreq, sizeof(mreq)), context + "IP_MULTICAST_IF");
+  SetIntOption(fd.get(), IPPROTO_IP, IP_MULTICAST_TTL, spec.ttl, context + "IP_MULTICAST_TTL");
+  SetIntOption(fd.get(), IPPROTO_IP, IP_TTL, spec.ttl, context + "IP_TTL");
+  // The relay must not hear its own output through the host's multicast loopback.
+  SetIntOption(fd.get(), IPPROTO_IP, IP_MULTICAST_LOOP, 0, context + "IP_MULTICAST_LOOP");
   SetIntOption(fd.get(), IPPROTO_IP, IP_TOS, spec.tos, context + "IP_TOS");
   SetSendBuffer(fd.get(), spec.sndbuf, context);
-
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_addr = spec.address;
-  to.sin_port = htons(spec.port);
-  CheckSyscall(connect(fd.get(), reinterpret_cast<const sockaddr*>(&to), sizeof(to)), context + "connect");
   return fd.Release();
 }
 

@@ -107,8 +107,6 @@ Napi::Value OpenEgressSocketJs(const Napi::CallbackInfo& info) {
   EgressSpec spec;
   spec.ifname = InterfaceNameValue(env, options.Get("ifname"), "options.ifname");
   spec.ifindex = IfindexValue(env, options.Get("ifindex"), "options.ifindex");
-  spec.address = Ipv4Value(env, options.Get("address"), "options.address");
-  spec.port = static_cast<uint16_t>(IntegerIn(env, options.Get("port"), "options.port", 1, 65535));
   spec.ttl = static_cast<int>(IntegerIn(env, options.Get("ttl"), "options.ttl", 1, 255));
   spec.tos = static_cast<int>(IntegerIn(env, options.Get("tos"), "options.tos", 0, 255));
   spec.sndbuf = BufferSizeValue(env, options.Get("sndbuf"), "options.sndbuf");

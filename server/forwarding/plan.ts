@@ -8,7 +8,7 @@ import { RuleState } from '../../gen/mcr/v1/rules';
 import { isMulticast, parseIPv4 } from '../formats/addresses';
 import { RulePlacement } from '../rules/placement';
 import type { CaptureTarget } from '../net/bpf';
-import { InterfaceInfo, InterfaceLookup, isUp } from '../net/interfaces';
+import { InterfaceLookup, isUp } from '../net/interfaces';
 import type { Membership } from '../net/memberships';
 import type { DataplaneTrace, EgressSocketOptions } from '../../native';
 
@@ -16,9 +16,21 @@ import type { DataplaneTrace, EgressSocketOptions } from '../../native';
 export const DEFAULT_MULTICAST_TTL = 1;
 export const DEFAULT_UNICAST_TTL = 64;
 
-/** An egress socket a worker needs: what openEgressSocket takes (less buffer sizing), plus its key. */
-export interface EgressSpec extends Omit<EgressSocketOptions, 'sndbuf'> {
+/**
+ * An egress socket a worker needs: one per output interface, TTL and TOS, shared by every output with
+ * those (docs/decisions/0035-shared-egress-sockets.md). What openEgressSocket takes (less buffer
+ * sizing), plus its key (see senderKey).
+ */
+export interface SenderSpec extends Omit<EgressSocketOptions, 'sndbuf'> {
   key: string;
+}
+
+/** An output a worker needs: a destination reached through the sender `sender` (a SenderSpec key). */
+export interface EgressSpec extends Omit<SenderSpec, 'key'> {
+  key: string;
+  sender: string;
+  address: string;
+  port: number;
 }
 
 export interface CaptureSpec {
@@ -45,6 +57,9 @@ export interface PlannedRule {
 
 export interface WorkerPlan {
   captures: Map<string, CaptureSpec>;
+  /** Egress sockets, by senderKey. */
+  senders: Map<string, SenderSpec>;
+  /** Outputs, by egressKey. */
   egress: Map<string, EgressSpec>;
   rules: PlannedRule[];
 }
@@ -68,17 +83,29 @@ export function membershipKey(ifindex: number, group: string, source: string): s
 }
 
 /**
- * Identifies an egress socket. It includes the interface's addresses: a connected UDP socket keeps the
- * source address chosen when it connected, so an address change must give a new socket.
+ * Identifies an egress socket: interface (name and index), TTL and TOS. Not the interface's addresses:
+ * the socket is not connected, so the kernel picks the source address at every send and an address
+ * change needs no new socket.
  */
-export function egressKey(spec: Omit<EgressSpec, 'key'>, interfaceAddresses: string[] | string): string {
-  const addresses = typeof interfaceAddresses === 'string' ? interfaceAddresses : interfaceAddresses.join(',');
-  return `${spec.ifname}#${spec.ifindex}[${addresses}]|${spec.address}:${spec.port}|ttl=${spec.ttl}|tos=${spec.tos}`;
+export function senderKey(spec: Pick<SenderSpec, 'ifname' | 'ifindex' | 'ttl' | 'tos'>): string {
+  return `${spec.ifname}#${spec.ifindex}|ttl=${spec.ttl}|tos=${spec.tos}`;
+}
+
+/** Identifies an output: its sender and its destination. */
+export function egressKey(spec: Omit<EgressSpec, 'key' | 'sender'>): string {
+  return `${senderKey(spec)}|${spec.address}:${spec.port}`;
+}
+
+/** Adds an output (and its sender, when new) to a worker's plan. */
+function planEgress(plan: WorkerPlan, key: string, fields: Omit<EgressSpec, 'key' | 'sender'>): void {
+  const sender = senderKey(fields);
+  if (!plan.senders.has(sender)) plan.senders.set(sender, { key: sender, ifname: fields.ifname, ifindex: fields.ifindex, ttl: fields.ttl, tos: fields.tos });
+  plan.egress.set(key, { key, sender, ...fields });
 }
 
 /**
  * An output of a rule as its counters know it: what it sends to, as defined (not its index, which
- * moves when another output is removed, nor its interface's addresses, which an egress key includes).
+ * moves when another output is removed, nor its interface's index, which an egress key includes).
  */
 export function outputIdentity(output: { interface: string; address: string; port: number; ttl?: number; dscp?: number }): string {
   return `${output.interface}|${output.address}|${output.port}|${output.ttl ?? ''}|${output.dscp ?? ''}`;
@@ -97,19 +124,14 @@ export function planForwarding(rules: Rule[], placement: number | RulePlacement,
   const placed = typeof placement === 'number' ? new RulePlacement(placement) : placement;
   const workers: WorkerPlan[] = Array.from({ length: placed.workers }, () => ({
     captures: new Map(),
+    senders: new Map(),
     egress: new Map(),
     rules: [],
   }));
   const memberships = new Map<string, Membership>();
   const statuses = new Map<string, PlannedStatus>();
-  // Per pass: each interface's addresses joined once, each destination's default TTL parsed once.
-  const joined = new Map<InterfaceInfo, string>();
+  // Per pass: each destination's default TTL parsed once.
   const ttls = new Map<string, number>();
-  const addressesOf = (info: InterfaceInfo): string => {
-    let text = joined.get(info);
-    if (text === undefined) joined.set(info, (text = info.addresses.join(',')));
-    return text;
-  };
   const ttlOf = (address: string): number => {
     let ttl = ttls.get(address);
     if (ttl === undefined) ttls.set(address, (ttl = defaultTtl(address)));
@@ -147,7 +169,7 @@ export function planForwarding(rules: Rule[], placement: number | RulePlacement,
         return;
       }
       if (!isUp(outIf)) {
-        // No socket for it until it is up again (connecting through a down interface fails anyway).
+        // No output for it until it is up again (sending through a down interface fails anyway).
         missing.push(`outputs[${index}] interface ${output.interface} is down`);
         return;
       }
@@ -159,8 +181,8 @@ export function planForwarding(rules: Rule[], placement: number | RulePlacement,
         ttl: output.ttl ?? ttlOf(output.address),
         tos: (output.dscp ?? 0) << 2,
       };
-      const key = egressKey(fields, addressesOf(outIf));
-      if (!plan.egress.has(key)) plan.egress.set(key, { key, ...fields });
+      const key = egressKey(fields);
+      if (!plan.egress.has(key)) planEgress(plan, key, fields);
       outputs.push(key);
       outputIndexes.push(index);
       outputIdentities.push(outputIdentity(output));

@@ -7,28 +7,31 @@
  * The table travels as a diff (the rules added, changed and removed since the installed snapshot), in
  * bounded pieces (see UpdateRulesRequest), so a change of 20,000 rules never holds the worker's thread
  * for long and a slow change is never taken for a dead worker: requests that carry a change wait as long
- * as it takes (liveness is the heartbeat monitor's business). Egress sockets travel up to
- * MAX_FDS_PER_MESSAGE per message, the messages pipelined. After every confirmed change the sync
+ * as it takes (liveness is the heartbeat monitor's business). Egress sockets (senders: one per output
+ * interface, TTL and TOS, docs/decisions/0035-shared-egress-sockets.md) travel up to
+ * MAX_FDS_PER_MESSAGE per message; outputs (a destination through a sender, no fd) in large batches;
+ * both pipelined. After every confirmed change the sync
  * publishes an immutable InstalledSnapshot.
  */
 import type { DataplaneRule, Native } from '../../native';
-import { CanonicalRule, EgressDescription, hashFromSum, MAX_FDS_PER_MESSAGE, OutputDescription, ruleDigest, UpdateRulesReply, UpdateRulesRequest } from '../../workers/protocol';
+import { CanonicalRule, EgressDescription, hashFromSum, MAX_FDS_PER_MESSAGE, OutputDescription, ruleDigest, SenderDescription, UpdateRulesReply, UpdateRulesRequest } from '../../workers/protocol';
 import { CounterRegion, INPUT_FIELDS, OUTPUT_FIELDS, RULE_FIELDS } from '../workers/counter-region';
 import { CounterTotals, inputOwner, outputOwner, ruleOwner } from '../workers/counter-totals';
 import { CaptureFilters } from '../net/capture-filter';
 import type { Logger } from '../log';
 import { InstalledOutput, InstalledRule, InstalledSnapshot } from './installed';
-import type { CaptureSpec, EgressSpec, PlannedRule, WorkerPlan } from './plan';
+import type { CaptureSpec, EgressSpec, PlannedRule, SenderSpec, WorkerPlan } from './plan';
 import type { WorkerPool, WorkerSlot } from '../workers/pool';
 import type { WorkerProcess } from '../workers/worker-process';
 
 export interface SocketSettings {
   rcvbuf: number;
+  /** Send buffer per destination of an egress socket (see senderBuffer). */
   sndbuf: number;
   /**
    * The open-file limit the worker runs with (inherited from mcrd: raiseFileLimit). The sync never
    * hands it more sockets than fit under it (with FD_RESERVE to spare): a socket past it would make
-   * the worker fail to receive the message; the outputs past it get an error status instead.
+   * the worker fail to receive the message; the outputs of senders past it get an error status instead.
    */
   fileLimit: number;
 }
@@ -48,9 +51,27 @@ interface InstalledCapture {
   kernelDrops: bigint;
 }
 
+interface InstalledSender {
+  handle: number;
+  spec: SenderSpec;
+  /** Installed outputs that send through it: removed with the last of them. */
+  users: number;
+}
+
 interface InstalledEgress {
   handle: number;
   spec: EgressSpec;
+}
+
+/**
+ * The most send buffer one egress socket gets (bytes): it carries every destination on its interface
+ * with its TTL and TOS, so it gets `sndbuf` per destination up to this (docs/decisions/0035).
+ */
+export const SENDER_BUFFER_CAP = 64 << 20;
+
+/** The send buffer of an egress socket opened for `destinations` outputs. */
+export function senderBuffer(sndbuf: number, destinations: number): number {
+  return Math.max(sndbuf, Math.min(sndbuf * Math.max(1, destinations), SENDER_BUFFER_CAP));
 }
 
 /** A problem installing something a rule needs, keyed by capture interface or egress key. */
@@ -63,6 +84,8 @@ export const ruleErrorKey = (ruleId: string): string => `rule:${ruleId}`;
 export const PIECE_WEIGHT = 8192;
 /** Output handles removed per message. */
 const REMOVALS_PER_MESSAGE = 8192;
+/** Outputs added per message (no fds: only the message size bounds them, about 80 bytes each). */
+const OUTPUTS_PER_MESSAGE = 8192;
 /**
  * How long a request that carries part of a change may take. Generous on purpose: a worker that is
  * alive answers its heartbeats meanwhile, and one that is not is restarted by the heartbeat monitor.
@@ -80,7 +103,7 @@ function targetsKey(spec: CaptureSpec): string {
     .join(',');
 }
 
-/** Messages of egress sockets in flight at once (each MAX_FDS_PER_MESSAGE sockets). */
+/** Messages of egress sockets (or of outputs) in flight at once. */
 const EGRESS_WINDOW = 16;
 
 /** Splits `items` into runs whose weights add up to at most `limit` (an item heavier alone gets its own). */
@@ -127,6 +150,7 @@ export const KERNEL_DROPS_FIELD = INPUT_FIELDS;
 export class WorkerSync {
   private nextHandle = 1;
   private captures = new Map<string, InstalledCapture>();
+  private senders = new Map<string, InstalledSender>();
   private egress = new Map<string, InstalledEgress>();
   private installed = InstalledSnapshot.EMPTY;
   private applying = false;
@@ -417,6 +441,7 @@ export class WorkerSync {
     this.releases = [];
     for (const dropped of this.limbo.splice(0)) this.foldAndFree(dropped);
     this.captures.clear();
+    this.senders.clear();
     this.egress.clear();
     this.installed = InstalledSnapshot.EMPTY;
   }
@@ -450,46 +475,102 @@ export class WorkerSync {
   }
 
   /**
-   * Opens the egress sockets and hands them over, MAX_FDS_PER_MESSAGE per message, EGRESS_WINDOW
-   * messages pipelined at a time. The supervisor closes its copies once a window is handed over, so
-   * it never holds more than EGRESS_WINDOW * MAX_FDS_PER_MESSAGE of them at once, whatever the size
-   * of the change (opening all 80,000 of 20,000 rules first ran it out of descriptors).
+   * Installs the outputs of `specs` (none installed yet): first the senders they need that the worker
+   * lacks (see ensureSenders), then the outputs whose sender it has, OUTPUTS_PER_MESSAGE per message,
+   * EGRESS_WINDOW messages pipelined. Installs nothing per output but a handle: no syscall, no fd.
    */
   private async ensureEgress(specs: EgressSpec[], errors: SyncErrors): Promise<void> {
-    const room = this.sockets.fileLimit - FD_RESERVE - this.egress.size - this.captures.size;
-    const fitting = specs.slice(0, Math.max(0, room));
-    for (const spec of specs.slice(fitting.length)) {
-      errors.set(
+    if (specs.length === 0) return;
+    const opened = await this.ensureSenders(specs, errors);
+    const ready: Array<{ spec: EgressSpec; sender: InstalledSender; handle: number }> = [];
+    for (const spec of specs) {
+      const sender = this.senders.get(spec.sender);
+      if (sender) ready.push({ spec, sender, handle: this.nextHandle++ });
+    }
+    for (const window of pieces(ready, () => 1, EGRESS_WINDOW * OUTPUTS_PER_MESSAGE)) {
+      const batches = pieces(window, () => 1, OUTPUTS_PER_MESSAGE);
+      const results = await Promise.allSettled(
+        batches.map((batch) => {
+          const outputs: OutputDescription[] = batch.map((o) => ({ handle: o.handle, sender: o.sender.handle, address: o.spec.address, port: o.spec.port }));
+          return this.worker.request({ type: 'addOutputs', outputs }, [], CHANGE_TIMEOUT_MS);
+        }),
+      );
+      results.forEach((result, i) => {
+        for (const o of batches[i]) {
+          if (result.status === 'fulfilled') {
+            this.egress.set(o.spec.key, { handle: o.handle, spec: o.spec });
+            o.sender.users++;
+          } else {
+            errors.set(o.spec.key, `cannot add the output ${o.spec.address}:${o.spec.port} on ${o.spec.ifname} to worker ${this.workerIndex}: ${(result.reason as Error).message}`);
+          }
+        }
+      });
+    }
+    await this.removeSenders(opened.filter((key) => this.senders.get(key)?.users === 0));
+  }
+
+  /**
+   * Opens the senders `specs` need that are not installed, and hands them over, MAX_FDS_PER_MESSAGE per
+   * message, EGRESS_WINDOW messages pipelined; the supervisor closes its copies once a window is handed
+   * over. A sender that cannot be opened, does not fit under the worker's open-file limit or is refused
+   * by the worker sets an error on each of its outputs. Returns the keys of the senders it installed.
+   */
+  private async ensureSenders(specs: EgressSpec[], errors: SyncErrors): Promise<string[]> {
+    const needed = new Map<string, { spec: SenderSpec; destinations: number }>();
+    for (const spec of specs) {
+      if (this.senders.has(spec.sender)) continue;
+      const entry = needed.get(spec.sender);
+      if (entry) entry.destinations++;
+      else needed.set(spec.sender, { spec: { key: spec.sender, ifname: spec.ifname, ifindex: spec.ifindex, ttl: spec.ttl, tos: spec.tos }, destinations: 1 });
+    }
+    if (needed.size === 0) return [];
+    const failed = new Map<string, string>();
+    const room = this.sockets.fileLimit - FD_RESERVE - this.senders.size - this.captures.size;
+    const wanted = [...needed.values()];
+    const fitting = wanted.slice(0, Math.max(0, room));
+    for (const { spec } of wanted.slice(fitting.length)) {
+      failed.set(
         spec.key,
-        `cannot send to ${spec.address}:${spec.port} on ${spec.ifname}: worker ${this.workerIndex} holds as many sockets as its open-file limit (${this.sockets.fileLimit}) allows ` +
-          '(one per output; mcrd raises the limit when it has CAP_SYS_RESOURCE, see docs/troubleshooting.md)',
+        `worker ${this.workerIndex} holds as many sockets as its open-file limit (${this.sockets.fileLimit}) allows ` +
+          '(one per output interface, TTL and DSCP; see docs/troubleshooting.md)',
       );
     }
+    const installed: string[] = [];
     for (const window of pieces(fitting, () => 1, EGRESS_WINDOW * MAX_FDS_PER_MESSAGE)) {
-      const opened: Array<{ spec: EgressSpec; fd: number; handle: number }> = [];
-      for (const spec of window) {
+      const opened: Array<{ spec: SenderSpec; fd: number; handle: number }> = [];
+      for (const { spec, destinations } of window) {
         try {
           const { key: _key, ...socket } = spec;
-          opened.push({ spec, fd: this.addon.openEgressSocket({ ...socket, sndbuf: this.sockets.sndbuf }), handle: this.nextHandle++ });
+          const fd = this.addon.openEgressSocket({ ...socket, sndbuf: senderBuffer(this.sockets.sndbuf, destinations) });
+          opened.push({ spec, fd, handle: this.nextHandle++ });
         } catch (err) {
-          errors.set(spec.key, `cannot send to ${spec.address}:${spec.port} on ${spec.ifname}: ${(err as Error).message}`);
+          failed.set(spec.key, (err as Error).message);
         }
       }
       const batches = pieces(opened, () => 1, MAX_FDS_PER_MESSAGE);
       const results = await Promise.allSettled(
         batches.map((batch) => {
-          const outputs: OutputDescription[] = batch.map((o) => ({ handle: o.handle, ...describe(o.spec) }));
-          return this.worker.request({ type: 'addOutputs', outputs }, batch.map((o) => o.fd), CHANGE_TIMEOUT_MS);
+          const senders: SenderDescription[] = batch.map((o) => ({ handle: o.handle, interface: o.spec.ifname, ttl: o.spec.ttl, tos: o.spec.tos }));
+          return this.worker.request({ type: 'addSenders', senders }, batch.map((o) => o.fd), CHANGE_TIMEOUT_MS);
         }),
       );
       for (const o of opened) this.addon.closeFd(o.fd); // the worker holds its own copies now
       results.forEach((result, i) => {
         for (const o of batches[i]) {
-          if (result.status === 'fulfilled') this.egress.set(o.spec.key, { handle: o.handle, spec: o.spec });
-          else errors.set(o.spec.key, `cannot hand the socket for ${o.spec.address}:${o.spec.port} on ${o.spec.ifname} to the worker: ${(result.reason as Error).message}`);
+          if (result.status === 'fulfilled') {
+            this.senders.set(o.spec.key, { handle: o.handle, spec: o.spec, users: 0 });
+            installed.push(o.spec.key);
+          } else {
+            failed.set(o.spec.key, `cannot hand the socket to the worker: ${(result.reason as Error).message}`);
+          }
         }
       });
     }
+    for (const spec of specs) {
+      const reason = failed.get(spec.sender);
+      if (reason !== undefined) errors.set(spec.key, `cannot send to ${spec.address}:${spec.port} on ${spec.ifname}: ${reason}`);
+    }
+    return installed;
   }
 
   private updateFilter(spec: CaptureSpec, errors: SyncErrors): void {
@@ -522,14 +603,33 @@ export class WorkerSync {
     }
   }
 
+  /** Removes the outputs, then the senders none of the outputs left uses. */
   private async removeEgress(keys: string[]): Promise<void> {
     const handles: number[] = [];
+    const unused: string[] = [];
     for (const key of keys) {
-      handles.push(this.egress.get(key)!.handle);
+      const egress = this.egress.get(key)!;
+      handles.push(egress.handle);
       this.egress.delete(key);
+      const sender = this.senders.get(egress.spec.sender);
+      if (sender && --sender.users === 0) unused.push(egress.spec.sender);
     }
-    if (handles.length === 0) return;
-    await Promise.all(pieces(handles, () => 1, REMOVALS_PER_MESSAGE).map((piece) => this.worker.request({ type: 'removeOutputs', handles: piece }, [], CHANGE_TIMEOUT_MS)));
+    if (handles.length > 0) {
+      await Promise.all(pieces(handles, () => 1, REMOVALS_PER_MESSAGE).map((piece) => this.worker.request({ type: 'removeOutputs', handles: piece }, [], CHANGE_TIMEOUT_MS)));
+    }
+    await this.removeSenders(unused);
+  }
+
+  /** Removes the senders of these keys (no installed output uses them). */
+  private async removeSenders(keys: string[]): Promise<void> {
+    const handles: number[] = [];
+    for (const key of keys) {
+      const sender = this.senders.get(key);
+      if (!sender) continue;
+      handles.push(sender.handle);
+      this.senders.delete(key);
+    }
+    if (handles.length > 0) await this.worker.request({ type: 'removeSenders', handles }, [], CHANGE_TIMEOUT_MS);
   }
 }
 

@@ -1,9 +1,9 @@
 /**
- * The open-file limit the workers start with. Every output of every rule is a UDP socket its worker
- * holds (20,000 rules of 4 outputs: 80,000 sockets over the workers), far past the usual hard limit
- * (1,024 to 20,000), so mcrd raises its own limit, soft and hard, to what the kernel allows
- * (fs.nr_open) before it starts the workers, which inherit it. Without CAP_SYS_RESOURCE the hard limit
- * stays (logged at start); a rule whose sockets cannot be opened then says EMFILE in its status.
+ * The open-file limit the workers start with. A worker holds a capture socket per input interface and
+ * an egress socket per output interface, TTL and TOS (docs/decisions/0035-shared-egress-sockets.md):
+ * few, but mcrd still raises its own limit, soft and hard, to what the kernel allows (fs.nr_open)
+ * before it starts the workers, which inherit it. Without CAP_SYS_RESOURCE the hard limit stays
+ * (logged at start); the sync never hands a worker more sockets than fit under it.
  */
 import fs from 'fs';
 
@@ -34,7 +34,7 @@ export function raiseFileLimit(addon: Native, log: Logger): number {
     const fallback = addon.raiseFileLimit(0); // no change: reads the limit in force
     // Said at info: most installations never come near it; a rule whose sockets cannot be opened
     // says so in its status (EMFILE).
-    log.info('open-file limit (not raised: each worker holds one socket per output)', {
+    log.info('open-file limit (not raised: each worker holds a socket per input interface and per output interface, TTL and TOS)', {
       wanted,
       soft: fallback.soft,
       hard: fallback.hard,

@@ -205,18 +205,22 @@ const sockets = {
   input(): number {
     return native().openPacketSocket({ ifindex: native().ifNameToIndex('in0'), rcvbuf: 8 << 20, filter: ACCEPT_ALL });
   },
-  output(port: number, address = SINK, ifname = 'out0', sndbuf = 1 << 20): number {
-    return native().openEgressSocket({
-      ifname,
-      ifindex: native().ifNameToIndex(ifname),
-      address,
-      port,
-      ttl: 64,
-      tos: 0,
-      sndbuf,
-    });
+  /** An egress socket (unconnected: outputs name their destinations) on `ifname`. */
+  sender(ifname = 'out0', sndbuf = 1 << 20): number {
+    return native().openEgressSocket({ ifname, ifindex: native().ifNameToIndex(ifname), ttl: 64, tos: 0, sndbuf });
   },
 };
+
+/**
+ * An output with a sender of its own (both numbered `handle`) sending to `address`:`port`; returns
+ * the sender's fd.
+ */
+function addEgress(dp: Dataplane, handle: number, port: number, address = SINK, ifname = 'out0', sndbuf = 1 << 20): number {
+  const fd = sockets.sender(ifname, sndbuf);
+  dp.addSender(handle, fd);
+  dp.addOutput(handle, handle, address, port);
+  return fd;
+}
 
 /** The CPUs this process may run on (a container may exclude some), from /proc/self/status. */
 function allowedCores(): number[] {
@@ -258,14 +262,18 @@ function expectAllReceived(receiver: Receiver, sent: Buffer[], what: string): vo
 // Scenarios (each runs in its own child process inside the namespace).
 
 const scenarios: Record<string, () => Promise<void>> = {
-  /** Fan-out to two outputs, byte-exact, with every counter checked; unmatched and exact-source rules. */
+  /**
+   * Fan-out to two outputs that share one sender (one socket, each send naming its destination),
+   * byte-exact, with every counter checked; unmatched and exact-source rules.
+   */
   async forward() {
     const dp = new (native().Dataplane)({ core: allowedCores()[0], batch: 32 });
     const [r1, r2] = [await Receiver.open(6001), await Receiver.open(6002)];
     const sender = await Sender.open();
     dp.addInput(1, sockets.input());
-    dp.addOutput(10, sockets.output(6001));
-    dp.addOutput(11, sockets.output(6002));
+    dp.addSender(1, sockets.sender());
+    dp.addOutput(10, 1, SINK, 6001);
+    dp.addOutput(11, 1, SINK, 6002);
     dp.setRules([
       { id: 'fanout', input: 1, group: GROUP, port: 5000, source: '', outputs: [10, 11] },
       // For port 5001 the rule naming the sender's source wins over the any-source one.
@@ -351,8 +359,8 @@ const scenarios: Record<string, () => Promise<void>> = {
     // The rule is installed on a stand-in input (nothing arrives on k3's capture); the real input's
     // socket has everything queued before it replaces the stand-in, so the data plane reads full batches.
     dp.addInput(1, native().openPacketSocket({ ifindex: native().ifNameToIndex('k3'), rcvbuf: 1 << 16, filter: [[0x06, 0, 0, 0]] }));
-    dp.addOutput(10, sockets.output(6001));
-    dp.addOutput(13, sockets.output(6003, SMALL_MTU_SINK, 'out3'));
+    addEgress(dp, 10, 6001);
+    addEgress(dp, 13, 6003, SMALL_MTU_SINK, 'out3');
     dp.setRules([{ id: 'gso', input: 1, group: GROUP, port: 5000, source: '', outputs: [10, 13] }]);
     const input = sockets.input();
     const datagramsBefore = udpOutDatagrams();
@@ -392,8 +400,8 @@ const scenarios: Record<string, () => Promise<void>> = {
     const [r1, r2] = [await Receiver.open(6001), await Receiver.open(6002)];
     const sender = await Sender.open();
     dp.addInput(1, sockets.input());
-    dp.addOutput(10, sockets.output(6001));
-    dp.addOutput(11, sockets.output(6002));
+    addEgress(dp, 10, 6001);
+    addEgress(dp, 11, 6002);
     const a = { id: 'a', input: 1, group: GROUP, port: 5000, source: '', outputs: [10, 11] };
     const b = { id: 'b', input: 1, group: GROUP, port: 5001, source: '', outputs: [11] };
 
@@ -476,7 +484,7 @@ const scenarios: Record<string, () => Promise<void>> = {
     const sender = await Sender.open();
     const input = sockets.input();
     dp.addInput(1, input);
-    dp.addOutput(10, sockets.output(6001));
+    addEgress(dp, 10, 6001);
     const a = { id: 'a', input: 1, group: GROUP, port: 5000, source: '', outputs: [10] };
     dp.setRules([a]);
 
@@ -489,13 +497,15 @@ const scenarios: Record<string, () => Promise<void>> = {
     const retired: Array<[number, string | null]> = [];
     for (let round = 0; round < 40 && !done; round++) {
       const handle = 100 + round;
-      const fd = sockets.output(6002);
+      const fd = sockets.sender();
       retired.push([fd, fdTarget(fd)]);
-      dp.addOutput(handle, fd);
+      dp.addSender(handle, fd);
+      dp.addOutput(handle, handle, SINK, 6002);
       dp.setRules([a, { id: 'b', input: 1, group: GROUP, port: 5001, source: '', outputs: [handle] }]);
       await sleep(3);
-      // Removed while the installed table still sends to it, then the table drops it.
+      // Removed (output and sender) while the installed table still sends to it, then the table drops it.
       dp.removeOutput(handle);
+      dp.removeSender(handle);
       await sleep(3);
       dp.setRules([a]);
       await sleep(3);
@@ -506,8 +516,8 @@ const scenarios: Record<string, () => Promise<void>> = {
     expect(rule(dp.ruleCounters(), 'a')).to.include({ packets: 3000n, forwarded: 3000n, sendFailed: 0n });
     expect(churn.received.length, 'rule b forwarded while its outputs changed').to.be.greaterThan(0);
 
-    // Retired outputs are closed once the thread has moved on (counter reads collect them).
-    await waitFor('the removed outputs to be closed', () => {
+    // Retired senders are closed once the thread has moved on (counter reads collect them).
+    await waitFor('the removed senders to be closed', () => {
       dp.ruleCounters();
       return retired.every(([fd, target]) => fdTarget(fd) !== target);
     });
@@ -538,9 +548,9 @@ const scenarios: Record<string, () => Promise<void>> = {
     const good = await Receiver.open(6001);
     const sender = await Sender.open();
     dp.addInput(1, sockets.input());
-    dp.addOutput(10, sockets.output(6001));
-    dp.addOutput(12, sockets.output(6999, DOWN_SINK, 'out1'));
-    dp.addOutput(13, sockets.output(6999, SLOW_SINK, 'out2', 1)); // the smallest send buffer the kernel allows
+    addEgress(dp, 10, 6001);
+    addEgress(dp, 12, 6999, DOWN_SINK, 'out1');
+    addEgress(dp, 13, 6999, SLOW_SINK, 'out2', 1); // the smallest send buffer the kernel allows
     // With its interface down, every send through the (device-bound) socket fails with ENETUNREACH.
     execFileSync('ip', ['link', 'set', 'out1', 'down']);
     dp.setRules([
@@ -584,9 +594,9 @@ const scenarios: Record<string, () => Promise<void>> = {
     const good = await Receiver.open(6001);
     const sender = await Sender.open();
     dp.addInput(1, sockets.input());
-    dp.addOutput(10, sockets.output(6001));
+    addEgress(dp, 10, 6001);
     execFileSync('ip', ['link', 'set', 'out1', 'up']); // a scenario before may have left it down
-    dp.addOutput(12, sockets.output(6999, DOWN_SINK, 'out1'));
+    addEgress(dp, 12, 6999, DOWN_SINK, 'out1');
     execFileSync('ip', ['link', 'set', 'out1', 'down']); // every send through it: ENETUNREACH
     const traced = { id: 'traced', input: 1, group: GROUP, port: 5000, source: '', outputs: [10, 12], trace: { sampleEvery: 1, snapLength: 60 } };
     dp.setRules([
@@ -695,16 +705,31 @@ if (require.main === module) {
         try {
           expect(() => dp.removeInput(3)).to.throw(TypeError, /unknown input handle 3/);
           expect(() => dp.removeOutput(3)).to.throw(TypeError, /unknown output handle 3/);
+          expect(() => dp.removeSender(3)).to.throw(TypeError, /unknown sender handle 3/);
           expect(() => dp.addInput(1, udp)).to.throw(TypeError, /not an AF_PACKET SOCK_RAW socket/);
-          expect(() => dp.addOutput(-1, udp)).to.throw(TypeError, /handle/);
-          expect(() => dp.addOutput(1, 1.5)).to.throw(TypeError, /fd/);
-          expect(() => dp.addOutput(1, 0x7ffffff0)).to.throw(Error, /EBADF|Bad file descriptor/);
-          dp.addOutput(1, udp);
+          expect(() => dp.addSender(-1, udp)).to.throw(TypeError, /handle/);
+          expect(() => dp.addSender(1, 1.5)).to.throw(TypeError, /fd/);
+          expect(() => dp.addSender(1, 0x7ffffff0)).to.throw(Error, /EBADF|Bad file descriptor/);
+          dp.addSender(1, udp);
           const dup = native().openMembershipSocket();
-          expect(() => dp.addOutput(1, dup)).to.throw(TypeError, /output handle 1 is already in use/);
+          expect(() => dp.addSender(1, dup)).to.throw(TypeError, /sender handle 1 is already in use/);
           native().closeFd(dup); // still the caller's
-          dp.removeOutput(1);
-          expect(fdTarget(udp), 'a removed output that no table used is closed at once').to.equal(null);
+
+          expect(() => dp.addOutput(5, 2, '192.0.2.1', 9)).to.throw(TypeError, /output 5: unknown sender handle 2/);
+          expect(() => dp.addOutput(5, 1, '192.0.2', 9)).to.throw(TypeError, /address must be an IPv4 address/);
+          expect(() => dp.addOutput(5, 1, '192.0.2.1', 0)).to.throw(TypeError, /port/);
+          expect(() => dp.addOutput(5, 1, '192.0.2.1', 65536)).to.throw(TypeError, /port/);
+          dp.addOutput(5, 1, '192.0.2.1', 9);
+          dp.addOutput(6, 1, '192.0.2.2', 9);
+          expect(() => dp.addOutput(5, 1, '192.0.2.3', 9)).to.throw(TypeError, /output handle 5 is already in use/);
+
+          // The sender outlives its handle while an output uses it, and closes with the last one.
+          dp.removeSender(1);
+          expect(() => dp.addOutput(7, 1, '192.0.2.1', 9)).to.throw(TypeError, /unknown sender handle 1/);
+          dp.removeOutput(5);
+          expect(fdTarget(udp), 'a sender an output still uses stays open').to.match(/^socket:/);
+          dp.removeOutput(6);
+          expect(fdTarget(udp), 'a sender no output (nor table) uses is closed at once').to.equal(null);
         } finally {
           if (fdTarget(udp) !== null) native().closeFd(udp);
         }

@@ -59,6 +59,26 @@ describe('forwarding plan', () => {
     expect(plan.workers[0].rules[0].outputs).to.deep.equal(plan.workers[0].rules[1].outputs);
   });
 
+  it('plans one sender per output interface, TTL and TOS, shared by every destination with those', () => {
+    const rules = [
+      rule('a', ['in0', '239.1.1.1', 5000], [['out1', '239.9.9.9', 6000], ['out1', '239.9.9.8', 6000], ['out2', '239.9.9.9', 6000]]),
+      rule('b', ['in0', '239.1.1.1', 5001], [['out1', '10.3.0.2', 7000, 1], ['out1', '10.3.0.3', 7000, 9]]),
+    ];
+    const worker = planForwarding(rules, 1, lookup(['in0', 4], ['out1', 5], ['out2', 6])).workers[0];
+    expect([...worker.senders.values()]).to.deep.equal([
+      { key: 'out1#5|ttl=1|tos=0', ifname: 'out1', ifindex: 5, ttl: 1, tos: 0 },
+      { key: 'out2#6|ttl=1|tos=0', ifname: 'out2', ifindex: 6, ttl: 1, tos: 0 },
+      { key: 'out1#5|ttl=9|tos=0', ifname: 'out1', ifindex: 5, ttl: 9, tos: 0 },
+    ]);
+    expect([...worker.egress.values()].map((e) => [e.sender, e.address, e.port])).to.deep.equal([
+      ['out1#5|ttl=1|tos=0', '239.9.9.9', 6000],
+      ['out1#5|ttl=1|tos=0', '239.9.9.8', 6000],
+      ['out2#6|ttl=1|tos=0', '239.9.9.9', 6000],
+      ['out1#5|ttl=1|tos=0', '10.3.0.2', 7000],
+      ['out1#5|ttl=9|tos=0', '10.3.0.3', 7000],
+    ]);
+  });
+
   it('reports a missing input interface as waiting and installs nothing for it', () => {
     const plan = planForwarding([rule('a', ['nope0', '239.1.1.1', 5000], [['out1', '239.9.9.9', 6000]])], 1, lookup(['out1', 5]));
     expect(plan.statuses.get('a')!.state).to.equal(RuleState.RULE_STATE_WAITING_FOR_INTERFACE);
@@ -115,16 +135,20 @@ describe('forwarding plan', () => {
     expect(plan.workers[0].rules).to.be.empty;
   });
 
-  it('gives an output a new egress socket when its interface changes address or index', () => {
+  it('gives an output a new egress socket when its interface changes index, not when it changes address', () => {
     const r = rule('a', ['in0', '239.1.1.1', 5000], [['out1', '239.9.9.9', 6000]]);
-    const keyWith = (index: number, addresses: string[]) => {
+    const keysWith = (index: number, addresses: string[]) => {
       const table = lookup(['in0', 4], ['out1', index]);
       const withAddresses = { get: (n: string) => (n === 'out1' ? { ...table.get(n)!, addresses } : table.get(n)) };
-      return [...planForwarding([r], 1, withAddresses).workers[0].egress.keys()][0];
+      const worker = planForwarding([r], 1, withAddresses).workers[0];
+      return [[...worker.senders.keys()][0], [...worker.egress.keys()][0]];
     };
-    const base = keyWith(5, ['10.3.0.1/24']);
-    expect(keyWith(5, ['10.3.0.1/24'])).to.equal(base);
-    expect(keyWith(5, ['10.3.0.9/24'])).to.not.equal(base);
-    expect(keyWith(9, ['10.3.0.1/24'])).to.not.equal(base);
+    const base = keysWith(5, ['10.3.0.1/24']);
+    expect(keysWith(5, ['10.3.0.1/24'])).to.deep.equal(base);
+    // Unconnected: the kernel picks the source address at each send.
+    expect(keysWith(5, ['10.3.0.9/24'])).to.deep.equal(base);
+    const moved = keysWith(9, ['10.3.0.1/24']);
+    expect(moved[0]).to.not.equal(base[0]);
+    expect(moved[1]).to.not.equal(base[1]);
   });
 });

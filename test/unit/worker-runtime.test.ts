@@ -1,7 +1,8 @@
 /**
  * The worker's side of rule changes, in-process on the real data plane (sockets on loopback, no
  * traffic): a change in pieces, the incremental ruleset hash the heartbeat reports, a refused piece
- * changing nothing, a full resend dropping what it did not name, and outputs handed over all or none.
+ * changing nothing, a full resend dropping what it did not name, and senders and outputs handed over
+ * all or none, the ruleset hash describing each output by its sender's interface, TTL and TOS.
  * Also how the supervisor cuts a change into pieces.
  */
 import { expect } from 'chai';
@@ -30,7 +31,9 @@ describe('worker runtime: rule changes', () => {
   };
   const heartbeat = (): HeartbeatReply => ok({ type: 'heartbeat' }) as HeartbeatReply;
   const egress = (port: number): EgressDescription => ({ interface: 'lo', address: '127.0.0.1', port, ttl: 64, tos: 0 });
-  const openEgress = (port: number): number => addon.openEgressSocket({ ifname: 'lo', ifindex: 1, address: '127.0.0.1', port, ttl: 64, tos: 0, sndbuf: 65536 });
+  const openEgress = (): number => addon.openEgressSocket({ ifname: 'lo', ifindex: 1, ttl: 64, tos: 0, sndbuf: 65536 });
+  /** Output `handle` through sender 1 (lo, TTL 64, TOS 0) to port 7000 + handle. */
+  const output = (handle: number, sender = 1) => ({ handle, sender, address: '127.0.0.1', port: 7000 + handle });
   const rule = (id: string, port: number, outputs: number[]): DataplaneRule => ({ id, input: 1, group: '239.7.7.7', port, source: '', outputs });
   const canonical = (r: DataplaneRule): CanonicalRule => ({
     id: r.id,
@@ -46,7 +49,8 @@ describe('worker runtime: rule changes', () => {
     runtime = new WorkerRuntime(addon, (event) => events.push(event));
     ok({ type: 'hello', index: 0, core: -1, batch: 8, logLevel: 'error' });
     ok({ type: 'addInput', handle: 1, interface: 'lo' }, [addon.openPacketSocket({ ifindex: 1, rcvbuf: 65536, filter: ACCEPT_ALL })]);
-    ok({ type: 'addOutputs', outputs: [10, 11, 12].map((h) => ({ handle: h, ...egress(7000 + h) })) }, [10, 11, 12].map((h) => openEgress(7000 + h)));
+    ok({ type: 'addSenders', senders: [{ handle: 1, interface: 'lo', ttl: 64, tos: 0 }] }, [openEgress()]);
+    ok({ type: 'addOutputs', outputs: [10, 11, 12].map((h) => output(h)) });
   });
   afterEach(() => runtime.close());
 
@@ -86,15 +90,47 @@ describe('worker runtime: rule changes', () => {
     expect(send({ type: 'updateRules', upserts: [], removes: [], resend: 'last' }), 'a last piece without a first').to.include({ ok: false });
   });
 
-  it('takes a message of outputs all or none', () => {
-    const pipe = fs.openSync('/dev/null', 'r'); // not a UDP socket: the second output is refused
-    const fds = [openEgress(7020), pipe, openEgress(7022)];
-    const reply = send({ type: 'addOutputs', outputs: [20, 21, 22].map((h) => ({ handle: h, ...egress(7000 + h) })) }, fds);
+  it('takes a message of senders all or none', () => {
+    const pipe = fs.openSync('/dev/null', 'r'); // not a UDP socket: the second sender is refused
+    const fds = [openEgress(), pipe, openEgress()];
+    const senders = [2, 3, 4].map((handle) => ({ handle, interface: 'lo', ttl: 64, tos: 0 }));
+    const reply = send({ type: 'addSenders', senders }, fds);
     expect(reply).to.include({ ok: false });
     for (const fd of fds) expect(() => fs.fstatSync(fd), `fd ${fd} closed`).to.throw();
-    // None of them was kept: a rule cannot name any, and each handle can be added afresh.
-    expect(send({ type: 'updateRules', upserts: [rule('a', 5000, [20])], removes: [] })).to.include({ ok: false });
-    ok({ type: 'addOutputs', outputs: [{ handle: 20, ...egress(7020) }] }, [openEgress(7020)]);
+    // None of them was kept: no output can name one, and each handle can be added afresh.
+    expect(send({ type: 'addOutputs', outputs: [output(20, 2)] })).to.deep.include({ ok: false, error: 'outputs[0] (handle 20): unknown sender handle 2' });
+    ok({ type: 'addSenders', senders: [senders[0]] }, [openEgress()]);
+    ok({ type: 'addOutputs', outputs: [output(20, 2)] });
+  });
+
+  it('takes a message of outputs all or none, naming the output refused and why', () => {
+    const refused = (outputs: Array<ReturnType<typeof output>>, error: RegExp) => {
+      const reply = send({ type: 'addOutputs', outputs });
+      expect(reply).to.include({ ok: false });
+      expect((reply as { error: string }).error).to.match(error);
+      // None of them was kept: a rule cannot name any.
+      expect(send({ type: 'updateRules', upserts: [rule('a', 5000, [20])], removes: [] })).to.include({ ok: false });
+    };
+    refused([output(20), output(21, 9)], /^outputs\[1\] \(handle 21\): unknown sender handle 9$/);
+    refused([output(20), output(10)], /^outputs\[1\] \(handle 10\): output handle 10 is already in use$/);
+    refused([output(20), { ...output(21), address: '127.0.0' }], /^outputs\[1\] \(handle 21\): address must be an IPv4 address/);
+    refused([output(20), { ...output(21), port: 0 }], /^outputs\[1\] \(handle 21\): port/);
+    expect(send({ type: 'addOutputs', outputs: [output(20)] }, [openEgress()]), 'outputs carry no fd').to.include({ ok: false });
+    ok({ type: 'addOutputs', outputs: [output(20), output(21)] });
+  });
+
+  it('hashes an output as its sender\'s interface, TTL and TOS with its destination', () => {
+    ok({ type: 'addSenders', senders: [{ handle: 2, interface: 'lo', ttl: 9, tos: 0xb8 }] }, [addon.openEgressSocket({ ifname: 'lo', ifindex: 1, ttl: 9, tos: 0xb8, sndbuf: 65536 })]);
+    ok({ type: 'addOutputs', outputs: [output(20, 2)] });
+    const a = rule('a', 5000, [10, 20]);
+    const described: CanonicalRule = { ...canonical(rule('a', 5000, [10])), outputs: [egress(7010), { interface: 'lo', address: '127.0.0.1', port: 7020, ttl: 9, tos: 0xb8 }] };
+    ok({ type: 'updateRules', upserts: [a], removes: [], hash: rulesetHash([described]) });
+    // Removing the outputs, then the sender, leaves a rule naming them refused.
+    ok({ type: 'updateRules', upserts: [], removes: ['a'], hash: rulesetHash([]) });
+    ok({ type: 'removeOutputs', handles: [20] });
+    ok({ type: 'removeSenders', handles: [2] });
+    expect(send({ type: 'removeSenders', handles: [2] })).to.include({ ok: false });
+    expect(send({ type: 'addOutputs', outputs: [output(20, 2)] })).to.include({ ok: false });
   });
 });
 

@@ -1,0 +1,210 @@
+/**
+ * Egress sockets shared per (output interface, TTL, TOS) (docs/decisions/0035-shared-egress-sockets.md),
+ * through the real mcrd:
+ * - five outputs of two rules over three (interface, TTL, TOS) combinations: the worker holds three UDP
+ *   sockets, not five; each destination gets every packet with its output's TTL and TOS, and the
+ *   counters say so; deleting the rule that alone uses a combination closes that socket.
+ * - 20,000 rules x 4 outputs (80,000 destinations) install in full under the default open-file limit:
+ *   every rule ACTIVE, the worker in sync, holding one UDP socket per combination.
+ */
+import { expect } from 'chai';
+import fs from 'fs';
+import path from 'path';
+
+import { connect, McrClient as LibraryClient } from '../../clients/lib';
+import { DeepPartial, Rule, RuleState } from '../../gen/mcr/v1/rules';
+import { formatIPv4, parseIPv4 } from '../../server/formats/addresses';
+import { useRelay } from '../support/fixture';
+import type { McrClient } from '../support/grpc';
+import { NET, spawnIn } from '../support/netns';
+import { waitFor } from '../support/poll';
+import { waitForRulePackets, waitForRuleState, waitForWorkersInSync } from '../support/rules';
+import { sendTraffic } from '../support/traffic';
+
+const RECEIVER = path.join(__dirname, '..', 'support', 'udp-marks-receiver.py');
+
+/** Inodes of the sockets a /proc/PID/net table lists (column `column`). */
+function listedInodes(pid: number, table: string, column: number): Set<string> {
+  return new Set(fs.readFileSync(`/proc/${pid}/net/${table}`, 'utf8').split('\n').slice(1).map((line) => line.trim().split(/\s+/)[column]));
+}
+
+/**
+ * The sockets process `pid` holds that are neither AF_PACKET nor AF_UNIX: in a worker, its egress
+ * sockets (an unconnected UDP socket is in no table of /proc/net/udp until its first send binds it).
+ */
+function udpSocketsOf(pid: number): number {
+  const others = new Set([...listedInodes(pid, 'packet', 8), ...listedInodes(pid, 'unix', 6)]);
+  let count = 0;
+  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const match = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
+      if (match && !others.has(match[1])) count++;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return count;
+}
+
+async function workerPid(client: McrClient): Promise<number> {
+  const workers = await client.listWorkers();
+  expect(workers).to.have.length(1);
+  return workers[0].pid;
+}
+
+interface Marks {
+  address: string;
+  port: number;
+  payloads: number;
+  datagrams: number;
+  ttls: number[];
+  toses: number[];
+}
+
+/** Starts the receiver in `ns` and resolves once it is listening; `done` resolves with its report. */
+async function startReceiver(ns: string, endpoints: Array<{ address: string; port: number; interfaceAddress: string }>, expectEach: number): Promise<{ done: Promise<Marks[]> }> {
+  const child = spawnIn(ns, ['python3', RECEIVER, JSON.stringify(endpoints), String(expectEach), '20']);
+  let output = '';
+  let errors = '';
+  child.stderr!.on('data', (chunk: Buffer) => (errors += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.startsWith('ready\n')) resolve();
+    });
+    void exited.then(() => reject(new Error(`the receiver exited before it was ready: ${errors}`)));
+  });
+  return {
+    done: exited.then(() => {
+      const report = output.split('\n')[1];
+      if (!report) throw new Error(`the receiver gave no report: ${errors}`);
+      return JSON.parse(report) as Marks[];
+    }),
+  };
+}
+
+const PACKETS = 300;
+const INPUT = { interface: NET.relayIn.ifname, group: '239.1.1.1' };
+/** DSCP 10 is TOS 40. */
+const SHARED = { ttl: 5, dscp: 10 };
+
+describe('e2e: egress sockets shared per interface, TTL and TOS', function () {
+  this.timeout(120_000);
+  const relay = useRelay({ workers: 1 });
+
+  it('holds one socket per combination, and each destination gets every packet with its TTL and TOS', async () => {
+    const { client, topology } = relay;
+    const out1 = (address: string, port: number, marks: { ttl?: number; dscp?: number } = SHARED) => ({ interface: NET.relayOut1.ifname, address, port, ...marks });
+    const a = await client.createRule({
+      name: 'a',
+      input: { ...INPUT, port: 5000 },
+      outputs: [out1('239.9.9.9', 6000), out1(NET.sink1.address, 7000), { interface: NET.relayOut2.ifname, address: '239.9.9.10', port: 6001, ...SHARED }],
+    });
+    const b = await client.createRule({ name: 'b', input: { ...INPUT, port: 5001 }, outputs: [out1(NET.sink1.address, 7001)] });
+    const c = await client.createRule({ name: 'c', input: { ...INPUT, port: 5002 }, outputs: [out1(NET.sink1.address, 7002, { ttl: 7 })] });
+    for (const rule of [a, b, c]) await waitForRuleState(client, rule.id);
+    await waitForWorkersInSync(client, 1);
+    const pid = await workerPid(client);
+    // out1 ttl 5 tos 40 (three outputs), out2 ttl 5 tos 40, out1 ttl 7 tos 0.
+    expect(udpSocketsOf(pid), 'UDP sockets in the worker').to.equal(3);
+
+    const sink1 = await startReceiver(
+      topology.ns.sink1,
+      [
+        { address: '239.9.9.9', port: 6000, interfaceAddress: NET.sink1.address },
+        { address: NET.sink1.address, port: 7000, interfaceAddress: NET.sink1.address },
+        { address: NET.sink1.address, port: 7001, interfaceAddress: NET.sink1.address },
+        { address: NET.sink1.address, port: 7002, interfaceAddress: NET.sink1.address },
+      ],
+      PACKETS,
+    );
+    const sink2 = await startReceiver(topology.ns.sink2, [{ address: '239.9.9.10', port: 6001, interfaceAddress: NET.sink2.address }], PACKETS);
+    const sent = await sendTraffic(topology.ns.src, {
+      flows: [5000, 5001, 5002].map((port, i) => ({ address: INPUT.group, port, count: PACKETS, size: 200, seed: 60 + i })),
+      interfaceAddress: NET.src.address,
+      rate: 1500,
+      maxSeconds: 15,
+    });
+    for (const flow of sent.flows) expect(flow.sent, `${flow.address}:${flow.port} sent`).to.equal(PACKETS);
+
+    const [got1, got2] = [await sink1.done, await sink2.done];
+    const marks = (m: Marks) => ({ port: m.port, payloads: m.payloads, datagrams: m.datagrams, ttls: m.ttls, toses: m.toses });
+    expect(got1.map(marks)).to.deep.equal([
+      { port: 6000, payloads: PACKETS, datagrams: PACKETS, ttls: [5], toses: [40] },
+      { port: 7000, payloads: PACKETS, datagrams: PACKETS, ttls: [5], toses: [40] },
+      { port: 7001, payloads: PACKETS, datagrams: PACKETS, ttls: [5], toses: [40] },
+      { port: 7002, payloads: PACKETS, datagrams: PACKETS, ttls: [7], toses: [0] },
+    ]);
+    expect(got2.map(marks)).to.deep.equal([{ port: 6001, payloads: PACKETS, datagrams: PACKETS, ttls: [5], toses: [40] }]);
+
+    const stats = await waitForRulePackets(client, a.id, PACKETS);
+    expect(stats.packetsForwarded).to.equal(BigInt(PACKETS));
+    expect(stats.outputs.map((o) => o.packets), 'packets per output of rule a').to.deep.equal([PACKETS, PACKETS, PACKETS].map(BigInt));
+    for (const rule of [b, c]) expect((await waitForRulePackets(client, rule.id, PACKETS)).outputs.map((o) => o.packets)).to.deep.equal([BigInt(PACKETS)]);
+
+    // Rule c alone sends with TTL 7: its socket goes with it (once no table in use names it).
+    await client.deleteRule(c.id);
+    await waitForWorkersInSync(client, 1);
+    await waitFor('the TTL 7 socket to be closed', async () => udpSocketsOf(pid), (n) => n === 2, 10_000);
+    expect(await workerPid(client), 'the same worker').to.equal(pid);
+  });
+});
+
+const SCALE_RULES = 20_000;
+const SCALE_OUTPUTS = 4;
+/** Rules per ApplyRules (replace: false). */
+const PIECE = 2_000;
+/** Bound on installing them all, from the first ApplyRules to every rule ACTIVE and the worker in sync. */
+const SCALE_INSTALL_MS = 60_000;
+
+/** Rule i: its own group, 4 multicast destinations of its own, two on each output interface (TTL 1 and 2). */
+function scaleRule(i: number): DeepPartial<Rule> {
+  const group = formatIPv4(parseIPv4('239.20.0.0')! + i);
+  const destination = formatIPv4(parseIPv4('239.100.0.0')! + i);
+  return {
+    name: `scale-${i}`,
+    input: { interface: NET.relayIn.ifname, group, port: 5000 },
+    outputs: [
+      { interface: NET.relayOut1.ifname, address: destination, port: 6000 },
+      { interface: NET.relayOut1.ifname, address: destination, port: 6001, ttl: 2 },
+      { interface: NET.relayOut2.ifname, address: destination, port: 6000 },
+      { interface: NET.relayOut2.ifname, address: destination, port: 6001, ttl: 2 },
+    ],
+  };
+}
+
+describe(`e2e: ${SCALE_RULES} rules x ${SCALE_OUTPUTS} outputs under the default open-file limit`, function () {
+  this.timeout(SCALE_INSTALL_MS + 120_000);
+  const relay = useRelay({ workers: 1, extraArgs: ['--max-rules', '100000'] });
+  let mcr: LibraryClient;
+  after(() => mcr?.close());
+
+  it('installs every rule, the worker holding one socket per interface and TTL', async () => {
+    const limit = Number(/^Max open files\s+(\d+)/m.exec(fs.readFileSync(`/proc/${relay.mcrd.pid}/limits`, 'utf8'))?.[1]);
+    expect(limit, 'this test proves something only with fewer descriptors than outputs').to.be.below(SCALE_RULES * SCALE_OUTPUTS);
+    mcr = connect({ socket: relay.mcrd.socketPath, timeoutMs: SCALE_INSTALL_MS });
+    const start = Date.now();
+    for (let first = 0; first < SCALE_RULES; first += PIECE) {
+      await mcr.applyRules({ rules: Array.from({ length: PIECE }, (_, k) => scaleRule(first + k)), replace: false });
+    }
+    const applied = Date.now() - start;
+    const states = async (): Promise<Record<string, number>> => {
+      const count = new Map<string, number>();
+      let pageToken = '';
+      do {
+        const page = await mcr.listRules({ pageSize: 5000, pageToken });
+        for (const rule of page.rules) count.set(RuleState[rule.status!.state], (count.get(RuleState[rule.status!.state]) ?? 0) + 1);
+        pageToken = page.nextPageToken;
+      } while (pageToken);
+      return Object.fromEntries(count);
+    };
+    const active = await waitFor('every rule ACTIVE', states, (s) => s.RULE_STATE_ACTIVE === SCALE_RULES, SCALE_INSTALL_MS - applied, 200);
+    const took = Date.now() - start;
+    await waitForWorkersInSync(relay.client, 1);
+    console.log(`      ${SCALE_RULES} x ${SCALE_OUTPUTS} applied in ${(applied / 1000).toFixed(1)} s, all ACTIVE after ${(took / 1000).toFixed(1)} s (open-file limit ${limit})`);
+    expect(active).to.deep.equal({ RULE_STATE_ACTIVE: SCALE_RULES });
+    expect(took, 'install time (ms)').to.be.below(SCALE_INSTALL_MS);
+    expect(udpSocketsOf(await workerPid(relay.client)), 'UDP sockets in the worker').to.equal(4);
+  });
+});

@@ -1,0 +1,58 @@
+"""Receives UDP datagrams on several endpoints and reports, per endpoint, how many distinct payloads
+arrived and the TTL and TOS of the IP headers they came in (IP_RECVTTL, IP_RECVTOS).
+
+    udp-marks-receiver.py ENDPOINTS_JSON EXPECT_EACH MAX_SECONDS
+
+ENDPOINTS_JSON: [{"address": "239.9.9.9", "port": 6000, "interfaceAddress": "10.3.0.2"}, ...]; a
+multicast address is joined on interfaceAddress. Prints "ready" once every socket is bound, then one
+JSON line when each endpoint has EXPECT_EACH payloads or MAX_SECONDS have passed:
+[{"port": 6000, "address": ..., "payloads": N, "datagrams": M, "ttls": [...], "toses": [...]}, ...].
+"""
+import json
+import select
+import socket
+import struct
+import sys
+import time
+
+IP_TOS, IP_TTL, IP_RECVTTL, IP_RECVTOS = 1, 2, 12, 13
+
+endpoints = json.loads(sys.argv[1])
+expect_each = int(sys.argv[2])
+deadline = time.monotonic() + float(sys.argv[3])
+
+sockets = []
+for endpoint in endpoints:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    first_octet = int(endpoint["address"].split(".")[0])
+    s.bind((endpoint["address"], endpoint["port"]))
+    if 224 <= first_octet <= 239:
+        mreq = socket.inet_aton(endpoint["address"]) + socket.inet_aton(endpoint["interfaceAddress"])
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
+    s.setsockopt(socket.IPPROTO_IP, IP_RECVTTL, 1)
+    s.setsockopt(socket.IPPROTO_IP, IP_RECVTOS, 1)
+    s.setblocking(False)
+    sockets.append(s)
+results = [{"address": e["address"], "port": e["port"], "payloads": set(), "datagrams": 0, "ttls": set(), "toses": set()} for e in endpoints]
+print("ready", flush=True)
+
+while time.monotonic() < deadline and any(len(r["payloads"]) < expect_each for r in results):
+    readable, _, _ = select.select(sockets, [], [], 0.2)
+    for s in readable:
+        result = results[sockets.index(s)]
+        while True:
+            try:
+                data, ancillary, _, _ = s.recvmsg(65536, 256)
+            except BlockingIOError:
+                break
+            result["datagrams"] += 1
+            result["payloads"].add(data)
+            for level, kind, value in ancillary:
+                if level == socket.IPPROTO_IP and kind == IP_TTL:
+                    result["ttls"].add(struct.unpack("i", value[:4])[0])
+                elif level == socket.IPPROTO_IP and kind == IP_TOS:
+                    result["toses"].add(value[0])
+
+print(json.dumps([{**r, "payloads": len(r["payloads"]), "ttls": sorted(r["ttls"]), "toses": sorted(r["toses"])} for r in results]), flush=True)
