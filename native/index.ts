@@ -310,6 +310,8 @@ export interface Native {
   timeCaptureProgram(programFd: number, frame: Buffer, repeat: number): number;
   /** UDP socket, bound to the device, connected to the destination, non-blocking, CLOEXEC. */
   openEgressSocket(options: EgressSocketOptions): number;
+  /** Sets an egress socket's send buffer in bytes (SO_SNDBUFFORCE, falling back to SO_SNDBUF). */
+  setSendBuffer(fd: number, bytes: number): void;
   /** An unbound UDP socket that only holds group memberships (IGMP joins). */
   openMembershipSocket(): number;
   /** IP_ADD_MEMBERSHIP (or IP_ADD_SOURCE_MEMBERSHIP when source is given) on the interface. */

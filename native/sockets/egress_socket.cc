@@ -46,4 +46,6 @@ int OpenEgressSocket(const EgressSpec& spec) {
   return fd.Release();
 }
 
+void SetEgressSendBuffer(int fd, int bytes) { SetSendBuffer(fd, bytes, "setSendBuffer (fd " + std::to_string(fd) + "): "); }
+
 }  // namespace mcr

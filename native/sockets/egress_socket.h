@@ -22,4 +22,8 @@ struct EgressSpec {
 // Throws SyscallError (the fd is closed) naming the failed step.
 int OpenEgressSocket(const EgressSpec& spec);
 
+// Sets the send buffer of an egress socket (SO_SNDBUFFORCE, or SO_SNDBUF without CAP_NET_ADMIN):
+// the supervisor grows it as outputs are added to the socket. Throws SyscallError naming the option.
+void SetEgressSendBuffer(int fd, int bytes);
+
 }  // namespace mcr

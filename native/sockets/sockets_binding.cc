@@ -113,6 +113,13 @@ Napi::Value OpenEgressSocketJs(const Napi::CallbackInfo& info) {
   return TranslateErrors(env, [&] { return Napi::Number::New(env, OpenEgressSocket(spec)); });
 }
 
+void SetSendBufferJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int fd = FdValue(env, info[0], "fd");
+  const int bytes = BufferSizeValue(env, info[1], "bytes");
+  TranslateErrors(env, [&] { SetEgressSendBuffer(fd, bytes); });
+}
+
 Napi::Value OpenMembershipSocketJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return TranslateErrors(env, [&] { return Napi::Number::New(env, OpenMembershipSocket()); });
@@ -165,6 +172,7 @@ void InitSockets(Napi::Env env, Napi::Object exports) {
   exports.Set("attachFilter", Napi::Function::New(env, AttachFilterJs, "attachFilter"));
   exports.Set("packetStatistics", Napi::Function::New(env, PacketStatisticsJs, "packetStatistics"));
   exports.Set("openEgressSocket", Napi::Function::New(env, OpenEgressSocketJs, "openEgressSocket"));
+  exports.Set("setSendBuffer", Napi::Function::New(env, SetSendBufferJs, "setSendBuffer"));
   exports.Set("openMembershipSocket", Napi::Function::New(env, OpenMembershipSocketJs, "openMembershipSocket"));
   exports.Set("joinGroup", Napi::Function::New(env, MembershipJs<JoinGroup>, "joinGroup"));
   exports.Set("leaveGroup", Napi::Function::New(env, MembershipJs<LeaveGroup>, "leaveGroup"));

@@ -56,6 +56,10 @@ interface InstalledSender {
   spec: SenderSpec;
   /** Installed outputs that send through it: removed with the last of them. */
   users: number;
+  /** The supervisor's copy of the socket, through which it grows the send buffer (see fitBuffer). */
+  fd: number;
+  /** The send buffer set (bytes). */
+  buffer: number;
 }
 
 interface InstalledEgress {
@@ -65,7 +69,8 @@ interface InstalledEgress {
 
 /**
  * The most send buffer one egress socket gets (bytes): it carries every destination on its interface
- * with its TTL and TOS, so it gets `sndbuf` per destination up to this (docs/decisions/0035).
+ * with its TTL and TOS, so it gets `sndbuf` per destination up to this (docs/decisions/0035). It grows
+ * as outputs are added, never shrinks.
  */
 export const SENDER_BUFFER_CAP = 64 << 20;
 
@@ -441,6 +446,7 @@ export class WorkerSync {
     this.releases = [];
     for (const dropped of this.limbo.splice(0)) this.foldAndFree(dropped);
     this.captures.clear();
+    for (const sender of this.senders.values()) this.addon.closeFd(sender.fd);
     this.senders.clear();
     this.egress.clear();
     this.installed = InstalledSnapshot.EMPTY;
@@ -483,6 +489,7 @@ export class WorkerSync {
     if (specs.length === 0) return;
     const opened = await this.ensureSenders(specs, errors);
     const ready: Array<{ spec: EgressSpec; sender: InstalledSender; handle: number }> = [];
+    const grown = new Set<InstalledSender>();
     for (const spec of specs) {
       const sender = this.senders.get(spec.sender);
       if (sender) ready.push({ spec, sender, handle: this.nextHandle++ });
@@ -500,20 +507,35 @@ export class WorkerSync {
           if (result.status === 'fulfilled') {
             this.egress.set(o.spec.key, { handle: o.handle, spec: o.spec });
             o.sender.users++;
+            grown.add(o.sender);
           } else {
             errors.set(o.spec.key, `cannot add the output ${o.spec.address}:${o.spec.port} on ${o.spec.ifname} to worker ${this.workerIndex}: ${(result.reason as Error).message}`);
           }
         }
       });
     }
+    for (const sender of grown) this.fitBuffer(sender);
     await this.removeSenders(opened.filter((key) => this.senders.get(key)?.users === 0));
+  }
+
+  /** Grows the sender's send buffer to senderBuffer for the outputs it now carries. */
+  private fitBuffer(sender: InstalledSender): void {
+    const wanted = senderBuffer(this.sockets.sndbuf, sender.users);
+    if (wanted <= sender.buffer) return;
+    try {
+      this.addon.setSendBuffer(sender.fd, wanted);
+      sender.buffer = wanted;
+    } catch (err) {
+      this.log.warn('cannot grow an egress socket\'s send buffer', { sender: sender.spec.key, bytes: wanted, error: (err as Error).message });
+    }
   }
 
   /**
    * Opens the senders `specs` need that are not installed, and hands them over, MAX_FDS_PER_MESSAGE per
-   * message, EGRESS_WINDOW messages pipelined; the supervisor closes its copies once a window is handed
-   * over. A sender that cannot be opened, does not fit under the worker's open-file limit or is refused
-   * by the worker sets an error on each of its outputs. Returns the keys of the senders it installed.
+   * message, EGRESS_WINDOW messages pipelined; the supervisor keeps its copy of each (to grow its send
+   * buffer later: few descriptors). A sender that cannot be opened, does not fit under the worker's
+   * open-file limit or is refused by the worker sets an error on each of its outputs. Returns the keys
+   * of the senders it installed.
    */
   private async ensureSenders(specs: EgressSpec[], errors: SyncErrors): Promise<string[]> {
     const needed = new Map<string, { spec: SenderSpec; destinations: number }>();
@@ -537,12 +559,13 @@ export class WorkerSync {
     }
     const installed: string[] = [];
     for (const window of pieces(fitting, () => 1, EGRESS_WINDOW * MAX_FDS_PER_MESSAGE)) {
-      const opened: Array<{ spec: SenderSpec; fd: number; handle: number }> = [];
+      const opened: Array<{ spec: SenderSpec; fd: number; handle: number; buffer: number }> = [];
       for (const { spec, destinations } of window) {
         try {
           const { key: _key, ...socket } = spec;
-          const fd = this.addon.openEgressSocket({ ...socket, sndbuf: senderBuffer(this.sockets.sndbuf, destinations) });
-          opened.push({ spec, fd, handle: this.nextHandle++ });
+          const buffer = senderBuffer(this.sockets.sndbuf, destinations);
+          const fd = this.addon.openEgressSocket({ ...socket, sndbuf: buffer });
+          opened.push({ spec, fd, handle: this.nextHandle++, buffer });
         } catch (err) {
           failed.set(spec.key, (err as Error).message);
         }
@@ -554,13 +577,13 @@ export class WorkerSync {
           return this.worker.request({ type: 'addSenders', senders }, batch.map((o) => o.fd), CHANGE_TIMEOUT_MS);
         }),
       );
-      for (const o of opened) this.addon.closeFd(o.fd); // the worker holds its own copies now
       results.forEach((result, i) => {
         for (const o of batches[i]) {
           if (result.status === 'fulfilled') {
-            this.senders.set(o.spec.key, { handle: o.handle, spec: o.spec, users: 0 });
+            this.senders.set(o.spec.key, { handle: o.handle, spec: o.spec, users: 0, fd: o.fd, buffer: o.buffer });
             installed.push(o.spec.key);
           } else {
+            this.addon.closeFd(o.fd);
             failed.set(o.spec.key, `cannot hand the socket to the worker: ${(result.reason as Error).message}`);
           }
         }
@@ -628,6 +651,7 @@ export class WorkerSync {
       if (!sender) continue;
       handles.push(sender.handle);
       this.senders.delete(key);
+      this.addon.closeFd(sender.fd);
     }
     if (handles.length > 0) await this.worker.request({ type: 'removeSenders', handles }, [], CHANGE_TIMEOUT_MS);
   }

@@ -1,8 +1,8 @@
 /**
- * The output interface's address changes under traffic (out1: 10.3.0.1 -> 10.3.0.7): the egress
- * socket, connected with the old source address, must be rebuilt, and packets must leave from the new
- * address, with the worker switched over by the supervisor's sync (not by a later drift repair).
- * A receiver in sink1 reports the source address of every packet it gets.
+ * The output interface's address changes under traffic (out1: 10.3.0.1 -> 10.3.0.7): packets must
+ * leave from the new address at once, without a worker drift or restart. Egress sockets are not
+ * connected (docs/decisions/0035-shared-egress-sockets.md): the kernel picks the source at each send,
+ * so nothing has to be rebuilt. A receiver in sink1 reports the source address of every packet it gets.
  */
 import { expect } from 'chai';
 
@@ -23,6 +23,12 @@ const OLD_ADDRESS = `${NET.relayOut1.address}/24`;
 const NEW_ADDRESS = '10.3.0.7/24';
 /** Packets must leave from the new address this soon after the change. */
 const SWITCH_LIMIT_MS = 1000;
+/**
+ * Packets that may leave with another of the relay's addresses: those sent in the instant between the
+ * old address's removal and the new one's addition (one `ip -batch`), when out1 has none and the kernel
+ * picks another interface's. At RATE that instant holds one packet at most; a few allow for scheduling.
+ */
+const GAP_PACKETS = 5;
 
 describe('e2e: interfaces: the output interface changes address under traffic', function () {
   this.timeout(120_000);
@@ -68,14 +74,21 @@ describe('e2e: interfaces: the output interface changes address under traffic', 
       const report = await sink.report;
 
       const bySource = new Map(report.sources.map((s) => [s.address, s]));
-      expect([...bySource.keys()].sort(), 'source addresses seen at sink1').to.deep.equal([NET.relayOut1.address, newSource]);
+      expect([...bySource.keys()], 'source addresses seen at sink1').to.include.members([NET.relayOut1.address, newSource]);
       const before = bySource.get(NET.relayOut1.address)!;
       const after = bySource.get(newSource)!;
+      const others = report.sources.filter((s) => s.address !== NET.relayOut1.address && s.address !== newSource);
+      for (const other of others) {
+        expect([NET.relayIn.address, NET.relayOut2.address], 'any other source is one of the relay\'s addresses').to.include(other.address);
+        expect([other.minSequence > before.maxSequence, other.maxSequence < after.minSequence], `${other.address}: only between the last packet from the old address and the first from the new`).to.deep.equal([true, true]);
+      }
+      expect(others.reduce((sum, s) => sum + s.datagrams, 0), 'packets sent while out1 had no address').to.be.at.most(GAP_PACKETS);
       const received = report.sources.reduce((sum, s: SourceSeen) => sum + s.datagrams, 0);
       const switchedAfterMs = Math.round(after.firstArrivalUnixMs - changedAt);
       reportMeasured('address change', {
         fromOld: before.datagrams,
         fromNew: after.datagrams,
+        fromOthers: others.reduce((sum, s) => sum + s.datagrams, 0),
         lastOldSequence: before.maxSequence,
         firstNewSequence: after.minSequence,
         switchedAfterMs,

@@ -3,7 +3,8 @@
  * through the real mcrd:
  * - five outputs of two rules over three (interface, TTL, TOS) combinations: the worker holds three UDP
  *   sockets, not five; each destination gets every packet with its output's TTL and TOS, and the
- *   counters say so; deleting the rule that alone uses a combination closes that socket.
+ *   counters say so; each socket's send buffer is --sndbuf per destination, grown as a later rule adds
+ *   one; deleting the rule that alone uses a combination closes that socket.
  * - 20,000 rules x 4 outputs (80,000 destinations) install in full under the default open-file limit:
  *   every rule ACTIVE, the worker in sync, holding one UDP socket per combination.
  */
@@ -16,7 +17,7 @@ import { DeepPartial, Rule, RuleState } from '../../gen/mcr/v1/rules';
 import { formatIPv4, parseIPv4 } from '../../server/formats/addresses';
 import { useRelay } from '../support/fixture';
 import type { McrClient } from '../support/grpc';
-import { NET, spawnIn } from '../support/netns';
+import { NET, runIn, spawnIn } from '../support/netns';
 import { waitFor } from '../support/poll';
 import { waitForRulePackets, waitForRuleState, waitForWorkersInSync } from '../support/rules';
 import { sendTraffic } from '../support/traffic';
@@ -142,6 +143,18 @@ describe('e2e: egress sockets shared per interface, TTL and TOS', function () {
     expect(stats.packetsForwarded).to.equal(BigInt(PACKETS));
     expect(stats.outputs.map((o) => o.packets), 'packets per output of rule a').to.deep.equal([PACKETS, PACKETS, PACKETS].map(BigInt));
     for (const rule of [b, c]) expect((await waitForRulePackets(client, rule.id, PACKETS)).outputs.map((o) => o.packets)).to.deep.equal([BigInt(PACKETS)]);
+
+    // Send buffers (ss lists a socket once its first send has bound it; the kernel shows twice the value
+    // set): --sndbuf (2 MiB) per destination. out1 TTL 5 was opened for rule a's two destinations and
+    // grown when rule b added a third.
+    const ss = await runIn(topology.ns.relay, ['ss', '-u', '-a', '-m', '-p', '-O']);
+    const buffers = ss
+      .split('\n')
+      .filter((line) => line.includes(`pid=${pid},`))
+      .map((line) => Number(/tb(\d+)/.exec(line)?.[1]))
+      .sort((x, y) => x - y);
+    const MiB = 1 << 20;
+    expect(buffers, ss).to.deep.equal([2 * 2 * MiB, 2 * 2 * MiB, 2 * 6 * MiB]);
 
     // Rule c alone sends with TTL 7: its socket goes with it (once no table in use names it).
     await client.deleteRule(c.id);

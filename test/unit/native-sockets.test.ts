@@ -326,6 +326,28 @@ describe('native sockets', () => {
       expect(frames[0].payload.toString()).to.equal('to the group');
     });
 
+    it('setSendBuffer sets the send buffer (the kernel reports twice the value), and names the fd when it fails', () => {
+      const fd = egress({ sndbuf: 1 << 20 });
+      const sendBuffer = (): number =>
+        Number(
+          execFileSync('python3', ['-c', 'import socket\nprint(socket.socket(fileno=3).getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF))'], {
+            stdio: ['ignore', 'pipe', 'pipe', fd],
+            encoding: 'utf8',
+          }).trim(),
+        );
+      expect(sendBuffer()).to.equal(2 << 20);
+      native().setSendBuffer(fd, 3 << 20);
+      expect(sendBuffer()).to.equal(6 << 20);
+      expect(() => untyped('setSendBuffer')(fd, 0)).to.throw(TypeError, /bytes/);
+      expect(() => untyped('setSendBuffer')('x', 4096)).to.throw(TypeError, /fd/);
+      const file = fs.openSync('/dev/null', 'r');
+      try {
+        expectErrno(() => native().setSendBuffer(file, 4096), 'ENOTSOCK', new RegExp(`setSendBuffer \\(fd ${file}\\): SO_SNDBUFFORCE`));
+      } finally {
+        fs.closeSync(file);
+      }
+    });
+
     it('rejects malformed options with TypeError', () => {
       const open = untyped('openEgressSocket');
       const good = { ifname: 'lo', ifindex: 1, ttl: 1, tos: 0, sndbuf: 4096 };
