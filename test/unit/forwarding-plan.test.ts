@@ -29,9 +29,9 @@ describe('forwarding plan', () => {
     const plan = planForwarding(rules, 2, lookup(['in0', 4], ['out1', 5]));
     for (const r of rules) {
       const w = workerFor(r.input!.group, r.input!.port, 2);
-      const planned = plan.workers[w].rules.find((p) => p.id === r.id)!;
+      const planned = plan.workers[w].rules.get(r.id)!;
       expect(planned, r.id).to.exist;
-      expect(plan.workers[w].captures.get('in0')!.targets).to.deep.include({ group: r.input!.group, port: r.input!.port, source: r.input!.source });
+      expect([...plan.workers[w].captures.get('in0')!.targets.values()]).to.deep.include({ group: r.input!.group, port: r.input!.port, source: r.input!.source });
       expect(plan.statuses.get(r.id)).to.include({ state: RuleState.RULE_STATE_ACTIVE, worker: w });
     }
     expect([...plan.memberships.values()].map((m) => m.group).sort()).to.deep.equal(['239.1.1.1', '239.1.1.2']);
@@ -56,7 +56,7 @@ describe('forwarding plan', () => {
     ];
     const plan = planForwarding(rules, 1, lookup(['in0', 4], ['out1', 5]));
     expect(plan.workers[0].egress.size).to.equal(1);
-    expect(plan.workers[0].rules[0].outputs).to.deep.equal(plan.workers[0].rules[1].outputs);
+    expect([...plan.workers[0].rules.values()][0].outputs).to.deep.equal([...plan.workers[0].rules.values()][1].outputs);
   });
 
   it('reports a missing input interface as waiting and installs nothing for it', () => {
@@ -74,7 +74,7 @@ describe('forwarding plan', () => {
     const status = plan.statuses.get('a')!;
     expect(status.state).to.equal(RuleState.RULE_STATE_ACTIVE);
     expect(status.reason).to.contain('outputs[0]').and.contain('gone0');
-    expect(plan.workers[0].rules[0].outputIndexes).to.deep.equal([1]);
+    expect([...plan.workers[0].rules.values()][0].outputIndexes).to.deep.equal([1]);
   });
 
   it('waits when no output interface exists', () => {
@@ -105,7 +105,7 @@ describe('forwarding plan', () => {
     const plan = planForwarding([r], 1, lookup(['in0', 4], ['out1', 5, false], ['out2', 6]));
     expect(plan.statuses.get('a')!.state).to.equal(RuleState.RULE_STATE_ACTIVE);
     expect(plan.statuses.get('a')!.reason).to.contain('outputs[0] interface out1 is down');
-    expect(plan.workers[0].rules[0].outputIndexes).to.deep.equal([1]);
+    expect([...plan.workers[0].rules.values()][0].outputIndexes).to.deep.equal([1]);
   });
 
   it('reports a rule whose every output interface is down as down', () => {
