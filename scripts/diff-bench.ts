@@ -129,6 +129,8 @@ async function main(): Promise<void> {
   } finally {
     client?.close();
     await mcrd.stop();
+    const warnings = mcrd.logs().split('\n').filter((line) => /"level":"(warn|error)"/.test(line));
+    if (warnings.length > 0) console.log(`mcrd logged ${warnings.length} warnings or errors, the first:\n${warnings.slice(0, 5).join('\n')}`);
     await mcrd.dispose();
     ns.destroy();
   }
