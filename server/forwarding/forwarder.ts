@@ -31,6 +31,14 @@ const STATE_WORDS: Partial<Record<RuleState, string>> = {
 
 /** How soon a pass follows one in which a worker failed to take its change. */
 const RETRY_MS = 1000;
+/**
+ * How soon the rules in trouble (a failed install or join) are planned again: by a pass of their own,
+ * not by the passes of rule changes, so that a standing problem of many rules (outputs past the
+ * open-file limit, say) does not make every one-rule change cost them all.
+ */
+const TROUBLED_RETRY_MS = 1000;
+/** The retries of a trouble that stays come twice as late each time, up to this. */
+const TROUBLED_RETRY_MAX_MS = 60_000;
 
 /** Where the forwarder reads the rules: all of them (a full pass), or one by id (an incremental one). */
 export interface RuleSource {
@@ -63,6 +71,10 @@ export class Forwarder {
   private dirty = new Set<string>();
   /** Rules whose status carries a problem the plan does not (an install error, a failed join): planned again on every pass. */
   private troubled = new Set<string>();
+  /** The next incremental pass plans the rules in trouble again (set by troubledRetry). */
+  private retryTroubledNow = false;
+  private troubledRetry?: NodeJS.Timeout;
+  private troubledDelay = TROUBLED_RETRY_MS;
 
   constructor(
     private readonly rules: RuleSource,
@@ -91,6 +103,7 @@ export class Forwarder {
   stop(): void {
     clearInterval(this.fullSync);
     clearTimeout(this.retry);
+    clearTimeout(this.troubledRetry);
     this.memberships.close();
   }
 
@@ -178,7 +191,8 @@ export class Forwarder {
 
   /** Plans again the rules changed and those in trouble, and applies the difference. */
   private async incrementalPass(state: ForwardingState, dirty: Set<string>): Promise<void> {
-    for (const id of this.troubled) dirty.add(id);
+    if (this.retryTroubledNow) for (const id of this.troubled) dirty.add(id);
+    this.retryTroubledNow = false;
     for (const id of dirty) {
       const rule = this.rules.get(id);
       if (rule) state.set(rule);
@@ -200,6 +214,27 @@ export class Forwarder {
   }
 
   /**
+   * While rules are in trouble, a pass that plans them again follows: in TROUBLED_RETRY_MS, then twice
+   * as late each time while some stay in trouble (up to TROUBLED_RETRY_MAX_MS), so that a standing
+   * problem costs little when idle.
+   */
+  private scheduleTroubledRetry(): void {
+    if (this.troubled.size === 0) {
+      this.troubledDelay = TROUBLED_RETRY_MS;
+      return;
+    }
+    if (this.troubledRetry) return;
+    const delay = this.troubledDelay;
+    this.troubledDelay = Math.min(delay * 2, TROUBLED_RETRY_MAX_MS);
+    this.troubledRetry = setTimeout(() => {
+      this.troubledRetry = undefined;
+      this.retryTroubledNow = true;
+      void this.syncChanges();
+    }, delay);
+    this.troubledRetry.unref();
+  }
+
+  /**
    * Adds what the memberships tell to `statuses` (the statuses this pass decided), notes the rules in
    * trouble among them, and reports those that changed.
    */
@@ -212,6 +247,7 @@ export class Forwarder {
       if (statuses.get(id) !== state.statuses.get(id)) this.troubled.add(id);
     }
     for (const id of removed) this.troubled.delete(id);
+    this.scheduleTroubledRetry();
     this.reportChanges(this.statuses, statuses);
   }
 
