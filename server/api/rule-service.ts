@@ -96,7 +96,7 @@ export function ruleService({ store, forwarder, limits, gate, events }: RuleServ
       const applied = await store.apply(req.rules, request, nowNanos(), { dryRun: req.dryRun });
       if (!req.dryRun && appliedAnything(applied)) {
         announceApplied(events, applied);
-        await settle(forwarder.sync(), arrivedAt);
+        await settle(forwarder.syncChanges(), arrivedAt);
       }
       const shown = req.dryRun ? validated : withStatus;
       // Statuses are looked up only for the whole view (a BASIC or COUNTS answer has none).
@@ -116,7 +116,7 @@ export function ruleService({ store, forwarder, limits, gate, events }: RuleServ
       const rule = await store.create(definition, nowNanos(), { dryRun: req.validateOnly });
       if (req.validateOnly) return { rule: validated(rule) };
       announce(rule, 'created');
-      await settle(forwarder.sync(), arrivedAt);
+      await settle(forwarder.syncChanges(), arrivedAt);
       return { rule: withStatus(rule) };
     }),
 
@@ -147,7 +147,7 @@ export function ruleService({ store, forwarder, limits, gate, events }: RuleServ
       const { after } = await store.update(req.rule, definition, req.expectedGeneration, nowNanos(), { dryRun: req.validateOnly, mask });
       if (req.validateOnly) return { rule: validated(after) };
       announce(after, 'updated');
-      await settle(forwarder.sync(), arrivedAt);
+      await settle(forwarder.syncChanges(), arrivedAt);
       return { rule: withStatus(after) };
     }),
 
@@ -158,7 +158,7 @@ export function ruleService({ store, forwarder, limits, gate, events }: RuleServ
       const last = found && forwarder.status(found);
       const before = await store.delete(req.rule, req.expectedGeneration);
       announce(before, 'deleted');
-      await settle(forwarder.sync(), arrivedAt);
+      await settle(forwarder.syncChanges(), arrivedAt);
       return { rule: { ...before, status: found?.id === before.id ? last : forwarder.status(before) } };
     }),
   };

@@ -36,7 +36,8 @@ export interface EgressSpec extends Omit<SenderSpec, 'key'> {
 export interface CaptureSpec {
   ifname: string;
   ifindex: number;
-  targets: CaptureTarget[];
+  /** By targetKey. */
+  targets: Map<string, CaptureTarget>;
 }
 
 export interface PlannedRule {
@@ -57,11 +58,9 @@ export interface PlannedRule {
 
 export interface WorkerPlan {
   captures: Map<string, CaptureSpec>;
-  /** Egress sockets, by senderKey. */
-  senders: Map<string, SenderSpec>;
-  /** Outputs, by egressKey. */
   egress: Map<string, EgressSpec>;
-  rules: PlannedRule[];
+  /** By rule id. */
+  rules: Map<string, PlannedRule>;
 }
 
 export interface PlannedStatus {
@@ -76,6 +75,31 @@ export interface ForwardingPlan {
   workers: WorkerPlan[];
   memberships: Map<string, Membership>;
   statuses: Map<string, PlannedStatus>;
+}
+
+/** Capture targets a change added and removed on one capture interface. */
+export interface TargetChanges {
+  added: CaptureTarget[];
+  removed: CaptureTarget[];
+}
+
+/** What a change did to one worker's plan. */
+export interface WorkerDelta {
+  /** Rules to look at again: in the plan now (added or changed), or not (removed, or moved away). */
+  rules: Set<string>;
+  /** Targets added and removed, by capture interface (a target removed and added again is neither). */
+  targets: Map<string, TargetChanges>;
+  /** Egress keys no rule of the worker needs any more. */
+  egressGone: Set<string>;
+}
+
+/** What a change did to the plan: per worker, the memberships to join and leave, the rules. */
+export interface PlanDelta {
+  workers: WorkerDelta[];
+  join: Map<string, Membership>;
+  leave: Set<string>;
+  /** Every rule planned again or removed. */
+  rules: Set<string>;
 }
 
 export function membershipKey(ifindex: number, group: string, source: string): string {
@@ -96,13 +120,6 @@ export function egressKey(spec: Omit<EgressSpec, 'key' | 'sender'>): string {
   return `${senderKey(spec)}|${spec.address}:${spec.port}`;
 }
 
-/** Adds an output (and its sender, when new) to a worker's plan. */
-function planEgress(plan: WorkerPlan, key: string, fields: Omit<EgressSpec, 'key' | 'sender'>): void {
-  const sender = senderKey(fields);
-  if (!plan.senders.has(sender)) plan.senders.set(sender, { key: sender, ifname: fields.ifname, ifindex: fields.ifindex, ttl: fields.ttl, tos: fields.tos });
-  plan.egress.set(key, { key, sender, ...fields });
-}
-
 /**
  * An output of a rule as its counters know it: what it sends to, as defined (not its index, which
  * moves when another output is removed, nor its interface's index, which an egress key includes).
@@ -119,45 +136,200 @@ function defaultTtl(address: string): number {
 /** The data-plane trace settings of a rule, or undefined when it is not traced. */
 export type TraceLookup = (ruleId: string) => DataplaneTrace | undefined;
 
-/** `placement`: which worker owns each rule, or the worker count for plain hash placement. */
-export function planForwarding(rules: Rule[], placement: number | RulePlacement, interfaces: InterfaceLookup, traces: TraceLookup = () => undefined): ForwardingPlan {
-  const placed = typeof placement === 'number' ? new RulePlacement(placement) : placement;
-  const workers: WorkerPlan[] = Array.from({ length: placed.workers }, () => ({
-    captures: new Map(),
-    senders: new Map(),
-    egress: new Map(),
-    rules: [],
-  }));
-  const memberships = new Map<string, Membership>();
-  const statuses = new Map<string, PlannedStatus>();
-  // Per pass: each destination's default TTL parsed once.
-  const ttls = new Map<string, number>();
-  const ttlOf = (address: string): number => {
-    let ttl = ttls.get(address);
-    if (ttl === undefined) ttls.set(address, (ttl = defaultTtl(address)));
-    return ttl;
-  };
+/** A capture target's key in CaptureSpec.targets. */
+export function targetKey(target: CaptureTarget): string {
+  return `${target.group}:${target.port}:${target.source ?? ''}`;
+}
 
-  for (const rule of rules) {
+/** What planning one rule gives. */
+interface RulePlan {
+  worker: number;
+  status: PlannedStatus;
+  /** Present when the rule is installable. */
+  planned?: PlannedRule;
+  /** The egress sockets of its outputs (those whose interface exists and is up). */
+  egress: EgressSpec[];
+  capture?: { ifname: string; ifindex: number; target: CaptureTarget };
+  membership?: Membership;
+}
+
+/** Default TTLs cached per destination address, up to this many (then the cache starts again). */
+const TTL_CACHE_LIMIT = 65_536;
+
+function emptyDelta(workers: number): PlanDelta {
+  return {
+    workers: Array.from({ length: workers }, () => ({ rules: new Set<string>(), targets: new Map(), egressGone: new Set<string>() })),
+    join: new Map(),
+    leave: new Set(),
+    rules: new Set(),
+  };
+}
+
+/**
+ * The forwarding plan, kept up to date one rule at a time: set() plans a rule again, remove() takes it
+ * out, each in O(the rule's size), with reference counts on what rules share (egress sockets, capture
+ * interfaces, memberships). A plan built by set() of every rule (planForwarding) and one changed by
+ * set() and remove() since hold the same; take() returns what changed since the last take().
+ *
+ * Valid as long as the interfaces are those it planned with: after an interface change, plan afresh.
+ */
+export class ForwardingState implements ForwardingPlan {
+  readonly workers: WorkerPlan[];
+  readonly memberships = new Map<string, Membership>();
+  readonly statuses = new Map<string, PlannedStatus>();
+  private readonly byRule = new Map<string, RulePlan>();
+  /** Per worker: rules using each egress key. */
+  private readonly egressRefs: Array<Map<string, number>>;
+  private readonly membershipRefs = new Map<string, number>();
+  /** Per worker: rules using each capture target, by "ifname target-key" (the store keeps them unique; this does not rely on it). */
+  private readonly targetRefs: Array<Map<string, number>>;
+  private readonly placed: RulePlacement;
+  private delta: PlanDelta;
+  private readonly ttls = new Map<string, number>();
+
+  constructor(
+    placement: number | RulePlacement,
+    private readonly interfaces: InterfaceLookup,
+    private readonly traces: TraceLookup = () => undefined,
+  ) {
+    this.placed = typeof placement === 'number' ? new RulePlacement(placement) : placement;
+    this.workers = Array.from({ length: this.placed.workers }, () => ({ captures: new Map(), egress: new Map(), rules: new Map() }));
+    this.egressRefs = this.workers.map(() => new Map());
+    this.targetRefs = this.workers.map(() => new Map());
+    this.delta = emptyDelta(this.workers.length);
+  }
+
+  /** Plans `rule` (again). */
+  set(rule: Rule): void {
+    this.remove(rule.id);
+    const plan = this.planRule(rule);
+    this.byRule.set(rule.id, plan);
+    this.statuses.set(rule.id, plan.status);
+    this.delta.workers[plan.worker].rules.add(rule.id);
+    if (!plan.planned) return;
+    const worker = this.workers[plan.worker];
+    const delta = this.delta.workers[plan.worker];
+    worker.rules.set(rule.id, plan.planned);
+    const refs = this.egressRefs[plan.worker];
+    for (const spec of plan.egress) {
+      const count = refs.get(spec.key) ?? 0;
+      refs.set(spec.key, count + 1);
+      if (count === 0) {
+        worker.egress.set(spec.key, spec);
+        delta.egressGone.delete(spec.key);
+      }
+    }
+    const { ifname, ifindex, target } = plan.capture!;
+    let capture = worker.captures.get(ifname);
+    if (!capture) worker.captures.set(ifname, (capture = { ifname, ifindex, targets: new Map() }));
+    const key = targetKey(target);
+    const targetUses = this.targetRefs[plan.worker];
+    const uses = targetUses.get(`${ifname} ${key}`) ?? 0;
+    targetUses.set(`${ifname} ${key}`, uses + 1);
+    if (uses === 0) {
+      capture.targets.set(key, target);
+      this.targetChanged(delta, ifname, target, key, +1);
+    }
+    const membership = plan.membership!;
+    const count = this.membershipRefs.get(membership.key) ?? 0;
+    this.membershipRefs.set(membership.key, count + 1);
+    if (count === 0) {
+      this.memberships.set(membership.key, membership);
+      if (!this.delta.leave.delete(membership.key)) this.delta.join.set(membership.key, membership);
+    }
+  }
+
+  /** Takes the rule with this id out of the plan (nothing when it is not in it). */
+  remove(id: string): void {
+    const plan = this.byRule.get(id);
+    this.delta.rules.add(id);
+    if (!plan) return;
+    this.byRule.delete(id);
+    this.statuses.delete(id);
+    this.delta.workers[plan.worker].rules.add(id);
+    if (!plan.planned) return;
+    const worker = this.workers[plan.worker];
+    const delta = this.delta.workers[plan.worker];
+    worker.rules.delete(id);
+    const refs = this.egressRefs[plan.worker];
+    for (const spec of plan.egress) {
+      const count = refs.get(spec.key)! - 1;
+      if (count > 0) {
+        refs.set(spec.key, count);
+        continue;
+      }
+      refs.delete(spec.key);
+      worker.egress.delete(spec.key);
+      delta.egressGone.add(spec.key);
+    }
+    const { ifname, target } = plan.capture!;
+    const capture = worker.captures.get(ifname)!;
+    const key = targetKey(target);
+    const targetUses = this.targetRefs[plan.worker];
+    const uses = targetUses.get(`${ifname} ${key}`)! - 1;
+    if (uses > 0) {
+      targetUses.set(`${ifname} ${key}`, uses);
+    } else {
+      targetUses.delete(`${ifname} ${key}`);
+      capture.targets.delete(key);
+      if (capture.targets.size === 0) worker.captures.delete(ifname);
+      this.targetChanged(delta, ifname, target, key, -1);
+    }
+    const membership = plan.membership!;
+    const count = this.membershipRefs.get(membership.key)! - 1;
+    if (count > 0) {
+      this.membershipRefs.set(membership.key, count);
+      return;
+    }
+    this.membershipRefs.delete(membership.key);
+    this.memberships.delete(membership.key);
+    if (!this.delta.join.delete(membership.key)) this.delta.leave.add(membership.key);
+  }
+
+  /** What changed since the last take() (or since the state was made), and starts again. */
+  take(): PlanDelta {
+    const delta = this.delta;
+    this.delta = emptyDelta(this.workers.length);
+    for (const worker of delta.workers) {
+      for (const [ifname, changes] of worker.targets) if (changes.added.length === 0 && changes.removed.length === 0) worker.targets.delete(ifname);
+    }
+    return delta;
+  }
+
+  /** Records a target added (+1) or removed (-1); a removal and an addition of the same cancel out. */
+  private targetChanged(delta: WorkerDelta, ifname: string, target: CaptureTarget, key: string, sign: 1 | -1): void {
+    let changes = delta.targets.get(ifname);
+    if (!changes) delta.targets.set(ifname, (changes = { added: [], removed: [] }));
+    const [mine, theirs] = sign > 0 ? [changes.added, changes.removed] : [changes.removed, changes.added];
+    const at = theirs.findIndex((t) => targetKey(t) === key);
+    if (at >= 0) theirs.splice(at, 1);
+    else mine.push(target);
+  }
+
+  private ttlOf(address: string): number {
+    let ttl = this.ttls.get(address);
+    if (ttl === undefined) {
+      if (this.ttls.size >= TTL_CACHE_LIMIT) this.ttls.clear();
+      this.ttls.set(address, (ttl = defaultTtl(address)));
+    }
+    return ttl;
+  }
+
+  private planRule(rule: Rule): RulePlan {
+    const { interfaces } = this;
     const input = rule.input!;
-    const worker = placed.workerOf(input);
+    const worker = this.placed.workerOf(input);
     const inputIf = interfaces.get(input.interface);
     if (!inputIf) {
-      statuses.set(rule.id, {
-        state: RuleState.RULE_STATE_WAITING_FOR_INTERFACE,
-        reason: `input interface ${input.interface} does not exist`,
-        worker,
-      });
-      continue;
+      return { worker, egress: [], status: { state: RuleState.RULE_STATE_WAITING_FOR_INTERFACE, reason: `input interface ${input.interface} does not exist`, worker } };
     }
     if (!inputIf.up) {
       // Administratively down: its sockets and membership go, and are made afresh (the group joined
       // again, so snooping switches hear a report at once) when it is set up again. A link that is up
       // without carrier (a fresh veth until link watch runs, a cable out) stays installed below.
-      statuses.set(rule.id, { state: RuleState.RULE_STATE_INTERFACE_DOWN, reason: `input interface ${input.interface} is down`, worker });
-      continue;
+      return { worker, egress: [], status: { state: RuleState.RULE_STATE_INTERFACE_DOWN, reason: `input interface ${input.interface} is down`, worker } };
     }
-    const plan = workers[worker];
+    const egress: EgressSpec[] = [];
     const outputs: string[] = [];
     const outputIndexes: number[] = [];
     const outputIdentities: string[] = [];
@@ -169,7 +341,7 @@ export function planForwarding(rules: Rule[], placement: number | RulePlacement,
         return;
       }
       if (!isUp(outIf)) {
-        // No output for it until it is up again (sending through a down interface fails anyway).
+        // No socket for it until it is up again (connecting through a down interface fails anyway).
         missing.push(`outputs[${index}] interface ${output.interface} is down`);
         return;
       }
@@ -178,11 +350,12 @@ export function planForwarding(rules: Rule[], placement: number | RulePlacement,
         ifindex: outIf.index,
         address: output.address,
         port: output.port,
-        ttl: output.ttl ?? ttlOf(output.address),
+        ttl: output.ttl ?? this.ttlOf(output.address),
         tos: (output.dscp ?? 0) << 2,
       };
       const key = egressKey(fields);
-      if (!plan.egress.has(key)) planEgress(plan, key, fields);
+      // One entry per distinct output (two outputs of a rule may be the same destination).
+      if (!outputs.includes(key)) egress.push({ key, sender: senderKey(fields), ...fields });
       outputs.push(key);
       outputIndexes.push(index);
       outputIdentities.push(outputIdentity(output));
@@ -190,17 +363,10 @@ export function planForwarding(rules: Rule[], placement: number | RulePlacement,
     if (outputs.length === 0) {
       const allDown = rule.outputs.every((o) => interfaces.get(o.interface) !== undefined);
       const state = allDown ? RuleState.RULE_STATE_INTERFACE_DOWN : RuleState.RULE_STATE_WAITING_FOR_INTERFACE;
-      statuses.set(rule.id, { state, reason: missing.join('; '), worker });
-      continue;
+      return { worker, egress: [], status: { state, reason: missing.join('; '), worker } };
     }
-    let capture = plan.captures.get(inputIf.name);
-    if (!capture) {
-      capture = { ifname: inputIf.name, ifindex: inputIf.index, targets: [] };
-      plan.captures.set(inputIf.name, capture);
-    }
-    capture.targets.push({ group: input.group, port: input.port, source: input.source });
-    const trace = traces(rule.id);
-    plan.rules.push({
+    const trace = this.traces(rule.id);
+    const planned: PlannedRule = {
       id: rule.id,
       ifname: inputIf.name,
       group: input.group,
@@ -210,15 +376,30 @@ export function planForwarding(rules: Rule[], placement: number | RulePlacement,
       outputIndexes,
       outputIdentities,
       ...(trace ? { trace } : {}),
-    });
-    const membership = membershipKey(inputIf.index, input.group, input.source);
-    memberships.set(membership, { key: membership, ifindex: inputIf.index, group: input.group, source: input.source });
-    statuses.set(
-      rule.id,
-      isUp(inputIf)
-        ? { state: RuleState.RULE_STATE_ACTIVE, reason: missing.join('; '), worker, membership }
-        : { state: RuleState.RULE_STATE_INTERFACE_DOWN, reason: `input interface ${input.interface} has no carrier`, worker, membership },
-    );
+    };
+    const key = membershipKey(inputIf.index, input.group, input.source);
+    const membership: Membership = { key, ifindex: inputIf.index, group: input.group, source: input.source };
+    const status: PlannedStatus = isUp(inputIf)
+      ? { state: RuleState.RULE_STATE_ACTIVE, reason: missing.join('; '), worker, membership: key }
+      : { state: RuleState.RULE_STATE_INTERFACE_DOWN, reason: `input interface ${input.interface} has no carrier`, worker, membership: key };
+    return {
+      worker,
+      status,
+      planned,
+      egress,
+      capture: { ifname: inputIf.name, ifindex: inputIf.index, target: { group: input.group, port: input.port, source: input.source } },
+      membership,
+    };
   }
-  return { workers, memberships, statuses };
+}
+
+/**
+ * The whole plan of `rules`. `placement`: which worker owns each rule, or the worker count for plain
+ * hash placement. The state it returns can be changed rule by rule from then on.
+ */
+export function planForwarding(rules: Iterable<Rule>, placement: number | RulePlacement, interfaces: InterfaceLookup, traces: TraceLookup = () => undefined): ForwardingState {
+  const state = new ForwardingState(placement, interfaces, traces);
+  for (const rule of rules) state.set(rule);
+  state.take();
+  return state;
 }

@@ -19,8 +19,8 @@ import { CounterRegion, INPUT_FIELDS, OUTPUT_FIELDS, RULE_FIELDS } from '../work
 import { CounterTotals, inputOwner, outputOwner, ruleOwner } from '../workers/counter-totals';
 import { CaptureFilters } from '../net/capture-filter';
 import type { Logger } from '../log';
-import { InstalledOutput, InstalledRule, InstalledSnapshot } from './installed';
-import type { CaptureSpec, EgressSpec, PlannedRule, SenderSpec, WorkerPlan } from './plan';
+import { InstalledOutput, InstalledRule, InstalledSnapshot, LayeredMap } from './installed';
+import type { CaptureSpec, EgressSpec, PlannedRule, SenderSpec, TargetChanges, WorkerDelta, WorkerPlan } from './plan';
 import type { WorkerPool, WorkerSlot } from '../workers/pool';
 import type { WorkerProcess } from '../workers/worker-process';
 
@@ -46,7 +46,6 @@ interface InstalledCapture {
   ifindex: number;
   /** The supervisor keeps its own copy of the fd: filters are changed and kernel drops read through it. */
   fd: number;
-  filterKey: string;
   /** Kernel drops read so far (PACKET_STATISTICS resets on read). */
   kernelDrops: bigint;
 }
@@ -101,13 +100,6 @@ function describe(spec: EgressSpec): EgressDescription {
   return { interface: spec.ifname, address: spec.address, port: spec.port, ttl: spec.ttl, tos: spec.tos };
 }
 
-function targetsKey(spec: CaptureSpec): string {
-  return spec.targets
-    .map((t) => `${t.group}:${t.port}:${t.source ?? ''}`)
-    .sort()
-    .join(',');
-}
-
 /** Messages of egress sockets (or of outputs) in flight at once. */
 const EGRESS_WINDOW = 16;
 
@@ -149,6 +141,14 @@ interface DroppedSlot {
   pair?: boolean;
 }
 
+/** Adds to `dropped` the slots of a rule's assignment `had` that `now` does not keep. */
+function droppedOf(ruleId: string, had: RuleSlots, now: RuleSlots | undefined, dropped: DroppedSlot[]): void {
+  if (!now) dropped.push({ owner: ruleOwner(ruleId), slot: had.counterSlot, fields: RULE_FIELDS, ruleId });
+  for (const [identity, slot] of had.outputs) {
+    if (now?.outputs.get(identity) !== slot) dropped.push({ owner: outputOwner(ruleId, identity), slot, fields: OUTPUT_FIELDS, ruleId });
+  }
+}
+
 /** Index of the kernel-drop count after an input's region counters in its totals. */
 export const KERNEL_DROPS_FIELD = INPUT_FIELDS;
 
@@ -158,6 +158,8 @@ export class WorkerSync {
   private senders = new Map<string, InstalledSender>();
   private egress = new Map<string, InstalledEgress>();
   private installed = InstalledSnapshot.EMPTY;
+  /** The sum of the installed rules' digests (the hash is made of it). */
+  private sum = 0n;
   private applying = false;
   private forceRules = false;
   /** Counter slots of every rule sent to the worker (confirmed or not). */
@@ -253,64 +255,75 @@ export class WorkerSync {
     return drops;
   }
 
-  async apply(plan: WorkerPlan): Promise<SyncErrors> {
+  /**
+   * Makes the worker match `plan`. With `change` (what changed in the plan since the last apply), only
+   * the rules, targets and egress keys it names are looked at: O(change). Without it, or when the
+   * whole rule set is to be sent again (resendRules, a failed change), every rule of the plan is.
+   */
+  async apply(plan: WorkerPlan, change?: WorkerDelta): Promise<SyncErrors> {
     this.applying = true;
     try {
-      return await this.applyPlan(plan);
+      return await this.applyPlan(plan, change);
     } finally {
       this.applying = false;
     }
   }
 
-  private async applyPlan(plan: WorkerPlan): Promise<SyncErrors> {
+  private async applyPlan(plan: WorkerPlan, change: WorkerDelta | undefined): Promise<SyncErrors> {
     const errors: SyncErrors = new Map();
-    for (const spec of plan.captures.values()) await this.ensureCapture(spec, errors);
-    await this.ensureEgress([...plan.egress.values()].filter((spec) => !this.egress.has(spec.key)), errors);
+    const incremental = change !== undefined && !this.forceRules;
+    const opened = new Set<string>();
+    for (const spec of plan.captures.values()) if (await this.ensureCapture(spec, errors)) opened.add(spec.ifname);
+    const egressBefore = this.egress.size;
+    const needed = incremental ? this.egressOf(plan, change.rules) : plan.egress.values();
+    await this.ensureEgress([...needed].filter((spec) => !this.egress.has(spec.key)), errors);
+    let handlesChanged = opened.size > 0 || this.egress.size !== egressBefore;
 
     const previous = this.installed;
     const force = this.forceRules;
     this.forceRules = false;
-    const rules = new Map<string, InstalledRule>();
-    const assigned = new Map<string, RuleSlots>();
+    let rules: LayeredMap<string, InstalledRule>;
+    let sum: bigint;
     const upserts: DesiredRule[] = [];
-    let sum = 0n;
-    for (const rule of plan.rules) {
-      const capture = this.captures.get(rule.ifname);
-      if (!capture || errors.has(rule.ifname)) continue;
-      const present = rule.outputs.map((key) => this.egress.get(key));
-      if (!present.some((egress) => egress !== undefined)) continue;
-      const slots = this.slotsFor(rule, assigned);
-      if (!slots) {
-        errors.set(ruleErrorKey(rule.id), `no counter slot left for rule ${rule.id} in worker ${this.workerIndex}'s counter region`);
-        continue;
+    const removes: string[] = [];
+    if (incremental) {
+      // The published snapshot stays as it was: the new one shares what did not change.
+      const changed = new Map<string, InstalledRule | undefined>();
+      sum = this.sum;
+      for (const id of change.rules) {
+        const before = previous.rules.get(id);
+        if (before) {
+          changed.set(id, undefined);
+          sum -= before.digest;
+        }
+        const planned = plan.rules.get(id);
+        const entry = planned && this.install(planned, previous, errors);
+        this.limbo.push(...this.reassign(id, entry?.slots));
+        if (entry) {
+          changed.set(id, entry);
+          sum += entry.digest;
+          if (!entry.unchanged) upserts.push(entry);
+        } else if (before) {
+          removes.push(id);
+        }
       }
-      const outputs: InstalledOutput[] = [];
-      present.forEach((egress, position) => {
-        const identity = rule.outputIdentities[position];
-        if (egress) outputs.push({ index: rule.outputIndexes[position], handle: egress.handle, key: rule.outputs[position], identity, slot: slots.outputs.get(identity)! });
-      });
-      const dataplane: DataplaneRule = {
-        id: rule.id,
-        input: capture.handle,
-        group: rule.group,
-        port: rule.port,
-        source: rule.source,
-        outputs: outputs.map((o) => o.handle),
-        counterSlot: slots.counterSlot,
-        outputSlots: outputs.map((o) => o.slot),
-        ...(rule.trace ? { trace: rule.trace } : {}),
-      };
-      const wire = JSON.stringify(dataplane);
-      const before = previous.rules.get(rule.id);
-      const unchanged = before !== undefined && before.wire === wire;
-      const digest = unchanged ? before.digest : ruleDigest(this.canonical(rule, outputs));
-      const entry: DesiredRule = { planned: rule, inputHandle: capture.handle, counterSlot: slots.counterSlot, outputs, wire, digest, dataplane };
-      rules.set(rule.id, entry);
-      sum += digest;
-      if (!unchanged || force) upserts.push(entry);
+      rules = previous.rules.with(changed);
+    } else {
+      const all = new Map<string, InstalledRule>();
+      sum = 0n;
+      const assigned = new Map<string, RuleSlots>();
+      for (const rule of plan.rules.values()) {
+        const entry = this.install(rule, previous, errors);
+        if (!entry) continue;
+        assigned.set(rule.id, entry.slots);
+        all.set(rule.id, entry);
+        sum += entry.digest;
+        if (!entry.unchanged || force) upserts.push(entry);
+      }
+      this.limbo.push(...this.dropSlots(assigned));
+      if (!force) for (const id of previous.rules.keys()) if (!all.has(id)) removes.push(id);
+      rules = LayeredMap.of(all);
     }
-    this.limbo.push(...this.dropSlots(assigned));
-    const removes = force ? [] : [...previous.rules.keys()].filter((id) => !rules.has(id));
     const hash = hashFromSum(sum);
     if (upserts.length > 0 || removes.length > 0 || force || hash !== previous.hash) {
       let retired: number;
@@ -322,18 +335,77 @@ export class WorkerSync {
       }
       if (this.limbo.length > 0) this.releases.push({ epoch: retired, slots: this.limbo.splice(0) });
     }
-    this.publish(rules, hash);
+    this.sum = sum;
+    this.publish(rules, hash, handlesChanged);
     this.releaseSlots();
 
-    for (const spec of plan.captures.values()) this.updateFilter(spec, errors);
+    if (incremental) {
+      for (const [ifname, targets] of change.targets) if (!opened.has(ifname)) this.patchFilter(ifname, targets, errors);
+    } else {
+      for (const spec of plan.captures.values()) if (!opened.has(spec.ifname)) this.updateFilter(spec, errors);
+    }
     const staleCaptures = [...this.captures.keys()].filter((ifname) => !plan.captures.has(ifname));
-    const staleEgress = [...this.egress.keys()].filter((key) => !plan.egress.has(key));
+    const staleEgress = incremental
+      ? [...change.egressGone].filter((key) => this.egress.has(key) && !plan.egress.has(key))
+      : [...this.egress.keys()].filter((key) => !plan.egress.has(key));
     if (staleCaptures.length > 0 || staleEgress.length > 0) {
       for (const ifname of staleCaptures) await this.removeCapture(ifname);
       await this.removeEgress(staleEgress);
-      this.publish(rules, hash);
+      handlesChanged = true;
+      this.publish(rules, hash, handlesChanged);
     }
     return errors;
+  }
+
+  /** The egress sockets the rules `ids` of `plan` use (those in it). */
+  private egressOf(plan: WorkerPlan, ids: Iterable<string>): Iterable<EgressSpec> {
+    const specs = new Map<string, EgressSpec>();
+    for (const id of ids) {
+      const rule = plan.rules.get(id);
+      if (!rule) continue;
+      for (const key of rule.outputs) {
+        const spec = plan.egress.get(key);
+        if (spec) specs.set(key, spec);
+      }
+    }
+    return specs.values();
+  }
+
+  /**
+   * The installed entry of a planned rule (its data-plane rule, digest, counter slots), or undefined
+   * when it cannot be installed (no capture, no output socket, no counter slot: `errors` says why).
+   */
+  private install(rule: PlannedRule, previous: InstalledSnapshot, errors: SyncErrors): (DesiredRule & { slots: RuleSlots; unchanged: boolean }) | undefined {
+    const capture = this.captures.get(rule.ifname);
+    if (!capture || errors.has(rule.ifname)) return undefined;
+    const present = rule.outputs.map((key) => this.egress.get(key));
+    if (!present.some((egress) => egress !== undefined)) return undefined;
+    const slots = this.slotsFor(rule);
+    if (!slots) {
+      errors.set(ruleErrorKey(rule.id), `no counter slot left for rule ${rule.id} in worker ${this.workerIndex}'s counter region`);
+      return undefined;
+    }
+    const outputs: InstalledOutput[] = [];
+    present.forEach((egress, position) => {
+      const identity = rule.outputIdentities[position];
+      if (egress) outputs.push({ index: rule.outputIndexes[position], handle: egress.handle, key: rule.outputs[position], identity, slot: slots.outputs.get(identity)! });
+    });
+    const dataplane: DataplaneRule = {
+      id: rule.id,
+      input: capture.handle,
+      group: rule.group,
+      port: rule.port,
+      source: rule.source,
+      outputs: outputs.map((o) => o.handle),
+      counterSlot: slots.counterSlot,
+      outputSlots: outputs.map((o) => o.slot),
+      ...(rule.trace ? { trace: rule.trace } : {}),
+    };
+    const wire = JSON.stringify(dataplane);
+    const before = previous.rules.get(rule.id);
+    const unchanged = before !== undefined && before.wire === wire;
+    const digest = unchanged ? before.digest : ruleDigest(this.canonical(rule, outputs));
+    return { planned: rule, inputHandle: capture.handle, counterSlot: slots.counterSlot, outputs, wire, digest, dataplane, slots, unchanged };
   }
 
   /**
@@ -364,11 +436,10 @@ export class WorkerSync {
    * The slots of a rule about to be sent: those it had (its own, and each output's by identity),
    * new ones for new outputs; undefined when the region is full (nothing is then allocated for it).
    */
-  private slotsFor(rule: PlannedRule, assigned: Map<string, RuleSlots>): RuleSlots | undefined {
+  private slotsFor(rule: PlannedRule): RuleSlots | undefined {
     const had = this.assigned.get(rule.id);
     if (had && had.outputs.size === rule.outputIdentities.length && rule.outputIdentities.every((identity) => had.outputs.has(identity))) {
-      assigned.set(rule.id, had); // unchanged: the same object (nothing allocated per pass)
-      return had;
+      return had; // unchanged: the same object (nothing allocated per pass)
     }
     const fresh: number[] = [];
     const allocate = (): number | undefined => {
@@ -386,26 +457,34 @@ export class WorkerSync {
       }
       outputs.set(identity, slot);
     }
-    const slots = { counterSlot: counterSlot!, outputs };
-    assigned.set(rule.id, slots);
-    return slots;
+    return { counterSlot: counterSlot!, outputs };
   }
 
   /** Makes `assigned` the assignment, returning the slots of the previous one it no longer has. */
   private dropSlots(assigned: Map<string, RuleSlots>): DroppedSlot[] {
     const dropped: DroppedSlot[] = [];
-    for (const [ruleId, had] of this.assigned) {
-      const now = assigned.get(ruleId);
-      if (!now) dropped.push({ owner: ruleOwner(ruleId), slot: had.counterSlot, fields: RULE_FIELDS, ruleId });
-      for (const [identity, slot] of had.outputs) {
-        if (now?.outputs.get(identity) !== slot) dropped.push({ owner: outputOwner(ruleId, identity), slot, fields: OUTPUT_FIELDS, ruleId });
-      }
-    }
+    for (const [ruleId, had] of this.assigned) droppedOf(ruleId, had, assigned.get(ruleId), dropped);
     this.assigned = assigned;
     return dropped;
   }
 
-  private publish(rules: Map<string, InstalledRule>, hash: string): void {
+  /** Makes `now` the slots of one rule (undefined: it has none), returning those it no longer has. */
+  private reassign(ruleId: string, now: RuleSlots | undefined): DroppedSlot[] {
+    const dropped: DroppedSlot[] = [];
+    const had = this.assigned.get(ruleId);
+    if (had) droppedOf(ruleId, had, now, dropped);
+    if (now) this.assigned.set(ruleId, now);
+    else this.assigned.delete(ruleId);
+    return dropped;
+  }
+
+  /** Publishes a snapshot of `rules`; the handle maps are made again only when `handlesChanged`. */
+  private publish(rules: LayeredMap<string, InstalledRule>, hash: string, handlesChanged: boolean): void {
+    const previous = this.installed;
+    if (!handlesChanged) {
+      this.installed = new InstalledSnapshot(rules, previous.inputs, previous.outputs, hash, previous.inputSlots, this.region);
+      return;
+    }
     const inputs = new Map<number, string>();
     const inputSlots = new Map<number, number>();
     for (const [ifname, capture] of this.captures) {
@@ -450,24 +529,26 @@ export class WorkerSync {
     this.senders.clear();
     this.egress.clear();
     this.installed = InstalledSnapshot.EMPTY;
+    this.sum = 0n;
   }
 
-  private async ensureCapture(spec: CaptureSpec, errors: SyncErrors): Promise<void> {
+  /** Opens the capture `spec` needs unless it is open; true when it opened one (with spec's targets). */
+  private async ensureCapture(spec: CaptureSpec, errors: SyncErrors): Promise<boolean> {
     const existing = this.captures.get(spec.ifname);
-    if (existing && existing.ifindex === spec.ifindex) return;
+    if (existing && existing.ifindex === spec.ifindex) return false;
     if (existing) await this.removeCapture(spec.ifname); // same name, new interface
     let fd: number;
     try {
-      fd = this.filters.open({ ifname: spec.ifname, ifindex: spec.ifindex, rcvbuf: this.sockets.rcvbuf }, spec.targets);
+      fd = this.filters.open({ ifname: spec.ifname, ifindex: spec.ifindex, rcvbuf: this.sockets.rcvbuf }, spec.targets.values());
     } catch (err) {
       errors.set(spec.ifname, `cannot capture on ${spec.ifname}: ${(err as Error).message}`);
-      return;
+      return false;
     }
     const slot = this.region.allocatePair();
     if (slot === undefined) {
       this.filters.close(fd);
       errors.set(spec.ifname, `no counter slot left for input ${spec.ifname} in worker ${this.workerIndex}'s counter region`);
-      return;
+      return false;
     }
     const handle = this.nextHandle++;
     try {
@@ -477,7 +558,8 @@ export class WorkerSync {
       this.region.release(slot, true);
       throw err;
     }
-    this.captures.set(spec.ifname, { handle, slot, ifindex: spec.ifindex, fd, filterKey: targetsKey(spec), kernelDrops: 0n });
+    this.captures.set(spec.ifname, { handle, slot, ifindex: spec.ifindex, fd, kernelDrops: 0n });
+    return true;
   }
 
   /**
@@ -596,16 +678,25 @@ export class WorkerSync {
     return installed;
   }
 
+  /** Makes the capture filter admit exactly the targets of `spec` (a full pass). */
   private updateFilter(spec: CaptureSpec, errors: SyncErrors): void {
     const capture = this.captures.get(spec.ifname);
     if (!capture) return;
-    const key = targetsKey(spec);
-    if (key === capture.filterKey) return;
     try {
-      this.filters.update(capture.fd, spec.targets);
-      capture.filterKey = key;
+      this.filters.update(capture.fd, spec.targets.values());
     } catch (err) {
       errors.set(spec.ifname, `cannot update the capture filter on ${spec.ifname}: ${(err as Error).message}`);
+    }
+  }
+
+  /** Adds and removes the targets of a change in the capture filter on `ifname` (O(change)). */
+  private patchFilter(ifname: string, targets: TargetChanges, errors: SyncErrors): void {
+    const capture = this.captures.get(ifname);
+    if (!capture) return;
+    try {
+      this.filters.patch(capture.fd, targets.added, targets.removed);
+    } catch (err) {
+      errors.set(ifname, `cannot update the capture filter on ${ifname}: ${(err as Error).message}`);
     }
   }
 

@@ -78,14 +78,16 @@ type Triple = [group: number, port: number, source: number];
 /** Map keys by a text made of the target's own strings: cheap to build and compare, parsed only when new. */
 type Keys = Map<string, Triple>;
 
+/** The texts of the keys admitting one target: `group|port|source`, and `group|0|` (a validated port). */
+function targetTexts({ group, port, source = '' }: CaptureTarget): [exact: string, anyPort: string] {
+  if (!Number.isInteger(port) || port < 1 || port > 0xffff) throw new RangeError(`capture target port ${port} is not 1-65535`);
+  return [`${group}|${port}|${source}`, `${group}|0|`];
+}
+
 /** The texts of the keys admitting `targets`: `group|port|source` for each, `group|0|` for each group. */
-function keyTexts(targets: CaptureTarget[]): Set<string> {
+function keyTexts(targets: Iterable<CaptureTarget>): Set<string> {
   const texts = new Set<string>();
-  for (const { group, port, source = '' } of targets) {
-    if (!Number.isInteger(port) || port < 1 || port > 0xffff) throw new RangeError(`capture target port ${port} is not 1-65535`);
-    texts.add(`${group}|${port}|${source}`);
-    texts.add(`${group}|0|`);
-  }
+  for (const target of targets) for (const text of targetTexts(target)) texts.add(text);
   return texts;
 }
 
@@ -101,7 +103,7 @@ function tripleOf(text: string): Triple {
 }
 
 /** The map keys admitting `targets`: each (group, port, source or 0 = any) and each (group, 0, 0). */
-export function captureKeys(targets: CaptureTarget[]): Keys {
+export function captureKeys(targets: Iterable<CaptureTarget>): Keys {
   const keys: Keys = new Map();
   for (const text of keyTexts(targets)) keys.set(text, tripleOf(text));
   return keys;
@@ -117,12 +119,24 @@ function capacityFor(keys: number): number {
   return Math.max(MIN_CAPACITY, 2 ** Math.ceil(Math.log2(2 * keys)));
 }
 
+/** A socket's targets by their exact key text (`group|port|source`). */
+type Targets = Map<string, CaptureTarget>;
+
+function targetsOf(targets: Iterable<CaptureTarget>): Targets {
+  const map: Targets = new Map();
+  for (const target of targets) map.set(targetTexts(target)[0], target);
+  return map;
+}
+
 interface EbpfSocket {
   kind: 'ebpf';
   ifname: string;
   map: number;
   capacity: number;
   keys: Keys;
+  /** How many of the targets need each key (the `group|0|` key is shared by a group's ports). */
+  uses: Map<string, number>;
+  targets: Targets;
 }
 
 interface ClassicSocket {
@@ -130,6 +144,13 @@ interface ClassicSocket {
   ifname: string;
   /** False while the program is the coarse all-multicast one (logged when it becomes so). */
   exact: boolean;
+  targets: Targets;
+}
+
+function usesOf(targets: Targets): Map<string, number> {
+  const uses = new Map<string, number>();
+  for (const target of targets.values()) for (const text of targetTexts(target)) uses.set(text, (uses.get(text) ?? 0) + 1);
+  return uses;
 }
 
 export interface CaptureSocketOptions {
@@ -155,12 +176,13 @@ export class CaptureFilters {
   }
 
   /** An AF_PACKET socket on the interface admitting exactly `targets` (bound only once filtered). */
-  open(options: CaptureSocketOptions, targets: CaptureTarget[]): number {
+  open(options: CaptureSocketOptions, targetList: Iterable<CaptureTarget>): number {
     const { ifname, ifindex, rcvbuf } = options;
+    const targets = targetsOf(targetList);
     if ((this.kind ?? captureFilterChoice(this.addon).kind) === 'ebpf') {
       let filter: { map: number; program: number; capacity: number; keys: Keys } | undefined;
       try {
-        filter = this.loadFilled(captureKeys(targets));
+        filter = this.loadFilled(captureKeys(targets.values()));
       } catch (err) {
         if (err instanceof TypeError || err instanceof RangeError) throw err;
         log.warn('capture filter: eBPF refused for this socket, using classic BPF', { interface: ifname, detail: (err as Error).message });
@@ -175,54 +197,97 @@ export class CaptureFilters {
         } finally {
           this.addon.closeFd(filter.program); // the socket holds the program, the program the map
         }
-        this.sockets.set(fd, { kind: 'ebpf', ifname, map: filter.map, capacity: filter.capacity, keys: filter.keys });
+        this.sockets.set(fd, { kind: 'ebpf', ifname, map: filter.map, capacity: filter.capacity, keys: filter.keys, uses: usesOf(targets), targets });
         return fd;
       }
     }
-    const socket: ClassicSocket = { kind: 'classic', ifname, exact: true };
-    const fd = this.addon.openPacketSocket({ ifindex, rcvbuf, filter: this.classicProgram(socket, targets) });
+    const socket: ClassicSocket = { kind: 'classic', ifname, exact: true, targets };
+    const fd = this.addon.openPacketSocket({ ifindex, rcvbuf, filter: this.classicProgram(socket, targets.values()) });
     this.sockets.set(fd, socket);
     return fd;
   }
 
+  /** Makes the socket's filter admit exactly `targets` (the difference with what it admits goes to patch()). */
+  update(fd: number, targets: Iterable<CaptureTarget>): void {
+    const socket = this.socketOf(fd);
+    const wanted = targetsOf(targets);
+    const added = [...wanted].filter(([text]) => !socket.targets.has(text)).map(([, target]) => target);
+    const removed = [...socket.targets].filter(([text]) => !wanted.has(text)).map(([, target]) => target);
+    this.patch(fd, added, removed);
+  }
+
   /**
-   * Makes the socket's filter admit exactly `targets`. eBPF: new keys are added before old ones are
-   * deleted, and keys that stay are never touched, so no frame of an unchanged flow is refused.
+   * Adds `added` to the targets the socket's filter admits and takes `removed` out: in O(change) for
+   * eBPF. New keys are added before old ones are deleted, and keys that stay are never touched, so no
+   * frame of an unchanged flow is refused. Validated before anything changes.
    */
-  update(fd: number, targets: CaptureTarget[]): void {
-    const socket = this.sockets.get(fd);
-    if (!socket) throw new Error(`capture filter: fd ${fd} was not opened here`);
+  patch(fd: number, added: readonly CaptureTarget[], removed: readonly CaptureTarget[]): void {
+    const socket = this.socketOf(fd);
+    const adding = targetsOf(added);
+    const removing = targetsOf(removed);
+    for (const text of adding.keys()) if (socket.targets.has(text)) adding.delete(text);
+    for (const text of removing.keys()) if (!socket.targets.has(text) || adding.has(text)) removing.delete(text);
+    if (adding.size === 0 && removing.size === 0) return;
+    const after = () => {
+      for (const [text, target] of adding) socket.targets.set(text, target);
+      for (const text of removing.keys()) socket.targets.delete(text);
+    };
     if (socket.kind === 'classic') {
-      this.addon.attachFilter(fd, this.classicProgram(socket, targets));
+      const targets = new Map(socket.targets);
+      for (const [text, target] of adding) targets.set(text, target);
+      for (const text of removing.keys()) targets.delete(text);
+      this.addon.attachFilter(fd, this.classicProgram(socket, targets.values()));
+      after();
       return;
     }
-    // The diff, validated before anything changes: only new keys are parsed.
-    const wanted = keyTexts(targets);
-    const added = new Map<string, Triple>();
-    for (const text of wanted) if (!socket.keys.has(text)) added.set(text, tripleOf(text));
-    const removed = new Map<string, Triple>();
-    for (const [text, triple] of socket.keys) if (!wanted.has(text)) removed.set(text, triple);
-    if (added.size === 0 && removed.size === 0) return;
+    // Key uses after the change; keys going from no use to some are parsed (validated) here.
+    const delta = new Map<string, number>();
+    for (const target of adding.values()) for (const text of targetTexts(target)) delta.set(text, (delta.get(text) ?? 0) + 1);
+    for (const target of removing.values()) for (const text of targetTexts(target)) delta.set(text, (delta.get(text) ?? 0) - 1);
+    const newKeys = new Map<string, Triple>();
+    const goneKeys = new Map<string, Triple>();
+    for (const [text, change] of delta) {
+      const uses = socket.uses.get(text) ?? 0;
+      if (uses === 0 && change > 0) newKeys.set(text, tripleOf(text));
+      else if (uses > 0 && uses + change === 0) goneKeys.set(text, socket.keys.get(text)!);
+    }
+    const commitUses = () => {
+      for (const [text, change] of delta) {
+        const uses = (socket.uses.get(text) ?? 0) + change;
+        if (uses > 0) socket.uses.set(text, uses);
+        else socket.uses.delete(text);
+      }
+      after();
+    };
     try {
       // New keys go in before old ones leave, so the map must hold both for a moment.
-      if (socket.keys.size + added.size > socket.capacity) {
+      if (socket.keys.size + newKeys.size > socket.capacity) {
         const keys: Keys = new Map();
-        for (const text of wanted) keys.set(text, socket.keys.get(text) ?? added.get(text)!);
+        for (const [text, triple] of socket.keys) if (!goneKeys.has(text)) keys.set(text, triple);
+        for (const [text, triple] of newKeys) keys.set(text, triple);
         this.replace(fd, socket, keys);
       } else {
-        if (added.size > 0) this.addon.updateCaptureMap(socket.map, triples(added.values()));
-        for (const [text, triple] of added) socket.keys.set(text, triple);
-        if (removed.size > 0) this.addon.deleteFromCaptureMap(socket.map, triples(removed.values()));
-        for (const text of removed.keys()) socket.keys.delete(text);
+        if (newKeys.size > 0) this.addon.updateCaptureMap(socket.map, triples(newKeys.values()));
+        for (const [text, triple] of newKeys) socket.keys.set(text, triple);
+        if (goneKeys.size > 0) this.addon.deleteFromCaptureMap(socket.map, triples(goneKeys.values()));
+        for (const text of goneKeys.keys()) socket.keys.delete(text);
       }
+      commitUses();
     } catch (err) {
       // The map may be part-way (over-admitting at worst): replace the program with a classic one.
+      commitUses();
       log.warn('capture filter: eBPF map update failed, using classic BPF on this socket', { interface: socket.ifname, detail: (err as Error).message });
-      const classic: ClassicSocket = { kind: 'classic', ifname: socket.ifname, exact: true };
-      this.addon.attachFilter(fd, this.classicProgram(classic, targets));
+      const classic: ClassicSocket = { kind: 'classic', ifname: socket.ifname, exact: true, targets: socket.targets };
+      this.addon.attachFilter(fd, this.classicProgram(classic, classic.targets.values()));
       this.addon.closeFd(socket.map);
       this.sockets.set(fd, classic);
     }
+  }
+
+  private socketOf(fd: number): EbpfSocket | ClassicSocket {
+    const socket = this.sockets.get(fd);
+    if (!socket) throw new Error(`capture filter: fd ${fd} was not opened here`);
+    return socket;
   }
 
   /** Closes the socket (the supervisor's copy) and its map. */
@@ -262,8 +327,8 @@ export class CaptureFilters {
   }
 
   /** The classic program for `targets`; logs when the socket's filter stops (or starts again) being exact. */
-  private classicProgram(socket: ClassicSocket, targets: CaptureTarget[]) {
-    const filter = buildCaptureFilter(targets);
+  private classicProgram(socket: ClassicSocket, targets: Iterable<CaptureTarget>) {
+    const filter = buildCaptureFilter([...targets]);
     if (filter.exact !== socket.exact) {
       if (filter.exact) log.info('capture filter exact again', { interface: socket.ifname });
       else log.warn('capture filter too large for the kernel: admitting all multicast', { interface: socket.ifname });

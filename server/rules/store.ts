@@ -95,6 +95,8 @@ export class RuleStore {
   private settled: Promise<void> = Promise.resolve();
   /** Journal size at which to compact next. */
   private compactAt: number;
+  /** Told the ids of the rules each change put or removed, as it becomes durable. */
+  private readonly changeListeners: Array<(ids: string[]) => void> = [];
 
   private constructor(
     /** <stateDir>/rules.json: the snapshot. */
@@ -184,6 +186,20 @@ export class RuleStore {
   /** Every rule, sorted by id (copies). */
   list(): Rule[] {
     return this.rules.sorted().map(copyRule);
+  }
+
+  /** The rule with this id (a copy). */
+  get(id: string): Rule | undefined {
+    const rule = this.rules.get(id);
+    return rule && copyRule(rule);
+  }
+
+  /**
+   * Calls `listener` with the ids of the rules each change puts or removes, once it is durable (in the
+   * order of the changes), before whoever made the change hears that it is.
+   */
+  onChange(listener: (ids: string[]) => void): void {
+    this.changeListeners.push(listener);
   }
 
   /** The rule with this id, else with this name (a copy). */
@@ -354,6 +370,10 @@ export class RuleStore {
     this.pending.shift();
     applyChange(this.rules, change);
     this.generationOnDisk = change.generation;
+    if (this.changeListeners.length > 0) {
+      const ids = [...change.put.map((rule) => rule.id), ...change.remove];
+      for (const listener of this.changeListeners) listener(ids);
+    }
     // The layer counted the change against the rules below it, which now have it: build it again.
     this.planning = undefined;
     if (this.journal.size >= this.compactAt) this.compact();

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 
 import { Rule, RuleState } from '../../gen/mcr/v1/rules';
-import { planForwarding } from '../../server/forwarding/plan';
+import { planForwarding, SenderSpec, WorkerPlan } from '../../server/forwarding/plan';
 import type { InterfaceInfo } from '../../server/net/interfaces';
 import { workerFor } from '../../server/rules/placement';
 
@@ -29,9 +29,9 @@ describe('forwarding plan', () => {
     const plan = planForwarding(rules, 2, lookup(['in0', 4], ['out1', 5]));
     for (const r of rules) {
       const w = workerFor(r.input!.group, r.input!.port, 2);
-      const planned = plan.workers[w].rules.find((p) => p.id === r.id)!;
+      const planned = plan.workers[w].rules.get(r.id)!;
       expect(planned, r.id).to.exist;
-      expect(plan.workers[w].captures.get('in0')!.targets).to.deep.include({ group: r.input!.group, port: r.input!.port, source: r.input!.source });
+      expect([...plan.workers[w].captures.get('in0')!.targets.values()]).to.deep.include({ group: r.input!.group, port: r.input!.port, source: r.input!.source });
       expect(plan.statuses.get(r.id)).to.include({ state: RuleState.RULE_STATE_ACTIVE, worker: w });
     }
     expect([...plan.memberships.values()].map((m) => m.group).sort()).to.deep.equal(['239.1.1.1', '239.1.1.2']);
@@ -56,8 +56,13 @@ describe('forwarding plan', () => {
     ];
     const plan = planForwarding(rules, 1, lookup(['in0', 4], ['out1', 5]));
     expect(plan.workers[0].egress.size).to.equal(1);
-    expect(plan.workers[0].rules[0].outputs).to.deep.equal(plan.workers[0].rules[1].outputs);
+    expect([...plan.workers[0].rules.values()][0].outputs).to.deep.equal([...plan.workers[0].rules.values()][1].outputs);
   });
+
+  /** The senders a worker's outputs name, in order of first use (the sync opens one per key). */
+  const sendersOf = (worker: WorkerPlan): SenderSpec[] => [
+    ...new Map([...worker.egress.values()].map((e): [string, SenderSpec] => [e.sender, { key: e.sender, ifname: e.ifname, ifindex: e.ifindex, ttl: e.ttl, tos: e.tos }])).values(),
+  ];
 
   it('plans one sender per output interface, TTL and TOS, shared by every destination with those', () => {
     const rules = [
@@ -65,7 +70,7 @@ describe('forwarding plan', () => {
       rule('b', ['in0', '239.1.1.1', 5001], [['out1', '10.3.0.2', 7000, 1], ['out1', '10.3.0.3', 7000, 9]]),
     ];
     const worker = planForwarding(rules, 1, lookup(['in0', 4], ['out1', 5], ['out2', 6])).workers[0];
-    expect([...worker.senders.values()]).to.deep.equal([
+    expect(sendersOf(worker)).to.deep.equal([
       { key: 'out1#5|ttl=1|tos=0', ifname: 'out1', ifindex: 5, ttl: 1, tos: 0 },
       { key: 'out2#6|ttl=1|tos=0', ifname: 'out2', ifindex: 6, ttl: 1, tos: 0 },
       { key: 'out1#5|ttl=9|tos=0', ifname: 'out1', ifindex: 5, ttl: 9, tos: 0 },
@@ -94,7 +99,7 @@ describe('forwarding plan', () => {
     const status = plan.statuses.get('a')!;
     expect(status.state).to.equal(RuleState.RULE_STATE_ACTIVE);
     expect(status.reason).to.contain('outputs[0]').and.contain('gone0');
-    expect(plan.workers[0].rules[0].outputIndexes).to.deep.equal([1]);
+    expect([...plan.workers[0].rules.values()][0].outputIndexes).to.deep.equal([1]);
   });
 
   it('waits when no output interface exists', () => {
@@ -125,7 +130,7 @@ describe('forwarding plan', () => {
     const plan = planForwarding([r], 1, lookup(['in0', 4], ['out1', 5, false], ['out2', 6]));
     expect(plan.statuses.get('a')!.state).to.equal(RuleState.RULE_STATE_ACTIVE);
     expect(plan.statuses.get('a')!.reason).to.contain('outputs[0] interface out1 is down');
-    expect(plan.workers[0].rules[0].outputIndexes).to.deep.equal([1]);
+    expect([...plan.workers[0].rules.values()][0].outputIndexes).to.deep.equal([1]);
   });
 
   it('reports a rule whose every output interface is down as down', () => {
@@ -141,7 +146,7 @@ describe('forwarding plan', () => {
       const table = lookup(['in0', 4], ['out1', index]);
       const withAddresses = { get: (n: string) => (n === 'out1' ? { ...table.get(n)!, addresses } : table.get(n)) };
       const worker = planForwarding([r], 1, withAddresses).workers[0];
-      return [[...worker.senders.keys()][0], [...worker.egress.keys()][0]];
+      return [sendersOf(worker)[0].key, [...worker.egress.keys()][0]];
     };
     const base = keysWith(5, ['10.3.0.1/24']);
     expect(keysWith(5, ['10.3.0.1/24'])).to.deep.equal(base);

@@ -91,6 +91,7 @@ describe('list pages through the client library', function () {
     const reason = Array.from({ length: OUTPUTS }, (_, j) => `output ${j} (yyyyyyyyyyyyyyy 239.255.${100 + j}.200:65535): socket: Operation not permitted`).join('; ');
     const forwarder = {
       sync: async () => undefined,
+      syncChanges: async () => undefined,
       status: (rule: Rule) => ({ state: states.get(rule.id) ?? RuleState.RULE_STATE_ERROR, reason, worker: 0xffff_ffff, lastPacketUnixNanos: -1n }),
     } as unknown as Forwarder;
     const collector = {

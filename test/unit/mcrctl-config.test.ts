@@ -49,6 +49,7 @@ describe('mcrctl config commands', () => {
     store = await RuleStore.open(path.join(dir, 'state'), DEFAULT_RULE_LIMITS);
     const forwarder = {
       sync: async () => undefined,
+      syncChanges: async () => undefined,
       status: () => ({ state: RuleState.RULE_STATE_ACTIVE, reason: '', worker: 0, lastPacketUnixNanos: 0n }),
     } as unknown as Forwarder;
     server = new grpc.Server();

@@ -72,4 +72,57 @@ describe('IGMP memberships', () => {
     memberships.close();
     expect(addon.sockets.size).to.equal(0);
   });
+
+  it('takes a refusal for want of room (ENOBUFS, option memory) as a full socket and goes on in another', () => {
+    const addon = new KernelLikeAddon(); // refuses a fifth membership per socket
+    const memberships = new Memberships(addon as unknown as Native, logger('net'), 100, 3);
+    const wanted = new Map(Array.from({ length: 10 }, (_, i) => membership(`239.1.1.${i + 1}`)));
+    memberships.sync(wanted);
+    expect([...memberships.failures]).to.deep.equal([]);
+    expect([...addon.sockets.values()].map((held) => held.length)).to.deep.equal([4, 4, 2]);
+  });
+
+  it('joins and leaves by difference, as a full sync would, leaving newest first', () => {
+    const addon = new KernelLikeAddon();
+    const left: string[] = [];
+    const leaveGroup = addon.leaveGroup.bind(addon);
+    addon.leaveGroup = (fd, group, ifindex, source) => {
+      left.push(group);
+      leaveGroup(fd, group, ifindex, source);
+    };
+    const memberships = new Memberships(addon as unknown as Native, logger('net'), 4, 3);
+    const all = Array.from({ length: 9 }, (_, i) => membership(`239.1.1.${i + 1}`));
+    memberships.change(
+      all.map(([, m]) => m),
+      [],
+    );
+    expect([...addon.sockets.values()].flat()).to.have.length(9);
+    memberships.change([], [all[2][0], all[7][0], all[5][0]]);
+    expect(left).to.deep.equal(['239.1.1.8', '239.1.1.6', '239.1.1.3']);
+    const held = () => new Set([...addon.sockets.values()].flat().map((m) => m.group));
+    expect(held()).to.deep.equal(new Set(all.filter((_, i) => ![2, 5, 7].includes(i)).map(([, m]) => m.group)));
+    memberships.sync(new Map(all));
+    expect(held()).to.deep.equal(new Set(all.map(([, m]) => m.group)));
+    memberships.close();
+    expect(addon.sockets.size).to.equal(0);
+  });
+
+  it('tries a refused membership again on the next change until it is joined or no longer wanted', () => {
+    const addon = new KernelLikeAddon();
+    let refuse = true;
+    const joinGroup = addon.joinGroup.bind(addon);
+    addon.joinGroup = (fd, group, ifindex, source) => {
+      if (refuse && group === '239.9.9.9') throw Object.assign(new Error('setsockopt: No such device'), { code: 'ENODEV' });
+      joinGroup(fd, group, ifindex, source);
+    };
+    const memberships = new Memberships(addon as unknown as Native, logger('net'), 4, 3);
+    const [key, m] = membership('239.9.9.9');
+    memberships.change([m], []);
+    expect([...memberships.failures.keys()]).to.deep.equal([key]);
+    refuse = false;
+    memberships.change([], []);
+    expect([...memberships.failures.keys()]).to.deep.equal([]);
+    expect([...addon.sockets.values()].flat().map((x) => x.group)).to.deep.equal(['239.9.9.9']);
+    memberships.close();
+  });
 });

@@ -500,7 +500,7 @@ describe('trace manager', () => {
       const iface = (name: string, index: number) => ({ name, index, up: true, running: true, mtu: 1500, mac: '', addresses: [] });
       const interfaces = new Map([['in0', iface('in0', 2)], ['out1', iface('out1', 3)], ['out2', iface('out2', 4)]]);
       const plan = planForwarding([rule('r-a'), rule('r-b', '239.1.1.2')], 1, interfaces, (id) => (id === 'r-a' ? { sampleEvery: 10, snapLength: 64 } : undefined));
-      const [a, b] = plan.workers[0].rules;
+      const [a, b] = [...plan.workers[0].rules.values()];
       expect(a.trace).to.deep.equal({ sampleEvery: 10, snapLength: 64 });
       expect(b).to.not.have.property('trace');
     });

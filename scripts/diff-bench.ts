@@ -1,0 +1,142 @@
+/**
+ * The per-change cost of the control plane on a real mcrd holding N rules x K outputs whose outputs
+ * go to K shared destinations (rule i sends to 239.255.0.k port 6000 on out k, k = 1..K), so that the
+ * set installs whatever the open-file limit (one egress socket per destination today):
+ *
+ *   node -r ts-node/register/transpile-only scripts/diff-bench.ts [--rules 20000] [--outputs 4]
+ *       [--diffs 5] [--pairs 100] [--clients 50] [--client-pairs 500] [--cpu-prof DIR]
+ *
+ * - ApplyRules of all N, until installed (ListWorkers);
+ * - `--diffs` one-rule diffs: ApplyRules of the same N with rule 0's input port moved back and forth
+ *   (the RPC answers once the forwarding pass that installs it has finished);
+ * - CreateRule/DeleteRule, one client: `--pairs` delete+create pairs, p50 / p99 of each;
+ * - the same with `--clients` clients at once, `--client-pairs` pairs in all.
+ *
+ * Runs as root (namespaces). `--cpu-prof DIR` starts mcrd with node's --cpu-prof (written at exit).
+ */
+import { connect, McrClient } from '../clients/lib';
+import type { DeepPartial, Rule } from '../gen/mcr/v1/rules';
+import { workersInstalled } from '../bench/control-plane/daemon';
+import { percentile } from '../bench/control-plane/latency';
+import { ControlPlaneNamespaces } from '../bench/control-plane/namespaces';
+import { groupOf, INPUT_IFNAME, outputIfname, PORT } from '../bench/control-plane/rule-set';
+import { mcrdArgsFor } from '../bench/control-plane/shape';
+import { Mcrd } from '../test/support/mcrd';
+
+function option(name: string, fallback: number): number {
+  const at = process.argv.indexOf(`--${name}`);
+  return at > 0 ? Number(process.argv[at + 1]) : fallback;
+}
+
+function text(name: string): string | undefined {
+  const at = process.argv.indexOf(`--${name}`);
+  return at > 0 ? process.argv[at + 1] : undefined;
+}
+
+const RULES = option('rules', 20_000);
+const OUTPUTS = option('outputs', 4);
+const DIFFS = option('diffs', 5);
+const PAIRS = option('pairs', 100);
+const CLIENTS = option('clients', 50);
+const CLIENT_PAIRS = option('client-pairs', 500);
+const PROFILE_DIR = text('cpu-prof');
+
+/** Rule i: group 239.0.0.0 + 1 + i on in0, sent to the K shared destinations. */
+function ruleAt(i: number, inputPort = PORT): DeepPartial<Rule> {
+  return {
+    name: `cp-${i}`,
+    input: { interface: INPUT_IFNAME, group: groupOf(i), port: inputPort },
+    outputs: Array.from({ length: OUTPUTS }, (_, k) => ({ interface: outputIfname(k + 1), address: `239.255.0.${k + 1}`, port: 6000 })),
+  };
+}
+
+function ruleSet(changedPort?: number): DeepPartial<Rule>[] {
+  const rules = Array.from({ length: RULES }, (_, i) => ruleAt(i));
+  if (changedPort !== undefined) rules[0] = ruleAt(0, changedPort);
+  return rules;
+}
+
+const ms = (v: number) => `${v.toFixed(1)} ms`;
+
+async function timed(call: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await call();
+  return performance.now() - t0;
+}
+
+async function waitInstalled(client: McrClient, rules: number, boundMs: number): Promise<number> {
+  const t0 = performance.now();
+  for (;;) {
+    try {
+      if (workersInstalled((await client.listWorkers({}, { timeoutMs: 5000 })).workers, rules)) return performance.now() - t0;
+    } catch {
+      // busy: poll again
+    }
+    if (performance.now() - t0 > boundMs) throw new Error(`not installed within ${boundMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function writes(socket: string, clients: number, pairs: number): Promise<{ create: number[]; del: number[]; seconds: number }> {
+  const create: number[] = [];
+  const del: number[] = [];
+  const list = Array.from({ length: clients }, () => connect({ socket }));
+  const t0 = performance.now();
+  try {
+    await Promise.all(
+      list.map(async (client, c) => {
+        for (let i = c; i < pairs; i += clients) {
+          const rule = ruleAt(i);
+          del.push(await timed(() => client.deleteRule({ rule: rule.name }, { timeoutMs: 60_000 })));
+          create.push(await timed(() => client.createRule({ rule }, { timeoutMs: 60_000 })));
+        }
+      }),
+    );
+  } finally {
+    for (const client of list) client.close();
+  }
+  return { create, del, seconds: (performance.now() - t0) / 1000 };
+}
+
+function describe(label: string, w: { create: number[]; del: number[]; seconds: number }): string {
+  return (
+    `${label}: create p50 ${ms(percentile(w.create, 50))} p99 ${ms(percentile(w.create, 99))}, ` +
+    `delete p50 ${ms(percentile(w.del, 50))} p99 ${ms(percentile(w.del, 99))}, ${((w.create.length + w.del.length) / w.seconds).toFixed(0)} writes/s`
+  );
+}
+
+async function main(): Promise<void> {
+  const ns = ControlPlaneNamespaces.create(OUTPUTS, RULES);
+  const nodeFlags = PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [];
+  const mcrd = new Mcrd(ns.mcrd, { workers: undefined, logLevel: 'warn', extraArgs: mcrdArgsFor(RULES), nodeFlags });
+  let client: McrClient | undefined;
+  try {
+    await mcrd.start(60_000);
+    client = connect({ socket: mcrd.socketPath });
+    console.log(`${RULES} rules x ${OUTPUTS} outputs (shared destinations)`);
+    const apply = await timed(() => client!.applyRules({ rules: ruleSet(), replace: true }, { timeoutMs: 600_000 }));
+    const installed = await waitInstalled(client, RULES, 600_000);
+    console.log(`ApplyRules all: ${ms(apply)}, then installed after ${ms(installed)} more`);
+    const diffs: number[] = [];
+    for (let d = 0; d < DIFFS; d++) {
+      diffs.push(await timed(() => client!.applyRules({ rules: ruleSet(d % 2 === 0 ? PORT + 1 : undefined), replace: true }, { timeoutMs: 600_000 })));
+    }
+    await waitInstalled(client, RULES, 60_000);
+    console.log(`ApplyRules one-rule diff (${DIFFS}): ${diffs.map(ms).join(', ')}; median ${ms(percentile(diffs, 50))}`);
+    console.log(describe('CreateRule/DeleteRule, one client', await writes(mcrd.socketPath, 1, PAIRS)));
+    console.log(describe(`CreateRule/DeleteRule, ${CLIENTS} clients`, await writes(mcrd.socketPath, CLIENTS, CLIENT_PAIRS)));
+    await waitInstalled(client, RULES, 60_000);
+  } finally {
+    client?.close();
+    await mcrd.stop();
+    const warnings = mcrd.logs().split('\n').filter((line) => /"level":"(warn|error)"/.test(line));
+    if (warnings.length > 0) console.log(`mcrd logged ${warnings.length} warnings or errors, the first:\n${warnings.slice(0, 5).join('\n')}`);
+    await mcrd.dispose();
+    ns.destroy();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
