@@ -260,12 +260,24 @@ export class Daemon {
     }
   }
 
-  /** The last word on every rule's counters, so nothing counted is lost at shutdown. */
+  /**
+   * The last word on every rule's counters, so nothing counted is lost at shutdown: a line per rule that
+   * counted anything (a table of 20,000 idle rules is not 20,000 lines), then one with the totals.
+   */
   private async logFinalCounters(): Promise<void> {
     if (!this.collector) return;
     try {
       const { rules } = await this.collector.collect();
+      let received = 0n;
+      let forwarded = 0n;
+      let quiet = 0;
       for (const r of rules) {
+        received += BigInt(r.packetsReceived);
+        forwarded += BigInt(r.packetsForwarded);
+        if (BigInt(r.packetsReceived) === 0n && r.outputs.every((o) => BigInt(o.packets) === 0n)) {
+          quiet++;
+          continue;
+        }
         this.log.info('final counters', {
           rule: r.ruleId,
           received: String(r.packetsReceived),
@@ -273,6 +285,7 @@ export class Daemon {
           outputs: r.outputs.map((o) => String(o.packets)),
         });
       }
+      this.log.info('final counters of all rules', { rules: rules.length, withoutPackets: quiet, received: String(received), forwarded: String(forwarded) });
     } catch (err) {
       this.log.warn('cannot read final counters', { error: (err as Error).message });
     }

@@ -147,6 +147,10 @@ describe('e2e: resilience: SIGHUP and SIGTERM to mcrd under traffic', function (
     expect(exitedAfterMs, 'ms from SIGTERM to exit').to.be.at.most(SHUTDOWN_LIMIT_MS);
     const finalCounters = mcrd.logs().split('\n').filter((line) => line.includes('"final counters"'));
     expect(finalCounters.some((line) => line.includes(ruleId)), `a final counters line for ${ruleId} in:\n${finalCounters.join('\n')}`).to.equal(true);
+    const totals = mcrd.logs().split('\n').find((line) => line.includes('"final counters of all rules"'));
+    expect(totals, 'the final totals line').to.be.a('string');
+    const forwarded = BigInt(JSON.parse(totals!).forwarded as string);
+    expect(forwarded > 0n, `forwarded in the totals line ${totals}`).to.equal(true);
     expect(fs.existsSync(mcrd.socketPath), 'the socket file after exit').to.equal(false);
     await waitFor('no process left in the relay namespace', () => relay.topology.pids('relay'), (pids) => pids.length === 0, 5000, 50);
     await processes.expectAllGone(5000);
