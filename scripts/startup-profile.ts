@@ -32,7 +32,7 @@ async function main(): Promise<void> {
     await daemon.waitInstalled(rules, () => 120_000);
     console.log(`restart: serving after ${serving.toFixed(2)} s, all installed after ${((Date.now() - t) / 1000).toFixed(2)} s`);
     await daemon.stop();
-    console.log(daemon.mcrd.logs().split('\n').slice(-80).join('\n'));
+    console.log(daemon.mcrd.logs().split('\n').filter((l) => !l.includes('final counters')).slice(-60).join('\n'));
   } finally {
     await daemon.dispose().catch(() => undefined);
     ns.destroy();

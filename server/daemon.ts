@@ -144,8 +144,7 @@ export class Daemon {
     );
     interfaces.start();
     await pool.start();
-    await forwarder.sync();
-    forwarder.start(options.fullSyncInterval * 1000);
+    await forwarder.start(options.fullSyncInterval * 1000);
     this.heartbeats = new HeartbeatMonitor(pool, (slot) => forwarder.resync(slot), events);
     this.heartbeats.start();
     if (options.testHooks) {

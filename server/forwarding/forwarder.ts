@@ -75,6 +75,11 @@ export class Forwarder {
   private retryTroubledNow = false;
   private troubledRetry?: NodeJS.Timeout;
   private troubledDelay = TROUBLED_RETRY_MS;
+  /**
+   * False until start(): passes asked for before (interfaces found, each worker's start) wait for the
+   * first pass start() runs once every worker is up, instead of planning 20,000 rules once per event.
+   */
+  private started = false;
 
   constructor(
     private readonly rules: RuleSource,
@@ -91,13 +96,19 @@ export class Forwarder {
     pool.on('started', () => void this.sync());
   }
 
-  /** Every fullSyncMs, resends every worker its whole rule set (the drift safety net). */
-  start(fullSyncMs: number): void {
+  /**
+   * Runs the first (full) pass, resolving when it is done, and from then on every fullSyncMs resends every
+   * worker its whole rule set (the drift safety net).
+   */
+  start(fullSyncMs: number): Promise<void> {
+    this.started = true;
+    const first = this.sync();
     this.fullSync = setInterval(() => {
       this.log.debug('periodic full sync');
       for (const slot of this.pool.slots) slot.sync?.resendRules();
       void this.sync();
     }, fullSyncMs);
+    return first;
   }
 
   stop(): void {
@@ -135,7 +146,7 @@ export class Forwarder {
   private request(): Promise<void> {
     const target = ++this.requested;
     const done = new Promise<void>((resolve) => this.waiters.push({ target, resolve }));
-    if (!this.loop) this.loop = this.run();
+    if (!this.loop && this.started) this.loop = this.run();
     return done;
   }
 
