@@ -54,6 +54,8 @@ interface RateSample {
   rates: number[];
 }
 
+const zeros = (n: number): number[] => new Array<number>(n).fill(0);
+
 /** Whether two versions of a rule read the same (the same object unless the rule was changed). */
 function sameDefinition(a: Rule, b: Rule): boolean {
   if (a === b) return true;
@@ -65,6 +67,7 @@ export class StatsCollector {
   private readonly totals: CounterTotals;
   private readonly samples = new Map<string, RateSample>();
   private readonly cache = new Map<string, CachedRule>();
+  private readonly identities = new WeakMap<Rule, readonly string[]>();
 
   /** The totals' version when deleted rules were last forgotten. */
   private forgottenAt = -1;
@@ -151,33 +154,48 @@ export class StatsCollector {
     return stats;
   }
 
+  /** What each output of a rule sends to (outputIdentity), kept with the rule object (never changed). */
+  private identitiesOf(rule: Rule): readonly string[] {
+    let ids = this.identities.get(rule);
+    if (!ids) {
+      ids = rule.outputs.map(outputIdentity);
+      this.identities.set(rule, ids);
+    }
+    return ids;
+  }
+
   private buildRuleStats(rule: Rule, found: Installation | undefined, nowNs: number): RuleStats {
     const region = found?.snapshot.region;
-    const counts = [...(this.totals.get(ruleOwner(rule.id)) ?? new Array<number>(RULE_FIELDS).fill(0))];
+    const ids = this.identitiesOf(rule);
+    // Most rules have nothing folded (no output or worker of theirs went): no owner keys to build then.
+    const folded = this.totals.hasRule(rule.id);
+    const counts = folded ? [...(this.totals.get(ruleOwner(rule.id)) ?? zeros(RULE_FIELDS))] : zeros(RULE_FIELDS);
     if (found) region!.addInto(found.installed.counterSlot, RULE_FIELDS, counts, RULE_WORDS.lastPacketNs);
 
     // The installed outputs by rule index, checked against the definition (which may have changed since).
-    const live: Array<number | undefined> = rule.outputs.map(() => undefined);
+    const live: Array<number | undefined> = new Array<number | undefined>(ids.length);
     if (found) {
       for (const output of found.installed.outputs) {
-        const definition = rule.outputs[output.index];
-        if (definition && outputIdentity(definition) === output.identity) live[output.index] = output.slot;
+        if (ids[output.index] === output.identity) live[output.index] = output.slot;
         else {
-          const index = rule.outputs.findIndex((o) => outputIdentity(o) === output.identity);
+          const index = ids.indexOf(output.identity);
           if (index >= 0) live[index] = output.slot;
         }
       }
     }
-    const outputCounts = rule.outputs.map((output, index) => {
-      const values = [...(this.totals.get(outputOwner(rule.id, outputIdentity(output))) ?? new Array<number>(OUTPUT_FIELDS).fill(0))];
-      if (live[index] !== undefined) region!.addInto(live[index]!, OUTPUT_FIELDS, values);
-      return values;
-    });
-    const rates = this.rates(rule.id, nowNs, [
-      counts[RULE_WORDS.packets],
-      counts[RULE_WORDS.bytes],
-      ...outputCounts.flatMap((o) => [o[OUTPUT_WORDS.packets], o[OUTPUT_WORDS.bytes]]),
-    ]);
+    const values = [counts[RULE_WORDS.packets], counts[RULE_WORDS.bytes]];
+    const outputCounts: number[][] = [];
+    const sums = [0, 0, 0];
+    for (let index = 0; index < ids.length; index++) {
+      const o = folded ? [...(this.totals.get(outputOwner(rule.id, ids[index])) ?? zeros(OUTPUT_FIELDS))] : zeros(OUTPUT_FIELDS);
+      if (live[index] !== undefined) region!.addInto(live[index]!, OUTPUT_FIELDS, o);
+      outputCounts.push(o);
+      values.push(o[OUTPUT_WORDS.packets], o[OUTPUT_WORDS.bytes]);
+      sums[0] += o[OUTPUT_WORDS.errWouldBlock];
+      sums[1] += o[OUTPUT_WORDS.errUnreachable];
+      sums[2] += o[OUTPUT_WORDS.errOther];
+    }
+    const rates = this.rates(rule.id, nowNs, values);
     const outputs: OutputStats[] = rule.outputs.map((output, index) => {
       const o = outputCounts[index];
       return {
@@ -194,7 +212,6 @@ export class StatsCollector {
         bitsPerSecond: rates[3 + 2 * index] * 8,
       };
     });
-    const sum = (word: number) => BigInt(outputCounts.reduce((acc, o) => acc + o[word], 0));
     return {
       ruleId: rule.id,
       name: rule.name,
@@ -204,9 +221,9 @@ export class StatsCollector {
       packetsForwarded: BigInt(counts[RULE_WORDS.forwarded]),
       drops: {
         sendFailed: BigInt(counts[RULE_WORDS.sendFailed]),
-        noBuffer: sum(OUTPUT_WORDS.errWouldBlock),
-        unreachable: sum(OUTPUT_WORDS.errUnreachable),
-        sendError: sum(OUTPUT_WORDS.errOther),
+        noBuffer: BigInt(sums[0]),
+        unreachable: BigInt(sums[1]),
+        sendError: BigInt(sums[2]),
       },
       lastPacketUnixNanos: BigInt(counts[RULE_WORDS.lastPacketNs]),
       outputs,
