@@ -12,7 +12,7 @@
  *   - idle: mcrd and its workers over `--idle` s with no client;
  *   - stats: the same with a WatchStats stream of every rule at 1 s (and its cost over idle);
  *   - metrics (with --metrics): the same with a Prometheus scrape each second;
- * and the RSS of mcrd and its workers. `--timeline` prints the idle CPU of each 5 s; `--distinct` uses
+ * and the RSS of mcrd and its workers. `--timeline` prints the CPU of each 5 s of the idle and stats windows; `--distinct` uses
  * the bench's rule set instead (every rule x output its own destination and socket: within the
  * open-file limit only up to about 4,000 x 4); `--trace-gc` prints mcrd's GC trace; `--cpu-prof DIR` runs mcrd with node's --cpu-prof (the
  * profile is written to DIR when mcrd stops).
@@ -62,7 +62,7 @@ function sharedRuleSet(rules: number, outputs: number): DeepPartial<Rule>[] {
 
 const cpuText = (c: CpuWindow) => `total ${c.total.toFixed(2)}% (mcrd ${c.mcrd.toFixed(2)}%, workers ${c.workers.toFixed(2)}%) over ${c.seconds.toFixed(1)} s`;
 
-async function watchStats(d: MeasuredMcrd, ms: number): Promise<{ updates: number; rules: number; error?: string }> {
+async function watchStats(d: MeasuredMcrd, during: () => Promise<void>): Promise<{ updates: number; rules: number; error?: string }> {
   const stream = d.client.watchStats({ intervalMs: 1000 });
   let updates = 0;
   let rules = 0;
@@ -77,7 +77,7 @@ async function watchStats(d: MeasuredMcrd, ms: number): Promise<{ updates: numbe
       if (!/cancel/i.test((err as Error).message)) error = (err as Error).message;
     }
   })();
-  await sleep(ms);
+  await during();
   stream.cancel();
   await reader;
   return { updates, rules, error };
@@ -94,12 +94,12 @@ async function main(): Promise<void> {
     await d.waitInstalled(RULES, () => 300_000);
     console.log(`${RULES} x ${OUTPUTS} (${DISTINCT ? 'distinct' : 'shared'} destinations) installed in ${((Date.now() - applyStart) / 1000).toFixed(1)} s`);
     await sleep(SETTLE_S * 1000);
-    const idle = (await cpuDuring(ns.mcrd, d.pid, () => timeline(ns.mcrd, d.pid, IDLE_S))).cpu;
+    const idle = (await cpuDuring(ns.mcrd, d.pid, () => timeline(ns.mcrd, d.pid, IDLE_S, 'idle'))).cpu;
     const rss = residentMb(ns.mcrd, d.pid);
     console.log(`idle: ${cpuText(idle)}`);
     console.log(`RSS: mcrd ${rss.mcrd.toFixed(0)} MB (${memoryLines(d.pid)}), workers ${rss.workers.map((w) => w.toFixed(0)).join(' / ')} MB`);
     if (STATS_S > 0) {
-      const stats = await cpuDuring(ns.mcrd, d.pid, () => watchStats(d, STATS_S * 1000));
+      const stats = await cpuDuring(ns.mcrd, d.pid, () => watchStats(d, () => timeline(ns.mcrd, d.pid, STATS_S, 'WatchStats')));
       console.log(`WatchStats at 1 s: ${cpuText(stats.cpu)}; over idle ${(stats.cpu.total - idle.total).toFixed(2)}%; ${stats.value.updates} updates, ${stats.value.rules} rule records${stats.value.error ? `; error ${stats.value.error}` : ''}`);
       const rssAfter = residentMb(ns.mcrd, d.pid);
       console.log(`RSS after WatchStats: mcrd ${rssAfter.mcrd.toFixed(0)} MB`);
@@ -128,14 +128,14 @@ async function main(): Promise<void> {
 }
 
 /** Sleeps `seconds`, printing the CPU of each 5 s with --timeline. */
-async function timeline(ns: string, pid: number, seconds: number): Promise<void> {
+async function timeline(ns: string, pid: number, seconds: number, what: string): Promise<void> {
   if (!TIMELINE) return sleep(seconds * 1000);
   const parts: string[] = [];
   for (let left = seconds; left > 0; left -= 5) {
     const { cpu } = await cpuDuring(ns, pid, () => sleep(Math.min(5, left) * 1000));
     parts.push(`${cpu.mcrd.toFixed(1)}+${cpu.workers.toFixed(1)}`);
   }
-  console.log(`idle by 5 s (mcrd+workers %): ${parts.join(' ')}`);
+  console.log(`${what} by 5 s (mcrd+workers %): ${parts.join(' ')}`);
 }
 
 /** mcrd's resident memory by kind (/proc/PID/status). */
