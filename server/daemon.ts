@@ -152,7 +152,7 @@ export class Daemon {
       process.on('SIGUSR2', () => this.reportHeap());
     }
 
-    const collector = new StatsCollector(pool, () => store.list(), (rule) => forwarder.status(rule).worker);
+    const collector = new StatsCollector(pool, () => store.listShared(), (rule) => forwarder.status(rule).worker);
     this.collector = collector;
     forwarder.useLastPackets((id) => collector.lastPacket(id));
     // Counters are read where the data plane writes them, when asked: nothing to poll. Only what

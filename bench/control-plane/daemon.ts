@@ -53,8 +53,10 @@ export class MeasuredMcrd {
   constructor(
     readonly ns: string,
     readonly args: readonly string[],
+    /** More node flags for mcrd (e.g. --cpu-prof). */
+    nodeFlags: readonly string[] = [],
   ) {
-    this.mcrd = new Mcrd(ns, { workers: undefined, logLevel: 'warn', extraArgs: args });
+    this.mcrd = new Mcrd(ns, { workers: undefined, logLevel: 'warn', extraArgs: args, nodeFlags });
     this.client = connect({ socket: this.mcrd.socketPath });
   }
 

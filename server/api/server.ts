@@ -24,6 +24,7 @@ import { OpenStreams } from './open-streams';
 import { DescriptorSet } from './descriptor-set';
 import { addReflection } from './reflection/service';
 import { StreamLimit } from './stream-limit';
+import { acceptPreEncoded } from './pre-encoded';
 import { refuseMalformed, strictDefinition } from './strict-requests';
 import type { Listener, TlsFiles } from '../config/options';
 
@@ -111,7 +112,7 @@ export class ApiServer {
       // malformed body is only diagnosed to a caller whose token passed.
       const bodyChecked = checkedImplementation(definition, implementation, refuseMalformed);
       const checked = checkedImplementation(definition, policy.access.guard(definition, bodyChecked), checkProtocol);
-      this.server.addService(strictDefinition(definition, schemas), this.streams.apply(definition, this.open.apply(definition, checked)));
+      this.server.addService(acceptPreEncoded(strictDefinition(definition, schemas)), this.streams.apply(definition, this.open.apply(definition, checked)));
     }
     this.health.addToServer(this.server);
     addReflection(this.server, descriptors);

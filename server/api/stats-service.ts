@@ -18,7 +18,9 @@ import { BoundedWriter } from './bounded-writer';
 import { logger } from '../log';
 import { ApiError, invalid, shuttingDown, toApiError } from './errors';
 import { PAGE_BUDGET_BYTES } from './message-limits';
-import { checkedTogether, pageCursor, sizeInList, takePage } from './paging';
+import { checkedTogether, pageCursor, takePage } from './paging';
+import { PreEncoded } from './pre-encoded';
+import { encodedRuleStats, encodeWatchStatsResponse, ruleStatsSizeInList, sizeInRules } from './stats-encoding';
 import { filterQuery, ruleMatcher } from './rule-filter';
 import { ruleListing } from './rule-listing';
 import { CallGate, unary } from './unary';
@@ -53,45 +55,39 @@ export interface StatsSelection {
   filter?: RuleFilter;
 }
 
-/**
- * At least the encoded size of `stats` in a list, for any RuleStats of a valid rule (ids and names
- * at most 63 characters, interface names 15 bytes, addresses 15 characters, every number at its
- * longest): 260 bytes and 120 per output (test/unit/message-limits.test.ts checks it at the worst).
- */
-export function ruleStatsSizeBound(stats: RuleStats): number {
-  return 260 + 120 * stats.outputs.length;
-}
-
-/** One message of a WatchStats update. */
+/** One message of a WatchStats update: its rules and their encodings (stats-encoding.ts). */
 interface UpdatePart {
   rules: RuleStats[];
+  encodings: Uint8Array[];
   collectedUnixNanos: bigint;
   continued: boolean;
 }
 
 /**
  * The messages of one WatchStats update: the selected rules, in id order, cut where the next would
- * pass PAGE_BUDGET_BYTES (at least one rule each); one message when they fit, as they mostly do.
+ * pass PAGE_BUDGET_BYTES (at least one rule each); one message when they fit. Sizes are those of the
+ * rules' kept encodings, which the messages are then made of.
  */
 export function updateParts(snapshot: Pick<CollectedStats, 'rules' | 'collectedUnixNanos'>, select: (stats: RuleStats) => boolean): UpdatePart[] {
   const { collectedUnixNanos } = snapshot;
-  const selected = byRuleId(snapshot.rules).filter(select);
-  // Measured only when the bound says it may not fit: encoding every rule each update costs.
-  if (selected.reduce((sum, stats) => sum + ruleStatsSizeBound(stats), 0) <= PAGE_BUDGET_BYTES) {
-    return [{ rules: selected, collectedUnixNanos, continued: false }];
-  }
-  const parts: RuleStats[][] = [[]];
+  const parts: UpdatePart[] = [{ rules: [], encodings: [], collectedUnixNanos, continued: false }];
+  let part = parts[0];
   let bytes = 0;
-  for (const stats of selected) {
-    const size = sizeInList(RuleStats.encode(stats).finish().length);
-    if (parts[parts.length - 1].length > 0 && bytes + size > PAGE_BUDGET_BYTES) {
-      parts.push([]);
+  for (const stats of byRuleId(snapshot.rules)) {
+    if (!select(stats)) continue;
+    const encoding = encodedRuleStats(stats);
+    const size = sizeInRules(encoding);
+    if (part.rules.length > 0 && bytes + size > PAGE_BUDGET_BYTES) {
+      part.continued = true;
+      part = { rules: [], encodings: [], collectedUnixNanos, continued: false };
+      parts.push(part);
       bytes = 0;
     }
-    parts[parts.length - 1].push(stats);
+    part.rules.push(stats);
+    part.encodings.push(encoding);
     bytes += size;
   }
-  return parts.map((rules, i) => ({ rules, collectedUnixNanos, continued: i < parts.length - 1 }));
+  return parts;
 }
 
 /** The collector's rules in id order (it lists them as the store does, by id: checked, not assumed). */
@@ -169,13 +165,11 @@ export function statsService(deps: StatsServiceDeps): StatsServiceServer {
     // No backlog: an update that cannot be written at once is stale by the next tick anyway. An
     // update is written as one message, or as several when its rules do not fit in one (each part
     // a message, `continued` on all but the last).
-    const writer = new BoundedWriter<UpdatePart, WatchStatsResponse>(call, 0, (part, dropped) => ({
-      rules: part.rules,
-      collectedUnixNanos: part.collectedUnixNanos,
-      intervalMs,
-      droppedUpdates: dropped,
-      continued: part.continued,
-    }));
+    // Written pre-encoded (see acceptPreEncoded): the rules' encodings are kept between updates.
+    const stream = call as unknown as ServerWritableStream<WatchStatsRequest, PreEncoded>;
+    const writer = new BoundedWriter<UpdatePart, PreEncoded>(stream, 0, (part, dropped) =>
+      encodeWatchStatsResponse({ collectedUnixNanos: part.collectedUnixNanos, intervalMs, droppedUpdates: dropped, continued: part.continued }, part.encodings),
+    );
     let done = false;
     const send = async () => {
       if (gate.closing) return finish(() => call.emit('error', shuttingDown().toServiceError()));
@@ -207,7 +201,7 @@ export function statsService(deps: StatsServiceDeps): StatsServiceServer {
         sorted: rules,
         keyOf: (stats) => [stats.ruleId],
         select: (stats) => (select(stats) ? stats : undefined),
-        sizeOf: (stats) => sizeInList(RuleStats.encode(stats).finish().length),
+        sizeOf: ruleStatsSizeInList,
       });
       return { rules: page.items, collectedUnixNanos, nextPageToken: page.nextPageToken, storeGeneration };
     }),

@@ -202,6 +202,16 @@ export class RuleStore {
     this.changeListeners.push(listener);
   }
 
+  /**
+   * Every rule, sorted by id, as the store holds them: no copies, for readers that only read (the
+   * stats collector reads every rule each second, and copying 20,000 rules costs more than the rest of
+   * its work). A change replaces a rule's object, never alters it, so an unchanged rule is the same
+   * object from one call to the next. Never to be modified.
+   */
+  listShared(): readonly Rule[] {
+    return this.rules.sorted();
+  }
+
   /** The rule with this id, else with this name (a copy). */
   find(ref: string): Rule | undefined {
     const rule = this.rules.find(ref);

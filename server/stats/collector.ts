@@ -31,10 +31,20 @@ const MIN_RATE_WINDOW_NS = 500_000_000;
  */
 interface CachedRule {
   rule: Rule;
-  installed: InstalledRule | undefined;
+  /** Where it was installed (undefined: nowhere), as of the snapshots of `snapshots`. */
+  found: Installation | undefined;
   totalsVersion: number;
   packets: number;
   stats: RuleStats;
+  /** Every rate of `stats` is 0 (so nothing moves while the counts do not). */
+  resting: boolean;
+}
+
+/** Where a rule is installed: the worker's slot, its snapshot, the rule in it. */
+interface Installation {
+  slot: ForwardingSlot;
+  snapshot: InstalledSnapshot;
+  installed: InstalledRule;
 }
 
 /** The previous sample of a rule's packet and byte totals (the rule's, then each output's). */
@@ -44,7 +54,9 @@ interface RateSample {
   rates: number[];
 }
 
-/** Whether two versions of a rule read the same (the store hands out copies). */
+const zeros = (n: number): number[] => new Array<number>(n).fill(0);
+
+/** Whether two versions of a rule read the same (the same object unless the rule was changed). */
 function sameDefinition(a: Rule, b: Rule): boolean {
   if (a === b) return true;
   if (a.name !== b.name || a.outputs.length !== b.outputs.length) return false;
@@ -55,10 +67,17 @@ export class StatsCollector {
   private readonly totals: CounterTotals;
   private readonly samples = new Map<string, RateSample>();
   private readonly cache = new Map<string, CachedRule>();
+  private readonly identities = new WeakMap<Rule, readonly string[]>();
+
+  /** The totals' version when deleted rules were last forgotten. */
+  private forgottenAt = -1;
+  /** Each worker's snapshot at the last collection: while none changes, where a rule is does not either. */
+  private snapshots: Array<InstalledSnapshot | undefined> = [];
 
   constructor(
     private readonly pool: ForwardingPool,
-    private readonly rules: () => Rule[],
+    /** Every rule, sorted by id: the store's own objects (read, never changed; see RuleStore.listShared). */
+    private readonly rules: () => readonly Rule[],
     /** The worker a rule belongs to when no running worker reports it (e.g. while it restarts). */
     private readonly plannedWorker: (rule: Rule) => number,
   ) {
@@ -70,8 +89,20 @@ export class StatsCollector {
     for (const slot of this.pool.slots) slot.sync?.releaseSlots();
     const nowNs = Number(process.hrtime.bigint());
     const rules = this.rules();
-    const stats = rules.map((rule) => this.ruleStats(rule, nowNs));
-    this.forgetDeleted(rules);
+    const snapshots = this.pool.slots.map((slot) => slot.sync?.snapshot);
+    const placed = snapshots.length === this.snapshots.length && snapshots.every((s, i) => s === this.snapshots[i]);
+    this.snapshots = snapshots;
+    const cachedBefore = this.cache.size;
+    let hits = 0;
+    const stats = new Array<RuleStats>(rules.length);
+    for (let i = 0; i < rules.length; i++) {
+      const cached = this.cache.get(rules[i].id);
+      if (cached) hits++;
+      stats[i] = this.ruleStats(rules[i], cached, placed, nowNs);
+    }
+    // Only when something may be left of a deleted rule: an entry no rule of the store had, or totals
+    // that changed (a slot folded) since the last time.
+    if (hits < cachedBefore || this.totals.version !== this.forgottenAt) this.forgetDeleted(rules);
     return Promise.resolve({ rules: stats, inputs: this.inputStats(), collectedUnixNanos: BigInt(Date.now()) * 1_000_000n });
   }
 
@@ -86,64 +117,85 @@ export class StatsCollector {
     return BigInt(latest);
   }
 
-  /** Where a rule is installed now: the worker it is planned on first, then any other. */
-  private installedOf(rule: Rule): { slot: ForwardingSlot; snapshot: InstalledSnapshot; installed: InstalledRule } | undefined {
-    const planned = this.pool.slots[this.plannedWorker(rule)];
-    for (const slot of planned ? [planned, ...this.pool.slots] : this.pool.slots) {
+  /**
+   * Where a rule is installed now: the worker that holds it; while it moves and two do, the one it is
+   * planned on (asked only then: the plan costs more than a look-up in each worker's snapshot).
+   */
+  private installedOf(rule: Rule): Installation | undefined {
+    let found: Installation | undefined;
+    for (const slot of this.pool.slots) {
       const snapshot = slot.sync?.snapshot;
       const installed = snapshot?.rules.get(rule.id);
-      if (installed && snapshot!.region) return { slot, snapshot: snapshot!, installed };
+      if (!installed || !snapshot!.region) continue;
+      if (!found) found = { slot, snapshot: snapshot!, installed };
+      else if (slot.index === this.plannedWorker(rule)) return { slot, snapshot: snapshot!, installed };
     }
-    return undefined;
+    return found;
   }
 
-  private ruleStats(rule: Rule, nowNs: number): RuleStats {
-    const found = this.installedOf(rule);
+  /** `placed`: no worker's snapshot changed since the last collection (so `cached.found` still holds). */
+  private ruleStats(rule: Rule, cached: CachedRule | undefined, placed: boolean, nowNs: number): RuleStats {
+    const found = cached && placed ? cached.found : this.installedOf(rule);
     const packets = found ? found.snapshot.region!.read(found.installed.counterSlot, RULE_WORDS.packets) : -1;
-    const cached = this.cache.get(rule.id);
     if (
       cached &&
-      sameDefinition(cached.rule, rule) &&
-      cached.installed === found?.installed &&
-      cached.totalsVersion === this.totals.version &&
+      cached.resting &&
       cached.packets === packets &&
-      cached.stats.packetsPerSecond === 0 &&
-      cached.stats.outputs.every((o) => o.packetsPerSecond === 0)
+      cached.found?.installed === found?.installed &&
+      cached.totalsVersion === this.totals.version &&
+      sameDefinition(cached.rule, rule)
     ) {
+      cached.found = found; // the same rule, maybe in a newer snapshot of its worker
       return cached.stats;
     }
     const stats = this.buildRuleStats(rule, found, nowNs);
-    this.cache.set(rule.id, { rule, installed: found?.installed, totalsVersion: this.totals.version, packets, stats });
+    const resting = stats.packetsPerSecond === 0 && stats.outputs.every((o) => o.packetsPerSecond === 0);
+    this.cache.set(rule.id, { rule, found, totalsVersion: this.totals.version, packets, stats, resting });
     return stats;
   }
 
-  private buildRuleStats(rule: Rule, found: ReturnType<StatsCollector['installedOf']>, nowNs: number): RuleStats {
+  /** What each output of a rule sends to (outputIdentity), kept with the rule object (never changed). */
+  private identitiesOf(rule: Rule): readonly string[] {
+    let ids = this.identities.get(rule);
+    if (!ids) {
+      ids = rule.outputs.map(outputIdentity);
+      this.identities.set(rule, ids);
+    }
+    return ids;
+  }
+
+  private buildRuleStats(rule: Rule, found: Installation | undefined, nowNs: number): RuleStats {
     const region = found?.snapshot.region;
-    const counts = [...(this.totals.get(ruleOwner(rule.id)) ?? new Array<number>(RULE_FIELDS).fill(0))];
+    const ids = this.identitiesOf(rule);
+    // Most rules have nothing folded (no output or worker of theirs went): no owner keys to build then.
+    const folded = this.totals.hasRule(rule.id);
+    const counts = folded ? [...(this.totals.get(ruleOwner(rule.id)) ?? zeros(RULE_FIELDS))] : zeros(RULE_FIELDS);
     if (found) region!.addInto(found.installed.counterSlot, RULE_FIELDS, counts, RULE_WORDS.lastPacketNs);
 
     // The installed outputs by rule index, checked against the definition (which may have changed since).
-    const live: Array<number | undefined> = rule.outputs.map(() => undefined);
+    const live: Array<number | undefined> = new Array<number | undefined>(ids.length);
     if (found) {
       for (const output of found.installed.outputs) {
-        const definition = rule.outputs[output.index];
-        if (definition && outputIdentity(definition) === output.identity) live[output.index] = output.slot;
+        if (ids[output.index] === output.identity) live[output.index] = output.slot;
         else {
-          const index = rule.outputs.findIndex((o) => outputIdentity(o) === output.identity);
+          const index = ids.indexOf(output.identity);
           if (index >= 0) live[index] = output.slot;
         }
       }
     }
-    const outputCounts = rule.outputs.map((output, index) => {
-      const values = [...(this.totals.get(outputOwner(rule.id, outputIdentity(output))) ?? new Array<number>(OUTPUT_FIELDS).fill(0))];
-      if (live[index] !== undefined) region!.addInto(live[index]!, OUTPUT_FIELDS, values);
-      return values;
-    });
-    const rates = this.rates(rule.id, nowNs, [
-      counts[RULE_WORDS.packets],
-      counts[RULE_WORDS.bytes],
-      ...outputCounts.flatMap((o) => [o[OUTPUT_WORDS.packets], o[OUTPUT_WORDS.bytes]]),
-    ]);
+    const values = [counts[RULE_WORDS.packets], counts[RULE_WORDS.bytes]];
+    const outputCounts: number[][] = [];
+    const sums = [0, 0, 0];
+    for (let index = 0; index < ids.length; index++) {
+      const o = folded ? [...(this.totals.get(outputOwner(rule.id, ids[index])) ?? zeros(OUTPUT_FIELDS))] : zeros(OUTPUT_FIELDS);
+      if (live[index] !== undefined) region!.addInto(live[index]!, OUTPUT_FIELDS, o);
+      outputCounts.push(o);
+      values.push(o[OUTPUT_WORDS.packets], o[OUTPUT_WORDS.bytes]);
+      sums[0] += o[OUTPUT_WORDS.errWouldBlock];
+      sums[1] += o[OUTPUT_WORDS.errUnreachable];
+      sums[2] += o[OUTPUT_WORDS.errOther];
+    }
+    const rates = this.rates(rule.id, nowNs, values);
     const outputs: OutputStats[] = rule.outputs.map((output, index) => {
       const o = outputCounts[index];
       return {
@@ -160,7 +212,6 @@ export class StatsCollector {
         bitsPerSecond: rates[3 + 2 * index] * 8,
       };
     });
-    const sum = (word: number) => BigInt(outputCounts.reduce((acc, o) => acc + o[word], 0));
     return {
       ruleId: rule.id,
       name: rule.name,
@@ -170,9 +221,9 @@ export class StatsCollector {
       packetsForwarded: BigInt(counts[RULE_WORDS.forwarded]),
       drops: {
         sendFailed: BigInt(counts[RULE_WORDS.sendFailed]),
-        noBuffer: sum(OUTPUT_WORDS.errWouldBlock),
-        unreachable: sum(OUTPUT_WORDS.errUnreachable),
-        sendError: sum(OUTPUT_WORDS.errOther),
+        noBuffer: BigInt(sums[0]),
+        unreachable: BigInt(sums[1]),
+        sendError: BigInt(sums[2]),
       },
       lastPacketUnixNanos: BigInt(counts[RULE_WORDS.lastPacketNs]),
       outputs,
@@ -242,10 +293,11 @@ export class StatsCollector {
     this.forgetDeleted(this.rules());
   }
 
-  private forgetDeleted(rules: Rule[]): void {
+  private forgetDeleted(rules: readonly Rule[]): void {
     const live = new Set(rules.map((r) => r.id));
     for (const id of this.totals.rules()) if (!live.has(id)) this.totals.forgetRule(id);
     for (const id of this.samples.keys()) if (!live.has(id)) this.samples.delete(id);
     for (const id of this.cache.keys()) if (!live.has(id)) this.cache.delete(id);
+    this.forgottenAt = this.totals.version;
   }
 }

@@ -15,6 +15,8 @@ export class CounterTotals {
   private readonly base = new Map<string, number[]>();
   /** Output owners by rule id, so that a deleted rule's go with it. */
   private readonly outputsOf = new Map<string, Set<string>>();
+  /** Rules with folded counts of their own or of an output. */
+  private readonly folded = new Set<string>();
   /** Interfaces with folded input counts, by worker. */
   private readonly inputs = new Map<number, Set<string>>();
   private changes = 0;
@@ -41,6 +43,7 @@ export class CounterTotals {
     if (!values) {
       values = new Array<number>(fields).fill(0);
       this.base.set(owner, values);
+      if (ruleId !== undefined) this.folded.add(ruleId);
       if (ruleId !== undefined && owner !== ruleOwner(ruleId)) {
         let set = this.outputsOf.get(ruleId);
         if (!set) this.outputsOf.set(ruleId, (set = new Set()));
@@ -69,9 +72,15 @@ export class CounterTotals {
     this.changes++;
   }
 
+  /** Whether the rule has folded counts, its own or an output's (if not, none of its owners has any). */
+  hasRule(ruleId: string): boolean {
+    return this.folded.has(ruleId);
+  }
+
   /** Drops a deleted rule's counts. */
   forgetRule(ruleId: string): void {
     this.changes++;
+    this.folded.delete(ruleId);
     this.base.delete(ruleOwner(ruleId));
     for (const owner of this.outputsOf.get(ruleId) ?? []) this.base.delete(owner);
     this.outputsOf.delete(ruleId);
