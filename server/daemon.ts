@@ -124,7 +124,7 @@ export class Daemon {
     });
     this.traces = traces;
     connectTraces(traces, { pool, events, findRule: (ref) => store.find(ref) });
-    const forwarder = new Forwarder({ list: () => store.list(), get: (id) => store.get(id) }, pool, placement, interfaces, events, addon, traces.traceOf);
+    const forwarder = new Forwarder({ list: () => store.listShared(), get: (id) => store.get(id) }, pool, placement, interfaces, events, addon, traces.traceOf);
     this.forwarder = forwarder;
     // Rule changes are planned by difference: the store says which rules each change touched.
     store.onChange((ids) => forwarder.rulesChanged(ids));

@@ -42,7 +42,7 @@ const TROUBLED_RETRY_MAX_MS = 60_000;
 
 /** Where the forwarder reads the rules: all of them (a full pass), or one by id (an incremental one). */
 export interface RuleSource {
-  list(): Rule[];
+  list(): readonly Rule[];
   get(id: string): Rule | undefined;
 }
 
