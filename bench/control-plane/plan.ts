@@ -72,7 +72,8 @@ export function controlPlanePlan(quick: boolean, overrides: { shapes?: Shape[]; 
     concurrentPairs: quick ? 200 : 1000,
     idleSeconds: quick ? 5 : 10,
     statsSeconds: quick ? 5 : 10,
-    settleSeconds: 2,
+    // V8's memory reducer collects an install's garbage some 15-30 s after it (docs/benchmark.md).
+    settleSeconds: quick ? 20 : 40,
     growthBudgetSeconds: quick ? 300 : 1800,
     bounds: {
       startMs: 30_000,

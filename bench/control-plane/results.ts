@@ -100,11 +100,13 @@ export interface ShapeResult {
   /** mcrd started on a store holding the N rules: until it answers, until every rule is installed. */
   restartServing: Timed;
   restartInstalled: Timed;
+  /** The CPU over the settling time between the install and the idle window (its GC of the install). */
+  settleCpu?: CpuWindow;
   idleCpu?: CpuWindow;
   /** RSS in MB with the rules installed. */
   rssMb?: { mcrd: number; workers: number[] };
   /** A WatchStats stream of every rule at 1 s: CPU during it, and over idle. */
-  stats?: { cpu: CpuWindow; overIdle: number; updates: number; status: StepStatus; detail?: string };
+  stats?: { cpu: CpuWindow; overIdle: number; updates: number; first?: CpuWindow; status: StepStatus; detail?: string };
   single?: WritePhase;
   concurrent?: WritePhase;
   mcrctl: CommandRun[];

@@ -146,9 +146,11 @@ export async function measureShape(shape: Shape, plan: ControlPlanePlan, options
       return result;
     }
 
-    // 4. Idle.
-    await sleep(plan.settleSeconds * 1000);
+    // 4. Idle: first the settling after the install (V8's memory reducer collects the install's garbage
+    // some seconds later), reported on its own, then the steady state the target is about.
     const pid = d.pid;
+    result.settleCpu = (await cpuDuring(ns.mcrd, pid, () => sleep(plan.settleSeconds * 1000))).cpu;
+    log(`  ${label} settling after the install (${plan.settleSeconds} s): CPU ${formatCpu(result.settleCpu)}`);
     result.idleCpu = (await cpuDuring(ns.mcrd, pid, () => sleep(plan.idleSeconds * 1000))).cpu;
     result.rssMb = residentMb(ns.mcrd, pid);
     log(`  ${label} idle: CPU ${formatCpu(result.idleCpu)}; RSS mcrd ${result.rssMb.mcrd.toFixed(0)} MB, workers ${result.rssMb.workers.map((w) => w.toFixed(0)).join(' / ')} MB`);
@@ -156,15 +158,17 @@ export async function measureShape(shape: Shape, plan: ControlPlanePlan, options
     if (!light) {
       // 5. Stats each second.
       before = d.restarts.total;
-      const stats = await cpuDuring(ns.mcrd, pid, () => watchStatsFor(d, plan.statsSeconds * 1000));
+      const stats = await watchStatsFor(d, ns.mcrd, pid, plan.statsSeconds * 1000);
       result.stats = {
-        cpu: stats.cpu,
-        overIdle: stats.cpu.total - result.idleCpu.total,
-        updates: stats.value.updates,
-        status: stats.value.error ? 'error' : 'ok',
-        ...(stats.value.error ? { detail: stats.value.error } : {}),
+        cpu: stats.steady,
+        overIdle: stats.steady.total - result.idleCpu.total,
+        updates: stats.updates,
+        ...(stats.first ? { first: stats.first } : {}),
+        status: stats.error ? 'error' : 'ok',
+        ...(stats.error ? { detail: stats.error } : {}),
       };
-      log(`  ${label} WatchStats at 1 s: CPU ${formatCpu(stats.cpu)}, ${stats.value.updates} updates${stats.value.error ? `, ${stats.value.error}` : ''}`);
+      const first = stats.first ? `first update after ${stats.first.seconds.toFixed(2)} s (CPU ${formatCpu(stats.first)}), then ` : '';
+      log(`  ${label} WatchStats at 1 s: ${first}CPU ${formatCpu(stats.steady)}, ${stats.updates} updates${stats.error ? `, ${stats.error}` : ''}`);
       await noteRestarts('WatchStats', before);
 
       // 6. mcrctl.
@@ -232,24 +236,44 @@ function skipRest(result: ShapeResult, why: string): void {
 }
 
 /** Reads a WatchStats stream of every rule at 1 s for `ms`. */
-async function watchStatsFor(d: MeasuredMcrd, ms: number): Promise<{ updates: number; error?: string }> {
+/** How long the first update of a WatchStats stream may take. */
+const FIRST_UPDATE_MS = 30_000;
+
+/**
+ * A WatchStats stream of every rule at 1 s: the CPU until its first update (which builds every rule's
+ * stats once), then over `ms` of steady updates, and the updates received in that window.
+ */
+async function watchStatsFor(
+  d: MeasuredMcrd,
+  ns: string,
+  pid: number,
+  ms: number,
+): Promise<{ steady: CpuWindow; first?: CpuWindow; updates: number; error?: string }> {
   const stream = d.client.watchStats({ intervalMs: STATS_INTERVAL_MS });
   let updates = 0;
   let error: string | undefined;
+  let arrived: () => void = () => undefined;
+  const firstUpdate = new Promise<void>((resolve) => (arrived = resolve));
   const reader = (async () => {
     try {
       for await (const update of stream) {
         void update;
         updates++;
+        arrived();
       }
     } catch (err) {
       error = describeError(err);
     }
+    arrived();
   })();
-  await sleep(ms);
+  const first = (await cpuDuring(ns, pid, () => Promise.race([firstUpdate, sleep(FIRST_UPDATE_MS)]))).cpu;
+  const before = updates;
+  const steady = (await cpuDuring(ns, pid, () => sleep(ms))).cpu;
+  const inWindow = updates - before;
   stream.cancel();
   await Promise.race([reader, sleep(2000)]);
-  return { updates, ...(error ? { error } : {}) };
+  if (before === 0 && !error) error = `no update within ${FIRST_UPDATE_MS / 1000} s`;
+  return { steady, ...(before > 0 ? { first } : {}), updates: inWindow, ...(error ? { error } : {}) };
 }
 
 export function formatCpu(c: CpuWindow): string {
