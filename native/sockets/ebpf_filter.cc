@@ -20,6 +20,19 @@ namespace {
 
 long Bpf(int cmd, bpf_attr* attr) { return syscall(__NR_bpf, cmd, attr, sizeof(*attr)); }
 
+// The verifier gives up with EAGAIN when a signal is pending (mcrd gets SIGCHLD from its workers, and
+// SIGPROF under --cpu-prof), which is no verdict on the program: load again, a few times.
+constexpr int kLoadAttempts = 10;
+
+int LoadProgram(bpf_attr* attr) {
+  int fd = -1;
+  for (int attempt = 0; attempt < kLoadAttempts; ++attempt) {
+    fd = static_cast<int>(Bpf(BPF_PROG_LOAD, attr));
+    if (fd >= 0 || (errno != EAGAIN && errno != EINTR)) break;
+  }
+  return fd;
+}
+
 uint64_t Pointer(const void* p) { return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(p)); }
 
 // Registers.
@@ -203,7 +216,7 @@ int LoadCaptureProgram(int map_fd) {
   attr.insn_cnt = static_cast<uint32_t>(program.size());
   attr.license = Pointer(kLicense);
   SetName(attr.prog_name, "mcr_capture");
-  const int fd = static_cast<int>(Bpf(BPF_PROG_LOAD, &attr));
+  const int fd = LoadProgram(&attr);
   if (fd >= 0) return fd;
   const int err = errno;
   std::string step = "bpf(BPF_PROG_LOAD socket filter)";
@@ -213,7 +226,7 @@ int LoadCaptureProgram(int map_fd) {
     attr.log_level = 1;
     attr.log_buf = Pointer(log.data());
     attr.log_size = static_cast<uint32_t>(log.size());
-    const int again = static_cast<int>(Bpf(BPF_PROG_LOAD, &attr));
+    const int again = LoadProgram(&attr);
     if (again >= 0) return again;  // refused once, accepted with a log: take it
     const std::string tail = Tail(std::string(log.data()), 3);
     if (!tail.empty()) step += ": verifier: " + tail;
