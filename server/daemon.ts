@@ -7,6 +7,7 @@ import path from 'path';
 
 import { native } from '../native';
 import { ApiServer } from './api/server';
+import { KnownRules } from './api/known-rules';
 import { ruleService } from './api/rule-service';
 import { statsService } from './api/stats-service';
 import { interfaceMessage, systemService } from './api/system-service';
@@ -177,7 +178,7 @@ export class Daemon {
       access: new AccessControl(options.tokens),
       maxStreams: options.limits.maxStreams,
       maxRequestBytes: options.limits.maxRequestBytes,
-    });
+    }, new KnownRules((name) => store.namedAsStored(name)));
     this.api = api;
     await api.listen(options.listen, options.tls, options.insecure, options.socketGroup);
     if (options.metrics) {

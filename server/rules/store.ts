@@ -202,6 +202,14 @@ export class RuleStore {
     this.changeListeners.push(listener);
   }
 
+  /**
+   * The durable rule named `name` itself, not a copy: for readers that only compare with it (the
+   * ApplyRules decoder recognizing stored rules, api/known-rules.ts). Never modify it or hand it out.
+   */
+  namedAsStored(name: string): Readonly<Rule> | undefined {
+    return this.rules.named(name);
+  }
+
   /** The rule with this id, else with this name (a copy). */
   find(ref: string): Rule | undefined {
     const rule = this.rules.find(ref);
