@@ -202,6 +202,11 @@ export class RuleStore {
     this.changeListeners.push(listener);
   }
 
+  /** The durable rule with this id itself, not a copy (see namedAsStored). */
+  asStored(id: string): Readonly<Rule> | undefined {
+    return this.rules.get(id);
+  }
+
   /**
    * The durable rule named `name` itself, not a copy: for readers that only compare with it (the
    * ApplyRules decoder recognizing stored rules, api/known-rules.ts). Never modify it or hand it out.

@@ -108,3 +108,15 @@ describe('ApplyRules: stored rules recognized by their bytes', () => {
     expect((answer as MalformedRequest).path).to.equal('rules[3].outputs[0].interface');
   });
 });
+
+describe('KnownRules.warm', () => {
+  it('runs through the rules it is given (removed ones included) in batches, and matches find the same definitions after it', async () => {
+    const rules = Array.from({ length: 1200 }, (_, i) => stored(i + 1));
+    const names = new Map(rules.map((rule) => [rule.name, rule]));
+    const known = new KnownRules((name) => names.get(name));
+    known.warm([...rules, undefined]);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const bytes = Buffer.from(Rule.encode(Rule.fromPartial(desired(rules[1100]))).finish());
+    expect(known.match(bytes, 0, bytes.length)).to.equal(definitionOf(rules[1100]));
+  });
+});
