@@ -72,8 +72,10 @@ function requireRef(ref: string): string {
 
 export function ruleService({ store, forwarder, limits, gate, events }: RuleServiceDeps): RuleServiceServer {
   const statusOf = (rule: Rule) => {
+    // Copied only when its reason is cut (a whole answer has 20,000 statuses).
     const status = forwarder.status(rule);
-    return { ...status, reason: cappedReason(status.reason) };
+    const reason = cappedReason(status.reason);
+    return reason === status.reason ? status : { ...status, reason };
   };
   const withStatus = (rule: Rule): Rule => ({ ...rule, status: statusOf(rule) });
   const listing = ruleListing(store);
