@@ -7,6 +7,7 @@ import path from 'path';
 
 import { native } from '../native';
 import { ApiServer } from './api/server';
+import { KnownRules } from './api/known-rules';
 import { ruleService } from './api/rule-service';
 import { statsService } from './api/stats-service';
 import { interfaceMessage, systemService } from './api/system-service';
@@ -160,6 +161,10 @@ export class Daemon {
     this.counterPoll = setInterval(() => collector.forgetDeletedRules(), FORGET_DELETED_MS);
 
     const gate = this.gate;
+    // Stored rules an ApplyRules body is read against, their encodings made ahead as they change
+    // (those of the rules opened with the store are made by the first ApplyRules that needs them).
+    const knownRules = new KnownRules((name) => store.namedAsStored(name));
+    store.onChange((ids) => knownRules.warm(ids.map((id) => store.asStored(id))));
     const api = new ApiServer({
       'mcr.v1.RuleService': ruleService({ store, forwarder, limits, gate, events }),
       'mcr.v1.SystemService': systemService({
@@ -177,7 +182,7 @@ export class Daemon {
       access: new AccessControl(options.tokens),
       maxStreams: options.limits.maxStreams,
       maxRequestBytes: options.limits.maxRequestBytes,
-    });
+    }, knownRules);
     this.api = api;
     await api.listen(options.listen, options.tls, options.insecure, options.socketGroup);
     if (options.metrics) {

@@ -22,7 +22,7 @@ export function applyView(response: ApplyRulesResponse): string {
     ['removed', response.removed],
     ['unchanged', response.unchanged],
   ];
-  const whole = response.view === ApplyRulesView.APPLY_RULES_VIEW_UNSPECIFIED;
+  const whole = response.view === ApplyRulesView.APPLY_RULES_VIEW_UNSPECIFIED || response.view === ApplyRulesView.APPLY_RULES_VIEW_CHANGES;
   const rows = groups.flatMap(([change, list]) =>
     list.map((rule) => {
       const outputs = rule.outputs.map(formatOutput).join('\n') || '-';
@@ -41,6 +41,7 @@ export function applyView(response: ApplyRulesResponse): string {
 /** Said when mcrd answered a large apply with less than whole rules (ApplyRulesView). */
 function viewNote(view: ApplyRulesView): string {
   if (view === ApplyRulesView.APPLY_RULES_VIEW_BASIC) return '(the set is large: mcrd answered with ids and names only; see `mcrctl rule list`)\n';
+  if (view === ApplyRulesView.APPLY_RULES_VIEW_CHANGES) return '(the unchanged rules are only counted)\n';
   if (view === ApplyRulesView.APPLY_RULES_VIEW_COUNTS) return '(the set is large: mcrd answered with counts only; see `mcrctl rule list`)\n';
   return '';
 }

@@ -2,6 +2,8 @@
  * The answer of an ApplyRules, in the view asked for, and never larger than one message may be: an
  * apply of 20,000 rules is made whatever the size of its answer, so an answer that would pass
  * MAX_RESPONSE_BYTES comes in a smaller view (whole rules, then BASIC, then COUNTS), saying which.
+ * The CHANGES view carries the added, changed and removed rules whole and only counts the others;
+ * when even that would not fit, it comes as COUNTS.
  */
 import { ApplyRulesResponse, ApplyRulesView, Rule } from '../../gen/mcr/v1/rules';
 import { MAX_RESPONSE_BYTES } from './message-limits';
@@ -43,7 +45,8 @@ function fits(answer: ApplyRulesResponse, largestRule: number): boolean {
 
 /**
  * The ApplyRulesResponse of `lists` (rules whole) in `asked` view, or the smallest view it must come
- * down to: UNSPECIFIED (whole) -> BASIC -> COUNTS.
+ * down to: UNSPECIFIED (whole) -> BASIC -> COUNTS, or CHANGES -> COUNTS. `lists.unchanged` is not read
+ * for CHANGES or COUNTS beyond its length.
  */
 export function applyAnswer(lists: Lists, fields: { storeGeneration: bigint; dryRun: boolean }, asked: ApplyRulesView): ApplyRulesResponse {
   const counts = {
@@ -61,6 +64,12 @@ export function applyAnswer(lists: Lists, fields: { storeGeneration: bigint; dry
     ...counts,
     view,
   });
+  if (asked === ApplyRulesView.APPLY_RULES_VIEW_CHANGES) {
+    // The unchanged rules are only counted: the answer costs what changed, whatever is stored.
+    const changes = answer(ApplyRulesView.APPLY_RULES_VIEW_CHANGES, { ...lists, unchanged: [] });
+    if (fits(changes, LARGEST_RULE_BYTES)) return changes;
+    return answer(ApplyRulesView.APPLY_RULES_VIEW_COUNTS, EMPTY);
+  }
   if (asked === ApplyRulesView.APPLY_RULES_VIEW_UNSPECIFIED) {
     const whole = answer(ApplyRulesView.APPLY_RULES_VIEW_UNSPECIFIED, lists);
     if (fits(whole, LARGEST_RULE_BYTES)) return whole;

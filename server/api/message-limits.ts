@@ -41,7 +41,8 @@ export const REASON_MAX_BYTES = 1024;
 
 /** `reason` cut to REASON_MAX_BYTES of UTF-8, ending "... (cut)" when it was longer. */
 export function cappedReason(reason: string): string {
-  if (Buffer.byteLength(reason) <= REASON_MAX_BYTES) return reason;
+  // A UTF-16 unit is at most 3 bytes of UTF-8: a short reason needs no count (a status per rule of 20,000).
+  if (reason.length * 3 <= REASON_MAX_BYTES || Buffer.byteLength(reason) <= REASON_MAX_BYTES) return reason;
   const marker = '... (cut)';
   let kept = reason.slice(0, REASON_MAX_BYTES - marker.length);
   while (Buffer.byteLength(kept) + marker.length > REASON_MAX_BYTES) kept = kept.slice(0, -1);

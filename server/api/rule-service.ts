@@ -72,8 +72,10 @@ function requireRef(ref: string): string {
 
 export function ruleService({ store, forwarder, limits, gate, events }: RuleServiceDeps): RuleServiceServer {
   const statusOf = (rule: Rule) => {
+    // Copied only when its reason is cut (a whole answer has 20,000 statuses).
     const status = forwarder.status(rule);
-    return { ...status, reason: cappedReason(status.reason) };
+    const reason = cappedReason(status.reason);
+    return reason === status.reason ? status : { ...status, reason };
   };
   const withStatus = (rule: Rule): Rule => ({ ...rule, status: statusOf(rule) });
   const listing = ruleListing(store);
@@ -99,11 +101,13 @@ export function ruleService({ store, forwarder, limits, gate, events }: RuleServ
         await settle(forwarder.syncChanges(), arrivedAt);
       }
       const shown = req.dryRun ? validated : withStatus;
-      // Statuses are looked up only for the whole view (a BASIC or COUNTS answer has none).
+      // Statuses are looked up only for the rules a view carries whole (BASIC and COUNTS have none;
+      // CHANGES only counts the unchanged rules).
       const whole = req.view === ApplyRulesView.APPLY_RULES_VIEW_UNSPECIFIED;
+      const changes = whole || req.view === ApplyRulesView.APPLY_RULES_VIEW_CHANGES;
       const lists = {
-        added: whole ? applied.added.map(shown) : applied.added,
-        changed: whole ? applied.changed.map(shown) : applied.changed,
+        added: changes ? applied.added.map(shown) : applied.added,
+        changed: changes ? applied.changed.map(shown) : applied.changed,
         removed: applied.removed,
         unchanged: whole ? applied.unchanged.map(withStatus) : applied.unchanged,
       };

@@ -25,6 +25,7 @@ import { DescriptorSet } from './descriptor-set';
 import { addReflection } from './reflection/service';
 import { StreamLimit } from './stream-limit';
 import { acceptPreEncoded } from './pre-encoded';
+import type { KnownRules } from './known-rules';
 import { refuseMalformed, strictDefinition } from './strict-requests';
 import type { Listener, TlsFiles } from '../config/options';
 
@@ -99,7 +100,8 @@ export class ApiServer {
   readonly streams: StreamLimit;
   private readonly open = new OpenStreams();
 
-  constructor(implementations: Implementations, policy: CallPolicy) {
+  /** `knownRules`: stored rules an ApplyRules body is read against (strict-requests.ts). */
+  constructor(implementations: Implementations, policy: CallPolicy, knownRules?: KnownRules) {
     // Every answer fits in what any client accepts by default (message-limits.ts); the lists page to fit.
     this.server = new Server({ 'grpc.max_receive_message_length': policy.maxRequestBytes, 'grpc.max_send_message_length': MAX_RESPONSE_BYTES });
     this.streams = new StreamLimit(policy.maxStreams);
@@ -112,7 +114,7 @@ export class ApiServer {
       // malformed body is only diagnosed to a caller whose token passed.
       const bodyChecked = checkedImplementation(definition, implementation, refuseMalformed);
       const checked = checkedImplementation(definition, policy.access.guard(definition, bodyChecked), checkProtocol);
-      this.server.addService(acceptPreEncoded(strictDefinition(definition, schemas)), this.streams.apply(definition, this.open.apply(definition, checked)));
+      this.server.addService(acceptPreEncoded(strictDefinition(definition, schemas, knownRules)), this.streams.apply(definition, this.open.apply(definition, checked)));
     }
     this.health.addToServer(this.server);
     addReflection(this.server, descriptors);

@@ -11,7 +11,10 @@
 import { Metadata, ServiceDefinition, status } from '@grpc/grpc-js';
 import { DescMessage, Registry } from '@bufbuild/protobuf';
 
+import type { Rule } from '../../gen/mcr/v1/rules';
+import { APPLY_RULES_PATH, decodeApplyRulesRequest, recognizeStoredRules } from './apply-request';
 import { ApiError } from './errors';
+import type { KnownRules } from './known-rules';
 import { checkWire } from './wire-check';
 
 /** What a malformed body decodes to: the refusal its call is answered with. */
@@ -41,19 +44,25 @@ function malformed(typeName: string, fieldPath: string, detail: string): Malform
   return new MalformedRequest(new ApiError(status.INVALID_ARGUMENT, undefined, message, extras), fieldPath);
 }
 
-/** `definition` with each method's requestDeserialize checking the body first, and never throwing. */
-export function strictDefinition(definition: ServiceDefinition, schemas: Registry): ServiceDefinition {
+/**
+ * `definition` with each method's requestDeserialize checking the body first, and never throwing.
+ * With `knownRules`, an ApplyRules body's rules that are stored rules as they are are recognized by
+ * their bytes, and neither walked nor decoded again (apply-request.ts).
+ */
+export function strictDefinition(definition: ServiceDefinition, schemas: Registry, knownRules?: KnownRules): ServiceDefinition {
   const strict: Record<string, ServiceDefinition[string]> = {};
   for (const [name, method] of Object.entries(definition)) {
     const input = inputOf(schemas, method.path);
     const decode = method.requestDeserialize;
+    const known = method.path === APPLY_RULES_PATH ? knownRules : undefined;
     strict[name] = {
       ...method,
       requestDeserialize: (bytes: Buffer): unknown => {
-        const problem = checkWire(input, bytes);
+        const recognized = known && new Map<number, Rule>();
+        const problem = checkWire(input, bytes, recognized && recognizeStoredRules(known!, bytes, recognized));
         if (problem) return malformed(input.typeName, problem.path, problem.detail);
         try {
-          return decode(bytes);
+          return recognized ? decodeApplyRulesRequest(bytes, recognized) : decode(bytes);
         } catch (err) {
           // Bytes the check passed but the generated decoder refused: still the client's bytes.
           return malformed(input.typeName, '', err instanceof Error ? err.message : String(err));

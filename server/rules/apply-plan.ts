@@ -66,7 +66,10 @@ export function planApply(current: RuleView, desired: readonly Rule[], options: 
   const sameAt = new Map<Rule, number>();
   same.forEach((rule, index) => rule && sameAt.set(rule, index));
   // Every violation of every rule in the details (the first one is the message).
-  const violations = desired.flatMap((rule, index) => (same[index] ? [] : ruleViolations(rule, limits, ruleField(index))));
+  const violations: RuleError[] = [];
+  desired.forEach((rule, index) => {
+    if (!same[index]) violations.push(...ruleViolations(rule, limits, ruleField(index)));
+  });
   if (violations.length > 0) throw violationsError(violations, 'INVALID_RULE');
   // A rule as it is stored stands as given (its id, name and input are those of a valid rule).
   const definitions = desired.map((rule, index) => (same[index] ? rule : validateRuleDefinition(rule, limits, ruleField(index))));
@@ -131,8 +134,9 @@ export function planApply(current: RuleView, desired: readonly Rule[], options: 
  */
 function storedAsIs(current: RuleView, desired: Rule): Rule | undefined {
   let candidate: Rule | undefined;
+  const named = !desired.id && desired.name ? current.named(desired.name) : undefined;
   if (desired.id) candidate = current.get(desired.id);
-  else if (desired.name && current.named(desired.name)) candidate = current.named(desired.name);
+  else if (named) candidate = named;
   else if (desired.input) {
     const keyed = current.keyed(matchKey(desired.input));
     candidate = keyed && keyed.id === derivedIdOf(keyed) ? keyed : undefined;

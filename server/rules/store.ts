@@ -212,6 +212,19 @@ export class RuleStore {
     return this.rules.sorted();
   }
 
+  /** The durable rule with this id itself, not a copy (see namedAsStored). */
+  asStored(id: string): Readonly<Rule> | undefined {
+    return this.rules.get(id);
+  }
+
+  /**
+   * The durable rule named `name` itself, not a copy: for readers that only compare with it (the
+   * ApplyRules decoder recognizing stored rules, api/known-rules.ts). Never modify it or hand it out.
+   */
+  namedAsStored(name: string): Readonly<Rule> | undefined {
+    return this.rules.named(name);
+  }
+
   /** The rule with this id, else with this name (a copy). */
   find(ref: string): Rule | undefined {
     const rule = this.rules.find(ref);

@@ -2,12 +2,13 @@
  * ApplyRules against the real mcrd: a dry run reports exactly the diff the real apply then makes;
  * applying the same set again is a no-op (generation unchanged) and, while a stream flows, neither
  * that nor a change to another rule disturbs the untouched rule (it keeps counting and delivers every
- * packet); a stale expected_generation is ABORTED; one invalid rule refuses the whole set.
+ * packet); the CHANGES view answers what changed whole and counts the rest; a stale
+ * expected_generation is ABORTED; one invalid rule refuses the whole set.
  */
 import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
 
-import { ApplyRulesResponse, DeepPartial, Rule } from '../../gen/mcr/v1/rules';
+import { ApplyRulesResponse, ApplyRulesView, DeepPartial, Rule, RuleState } from '../../gen/mcr/v1/rules';
 import { connect, McrClient as LibraryClient } from '../../clients/lib';
 import { useRelay } from '../support/fixture';
 import { grpcFailure, namesField, statusName } from '../support/grpc';
@@ -124,6 +125,24 @@ describe('e2e: ApplyRules', function () {
     const after = (await mcr.listRules()).rules.find((r) => r.name === 'cam-a')!;
     expect(after.generation, 'cam-a was never changed').to.equal(a.generation);
     expect((await client.getStats(a.id))[0].packetsReceived).to.equal(BigInt(PACKETS));
+  });
+
+  it('the CHANGES view answers the changed rules whole, with their status, and only counts the unchanged', async () => {
+    await mcr.applyRules({ rules: SET_2, replace: true });
+    await waitForWorkersInSync(relay.client, WORKERS);
+    const oneChange = [SET_2[0], rule('cam-b', 2), SET_2[2]];
+    const dry = await mcr.applyRules({ rules: oneChange, replace: true, dryRun: true });
+    const changes = await mcr.applyRules({ rules: oneChange, replace: true, view: ApplyRulesView.APPLY_RULES_VIEW_CHANGES });
+    expect(changes.view).to.equal(ApplyRulesView.APPLY_RULES_VIEW_CHANGES);
+    expect(comparable(changes)).to.deep.equal({ ...comparable(dry), unchanged: [] });
+    expect([changes.addedCount, changes.changedCount, changes.removedCount, changes.unchangedCount]).to.deep.equal([0, 1, 0, 2]);
+    expect(changes.changed[0].status?.state, 'a changed rule comes with its status').to.not.equal(RuleState.RULE_STATE_UNSPECIFIED);
+    expect(changes.changed[0].status?.state).to.not.equal(RuleState.RULE_STATE_VALIDATED);
+    const again = await mcr.applyRules({ rules: oneChange, replace: true, view: ApplyRulesView.APPLY_RULES_VIEW_CHANGES });
+    expect([again.added, again.changed, again.removed, again.unchanged, again.unchangedCount]).to.deep.equal([[], [], [], [], 3]);
+    expect(again.storeGeneration).to.equal(changes.storeGeneration);
+    await mcr.applyRules({ rules: SET_2, replace: true });
+    await waitForWorkersInSync(relay.client, WORKERS);
   });
 
   it('a stale expected_generation is ABORTED; the current one applies', async () => {

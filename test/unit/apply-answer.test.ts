@@ -69,4 +69,20 @@ describe('ApplyRules answer views', () => {
       true,
     ]);
   });
+
+  it('answers the CHANGES view with what changed whole and the unchanged rules only counted', () => {
+    const lists = { added: rules(1, 4), changed: rules(2, 2), removed: rules(1, 1), unchanged: rules(20_000, 4) };
+    const answer = applyAnswer(lists, FIELDS, ApplyRulesView.APPLY_RULES_VIEW_CHANGES);
+    expect(answer.view).to.equal(ApplyRulesView.APPLY_RULES_VIEW_CHANGES);
+    expect([answer.added, answer.changed, answer.removed, answer.unchanged]).to.deep.equal([lists.added, lists.changed, lists.removed, []]);
+    expect([answer.addedCount, answer.changedCount, answer.removedCount, answer.unchangedCount]).to.deep.equal([1, 2, 1, 20_000]);
+    expect(size(answer)).to.be.below(2_000);
+  });
+
+  it('answers the CHANGES view in counts only when the changes themselves would not fit', () => {
+    const added = rules(3_000, 64);
+    const answer = applyAnswer({ added, changed: [], removed: [], unchanged: rules(5, 1) }, FIELDS, ApplyRulesView.APPLY_RULES_VIEW_CHANGES);
+    expect(answer.view).to.equal(ApplyRulesView.APPLY_RULES_VIEW_COUNTS);
+    expect([answer.added.length, answer.addedCount, answer.unchangedCount]).to.deep.equal([0, 3_000, 5]);
+  });
 });
