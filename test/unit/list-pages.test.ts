@@ -24,6 +24,7 @@ import { encodePageToken, queryFingerprint, sizeInList } from '../../server/api/
 import { filterQuery } from '../../server/api/rule-filter';
 import { ruleService } from '../../server/api/rule-service';
 import { PAGE_READING_REUSE_MS, statsService } from '../../server/api/stats-service';
+import { acceptPreEncoded } from '../../server/api/pre-encoded';
 import { EventBus } from '../../server/events/bus';
 import type { Forwarder } from '../../server/forwarding/forwarder';
 import type { StatsCollector } from '../../server/stats/collector';
@@ -100,7 +101,7 @@ describe('list pages through the client library', function () {
     server = new grpc.Server({ 'grpc.max_send_message_length': MAX_RESPONSE_BYTES });
     const gate = { closing: false };
     server.addService(RuleServiceService, ruleService({ store, forwarder, limits: { maxRules: 100_000, maxOutputsPerRule: OUTPUTS }, gate, events: new EventBus() }));
-    server.addService(StatsServiceService, statsService({ store, collector, gate, ruleState: (rule) => forwarder.status(rule).state, maxWatchers: 4, pageReadingReuseMs: 60_000 }));
+    server.addService(acceptPreEncoded(StatsServiceService), statsService({ store, collector, gate, ruleState: (rule) => forwarder.status(rule).state, maxWatchers: 4, pageReadingReuseMs: 60_000 }));
     await new Promise<void>((resolve, reject) => server.bindAsync(`unix:${socket}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
     client = connect({ socket, timeoutMs: 30_000 });
   });
