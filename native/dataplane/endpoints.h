@@ -13,10 +13,18 @@
 
 namespace mcr {
 
+// What an epoll event of the engine names (epoll_event.data.ptr): an input or a sender.
+struct Watched {
+  enum class Kind : uint8_t { kInput, kSender };
+  explicit Watched(Kind kind) : kind(kind) {}
+  const Kind kind;
+};
+
 // An AF_PACKET capture socket, read by the data-plane thread when epoll reports it readable.
-struct Input {
+struct Input : Watched {
   // `shared`: the input's counters in the counter region (null: its own).
-  Input(uint32_t handle, int fd, InputCounters* shared = nullptr) : handle(handle), fd(fd), counters(shared ? shared : &own) {}
+  Input(uint32_t handle, int fd, InputCounters* shared = nullptr)
+      : Watched(Kind::kInput), handle(handle), fd(fd), counters(shared ? shared : &own) {}
 
   const uint32_t handle;
   UniqueFd fd;
@@ -29,8 +37,11 @@ struct Input {
 
 // An unconnected UDP socket bound to one interface with one TTL and TOS: every output through that
 // interface with those settings sends through it (docs/decisions/0035-shared-egress-sockets.md).
-struct Sender {
-  Sender(uint32_t handle, int fd) : handle(handle), fd(fd) {}
+// The supervisor sets IP_RECVERR on it: ICMP errors about its destinations queue on the socket's
+// error queue, which the engine watches (EPOLLERR) and drains (SendErrors), charging each error to
+// the output with that destination (docs/decisions/0043-icmp-errors-per-output.md).
+struct Sender : Watched {
+  Sender(uint32_t handle, int fd) : Watched(Kind::kSender), handle(handle), fd(fd) {}
 
   const uint32_t handle;
   UniqueFd fd;
@@ -60,6 +71,11 @@ struct Output {
   // EMSGSIZE (larger than the route's MTU allows unfragmented), and to 0 on EIO (the device
   // cannot offload the checksum GSO needs), after which this output sends one message per packet.
   uint32_t gsoBelow = UINT32_MAX;
+
+  // Data-plane thread only: an error the network reported about this destination (ICMP, read from
+  // the sender's error queue), not yet counted. The output's next queued packet is counted as failed
+  // with it instead of being sent, as a connected socket's next send failed (0: none).
+  int pendingError = 0;
 };
 
 }  // namespace mcr

@@ -92,7 +92,7 @@ Engine::Engine(int core, uint32_t batch, std::function<void()> wakeTraceReader, 
   wakeup_.Reset(CheckSyscall(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd"));
   epoll_event event{};
   event.events = EPOLLIN;
-  event.data.ptr = nullptr;  // the wake-up eventfd; inputs carry their Input*
+  event.data.ptr = nullptr;  // the wake-up eventfd; inputs and senders carry their Watched*
   CheckSyscall(epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, wakeup_.get(), &event), "epoll_ctl ADD (eventfd)");
 
   current_ = Table::Build({}, inputs_, outputs_, nullptr);
@@ -170,13 +170,30 @@ void Engine::AddSender(uint32_t handle, int fd) {
   CollectRetired();
   if (senders_.count(handle)) throw ArgumentError("sender handle " + std::to_string(handle) + " is already in use");
   RequireSocket(fd, AF_INET, SOCK_DGRAM, "AF_INET SOCK_DGRAM (UDP) socket");
-  senders_.emplace(handle, std::make_shared<const Sender>(handle, fd));
+  auto sender = std::make_unique<Sender>(handle, fd);
+  // No events asked for: epoll reports EPOLLERR (a queued error) regardless.
+  epoll_event event{};
+  event.events = 0;
+  event.data.ptr = static_cast<Watched*>(sender.get());
+  if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &event) < 0) {
+    const int err = errno;
+    sender->fd.Release();  // the caller keeps it
+    throw SyscallError("epoll_ctl ADD (sender " + std::to_string(handle) + ")", err);
+  }
+  senders_.emplace(handle, std::shared_ptr<const Sender>(sender.release(), [this](const Sender* s) { Unwatch(s); }));
+}
+
+void Engine::Unwatch(const Sender* sender) {
+  // The supervisor holds the same socket: closing this fd alone would leave it in the epoll set.
+  epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, sender->fd.get(), nullptr);
+  Retire(std::shared_ptr<const Sender>(sender));
 }
 
 void Engine::RemoveSender(uint32_t handle) {
   RequireOpen();
   CollectRetired();
-  // The thread reaches a sender only through outputs, which hold it (see RemoveOutput).
+  // The thread reaches a sender through outputs, which hold it (see RemoveOutput), and through
+  // EPOLLERR events, which Unwatch covers once the last output is gone.
   if (senders_.erase(handle) == 0) throw ArgumentError("unknown sender handle " + std::to_string(handle));
 }
 
@@ -246,7 +263,7 @@ uint64_t Engine::Install(std::vector<RuleSpec> specs) {
 void Engine::Arm(Input& input) {
   epoll_event event{};
   event.events = EPOLLIN;
-  event.data.ptr = &input;
+  event.data.ptr = static_cast<Watched*>(&input);
   CheckSyscall(epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, input.fd.get(), &event), "epoll_ctl ADD (input " + std::to_string(input.handle) + ")");
   input.armed = true;
 }
@@ -309,12 +326,19 @@ void Engine::Run() {
       if (errno == EINTR) continue;
       return;  // EBADF/EINVAL: the epoll set is gone, which only Close() does after stopping
     }
+    // Errors first: an error the network reported before these packets arrived fails the next
+    // packet to that destination, not a later one.
     for (int i = 0; i < ready; ++i) {
-      if (events[i].data.ptr == nullptr) {
+      const Watched* watched = static_cast<const Watched*>(events[i].data.ptr);
+      if (watched == nullptr) {
         DrainWakeups();
-      } else {
-        forwarder_.Serve(*static_cast<Input*>(events[i].data.ptr), published_);
+      } else if (watched->kind == Watched::Kind::kSender) {
+        sendErrors_.Drain(*static_cast<const Sender*>(watched), *published_.load(std::memory_order_acquire));
       }
+    }
+    for (int i = 0; i < ready; ++i) {
+      Watched* watched = static_cast<Watched*>(events[i].data.ptr);
+      if (watched != nullptr && watched->kind == Watched::Kind::kInput) forwarder_.Serve(*static_cast<Input*>(watched), published_);
     }
   }
 }
