@@ -13,18 +13,10 @@
 
 namespace mcr {
 
-// What an epoll event of the engine names (epoll_event.data.ptr): an input or a sender.
-struct Watched {
-  enum class Kind : uint8_t { kInput, kSender };
-  explicit Watched(Kind kind) : kind(kind) {}
-  const Kind kind;
-};
-
 // An AF_PACKET capture socket, read by the data-plane thread when epoll reports it readable.
-struct Input : Watched {
+struct Input {
   // `shared`: the input's counters in the counter region (null: its own).
-  Input(uint32_t handle, int fd, InputCounters* shared = nullptr)
-      : Watched(Kind::kInput), handle(handle), fd(fd), counters(shared ? shared : &own) {}
+  Input(uint32_t handle, int fd, InputCounters* shared = nullptr) : handle(handle), fd(fd), counters(shared ? shared : &own) {}
 
   const uint32_t handle;
   UniqueFd fd;
@@ -40,11 +32,15 @@ struct Input : Watched {
 // The supervisor sets IP_RECVERR on it: ICMP errors about its destinations queue on the socket's
 // error queue, which the engine watches (EPOLLERR) and drains (SendErrors), charging each error to
 // the output with that destination (docs/decisions/0043-icmp-errors-per-output.md).
-struct Sender : Watched {
-  Sender(uint32_t handle, int fd) : Watched(Kind::kSender), handle(handle), fd(fd) {}
+struct Sender {
+  Sender(uint32_t handle, int fd, uint64_t serial) : handle(handle), fd(fd), serial(serial) {}
 
   const uint32_t handle;
   UniqueFd fd;
+  // Names the sender in its epoll events, never reused (a handle may be): the data-plane thread
+  // finds the sender of an event through the published table (Table::SenderBySerial), so an event
+  // about a sender already gone finds nothing.
+  const uint64_t serial;
 };
 
 // A destination reached through a sender. Counters live with the rules that use it

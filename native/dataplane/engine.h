@@ -61,7 +61,7 @@ class Engine {
   // Returns the epoch tag after which the data-plane thread no longer touches it (nor its counters).
   uint64_t RemoveInput(uint32_t handle);
   // Takes ownership of `fd` (an unconnected UDP socket, IP_RECVERR set) when it succeeds, like
-  // AddInput. The socket joins the epoll set for its errors (EPOLLERR) until it is freed.
+  // AddInput. The socket is in the epoll set for its errors (EPOLLERR) until it is closed.
   void AddSender(uint32_t handle, int fd);
   // Forgets the handle (new outputs cannot name it). Outputs that use the sender keep it (and its
   // fd) alive: the fd is closed with the last of them.
@@ -122,10 +122,10 @@ class Engine {
   uint64_t Install(std::vector<RuleSpec> specs);
   // Adds the input to the epoll set (see Input::armed).
   void Arm(Input& input);
-  // A sender's last reference is gone: out of the epoll set, and freed (its fd closed) once the
-  // data-plane thread can no longer hold an event naming it.
-  void Unwatch(const Sender* sender);
+  // Reads the errors of the sender an epoll event names (data-plane thread).
+  void ServeErrors(uint64_t serial, const Table& table);
   SendErrors sendErrors_;  // data-plane thread only
+  uint64_t nextSenderSerial_ = 0;  // JavaScript thread
 
   std::vector<RuleSpec> specs_;                   // what current_ was built from (JavaScript thread)
   std::shared_ptr<const Table> current_;         // owned here (JavaScript thread)

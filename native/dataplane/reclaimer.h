@@ -1,4 +1,4 @@
-// Deferred destruction of objects the data-plane thread may still be using (tables, inputs, senders), without
+// Deferred destruction of objects the data-plane thread may still be using (tables, inputs), without
 // any lock on the packet path: a two-counter epoch scheme.
 //
 // The JavaScript thread unlinks an object (publishes a table without it, removes an input from
@@ -36,33 +36,20 @@ class Reclaimer {
     return tag;
   }
 
-  // JavaScript thread: frees what the data-plane thread can no longer reach. Freeing an object may
-  // retire others (a sender goes with the last output that uses it): they are freed by a later call.
+  // JavaScript thread: frees what the data-plane thread can no longer reach.
   void Collect() {
     const uint64_t seen = seen_.load(std::memory_order_acquire);
-    std::vector<std::shared_ptr<const void>> freeing;
     size_t kept = 0;
     for (size_t i = 0; i < retired_.size(); ++i) {
-      if (retired_[i].first <= seen) {
-        freeing.push_back(std::move(retired_[i].second));
-        continue;
-      }
+      if (retired_[i].first <= seen) continue;
       if (i != kept) retired_[kept] = std::move(retired_[i]);
       ++kept;
     }
     retired_.resize(kept);
-    freeing.clear();  // after retired_ is consistent: may call Retire
   }
 
-  // JavaScript thread, once the data-plane thread has stopped: frees everything, including what
-  // freeing retires.
-  void CollectAll() {
-    while (!retired_.empty()) {
-      std::vector<std::pair<uint64_t, std::shared_ptr<const void>>> freeing;
-      freeing.swap(retired_);
-      freeing.clear();
-    }
-  }
+  // JavaScript thread, once the data-plane thread has stopped: frees everything.
+  void CollectAll() { retired_.clear(); }
 
   size_t pending() const { return retired_.size(); }
 

@@ -19,8 +19,9 @@ namespace mcr {
 
 class SendErrors {
  public:
-  // Errors read from one sender per wake-up: more stay queued (epoll reports the sender again at the
-  // next turn), so that a flood of ICMP cannot hold up forwarding.
+  // Errors read from one sender per wake-up: more stay queued and epoll reports the sender again at
+  // the next turn (the kernel signals the socket when an error is read while others remain), so
+  // that a flood of ICMP cannot hold up forwarding.
   static constexpr int kPerWakeup = 64;
 
   // Reads up to kPerWakeup queued errors of `sender` and sets each one's Output::pendingError, the

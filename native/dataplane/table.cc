@@ -63,6 +63,11 @@ Output* Table::OutputFor(const Sender* sender, const sockaddr_in& destination) c
   return found->output;
 }
 
+const Sender* Table::SenderBySerial(uint64_t serial) const {
+  const auto found = std::lower_bound(senders_.begin(), senders_.end(), std::make_pair(serial, static_cast<const Sender*>(nullptr)));
+  return found != senders_.end() && found->first == serial ? found->second : nullptr;
+}
+
 const TraceSpec& Table::AddTrace(const RuleSpec& spec) {
   TraceSpec trace{spec.traceEvery, spec.traceSnap, 0, static_cast<uint32_t>(spec.id.size()), {}};
   std::memcpy(trace.id, spec.id.data(), spec.id.size());
@@ -180,6 +185,12 @@ std::unique_ptr<const Table> Table::Build(const std::vector<RuleSpec>& specs, co
                                          [](const Destination& a, const Destination& b) { return !(a < b) && !(b < a); }),
                              table->destinations_.end());
   table->destinations_.shrink_to_fit();
+  for (const Destination& destination : table->destinations_) {
+    const Sender* sender = destination.output->sender.get();
+    if (table->senders_.empty() || table->senders_.back().second != sender) table->senders_.emplace_back(sender->serial, sender);
+  }
+  std::sort(table->senders_.begin(), table->senders_.end());
+  table->senders_.erase(std::unique(table->senders_.begin(), table->senders_.end()), table->senders_.end());
   return table;
 }
 

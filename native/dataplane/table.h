@@ -8,6 +8,7 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "dataplane/counter_region.h"
@@ -101,6 +102,9 @@ class Table {
   // The output of this table that sends to `destination` through `sender` (null: none), to charge
   // an error the network reported about that destination to. Lock- and allocation-free.
   Output* OutputFor(const Sender* sender, const sockaddr_in& destination) const;
+  // The sender with this serial that the table's outputs send through (null: none). Lock- and
+  // allocation-free; the sender lives at least as long as the table.
+  const Sender* SenderBySerial(uint64_t serial) const;
 
   // In setRules order.
   const std::vector<Rule>& rules() const { return rules_; }
@@ -152,6 +156,7 @@ class Table {
     }
   };
   std::vector<Destination> destinations_;
+  std::vector<std::pair<uint64_t, const Sender*>> senders_;  // by serial: SenderBySerial's binary search
 };
 
 }  // namespace mcr
