@@ -17,9 +17,9 @@ void SendErrors::Drain(const Sender& sender, const Table& table) {
     if (recvmsg(fd, &message, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) {
       if (errno == EINTR) continue;
       if (read == 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        // EPOLLERR with nothing queued: an error the queue had no room for left only the socket's
-        // pending error, which epoll keeps reporting and which would fail the next send to any
-        // destination. Reading SO_ERROR clears it; the error itself cannot be attributed.
+        // Reported with nothing queued: already read at an earlier turn, or an error the queue had
+        // no room for, which left only the socket's pending error (it would fail the next send to
+        // any destination). Reading SO_ERROR clears it; such an error cannot be attributed.
         int pending = 0;
         socklen_t length = sizeof pending;
         getsockopt(fd, SOL_SOCKET, SO_ERROR, &pending, &length);
