@@ -239,6 +239,16 @@ function udpOutDatagrams(): number {
   return Number(values[names.indexOf('OutDatagrams')]);
 }
 
+/** User + system CPU time, in clock ticks, of this process's data-plane thread (named mcr-dataplane; one Dataplane open). */
+function dataplaneCpuTicks(): number {
+  const tasks = fs.readdirSync('/proc/self/task').filter((tid) => fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() === 'mcr-dataplane');
+  if (tasks.length !== 1) throw new Error(`expected one mcr-dataplane thread, found ${tasks.length}`);
+  // Fields after the command name (which is in parentheses): utime and stime are the 12th and 13th.
+  const stat = fs.readFileSync(`/proc/self/task/${tasks[0]}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
 /** What /proc says fd is ("socket:[123]"), or null when it is closed. */
 function fdTarget(fd: number): string | null {
   try {
@@ -657,6 +667,15 @@ const scenarios: Record<string, () => Promise<void>> = {
     await sender.send(payloads(1, 4), 5000);
     await waitFor('the next packet of rule mixed', () => rule(dp.ruleCounters(), 'mixed').packets === 201n);
     expect(rule(dp.ruleCounters(), 'mixed').outputs[1].errUnreachable, 'output 11 after the flood').to.equal(refusedBefore + 1n);
+
+    // Errors on a sender no installed rule uses are left queued, and do not keep the thread busy
+    // (epoll tells it of each new error once).
+    dp.setRules([]);
+    throughSender(`for _ in range(40):\n    try:\n        s.sendto(b'x', ('${LOOPBACK}', 6998))\n    except ConnectionRefusedError:\n        pass`);
+    expect(throughSender(queued).trim(), 'errors left queued').to.equal('queued');
+    const ticksBefore = dataplaneCpuTicks();
+    await sleep(500);
+    expect(dataplaneCpuTicks() - ticksBefore, 'CPU ticks (1/100 s) of the data-plane thread in 500 ms').to.be.below(10);
 
     dp.close();
     sender.close();
