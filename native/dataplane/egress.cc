@@ -25,6 +25,14 @@ constexpr size_t kMaxGsoBytes = 65507;
 
 bool WouldBlock(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS; }
 
+// Errors an ICMP message is turned into (icmp_err_convert, time exceeded, parameter problem). With
+// IP_RECVERR the kernel also leaves the latest one as the socket's pending error, which fails the
+// next send through that socket whatever its destination (and is cleared by that send).
+bool ReportedByIcmp(int err) {
+  return err == ECONNREFUSED || err == EHOSTUNREACH || err == ENETUNREACH || err == EHOSTDOWN || err == ENONET ||
+         err == ENOPROTOOPT || err == EPROTO || err == EOPNOTSUPP || err == EMSGSIZE;
+}
+
 bool Unreachable(int err) {
   return err == ECONNREFUSED || err == EHOSTUNREACH || err == ENETUNREACH || err == EHOSTDOWN || err == ENETDOWN;
 }
@@ -91,10 +99,17 @@ void Egress::FlushAll() {
 }
 
 void Egress::Flush(Output& output) {
+  uint32_t node = output.pendingHead;
+  if (output.pendingError != 0) {
+    // The network reported an error about this destination since its last packet: this packet
+    // fails with it, as the next send of a connected socket did (decision 0043).
+    Settle(node, output.pendingError);
+    output.pendingError = 0;
+    node = nodes_[node].next;
+  }
   // Once the socket would block, the rest of this flush is counted without being tried: a full
   // socket buffer will not drain in the next microseconds, and other outputs must not wait for it.
   bool blocked = false;
-  uint32_t node = output.pendingHead;
   while (node != Output::kNone) {
     uint32_t count = 0;
     for (; node != Output::kNone && count < batch_; node = nodes_[node].next, ++count) {
@@ -171,6 +186,7 @@ void Egress::Settle(uint32_t node, int err, bool counted) {
 uint32_t Egress::SendRun(Output& output, uint32_t count) {
   uint32_t messages = Prepare(output, 0, 0, count);
   uint32_t done = 0;
+  uint32_t retried = UINT32_MAX;  // the message sent again after an error that may not be its own
   while (done < messages) {
     const uint32_t from = firstSegment_[done];
     Reserve(from, count, false);
@@ -185,6 +201,13 @@ uint32_t Egress::SendRun(Output& output, uint32_t count) {
     // sendmmsg reports an error only for the first message of the run it was given.
     const int err = sent < 0 ? errno : EAGAIN;
     if (WouldBlock(err)) return firstSegment_[done];
+    if (ReportedByIcmp(err) && retried != done) {
+      // Possibly the socket's pending error, left by an ICMP message about any of the sender's
+      // destinations and cleared by this call: its error queue says whose it was (SendErrors).
+      // Sent again, the message fails only if the error is its own (no route, for instance).
+      retried = done;
+      continue;
+    }
     const uint32_t first = firstSegment_[done];
     if (messages_[done].msg_hdr.msg_iovlen > 1 && (err == EINVAL || err == EMSGSIZE || err == EIO)) {
       // The kernel refused GSO for this size (or at all): stop grouping it, send the rest again.

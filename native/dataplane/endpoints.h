@@ -29,11 +29,18 @@ struct Input {
 
 // An unconnected UDP socket bound to one interface with one TTL and TOS: every output through that
 // interface with those settings sends through it (docs/decisions/0035-shared-egress-sockets.md).
+// The supervisor sets IP_RECVERR on it: ICMP errors about its destinations queue on the socket's
+// error queue, which the engine watches (EPOLLERR) and drains (SendErrors), charging each error to
+// the output with that destination (docs/decisions/0043-icmp-errors-per-output.md).
 struct Sender {
-  Sender(uint32_t handle, int fd) : handle(handle), fd(fd) {}
+  Sender(uint32_t handle, int fd, uint64_t serial) : handle(handle), fd(fd), serial(serial) {}
 
   const uint32_t handle;
   UniqueFd fd;
+  // Names the sender in its epoll events, never reused (a handle may be): the data-plane thread
+  // finds the sender of an event through the published table (Table::SenderBySerial), so an event
+  // about a sender already gone finds nothing.
+  const uint64_t serial;
 };
 
 // A destination reached through a sender. Counters live with the rules that use it
@@ -60,6 +67,11 @@ struct Output {
   // EMSGSIZE (larger than the route's MTU allows unfragmented), and to 0 on EIO (the device
   // cannot offload the checksum GSO needs), after which this output sends one message per packet.
   uint32_t gsoBelow = UINT32_MAX;
+
+  // Data-plane thread only: an error the network reported about this destination (ICMP, read from
+  // the sender's error queue), not yet counted. The output's next queued packet is counted as failed
+  // with it instead of being sent, as a connected socket's next send failed (0: none).
+  int pendingError = 0;
 };
 
 }  // namespace mcr

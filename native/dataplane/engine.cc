@@ -24,6 +24,11 @@ namespace {
 
 constexpr int kMaxEvents = 64;
 
+// epoll_event.data: null for the wake-up eventfd, an Input* for an input (aligned: low bit 0), and
+// the serial shifted left with the low bit set for a sender.
+uint64_t SenderEvent(uint64_t serial) { return serial << 1 | 1; }
+bool IsSenderEvent(uint64_t data) { return (data & 1) != 0; }
+
 // Throws ArgumentError unless `fd` is a socket of this domain and type.
 void RequireSocket(int fd, int domain, int type, const std::string& what) {
   int actualDomain = 0;
@@ -92,7 +97,7 @@ Engine::Engine(int core, uint32_t batch, std::function<void()> wakeTraceReader, 
   wakeup_.Reset(CheckSyscall(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd"));
   epoll_event event{};
   event.events = EPOLLIN;
-  event.data.ptr = nullptr;  // the wake-up eventfd; inputs carry their Input*
+  event.data.u64 = 0;  // the wake-up eventfd; inputs carry their Input*, senders their serial
   CheckSyscall(epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, wakeup_.get(), &event), "epoll_ctl ADD (eventfd)");
 
   current_ = Table::Build({}, inputs_, outputs_, nullptr);
@@ -170,13 +175,40 @@ void Engine::AddSender(uint32_t handle, int fd) {
   CollectRetired();
   if (senders_.count(handle)) throw ArgumentError("sender handle " + std::to_string(handle) + " is already in use");
   RequireSocket(fd, AF_INET, SOCK_DGRAM, "AF_INET SOCK_DGRAM (UDP) socket");
-  senders_.emplace(handle, std::make_shared<const Sender>(handle, fd));
+  auto sender = std::make_unique<Sender>(handle, fd, ++nextSenderSerial_);
+  // No events asked for: epoll reports EPOLLERR (a queued error) regardless. Edge-triggered: an
+  // error the thread cannot attribute (no published table names the sender) is not reported again
+  // and again; each new error reports the sender again.
+  epoll_event event{};
+  event.events = EPOLLET;
+  event.data.u64 = SenderEvent(sender->serial);
+  if (epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &event) < 0) {
+    const int err = errno;
+    sender->fd.Release();  // the caller keeps it
+    throw SyscallError("epoll_ctl ADD (sender " + std::to_string(handle) + ")", err);
+  }
+  const int epoll = epoll_.get();
+  senders_.emplace(handle, std::shared_ptr<const Sender>(sender.release(), [epoll](const Sender* s) {
+    // The supervisor holds the same socket: closing this fd alone would leave it in the epoll set.
+    // An event fetched before this names a serial no published table has any more.
+    epoll_ctl(epoll, EPOLL_CTL_DEL, s->fd.get(), nullptr);
+    delete s;
+  }));
+}
+
+void Engine::ServeErrors(uint64_t serial, const Table& table) {
+  const Sender* sender = table.SenderBySerial(serial);
+  if (sender == nullptr) return;  // no longer (or not yet) sent through: nothing to charge
+  // Errors left after one turn's reading report the sender again by themselves: reading an error
+  // while others remain signals the socket anew (sock_dequeue_err_skb), which re-arms the edge.
+  sendErrors_.Drain(*sender, table);
 }
 
 void Engine::RemoveSender(uint32_t handle) {
   RequireOpen();
   CollectRetired();
-  // The thread reaches a sender only through outputs, which hold it (see RemoveOutput).
+  // The thread reaches a sender only through outputs, which hold it (see RemoveOutput): its epoll
+  // events name its serial, which the thread looks up in the published table.
   if (senders_.erase(handle) == 0) throw ArgumentError("unknown sender handle " + std::to_string(handle));
 }
 
@@ -309,12 +341,19 @@ void Engine::Run() {
       if (errno == EINTR) continue;
       return;  // EBADF/EINVAL: the epoll set is gone, which only Close() does after stopping
     }
+    // Errors first: an error the network reported before these packets arrived fails the next
+    // packet to that destination, not a later one.
     for (int i = 0; i < ready; ++i) {
-      if (events[i].data.ptr == nullptr) {
+      const uint64_t data = events[i].data.u64;
+      if (data == 0) {
         DrainWakeups();
-      } else {
-        forwarder_.Serve(*static_cast<Input*>(events[i].data.ptr), published_);
+      } else if (IsSenderEvent(data)) {
+        ServeErrors(data >> 1, *published_.load(std::memory_order_acquire));
       }
+    }
+    for (int i = 0; i < ready; ++i) {
+      const uint64_t data = events[i].data.u64;
+      if (data != 0 && !IsSenderEvent(data)) forwarder_.Serve(*static_cast<Input*>(events[i].data.ptr), published_);
     }
   }
 }

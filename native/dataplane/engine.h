@@ -21,6 +21,7 @@
 #include "dataplane/endpoints.h"
 #include "dataplane/forwarder.h"
 #include "dataplane/reclaimer.h"
+#include "dataplane/send_errors.h"
 #include "dataplane/table.h"
 #include "common/fd.h"
 
@@ -59,7 +60,8 @@ class Engine {
   // Rules naming it stay installed and match nothing until an input with that handle is added.
   // Returns the epoch tag after which the data-plane thread no longer touches it (nor its counters).
   uint64_t RemoveInput(uint32_t handle);
-  // Takes ownership of `fd` (an unconnected UDP socket) when it succeeds, like AddInput.
+  // Takes ownership of `fd` (an unconnected UDP socket, IP_RECVERR set) when it succeeds, like
+  // AddInput. The socket is in the epoll set for its errors (EPOLLERR) until it is closed.
   void AddSender(uint32_t handle, int fd);
   // Forgets the handle (new outputs cannot name it). Outputs that use the sender keep it (and its
   // fd) alive: the fd is closed with the last of them.
@@ -120,6 +122,10 @@ class Engine {
   uint64_t Install(std::vector<RuleSpec> specs);
   // Adds the input to the epoll set (see Input::armed).
   void Arm(Input& input);
+  // Reads the errors of the sender an epoll event names (data-plane thread).
+  void ServeErrors(uint64_t serial, const Table& table);
+  SendErrors sendErrors_;  // data-plane thread only
+  uint64_t nextSenderSerial_ = 0;  // JavaScript thread
 
   std::vector<RuleSpec> specs_;                   // what current_ was built from (JavaScript thread)
   std::shared_ptr<const Table> current_;         // owned here (JavaScript thread)

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cstring>
 #include <unordered_set>
 
@@ -53,6 +54,18 @@ const Route* Table::Find(uint32_t input, uint32_t group, uint16_t port, uint32_t
   const Slot* slot = Lookup(Key{input, group, source, port});
   if (!slot && source != 0) slot = Lookup(Key{input, group, 0, port});
   return slot ? &slot->route : nullptr;
+}
+
+Output* Table::OutputFor(const Sender* sender, const sockaddr_in& destination) const {
+  const Destination key{reinterpret_cast<uintptr_t>(sender), destination.sin_addr.s_addr, destination.sin_port, nullptr};
+  const auto found = std::lower_bound(destinations_.begin(), destinations_.end(), key);
+  if (found == destinations_.end() || key < *found) return nullptr;
+  return found->output;
+}
+
+const Sender* Table::SenderBySerial(uint64_t serial) const {
+  const auto found = std::lower_bound(senders_.begin(), senders_.end(), std::make_pair(serial, static_cast<const Sender*>(nullptr)));
+  return found != senders_.end() && found->first == serial ? found->second : nullptr;
 }
 
 const TraceSpec& Table::AddTrace(const RuleSpec& spec) {
@@ -158,6 +171,26 @@ std::unique_ptr<const Table> Table::Build(const std::vector<RuleSpec>& specs, co
     table->inputs_.insert(spec.input);
     table->rules_.push_back(std::move(rule));
   }
+
+  // Each output once (rules share outputs); two outputs with one destination through one sender
+  // (which the supervisor never makes) share the errors: one of them is charged.
+  table->destinations_.reserve(table->targets_.size());
+  for (const Target& target : table->targets_) {
+    const Output& output = *target.output;
+    table->destinations_.push_back(Destination{reinterpret_cast<uintptr_t>(output.sender.get()), output.destination.sin_addr.s_addr,
+                                               output.destination.sin_port, target.output});
+  }
+  std::sort(table->destinations_.begin(), table->destinations_.end());
+  table->destinations_.erase(std::unique(table->destinations_.begin(), table->destinations_.end(),
+                                         [](const Destination& a, const Destination& b) { return !(a < b) && !(b < a); }),
+                             table->destinations_.end());
+  table->destinations_.shrink_to_fit();
+  for (const Destination& destination : table->destinations_) {
+    const Sender* sender = destination.output->sender.get();
+    if (table->senders_.empty() || table->senders_.back().second != sender) table->senders_.emplace_back(sender->serial, sender);
+  }
+  std::sort(table->senders_.begin(), table->senders_.end());
+  table->senders_.erase(std::unique(table->senders_.begin(), table->senders_.end()), table->senders_.end());
   return table;
 }
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "dataplane/counter_region.h"
@@ -98,6 +99,13 @@ class Table {
   // rule; null when neither exists. Addresses in network byte order. Lock- and allocation-free.
   const Route* Find(uint32_t input, uint32_t group, uint16_t port, uint32_t source) const;
 
+  // The output of this table that sends to `destination` through `sender` (null: none), to charge
+  // an error the network reported about that destination to. Lock- and allocation-free.
+  Output* OutputFor(const Sender* sender, const sockaddr_in& destination) const;
+  // The sender with this serial that the table's outputs send through (null: none). Lock- and
+  // allocation-free; the sender lives at least as long as the table.
+  const Sender* SenderBySerial(uint64_t serial) const;
+
   // In setRules order.
   const std::vector<Rule>& rules() const { return rules_; }
   // The input handles the rules name.
@@ -134,6 +142,21 @@ class Table {
   std::vector<Slot> slots_;      // power-of-two size
   std::unordered_set<uint32_t> inputs_;
   size_t mask_ = 0;
+
+  // Every output the rules name once, by (sender, address, port): OutputFor's binary search.
+  struct Destination {
+    uintptr_t sender;
+    uint32_t address;  // network byte order, as in sockaddr_in
+    uint16_t port;     // network byte order
+    Output* output;
+    bool operator<(const Destination& other) const {
+      if (sender != other.sender) return sender < other.sender;
+      if (address != other.address) return address < other.address;
+      return port < other.port;
+    }
+  };
+  std::vector<Destination> destinations_;
+  std::vector<std::pair<uint64_t, const Sender*>> senders_;  // by serial: SenderBySerial's binary search
 };
 
 }  // namespace mcr

@@ -42,6 +42,9 @@ int OpenEgressSocket(const EgressSpec& spec) {
   // The relay must not hear its own output through the host's multicast loopback.
   SetIntOption(fd.get(), IPPROTO_IP, IP_MULTICAST_LOOP, 0, context + "IP_MULTICAST_LOOP");
   SetIntOption(fd.get(), IPPROTO_IP, IP_TOS, spec.tos, context + "IP_TOS");
+  // ICMP errors about its destinations queue on the socket with the destination they concern, for
+  // the data plane to charge to that output (an unconnected socket is otherwise not told of them).
+  SetIntOption(fd.get(), IPPROTO_IP, IP_RECVERR, 1, context + "IP_RECVERR");
   SetSendBuffer(fd.get(), spec.sndbuf, context);
   return fd.Release();
 }

@@ -30,12 +30,15 @@ const FANOUT_OUTPUTS: OutputSpec[] = [
 const FANOUT_PACKETS = 3000;
 
 /**
- * Rule 2: one reachable output, and one whose every send fails: out1's subnet broadcast address, which
- * a socket without SO_BROADCAST may not send to (EACCES). Egress sockets are not connected, so an ICMP
- * port unreachable from a receiver is not reported to mcr (docs/decisions/0035-shared-egress-sockets.md).
+ * Rule 2: one reachable output; sink1's address on a port nobody listens on (ICMP port unreachable,
+ * which the shared egress socket queues and the data plane charges to this output:
+ * docs/decisions/0043-icmp-errors-per-output.md); and one whose every send fails at once: out1's subnet
+ * broadcast address, which a socket without SO_BROADCAST may not send to (EACCES). The last two share
+ * out1's egress socket.
  */
 const SPLIT_IN = { address: '239.1.1.2', port: 5002 };
 const REACHABLE: OutputSpec = { interface: NET.relayOut2.ifname, address: '239.9.9.20', port: 6100 };
+const UNREACHABLE: OutputSpec = { interface: NET.relayOut1.ifname, address: NET.sink1.address, port: 9999 };
 const FAILING: OutputSpec = { interface: NET.relayOut1.ifname, address: '10.3.0.255', port: 9999 };
 const SPLIT_PACKETS = 2000;
 
@@ -101,11 +104,11 @@ describe('e2e: stats with known traffic', function () {
     }
   });
 
-  it('counts the send errors of an output whose every send fails while the other output gets every packet', async function () {
+  it('counts unreachable errors on an output to a closed unicast port and other errors on one that always fails, while the other output gets every packet', async function () {
     const rule = await relay.client.createRule({
       name: 'half-reachable',
       input: { interface: NET.relayIn.ifname, group: SPLIT_IN.address, port: SPLIT_IN.port },
-      outputs: [REACHABLE, FAILING],
+      outputs: [REACHABLE, UNREACHABLE, FAILING],
     });
     await waitForRuleState(relay.client, rule.id);
     const result = await runStreams(relay.topology, {
@@ -116,35 +119,42 @@ describe('e2e: stats with known traffic', function () {
     expectDelivered(result, SPLIT_IN, 'sink2', REACHABLE);
 
     const n = BigInt(SPLIT_PACKETS);
-    /** Every packet was either sent on the output or counted as one of its errors. */
-    const accounted = (s: RuleStats) => {
-      const o = s.outputs[1];
+    /** Every packet was either sent on output `i` or counted as one of its errors. */
+    const accounted = (s: RuleStats, i: number) => {
+      const o = s.outputs[i];
       return o.packets + o.errorsWouldBlock + o.errorsUnreachable + o.errorsOther;
     };
     const stats = await waitFor(
-      `rule ${rule.id} to account for ${SPLIT_PACKETS} packets on both outputs`,
+      `rule ${rule.id} to account for ${SPLIT_PACKETS} packets on every output`,
       () => statsOf(rule.id),
-      (s) => s.packetsReceived >= n && s.outputs[0].packets >= n && accounted(s) >= n,
+      (s) => s.packetsReceived >= n && s.outputs[0].packets >= n && accounted(s, 1) >= n && accounted(s, 2) >= n,
       SETTLE_MS,
     );
-    const [reachable, failing] = stats.outputs;
+    const [reachable, unreachable, failing] = stats.outputs;
     const summary = describeValue(stats);
     expect(stats.packetsReceived, `received; ${summary}`).to.equal(n);
     expect(stats.packetsForwarded, 'forwarded: the reachable output took every packet').to.equal(n);
     expect(stats.drops?.sendFailed, 'packets no output accepted').to.equal(0n);
     expect(reachable.packets, 'packets on the reachable output').to.equal(n);
     expect(reachable.errorsWouldBlock + reachable.errorsUnreachable + reachable.errorsOther, 'errors on the reachable output').to.equal(0n);
+    expect(unreachable.errorsUnreachable > 0n, `unreachable errors on ${UNREACHABLE.address}:${UNREACHABLE.port}; ${summary}`).to.equal(true);
+    expect(unreachable.errorsOther, `other errors on ${UNREACHABLE.address}:${UNREACHABLE.port}`).to.equal(0n);
+    expect(accounted(stats, 1), 'sent + errors on the unreachable output').to.equal(n);
+    expect(stats.drops?.unreachable, 'the rule sums its outputs\' unreachable errors').to.equal(unreachable.errorsUnreachable);
     expect([failing.packets, failing.errorsWouldBlock, failing.errorsUnreachable, failing.errorsOther], `sent, would-block, unreachable, other errors on ${FAILING.address}:${FAILING.port}; ${summary}`).to.deep.equal([0n, 0n, 0n, n]);
     expect(stats.drops?.sendError, 'the rule sums its outputs\' other errors').to.equal(n);
 
     // mcrctl shows the same, the drop reason included.
     const [rules, outputs] = parseTables(await mcrctlOk(['--socket', relay.mcrd.socketPath, 'stats', 'half-reachable']));
     expect(rules.map((r) => [r.RULE, r.RECEIVED, r.FORWARDED])).to.deep.equal([[rule.id, String(n), String(n)]]);
-    // The DROPS cell lists non-zero reasons one per line (parseTables keeps the first).
-    expect(rules[0].DROPS, 'drops by reason').to.equal(`send-error ${n}`);
-    expect(outputs.map((o) => [o.OUT, o.SENT, o['OTHER-ERRORS']])).to.deep.equal([
-      ['0', String(n), '0'],
-      ['1', '0', String(n)],
+    // The DROPS cell lists non-zero reasons one per line (parseTables keeps the first): no-buffer, if
+    // the closed port's errors ever filled a buffer, comes before unreachable.
+    const firstReason = stats.drops!.noBuffer > 0n ? `no-buffer ${stats.drops!.noBuffer}` : `unreachable ${stats.drops!.unreachable}`;
+    expect(rules[0].DROPS, 'drops by reason').to.equal(firstReason);
+    expect(outputs.map((o) => [o.OUT, o.SENT, o.UNREACHABLE, o['OTHER-ERRORS']])).to.deep.equal([
+      ['0', String(n), '0', '0'],
+      ['1', String(unreachable.packets), String(unreachable.errorsUnreachable), '0'],
+      ['2', '0', '0', String(n)],
     ]);
   });
 

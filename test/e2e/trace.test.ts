@@ -24,11 +24,14 @@ const IP_UDP_HEADERS = 20 + 8;
 const ETHERNET_HEADER = 14;
 
 /**
- * The traced rule: a multicast output sink2 receives, and out1's subnet broadcast address, whose every
- * send fails (EACCES: the egress socket has no SO_BROADCAST).
+ * The traced rule: a multicast output sink2 receives; sink1's address on a port nobody listens on (each
+ * ICMP port unreachable fails that output's next packet: docs/decisions/0043-icmp-errors-per-output.md);
+ * and out1's subnet broadcast address, whose every send fails (EACCES: the egress socket has no
+ * SO_BROADCAST).
  */
 const TRACED_IN = { address: '239.1.7.1', port: 5000 };
 const REACHABLE = { interface: NET.relayOut2.ifname, address: '239.9.7.1', port: 6000 };
+const UNREACHABLE = { interface: NET.relayOut1.ifname, address: NET.sink1.address, port: 9999 };
 const FAILING = { interface: NET.relayOut1.ifname, address: '10.3.0.255', port: 9999 };
 /** Another rule carrying traffic at the same time, never traced. */
 const OTHER_IN = { address: '239.1.7.2', port: 5002 };
@@ -91,7 +94,7 @@ describe('e2e: packet tracing', function () {
     const traced = await relay.client.createRule({
       name: 'traced',
       input: { interface: NET.relayIn.ifname, group: TRACED_IN.address, port: TRACED_IN.port },
-      outputs: [REACHABLE, FAILING],
+      outputs: [REACHABLE, UNREACHABLE, FAILING],
     });
     const other = await relay.client.createRule({
       name: 'other',
@@ -182,20 +185,27 @@ describe('e2e: packet tracing', function () {
         expect(r.frame.readUInt16BE(36), 'UDP destination port in the frame').to.equal(TRACED_IN.port);
         expect(r.outputs.map((o) => [o.index, o.interface, o.address, o.port]), summary).to.deep.equal([
           [0, REACHABLE.interface, REACHABLE.address, REACHABLE.port],
-          [1, FAILING.interface, FAILING.address, FAILING.port],
+          [1, UNREACHABLE.interface, UNREACHABLE.address, UNREACHABLE.port],
+          [2, FAILING.interface, FAILING.address, FAILING.port],
         ]);
         expect([r.outputs[0].result, r.outputs[0].error], `reachable output; ${summary}`).to.deep.equal([OutputResult.OUTPUT_RESULT_SENT, '']);
-        expect([r.outputs[1].result, r.outputs[1].error], `failing output; ${summary}`).to.deep.equal([OutputResult.OUTPUT_RESULT_ERROR, 'EACCES']);
+        expect([[OutputResult.OUTPUT_RESULT_SENT, ''], [OutputResult.OUTPUT_RESULT_UNREACHABLE, 'ECONNREFUSED']], `closed port output; ${summary}`).to.deep.include([
+          r.outputs[1].result,
+          r.outputs[1].error,
+        ]);
+        expect([r.outputs[2].result, r.outputs[2].error], `failing output; ${summary}`).to.deep.equal([OutputResult.OUTPUT_RESULT_ERROR, 'EACCES']);
       }
       const stamps = records.map((r) => r.timestampUnixNanos);
       expect(stamps.every((t, i) => i === 0 || t >= stamps[i - 1]), 'oldest first').to.equal(true);
 
-      // The trace saw exactly the refusals the output's counters counted: every send.
-      const refused = count(records, (r) => r.outputs[1].result === OutputResult.OUTPUT_RESULT_ERROR);
-      expect(refused, 'records whose send to the broadcast address was refused').to.equal(packets);
+      // The closed port refused some sends (each ICMP port unreachable fails the next send), and the
+      // trace saw exactly the refusals the output's counters counted.
+      const refused = count(records, (r) => r.outputs[1].result === OutputResult.OUTPUT_RESULT_UNREACHABLE);
+      expect(refused, 'records whose send to the closed port was refused').to.be.above(0);
       const [stats] = await relay.client.getStats(tracedId);
       expect(stats.packetsReceived, 'every packet of the rule was traced').to.equal(BigInt(packets));
-      expect(stats.outputs[1].errorsOther, 'refusals counted = refusals traced').to.equal(BigInt(refused));
+      expect(stats.outputs[1].errorsUnreachable, 'refusals counted = refusals traced').to.equal(BigInt(refused));
+      expect(stats.outputs[2].errorsOther, 'every send to the broadcast address failed').to.equal(BigInt(packets));
 
       // Both subscribers got the same records, live, and nothing of the other rule.
       await waitFor('every record on both subscribers', async () => [all.records().length, only.records().length], (n) => n.every((c) => c >= packets), 5000);

@@ -41,6 +41,7 @@ const SMALL_MTU_RELAY = '10.50.5.1';
 const SMALL_MTU_SINK = '10.50.5.2';
 const SMALL_MTU = 1000;
 const GROUP = '239.1.2.3';
+const LOOPBACK = '127.0.0.1';
 
 /** The veth pairs: [data-plane side, its address (none for the capture side), far side, its address]. */
 const LINKS = [
@@ -236,6 +237,16 @@ function udpOutDatagrams(): number {
   const lines = fs.readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((line) => line.startsWith('Udp: '));
   const [names, values] = lines.map((line) => line.split(/\s+/).slice(1));
   return Number(values[names.indexOf('OutDatagrams')]);
+}
+
+/** User + system CPU time, in clock ticks, of this process's data-plane thread (named mcr-dataplane; one Dataplane open). */
+function dataplaneCpuTicks(): number {
+  const tasks = fs.readdirSync('/proc/self/task').filter((tid) => fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() === 'mcr-dataplane');
+  if (tasks.length !== 1) throw new Error(`expected one mcr-dataplane thread, found ${tasks.length}`);
+  // Fields after the command name (which is in parentheses): utime and stime are the 12th and 13th.
+  const stat = fs.readFileSync(`/proc/self/task/${tasks[0]}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
 }
 
 /** What /proc says fd is ("socket:[123]"), or null when it is closed. */
@@ -585,6 +596,94 @@ const scenarios: Record<string, () => Promise<void>> = {
   },
 
   /**
+   * ICMP errors through a shared sender (IP_RECVERR): a closed port's port unreachable is charged to
+   * that output alone (the socket's pending error, which fails the next send to any destination, is
+   * not charged to the others), its next packet failing with ECONNREFUSED as a connected socket's
+   * next send did; sent + errors = packets on every output, and the trace shows the same failures.
+   */
+  async refused() {
+    const deliveries: TracedPacket[][] = [];
+    const dp = new (native().Dataplane)({ core: -1, batch: 16, onTrace: (records) => deliveries.push(records) });
+    const [good, other] = [await Receiver.open(6001, LOOPBACK), await Receiver.open(6002, LOOPBACK)];
+    const sender = await Sender.open();
+    dp.addInput(1, sockets.input());
+    const senderFd = sockets.sender('lo');
+    dp.addSender(1, senderFd);
+    dp.addOutput(10, 1, LOOPBACK, 6001);
+    dp.addOutput(11, 1, LOOPBACK, 6998); // nobody listens
+    dp.addOutput(12, 1, LOOPBACK, 6002);
+    dp.addOutput(13, 1, LOOPBACK, 6997); // nobody listens
+    dp.setRules([
+      { id: 'mixed', input: 1, group: GROUP, port: 5000, source: '', outputs: [10, 11], trace: { sampleEvery: 1, snapLength: 60 } },
+      { id: 'other', input: 1, group: GROUP, port: 5001, source: '', outputs: [12] },
+      { id: 'paced', input: 1, group: GROUP, port: 5002, source: '', outputs: [13] },
+    ]);
+    const refused = os.constants.errno.ECONNREFUSED;
+
+    // Back to back, both rules at once: errors arrive while other sends go through the same socket.
+    const [mixedTraffic, otherTraffic] = [payloads(200, 1), payloads(200, 2)];
+    await Promise.all([sender.send(mixedTraffic, 5000), sender.send(otherTraffic, 5001)]);
+    await waitFor('both receivers to get every packet', () => good.received.length >= 200 && other.received.length >= 200);
+    await waitFor('every traced record', () => deliveries.flat().length >= 200);
+    await sleep(100); // anything miscounted would have been by now
+    expectAllReceived(good, mixedTraffic, 'output 10');
+    expectAllReceived(other, otherTraffic, 'output 12');
+    let counters = dp.ruleCounters();
+    const mixed = rule(counters, 'mixed');
+    expect(mixed).to.include({ packets: 200n, forwarded: 200n, sendFailed: 0n });
+    const bytes = (traffic: Buffer[]) => BigInt(traffic.reduce((sum, p) => sum + p.length, 0));
+    expect(mixed.outputs[0]).to.deep.equal({ handle: 10, packets: 200n, bytes: bytes(mixedTraffic), errWouldBlock: 0n, errUnreachable: 0n, errOther: 0n });
+    expect(rule(counters, 'other').outputs[0]).to.deep.equal({ handle: 12, packets: 200n, bytes: bytes(otherTraffic), errWouldBlock: 0n, errUnreachable: 0n, errOther: 0n });
+    const closed = mixed.outputs[1];
+    expect(closed).to.include({ handle: 11, errWouldBlock: 0n, errOther: 0n });
+    expect(closed.errUnreachable > 0n, `port unreachable counted on the closed port: ${JSON.stringify(closed, (_k, v) => (typeof v === 'bigint' ? String(v) : v))}`).to.equal(true);
+    expect(closed.packets + closed.errUnreachable, 'sent + errors on the closed port').to.equal(200n);
+    const records = deliveries.flat();
+    expect(records.every((r) => r.sends[0].errno === 0), 'output 10 never failed in the trace').to.equal(true);
+    expect(records.every((r) => [0, refused].includes(r.sends[1].errno)), 'output 11: sent or ECONNREFUSED').to.equal(true);
+    expect(BigInt(records.filter((r) => r.sends[1].errno === refused).length), 'refusals traced = refusals counted').to.equal(closed.errUnreachable);
+
+    // One packet at a time, each ICMP back before the next packet: sent, refused, sent, refused...
+    await sender.send(payloads(20, 3), 5002, 1, 30);
+    await waitFor('every paced packet', () => rule(dp.ruleCounters(), 'paced').packets === 20n);
+    counters = dp.ruleCounters();
+    expect(rule(counters, 'paced')).to.include({ forwarded: 10n, sendFailed: 10n });
+    expect(rule(counters, 'paced').outputs[0]).to.include({ handle: 13, packets: 10n, errUnreachable: 10n, errOther: 0n });
+
+    // More errors queued than one wake-up reads (64): about 150 sent to the closed port through the
+    // same socket (from another process) while the data-plane thread sleeps. It reads them all over several
+    // turns, and output 11's next packet fails with the error.
+    dp.stallForTest(1500);
+    await sleep(50);
+    const throughSender = (script: string) =>
+      execFileSync('python3', ['-c', `import socket, sys\ns = socket.socket(fileno=3)\n${script}`], { stdio: ['ignore', 'pipe', 'pipe', senderFd], encoding: 'utf8', timeout: 10_000 });
+    // Each send that finds the socket's pending error fails (and clears it): about half go out.
+    throughSender(`for _ in range(300):\n    try:\n        s.sendto(b'x', ('${LOOPBACK}', 6998))\n    except ConnectionRefusedError:\n        pass`);
+    const queued = 'try:\n    s.recvmsg(0, 512, socket.MSG_ERRQUEUE | socket.MSG_PEEK | socket.MSG_DONTWAIT)\n    print("queued")\nexcept BlockingIOError:\n    print("empty")';
+    expect(throughSender(queued).trim(), 'errors queued while the thread sleeps').to.equal('queued');
+    await sleep(1700);
+    expect(throughSender(queued).trim(), 'every queued error read').to.equal('empty');
+    const refusedBefore = rule(dp.ruleCounters(), 'mixed').outputs[1].errUnreachable;
+    await sender.send(payloads(1, 4), 5000);
+    await waitFor('the next packet of rule mixed', () => rule(dp.ruleCounters(), 'mixed').packets === 201n);
+    expect(rule(dp.ruleCounters(), 'mixed').outputs[1].errUnreachable, 'output 11 after the flood').to.equal(refusedBefore + 1n);
+
+    // Errors on a sender no installed rule uses are left queued, and do not keep the thread busy
+    // (epoll tells it of each new error once).
+    dp.setRules([]);
+    throughSender(`for _ in range(40):\n    try:\n        s.sendto(b'x', ('${LOOPBACK}', 6998))\n    except ConnectionRefusedError:\n        pass`);
+    expect(throughSender(queued).trim(), 'errors left queued').to.equal('queued');
+    const ticksBefore = dataplaneCpuTicks();
+    await sleep(500);
+    expect(dataplaneCpuTicks() - ticksBefore, 'CPU ticks (1/100 s) of the data-plane thread in 500 ms').to.be.below(10);
+
+    dp.close();
+    sender.close();
+    good.close();
+    other.close();
+  },
+
+  /**
    * Traced rules record their packets (every n-th when sampled) with each output's result; other
    * rules record nothing; records the ring cannot hold while JavaScript is busy are counted as lost.
    */
@@ -812,6 +911,7 @@ if (require.main === module) {
       it('keeps the counters of persisting rules across table swaps and refuses bad tables whole', () => ns!.run('swap'));
       it('loses nothing of an untouched rule while outputs, rules and inputs change under traffic', () => ns!.run('changes'));
       it('counts failing and slow outputs per output without holding back the others', () => ns!.run('failures'));
+      it('charges ICMP errors to the output they concern, through a shared sender', () => ns!.run('refused'));
       it('records traced packets with each output\'s result, and counts what the ring cannot hold', () => ns!.run('trace'));
     });
   });

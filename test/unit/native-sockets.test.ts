@@ -314,6 +314,28 @@ describe('native sockets', () => {
       }
     });
 
+    it('queues an ICMP error about a destination on its error queue, naming that destination (IP_RECVERR)', async () => {
+      const port = await freePort(); // nobody listens: ICMP port unreachable
+      const fd = egress({});
+      const script = [
+        'import socket, struct, sys, time',
+        's = socket.socket(fileno=3)',
+        "s.sendto(b'x', ('127.0.0.1', int(sys.argv[1])))",
+        'for _ in range(200):',
+        '    try:',
+        '        _, ancillary, _, address = s.recvmsg(0, 512, socket.MSG_ERRQUEUE | socket.MSG_DONTWAIT)',
+        '        break',
+        '    except BlockingIOError:',
+        '        time.sleep(0.005)',
+        "level, kind, data = ancillary[0]",
+        "errno, origin, icmpType, icmpCode = struct.unpack('=IBBB', data[:7])",
+        "print(level, kind, errno, origin, icmpType, icmpCode, address[0], address[1])",
+      ].join('\n');
+      const out = execFileSync('python3', ['-c', script, String(port)], { stdio: ['ignore', 'pipe', 'pipe', fd], encoding: 'utf8' }).trim();
+      // SOL_IP IP_RECVERR, ECONNREFUSED from SO_EE_ORIGIN_ICMP, type 3 (unreachable) code 3 (port).
+      expect(out).to.equal(`0 11 ${os.constants.errno.ECONNREFUSED} 2 3 3 127.0.0.1 ${port}`);
+    });
+
     it('sends to a multicast destination out of the interface with the same TTL (IP_MULTICAST_TTL)', async () => {
       const port = await freePort();
       const group = `239.255.${1 + Math.floor(Math.random() * 250)}.${1 + Math.floor(Math.random() * 250)}`;
