@@ -97,6 +97,8 @@ export interface ShapeResult {
   /** ApplyRules of the same N rules with one changed, and until installed. */
   diff: Timed;
   diffInstalled: Timed;
+  /** One-rule diffs answered in the CHANGES view (what changed, the rest counted): their median. */
+  diffChanges?: Timed;
   /** mcrd started on a store holding the N rules: until it answers, until every rule is installed. */
   restartServing: Timed;
   restartInstalled: Timed;

@@ -28,6 +28,7 @@ import type { ControlPlanePlan, Shape } from './plan';
 import { cpuDuring, residentMb } from './process-cpu';
 import type { CpuWindow, ShapeResult, Timed } from './results';
 import { ruleSet, ruleSetWithOneChange } from './rule-set';
+import { ApplyRulesView } from '../../gen/mcr/v1/rules';
 import { formatRate } from './targets';
 import { measureWrites } from './writes';
 
@@ -128,6 +129,20 @@ export async function measureShape(shape: Shape, plan: ControlPlanePlan, options
     result.diffInstalled = since(diffStart, diffInstalled.timed, b.diffInstallMs);
     step('one-rule diff, until installed', result.diffInstalled);
     await noteRestarts('one-rule diff', before);
+    // The same with the answer an orchestrator applying a whole set wants (what changed, the rest
+    // counted): DIFF_SAMPLES one-rule diffs moving rule 0 back and forth, their median.
+    if (!light) {
+      before = d.restarts.total;
+      const samples: Timed[] = [];
+      for (let i = 0; i < DIFF_SAMPLES; i++) {
+        const rulesNow = i % 2 === 0 ? all : changed;
+        const view = ApplyRulesView.APPLY_RULES_VIEW_CHANGES;
+        samples.push((await bounded(b.diffMs, (left) => d.client.applyRules({ rules: rulesNow, replace: true, view }, { timeoutMs: Math.ceil(left()) }))).timed);
+      }
+      result.diffChanges = medianTimed(samples);
+      step(`ApplyRules one-rule diff, CHANGES view (median of ${DIFF_SAMPLES})`, result.diffChanges);
+      await noteRestarts('one-rule diffs (CHANGES view)', before);
+    }
 
     // 3. mcrd started on the full store.
     await bounded(b.stopMs, () => d.stop());
@@ -239,6 +254,17 @@ function skipRest(result: ShapeResult, why: string): void {
 }
 
 /** Reads a WatchStats stream of every rule at 1 s for `ms`. */
+/** One-rule diffs measured with the CHANGES view. */
+const DIFF_SAMPLES = 5;
+
+/** The median of timed samples, or the first that did not succeed. */
+export function medianTimed(samples: readonly Timed[]): Timed {
+  const failed = samples.find((t) => t.status !== 'ok');
+  if (failed) return failed;
+  const sorted = [...samples].sort((x, y) => x.seconds - y.seconds);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
 /** How long the first update of a WatchStats stream may take. */
 const FIRST_UPDATE_MS = 30_000;
 

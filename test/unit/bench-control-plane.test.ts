@@ -17,7 +17,7 @@ import { parseStatTicks } from '../../bench/control-plane/process-cpu';
 import { growthPanels, renderControlPlane } from '../../bench/control-plane/report';
 import type { ControlPlaneResults, ShapeResult, Timed, WritePhase } from '../../bench/control-plane/results';
 import { DIFF_PORT, groupOf, ruleSet, ruleSetWithOneChange } from '../../bench/control-plane/rule-set';
-import { mcrdArgsFor } from '../../bench/control-plane/shape';
+import { mcrdArgsFor, medianTimed } from '../../bench/control-plane/shape';
 import { judgeGrowthCell, judgeShape } from '../../bench/control-plane/targets';
 import { parsePlan } from '../../bench/lib/plan';
 import { withCarriedOver } from '../../bench/lib/report/carry-over';
@@ -206,6 +206,13 @@ describe('bench control plane', () => {
       const fine = await bounded(1000, async (left) => left());
       expect(fine.timed.status).to.equal('ok');
       expect(fine.value).to.be.within(900, 1000);
+    });
+
+    it('takes the median of timed samples, or the first that did not succeed', () => {
+      const ok = (seconds: number): Timed => ({ status: 'ok', seconds, boundSeconds: 30 });
+      expect(medianTimed([ok(0.3), ok(0.1), ok(0.5), ok(0.2), ok(0.4)]).seconds).to.equal(0.3);
+      const timeout: Timed = { status: 'timeout', seconds: 30, boundSeconds: 30 };
+      expect(medianTimed([ok(0.1), timeout, ok(0.2)])).to.equal(timeout);
     });
   });
 
