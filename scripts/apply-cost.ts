@@ -25,16 +25,13 @@ import { MalformedRequest, strictDefinition } from '../server/api/strict-request
 import { checkWire } from '../server/api/wire-check';
 import { RuleStore } from '../server/rules/store';
 import { DEFAULT_RULE_LIMITS } from '../server/rules/validate';
+import { numberOption } from './lib/argv';
 
-function option(name: string, fallback: number): number {
-  const at = process.argv.indexOf(`--${name}`);
-  return at > 0 ? Number(process.argv[at + 1]) : fallback;
-}
 
-const RULES = option('rules', 20_000);
-const OUTPUTS = option('outputs', 4);
-const RUNS = option('runs', 20);
-const VIEW = option('view', 0) as ApplyRulesView;
+const RULES = numberOption('rules', 20_000);
+const OUTPUTS = numberOption('outputs', 4);
+const RUNS = numberOption('runs', 20);
+const VIEW = numberOption('view', 0) as ApplyRulesView;
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'apply-cost-'));

@@ -23,24 +23,16 @@ import { ControlPlaneNamespaces } from '../bench/control-plane/namespaces';
 import { groupOf, INPUT_IFNAME, outputIfname, PORT } from '../bench/control-plane/rule-set';
 import { mcrdArgsFor } from '../bench/control-plane/shape';
 import { Mcrd } from '../test/support/mcrd';
+import { numberOption, textOption } from './lib/argv';
 
-function option(name: string, fallback: number): number {
-  const at = process.argv.indexOf(`--${name}`);
-  return at > 0 ? Number(process.argv[at + 1]) : fallback;
-}
 
-function text(name: string): string | undefined {
-  const at = process.argv.indexOf(`--${name}`);
-  return at > 0 ? process.argv[at + 1] : undefined;
-}
-
-const RULES = option('rules', 20_000);
-const OUTPUTS = option('outputs', 4);
-const DIFFS = option('diffs', 5);
-const PAIRS = option('pairs', 100);
-const CLIENTS = option('clients', 50);
-const CLIENT_PAIRS = option('client-pairs', 500);
-const PROFILE_DIR = text('cpu-prof');
+const RULES = numberOption('rules', 20_000);
+const OUTPUTS = numberOption('outputs', 4);
+const DIFFS = numberOption('diffs', 5);
+const PAIRS = numberOption('pairs', 100);
+const CLIENTS = numberOption('clients', 50);
+const CLIENT_PAIRS = numberOption('client-pairs', 500);
+const PROFILE_DIR = textOption('cpu-prof');
 
 /** Rule i: group 239.0.0.0 + 1 + i on in0, sent to the K shared destinations. */
 function ruleAt(i: number, inputPort = PORT): DeepPartial<Rule> {

@@ -28,21 +28,14 @@ import { cpuDuring, residentMb } from '../bench/control-plane/process-cpu';
 import type { CpuWindow } from '../bench/control-plane/results';
 import { groupOf, INPUT_IFNAME, outputIfname, PORT, ruleSet } from '../bench/control-plane/rule-set';
 import { mcrdArgsFor } from '../bench/control-plane/shape';
+import { numberOption, textOption } from './lib/argv';
 
-function option(name: string, fallback: number): number {
-  const at = process.argv.indexOf(`--${name}`);
-  return at > 0 ? Number(process.argv[at + 1]) : fallback;
-}
-function textOption(name: string): string | undefined {
-  const at = process.argv.indexOf(`--${name}`);
-  return at > 0 ? process.argv[at + 1] : undefined;
-}
 
-const RULES = option('rules', 20_000);
-const OUTPUTS = option('outputs', 4);
-const IDLE_S = option('idle', 30);
-const STATS_S = option('stats', 30);
-const SETTLE_S = option('settle', 5);
+const RULES = numberOption('rules', 20_000);
+const OUTPUTS = numberOption('outputs', 4);
+const IDLE_S = numberOption('idle', 30);
+const STATS_S = numberOption('stats', 30);
+const SETTLE_S = numberOption('settle', 5);
 const METRICS = process.argv.includes('--metrics');
 const TIMELINE = process.argv.includes('--timeline');
 const TRACE_GC = process.argv.includes('--trace-gc');

@@ -17,17 +17,14 @@ import path from 'path';
 
 import { Rule } from '../gen/mcr/v1/rules';
 import { RuleStore } from '../server/rules/store';
+import { numberOption } from './lib/argv';
 
-function option(name: string, fallback: number): number {
-  const at = process.argv.indexOf(`--${name}`);
-  return at > 0 ? Number(process.argv[at + 1]) : fallback;
-}
 
-const RULES = option('rules', 20_000);
-const OUTPUTS = option('outputs', 4);
-const SINGLE_CALLS = option('calls', 400);
-const CLIENTS = option('clients', 50);
-const CLIENT_CALLS = option('client-calls', 40);
+const RULES = numberOption('rules', 20_000);
+const OUTPUTS = numberOption('outputs', 4);
+const SINGLE_CALLS = numberOption('calls', 400);
+const CLIENTS = numberOption('clients', 50);
+const CLIENT_CALLS = numberOption('client-calls', 40);
 const LIMITS = { maxRules: 100_000, maxOutputsPerRule: 64 };
 
 /** Rule `i` of the bench: a group of its own on eth0, OUTPUTS outputs. */
