@@ -103,6 +103,8 @@ export interface ScaleResult {
   ndr?: NdrMeasurement;
   /** Copies delivered per second at the NDR (input NDR x outputs). */
   deliveredAtNdr?: number;
+  /** Rules cases: the relay's CPU per packet at the plan's latency rate. */
+  cpuAtRate?: CpuPerPacket;
   /** Resident memory (kB) of the relay's processes with these rules installed. */
   memoryKb?: Record<string, number>;
   /** Rules per worker (mcr). */

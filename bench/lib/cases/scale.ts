@@ -1,7 +1,9 @@
 /**
  * Scale cases, at the first payload size, each an NDR (in input packets per second) with its own setup:
  *   - rules: traffic on `scaleFlows` flows with only their rules installed, then with `manyRules` rules
- *     installed in total (the rest idle); compared with the one-rule NDR of the main cases;
+ *     installed in total (the rest idle); compared with the one-rule NDR of the main cases; each also
+ *     with the relay's CPU per packet at the plan's latency rate (sensitive where the NDR is the
+ *     harness's ceiling);
  *   - fan-out: one flow sent out on `fanOut` output links (every relay);
  *   - workers: `scaleFlows` flows through mcr with 1 and with 2 workers (each flow's rule is placed
  *     on a worker by hash, so the load spreads over both only with several flows).
@@ -79,6 +81,13 @@ export async function measureCase(bench: Bench, c: ScaleCase, relay: Relay, ceil
     result.ndr = await bench.measureNdr(`${relay.name} ${c.label}`, traffic, relay, ceiling.ndr.ndr);
     result.deliveredAtNdr = result.ndr.ndr * c.setup.outputs.length;
     bench.progress.line(`  ${relay.name} ${c.label}: NDR ${formatRate(result.ndr.ndr)} input pps, ${formatRate(result.deliveredAtNdr)} copies/s delivered`);
+    // The NDR of a rules case often sits at the harness's ceiling; the CPU a packet costs at a fixed rate
+    // still tells whether the rules installed make matching dearer.
+    if (c.kinds.includes('rules')) {
+      const rate = bench.plan.latencyRate;
+      result.cpuAtRate = await bench.cpuPerPacket(`${relay.name} ${c.label} at ${formatRate(rate)} pps`, traffic, relay, rate);
+      bench.progress.line(`  ${relay.name} ${c.label}: ${result.cpuAtRate.totalUs.toFixed(2)} µs of CPU per packet at ${formatRate(rate)} pps`);
+    }
   } catch (err) {
     result.failed = (err as Error).message;
     bench.progress.line(`  ${relay.name} ${c.label} FAILED: ${result.failed}`);

@@ -69,13 +69,14 @@ function scaleTable(r: Results): string {
   const memory = (kb: Record<string, number> | undefined) =>
     kb ? Object.entries(kb).map(([label, v]) => `${label} ${(v / 1024).toFixed(0)} MB`).join(', ') : '-';
   return table(
-    ['case', 'relay', 'payload (B)', 'NDR input pps (median; searches)', 'copies/s delivered at NDR', 'rules per worker', 'RSS'],
+    ['case', 'relay', 'payload (B)', 'NDR input pps (median; searches)', 'copies/s delivered at NDR', 'CPU µs/pkt at latency rate', 'rules per worker', 'RSS'],
     r.scale.map((s) => [
       `${s.kind}: ${s.label}`,
       s.relay,
       `${s.size}`,
       s.skipped ? `skipped: ${s.skipped}` : s.failed ? `failed: ${s.failed}` : s.ndr ? `**${formatRate(s.ndr.ndr)}** <br><sub>${s.ndr.searches.map((x) => formatRate(x.ndr)).join(', ')}</sub>` : '-',
       s.deliveredAtNdr !== undefined ? formatRate(s.deliveredAtNdr) : '-',
+      s.cpuAtRate ? `${s.cpuAtRate.totalUs.toFixed(2)} (${formatRate(s.cpuAtRate.offeredPps)} pps)` : '-',
       s.rulesPerWorker?.join(' / ') ?? '-',
       memory(s.memoryKb),
     ]),
