@@ -269,10 +269,10 @@ class DataplaneJs : public Napi::ObjectWrap<DataplaneJs> {
 
   Napi::Value RuleCounters(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    const std::vector<Table::Rule>& rules = OpenCollected(env).table().rules();
+    const std::vector<const Table::Rule*> rules = OpenCollected(env).table().rules();
     Napi::Array result = Napi::Array::New(env, rules.size());
     for (size_t i = 0; i < rules.size(); ++i) {
-      const Table::Rule& rule = rules[i];
+      const Table::Rule& rule = *rules[i];
       Napi::Object entry = Napi::Object::New(env);
       entry.Set("id", Napi::String::New(env, rule.id));
       entry.Set("packets", Big(env, rule.counters->packets));
