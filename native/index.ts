@@ -129,6 +129,15 @@ export interface RuleCounters {
   outputs: OutputCounters[];
 }
 
+/** See Dataplane.routeForTest. Slots are counter-region slots (0: counters of the table's own). */
+export interface RouteForTest {
+  counterSlot: number;
+  outputs: number[];
+  outputSlots: number[];
+  /** The traced rule's id, '' when the route is not traced. */
+  tracedId: string;
+}
+
 export interface InputCounters {
   handle: number;
   frames: bigint;
@@ -184,6 +193,16 @@ export interface Dataplane {
   updateRules(upserts: DataplaneRule[], removes: string[]): number;
   /** Test hook: the data-plane thread sleeps `ms` (1-60000) at its next turn, as if stalled. */
   stallForTest(ms: number): void;
+  /**
+   * Test hook: what the published table gives a packet from `input` to group:port from `source`
+   * (the exact-source route, else the any-source one), as the packet path finds it; null: no route.
+   */
+  routeForTest(input: number, group: string, port: number, source: string): RouteForTest | null;
+  /**
+   * Test hook: the output handle the published table charges an ICMP error about address:port
+   * through sender `sender` to (null: none), and whether it finds the sender by its serial at all.
+   */
+  outputForTest(sender: number, address: string, port: number): { output: number | null; senderKnown: boolean };
   ruleCounters(): RuleCounters[];
   inputCounters(): InputCounters[];
   /** Stops the thread and closes every fd. */

@@ -93,6 +93,20 @@ class Engine {
 
   // The installed table (its rules carry the counters).
   const Table& table() const { return *rules_.table(); }
+  // The table the data-plane thread reads (test hooks look up through it as the thread does).
+  const Table& published() const { return *published_.load(std::memory_order_acquire); }
+  // The sender with this handle (null: none). Test hooks.
+  const Sender* sender(uint32_t handle) const {
+    const auto found = senders_.find(handle);
+    return found == senders_.end() ? nullptr : found->second.get();
+  }
+  // Slot of `counters` in the counter region (0: elsewhere). Test hooks.
+  uint64_t SlotOf(const void* counters) const {
+    if (!region_) return 0;
+    const uint8_t* at = static_cast<const uint8_t*>(counters);
+    if (at < region_->base() || at >= region_->base() + region_->bytes()) return 0;
+    return static_cast<uint64_t>(at - region_->base()) / kSlotBytes;
+  }
   // The inputs, by ascending handle.
   std::vector<const Input*> inputs() const;
   // The trace records' way out (null without a trace reader). Drained on the JavaScript thread.
