@@ -147,7 +147,7 @@ std::unique_ptr<InstalledRules::Change> InstalledRules::Prepare(const std::vecto
   const Table& before = *table_;
   auto change = std::make_unique<Change>();
   change->nextOrder = nextOrder_;
-  std::vector<bool> touched(Table::kShards, false);
+  std::vector<bool> touched(Table::kShards, replace);
   std::unordered_set<const Table::Rule*> leaving;
   std::vector<std::vector<std::pair<std::shared_ptr<const Table::Rule>, size_t>>> entering(Table::kShards);
   std::unordered_map<Output*, int64_t> outputDelta;
@@ -168,12 +168,14 @@ std::unique_ptr<InstalledRules::Change> InstalledRules::Prepare(const std::vecto
   };
 
   if (replace) {
-    for (size_t s = 0; s < Table::kShards; ++s) {
-      for (const auto& rule : before.routeShard(s).rules()) {
-        leave(rule.get());
-        if (!upserted.count(rule->id)) change->gone.push_back(rule->id);
-      }
+    // Every installed rule leaves and every shard is rebuilt from the request alone: the counts drop
+    // to zero at once rather than rule by rule.
+    for (const auto& [id, spec] : specs_) {
+      if (!upserted.count(id)) change->gone.push_back(id);
     }
+    ruleCount = 0;
+    change->whole = true;
+    change->outputs.reserve(outputs_.size());
   } else {
     for (const std::string& id : removes) {
       if (upserted.count(id)) continue;
@@ -183,17 +185,18 @@ std::unique_ptr<InstalledRules::Change> InstalledRules::Prepare(const std::vecto
   }
   for (size_t i = 0; i < upserts.size(); ++i) {
     const RuleSpec& spec = upserts[i];
-    const Table::Rule* old = installedWithId(spec.id);
+    const auto installed = specs_.find(spec.id);
+    const Table::Rule* old = installed == specs_.end() ? nullptr : before.RuleWith(MatchKey::Of(installed->second));
     if (!replace && old) {
-      if (specs_.at(spec.id) == spec && SameOutputs(*old, spec, outputs)) continue;  // nothing to change
+      if (installed->second == spec && SameOutputs(*old, spec, outputs)) continue;  // nothing to change
       leave(old);
     }
     const uint64_t order = !replace && old ? old->order : change->nextOrder++;
     std::shared_ptr<const Table::Rule> rule = MakeRule(spec, order, old, outputs, region);
     const size_t shard = Table::ShardOf(rule->key.Hash());
     touched[shard] = true;
-    for (const Table::OutputSlot& slot : rule->outputs) ++outputDelta[slot.output.get()];
-    ++inputDelta[spec.input];
+    for (const Table::OutputSlot& slot : rule->outputs) ++(replace ? change->outputs : outputDelta)[slot.output.get()];
+    ++(replace ? change->inputs : inputDelta)[spec.input];
     ++ruleCount;
     entering[shard].emplace_back(std::move(rule), i);
     change->specs.push_back(&spec);
@@ -213,7 +216,7 @@ std::unique_ptr<InstalledRules::Change> InstalledRules::Prepare(const std::vecto
     rules.reserve(staying.size() + entering[s].size());
     from.reserve(rules.capacity());
     for (const auto& rule : staying) {
-      if (leaving.count(rule.get())) continue;
+      if (replace || leaving.count(rule.get())) continue;
       rules.push_back(rule);
       from.push_back(kFromTable);
     }
@@ -231,14 +234,46 @@ std::unique_ptr<InstalledRules::Change> InstalledRules::Prepare(const std::vecto
     next.SetRouteShard(s, std::move(shard));
   }
 
+  if (replace) {
+    IndexWhole(*change);
+  } else {
+    IndexChange(*change, outputDelta, inputDelta);
+  }
+  return change;
+}
+
+void InstalledRules::IndexWhole(Change& change) const {
+  // Every destination and sender index from the new counts alone.
+  Table& next = *change.table_;
+  std::vector<std::shared_ptr<Table::DestinationShard>> shards(Table::kShards);
+  for (auto& shard : shards) shard = std::make_shared<Table::DestinationShard>();
+  for (const auto& [output, count] : change.outputs) {
+    const Table::Destination destination = Table::Destination::Of(output);
+    shards[destination.Shard()]->push_back(destination);
+    ++change.senders[output->sender.get()];
+  }
+  for (size_t s = 0; s < Table::kShards; ++s) {
+    std::sort(shards[s]->begin(), shards[s]->end());
+    next.SetDestinationShard(s, std::move(shards[s]));
+  }
+  auto index = std::make_shared<Table::SenderIndex>();
+  for (const auto& [sender, count] : change.senders) index->emplace_back(sender->serial, sender);
+  std::sort(index->begin(), index->end());
+  next.SetSenders(std::move(index));
+}
+
+void InstalledRules::IndexChange(Change& change, const std::unordered_map<Output*, int64_t>& outputDelta,
+                                 const std::unordered_map<uint32_t, int64_t>& inputDelta) const {
   // Outputs that enter or leave the destination index, and senders that enter or leave theirs.
+  const Table& before = *table_;
+  Table& next = *change.table_;
   std::unordered_map<size_t, std::pair<std::vector<Output*>, std::vector<Output*>>> destinationEdits;  // shard: (in, out)
   std::unordered_map<const Sender*, int64_t> senderDelta;
   for (const auto& [output, delta] : outputDelta) {
     if (delta == 0) continue;
     const int64_t was = CountOf(outputs_, output);
     const int64_t now = was + delta;
-    change->outputs[output] = now;
+    change.outputs[output] = now;
     if ((was == 0) == (now == 0)) continue;
     auto& edit = destinationEdits[Table::Destination::Of(output).Shard()];
     (now > 0 ? edit.first : edit.second).push_back(output);
@@ -260,30 +295,41 @@ std::unique_ptr<InstalledRules::Change> InstalledRules::Prepare(const std::vecto
   for (const auto& [sender, delta] : senderDelta) {
     if (delta == 0) continue;
     const int64_t was = CountOf(senders_, sender);
-    change->senders[sender] = was + delta;
+    change.senders[sender] = was + delta;
     sendersChange |= (was == 0) != (was + delta == 0);
   }
   if (sendersChange) {
     auto index = std::make_shared<Table::SenderIndex>();
     for (const auto& [sender, count] : senders_) {
-      const auto changed = change->senders.find(sender);
-      if ((changed == change->senders.end() ? count : changed->second) > 0) index->emplace_back(sender->serial, sender);
+      const auto changed = change.senders.find(sender);
+      if ((changed == change.senders.end() ? count : changed->second) > 0) index->emplace_back(sender->serial, sender);
     }
-    for (const auto& [sender, count] : change->senders) {
+    for (const auto& [sender, count] : change.senders) {
       if (count > 0 && senders_.count(sender) == 0) index->emplace_back(sender->serial, sender);
     }
     std::sort(index->begin(), index->end());
     next.SetSenders(std::move(index));
   }
   for (const auto& [handle, delta] : inputDelta) {
-    if (delta != 0) change->inputs[handle] = CountOf(inputs_, handle) + delta;
+    if (delta != 0) change.inputs[handle] = CountOf(inputs_, handle) + delta;
   }
-  return change;
 }
 
 std::shared_ptr<const Table> InstalledRules::Commit(std::unique_ptr<Change> change, std::vector<uint32_t>* newInputs) {
   for (const std::string& id : change->gone) specs_.erase(id);
+  specs_.reserve(specs_.size() + change->specs.size());
   for (const RuleSpec* spec : change->specs) specs_.insert_or_assign(spec->id, *spec);
+  if (change->whole) {  // the counts are the new ones whole
+    for (const auto& [handle, count] : change->inputs) {
+      if (inputs_.count(handle) == 0) newInputs->push_back(handle);
+    }
+    inputs_ = std::move(change->inputs);
+    outputs_ = std::move(change->outputs);
+    senders_ = std::move(change->senders);
+    change->inputs.clear();
+    change->outputs.clear();
+    change->senders.clear();
+  }
   for (const auto& [handle, count] : change->inputs) {
     if (count > 0 && inputs_.count(handle) == 0) newInputs->push_back(handle);
     SetCount(inputs_, handle, count);

@@ -27,9 +27,12 @@ class InstalledRules {
     std::unique_ptr<Table> table_;
     std::vector<std::string> gone;                // ids no longer installed
     std::vector<const RuleSpec*> specs;           // installed or replaced (point into the request)
-    std::unordered_map<uint32_t, int64_t> inputs;  // by handle: the new count of rules naming it
+    // The new counts of rules naming each input (by handle) and output, and of outputs using each
+    // sender: of those that change, or (`whole`) of all of them.
+    std::unordered_map<uint32_t, int64_t> inputs;
     std::unordered_map<Output*, int64_t> outputs;
     std::unordered_map<const Sender*, int64_t> senders;
+    bool whole = false;
     uint64_t nextOrder = 0;
   };
 
@@ -62,6 +65,11 @@ class InstalledRules {
  private:
   std::unique_ptr<Change> Prepare(const std::vector<RuleSpec>& upserts, const std::vector<std::string>& removes, bool replace,
                                   const InputMap& inputs, const OutputMap& outputs, const CounterRegion* region) const;
+  // The change's destination shards and sender index: from its counts alone (setRules), or by the
+  // outputs whose count leaves or reaches zero (an update).
+  void IndexWhole(Change& change) const;
+  void IndexChange(Change& change, const std::unordered_map<Output*, int64_t>& outputDelta,
+                   const std::unordered_map<uint32_t, int64_t>& inputDelta) const;
 
   std::shared_ptr<const Table> table_;
   std::unordered_map<std::string, RuleSpec> specs_;
