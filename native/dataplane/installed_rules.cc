@@ -287,8 +287,11 @@ void InstalledRules::IndexChange(Change& change, const std::unordered_map<Output
     for (const Table::Destination& destination : old) {
       if (!std::binary_search(edit.second.begin(), edit.second.end(), destination.output)) shard->push_back(destination);
     }
+    // The entering ones sorted and merged in: O(shard + entering log entering), not a sort of the shard.
+    const auto kept = static_cast<std::ptrdiff_t>(shard->size());
     for (Output* output : edit.first) shard->push_back(Table::Destination::Of(output));
-    std::sort(shard->begin(), shard->end());
+    std::sort(shard->begin() + kept, shard->end());
+    std::inplace_merge(shard->begin(), shard->begin() + kept, shard->end());
     next.SetDestinationShard(s, std::move(shard));
   }
   bool sendersChange = false;
