@@ -25,11 +25,13 @@ std::string KeyText(const MatchKey& key) {
 }
 
 // Everything about one rule that does not depend on the others.
-void Validate(const RuleSpec& spec, const std::string& at, const InputMap& inputs, const OutputMap& outputs, const CounterRegion* region) {
+void Validate(const RuleSpec& spec, const std::string& at, const InputMap& inputs, const OutputMap& outputs,
+              const CounterRegion* region) {
   if (inputs.count(spec.input) == 0) throw RuleError(at + ".input: unknown input handle " + std::to_string(spec.input));
   for (size_t j = 0; j < spec.outputs.size(); ++j) {
     if (outputs.count(spec.outputs[j]) == 0) {
-      throw RuleError(at + ".outputs[" + std::to_string(j) + "]: unknown output handle " + std::to_string(spec.outputs[j]));
+      throw RuleError(at + ".outputs[" + std::to_string(j) + "]: unknown output handle " +
+                      std::to_string(spec.outputs[j]));
     }
   }
   if (spec.counterSlot != 0 || !spec.outputSlots.empty()) {
@@ -45,9 +47,15 @@ void Validate(const RuleSpec& spec, const std::string& at, const InputMap& input
     }
   }
   if (spec.traceEvery > 0) {
-    if (spec.traceSnap > kMaxSnapLength) throw RuleError(at + ".trace.snapLength: at most " + std::to_string(kMaxSnapLength));
-    if (spec.id.size() > kMaxTracedIdLength) throw RuleError(at + ".id: a traced rule's id has at most " + std::to_string(kMaxTracedIdLength) + " bytes");
-    if (spec.outputs.size() > kMaxTracedSends) throw RuleError(at + ".outputs: a traced rule has at most " + std::to_string(kMaxTracedSends));
+    if (spec.traceSnap > kMaxSnapLength) {
+      throw RuleError(at + ".trace.snapLength: at most " + std::to_string(kMaxSnapLength));
+    }
+    if (spec.id.size() > kMaxTracedIdLength) {
+      throw RuleError(at + ".id: a traced rule's id has at most " + std::to_string(kMaxTracedIdLength) + " bytes");
+    }
+    if (spec.outputs.size() > kMaxTracedSends) {
+      throw RuleError(at + ".outputs: a traced rule has at most " + std::to_string(kMaxTracedSends));
+    }
   }
 }
 
@@ -60,8 +68,8 @@ bool SameOutputs(const Table::Rule& rule, const RuleSpec& spec, const OutputMap&
 }
 
 // The rule `spec` makes, counters carried over from `old` (the installed rule of its id, or null).
-std::shared_ptr<const Table::Rule> MakeRule(const RuleSpec& spec, uint64_t order, const Table::Rule* old, const OutputMap& outputs,
-                                            const CounterRegion* region) {
+std::shared_ptr<const Table::Rule> MakeRule(const RuleSpec& spec, uint64_t order, const Table::Rule* old,
+                                            const OutputMap& outputs, const CounterRegion* region) {
   auto rule = std::make_shared<Table::Rule>();
   rule->id = spec.id;
   rule->key = MatchKey::Of(spec);
@@ -118,19 +126,22 @@ void InstalledRules::Clear() {
   senders_.clear();
 }
 
-std::unique_ptr<InstalledRules::Change> InstalledRules::Replace(const std::vector<RuleSpec>& specs, const InputMap& inputs,
-                                                                const OutputMap& outputs, const CounterRegion* region) const {
+std::unique_ptr<InstalledRules::Change> InstalledRules::Replace(const std::vector<RuleSpec>& specs,
+                                                                const InputMap& inputs, const OutputMap& outputs,
+                                                                const CounterRegion* region) const {
   return Prepare(specs, {}, true, inputs, outputs, region);
 }
 
-std::unique_ptr<InstalledRules::Change> InstalledRules::Update(const std::vector<RuleSpec>& upserts, const std::vector<std::string>& removes,
+std::unique_ptr<InstalledRules::Change> InstalledRules::Update(const std::vector<RuleSpec>& upserts,
+                                                               const std::vector<std::string>& removes,
                                                                const InputMap& inputs, const OutputMap& outputs,
                                                                const CounterRegion* region) const {
   return Prepare(upserts, removes, false, inputs, outputs, region);
 }
 
-std::unique_ptr<InstalledRules::Change> InstalledRules::Prepare(const std::vector<RuleSpec>& upserts, const std::vector<std::string>& removes,
-                                                                bool replace, const InputMap& inputs, const OutputMap& outputs,
+std::unique_ptr<InstalledRules::Change> InstalledRules::Prepare(const std::vector<RuleSpec>& upserts,
+                                                                const std::vector<std::string>& removes, bool replace,
+                                                                const InputMap& inputs, const OutputMap& outputs,
                                                                 const CounterRegion* region) const {
   const std::string prefix = replace ? "rules[" : "upserts[";
   const auto at = [&](size_t i) { return prefix + std::to_string(i) + "]"; };
@@ -228,7 +239,8 @@ std::unique_ptr<InstalledRules::Change> InstalledRules::Prepare(const std::vecto
     std::shared_ptr<const Table::RouteShard> shard = Table::RouteShard::Build(std::move(rules), &clash);
     if (!shard) {
       const Table::Rule& earlier = *rules[clash.second];
-      const std::string other = from[clash.second] == kFromTable ? "installed rule \"" + earlier.id + "\"" : at(from[clash.second]);
+      const std::string other =
+          from[clash.second] == kFromTable ? "installed rule \"" + earlier.id + "\"" : at(from[clash.second]);
       throw RuleError(at(from[clash.first]) + ": same match key " + KeyText(earlier.key) + " as " + other);
     }
     next.SetRouteShard(s, std::move(shard));
@@ -267,7 +279,8 @@ void InstalledRules::IndexChange(Change& change, const std::unordered_map<Output
   // Outputs that enter or leave the destination index, and senders that enter or leave theirs.
   const Table& before = *table_;
   Table& next = *change.table_;
-  std::unordered_map<size_t, std::pair<std::vector<Output*>, std::vector<Output*>>> destinationEdits;  // shard: (in, out)
+  // By destination shard: the outputs that enter it, and those that leave it.
+  std::unordered_map<size_t, std::pair<std::vector<Output*>, std::vector<Output*>>> destinationEdits;
   std::unordered_map<const Sender*, int64_t> senderDelta;
   for (const auto& [output, delta] : outputDelta) {
     if (delta == 0) continue;
@@ -285,7 +298,9 @@ void InstalledRules::IndexChange(Change& change, const std::unordered_map<Output
     shard->reserve(old.size() + edit.first.size());
     std::sort(edit.second.begin(), edit.second.end());
     for (const Table::Destination& destination : old) {
-      if (!std::binary_search(edit.second.begin(), edit.second.end(), destination.output)) shard->push_back(destination);
+      if (!std::binary_search(edit.second.begin(), edit.second.end(), destination.output)) {
+        shard->push_back(destination);
+      }
     }
     // The entering ones sorted and merged in: O(shard + entering log entering), not a sort of the shard.
     const auto kept = static_cast<std::ptrdiff_t>(shard->size());

@@ -63,7 +63,8 @@ class InstalledRules {
   void Clear();
 
  private:
-  std::unique_ptr<Change> Prepare(const std::vector<RuleSpec>& upserts, const std::vector<std::string>& removes, bool replace,
+  std::unique_ptr<Change> Prepare(const std::vector<RuleSpec>& upserts, const std::vector<std::string>& removes,
+                                  bool replace,
                                   const InputMap& inputs, const OutputMap& outputs, const CounterRegion* region) const;
   // The change's destination shards and sender index: from its counts alone (setRules), or by the
   // outputs whose count leaves or reaches zero (an update).

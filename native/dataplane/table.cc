@@ -23,11 +23,13 @@ uint64_t Mix(uint64_t h) {
 }  // namespace
 
 uint64_t MatchKey::Hash() const {
-  return Mix((static_cast<uint64_t>(group) << 32 | source) ^ ((static_cast<uint64_t>(input) << 16 | port) * 0x9e3779b97f4a7c15ull));
+  return Mix((static_cast<uint64_t>(group) << 32 | source) ^
+             ((static_cast<uint64_t>(input) << 16 | port) * 0x9e3779b97f4a7c15ull));
 }
 
 size_t Table::Destination::Shard() const {
-  return ShardOf(Mix((static_cast<uint64_t>(address) << 16 | port) ^ (static_cast<uint64_t>(sender) * 0x9e3779b97f4a7c15ull)));
+  return ShardOf(
+      Mix((static_cast<uint64_t>(address) << 16 | port) ^ (static_cast<uint64_t>(sender) * 0x9e3779b97f4a7c15ull)));
 }
 
 std::shared_ptr<const Table::RouteShard> Table::RouteShard::Build(std::vector<std::shared_ptr<const Rule>>&& rules,
@@ -53,7 +55,9 @@ std::shared_ptr<const Table::RouteShard> Table::RouteShard::Build(std::vector<st
       return nullptr;
     }
     const size_t firstTarget = shard->targets_.size();
-    for (const OutputSlot& output : rule.outputs) shard->targets_.push_back(Target{output.output.get(), output.counters});
+    for (const OutputSlot& output : rule.outputs) {
+      shard->targets_.push_back(Target{output.output.get(), output.counters});
+    }
     const TraceSpec* trace = nullptr;
     if (rule.traceEvery > 0) {
       TraceSpec spec{rule.traceEvery, rule.traceSnap, 0, static_cast<uint32_t>(rule.id.size()), {}};
@@ -64,7 +68,8 @@ std::shared_ptr<const Table::RouteShard> Table::RouteShard::Build(std::vector<st
     slot.key = rule.key;
     slot.used = true;
     slot.rule = static_cast<uint32_t>(i);
-    slot.route = Route{rule.counters, shard->targets_.data() + firstTarget, static_cast<uint32_t>(rule.outputs.size()), trace};
+    slot.route =
+        Route{rule.counters, shard->targets_.data() + firstTarget, static_cast<uint32_t>(rule.outputs.size()), trace};
   }
   shard->rules_ = std::move(rules);
   return shard;

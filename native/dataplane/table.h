@@ -43,9 +43,9 @@ struct RuleSpec {
   uint32_t traceSnap = 0;
 
   bool operator==(const RuleSpec& other) const {
-    return id == other.id && input == other.input && group == other.group && port == other.port && source == other.source &&
-           outputs == other.outputs && counterSlot == other.counterSlot && outputSlots == other.outputSlots &&
-           traceEvery == other.traceEvery && traceSnap == other.traceSnap;
+    return id == other.id && input == other.input && group == other.group && port == other.port &&
+           source == other.source && outputs == other.outputs && counterSlot == other.counterSlot &&
+           outputSlots == other.outputSlots && traceEvery == other.traceEvery && traceSnap == other.traceSnap;
   }
 };
 
@@ -173,7 +173,9 @@ class Table {
 
   static size_t ShardOf(uint64_t hash) { return hash >> (64 - kShardBits); }
   void SetRouteShard(size_t index, std::shared_ptr<const RouteShard> shard) { routes_[index] = std::move(shard); }
-  void SetDestinationShard(size_t index, std::shared_ptr<const DestinationShard> shard) { destinations_[index] = std::move(shard); }
+  void SetDestinationShard(size_t index, std::shared_ptr<const DestinationShard> shard) {
+    destinations_[index] = std::move(shard);
+  }
   void SetSenders(std::shared_ptr<const SenderIndex> senders) { senders_ = std::move(senders); }
   void SetRuleCount(size_t count) { ruleCount_ = count; }
 
