@@ -188,7 +188,10 @@ export interface Dataplane {
   setRules(rules: DataplaneRule[]): number;
   /**
    * Like setRules, from the installed table: `upserts` replace the rules of the same id or are added,
-   * the rules with the ids in `removes` go (unknown ids are ignored). Counters of kept rules stay.
+   * the rules with the ids in `removes` go (unknown ids are ignored; an id also upserted stays,
+   * upserted). Counters of kept rules stay. Costs what the change touches, not the table: an upsert
+   * equal to the installed rule changes nothing (decision 0044). Throws (and changes nothing) naming
+   * `upserts[i]`, and for a match key already taken the installed rule's id.
    */
   updateRules(upserts: DataplaneRule[], removes: string[]): number;
   /** Test hook: the data-plane thread sleeps `ms` (1-60000) at its next turn, as if stalled. */
