@@ -220,7 +220,7 @@ describe('native Dataplane: the sharded table against a model', function () {
     }
   });
 
-  it('replaces the table whole with setRules in the order given, counter slots and all', () => {
+  it('replaces the table whole with setRules in the order given, counter slots and all, and updates go on from it', () => {
     const first = Array.from({ length: 1500 }, () => made(`r${nextId++}`, freeKey(new Set()))).filter((r, i, all) => all.findIndex((o) => keyText(o) === keyText(r)) === i);
     dp.setRules(first);
     applyToModel(first, []);
@@ -237,5 +237,12 @@ describe('native Dataplane: the sharded table against a model', function () {
     expectTableIsModel('second setRules');
     expect(() => dp.setRules([rules[0], { ...rules[1], ...rules[0], id: 'copy' }]), 'a key twice').to.throw(TypeError, /^rules\[1\]: same match key .* as rules\[0\]$/);
     expectTableIsModel('after a refused setRules');
+    // Updates go on from what setRules counted (outputs and senders named, inputs armed).
+    for (let round = 0; round < 5; round++) {
+      const next = change(round === 4 ? 300 : 5);
+      dp.updateRules(next.upserts, next.removes);
+      applyToModel(next.upserts, next.removes);
+      expectTableIsModel(`update ${round} after setRules`);
+    }
   });
 });
