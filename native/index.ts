@@ -129,6 +129,15 @@ export interface RuleCounters {
   outputs: OutputCounters[];
 }
 
+/** See Dataplane.routeForTest. Slots are counter-region slots (0: counters of the table's own). */
+export interface RouteForTest {
+  counterSlot: number;
+  outputs: number[];
+  outputSlots: number[];
+  /** The traced rule's id, '' when the route is not traced. */
+  tracedId: string;
+}
+
 export interface InputCounters {
   handle: number;
   frames: bigint;
@@ -179,11 +188,24 @@ export interface Dataplane {
   setRules(rules: DataplaneRule[]): number;
   /**
    * Like setRules, from the installed table: `upserts` replace the rules of the same id or are added,
-   * the rules with the ids in `removes` go (unknown ids are ignored). Counters of kept rules stay.
+   * the rules with the ids in `removes` go (unknown ids are ignored; an id also upserted stays,
+   * upserted). Counters of kept rules stay. Costs what the change touches, not the table: an upsert
+   * equal to the installed rule changes nothing (decision 0044). Throws (and changes nothing) naming
+   * `upserts[i]`, and for a match key already taken the installed rule's id.
    */
   updateRules(upserts: DataplaneRule[], removes: string[]): number;
   /** Test hook: the data-plane thread sleeps `ms` (1-60000) at its next turn, as if stalled. */
   stallForTest(ms: number): void;
+  /**
+   * Test hook: what the published table gives a packet from `input` to group:port from `source`
+   * (the exact-source route, else the any-source one), as the packet path finds it; null: no route.
+   */
+  routeForTest(input: number, group: string, port: number, source: string): RouteForTest | null;
+  /**
+   * Test hook: the output handle the published table charges an ICMP error about address:port
+   * through sender `sender` to (null: none), and whether it finds the sender by its serial at all.
+   */
+  outputForTest(sender: number, address: string, port: number): { output: number | null; senderKnown: boolean };
   ruleCounters(): RuleCounters[];
   inputCounters(): InputCounters[];
   /** Stops the thread and closes every fd. */

@@ -128,6 +128,8 @@ class DataplaneJs : public Napi::ObjectWrap<DataplaneJs> {
                            InstanceMethod<&DataplaneJs::RuleCounters>("ruleCounters"),
                            InstanceMethod<&DataplaneJs::InputCounters>("inputCounters"),
                            InstanceMethod<&DataplaneJs::StallForTest>("stallForTest"),
+                           InstanceMethod<&DataplaneJs::RouteForTest>("routeForTest"),
+                           InstanceMethod<&DataplaneJs::OutputForTest>("outputForTest"),
                            InstanceMethod<&DataplaneJs::Close>("close"),
                        });
   }
@@ -242,6 +244,48 @@ class DataplaneJs : public Napi::ObjectWrap<DataplaneJs> {
     Open(env).StallForTest(ms);
   }
 
+  Napi::Value RouteForTest(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const uint32_t input = HandleValue(env, info[0], "input");
+    const uint32_t group = Ipv4Value(env, info[1], "group").s_addr;
+    const uint16_t port = static_cast<uint16_t>(IntegerIn(env, info[2], "port", 1, 65535));
+    const bool anySource = info[3].IsString() && info[3].As<Napi::String>().Utf8Value().empty();
+    const uint32_t source = anySource ? 0 : Ipv4Value(env, info[3], "source").s_addr;
+    const Engine& engine = Open(env);
+    const Route* route = engine.published().Find(input, group, port, source);
+    if (route == nullptr) return env.Null();
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("counterSlot", Napi::Number::New(env, static_cast<double>(engine.SlotOf(route->counters))));
+    Napi::Array outputs = Napi::Array::New(env, route->targetCount);
+    Napi::Array slots = Napi::Array::New(env, route->targetCount);
+    for (uint32_t i = 0; i < route->targetCount; ++i) {
+      outputs.Set(i, Napi::Number::New(env, route->targets[i].output->handle));
+      slots.Set(i, Napi::Number::New(env, static_cast<double>(engine.SlotOf(route->targets[i].counters))));
+    }
+    result.Set("outputs", outputs);
+    result.Set("outputSlots", slots);
+    result.Set("tracedId", route->trace ? Napi::String::New(env, route->trace->id, route->trace->idLength) : Napi::String::New(env, ""));
+    return result;
+  }
+
+  Napi::Value OutputForTest(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    const uint32_t handle = HandleValue(env, info[0], "sender");
+    sockaddr_in destination{};
+    destination.sin_family = AF_INET;
+    destination.sin_addr = Ipv4Value(env, info[1], "address");
+    destination.sin_port = htons(static_cast<uint16_t>(IntegerIn(env, info[2], "port", 1, 65535)));
+    const Engine& engine = Open(env);
+    const Sender* sender = engine.sender(handle);
+    if (sender == nullptr) throw Napi::TypeError::New(env, "unknown sender handle " + std::to_string(handle));
+    const Table& table = engine.published();
+    const Output* output = table.OutputFor(sender, destination);
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("output", output ? Napi::Number::New(env, output->handle) : env.Null());
+    result.Set("senderKnown", Napi::Boolean::New(env, table.SenderBySerial(sender->serial) == sender));
+    return result;
+  }
+
   Napi::Value SetRules(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!info[0].IsArray()) throw Napi::TypeError::New(env, "rules must be an array");
@@ -269,10 +313,10 @@ class DataplaneJs : public Napi::ObjectWrap<DataplaneJs> {
 
   Napi::Value RuleCounters(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    const std::vector<Table::Rule>& rules = OpenCollected(env).table().rules();
+    const std::vector<const Table::Rule*> rules = OpenCollected(env).table().rules();
     Napi::Array result = Napi::Array::New(env, rules.size());
     for (size_t i = 0; i < rules.size(); ++i) {
-      const Table::Rule& rule = rules[i];
+      const Table::Rule& rule = *rules[i];
       Napi::Object entry = Napi::Object::New(env);
       entry.Set("id", Napi::String::New(env, rule.id));
       entry.Set("packets", Big(env, rule.counters->packets));

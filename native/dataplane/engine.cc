@@ -100,8 +100,7 @@ Engine::Engine(int core, uint32_t batch, std::function<void()> wakeTraceReader, 
   event.data.u64 = 0;  // the wake-up eventfd; inputs carry their Input*, senders their serial
   CheckSyscall(epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, wakeup_.get(), &event), "epoll_ctl ADD (eventfd)");
 
-  current_ = Table::Build({}, inputs_, outputs_, nullptr);
-  published_.store(current_.get(), std::memory_order_release);
+  published_.store(rules_.table().get(), std::memory_order_release);
 
   thread_ = std::thread([this] { Run(); });
   if (core >= 0) {
@@ -143,7 +142,7 @@ void Engine::AddInput(uint32_t handle, int fd, uint32_t counterSlot) {
   }
   RequireSocket(fd, AF_PACKET, SOCK_RAW, "AF_PACKET SOCK_RAW socket");
   auto input = std::make_shared<Input>(handle, fd, shared);
-  if (current_->inputs().count(handle)) {  // a rule already names it: read it now
+  if (rules_.NamesInput(handle)) {  // a rule already names it: read it now
     try {
       Arm(*input);
     } catch (...) {
@@ -234,41 +233,20 @@ void Engine::RemoveOutput(uint32_t handle) {
 uint64_t Engine::SetRules(const std::vector<RuleSpec>& rules) {
   RequireOpen();
   CollectRetired();
-  return Install(rules);
+  return Install(rules_.Replace(rules, inputs_, outputs_, region_.get()));
 }
 
 uint64_t Engine::UpdateRules(const std::vector<RuleSpec>& upserts, const std::vector<std::string>& removes) {
   RequireOpen();
   CollectRetired();
-  std::unordered_map<std::string, const RuleSpec*> replacing;
-  replacing.reserve(upserts.size());
-  for (const RuleSpec& spec : upserts) replacing[spec.id] = &spec;  // Build refuses a duplicate id below
-  std::unordered_set<std::string> removing(removes.begin(), removes.end());
-  std::vector<RuleSpec> specs;
-  specs.reserve(specs_.size() + upserts.size());
-  for (const RuleSpec& spec : specs_) {
-    if (removing.count(spec.id)) continue;
-    const auto found = replacing.find(spec.id);
-    if (found == replacing.end()) {
-      specs.push_back(spec);
-    } else {
-      specs.push_back(*found->second);
-      replacing.erase(found);
-    }
-  }
-  for (const RuleSpec& spec : upserts) {
-    if (replacing.count(spec.id)) specs.push_back(spec);
-  }
-  return Install(std::move(specs));
+  return Install(rules_.Update(upserts, removes, inputs_, outputs_, region_.get()));
 }
 
-uint64_t Engine::Install(std::vector<RuleSpec> specs) {
-  std::shared_ptr<const Table> next = Table::Build(specs, inputs_, outputs_, current_.get(), region_.get());
-  std::shared_ptr<const Table> previous = std::move(current_);
-  current_ = std::move(next);
-  specs_ = std::move(specs);
-  published_.store(current_.get(), std::memory_order_release);
-  for (const uint32_t handle : current_->inputs()) {
+uint64_t Engine::Install(std::unique_ptr<InstalledRules::Change> change) {
+  std::vector<uint32_t> named;
+  std::shared_ptr<const Table> previous = rules_.Commit(std::move(change), &named);
+  published_.store(rules_.table().get(), std::memory_order_release);
+  for (const uint32_t handle : named) {
     const auto found = inputs_.find(handle);
     if (found != inputs_.end() && !found->second->armed) Arm(*found->second);
   }
@@ -301,7 +279,7 @@ void Engine::Close() {
   }
   // The thread is gone: everything can go, and every fd with it.
   published_.store(nullptr, std::memory_order_relaxed);
-  current_.reset();
+  rules_.Clear();
   inputs_.clear();
   outputs_.clear();
   senders_.clear();

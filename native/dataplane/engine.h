@@ -20,6 +20,7 @@
 #include "dataplane/counter_region.h"
 #include "dataplane/endpoints.h"
 #include "dataplane/forwarder.h"
+#include "dataplane/installed_rules.h"
 #include "dataplane/reclaimer.h"
 #include "dataplane/send_errors.h"
 #include "dataplane/table.h"
@@ -78,9 +79,8 @@ class Engine {
   uint64_t SetRules(const std::vector<RuleSpec>& rules);
   // Builds and publishes a new table from the installed one: `upserts` replace the rules of the same
   // id (in place) or are added (at the end), the rules of `removes` go (an unknown id is ignored).
-  // The work is one pass over the installed rules in C++: a change of a few rules to a large table
-  // sends only those rules through the binding. Throws RuleError and changes nothing when the
-  // resulting table is invalid.
+  // The work follows the change, not the table: only the shards it touches are rebuilt (see
+  // InstalledRules). Throws RuleError and changes nothing when the resulting table is invalid.
   uint64_t UpdateRules(const std::vector<RuleSpec>& upserts, const std::vector<std::string>& removes);
 
   // Test hook: the data-plane thread sleeps `ms` at its next loop turn, neither forwarding nor
@@ -92,7 +92,21 @@ class Engine {
   void CollectRetired();
 
   // The installed table (its rules carry the counters).
-  const Table& table() const { return *current_; }
+  const Table& table() const { return *rules_.table(); }
+  // The table the data-plane thread reads (test hooks look up through it as the thread does).
+  const Table& published() const { return *published_.load(std::memory_order_acquire); }
+  // The sender with this handle (null: none). Test hooks.
+  const Sender* sender(uint32_t handle) const {
+    const auto found = senders_.find(handle);
+    return found == senders_.end() ? nullptr : found->second.get();
+  }
+  // Slot of `counters` in the counter region (0: elsewhere). Test hooks.
+  uint64_t SlotOf(const void* counters) const {
+    if (!region_) return 0;
+    const uint8_t* at = static_cast<const uint8_t*>(counters);
+    if (at < region_->base() || at >= region_->base() + region_->bytes()) return 0;
+    return static_cast<uint64_t>(at - region_->base()) / kSlotBytes;
+  }
   // The inputs, by ascending handle.
   std::vector<const Input*> inputs() const;
   // The trace records' way out (null without a trace reader). Drained on the JavaScript thread.
@@ -118,8 +132,8 @@ class Engine {
   InputMap inputs_;
   std::unordered_map<uint32_t, std::shared_ptr<const Sender>> senders_;
   OutputMap outputs_;
-  // Publishes the table built from `specs` (which become the installed specs).
-  uint64_t Install(std::vector<RuleSpec> specs);
+  // Publishes the change's table (its bookkeeping becomes the installed rules').
+  uint64_t Install(std::unique_ptr<InstalledRules::Change> change);
   // Adds the input to the epoll set (see Input::armed).
   void Arm(Input& input);
   // Reads the errors of the sender an epoll event names (data-plane thread).
@@ -127,8 +141,7 @@ class Engine {
   SendErrors sendErrors_;  // data-plane thread only
   uint64_t nextSenderSerial_ = 0;  // JavaScript thread
 
-  std::vector<RuleSpec> specs_;                   // what current_ was built from (JavaScript thread)
-  std::shared_ptr<const Table> current_;         // owned here (JavaScript thread)
+  InstalledRules rules_;                          // the installed table, owned here (JavaScript thread)
   std::atomic<const Table*> published_{nullptr};  // read by the data-plane thread
   Reclaimer reclaimer_;
   std::unique_ptr<CounterRegion> region_;  // null without a counter region

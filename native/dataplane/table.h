@@ -1,13 +1,18 @@
-// The immutable match table the data-plane thread forwards with. Built on the JavaScript thread by
-// setRules, published whole, never modified afterwards.
+// The immutable match table the data-plane thread forwards with. Built on the JavaScript thread,
+// published whole, never modified afterwards. It is made of shards (the routes by the high bits of
+// their match key's hash, the destinations by a hash of the destination) that consecutive tables
+// share: a change rebuilds only the shards it touches (see InstalledRules), so its cost follows the
+// change, not the table (decision 0044).
 #pragma once
 
+#include <netinet/in.h>
+
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -36,6 +41,12 @@ struct RuleSpec {
   // Tracing: record one packet in every `traceEvery` (0: not traced), `traceSnap` frame bytes each.
   uint32_t traceEvery = 0;
   uint32_t traceSnap = 0;
+
+  bool operator==(const RuleSpec& other) const {
+    return id == other.id && input == other.input && group == other.group && port == other.port &&
+           source == other.source && outputs == other.outputs && counterSlot == other.counterSlot &&
+           outputSlots == other.outputSlots && traceEvery == other.traceEvery && traceSnap == other.traceSnap;
+  }
 };
 
 // A traced rule's settings, as the packet path needs them.
@@ -67,8 +78,24 @@ struct Route {
   const TraceSpec* trace;  // null unless the rule is traced
 };
 
+// What a rule matches: packets from `input` to group:port, from `source` (0: any source).
+struct MatchKey {
+  uint32_t input;
+  uint32_t group;
+  uint32_t source;
+  uint16_t port;
+  bool operator==(const MatchKey& other) const {
+    return input == other.input && group == other.group && source == other.source && port == other.port;
+  }
+  static MatchKey Of(const RuleSpec& spec) { return MatchKey{spec.input, spec.group, spec.source, spec.port}; }
+  uint64_t Hash() const;
+};
+
 class Table {
  public:
+  static constexpr unsigned kShardBits = 8;
+  static constexpr size_t kShards = size_t{1} << kShardBits;
+
   // A rule's output slot as the JavaScript side reports it.
   struct OutputSlot {
     uint32_t handle;
@@ -76,74 +103,50 @@ class Table {
     OutputCounters* counters;        // in the counter region, or `owned`
     std::shared_ptr<OutputCounters> owned;
   };
-  // A rule with where its counters live: in the counter region (slots named by the rule), or in
-  // objects of its own, shared with the next table when the id persists.
+  // An installed rule with where its counters live: in the counter region (slots named by the rule),
+  // or in objects of its own, shared with the next table when the id persists. Immutable; shared by
+  // the route shards of consecutive tables that keep it.
   struct Rule {
     std::string id;
+    MatchKey key;
+    uint64_t order;  // rules() lists by it: setRules position, then arrival
     RuleCounters* counters;
     std::shared_ptr<RuleCounters> owned;
     std::vector<OutputSlot> outputs;
+    uint32_t traceEvery;  // 0: not traced
+    uint32_t traceSnap;
   };
 
-  // Validates `specs` against the known handles and builds the table. Counters are carried over
-  // from `previous` (may be null) for every rule id it also has; an output slot's counters are
-  // carried over when the same output handle stays at the same index. Counters of rules that name
-  // slots live in `region` (may be null: then naming a slot is refused). Throws RuleError on an
-  // unknown handle, a duplicate rule id or a duplicate match key (input, group, port, source), or a
-  // slot outside the region.
-  static std::unique_ptr<const Table> Build(const std::vector<RuleSpec>& specs, const InputMap& inputs,
-                                            const OutputMap& outputs, const Table* previous,
-                                            const CounterRegion* region = nullptr);
+  // The routes whose key hashes to one shard: a small open-addressing table (at most half full)
+  // with the targets and trace settings its routes point into.
+  class RouteShard {
+   public:
+    // Lays out `rules` (keys distinct from one another). On two rules with one key, returns null and
+    // sets `clash` to their indexes (the later, the earlier).
+    // `rules` is taken only when the shard is made.
+    static std::shared_ptr<const RouteShard> Build(std::vector<std::shared_ptr<const Rule>>&& rules,
+                                                   std::pair<size_t, size_t>* clash);
+    // Lock- and allocation-free; `hash` is key.Hash().
+    const Route* Find(const MatchKey& key, uint64_t hash) const;
+    // The rule with this key (null: none).
+    const Rule* RuleWith(const MatchKey& key) const;
+    const std::vector<std::shared_ptr<const Rule>>& rules() const { return rules_; }
 
-  // The route for a packet from `input`: the rule for exactly this source, else the any-source
-  // rule; null when neither exists. Addresses in network byte order. Lock- and allocation-free.
-  const Route* Find(uint32_t input, uint32_t group, uint16_t port, uint32_t source) const;
-
-  // The output of this table that sends to `destination` through `sender` (null: none), to charge
-  // an error the network reported about that destination to. Lock- and allocation-free.
-  Output* OutputFor(const Sender* sender, const sockaddr_in& destination) const;
-  // The sender with this serial that the table's outputs send through (null: none). Lock- and
-  // allocation-free; the sender lives at least as long as the table.
-  const Sender* SenderBySerial(uint64_t serial) const;
-
-  // In setRules order.
-  const std::vector<Rule>& rules() const { return rules_; }
-  // The input handles the rules name.
-  const std::unordered_set<uint32_t>& inputs() const { return inputs_; }
-
- private:
-  struct Key {
-    uint32_t input;
-    uint32_t group;
-    uint32_t source;
-    uint16_t port;
-    bool operator==(const Key& other) const {
-      return input == other.input && group == other.group && source == other.source && port == other.port;
-    }
-  };
-  // An open-addressing slot; `used` false = empty (probing stops there).
-  struct Slot {
-    Key key;
-    bool used;
-    Route route;
+   private:
+    struct Slot {
+      MatchKey key;
+      bool used;  // false = empty (probing stops there)
+      uint32_t rule;
+      Route route;
+    };
+    std::vector<std::shared_ptr<const Rule>> rules_;
+    std::vector<Target> targets_;    // every rule's targets, back to back; Route::targets points in here
+    std::vector<TraceSpec> traces_;  // the traced rules'; Route::trace points in here
+    std::vector<Slot> slots_;        // power-of-two size
+    size_t mask_ = 0;
   };
 
-  Table() = default;
-  static uint64_t Hash(const Key& key);
-  const Slot* Lookup(const Key& key) const;
-  // The slot where `key` is or would go (linear probing; the table is never more than half full).
-  Slot* SlotFor(const Key& key);
-  // Keeps a traced rule's settings (within the reserved capacity of traces_).
-  const TraceSpec& AddTrace(const RuleSpec& spec);
-
-  std::vector<Rule> rules_;
-  std::vector<Target> targets_;  // every rule's targets, back to back; Route::targets points in here
-  std::vector<TraceSpec> traces_;  // the traced rules'; Route::trace points in here
-  std::vector<Slot> slots_;      // power-of-two size
-  std::unordered_set<uint32_t> inputs_;
-  size_t mask_ = 0;
-
-  // Every output the rules name once, by (sender, address, port): OutputFor's binary search.
+  // An output the rules name, by (sender, address, port): OutputFor's binary search.
   struct Destination {
     uintptr_t sender;
     uint32_t address;  // network byte order, as in sockaddr_in
@@ -154,9 +157,57 @@ class Table {
       if (address != other.address) return address < other.address;
       return port < other.port;
     }
+    static Destination Of(Output* output) {
+      return Destination{reinterpret_cast<uintptr_t>(output->sender.get()), output->destination.sin_addr.s_addr,
+                         output->destination.sin_port, output};
+    }
+    size_t Shard() const;
   };
-  std::vector<Destination> destinations_;
-  std::vector<std::pair<uint64_t, const Sender*>> senders_;  // by serial: SenderBySerial's binary search
+  using DestinationShard = std::vector<Destination>;  // sorted
+  using SenderIndex = std::vector<std::pair<uint64_t, const Sender*>>;  // sorted by serial
+
+  // A table without rules.
+  static std::unique_ptr<Table> Empty();
+  // A copy of this table (sharing every shard) to be changed before it is published.
+  std::unique_ptr<Table> Copy() const { return std::unique_ptr<Table>(new Table(*this)); }
+
+  static size_t ShardOf(uint64_t hash) { return hash >> (64 - kShardBits); }
+  void SetRouteShard(size_t index, std::shared_ptr<const RouteShard> shard) { routes_[index] = std::move(shard); }
+  void SetDestinationShard(size_t index, std::shared_ptr<const DestinationShard> shard) {
+    destinations_[index] = std::move(shard);
+  }
+  void SetSenders(std::shared_ptr<const SenderIndex> senders) { senders_ = std::move(senders); }
+  void SetRuleCount(size_t count) { ruleCount_ = count; }
+
+  // The route for a packet from `input`: the rule for exactly this source, else the any-source
+  // rule; null when neither exists. Addresses in network byte order. Lock- and allocation-free.
+  const Route* Find(uint32_t input, uint32_t group, uint16_t port, uint32_t source) const;
+
+  // The output of this table that sends to `destination` through `sender` (null: none), to charge
+  // an error the network reported about that destination to. Two outputs with one destination
+  // through one sender (which the supervisor never makes) share the errors: one of them is charged.
+  // Lock- and allocation-free.
+  Output* OutputFor(const Sender* sender, const sockaddr_in& destination) const;
+  // The sender with this serial that the table's outputs send through (null: none). Lock- and
+  // allocation-free; the sender lives at least as long as the table.
+  const Sender* SenderBySerial(uint64_t serial) const;
+
+  // The rule with this key (null: none). JavaScript thread.
+  const Rule* RuleWith(const MatchKey& key) const { return routes_[ShardOf(key.Hash())]->RuleWith(key); }
+  const RouteShard& routeShard(size_t index) const { return *routes_[index]; }
+  const std::shared_ptr<const DestinationShard>& destinationShard(size_t index) const { return destinations_[index]; }
+  // Every rule, in setRules order (rules added by updateRules after them, in arrival order).
+  std::vector<const Rule*> rules() const;
+  size_t ruleCount() const { return ruleCount_; }
+
+ private:
+  Table() = default;
+  Table(const Table&) = default;
+
+  std::array<std::shared_ptr<const RouteShard>, kShards> routes_;
+  std::array<std::shared_ptr<const DestinationShard>, kShards> destinations_;
+  std::shared_ptr<const SenderIndex> senders_;
+  size_t ruleCount_ = 0;
 };
 
 }  // namespace mcr

@@ -553,6 +553,91 @@ const scenarios: Record<string, () => Promise<void>> = {
     churn.close();
   },
 
+  /**
+   * Under traffic, with 2,000 other rules spread over every shard of the table: batches of one-rule
+   * and many-rule updates (new rules, removes, rules moved, an unchanged upsert of the flowing rule,
+   * a flowing rule's outputs changed) rebuild the shards around two flowing rules. Rule a, never
+   * changed, loses nothing; rule c, whose first output stays while a second comes and goes, keeps
+   * every packet and its own counters; both counters match what the receivers got exactly.
+   */
+  async neighbours() {
+    const dp = new (native().Dataplane)({ core: allowedCores().slice(-1)[0], batch: 64 });
+    const [steady, changing, extra] = [await Receiver.open(6001), await Receiver.open(6002), await Receiver.open(6003)];
+    const sender = await Sender.open();
+    dp.addInput(1, sockets.input());
+    addEgress(dp, 10, 6001);
+    addEgress(dp, 11, 6002);
+    addEgress(dp, 12, 6003);
+    // Destinations nothing is sent to (the fillers' groups get no traffic): they churn the destination index.
+    const spare = sockets.sender();
+    dp.addSender(2, spare);
+    for (let h = 20; h < 60; h++) dp.addOutput(h, 2, SINK, 7000 + h);
+    const a = { id: 'a', input: 1, group: GROUP, port: 5000, source: '', outputs: [10] };
+    const c = { id: 'c', input: 1, group: GROUP, port: 5001, source: '', outputs: [11] };
+    const filler = (n: number, shift = 0) => ({
+      id: `f${n}`,
+      input: 1,
+      group: `239.200.${(n >> 8) & 255}.${n & 255}`,
+      port: 5000 + ((n + shift) % 3),
+      source: '',
+      outputs: [20 + (n % 40), n % 7 === 0 ? 10 : 20 + ((n + 1 + shift) % 40)],
+    });
+    let next = 0;
+    const fillers = Array.from({ length: 2000 }, () => filler(next++));
+    dp.updateRules([a, c, ...fillers], []);
+
+    const [steadyTraffic, changingTraffic] = [payloads(3000, 1), payloads(1500, 2)];
+    const sending = Promise.all([sender.send(steadyTraffic, 5000, 10, 2), sender.send(changingTraffic, 5001, 5, 2)]);
+    let done = false;
+    void sending.finally(() => (done = true));
+    let changes = 0;
+    for (let round = 0; !done && round < 2000; round++) {
+      const n = next++;
+      switch (round % 6) {
+        case 0:
+          dp.updateRules([filler(n)], []); // one new rule
+          break;
+        case 1:
+          dp.updateRules([], [`f${n - 1}`, `f${n - 2000}`]); // one-rule removes
+          break;
+        case 2:
+          dp.updateRules([filler(n - 1500, 1)], []); // one rule moved to another key, outputs changed
+          break;
+        case 3:
+          dp.updateRules([a], []); // the flowing rule, unchanged
+          break;
+        case 4:
+          dp.updateRules([{ ...c, outputs: round % 12 === 4 ? [11, 12] : [11] }], []); // its first output stays
+          break;
+        default: {
+          const many = Array.from({ length: 300 }, (_v, i) => filler(n - 1900 + i, round));
+          dp.updateRules(many, Array.from({ length: 100 }, (_v, i) => `f${n - 1000 + i}`)); // most shards rebuilt
+        }
+      }
+      changes++;
+      await sleep(1);
+    }
+    await sending;
+    expect(changes, 'changes made while the traffic flowed').to.be.greaterThan(50);
+    await waitFor('every packet of both flowing rules', () => steady.received.length >= steadyTraffic.length && changing.received.length >= changingTraffic.length, 10_000);
+    await sleep(100);
+    expectAllReceived(steady, steadyTraffic, 'rule a');
+    expectAllReceived(changing, changingTraffic, 'rule c, first output');
+    const counters = dp.ruleCounters();
+    expect(rule(counters, 'a')).to.include({ packets: 3000n, forwarded: 3000n, sendFailed: 0n });
+    expect(rule(counters, 'a').outputs[0]).to.include({ handle: 10, packets: 3000n });
+    expect(rule(counters, 'c')).to.include({ packets: 1500n, forwarded: 1500n, sendFailed: 0n });
+    expect(rule(counters, 'c').outputs[0]).to.include({ handle: 11, packets: 1500n });
+    expect(extra.received.length, 'rule c\'s second output, while it was there').to.be.greaterThan(0);
+    expect(counters.slice(0, 2).map((r) => r.id), 'the first two rules keep their place').to.deep.equal(['a', 'c']);
+
+    dp.close();
+    sender.close();
+    steady.close();
+    changing.close();
+    extra.close();
+  },
+
   /** Failing and slow outputs are counted per output and do not hold back the rule's other output. */
   async failures() {
     const dp = new (native().Dataplane)({ core: -1, batch: 16 });
@@ -910,6 +995,7 @@ if (require.main === module) {
       it('sends runs of equal sizes as UDP GSO messages, falling back where the MTU is too small', () => ns!.run('gso'));
       it('keeps the counters of persisting rules across table swaps and refuses bad tables whole', () => ns!.run('swap'));
       it('loses nothing of an untouched rule while outputs, rules and inputs change under traffic', () => ns!.run('changes'));
+      it('loses nothing of two flowing rules while one-rule and large updates rebuild the shards around them', () => ns!.run('neighbours'));
       it('counts failing and slow outputs per output without holding back the others', () => ns!.run('failures'));
       it('charges ICMP errors to the output they concern, through a shared sender', () => ns!.run('refused'));
       it('records traced packets with each output\'s result, and counts what the ring cannot hold', () => ns!.run('trace'));
