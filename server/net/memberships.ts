@@ -173,6 +173,9 @@ export class Memberships {
     }
     // Newest first: the kernel keeps an interface's groups newest first and walks the list to leave one.
     leaving.sort((a, b) => b.seq - a.seq);
+    // Every leave goes before any join (in the batches' order), so its room is free for them, and a
+    // group both left and joined by this change is joined again.
+    for (const entry of leaving) this.release(entry);
     for (const membership of join) if (!this.joined.has(membership.key)) this.pending.set(membership.key, membership);
     const joining = [...this.pending.values()];
     // The leaves, then the joins, BATCH_STEPS at a time. A join refused for want of room goes to
@@ -181,7 +184,6 @@ export class Memberships {
     while (leaving.length > 0 || joining.length > 0) {
       const leaves = leaving.splice(0, BATCH_STEPS);
       const planned = joining.splice(0, BATCH_STEPS - leaves.length).map((membership) => this.reserve(membership));
-      for (const entry of leaves) this.release(entry);
       const steps: MembershipStep[] = [
         ...leaves.map(({ membership, socket }): MembershipStep => ({ kind: 'leave', fd: socket.fd, membership })),
         ...planned.map(({ membership, socket }): MembershipStep => ({ kind: 'join', fd: socket.fd, membership })),

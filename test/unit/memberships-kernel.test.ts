@@ -88,6 +88,9 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     // Joined, then left.
     await Promise.all([memberships.change([b], []), memberships.change([], [b.key])]);
     const joinThenLeave = joinedOn(IFNAME);
+    // Left and joined again by one change (the leave goes first).
+    await memberships.change([a], [a.key]);
+    const leaveAndJoin = joinedOn(IFNAME);
     // 600 random joins and leaves of 40 groups, none awaited before the last.
     const groups = Array.from({ length: 40 }, (_, i) => membershipOf(ifindex, `239.3.1.${i + 1}`));
     const expected = new Set<string>([a.group]);
@@ -110,7 +113,7 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     const random = { expected: [...expected].sort(), actual: joinedOn(IFNAME), failures: [...memberships.failures], effective };
     const batches = watched.batches();
     await memberships.close();
-    return { leaveThenJoin, joinThenLeave, random, afterClose: joinedOn(IFNAME), batches, mostAtOnce: watched.mostAtOnce() };
+    return { leaveThenJoin, joinThenLeave, leaveAndJoin, random, afterClose: joinedOn(IFNAME), batches, mostAtOnce: watched.mostAtOnce() };
   },
 
   /** Little option memory: the kernel refuses joins with ENOBUFS long before igmp_max_memberships. */
@@ -230,6 +233,7 @@ if (require.main === module) {
       const report = await namespace().run<{
         leaveThenJoin: string[];
         joinThenLeave: string[];
+        leaveAndJoin: string[];
         random: { expected: string[]; actual: string[]; failures: unknown[]; effective: number };
         afterClose: string[];
         batches: number;
@@ -237,11 +241,13 @@ if (require.main === module) {
       }>('order');
       expect(report.leaveThenJoin).to.deep.equal(['239.3.0.1']);
       expect(report.joinThenLeave).to.deep.equal(['239.3.0.1']);
+      expect(report.leaveAndJoin, 'left and joined by one change').to.deep.equal(['239.3.0.1']);
       expect(report.random.actual, '600 joins and leaves asked for without waiting').to.deep.equal(report.random.expected);
       expect(report.random.failures).to.deep.equal([]);
       expect(report.mostAtOnce, 'batches running at once').to.equal(1);
-      // One batch per change that changed something: join, leave, join; join, leave; then the random ones.
-      expect(report.batches).to.equal(5 + report.random.effective);
+      // One batch per change that changed something: join, leave, join; join, leave; leave and join;
+      // then the random ones.
+      expect(report.batches).to.equal(6 + report.random.effective);
       expect(report.afterClose).to.deep.equal([]);
     });
 

@@ -172,6 +172,11 @@ describe('IGMP memberships', () => {
     // Join then leave: left.
     await Promise.all([memberships.change([mb], []), memberships.change([], [b])]);
     expect(held()).to.deep.equal(['239.5.5.1']);
+    // Left and joined by one change: left, then joined again (the leave goes first).
+    const before = addon.batches;
+    await memberships.change([ma], [a]);
+    expect(held()).to.deep.equal(['239.5.5.1']);
+    expect(addon.batches - before, 'one batch: the leave, then the join').to.equal(1);
     // sync() reads the book-keeping the change before it left, not the one it found when called.
     await Promise.all([memberships.change([mb], []), memberships.sync(new Map([membership('239.5.5.2')])), memberships.change([], [b])]);
     expect(held()).to.deep.equal([]);
