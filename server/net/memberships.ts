@@ -150,7 +150,7 @@ export class Memberships {
       this.pending.clear();
       this.failures.clear();
       for (let at = 0; at < steps.length; at += BATCH_STEPS) {
-        const results = await applySteps(this.addon, steps.slice(at, at + BATCH_STEPS));
+        const results = await this.run(steps.slice(at, at + BATCH_STEPS));
         results.forEach((failure) => failure && this.log.debug('leaving a group at shutdown failed', { error: failure.message }));
       }
     });
@@ -188,13 +188,28 @@ export class Memberships {
         ...leaves.map(({ membership, socket }): MembershipStep => ({ kind: 'leave', fd: socket.fd, membership })),
         ...planned.map(({ membership, socket }): MembershipStep => ({ kind: 'join', fd: socket.fd, membership })),
       ];
-      const results = await applySteps(this.addon, steps);
+      const results = await this.run(steps);
       leaves.forEach(({ membership }, i) => {
         // The interface may have gone, taking the membership with it.
         const failure = results[i];
         if (failure) this.log.debug('leave group failed', { group: membership.group, error: failure.message });
       });
       joining.unshift(...this.settleJoins(planned, results.slice(leaves.length)));
+    }
+  }
+
+  /**
+   * Runs a batch. One that cannot run at all (a step the addon refuses as malformed: a bug) counts as
+   * every step failing for that reason, so that the book-keeping stays true and its joins are
+   * reported and tried again, as a join that throws was before batching.
+   */
+  private async run(steps: MembershipStep[]): Promise<StepResult[]> {
+    try {
+      return await applySteps(this.addon, steps);
+    } catch (err) {
+      const { code = 'EINVAL', message } = err as Error & { code?: string };
+      this.log.error('membership batch could not run', { steps: steps.length, error: message });
+      return steps.map(() => ({ code, message }));
     }
   }
 

@@ -212,4 +212,32 @@ describe('IGMP memberships', () => {
     expect(addon.batches).to.equal(3);
     await memberships.close();
   });
+
+  it('fails a malformed membership alone, with its reason, and runs the rest of its batch', async () => {
+    const addon = new KernelLikeAddon();
+    const memberships = new Memberships(addon as unknown as Native, logger('net'), 4, 3);
+    const [, good] = membership('239.8.8.1');
+    const bad: Membership = { key: '2|239.8.8.300|', ifindex: 2, group: '239.8.8.300', source: '' };
+    await memberships.change([good, bad], []);
+    expect([...memberships.failures]).to.deep.equal([[bad.key, 'joinGroup (239.8.8.300 on ifindex 2): group "239.8.8.300" is not an IPv4 multicast address']]);
+    expect([...addon.sockets.values()].flat().map((m) => m.group)).to.deep.equal(['239.8.8.1']);
+    await memberships.change([], [bad.key]);
+    expect([...memberships.failures]).to.deep.equal([]);
+    await memberships.close();
+  });
+
+  it('counts a batch the addon cannot run as each of its steps failing: the book-keeping stays true and they are tried again', async () => {
+    const addon = new KernelLikeAddon();
+    const memberships = new Memberships(addon as unknown as Native, logger('net'), 4, 3);
+    const apply = addon.applyMemberships.bind(addon);
+    addon.applyMemberships = () => Promise.reject(new Error('std::bad_alloc'));
+    const [key, m] = membership('239.8.9.1');
+    await memberships.change([m], []);
+    expect([...memberships.failures]).to.deep.equal([[key, 'std::bad_alloc']]);
+    addon.applyMemberships = apply;
+    await memberships.change([], []);
+    expect([...memberships.failures]).to.deep.equal([]);
+    expect([...addon.sockets.values()].flat().map((x) => x.group)).to.deep.equal(['239.8.9.1']);
+    await memberships.close();
+  });
 });
