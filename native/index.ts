@@ -307,6 +307,30 @@ export interface NetlinkMonitorConstructor {
   new (onEvents: (events: NetlinkEvent[]) => void): NetlinkMonitor;
 }
 
+/** A step of applyMemberships: IP_ADD_MEMBERSHIP / MCAST_JOIN_SOURCE_GROUP, the leave, or close(fd). */
+export const MembershipOpKind = { join: 0, leave: 1, close: 2 } as const;
+/** Words per step in applyMemberships' ops: [kind, fd, group, ifindex, source]. */
+export const MEMBERSHIP_OP_WORDS = 5;
+
+/** A step of a batch that failed, as joinGroup/leaveGroup/closeFd would have thrown it. */
+export interface MembershipFailure {
+  /** The step's position in the batch. */
+  index: number;
+  /** "ENOBUFS" etc. */
+  code: string;
+  errno: number;
+  /** "joinGroup (239.1.2.3 on ifindex 3): IP_ADD_MEMBERSHIP: No such device". */
+  message: string;
+}
+
+/** What each step of a batch did. */
+export interface MembershipResults {
+  /** Per step, in order: 0 = done, else the errno. */
+  errno: Int32Array;
+  /** The steps that failed, in order. */
+  failures: MembershipFailure[];
+}
+
 export interface Native {
   /** AF_PACKET SOCK_RAW socket, filter attached before bind, PACKET_IGNORE_OUTGOING, CLOEXEC, non-blocking. */
   openPacketSocket(options: PacketSocketOptions): number;
@@ -339,6 +363,15 @@ export interface Native {
   /** IP_ADD_MEMBERSHIP (or IP_ADD_SOURCE_MEMBERSHIP when source is given) on the interface. */
   joinGroup(fd: number, group: string, ifindex: number, source?: string): void;
   leaveGroup(fd: number, group: string, ifindex: number, source?: string): void;
+  /**
+   * Runs a batch of membership steps in order on a thread of libuv's pool (the event loop stays free
+   * while the kernel works): `ops` holds MEMBERSHIP_OP_WORDS words per step, [kind, fd, group,
+   * ifindex, source] (MembershipOpKind; addresses in host order, source 0 for any source; group,
+   * ifindex and source 0 for a close). A malformed step throws a TypeError and nothing runs. Resolves
+   * with each step's result; two batches asked for at once may run at the same time: the caller
+   * orders them (server/net/memberships.ts, docs/decisions/0045).
+   */
+  applyMemberships(ops: Uint32Array): Promise<MembershipResults>;
   closeFd(fd: number): void;
   /** if_nametoindex; 0 when there is no such interface. */
   ifNameToIndex(name: string): number;

@@ -241,7 +241,7 @@ export class Daemon {
     this.traces?.close(); // stops the trace timers (their streams were ended above)
     await this.api?.close(2000);
     this.metrics?.close();
-    this.forwarder?.stop();
+    await this.forwarder?.stop();
     this.interfaces?.stop();
     await this.logFinalCounters();
     await this.pool?.stop(3000);

@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 
 #include <optional>
+#include <string>
 
 namespace mcr {
 
@@ -16,5 +17,27 @@ int OpenMembershipSocket();
 // Throws SyscallError naming the group, source and interface.
 void JoinGroup(int fd, in_addr group, int ifindex, std::optional<in_addr> source);
 void LeaveGroup(int fd, in_addr group, int ifindex, std::optional<in_addr> source);
+
+// One step of a batch (ApplyMembershipOp): join or leave a group on a membership socket, or close
+// the socket (which leaves whatever it still holds).
+struct MembershipOp {
+  enum class Kind { kJoin, kLeave, kClose };
+  Kind kind = Kind::kJoin;
+  int fd = -1;
+  in_addr group{};  // network order; unused by kClose
+  int ifindex = 0;  // unused by kClose
+  std::optional<in_addr> source;
+};
+
+// What a step did: err 0 when it was done; otherwise the errno and the step as a SyscallError
+// names it ("joinGroup (239.1.2.3 on ifindex 3): IP_ADD_MEMBERSHIP").
+struct MembershipOutcome {
+  int err = 0;
+  std::string step;
+};
+
+// Runs one step; never throws for a refused system call (std::bad_alloc aside). Plain C++, for a
+// background thread.
+MembershipOutcome ApplyMembershipOp(const MembershipOp& op);
 
 }  // namespace mcr

@@ -166,6 +166,7 @@ void SetInheritableJs(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void InitEbpfFilter(Napi::Env env, Napi::Object exports);
+void InitMembershipBatch(Napi::Env env, Napi::Object exports);
 
 void InitSockets(Napi::Env env, Napi::Object exports) {
   exports.Set("openPacketSocket", Napi::Function::New(env, OpenPacketSocketJs, "openPacketSocket"));
@@ -181,6 +182,7 @@ void InitSockets(Napi::Env env, Napi::Object exports) {
   exports.Set("socketpair", Napi::Function::New(env, SocketpairJs, "socketpair"));
   exports.Set("setInheritable", Napi::Function::New(env, SetInheritableJs, "setInheritable"));
   InitEbpfFilter(env, exports);
+  InitMembershipBatch(env, exports);
 }
 
 }  // namespace mcr

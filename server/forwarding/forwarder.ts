@@ -111,11 +111,12 @@ export class Forwarder {
     return first;
   }
 
-  stop(): void {
+  /** Stops the timers; resolves once every group membership is gone (their sockets closed). */
+  stop(): Promise<void> {
     clearInterval(this.fullSync);
     clearTimeout(this.retry);
     clearTimeout(this.troubledRetry);
-    this.memberships.close();
+    return this.memberships.close();
   }
 
   /** Sends one worker its whole rule slice again (drift repair). */
@@ -193,8 +194,11 @@ export class Forwarder {
     const plan = planForwarding(this.rules.list(), this.placement, this.interfaces, this.traces);
     this.state = plan;
     const statuses = new Map(plan.statuses);
-    await Promise.all(this.pool.slots.map((slot) => this.applyToWorker(slot.index, plan.workers[slot.index], undefined, statuses)));
-    this.memberships.sync(plan.memberships);
+    // The memberships change on a background thread meanwhile (docs/decisions/0045).
+    await Promise.all([
+      ...this.pool.slots.map((slot) => this.applyToWorker(slot.index, plan.workers[slot.index], undefined, statuses)),
+      this.memberships.sync(plan.memberships),
+    ]);
     this.troubled = new Set();
     this.settleStatuses(plan, statuses, [...this.statuses.keys()].filter((id) => !statuses.has(id)));
     this.statuses = statuses;
@@ -215,8 +219,10 @@ export class Forwarder {
       const status = state.statuses.get(id);
       if (status) statuses.set(id, status);
     }
-    await Promise.all(this.pool.slots.map((slot) => this.applyToWorker(slot.index, state.workers[slot.index], delta.workers[slot.index], statuses)));
-    this.memberships.change(delta.join.values(), delta.leave);
+    await Promise.all([
+      ...this.pool.slots.map((slot) => this.applyToWorker(slot.index, state.workers[slot.index], delta.workers[slot.index], statuses)),
+      this.memberships.change(delta.join.values(), delta.leave),
+    ]);
     const removed = [...dirty].filter((id) => !statuses.has(id));
     for (const id of dirty) this.troubled.delete(id);
     this.settleStatuses(state, statuses, removed);

@@ -4,19 +4,18 @@
  * by default) and sources of one source-specific group (net.ipv4.igmp_max_msf, 10), and one socket
  * cannot join a group both for any source and for given sources. Memberships are spread over as many
  * sockets as these take.
+ *
+ * The system calls run in batches on a background thread (membership-batch.ts, docs/decisions/0045):
+ * with 20,000 groups joined on an interface each join or leave costs the kernel up to a millisecond,
+ * which the event loop does not wait for.
  */
 import fs from 'fs';
 
 import type { Native } from '../../native';
 import type { Logger } from '../log';
+import { applySteps, Membership, MembershipStep, StepResult } from './membership-batch';
 
-/** A group membership a rule needs: joined on its input interface (source-specific when source is set). */
-export interface Membership {
-  key: string;
-  ifindex: number;
-  group: string;
-  source: string;
-}
+export type { Membership } from './membership-batch';
 
 function readLimit(name: string, fallback: number): number {
   try {
@@ -38,9 +37,15 @@ export function readMaxSourcesPerGroup(): number {
 /**
  * Memberships one socket takes at most, whatever igmp_max_memberships allows: the kernel walks a
  * socket's list on every join and leave. (Its option memory, net.core.optmem_max, usually caps a
- * socket lower still: a join refused with ENOBUFS marks the socket full, see join().)
+ * socket lower still: a join refused with ENOBUFS marks the socket full, see settleJoins().)
  */
 export const MAX_PER_SOCKET = 1024;
+
+/**
+ * Steps per batch at most: planning one costs the event loop about 3 µs a step (a few ms a batch),
+ * so that start-up's 20,000 joins never hold it for long (docs/decisions/0045).
+ */
+export const BATCH_STEPS = 1024;
 
 /** What one socket holds of one group on one interface. */
 interface GroupUse {
@@ -64,6 +69,13 @@ interface Joined {
   seq: number;
 }
 
+/** A join of a batch: the socket chosen, and how many memberships it held before (the batch's earlier joins counted). */
+interface PlannedJoin {
+  membership: Membership;
+  socket: MembershipSocket;
+  heldBefore: number;
+}
+
 function groupKey(membership: Membership): string {
   return `${membership.group}|${membership.ifindex}`;
 }
@@ -72,6 +84,12 @@ function groupKey(membership: Membership): string {
  * Joins and leaves by difference: sync() with the whole wanted set (a full pass), change() with what
  * a change adds and removes (O(change)). A membership that could not be joined stays wanted and is
  * tried again on every sync() or change() until it is joined or no longer wanted.
+ *
+ * sync(), change() and close() run one after the other, in the order called, each once the previous
+ * one's batches are done (so a leave then a join of the same group ends joined, and no two batches
+ * ever run at once); each resolves when its own system calls are done and `failures` tells of them.
+ * The book-keeping is changed as a batch is planned (as if every step succeeded) and put right for
+ * the steps that failed when the results come back.
  */
 export class Memberships {
   private readonly sockets: MembershipSocket[] = [];
@@ -81,6 +99,9 @@ export class Memberships {
   /** Wanted but not joined (refused so far). */
   private readonly pending = new Map<string, Membership>();
   private seq = 0;
+  /** The operation last queued: the next one starts when it is done. */
+  private queue: Promise<void> = Promise.resolve();
+  private closed = false;
   /** Memberships that could not be joined, with the reason (retried on every sync or change). */
   readonly failures = new Map<string, string>();
 
@@ -92,17 +113,57 @@ export class Memberships {
   ) {}
 
   /** Joins what is wanted and not joined, leaves what is joined and no longer wanted. */
-  sync(wanted: ReadonlyMap<string, Membership>): void {
-    const leave = [...this.joined.keys(), ...this.pending.keys()].filter((key) => !wanted.has(key));
-    const join = [...wanted.values()].filter((m) => !this.joined.has(m.key));
-    this.change(join, leave);
+  sync(wanted: ReadonlyMap<string, Membership>): Promise<void> {
+    const snapshot = new Map(wanted); // the caller may change its map before this runs
+    return this.serially(() => {
+      const leave = [...this.joined.keys(), ...this.pending.keys()].filter((key) => !snapshot.has(key));
+      const join = [...snapshot.values()].filter((m) => !this.joined.has(m.key));
+      return this.apply(join, leave);
+    });
   }
 
   /**
    * Leaves `leave` (keys), joins `join`, and tries again what was refused before: the cost of the
    * change alone (and of the refusals), whatever the number of memberships held.
    */
-  change(join: Iterable<Membership>, leave: Iterable<string>): void {
+  change(join: Iterable<Membership>, leave: Iterable<string>): Promise<void> {
+    const joining = [...join];
+    const leaving = [...leave];
+    return this.serially(() => this.apply(joining, leaving));
+  }
+
+  /**
+   * Leaves every group, newest first, then closes the sockets. (Closing a socket leaves
+   * what it holds, but in its own order: once rules have come and gone, far slower, see
+   * docs/decisions/0045.) Changes asked for afterwards do nothing.
+   */
+  close(): Promise<void> {
+    return this.serially(async () => {
+      this.closed = true;
+      const leaving = [...this.joined.values()].sort((a, b) => b.seq - a.seq);
+      const steps: MembershipStep[] = [
+        ...leaving.map(({ membership, socket }): MembershipStep => ({ kind: 'leave', fd: socket.fd, membership })),
+        ...this.sockets.splice(0).map(({ fd }): MembershipStep => ({ kind: 'close', fd })),
+      ];
+      this.roomy.clear();
+      this.joined.clear();
+      this.pending.clear();
+      this.failures.clear();
+      for (let at = 0; at < steps.length; at += BATCH_STEPS) {
+        const results = await this.run(steps.slice(at, at + BATCH_STEPS));
+        results.forEach((failure) => failure && this.log.debug('leaving a group at shutdown failed', { error: failure.message }));
+      }
+    });
+  }
+
+  /** Runs `operation` once the ones queued before are done (and not at all once closed). */
+  private serially(operation: () => Promise<void>): Promise<void> {
+    const run = this.queue.then(() => (this.closed ? undefined : operation()));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async apply(join: Membership[], leave: string[]): Promise<void> {
     const leaving: Joined[] = [];
     for (const key of leave) {
       this.pending.delete(key);
@@ -112,57 +173,99 @@ export class Memberships {
     }
     // Newest first: the kernel keeps an interface's groups newest first and walks the list to leave one.
     leaving.sort((a, b) => b.seq - a.seq);
-    for (const entry of leaving) this.leave(entry);
+    // Every leave goes before any join (in the batches' order), so its room is free for them, and a
+    // group both left and joined by this change is joined again.
+    for (const entry of leaving) this.release(entry);
     for (const membership of join) if (!this.joined.has(membership.key)) this.pending.set(membership.key, membership);
-    for (const membership of [...this.pending.values()]) this.join(membership);
+    const joining = [...this.pending.values()];
+    // The leaves, then the joins, BATCH_STEPS at a time. A join refused for want of room goes to
+    // another socket, which depends on that refusal: it is tried again in the next batch (each such
+    // refusal leaves one more socket full, so this ends).
+    while (leaving.length > 0 || joining.length > 0) {
+      const leaves = leaving.splice(0, BATCH_STEPS);
+      const planned = joining.splice(0, BATCH_STEPS - leaves.length).map((membership) => this.reserve(membership));
+      const steps: MembershipStep[] = [
+        ...leaves.map(({ membership, socket }): MembershipStep => ({ kind: 'leave', fd: socket.fd, membership })),
+        ...planned.map(({ membership, socket }): MembershipStep => ({ kind: 'join', fd: socket.fd, membership })),
+      ];
+      const results = await this.run(steps);
+      leaves.forEach(({ membership }, i) => {
+        // The interface may have gone, taking the membership with it.
+        const failure = results[i];
+        if (failure) this.log.debug('leave group failed', { group: membership.group, error: failure.message });
+      });
+      joining.unshift(...this.settleJoins(planned, results.slice(leaves.length)));
+    }
   }
 
-  /** Leaves every group (newest first), then closes the sockets. */
-  close(): void {
-    this.change([], [...this.joined.keys(), ...this.pending.keys()]);
-    for (const socket of this.sockets.splice(0)) this.addon.closeFd(socket.fd);
-    this.roomy.clear();
+  /**
+   * Runs a batch. One that cannot run at all (a step the addon refuses as malformed: a bug) counts as
+   * every step failing for that reason, so that the book-keeping stays true and its joins are
+   * reported and tried again, as a join that throws was before batching.
+   */
+  private async run(steps: MembershipStep[]): Promise<StepResult[]> {
+    try {
+      return await applySteps(this.addon, steps);
+    } catch (err) {
+      const { code = 'EINVAL', message } = err as Error & { code?: string };
+      this.log.error('membership batch could not run', { steps: steps.length, error: message });
+      return steps.map(() => ({ code, message }));
+    }
   }
 
-  private join(membership: Membership): void {
-    const { key } = membership;
-    for (;;) {
-      const socket = this.socketFor(membership);
-      try {
-        this.addon.joinGroup(socket.fd, membership.group, membership.ifindex, membership.source || undefined);
-      } catch (err) {
-        // Out of option memory (net.core.optmem_max), usually well before igmp_max_memberships: the
-        // socket is full, the next one takes it. A socket with nothing refusing is a real failure.
-        if ((err as { code?: string }).code === 'ENOBUFS' && socket.keys.size > 0 && this.sourcesFit(socket, membership)) {
-          socket.full = true;
-          this.roomy.delete(socket);
-          continue;
-        }
-        const reason = (err as Error).message;
-        if (this.failures.get(key) !== reason) this.log.warn('cannot join group', { group: membership.group, ifindex: membership.ifindex, error: reason });
-        this.failures.set(key, reason);
+  /** Chooses the socket of a join and books it there, as if the kernel took it. */
+  private reserve(membership: Membership): PlannedJoin {
+    const socket = this.socketFor(membership);
+    const heldBefore = socket.keys.size;
+    socket.keys.add(membership.key);
+    if (socket.keys.size >= this.perSocket) this.roomy.delete(socket);
+    const use = socket.groups.get(groupKey(membership)) ?? { anySource: false, sources: 0 };
+    if (membership.source) use.sources++;
+    else use.anySource = true;
+    socket.groups.set(groupKey(membership), use);
+    this.joined.set(membership.key, { membership, socket, seq: this.seq++ });
+    return { membership, socket, heldBefore };
+  }
+
+  /**
+   * Takes the results of a batch's joins, in order: the book-keeping of those refused is undone, and
+   * those refused for want of room are returned, to be tried on another socket.
+   */
+  private settleJoins(planned: PlannedJoin[], results: StepResult[]): Membership[] {
+    const again: Membership[] = [];
+    const refusedOn = new Map<MembershipSocket, number>();
+    planned.forEach(({ membership, socket, heldBefore }, i) => {
+      const { key } = membership;
+      const failure = results[i];
+      if (!failure) {
+        this.pending.delete(key);
+        this.failures.delete(key);
         return;
       }
-      this.pending.delete(key);
-      this.failures.delete(key);
-      socket.keys.add(key);
-      if (socket.keys.size >= this.perSocket) this.roomy.delete(socket);
-      const use = socket.groups.get(groupKey(membership)) ?? { anySource: false, sources: 0 };
-      if (membership.source) use.sources++;
-      else use.anySource = true;
-      socket.groups.set(groupKey(membership), use);
-      this.joined.set(key, { membership, socket, seq: this.seq++ });
-      return;
-    }
+      const refusedBefore = refusedOn.get(socket) ?? 0;
+      refusedOn.set(socket, refusedBefore + 1);
+      // Out of option memory (net.core.optmem_max), usually well before igmp_max_memberships: the
+      // socket is full, the next one takes it. A socket holding nothing that refuses is a real
+      // failure. (The group's own limits always fit: reserve() chose a socket where they do.)
+      const held = heldBefore - refusedBefore;
+      if (failure.code === 'ENOBUFS' && held > 0) {
+        socket.full = true;
+        this.roomy.delete(socket);
+        this.release(this.joined.get(key)!);
+        again.push(membership);
+        return;
+      }
+      this.release(this.joined.get(key)!);
+      if (this.failures.get(key) !== failure.message) {
+        this.log.warn('cannot join group', { group: membership.group, ifindex: membership.ifindex, error: failure.message });
+      }
+      this.failures.set(key, failure.message);
+    });
+    return again;
   }
 
-  private leave({ membership, socket }: Joined): void {
-    try {
-      this.addon.leaveGroup(socket.fd, membership.group, membership.ifindex, membership.source || undefined);
-    } catch (err) {
-      // The interface may have gone, taking the membership with it.
-      this.log.debug('leave group failed', { group: membership.group, error: (err as Error).message });
-    }
+  /** Forgets a membership of a socket (left, or refused by the kernel). */
+  private release({ membership, socket }: Joined): void {
     socket.keys.delete(membership.key);
     const use = socket.groups.get(groupKey(membership));
     if (use) {

@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import dgram from 'dgram';
 import fs from 'fs';
 import os from 'os';
-import { native, type BpfInsn } from '../../native';
+import { MembershipOpKind, native, type BpfInsn } from '../../native';
 
 const O_NONBLOCK = 0o4000;
 const O_CLOEXEC = 0o2000000;
@@ -513,6 +513,79 @@ describe('native sockets', () => {
       expectErrno(() => native().joinGroup(fd, group, lo()), 'EADDRINUSE', /IP_ADD_MEMBERSHIP/);
       native().leaveGroup(fd, group, lo());
       expectErrno(() => native().leaveGroup(fd, group, lo()), 'EADDRNOTAVAIL', /leaveGroup .*IP_DROP_MEMBERSHIP/);
+    });
+
+    describe('applyMemberships: a batch of steps on a background thread', () => {
+      const JOIN = MembershipOpKind.join;
+      const LEAVE = MembershipOpKind.leave;
+      const CLOSE = MembershipOpKind.close;
+      /** Host-order value of a dotted quad. */
+      const v4 = (text: string) => text.split('.').reduce((value, octet) => value * 256 + Number(octet), 0);
+      const batch = (...steps: number[][]) => new Uint32Array(steps.flat());
+
+      it('runs the steps in order and tells what each did, as joinGroup/leaveGroup would have thrown it', async () => {
+        const fd = native().openMembershipSocket();
+        const group = `239.254.${randomOctet()}.${randomOctet()}`;
+        const step = (kind: number) => [kind, fd, v4(group), lo(), 0];
+        // join, join again (refused), leave, leave again (refused), join: joined in the end.
+        const first = await native().applyMemberships(batch(step(JOIN), step(JOIN), step(LEAVE), step(LEAVE), step(JOIN)));
+        const { EADDRINUSE, EADDRNOTAVAIL } = os.constants.errno;
+        expect([...first.errno]).to.deep.equal([0, EADDRINUSE, 0, EADDRNOTAVAIL, 0]);
+        expect(first.failures.map(({ index, code, errno }) => ({ index, code, errno }))).to.deep.equal([
+          { index: 1, code: 'EADDRINUSE', errno: EADDRINUSE },
+          { index: 3, code: 'EADDRNOTAVAIL', errno: EADDRNOTAVAIL },
+        ]);
+        expect(first.failures[0].message).to.equal(`joinGroup (${group} on ifindex ${lo()}): IP_ADD_MEMBERSHIP: Address already in use`);
+        expect(first.failures[1].message).to.match(new RegExp(`^leaveGroup \\(${group.replace(/\./g, '\\.')} on ifindex ${lo()}\\): IP_DROP_MEMBERSHIP: `));
+        expect(igmpGroupsOnLo()).to.include(group);
+        // A close leaves what the socket holds.
+        const second = await native().applyMemberships(batch([CLOSE, fd, 0, 0, 0]));
+        expect([...second.errno]).to.deep.equal([0]);
+        expect(isOpen(fd)).to.equal(false);
+        expect(igmpGroupsOnLo()).to.not.include(group);
+      });
+
+      it('joins and leaves source-specific channels, and names a failed one with its source', async () => {
+        const fd = track(native().openMembershipSocket());
+        const group = `232.1.${randomOctet()}.${randomOctet()}`;
+        const joined = await native().applyMemberships(batch([JOIN, fd, v4(group), lo(), v4('127.0.0.5')], [JOIN, fd, v4(group), 999999, v4('10.0.0.1')]));
+        expect(sourceFiltersOnLo()).to.include(`127.0.0.5 from ${group}`);
+        expect(joined.failures).to.deep.equal([
+          {
+            index: 1,
+            code: 'ENODEV',
+            errno: os.constants.errno.ENODEV,
+            message: `joinGroup (10.0.0.1, ${group} on ifindex 999999): MCAST_JOIN_SOURCE_GROUP: No such device`,
+          },
+        ]);
+        const left = await native().applyMemberships(batch([LEAVE, fd, v4(group), lo(), v4('127.0.0.5')]));
+        expect(left.failures).to.deep.equal([]);
+        expect(sourceFiltersOnLo()).to.not.include(`127.0.0.5 from ${group}`);
+      });
+
+      it('resolves an empty batch with no results', async () => {
+        const { errno, failures } = await native().applyMemberships(new Uint32Array(0));
+        expect(errno).to.be.instanceOf(Int32Array).with.length(0);
+        expect(failures).to.deep.equal([]);
+      });
+
+      it('rejects a malformed batch with TypeError before running any of it', () => {
+        const apply = untyped('applyMemberships');
+        const fd = track(native().openMembershipSocket());
+        const group = `239.254.${randomOctet()}.${randomOctet()}`;
+        const good = [JOIN, fd, v4(group), lo(), 0];
+        expect(() => apply([JOIN, fd, v4(group), lo(), 0])).to.throw(TypeError, /Uint32Array/);
+        expect(() => apply(new Int32Array(good))).to.throw(TypeError, /Uint32Array/);
+        expect(() => apply(new Uint32Array(4))).to.throw(TypeError, /whole/);
+        expect(() => apply(batch(good, [3, fd, v4(group), lo(), 0]))).to.throw(TypeError, /ops\[1\]\.kind/);
+        expect(() => apply(batch(good, [JOIN, 2 ** 31, v4(group), lo(), 0]))).to.throw(TypeError, /ops\[1\]\.fd/);
+        expect(() => apply(batch(good, [JOIN, fd, v4('10.1.1.1'), lo(), 0]))).to.throw(TypeError, /ops\[1\]\.group must be an IPv4 multicast/);
+        expect(() => apply(batch(good, [LEAVE, fd, v4(group), 0, 0]))).to.throw(TypeError, /ops\[1\]\.ifindex/);
+        expect(() => apply(batch(good, [JOIN, fd, v4(group), lo(), v4('239.2.2.2')]))).to.throw(TypeError, /ops\[1\]\.source/);
+        expect(() => apply(batch(good, [JOIN, fd, v4(group), lo(), v4('255.255.255.255')]))).to.throw(TypeError, /ops\[1\]\.source/);
+        expect(() => apply(batch(good, [CLOSE, fd, v4(group), 0, 0]))).to.throw(TypeError, /ops\[1\].*close must be 0/);
+        expect(igmpGroupsOnLo(), 'the good first step did not run').to.not.include(group);
+      });
     });
   });
 });
