@@ -4,12 +4,13 @@
  * set installs whatever the open-file limit (one egress socket per destination today):
  *
  *   node -r ts-node/register/transpile-only scripts/diff-bench.ts [--rules 20000] [--outputs 4]
- *       [--diffs 5] [--pairs 100] [--clients 50] [--client-pairs 500] [--cpu-prof DIR]
+ *       [--diffs 5] [--views whole,changes] [--pairs 100] [--clients 50] [--client-pairs 500]
+ *       [--cpu-prof DIR]
  *
  * - ApplyRules of all N, until installed (ListWorkers);
  * - `--diffs` one-rule diffs: ApplyRules of the same N with rule 0's input port moved back and forth
  *   (the RPC answers once the forwarding pass that installs it has finished), answered whole (the
- *   default view) and then in the CHANGES view;
+ *   default view) and then in the CHANGES view (`--views`: any of whole, changes, counts);
  * - CreateRule/DeleteRule, one client: `--pairs` delete+create pairs, p50 / p99 of each;
  * - the same with `--clients` clients at once, `--client-pairs` pairs in all.
  *
@@ -33,6 +34,11 @@ const PAIRS = numberOption('pairs', 100);
 const CLIENTS = numberOption('clients', 50);
 const CLIENT_PAIRS = numberOption('client-pairs', 500);
 const PROFILE_DIR = textOption('cpu-prof');
+/** The answer views the diffs are asked in, each in turn (a profile of one view's diffs: `--views changes`). */
+const VIEWS = { whole: ApplyRulesView.APPLY_RULES_VIEW_UNSPECIFIED, changes: ApplyRulesView.APPLY_RULES_VIEW_CHANGES, counts: ApplyRulesView.APPLY_RULES_VIEW_COUNTS };
+const LABELS = { whole: 'whole answer', changes: 'CHANGES view', counts: 'COUNTS view' };
+const views = (textOption('views') ?? 'whole,changes').split(',') as Array<keyof typeof VIEWS>;
+for (const view of views) if (!(view in VIEWS)) throw new Error(`--views: ${view} is not one of ${Object.keys(VIEWS).join(', ')}`);
 
 /** Rule i: group 239.0.0.0 + 1 + i on in0, sent to the K shared destinations. */
 function ruleAt(i: number, inputPort = PORT): DeepPartial<Rule> {
@@ -112,10 +118,7 @@ async function main(): Promise<void> {
     console.log(`ApplyRules all: ${ms(apply)}, then installed after ${ms(installed)} more`);
     // The same diffs answered whole (every rule, the default view, what the bench's control-plane
     // section asks) and in the CHANGES view (the changed rule whole, the others counted).
-    for (const [label, view] of [
-      ['whole answer', ApplyRulesView.APPLY_RULES_VIEW_UNSPECIFIED],
-      ['CHANGES view', ApplyRulesView.APPLY_RULES_VIEW_CHANGES],
-    ] as const) {
+    for (const [label, view] of views.map((name) => [LABELS[name], VIEWS[name]] as const)) {
       const diffs: number[] = [];
       // The two sets are made before the clock starts: the figure is the call's (the client's
       // encoding included), not the making of 20,000 rule objects.
