@@ -5,7 +5,7 @@
  *
  *   node -r ts-node/register/transpile-only scripts/diff-bench.ts [--rules 20000] [--outputs 4]
  *       [--diffs 5] [--views whole,changes] [--pairs 100] [--clients 50] [--client-pairs 500]
- *       [--cpu-prof DIR]
+ *       [--cpu-prof DIR] [--node-flags '--trace-gc ...'] [--mcrd-log FILE]
  *
  * - ApplyRules of all N, until installed (ListWorkers);
  * - `--diffs` one-rule diffs: ApplyRules of the same N with rule 0's input port moved back and forth
@@ -14,8 +14,11 @@
  * - CreateRule/DeleteRule, one client: `--pairs` delete+create pairs, p50 / p99 of each;
  * - the same with `--clients` clients at once, `--client-pairs` pairs in all.
  *
- * Runs as root (namespaces). `--cpu-prof DIR` starts mcrd with node's --cpu-prof (written at exit).
+ * Runs as root (namespaces). `--cpu-prof DIR` starts mcrd with node's --cpu-prof (written at exit);
+ * `--node-flags` adds node flags to mcrd's, `--mcrd-log FILE` writes what mcrd printed to FILE.
  */
+import { writeFileSync } from 'fs';
+
 import { connect, McrClient } from '../clients/lib';
 import { ApplyRulesView, DeepPartial, Rule } from '../gen/mcr/v1/rules';
 import { workersInstalled } from '../bench/control-plane/daemon';
@@ -34,6 +37,8 @@ const PAIRS = numberOption('pairs', 100);
 const CLIENTS = numberOption('clients', 50);
 const CLIENT_PAIRS = numberOption('client-pairs', 500);
 const PROFILE_DIR = textOption('cpu-prof');
+const NODE_FLAGS = (textOption('node-flags') ?? '').split(' ').filter(Boolean);
+const MCRD_LOG = textOption('mcrd-log');
 /** The answer views the diffs are asked in, each in turn (a profile of one view's diffs: `--views changes`). */
 const VIEWS = { whole: ApplyRulesView.APPLY_RULES_VIEW_UNSPECIFIED, changes: ApplyRulesView.APPLY_RULES_VIEW_CHANGES, counts: ApplyRulesView.APPLY_RULES_VIEW_COUNTS };
 const LABELS = { whole: 'whole answer', changes: 'CHANGES view', counts: 'COUNTS view' };
@@ -106,7 +111,7 @@ function describe(label: string, w: { create: number[]; del: number[]; seconds: 
 
 async function main(): Promise<void> {
   const ns = ControlPlaneNamespaces.create(OUTPUTS, RULES);
-  const nodeFlags = PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [];
+  const nodeFlags = [...(PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : []), ...NODE_FLAGS];
   const mcrd = new Mcrd(ns.mcrd, { workers: undefined, logLevel: 'warn', extraArgs: mcrdArgsFor(RULES), nodeFlags });
   let client: McrClient | undefined;
   try {
@@ -136,6 +141,7 @@ async function main(): Promise<void> {
   } finally {
     client?.close();
     await mcrd.stop();
+    if (MCRD_LOG) writeFileSync(MCRD_LOG, mcrd.logs());
     const warnings = mcrd.logs().split('\n').filter((line) => /"level":"(warn|error)"/.test(line));
     if (warnings.length > 0) console.log(`mcrd logged ${warnings.length} warnings or errors, the first:\n${warnings.slice(0, 5).join('\n')}`);
     await mcrd.dispose();
