@@ -1,13 +1,23 @@
 /**
  * The strict deserializer of ApplyRulesRequest, in what changes rather than what is sent: a desired
- * rule that is a stored rule as it is (known-rules.ts) is recognized by its bytes while the wire check
- * walks the body, and is then neither walked further nor decoded again (decision 0041). Every other
- * rule, and every other field, is checked and decoded as the generated code does.
+ * rule whose bytes are known to decode to a rule at hand is not walked further nor decoded again, and
+ * is that rule. Every other rule, and every other field, is checked and decoded as the generated code
+ * does. Two sources of known bytes:
+ *
+ * - the last body read (decision 0046): a client applying a whole set with one change sends the
+ *   bytes of its last request again but for that change; the bytes both bodies share at their start
+ *   and at their end (found by comparing them in blocks, not rule by rule) hold the same rules, which
+ *   are the very objects read from the last body. The store plans from that identity in what differs
+ *   (rules/apply-plan.ts planFromLast);
+ * - the stored rules (known-rules.ts, decision 0041): a rule sent exactly as it is stored decodes to
+ *   the definition kept for that stored rule.
+ *
+ * Either way what a rule is taken to be is the decoding of its bytes, never what the store holds.
  */
 import { BinaryReader } from '@bufbuild/protobuf/wire';
 
 import { ApplyRulesRequest, Rule } from '../../gen/mcr/v1/rules';
-import { KnownRules } from './known-rules';
+import type { KnownRules } from './known-rules';
 import type { KnownMessage } from './wire-check';
 
 /** The path of the method whose requests this decodes. */
@@ -20,57 +30,176 @@ const REPLACE_KEY = 2 << 3;
 const DRY_RUN_KEY = 3 << 3;
 const EXPECTED_GENERATION_KEY = 4 << 3;
 const VIEW_KEY = 5 << 3;
+/** Bodies are compared in blocks of this many bytes (one native compare each), then byte by byte. */
+const BLOCK = 4096;
 
-/**
- * ApplyRulesRequest.decode of `bytes`, a body the wire check passed, taking for each rule that starts
- * at an offset in `recognized` the definition found there instead of decoding it. Field for field what
- * the generated decoder does (test/unit/apply-request.test.ts holds them to the same answers).
- */
-export function decodeApplyRulesRequest(bytes: Uint8Array, recognized: ReadonlyMap<number, Rule>): ApplyRulesRequest {
-  if (recognized.size === 0) return ApplyRulesRequest.decode(bytes);
-  const reader = new BinaryReader(bytes);
-  const message = ApplyRulesRequest.fromPartial({});
-  while (reader.pos < reader.len) {
-    const tag = reader.uint32();
-    switch (tag) {
-      case RULES_KEY: {
-        const length = reader.uint32();
-        const rule = recognized.get(reader.pos);
-        if (rule) {
-          message.rules.push(rule);
-          reader.pos += length;
-        } else message.rules.push(Rule.decode(reader, length));
-        continue;
-      }
-      case REPLACE_KEY:
-        message.replace = reader.bool();
-        continue;
-      case DRY_RUN_KEY:
-        message.dryRun = reader.bool();
-        continue;
-      case EXPECTED_GENERATION_KEY:
-        message.expectedGeneration = reader.uint64() as bigint;
-        continue;
-      case VIEW_KEY:
-        message.view = reader.int32();
-        continue;
+/** A body read, with where each of its rules' bytes are and the rule each is. */
+interface ReadBody {
+  bytes: Buffer;
+  /** Start and end of each rule's bytes (the value of the k-th rules field), in body order. */
+  starts: number[];
+  ends: number[];
+  /** The k-th rule, as decoded (objects never modified). */
+  rules: readonly Rule[];
+  /** Where the last rule ends (0 without rules), and how many bytes follow it (the other fields). */
+  rulesEnd: number;
+  trailer: number;
+}
+
+/** How many bytes `a` and `b` have in common from their start, up to `length`. */
+function commonPrefix(a: Buffer, b: Buffer, length: number): number {
+  let at = 0;
+  while (at + BLOCK <= length && a.compare(b, at, at + BLOCK, at, at + BLOCK) === 0) at += BLOCK;
+  while (at < length && a[at] === b[at]) at++;
+  return at;
+}
+
+/** How many bytes a[..aEnd) and b[..bEnd) have in common at their end. */
+function commonSuffix(a: Buffer, aEnd: number, b: Buffer, bEnd: number): number {
+  const length = Math.min(aEnd, bEnd);
+  let n = 0;
+  while (n + BLOCK <= length && a.compare(b, bEnd - n - BLOCK, bEnd - n, aEnd - n - BLOCK, aEnd - n) === 0) n += BLOCK;
+  while (n < length && a[aEnd - 1 - n] === b[bEnd - 1 - n]) n++;
+  return n;
+}
+
+/** The index of the rule of `body` whose bytes are exactly [from, to), or -1; `hint` is tried first. */
+function ruleAt(body: ReadBody, from: number, to: number, hint: number): number {
+  const { starts, ends } = body;
+  let at = hint;
+  if (starts[at] !== from) {
+    let [low, high] = [0, starts.length];
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (starts[middle] < from) low = middle + 1;
+      else high = middle;
     }
-    if ((tag & 7) === 4 || tag === 0) break;
-    reader.skip(tag & 7);
+    at = low;
   }
-  return message;
+  return at < starts.length && starts[at] === from && ends[at] === to ? at : -1;
 }
 
 /**
- * What vouches, in the wire check of an ApplyRulesRequest body `bytes`, for the rules `known`
- * recognizes: each is noted in `recognized` (by the offset its bytes start at) for
- * decodeApplyRulesRequest.
+ * The reading of one ApplyRules body: what vouches, in the wire check, for the rules whose bytes are
+ * known (vouch), then the request (decode).
  */
-export function recognizeStoredRules(known: KnownRules, bytes: Uint8Array, recognized: Map<number, Rule>): KnownMessage {
-  return (field, from, to) => {
+export class ApplyRulesBody {
+  private readonly starts: number[] = [];
+  private readonly ends: number[] = [];
+  /** The k-th rule when its bytes were known, else undefined (decoded by decode()). */
+  private readonly known: Array<Rule | undefined> = [];
+  private recognized = 0;
+  /** The bytes the body shares with the last one: [0, head), and [tailFrom, tailTo) = last's [tailFrom - shift, rulesEnd). */
+  private readonly head: number = 0;
+  private readonly tailFrom: number = 0;
+  private readonly tailTo: number = 0;
+  private readonly shift: number = 0;
+  private hint = 0;
+
+  constructor(
+    private readonly bytes: Buffer,
+    private readonly last: ReadBody | undefined,
+    private readonly stored: KnownRules | undefined,
+  ) {
+    if (!last) return;
+    this.head = commonPrefix(bytes, last.bytes, Math.min(bytes.length, last.bytes.length));
+    // The rules of a body come before its other fields (as encoders write them): the end of the
+    // rules is compared as if those fields took as many bytes as in the last body.
+    this.tailTo = bytes.length - last.trailer;
+    if (this.tailTo > 0) {
+      this.tailFrom = this.tailTo - commonSuffix(bytes, this.tailTo, last.bytes, last.rulesEnd);
+      this.shift = this.tailTo - last.rulesEnd;
+    }
+  }
+
+  /** For checkWire: vouches for a rule whose bytes are known (each rules field comes through here, in order). */
+  readonly vouch: KnownMessage = (field, from, to) => {
     if (field !== RULES_FIELD) return false;
-    const rule = known.match(bytes, from, to);
-    if (rule) recognized.set(from, rule);
+    this.starts.push(from);
+    this.ends.push(to);
+    const rule = this.fromLast(from, to) ?? this.stored?.match(this.bytes, from, to);
+    this.known.push(rule);
+    if (rule) this.recognized++;
     return rule !== undefined;
   };
+
+  /** The rule of the last body whose bytes these are, when they are shared with it. */
+  private fromLast(from: number, to: number): Rule | undefined {
+    const last = this.last;
+    if (!last) return undefined;
+    let at = -1;
+    if (to <= this.head) at = ruleAt(last, from, to, this.hint);
+    else if (from >= this.tailFrom && to <= this.tailTo) at = ruleAt(last, from - this.shift, to - this.shift, this.hint);
+    if (at < 0) return undefined;
+    this.hint = at + 1;
+    return last.rules[at];
+  }
+
+  /**
+   * ApplyRulesRequest.decode of the body (which the wire check passed, with vouch), taking each known
+   * rule as it is. Field for field what the generated decoder does (test/unit/apply-request.test.ts
+   * holds them to the same answers).
+   */
+  decode(): ApplyRulesRequest {
+    if (this.recognized === 0) return ApplyRulesRequest.decode(this.bytes);
+    const reader = new BinaryReader(this.bytes);
+    const message = ApplyRulesRequest.fromPartial({});
+    let k = 0;
+    while (reader.pos < reader.len) {
+      const tag = reader.uint32();
+      switch (tag) {
+        case RULES_KEY: {
+          const length = reader.uint32();
+          const rule = this.known[k++];
+          if (rule) {
+            message.rules.push(rule);
+            reader.pos += length;
+          } else message.rules.push(Rule.decode(reader, length));
+          continue;
+        }
+        case REPLACE_KEY:
+          message.replace = reader.bool();
+          continue;
+        case DRY_RUN_KEY:
+          message.dryRun = reader.bool();
+          continue;
+        case EXPECTED_GENERATION_KEY:
+          message.expectedGeneration = reader.uint64() as bigint;
+          continue;
+        case VIEW_KEY:
+          message.view = reader.int32();
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) break;
+      reader.skip(tag & 7);
+    }
+    return message;
+  }
+
+  /** What the next body is read against: this one, decoded to `request`. */
+  read(request: ApplyRulesRequest): ReadBody {
+    const rulesEnd = this.ends.length > 0 ? this.ends[this.ends.length - 1] : 0;
+    return { bytes: this.bytes, starts: this.starts, ends: this.ends, rules: request.rules, rulesEnd, trailer: this.bytes.length - rulesEnd };
+  }
+}
+
+/**
+ * Reads ApplyRules bodies against the last one read (kept: its bytes, where its rules are, and the
+ * rules) and against the stored rules.
+ */
+export class ApplyRulesReader {
+  private last: ReadBody | undefined;
+
+  constructor(private readonly stored?: KnownRules) {}
+
+  /** The reading of `bytes` (then checkWire with its vouch, then its decode, then done). */
+  begin(bytes: Uint8Array): ApplyRulesBody {
+    const body = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    return new ApplyRulesBody(body, this.last, this.stored);
+  }
+
+  /** `body` was read whole into `request`: the next body is read against it. */
+  done(body: ApplyRulesBody, request: ApplyRulesRequest): void {
+    this.last = body.read(request);
+  }
 }
