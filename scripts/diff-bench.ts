@@ -10,7 +10,9 @@
  * - ApplyRules of all N, until installed (ListWorkers);
  * - `--diffs` one-rule diffs: ApplyRules of the same N with rule 0's input port moved back and forth
  *   (the RPC answers once the forwarding pass that installs it has finished), answered whole (the
- *   default view) and then in the CHANGES view (`--views`: any of whole, changes, counts);
+ *   default view) and then in the CHANGES view (`--views`: any of whole, changes, counts); through
+ *   the client library, taking turns with the same diffs sent with the request encoded beforehand
+ *   (the round trip without the client's encoding); and that encoding alone;
  * - CreateRule/DeleteRule, one client: `--pairs` delete+create pairs, p50 / p99 of each;
  * - the same with `--clients` clients at once, `--client-pairs` pairs in all.
  *
@@ -23,6 +25,7 @@ import { connect, McrClient } from '../clients/lib';
 import { ApplyRulesView, DeepPartial, Rule } from '../gen/mcr/v1/rules';
 import { workersInstalled } from '../bench/control-plane/daemon';
 import { percentile } from '../bench/control-plane/latency';
+import { encodeApplyRules, PreEncodedApply } from '../bench/control-plane/pre-encoded';
 import { ControlPlaneNamespaces } from '../bench/control-plane/namespaces';
 import { groupOf, INPUT_IFNAME, outputIfname, PORT } from '../bench/control-plane/rule-set';
 import { mcrdArgsFor } from '../bench/control-plane/shape';
@@ -125,15 +128,28 @@ async function main(): Promise<void> {
     // section asks) and in the CHANGES view (the changed rule whole, the others counted).
     for (const [label, view] of views.map((name) => [LABELS[name], VIEWS[name]] as const)) {
       const diffs: number[] = [];
+      const preDiffs: number[] = [];
+      const encodings: number[] = [];
       // The two sets are made before the clock starts: the figure is the call's (the client's
-      // encoding included), not the making of 20,000 rule objects.
-      const sets = [ruleSet(PORT + 1), ruleSet()];
-      for (let d = 0; d < DIFFS; d++) {
-        const rules = sets[d % 2];
-        diffs.push(await timed(() => client!.applyRules({ rules, replace: true, view }, { timeoutMs: 600_000 })));
+      // encoding included), not the making of 20,000 rule objects. Taking turns with those calls,
+      // the same diffs with the request encoded beforehand on a channel of their own (the client's
+      // share out); and what that encoding costs here.
+      const requests = [ruleSet(PORT + 1), ruleSet()].map((rules) => ({ rules, replace: true, view }));
+      for (let d = 0; d < DIFFS; d++) encodings.push(await timed(async () => encodeApplyRules(requests[d % 2])));
+      const preEncoded = encodeApplyRules(requests[1]);
+      const pre = new PreEncodedApply(mcrd.socketPath);
+      try {
+        for (let d = 0; d < DIFFS; d++) {
+          diffs.push(await timed(() => client!.applyRules(requests[0], { timeoutMs: 600_000 })));
+          preDiffs.push(await timed(() => pre.call(preEncoded, 600_000)));
+        }
+      } finally {
+        pre.close();
       }
       await waitInstalled(client, RULES, 60_000);
-      console.log(`ApplyRules one-rule diff, ${label} (${DIFFS}): ${diffs.map(ms).join(', ')}; median ${ms(percentile(diffs, 50))}, p90 ${ms(percentile(diffs, 90))}`);
+      const summary = (values: number[]) => `median ${ms(percentile(values, 50))}, p90 ${ms(percentile(values, 90))}`;
+      console.log(`ApplyRules one-rule diff, ${label} (${DIFFS}): ${diffs.map(ms).join(', ')}; ${summary(diffs)}`);
+      console.log(`  the same, the request encoded beforehand: ${preDiffs.map(ms).join(', ')}; ${summary(preDiffs)}; the client's encoding of it: ${summary(encodings)}`);
     }
     console.log(describe('CreateRule/DeleteRule, one client', await writes(mcrd.socketPath, 1, PAIRS)));
     console.log(describe(`CreateRule/DeleteRule, ${CLIENTS} clients`, await writes(mcrd.socketPath, CLIENTS, CLIENT_PAIRS)));
