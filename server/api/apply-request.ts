@@ -36,9 +36,10 @@ const BLOCK = 4096;
 /** A body read, with where each of its rules' bytes are and the rule each is. */
 interface ReadBody {
   bytes: Buffer;
-  /** Start and end of each rule's bytes (the value of the k-th rules field), in body order. */
-  starts: number[];
-  ends: number[];
+  /** Start and end of each rule's bytes (the value of the k-th rules field), in body order: `count` of them. */
+  starts: Int32Array;
+  ends: Int32Array;
+  count: number;
   /** The k-th rule, as decoded (objects never modified). */
   rules: readonly Rule[];
   /** Where the last rule ends (0 without rules), and how many bytes follow it (the other fields). */
@@ -65,10 +66,10 @@ function commonSuffix(a: Buffer, aEnd: number, b: Buffer, bEnd: number): number 
 
 /** The index of the rule of `body` whose bytes are exactly [from, to), or -1; `hint` is tried first. */
 function ruleAt(body: ReadBody, from: number, to: number, hint: number): number {
-  const { starts, ends } = body;
+  const { starts, ends, count } = body;
   let at = hint;
-  if (starts[at] !== from) {
-    let [low, high] = [0, starts.length];
+  if (at >= count || starts[at] !== from) {
+    let [low, high] = [0, count];
     while (low < high) {
       const middle = (low + high) >>> 1;
       if (starts[middle] < from) low = middle + 1;
@@ -76,18 +77,37 @@ function ruleAt(body: ReadBody, from: number, to: number, hint: number): number 
     }
     at = low;
   }
-  return at < starts.length && starts[at] === from && ends[at] === to ? at : -1;
+  return at < count && starts[at] === from && ends[at] === to ? at : -1;
 }
+
+/** `array` with room for `size` numbers, its first `used` kept. */
+function grown(array: Int32Array, used: number, size: number): Int32Array {
+  if (size <= array.length) return array;
+  const larger = new Int32Array(Math.max(size, array.length * 2));
+  larger.set(array.subarray(0, used));
+  return larger;
+}
+
+/** What the k-th rule of a body is: FROM_LAST + i (rule i of the last body), FROM_STORE - j (stored match j), or DECODE. */
+const DECODE = 0;
+const FROM_LAST = 1;
+const FROM_STORE = -1;
 
 /**
  * The reading of one ApplyRules body: what vouches, in the wire check, for the rules whose bytes are
  * known (vouch), then the request (decode).
  */
 export class ApplyRulesBody {
-  private readonly starts: number[] = [];
-  private readonly ends: number[] = [];
-  /** The k-th rule when its bytes were known, else undefined (decoded by decode()). */
-  private readonly known: Array<Rule | undefined> = [];
+  /*
+   * Where each rule's bytes are and what it is, in typed arrays (outside the JavaScript heap: a body
+   * of 20,000 rules makes no garbage per rule for the scavenger to copy), sized from the last body.
+   */
+  private starts: Int32Array;
+  private ends: Int32Array;
+  private sources: Int32Array;
+  private count = 0;
+  /** Stored rules matched (known-rules.ts), by FROM_STORE - j. */
+  private readonly matched: Rule[] = [];
   private recognized = 0;
   /** The bytes the body shares with the last one: [0, head), and [tailFrom, tailTo) = last's [tailFrom - shift, rulesEnd). */
   private readonly head: number = 0;
@@ -101,6 +121,10 @@ export class ApplyRulesBody {
     private readonly last: ReadBody | undefined,
     private readonly stored: KnownRules | undefined,
   ) {
+    const room = (last?.count ?? 0) + 64;
+    this.starts = new Int32Array(room);
+    this.ends = new Int32Array(room);
+    this.sources = new Int32Array(room);
     if (!last) return;
     this.head = commonPrefix(bytes, last.bytes, Math.min(bytes.length, last.bytes.length));
     // The rules of a body come before its other fields (as encoders write them): the end of the
@@ -115,24 +139,43 @@ export class ApplyRulesBody {
   /** For checkWire: vouches for a rule whose bytes are known (each rules field comes through here, in order). */
   readonly vouch: KnownMessage = (field, from, to) => {
     if (field !== RULES_FIELD) return false;
-    this.starts.push(from);
-    this.ends.push(to);
-    const rule = this.fromLast(from, to) ?? this.stored?.match(this.bytes, from, to);
-    this.known.push(rule);
-    if (rule) this.recognized++;
-    return rule !== undefined;
+    const k = this.count++;
+    if (k === this.starts.length) {
+      this.starts = grown(this.starts, k, k + 1);
+      this.ends = grown(this.ends, k, k + 1);
+      this.sources = grown(this.sources, k, k + 1);
+    }
+    this.starts[k] = from;
+    this.ends[k] = to;
+    let source = this.fromLast(from, to);
+    if (source === DECODE) {
+      const rule = this.stored?.match(this.bytes, from, to);
+      if (rule) source = FROM_STORE - this.matched.push(rule) + 1;
+    }
+    this.sources[k] = source;
+    if (source === DECODE) return false;
+    this.recognized++;
+    return true;
   };
 
-  /** The rule of the last body whose bytes these are, when they are shared with it. */
-  private fromLast(from: number, to: number): Rule | undefined {
+  /** FROM_LAST + the index of the rule of the last body whose bytes these are, when they are shared with it; else DECODE. */
+  private fromLast(from: number, to: number): number {
     const last = this.last;
-    if (!last) return undefined;
+    if (!last) return DECODE;
     let at = -1;
     if (to <= this.head) at = ruleAt(last, from, to, this.hint);
     else if (from >= this.tailFrom && to <= this.tailTo) at = ruleAt(last, from - this.shift, to - this.shift, this.hint);
-    if (at < 0) return undefined;
+    if (at < 0) return DECODE;
     this.hint = at + 1;
-    return last.rules[at];
+    return FROM_LAST + at;
+  }
+
+  /** The k-th rule when its bytes were known, else undefined. */
+  private knownRule(k: number): Rule | undefined {
+    const source = this.sources[k];
+    if (source >= FROM_LAST) return this.last!.rules[source - FROM_LAST];
+    if (source <= FROM_STORE) return this.matched[FROM_STORE - source];
+    return undefined;
   }
 
   /**
@@ -150,7 +193,7 @@ export class ApplyRulesBody {
       switch (tag) {
         case RULES_KEY: {
           const length = reader.uint32();
-          const rule = this.known[k++];
+          const rule = this.knownRule(k++);
           if (rule) {
             message.rules.push(rule);
             reader.pos += length;
@@ -178,8 +221,9 @@ export class ApplyRulesBody {
 
   /** What the next body is read against: this one, decoded to `request`. */
   read(request: ApplyRulesRequest): ReadBody {
-    const rulesEnd = this.ends.length > 0 ? this.ends[this.ends.length - 1] : 0;
-    return { bytes: this.bytes, starts: this.starts, ends: this.ends, rules: request.rules, rulesEnd, trailer: this.bytes.length - rulesEnd };
+    const { count } = this;
+    const rulesEnd = count > 0 ? this.ends[count - 1] : 0;
+    return { bytes: this.bytes, starts: this.starts, ends: this.ends, count, rules: request.rules, rulesEnd, trailer: this.bytes.length - rulesEnd };
   }
 }
 
