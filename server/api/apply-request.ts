@@ -18,6 +18,7 @@ import { BinaryReader } from '@bufbuild/protobuf/wire';
 
 import { ApplyRulesRequest, Rule } from '../../gen/mcr/v1/rules';
 import type { KnownRules } from './known-rules';
+import { varintLength } from './varint';
 import type { KnownMessage } from './wire-check';
 
 /** The path of the method whose requests this decodes. */
@@ -86,6 +87,50 @@ function grown(array: Int32Array, used: number, size: number): Int32Array {
   const larger = new Int32Array(Math.max(size, array.length * 2));
   larger.set(array.subarray(0, used));
   return larger;
+}
+
+/** The varint at bytes[at] (a length: at most 5 bytes), or -1 when it is not one of those. */
+function readVarint(bytes: Uint8Array, at: number): number {
+  let value = 0;
+  let scale = 1;
+  for (let i = 0; i < 5; i++) {
+    const byte = bytes[at + i];
+    value += (byte & 0x7f) * scale;
+    if (byte < 0x80) return value;
+    scale *= 128;
+  }
+  return -1;
+}
+
+/**
+ * Reads the field of key `tag` (already read) of an ApplyRulesRequest other than its rules, as the
+ * generated decoder does; false where it stops reading (an end-group key or key 0, which the wire
+ * check never lets through).
+ */
+function readOtherField(message: ApplyRulesRequest, reader: BinaryReader, tag: number): boolean {
+  switch (tag) {
+    case REPLACE_KEY:
+      message.replace = reader.bool();
+      return true;
+    case DRY_RUN_KEY:
+      message.dryRun = reader.bool();
+      return true;
+    case EXPECTED_GENERATION_KEY:
+      message.expectedGeneration = reader.uint64() as bigint;
+      return true;
+    case VIEW_KEY:
+      message.view = reader.int32();
+      return true;
+  }
+  if ((tag & 7) === 4 || tag === 0) return false;
+  reader.skip(tag & 7);
+  return true;
+}
+
+/** Reads `bytes`, fields of an ApplyRulesRequest other than its rules, into `message`. */
+function readOtherFields(message: ApplyRulesRequest, bytes: Uint8Array): void {
+  const reader = new BinaryReader(bytes);
+  while (reader.pos < reader.len && readOtherField(message, reader, reader.uint32()));
 }
 
 /** What the k-th rule of a body is: FROM_LAST + i (rule i of the last body), FROM_STORE - j (stored match j), or DECODE. */
@@ -181,40 +226,47 @@ export class ApplyRulesBody {
   /**
    * ApplyRulesRequest.decode of the body (which the wire check passed, with vouch), taking each known
    * rule as it is. Field for field what the generated decoder does (test/unit/apply-request.test.ts
-   * holds them to the same answers).
+   * holds them to the same answers): the rules are where the check found them, so only the bytes
+   * between them (their keys and lengths, and any other field) are read again.
    */
   decode(): ApplyRulesRequest {
     if (this.recognized === 0) return ApplyRulesRequest.decode(this.bytes);
+    const { bytes, starts, ends, count } = this;
+    const message = ApplyRulesRequest.fromPartial({});
+    const rules: Rule[] = new Array(count);
+    let pos = 0;
+    for (let k = 0; k < count; k++) {
+      const [from, to] = [starts[k], ends[k]];
+      // The rule's key and its length (as varintLength writes it) come just before its bytes; a
+      // length written longer than it need be is read the long way.
+      const keyAt = from - 1 - varintLength(to - from);
+      if (keyAt < pos || bytes[keyAt] !== RULES_KEY || readVarint(bytes, keyAt + 1) !== to - from) return this.decodeInOrder();
+      if (keyAt > pos) readOtherFields(message, bytes.subarray(pos, keyAt));
+      rules[k] = this.knownRule(k) ?? Rule.decode(bytes.subarray(from, to));
+      pos = to;
+    }
+    if (pos < bytes.length) readOtherFields(message, bytes.subarray(pos));
+    message.rules = rules;
+    return message;
+  }
+
+  /** decode() reading every field in order. */
+  private decodeInOrder(): ApplyRulesRequest {
     const reader = new BinaryReader(this.bytes);
     const message = ApplyRulesRequest.fromPartial({});
     let k = 0;
     while (reader.pos < reader.len) {
       const tag = reader.uint32();
-      switch (tag) {
-        case RULES_KEY: {
-          const length = reader.uint32();
-          const rule = this.knownRule(k++);
-          if (rule) {
-            message.rules.push(rule);
-            reader.pos += length;
-          } else message.rules.push(Rule.decode(reader, length));
-          continue;
-        }
-        case REPLACE_KEY:
-          message.replace = reader.bool();
-          continue;
-        case DRY_RUN_KEY:
-          message.dryRun = reader.bool();
-          continue;
-        case EXPECTED_GENERATION_KEY:
-          message.expectedGeneration = reader.uint64() as bigint;
-          continue;
-        case VIEW_KEY:
-          message.view = reader.int32();
-          continue;
+      if (tag === RULES_KEY) {
+        const length = reader.uint32();
+        const rule = this.knownRule(k++);
+        if (rule) {
+          message.rules.push(rule);
+          reader.pos += length;
+        } else message.rules.push(Rule.decode(reader, length));
+        continue;
       }
-      if ((tag & 7) === 4 || tag === 0) break;
-      reader.skip(tag & 7);
+      if (!readOtherField(message, reader, tag)) break;
     }
     return message;
   }

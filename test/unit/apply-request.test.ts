@@ -148,6 +148,28 @@ describe('ApplyRules: rules whose bytes the last body had (decision 0046)', () =
     expect(fast(other)).to.deep.equal(ApplyRulesRequest.decode(other));
   });
 
+  it('reads other fields between the rules, and a rule length written longer than it need be, as the plain decoder does', () => {
+    const { fast, plain } = deserializers();
+    // Stored rules as they are (recognized, so that the rules are taken where the check found them).
+    const parts = STORED.map((rule) => Buffer.from(Rule.encode(Rule.fromPartial(desired(rule))).finish()));
+    const field = (rule: Buffer, long = false) => Buffer.concat([Buffer.from([0x0a]), long ? Buffer.from([(rule.length & 0x7f) | 0x80, rule.length >> 7]) : Buffer.from([rule.length]), rule]);
+    // view and dry_run before, between and after the rules; rule 5's length in two bytes.
+    const bytes = Buffer.concat([
+      Buffer.from([0x28, 0x03]),
+      ...parts.slice(0, 5).map((rule) => field(rule)),
+      field(parts[5], true),
+      Buffer.from([0x18, 0x01, 0x28, 0x02]),
+      ...parts.slice(6).map((rule) => field(rule)),
+      Buffer.from([0x10, 0x01, 0xf8, 0x3e, 0x07]),
+    ]);
+    const request = fast(bytes) as ApplyRulesRequest;
+    expect(outcome(request)).to.deep.equal(outcome(plain(bytes)));
+    expect(request).to.include({ dryRun: true, replace: true, view: ApplyRulesView.APPLY_RULES_VIEW_COUNTS });
+    expect(request.rules.map((rule, i) => rule === definitionOf(STORED[i]))).to.deep.equal(STORED.map(() => true));
+    const interleaved = Buffer.concat([...parts.slice(0, 3).map((rule) => field(rule)), Buffer.from([0x18, 0x01]), ...parts.slice(3).map((rule) => field(rule))]);
+    expect(outcome(fast(interleaved))).to.deep.equal(outcome(plain(interleaved)));
+  });
+
   it('answers what the plain deserializer answers over random sequences of edited, reordered and corrupted bodies', () => {
     const { fast, plain } = deserializers();
     const random = new SeededRandom(46);
