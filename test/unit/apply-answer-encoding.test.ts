@@ -25,7 +25,7 @@ function stored(i: number, random: SeededRandom, outputs = random.int(1, 6)): Ru
       ...(random.chance(0.3) ? { dscp: random.int(0, 63) } : {}),
     })),
     generation: BigInt(random.int(1, 300)),
-    createdUnixNanos: 1_700_000_000_000_000_000n + BigInt(i),
+    createdUnixNanos: random.chance(0.9) ? 1_700_000_000_000_000_000n + BigInt(i) : 0n,
     updatedUnixNanos: random.chance(0.5) ? 1_700_000_000_000_000_000n + BigInt(i * 3) : 0n,
   };
   return Rule.fromPartial(spec);
