@@ -81,6 +81,52 @@ function ruleAt(body: ReadBody, from: number, to: number, hint: number): number 
   return at < count && starts[at] === from && ends[at] === to ? at : -1;
 }
 
+/**
+ * Where the last rules field of `body` ends, by a first look at its fields (keys and lengths only),
+ * or undefined when the look finds anything but well-formed fields.
+ */
+function rulesEnd(body: Uint8Array): number | undefined {
+  let at = 0;
+  let end = 0;
+  const varint = (): number => {
+    let value = 0;
+    let scale = 1;
+    for (let i = 0; i < 8; i++) {
+      if (at >= body.length) return -1;
+      const byte = body[at++];
+      value += (byte & 0x7f) * scale;
+      if (byte < 0x80) return value;
+      scale *= 128;
+    }
+    return -1;
+  };
+  while (at < body.length) {
+    const key = varint();
+    if (key < 0) return undefined;
+    switch (key & 7) {
+      case 0:
+        if (varint() < 0) return undefined;
+        break;
+      case 1:
+        at += 8;
+        break;
+      case 2: {
+        const length = varint();
+        if (length < 0) return undefined;
+        at += length;
+        if (key === RULES_KEY) end = at;
+        break;
+      }
+      case 5:
+        at += 4;
+        break;
+      default:
+        return undefined;
+    }
+  }
+  return at === body.length ? end : undefined;
+}
+
 /** `array` with room for `size` numbers, its first `used` kept. */
 function grown(array: Int32Array, used: number, size: number): Int32Array {
   if (size <= array.length) return array;
@@ -172,9 +218,10 @@ export class ApplyRulesBody {
     this.sources = new Int32Array(room);
     if (!last) return;
     this.head = commonPrefix(bytes, last.bytes, Math.min(bytes.length, last.bytes.length));
-    // The rules of a body come before its other fields (as encoders write them): the end of the
-    // rules is compared as if those fields took as many bytes as in the last body.
-    this.tailTo = bytes.length - last.trailer;
+    // The end of the rules is compared with the end of the last body's rules: where a first look at
+    // the body's fields says they end, else as if the fields after them took as many bytes as last
+    // time. (Only a place to compare from: what is shared is what the comparison finds.)
+    this.tailTo = rulesEnd(bytes) ?? bytes.length - last.trailer;
     if (this.tailTo > 0) {
       this.tailFrom = this.tailTo - commonSuffix(bytes, this.tailTo, last.bytes, last.rulesEnd);
       this.shift = this.tailTo - last.rulesEnd;

@@ -129,10 +129,18 @@ describe('ApplyRules: rules whose bytes the last body had (decision 0046)', () =
     const second = fast(bytes) as ApplyRulesRequest;
     expect(second).to.deep.equal(ApplyRulesRequest.decode(bytes));
     second.rules.forEach((rule, i) => expect(rule === first.rules[i], `rules[${i}]`).to.equal(i !== 120));
+    // The same with other fields after the rules (a dry run asking for another view): still found.
+    const preview = encoded(changed, { dryRun: true, view: ApplyRulesView.APPLY_RULES_VIEW_CHANGES, expectedGeneration: 12345n });
+    const previewed = fast(preview) as ApplyRulesRequest;
+    expect(previewed).to.deep.equal(ApplyRulesRequest.decode(preview));
+    previewed.rules.forEach((rule, i) => expect(rule === second.rules[i], `previewed rules[${i}]`).to.equal(true));
+    const back = rules.slice();
+    const applied = fast(encoded(back)) as ApplyRulesRequest;
+    applied.rules.forEach((rule, i) => expect(rule === first.rules[i], `applied rules[${i}]`).to.equal(i !== 120));
     // One more rule at the start: the others are found past it, at their new places.
-    const third = fast(encoded([fresh(999), ...changed])) as ApplyRulesRequest;
-    expect(third).to.deep.equal(ApplyRulesRequest.decode(encoded([fresh(999), ...changed])));
-    third.rules.slice(1).forEach((rule, i) => expect(rule === second.rules[i], `rules[${i + 1}]`).to.equal(true));
+    const third = fast(encoded([fresh(999), ...back])) as ApplyRulesRequest;
+    expect(third).to.deep.equal(ApplyRulesRequest.decode(encoded([fresh(999), ...back])));
+    third.rules.slice(1).forEach((rule, i) => expect(rule === applied.rules[i], `rules[${i + 1}]`).to.equal(true));
   });
 
   it('a rule changed only in its last byte, or the other fields changed, is read as the plain decoder reads it', () => {
