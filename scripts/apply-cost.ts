@@ -1,8 +1,8 @@
 /**
  * Where a one-rule ApplyRules diff against N stored rules goes, in process (no gRPC, no workers):
  * the client's encoding, the strict wire check and the generated decoder of the whole body, what mcrd
- * runs instead (the two in one, stored rules recognized by their bytes), the store's apply, the
- * answer and its encoding, the client's decoding, each timed as the median of `--runs` diffs
+ * runs instead (the two in one, rules recognized by their bytes), the store's apply, the answer and
+ * its encoding (the whole view assembled from kept encodings, as mcrd does), the client's decoding, each timed as the median of `--runs` diffs
  * ("total" counts mcrd's check+decode, not the plain ones).
  *
  *   node -r ts-node/register/transpile-only scripts/apply-cost.ts [--rules 20000] [--outputs 4]
@@ -16,6 +16,8 @@ import { ruleSetWithOneChange, ruleAt } from '../bench/control-plane/rule-set';
 import { percentile } from '../bench/control-plane/latency';
 import { ApplyRulesRequest, ApplyRulesResponse, ApplyRulesView, Rule, RuleState } from '../gen/mcr/v1/rules';
 import { applyAnswer } from '../server/api/apply-answer';
+import { encodeWholeAnswer } from '../server/api/apply-answer-encoding';
+import { PreEncoded } from '../server/api/pre-encoded';
 import { ServiceDefinition } from '@grpc/grpc-js';
 
 import { RuleServiceService } from '../gen/mcr/v1/rules';
@@ -65,9 +67,15 @@ async function main(): Promise<void> {
       const a0 = performance.now();
       const applied = await store.apply(req.rules, { replace: req.replace }, BigInt(run + 2));
       (stages['store apply'] ??= []).push(performance.now() - a0);
+      // As mcrd answers (rule-service.ts): the whole view assembled from the unchanged rules' kept
+      // encodings, any other view by applyAnswer.
       const answer = time('answer', () => {
-        const withStatus = (rule: Rule): Rule => ({ ...rule, status });
+        const withStatus = (rule: Rule): Rule => ({ ...rule, status: { ...status } });
         const whole = req.view === ApplyRulesView.APPLY_RULES_VIEW_UNSPECIFIED;
+        if (whole) {
+          const encoded = encodeWholeAnswer({ ...applied, added: applied.added.map(withStatus), changed: applied.changed.map(withStatus), storeGeneration: applied.generation, dryRun: false }, () => ({ ...status }));
+          if (encoded) return encoded;
+        }
         const lists = {
           added: whole ? applied.added.map(withStatus) : applied.added,
           changed: whole ? applied.changed.map(withStatus) : applied.changed,
@@ -76,11 +84,11 @@ async function main(): Promise<void> {
         };
         return applyAnswer(lists, { storeGeneration: applied.generation, dryRun: false }, req.view);
       });
-      const out = time('answer encode', () => ApplyRulesResponse.encode(answer).finish());
-      time('client decode', () => ApplyRulesResponse.decode(out));
+      const out = time('answer encode', () => (answer instanceof PreEncoded ? answer.bytes : ApplyRulesResponse.encode(answer).finish()));
+      const decoded = time('client decode', () => ApplyRulesResponse.decode(out));
       const plain = stages['wire check'][run] + stages['decode'][run];
       (stages['total'] ??= []).push(performance.now() - t0 - plain);
-      if (run === 0) console.log(`answer: view ${ApplyRulesView[answer.view]}, ${out.length} bytes; request ${bytes.length} bytes`);
+      if (run === 0) console.log(`answer: view ${ApplyRulesView[decoded.view]}, ${out.length} bytes; request ${bytes.length} bytes`);
     }
     for (const [name, values] of Object.entries(stages)) console.log(`${name.padEnd(14)} p50 ${percentile(values, 50).toFixed(1)} ms  p90 ${percentile(values, 90).toFixed(1)} ms`);
     await store.close();

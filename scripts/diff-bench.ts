@@ -4,21 +4,28 @@
  * set installs whatever the open-file limit (one egress socket per destination today):
  *
  *   node -r ts-node/register/transpile-only scripts/diff-bench.ts [--rules 20000] [--outputs 4]
- *       [--diffs 5] [--pairs 100] [--clients 50] [--client-pairs 500] [--cpu-prof DIR]
+ *       [--diffs 5] [--views whole,changes] [--pairs 100] [--clients 50] [--client-pairs 500]
+ *       [--cpu-prof DIR] [--node-flags '--trace-gc ...'] [--mcrd-log FILE]
  *
  * - ApplyRules of all N, until installed (ListWorkers);
  * - `--diffs` one-rule diffs: ApplyRules of the same N with rule 0's input port moved back and forth
  *   (the RPC answers once the forwarding pass that installs it has finished), answered whole (the
- *   default view) and then in the CHANGES view;
+ *   default view) and then in the CHANGES view (`--views`: any of whole, changes, counts); through
+ *   the client library, taking turns with the same diffs sent with the request encoded beforehand
+ *   (the round trip without the client's encoding); and that encoding alone;
  * - CreateRule/DeleteRule, one client: `--pairs` delete+create pairs, p50 / p99 of each;
  * - the same with `--clients` clients at once, `--client-pairs` pairs in all.
  *
- * Runs as root (namespaces). `--cpu-prof DIR` starts mcrd with node's --cpu-prof (written at exit).
+ * Runs as root (namespaces). `--cpu-prof DIR` starts mcrd with node's --cpu-prof (written at exit);
+ * `--node-flags` adds node flags to mcrd's, `--mcrd-log FILE` writes what mcrd printed to FILE.
  */
+import { writeFileSync } from 'fs';
+
 import { connect, McrClient } from '../clients/lib';
 import { ApplyRulesView, DeepPartial, Rule } from '../gen/mcr/v1/rules';
 import { workersInstalled } from '../bench/control-plane/daemon';
 import { percentile } from '../bench/control-plane/latency';
+import { encodeApplyRules, PreEncodedApply } from '../bench/control-plane/pre-encoded';
 import { ControlPlaneNamespaces } from '../bench/control-plane/namespaces';
 import { groupOf, INPUT_IFNAME, outputIfname, PORT } from '../bench/control-plane/rule-set';
 import { mcrdArgsFor } from '../bench/control-plane/shape';
@@ -33,6 +40,13 @@ const PAIRS = numberOption('pairs', 100);
 const CLIENTS = numberOption('clients', 50);
 const CLIENT_PAIRS = numberOption('client-pairs', 500);
 const PROFILE_DIR = textOption('cpu-prof');
+const NODE_FLAGS = (textOption('node-flags') ?? '').split(' ').filter(Boolean);
+const MCRD_LOG = textOption('mcrd-log');
+/** The answer views the diffs are asked in, each in turn (a profile of one view's diffs: `--views changes`). */
+const VIEWS = { whole: ApplyRulesView.APPLY_RULES_VIEW_UNSPECIFIED, changes: ApplyRulesView.APPLY_RULES_VIEW_CHANGES, counts: ApplyRulesView.APPLY_RULES_VIEW_COUNTS };
+const LABELS = { whole: 'whole answer', changes: 'CHANGES view', counts: 'COUNTS view' };
+const views = (textOption('views') ?? 'whole,changes').split(',') as Array<keyof typeof VIEWS>;
+for (const view of views) if (!(view in VIEWS)) throw new Error(`--views: ${view} is not one of ${Object.keys(VIEWS).join(', ')}`);
 
 /** Rule i: group 239.0.0.0 + 1 + i on in0, sent to the K shared destinations. */
 function ruleAt(i: number, inputPort = PORT): DeepPartial<Rule> {
@@ -100,7 +114,7 @@ function describe(label: string, w: { create: number[]; del: number[]; seconds: 
 
 async function main(): Promise<void> {
   const ns = ControlPlaneNamespaces.create(OUTPUTS, RULES);
-  const nodeFlags = PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [];
+  const nodeFlags = [...(PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : []), ...NODE_FLAGS];
   const mcrd = new Mcrd(ns.mcrd, { workers: undefined, logLevel: 'warn', extraArgs: mcrdArgsFor(RULES), nodeFlags });
   let client: McrClient | undefined;
   try {
@@ -112,20 +126,30 @@ async function main(): Promise<void> {
     console.log(`ApplyRules all: ${ms(apply)}, then installed after ${ms(installed)} more`);
     // The same diffs answered whole (every rule, the default view, what the bench's control-plane
     // section asks) and in the CHANGES view (the changed rule whole, the others counted).
-    for (const [label, view] of [
-      ['whole answer', ApplyRulesView.APPLY_RULES_VIEW_UNSPECIFIED],
-      ['CHANGES view', ApplyRulesView.APPLY_RULES_VIEW_CHANGES],
-    ] as const) {
+    for (const [label, view] of views.map((name) => [LABELS[name], VIEWS[name]] as const)) {
       const diffs: number[] = [];
+      const preDiffs: number[] = [];
+      const encodings: number[] = [];
       // The two sets are made before the clock starts: the figure is the call's (the client's
-      // encoding included), not the making of 20,000 rule objects.
-      const sets = [ruleSet(PORT + 1), ruleSet()];
-      for (let d = 0; d < DIFFS; d++) {
-        const rules = sets[d % 2];
-        diffs.push(await timed(() => client!.applyRules({ rules, replace: true, view }, { timeoutMs: 600_000 })));
+      // encoding included), not the making of 20,000 rule objects. Taking turns with those calls,
+      // the same diffs with the request encoded beforehand on a channel of their own (the client's
+      // share out); and what that encoding costs here.
+      const requests = [ruleSet(PORT + 1), ruleSet()].map((rules) => ({ rules, replace: true, view }));
+      for (let d = 0; d < DIFFS; d++) encodings.push(await timed(async () => encodeApplyRules(requests[d % 2])));
+      const preEncoded = encodeApplyRules(requests[1]);
+      const pre = new PreEncodedApply(mcrd.socketPath);
+      try {
+        for (let d = 0; d < DIFFS; d++) {
+          diffs.push(await timed(() => client!.applyRules(requests[0], { timeoutMs: 600_000 })));
+          preDiffs.push(await timed(() => pre.call(preEncoded, 600_000)));
+        }
+      } finally {
+        pre.close();
       }
       await waitInstalled(client, RULES, 60_000);
-      console.log(`ApplyRules one-rule diff, ${label} (${DIFFS}): ${diffs.map(ms).join(', ')}; median ${ms(percentile(diffs, 50))}, p90 ${ms(percentile(diffs, 90))}`);
+      const summary = (values: number[]) => `median ${ms(percentile(values, 50))}, p90 ${ms(percentile(values, 90))}`;
+      console.log(`ApplyRules one-rule diff, ${label} (${DIFFS}): ${diffs.map(ms).join(', ')}; ${summary(diffs)}`);
+      console.log(`  the same, the request encoded beforehand: ${preDiffs.map(ms).join(', ')}; ${summary(preDiffs)}; the client's encoding of it: ${summary(encodings)}`);
     }
     console.log(describe('CreateRule/DeleteRule, one client', await writes(mcrd.socketPath, 1, PAIRS)));
     console.log(describe(`CreateRule/DeleteRule, ${CLIENTS} clients`, await writes(mcrd.socketPath, CLIENTS, CLIENT_PAIRS)));
@@ -133,6 +157,7 @@ async function main(): Promise<void> {
   } finally {
     client?.close();
     await mcrd.stop();
+    if (MCRD_LOG) writeFileSync(MCRD_LOG, mcrd.logs());
     const warnings = mcrd.logs().split('\n').filter((line) => /"level":"(warn|error)"/.test(line));
     if (warnings.length > 0) console.log(`mcrd logged ${warnings.length} warnings or errors, the first:\n${warnings.slice(0, 5).join('\n')}`);
     await mcrd.dispose();

@@ -99,6 +99,13 @@ export interface ShapeResult {
   diffInstalled: Timed;
   /** One-rule diffs answered in the CHANGES view (what changed, the rest counted): their median. */
   diffChanges?: Timed;
+  /**
+   * The same diffs with the request encoded before the clock starts, on a channel of its own: the
+   * round trip without the client's encoding (the transfer, mcrd's part, the answer's decoding).
+   */
+  diffChangesPreEncoded?: Timed;
+  /** The client library's making and encoding of one such request (fromPartial + encode), median, ms. */
+  diffEncodeMs?: number;
   /** mcrd started on a store holding the N rules: until it answers, until every rule is installed. */
   restartServing: Timed;
   restartInstalled: Timed;

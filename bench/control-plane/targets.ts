@@ -21,6 +21,16 @@ export const TARGETS = {
 
 type Verdict = TargetVerdict['verdict'];
 
+/**
+ * Beside a diff's round trip through the client library: the same with the request encoded
+ * beforehand (mcrd's share, with the transfer) and the client's encoding of that request.
+ */
+function preEncoded(r: ShapeResult): string {
+  if (!r.diffChangesPreEncoded) return '';
+  const encoding = r.diffEncodeMs !== undefined ? `; the client's encoding of the request: ${r.diffEncodeMs.toFixed(0)} ms` : '';
+  return ` round trip (the request encoded beforehand: ${formatTimed(r.diffChangesPreEncoded, 'ms')}${encoding})`;
+}
+
 function timedVerdict(t: Timed | undefined, limitSeconds: number): Verdict {
   if (!t || t.status === 'skipped') return 'not measured';
   return t.status === 'ok' && t.seconds < limitSeconds ? 'met' : 'missed';
@@ -133,7 +143,7 @@ export function judgeShape(r: ShapeResult): TargetVerdict[] {
     push({
       shape,
       figure: `ApplyRules one-rule diff against ${r.rules} (CHANGES view: what changed, the rest counted; median of 5)`,
-      measured: formatTimed(r.diffChanges, 'ms'),
+      measured: formatTimed(r.diffChanges, 'ms') + preEncoded(r),
       target: `< ${TARGETS.diffMs} ms`,
       verdict: timedVerdict(r.diffChanges, TARGETS.diffMs / 1000),
       ...(k ? { kernel: kernelOne(k.addOne, 'added') } : {}),

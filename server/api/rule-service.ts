@@ -27,6 +27,7 @@ import { RuleLimits, validateRuleDefinition } from '../rules/validate';
 import { announceApplied, announceRuleChange, appliedAnything } from '../events/rule-changes';
 import { unknownRule } from '../rules/errors';
 import { applyAnswer } from './apply-answer';
+import { encodeWholeAnswer } from './apply-answer-encoding';
 import { ApiError } from './errors';
 import { cappedReason } from './message-limits';
 import { checkedTogether, pageCursor, sizeInList, takePage } from './paging';
@@ -105,13 +106,17 @@ export function ruleService({ store, forwarder, limits, gate, events }: RuleServ
       // CHANGES only counts the unchanged rules).
       const whole = req.view === ApplyRulesView.APPLY_RULES_VIEW_UNSPECIFIED;
       const changes = whole || req.view === ApplyRulesView.APPLY_RULES_VIEW_CHANGES;
-      const lists = {
-        added: changes ? applied.added.map(shown) : applied.added,
-        changed: changes ? applied.changed.map(shown) : applied.changed,
-        removed: applied.removed,
-        unchanged: whole ? applied.unchanged.map(withStatus) : applied.unchanged,
-      };
-      return applyAnswer(lists, { storeGeneration: applied.generation, dryRun: req.dryRun }, req.view);
+      const added = changes ? applied.added.map(shown) : applied.added;
+      const changed = changes ? applied.changed.map(shown) : applied.changed;
+      const fields = { storeGeneration: applied.generation, dryRun: req.dryRun };
+      if (whole) {
+        // The unchanged (stored) rules' encodings are kept with them: written once, not copied, not
+        // encoded twice (apply-answer-encoding.ts). Pre-encoded, as acceptPreEncoded lets it be sent.
+        const encoded = encodeWholeAnswer({ added, changed, removed: applied.removed, unchanged: applied.unchanged, ...fields }, statusOf);
+        if (encoded) return encoded as unknown as ApplyRulesResponse;
+      }
+      const lists = { added, changed, removed: applied.removed, unchanged: whole ? applied.unchanged.map(withStatus) : applied.unchanged };
+      return applyAnswer(lists, fields, req.view);
     }),
 
     createRule: unary(gate, 'CreateRule', async (req: CreateRuleRequest): Promise<CreateRuleResponse> => {

@@ -9,6 +9,7 @@
  */
 import { RuleStats, WatchStatsResponse } from '../../gen/mcr/v1/stats';
 import { PreEncoded } from './pre-encoded';
+import { varintLength, writeVarint } from './varint';
 
 /** Field 1 (rules), wire type 2 (length-delimited). */
 const RULES_TAG = (1 << 3) | 2;
@@ -23,22 +24,6 @@ export function encodedRuleStats(stats: RuleStats): Uint8Array {
     encodings.set(stats, bytes);
   }
   return bytes;
-}
-
-function varintLength(value: number): number {
-  let length = 1;
-  for (let rest = value; rest >= 0x80; rest = Math.floor(rest / 0x80)) length++;
-  return length;
-}
-
-function writeVarint(into: Buffer, at: number, value: number): number {
-  let rest = value;
-  while (rest >= 0x80) {
-    into[at++] = (rest % 0x80) | 0x80;
-    rest = Math.floor(rest / 0x80);
-  }
-  into[at++] = rest;
-  return at;
 }
 
 /** The encoded size of a rule's encoding as an element of `rules`: tag, length, body. */

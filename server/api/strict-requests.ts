@@ -11,8 +11,7 @@
 import { Metadata, ServiceDefinition, status } from '@grpc/grpc-js';
 import { DescMessage, Registry } from '@bufbuild/protobuf';
 
-import type { Rule } from '../../gen/mcr/v1/rules';
-import { APPLY_RULES_PATH, decodeApplyRulesRequest, recognizeStoredRules } from './apply-request';
+import { APPLY_RULES_PATH, ApplyRulesReader } from './apply-request';
 import { ApiError } from './errors';
 import type { KnownRules } from './known-rules';
 import { checkWire } from './wire-check';
@@ -46,23 +45,27 @@ function malformed(typeName: string, fieldPath: string, detail: string): Malform
 
 /**
  * `definition` with each method's requestDeserialize checking the body first, and never throwing.
- * With `knownRules`, an ApplyRules body's rules that are stored rules as they are are recognized by
- * their bytes, and neither walked nor decoded again (apply-request.ts).
+ * With `knownRules`, an ApplyRules body's rules that are stored rules as they are, or whose bytes the
+ * last ApplyRules body had, are recognized by their bytes, and neither walked nor decoded again
+ * (apply-request.ts).
  */
 export function strictDefinition(definition: ServiceDefinition, schemas: Registry, knownRules?: KnownRules): ServiceDefinition {
   const strict: Record<string, ServiceDefinition[string]> = {};
   for (const [name, method] of Object.entries(definition)) {
     const input = inputOf(schemas, method.path);
     const decode = method.requestDeserialize;
-    const known = method.path === APPLY_RULES_PATH ? knownRules : undefined;
+    const reader = method.path === APPLY_RULES_PATH && knownRules ? new ApplyRulesReader(knownRules) : undefined;
     strict[name] = {
       ...method,
       requestDeserialize: (bytes: Buffer): unknown => {
-        const recognized = known && new Map<number, Rule>();
-        const problem = checkWire(input, bytes, recognized && recognizeStoredRules(known!, bytes, recognized));
+        const body = reader?.begin(bytes);
+        const problem = checkWire(input, bytes, body?.vouch);
         if (problem) return malformed(input.typeName, problem.path, problem.detail);
         try {
-          return recognized ? decodeApplyRulesRequest(bytes, recognized) : decode(bytes);
+          if (!body) return decode(bytes);
+          const request = body.decode();
+          reader!.done(body, request);
+          return request;
         } catch (err) {
           // Bytes the check passed but the generated decoder refused: still the client's bytes.
           return malformed(input.typeName, '', err instanceof Error ? err.message : String(err));

@@ -39,6 +39,25 @@ export interface ApplyPlan {
    * undefined when the apply changes nothing.
    */
   next: RuleSet | undefined;
+  /**
+   * What this plan is for the next one to start from (see ApplyMemo), or undefined when it cannot
+   * serve (a rule left unchanged that is not stored exactly as given).
+   */
+  memo: ApplyMemo | undefined;
+}
+
+/**
+ * What an apply planned, for the next apply against the same rules to recognize what it repeats
+ * (decision 0046): the desired rules as given (the very objects: the ApplyRules deserializer hands the
+ * same object for the same bytes), and for each the stored rule it is once the apply is made: a
+ * desired rule that is the same object as one of `desired` is, as long as the rules have not changed
+ * since, exactly `resolved` at that index (storedAsIs would find it). Never modified.
+ */
+export interface ApplyMemo {
+  readonly desired: readonly Rule[];
+  readonly resolved: readonly Rule[];
+  /** `resolved` is every rule of the set after the apply (it replaced the set). */
+  readonly wholeSet: boolean;
 }
 
 /** "rules[3]": the request field of the desired rule at `index`. */
@@ -56,11 +75,17 @@ export function ruleField(index: number, field = RULES_FIELD): string {
  * as it is (the common case of a diff) is recognised by one lookup and not validated again (a stored
  * rule is valid), and the result is a layer over `current`, not a copy of it.
  */
-export function planApply(current: RuleView, desired: readonly Rule[], options: ApplyOptions): ApplyPlan {
-  const { limits, now } = options;
+export function planApply(current: RuleView, desired: readonly Rule[], options: ApplyOptions, last?: ApplyMemo): ApplyPlan {
+  const { limits } = options;
   if (desired.length > limits.maxRules) {
     throw exhausted(RULES_FIELD, `${desired.length} rules, more than the limit of ${limits.maxRules}`, '--max-rules');
   }
+  return (last && planFromLast(current, desired, options, last)) ?? planEach(current, desired, options);
+}
+
+/** planApply looking at every desired rule: the reference, and the only path that refuses. */
+function planEach(current: RuleView, desired: readonly Rule[], options: ApplyOptions): ApplyPlan {
+  const { limits, now } = options;
   const same = desired.map((rule) => storedAsIs(current, rule));
   /** The desired index of each stored rule a desired rule is as it is. */
   const sameAt = new Map<Rule, number>();
@@ -76,7 +101,9 @@ export function planApply(current: RuleView, desired: readonly Rule[], options: 
   checkDistinctAgainst(current, definitions, same, sameAt);
   const ids = identify(current, definitions, same, sameAt);
 
-  const plan: ApplyPlan = { added: [], changed: [], removed: [], unchanged: [], next: undefined };
+  const plan: ApplyPlan = { added: [], changed: [], removed: [], unchanged: [], next: undefined, memo: undefined };
+  /** The stored rule each desired rule is after the apply (undefined: one that storedAsIs would not find). */
+  const resolved: Array<Rule | undefined> = new Array(desired.length);
   /** Added and changed rules with their index in the request, for conflict errors. */
   const stored: Array<{ rule: Rule; index: number }> = [];
   /** Ids of stored rules the desired set names, other than those in sameAt. */
@@ -85,6 +112,7 @@ export function planApply(current: RuleView, desired: readonly Rule[], options: 
     const kept = same[index];
     if (kept) {
       plan.unchanged.push(kept);
+      resolved[index] = kept;
       return;
     }
     const id = ids[index];
@@ -94,20 +122,33 @@ export function planApply(current: RuleView, desired: readonly Rule[], options: 
       const rule = { ...definition, id, generation: 1n, createdUnixNanos: now, updatedUnixNanos: now };
       plan.added.push(rule);
       stored.push({ rule, index });
+      resolved[index] = rule;
     } else if (sameDefinition(before, definition)) {
       plan.unchanged.push(before);
     } else {
       const rule = { ...definition, id, generation: before.generation + 1n, createdUnixNanos: before.createdUnixNanos, updatedUnixNanos: now };
       plan.changed.push(rule);
       stored.push({ rule, index });
+      resolved[index] = rule;
     }
   });
   if (options.replace) {
     for (const rule of current.rules()) if (!sameAt.has(rule) && !named.has(rule.id)) plan.removed.push(rule);
-    plan.removed.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    plan.removed.sort(byId);
   }
-  if (stored.length === 0 && plan.removed.length === 0) return plan;
+  plan.next = nextSet(current, plan, stored, options);
+  if (!resolved.includes(undefined)) plan.memo = { desired: desired.slice(), resolved: resolved as Rule[], wholeSet: options.replace };
+  return plan;
+}
 
+const byId = (a: Rule, b: Rule): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+/**
+ * The set after `plan` (its removed and changed rules out, then the added and changed ones in, each
+ * checked against what is there), undefined when nothing changes; throws the conflicts.
+ */
+function nextSet(current: RuleView, plan: ApplyPlan, stored: ReadonlyArray<{ rule: Rule; index: number }>, { limits }: ApplyOptions): RuleSet | undefined {
+  if (stored.length === 0 && plan.removed.length === 0) return undefined;
   // Everything that goes or changes leaves first, so rules may trade names or match keys.
   const next = RuleSet.over(current);
   for (const rule of plan.removed) next.remove(rule.id);
@@ -123,7 +164,89 @@ export function planApply(current: RuleView, desired: readonly Rule[], options: 
   if (next.size > limits.maxRules) {
     throw exhausted(RULES_FIELD, `the store would hold ${next.size} rules, more than the limit of ${limits.maxRules}`, '--max-rules');
   }
-  plan.next = next;
+  return next;
+}
+
+/**
+ * planApply in what differs from the last apply `last`, when `current` is the set that apply left
+ * (decision 0046): the desired rules that are, at the start and at the end of the list, the very
+ * objects `last.desired` had there are the stored rules `last.resolved` has there, with no lookup; only
+ * the rules between are planned one by one, and only the stored rules the last apply resolved them
+ * to can go. Undefined, for planEach to decide, whenever the answer is anything but a plan that
+ * refuses nothing and that this shortcut can prove is planEach's: a rule between that is, clashes
+ * with or is identified as a rule it cannot place (one the repeated part may hold), any refusal, a
+ * replace whose last apply did not replace. Costs what differs plus two pointer scans. Exported for
+ * its tests (planApply is the entry point).
+ */
+export function planFromLast(current: RuleView, desired: readonly Rule[], options: ApplyOptions, last: ApplyMemo): ApplyPlan | undefined {
+  if (options.replace && !last.wholeSet) return undefined;
+  const { limits, now } = options;
+  const [n, m] = [desired.length, last.desired.length];
+  const most = Math.min(n, m);
+  let head = 0;
+  while (head < most && desired[head] === last.desired[head]) head++;
+  let tail = 0;
+  while (tail < most - head && desired[n - 1 - tail] === last.desired[m - 1 - tail]) tail++;
+  if (head + tail === 0 && m > 0) return undefined;
+  /** The stored rules the part of the last apply that is not repeated resolved to: the only ones a rule between may be or touch. */
+  const between = new Set(last.resolved.slice(head, m - tail));
+  const sameBetween = new Set<Rule>();
+  /** Whether `rule` (a stored rule found by a lookup) is no desired rule as it is, as far as this shortcut can tell. */
+  const free = (rule: Rule | undefined): boolean => !rule || (between.has(rule) && !sameBetween.has(rule));
+  const plan: ApplyPlan = { added: [], changed: [], removed: [], unchanged: [], next: undefined, memo: undefined };
+  const unchanged: Rule[] = [];
+  const resolved: Rule[] = [];
+  const fresh: Array<{ definition: Rule; index: number }> = [];
+  try {
+    for (let index = head; index < n - tail; index++) {
+      const rule = desired[index];
+      const kept = storedAsIs(current, rule);
+      if (kept) {
+        if (!free(kept)) return undefined;
+        sameBetween.add(kept);
+        unchanged.push(kept);
+        resolved.push(kept);
+      } else {
+        fresh.push({ definition: validateRuleDefinition(rule, limits, ruleField(index)), index });
+        resolved.push(rule); // replaced below by what it becomes
+      }
+    }
+    if (distinctViolations(fresh.map((f) => f.definition)).length > 0) return undefined;
+    const stored: Array<{ rule: Rule; index: number }> = [];
+    const named = new Set<string>();
+    for (const { definition, index } of fresh) {
+      const byName = definition.name ? current.named(definition.name) : undefined;
+      if (!free(definition.id ? current.get(definition.id) : undefined) || !free(byName) || !free(current.keyed(matchKey(definition.input!)))) return undefined;
+      const id = definition.id || byName?.id || deriveRuleId(definition.input!);
+      if (named.has(id)) return undefined;
+      named.add(id);
+      const before = current.get(id);
+      if (!free(before)) return undefined;
+      let rule: Rule;
+      if (!before) {
+        rule = { ...definition, id, generation: 1n, createdUnixNanos: now, updatedUnixNanos: now };
+        plan.added.push(rule);
+      } else if (sameDefinition(before, definition)) {
+        return undefined; // unchanged but not as given: planEach says so (and keeps no memo)
+      } else {
+        rule = { ...definition, id, generation: before.generation + 1n, createdUnixNanos: before.createdUnixNanos, updatedUnixNanos: now };
+        plan.changed.push(rule);
+      }
+      stored.push({ rule, index });
+      resolved[index - head] = rule;
+    }
+    if (options.replace) {
+      for (const rule of between) if (!sameBetween.has(rule) && !named.has(rule.id)) plan.removed.push(rule);
+      plan.removed.sort(byId);
+    }
+    plan.next = nextSet(current, plan, stored, options);
+  } catch (err) {
+    // A refusal is planEach's to make, with every rule's part in it.
+    if (err instanceof RuleError) return undefined;
+    throw err;
+  }
+  plan.unchanged = last.resolved.slice(0, head).concat(unchanged, last.resolved.slice(m - tail));
+  plan.memo = { desired: desired.slice(), resolved: last.resolved.slice(0, head).concat(resolved, last.resolved.slice(m - tail)), wholeSet: options.replace };
   return plan;
 }
 
@@ -161,7 +284,10 @@ function derivedIdOf(rule: Rule): string {
  * `current`, against the others. Only when one clashes with a stored rule as it is are all checked.
  */
 function checkDistinctAgainst(current: RuleView, definitions: readonly Rule[], same: ReadonlyArray<Rule | undefined>, sameAt: ReadonlyMap<Rule, number>): void {
-  if (sameAt.size === 0) return checkDistinct(definitions);
+  // Two desired rules that are one stored rule as it is (the same definition sent twice) are two
+  // rules with one name or match key: all are checked, which names the later one.
+  const sameCount = same.reduce((count, rule) => (rule ? count + 1 : count), 0);
+  if (sameAt.size === 0 || sameAt.size !== sameCount) return checkDistinct(definitions);
   const fresh = definitions.map((definition, index) => (same[index] ? undefined : definition));
   const clashesWithSame = fresh.some((definition) => {
     if (!definition) return false;

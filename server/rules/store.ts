@@ -17,7 +17,7 @@ import path from 'path';
 import type { Rule } from '../../gen/mcr/v1/rules';
 import { aborted, alreadyExists, exhausted, invalid, RuleError, unknownRule } from './errors';
 import { logger } from '../log';
-import { planApply } from './apply-plan';
+import { ApplyMemo, planApply } from './apply-plan';
 import { removeStaleTemporary } from '../files/atomic-file';
 import { deriveRuleId } from './id';
 import { Journal, JournalProblem, readJournal } from './journal';
@@ -79,6 +79,13 @@ export interface AppliedRules {
 /** What a mutation changes: rules put in place (added or replacing the rule with their id), ids removed. */
 type RuleChange = Omit<StoreChange, 'generation'>;
 
+/** A mutation's plan: its change (undefined: none), its result, and what to do once it is taken (not dry, not planned again). */
+interface Planned<T> {
+  change: RuleChange | undefined;
+  result: T;
+  taken?: () => void;
+}
+
 /** Request fields the errors name (those of CreateRuleRequest, UpdateRuleRequest and DeleteRuleRequest). */
 const CREATE_FIELD = 'rule';
 const UPDATE_FIELD = 'definition';
@@ -95,6 +102,11 @@ export class RuleStore {
   private settled: Promise<void> = Promise.resolve();
   /** Journal size at which to compact next. */
   private compactAt: number;
+  /**
+   * The last apply's plan, while the planning view is the set it left (no other change planned since,
+   * none dropped): the next apply plans only what differs from it (apply-plan.ts planFromLast).
+   */
+  private lastApply: ApplyMemo | undefined;
   /** Told the ids of the rules each change put or removed, as it becomes durable. */
   private readonly changeListeners: Array<(ids: string[]) => void> = [];
 
@@ -303,12 +315,13 @@ export class RuleStore {
       if (expected !== undefined && expected !== current) {
         throw aborted(GENERATION_FIELD, `is ${expected}, but the rule store is at generation ${current}`);
       }
-      const plan = planApply(rules, desired, { replace: request.replace, limits: this.limits, now });
+      const plan = planApply(rules, desired, { replace: request.replace, limits: this.limits, now }, this.lastApply);
       // mutate() adds one to the generation when it writes, which it does for a real change only.
       const generation = plan.next && !options.dryRun ? current + 1n : current;
       const { added, changed, removed, unchanged } = plan;
       const change = plan.next && { put: [...added, ...changed], remove: removed.map((rule) => rule.id) };
-      return { change, result: { added, changed, removed, unchanged, generation } };
+      // Kept once the plan is taken (mutate calls `taken`), whether it changes anything or not.
+      return { change, result: { added, changed, removed, unchanged, generation }, taken: () => (this.lastApply = plan.memo) };
     }).then((result) => ({
       added: result.added.map(copyRule),
       changed: result.changed.map(copyRule),
@@ -337,13 +350,13 @@ export class RuleStore {
    */
   private mutate<T>(
     options: MutationOptions,
-    plan: (rules: RuleView, generation: bigint) => { change: RuleChange | undefined; result: T },
+    plan: (rules: RuleView, generation: bigint) => Planned<T>,
     waited = false,
   ): Promise<T> {
     const again = () => this.settled.then(() => this.mutate(options, plan, true));
     const wait = !waited && this.pending.length > 0;
     if (wait && options.dryRun) return again();
-    let planned: { change: RuleChange | undefined; result: T };
+    let planned: Planned<T>;
     try {
       planned = plan(this.view(), this.plannedGeneration());
     } catch (err) {
@@ -351,7 +364,14 @@ export class RuleStore {
     }
     const { change, result } = planned;
     if (options.dryRun) return Promise.resolve(result);
-    if (!change) return wait ? again() : Promise.resolve(result);
+    if (!change) {
+      if (wait) return again();
+      planned.taken?.();
+      return Promise.resolve(result);
+    }
+    // The planning view changes: the last apply's plan no longer describes it, unless this is one.
+    this.lastApply = undefined;
+    planned.taken?.();
     const stored: StoreChange = { generation: this.plannedGeneration() + 1n, ...change };
     const record = encodeChange(stored);
     applyChange(this.view(), stored);
@@ -407,6 +427,7 @@ export class RuleStore {
     const at = this.pending.indexOf(change);
     if (at >= 0) this.pending.splice(at);
     this.planning = undefined;
+    this.lastApply = undefined;
   }
 
   /** Writes a snapshot of the durable rules (between two journal frames), then the journal is emptied. */

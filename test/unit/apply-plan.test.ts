@@ -176,6 +176,14 @@ describe('apply plan', () => {
     expect(error.extras.resource).to.deep.equal({ type: 'mcr.v1.Rule', name: 'one' });
   });
 
+  it('refuses one stored rule sent twice as it is, as it refuses the same two rules against an empty set', () => {
+    const one = stored(1, { name: 'cam1' });
+    const twice = [def(1, { name: 'cam1' }), def(1, { name: 'cam1' })];
+    const error = refusal(() => plan(setOf(one), twice, true), status.INVALID_ARGUMENT, 'rules[1].name');
+    const fresh = refusal(() => plan(RuleSet.empty(), twice, true), status.INVALID_ARGUMENT, 'rules[1].name');
+    expect(error.extras.violations).to.deep.equal(fresh.extras.violations);
+  });
+
   it('refuses two desired rules that are one stored rule (by name and by derived id)', () => {
     // The rule named cam1 was made on match key 1 and moved to 9 since: it kept match key 1's id.
     const moved = { ...stored(9, { name: 'cam1' }), id: deriveRuleId(def(1).input!) };

@@ -13,6 +13,7 @@ import { RuleServiceService, RuleState } from '../../gen/mcr/v1/rules';
 import { Interface, SystemServiceServer, SystemServiceService } from '../../gen/mcr/v1/system';
 import { main } from '../../clients/mcrctl/main';
 import { ruleService } from '../../server/api/rule-service';
+import { acceptPreEncoded } from '../../server/api/pre-encoded';
 import { parseConfig } from '../../server/config/config-file';
 import { EventBus } from '../../server/events/bus';
 import type { Forwarder } from '../../server/forwarding/forwarder';
@@ -53,7 +54,7 @@ describe('mcrctl config commands', () => {
       status: () => ({ state: RuleState.RULE_STATE_ACTIVE, reason: '', worker: 0, lastPacketUnixNanos: 0n }),
     } as unknown as Forwarder;
     server = new grpc.Server();
-    server.addService(RuleServiceService, ruleService({ store, forwarder, limits: DEFAULT_RULE_LIMITS, gate: { closing: false }, events: new EventBus() }));
+    server.addService(acceptPreEncoded(RuleServiceService), ruleService({ store, forwarder, limits: DEFAULT_RULE_LIMITS, gate: { closing: false }, events: new EventBus() }));
     // mcrd sees eth0 and eth1; eth9 is only named by a rule (missing): it is no interface that exists.
     const interfaces = [Interface.fromPartial({ name: 'eth0', index: 2, exists: true }), Interface.fromPartial({ name: 'eth1', index: 3, exists: true })];
     const system: Pick<SystemServiceServer, 'listInterfaces'> = {

@@ -120,4 +120,80 @@ describe('rule store apply', () => {
     expect(reopened.generation).to.equal(2n);
     await reopened.close();
   });
+
+  describe('planned from the last apply (the same rule objects sent again, decision 0046)', () => {
+    const names = (rules: readonly Rule[]) => rules.map((r) => r.name);
+    const set = () => [def(1), def(2), def(3)];
+
+    it('sees every change made between two applies: replace removes a rule created since, brings back one deleted or changed since', async () => {
+      const rules = set();
+      await store.apply(rules, { replace: true }, T0);
+      await store.create(def(4), T0 + 1n);
+      const again = await store.apply(rules, { replace: true }, T0 + 2n);
+      expect(names(again.removed)).to.deep.equal(['cam4']);
+      expect(names(again.unchanged)).to.deep.equal(['cam1', 'cam2', 'cam3']);
+      await store.delete('cam2', undefined);
+      expect(names((await store.apply(rules, { replace: true }, T0 + 3n)).added)).to.deep.equal(['cam2']);
+      await store.update('cam3', def(3, { outputs: [{ interface: 'eth1', address: '239.9.9.33', port: 6000 }] }), undefined, T0 + 4n);
+      const back = await store.apply(rules, { replace: true }, T0 + 5n);
+      expect(names(back.changed)).to.deep.equal(['cam3']);
+      expect(back.changed[0].outputs[0].address).to.equal('239.9.9.3');
+      expect(store.list().map((r) => r.generation)).to.deep.equal(store.list().map((r) => (r.name === 'cam3' ? 3n : 1n)));
+    });
+
+    it('a dry run is not what the next apply starts from: the same set applied for real is made', async () => {
+      const rules = set();
+      await store.apply(rules, { replace: true }, T0);
+      const changed = rules.slice();
+      changed[1] = def(2, { outputs: [{ interface: 'eth1', address: '239.9.9.22', port: 6000 }] });
+      const dry = await store.apply(changed, { replace: true }, T0 + 1n, { dryRun: true });
+      expect(names(dry.changed)).to.deep.equal(['cam2']);
+      const real = await store.apply(changed, { replace: true }, T0 + 2n);
+      expect(names(real.changed)).to.deep.equal(['cam2']);
+      expect(store.find('cam2')!.outputs[0].address).to.equal('239.9.9.22');
+      expect(store.find('cam2')!.generation).to.equal(2n);
+    });
+
+    it('an apply whose write failed is not what the next apply starts from: the same set is made again', async () => {
+      const rules = set();
+      await store.apply(rules, { replace: true }, T0);
+      const changed = rules.slice();
+      changed[0] = def(1, { outputs: [{ interface: 'eth1', address: '239.9.9.11', port: 6000 }] });
+      const handle = await fs.promises.open(path.join(dir, 'probe'), 'w');
+      const prototype = Object.getPrototypeOf(handle) as { datasync: () => Promise<void> };
+      await handle.close();
+      const original = prototype.datasync;
+      prototype.datasync = () => Promise.reject(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+      try {
+        const failed = await store.apply(changed, { replace: true }, T0 + 1n).then(
+          () => undefined,
+          (err: NodeJS.ErrnoException) => err.code,
+        );
+        expect(failed).to.equal('EIO');
+      } finally {
+        prototype.datasync = original;
+      }
+      expect(store.find('cam1')!.outputs[0].address).to.equal('239.9.9.1');
+      const again = await store.apply(changed, { replace: true }, T0 + 2n);
+      expect(names(again.changed)).to.deep.equal(['cam1']);
+      expect(store.find('cam1')!.outputs[0].address).to.equal('239.9.9.11');
+    });
+
+    it('answers with the stored rules themselves, each at its own generation', async () => {
+      const rules = set();
+      await store.apply(rules, { replace: true }, T0);
+      const changed = rules.slice();
+      changed[2] = def(3, { outputs: [{ interface: 'eth1', address: '239.9.9.33', port: 6000 }] });
+      const applied = await store.apply(changed, { replace: true }, T0 + 1n);
+      expect(names(applied.changed)).to.deep.equal(['cam3']);
+      expect(applied.changed[0]).to.include({ generation: 2n, createdUnixNanos: T0, updatedUnixNanos: T0 + 1n });
+      applied.unchanged.forEach((rule) => expect(rule).to.deep.equal(store.find(rule.id)));
+      const back = await store.apply(rules, { replace: true }, T0 + 2n);
+      expect(back.changed[0]).to.include({ name: 'cam3', generation: 3n });
+      expect(back.unchanged.map((r) => r.generation)).to.deep.equal([1n, 1n]);
+      const reopened = await RuleStore.open(path.join(dir, 'state'), LIMITS);
+      expect(reopened.list()).to.deep.equal(store.list());
+      await reopened.close();
+    });
+  });
 });
