@@ -5,7 +5,7 @@
  *
  *   node -r ts-node/register/transpile-only scripts/diff-bench.ts [--rules 20000] [--outputs 4]
  *       [--diffs 5] [--views whole,changes] [--pairs 100] [--clients 50] [--client-pairs 500]
- *       [--cpu-prof DIR] [--node-flags '--trace-gc ...'] [--mcrd-log FILE]
+ *       [--cpu-prof DIR] [--node-flags '--trace-gc ...'] [--mcrd-log FILE] [--unique]
  *
  * - ApplyRules of all N, until installed (ListWorkers);
  * - `--diffs` one-rule diffs: ApplyRules of the same N with rule 0's input port moved back and forth
@@ -35,6 +35,8 @@ import { numberOption, textOption } from './lib/argv';
 
 const RULES = numberOption('rules', 20_000);
 const OUTPUTS = numberOption('outputs', 4);
+/** `--unique`: each rule sends to its own group on every output (the control-plane bench's rule set), not to K shared destinations. */
+const UNIQUE = process.argv.includes('--unique');
 const DIFFS = numberOption('diffs', 5);
 const PAIRS = numberOption('pairs', 100);
 const CLIENTS = numberOption('clients', 50);
@@ -53,7 +55,7 @@ function ruleAt(i: number, inputPort = PORT): DeepPartial<Rule> {
   return {
     name: `cp-${i}`,
     input: { interface: INPUT_IFNAME, group: groupOf(i), port: inputPort },
-    outputs: Array.from({ length: OUTPUTS }, (_, k) => ({ interface: outputIfname(k + 1), address: `239.255.0.${k + 1}`, port: 6000 })),
+    outputs: Array.from({ length: OUTPUTS }, (_, k) => ({ interface: outputIfname(k + 1), address: UNIQUE ? groupOf(i) : `239.255.0.${k + 1}`, port: 6000 })),
   };
 }
 
@@ -120,7 +122,7 @@ async function main(): Promise<void> {
   try {
     await mcrd.start(60_000);
     client = connect({ socket: mcrd.socketPath });
-    console.log(`${RULES} rules x ${OUTPUTS} outputs (shared destinations)`);
+    console.log(`${RULES} rules x ${OUTPUTS} outputs (${UNIQUE ? 'each rule its own destinations' : 'shared destinations'})`);
     const apply = await timed(() => client!.applyRules({ rules: ruleSet(), replace: true }, { timeoutMs: 600_000 }));
     const installed = await waitInstalled(client, RULES, 600_000);
     console.log(`ApplyRules all: ${ms(apply)}, then installed after ${ms(installed)} more`);

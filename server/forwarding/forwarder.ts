@@ -37,6 +37,8 @@ const RETRY_MS = 1000;
  * open-file limit, say) does not make every one-rule change cost them all.
  */
 const TROUBLED_RETRY_MS = 1000;
+/** How long a pass waits for more calls after one of several changes (see Forwarder.gather). */
+const GATHER_MS = 1;
 /** The retries of a trouble that stays come twice as late each time, up to this. */
 const TROUBLED_RETRY_MAX_MS = 60_000;
 
@@ -80,6 +82,8 @@ export class Forwarder {
    * first pass start() runs once every worker is up, instead of planning 20,000 rules once per event.
    */
   private started = false;
+  /** Rules changed in the last pass (0 after a full one): see gather(). */
+  private lastChanges = 0;
 
   constructor(
     private readonly rules: RuleSource,
@@ -168,6 +172,7 @@ export class Forwarder {
 
   private async run(): Promise<void> {
     while (this.completed < this.requested) {
+      await this.gather();
       const target = this.requested;
       try {
         await this.pass();
@@ -180,12 +185,25 @@ export class Forwarder {
     this.loop = undefined;
   }
 
+  /**
+   * Lets the calls on their way join the coming pass. After a pass of several changes (many clients
+   * at once), a millisecond: the clients it answered send their next calls together, and a pass
+   * started by the first of them alone would make the others wait for it (measured with 50 clients:
+   * 49-change passes alternating with 1-change ones, 640-770 writes/s). Otherwise one turn of the
+   * event loop, which costs a lone client nothing it would notice.
+   */
+  private gather(): Promise<void> {
+    if (this.lastChanges > 1) return new Promise((resolve) => setTimeout(resolve, GATHER_MS));
+    return new Promise((resolve) => setImmediate(resolve));
+  }
+
   private async pass(): Promise<void> {
     // Taken at once (before any await): what changes from here on is for the next pass.
     const full = this.full || !this.state || this.pool.slots.some((slot) => !slot.running || !slot.sync);
     this.full = false;
     const dirty = this.dirty;
     this.dirty = new Set();
+    this.lastChanges = full ? 0 : dirty.size;
     if (full) await this.fullPass();
     else await this.incrementalPass(this.state!, dirty);
   }

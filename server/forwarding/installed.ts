@@ -107,7 +107,7 @@ export class LayeredMap<K, V> implements ReadonlyMap<K, V> {
 }
 
 export class InstalledSnapshot {
-  static readonly EMPTY = new InstalledSnapshot(LayeredMap.of(new Map()), new Map(), new Map(), hashFromSum(0n), new Map(), undefined);
+  static readonly EMPTY = new InstalledSnapshot(LayeredMap.of(new Map()), new Map(), LayeredMap.of(new Map()), hashFromSum(0n), new Map(), undefined);
 
   private plannedList?: readonly PlannedRule[];
 
@@ -115,8 +115,8 @@ export class InstalledSnapshot {
     readonly rules: LayeredMap<string, InstalledRule>,
     /** Input handle -> capture interface name. */
     readonly inputs: ReadonlyMap<number, string>,
-    /** Output handle -> egress key. */
-    readonly outputs: ReadonlyMap<number, string>,
+    /** Output handle -> egress key (changed by difference from one snapshot to the next). */
+    readonly outputs: LayeredMap<number, string>,
     /** The ruleset hash the worker reports for this table. */
     readonly hash: string,
     /** Input handle -> the first of its two counter slots. */

@@ -157,6 +157,8 @@ export class WorkerSync {
   private captures = new Map<string, InstalledCapture>();
   private senders = new Map<string, InstalledSender>();
   private egress = new Map<string, InstalledEgress>();
+  /** Output handles added (-> egress key) and removed (undefined) since the last snapshot: the next one's outputs by difference. */
+  private outputChanges = new Map<number, string | undefined>();
   private installed = InstalledSnapshot.EMPTY;
   /** The sum of the installed rules' digests (the hash is made of it). */
   private sum = 0n;
@@ -481,7 +483,7 @@ export class WorkerSync {
   /** Publishes a snapshot of `rules`; the handle maps are made again only when `handlesChanged`. */
   private publish(rules: LayeredMap<string, InstalledRule>, hash: string, handlesChanged: boolean): void {
     const previous = this.installed;
-    if (!handlesChanged) {
+    if (!handlesChanged && this.outputChanges.size === 0) {
       this.installed = new InstalledSnapshot(rules, previous.inputs, previous.outputs, hash, previous.inputSlots, this.region);
       return;
     }
@@ -491,8 +493,9 @@ export class WorkerSync {
       inputs.set(capture.handle, ifname);
       inputSlots.set(capture.handle, capture.slot);
     }
-    const outputs = new Map<number, string>();
-    for (const [key, egress] of this.egress) outputs.set(egress.handle, key);
+    // Outputs by difference: with an output per destination, a worker may hold tens of thousands.
+    const outputs = previous.outputs.with(this.outputChanges);
+    this.outputChanges = new Map();
     this.installed = new InstalledSnapshot(rules, inputs, outputs, hash, inputSlots, this.region);
   }
 
@@ -528,6 +531,7 @@ export class WorkerSync {
     for (const sender of this.senders.values()) this.addon.closeFd(sender.fd);
     this.senders.clear();
     this.egress.clear();
+    this.outputChanges.clear();
     this.installed = InstalledSnapshot.EMPTY;
     this.sum = 0n;
   }
@@ -588,6 +592,7 @@ export class WorkerSync {
         for (const o of batches[i]) {
           if (result.status === 'fulfilled') {
             this.egress.set(o.spec.key, { handle: o.handle, spec: o.spec });
+            this.outputChanges.set(o.handle, o.spec.key);
             o.sender.users++;
             grown.add(o.sender);
           } else {
@@ -725,6 +730,7 @@ export class WorkerSync {
       const egress = this.egress.get(key)!;
       handles.push(egress.handle);
       this.egress.delete(key);
+      this.outputChanges.set(egress.handle, undefined);
       const sender = this.senders.get(egress.spec.sender);
       if (sender && --sender.users === 0) unused.push(egress.spec.sender);
     }
