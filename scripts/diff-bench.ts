@@ -5,7 +5,7 @@
  *
  *   node -r ts-node/register/transpile-only scripts/diff-bench.ts [--rules 20000] [--outputs 4]
  *       [--diffs 5] [--views whole,changes] [--pairs 100] [--clients 50] [--client-pairs 500]
- *       [--cpu-prof DIR] [--node-flags '--trace-gc ...'] [--mcrd-log FILE] [--unique]
+ *       [--cpu-prof DIR] [--node-flags '--trace-gc ...'] [--mcrd-log FILE] [--unique] [--rss-after S]
  *
  * - ApplyRules of all N, until installed (ListWorkers);
  * - `--diffs` one-rule diffs: ApplyRules of the same N with rule 0's input port moved back and forth
@@ -24,6 +24,7 @@ import { writeFileSync } from 'fs';
 import { connect, McrClient } from '../clients/lib';
 import { ApplyRulesView, DeepPartial, Rule } from '../gen/mcr/v1/rules';
 import { workersInstalled } from '../bench/control-plane/daemon';
+import { residentMb } from '../bench/control-plane/process-cpu';
 import { percentile } from '../bench/control-plane/latency';
 import { encodeApplyRules, PreEncodedApply } from '../bench/control-plane/pre-encoded';
 import { ControlPlaneNamespaces } from '../bench/control-plane/namespaces';
@@ -42,6 +43,8 @@ const PAIRS = numberOption('pairs', 100);
 const CLIENTS = numberOption('clients', 50);
 const CLIENT_PAIRS = numberOption('client-pairs', 500);
 const PROFILE_DIR = textOption('cpu-prof');
+/** `--rss-after S`: mcrd's and its workers' RSS S seconds after the writes. */
+const RSS_AFTER = textOption('rss-after') === undefined ? undefined : numberOption('rss-after', 30);
 const NODE_FLAGS = (textOption('node-flags') ?? '').split(' ').filter(Boolean);
 const MCRD_LOG = textOption('mcrd-log');
 /** The answer views the diffs are asked in, each in turn (a profile of one view's diffs: `--views changes`). */
@@ -156,6 +159,11 @@ async function main(): Promise<void> {
     console.log(describe('CreateRule/DeleteRule, one client', await writes(mcrd.socketPath, 1, PAIRS)));
     console.log(describe(`CreateRule/DeleteRule, ${CLIENTS} clients`, await writes(mcrd.socketPath, CLIENTS, CLIENT_PAIRS)));
     await waitInstalled(client, RULES, 60_000);
+    if (RSS_AFTER !== undefined) {
+      await new Promise((resolve) => setTimeout(resolve, RSS_AFTER * 1000));
+      const rss = residentMb(ns.mcrd, mcrd.pid!);
+      console.log(`RSS ${RSS_AFTER} s after the writes: mcrd ${rss.mcrd.toFixed(0)} MB, workers ${rss.workers.map((w) => w.toFixed(0)).join(' / ')} MB`);
+    }
   } finally {
     client?.close();
     await mcrd.stop();
