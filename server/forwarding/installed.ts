@@ -6,6 +6,7 @@
  */
 import { hashFromSum } from '../../workers/protocol';
 import type { CounterRegion } from '../workers/counter-region';
+import { PersistentMap } from './persistent-map';
 import type { PlannedRule } from './plan';
 
 /** One output of an installed rule. */
@@ -35,88 +36,17 @@ export interface InstalledRule {
   readonly digest: bigint;
 }
 
-/**
- * An immutable map that a change copies in O(change + sqrt(size)), not O(size): the entries of a base
- * map, with the entries changed since on top (undefined: removed). Once those outnumber the square root
- * of the size, a change makes a new base of all (so an entry is copied about sqrt(size) times less
- * often than with a whole copy per change, and a lookup looks in two maps at most).
- */
-export class LayeredMap<K, V> implements ReadonlyMap<K, V> {
-  private constructor(
-    private readonly base: ReadonlyMap<K, V>,
-    private readonly own: ReadonlyMap<K, V | undefined>,
-    readonly size: number,
-  ) {}
-
-  static of<K, V>(map: ReadonlyMap<K, V>): LayeredMap<K, V> {
-    return new LayeredMap(map, new Map(), map.size);
-  }
-
-  /** A map with `changes` made (undefined: the key removed); this one stays as it is. */
-  with(changes: ReadonlyMap<K, V | undefined>): LayeredMap<K, V> {
-    if (changes.size === 0) return this;
-    const own = new Map(this.own);
-    let size = this.size;
-    for (const [key, value] of changes) {
-      const had = this.has(key);
-      if (value === undefined) {
-        if (!had) continue;
-        size--;
-        if (this.base.has(key)) own.set(key, undefined);
-        else own.delete(key);
-      } else {
-        if (!had) size++;
-        own.set(key, value);
-      }
-    }
-    if (own.size <= Math.max(32, Math.sqrt(size))) return new LayeredMap(this.base, own, size);
-    const base = new Map<K, V>();
-    for (const [key, value] of this.base) if (!own.has(key)) base.set(key, value);
-    for (const [key, value] of own) if (value !== undefined) base.set(key, value);
-    return new LayeredMap(base, new Map(), size);
-  }
-
-  get(key: K): V | undefined {
-    return this.own.has(key) ? this.own.get(key) : this.base.get(key);
-  }
-
-  has(key: K): boolean {
-    return this.own.has(key) ? this.own.get(key) !== undefined : this.base.has(key);
-  }
-
-  *entries(): MapIterator<[K, V]> {
-    for (const entry of this.base) if (!this.own.has(entry[0])) yield entry;
-    for (const [key, value] of this.own) if (value !== undefined) yield [key, value];
-  }
-
-  *keys(): MapIterator<K> {
-    for (const [key] of this.entries()) yield key;
-  }
-
-  *values(): MapIterator<V> {
-    for (const [, value] of this.entries()) yield value;
-  }
-
-  [Symbol.iterator](): MapIterator<[K, V]> {
-    return this.entries();
-  }
-
-  forEach(callback: (value: V, key: K, map: ReadonlyMap<K, V>) => void, thisArg?: unknown): void {
-    for (const [key, value] of this.entries()) callback.call(thisArg, value, key, this);
-  }
-}
-
 export class InstalledSnapshot {
-  static readonly EMPTY = new InstalledSnapshot(LayeredMap.of(new Map()), new Map(), LayeredMap.of(new Map()), hashFromSum(0n), new Map(), undefined);
+  static readonly EMPTY = new InstalledSnapshot(PersistentMap.of(new Map()), new Map(), PersistentMap.of(new Map()), hashFromSum(0n), new Map(), undefined);
 
   private plannedList?: readonly PlannedRule[];
 
   constructor(
-    readonly rules: LayeredMap<string, InstalledRule>,
+    readonly rules: PersistentMap<string, InstalledRule>,
     /** Input handle -> capture interface name. */
     readonly inputs: ReadonlyMap<number, string>,
     /** Output handle -> egress key (changed by difference from one snapshot to the next). */
-    readonly outputs: LayeredMap<number, string>,
+    readonly outputs: PersistentMap<number, string>,
     /** The ruleset hash the worker reports for this table. */
     readonly hash: string,
     /** Input handle -> the first of its two counter slots. */

@@ -19,7 +19,8 @@ import { CounterRegion, INPUT_FIELDS, OUTPUT_FIELDS, RULE_FIELDS } from '../work
 import { CounterTotals, inputOwner, outputOwner, ruleOwner } from '../workers/counter-totals';
 import { CaptureFilters } from '../net/capture-filter';
 import type { Logger } from '../log';
-import { InstalledOutput, InstalledRule, InstalledSnapshot, LayeredMap } from './installed';
+import { InstalledOutput, InstalledRule, InstalledSnapshot } from './installed';
+import { PersistentMap } from './persistent-map';
 import type { CaptureSpec, EgressSpec, PlannedRule, SenderSpec, TargetChanges, WorkerDelta, WorkerPlan } from './plan';
 import type { WorkerPool, WorkerSlot } from '../workers/pool';
 import type { WorkerProcess } from '../workers/worker-process';
@@ -284,7 +285,7 @@ export class WorkerSync {
     const previous = this.installed;
     const force = this.forceRules;
     this.forceRules = false;
-    let rules: LayeredMap<string, InstalledRule>;
+    let rules: PersistentMap<string, InstalledRule>;
     let sum: bigint;
     const upserts: DesiredRule[] = [];
     const removes: string[] = [];
@@ -324,7 +325,7 @@ export class WorkerSync {
       }
       this.limbo.push(...this.dropSlots(assigned));
       if (!force) for (const id of previous.rules.keys()) if (!all.has(id)) removes.push(id);
-      rules = LayeredMap.of(all);
+      rules = PersistentMap.of(all);
     }
     const hash = hashFromSum(sum);
     if (upserts.length > 0 || removes.length > 0 || force || hash !== previous.hash) {
@@ -481,7 +482,7 @@ export class WorkerSync {
   }
 
   /** Publishes a snapshot of `rules`; the handle maps are made again only when `handlesChanged`. */
-  private publish(rules: LayeredMap<string, InstalledRule>, hash: string, handlesChanged: boolean): void {
+  private publish(rules: PersistentMap<string, InstalledRule>, hash: string, handlesChanged: boolean): void {
     const previous = this.installed;
     if (!handlesChanged && this.outputChanges.size === 0) {
       this.installed = new InstalledSnapshot(rules, previous.inputs, previous.outputs, hash, previous.inputSlots, this.region);

@@ -9,7 +9,7 @@ import { expect } from 'chai';
 import { Rule } from '../../gen/mcr/v1/rules';
 import type { Native } from '../../native';
 import { ForwardingState, planForwarding, PlannedRule, targetKey, WorkerPlan } from '../../server/forwarding/plan';
-import { LayeredMap } from '../../server/forwarding/installed';
+import { PersistentMap } from '../../server/forwarding/persistent-map';
 import { CaptureFilters, captureKeys } from '../../server/net/capture-filter';
 import type { CaptureTarget } from '../../server/net/bpf';
 import type { InterfaceInfo } from '../../server/net/interfaces';
@@ -232,11 +232,11 @@ describe('capture filter patched by differences', () => {
   });
 });
 
-describe('layered map of installed rules', () => {
+describe('persistent map of installed rules', () => {
   it('holds what a plain map changed the same way holds, and a change leaves the map it was made from as it was', () => {
     const next = random(11);
     const plain = new Map<string, number>();
-    let layered = LayeredMap.of(new Map<string, number>());
+    let layered = PersistentMap.of(new Map<string, number>());
     for (let step = 0; step < 2000; step++) {
       const changes = new Map<string, number | undefined>();
       for (let k = next(5); k >= 0; k--) changes.set(`k${next(300)}`, next(3) === 0 ? undefined : step);
@@ -258,5 +258,43 @@ describe('layered map of installed rules', () => {
         expect([...layered.keys()].sort()).to.deep.equal([...plain.keys()].sort());
       }
     }
+  });
+
+  it('stays exact with number keys while it grows to 20,000 entries and shrinks to none (re-chunked on the way), in changes of 1 to 200 keys', () => {
+    const next = random(23);
+    const plain = new Map<number, number>();
+    let map = PersistentMap.of(new Map<number, number>());
+    const check = () => {
+      expect(map.size).to.equal(plain.size);
+      expect(new Map(map)).to.deep.equal(plain);
+      for (let k = 0; k < 100; k++) {
+        const key = next(25_000);
+        expect(map.get(key)).to.equal(plain.get(key));
+        expect(map.has(key)).to.equal(plain.has(key));
+      }
+    };
+    let key = 0;
+    while (plain.size < 20_000) {
+      const changes = new Map<number, number | undefined>();
+      for (let k = next(200); k >= 0; k--) changes.set(key++, key);
+      changes.set(25_000 + next(100), undefined); // absent: nothing to remove
+      const previous = map;
+      const before = previous.size;
+      map = map.with(changes);
+      expect(previous.size).to.equal(before);
+      for (const [k, v] of changes) if (v !== undefined) plain.set(k, v);
+      if (next(20) === 0) check();
+    }
+    check();
+    const keys = [...plain.keys()];
+    while (keys.length > 0) {
+      const changes = new Map<number, number | undefined>();
+      for (let k = 1 + next(200); k > 0 && keys.length > 0; k--) changes.set(keys.splice(next(keys.length), 1)[0], undefined);
+      map = map.with(changes);
+      for (const k of changes.keys()) plain.delete(k);
+      if (next(20) === 0) check();
+    }
+    check();
+    expect([...map]).to.deep.equal([]);
   });
 });
