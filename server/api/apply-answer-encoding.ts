@@ -134,6 +134,8 @@ export function encodeWholeAnswer(answer: WholeAnswer, statusOf: (rule: Readonly
   }).finish();
   const each: RuleParts[] = new Array(unchanged.length);
   let size = first.length + last.length;
+  // The added, changed and removed rules alone may not fit (an apply of 50,000 rules to an empty store).
+  if (size > MAX_RESPONSE_BYTES) return undefined;
   for (let i = 0; i < unchanged.length; i++) {
     // Parts made a batch at a time: an answer that does not fit stops before encoding much more.
     if (i % PARTS_BATCH === 0) makeMissingParts(unchanged.slice(i, i + PARTS_BATCH));

@@ -91,4 +91,16 @@ describe('ApplyRules whole answer from kept encodings', () => {
     const fewer = { ...lists, unchanged: rules.slice(0, 2_000) };
     expect(encodeWholeAnswer({ ...fewer, storeGeneration: 1n, dryRun: false }, () => status)!.bytes.length).to.be.at.most(MAX_RESPONSE_BYTES);
   });
+
+  it('gives nothing when the added, changed or removed rules alone would not fit (an apply of many rules to an empty store)', () => {
+    const random = new SeededRandom(10);
+    const rules = Array.from({ length: 3_000 }, (_, i) => stored(i, random, 64));
+    const status: RuleStatus = { state: RuleState.RULE_STATE_ACTIVE, reason: '', worker: 1, lastPacketUnixNanos: 0n };
+    for (const list of ['added', 'changed', 'removed'] as const) {
+      const lists: { added: Rule[]; changed: Rule[]; removed: Rule[]; unchanged: Rule[] } = { added: [], changed: [], removed: [], unchanged: [] };
+      lists[list] = rules;
+      expect(ApplyRulesResponse.encode(ApplyRulesResponse.fromPartial(lists)).finish().length, list).to.be.above(MAX_RESPONSE_BYTES);
+      expect(encodeWholeAnswer({ ...lists, storeGeneration: 1n, dryRun: false }, () => status), list).to.equal(undefined);
+    }
+  });
 });
