@@ -11,6 +11,7 @@ import { expect } from 'chai';
 
 import { native, type Dataplane, type DataplaneRule, type RouteForTest } from '../../native';
 import { requireRoot } from '../support/fixture';
+import { SeededRandom } from '../support/seeded-random';
 
 const REJECT_ALL: Array<[number, number, number, number]> = [[0x06, 0, 0, 0]];
 const OUTPUTS = 3000;
@@ -20,17 +21,6 @@ const GROUPS = 400;
 const PORTS = [5000, 5001, 5002];
 const SOURCES = ['', '10.1.0.1', '10.1.0.2'];
 
-/** A small deterministic generator (mulberry32): the same changes on every run. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Key {
   input: number;
@@ -46,7 +36,8 @@ describe('native Dataplane: the sharded table against a model', function () {
   this.timeout(120_000);
   const addon = native();
   let dp: Dataplane;
-  const next = random(15);
+  const seeded = new SeededRandom(15);
+  const next = () => seeded.next();
   const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)];
   let nextSlot = 10;
   let nextId = 0;

@@ -17,7 +17,8 @@ import { Membership, Memberships } from '../../server/net/memberships';
 import { registerCleanup } from '../support/cleanup';
 import { requireRoot } from '../support/fixture';
 import { parseIgmp } from '../support/igmp';
-import { NAMESPACE_PREFIX, runIn, sweepStaleNamespaces } from '../support/netns';
+import { deleteNamespace, NAMESPACE_PREFIX, runIn, sweepStaleNamespaces } from '../support/netns';
+import { runScenarioChild } from '../support/scenario-child';
 
 const SCENARIO_TIMEOUT_MS = 60_000;
 const IFNAME = 'mb0';
@@ -182,12 +183,7 @@ class Namespace {
   }
 
   private remove(): void {
-    try {
-      for (const pid of ip('netns', 'pids', this.name).split(/\s+/).filter(Boolean)) process.kill(Number(pid), 'SIGKILL');
-      ip('netns', 'del', this.name);
-    } catch {
-      // already gone
-    }
+    deleteNamespace(this.name);
   }
 
   destroy(): void {
@@ -198,19 +194,8 @@ class Namespace {
 }
 
 if (require.main === module) {
-  // Started by Namespace.run(): run one scenario, print its report, and end without process.exit.
-  const scenario = scenarios[process.argv[2]];
-  if (!scenario) {
-    process.stderr.write(`unknown scenario ${process.argv[2]}\n`);
-    process.exit(2);
-  }
-  scenario().then(
-    (report) => process.stdout.write(`${JSON.stringify(report)}\n`),
-    (err: Error) => {
-      process.stderr.write(`${err.stack ?? err.message}\n`);
-      process.exit(1);
-    },
-  );
+  // Started by Namespace.run(): run one scenario, print its report.
+  runScenarioChild(scenarios);
 } else {
   describe('IGMP memberships against the kernel (in a network namespace)', function () {
     this.timeout(SCENARIO_TIMEOUT_MS + 10_000);

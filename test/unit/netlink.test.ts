@@ -17,6 +17,7 @@ import { isDeepStrictEqual } from 'util';
 import { native, type AddressInfo, type LinkInfo, type NetlinkEvent, type NetlinkMonitor } from '../../native';
 import { registerCleanup } from '../support/cleanup';
 import { NAMESPACE_PREFIX, inNamespace, runIn, sweepStaleNamespaces } from '../support/netns';
+import { runScenarioChild } from '../support/scenario-child';
 
 const SCENARIO_TIMEOUT_MS = 30_000;
 const NOBODY = 65534;
@@ -427,19 +428,8 @@ function transitions(ups: boolean[]): number {
 }
 
 if (require.main === module) {
-  // Started by Namespace.run(): run one scenario, print its report, and end without process.exit.
-  const scenario = scenarios[process.argv[2]];
-  if (!scenario) {
-    process.stderr.write(`unknown scenario ${process.argv[2]}\n`);
-    process.exit(2);
-  }
-  scenario().then(
-    (report) => process.stdout.write(`${JSON.stringify(report)}\n`),
-    (err: Error) => {
-      process.stderr.write(`${err.stack ?? err.message}\n`);
-      process.exit(1);
-    },
-  );
+  // Started by Namespace.run(): run one scenario, print its report.
+  runScenarioChild(scenarios);
 } else {
   describe('native NetlinkMonitor', () => {
     it('refuses a callback that is not a function', () => {
