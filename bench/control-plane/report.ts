@@ -25,7 +25,7 @@ function growthCell(p: GrowthPoint, figure: GrowthFigure): string {
       const partial = c.create.count > 0 ? ` (p99 ${c.create.p99.toFixed(0)} ms of ${c.create.count} calls)` : '';
       return `**${c.status === 'timeout' ? `timed out after ${c.boundSeconds} s` : `${c.create.failed} calls failed`}${partial}**`;
     }
-    const t = figure === 'applyAll' ? p.applyAll : figure === 'diff' ? p.diff : figure === 'restartInstalled' ? p.restartInstalled : undefined;
+    const t = figure === 'applyAll' ? p.applyAll : figure === 'diff' ? p.diff : figure === 'diffChanges' ? p.diffChanges : figure === 'restartInstalled' ? p.restartInstalled : undefined;
     return `**${t?.status === 'timeout' ? `timed out after ${t.boundSeconds} s` : 'failed'}**`;
   }
   const unit = GROWTH_LABELS[figure].unit;

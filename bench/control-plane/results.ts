@@ -137,6 +137,8 @@ export interface GrowthPoint {
   skipped?: string;
   applyAll?: Timed;
   diff?: Timed;
+  /** The one-rule diff in the CHANGES view (median of the shape's samples). */
+  diffChanges?: Timed;
   restartInstalled?: Timed;
   create?: WritePhase;
   idleCpuPercent?: number;

@@ -131,8 +131,9 @@ export async function measureShape(shape: Shape, plan: ControlPlanePlan, options
     step('one-rule diff, until installed', result.diffInstalled);
     await noteRestarts('one-rule diff', before);
     // The same with the answer an orchestrator applying a whole set wants (what changed, the rest
-    // counted): DIFF_SAMPLES one-rule diffs moving rule 0 back and forth, their median.
-    if (!light) {
+    // counted): DIFF_SAMPLES one-rule diffs moving rule 0 back and forth, their median (in the growth
+    // series' light shape too: it is the figure that shows a change costs what it changes).
+    {
       before = d.restarts.total;
       const view = ApplyRulesView.APPLY_RULES_VIEW_CHANGES;
       // mcrd's share beside it: the same diffs with the requests encoded beforehand, on a channel of

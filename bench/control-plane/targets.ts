@@ -208,14 +208,15 @@ export function judgeGrowthCell(p: GrowthPoint, figure: GrowthFigure): Verdict {
   return value < GROWTH_LIMITS[figure] ? 'met' : 'missed';
 }
 
-export type GrowthFigure = 'restartInstalled' | 'applyAll' | 'diff' | 'createP99' | 'idleCpu' | 'rss';
-export const GROWTH_FIGURES: readonly GrowthFigure[] = ['restartInstalled', 'applyAll', 'diff', 'createP99', 'idleCpu', 'rss'];
+export type GrowthFigure = 'restartInstalled' | 'applyAll' | 'diff' | 'diffChanges' | 'createP99' | 'idleCpu' | 'rss';
+export const GROWTH_FIGURES: readonly GrowthFigure[] = ['restartInstalled', 'applyAll', 'diff', 'diffChanges', 'createP99', 'idleCpu', 'rss'];
 
 /** Per figure: its title, unit, and limit (in that unit). */
 export const GROWTH_LABELS: Record<GrowthFigure, { title: string; unit: string }> = {
   restartInstalled: { title: 'start to all installed', unit: 's' },
   applyAll: { title: 'ApplyRules of all', unit: 's' },
   diff: { title: 'one-rule diff', unit: 'ms' },
+  diffChanges: { title: 'one-rule diff, CHANGES view', unit: 'ms' },
   createP99: { title: 'CreateRule p99, one client', unit: 'ms' },
   idleCpu: { title: 'idle CPU, mcrd + workers', unit: '% of a core' },
   rss: { title: 'mcrd RSS', unit: 'MB' },
@@ -224,6 +225,7 @@ export const GROWTH_LIMITS: Record<GrowthFigure, number> = {
   restartInstalled: TARGETS.startToInstalledSeconds,
   applyAll: TARGETS.applyAllSeconds,
   diff: TARGETS.diffMs,
+  diffChanges: TARGETS.diffMs,
   createP99: TARGETS.singleP99Ms,
   idleCpu: TARGETS.idleCpuPercent,
   rss: TARGETS.rssMb,
@@ -239,6 +241,8 @@ export function growthValue(p: GrowthPoint, figure: GrowthFigure): number | null
       return timed(p.applyAll, 1);
     case 'diff':
       return timed(p.diff, 1000);
+    case 'diffChanges':
+      return timed(p.diffChanges, 1000);
     case 'createP99':
       if (!p.create) return undefined;
       return p.create.status === 'ok' && p.create.create.count > 0 && p.create.create.failed === 0 ? p.create.create.p99 : null;

@@ -52,6 +52,7 @@ function shape(change: Partial<ShapeResult> = {}): ShapeResult {
     applyAllInstalled: ok(2.5),
     diff: ok(0.02),
     diffInstalled: ok(0.05),
+    diffChanges: ok(0.03),
     restartServing: ok(1),
     restartInstalled: ok(2.9),
     idleCpu: { seconds: 10, mcrd: 1, workers: 0.5, total: 1.5 },
@@ -120,7 +121,7 @@ describe('bench control plane', () => {
       const rows = judgeShape(shape());
       const judged = rows.filter((r) => r.verdict !== 'reported');
       expect(judged.map((r) => `${r.figure}: ${r.verdict}`).filter((r) => !r.endsWith(': met'))).to.deep.equal([]);
-      expect(judged).to.have.length(14);
+      expect(judged).to.have.length(15);
       expect(verdictOf(rows, /multicast routes/).measured).to.include('not possible here: no CONFIG_IP_MROUTE');
     });
 
@@ -257,6 +258,7 @@ describe('bench control plane', () => {
         { x: 100_000, y: null },
       ]);
       expect(byTitle['one-rule diff'][0].y).to.be.closeTo(20, 1e-9);
+      expect(byTitle['one-rule diff, CHANGES view'][0].y).to.be.closeTo(30, 1e-9);
       expect(judgeGrowthCell(timedOutPoint, 'applyAll')).to.equal('missed');
       expect(judgeGrowthCell(skippedPoint, 'applyAll')).to.equal('not measured');
       expect(judgeGrowthCell(measured, 'rss')).to.equal('met');
@@ -267,7 +269,7 @@ describe('bench control plane', () => {
     it('gives a write phase cut by its bound in the growth table with what it measured', () => {
       const cut = { ...growthPointOf(shape({ rules: 5000 })), create: phase(1, [100, 6900], [100, 9000], 180, { status: 'timeout', detail: '44 of 50' }) };
       const cp: ControlPlaneResults = { startedAt: '2026-12-06T07:00:00.000Z', durationSeconds: 1, boundSeconds: 1, shapes: [], growth: [cut], targets: [], notes: [] };
-      expect(renderControlPlane(cp, 'x.svg')).to.include('| 5k x 4 | 2.90 s | 2.00 s | 20.0 ms | **timed out after 180 s (p99 6900 ms of 2 calls)** |');
+      expect(renderControlPlane(cp, 'x.svg')).to.include('| 5k x 4 | 2.90 s | 2.00 s | 20.0 ms | 30.0 ms | **timed out after 180 s (p99 6900 ms of 2 calls)** |');
     });
 
     it('renders the target table, the growth table and the plot link', () => {
@@ -275,7 +277,7 @@ describe('bench control plane', () => {
       const cp: ControlPlaneResults = { startedAt: '2026-12-06T07:00:00.000Z', durationSeconds: 100, boundSeconds: 3000, shapes: [s], growth: [growthPointOf(s)], targets: judgeShape(s), notes: ['a note'] };
       const md = renderControlPlane(cp, 'latest-control-plane.svg');
       expect(md).to.include('## Control plane (issue 15 targets)');
-      expect(md).to.include('14 of 14 judged figures met');
+      expect(md).to.include('15 of 15 judged figures met');
       expect(md).to.include('| 20000 x 4 | mcrd start (store holding the rules) to every rule installed | 2.90 s (answering after 1.00 s) | < 3 s | met |');
       expect(md).to.include('| 20k x 4 | 2.90 s | 2.00 s | 20.0 ms |');
       expect(md).to.include('![control-plane costs against rules](latest-control-plane.svg)');
