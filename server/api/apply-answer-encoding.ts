@@ -13,7 +13,7 @@
 import { ApplyRulesResponse, ApplyRulesView, Rule, RuleStatus } from '../../gen/mcr/v1/rules';
 import { MAX_RESPONSE_BYTES } from './message-limits';
 import { PreEncoded } from './pre-encoded';
-import { varintLength, writeVarint } from './varint';
+import { readVarint, varintLength, writeVarint } from './varint';
 
 /** ApplyRulesResponse field 4 (unchanged) and Rule field 6 (status), length-delimited. */
 const UNCHANGED_TAG = (4 << 3) | 2;
@@ -44,14 +44,8 @@ function timestampsAt(bytes: Uint8Array): number {
   let at = 0;
   while (at < bytes.length && bytes[at] >> 3 < 7) {
     const wire = bytes[at++] & 7;
-    let value = 0;
-    let scale = 1;
-    for (;;) {
-      const byte = bytes[at++];
-      value += (byte & 0x7f) * scale;
-      if (byte < 0x80) break;
-      scale *= 128;
-    }
+    const value = readVarint(bytes, at);
+    at += varintLength(value);
     if (wire === 2) at += value;
   }
   return at;
@@ -71,14 +65,8 @@ function makeParts(rules: readonly Readonly<Rule>[]): void {
   let at = 0;
   for (const rule of rules) {
     at++; // the key of field 4 (unchanged)
-    let length = 0;
-    let scale = 1;
-    for (;;) {
-      const byte = all[at++];
-      length += (byte & 0x7f) * scale;
-      if (byte < 0x80) break;
-      scale *= 128;
-    }
+    const length = readVarint(all, at);
+    at += varintLength(length);
     const bytes = pooled(all.subarray(at, at + length));
     parts.set(rule, { bytes, split: timestampsAt(bytes) });
     at += length;

@@ -17,3 +17,15 @@ export function writeVarint(into: Buffer, at: number, value: number): number {
   into[at++] = rest;
   return at;
 }
+
+/** The varint at bytes[at], as our own encoder wrote it (minimal: it takes varintLength(value) bytes). */
+export function readVarint(bytes: Uint8Array, at: number): number {
+  let value = 0;
+  let scale = 1;
+  for (;;) {
+    const byte = bytes[at++];
+    value += (byte & 0x7f) * scale;
+    if (byte < 0x80) return value;
+    scale *= 128;
+  }
+}
