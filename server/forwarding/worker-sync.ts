@@ -277,10 +277,9 @@ export class WorkerSync {
     const incremental = change !== undefined && !this.forceRules;
     const opened = new Set<string>();
     for (const spec of plan.captures.values()) if (await this.ensureCapture(spec, errors)) opened.add(spec.ifname);
-    const egressBefore = this.egress.size;
     const needed = incremental ? this.egressOf(plan, change.rules) : plan.egress.values();
     await this.ensureEgress([...needed].filter((spec) => !this.egress.has(spec.key)), errors);
-    let handlesChanged = opened.size > 0 || this.egress.size !== egressBefore;
+    const capturesChanged = opened.size > 0;
 
     const previous = this.installed;
     const force = this.forceRules;
@@ -339,7 +338,7 @@ export class WorkerSync {
       if (this.limbo.length > 0) this.releases.push({ epoch: retired, slots: this.limbo.splice(0) });
     }
     this.sum = sum;
-    this.publish(rules, hash, handlesChanged);
+    this.publish(rules, hash, capturesChanged);
     this.releaseSlots();
 
     if (incremental) {
@@ -354,8 +353,7 @@ export class WorkerSync {
     if (staleCaptures.length > 0 || staleEgress.length > 0) {
       for (const ifname of staleCaptures) await this.removeCapture(ifname);
       await this.removeEgress(staleEgress);
-      handlesChanged = true;
-      this.publish(rules, hash, handlesChanged);
+      this.publish(rules, hash, staleCaptures.length > 0);
     }
     return errors;
   }
@@ -481,11 +479,17 @@ export class WorkerSync {
     return dropped;
   }
 
-  /** Publishes a snapshot of `rules`; the handle maps are made again only when `handlesChanged`. */
-  private publish(rules: PersistentMap<string, InstalledRule>, hash: string, handlesChanged: boolean): void {
+  /**
+   * Publishes a snapshot of `rules`. The outputs map changes by the handles added and removed since the
+   * last one (a worker may hold tens of thousands, one per destination); the input maps (a handful)
+   * are made again when `capturesChanged`.
+   */
+  private publish(rules: PersistentMap<string, InstalledRule>, hash: string, capturesChanged: boolean): void {
     const previous = this.installed;
-    if (!handlesChanged && this.outputChanges.size === 0) {
-      this.installed = new InstalledSnapshot(rules, previous.inputs, previous.outputs, hash, previous.inputSlots, this.region);
+    const outputs = previous.outputs.with(this.outputChanges);
+    this.outputChanges = new Map();
+    if (!capturesChanged) {
+      this.installed = new InstalledSnapshot(rules, previous.inputs, outputs, hash, previous.inputSlots, this.region);
       return;
     }
     const inputs = new Map<number, string>();
@@ -494,9 +498,6 @@ export class WorkerSync {
       inputs.set(capture.handle, ifname);
       inputSlots.set(capture.handle, capture.slot);
     }
-    // Outputs by difference: with an output per destination, a worker may hold tens of thousands.
-    const outputs = previous.outputs.with(this.outputChanges);
-    this.outputChanges = new Map();
     this.installed = new InstalledSnapshot(rules, inputs, outputs, hash, inputSlots, this.region);
   }
 
