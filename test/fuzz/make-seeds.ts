@@ -59,6 +59,8 @@ const SPECS: Array<[name: string, outcome: Outcome, spec: FrameSpec]> = [
   ['ok-dont-fragment', 'ok', { fragment: IP_DF }],
   ['ok-unicast-destination', 'ok', { group: '10.3.0.2' }],
   ['ok-udp-length-below-ip-payload', 'ok', { udpLength: UDP + 4 }],
+  // The other fields sum to 0xffff, so 0xffff verifies as well as the computed 0x0000 (negative zero).
+  ['ok-checksum-negative-zero', 'ok', { source: '10.1.109.136', checksum: 0xffff }],
   // Not IPv4.
   ['not-ipv4-arp', 'notIpv4', { etherType: ETHERTYPE_ARP }],
   ['not-ipv4-ipv6', 'notIpv4', { etherType: ETHERTYPE_IPV6 }],
