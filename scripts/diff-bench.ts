@@ -12,7 +12,8 @@
  *   (the RPC answers once the forwarding pass that installs it has finished), answered whole (the
  *   default view) and then in the CHANGES view (`--views`: any of whole, changes, counts); through
  *   the client library, taking turns with the same diffs sent with the request encoded beforehand
- *   (the round trip without the client's encoding); and that encoding alone;
+ *   (the round trip without the client's encoding), and again with the answer not decoded (then
+ *   decoded apart); and that encoding alone;
  * - CreateRule/DeleteRule, one client: `--pairs` delete+create pairs, p50 / p99 of each;
  * - the same with `--clients` clients at once, `--client-pairs` pairs in all.
  *
@@ -22,7 +23,7 @@
 import { writeFileSync } from 'fs';
 
 import { connect, McrClient } from '../clients/lib';
-import { ApplyRulesView, DeepPartial, Rule } from '../gen/mcr/v1/rules';
+import { ApplyRulesResponse, ApplyRulesView, DeepPartial, Rule } from '../gen/mcr/v1/rules';
 import { workersInstalled } from '../bench/control-plane/daemon';
 import { residentMb } from '../bench/control-plane/process-cpu';
 import { percentile } from '../bench/control-plane/latency';
@@ -134,6 +135,9 @@ async function main(): Promise<void> {
     for (const [label, view] of views.map((name) => [LABELS[name], VIEWS[name]] as const)) {
       const diffs: number[] = [];
       const preDiffs: number[] = [];
+      const rawDiffs: number[] = [];
+      const decodes: number[] = [];
+      let answerBytes = 0;
       const encodings: number[] = [];
       // The two sets are made before the clock starts: the figure is the call's (the client's
       // encoding included), not the making of 20,000 rule objects. Taking turns with those calls,
@@ -147,6 +151,11 @@ async function main(): Promise<void> {
         for (let d = 0; d < DIFFS; d++) {
           diffs.push(await timed(() => client!.applyRules(requests[0], { timeoutMs: 600_000 })));
           preDiffs.push(await timed(() => pre.call(preEncoded, 600_000)));
+          const t0 = performance.now();
+          const answer = await pre.raw(preEncoded, 600_000);
+          rawDiffs.push(performance.now() - t0);
+          answerBytes = answer.length;
+          decodes.push(await timed(async () => ApplyRulesResponse.decode(answer)));
         }
       } finally {
         pre.close();
@@ -155,6 +164,7 @@ async function main(): Promise<void> {
       const summary = (values: number[]) => `median ${ms(percentile(values, 50))}, p90 ${ms(percentile(values, 90))}`;
       console.log(`ApplyRules one-rule diff, ${label} (${DIFFS}): ${diffs.map(ms).join(', ')}; ${summary(diffs)}`);
       console.log(`  the same, the request encoded beforehand: ${preDiffs.map(ms).join(', ')}; ${summary(preDiffs)}; the client's encoding of it: ${summary(encodings)}`);
+      console.log(`  the same, the answer not decoded: ${summary(rawDiffs)}; decoding its ${(answerBytes / 1e6).toFixed(2)} MB: ${summary(decodes)}`);
     }
     console.log(describe('CreateRule/DeleteRule, one client', await writes(mcrd.socketPath, 1, PAIRS)));
     console.log(describe(`CreateRule/DeleteRule, ${CLIENTS} clients`, await writes(mcrd.socketPath, CLIENTS, CLIENT_PAIRS)));

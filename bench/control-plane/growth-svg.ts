@@ -1,6 +1,6 @@
 /**
  * The growth plot as SVG: one panel per cost, rules on a logarithmic x axis, the cost on a linear y
- * axis from 0, the target as a dashed red line. A measured value is a filled circle (joined in order);
+ * axis from 0, the target (if the figure has one) as a dashed red line. A measured value is a filled circle (joined in order);
  * a step that timed out or failed is a hollow square at the top edge. Written by hand: no plotting
  * dependency (pure: unit-tested).
  */
@@ -9,7 +9,8 @@ import { escapeXml } from '../lib/report/svg';
 export interface GrowthPanel {
   title: string;
   unit: string;
-  limit: number;
+  /** The target (undefined: the figure is reported, not judged). */
+  limit?: number;
   /** x: rules; y: the cost, null when its step timed out or failed. Points not measured are left out. */
   points: { x: number; y: number | null }[];
 }
@@ -46,7 +47,7 @@ function panel(p: GrowthPanel, x0: number, y0: number, xs: number[]): string[] {
   const span = hi - lo || 1;
   const px = (x: number) => x0 + M.left + (xs.length === 1 ? w / 2 : ((Math.log10(x) - lo) / span) * w);
   const values = p.points.map((q) => q.y).filter((y): y is number => y !== null && Number.isFinite(y));
-  const top = Math.max(p.limit, ...values) * 1.1 || 1;
+  const top = Math.max(p.limit ?? 0, ...values) * 1.1 || 1;
   const py = (y: number) => y0 + M.top + h - (Math.min(y, top) / top) * h;
   const out: string[] = [];
   out.push(`<text x="${x0 + PANEL_W / 2}" y="${y0 + 18}" text-anchor="middle" font-weight="bold">${escapeXml(`${p.title} (${p.unit})`)}</text>`);
@@ -58,10 +59,12 @@ function panel(p: GrowthPanel, x0: number, y0: number, xs: number[]): string[] {
     out.push(`<text x="${px(x).toFixed(1)}" y="${y0 + M.top + h + 14}" text-anchor="middle">${formatCount(x)}</text>`);
   }
   out.push(`<text x="${x0 + M.left + w / 2}" y="${y0 + PANEL_H - 8}" text-anchor="middle">rules (log scale)</text>`);
-  out.push(
-    `<line x1="${x0 + M.left}" y1="${py(p.limit).toFixed(1)}" x2="${x0 + M.left + w}" y2="${py(p.limit).toFixed(1)}" stroke="#d62728" stroke-dasharray="5 4"/>`,
-    `<text x="${x0 + M.left + w - 2}" y="${(py(p.limit) - 3).toFixed(1)}" text-anchor="end" fill="#d62728">target ${formatTick(p.limit)}</text>`,
-  );
+  if (p.limit !== undefined) {
+    out.push(
+      `<line x1="${x0 + M.left}" y1="${py(p.limit).toFixed(1)}" x2="${x0 + M.left + w}" y2="${py(p.limit).toFixed(1)}" stroke="#d62728" stroke-dasharray="5 4"/>`,
+      `<text x="${x0 + M.left + w - 2}" y="${(py(p.limit) - 3).toFixed(1)}" text-anchor="end" fill="#d62728">target ${formatTick(p.limit)}</text>`,
+    );
+  }
   const measured = p.points.filter((q): q is { x: number; y: number } => q.y !== null && Number.isFinite(q.y)).sort((a, b) => a.x - b.x);
   if (measured.length > 1) {
     out.push(`<polyline fill="none" stroke="#1f77b4" stroke-width="1.5" points="${measured.map((q) => `${px(q.x).toFixed(1)},${py(q.y).toFixed(1)}`).join(' ')}"/>`);

@@ -27,14 +27,19 @@ export class PreEncodedApply {
   }
 
   /** ApplyRules of the request encoded as `bytes` (encodeApplyRules). */
-  call(bytes: Buffer, timeoutMs: number): Promise<ApplyRulesResponse> {
+  async call(bytes: Buffer, timeoutMs: number): Promise<ApplyRulesResponse> {
+    return ApplyRulesResponse.decode(await this.raw(bytes, timeoutMs));
+  }
+
+  /** The same, answered with the response's bytes (not decoded). */
+  raw(bytes: Buffer, timeoutMs: number): Promise<Buffer> {
     const metadata = new grpc.Metadata();
     metadata.set(PROTOCOL_HEADER, String(PROTOCOL_MAJOR));
     return new Promise((resolve, reject) => {
       this.client.makeUnaryRequest(
         APPLY_RULES,
         (body: Buffer) => body,
-        (body: Buffer) => ApplyRulesResponse.decode(body),
+        (body: Buffer) => body,
         bytes,
         metadata,
         { deadline: Date.now() + timeoutMs },

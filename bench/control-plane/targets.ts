@@ -36,6 +36,12 @@ function timedVerdict(t: Timed | undefined, limitSeconds: number): Verdict {
   return t.status === 'ok' && t.seconds < limitSeconds ? 'met' : 'missed';
 }
 
+/** A figure shown without a limit: reported when it completed, a miss when it timed out or failed. */
+function reportedVerdict(t: Timed | undefined): Verdict {
+  if (!t || t.status === 'skipped') return 'not measured';
+  return t.status === 'ok' ? 'reported' : 'missed';
+}
+
 /** Writes per second: one decimal below 10. */
 export function formatRate(perSecond: number): string {
   return perSecond.toFixed(perSecond < 10 ? 1 : 0);
@@ -131,12 +137,14 @@ export function judgeShape(r: ShapeResult): TargetVerdict[] {
     verdict: timedVerdict(r.applyAll, TARGETS.applyAllSeconds),
     ...(kernelBatch ? { kernel: kernelBatch } : {}),
   });
+  // Reported, not judged: the default view's answer carries every rule whole (3.5 MB at 20,000 x 4),
+  // so it costs what is stored, not what changed; a diff is judged in the CHANGES view (decision 0046).
   push({
     shape,
-    figure: `ApplyRules one-rule diff against ${r.rules} (whole answer, the default view)`,
+    figure: `ApplyRules one-rule diff against ${r.rules}, answered with every rule whole (the default view)`,
     measured: formatTimed(r.diff, 'ms') + installedAfter(r.diffInstalled, (t) => ms(t.seconds * 1000)),
-    target: `< ${TARGETS.diffMs} ms`,
-    verdict: timedVerdict(r.diff, TARGETS.diffMs / 1000),
+    target: `- (the answer is the whole set: the diff's target is judged in the CHANGES view)`,
+    verdict: reportedVerdict(r.diff),
     ...(k ? { kernel: kernelOne(k.addOne, 'added') } : {}),
   });
   if (r.diffChanges) {
@@ -203,9 +211,11 @@ export function judgeShape(r: ShapeResult): TargetVerdict[] {
 /** The growth series' cells judged on the same limits (the shapes' targets, at every size). */
 export function judgeGrowthCell(p: GrowthPoint, figure: GrowthFigure): Verdict {
   const value = growthValue(p, figure);
+  const limit = GROWTH_LIMITS[figure];
   if (p.skipped || value === undefined) return 'not measured';
   if (value === null) return 'missed';
-  return value < GROWTH_LIMITS[figure] ? 'met' : 'missed';
+  if (limit === undefined) return 'reported';
+  return value < limit ? 'met' : 'missed';
 }
 
 export type GrowthFigure = 'restartInstalled' | 'applyAll' | 'diff' | 'diffChanges' | 'createP99' | 'idleCpu' | 'rss';
@@ -215,16 +225,16 @@ export const GROWTH_FIGURES: readonly GrowthFigure[] = ['restartInstalled', 'app
 export const GROWTH_LABELS: Record<GrowthFigure, { title: string; unit: string }> = {
   restartInstalled: { title: 'start to all installed', unit: 's' },
   applyAll: { title: 'ApplyRules of all', unit: 's' },
-  diff: { title: 'one-rule diff', unit: 'ms' },
+  diff: { title: 'one-rule diff, whole answer', unit: 'ms' },
   diffChanges: { title: 'one-rule diff, CHANGES view', unit: 'ms' },
   createP99: { title: 'CreateRule p99, one client', unit: 'ms' },
   idleCpu: { title: 'idle CPU, mcrd + workers', unit: '% of a core' },
   rss: { title: 'mcrd RSS', unit: 'MB' },
 };
-export const GROWTH_LIMITS: Record<GrowthFigure, number> = {
+/** Per figure: its limit; none for the whole-answer diff (reported: its answer is the whole set). */
+export const GROWTH_LIMITS: Partial<Record<GrowthFigure, number>> = {
   restartInstalled: TARGETS.startToInstalledSeconds,
   applyAll: TARGETS.applyAllSeconds,
-  diff: TARGETS.diffMs,
   diffChanges: TARGETS.diffMs,
   createP99: TARGETS.singleP99Ms,
   idleCpu: TARGETS.idleCpuPercent,

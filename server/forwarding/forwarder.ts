@@ -13,6 +13,7 @@ import { RuleState } from '../../gen/mcr/v1/rules';
 import { EventKind } from '../../gen/mcr/v1/system';
 import type { Native } from '../../native';
 import type { EventBus } from '../events/bus';
+import { gather } from '../gather';
 import { logger } from '../log';
 import { Memberships } from '../net/memberships';
 import type { RulePlacement } from '../rules/placement';
@@ -37,8 +38,6 @@ const RETRY_MS = 1000;
  * open-file limit, say) does not make every one-rule change cost them all.
  */
 const TROUBLED_RETRY_MS = 1000;
-/** How long a pass waits for more calls after one of several changes (see Forwarder.gather). */
-const GATHER_MS = 1;
 /** The retries of a trouble that stays come twice as late each time, up to this. */
 const TROUBLED_RETRY_MAX_MS = 60_000;
 
@@ -82,7 +81,7 @@ export class Forwarder {
    * first pass start() runs once every worker is up, instead of planning 20,000 rules once per event.
    */
   private started = false;
-  /** Rules changed in the last pass (0 after a full one): see gather(). */
+  /** Rules changed in the last pass (0 after a full one): how long the next one gathers (server/gather.ts). */
   private lastChanges = 0;
 
   constructor(
@@ -172,7 +171,7 @@ export class Forwarder {
 
   private async run(): Promise<void> {
     while (this.completed < this.requested) {
-      await this.gather();
+      await gather(this.lastChanges);
       const target = this.requested;
       try {
         await this.pass();
@@ -183,18 +182,6 @@ export class Forwarder {
       this.waiters = this.waiters.filter((w) => (w.target <= target ? (w.resolve(), false) : true));
     }
     this.loop = undefined;
-  }
-
-  /**
-   * Lets the calls on their way join the coming pass. After a pass of several changes (many clients
-   * at once), a millisecond: the clients it answered send their next calls together, and a pass
-   * started by the first of them alone would make the others wait for it (measured with 50 clients:
-   * 49-change passes alternating with 1-change ones, 640-770 writes/s). Otherwise one turn of the
-   * event loop, which costs a lone client nothing it would notice.
-   */
-  private gather(): Promise<void> {
-    if (this.lastChanges > 1) return new Promise((resolve) => setTimeout(resolve, GATHER_MS));
-    return new Promise((resolve) => setImmediate(resolve));
   }
 
   private async pass(): Promise<void> {

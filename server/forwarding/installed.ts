@@ -1,7 +1,7 @@
 /**
  * What one worker has installed, as an immutable snapshot its WorkerSync publishes after every change
  * the worker confirmed: each rule with its input handle and its outputs (rule output index, native
- * handle, egress key), and the handles' names. Stats, trace and health read snapshots only, with
+ * handle, egress key), and the input handles' interface names. Stats, trace and health read snapshots only, with
  * indexed lookups: nothing walks a list per rule or per handle.
  */
 import { hashFromSum } from '../../workers/protocol';
@@ -37,7 +37,7 @@ export interface InstalledRule {
 }
 
 export class InstalledSnapshot {
-  static readonly EMPTY = new InstalledSnapshot(PersistentMap.of(new Map()), new Map(), PersistentMap.of(new Map()), hashFromSum(0n), new Map(), undefined);
+  static readonly EMPTY = new InstalledSnapshot(PersistentMap.of(new Map()), new Map(), hashFromSum(0n), new Map(), undefined);
 
   private plannedList?: readonly PlannedRule[];
 
@@ -45,8 +45,6 @@ export class InstalledSnapshot {
     readonly rules: PersistentMap<string, InstalledRule>,
     /** Input handle -> capture interface name. */
     readonly inputs: ReadonlyMap<number, string>,
-    /** Output handle -> egress key (changed by difference from one snapshot to the next). */
-    readonly outputs: PersistentMap<number, string>,
     /** The ruleset hash the worker reports for this table. */
     readonly hash: string,
     /** Input handle -> the first of its two counter slots. */

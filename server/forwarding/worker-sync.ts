@@ -158,8 +158,6 @@ export class WorkerSync {
   private captures = new Map<string, InstalledCapture>();
   private senders = new Map<string, InstalledSender>();
   private egress = new Map<string, InstalledEgress>();
-  /** Output handles added (-> egress key) and removed (undefined) since the last snapshot: the next one's outputs by difference. */
-  private outputChanges = new Map<number, string | undefined>();
   private installed = InstalledSnapshot.EMPTY;
   /** The sum of the installed rules' digests (the hash is made of it). */
   private sum = 0n;
@@ -232,16 +230,6 @@ export class WorkerSync {
   /** Capture interface name of an input handle. */
   captureInterface(handle: number): string | undefined {
     return this.installed.inputs.get(handle);
-  }
-
-  /** Handle of the installed egress socket with this key. */
-  egressHandle(key: string): number | undefined {
-    return this.egress.get(key)?.handle;
-  }
-
-  /** Egress key of an output handle. */
-  egressKeyOf(handle: number): string | undefined {
-    return this.installed.outputs.get(handle);
   }
 
   /** Accumulated kernel drops per capture interface. */
@@ -480,16 +468,13 @@ export class WorkerSync {
   }
 
   /**
-   * Publishes a snapshot of `rules`. The outputs map changes by the handles added and removed since the
-   * last one (a worker may hold tens of thousands, one per destination); the input maps (a handful)
-   * are made again when `capturesChanged`.
+   * Publishes a snapshot of `rules`; the input maps (a handful of entries) are made again when
+   * `capturesChanged`.
    */
   private publish(rules: PersistentMap<string, InstalledRule>, hash: string, capturesChanged: boolean): void {
     const previous = this.installed;
-    const outputs = previous.outputs.with(this.outputChanges);
-    this.outputChanges = new Map();
     if (!capturesChanged) {
-      this.installed = new InstalledSnapshot(rules, previous.inputs, outputs, hash, previous.inputSlots, this.region);
+      this.installed = new InstalledSnapshot(rules, previous.inputs, hash, previous.inputSlots, this.region);
       return;
     }
     const inputs = new Map<number, string>();
@@ -498,7 +483,7 @@ export class WorkerSync {
       inputs.set(capture.handle, ifname);
       inputSlots.set(capture.handle, capture.slot);
     }
-    this.installed = new InstalledSnapshot(rules, inputs, outputs, hash, inputSlots, this.region);
+    this.installed = new InstalledSnapshot(rules, inputs, hash, inputSlots, this.region);
   }
 
   private canonical(rule: PlannedRule, outputs: InstalledOutput[]): CanonicalRule {
@@ -533,7 +518,6 @@ export class WorkerSync {
     for (const sender of this.senders.values()) this.addon.closeFd(sender.fd);
     this.senders.clear();
     this.egress.clear();
-    this.outputChanges.clear();
     this.installed = InstalledSnapshot.EMPTY;
     this.sum = 0n;
   }
@@ -594,7 +578,6 @@ export class WorkerSync {
         for (const o of batches[i]) {
           if (result.status === 'fulfilled') {
             this.egress.set(o.spec.key, { handle: o.handle, spec: o.spec });
-            this.outputChanges.set(o.handle, o.spec.key);
             o.sender.users++;
             grown.add(o.sender);
           } else {
@@ -732,7 +715,6 @@ export class WorkerSync {
       const egress = this.egress.get(key)!;
       handles.push(egress.handle);
       this.egress.delete(key);
-      this.outputChanges.set(egress.handle, undefined);
       const sender = this.senders.get(egress.spec.sender);
       if (sender && --sender.users === 0) unused.push(egress.spec.sender);
     }

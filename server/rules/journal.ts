@@ -4,10 +4,11 @@
  *   <length> <crc32 of the payload, 8 hex digits>\n<payload: the records, one per line>\n
  *
  * Group commit (docs/decisions/0023): records appended while a frame is being written and synced
- * wait, and all of them go out in the next frame with one fdatasync. A record is acknowledged (its
- * `durable` callback, in order) only once its frame is on disk. Because a frame is synced before the
- * next one is written, only the last frame can be torn by a crash: on open a bad last frame is cut
- * off, a bad frame with good data after it is corruption.
+ * wait, and all of them go out in the next frame with one fdatasync; a frame gathers the records on
+ * their way first (server/gather.ts). A record is acknowledged (its `durable` callback, in order)
+ * only once its frame is on disk. Because a frame is synced before the next one is written, only the
+ * last frame can be torn by a crash: on open a bad last frame is cut off, a bad frame with good data
+ * after it is corruption.
  *
  * A compaction task (writing a snapshot of what the records built) runs between two frames, with no
  * frame in flight; once it succeeds the journal is emptied.
@@ -16,6 +17,8 @@ import { promises as fs } from 'fs';
 import type { FileHandle } from 'fs/promises';
 import path from 'path';
 import { crc32 } from 'zlib';
+
+import { gather } from '../gather';
 
 /** What the journal does once a record is on disk, or could not be written. */
 export interface AppendCallbacks {
@@ -97,6 +100,8 @@ export class Journal {
   private queue: Pending[] = [];
   private writing: Promise<void> | undefined;
   private compaction: (() => Promise<void>) | undefined;
+  /** Records in the last frame: how long the next one gathers (server/gather.ts). */
+  private lastFrame = 0;
   /** Set once the journal could not be put back after a failed write: every append fails with it. */
   private broken: Error | undefined;
 
@@ -151,8 +156,13 @@ export class Journal {
     try {
       while (this.queue.length > 0 || this.compaction) {
         // A compaction first: under a steady stream of appends it would never come otherwise.
-        if (this.compaction) await this.runCompaction();
-        else await this.writeFrame(this.queue.splice(0));
+        if (this.compaction) {
+          await this.runCompaction();
+          continue;
+        }
+        await gather(this.lastFrame);
+        this.lastFrame = this.queue.length;
+        await this.writeFrame(this.queue.splice(0));
       }
     } finally {
       this.writing = undefined;

@@ -49,7 +49,7 @@ export class CounterTotals {
         if (!set) this.outputsOf.set(ruleId, (set = new Set()));
         set.add(owner);
       }
-      const input = /^in\|(\d+)\|(.*)$/.exec(owner);
+      const input = owner.startsWith('in|') ? /^in\|(\d+)\|(.*)$/.exec(owner) : null;
       if (input) {
         const worker = Number(input[1]);
         if (!this.inputs.has(worker)) this.inputs.set(worker, new Set());

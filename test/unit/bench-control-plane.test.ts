@@ -121,7 +121,9 @@ describe('bench control plane', () => {
       const rows = judgeShape(shape());
       const judged = rows.filter((r) => r.verdict !== 'reported');
       expect(judged.map((r) => `${r.figure}: ${r.verdict}`).filter((r) => !r.endsWith(': met'))).to.deep.equal([]);
-      expect(judged).to.have.length(15);
+      expect(judged).to.have.length(14);
+      // The default view's diff answers with the whole set: shown, not judged.
+      expect(verdictOf(rows, /answered with every rule whole/).verdict).to.equal('reported');
       expect(verdictOf(rows, /multicast routes/).measured).to.include('not possible here: no CONFIG_IP_MROUTE');
     });
 
@@ -130,7 +132,7 @@ describe('bench control plane', () => {
         shape({
           restartInstalled: ok(3),
           applyAll: ok(5),
-          diff: ok(0.05),
+          diffChanges: ok(0.05),
           idleCpu: { seconds: 10, mcrd: 1, workers: 1, total: 2 },
           rssMb: { mcrd: 300, workers: [] },
           single: phase(1, [1, 20], [1, 2], 1),
@@ -138,7 +140,7 @@ describe('bench control plane', () => {
           workerRestarts: { total: 4, byStep: { 'ApplyRules all': 4 }, reasons: ['worker 0: did not answer setRules within 2000 ms'] },
         }),
       );
-      for (const figure of [/^mcrd start/, /^idle CPU/, /^RSS/, /^CreateRule, one/, /^DeleteRule, 50/, /^durable/, /^ApplyRules of all/, /one-rule diff/, /restarts/]) {
+      for (const figure of [/^mcrd start/, /^idle CPU/, /^RSS/, /^CreateRule, one/, /^DeleteRule, 50/, /^durable/, /^ApplyRules of all/, /one-rule diff.*CHANGES/, /restarts/]) {
         expect(verdictOf(rows, figure).verdict, String(figure)).to.equal('missed');
       }
       expect(verdictOf(rows, /^DeleteRule, one/).verdict).to.equal('met');
@@ -257,11 +259,13 @@ describe('bench control plane', () => {
         { x: 20_000, y: 2 },
         { x: 100_000, y: null },
       ]);
-      expect(byTitle['one-rule diff'][0].y).to.be.closeTo(20, 1e-9);
+      expect(byTitle['one-rule diff, whole answer'][0].y).to.be.closeTo(20, 1e-9);
       expect(byTitle['one-rule diff, CHANGES view'][0].y).to.be.closeTo(30, 1e-9);
       expect(judgeGrowthCell(timedOutPoint, 'applyAll')).to.equal('missed');
       expect(judgeGrowthCell(skippedPoint, 'applyAll')).to.equal('not measured');
       expect(judgeGrowthCell(measured, 'rss')).to.equal('met');
+      expect(judgeGrowthCell(measured, 'diff')).to.equal('reported');
+      expect(judgeGrowthCell(timedOutPoint, 'diff')).to.equal('reported');
     });
   });
 
@@ -277,7 +281,7 @@ describe('bench control plane', () => {
       const cp: ControlPlaneResults = { startedAt: '2026-12-06T07:00:00.000Z', durationSeconds: 100, boundSeconds: 3000, shapes: [s], growth: [growthPointOf(s)], targets: judgeShape(s), notes: ['a note'] };
       const md = renderControlPlane(cp, 'latest-control-plane.svg');
       expect(md).to.include('## Control plane (issue 15 targets)');
-      expect(md).to.include('15 of 15 judged figures met');
+      expect(md).to.include('14 of 14 judged figures met');
       expect(md).to.include('| 20000 x 4 | mcrd start (store holding the rules) to every rule installed | 2.90 s (answering after 1.00 s) | < 3 s | met |');
       expect(md).to.include('| 20k x 4 | 2.90 s | 2.00 s | 20.0 ms |');
       expect(md).to.include('![control-plane costs against rules](latest-control-plane.svg)');
