@@ -111,6 +111,13 @@ export class CounterRegion {
     }
   }
 
+  /** Whether the `count` counters of `slot` from word 0 on are all zero (nothing was counted). */
+  isZero(slot: number, count: number): boolean {
+    const start = slot * SLOT_HALVES;
+    for (let i = start; i < start + count * 2; i++) if (this.halves[i] !== 0) return false;
+    return true;
+  }
+
   /** `count` counters of `slot` from word 0 on, added into `into` (or max for the words in `maxWords`). */
   addInto(slot: number, count: number, into: number[], maxWord = -1): void {
     for (let w = 0; w < count; w++) {

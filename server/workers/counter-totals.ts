@@ -31,8 +31,13 @@ export class CounterTotals {
     return this.base.get(owner);
   }
 
-  /** Adds the final counts of a slot (its `fields` words) to `owner`: a rule's lastPacketNs keeps the latest. */
+  /**
+   * Adds the final counts of a slot (its `fields` words) to `owner`: a rule's lastPacketNs keeps the
+   * latest. A slot that counted nothing adds nothing (and makes no entry: rules created and deleted
+   * without traffic leave no trace here).
+   */
   fold(owner: string, region: CounterRegion, slot: number, fields: number, ruleId?: string): void {
+    if (region.isZero(slot, fields)) return;
     const values = this.entry(owner, fields, ruleId);
     this.changes++;
     region.addInto(slot, fields, values, ruleId !== undefined && owner === ruleOwner(ruleId) ? RULE_WORDS.lastPacketNs : -1);

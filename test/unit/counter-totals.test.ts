@@ -7,6 +7,7 @@ import { CounterTotals, inputOwner, outputOwner, ruleOwner } from '../../server/
 /** A region whose every slot holds `value` in each word. */
 function regionOf(value: number): CounterRegion {
   return {
+    isZero: () => value === 0,
     addInto(_slot: number, count: number, into: number[], maxWord = -1) {
       for (let w = 0; w < count; w++) into[w] = w === maxWord ? Math.max(into[w], value) : into[w] + value;
     },
@@ -19,6 +20,16 @@ describe('counter totals', () => {
     totals.fold(ruleOwner('a'), regionOf(5), 1, 5, 'a');
     totals.fold(ruleOwner('a'), regionOf(3), 2, 5, 'a');
     expect(totals.get(ruleOwner('a'))).to.deep.equal([8, 8, 8, 8, 5]);
+  });
+
+  it('makes no entry for a slot that counted nothing', () => {
+    const totals = new CounterTotals();
+    const before = totals.version;
+    totals.fold(ruleOwner('a'), regionOf(0), 1, 5, 'a');
+    totals.fold(outputOwner('a', 'out1|239.1.1.1|5000||'), regionOf(0), 2, 5, 'a');
+    expect(totals.get(ruleOwner('a'))).to.equal(undefined);
+    expect(totals.hasRule('a')).to.equal(false);
+    expect(totals.version).to.equal(before);
   });
 
   it('knows which rules have folded counts, their own or an output\'s, until the rule is forgotten', () => {
