@@ -14,7 +14,8 @@
  *   the client library, taking turns with the same diffs sent with the request encoded beforehand
  *   (the round trip without the client's encoding), and again with the answer not decoded (then
  *   decoded apart); and that encoding alone;
- * - CreateRule/DeleteRule, one client: `--pairs` delete+create pairs, p50 / p99 of each;
+ * - CreateRule/DeleteRule, one client: `--pairs` delete+create pairs, p50 / p99 of each, and the CPU
+ *   mcrd and the workers spent per write;
  * - the same with `--clients` clients at once, `--client-pairs` pairs in all.
  *
  * Runs as root (namespaces). `--cpu-prof DIR` starts mcrd with node's --cpu-prof (written at exit);
@@ -25,7 +26,7 @@ import { writeFileSync } from 'fs';
 import { connect, McrClient } from '../clients/lib';
 import { ApplyRulesResponse, ApplyRulesView, DeepPartial, Rule } from '../gen/mcr/v1/rules';
 import { workersInstalled } from '../bench/control-plane/daemon';
-import { residentMb } from '../bench/control-plane/process-cpu';
+import { cpuDuring, residentMb } from '../bench/control-plane/process-cpu';
 import { percentile } from '../bench/control-plane/latency';
 import { encodeApplyRules, PreEncodedApply } from '../bench/control-plane/pre-encoded';
 import { ControlPlaneNamespaces } from '../bench/control-plane/namespaces';
@@ -166,8 +167,11 @@ async function main(): Promise<void> {
       console.log(`  the same, the request encoded beforehand: ${preDiffs.map(ms).join(', ')}; ${summary(preDiffs)}; the client's encoding of it: ${summary(encodings)}`);
       console.log(`  the same, the answer not decoded: ${summary(rawDiffs)}; decoding its ${(answerBytes / 1e6).toFixed(2)} MB: ${summary(decodes)}`);
     }
-    console.log(describe('CreateRule/DeleteRule, one client', await writes(mcrd.socketPath, 1, PAIRS)));
-    console.log(describe(`CreateRule/DeleteRule, ${CLIENTS} clients`, await writes(mcrd.socketPath, CLIENTS, CLIENT_PAIRS)));
+    for (const [label, clients, pairs] of [['one client', 1, PAIRS], [`${CLIENTS} clients`, CLIENTS, CLIENT_PAIRS]] as const) {
+      const { cpu, value } = await cpuDuring(ns.mcrd, mcrd.pid!, () => writes(mcrd.socketPath, clients, pairs));
+      const perWrite = (percent: number) => `${((percent / 100) * cpu.seconds * 1000 / (2 * pairs)).toFixed(2)} ms`;
+      console.log(`${describe(`CreateRule/DeleteRule, ${label}`, value)}; CPU per write: mcrd ${perWrite(cpu.mcrd)}, workers ${perWrite(cpu.workers)}`);
+    }
     await waitInstalled(client, RULES, 60_000);
     if (RSS_AFTER !== undefined) {
       await new Promise((resolve) => setTimeout(resolve, RSS_AFTER * 1000));

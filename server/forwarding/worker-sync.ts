@@ -398,16 +398,24 @@ export class WorkerSync {
   }
 
   /**
-   * Sends a change in bounded pieces, one at a time (the worker answers heartbeats between them); the
-   * last carries the hash. A full resend (force) names every rule and lets the worker drop the rest.
+   * Sends a change in bounded pieces, one at a time (the worker answers heartbeats between them): the
+   * upserts, then the removes, as many to a piece as PIECE_WEIGHT allows (a small change is one
+   * message); the last carries the hash. A full resend (force) names every rule and lets the worker
+   * drop the rest.
    */
   private async sendChange(upserts: DesiredRule[], removes: string[], hash: string, force: boolean): Promise<number> {
-    const bodies: Array<Omit<UpdateRulesRequest, 'seq'>> = [];
-    for (const piece of pieces(upserts, (r) => 1 + r.outputs.length, PIECE_WEIGHT)) {
-      bodies.push({ type: 'updateRules', upserts: piece.map((r) => r.dataplane), removes: [] });
-    }
-    for (const piece of pieces(removes, () => 1, PIECE_WEIGHT)) bodies.push({ type: 'updateRules', upserts: [], removes: piece });
-    if (bodies.length === 0) bodies.push({ type: 'updateRules', upserts: [], removes: [] });
+    const bodies: Array<Omit<UpdateRulesRequest, 'seq'>> = [{ type: 'updateRules', upserts: [], removes: [] }];
+    let load = 0;
+    const room = (weight: number): Omit<UpdateRulesRequest, 'seq'> => {
+      if (load > 0 && load + weight > PIECE_WEIGHT) {
+        bodies.push({ type: 'updateRules', upserts: [], removes: [] });
+        load = 0;
+      }
+      load += weight;
+      return bodies[bodies.length - 1];
+    };
+    for (const rule of upserts) room(1 + rule.outputs.length).upserts.push(rule.dataplane);
+    for (const id of removes) room(1).removes.push(id);
     bodies[bodies.length - 1].hash = hash;
     if (force) {
       bodies.forEach((body, i) => {
