@@ -7,7 +7,7 @@
  */
 
 /** How long a batch waits for more calls after one of several. */
-export const GATHER_MS = 1;
+const GATHER_MS = 1;
 
 /** Resolves when the next batch may start, given the size of the last one. */
 export function gather(lastBatch: number): Promise<void> {

@@ -1,8 +1,8 @@
 /**
  * The growth plot as SVG: one panel per cost, rules on a logarithmic x axis, the cost on a linear y
- * axis from 0, the target (if the figure has one) as a dashed red line. A measured value is a filled circle (joined in order);
- * a step that timed out or failed is a hollow square at the top edge. Written by hand: no plotting
- * dependency (pure: unit-tested).
+ * axis from 0, the target (if the figure has one) as a dashed red line. A measured value is a filled
+ * circle (joined in order); a step that timed out or failed is a hollow square at the top edge.
+ * Written by hand: no plotting dependency (pure: unit-tested).
  */
 import { escapeXml } from '../lib/report/svg';
 

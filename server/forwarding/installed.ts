@@ -1,8 +1,8 @@
 /**
  * What one worker has installed, as an immutable snapshot its WorkerSync publishes after every change
  * the worker confirmed: each rule with its input handle and its outputs (rule output index, native
- * handle, egress key), and the input handles' interface names. Stats, trace and health read snapshots only, with
- * indexed lookups: nothing walks a list per rule or per handle.
+ * handle, egress key), and the input handles' interface names. Stats, trace and health read
+ * snapshots only, with indexed lookups: nothing walks a list per rule or per handle.
  */
 import { hashFromSum } from '../../workers/protocol';
 import type { CounterRegion } from '../workers/counter-region';
