@@ -30,12 +30,14 @@ async function rulesPerWorker(client: McrClient): Promise<Map<number, number>> {
 
 /**
  * Creates the rule and tells which worker took it, from the change in ListWorkers' per-worker rule
- * counts (no other rule may change meanwhile).
+ * counts (no other rule may change meanwhile). CreateRule may answer before its worker has the rule
+ * (PENDING, once its 80 ms budget is spent on a busy machine): the counts are read until one grew.
  */
 export async function createRuleOnWorker(client: McrClient, spec: RuleSpec): Promise<{ rule: Rule; worker: number }> {
   const before = await rulesPerWorker(client);
+  const total = (counts: Map<number, number>) => [...counts.values()].reduce((sum, n) => sum + n, 0);
   const rule = await client.createRule(spec);
-  const after = await rulesPerWorker(client);
+  const after = await waitFor(`a worker to take rule ${rule.id}`, () => rulesPerWorker(client), (counts) => total(counts) > total(before));
   const grown = [...after].filter(([index, count]) => count === (before.get(index) ?? 0) + 1).map(([index]) => index);
   if (grown.length !== 1) throw new Error(`cannot tell which worker took rule ${rule.id}: rules per worker went from ${[...before]} to ${[...after]}`);
   return { rule, worker: grown[0] };
