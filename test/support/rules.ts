@@ -23,24 +23,16 @@ export function waitForWorkersInSync(client: McrClient, workers: number, timeout
   );
 }
 
-/** Rules owned by each worker, by worker index. */
-async function rulesPerWorker(client: McrClient): Promise<Map<number, number>> {
-  return new Map((await client.listWorkers()).map((w) => [w.index, w.rules]));
-}
-
 /**
- * Creates the rule and tells which worker took it, from the change in ListWorkers' per-worker rule
- * counts (no other rule may change meanwhile). CreateRule may answer before its worker has the rule
- * (PENDING, once its 80 ms budget is spent on a busy machine): the counts are read until one grew.
+ * Creates the rule and tells which worker took it: the worker its status names once it is ACTIVE
+ * (installed there). Not from ListWorkers' per-worker counts before and after: CreateRule and
+ * DeleteRule may answer before the worker has the change (PENDING, once their 80 ms budget is spent
+ * on a busy machine), so counts read at once can still hold a rule deleted just before.
  */
 export async function createRuleOnWorker(client: McrClient, spec: RuleSpec): Promise<{ rule: Rule; worker: number }> {
-  const before = await rulesPerWorker(client);
-  const total = (counts: Map<number, number>) => [...counts.values()].reduce((sum, n) => sum + n, 0);
-  const rule = await client.createRule(spec);
-  const after = await waitFor(`a worker to take rule ${rule.id}`, () => rulesPerWorker(client), (counts) => total(counts) > total(before));
-  const grown = [...after].filter(([index, count]) => count === (before.get(index) ?? 0) + 1).map(([index]) => index);
-  if (grown.length !== 1) throw new Error(`cannot tell which worker took rule ${rule.id}: rules per worker went from ${[...before]} to ${[...after]}`);
-  return { rule, worker: grown[0] };
+  const created = await client.createRule(spec);
+  const rule = await waitForRuleState(client, created.id);
+  return { rule, worker: rule.status!.worker };
 }
 
 /** Waits until the rule has matched at least `packets` packets, and returns its counters. */
