@@ -1,6 +1,7 @@
 /**
  * The growth series: N rules x 4 outputs for N from 1k to 100k (plan.growth), the main costs only (a
- * light shape: ApplyRules of all, the one-rule diff (whole answer and CHANGES view), start to installed, idle CPU, RSS, CreateRule p99).
+ * light shape: ApplyRules of all, the one-rule diff (whole answer and CHANGES view), start to
+ * installed, idle CPU, RSS, CreateRule p99).
  * A size already measured as a target shape is taken from it. Once a size runs into a bound (its rules
  * never installed, or not after a restart), larger sizes are not started (they would only take longer);
  * nor is any size once the series has used its time budget. Both are recorded as the reason.

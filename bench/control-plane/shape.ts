@@ -133,39 +133,37 @@ export async function measureShape(shape: Shape, plan: ControlPlanePlan, options
     // The same with the answer an orchestrator applying a whole set wants (what changed, the rest
     // counted): DIFF_SAMPLES one-rule diffs moving rule 0 back and forth, their median (in the growth
     // series' light shape too: it is the figure that shows a change costs what it changes).
-    {
-      before = d.restarts.total;
-      const view = ApplyRulesView.APPLY_RULES_VIEW_CHANGES;
-      // mcrd's share beside it: the same diffs with the requests encoded beforehand, on a channel of
-      // their own, taking turns with the others (each call moves rule 0, whichever way it is sent,
-      // and both see the same mcrd); and what that encoding costs the client (the library's
-      // fromPartial and encoder, timed here).
-      const requests = [all, changed].map((set) => ({ rules: set, replace: true, view }));
-      const encodings: number[] = [];
-      for (let i = 0; i < DIFF_SAMPLES; i++) {
-        const t0 = process.hrtime.bigint();
-        encodeApplyRules(requests[i % 2]);
-        encodings.push(secondsSince(t0) * 1000);
-      }
-      result.diffEncodeMs = [...encodings].sort((x, y) => x - y)[Math.floor(encodings.length / 2)];
-      const preEncoded = encodeApplyRules(requests[1]);
-      const pre = new PreEncodedApply(d.mcrd.socketPath);
-      const samples: Timed[] = [];
-      const preSamples: Timed[] = [];
-      try {
-        for (let i = 0; i < DIFF_SAMPLES; i++) {
-          samples.push((await bounded(b.diffMs, (left) => d.client.applyRules(requests[0], { timeoutMs: Math.ceil(left()) }))).timed);
-          preSamples.push((await bounded(b.diffMs, (left) => pre.call(preEncoded, Math.ceil(left())))).timed);
-        }
-      } finally {
-        pre.close();
-      }
-      result.diffChanges = medianTimed(samples);
-      step(`ApplyRules one-rule diff, CHANGES view (median of ${DIFF_SAMPLES})`, result.diffChanges);
-      result.diffChangesPreEncoded = medianTimed(preSamples);
-      step(`the same, the request encoded beforehand (its encoding: ${result.diffEncodeMs.toFixed(0)} ms)`, result.diffChangesPreEncoded);
-      await noteRestarts('one-rule diffs (CHANGES view)', before);
+    before = d.restarts.total;
+    const view = ApplyRulesView.APPLY_RULES_VIEW_CHANGES;
+    // mcrd's share beside it: the same diffs with the requests encoded beforehand, on a channel of
+    // their own, taking turns with the others (each call moves rule 0, whichever way it is sent,
+    // and both see the same mcrd); and what that encoding costs the client (the library's
+    // fromPartial and encoder, timed here).
+    const requests = [all, changed].map((set) => ({ rules: set, replace: true, view }));
+    const encodings: number[] = [];
+    for (let i = 0; i < DIFF_SAMPLES; i++) {
+      const t0 = process.hrtime.bigint();
+      encodeApplyRules(requests[i % 2]);
+      encodings.push(secondsSince(t0) * 1000);
     }
+    result.diffEncodeMs = [...encodings].sort((x, y) => x - y)[Math.floor(encodings.length / 2)];
+    const preEncoded = encodeApplyRules(requests[1]);
+    const pre = new PreEncodedApply(d.mcrd.socketPath);
+    const samples: Timed[] = [];
+    const preSamples: Timed[] = [];
+    try {
+      for (let i = 0; i < DIFF_SAMPLES; i++) {
+        samples.push((await bounded(b.diffMs, (left) => d.client.applyRules(requests[0], { timeoutMs: Math.ceil(left()) }))).timed);
+        preSamples.push((await bounded(b.diffMs, (left) => pre.call(preEncoded, Math.ceil(left())))).timed);
+      }
+    } finally {
+      pre.close();
+    }
+    result.diffChanges = medianTimed(samples);
+    step(`ApplyRules one-rule diff, CHANGES view (median of ${DIFF_SAMPLES})`, result.diffChanges);
+    result.diffChangesPreEncoded = medianTimed(preSamples);
+    step(`the same, the request encoded beforehand (its encoding: ${result.diffEncodeMs.toFixed(0)} ms)`, result.diffChangesPreEncoded);
+    await noteRestarts('one-rule diffs (CHANGES view)', before);
 
     // 3. mcrd started on the full store.
     await bounded(b.stopMs, () => d.stop());

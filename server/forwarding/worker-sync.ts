@@ -341,7 +341,8 @@ export class WorkerSync {
     if (staleCaptures.length > 0 || staleEgress.length > 0) {
       for (const ifname of staleCaptures) await this.removeCapture(ifname);
       await this.removeEgress(staleEgress);
-      this.publish(rules, hash, staleCaptures.length > 0);
+      // The snapshot names inputs, not outputs: only a capture gone makes a new one.
+      if (staleCaptures.length > 0) this.publish(rules, hash, true);
     }
     return errors;
   }
