@@ -6,7 +6,7 @@
  */
 import { native } from '../native';
 import { probeConfinement } from './confinement-probe';
-import { decode, encode, PROTOCOL_VERSION, WorkerEvent, WorkerReply, WorkerRequest } from './protocol';
+import { decode, encode, PROTOCOL_VERSION, TestHooks, WorkerEvent, WorkerReply, WorkerRequest } from './protocol';
 import { privilegeProblems, readPrivileges } from './privileges';
 import { WorkerRuntime } from './runtime';
 
@@ -44,7 +44,7 @@ function main(): void {
       const reply: WorkerReply = runtime.handle(request, fds);
       send(reply);
       if (request.type === 'shutdown') setImmediate(() => exit(0));
-      if (request.type === 'hello' && request.testHooks) armTestHooks(request.testHooks.crashOnStart);
+      if (request.type === 'hello' && request.testHooks) armTestHooks(request.testHooks);
     },
     () => exit(0), // the supervisor is gone: never outlive it
   );
@@ -52,16 +52,17 @@ function main(): void {
     channel.send(encode(message));
   }
   /**
-   * Test hooks (mcrd --test-hooks only): crash at once, corrupt the table on SIGUSR1/SIGUSR2, stall
-   * the data-plane thread on SIGTTIN, or on SIGWINCH try what the confinement forbids and log each
-   * result.
+   * Test hooks (mcrd --test-hooks only): crash at once, refuse outputs to some addresses, corrupt the
+   * table on SIGUSR1/SIGUSR2, stall the data-plane thread on SIGTTIN, or on SIGWINCH try what the
+   * confinement forbids and log each result.
    */
-  function armTestHooks(crashOnStart: boolean): void {
+  function armTestHooks({ crashOnStart, refuseOutputsTo }: TestHooks): void {
     if (crashOnStart) {
       send({ type: 'log', level: 'warn', message: 'test hook: crashing on start' });
       setTimeout(() => exit(EXIT_TEST_CRASH), 50);
       return;
     }
+    if (refuseOutputsTo) runtime.refuseOutputsTo(refuseOutputsTo);
     process.on('SIGUSR1', () => runtime.injectFault('drift'));
     process.on('SIGUSR2', () => runtime.injectFault('stuck'));
     process.on('SIGTTIN', () => runtime.stallDataplane(STALL_TEST_MS));

@@ -17,6 +17,15 @@ export const MAX_FDS_PER_MESSAGE = 64;
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
+/**
+ * Faults a worker injects (mcrd --test-hooks only): exit at once after its hello; refuse every
+ * addOutputs message naming one of `refuseOutputsTo`'s addresses.
+ */
+export interface TestHooks {
+  crashOnStart: boolean;
+  refuseOutputsTo?: string[];
+}
+
 export interface HelloRequest {
   type: 'hello';
   seq: number;
@@ -25,7 +34,7 @@ export interface HelloRequest {
   batch: number;
   logLevel: LogLevel;
   /** Only when mcrd runs with --test-hooks: fault injection for the resilience tests. */
-  testHooks?: { crashOnStart: boolean };
+  testHooks?: TestHooks;
   /** fds[0] is the counter region (see native createCounterRegion) when true. */
   counters?: boolean;
 }

@@ -60,6 +60,8 @@ export class WorkerRuntime {
 
   /** Trace records dropped because the channel was full, so far; those not yet reported as lost. */
   private channelDropped = 0;
+  /** Addresses addOutputs refuses (a test hook). */
+  private refused = new Set<string>();
   private unreportedLost = 0;
   private droppedLogged = 0;
 
@@ -202,6 +204,12 @@ export class WorkerRuntime {
     this.log('debug', 'senders added', { count: senders.length });
   }
 
+  /** Test hook: addOutputs refuses (whole) every message with an output to one of these addresses. */
+  refuseOutputsTo(addresses: string[]): void {
+    this.refused = new Set(addresses);
+    this.log('warn', 'test hook: outputs to these addresses are refused', { addresses });
+  }
+
   /** Adds every output of the message or none (the data plane checks handles and addresses). */
   private addOutputs(outputs: OutputDescription[]): void {
     const plane = this.plane();
@@ -210,6 +218,7 @@ export class WorkerRuntime {
       for (; added < outputs.length; added++) {
         const { handle, sender, address, port } = outputs[added];
         if (!this.senders.has(sender)) throw new Error(`unknown sender handle ${sender}`);
+        if (this.refused.has(address)) throw new Error(`test hook: outputs to ${address} are refused`);
         plane.addOutput(handle, sender, address, port);
       }
     } catch (err) {

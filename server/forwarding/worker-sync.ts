@@ -123,6 +123,25 @@ export function pieces<T>(items: readonly T[], weight: (item: T) => number, limi
   return result;
 }
 
+/** Outputs sent to the worker: `refused` resolves once their answers are in the books, true when it refused some. */
+interface OutputsSent {
+  refused: Promise<boolean>;
+}
+
+/** An output on its way to the worker: the handle it gets, the sender it goes through. */
+interface OutputToAdd {
+  spec: EgressSpec;
+  sender: InstalledSender;
+  handle: number;
+}
+
+/** A rule change the worker took: the rules it has now, their digests' sum and its hash. */
+interface ChangedRules {
+  rules: PersistentMap<string, InstalledRule>;
+  sum: bigint;
+  hash: string;
+}
+
 interface DesiredRule extends InstalledRule {
   dataplane: DataplaneRule;
 }
@@ -266,17 +285,62 @@ export class WorkerSync {
     const opened = new Set<string>();
     for (const spec of plan.captures.values()) if (await this.ensureCapture(spec, errors)) opened.add(spec.ifname);
     const needed = incremental ? this.egressOf(plan, change.rules) : plan.egress.values();
-    await this.ensureEgress([...needed].filter((spec) => !this.egress.has(spec.key)), errors);
+    const outputs = await this.ensureEgress([...needed].filter((spec) => !this.egress.has(spec.key)), errors);
     const capturesChanged = opened.size > 0;
 
-    const previous = this.installed;
     const force = this.forceRules;
     this.forceRules = false;
+    const rulesChange = incremental ? change : undefined;
+    let changed: ChangedRules;
+    try {
+      changed = await this.changeRules(plan, rulesChange, force, errors);
+    } catch (err) {
+      // A change naming outputs the worker refused is refused too: once more without them (errors say why).
+      if (!(await outputs.refused)) {
+        this.forceRules = true; // what the worker has is not known now: the next pass resends it all
+        throw err;
+      }
+      try {
+        changed = await this.changeRules(plan, rulesChange, force, errors);
+      } catch (again) {
+        this.forceRules = true;
+        throw again;
+      }
+    }
+    await outputs.refused;
+    const { rules, sum, hash } = changed;
+    this.sum = sum;
+    this.publish(rules, hash, capturesChanged);
+    this.releaseSlots();
+
+    if (incremental) {
+      for (const [ifname, targets] of change.targets) if (!opened.has(ifname)) this.patchFilter(ifname, targets, errors);
+    } else {
+      for (const spec of plan.captures.values()) if (!opened.has(spec.ifname)) this.updateFilter(spec, errors);
+    }
+    const staleCaptures = [...this.captures.keys()].filter((ifname) => !plan.captures.has(ifname));
+    const staleEgress = incremental
+      ? [...change.egressGone].filter((key) => this.egress.has(key) && !plan.egress.has(key))
+      : [...this.egress.keys()].filter((key) => !plan.egress.has(key));
+    for (const ifname of staleCaptures) await this.removeCapture(ifname);
+    // The snapshot names inputs, not outputs: only a capture gone makes a new one.
+    if (staleCaptures.length > 0) this.publish(rules, hash, true);
+    this.removeEgress(staleEgress);
+    return errors;
+  }
+
+  /**
+   * Works out the worker's rules from `plan` (with `change`, only the rules it names) and sends what
+   * differs from what it has installed; resolves once the worker took it. Nothing of the books changes
+   * but the counter slots' assignment, so that a refused change can be worked out again.
+   */
+  private async changeRules(plan: WorkerPlan, change: WorkerDelta | undefined, force: boolean, errors: SyncErrors): Promise<ChangedRules> {
+    const previous = this.installed;
     let rules: PersistentMap<string, InstalledRule>;
     let sum: bigint;
     const upserts: DesiredRule[] = [];
     const removes: string[] = [];
-    if (incremental) {
+    if (change) {
       // The published snapshot stays as it was: the new one shares what did not change.
       const changed = new Map<string, InstalledRule | undefined>();
       sum = this.sum;
@@ -316,35 +380,10 @@ export class WorkerSync {
     }
     const hash = hashFromSum(sum);
     if (upserts.length > 0 || removes.length > 0 || force || hash !== previous.hash) {
-      let retired: number;
-      try {
-        retired = await this.sendChange(upserts, removes, hash, force);
-      } catch (err) {
-        this.forceRules = true; // what the worker has is not known now: the next pass resends it all
-        throw err;
-      }
+      const retired = await this.sendChange(upserts, removes, hash, force);
       if (this.limbo.length > 0) this.releases.push({ epoch: retired, slots: this.limbo.splice(0) });
     }
-    this.sum = sum;
-    this.publish(rules, hash, capturesChanged);
-    this.releaseSlots();
-
-    if (incremental) {
-      for (const [ifname, targets] of change.targets) if (!opened.has(ifname)) this.patchFilter(ifname, targets, errors);
-    } else {
-      for (const spec of plan.captures.values()) if (!opened.has(spec.ifname)) this.updateFilter(spec, errors);
-    }
-    const staleCaptures = [...this.captures.keys()].filter((ifname) => !plan.captures.has(ifname));
-    const staleEgress = incremental
-      ? [...change.egressGone].filter((key) => this.egress.has(key) && !plan.egress.has(key))
-      : [...this.egress.keys()].filter((key) => !plan.egress.has(key));
-    if (staleCaptures.length > 0 || staleEgress.length > 0) {
-      for (const ifname of staleCaptures) await this.removeCapture(ifname);
-      await this.removeEgress(staleEgress);
-      // The snapshot names inputs, not outputs: only a capture gone makes a new one.
-      if (staleCaptures.length > 0) this.publish(rules, hash, true);
-    }
-    return errors;
+    return { rules, sum, hash };
   }
 
   /** The egress sockets the rules `ids` of `plan` use (those in it). */
@@ -565,38 +604,62 @@ export class WorkerSync {
    * Installs the outputs of `specs` (none installed yet): first the senders they need that the worker
    * lacks (see ensureSenders), then the outputs whose sender it has, OUTPUTS_PER_MESSAGE per message,
    * EGRESS_WINDOW messages pipelined. Installs nothing per output but a handle: no syscall, no fd.
+   * Resolves once every window of outputs but the last was answered; the last is in the books at once
+   * and its answers come with the rule change that follows it (docs/decisions/0047).
    */
-  private async ensureEgress(specs: EgressSpec[], errors: SyncErrors): Promise<void> {
-    if (specs.length === 0) return;
+  private async ensureEgress(specs: EgressSpec[], errors: SyncErrors): Promise<OutputsSent> {
+    if (specs.length === 0) return { refused: Promise.resolve(false) };
     const opened = await this.ensureSenders(specs, errors);
-    const ready: Array<{ spec: EgressSpec; sender: InstalledSender; handle: number }> = [];
-    const grown = new Set<InstalledSender>();
+    const ready: OutputToAdd[] = [];
     for (const spec of specs) {
       const sender = this.senders.get(spec.sender);
       if (sender) ready.push({ spec, sender, handle: this.nextHandle++ });
     }
-    for (const window of pieces(ready, () => 1, EGRESS_WINDOW * OUTPUTS_PER_MESSAGE)) {
-      const batches = pieces(window, () => 1, OUTPUTS_PER_MESSAGE);
-      const results = await Promise.allSettled(
-        batches.map((batch) => {
-          const outputs: OutputDescription[] = batch.map((o) => ({ handle: o.handle, sender: o.sender.handle, address: o.spec.address, port: o.spec.port }));
-          return this.worker.request({ type: 'addOutputs', outputs }, [], CHANGE_TIMEOUT_MS);
-        }),
-      );
-      results.forEach((result, i) => {
-        for (const o of batches[i]) {
-          if (result.status === 'fulfilled') {
-            this.egress.set(o.spec.key, { handle: o.handle, spec: o.spec });
-            o.sender.users++;
-            grown.add(o.sender);
-          } else {
-            errors.set(o.spec.key, `cannot add the output ${o.spec.address}:${o.spec.port} on ${o.spec.ifname} to worker ${this.workerIndex}: ${(result.reason as Error).message}`);
-          }
-        }
-      });
+    const windows = pieces(ready, () => 1, EGRESS_WINDOW * OUTPUTS_PER_MESSAGE);
+    let refused = false;
+    for (const window of windows.slice(0, -1)) refused = (await this.addOutputs(window, errors)) || refused;
+    const last = windows.length > 0 ? this.addOutputs(windows[windows.length - 1], errors) : Promise.resolve(false);
+    return {
+      refused: last.then((lastRefused) => {
+        this.unawaited(this.removeSenders(opened.filter((key) => this.senders.get(key)?.users === 0)), 'remove senders no output uses');
+        return refused || lastRefused;
+      }),
+    };
+  }
+
+  /**
+   * Puts the outputs in the books and sends them, one message per OUTPUTS_PER_MESSAGE; once answered,
+   * those of a message the worker refused leave the books again (errors say why). Resolves to whether
+   * any was refused.
+   */
+  private async addOutputs(window: OutputToAdd[], errors: SyncErrors): Promise<boolean> {
+    for (const o of window) {
+      this.egress.set(o.spec.key, { handle: o.handle, spec: o.spec });
+      o.sender.users++;
     }
+    const batches = pieces(window, () => 1, OUTPUTS_PER_MESSAGE);
+    const results = await Promise.allSettled(
+      batches.map((batch) => {
+        const outputs: OutputDescription[] = batch.map((o) => ({ handle: o.handle, sender: o.sender.handle, address: o.spec.address, port: o.spec.port }));
+        return this.worker.request({ type: 'addOutputs', outputs }, [], CHANGE_TIMEOUT_MS);
+      }),
+    );
+    const grown = new Set<InstalledSender>();
+    let refused = false;
+    results.forEach((result, i) => {
+      for (const o of batches[i]) {
+        if (result.status === 'fulfilled') {
+          grown.add(o.sender);
+          continue;
+        }
+        refused = true;
+        this.egress.delete(o.spec.key);
+        o.sender.users--;
+        errors.set(o.spec.key, `cannot add the output ${o.spec.address}:${o.spec.port} on ${o.spec.ifname} to worker ${this.workerIndex}: ${(result.reason as Error).message}`);
+      }
+    });
     for (const sender of grown) this.fitBuffer(sender);
-    await this.removeSenders(opened.filter((key) => this.senders.get(key)?.users === 0));
+    return refused;
   }
 
   /** Grows the sender's send buffer to senderBuffer for the outputs it now carries. */
@@ -716,8 +779,14 @@ export class WorkerSync {
     }
   }
 
-  /** Removes the outputs, then the senders none of the outputs left uses. */
-  private async removeEgress(keys: string[]): Promise<void> {
+  /**
+   * Removes the outputs no table names any more, then the senders none of the outputs left uses. Its
+   * own books change at once; the worker's removals are sent and not awaited (docs/decisions/0047): the
+   * worker takes its messages in order, so they come before any later change, and nothing anyone waits
+   * for depends on them. A removal the worker refuses leaves a handle it holds and no table names: it
+   * is logged.
+   */
+  private removeEgress(keys: string[]): void {
     const handles: number[] = [];
     const unused: string[] = [];
     for (const key of keys) {
@@ -727,14 +796,23 @@ export class WorkerSync {
       const sender = this.senders.get(egress.spec.sender);
       if (sender && --sender.users === 0) unused.push(egress.spec.sender);
     }
-    if (handles.length > 0) {
-      await Promise.all(pieces(handles, () => 1, REMOVALS_PER_MESSAGE).map((piece) => this.worker.request({ type: 'removeOutputs', handles: piece }, [], CHANGE_TIMEOUT_MS)));
-    }
-    await this.removeSenders(unused);
+    const sent: Array<Promise<unknown>> = pieces(handles, () => 1, REMOVALS_PER_MESSAGE).map((piece) => this.worker.request({ type: 'removeOutputs', handles: piece }, [], CHANGE_TIMEOUT_MS));
+    sent.push(this.removeSenders(unused));
+    this.unawaited(Promise.all(sent), 'remove outputs no rule uses');
   }
 
-  /** Removes the senders of these keys (no installed output uses them). */
-  private async removeSenders(keys: string[]): Promise<void> {
+  /** Logs the failure of a request nothing waits for (but for a worker that has gone: its restart says it). */
+  private unawaited(request: Promise<unknown>, what: string): void {
+    request.catch((err: Error) => {
+      if (this.worker.alive) this.log.warn(`the worker did not ${what}`, { worker: this.workerIndex, error: err.message });
+    });
+  }
+
+  /**
+   * Removes the senders of these keys (no installed output uses them): at once from the books, then in
+   * the worker (a sender lives there as long as an output uses it, so it may go before them).
+   */
+  private removeSenders(keys: string[]): Promise<unknown> {
     const handles: number[] = [];
     for (const key of keys) {
       const sender = this.senders.get(key);
@@ -743,7 +821,7 @@ export class WorkerSync {
       this.senders.delete(key);
       this.addon.closeFd(sender.fd);
     }
-    if (handles.length > 0) await this.worker.request({ type: 'removeSenders', handles }, [], CHANGE_TIMEOUT_MS);
+    return handles.length > 0 ? this.worker.request({ type: 'removeSenders', handles }, [], CHANGE_TIMEOUT_MS) : Promise.resolve();
   }
 }
 

@@ -9,7 +9,7 @@ import fs from 'fs';
 
 import { WorkerState } from '../../gen/mcr/v1/system';
 import { addonFile, Native } from '../../native';
-import type { LogLevel } from '../../workers/protocol';
+import type { LogLevel, TestHooks } from '../../workers/protocol';
 import { logger } from '../log';
 import { assertWorldReadable } from './code-access';
 import { CounterRegion } from './counter-region';
@@ -198,12 +198,12 @@ export class WorkerPool<S extends SlotSync = SlotSync> extends EventEmitter {
     this.emit('started', slot);
   }
 
-  private testHooksFor(index: number): { crashOnStart: boolean } | undefined {
+  private testHooksFor(index: number): TestHooks | undefined {
     const file = this.options.testHooksFile;
     if (!file) return undefined;
     try {
-      const hooks = JSON.parse(fs.readFileSync(file, 'utf8')) as { crashOnStart?: number[] };
-      return { crashOnStart: (hooks.crashOnStart ?? []).includes(index) };
+      const hooks = JSON.parse(fs.readFileSync(file, 'utf8')) as { crashOnStart?: number[]; refuseOutputsTo?: string[] };
+      return { crashOnStart: (hooks.crashOnStart ?? []).includes(index), refuseOutputsTo: hooks.refuseOutputsTo };
     } catch {
       return { crashOnStart: false };
     }

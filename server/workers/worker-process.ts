@@ -14,6 +14,7 @@ import {
   LogLevel,
   PROTOCOL_VERSION,
   RequestBody,
+  TestHooks,
   WorkerMessage,
   WorkerReply,
   WorkerRequest,
@@ -37,7 +38,7 @@ export interface WorkerLaunch {
   /** How long the worker may take to report ready. */
   startTimeoutMs: number;
   /** Only with mcrd --test-hooks. */
-  testHooks?: { crashOnStart: boolean };
+  testHooks?: TestHooks;
   /** The counter region's memfd, handed over with the hello (the caller keeps its own). */
   countersFd?: number;
 }

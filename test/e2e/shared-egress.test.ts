@@ -19,6 +19,7 @@ import { useRelay } from '../support/fixture';
 import type { McrClient } from '../support/grpc';
 import { NET, runIn, spawnIn } from '../support/netns';
 import { waitFor } from '../support/poll';
+import { runsAgainInSync, sampleWorker } from '../support/faults';
 import { waitForRulePackets, waitForRuleState, waitForWorkersInSync } from '../support/rules';
 import { sendTraffic } from '../support/traffic';
 
@@ -161,6 +162,77 @@ describe('e2e: egress sockets shared per interface, TTL and TOS', function () {
     await waitForWorkersInSync(client, 1);
     await waitFor('the TTL 7 socket to be closed', async () => udpSocketsOf(pid), (n) => n === 2, 10_000);
     expect(await workerPid(client), 'the same worker').to.equal(pid);
+  });
+});
+
+/** The address the worker refuses outputs to in the next test (mcrd --test-hooks). */
+const REFUSED = '239.9.9.66';
+
+describe('e2e: an output the worker refuses, added with the rule change that needs it', function () {
+  this.timeout(120_000);
+  const relay = useRelay({ workers: 1, extraArgs: ['--test-hooks'] });
+
+  before(async () => {
+    // The hook is read at the worker's hello: the worker is made to start again with it.
+    fs.writeFileSync(path.join(relay.mcrd.stateDir, 'test-hooks.json'), JSON.stringify({ refuseOutputsTo: [REFUSED] }));
+    const pid = await workerPid(relay.client);
+    process.kill(pid, 'SIGKILL');
+    await sampleWorker(relay.client, 0, runsAgainInSync(pid), { intervalMs: 50, timeoutMs: 10_000 });
+  });
+
+  it('takes the rest of the change without the refused outputs, says why, and forwards the rest', async () => {
+    const { client, topology } = relay;
+    const pid = await workerPid(client);
+    const input = (port: number) => ({ ...INPUT, port });
+    const shared = { interface: NET.relayOut2.ifname, address: '239.9.9.67', port: 6002 };
+    const plain = await client.createRule({ name: 'plain', input: input(5002), outputs: [shared] });
+    expect((await waitForRuleState(client, plain.id)).status!.reason).to.equal('');
+
+    // One change (one ApplyRules): "mixed" needs two new outputs, which go to the worker in one message
+    // that the hook makes it refuse whole; "sharing" needs only plain's output, which the worker has.
+    // The rule change sent right behind the outputs names them and is refused too; it is worked out
+    // again without them, and "sharing" is installed by it.
+    const mcr = connect({ socket: relay.mcrd.socketPath, timeoutMs: 10_000 });
+    try {
+      await mcr.applyRules({
+        rules: [
+          {
+            name: 'mixed',
+            input: input(5000),
+            outputs: [
+              { interface: NET.relayOut1.ifname, address: '239.9.9.65', port: 6000 },
+              { interface: NET.relayOut1.ifname, address: REFUSED, port: 6000 },
+            ],
+          },
+          { name: 'sharing', input: input(5001), outputs: [shared] },
+        ],
+      });
+    } finally {
+      mcr.close();
+    }
+    const mixed = await waitForRuleState(client, 'mixed', RuleState.RULE_STATE_ERROR);
+    expect(mixed.status!.reason).to.include(`cannot add the output ${REFUSED}:6000`).and.include(`test hook: outputs to ${REFUSED} are refused`);
+    const sharing = await waitForRuleState(client, 'sharing');
+    expect(sharing.status!.reason).to.equal('');
+    await waitForWorkersInSync(client, 1);
+
+    const sink2 = await startReceiver(topology.ns.sink2, [{ address: shared.address, port: shared.port, interfaceAddress: NET.sink2.address }], 2 * PACKETS);
+    const sent = await sendTraffic(topology.ns.src, {
+      flows: [5000, 5001, 5002].map((port, i) => ({ address: INPUT.group, port, count: PACKETS, size: 200, seed: 70 + i })),
+      interfaceAddress: NET.src.address,
+      rate: 1500,
+      maxSeconds: 15,
+    });
+    for (const flow of sent.flows) expect(flow.sent, `${flow.address}:${flow.port} sent`).to.equal(PACKETS);
+    expect((await sink2.done).map((m) => m.payloads), 'plain and sharing, to the same destination').to.deep.equal([2 * PACKETS]);
+    for (const rule of [plain, sharing]) {
+      expect((await waitForRulePackets(client, rule.id, PACKETS)).outputs.map((o) => o.packets), `${rule.name}: packets`).to.deep.equal([BigInt(PACKETS)]);
+    }
+    expect((await client.getStats(mixed.id)).map((r) => r.packetsForwarded), 'mixed: not installed').to.deep.equal([0n]);
+
+    await client.deleteRule(mixed.id);
+    await waitForWorkersInSync(client, 1);
+    expect(await workerPid(client), 'the same worker: a refused output is no reason to restart it').to.equal(pid);
   });
 });
 
