@@ -168,9 +168,12 @@ async function main(): Promise<void> {
       console.log(`  the same, the answer not decoded: ${summary(rawDiffs)}; decoding its ${(answerBytes / 1e6).toFixed(2)} MB: ${summary(decodes)}`);
     }
     for (const [label, clients, pairs] of [['one client', 1, PAIRS], [`${CLIENTS} clients`, CLIENTS, CLIENT_PAIRS]] as const) {
+      const ownBefore = process.cpuUsage();
       const { cpu, value } = await cpuDuring(ns.mcrd, mcrd.pid!, () => writes(mcrd.socketPath, clients, pairs));
+      const own = process.cpuUsage(ownBefore);
       const perWrite = (percent: number) => `${((percent / 100) * cpu.seconds * 1000 / (2 * pairs)).toFixed(2)} ms`;
-      console.log(`${describe(`CreateRule/DeleteRule, ${label}`, value)}; CPU per write: mcrd ${perWrite(cpu.mcrd)}, workers ${perWrite(cpu.workers)}`);
+      const clientPerWrite = `${((own.user + own.system) / 1000 / (2 * pairs)).toFixed(2)} ms`;
+      console.log(`${describe(`CreateRule/DeleteRule, ${label}`, value)}; CPU per write: mcrd ${perWrite(cpu.mcrd)}, workers ${perWrite(cpu.workers)}, the clients (this process) ${clientPerWrite}`);
     }
     await waitInstalled(client, RULES, 60_000);
     if (RSS_AFTER !== undefined) {

@@ -10,15 +10,29 @@
  * last frame can be torn by a crash: on open a bad last frame is cut off, a bad frame with good data
  * after it is corruption.
  *
- * A compaction task (writing a snapshot of what the records built) runs between two frames, with no
- * frame in flight; once it succeeds the journal is emptied.
+ * Compaction runs beside the frames, not instead of them (docs/decisions/0048). Its task (writing a
+ * snapshot of what the records built) is started between two frames, once every record of the
+ * frames before has been acknowledged and before any later one is written: the journal's size then
+ * is the cut, and what the task reads before its first await is what the records before the cut
+ * built. Frames go on being written and acknowledged while the task runs. Once it succeeds, between
+ * two frames, the journal is replaced by its tail, the frames after the cut: read back from the file,
+ * written to a temporary file beside it (<journal>.tmp, which RuleStore.open removes when a crash
+ * left one), synced, renamed over it, and the directory synced before the next frame, which goes to
+ * the new file. A crash at any moment leaves the old snapshot and the whole journal, the new snapshot
+ * and the whole journal (whose records up to the cut the reader skips as the snapshot's), or the new
+ * snapshot and the tail. A task that fails changes nothing; a tail that cannot be written leaves the
+ * whole journal, which goes on (with a warning); a directory that cannot be synced after the rename
+ * makes every append fail until a restart, as a failed write that cannot be put back does.
+ * One compaction at a time.
  */
 import { promises as fs } from 'fs';
 import type { FileHandle } from 'fs/promises';
 import path from 'path';
 import { crc32 } from 'zlib';
 
+import { temporaryFileFor } from '../files/atomic-file';
 import { gather } from '../gather';
+import { logger } from '../log';
 
 /** What the journal does once a record is on disk, or could not be written. */
 export interface AppendCallbacks {
@@ -96,10 +110,14 @@ interface Pending extends AppendCallbacks {
 }
 
 export class Journal {
+  private readonly log = logger('store');
   private handle: FileHandle | undefined;
   private queue: Pending[] = [];
   private writing: Promise<void> | undefined;
-  private compaction: (() => Promise<void>) | undefined;
+  /** Work to run between two frames, before the next one (compaction's start and end). */
+  private gaps: Array<() => Promise<void>> = [];
+  /** The compaction under way, if any (one at a time). */
+  private compaction: Promise<boolean> | undefined;
   /** Records in the last frame: how long the next one gathers (server/gather.ts). */
   private lastFrame = 0;
   /** Set once the journal could not be put back after a failed write: every append fails with it. */
@@ -138,26 +156,54 @@ export class Journal {
     this.writing ??= this.writeAll();
   }
 
-  /** Runs `task` between two frames (once); the journal is emptied when it succeeds. */
-  compact(task: () => Promise<void>): void {
-    this.compaction = task;
-    this.writing ??= this.writeAll();
+  /**
+   * Compacts beside the frames (see the file comment): calls `task` at the cut (between two frames,
+   * after the `durable` callbacks of the last one; at once when no frame is being written), so what
+   * it reads before its first await is the state of the records before the cut; then, once its
+   * promise resolves, replaces the journal by the frames after the cut. Resolves to whether the
+   * journal was replaced (false: the task failed, or the tail could not be written and the whole
+   * journal goes on). Only one compaction at a time: while one is under way, resolves to false at once.
+   */
+  compact(task: () => Promise<void>): Promise<boolean> {
+    if (this.compaction) return Promise.resolve(false);
+    const compaction = this.runCompaction(task).finally(() => (this.compaction = undefined));
+    this.compaction = compaction;
+    return compaction;
   }
 
-  /** Resolves once everything queued is written (or failed) and the file is closed. */
+  /** Resolves once everything queued is written (or failed), a compaction under way has ended, and the file is closed. */
   async close(): Promise<void> {
-    while (this.writing) await this.writing;
+    while (this.writing || this.compaction) {
+      await this.compaction;
+      await this.writing;
+    }
     const handle = this.handle;
     this.handle = undefined;
     await handle?.close();
   }
 
+  private async runCompaction(task: () => Promise<void>): Promise<boolean> {
+    const { cut, written } = await this.betweenFrames(async () => ({ cut: this.bytes, written: succeeds(task) }));
+    // A task that fails has said why; the journal goes on as it is.
+    if (!(await written)) return false;
+    return this.betweenFrames(() => this.replaceWithTail(cut));
+  }
+
+  /** Runs `work` between two frames (before any frame still queued), kept from the frames until it settles. */
+  private betweenFrames<T>(work: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.gaps.push(() => work().then(resolve, reject));
+      this.writing ??= this.writeAll();
+    });
+  }
+
   private async writeAll(): Promise<void> {
     try {
-      while (this.queue.length > 0 || this.compaction) {
-        // A compaction first: under a steady stream of appends it would never come otherwise.
-        if (this.compaction) {
-          await this.runCompaction();
+      while (this.queue.length > 0 || this.gaps.length > 0) {
+        // Gaps first: under a steady stream of appends they would never come otherwise.
+        const gap = this.gaps.shift();
+        if (gap) {
+          await gap();
           continue;
         }
         await gather(this.lastFrame);
@@ -196,20 +242,39 @@ export class Journal {
     }
   }
 
-  private async runCompaction(): Promise<void> {
-    const task = this.compaction!;
-    this.compaction = undefined;
-    // A task that fails has said why; the journal goes on as it is. A journal not emptied after its
-    // snapshot is written holds only records the snapshot has: they are skipped when read.
-    if (!(await task().then(() => true, () => false))) return;
+  /**
+   * Between two frames, once the snapshot of the records before `cut` is durable: the journal becomes
+   * its frames after `cut`. Until the rename nothing is lost by a failure: the whole journal goes on
+   * (its records up to the cut are skipped when read, the snapshot has them).
+   */
+  private async replaceWithTail(cut: number): Promise<boolean> {
+    const temporary = temporaryFileFor(this.file);
+    let tail: Buffer;
     try {
-      const handle = await this.open();
-      await handle.truncate(0);
-      await handle.sync();
-      this.bytes = 0;
-    } catch {
-      // Appends go on after the records the snapshot has.
+      tail = await readBytes(this.file, cut, this.bytes - cut);
+      await writeSynced(temporary, tail, this.mode);
+      await fs.rename(temporary, this.file);
+    } catch (err) {
+      await fs.rm(temporary, { force: true }).catch(() => undefined);
+      this.log.warn(`rule store journal ${this.file}: could not be replaced by its records after the snapshot, it goes on whole (${(err as Error).message})`, {
+        journalBytes: this.bytes,
+        tailBytes: this.bytes - cut,
+      });
+      return false;
     }
+    // The old file is gone from its name: appends go to the new one, opened again on the next frame.
+    const old = this.handle;
+    this.handle = undefined;
+    this.bytes = tail.length;
+    await old?.close().catch(() => undefined);
+    try {
+      await syncDirectory(path.dirname(this.file));
+    } catch (err) {
+      // A crash could bring back the old name, without what would be appended to the new file.
+      this.broken = new Error(`rule store journal ${this.file} was replaced but its directory could not be synced (${(err as Error).message}): restart mcrd`);
+      this.log.error(this.broken.message);
+    }
+    return true;
   }
 
   /** The file, opened for appending on first use (created 0600 with its directory entry synced). */
@@ -226,6 +291,48 @@ export class Journal {
     }
     this.handle = handle;
     return handle;
+  }
+}
+
+/** Starts `task` now (what it does before its first await is done when this returns); resolves to whether it succeeded. */
+function succeeds(task: () => Promise<void>): Promise<boolean> {
+  try {
+    return task().then(
+      () => true,
+      () => false,
+    );
+  } catch {
+    return Promise.resolve(false);
+  }
+}
+
+/** `length` bytes of `file` from `position`. */
+async function readBytes(file: string, position: number, length: number): Promise<Buffer> {
+  const data = Buffer.alloc(length);
+  if (length === 0) return data;
+  const handle = await fs.open(file, 'r');
+  try {
+    let read = 0;
+    while (read < length) {
+      const { bytesRead } = await handle.read(data, read, length - read, position + read);
+      if (bytesRead === 0) throw new Error(`${file} ends before byte ${position + length}`);
+      read += bytesRead;
+    }
+  } finally {
+    await handle.close();
+  }
+  return data;
+}
+
+/** `file` holding `data` (replaced if it exists), with mode `mode`, synced. */
+async function writeSynced(file: string, data: Buffer, mode: number): Promise<void> {
+  const handle = await fs.open(file, 'w', mode);
+  try {
+    await handle.chmod(mode); // an existing file keeps its old mode through open()
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
 

@@ -6,8 +6,15 @@
  * only once fdatasync'd, and only then do reads see it, so memory never holds a change the disk does
  * not, and a failed write changes nothing. Mutations are planned one after the other, each on top of
  * the ones before it (also those still being written); those that arrive while the journal syncs go
- * to disk together in the next frame (group commit), in order. When the journal outgrows the
- * snapshot, a new snapshot is written (atomically) and the journal emptied.
+ * to disk together in the next frame (group commit), in order.
+ *
+ * When the journal outgrows the snapshot it is compacted beside the writes (journal.ts,
+ * docs/decisions/0048): between two frames the journal marks a cut and the store reads the durable
+ * generation and rules there (the rules are never changed in place, only replaced, so the sorted
+ * list of them is the state at the cut); the snapshot of them is encoded a slice at a time and
+ * written atomically while changes go on being journaled and acknowledged; then the journal is
+ * replaced by its records after the cut. Opening skips journal records the snapshot has, so a crash
+ * between the two renames loses nothing. One compaction at a time.
  *
  * Reads are synchronous and see durable state only.
  */
@@ -55,6 +62,8 @@ const STATE_DIR_MODE = 0o700;
 export interface StoreTuning {
   /** The least journal size that is compacted (COMPACT_MIN_BYTES). */
   compactMinBytes?: number;
+  /** Awaited by a compaction once it has read the state to snapshot, before it writes it: tests hold a compaction there. */
+  beforeSnapshot?: () => Promise<void>;
 }
 
 export interface MutationOptions {
@@ -102,6 +111,8 @@ export class RuleStore {
   private settled: Promise<void> = Promise.resolve();
   /** Journal size at which to compact next. */
   private compactAt: number;
+  /** The compaction under way (one at a time): close() waits for it. */
+  private compaction: Promise<void> | undefined;
   /**
    * The last apply's plan, while the planning view is the set it left (no other change planned since,
    * none dropped): the next apply plans only what differs from it (apply-plan.ts planFromLast).
@@ -119,7 +130,7 @@ export class RuleStore {
     private generationOnDisk: bigint,
     private readonly journal: Journal,
     private snapshotBytes: number,
-    private readonly compactMinBytes: number,
+    private readonly tuning: StoreTuning,
   ) {
     this.compactAt = this.compactionThreshold();
   }
@@ -136,6 +147,7 @@ export class RuleStore {
     const file = path.join(stateDir, STORE_FILE_NAME);
     const journalFile = path.join(stateDir, JOURNAL_FILE_NAME);
     await removeStaleTemporary(file);
+    await removeStaleTemporary(journalFile); // a journal's tail a crash left before its rename
     const snapshot = await readStore(file, limits);
     let journal;
     try {
@@ -175,13 +187,13 @@ export class RuleStore {
       snapshotBytes = await writeStore(file, { generation: snapshot.generation, rules: snapshot.rules.sorted() });
       log.info(`rule store ${file} migrated from version ${snapshot.version} to ${STORE_VERSION}`, { rules: snapshot.rules.size });
     }
-    const compactMinBytes = tuning.compactMinBytes ?? COMPACT_MIN_BYTES;
-    return new RuleStore(file, limits, rules, generation, new Journal(journalFile, journal.goodBytes, STORE_FILE_MODE), snapshotBytes, compactMinBytes);
+    return new RuleStore(file, limits, rules, generation, new Journal(journalFile, journal.goodBytes, STORE_FILE_MODE), snapshotBytes, tuning);
   }
 
-  /** Waits for the changes being written, then closes the journal. */
+  /** Waits for the changes being written and a compaction under way, then closes the journal. */
   async close(): Promise<void> {
     await this.settled;
+    await this.compaction;
     await this.journal.close();
   }
 
@@ -419,7 +431,7 @@ export class RuleStore {
     }
     // The layer counted the change against the rules below it, which now have it: build it again.
     this.planning = undefined;
-    if (this.journal.size >= this.compactAt) this.compact();
+    if (this.journal.size >= this.compactAt && !this.compaction) this.compact();
   }
 
   /** `change` could not be written: neither could any after it (the journal fails those too). */
@@ -430,27 +442,46 @@ export class RuleStore {
     this.lastApply = undefined;
   }
 
-  /** Writes a snapshot of the durable rules (between two journal frames), then the journal is emptied. */
+  /**
+   * Writes a snapshot of the durable rules at a cut of the journal, beside the changes still being
+   * journaled, then has the journal replaced by its records after the cut (see the file comment).
+   */
   private compact(): void {
     const journalBytes = this.journal.size;
-    // Not again before the journal has grown as much again, whether this one succeeds or not.
+    // Not again before the journal has grown as much again, unless it is replaced by its tail.
     this.compactAt = journalBytes + this.compactionThreshold();
-    this.journal.compact(async () => {
-      const started = Date.now();
-      const generation = this.generationOnDisk;
-      try {
-        this.snapshotBytes = await writeStore(this.path, { generation, rules: this.rules.sorted() });
-      } catch (err) {
-        this.log.warn(`rule store ${this.path}: could not write a snapshot, the journal goes on (${(err as Error).message})`, { journalBytes });
-        throw err;
-      }
+    const started = Date.now();
+    let generation = 0n;
+    let rules = 0;
+    const replaced = this.journal.compact(async () => {
+      // The journal calls this at the cut: what is durable now is what the records before it built.
+      generation = this.generationOnDisk;
+      const snapshot = this.rules.sorted();
+      rules = snapshot.length;
+      await this.writeSnapshot(generation, snapshot, journalBytes);
+    });
+    this.compaction = replaced.then((done) => {
+      this.compaction = undefined;
+      if (!done) return;
       this.compactAt = this.compactionThreshold();
-      this.log.debug('rule store compacted', { generation: String(generation), rules: this.rules.size, snapshotBytes: this.snapshotBytes, journalBytes, ms: Date.now() - started });
+      const fields = { generation: String(generation), rules, snapshotBytes: this.snapshotBytes, journalBytes, tailBytes: this.journal.size, ms: Date.now() - started };
+      this.log.debug('rule store compacted', fields);
     });
   }
 
+  /** The snapshot of `rules` at `generation`, durable once this resolves (`rules` never change: see compact). */
+  private async writeSnapshot(generation: bigint, rules: readonly Rule[], journalBytes: number): Promise<void> {
+    try {
+      await this.tuning.beforeSnapshot?.();
+      this.snapshotBytes = await writeStore(this.path, { generation, rules });
+    } catch (err) {
+      this.log.warn(`rule store ${this.path}: could not write a snapshot, the journal goes on (${(err as Error).message})`, { journalBytes });
+      throw err;
+    }
+  }
+
   private compactionThreshold(): number {
-    return Math.max(this.compactMinBytes, this.snapshotBytes * COMPACT_FACTOR);
+    return Math.max(this.tuning.compactMinBytes ?? COMPACT_MIN_BYTES, this.snapshotBytes * COMPACT_FACTOR);
   }
 }
 

@@ -10,6 +10,7 @@ import { RuleError } from '../../server/rules/errors';
 import { deriveRuleId } from '../../server/rules/id';
 import { decodeJournal, encodeFrame } from '../../server/rules/journal';
 import { JOURNAL_FILE_NAME, RuleStore, StoreCorruptError, StoreTuning } from '../../server/rules/store';
+import { encodeStore, encodeStoreInSlices } from '../../server/rules/store-file';
 import { RuleLimits } from '../../server/rules/validate';
 
 const LIMITS: RuleLimits = { maxRules: 5, maxOutputsPerRule: 4 };
@@ -25,6 +26,25 @@ function definition(n: number, spec: Spec = {}): Rule {
     outputs: [{ interface: 'eth1', address: `239.9.9.${n}`, port: 6000 }],
     ...spec,
   });
+}
+
+/** A compaction held before it writes its snapshot (StoreTuning.beforeSnapshot) until released. */
+function heldCompaction(): { tuning: StoreTuning; started: Promise<void>; release: () => void; fail: (err: Error) => void; count: () => number } {
+  let release!: () => void;
+  let fail!: (err: Error) => void;
+  let start!: () => void;
+  const held = new Promise<void>((resolve, reject) => {
+    release = resolve;
+    fail = reject;
+  });
+  const started = new Promise<void>((resolve) => (start = resolve));
+  let count = 0;
+  const beforeSnapshot = () => {
+    count++;
+    start();
+    return held;
+  };
+  return { tuning: { compactMinBytes: 1, beforeSnapshot }, started, release, fail, count: () => count };
 }
 
 async function rejection(promise: Promise<unknown>): Promise<Error> {
@@ -360,6 +380,179 @@ describe('rule store', () => {
       await store.create(definition(4), T1);
       await store.close();
       expect((await open()).list()).to.have.length(4);
+    });
+  });
+
+  describe('compaction beside the journal', () => {
+    it('acknowledges changes while the snapshot is written, then keeps only the records after its generation', async () => {
+      const compaction = heldCompaction();
+      const store = await open(compaction.tuning);
+      const first = await store.create(definition(1, { name: 'cam1' }), T0); // outgrows the empty snapshot
+      await compaction.started;
+      // The snapshot (of generation 1) is not written yet, and changes are made and acknowledged.
+      await store.create(definition(2), T0);
+      await Promise.all([store.create(definition(3), T0), store.delete('cam1', 1n)]);
+      expect(fs.existsSync(file)).to.equal(false);
+      expect(store.generation).to.equal(4n);
+      expect(records().map((r) => r.generation)).to.deep.equal(['1', '2', '3', '4']);
+      compaction.release();
+      await store.close();
+      expect(compaction.count(), 'compactions (one at a time)').to.equal(1);
+      // The snapshot holds generation 1, byte for byte what encodeStore makes; the journal the rest.
+      expect(fs.readFileSync(file, 'utf8')).to.equal(encodeStore({ generation: 1n, rules: [first] }));
+      expect(records().map((r) => r.generation)).to.deep.equal(['2', '3', '4']);
+      expect(fs.existsSync(`${journal}.tmp`)).to.equal(false);
+      const reopened = await open();
+      expect(reopened.list()).to.deep.equal(store.list());
+      expect(reopened.generation).to.equal(4n);
+    });
+
+    it('snapshots every change of the frame it was asked in, and none after', async () => {
+      const store = await open({ compactMinBytes: 1 });
+      // One frame of four: the first record's commit asks for the compaction, the others are on disk already.
+      await Promise.all([1, 2, 3, 4].map((n) => store.create(definition(n), T0)));
+      await store.create(definition(5), T1); // then one more
+      await store.close();
+      const generation = BigInt(onDisk().generation as string);
+      expect(Number(generation), 'the snapshot of the first frame').to.be.at.least(4);
+      expect(onDisk().rules).to.have.length(Number(generation));
+      expect(records().map((r) => BigInt(r.generation))).to.deep.equal(generation === 4n ? [5n] : []);
+      const reopened = await open();
+      expect(reopened.list()).to.deep.equal(store.list());
+      expect(reopened.generation).to.equal(5n);
+    });
+
+    it('close() waits for a compaction under way', async () => {
+      const compaction = heldCompaction();
+      const store = await open(compaction.tuning);
+      await store.create(definition(1), T0);
+      await compaction.started;
+      let closed = false;
+      const closing = store.close().then(() => (closed = true));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(closed).to.equal(false);
+      compaction.release();
+      await closing;
+      expect(onDisk().generation).to.equal('1');
+      expect(fs.statSync(journal).size).to.equal(0);
+    });
+
+    it('a snapshot that cannot be written changes nothing; the journal goes on', async () => {
+      const compaction = heldCompaction();
+      const store = await open(compaction.tuning);
+      await store.create(definition(1), T0);
+      await compaction.started;
+      await store.create(definition(2), T0);
+      compaction.fail(Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' }));
+      await store.create(definition(3), T0);
+      await store.close();
+      expect(fs.existsSync(file)).to.equal(false);
+      expect(records().map((r) => r.generation)).to.deep.equal(['1', '2', '3']);
+      expect((await open()).generation).to.equal(3n);
+    });
+
+    it('a journal tail that cannot be written leaves the whole journal, appended to and read correctly', async () => {
+      const original = fs.promises.rename;
+      fs.promises.rename = (from, to) =>
+        String(to) === journal ? Promise.reject(Object.assign(new Error('EIO: i/o error, rename'), { code: 'EIO' })) : original(from, to);
+      let store: RuleStore;
+      try {
+        store = await open({ compactMinBytes: 1 });
+        await store.create(definition(1), T0);
+        await store.create(definition(2), T0);
+        await store.close();
+      } finally {
+        fs.promises.rename = original;
+      }
+      expect(onDisk().generation).to.equal('1');
+      expect(records().map((r) => r.generation)).to.deep.equal(['1', '2']);
+      expect(fs.existsSync(`${journal}.tmp`)).to.equal(false);
+      const reopened = await open();
+      expect(reopened.list()).to.deep.equal(store.list());
+      expect(reopened.generation).to.equal(2n);
+    });
+
+    describe('a crash during a compaction leaves a store that opens as it was', () => {
+      /**
+       * Makes generations 1-3 with a compaction of generation 1 held, and returns the files as a
+       * crash at each moment of it would leave them.
+       */
+      async function compactionStages(): Promise<{ rules: Rule[]; stages: Array<[what: string, snapshot: string | undefined, journal: Buffer, temporary?: Buffer]> }> {
+        const compaction = heldCompaction();
+        const store = await open(compaction.tuning);
+        await store.create(definition(1, { name: 'cam1' }), T0);
+        await compaction.started;
+        await store.create(definition(2), T0);
+        await store.update('cam1', definition(1, { name: 'cam1', outputs: [{ interface: 'eth2', address: '239.9.9.1', port: 6001 }] }), 1n, T1);
+        const whole = fs.readFileSync(journal);
+        compaction.release();
+        await store.close();
+        const snapshot = fs.readFileSync(file, 'utf8');
+        const tail = fs.readFileSync(journal);
+        expect(tail.length).to.be.above(0).and.below(whole.length);
+        return {
+          rules: store.list(),
+          stages: [
+            ['before the snapshot: the old snapshot (none) and the whole journal', undefined, whole],
+            ['after the snapshot, before the journal was replaced', snapshot, whole],
+            ['after the snapshot, with the tail half written to its temporary file', snapshot, whole, tail.subarray(0, tail.length >> 1)],
+            ['after the snapshot, with the tail written to its temporary file', snapshot, whole, tail],
+            ['after the journal was replaced', snapshot, tail],
+          ],
+        };
+      }
+
+      it('at every stage', async () => {
+        const { rules, stages } = await compactionStages();
+        for (const [what, snapshot, journalBytes, temporary] of stages) {
+          fs.rmSync(file, { force: true });
+          if (snapshot !== undefined) fs.writeFileSync(file, snapshot);
+          fs.writeFileSync(journal, journalBytes);
+          if (temporary) fs.writeFileSync(`${journal}.tmp`, temporary);
+          const store = await open();
+          expect(store.list(), what).to.deep.equal(rules);
+          expect(store.generation, what).to.equal(3n);
+          expect(fs.existsSync(`${journal}.tmp`), `${what}: temporary removed`).to.equal(false);
+          // And it goes on from there.
+          await store.create(definition(4), T1);
+          await store.close();
+          expect((await open()).generation, what).to.equal(4n);
+        }
+      });
+    });
+  });
+
+  describe('snapshot encoding', () => {
+    const rules = Array.from({ length: 40 }, (_, n) => ({
+      ...definition(n, { id: `rule-${String(n).padStart(2, '0')}`, name: n % 3 ? `cam${n}` : '' }),
+      generation: BigInt(n + 1),
+      createdUnixNanos: T0,
+      updatedUnixNanos: T1,
+      status: { state: RuleState.RULE_STATE_ACTIVE, reason: '', worker: 1, lastPacketUnixNanos: 1n },
+    }));
+
+    it('in slices, is byte for byte what encodeStore makes', async () => {
+      for (const sliceChars of [1, 100, 1000, 1 << 20]) {
+        for (const some of [rules, rules.slice(0, 1), []]) {
+          expect(await encodeStoreInSlices({ generation: 7n, rules: some }, sliceChars), `${some.length} rules, slices of ${sliceChars}`).to.equal(
+            encodeStore({ generation: 7n, rules: some }),
+          );
+        }
+      }
+    });
+
+    it('lets the event loop run between slices', async () => {
+      let turns = 0;
+      const count = () => {
+        turns++;
+        if (turns < 1000) setImmediate(count);
+      };
+      setImmediate(count);
+      await encodeStoreInSlices({ generation: 1n, rules }, 1 << 20); // one slice: no turn
+      expect(turns).to.equal(0);
+      await encodeStoreInSlices({ generation: 1n, rules }, 100); // a slice a rule
+      expect(turns).to.be.at.least(rules.length - 1);
+      turns = 1000;
     });
   });
 
