@@ -57,10 +57,11 @@ for (const view of views) if (!(view in VIEWS)) throw new Error(`--views: ${view
 
 /** Rule i: group 239.0.0.0 + 1 + i on in0, sent to the K shared destinations. */
 function ruleAt(i: number, inputPort = PORT): DeepPartial<Rule> {
+  const group = groupOf(i);
   return {
     name: `cp-${i}`,
-    input: { interface: INPUT_IFNAME, group: groupOf(i), port: inputPort },
-    outputs: Array.from({ length: OUTPUTS }, (_, k) => ({ interface: outputIfname(k + 1), address: UNIQUE ? groupOf(i) : `239.255.0.${k + 1}`, port: 6000 })),
+    input: { interface: INPUT_IFNAME, group, port: inputPort },
+    outputs: Array.from({ length: OUTPUTS }, (_, k) => ({ interface: outputIfname(k + 1), address: UNIQUE ? group : `239.255.0.${k + 1}`, port: 6000 })),
   };
 }
 

@@ -10,8 +10,9 @@
  * as it takes (liveness is the heartbeat monitor's business). Egress sockets (senders: one per output
  * interface, TTL and TOS, docs/decisions/0035-shared-egress-sockets.md) travel up to
  * MAX_FDS_PER_MESSAGE per message; outputs (a destination through a sender, no fd) in large batches;
- * both pipelined. After every confirmed change the sync
- * publishes an immutable InstalledSnapshot.
+ * both pipelined. The last outputs of a change go with its rules, awaited together, and the removals
+ * of what no rule uses are not awaited (docs/decisions/0047): a small change costs one round trip.
+ * After every confirmed change the sync publishes an immutable InstalledSnapshot.
  */
 import type { DataplaneRule, Native } from '../../native';
 import { CanonicalRule, EgressDescription, hashFromSum, MAX_FDS_PER_MESSAGE, OutputDescription, ruleDigest, SenderDescription, UpdateRulesReply, UpdateRulesRequest } from '../../workers/protocol';
