@@ -91,6 +91,17 @@ const INPUT = { interface: NET.relayIn.ifname, group: '239.1.1.1' };
 /** DSCP 10 is TOS 40. */
 const SHARED = { ttl: 5, dscp: 10 };
 
+/** PACKETS packets of 200 bytes to INPUT's group on each of `ports`, from `ns` (seeds from `seed` on), every one sent. */
+async function sendFlows(ns: string, ports: number[], seed: number): Promise<void> {
+  const sent = await sendTraffic(ns, {
+    flows: ports.map((port, i) => ({ address: INPUT.group, port, count: PACKETS, size: 200, seed: seed + i })),
+    interfaceAddress: NET.src.address,
+    rate: 1500,
+    maxSeconds: 15,
+  });
+  for (const flow of sent.flows) expect(flow.sent, `${flow.address}:${flow.port} sent`).to.equal(PACKETS);
+}
+
 describe('e2e: egress sockets shared per interface, TTL and TOS', function () {
   this.timeout(120_000);
   const relay = useRelay({ workers: 1 });
@@ -122,13 +133,7 @@ describe('e2e: egress sockets shared per interface, TTL and TOS', function () {
       PACKETS,
     );
     const sink2 = await startReceiver(topology.ns.sink2, [{ address: '239.9.9.10', port: 6001, interfaceAddress: NET.sink2.address }], PACKETS);
-    const sent = await sendTraffic(topology.ns.src, {
-      flows: [5000, 5001, 5002].map((port, i) => ({ address: INPUT.group, port, count: PACKETS, size: 200, seed: 60 + i })),
-      interfaceAddress: NET.src.address,
-      rate: 1500,
-      maxSeconds: 15,
-    });
-    for (const flow of sent.flows) expect(flow.sent, `${flow.address}:${flow.port} sent`).to.equal(PACKETS);
+    await sendFlows(topology.ns.src, [5000, 5001, 5002], 60);
 
     const [got1, got2] = [await sink1.done, await sink2.done];
     const marks = (m: Marks) => ({ port: m.port, payloads: m.payloads, datagrams: m.datagrams, ttls: m.ttls, toses: m.toses });
@@ -217,13 +222,7 @@ describe('e2e: an output the worker refuses, added with the rule change that nee
     await waitForWorkersInSync(client, 1);
 
     const sink2 = await startReceiver(topology.ns.sink2, [{ address: shared.address, port: shared.port, interfaceAddress: NET.sink2.address }], 2 * PACKETS);
-    const sent = await sendTraffic(topology.ns.src, {
-      flows: [5000, 5001, 5002].map((port, i) => ({ address: INPUT.group, port, count: PACKETS, size: 200, seed: 70 + i })),
-      interfaceAddress: NET.src.address,
-      rate: 1500,
-      maxSeconds: 15,
-    });
-    for (const flow of sent.flows) expect(flow.sent, `${flow.address}:${flow.port} sent`).to.equal(PACKETS);
+    await sendFlows(topology.ns.src, [5000, 5001, 5002], 70);
     expect((await sink2.done).map((m) => m.payloads), 'plain and sharing, to the same destination').to.deep.equal([2 * PACKETS]);
     for (const rule of [plain, sharing]) {
       expect((await waitForRulePackets(client, rule.id, PACKETS)).outputs.map((o) => o.packets), `${rule.name}: packets`).to.deep.equal([BigInt(PACKETS)]);

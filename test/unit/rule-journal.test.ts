@@ -4,27 +4,7 @@ import os from 'os';
 import path from 'path';
 
 import { decodeJournal, Journal } from '../../server/rules/journal';
-
-/** A promise the test settles, and one that resolves when it is first waited for. */
-function gate(): { wait: () => Promise<void>; entered: Promise<void>; open: () => void; fail: (err: Error) => void } {
-  let open!: () => void;
-  let fail!: (err: Error) => void;
-  let enter!: () => void;
-  const opened = new Promise<void>((resolve, reject) => {
-    open = resolve;
-    fail = reject;
-  });
-  const entered = new Promise<void>((resolve) => (enter = resolve));
-  return {
-    wait: () => {
-      enter();
-      return opened;
-    },
-    entered,
-    open,
-    fail,
-  };
-}
+import { gate, stillPending } from '../support/gate';
 
 describe('rule store journal: compaction beside the frames', () => {
   let dir: string;
@@ -145,10 +125,8 @@ describe('rule store journal: compaction beside the frames', () => {
     const first = journal.compact(() => snapshot.wait());
     await snapshot.entered;
     expect(await journal.compact(async () => undefined)).to.equal(false);
-    let closed = false;
-    const closing = journal.close().then(() => (closed = true));
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(closed).to.equal(false);
+    const closing = journal.close();
+    expect(await stillPending(closing), 'close() while the compaction is held').to.equal(true);
     snapshot.open();
     await closing;
     expect(await first).to.equal(true);

@@ -12,6 +12,7 @@ import { decodeJournal, encodeFrame } from '../../server/rules/journal';
 import { JOURNAL_FILE_NAME, RuleStore, StoreCorruptError, StoreTuning } from '../../server/rules/store';
 import { encodeStore, encodeStoreInSlices } from '../../server/rules/store-file';
 import { RuleLimits } from '../../server/rules/validate';
+import { gate, stillPending } from '../support/gate';
 
 const LIMITS: RuleLimits = { maxRules: 5, maxOutputsPerRule: 4 };
 const T0 = 1_700_000_000_000_000_000n;
@@ -30,21 +31,8 @@ function definition(n: number, spec: Spec = {}): Rule {
 
 /** A compaction held before it writes its snapshot (StoreTuning.beforeSnapshot) until released. */
 function heldCompaction(): { tuning: StoreTuning; started: Promise<void>; release: () => void; fail: (err: Error) => void; count: () => number } {
-  let release!: () => void;
-  let fail!: (err: Error) => void;
-  let start!: () => void;
-  const held = new Promise<void>((resolve, reject) => {
-    release = resolve;
-    fail = reject;
-  });
-  const started = new Promise<void>((resolve) => (start = resolve));
-  let count = 0;
-  const beforeSnapshot = () => {
-    count++;
-    start();
-    return held;
-  };
-  return { tuning: { compactMinBytes: 1, beforeSnapshot }, started, release, fail, count: () => count };
+  const held = gate();
+  return { tuning: { compactMinBytes: 1, beforeSnapshot: held.wait }, started: held.entered, release: held.open, fail: held.fail, count: held.entries };
 }
 
 async function rejection(promise: Promise<unknown>): Promise<Error> {
@@ -427,10 +415,8 @@ describe('rule store', () => {
       const store = await open(compaction.tuning);
       await store.create(definition(1), T0);
       await compaction.started;
-      let closed = false;
-      const closing = store.close().then(() => (closed = true));
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      expect(closed).to.equal(false);
+      const closing = store.close();
+      expect(await stillPending(closing), 'close() while the compaction is held').to.equal(true);
       compaction.release();
       await closing;
       expect(onDisk().generation).to.equal('1');
