@@ -15,17 +15,10 @@ export function temporaryFileFor(file: string): string {
  * rejects (with the old content still in place, unless the rename already happened and only the
  * directory fsync failed) otherwise.
  */
-export async function writeFileAtomic(file: string, data: string, mode: number): Promise<void> {
+export async function writeFileAtomic(file: string, data: string | Buffer, mode: number): Promise<void> {
   const temporary = temporaryFileFor(file);
-  const handle = await fs.open(temporary, 'w', mode);
   try {
-    try {
-      await handle.chmod(mode); // an existing temporary file keeps its old mode through open()
-      await handle.writeFile(data, 'utf8');
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    await writeSynced(temporary, data, mode);
     await fs.rename(temporary, file);
   } catch (err) {
     await fs.rm(temporary, { force: true }).catch(() => undefined);
@@ -34,8 +27,20 @@ export async function writeFileAtomic(file: string, data: string, mode: number):
   await syncDirectory(path.dirname(file));
 }
 
-/** fsync of a directory, so a rename in it survives a crash. */
-async function syncDirectory(directory: string): Promise<void> {
+/** `file` holding `data` (replaced if it exists), with mode `mode`, synced. */
+export async function writeSynced(file: string, data: string | Buffer, mode: number): Promise<void> {
+  const handle = await fs.open(file, 'w', mode);
+  try {
+    await handle.chmod(mode); // an existing file keeps its old mode through open()
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** fsync of a directory, so an entry made (or renamed) in it survives a crash. */
+export async function syncDirectory(directory: string): Promise<void> {
   const handle = await fs.open(directory, 'r');
   try {
     await handle.sync();

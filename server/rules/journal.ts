@@ -30,7 +30,7 @@ import type { FileHandle } from 'fs/promises';
 import path from 'path';
 import { crc32 } from 'zlib';
 
-import { temporaryFileFor } from '../files/atomic-file';
+import { syncDirectory, temporaryFileFor, writeSynced } from '../files/atomic-file';
 import { gather } from '../gather';
 import { logger } from '../log';
 
@@ -169,6 +169,11 @@ export class Journal {
     const compaction = this.runCompaction(task).finally(() => (this.compaction = undefined));
     this.compaction = compaction;
     return compaction;
+  }
+
+  /** Whether a compaction is under way. */
+  get compacting(): boolean {
+    return this.compaction !== undefined;
   }
 
   /** Resolves once everything queued is written (or failed), a compaction under way has ended, and the file is closed. */
@@ -322,26 +327,4 @@ async function readBytes(file: string, position: number, length: number): Promis
     await handle.close();
   }
   return data;
-}
-
-/** `file` holding `data` (replaced if it exists), with mode `mode`, synced. */
-async function writeSynced(file: string, data: Buffer, mode: number): Promise<void> {
-  const handle = await fs.open(file, 'w', mode);
-  try {
-    await handle.chmod(mode); // an existing file keeps its old mode through open()
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-/** fsync of a directory, so an entry made in it survives a crash. */
-export async function syncDirectory(directory: string): Promise<void> {
-  const handle = await fs.open(directory, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }

@@ -111,8 +111,6 @@ export class RuleStore {
   private settled: Promise<void> = Promise.resolve();
   /** Journal size at which to compact next. */
   private compactAt: number;
-  /** The compaction under way (one at a time): close() waits for it. */
-  private compaction: Promise<void> | undefined;
   /**
    * The last apply's plan, while the planning view is the set it left (no other change planned since,
    * none dropped): the next apply plans only what differs from it (apply-plan.ts planFromLast).
@@ -193,8 +191,7 @@ export class RuleStore {
   /** Waits for the changes being written and a compaction under way, then closes the journal. */
   async close(): Promise<void> {
     await this.settled;
-    await this.compaction;
-    await this.journal.close();
+    await this.journal.close(); // it waits for a compaction under way
   }
 
   /** Generation of the whole store: +1 per change. */
@@ -431,7 +428,7 @@ export class RuleStore {
     }
     // The layer counted the change against the rules below it, which now have it: build it again.
     this.planning = undefined;
-    if (this.journal.size >= this.compactAt && !this.compaction) this.compact();
+    if (this.journal.size >= this.compactAt && !this.journal.compacting) this.compact();
   }
 
   /** `change` could not be written: neither could any after it (the journal fails those too). */
@@ -460,8 +457,7 @@ export class RuleStore {
       rules = snapshot.length;
       await this.writeSnapshot(generation, snapshot, journalBytes);
     });
-    this.compaction = replaced.then((done) => {
-      this.compaction = undefined;
+    void replaced.then((done) => {
       if (!done) return;
       this.compactAt = this.compactionThreshold();
       const fields = { generation: String(generation), rules, snapshotBytes: this.snapshotBytes, journalBytes, tailBytes: this.journal.size, ms: Date.now() - started };
