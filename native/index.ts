@@ -345,8 +345,12 @@ export interface Native {
   createCaptureMap(capacity: number): number;
   /** BPF_PROG_LOAD of the capture program on that map; a verifier refusal's message ends with its log. */
   loadCaptureProgram(mapFd: number): number;
-  /** Adds / removes keys: (group, port, source) triples in host byte order; port 0 = the group itself, source 0 = any. */
-  updateCaptureMap(mapFd: number, keys: Uint32Array): void;
+  /**
+   * Adds / removes keys: (group, port, source) triples in host byte order; port 0 = the group itself,
+   * source 0 = any. Additions go in one batch where the kernel has batch updates (else one by one;
+   * `oneByOne` forces that path, for its tests).
+   */
+  updateCaptureMap(mapFd: number, keys: Uint32Array, options?: { oneByOne?: boolean }): void;
   deleteFromCaptureMap(mapFd: number, keys: Uint32Array): void;
   /** SO_ATTACH_BPF: replaces the socket's filter with the program, atomically. */
   attachCaptureProgram(fd: number, programFd: number): void;

@@ -7,6 +7,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
@@ -234,7 +235,39 @@ int LoadCaptureProgram(int map_fd) {
   throw SyscallError(step, err);
 }
 
-void UpdateCaptureMap(int map_fd, const std::vector<CaptureKey>& keys) {
+namespace {
+
+// Cleared once the kernel has refused a batch update as a command it does not know (before 5.6) or
+// does not support for this map type: from then on every update goes one key at a time.
+std::atomic<bool> batch_updates{true};
+
+// The kernel's "not supported" of a command or map type: ENOTSUPP (524, kernel-internal) or EOPNOTSUPP;
+// EINVAL from kernels without the command.
+bool BatchUnsupported(int err) { return err == EINVAL || err == EOPNOTSUPP || err == 524; }
+
+// One BPF_MAP_UPDATE_BATCH of `keys`: how many the kernel took (all of them on success). Throws on a
+// failure other than the kernel not having batch updates, which returns 0 and turns them off.
+size_t UpdateInBatch(int map_fd, const std::vector<CaptureKey>& keys) {
+  const std::vector<uint32_t> values(keys.size(), 1);
+  bpf_attr attr{};
+  attr.batch.map_fd = static_cast<uint32_t>(map_fd);
+  attr.batch.keys = Pointer(keys.data());
+  attr.batch.values = Pointer(values.data());
+  attr.batch.count = static_cast<uint32_t>(keys.size());
+  attr.batch.elem_flags = BPF_ANY;
+  if (Bpf(BPF_MAP_UPDATE_BATCH, &attr) == 0) return keys.size();
+  const int err = errno;
+  if (attr.batch.count == 0 && BatchUnsupported(err)) {
+    batch_updates.store(false, std::memory_order_relaxed);
+    return 0;
+  }
+  throw SyscallError("bpf(BPF_MAP_UPDATE_BATCH of " + std::to_string(keys.size()) + " keys, " + std::to_string(attr.batch.count) + " taken)", err);
+}
+
+}  // namespace
+
+void UpdateCaptureMap(int map_fd, const std::vector<CaptureKey>& keys, bool one_by_one) {
+  if (keys.size() > 1 && !one_by_one && batch_updates.load(std::memory_order_relaxed) && UpdateInBatch(map_fd, keys) == keys.size()) return;
   const uint32_t value = 1;
   for (const CaptureKey& key : keys) {
     bpf_attr attr{};

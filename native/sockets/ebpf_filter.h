@@ -30,9 +30,11 @@ int CreateCaptureMap(uint32_t capacity);
 // verifier refusal throws SyscallError whose step carries the verifier's last log lines.
 int LoadCaptureProgram(int map_fd);
 
-// BPF_MAP_UPDATE_ELEM / BPF_MAP_DELETE_ELEM of each key; the first failure throws (keys before it
-// stay applied). Deleting a key that is not there is not an error.
-void UpdateCaptureMap(int map_fd, const std::vector<CaptureKey>& keys);
+// Adds the keys: one BPF_MAP_UPDATE_BATCH where the kernel has it for hash maps (5.6 on; one syscall
+// for 20,000 keys instead of 20,000), else (or with `one_by_one`) a BPF_MAP_UPDATE_ELEM per key. The
+// first failure throws (keys before it stay applied).
+void UpdateCaptureMap(int map_fd, const std::vector<CaptureKey>& keys, bool one_by_one = false);
+// BPF_MAP_DELETE_ELEM of each key (few at a time); deleting a key that is not there is not an error.
 void DeleteFromCaptureMap(int map_fd, const std::vector<CaptureKey>& keys);
 
 // SO_ATTACH_BPF: replaces the socket's filter (classic or eBPF) with the program, atomically.

@@ -42,12 +42,27 @@ Napi::Value LoadCaptureProgramJs(const Napi::CallbackInfo& info) {
   return TranslateErrors(env, [&] { return Napi::Number::New(env, LoadCaptureProgram(map)); });
 }
 
-template <void (*Change)(int, const std::vector<CaptureKey>&)>
-void ChangeCaptureMapJs(const Napi::CallbackInfo& info) {
+// updateCaptureMap(mapFd, keys, { oneByOne? }): oneByOne forces the path of kernels without batch updates.
+void UpdateCaptureMapJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int map = FdValue(env, info[0], "mapFd");
   const std::vector<CaptureKey> keys = KeysValue(env, info[1], "keys");
-  TranslateErrors(env, [&] { Change(map, keys); });
+  bool one_by_one = false;
+  if (info[2].IsObject()) {
+    const Napi::Value option = info[2].As<Napi::Object>().Get("oneByOne");
+    if (!option.IsUndefined() && !option.IsBoolean()) throw Napi::TypeError::New(env, "options.oneByOne must be a boolean");
+    one_by_one = option.IsBoolean() && option.As<Napi::Boolean>().Value();
+  } else if (!info[2].IsUndefined()) {
+    throw Napi::TypeError::New(env, "options must be an object");
+  }
+  TranslateErrors(env, [&] { UpdateCaptureMap(map, keys, one_by_one); });
+}
+
+void DeleteFromCaptureMapJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int map = FdValue(env, info[0], "mapFd");
+  const std::vector<CaptureKey> keys = KeysValue(env, info[1], "keys");
+  TranslateErrors(env, [&] { DeleteFromCaptureMap(map, keys); });
 }
 
 void AttachCaptureProgramJs(const Napi::CallbackInfo& info) {
@@ -83,8 +98,8 @@ Napi::Value TimeCaptureProgramJs(const Napi::CallbackInfo& info) {
 void InitEbpfFilter(Napi::Env env, Napi::Object exports) {
   exports.Set("createCaptureMap", Napi::Function::New(env, CreateCaptureMapJs, "createCaptureMap"));
   exports.Set("loadCaptureProgram", Napi::Function::New(env, LoadCaptureProgramJs, "loadCaptureProgram"));
-  exports.Set("updateCaptureMap", Napi::Function::New(env, ChangeCaptureMapJs<UpdateCaptureMap>, "updateCaptureMap"));
-  exports.Set("deleteFromCaptureMap", Napi::Function::New(env, ChangeCaptureMapJs<DeleteFromCaptureMap>, "deleteFromCaptureMap"));
+  exports.Set("updateCaptureMap", Napi::Function::New(env, UpdateCaptureMapJs, "updateCaptureMap"));
+  exports.Set("deleteFromCaptureMap", Napi::Function::New(env, DeleteFromCaptureMapJs, "deleteFromCaptureMap"));
   exports.Set("attachCaptureProgram", Napi::Function::New(env, AttachCaptureProgramJs, "attachCaptureProgram"));
   exports.Set("testRunCaptureProgram", Napi::Function::New(env, TestRunCaptureProgramJs, "testRunCaptureProgram"));
   exports.Set("timeCaptureProgram", Napi::Function::New(env, TimeCaptureProgramJs, "timeCaptureProgram"));
