@@ -10,7 +10,7 @@ import { ApiServer } from './api/server';
 import { KnownRules } from './api/known-rules';
 import { ruleService } from './api/rule-service';
 import { statsService } from './api/stats-service';
-import { interfaceMessage, systemService } from './api/system-service';
+import { interfaceMessage, interfaceUsers, InterfaceUsers, systemService } from './api/system-service';
 import { traceService } from './api/trace-service';
 import type { CallGate } from './api/unary';
 import type { ConfigFile } from './config/config-file';
@@ -89,13 +89,6 @@ export class Daemon {
       workers: cpus.workerCpus,
       ...(cpus.interfaceWorkers.size > 0 ? { interfaceWorkers: Object.fromEntries(cpus.interfaceWorkers) } : {}),
     });
-    const limits: RuleLimits = { maxRules: options.limits.maxRules, maxOutputsPerRule: options.limits.maxOutputsPerRule };
-    const store = await RuleStore.open(options.stateDir, limits);
-    this.log.info('rule store opened', { path: store.path, rules: store.list().length, version: SERVER_VERSION });
-    const events = new EventBus();
-    // The file's rules are the desired state: in the store before the first sync installs them.
-    if (this.config) await applyConfigRules(this.config, { store, events, sync: async () => undefined }, 'at start', this.log);
-
     const sockets = { rcvbuf: options.rcvbuf, sndbuf: options.sndbuf, fileLimit };
     const pool: ForwardingPool = new WorkerPool(
       addon,
@@ -111,10 +104,26 @@ export class Daemon {
       // Forwarding keeps each worker process's installed state in step (sockets, table, filters).
       ({ slot, process, region, totals }) => new WorkerSync(process, addon, sockets, process.log, region, totals, slot.index),
     );
-    const placement = new RulePlacement(options.workers, cpus.interfaceWorkers);
     this.pool = pool;
+    // The workers boot (each a node process: a few hundred ms, on another CPU) while the store is read.
+    // Nothing listens to their start yet: the first pass below installs whatever they need.
+    const workersUp = pool.start();
+    workersUp.catch(() => undefined); // awaited below, unless the store fails first
+    const limits: RuleLimits = { maxRules: options.limits.maxRules, maxOutputsPerRule: options.limits.maxOutputsPerRule };
+    const events = new EventBus();
+    let store: RuleStore;
+    try {
+      store = await RuleStore.open(options.stateDir, limits);
+      this.log.info('rule store opened', { path: store.path, rules: store.size, version: SERVER_VERSION });
+      // The file's rules are the desired state: in the store before the first sync installs them.
+      if (this.config) await applyConfigRules(this.config, { store, events, sync: async () => undefined }, 'at start', this.log);
+    } catch (err) {
+      await pool.stop(3000);
+      throw err;
+    }
+    const placement = new RulePlacement(options.workers, cpus.interfaceWorkers);
     const interfaces = new InterfaceTable(addon, (change) => {
-      this.announceInterfaces(events, interfaces, change, store.list());
+      this.announceInterfaces(events, interfaces, change, () => store.listShared());
       void forwarder.sync();
     });
     this.interfaces = interfaces;
@@ -144,7 +153,7 @@ export class Daemon {
       }),
     );
     interfaces.start();
-    await pool.start();
+    await workersUp;
     await forwarder.start(options.fullSyncInterval * 1000);
     this.heartbeats = new HeartbeatMonitor(pool, (slot) => forwarder.resync(slot), events);
     this.heartbeats.start();
@@ -166,13 +175,13 @@ export class Daemon {
     const knownRules = new KnownRules((name) => store.namedAsStored(name));
     store.onChange((ids) => knownRules.warm(ids.map((id) => store.asStored(id))));
     const api = new ApiServer({
-      'mcr.v1.RuleService': ruleService({ store, forwarder, limits, gate, events }),
+      'mcr.v1.RuleService': ruleService({ store, forwarder, gate, events }),
       'mcr.v1.SystemService': systemService({
         pool,
         gate,
         startedUnixNanos: BigInt(Date.now()) * 1_000_000n,
         interfaces,
-        rules: () => store.list(),
+        rules: () => store.listShared(),
         events,
         features: () => (this.configReloader?.managesRules ? [...FEATURES, CONFIG_RULES_FEATURE] : FEATURES),
       }),
@@ -188,8 +197,8 @@ export class Daemon {
     if (options.metrics) {
       const registry = metricsRegistry({
         stats: () => collector.collect(),
-        ruleStates: () => store.list().map((rule) => forwarder.status(rule).state),
-        rules: () => store.list().map((rule) => ({ id: rule.id, name: rule.name, inputInterface: rule.input?.interface ?? '' })),
+        ruleStates: () => store.listShared().map((rule) => forwarder.status(rule).state),
+        rules: () => store.listShared().map((rule) => ({ id: rule.id, name: rule.name, inputInterface: rule.input?.interface ?? '' })),
         workers: () =>
           pool.slots.map((slot) => ({
             index: slot.index,
@@ -202,7 +211,7 @@ export class Daemon {
       this.metrics = await serveMetrics(options.metrics, registry);
     }
     api.setServing(true);
-    this.log.info('mcrd ready', { workers: pool.size, rules: store.list().length });
+    this.log.info('mcrd ready', { workers: pool.size, rules: store.size });
   }
 
   /**
@@ -248,19 +257,26 @@ export class Daemon {
     this.log.info('mcrd stopped');
   }
 
-  private announceInterfaces(events: EventBus, interfaces: InterfaceTable, change: InterfaceChange, rules: Rule[]): void {
+  /**
+   * Logs each interface change and publishes it; the events name the rules using the interface, worked
+   * out once per change and only when someone watches (at start, with 20,000 rules, nobody does yet).
+   */
+  private announceInterfaces(events: EventBus, interfaces: InterfaceTable, change: InterfaceChange, rules: () => readonly Rule[]): void {
+    const users: ReadonlyMap<string, InterfaceUsers> | undefined = events.subscribers > 0 ? interfaceUsers(rules()) : undefined;
     for (const name of change.changed) {
       const info = interfaces.get(name);
       if (change.removed.has(name) || !info) {
         this.netLog.info('interface removed', { interface: name });
-        events.publish(EventKind.EVENT_KIND_INTERFACE_REMOVED, `interface ${name} removed`, { interface: interfaceMessage(name, undefined, rules) });
+        if (users) events.publish(EventKind.EVENT_KIND_INTERFACE_REMOVED, `interface ${name} removed`, { interface: interfaceMessage(name, undefined, users) });
         continue;
       }
       const state = `${info.up ? 'up' : 'down'}${info.up && !info.running ? ' (no carrier)' : ''}`;
       this.netLog.info('interface changed', { interface: name, index: info.index, state, addresses: info.addresses });
-      events.publish(EventKind.EVENT_KIND_INTERFACE_CHANGED, `interface ${name} (index ${info.index}) ${state}`, {
-        interface: interfaceMessage(name, info, rules),
-      });
+      if (users) {
+        events.publish(EventKind.EVENT_KIND_INTERFACE_CHANGED, `interface ${name} (index ${info.index}) ${state}`, {
+          interface: interfaceMessage(name, info, users),
+        });
+      }
     }
   }
 

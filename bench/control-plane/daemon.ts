@@ -16,7 +16,7 @@ import { describeError, sleep } from './bounded';
 
 /** Deadline of the polling calls (ListWorkers) while waiting for installation. */
 const POLL_CALL_MS = 5000;
-const POLL_INTERVAL_MS = 100;
+const POLL_INTERVAL_MS = 25;
 /** Rules per ListRules page when the API pages. */
 const PAGE_SIZE = 1000;
 

@@ -37,7 +37,8 @@ export interface SystemServiceDeps {
   gate: CallGate;
   startedUnixNanos: bigint;
   interfaces: { all(): InterfaceInfo[]; get(name: string): InterfaceInfo | undefined };
-  rules: () => Rule[];
+  /** The stored rules, not copies (only read). */
+  rules: () => readonly Rule[];
   events: EventBus;
   /** GetVersion's features, when they change at run time (default FEATURES). */
   features?: () => string[];
@@ -48,7 +49,38 @@ export const EVENT_BACKLOG = 1024;
 /** Concurrent WatchEvents streams. */
 export const MAX_EVENT_WATCHERS = 64;
 
-export function interfaceMessage(name: string, info: InterfaceInfo | undefined, rules: Rule[]): Interface {
+/** The rules that use an interface: by input, by some output (ids, in rule order). */
+export interface InterfaceUsers {
+  inputRules: string[];
+  outputRules: string[];
+}
+
+/**
+ * Every interface the rules name, with the rules using it: one pass over the rules and their outputs,
+ * so that describing every interface costs O(rules x outputs), not that times the interfaces.
+ */
+export function interfaceUsers(rules: readonly Rule[]): Map<string, InterfaceUsers> {
+  const users = new Map<string, InterfaceUsers>();
+  const of = (name: string) => {
+    let entry = users.get(name);
+    if (!entry) users.set(name, (entry = { inputRules: [], outputRules: [] }));
+    return entry;
+  };
+  for (const rule of rules) {
+    of(rule.input!.interface).inputRules.push(rule.id);
+    for (const output of rule.outputs) {
+      const { outputRules } = of(output.interface);
+      // Once per rule, however many of its outputs leave there (the rule's id is then the last one).
+      if (outputRules[outputRules.length - 1] !== rule.id) outputRules.push(rule.id);
+    }
+  }
+  return users;
+}
+
+const NO_USERS: InterfaceUsers = { inputRules: [], outputRules: [] };
+
+export function interfaceMessage(name: string, info: InterfaceInfo | undefined, users: ReadonlyMap<string, InterfaceUsers>): Interface {
+  const { inputRules, outputRules } = users.get(name) ?? NO_USERS;
   return {
     name,
     index: info?.index ?? 0,
@@ -61,8 +93,8 @@ export function interfaceMessage(name: string, info: InterfaceInfo | undefined, 
       const [address, length] = a.split('/');
       return { address, prefixLength: Number(length) };
     }),
-    inputRules: rules.filter((r) => r.input!.interface === name).map((r) => r.id),
-    outputRules: rules.filter((r) => r.outputs.some((o) => o.interface === name)).map((r) => r.id),
+    inputRules: [...inputRules],
+    outputRules: [...outputRules],
   };
 }
 
@@ -73,11 +105,10 @@ export function interfaceKey(item: Pick<Interface, 'index' | 'name'>): SortKey {
 
 /** Every interface that exists, plus those rules name that do not (yet), in interfaceKey order. */
 export function listInterfaces(deps: Pick<SystemServiceDeps, 'interfaces' | 'rules'>): Interface[] {
-  const rules = deps.rules();
-  const names = new Set(deps.interfaces.all().map((i) => i.name));
-  for (const r of rules) [r.input!.interface, ...r.outputs.map((o) => o.interface)].forEach((n) => names.add(n));
+  const users = interfaceUsers(deps.rules());
+  const names = new Set([...deps.interfaces.all().map((i) => i.name), ...users.keys()]);
   const key = (i: Interface) => interfaceKey(i);
-  return [...names].map((name) => interfaceMessage(name, deps.interfaces.get(name), rules)).sort((a, b) => compareKeys(key(a), key(b)));
+  return [...names].map((name) => interfaceMessage(name, deps.interfaces.get(name), users)).sort((a, b) => compareKeys(key(a), key(b)));
 }
 
 function describeWorker(slot: ForwardingSlot): Worker {

@@ -25,6 +25,8 @@ export const MCRD_MAIN = path.join(REPO_ROOT, 'dist', 'server', 'main.js');
 
 const START_TIMEOUT_MS = 30_000;
 const STOP_GRACE_MS = 10_000;
+/** How often start() looks whether mcrd serves yet (the socket, then its health). */
+const SERVING_POLL_MS = 25;
 /** How long to wait, after mcrd exited, for the rest of its output. */
 const OUTPUT_DRAIN_MS = 2000;
 const LOG_LIMIT_CHARS = 4 << 20;
@@ -185,7 +187,8 @@ export class Mcrd {
           client.close();
         }
       }
-      await sleep(200);
+      // Often, and cheap (a stat, or one health call): start-up times are measured through this.
+      await sleep(SERVING_POLL_MS);
     }
     throw new Error(`mcrd was not SERVING within ${timeoutMs} ms (last: ${last}); output:\n${this.output}`);
   }
