@@ -23,7 +23,6 @@ import type { EventBus } from '../events/bus';
 import type { Forwarder } from '../forwarding/forwarder';
 import type { RuleStore } from '../rules/store';
 import { checkUpdateMask } from '../rules/update-mask';
-import { RuleLimits, validateRuleDefinition } from '../rules/validate';
 import { announceApplied, announceRuleChange, appliedAnything } from '../events/rule-changes';
 import { unknownRule } from '../rules/errors';
 import { applyAnswer } from './apply-answer';
@@ -38,7 +37,6 @@ import { CallGate, unary } from './unary';
 export interface RuleServiceDeps {
   store: RuleStore;
   forwarder: Forwarder;
-  limits: RuleLimits;
   gate: CallGate;
   events: EventBus;
 }
@@ -71,17 +69,17 @@ function requireRef(ref: string): string {
   return ref;
 }
 
-export function ruleService({ store, forwarder, limits, gate, events }: RuleServiceDeps): RuleServiceServer {
+export function ruleService({ store, forwarder, gate, events }: RuleServiceDeps): RuleServiceServer {
   const statusOf = (rule: Rule) => {
     // Copied only when its reason is cut (a whole answer has 20,000 statuses).
     const status = forwarder.status(rule);
     const reason = cappedReason(status.reason);
     return reason === status.reason ? status : { ...status, reason };
   };
-  const withStatus = (rule: Rule): Rule => ({ ...rule, status: statusOf(rule) });
+  const withStatus = (rule: Readonly<Rule>): Rule => ({ ...rule, status: statusOf(rule) });
   const listing = ruleListing(store);
   /** A rule only validated (validate_only, dry_run): nothing installed, so no worker and no packet. */
-  const validated = (rule: Rule): Rule => ({
+  const validated = (rule: Readonly<Rule>): Rule => ({
     ...rule,
     status: { state: RuleState.RULE_STATE_VALIDATED, reason: 'valid; nothing was changed (validate only)', worker: 0, lastPacketUnixNanos: 0n },
   });
@@ -121,8 +119,8 @@ export function ruleService({ store, forwarder, limits, gate, events }: RuleServ
 
     createRule: unary(gate, 'CreateRule', async (req: CreateRuleRequest): Promise<CreateRuleResponse> => {
       const arrivedAt = Date.now();
-      const definition = validateRuleDefinition(req.rule, limits, 'rule');
-      const rule = await store.create(definition, nowNanos(), { dryRun: req.validateOnly });
+      // The store validates the definition (once, before it plans the change), naming its fields under `rule`.
+      const rule = await store.create(req.rule, nowNanos(), { dryRun: req.validateOnly });
       if (req.validateOnly) return { rule: validated(rule) };
       announce(rule, 'created');
       await settle(forwarder.syncChanges(), arrivedAt);
@@ -151,9 +149,9 @@ export function ruleService({ store, forwarder, limits, gate, events }: RuleServ
       const arrivedAt = Date.now();
       requireRef(req.rule);
       const mask = checkUpdateMask(req.updateMask);
-      // A partial definition is validated once merged into the rule (in the store); a whole one first.
-      const definition = mask ? req.definition : validateRuleDefinition(req.definition, limits, 'definition');
-      const { after } = await store.update(req.rule, definition, req.expectedGeneration, nowNanos(), { dryRun: req.validateOnly, mask });
+      // The store validates the definition, naming its fields under `definition`: a whole one before it
+      // plans the change, a partial one once merged into the rule.
+      const { after } = await store.update(req.rule, req.definition, req.expectedGeneration, nowNanos(), { dryRun: req.validateOnly, mask });
       if (req.validateOnly) return { rule: validated(after) };
       announce(after, 'updated');
       await settle(forwarder.syncChanges(), arrivedAt);
@@ -163,7 +161,7 @@ export function ruleService({ store, forwarder, limits, gate, events }: RuleServ
     deleteRule: unary(gate, 'DeleteRule', async (req: DeleteRuleRequest): Promise<DeleteRuleResponse> => {
       const arrivedAt = Date.now();
       // Its last status, taken before the workers drop it (a refused delete changes nothing).
-      const found = store.find(requireRef(req.rule));
+      const found = store.findAsStored(requireRef(req.rule));
       const last = found && forwarder.status(found);
       const before = await store.delete(req.rule, req.expectedGeneration);
       announce(before, 'deleted');

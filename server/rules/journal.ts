@@ -59,9 +59,21 @@ const HEADER = /^(0|[1-9][0-9]{0,9}) ([0-9a-f]{8})$/;
 
 /** One frame holding `records` (which must not contain a newline). */
 export function encodeFrame(records: readonly string[]): Buffer {
-  const payload = Buffer.from(records.join('\n'), 'utf8');
-  const header = `${payload.length} ${crc32(payload).toString(16).padStart(8, '0')}\n`;
-  return Buffer.concat([Buffer.from(header, 'latin1'), payload, Buffer.from('\n', 'latin1')]);
+  // Written in place: the records straight into the frame (whose header length follows from the
+  // payload's), not joined, encoded and concatenated (three copies of a frame of 50 rules).
+  let length = Math.max(0, records.length - 1);
+  for (const record of records) length += Buffer.byteLength(record, 'utf8');
+  const headerLength = String(length).length + 10; // "<length> <crc32 in 8 hex digits>\n"
+  const frame = Buffer.allocUnsafe(headerLength + length + 1);
+  let at = headerLength;
+  records.forEach((record, i) => {
+    if (i > 0) frame[at++] = NEWLINE;
+    at += frame.write(record, at, 'utf8');
+  });
+  frame[at] = NEWLINE;
+  const checksum = crc32(frame.subarray(headerLength, at)).toString(16).padStart(8, '0');
+  frame.write(`${length} ${checksum}\n`, 0, 'latin1');
+  return frame;
 }
 
 /** The frames of a journal's bytes; throws JournalProblem for damage before its last frame. */

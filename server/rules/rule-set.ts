@@ -131,24 +131,7 @@ export class RuleSet implements RuleView {
    * the request field holding the definition.
    */
   conflict(rule: Rule, field: string, replacing: boolean): RuleError | undefined {
-    const other = (found: Rule | undefined) => (found && found.id !== rule.id ? found : undefined);
-    const input = rule.input!;
-    const sameKey = this.keyed(matchKey(input));
-    if (sameKey && (sameKey.id !== rule.id || !replacing)) {
-      return alreadyExists(`${field}.input`, `rule ${describeRule(sameKey)} already captures ${describeInput(input)}`, exists(sameKey.id));
-    }
-    if (!replacing && this.get(rule.id)) {
-      return alreadyExists(`${field}.id`, `a rule with id ${rule.id} already exists`, exists(rule.id));
-    }
-    const idAsName = other(this.named(rule.id));
-    if (idAsName) return alreadyExists(`${field}.id`, `${rule.id} is the name of rule ${idAsName.id}`, exists(idAsName.id));
-    if (rule.name) {
-      const sameName = other(this.named(rule.name));
-      if (sameName) return alreadyExists(`${field}.name`, `rule ${sameName.id} is already named ${JSON.stringify(rule.name)}`, exists(sameName.id));
-      const nameAsId = other(this.get(rule.name));
-      if (nameAsId) return alreadyExists(`${field}.name`, `${JSON.stringify(rule.name)} is the id of another rule`, exists(nameAsId.id));
-    }
-    return undefined;
+    return conflictIn(this, rule, field, replacing);
   }
 
   /** Adds `rule`, or replaces the rule with its id. The caller has checked conflict(). */
@@ -198,6 +181,28 @@ export class RuleSet implements RuleView {
     if (added) this.order.splice(at, 0, id);
     else if (this.order[at] === id) this.order.splice(at, 1);
   }
+}
+
+/** RuleSet.conflict, asked of any view (the store asks its planning view, with no layer over it to make). */
+export function conflictIn(rules: RuleView, rule: Rule, field: string, replacing: boolean): RuleError | undefined {
+  const other = (found: Rule | undefined) => (found && found.id !== rule.id ? found : undefined);
+  const input = rule.input!;
+  const sameKey = rules.keyed(matchKey(input));
+  if (sameKey && (sameKey.id !== rule.id || !replacing)) {
+    return alreadyExists(`${field}.input`, `rule ${describeRule(sameKey)} already captures ${describeInput(input)}`, exists(sameKey.id));
+  }
+  if (!replacing && rules.get(rule.id)) {
+    return alreadyExists(`${field}.id`, `a rule with id ${rule.id} already exists`, exists(rule.id));
+  }
+  const idAsName = other(rules.named(rule.id));
+  if (idAsName) return alreadyExists(`${field}.id`, `${rule.id} is the name of rule ${idAsName.id}`, exists(idAsName.id));
+  if (rule.name) {
+    const sameName = other(rules.named(rule.name));
+    if (sameName) return alreadyExists(`${field}.name`, `rule ${sameName.id} is already named ${JSON.stringify(rule.name)}`, exists(sameName.id));
+    const nameAsId = other(rules.get(rule.name));
+    if (nameAsId) return alreadyExists(`${field}.name`, `${JSON.stringify(rule.name)} is the id of another rule`, exists(nameAsId.id));
+  }
+  return undefined;
 }
 
 /** What an input captures: `eth0 239.1.1.1:5000`, with ` from 10.0.0.1` for a source-specific one. */

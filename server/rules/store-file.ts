@@ -58,21 +58,26 @@ export const SNAPSHOT_SLICE_CHARS = 256 * 1024;
 
 /** The snapshot of `rules` at `generation`: compact, a rule a line (a readable diff, a fast parse). */
 export function encodeStore(contents: { generation: bigint; rules: Iterable<Rule> }): string {
-  return assembleStore(contents.generation, [...contents.rules].map(ruleLine));
+  return assembleStore(contents.generation, [...contents.rules].map(ruleLine)).toString('utf8');
 }
 
-/**
- * What encodeStore returns, encoded a slice of rules at a time with a turn of the event loop between
- * slices, so that encoding megabytes never holds the loop (journal frames go on meanwhile). The rules
- * must not change until it resolves (stored rules never do: a change replaces them).
- */
+/** What encodeStore returns, encoded as ruleLinesInSlices does. */
 export async function encodeStoreInSlices(
   contents: { generation: bigint; rules: readonly Rule[] },
   sliceChars = SNAPSHOT_SLICE_CHARS,
 ): Promise<string> {
+  return assembleStore(contents.generation, await ruleLinesInSlices(contents.rules, sliceChars)).toString('utf8');
+}
+
+/**
+ * The snapshot lines of `rules`, encoded a slice of rules at a time with a turn of the event loop
+ * between slices, so that encoding megabytes never holds the loop (journal frames go on meanwhile).
+ * The rules must not change until it resolves (stored rules never do: a change replaces them).
+ */
+async function ruleLinesInSlices(rules: readonly Rule[], sliceChars: number): Promise<string[]> {
   const lines: string[] = [];
   let sliceLength = 0;
-  for (const rule of contents.rules) {
+  for (const rule of rules) {
     if (sliceLength >= sliceChars) {
       await new Promise((resolve) => setImmediate(resolve));
       sliceLength = 0;
@@ -81,7 +86,7 @@ export async function encodeStoreInSlices(
     lines.push(line);
     sliceLength += line.length;
   }
-  return assembleStore(contents.generation, lines);
+  return lines;
 }
 
 /** A rule's line in the snapshot. */
@@ -89,14 +94,28 @@ function ruleLine(rule: Rule): string {
   return JSON.stringify(ruleJson(rule));
 }
 
-function assembleStore(generation: bigint, lines: readonly string[]): string {
+/**
+ * The snapshot document holding `lines`, written straight into bytes: no joined copy of the lines
+ * (megabytes) to be encoded again, as a string written to a file would be.
+ */
+function assembleStore(generation: bigint, lines: readonly string[]): Buffer {
   const head = `{"format":${JSON.stringify(STORE_FORMAT)},"version":${STORE_VERSION},"generation":${JSON.stringify(generation.toString())},"rules":[`;
-  return lines.length === 0 ? `${head}]}\n` : `${head}\n${lines.join(',\n')}\n]}\n`;
+  const [open, separator, close] = lines.length === 0 ? [head, '', ']}\n'] : [`${head}\n`, ',\n', '\n]}\n'];
+  let size = Buffer.byteLength(open) + Buffer.byteLength(separator) * Math.max(lines.length - 1, 0) + Buffer.byteLength(close);
+  for (const line of lines) size += Buffer.byteLength(line);
+  const bytes = Buffer.allocUnsafe(size);
+  let at = bytes.write(open);
+  lines.forEach((line, index) => {
+    if (index > 0) at += bytes.write(separator, at);
+    at += bytes.write(line, at);
+  });
+  bytes.write(close, at);
+  return bytes;
 }
 
-/** A stored rule as JSON: without its status. */
+/** A stored rule as JSON: without its status (which a stored rule does not have: copied only when it does). */
 function ruleJson(rule: Rule): unknown {
-  return Rule.toJSON({ ...rule, status: undefined });
+  return Rule.toJSON(rule.status === undefined ? rule : { ...rule, status: undefined });
 }
 
 /**
@@ -104,9 +123,9 @@ function ruleJson(rule: Rule): unknown {
  * bytes once it is durable.
  */
 export async function writeStore(file: string, contents: { generation: bigint; rules: readonly Rule[] }): Promise<number> {
-  const text = await encodeStoreInSlices(contents);
-  await writeFileAtomic(file, text, STORE_FILE_MODE);
-  return Buffer.byteLength(text);
+  const bytes = assembleStore(contents.generation, await ruleLinesInSlices(contents.rules, SNAPSHOT_SLICE_CHARS));
+  await writeFileAtomic(file, bytes, STORE_FILE_MODE);
+  return bytes.length;
 }
 
 /** The snapshot in `file`: empty when there is no file; StoreCorruptError when it is not valid. */

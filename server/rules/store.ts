@@ -17,6 +17,13 @@
  * between the two renames loses nothing. One compaction at a time.
  *
  * Reads are synchronous and see durable state only.
+ *
+ * Stored rules are never modified: a change replaces a rule's object, never alters it (the
+ * compaction above, and the caches keyed by stored rules elsewhere, count on it). Reads that hand
+ * a rule to a caller who may keep or change it copy it (get, find, list, update, apply's lists);
+ * those whose callers only read or encode it hand out the stored object, typed Readonly and
+ * documented never to be modified: listShared, asStored, namedAsStored, findAsStored, and the rule
+ * create and delete resolve to (the API encodes it, after a `{ ...rule, status }`, and nothing else).
  */
 import { promises as fs } from 'fs';
 import path from 'path';
@@ -28,7 +35,7 @@ import { ApplyMemo, planApply } from './apply-plan';
 import { removeStaleTemporary } from '../files/atomic-file';
 import { deriveRuleId } from './id';
 import { Journal, JournalProblem, readJournal } from './journal';
-import { describeRule, RuleSet, RuleView } from './rule-set';
+import { conflictIn, describeRule, RuleSet, RuleView } from './rule-set';
 import {
   changeGeneration,
   decodeChange,
@@ -252,10 +259,26 @@ export class RuleStore {
     return rule && copyRule(rule);
   }
 
-  /** Adds a rule; its id is derived from the match key when `def.id` is empty. Resolves to the stored rule. */
-  create(def: Rule, now: bigint, options: MutationOptions = {}): Promise<Rule> {
+  /** The durable rule with this id, else with this name, itself, not a copy (see namedAsStored). */
+  findAsStored(ref: string): Readonly<Rule> | undefined {
+    return this.rules.find(ref);
+  }
+
+  /**
+   * Adds a rule; its id is derived from the match key when `def.id` is empty. Resolves to the stored
+   * rule itself, not a copy (never to be modified: see the file comment); a dry run's is its own.
+   */
+  create(def: Rule | undefined, now: bigint, options: MutationOptions = {}): Promise<Readonly<Rule>> {
+    // Validated before the change is planned: a definition does not depend on the store, so it is
+    // looked at once however often mutate() plans the change, and a refusal does not wait for the
+    // changes pending. The API leaves it to the store rather than validating it twice.
+    let definition: Rule;
+    try {
+      definition = validateRuleDefinition(def, this.limits, CREATE_FIELD);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return this.mutate(options, (rules) => {
-      const definition = validateRuleDefinition(def, this.limits, CREATE_FIELD);
       const rule: Rule = {
         ...definition,
         id: definition.id || deriveRuleId(definition.input!),
@@ -269,7 +292,7 @@ export class RuleStore {
         throw exhausted(CREATE_FIELD, `the store already holds ${rules.size} rules, its limit`, '--max-rules');
       }
       return { change: { put: [rule], remove: [] }, result: rule };
-    }).then(copyRule);
+    }).then(readOnly);
   }
 
   /**
@@ -285,10 +308,18 @@ export class RuleStore {
     now: bigint,
     options: MutationOptions & { mask?: readonly RuleMaskPath[] } = {},
   ): Promise<{ before: Rule; after: Rule }> {
+    const { mask } = options;
+    // A whole definition is validated before the change is planned (see create), a partial one once
+    // merged into the rule as it is when the change runs.
+    let whole: Rule | undefined;
+    try {
+      whole = mask ? undefined : validateRuleDefinition(def, this.limits, UPDATE_FIELD);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return this.mutate(options, (rules) => {
-      const { mask } = options;
       const current = mask && findOrThrow(rules, ref);
-      const definition = validateRuleDefinition(current ? applyUpdateMask(current, def, mask) : def, this.limits, UPDATE_FIELD);
+      const definition = whole ?? validateRuleDefinition(current ? applyUpdateMask(current, def, mask) : def, this.limits, UPDATE_FIELD);
       const before = current ?? findOrThrow(rules, ref);
       checkGeneration(before, expectedGeneration);
       if (definition.id && definition.id !== before.id) {
@@ -340,13 +371,13 @@ export class RuleStore {
     }));
   }
 
-  /** Removes the rule `ref` names; resolves to it as it was. */
-  delete(ref: string, expectedGeneration: bigint | undefined): Promise<Rule> {
+  /** Removes the rule `ref` names; resolves to it as it was: the object the store held, not a copy (never to be modified). */
+  delete(ref: string, expectedGeneration: bigint | undefined): Promise<Readonly<Rule>> {
     return this.mutate({}, (rules) => {
       const rule = findOrThrow(rules, ref);
       checkGeneration(rule, expectedGeneration);
       return { change: { put: [], remove: [rule.id] }, result: rule };
-    }).then(copyRule);
+    }).then(readOnly);
   }
 
   /**
@@ -355,7 +386,7 @@ export class RuleStore {
    * does not write (a dry run, a mutation that changes nothing, a refusal) waits for the changes
    * pending when it came to settle and is planned again, so that what it answers was planned on
    * what clients can read (once: under a steady stream of changes it would wait forever). Callers
-   * copy the rules in the result before handing them out.
+   * copy the rules in the result before handing them out, or hand them out read only (see the file comment).
    */
   private mutate<T>(
     options: MutationOptions,
@@ -505,11 +536,6 @@ function applyChange(rules: RuleSet, change: RuleChange): void {
   for (const rule of change.put) rules.put(rule);
 }
 
-/** RuleSet.conflict against a view (a layer over it answers just as the view would). */
-function conflictIn(rules: RuleView, rule: Rule, field: string, replacing: boolean): RuleError | undefined {
-  return RuleSet.over(rules).conflict(rule, field, replacing);
-}
-
 function checkGeneration(rule: Rule, expected: bigint | undefined): void {
   if (expected !== undefined && expected !== rule.generation) {
     throw aborted(GENERATION_FIELD, `is ${expected}, but rule ${describeRule(rule)} is at generation ${rule.generation}`);
@@ -527,6 +553,14 @@ function explainDerivedId(conflict: RuleError): RuleError {
     `${conflict.detail} (the id derived from this match key is kept by a rule whose match key was changed since): choose an id for this rule`,
     conflict.extras,
   );
+}
+
+/**
+ * A stored rule handed out as it is, read only (see the file comment). A step of its own, as the
+ * copies of the other mutations are, so that callers hear of changes in the order they were made.
+ */
+function readOnly(rule: Rule): Readonly<Rule> {
+  return rule;
 }
 
 function copyRule(rule: Rule): Rule {

@@ -19,6 +19,8 @@ export const DEFAULT_RULE_LIMITS: RuleLimits = { maxRules: 100_000, maxOutputsPe
 /** The values an output's ttl and dscp may take. */
 export const TTL_RANGE = { min: 1, max: 255 } as const;
 export const DSCP_RANGE = { min: 0, max: 63 } as const;
+/** The values a port (of the input or an output) may take. */
+const PORT_RANGE = { min: 1, max: 65535 } as const;
 
 /** Rule ids and names: a letter or digit, then up to 62 letters, digits, '.', '_' or '-'. */
 const IDENTIFIER = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
@@ -35,33 +37,25 @@ export interface RuleDraft {
   outputs?: ReadonlyArray<Partial<Output> | undefined>;
 }
 
-/** Runs `check`; an RuleError it throws goes to `violations`. Returns whether it passed. */
-function collect(violations: RuleError[], check: () => void): boolean {
-  try {
-    check();
-    return true;
-  } catch (err) {
-    if (!(err instanceof RuleError)) throw err;
-    violations.push(err);
-    return false;
-  }
-}
-
 /**
  * Every violation of `draft`, in field order (id, name, input, then each output), as RuleErrors
  * naming their field. With `absent: 'required'` (a request) a missing input, output list or output
  * is a violation; with 'unread' (see RuleDraft) it is skipped. The first violation is the one
  * validateRuleDefinition throws (with all of them in its details). Checks that compare parts (an output sending to the input, two
  * outputs alike) are made between parts that are themselves valid, so each problem is named once.
+ *
+ * Each check returns what is wrong (undefined: nothing), and a field's path and error are built only
+ * then: a valid rule of 64 outputs costs the list returned and the duplicate check's keys, no more
+ * (this runs for every rule written).
  */
 export function ruleViolations(draft: RuleDraft, limits: RuleLimits, field = 'rule', absent: 'required' | 'unread' = 'required'): RuleError[] {
   const violations: RuleError[] = [];
-  if (draft.id !== undefined) collect(violations, () => checkIdentifier(draft.id!, `${field}.id`));
-  if (draft.name !== undefined) collect(violations, () => checkIdentifier(draft.name!, `${field}.name`));
+  if (draft.id !== undefined) report(violations, identifierProblem(draft.id), field, 'id');
+  if (draft.name !== undefined) report(violations, identifierProblem(draft.name), field, 'name');
   let input: Input | undefined;
   if (draft.input !== undefined || absent === 'required') {
     const before = violations.length;
-    inputViolations(draft.input, `${field}.input`, violations);
+    inputViolations(draft.input, field, violations);
     const { interface: name, group, port, source } = draft.input ?? {};
     if (violations.length === before && name !== undefined && group !== undefined && port !== undefined) {
       input = { interface: name, group, port, source: source ?? '' };
@@ -79,21 +73,19 @@ export function ruleViolations(draft: RuleDraft, limits: RuleLimits, field = 'ru
   }
   const seen = new Map<string, number>();
   outputs.forEach((output, index) => {
-    const at = `${field}.outputs[${index}]`;
     if (!output && absent === 'unread') return;
     const before = violations.length;
-    outputViolations(output, at, violations);
+    outputViolations(output, field, index, violations);
     if (violations.length > before || output?.interface === undefined || output.address === undefined || output.port === undefined) return;
     const { interface: name, address, port } = output;
-    collect(violations, () => {
-      if (input && name === input.interface && address === input.group && port === input.port) {
-        throw invalid(at, `sends to the rule's own input ${input.interface} ${input.group}:${input.port}, which would loop`);
-      }
-      const key = `${name}|${address}|${port}`;
-      const first = seen.get(key);
-      if (first !== undefined) throw invalid(at, `duplicates ${field}.outputs[${first}] (${name} ${address}:${port})`);
-      seen.set(key, index);
-    });
+    if (input && name === input.interface && address === input.group && port === input.port) {
+      violations.push(invalid(outputField(field, index), `sends to the rule's own input ${input.interface} ${input.group}:${input.port}, which would loop`));
+      return;
+    }
+    const key = `${name}|${address}|${port}`;
+    const first = seen.get(key);
+    if (first !== undefined) violations.push(invalid(outputField(field, index), `duplicates ${outputField(field, first)} (${name} ${address}:${port})`));
+    else seen.set(key, index);
   });
   return violations;
 }
@@ -120,61 +112,77 @@ export function validateRuleDefinition(rule: Rule | undefined, limits: RuleLimit
   };
 }
 
-/** Optional identifier: empty, or matching IDENTIFIER. */
-function checkIdentifier(value: string, field: string): void {
-  if (value !== '' && !IDENTIFIER.test(value)) throw invalid(field, `${quote(value)} ${IDENTIFIER_RULE}`);
+/** Adds the violation of `${field}.${leaf}` when there is a `problem`: its path is built only then. */
+function report(violations: RuleError[], problem: string | undefined, field: string, leaf: string): void {
+  if (problem !== undefined) violations.push(invalid(`${field}.${leaf}`, problem));
 }
 
-/** Adds a violation to `violations` for each field of the input that is not valid (unread fields are skipped). */
+/** report() for a field of output `index` of the rule at `field`. */
+function reportOutput(violations: RuleError[], problem: string | undefined, field: string, index: number, leaf: string): void {
+  if (problem !== undefined) report(violations, problem, outputField(field, index), leaf);
+}
+
+/** The path of output `index` of the rule at `field`. */
+function outputField(field: string, index: number): string {
+  return `${field}.outputs[${index}]`;
+}
+
+/** Adds a violation to `violations` for each field of the input at `${field}.input` that is not valid (unread fields are skipped). */
 function inputViolations(input: Partial<Input> | undefined, field: string, violations: RuleError[]): void {
-  if (!input) return void violations.push(invalid(field, 'required'));
+  if (!input) return void violations.push(invalid(`${field}.input`, 'required'));
   const { interface: name, group, port, source } = input;
-  if (name !== undefined) collect(violations, () => checkInterface(name, `${field}.interface`));
-  if (group !== undefined) {
-    collect(violations, () => {
-      if (!isMulticast(checkAddress(group, `${field}.group`))) throw invalid(`${field}.group`, `${group} is not a multicast group (224.0.0.0/4)`);
-    });
-  }
-  if (port !== undefined) collect(violations, () => checkInRange(port, 1, 65535, `${field}.port`));
-  if (source === undefined || source === '') return;
-  collect(violations, () => {
-    if (!isUnicast(checkAddress(source, `${field}.source`))) {
-      throw invalid(`${field}.source`, `${source} is not a unicast address (not multicast, 0.0.0.0 or 255.255.255.255)`);
-    }
-  });
+  if (name !== undefined) report(violations, interfaceProblem(name), field, 'input.interface');
+  if (group !== undefined) report(violations, groupProblem(group), field, 'input.group');
+  if (port !== undefined) report(violations, rangeProblem(port, PORT_RANGE), field, 'input.port');
+  if (source !== undefined && source !== '') report(violations, sourceProblem(source), field, 'input.source');
 }
 
-/** Adds a violation to `violations` for each field of the output that is not valid (unread fields are skipped). */
-function outputViolations(output: Partial<Output> | undefined, field: string, violations: RuleError[]): void {
-  if (!output) return void violations.push(invalid(field, 'required'));
-  const { interface: name, address, port } = output;
-  if (name !== undefined) collect(violations, () => checkInterface(name, `${field}.interface`));
-  if (address !== undefined) {
-    collect(violations, () => {
-      const value = checkAddress(address, `${field}.address`);
-      if (value === IPV4_ANY || value === IPV4_BROADCAST) throw invalid(`${field}.address`, `${address} cannot be a destination`);
-    });
-  }
-  if (port !== undefined) collect(violations, () => checkInRange(port, 1, 65535, `${field}.port`));
-  if (output.ttl !== undefined) collect(violations, () => checkInRange(output.ttl!, TTL_RANGE.min, TTL_RANGE.max, `${field}.ttl`));
-  if (output.dscp !== undefined) collect(violations, () => checkInRange(output.dscp!, DSCP_RANGE.min, DSCP_RANGE.max, `${field}.dscp`));
+/** Adds a violation to `violations` for each field of output `index` that is not valid (unread fields are skipped). */
+function outputViolations(output: Partial<Output> | undefined, field: string, index: number, violations: RuleError[]): void {
+  if (!output) return void violations.push(invalid(outputField(field, index), 'required'));
+  const { interface: name, address, port, ttl, dscp } = output;
+  if (name !== undefined) reportOutput(violations, interfaceProblem(name), field, index, 'interface');
+  if (address !== undefined) reportOutput(violations, destinationProblem(address), field, index, 'address');
+  if (port !== undefined) reportOutput(violations, rangeProblem(port, PORT_RANGE), field, index, 'port');
+  if (ttl !== undefined) reportOutput(violations, rangeProblem(ttl, TTL_RANGE), field, index, 'ttl');
+  if (dscp !== undefined) reportOutput(violations, rangeProblem(dscp, DSCP_RANGE), field, index, 'dscp');
 }
 
-function checkInterface(name: string, field: string): void {
-  if (name === '') throw invalid(field, 'required: an interface name');
-  if (!isValidInterfaceName(name)) {
-    throw invalid(field, `${quote(name)} is not a valid interface name (1-15 bytes, no "/", ":" or spaces, not "." or "..")`);
-  }
+/** Optional identifier: empty, or matching IDENTIFIER. */
+function identifierProblem(value: string): string | undefined {
+  return value !== '' && !IDENTIFIER.test(value) ? `${quote(value)} ${IDENTIFIER_RULE}` : undefined;
 }
 
-function checkAddress(text: string, field: string): number {
-  if (text === '') throw invalid(field, 'required: an IPv4 address');
-  const value = parseIPv4(text);
-  if (value === undefined) throw invalid(field, `${quote(text)} is not an IPv4 address in dotted-quad form (e.g. 239.1.2.3)`);
-  return value;
+function interfaceProblem(name: string): string | undefined {
+  if (name === '') return 'required: an interface name';
+  if (!isValidInterfaceName(name)) return `${quote(name)} is not a valid interface name (1-15 bytes, no "/", ":" or spaces, not "." or "..")`;
+  return undefined;
 }
 
-function checkInRange(value: number, min: number, max: number, field: string): void {
-  if (!Number.isInteger(value) || value < min || value > max) throw invalid(field, `must be ${min}-${max}, got ${value}`);
+function groupProblem(group: string): string | undefined {
+  const value = parseIPv4(group);
+  if (value === undefined) return addressSyntaxProblem(group);
+  return isMulticast(value) ? undefined : `${group} is not a multicast group (224.0.0.0/4)`;
 }
 
+function sourceProblem(source: string): string | undefined {
+  const value = parseIPv4(source);
+  if (value === undefined) return addressSyntaxProblem(source);
+  return isUnicast(value) ? undefined : `${source} is not a unicast address (not multicast, 0.0.0.0 or 255.255.255.255)`;
+}
+
+function destinationProblem(address: string): string | undefined {
+  const value = parseIPv4(address);
+  if (value === undefined) return addressSyntaxProblem(address);
+  return value === IPV4_ANY || value === IPV4_BROADCAST ? `${address} cannot be a destination` : undefined;
+}
+
+/** What is wrong with an address parseIPv4 refused. */
+function addressSyntaxProblem(text: string): string {
+  return text === '' ? 'required: an IPv4 address' : `${quote(text)} is not an IPv4 address in dotted-quad form (e.g. 239.1.2.3)`;
+}
+
+function rangeProblem(value: number, range: { readonly min: number; readonly max: number }): string | undefined {
+  const { min, max } = range;
+  return Number.isInteger(value) && value >= min && value <= max ? undefined : `must be ${min}-${max}, got ${value}`;
+}

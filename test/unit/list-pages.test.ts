@@ -100,7 +100,7 @@ describe('list pages through the client library', function () {
     } as unknown as StatsCollector;
     server = new grpc.Server({ 'grpc.max_send_message_length': MAX_RESPONSE_BYTES });
     const gate = { closing: false };
-    server.addService(acceptPreEncoded(RuleServiceService), ruleService({ store, forwarder, limits: { maxRules: 100_000, maxOutputsPerRule: OUTPUTS }, gate, events: new EventBus() }));
+    server.addService(acceptPreEncoded(RuleServiceService), ruleService({ store, forwarder, gate, events: new EventBus() }));
     server.addService(acceptPreEncoded(StatsServiceService), statsService({ store, collector, gate, ruleState: (rule) => forwarder.status(rule).state, maxWatchers: 4, pageReadingReuseMs: 60_000 }));
     await new Promise<void>((resolve, reject) => server.bindAsync(`unix:${socket}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
     client = connect({ socket, timeoutMs: 30_000 });

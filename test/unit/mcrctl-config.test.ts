@@ -54,7 +54,7 @@ describe('mcrctl config commands', () => {
       status: () => ({ state: RuleState.RULE_STATE_ACTIVE, reason: '', worker: 0, lastPacketUnixNanos: 0n }),
     } as unknown as Forwarder;
     server = new grpc.Server();
-    server.addService(acceptPreEncoded(RuleServiceService), ruleService({ store, forwarder, limits: DEFAULT_RULE_LIMITS, gate: { closing: false }, events: new EventBus() }));
+    server.addService(acceptPreEncoded(RuleServiceService), ruleService({ store, forwarder, gate: { closing: false }, events: new EventBus() }));
     // mcrd sees eth0 and eth1; eth9 is only named by a rule (missing): it is no interface that exists.
     const interfaces = [Interface.fromPartial({ name: 'eth0', index: 2, exists: true }), Interface.fromPartial({ name: 'eth1', index: 3, exists: true })];
     const system: Pick<SystemServiceServer, 'listInterfaces'> = {

@@ -138,9 +138,27 @@ describe('rule store', () => {
       expect(store.list()[0].input!.port).to.equal(5000);
     });
 
-    it('validates the definition itself', async () => {
+    it('validates the definition itself, before planning: a refusal does not wait for the changes being written', async () => {
       const store = await open();
       await apiRejection(store.create(definition(1, { outputs: [] }), T0), status.INVALID_ARGUMENT, 'rule.outputs');
+      await apiRejection(store.create(undefined, T0), status.INVALID_ARGUMENT, 'rule');
+      const written = store.create(definition(2), T0);
+      const refused = store.create(definition(3, { outputs: [] }), T0);
+      const first = await Promise.race([written.then(() => 'written'), refused.then(() => 'accepted', () => 'refused')]);
+      expect(first).to.equal('refused');
+      await written;
+      await apiRejection(refused, status.INVALID_ARGUMENT, 'rule.outputs');
+    });
+
+    it('resolves to the stored rule itself (read only), which later changes replace rather than alter', async () => {
+      const store = await open();
+      const rule = await store.create(definition(1, { name: 'cam1' }), T0);
+      expect(rule).to.equal(store.asStored(rule.id));
+      const asCreated = structuredClone(rule);
+      await store.update('cam1', definition(1, { name: 'cam1', outputs: [{ interface: 'eth2', address: '10.0.0.9', port: 7000 }] }), undefined, T1);
+      expect(rule).to.deep.equal(asCreated);
+      const updated = store.asStored(rule.id);
+      expect(await store.delete('cam1', undefined)).to.equal(updated);
     });
 
     it('refuses a second rule with the same match key, naming the rule that has it', async () => {

@@ -174,6 +174,38 @@ describe('rule validation', () => {
       expect(rejection(bad).message).to.equal(violations[0].message);
     });
 
+    it('words the violation of every field, naming it by its path', () => {
+      const everyOutputField = {
+        id: '-x',
+        name: 'cam1',
+        input: { interface: '', group: '', port: 70000, source: '10.1' },
+        outputs: [{ interface: 'eth/1', address: '239.9.9', port: 1.5, ttl: 256, dscp: 64 }, { interface: '', address: '', port: 6000 }, undefined],
+      };
+      expect(fields(ruleViolations(everyOutputField, LIMITS))).to.deep.equal([
+        'rule.id: "-x" must be 1-63 characters: a letter or digit, then letters, digits, ".", "_" or "-"',
+        'rule.input.interface: required: an interface name',
+        'rule.input.group: required: an IPv4 address',
+        'rule.input.port: must be 1-65535, got 70000',
+        'rule.input.source: "10.1" is not an IPv4 address in dotted-quad form (e.g. 239.1.2.3)',
+        'rule.outputs[0].interface: "eth/1" is not a valid interface name (1-15 bytes, no "/", ":" or spaces, not "." or "..")',
+        'rule.outputs[0].address: "239.9.9" is not an IPv4 address in dotted-quad form (e.g. 239.1.2.3)',
+        'rule.outputs[0].port: must be 1-65535, got 1.5',
+        'rule.outputs[0].ttl: must be 1-255, got 256',
+        'rule.outputs[0].dscp: must be 0-63, got 64',
+        'rule.outputs[1].interface: required: an interface name',
+        'rule.outputs[1].address: required: an IPv4 address',
+        'rule.outputs[2]: required',
+      ]);
+      const more = { input: { interface: 'in:0', group: '239.1.1', port: 5000 }, outputs: [{ interface: 'eth1', address: '255.255.255.255', port: 0, dscp: -1 }] };
+      expect(fields(ruleViolations(more, LIMITS, 'definition'))).to.deep.equal([
+        'definition.input.interface: "in:0" is not a valid interface name (1-15 bytes, no "/", ":" or spaces, not "." or "..")',
+        'definition.input.group: "239.1.1" is not an IPv4 address in dotted-quad form (e.g. 239.1.2.3)',
+        'definition.outputs[0].address: 255.255.255.255 cannot be a destination',
+        'definition.outputs[0].port: must be 1-65535, got 0',
+        'definition.outputs[0].dscp: must be 0-63, got -1',
+      ]);
+    });
+
     it('compares an output with the input only when the input is valid', () => {
       const loop = { ...OUTPUT, interface: INPUT.interface, address: INPUT.group, port: INPUT.port };
       expect(fields(ruleViolations(rule({ outputs: [loop] }), LIMITS))).to.deep.equal([
