@@ -52,10 +52,16 @@ export class InterfaceTable implements InterfaceLookup {
     private readonly onChange: (change: InterfaceChange) => void,
   ) {}
 
-  /** Subscribes to rtnetlink, then loads the current state (events racing the dump are re-applied after it). */
+  /**
+   * Subscribes to rtnetlink, then loads the current state (events racing the dump are re-applied after
+   * it) and reports it before returning, not COALESCE_MS later: whoever starts the table plans with it
+   * next, and would otherwise hear of the same interfaces again as a change (at start, a second full
+   * forwarding pass over every rule).
+   */
   start(): void {
     this.monitor = new this.addon.NetlinkMonitor((events) => this.apply(events));
     this.reload();
+    this.report();
   }
 
   stop(): void {
@@ -163,12 +169,17 @@ export class InterfaceTable implements InterfaceLookup {
     this.pending.changed.add(name);
     if (removed) this.pending.removed.add(name);
     else this.pending.removed.delete(name);
-    this.timer ??= setTimeout(() => {
-      const change = this.pending;
-      this.pending = { changed: new Set(), removed: new Set() };
-      this.timer = undefined;
-      this.onChange(change);
-    }, COALESCE_MS);
+    this.timer ??= setTimeout(() => this.report(), COALESCE_MS);
+  }
+
+  /** Reports the changes noted so far, if any. */
+  private report(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const change = this.pending;
+    if (change.changed.size === 0) return;
+    this.pending = { changed: new Set(), removed: new Set() };
+    this.onChange(change);
   }
 }
 

@@ -42,6 +42,9 @@ export class HeartbeatMonitor<S extends SlotSync> {
 
   start(): void {
     let lastTick = Date.now();
+    // The first beat at once: ListWorkers tells each worker's ruleset hash (whether its rules are
+    // installed) from the start, not an interval later.
+    for (const slot of this.pool.slots) if (slot.running) this.beat(slot, true);
     this.timer = setInterval(() => {
       const now = Date.now();
       const onTime = now - lastTick < this.intervalMs * 2;
