@@ -8,7 +8,7 @@ import { RuleState } from '../../gen/mcr/v1/rules';
 import { isMulticast, parseIPv4 } from '../formats/addresses';
 import { RulePlacement } from '../rules/placement';
 import type { CaptureTarget } from '../net/bpf';
-import { InterfaceLookup, isUp } from '../net/interfaces';
+import { InterfaceInfo, InterfaceLookup, isUp } from '../net/interfaces';
 import type { Membership } from '../net/memberships';
 import type { DataplaneTrace, EgressSocketOptions } from '../../native';
 
@@ -115,9 +115,9 @@ export function senderKey(spec: Pick<SenderSpec, 'ifname' | 'ifindex' | 'ttl' | 
   return `${spec.ifname}#${spec.ifindex}|ttl=${spec.ttl}|tos=${spec.tos}`;
 }
 
-/** Identifies an output: its sender and its destination. */
-export function egressKey(spec: Omit<EgressSpec, 'key' | 'sender'>): string {
-  return `${senderKey(spec)}|${spec.address}:${spec.port}`;
+/** Identifies an output: its sender (a senderKey) and its destination. */
+export function egressKey(sender: string, address: string, port: number): string {
+  return `${sender}|${address}:${port}`;
 }
 
 /**
@@ -147,7 +147,7 @@ interface RulePlan {
   status: PlannedStatus;
   /** Present when the rule is installable. */
   planned?: PlannedRule;
-  /** The egress sockets of its outputs (those whose interface exists and is up). */
+  /** The egress sockets of its outputs (those whose interface exists and is up), one per output. */
   egress: EgressSpec[];
   capture?: { ifname: string; ifindex: number; target: CaptureTarget };
   membership?: Membership;
@@ -155,6 +155,12 @@ interface RulePlan {
 
 /** Default TTLs cached per destination address, up to this many (then the cache starts again). */
 const TTL_CACHE_LIMIT = 65_536;
+
+/** The sender keys made for one output interface, by TTL then TOS. */
+interface SenderKeys {
+  ifindex: number;
+  byTtl: Map<number, Map<number, string>>;
+}
 
 function emptyDelta(workers: number): PlanDelta {
   return {
@@ -178,14 +184,20 @@ export class ForwardingState implements ForwardingPlan {
   readonly memberships = new Map<string, Membership>();
   readonly statuses = new Map<string, PlannedStatus>();
   private readonly byRule = new Map<string, RulePlan>();
-  /** Per worker: rules using each egress key. */
-  private readonly egressRefs: Array<Map<string, number>>;
+  /**
+   * Per worker: the outputs using each egress key that more than one output uses (of one rule or
+   * several). A key in the worker's egress and not here has one user: the common case (an output
+   * per destination), which then costs one map, not two.
+   */
+  private readonly egressShared: Array<Map<string, number>>;
   private readonly membershipRefs = new Map<string, number>();
   /** Per worker: rules using each capture target, by "ifname target-key" (the store keeps them unique; this does not rely on it). */
   private readonly targetRefs: Array<Map<string, number>>;
   private readonly placed: RulePlacement;
   private delta: PlanDelta;
   private readonly ttls = new Map<string, number>();
+  /** By output interface name: made once, shared by every output through the same sender. */
+  private readonly senderKeys = new Map<string, SenderKeys>();
 
   constructor(
     placement: number | RulePlacement,
@@ -194,7 +206,7 @@ export class ForwardingState implements ForwardingPlan {
   ) {
     this.placed = typeof placement === 'number' ? new RulePlacement(placement) : placement;
     this.workers = Array.from({ length: this.placed.workers }, () => ({ captures: new Map(), egress: new Map(), rules: new Map() }));
-    this.egressRefs = this.workers.map(() => new Map());
+    this.egressShared = this.workers.map(() => new Map());
     this.targetRefs = this.workers.map(() => new Map());
     this.delta = emptyDelta(this.workers.length);
   }
@@ -210,13 +222,13 @@ export class ForwardingState implements ForwardingPlan {
     const worker = this.workers[plan.worker];
     const delta = this.delta.workers[plan.worker];
     worker.rules.set(rule.id, plan.planned);
-    const refs = this.egressRefs[plan.worker];
+    const shared = this.egressShared[plan.worker];
     for (const spec of plan.egress) {
-      const count = refs.get(spec.key) ?? 0;
-      refs.set(spec.key, count + 1);
-      if (count === 0) {
+      if (!worker.egress.has(spec.key)) {
         worker.egress.set(spec.key, spec);
         delta.egressGone.delete(spec.key);
+      } else {
+        shared.set(spec.key, (shared.get(spec.key) ?? 1) + 1);
       }
     }
     const { ifname, ifindex, target } = plan.capture!;
@@ -224,8 +236,9 @@ export class ForwardingState implements ForwardingPlan {
     if (!capture) worker.captures.set(ifname, (capture = { ifname, ifindex, targets: new Map() }));
     const key = targetKey(target);
     const targetUses = this.targetRefs[plan.worker];
-    const uses = targetUses.get(`${ifname} ${key}`) ?? 0;
-    targetUses.set(`${ifname} ${key}`, uses + 1);
+    const usesKey = `${ifname} ${key}`;
+    const uses = targetUses.get(usesKey) ?? 0;
+    targetUses.set(usesKey, uses + 1);
     if (uses === 0) {
       capture.targets.set(key, target);
       this.targetChanged(delta, ifname, target, key, +1);
@@ -251,26 +264,28 @@ export class ForwardingState implements ForwardingPlan {
     const worker = this.workers[plan.worker];
     const delta = this.delta.workers[plan.worker];
     worker.rules.delete(id);
-    const refs = this.egressRefs[plan.worker];
+    const shared = this.egressShared[plan.worker];
     for (const spec of plan.egress) {
-      const count = refs.get(spec.key)! - 1;
-      if (count > 0) {
-        refs.set(spec.key, count);
-        continue;
+      const users = shared.get(spec.key);
+      if (users === undefined) {
+        worker.egress.delete(spec.key);
+        delta.egressGone.add(spec.key);
+      } else if (users > 2) {
+        shared.set(spec.key, users - 1);
+      } else {
+        shared.delete(spec.key);
       }
-      refs.delete(spec.key);
-      worker.egress.delete(spec.key);
-      delta.egressGone.add(spec.key);
     }
     const { ifname, target } = plan.capture!;
     const capture = worker.captures.get(ifname)!;
     const key = targetKey(target);
     const targetUses = this.targetRefs[plan.worker];
-    const uses = targetUses.get(`${ifname} ${key}`)! - 1;
+    const usesKey = `${ifname} ${key}`;
+    const uses = targetUses.get(usesKey)! - 1;
     if (uses > 0) {
-      targetUses.set(`${ifname} ${key}`, uses);
+      targetUses.set(usesKey, uses);
     } else {
-      targetUses.delete(`${ifname} ${key}`);
+      targetUses.delete(usesKey);
       capture.targets.delete(key);
       if (capture.targets.size === 0) worker.captures.delete(ifname);
       this.targetChanged(delta, ifname, target, key, -1);
@@ -315,6 +330,17 @@ export class ForwardingState implements ForwardingPlan {
     return ttl;
   }
 
+  /** senderKey of an output through `outIf` with this TTL and TOS, made once per sender. */
+  private senderKeyOf(outIf: InterfaceInfo, ttl: number, tos: number): string {
+    let keys = this.senderKeys.get(outIf.name);
+    if (keys?.ifindex !== outIf.index) this.senderKeys.set(outIf.name, (keys = { ifindex: outIf.index, byTtl: new Map() }));
+    let byTos = keys.byTtl.get(ttl);
+    if (!byTos) keys.byTtl.set(ttl, (byTos = new Map()));
+    let key = byTos.get(tos);
+    if (key === undefined) byTos.set(tos, (key = senderKey({ ifname: outIf.name, ifindex: outIf.index, ttl, tos })));
+    return key;
+  }
+
   private planRule(rule: Rule): RulePlan {
     const { interfaces } = this;
     const input = rule.input!;
@@ -329,10 +355,12 @@ export class ForwardingState implements ForwardingPlan {
       // without carrier (a fresh veth until link watch runs, a cable out) stays installed below.
       return { worker, egress: [], status: { state: RuleState.RULE_STATE_INTERFACE_DOWN, reason: `input interface ${input.interface} is down`, worker } };
     }
-    const egress: EgressSpec[] = [];
-    const outputs: string[] = [];
-    const outputIndexes: number[] = [];
-    const outputIdentities: string[] = [];
+    // Sized for every output, as most often all are planned, and cut to those that are: no regrowth.
+    const egress = new Array<EgressSpec>(rule.outputs.length);
+    const outputs = new Array<string>(rule.outputs.length);
+    const outputIndexes = new Array<number>(rule.outputs.length);
+    const outputIdentities = new Array<string>(rule.outputs.length);
+    let count = 0;
     const missing: string[] = [];
     rule.outputs.forEach((output, index) => {
       const outIf = interfaces.get(output.interface);
@@ -345,22 +373,21 @@ export class ForwardingState implements ForwardingPlan {
         missing.push(`outputs[${index}] interface ${output.interface} is down`);
         return;
       }
-      const fields = {
-        ifname: outIf.name,
-        ifindex: outIf.index,
-        address: output.address,
-        port: output.port,
-        ttl: output.ttl ?? this.ttlOf(output.address),
-        tos: (output.dscp ?? 0) << 2,
-      };
-      const key = egressKey(fields);
-      // One entry per distinct output (two outputs of a rule may be the same destination).
-      if (!outputs.includes(key)) egress.push({ key, sender: senderKey(fields), ...fields });
-      outputs.push(key);
-      outputIndexes.push(index);
-      outputIdentities.push(outputIdentity(output));
+      const { address, port } = output;
+      const ttl = output.ttl ?? this.ttlOf(address);
+      const tos = (output.dscp ?? 0) << 2;
+      const sender = this.senderKeyOf(outIf, ttl, tos);
+      const key = egressKey(sender, address, port);
+      // One entry per output: validation refuses two outputs of a rule to the same destination, and
+      // were there two, set() and remove() count each (as two users of the key) all the same.
+      egress[count] = { key, sender, ifname: outIf.name, ifindex: outIf.index, address, port, ttl, tos };
+      outputs[count] = key;
+      outputIndexes[count] = index;
+      outputIdentities[count] = outputIdentity(output);
+      count++;
     });
-    if (outputs.length === 0) {
+    for (const list of [egress, outputs, outputIndexes, outputIdentities]) list.length = count;
+    if (count === 0) {
       const allDown = rule.outputs.every((o) => interfaces.get(o.interface) !== undefined);
       const state = allDown ? RuleState.RULE_STATE_INTERFACE_DOWN : RuleState.RULE_STATE_WAITING_FOR_INTERFACE;
       return { worker, egress: [], status: { state, reason: missing.join('; '), worker } };

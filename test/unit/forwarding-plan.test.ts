@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 
 import { Rule, RuleState } from '../../gen/mcr/v1/rules';
-import { planForwarding, SenderSpec, WorkerPlan } from '../../server/forwarding/plan';
+import { ForwardingState, planForwarding, SenderSpec, WorkerPlan } from '../../server/forwarding/plan';
 import type { InterfaceInfo } from '../../server/net/interfaces';
 import { workerFor } from '../../server/rules/placement';
 
@@ -82,6 +82,47 @@ describe('forwarding plan', () => {
       ['out1#5|ttl=1|tos=0', '10.3.0.2', 7000],
       ['out1#5|ttl=9|tos=0', '10.3.0.3', 7000],
     ]);
+  });
+
+  it('keys an output by its sender and destination', () => {
+    const r = rule('a', ['in0', '239.1.1.1', 5000], [['out1', '239.9.9.9', 6000], ['out1', '10.3.0.2', 7000, 9]]);
+    r.outputs[1].dscp = 46;
+    const worker = planForwarding([r], 1, lookup(['in0', 4], ['out1', 5])).workers[0];
+    expect([...worker.egress.keys()]).to.deep.equal(['out1#5|ttl=1|tos=0|239.9.9.9:6000', 'out1#5|ttl=9|tos=184|10.3.0.2:7000']);
+    expect(worker.rules.get('a')!.outputs).to.deep.equal([...worker.egress.keys()]);
+    expect(worker.rules.get('a')!.outputIdentities).to.deep.equal(['out1|239.9.9.9|6000||', 'out1|10.3.0.2|7000|9|46']);
+  });
+
+  it('keeps an egress key while any output uses it, counting an output repeated in a rule as two users', () => {
+    const state = new ForwardingState(1, lookup(['in0', 4], ['out1', 5]));
+    const same: [string, string, number] = ['out1', '239.9.9.9', 6000];
+    const key = 'out1#5|ttl=1|tos=0|239.9.9.9:6000';
+    state.set(rule('twice', ['in0', '239.1.1.1', 5000], [same, same]));
+    state.set(rule('once', ['in0', '239.1.1.2', 5000], [same]));
+    expect(state.workers[0].rules.get('twice')!.outputs).to.deep.equal([key, key]);
+    state.take();
+    state.remove('twice');
+    expect([...state.workers[0].egress.keys()]).to.deep.equal([key]);
+    expect([...state.take().workers[0].egressGone]).to.deep.equal([]);
+    state.set(rule('twice', ['in0', '239.1.1.1', 5000], [same, same]));
+    state.remove('once');
+    expect([...state.workers[0].egress.keys()]).to.deep.equal([key]);
+    state.remove('twice');
+    expect(state.workers[0].egress.size).to.equal(0);
+    expect([...state.take().workers[0].egressGone]).to.deep.equal([key]);
+  });
+
+  it('makes an output a new sender key once its interface changes index, in the same state', () => {
+    const table = new Map([['in0', 4], ['out1', 5]]);
+    const info = (name: string) => (table.has(name) ? { name, index: table.get(name)!, up: true, running: true, mtu: 1500, mac: '', addresses: [] } : undefined);
+    const state = new ForwardingState(1, { get: info });
+    const r = rule('a', ['in0', '239.1.1.1', 5000], [['out1', '239.9.9.9', 6000]]);
+    state.set(r);
+    expect(sendersOf(state.workers[0]).map((s) => s.key)).to.deep.equal(['out1#5|ttl=1|tos=0']);
+    table.set('out1', 9);
+    state.set(r);
+    expect(sendersOf(state.workers[0]).map((s) => s.key)).to.deep.equal(['out1#9|ttl=1|tos=0']);
+    expect([...state.workers[0].egress.keys()]).to.deep.equal(['out1#9|ttl=1|tos=0|239.9.9.9:6000']);
   });
 
   it('reports a missing input interface as waiting and installs nothing for it', () => {
