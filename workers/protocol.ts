@@ -172,6 +172,16 @@ export interface EgressDescription {
   tos: number;
 }
 
+/**
+ * An output as the ruleset hash covers it: an EgressDescription's fields in that order. A tuple, so
+ * that each side makes one small array per output (or keeps one) and nothing else to hash it.
+ */
+export type CanonicalOutput = readonly [iface: string, address: string, port: number, ttl: number, tos: number];
+
+export function canonicalOutput(o: EgressDescription): CanonicalOutput {
+  return [o.interface, o.address, o.port, o.ttl, o.tos];
+}
+
 /** A rule as both sides can describe it without handle numbers: what the ruleset hash covers. */
 export interface CanonicalRule {
   id: string;
@@ -179,14 +189,14 @@ export interface CanonicalRule {
   group: string;
   port: number;
   source: string;
-  outputs: EgressDescription[];
+  outputs: readonly CanonicalOutput[];
   /** Present while the rule is traced. */
   trace?: DataplaneTrace;
 }
 
 /** The canonical form of one rule, as the ruleset hash covers it. */
 function canonicalEntry(r: CanonicalRule): string {
-  const entry: unknown[] = [r.id, r.input, r.group, r.port, r.source, r.outputs.map((o) => [o.interface, o.address, o.port, o.ttl, o.tos])];
+  const entry: unknown[] = [r.id, r.input, r.group, r.port, r.source, r.outputs];
   if (r.trace) entry.push([r.trace.sampleEvery, r.trace.snapLength]);
   return JSON.stringify(entry);
 }

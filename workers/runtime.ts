@@ -4,8 +4,7 @@
  */
 import type { Dataplane, DataplaneRule, Native, TracedPacket } from '../native';
 import {
-  CanonicalRule,
-  EgressDescription,
+  CanonicalOutput,
   hashFromSum,
   LogLevel,
   OutputDescription,
@@ -37,20 +36,17 @@ export function toWire<T extends object>(values: T[]): Array<Wire<T>> {
  */
 export type TableFault = 'none' | 'drift' | 'stuck';
 
-interface InstalledRule {
-  rule: DataplaneRule;
-  /** Its share of the ruleset hash, as this worker understands its handles. */
-  digest: bigint;
-}
-
 export class WorkerRuntime {
   private dataplane?: Dataplane;
   private inputs = new Map<number, string>();
   private senders = new Map<number, Omit<SenderDescription, 'handle'>>();
   /** Each output as the ruleset hash describes it (its sender's interface, TTL and TOS included). */
-  private outputs = new Map<number, EgressDescription>();
-  /** The rules as installed in the data plane, by id. */
-  private installed = new Map<string, InstalledRule>();
+  private outputs = new Map<number, CanonicalOutput>();
+  /**
+   * The rules installed in the data plane: each one's share of the ruleset hash, as this worker
+   * understands its handles, by id (the data plane keeps the rules themselves).
+   */
+  private installed = new Map<string, bigint>();
   /** Sum of the installed rules' digests (the ruleset hash, kept current per change). */
   private digestSum = 0n;
   /** During a full resend: the ids it has named so far. */
@@ -228,7 +224,7 @@ export class WorkerRuntime {
     }
     for (const { handle, sender, address, port } of outputs) {
       const { interface: iface, ttl, tos } = this.senders.get(sender)!;
-      this.outputs.set(handle, { interface: iface, address, port, ttl, tos });
+      this.outputs.set(handle, [iface, address, port, ttl, tos]);
     }
     this.log('debug', 'outputs added', { count: outputs.length });
   }
@@ -249,9 +245,9 @@ export class WorkerRuntime {
     let sum = this.digestSum;
     const digests = upserts.map((rule) => this.digestOf(rule));
     const removing = new Set(removes);
-    for (const id of removing) sum -= this.installed.get(id)?.digest ?? 0n;
+    for (const id of removing) sum -= this.installed.get(id) ?? 0n;
     upserts.forEach((rule, i) => {
-      if (!removing.has(rule.id)) sum -= this.installed.get(rule.id)?.digest ?? 0n;
+      if (!removing.has(rule.id)) sum -= this.installed.get(rule.id) ?? 0n;
       sum += digests[i];
     });
     sum = BigInt.asUintN(64, sum);
@@ -279,13 +275,13 @@ export class WorkerRuntime {
     const retired = this.plane().updateRules(upserts, removes);
     for (const id of new Set(removes)) {
       const gone = this.installed.get(id);
-      if (!gone) continue;
+      if (gone === undefined) continue;
       this.installed.delete(id);
-      this.digestSum -= gone.digest;
+      this.digestSum -= gone;
     }
     upserts.forEach((rule, i) => {
-      this.digestSum += digests[i] - (this.installed.get(rule.id)?.digest ?? 0n);
-      this.installed.set(rule.id, { rule, digest: digests[i] });
+      this.digestSum += digests[i] - (this.installed.get(rule.id) ?? 0n);
+      this.installed.set(rule.id, digests[i]);
     });
     this.digestSum = BigInt.asUintN(64, this.digestSum);
     return retired;
@@ -293,16 +289,15 @@ export class WorkerRuntime {
 
   /** A rule's share of the ruleset hash over what it means (interfaces and destinations, not handle numbers). */
   private digestOf(r: DataplaneRule): bigint {
-    const canonical: CanonicalRule = {
+    return ruleDigest({
       id: r.id,
       input: this.inputs.get(r.input) ?? `#${r.input}`,
       group: r.group,
       port: r.port,
       source: r.source,
-      outputs: r.outputs.map((h) => this.outputs.get(h) ?? { interface: `#${h}`, address: '', port: 0, ttl: 0, tos: 0 }),
+      outputs: r.outputs.map((h) => this.outputs.get(h) ?? [`#${h}`, '', 0, 0, 0]),
       trace: r.trace,
-    };
-    return ruleDigest(canonical);
+    });
   }
 
   private plane(): Dataplane {

@@ -4,6 +4,7 @@
  * handle, egress key), and the input handles' interface names. Stats, trace and health read
  * snapshots only, with indexed lookups: nothing walks a list per rule or per handle.
  */
+import type { DataplaneRule } from '../../native';
 import { hashFromSum } from '../../workers/protocol';
 import type { CounterRegion } from '../workers/counter-region';
 import { PersistentMap } from './persistent-map';
@@ -30,10 +31,61 @@ export interface InstalledRule {
   readonly counterSlot: number;
   /** The outputs installed, in rule order (outputs whose interface is missing are absent). */
   readonly outputs: readonly InstalledOutput[];
-  /** The data-plane rule as sent (JSON): equal when nothing the worker sees has changed. */
-  readonly wire: string;
+  /** The data-plane rule as sent (see sameDataplaneRule: whether the worker sees a change). */
+  readonly dataplane: DataplaneRule;
   /** The rule's share of the ruleset hash. */
   readonly digest: bigint;
+}
+
+/**
+ * An installed rule as WorkerSync makes it. Its outputs are read by stats and traces only, so they are
+ * made from the plan and the data-plane rule when first read, not per output at every install.
+ */
+export class InstalledEntry implements InstalledRule {
+  private outputList?: readonly InstalledOutput[];
+
+  constructor(
+    readonly planned: PlannedRule,
+    readonly inputHandle: number,
+    readonly counterSlot: number,
+    /** Its outputs' handles and slots are those of the planned outputs installed, in order. */
+    readonly dataplane: DataplaneRule,
+    readonly digest: bigint,
+    /** Where in `planned.outputs` each installed output is (undefined: every planned output is installed). */
+    private readonly positions: readonly number[] | undefined,
+  ) {}
+
+  get outputs(): readonly InstalledOutput[] {
+    this.outputList ??= this.dataplane.outputs.map((handle, i) => {
+      const at = this.positions ? this.positions[i] : i;
+      const { outputIndexes, outputIdentities, outputs } = this.planned;
+      return { index: outputIndexes[at], handle, key: outputs[at], identity: outputIdentities[at], slot: this.dataplane.outputSlots![i] };
+    });
+    return this.outputList;
+  }
+}
+
+/** Whether two data-plane rules are the same to the worker (the same id, match, handles and slots, trace). */
+export function sameDataplaneRule(a: DataplaneRule, b: DataplaneRule): boolean {
+  return (
+    a.id === b.id &&
+    a.input === b.input &&
+    a.group === b.group &&
+    a.port === b.port &&
+    a.source === b.source &&
+    a.counterSlot === b.counterSlot &&
+    sameNumbers(a.outputs, b.outputs) &&
+    sameNumbers(a.outputSlots, b.outputSlots) &&
+    a.trace?.sampleEvery === b.trace?.sampleEvery &&
+    a.trace?.snapLength === b.trace?.snapLength
+  );
+}
+
+function sameNumbers(a: readonly number[] | undefined, b: readonly number[] | undefined): boolean {
+  if (a === b) return true;
+  if (!a || !b || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 export class InstalledSnapshot {

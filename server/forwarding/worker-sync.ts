@@ -15,12 +15,12 @@
  * After every confirmed change the sync publishes an immutable InstalledSnapshot.
  */
 import type { DataplaneRule, Native } from '../../native';
-import { CanonicalRule, EgressDescription, hashFromSum, MAX_FDS_PER_MESSAGE, OutputDescription, ruleDigest, SenderDescription, UpdateRulesReply, UpdateRulesRequest } from '../../workers/protocol';
+import { CanonicalOutput, hashFromSum, MAX_FDS_PER_MESSAGE, OutputDescription, ruleDigest, SenderDescription, UpdateRulesReply, UpdateRulesRequest } from '../../workers/protocol';
 import { CounterRegion, INPUT_FIELDS, OUTPUT_FIELDS, RULE_FIELDS } from '../workers/counter-region';
 import { CounterTotals, inputOwner, outputOwner, ruleOwner } from '../workers/counter-totals';
 import { CaptureFilters } from '../net/capture-filter';
 import type { Logger } from '../log';
-import { InstalledOutput, InstalledRule, InstalledSnapshot } from './installed';
+import { InstalledEntry, InstalledRule, InstalledSnapshot, sameDataplaneRule } from './installed';
 import { PersistentMap } from './persistent-map';
 import type { CaptureSpec, EgressSpec, PlannedRule, SenderSpec, TargetChanges, WorkerDelta, WorkerPlan } from './plan';
 import type { WorkerPool, WorkerSlot } from '../workers/pool';
@@ -66,6 +66,8 @@ interface InstalledSender {
 interface InstalledEgress {
   handle: number;
   spec: EgressSpec;
+  /** The sender it goes through (installed as long as an output uses it). */
+  sender: InstalledSender;
 }
 
 /**
@@ -98,8 +100,9 @@ const OUTPUTS_PER_MESSAGE = 8192;
  */
 export const CHANGE_TIMEOUT_MS = 120_000;
 
-function describe(spec: EgressSpec): EgressDescription {
-  return { interface: spec.ifname, address: spec.address, port: spec.port, ttl: spec.ttl, tos: spec.tos };
+/** An output as the ruleset hash covers it (the worker describes it alike from what it was sent). */
+function canonicalOf(spec: EgressSpec): CanonicalOutput {
+  return [spec.ifname, spec.address, spec.port, spec.ttl, spec.tos];
 }
 
 /** Messages of egress sockets (or of outputs) in flight at once. */
@@ -129,13 +132,6 @@ interface OutputsSent {
   refused: Promise<boolean>;
 }
 
-/** An output on its way to the worker: the handle it gets, the sender it goes through. */
-interface OutputToAdd {
-  spec: EgressSpec;
-  sender: InstalledSender;
-  handle: number;
-}
-
 /** A rule change the worker took: the rules it has now, their digests' sum and its hash. */
 interface ChangedRules {
   rules: PersistentMap<string, InstalledRule>;
@@ -143,31 +139,53 @@ interface ChangedRules {
   hash: string;
 }
 
-interface DesiredRule extends InstalledRule {
-  dataplane: DataplaneRule;
+/** A rule worked out for the worker: its installed entry, its counter slots, whether the worker has it so already. */
+interface RuleToInstall {
+  entry: InstalledEntry;
+  slots: RuleSlots;
+  unchanged: boolean;
 }
 
-/** The counter slots assigned to a rule: its own, and its outputs' by identity. */
+/**
+ * The counter slots assigned to a rule: its own, and each output's by identity (slots[i] is that of
+ * identities[i], the planned rule's outputIdentities; an identity repeated shares one slot).
+ */
 interface RuleSlots {
   counterSlot: number;
-  outputs: Map<string, number>;
+  identities: readonly string[];
+  /** Never changed once made: a data-plane rule may share it as its outputSlots. */
+  slots: number[];
+  /** Whether an identity repeats (a slot then appears more than once). */
+  shared: boolean;
 }
 
-/** A slot no longer named by the rules sent, to fold into the totals and free once out of use. */
-interface DroppedSlot {
-  owner: string;
-  slot: number;
-  fields: number;
-  ruleId?: string;
-  pair?: boolean;
+/**
+ * Slots no longer named by the rules sent, to fold into the totals and free once out of use: an
+ * input's pair, or a rule's (its own slot when it went, and outputs' slots as in RuleSlots).
+ */
+type DroppedSlots =
+  | { kind: 'input'; owner: string; slot: number }
+  | { kind: 'rule'; ruleId: string; counterSlot: number | undefined; identities: readonly string[]; slots: readonly number[]; shared: boolean };
+
+/** The slots of a rule's assignment `had` that `now` does not keep (undefined: none). */
+function droppedOf(ruleId: string, had: RuleSlots, now: RuleSlots | undefined): DroppedSlots | undefined {
+  if (!now) return { kind: 'rule', ruleId, counterSlot: had.counterSlot, identities: had.identities, slots: had.slots, shared: had.shared };
+  if (now === had) return undefined;
+  // Slots follow their identity: one still assigned is kept, whatever its position now.
+  const kept = new Set(now.slots);
+  const identities: string[] = [];
+  const slots: number[] = [];
+  had.slots.forEach((slot, i) => {
+    if (kept.has(slot)) return;
+    kept.add(slot); // once, however often its identity repeats
+    identities.push(had.identities[i]);
+    slots.push(slot);
+  });
+  return slots.length > 0 ? { kind: 'rule', ruleId, counterSlot: undefined, identities, slots, shared: false } : undefined;
 }
 
-/** Adds to `dropped` the slots of a rule's assignment `had` that `now` does not keep. */
-function droppedOf(ruleId: string, had: RuleSlots, now: RuleSlots | undefined, dropped: DroppedSlot[]): void {
-  if (!now) dropped.push({ owner: ruleOwner(ruleId), slot: had.counterSlot, fields: RULE_FIELDS, ruleId });
-  for (const [identity, slot] of had.outputs) {
-    if (now?.outputs.get(identity) !== slot) dropped.push({ owner: outputOwner(ruleId, identity), slot, fields: OUTPUT_FIELDS, ruleId });
-  }
+function sameStrings(a: readonly string[], b: readonly string[]): boolean {
+  return a === b || (a.length === b.length && a.every((s, i) => s === b[i]));
 }
 
 /** Index of the kernel-drop count after an input's region counters in its totals. */
@@ -186,9 +204,9 @@ export class WorkerSync {
   /** Counter slots of every rule sent to the worker (confirmed or not). */
   private assigned = new Map<string, RuleSlots>();
   /** Slots dropped by changes the worker confirmed: free once its data plane has passed `epoch`. */
-  private releases: Array<{ epoch: number; slots: DroppedSlot[] }> = [];
+  private releases: Array<{ epoch: number; slots: DroppedSlots[] }> = [];
   /** Slots dropped by a change not confirmed (yet): released with the next confirmed change. */
-  private limbo: DroppedSlot[] = [];
+  private limbo: DroppedSlots[] = [];
   private readonly filters: CaptureFilters;
 
   constructor(
@@ -218,9 +236,23 @@ export class WorkerSync {
     for (const { slots } of due) for (const dropped of slots) this.foldAndFree(dropped);
   }
 
-  private foldAndFree({ owner, slot, fields, ruleId, pair }: DroppedSlot): void {
-    this.totals.fold(owner, this.region, slot, fields, ruleId);
-    this.region.release(slot, pair);
+  private foldAndFree(dropped: DroppedSlots): void {
+    if (dropped.kind === 'input') {
+      this.totals.fold(dropped.owner, this.region, dropped.slot, INPUT_FIELDS);
+      this.region.release(dropped.slot, true);
+      return;
+    }
+    const { ruleId, counterSlot, identities, slots, shared } = dropped;
+    if (counterSlot !== undefined) {
+      this.totals.fold(ruleOwner(ruleId), this.region, counterSlot, RULE_FIELDS, ruleId);
+      this.region.release(counterSlot);
+    }
+    slots.forEach((slot, i) => {
+      if (shared && slots.indexOf(slot) < i) return; // a repeated identity's slot: done already
+      // Most slots counted nothing (fold adds nothing then): no owner key to make for them.
+      if (!this.region.isZero(slot, OUTPUT_FIELDS)) this.totals.fold(outputOwner(ruleId, identities[i]), this.region, slot, OUTPUT_FIELDS, ruleId);
+      this.region.release(slot);
+    });
   }
 
   /** What the worker has installed, as it confirmed it last. */
@@ -285,8 +317,7 @@ export class WorkerSync {
     const incremental = change !== undefined && !this.forceRules;
     const opened = new Set<string>();
     for (const spec of plan.captures.values()) if (await this.ensureCapture(spec, errors)) opened.add(spec.ifname);
-    const needed = incremental ? this.egressOf(plan, change.rules) : plan.egress.values();
-    const outputs = await this.ensureEgress([...needed].filter((spec) => !this.egress.has(spec.key)), errors);
+    const outputs = await this.ensureEgress(this.missingEgress(plan, incremental ? change.rules : undefined), errors);
     const capturesChanged = opened.size > 0;
 
     const force = this.forceRules;
@@ -320,13 +351,10 @@ export class WorkerSync {
       for (const spec of plan.captures.values()) if (!opened.has(spec.ifname)) this.updateFilter(spec, errors);
     }
     const staleCaptures = [...this.captures.keys()].filter((ifname) => !plan.captures.has(ifname));
-    const staleEgress = incremental
-      ? [...change.egressGone].filter((key) => this.egress.has(key) && !plan.egress.has(key))
-      : [...this.egress.keys()].filter((key) => !plan.egress.has(key));
     for (const ifname of staleCaptures) await this.removeCapture(ifname);
     // The snapshot names inputs, not outputs: only a capture gone makes a new one.
     if (staleCaptures.length > 0) this.publish(rules, hash, true);
-    this.removeEgress(staleEgress);
+    this.removeEgress(plan, incremental ? change.egressGone : [...this.egress.keys()]);
     return errors;
   }
 
@@ -339,7 +367,7 @@ export class WorkerSync {
     const previous = this.installed;
     let rules: PersistentMap<string, InstalledRule>;
     let sum: bigint;
-    const upserts: DesiredRule[] = [];
+    const upserts: InstalledRule[] = [];
     const removes: string[] = [];
     if (change) {
       // The published snapshot stays as it was: the new one shares what did not change.
@@ -352,12 +380,13 @@ export class WorkerSync {
           sum -= before.digest;
         }
         const planned = plan.rules.get(id);
-        const entry = planned && this.install(planned, previous, errors);
-        this.limbo.push(...this.reassign(id, entry?.slots));
-        if (entry) {
+        const installing = planned && this.install(planned, previous, errors);
+        this.reassign(id, installing?.slots);
+        if (installing) {
+          const { entry } = installing;
           changed.set(id, entry);
           sum += entry.digest;
-          if (!entry.unchanged) upserts.push(entry);
+          if (!installing.unchanged) upserts.push(entry);
         } else if (before) {
           removes.push(id);
         }
@@ -368,14 +397,15 @@ export class WorkerSync {
       sum = 0n;
       const assigned = new Map<string, RuleSlots>();
       for (const rule of plan.rules.values()) {
-        const entry = this.install(rule, previous, errors);
-        if (!entry) continue;
-        assigned.set(rule.id, entry.slots);
+        const installing = this.install(rule, previous, errors);
+        if (!installing) continue;
+        const { entry } = installing;
+        assigned.set(rule.id, installing.slots);
         all.set(rule.id, entry);
         sum += entry.digest;
-        if (!entry.unchanged || force) upserts.push(entry);
+        if (!installing.unchanged || force) upserts.push(entry);
       }
-      this.limbo.push(...this.dropSlots(assigned));
+      this.dropSlots(assigned);
       if (!force) for (const id of previous.rules.keys()) if (!all.has(id)) removes.push(id);
       rules = PersistentMap.of(all);
     }
@@ -387,55 +417,67 @@ export class WorkerSync {
     return { rules, sum, hash };
   }
 
-  /** The egress sockets the rules `ids` of `plan` use (those in it). */
-  private egressOf(plan: WorkerPlan, ids: Iterable<string>): Iterable<EgressSpec> {
+  /** The outputs of `plan` not installed (with `ids`, only those the rules `ids` of it use). */
+  private missingEgress(plan: WorkerPlan, ids: Iterable<string> | undefined): EgressSpec[] {
+    if (!ids) return [...plan.egress.values()].filter((spec) => !this.egress.has(spec.key));
     const specs = new Map<string, EgressSpec>();
     for (const id of ids) {
       const rule = plan.rules.get(id);
       if (!rule) continue;
       for (const key of rule.outputs) {
+        if (this.egress.has(key)) continue;
         const spec = plan.egress.get(key);
         if (spec) specs.set(key, spec);
       }
     }
-    return specs.values();
+    return [...specs.values()];
   }
 
   /**
    * The installed entry of a planned rule (its data-plane rule, digest, counter slots), or undefined
    * when it cannot be installed (no capture, no output socket, no counter slot: `errors` says why).
    */
-  private install(rule: PlannedRule, previous: InstalledSnapshot, errors: SyncErrors): (DesiredRule & { slots: RuleSlots; unchanged: boolean }) | undefined {
+  private install(rule: PlannedRule, previous: InstalledSnapshot, errors: SyncErrors): RuleToInstall | undefined {
     const capture = this.captures.get(rule.ifname);
     if (!capture || errors.has(rule.ifname)) return undefined;
-    const present = rule.outputs.map((key) => this.egress.get(key));
-    if (!present.some((egress) => egress !== undefined)) return undefined;
+    const egress: InstalledEgress[] = [];
+    let positions: number[] | undefined; // made only once an output is missing (seldom)
+    rule.outputs.forEach((key, position) => {
+      const installed = this.egress.get(key);
+      if (installed) {
+        egress.push(installed);
+        positions?.push(position);
+      } else {
+        positions ??= egress.map((_, i) => i);
+      }
+    });
+    if (egress.length === 0) return undefined;
     const slots = this.slotsFor(rule);
     if (!slots) {
       errors.set(ruleErrorKey(rule.id), `no counter slot left for rule ${rule.id} in worker ${this.workerIndex}'s counter region`);
       return undefined;
     }
-    const outputs: InstalledOutput[] = [];
-    present.forEach((egress, position) => {
-      const identity = rule.outputIdentities[position];
-      if (egress) outputs.push({ index: rule.outputIndexes[position], handle: egress.handle, key: rule.outputs[position], identity, slot: slots.outputs.get(identity)! });
-    });
     const dataplane: DataplaneRule = {
       id: rule.id,
       input: capture.handle,
       group: rule.group,
       port: rule.port,
       source: rule.source,
-      outputs: outputs.map((o) => o.handle),
+      outputs: egress.map((o) => o.handle),
       counterSlot: slots.counterSlot,
-      outputSlots: outputs.map((o) => o.slot),
+      outputSlots: positions ? positions.map((position) => slots.slots[position]) : slots.slots,
       ...(rule.trace ? { trace: rule.trace } : {}),
     };
-    const wire = JSON.stringify(dataplane);
     const before = previous.rules.get(rule.id);
-    const unchanged = before !== undefined && before.wire === wire;
-    const digest = unchanged ? before.digest : ruleDigest(this.canonical(rule, outputs));
-    return { planned: rule, inputHandle: capture.handle, counterSlot: slots.counterSlot, outputs, wire, digest, dataplane, slots, unchanged };
+    const unchanged = before !== undefined && sameDataplaneRule(before.dataplane, dataplane);
+    const digest = unchanged ? before.digest : this.digestOf(rule, egress);
+    return { entry: new InstalledEntry(rule, capture.handle, slots.counterSlot, dataplane, digest, positions), slots, unchanged };
+  }
+
+  /** A rule's share of the ruleset hash, its outputs being `egress`. */
+  private digestOf(rule: PlannedRule, egress: InstalledEgress[]): bigint {
+    const { id, ifname: input, group, port, source, trace } = rule;
+    return ruleDigest({ id, input, group, port, source, outputs: egress.map((o) => canonicalOf(o.spec)), trace });
   }
 
   /**
@@ -444,7 +486,7 @@ export class WorkerSync {
    * message); the last carries the hash. A full resend (force) names every rule and lets the worker
    * drop the rest.
    */
-  private async sendChange(upserts: DesiredRule[], removes: string[], hash: string, force: boolean): Promise<number> {
+  private async sendChange(upserts: InstalledRule[], removes: string[], hash: string, force: boolean): Promise<number> {
     const bodies: Array<Omit<UpdateRulesRequest, 'seq'>> = [{ type: 'updateRules', upserts: [], removes: [] }];
     let load = 0;
     const room = (weight: number): Omit<UpdateRulesRequest, 'seq'> => {
@@ -455,7 +497,7 @@ export class WorkerSync {
       load += weight;
       return bodies[bodies.length - 1];
     };
-    for (const rule of upserts) room(1 + rule.outputs.length).upserts.push(rule.dataplane);
+    for (const { dataplane } of upserts) room(1 + dataplane.outputs.length).upserts.push(dataplane);
     for (const id of removes) room(1).removes.push(id);
     bodies[bodies.length - 1].hash = hash;
     if (force) {
@@ -476,9 +518,8 @@ export class WorkerSync {
    */
   private slotsFor(rule: PlannedRule): RuleSlots | undefined {
     const had = this.assigned.get(rule.id);
-    if (had && had.outputs.size === rule.outputIdentities.length && rule.outputIdentities.every((identity) => had.outputs.has(identity))) {
-      return had; // unchanged: the same object (nothing allocated per pass)
-    }
+    const identities = rule.outputIdentities;
+    if (had && sameStrings(had.identities, identities)) return had; // unchanged: the same object (nothing allocated per pass)
     const fresh: number[] = [];
     const allocate = (): number | undefined => {
       const slot = this.region.allocate();
@@ -486,34 +527,37 @@ export class WorkerSync {
       return slot;
     };
     const counterSlot = had?.counterSlot ?? allocate();
-    const outputs = new Map<string, number>();
-    for (const identity of rule.outputIdentities) {
-      const slot = had?.outputs.get(identity) ?? outputs.get(identity) ?? allocate();
+    const kept = had && new Map(had.identities.map((identity, i) => [identity, had.slots[i]])); // its outputs changed (seldom)
+    const given = new Map<string, number>();
+    const slots: number[] = [];
+    for (const identity of identities) {
+      const slot = given.get(identity) ?? kept?.get(identity) ?? allocate();
       if (slot === undefined || counterSlot === undefined) {
         for (const s of fresh) this.region.release(s);
         return undefined;
       }
-      outputs.set(identity, slot);
+      given.set(identity, slot);
+      slots.push(slot);
     }
-    return { counterSlot: counterSlot!, outputs };
+    return { counterSlot: counterSlot!, identities, slots, shared: given.size < identities.length };
   }
 
-  /** Makes `assigned` the assignment, returning the slots of the previous one it no longer has. */
-  private dropSlots(assigned: Map<string, RuleSlots>): DroppedSlot[] {
-    const dropped: DroppedSlot[] = [];
-    for (const [ruleId, had] of this.assigned) droppedOf(ruleId, had, assigned.get(ruleId), dropped);
+  /** Makes `assigned` the assignment; the slots of the previous one it no longer has go to limbo. */
+  private dropSlots(assigned: Map<string, RuleSlots>): void {
+    for (const [ruleId, had] of this.assigned) {
+      const dropped = droppedOf(ruleId, had, assigned.get(ruleId));
+      if (dropped) this.limbo.push(dropped);
+    }
     this.assigned = assigned;
-    return dropped;
   }
 
-  /** Makes `now` the slots of one rule (undefined: it has none), returning those it no longer has. */
-  private reassign(ruleId: string, now: RuleSlots | undefined): DroppedSlot[] {
-    const dropped: DroppedSlot[] = [];
+  /** Makes `now` the slots of one rule (undefined: it has none); those it no longer has go to limbo. */
+  private reassign(ruleId: string, now: RuleSlots | undefined): void {
     const had = this.assigned.get(ruleId);
-    if (had) droppedOf(ruleId, had, now, dropped);
+    const dropped = had && droppedOf(ruleId, had, now);
+    if (dropped) this.limbo.push(dropped);
     if (now) this.assigned.set(ruleId, now);
     else this.assigned.delete(ruleId);
-    return dropped;
   }
 
   /**
@@ -535,18 +579,6 @@ export class WorkerSync {
     this.installed = new InstalledSnapshot(rules, inputs, hash, inputSlots, this.region);
   }
 
-  private canonical(rule: PlannedRule, outputs: InstalledOutput[]): CanonicalRule {
-    return {
-      id: rule.id,
-      input: rule.ifname,
-      group: rule.group,
-      port: rule.port,
-      source: rule.source,
-      outputs: outputs.map((o) => describe(this.egress.get(o.key)!.spec)),
-      trace: rule.trace,
-    };
-  }
-
   /**
    * Forgets everything without talking to the worker (it has gone); closes the supervisor's fds. What
    * its data plane counted is still in the region: every slot is folded into the totals first, and the
@@ -556,10 +588,10 @@ export class WorkerSync {
     const drops = this.kernelDrops();
     for (const [ifname, capture] of this.captures) {
       this.filters.close(capture.fd);
-      this.limbo.push({ owner: inputOwner(this.workerIndex, ifname), slot: capture.slot, fields: INPUT_FIELDS, pair: true });
+      this.limbo.push({ kind: 'input', owner: inputOwner(this.workerIndex, ifname), slot: capture.slot });
       this.totals.add(inputOwner(this.workerIndex, ifname), KERNEL_DROPS_FIELD, Number(drops.get(ifname) ?? 0n), INPUT_FIELDS + 1);
     }
-    this.limbo.push(...this.dropSlots(new Map()));
+    this.dropSlots(new Map());
     for (const { slots } of this.releases) this.limbo.push(...slots);
     this.releases = [];
     for (const dropped of this.limbo.splice(0)) this.foldAndFree(dropped);
@@ -611,10 +643,10 @@ export class WorkerSync {
   private async ensureEgress(specs: EgressSpec[], errors: SyncErrors): Promise<OutputsSent> {
     if (specs.length === 0) return { refused: Promise.resolve(false) };
     const opened = await this.ensureSenders(specs, errors);
-    const ready: OutputToAdd[] = [];
+    const ready: InstalledEgress[] = [];
     for (const spec of specs) {
       const sender = this.senders.get(spec.sender);
-      if (sender) ready.push({ spec, sender, handle: this.nextHandle++ });
+      if (sender) ready.push({ handle: this.nextHandle++, spec, sender });
     }
     const windows = pieces(ready, () => 1, EGRESS_WINDOW * OUTPUTS_PER_MESSAGE);
     let refused = false;
@@ -633,9 +665,9 @@ export class WorkerSync {
    * those of a message the worker refused leave the books again (errors say why). Resolves to whether
    * any was refused.
    */
-  private async addOutputs(window: OutputToAdd[], errors: SyncErrors): Promise<boolean> {
+  private async addOutputs(window: InstalledEgress[], errors: SyncErrors): Promise<boolean> {
     for (const o of window) {
-      this.egress.set(o.spec.key, { handle: o.handle, spec: o.spec });
+      this.egress.set(o.spec.key, o);
       o.sender.users++;
     }
     const batches = pieces(window, () => 1, OUTPUTS_PER_MESSAGE);
@@ -770,7 +802,7 @@ export class WorkerSync {
     this.filters.close(capture.fd);
     const owner = inputOwner(this.workerIndex, ifname);
     this.totals.add(owner, KERNEL_DROPS_FIELD, Number(drops), INPUT_FIELDS + 1);
-    const dropped: DroppedSlot = { owner, slot: capture.slot, fields: INPUT_FIELDS, pair: true };
+    const dropped: DroppedSlots = { kind: 'input', owner, slot: capture.slot };
     try {
       const { retired } = (await this.worker.request({ type: 'removeInput', handle: capture.handle })) as UpdateRulesReply;
       this.releases.push({ epoch: retired, slots: [dropped] });
@@ -781,21 +813,21 @@ export class WorkerSync {
   }
 
   /**
-   * Removes the outputs no table names any more, then the senders none of the outputs left uses. Its
-   * own books change at once; the worker's removals are sent and not awaited (docs/decisions/0047): the
+   * Removes the outputs of `keys` that are installed and that `plan` does not name any more, then the
+   * senders none of the outputs left uses. Its own books change at once; the worker's removals are sent and not awaited (docs/decisions/0047): the
    * worker takes its messages in order, so they come before any later change, and nothing anyone waits
    * for depends on them. A removal the worker refuses leaves a handle it holds and no table names: it
    * is logged.
    */
-  private removeEgress(keys: string[]): void {
+  private removeEgress(plan: WorkerPlan, keys: Iterable<string>): void {
     const handles: number[] = [];
     const unused: string[] = [];
     for (const key of keys) {
-      const egress = this.egress.get(key)!;
+      const egress = this.egress.get(key);
+      if (!egress || plan.egress.has(key)) continue;
       handles.push(egress.handle);
       this.egress.delete(key);
-      const sender = this.senders.get(egress.spec.sender);
-      if (sender && --sender.users === 0) unused.push(egress.spec.sender);
+      if (--egress.sender.users === 0) unused.push(egress.spec.sender);
     }
     const sent: Array<Promise<unknown>> = pieces(handles, () => 1, REMOVALS_PER_MESSAGE).map((piece) => this.worker.request({ type: 'removeOutputs', handles: piece }, [], CHANGE_TIMEOUT_MS));
     sent.push(this.removeSenders(unused));

@@ -19,7 +19,7 @@ import { DROP_NO_OUTPUT, DROP_NOT_ACCEPTED, encodedSizeBound, errnoName, HandleR
 import { RecordBuffer } from '../../server/trace/record-buffer';
 import { QUEUE_RECORDS, RECORDS_PER_EVENT, TraceEventSink } from '../../server/trace/subscriber';
 import { WorkerHandles } from '../../server/trace/worker-handles';
-import { CanonicalRule, rulesetHash, tracedPacketFromWire, tracedPacketToWire } from '../../workers/protocol';
+import { canonicalOutput, CanonicalRule, rulesetHash, tracedPacketFromWire, tracedPacketToWire } from '../../workers/protocol';
 
 const E = os.constants.errno;
 /** Linux's EHOSTDOWN, which Node's errno constants lack. */
@@ -506,7 +506,7 @@ describe('trace manager', () => {
     });
 
     it('the ruleset hash covers trace settings and is unchanged for untraced rules', () => {
-      const base: CanonicalRule = { id: 'r-a', input: 'in0', group: '239.1.1.1', port: 5000, source: '', outputs: [{ interface: 'out1', address: '239.9.9.9', port: 6000, ttl: 1, tos: 0 }] };
+      const base: CanonicalRule = { id: 'r-a', input: 'in0', group: '239.1.1.1', port: 5000, source: '', outputs: [canonicalOutput({ interface: 'out1', address: '239.9.9.9', port: 6000, ttl: 1, tos: 0 })] };
       const hash = rulesetHash([base]);
       expect(rulesetHash([{ ...base, trace: undefined }])).to.equal(hash);
       const traced = rulesetHash([{ ...base, trace: { sampleEvery: 1, snapLength: 128 } }]);

@@ -10,7 +10,7 @@ import fs from 'fs';
 
 import { native, type DataplaneRule } from '../../native';
 import { pieces } from '../../server/forwarding/worker-sync';
-import { CanonicalRule, EgressDescription, HeartbeatReply, rulesetHash, WorkerEvent, WorkerReply, WorkerRequest } from '../../workers/protocol';
+import { canonicalOutput, CanonicalRule, EgressDescription, HeartbeatReply, rulesetHash, WorkerEvent, WorkerReply, WorkerRequest } from '../../workers/protocol';
 import { TRACE_BACKLOG_BYTES, WorkerRuntime } from '../../workers/runtime';
 import { requireRoot } from '../support/fixture';
 
@@ -41,7 +41,7 @@ describe('worker runtime: rule changes', () => {
     group: r.group,
     port: r.port,
     source: r.source,
-    outputs: r.outputs.map((h) => egress(7000 + h)),
+    outputs: r.outputs.map((h) => canonicalOutput(egress(7000 + h))),
   });
 
   before(() => requireRoot());
@@ -123,7 +123,7 @@ describe('worker runtime: rule changes', () => {
     ok({ type: 'addSenders', senders: [{ handle: 2, interface: 'lo', ttl: 9, tos: 0xb8 }] }, [addon.openEgressSocket({ ifname: 'lo', ifindex: 1, ttl: 9, tos: 0xb8, sndbuf: 65536 })]);
     ok({ type: 'addOutputs', outputs: [output(20, 2)] });
     const a = rule('a', 5000, [10, 20]);
-    const described: CanonicalRule = { ...canonical(rule('a', 5000, [10])), outputs: [egress(7010), { interface: 'lo', address: '127.0.0.1', port: 7020, ttl: 9, tos: 0xb8 }] };
+    const described: CanonicalRule = { ...canonical(rule('a', 5000, [10])), outputs: [egress(7010), { interface: 'lo', address: '127.0.0.1', port: 7020, ttl: 9, tos: 0xb8 }].map(canonicalOutput) };
     ok({ type: 'updateRules', upserts: [a], removes: [], hash: rulesetHash([described]) });
     // Removing the outputs, then the sender, leaves a rule naming them refused.
     ok({ type: 'updateRules', upserts: [], removes: ['a'], hash: rulesetHash([]) });
