@@ -174,7 +174,7 @@ export interface EgressDescription {
 
 /**
  * An output as the ruleset hash covers it: an EgressDescription's fields in that order. A tuple, so
- * that each side makes one small array per output (or keeps one) and nothing else to hash it.
+ * that each side makes it once per output (canonicalOutput, when the output is added) and keeps it.
  */
 export type CanonicalOutput = readonly [iface: string, address: string, port: number, ttl: number, tos: number];
 

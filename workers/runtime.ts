@@ -4,6 +4,7 @@
  */
 import type { Dataplane, DataplaneRule, Native, TracedPacket } from '../native';
 import {
+  canonicalOutput,
   CanonicalOutput,
   hashFromSum,
   LogLevel,
@@ -224,7 +225,7 @@ export class WorkerRuntime {
     }
     for (const { handle, sender, address, port } of outputs) {
       const { interface: iface, ttl, tos } = this.senders.get(sender)!;
-      this.outputs.set(handle, [iface, address, port, ttl, tos]);
+      this.outputs.set(handle, canonicalOutput({ interface: iface, address, port, ttl, tos }));
     }
     this.log('debug', 'outputs added', { count: outputs.length });
   }

@@ -77,10 +77,8 @@ export function interfaceUsers(rules: readonly Rule[]): Map<string, InterfaceUse
   return users;
 }
 
-const NO_USERS: InterfaceUsers = { inputRules: [], outputRules: [] };
-
 export function interfaceMessage(name: string, info: InterfaceInfo | undefined, users: ReadonlyMap<string, InterfaceUsers>): Interface {
-  const { inputRules, outputRules } = users.get(name) ?? NO_USERS;
+  const { inputRules, outputRules } = users.get(name) ?? { inputRules: [], outputRules: [] };
   return {
     name,
     index: info?.index ?? 0,
@@ -93,8 +91,8 @@ export function interfaceMessage(name: string, info: InterfaceInfo | undefined, 
       const [address, length] = a.split('/');
       return { address, prefixLength: Number(length) };
     }),
-    inputRules: [...inputRules],
-    outputRules: [...outputRules],
+    inputRules,
+    outputRules,
   };
 }
 

@@ -15,7 +15,7 @@
  * After every confirmed change the sync publishes an immutable InstalledSnapshot.
  */
 import type { DataplaneRule, Native } from '../../native';
-import { CanonicalOutput, hashFromSum, MAX_FDS_PER_MESSAGE, OutputDescription, ruleDigest, SenderDescription, UpdateRulesReply, UpdateRulesRequest } from '../../workers/protocol';
+import { canonicalOutput, CanonicalOutput, hashFromSum, MAX_FDS_PER_MESSAGE, OutputDescription, ruleDigest, SenderDescription, UpdateRulesReply, UpdateRulesRequest } from '../../workers/protocol';
 import { CounterRegion, INPUT_FIELDS, OUTPUT_FIELDS, RULE_FIELDS } from '../workers/counter-region';
 import { CounterTotals, inputOwner, outputOwner, ruleOwner } from '../workers/counter-totals';
 import { CaptureFilters } from '../net/capture-filter';
@@ -68,6 +68,8 @@ interface InstalledEgress {
   spec: EgressSpec;
   /** The sender it goes through (installed as long as an output uses it). */
   sender: InstalledSender;
+  /** The output as the ruleset hash covers it, made once (the worker makes it alike from what it was sent). */
+  canonical: CanonicalOutput;
 }
 
 /**
@@ -100,10 +102,6 @@ const OUTPUTS_PER_MESSAGE = 8192;
  */
 export const CHANGE_TIMEOUT_MS = 120_000;
 
-/** An output as the ruleset hash covers it (the worker describes it alike from what it was sent). */
-function canonicalOf(spec: EgressSpec): CanonicalOutput {
-  return [spec.ifname, spec.address, spec.port, spec.ttl, spec.tos];
-}
 
 /** Messages of egress sockets (or of outputs) in flight at once. */
 const EGRESS_WINDOW = 16;
@@ -477,7 +475,7 @@ export class WorkerSync {
   /** A rule's share of the ruleset hash, its outputs being `egress`. */
   private digestOf(rule: PlannedRule, egress: InstalledEgress[]): bigint {
     const { id, ifname: input, group, port, source, trace } = rule;
-    return ruleDigest({ id, input, group, port, source, outputs: egress.map((o) => canonicalOf(o.spec)), trace });
+    return ruleDigest({ id, input, group, port, source, outputs: egress.map((o) => o.canonical), trace });
   }
 
   /**
@@ -646,7 +644,9 @@ export class WorkerSync {
     const ready: InstalledEgress[] = [];
     for (const spec of specs) {
       const sender = this.senders.get(spec.sender);
-      if (sender) ready.push({ handle: this.nextHandle++, spec, sender });
+      if (!sender) continue;
+      const canonical = canonicalOutput({ interface: spec.ifname, address: spec.address, port: spec.port, ttl: spec.ttl, tos: spec.tos });
+      ready.push({ handle: this.nextHandle++, spec, sender, canonical });
     }
     const windows = pieces(ready, () => 1, EGRESS_WINDOW * OUTPUTS_PER_MESSAGE);
     let refused = false;
@@ -814,10 +814,10 @@ export class WorkerSync {
 
   /**
    * Removes the outputs of `keys` that are installed and that `plan` does not name any more, then the
-   * senders none of the outputs left uses. Its own books change at once; the worker's removals are sent and not awaited (docs/decisions/0047): the
-   * worker takes its messages in order, so they come before any later change, and nothing anyone waits
-   * for depends on them. A removal the worker refuses leaves a handle it holds and no table names: it
-   * is logged.
+   * senders none of the outputs left uses. Its own books change at once; the worker's removals are
+   * sent and not awaited (docs/decisions/0047): the worker takes its messages in order, so they come
+   * before any later change, and nothing anyone waits for depends on them. A removal the worker
+   * refuses leaves a handle it holds and no table names: it is logged.
    */
   private removeEgress(plan: WorkerPlan, keys: Iterable<string>): void {
     const handles: number[] = [];

@@ -31,6 +31,7 @@ import path from 'path';
 import { crc32 } from 'zlib';
 
 import { syncDirectory, temporaryFileFor, writeSynced } from '../files/atomic-file';
+import { joinedByteLength, writeJoined } from '../files/joined-bytes';
 import { gather } from '../gather';
 import { logger } from '../log';
 
@@ -61,15 +62,10 @@ const HEADER = /^(0|[1-9][0-9]{0,9}) ([0-9a-f]{8})$/;
 export function encodeFrame(records: readonly string[]): Buffer {
   // Written in place: the records straight into the frame (whose header length follows from the
   // payload's), not joined, encoded and concatenated (three copies of a frame of 50 rules).
-  let length = Math.max(0, records.length - 1);
-  for (const record of records) length += Buffer.byteLength(record, 'utf8');
+  const length = joinedByteLength(records, '\n');
   const headerLength = String(length).length + 10; // "<length> <crc32 in 8 hex digits>\n"
   const frame = Buffer.allocUnsafe(headerLength + length + 1);
-  let at = headerLength;
-  records.forEach((record, i) => {
-    if (i > 0) frame[at++] = NEWLINE;
-    at += frame.write(record, at, 'utf8');
-  });
+  const at = writeJoined(frame, headerLength, records, '\n');
   frame[at] = NEWLINE;
   const checksum = crc32(frame.subarray(headerLength, at)).toString(16).padStart(8, '0');
   frame.write(`${length} ${checksum}\n`, 0, 'latin1');

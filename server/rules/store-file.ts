@@ -16,6 +16,7 @@ import { promises as fs } from 'fs';
 import { Rule } from '../../gen/mcr/v1/rules';
 import { RuleError } from './errors';
 import { writeFileAtomic } from '../files/atomic-file';
+import { joinedByteLength, writeJoined } from '../files/joined-bytes';
 import { RuleSet } from './rule-set';
 import { RuleLimits, validateRuleDefinition } from './validate';
 
@@ -101,15 +102,8 @@ function ruleLine(rule: Rule): string {
 function assembleStore(generation: bigint, lines: readonly string[]): Buffer {
   const head = `{"format":${JSON.stringify(STORE_FORMAT)},"version":${STORE_VERSION},"generation":${JSON.stringify(generation.toString())},"rules":[`;
   const [open, separator, close] = lines.length === 0 ? [head, '', ']}\n'] : [`${head}\n`, ',\n', '\n]}\n'];
-  let size = Buffer.byteLength(open) + Buffer.byteLength(separator) * Math.max(lines.length - 1, 0) + Buffer.byteLength(close);
-  for (const line of lines) size += Buffer.byteLength(line);
-  const bytes = Buffer.allocUnsafe(size);
-  let at = bytes.write(open);
-  lines.forEach((line, index) => {
-    if (index > 0) at += bytes.write(separator, at);
-    at += bytes.write(line, at);
-  });
-  bytes.write(close, at);
+  const bytes = Buffer.allocUnsafe(Buffer.byteLength(open) + joinedByteLength(lines, separator) + Buffer.byteLength(close));
+  bytes.write(close, writeJoined(bytes, bytes.write(open), lines, separator));
   return bytes;
 }
 
