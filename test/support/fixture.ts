@@ -78,10 +78,11 @@ export interface TopologyContext {
 /** Registers before/after hooks that build and delete a topology for the enclosing describe(). */
 export function useTopology(): TopologyContext {
   let topology: Topology | null = null;
-  before(function () {
+  before(async function () {
     this.timeout(SETUP_TIMEOUT_MS);
     requireRoot();
     topology = Topology.create();
+    await topology.linksUp();
   });
   after(function () {
     this.timeout(SETUP_TIMEOUT_MS);
@@ -118,6 +119,7 @@ export function useRelay(options: McrdOptions): RelayContext {
     topology = Topology.create();
     mcrd = new Mcrd(topology.ns.relay, options);
     await mcrd.start();
+    await topology.linksUp(); // after the start, which takes about as long
     client = new McrClient(mcrd.socketPath);
   });
 

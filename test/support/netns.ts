@@ -17,6 +17,7 @@
  */
 import { ChildProcess, execFile, execFileSync, spawn, SpawnOptions } from 'child_process';
 import crypto from 'crypto';
+import { setTimeout as delay } from 'timers/promises';
 
 import { registerCleanup } from './cleanup';
 
@@ -185,6 +186,28 @@ export class Topology {
     // Strict reverse-path filtering in the relay (the effective value is the max of "all" and the
     // interface's own), so the kernel itself refuses the source's packets.
     this.setRpFilter(1);
+  }
+
+  /**
+   * Resolves once every veth end is operationally up. The kernel turns carrier into operstate UP in
+   * its link-watch work, which it may defer by up to a second after the link came up: a test that
+   * reads a rule's state before then sees "no carrier". Fails after timeoutMs, naming the ends not up.
+   */
+  async linksUp(timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const down: string[] = [];
+      for (const [roleA, endA, roleB, endB] of LINKS) {
+        for (const [role, end] of [[roleA, endA], [roleB, endB]] as const) {
+          // `ip -br link show dev X`: "X@PEER OPERSTATE MAC FLAGS".
+          const state = (await ipAsync(['-n', this.ns[role], '-br', 'link', 'show', 'dev', NET[end].ifname])).trim().split(/\s+/)[1];
+          if (state !== 'UP') down.push(`${NET[end].ifname} (${role}) ${state}`);
+        }
+      }
+      if (down.length === 0) return;
+      if (Date.now() > deadline) throw new Error(`links not operationally up within ${timeoutMs} ms: ${down.join(', ')}`);
+      await delay(20);
+    }
   }
 
   /** Sets rp_filter in the relay for "all", "default" and each of its interfaces. */
