@@ -7,7 +7,8 @@
  *
  * The system calls run in batches on a background thread (membership-batch.ts, docs/decisions/0045):
  * with 20,000 groups joined on an interface each join or leave costs the kernel up to a millisecond,
- * which the event loop does not wait for.
+ * which the event loop does not wait for. Leaves are not waited for at all (docs/decisions/0051): a
+ * change resolves once its joins are done, and what it leaves is left afterwards, a few at a time.
  */
 import fs from 'fs';
 
@@ -46,6 +47,13 @@ export const MAX_PER_SOCKET = 1024;
  * so that start-up's 20,000 joins never hold it for long (docs/decisions/0045).
  */
 export const BATCH_STEPS = 1024;
+
+/**
+ * Leaves per batch of the background drain. The kernel walks the interface's list of groups to leave
+ * one (newest first: an old group among 20,000 costs about half a millisecond), and a change's joins
+ * wait for the batch under way: this bounds that wait to a few milliseconds.
+ */
+export const LEAVE_BATCH = 16;
 
 /** What one socket holds of one group on one interface. */
 interface GroupUse {
@@ -96,6 +104,13 @@ export class Memberships {
   /** Sockets with room left (not full by count nor refused by the kernel). */
   private readonly roomy = new Set<MembershipSocket>();
   private readonly joined = new Map<string, Joined>();
+  /** No longer wanted, still held: the drain leaves them (a join wanting one again takes it back). */
+  private readonly leaving = new Map<string, Joined>();
+  /** The drain's order (newest first), taken from `leaving` when it runs out; entries taken back are skipped. */
+  private drainOrder: Joined[] = [];
+  /** The next entry of drainOrder to leave. */
+  private drainAt = 0;
+  private draining = false;
   /** Wanted but not joined (refused so far). */
   private readonly pending = new Map<string, Membership>();
   private seq = 0;
@@ -112,7 +127,10 @@ export class Memberships {
     private readonly sourcesPerGroup = readMaxSourcesPerGroup(),
   ) {}
 
-  /** Joins what is wanted and not joined, leaves what is joined and no longer wanted. */
+  /**
+   * Joins what is wanted and not joined, leaves what is joined and no longer wanted (resolving once
+   * the joins are done; the leaves follow).
+   */
   sync(wanted: ReadonlyMap<string, Membership>): Promise<void> {
     const snapshot = new Map(wanted); // the caller may change its map before this runs
     return this.serially(() => {
@@ -124,12 +142,21 @@ export class Memberships {
 
   /**
    * Leaves `leave` (keys), joins `join`, and tries again what was refused before: the cost of the
-   * change alone (and of the refusals), whatever the number of memberships held.
+   * change alone (and of the refusals), whatever the number of memberships held. Resolves once the
+   * joins are done; the leaves follow in the background, and a group left and joined again before
+   * its leave ran is simply kept.
    */
   change(join: Iterable<Membership>, leave: Iterable<string>): Promise<void> {
     const joining = [...join];
     const leaving = [...leave];
     return this.serially(() => this.apply(joining, leaving));
+  }
+
+  /** Resolves once every leave asked for before this call has been made (or given up at close). */
+  leavesDone(): Promise<void> {
+    return this.serially(async () => {
+      while (this.leaving.size > 0 && !this.closed) await this.drainBatch();
+    });
   }
 
   /**
@@ -140,7 +167,10 @@ export class Memberships {
   close(): Promise<void> {
     return this.serially(async () => {
       this.closed = true;
-      const leaving = [...this.joined.values()].sort((a, b) => b.seq - a.seq);
+      const leaving = [...this.joined.values(), ...this.leaving.values()].sort((a, b) => b.seq - a.seq);
+      this.leaving.clear();
+      this.drainOrder = [];
+      this.drainAt = 0;
       const steps: MembershipStep[] = [
         ...leaving.map(({ membership, socket }): MembershipStep => ({ kind: 'leave', fd: socket.fd, membership })),
         ...this.sockets.splice(0).map(({ fd }): MembershipStep => ({ kind: 'close', fd })),
@@ -164,38 +194,67 @@ export class Memberships {
   }
 
   private async apply(join: Membership[], leave: string[]): Promise<void> {
-    const leaving: Joined[] = [];
     for (const key of leave) {
       this.pending.delete(key);
       this.failures.delete(key);
       const entry = this.joined.get(key);
-      if (entry) leaving.push(entry);
+      if (!entry) continue;
+      this.joined.delete(key);
+      this.leaving.set(key, entry);
     }
-    // Newest first: the kernel keeps an interface's groups newest first and walks the list to leave one.
-    leaving.sort((a, b) => b.seq - a.seq);
-    // Every leave goes before any join (in the batches' order), so its room is free for them, and a
-    // group both left and joined by this change is joined again.
-    for (const entry of leaving) this.release(entry);
-    for (const membership of join) if (!this.joined.has(membership.key)) this.pending.set(membership.key, membership);
+    for (const membership of join) {
+      const held = this.leaving.get(membership.key);
+      if (held) {
+        // Its leave has not run: it is still joined, in its place in the kernel's list.
+        this.leaving.delete(membership.key);
+        this.joined.set(membership.key, held);
+      } else if (!this.joined.has(membership.key)) {
+        this.pending.set(membership.key, membership);
+      }
+    }
     const joining = [...this.pending.values()];
-    // The leaves, then the joins, BATCH_STEPS at a time. A join refused for want of room goes to
-    // another socket, which depends on that refusal: it is tried again in the next batch (each such
-    // refusal leaves one more socket full, so this ends).
-    while (leaving.length > 0 || joining.length > 0) {
-      const leaves = leaving.splice(0, BATCH_STEPS);
-      const planned = joining.splice(0, BATCH_STEPS - leaves.length).map((membership) => this.reserve(membership));
-      const steps: MembershipStep[] = [
-        ...leaves.map(({ membership, socket }): MembershipStep => ({ kind: 'leave', fd: socket.fd, membership })),
-        ...planned.map(({ membership, socket }): MembershipStep => ({ kind: 'join', fd: socket.fd, membership })),
-      ];
-      const results = await this.run(steps);
-      leaves.forEach(({ membership }, i) => {
-        // The interface may have gone, taking the membership with it.
-        const failure = results[i];
-        if (failure) this.log.debug('leave group failed', { group: membership.group, error: failure.message });
-      });
-      joining.unshift(...this.settleJoins(planned, results.slice(leaves.length)));
+    // BATCH_STEPS at a time. A join refused for want of room goes to another socket, which depends on
+    // that refusal: it is tried again in the next batch (each such refusal leaves one more socket
+    // full, so this ends).
+    while (joining.length > 0) {
+      const planned = joining.splice(0, BATCH_STEPS).map((membership) => this.reserve(membership));
+      const results = await this.run(planned.map(({ membership, socket }): MembershipStep => ({ kind: 'join', fd: socket.fd, membership })));
+      joining.unshift(...this.settleJoins(planned, results));
     }
+    this.drainSoon();
+  }
+
+  /** Queues the next batch of leaves, unless one is queued already or nothing is to be left. */
+  private drainSoon(): void {
+    if (this.draining || this.leaving.size === 0 || this.closed) return;
+    this.draining = true;
+    void this.serially(() => this.drainBatch()).finally(() => {
+      this.draining = false;
+      this.drainSoon();
+    });
+  }
+
+  /** Leaves up to LEAVE_BATCH of the memberships no longer wanted, newest first. */
+  private async drainBatch(): Promise<void> {
+    if (this.drainAt >= this.drainOrder.length) {
+      this.drainOrder = [...this.leaving.values()].sort((a, b) => b.seq - a.seq);
+      this.drainAt = 0;
+    }
+    const batch: Joined[] = [];
+    while (batch.length < LEAVE_BATCH && this.drainAt < this.drainOrder.length) {
+      const entry = this.drainOrder[this.drainAt++];
+      if (this.leaving.get(entry.membership.key) !== entry) continue; // wanted again meanwhile
+      this.leaving.delete(entry.membership.key);
+      batch.push(entry);
+    }
+    if (batch.length === 0) return;
+    const results = await this.run(batch.map(({ membership, socket }): MembershipStep => ({ kind: 'leave', fd: socket.fd, membership })));
+    batch.forEach((entry, i) => {
+      // The interface may have gone, taking the membership with it.
+      const failure = results[i];
+      if (failure) this.log.debug('leave group failed', { group: entry.membership.group, error: failure.message });
+      this.release(entry);
+    });
   }
 
   /**
@@ -265,7 +324,8 @@ export class Memberships {
   }
 
   /** Forgets a membership of a socket (left, or refused by the kernel). */
-  private release({ membership, socket }: Joined): void {
+  private release(entry: Joined): void {
+    const { membership, socket } = entry;
     socket.keys.delete(membership.key);
     const use = socket.groups.get(groupKey(membership));
     if (use) {
@@ -274,7 +334,7 @@ export class Memberships {
       if (!use.anySource && use.sources === 0) socket.groups.delete(groupKey(membership));
     }
     if (!socket.full) this.roomy.add(socket);
-    this.joined.delete(membership.key);
+    if (this.joined.get(membership.key) === entry) this.joined.delete(membership.key);
   }
 
   /** Whether the group's own limits (one mode per group, sources per group) let `socket` take it. */

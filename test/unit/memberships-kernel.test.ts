@@ -83,20 +83,24 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     const memberships = new Memberships(watched.addon, logger('net'));
     const a = membershipOf(ifindex, '239.3.0.1');
     const b = membershipOf(ifindex, '239.3.0.2');
-    // As DeleteRule then CreateRule: left, then joined again.
+    // As DeleteRule then CreateRule: left, then joined again (or kept, when the leave had not run).
     await Promise.all([memberships.change([a], []), memberships.change([], [a.key]), memberships.change([a], [])]);
+    await memberships.leavesDone();
     const leaveThenJoin = joinedOn(IFNAME);
     // Joined, then left.
     await Promise.all([memberships.change([b], []), memberships.change([], [b.key])]);
+    await memberships.leavesDone();
     const joinThenLeave = joinedOn(IFNAME);
-    // Left and joined again by one change (the leave goes first).
+    // Left and joined again by one change: kept.
     await memberships.change([a], [a.key]);
+    await memberships.leavesDone();
     const leaveAndJoin = joinedOn(IFNAME);
     // 600 random joins and leaves of 40 groups, none awaited before the last.
     const groups = Array.from({ length: 40 }, (_, i) => membershipOf(ifindex, `239.3.1.${i + 1}`));
     const expected = new Set<string>([a.group]);
     const calls: Promise<void>[] = [];
-    // Changes that change something (a join of a group not joined, a leave of one joined): one batch each.
+    // Changes that change something (a join of a group not joined, a leave of one joined): one batch
+    // each at most (a leave and a join of the same group before the leave ran need none).
     let effective = 0;
     for (let i = 0; i < 600; i++) {
       const m = groups[crypto.randomInt(groups.length)];
@@ -111,6 +115,7 @@ const scenarios: Record<string, () => Promise<unknown>> = {
       }
     }
     await Promise.all(calls);
+    await memberships.leavesDone();
     const random = { expected: [...expected].sort(), actual: joinedOn(IFNAME), failures: [...memberships.failures], effective };
     const batches = watched.batches();
     await memberships.close();
@@ -230,9 +235,8 @@ if (require.main === module) {
       expect(report.random.actual, '600 joins and leaves asked for without waiting').to.deep.equal(report.random.expected);
       expect(report.random.failures).to.deep.equal([]);
       expect(report.mostAtOnce, 'batches running at once').to.equal(1);
-      // One batch per change that changed something: join, leave, join; join, leave; leave and join;
-      // then the random ones.
-      expect(report.batches).to.equal(6 + report.random.effective);
+      // At most one batch per change that changed something (join; join, leave; then the random ones).
+      expect(report.batches).to.be.at.most(3 + report.random.effective);
       expect(report.afterClose).to.deep.equal([]);
     });
 

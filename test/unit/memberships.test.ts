@@ -13,7 +13,7 @@ import { MEMBERSHIP_OP_WORDS, MembershipOpKind } from '../../native';
 import { formatIPv4 } from '../../server/formats/addresses';
 import type { Membership } from '../../server/net/memberships';
 import { logger } from '../../server/log';
-import { Memberships } from '../../server/net/memberships';
+import { LEAVE_BATCH, Memberships } from '../../server/net/memberships';
 
 class KernelLikeAddon {
   private nextFd = 100;
@@ -130,6 +130,7 @@ describe('IGMP memberships', () => {
     );
     expect([...addon.sockets.values()].flat()).to.have.length(9);
     await memberships.change([], [all[2][0], all[7][0], all[5][0]]);
+    await memberships.leavesDone();
     expect(left).to.deep.equal(['239.1.1.8', '239.1.1.6', '239.1.1.3']);
     const held = () => new Set([...addon.sockets.values()].flat().map((m) => m.group));
     expect(held()).to.deep.equal(new Set(all.filter((_, i) => ![2, 5, 7].includes(i)).map(([, m]) => m.group)));
@@ -158,31 +159,72 @@ describe('IGMP memberships', () => {
     await memberships.close();
   });
 
-  it('runs changes in the order asked, one batch at a time, even when not awaited', async () => {
+  it('runs changes in the order asked, one batch at a time, even when not awaited; leaves after the joins', async () => {
     const addon = new KernelLikeAddon(); // throws if a batch is asked for while another runs
     const memberships = new Memberships(addon as unknown as Native, logger('net'), 4, 3);
     const [a, ma] = membership('239.5.5.1');
     const [b, mb] = membership('239.5.5.2');
     const held = () => [...addon.sockets.values()].flat().map((m) => m.group);
-    // DeleteRule then CreateRule of the same group: left, then joined again.
-    const steps = [memberships.change([ma, mb], []), memberships.change([], [a]), memberships.change([ma], []), memberships.change([], [b])];
-    await Promise.all(steps);
+    // A change resolves once its joins are made; its leaves follow.
+    await memberships.change([ma, mb], []);
+    const joined = addon.batches;
+    await memberships.change([], [b]);
+    expect(held(), 'right after the leave of b was asked for').to.deep.equal(['239.5.5.1', '239.5.5.2']);
+    await memberships.leavesDone();
     expect(held()).to.deep.equal(['239.5.5.1']);
-    expect(addon.batches).to.equal(4);
-    // Join then leave: left.
-    await Promise.all([memberships.change([mb], []), memberships.change([], [b])]);
+    expect(addon.batches - joined, 'the leave: a batch of its own').to.equal(1);
+    // DeleteRule then CreateRule of the same group, before the leave ran: kept, no system call.
+    let before = addon.batches;
+    await Promise.all([memberships.change([], [a]), memberships.change([ma], [])]);
+    await memberships.leavesDone();
     expect(held()).to.deep.equal(['239.5.5.1']);
-    // Left and joined by one change: left, then joined again (the leave goes first).
-    const before = addon.batches;
+    expect(addon.batches - before, 'left and wanted again before the leave ran').to.equal(0);
+    // Left and joined by one change: kept likewise.
+    before = addon.batches;
     await memberships.change([ma], [a]);
+    await memberships.leavesDone();
     expect(held()).to.deep.equal(['239.5.5.1']);
-    expect(addon.batches - before, 'one batch: the leave, then the join').to.equal(1);
+    expect(addon.batches - before, 'left and joined by one change').to.equal(0);
+    // Join then leave, not awaited in between: joined, then left.
+    await Promise.all([memberships.change([mb], []), memberships.change([], [b])]);
+    await memberships.leavesDone();
+    expect(held()).to.deep.equal(['239.5.5.1']);
     // sync() reads the book-keeping the change before it left, not the one it found when called.
     await Promise.all([memberships.change([mb], []), memberships.sync(new Map([membership('239.5.5.2')])), memberships.change([], [b])]);
+    await memberships.leavesDone();
     expect(held()).to.deep.equal([]);
     expect([...memberships.failures]).to.deep.equal([]);
     // Once closed, nothing more happens.
     await Promise.all([memberships.close(), memberships.change([ma], [])]);
+    expect(addon.sockets.size).to.equal(0);
+  });
+
+  it('leaves in the background a few at a time, newest first, and close() leaves what is still to be left', async () => {
+    const addon = new KernelLikeAddon();
+    const batchSizes: number[] = [];
+    const apply = addon.applyMemberships.bind(addon);
+    addon.applyMemberships = (ops: Uint32Array) => {
+      batchSizes.push(ops.length / MEMBERSHIP_OP_WORDS);
+      return apply(ops);
+    };
+    const memberships = new Memberships(addon as unknown as Native, logger('net'), 1000, 3);
+    const all = Array.from({ length: LEAVE_BATCH * 3 }, (_, i) => membership(`239.6.${Math.floor(i / 200)}.${(i % 200) + 1}`));
+    await memberships.change(
+      all.map(([, m]) => m),
+      [],
+    );
+    batchSizes.length = 0;
+    await memberships.change([], all.map(([key]) => key));
+    await memberships.leavesDone();
+    expect(batchSizes, 'leave batches').to.deep.equal([LEAVE_BATCH, LEAVE_BATCH, LEAVE_BATCH]);
+    expect([...addon.sockets.values()].flat()).to.deep.equal([]);
+    // Leaves asked for and not yet made when mcrd stops: close() makes them.
+    await memberships.change(
+      all.map(([, m]) => m),
+      [],
+    );
+    void memberships.change([], all.map(([key]) => key));
+    await memberships.close();
     expect(addon.sockets.size).to.equal(0);
   });
 
