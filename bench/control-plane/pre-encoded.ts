@@ -7,16 +7,16 @@
  */
 import * as grpc from '@grpc/grpc-js';
 
+import { encodeApplyRulesRequest } from '../../clients/lib/apply-rules-encoding';
 import { PROTOCOL_HEADER, PROTOCOL_MAJOR } from '../../clients/lib/version';
 import { MAX_RESPONSE_BYTES } from '../../server/api/message-limits';
 import { ApplyRulesRequest, ApplyRulesResponse, DeepPartial } from '../../gen/mcr/v1/rules';
 
 const APPLY_RULES = '/mcr.v1.RuleService/ApplyRules';
 
-/** The bytes of `request` as the client library sends them (fromPartial, then the generated encoder). */
+/** The bytes of `request` as the client library sends them, encoded by the client library's own encoder. */
 export function encodeApplyRules(request: DeepPartial<ApplyRulesRequest>): Buffer {
-  const bytes = ApplyRulesRequest.encode(ApplyRulesRequest.fromPartial(request)).finish();
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return encodeApplyRulesRequest(request);
 }
 
 export class PreEncodedApply {

@@ -104,7 +104,7 @@ export interface ShapeResult {
    * round trip without the client's encoding (the transfer, mcrd's part, the answer's decoding).
    */
   diffChangesPreEncoded?: Timed;
-  /** The client library's making and encoding of one such request (fromPartial + encode), median, ms. */
+  /** The client library's encoding of one such request (clients/lib/apply-rules-encoding.ts), median, ms. */
   diffEncodeMs?: number;
   /** mcrd started on a store holding the N rules: until it answers, until every rule is installed. */
   restartServing: Timed;

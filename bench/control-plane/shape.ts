@@ -138,7 +138,7 @@ export async function measureShape(shape: Shape, plan: ControlPlanePlan, options
     // mcrd's share beside it: the same diffs with the requests encoded beforehand, on a channel of
     // their own, taking turns with the others (each call moves rule 0, whichever way it is sent,
     // and both see the same mcrd); and what that encoding costs the client (the library's
-    // fromPartial and encoder, timed here).
+    // encoder, timed here).
     const requests = [all, changed].map((set) => ({ rules: set, replace: true, view }));
     const encodings: number[] = [];
     for (let i = 0; i < DIFF_SAMPLES; i++) {

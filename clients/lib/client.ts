@@ -16,6 +16,7 @@ import {
   ListRulesRequest,
   ListRulesResponse,
   RuleServiceClient,
+  RuleServiceService,
   UpdateRuleRequest,
   UpdateRuleResponse,
 } from '../../gen/mcr/v1/rules';
@@ -56,6 +57,7 @@ import {
   WatchTracesRequest,
   WatchTracesResponse,
 } from '../../gen/mcr/v1/trace';
+import { encodeApplyRulesRequest } from './apply-rules-encoding';
 import { DEFAULT_TIMEOUT_MS, MAX_RESPONSE_BYTES } from './defaults';
 import { McrCallError } from './errors';
 import { collectPages, collectStorePages, StoreWalk, walkPages } from './pages';
@@ -102,6 +104,25 @@ type UnaryMethod<Req, Res> = (
   callback: Callback<Res>,
 ) => grpc.ClientUnaryCall;
 
+/**
+ * RuleService.ApplyRules as a method of the rules stub, sending the caller's partial request encoded
+ * by encodeApplyRulesRequest (the generated encoder's bytes, without fromPartial's copy of every rule
+ * and the generated writer's per-message work: a large rule set is encoded two to three times faster).
+ * Encoded inside the call, as the generated method does: a value that cannot be encoded fails the
+ * call with INTERNAL ("Request message serialization failure: ..." naming the field), including the
+ * 64-bit values BigInt() refuses, which fromPartial used to throw before the call.
+ */
+function applyRulesMethod(
+  this: grpc.Client,
+  request: DeepPartial<ApplyRulesRequest>,
+  metadata: grpc.Metadata,
+  options: Partial<grpc.CallOptions>,
+  callback: Callback<ApplyRulesResponse>,
+): grpc.ClientUnaryCall {
+  const { path, responseDeserialize } = RuleServiceService.applyRules;
+  return this.makeUnaryRequest(path, encodeApplyRulesRequest, responseDeserialize, request, metadata, options, (err, response) => callback(err, response!));
+}
+
 export class McrClient {
   /** The gRPC target, e.g. "unix:/run/mcr/mcr.sock". */
   readonly target: string;
@@ -137,7 +158,7 @@ export class McrClient {
    * refuse the apply with ABORTED. Applying the same set again changes nothing.
    */
   applyRules(request: DeepPartial<ApplyRulesRequest>, options?: CallOptions): Promise<ApplyRulesResponse> {
-    return this.unary('ApplyRules', this.rules, this.rules.applyRules, ApplyRulesRequest.fromPartial(request), options);
+    return this.unary('ApplyRules', this.rules, applyRulesMethod, request, options);
   }
 
   createRule(request: DeepPartial<CreateRuleRequest>, options?: CallOptions): Promise<CreateRuleResponse> {

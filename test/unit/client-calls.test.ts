@@ -146,6 +146,14 @@ describe('client library calls', () => {
     expect(response.dryRun).to.equal(true);
   });
 
+  it('applyRules fails a request it cannot encode with INTERNAL, naming the field', async () => {
+    applyRequests.length = 0;
+    const err = await client({ socket }).applyRules({ rules: [{ name: 'cam1', input: { port: 70000 * 70000 } }] }).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(McrCallError).with.property('code', grpc.status.INTERNAL);
+    expect((err as McrCallError).details).to.include('Input.port');
+    expect(applyRequests).to.deep.equal([]);
+  });
+
   it('rejects calls made after close', async () => {
     const mcr = connect({ socket });
     mcr.close();

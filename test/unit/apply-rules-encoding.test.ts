@@ -1,0 +1,215 @@
+/**
+ * The client library's ApplyRules encoder (clients/lib/apply-rules-encoding.ts) writes exactly the
+ * bytes of the generated encoder after fromPartial, for every request, and covers every field of the
+ * messages it writes: requests are generated from the compiled descriptors (so a field added to the
+ * .proto is set here and a missing case shows as a byte difference), and its field list is compared
+ * with theirs (so the failure says which field).
+ */
+import type { DescField, DescMessage, Registry } from '@bufbuild/protobuf';
+import { expect } from 'chai';
+
+import { encodeApplyRulesRequest, ENCODED_FIELDS } from '../../clients/lib/apply-rules-encoding';
+import { ApplyRulesRequest, ApplyRulesView, DeepPartial, RuleState } from '../../gen/mcr/v1/rules';
+import { DescriptorSet } from '../../server/api/descriptor-set';
+import { SeededRandom } from '../support/seeded-random';
+
+const ROOT = 'mcr.v1.ApplyRulesRequest';
+const SEED = 0x5eed_a991;
+
+/** What the client library sent before: fromPartial, then the generated encoder. */
+function generated(request: DeepPartial<ApplyRulesRequest>): Buffer {
+  return Buffer.from(ApplyRulesRequest.encode(ApplyRulesRequest.fromPartial(request as ApplyRulesRequest)).finish());
+}
+
+function expectSameBytes(request: DeepPartial<ApplyRulesRequest>, label: string): void {
+  const want = generated(request);
+  const got = encodeApplyRulesRequest(request);
+  if (!got.equals(want)) {
+    let at = 0;
+    while (at < want.length && got[at] === want[at]) at++;
+    expect.fail(`${label}: ${got.length} bytes, the generated encoder ${want.length}; first difference at byte ${at}\n  got  ${got.subarray(at, at + 24).toString('hex')}\n  want ${want.subarray(at, at + 24).toString('hex')}`);
+  }
+}
+
+/** A field as ENCODED_FIELDS describes it: "name [repeated|optional] type". */
+function describe_(field: DescField): string {
+  const type = (f: DescField): string => {
+    switch (f.fieldKind) {
+      case 'scalar':
+        return scalarName(f.scalar);
+      case 'enum':
+        return f.enum.typeName;
+      case 'message':
+        return f.message.typeName;
+      case 'list':
+        return f.listKind === 'scalar' ? scalarName(f.scalar) : f.listKind === 'enum' ? f.enum.typeName : f.message.typeName;
+      case 'map':
+        return 'map';
+    }
+  };
+  const label = field.fieldKind === 'list' ? 'repeated ' : field.fieldKind === 'map' ? 'map ' : field.proto.proto3Optional ? 'optional ' : '';
+  return `${field.name} ${label}${type(field)}`;
+}
+
+/** The .proto name of a scalar type (ScalarType's numbers are FieldDescriptorProto.Type's). */
+function scalarName(scalar: number): string {
+  const names: Record<number, string> = { 1: 'double', 2: 'float', 3: 'int64', 4: 'uint64', 5: 'int32', 6: 'fixed64', 7: 'fixed32', 8: 'bool', 9: 'string', 12: 'bytes', 13: 'uint32', 15: 'sfixed32', 16: 'sfixed64', 17: 'sint32', 18: 'sint64' };
+  return names[scalar] ?? `scalar ${scalar}`;
+}
+
+/** The messages an ApplyRulesRequest contains, itself first. */
+function reachable(registry: Registry): DescMessage[] {
+  const found = new Map<string, DescMessage>();
+  const visit = (message: DescMessage) => {
+    if (found.has(message.typeName)) return;
+    found.set(message.typeName, message);
+    for (const field of message.fields) if (field.message) visit(field.message);
+  };
+  visit(registry.getMessage(ROOT)!);
+  return [...found.values()];
+}
+
+/** Values chosen to sit on the encodings' edges: varint byte boundaries, ranges' ends, UTF-8's cases. */
+const UINT32 = [0, 1, 127, 128, 16383, 16384, 2097151, 2097152, 268435455, 268435456, 65535, 0xffff_ffff];
+const INT64 = [0n, 1n, 127n, 128n, 2n ** 32n - 1n, 2n ** 32n, 2n ** 35n, 2n ** 53n + 1n, 2n ** 63n - 1n, -1n, -128n, -(2n ** 63n)];
+const UINT64 = [0n, 1n, 127n, 128n, 2n ** 32n - 1n, 2n ** 32n, 2n ** 35n, 2n ** 53n + 1n, 2n ** 63n, 2n ** 64n - 1n];
+const STRINGS = ['', 'a', 'eth0', '239.1.2.3', 'é', 'ß-数据-😀', '\u{10ffff}', '\ud800', 'x\udc00y', '😀'.repeat(40), 'a'.repeat(64), 'a'.repeat(65), 'a'.repeat(127), 'a'.repeat(128), 'é'.repeat(70), 'z'.repeat(16384)];
+
+/** A random partial message of `message`'s type: each field absent, null, at its default or set, as a generator may send it. */
+function randomMessage(random: SeededRandom, message: DescMessage, depth: number): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const field of message.fields) {
+    const roll = random.next();
+    if (roll < 0.15) continue; // absent
+    if (roll < 0.2) {
+      out[field.localName] = random.chance(0.5) ? undefined : null;
+      continue;
+    }
+    if (field.fieldKind === 'list') {
+      const length = depth === 0 ? random.int(0, 40) : random.int(0, 6);
+      out[field.localName] = Array.from({ length }, () => randomSingle(random, field, depth + 1));
+    } else out[field.localName] = randomSingle(random, field, depth + 1);
+  }
+  return out;
+}
+
+function randomSingle(random: SeededRandom, field: DescField, depth: number): unknown {
+  if (field.message) return randomMessage(random, field.message, depth);
+  if (field.enum) {
+    const values = field.enum.values.map((v) => v.number);
+    return random.chance(0.9) ? random.pick(values) : random.pick([-1, 1000, 0x7fff_ffff, -0x8000_0000]);
+  }
+  const scalar = field.scalar!;
+  switch (scalarName(scalar)) {
+    case 'string':
+      return random.chance(0.6) ? `n-${random.int(0, 99999)}` : random.pick(STRINGS);
+    case 'uint32':
+      return random.chance(0.5) ? random.int(0, 70000) : random.pick(UINT32);
+    case 'bool':
+      return random.chance(0.5);
+    case 'int64':
+    case 'uint64': {
+      const value = random.chance(0.5) ? BigInt(random.int(0, 2 ** 31)) * BigInt(random.int(1, 2 ** 31)) : random.pick(scalarName(scalar) === 'int64' ? INT64 : UINT64);
+      // DeepPartial takes a 64-bit value as a bigint, a number or a string.
+      return random.weighted<unknown>([
+        [3, value],
+        [1, value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value],
+        [1, String(value)],
+      ]);
+    }
+    default:
+      throw new Error(`${field.parent.typeName}.${field.name}: no generator for ${scalarName(scalar)}: extend randomSingle (and the encoder)`);
+  }
+}
+
+describe('ApplyRules request encoding (client library)', () => {
+  let registry: Registry;
+
+  before(() => {
+    registry = DescriptorSet.load().registry();
+  });
+
+  it('covers exactly the fields of every message an ApplyRulesRequest contains', () => {
+    const messages = reachable(registry);
+    expect(Object.keys(ENCODED_FIELDS).sort(), 'messages encoded (ENCODED_FIELDS) vs those an ApplyRulesRequest contains (descriptors)').to.deep.equal(
+      messages.map((m) => m.typeName).sort(),
+    );
+    for (const message of messages) {
+      const encoded = ENCODED_FIELDS[message.typeName];
+      for (const field of message.fields) {
+        expect(
+          encoded[field.number],
+          `${message.typeName} field ${field.number} is "${describe_(field)}" in the descriptors; clients/lib/apply-rules-encoding.ts encodes ${encoded[field.number] === undefined ? 'no such field' : `"${encoded[field.number]}"`}: update the encoder and ENCODED_FIELDS`,
+        ).to.equal(describe_(field));
+      }
+      for (const number of Object.keys(encoded).map(Number)) {
+        expect(
+          message.fields.some((f) => f.number === number),
+          `clients/lib/apply-rules-encoding.ts encodes ${message.typeName} field ${number} ("${encoded[number]}"), which the descriptors no longer have: remove it`,
+        ).to.equal(true);
+      }
+    }
+  });
+
+  it('writes the bytes of the generated encoder for the edge cases', () => {
+    const everything = {
+      id: 'r-0123456789ab',
+      name: 'cam-1',
+      input: { interface: 'eth0', group: '239.1.2.3', port: 65535, source: '10.0.0.1' },
+      outputs: [
+        { interface: 'eth1', address: '239.9.9.9', port: 1, ttl: 255, dscp: 63 },
+        { interface: 'eth2', address: '10.1.1.1', port: 0xffff_ffff, ttl: 0, dscp: 0 },
+      ],
+      generation: 2n ** 64n - 1n,
+      status: { state: RuleState.RULE_STATE_ACTIVE, reason: 'ok', worker: 0xffff_ffff, lastPacketUnixNanos: -(2n ** 63n) },
+      createdUnixNanos: 2n ** 63n - 1n,
+      updatedUnixNanos: -1n,
+    };
+    const cases: Array<[string, DeepPartial<ApplyRulesRequest>]> = [
+      ['empty request', {}],
+      ['no rules, flags false, view 0', { rules: [], replace: false, dryRun: false, view: 0 }],
+      ['null fields', { rules: null, replace: null, dryRun: null, expectedGeneration: null, view: null } as unknown as DeepPartial<ApplyRulesRequest>],
+      ['expected generation 0 (set: written)', { expectedGeneration: 0n }],
+      ['expected generation max, as a string', { expectedGeneration: '18446744073709551615' }],
+      ['expected generation as a number', { expectedGeneration: 17 }],
+      ['every field set, maximum values', { rules: [everything, everything], replace: true, dryRun: true, expectedGeneration: 2n ** 64n - 1n, view: ApplyRulesView.APPLY_RULES_VIEW_CHANGES }],
+      ['an empty rule', { rules: [{}] }],
+      ['empty nested messages (set: written)', { rules: [{ input: {}, outputs: [{}, {}], status: {} }] }],
+      ['absent nested messages', { rules: [{ name: 'x', input: undefined, outputs: undefined, status: undefined }] }],
+      ['zero values', { rules: [{ id: '', name: '', input: { interface: '', group: '', port: 0, source: '' }, outputs: [{ port: 0 }], generation: 0n, createdUnixNanos: 0, updatedUnixNanos: '0' }] }],
+      ['unicode', { rules: [{ name: 'caméra-数据-😀', input: { interface: 'ß' }, outputs: [{ interface: 'x\ud800', address: '\udc00' }] }] }],
+      ['a rule longer than 127 and 16383 bytes', { rules: [{ name: 'a'.repeat(200) }, { name: 'b'.repeat(20000), outputs: Array.from({ length: 300 }, () => ({ interface: 'out1', address: '239.0.0.1', port: 5000 })) }] }],
+      ['unrecognized enum values', { view: -1, rules: [{ status: { state: -5 } }] } as unknown as DeepPartial<ApplyRulesRequest>],
+      ['numeric strings where numbers go', { rules: [{ input: { port: '5000' as unknown as number }, outputs: [{ ttl: '0' as unknown as number }] }] }],
+      ['a non-ASCII string after ASCII rules', { rules: [...Array.from({ length: 50 }, (_, i) => ({ name: `r${i}` })), { name: 'ü' }] }],
+    ];
+    for (const [label, request] of cases) expectSameBytes(request, label);
+  });
+
+  it('writes the bytes of the generated encoder for random requests made from the descriptors', () => {
+    const random = new SeededRandom(SEED);
+    const root = registry.getMessage(ROOT)!;
+    for (let i = 0; i < 400; i++) {
+      const request = randomMessage(random, root, 0) as DeepPartial<ApplyRulesRequest>;
+      expectSameBytes(request, `request ${i} of seed ${SEED}`);
+    }
+  });
+
+  it('refuses what the generated encoder refuses', () => {
+    const bad: Array<[string, unknown]> = [
+      ['port out of range', { rules: [{ input: { port: 70000 * 70000 } }] }],
+      ['negative port', { rules: [{ outputs: [{ port: -1 }] }] }],
+      ['fractional ttl', { rules: [{ outputs: [{ ttl: 1.5 }] }] }],
+      ['uint64 too large', { expectedGeneration: 2n ** 64n }],
+      ['negative uint64', { rules: [{ generation: -1n }] }],
+      ['int64 too large', { rules: [{ createdUnixNanos: 2n ** 63n }] }],
+      ['not a number', { rules: [{ updatedUnixNanos: 'soon' }] }],
+      ['enum out of int32', { view: 2 ** 31 }],
+      ['a rule that is null', { rules: [null] }],
+    ];
+    for (const [label, request] of bad) {
+      expect(() => generated(request as DeepPartial<ApplyRulesRequest>), `${label}: the generated encoder`).to.throw();
+      expect(() => encodeApplyRulesRequest(request as DeepPartial<ApplyRulesRequest>), label).to.throw();
+    }
+  });
+});
