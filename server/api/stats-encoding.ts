@@ -36,10 +36,9 @@ export function ruleStatsSizeInList(stats: RuleStats): number {
   return sizeInRules(encodedRuleStats(stats));
 }
 
-/** A WatchStatsResponse of the rules encoded as `encodings` (see encodedRuleStats) and `fields`, encoded. */
-export function encodeWatchStatsResponse(fields: Omit<WatchStatsResponse, 'rules'>, encodings: readonly Uint8Array[]): PreEncoded {
-  const head = WatchStatsResponse.encode({ ...fields, rules: [] }).finish();
-  let size = head.length;
+/** The `rules` field of a WatchStatsResponse of the rules encoded as `encodings` (see encodedRuleStats): each as field 1, in order. */
+export function encodeRulesField(encodings: readonly Uint8Array[]): Buffer {
+  let size = 0;
   for (const body of encodings) size += sizeInRules(body);
   const out = Buffer.allocUnsafe(size);
   let at = 0;
@@ -49,6 +48,13 @@ export function encodeWatchStatsResponse(fields: Omit<WatchStatsResponse, 'rules
     out.set(body, at);
     at += body.length;
   }
-  out.set(head, at);
-  return new PreEncoded(out);
+  return out;
+}
+
+/**
+ * A WatchStatsResponse of `fields` and the rules whose field is `rulesField` (encodeRulesField),
+ * encoded: the two joined when it is serialized (see PreEncoded), the rules' field not copied before.
+ */
+export function encodeWatchStatsResponse(fields: Omit<WatchStatsResponse, 'rules'>, rulesField: Buffer): PreEncoded {
+  return new PreEncoded(rulesField, WatchStatsResponse.encode({ ...fields, rules: [] }).finish());
 }

@@ -13,14 +13,14 @@ import {
 import type { Rule, RuleFilter, RuleState } from '../../gen/mcr/v1/rules';
 import { unknownRule } from '../rules/errors';
 import type { RuleStore } from '../rules/store';
-import type { CollectedStats, StatsCollector } from '../stats/collector';
+import type { StatsCollector } from '../stats/collector';
 import { BoundedWriter } from './bounded-writer';
 import { logger } from '../log';
 import { ApiError, invalid, shuttingDown, toApiError } from './errors';
 import { PAGE_BUDGET_BYTES } from './message-limits';
 import { checkedTogether, pageCursor, takePage } from './paging';
 import { PreEncoded } from './pre-encoded';
-import { encodedRuleStats, encodeWatchStatsResponse, ruleStatsSizeInList, sizeInRules } from './stats-encoding';
+import { encodedRuleStats, encodeRulesField, encodeWatchStatsResponse, ruleStatsSizeInList, sizeInRules } from './stats-encoding';
 import { filterQuery, ruleMatcher } from './rule-filter';
 import { ruleListing } from './rule-listing';
 import { CallGate, unary } from './unary';
@@ -59,7 +59,6 @@ export interface StatsSelection {
 interface UpdatePart {
   rules: RuleStats[];
   encodings: Uint8Array[];
-  collectedUnixNanos: bigint;
   continued: boolean;
 }
 
@@ -68,18 +67,17 @@ interface UpdatePart {
  * pass PAGE_BUDGET_BYTES (at least one rule each); one message when they fit. Sizes are those of the
  * rules' kept encodings, which the messages are then made of.
  */
-export function updateParts(snapshot: Pick<CollectedStats, 'rules' | 'collectedUnixNanos'>, select: (stats: RuleStats) => boolean): UpdatePart[] {
-  const { collectedUnixNanos } = snapshot;
-  const parts: UpdatePart[] = [{ rules: [], encodings: [], collectedUnixNanos, continued: false }];
+export function updateParts(rules: readonly RuleStats[], select: (stats: RuleStats) => boolean): UpdatePart[] {
+  const parts: UpdatePart[] = [{ rules: [], encodings: [], continued: false }];
   let part = parts[0];
   let bytes = 0;
-  for (const stats of byRuleId(snapshot.rules)) {
+  for (const stats of byRuleId(rules)) {
     if (!select(stats)) continue;
     const encoding = encodedRuleStats(stats);
     const size = sizeInRules(encoding);
     if (part.rules.length > 0 && bytes + size > PAGE_BUDGET_BYTES) {
       part.continued = true;
-      part = { rules: [], encodings: [], collectedUnixNanos, continued: false };
+      part = { rules: [], encodings: [], continued: false };
       parts.push(part);
       bytes = 0;
     }
@@ -90,8 +88,31 @@ export function updateParts(snapshot: Pick<CollectedStats, 'rules' | 'collectedU
   return parts;
 }
 
+/** A message of a WatchStats update as it is kept between updates: its `rules` field encoded. */
+interface EncodedPart {
+  rulesField: Buffer;
+  continued: boolean;
+}
+
+/**
+ * The messages of the WatchStats updates of one stream, their `rules` fields kept from one update to
+ * the next while the collector hands out the same stats (the same array: no counter moved, no rule
+ * changed; see server/stats/resting-reading.ts) and which rules are selected cannot have changed
+ * either (`fixed`: by id or all, no filter, whose rule states may change without any counter): the
+ * update is then the same bytes as the last one, but for its time and dropped count.
+ */
+function updateEncoder(select: (stats: RuleStats) => boolean, fixed: boolean): (rules: readonly RuleStats[]) => EncodedPart[] {
+  let kept: { rules: readonly RuleStats[]; parts: EncodedPart[] } | undefined;
+  return (rules) => {
+    if (kept?.rules === rules) return kept.parts;
+    const parts = updateParts(rules, select).map(({ encodings, continued }) => ({ rulesField: encodeRulesField(encodings), continued }));
+    kept = fixed ? { rules, parts } : undefined;
+    return parts;
+  };
+}
+
 /** The collector's rules in id order (it lists them as the store does, by id: checked, not assumed). */
-function byRuleId(stats: RuleStats[]): RuleStats[] {
+function byRuleId(stats: readonly RuleStats[]): readonly RuleStats[] {
   for (let i = 1; i < stats.length; i++) {
     if (stats[i - 1].ruleId >= stats[i].ruleId) return [...stats].sort((a, b) => (a.ruleId < b.ruleId ? -1 : 1));
   }
@@ -111,7 +132,7 @@ export function statsService(deps: StatsServiceDeps): StatsServiceServer {
   let watchers = 0;
   const listing = ruleListing(store);
   /** The latest reading GetStats made, sorted by rule id, and when (monotonic milliseconds). */
-  let reading: { rules: RuleStats[]; collectedUnixNanos: bigint; at: number } | undefined;
+  let reading: { rules: readonly RuleStats[]; collectedUnixNanos: bigint; at: number } | undefined;
   const readCounters = async (continuing: boolean) => {
     if (continuing && reading && performance.now() - reading.at < pageReadingReuseMs) return reading;
     const { rules, collectedUnixNanos } = await collector.collect();
@@ -167,15 +188,16 @@ export function statsService(deps: StatsServiceDeps): StatsServiceServer {
     // a message, `continued` on all but the last).
     // Written pre-encoded (see acceptPreEncoded): the rules' encodings are kept between updates.
     const stream = call as unknown as ServerWritableStream<WatchStatsRequest, PreEncoded>;
-    const writer = new BoundedWriter<UpdatePart, PreEncoded>(stream, 0, (part, dropped) =>
-      encodeWatchStatsResponse({ collectedUnixNanos: part.collectedUnixNanos, intervalMs, droppedUpdates: dropped, continued: part.continued }, part.encodings),
+    const writer = new BoundedWriter<{ part: EncodedPart; collectedUnixNanos: bigint }, PreEncoded>(stream, 0, ({ part, collectedUnixNanos }, dropped) =>
+      encodeWatchStatsResponse({ collectedUnixNanos, intervalMs, droppedUpdates: dropped, continued: part.continued }, part.rulesField),
     );
+    const encode = updateEncoder(select, call.request.filter === undefined);
     let done = false;
     const send = async () => {
       if (gate.closing) return finish(() => call.emit('error', shuttingDown().toServiceError()));
       if (!writer.hasRoom) return writer.drop();
-      const snapshot = await collector.collect();
-      if (!done) writer.pushGroup(updateParts(snapshot, select));
+      const { rules, collectedUnixNanos } = await collector.collect();
+      if (!done) writer.pushGroup(encode(rules).map((part) => ({ part, collectedUnixNanos })));
     };
     const timer = setInterval(() => void send().catch((err: Error) => log.warn('stats update failed', { error: err.message })), intervalMs);
     const finish = (last?: () => void) => {

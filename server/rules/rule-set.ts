@@ -60,6 +60,8 @@ export class RuleSet implements RuleView {
   /** Ids in order, kept up to date while few changes come between two sorted() (never in a layer). */
   private order: string[] | undefined;
   private orderEdits = 0;
+  /** The rules in id order, as sortedShared() last made them: until the next put or remove (never in a layer). */
+  private shared: readonly Rule[] | undefined;
 
   private constructor(private readonly base: RuleView | undefined) {}
 
@@ -126,6 +128,17 @@ export class RuleSet implements RuleView {
   }
 
   /**
+   * sorted(), the same array from one call to the next while no rule is put or removed: for readers
+   * that only read, and may tell by its identity that no rule changed (the stats collector, each
+   * second). Never to be modified. A layer, whose base may change under it, makes a new one each time.
+   */
+  sortedShared(): readonly Rule[] {
+    if (this.base) return this.sorted();
+    this.shared ??= this.sorted();
+    return this.shared;
+  }
+
+  /**
    * The ALREADY_EXISTS error `rule` would cause next to the other rules (a rule with the same id as
    * `rule` is the one being replaced, not a conflict when `replacing`), or undefined. `field` is
    * the request field holding the definition.
@@ -136,6 +149,7 @@ export class RuleSet implements RuleView {
 
   /** Adds `rule`, or replaces the rule with its id. The caller has checked conflict(). */
   put(rule: Rule): void {
+    this.shared = undefined;
     const old = this.get(rule.id);
     if (old) this.unindex(old);
     else {
@@ -151,6 +165,7 @@ export class RuleSet implements RuleView {
   remove(id: string): Rule | undefined {
     const old = this.get(id);
     if (!old) return undefined;
+    this.shared = undefined;
     this.unindex(old);
     this.forget(this.byId, id);
     this.sizeDelta--;

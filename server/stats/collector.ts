@@ -13,10 +13,12 @@ import { outputIdentity } from '../forwarding/plan';
 import { KERNEL_DROPS_FIELD } from '../forwarding/worker-sync';
 import { INPUT_FIELDS, INPUT_WORDS, OUTPUT_FIELDS, OUTPUT_WORDS, RULE_FIELDS, RULE_WORDS } from '../workers/counter-region';
 import { CounterTotals, inputOwner, outputOwner, ruleOwner } from '../workers/counter-totals';
+import { RestingReading } from './resting-reading';
 import type { ForwardingPool, ForwardingSlot } from '../forwarding/worker-sync';
 
 export interface CollectedStats {
-  rules: RuleStats[];
+  /** By rule id; the same array as the last collection's while nothing in it changed (never modify it). */
+  rules: readonly RuleStats[];
   inputs: InputStats[];
   collectedUnixNanos: bigint;
 }
@@ -56,6 +58,13 @@ interface RateSample {
 
 const zeros = (n: number): number[] => new Array<number>(n).fill(0);
 
+const ZERO = 0n;
+/**
+ * A counter as the API's uint64: 0 as one shared value (every BigInt is an object of its own, and a
+ * rule of 4 outputs that counted nothing has 27 zeros: half a million objects at 20,000 rules).
+ */
+const count = (n: number): bigint => (n === 0 ? ZERO : BigInt(n));
+
 /** Whether two versions of a rule read the same (the same object unless the rule was changed). */
 function sameDefinition(a: Rule, b: Rule): boolean {
   if (a === b) return true;
@@ -73,6 +82,8 @@ export class StatsCollector {
   private forgottenAt = -1;
   /** Each worker's snapshot at the last collection: while none changes, where a rule is does not either. */
   private snapshots: Array<InstalledSnapshot | undefined> = [];
+  /** The last collection's answer when every rule in it was resting: handed out again while it holds. */
+  private resting: RestingReading | undefined;
 
   constructor(
     private readonly pool: ForwardingPool,
@@ -87,23 +98,35 @@ export class StatsCollector {
   /** Reads every counter now (synchronously: there is nothing to wait for). */
   collect(): Promise<CollectedStats> {
     for (const slot of this.pool.slots) slot.sync?.releaseSlots();
-    const nowNs = Number(process.hrtime.bigint());
     const rules = this.rules();
     const snapshots = this.pool.slots.map((slot) => slot.sync?.snapshot);
+    if (this.resting?.holds(rules, snapshots, this.totals.version)) return this.answer(this.resting.stats);
+    const nowNs = Number(process.hrtime.bigint());
     const placed = snapshots.length === this.snapshots.length && snapshots.every((s, i) => s === this.snapshots[i]);
     this.snapshots = snapshots;
     const cachedBefore = this.cache.size;
     let hits = 0;
     const stats = new Array<RuleStats>(rules.length);
+    let reading: RestingReading | undefined = new RestingReading(rules, snapshots, this.totals.version, stats);
     for (let i = 0; i < rules.length; i++) {
       const cached = this.cache.get(rules[i].id);
       if (cached) hits++;
-      stats[i] = this.ruleStats(rules[i], cached, placed, nowNs);
+      const entry = this.ruleStats(rules[i], cached, placed, nowNs);
+      stats[i] = entry.stats;
+      if (!entry.resting) reading = undefined;
+      else reading?.set(i, entry.found?.snapshot.region, entry.found?.installed.counterSlot ?? -1, entry.packets);
     }
     // Only when something may be left of a deleted rule: an entry no rule of the store had, or totals
     // that changed (a slot folded) since the last time.
     if (hits < cachedBefore || this.totals.version !== this.forgottenAt) this.forgetDeleted(rules);
-    return Promise.resolve({ rules: stats, inputs: this.inputStats(), collectedUnixNanos: BigInt(Date.now()) * 1_000_000n });
+    // Made with the totals' version before any forgetting: forgetting changes no live rule's stats,
+    // but a reading that no longer holds only costs the next collection its full pass.
+    this.resting = reading;
+    return this.answer(stats);
+  }
+
+  private answer(rules: readonly RuleStats[]): Promise<CollectedStats> {
+    return Promise.resolve({ rules, inputs: this.inputStats(), collectedUnixNanos: BigInt(Date.now()) * 1_000_000n });
   }
 
   /** The time of a rule's last packet (0: never), read on its own: O(1). */
@@ -133,8 +156,11 @@ export class StatsCollector {
     return found;
   }
 
-  /** `placed`: no worker's snapshot changed since the last collection (so `cached.found` still holds). */
-  private ruleStats(rule: Rule, cached: CachedRule | undefined, placed: boolean, nowNs: number): RuleStats {
+  /**
+   * A rule's stats now, with what they were made from. `placed`: no worker's snapshot changed since
+   * the last collection (so `cached.found` still holds).
+   */
+  private ruleStats(rule: Rule, cached: CachedRule | undefined, placed: boolean, nowNs: number): CachedRule {
     const found = cached && placed ? cached.found : this.installedOf(rule);
     const packets = found ? found.snapshot.region!.read(found.installed.counterSlot, RULE_WORDS.packets) : -1;
     if (
@@ -146,12 +172,13 @@ export class StatsCollector {
       sameDefinition(cached.rule, rule)
     ) {
       cached.found = found; // the same rule, maybe in a newer snapshot of its worker
-      return cached.stats;
+      return cached;
     }
     const stats = this.buildRuleStats(rule, found, nowNs);
     const resting = stats.packetsPerSecond === 0 && stats.outputs.every((o) => o.packetsPerSecond === 0);
-    this.cache.set(rule.id, { rule, found, totalsVersion: this.totals.version, packets, stats, resting });
-    return stats;
+    const entry = { rule, found, totalsVersion: this.totals.version, packets, stats, resting };
+    this.cache.set(rule.id, entry);
+    return entry;
   }
 
   /** What each output of a rule sends to (outputIdentity), kept with the rule object (never changed). */
@@ -203,11 +230,11 @@ export class StatsCollector {
         interface: output.interface,
         address: output.address,
         port: output.port,
-        packets: BigInt(o[OUTPUT_WORDS.packets]),
-        bytes: BigInt(o[OUTPUT_WORDS.bytes]),
-        errorsWouldBlock: BigInt(o[OUTPUT_WORDS.errWouldBlock]),
-        errorsUnreachable: BigInt(o[OUTPUT_WORDS.errUnreachable]),
-        errorsOther: BigInt(o[OUTPUT_WORDS.errOther]),
+        packets: count(o[OUTPUT_WORDS.packets]),
+        bytes: count(o[OUTPUT_WORDS.bytes]),
+        errorsWouldBlock: count(o[OUTPUT_WORDS.errWouldBlock]),
+        errorsUnreachable: count(o[OUTPUT_WORDS.errUnreachable]),
+        errorsOther: count(o[OUTPUT_WORDS.errOther]),
         packetsPerSecond: rates[2 + 2 * index],
         bitsPerSecond: rates[3 + 2 * index] * 8,
       };
@@ -216,16 +243,16 @@ export class StatsCollector {
       ruleId: rule.id,
       name: rule.name,
       worker: found?.slot.index ?? this.plannedWorker(rule),
-      packetsReceived: BigInt(counts[RULE_WORDS.packets]),
-      bytesReceived: BigInt(counts[RULE_WORDS.bytes]),
-      packetsForwarded: BigInt(counts[RULE_WORDS.forwarded]),
+      packetsReceived: count(counts[RULE_WORDS.packets]),
+      bytesReceived: count(counts[RULE_WORDS.bytes]),
+      packetsForwarded: count(counts[RULE_WORDS.forwarded]),
       drops: {
-        sendFailed: BigInt(counts[RULE_WORDS.sendFailed]),
-        noBuffer: BigInt(sums[0]),
-        unreachable: BigInt(sums[1]),
-        sendError: BigInt(sums[2]),
+        sendFailed: count(counts[RULE_WORDS.sendFailed]),
+        noBuffer: count(sums[0]),
+        unreachable: count(sums[1]),
+        sendError: count(sums[2]),
       },
-      lastPacketUnixNanos: BigInt(counts[RULE_WORDS.lastPacketNs]),
+      lastPacketUnixNanos: count(counts[RULE_WORDS.lastPacketNs]),
       outputs,
       packetsPerSecond: rates[0],
       bitsPerSecond: rates[1] * 8,
