@@ -17,6 +17,7 @@
  * checks that list against the compiled descriptors, and the bytes against the generated encoder.
  */
 import type { ApplyRulesRequest, DeepPartial, Input, Output, Rule, RuleStatus } from '../../gen/mcr/v1/rules';
+import { varintLength, writeVarint } from '../../server/formats/varint';
 
 /**
  * The fields this encoder writes, per message: full name -> field number -> "name [repeated|optional]
@@ -64,11 +65,6 @@ const NOT_ASCII = new Error('not ASCII');
 /** Longest string measured in JavaScript; longer ones are measured by Buffer.byteLength. */
 const SHORT_STRING = 64;
 
-/** Bytes of `value` (0 .. 2^32-1) as a varint. */
-function varint32Size(value: number): number {
-  return value < 0x80 ? 1 : value < 0x4000 ? 2 : value < 0x20_0000 ? 3 : value < 0x1000_0000 ? 4 : 5;
-}
-
 /** Bytes of the UTF-8 encoding of `text`, a lone surrogate counting as U+FFFD (as TextEncoder and Buffer write it). */
 function utf8Length(text: string): number {
   const length = text.length;
@@ -107,7 +103,7 @@ function int32Of(value: unknown, field: string): number {
 
 /** Bytes of an int32 varint: a negative value is sign-extended to ten bytes. */
 function int32Size(value: number): number {
-  return value < 0 ? 10 : varint32Size(value);
+  return value < 0 ? 10 : varintLength(value);
 }
 
 /**
@@ -131,7 +127,7 @@ function toBigInt(value: Partial64, signed: boolean, field: string): bigint {
 }
 
 function varint64Size(value: bigint): number {
-  if (value < 0x1_0000_0000n) return varint32Size(Number(value));
+  if (value < 0x1_0000_0000n) return varintLength(Number(value));
   let size = 5;
   for (let rest = value >> 35n; rest > 0n; rest >>= 7n) size++;
   return size;
@@ -168,13 +164,13 @@ class Measure {
     const text = stringOf(value);
     if (text === '') return 0;
     const bytes = this.exact ? utf8Length(text) : text.length;
-    return 1 + varint32Size(bytes) + bytes;
+    return 1 + varintLength(bytes) + bytes;
   }
 
   /** Bytes of a uint32 field that is written when not 0. */
   uint32(value: unknown, field: string): number {
     if (value === undefined || value === null || value === 0) return 0;
-    return 1 + varint32Size(uint32Of(value, field));
+    return 1 + varintLength(uint32Of(value, field));
   }
 
   /** Bytes of an enum field, written when not 0. */
@@ -204,7 +200,7 @@ class Measure {
   /** Bytes of a message field whose body takes `body` bytes, its length in the slot at `slot`. */
   message(slot: number, body: number): number {
     this.lengths[slot] = body; // a message is less than 2 GiB: gRPC's limit is 4 GiB, mcrd's far below
-    return 1 + varint32Size(body) + body;
+    return 1 + varintLength(body) + body;
   }
 
   request(request: DeepPartial<ApplyRulesRequest>): number {
@@ -236,8 +232,8 @@ class Measure {
 
   output(output: DeepPartial<Output>): number {
     let size = this.string(output.interface) + this.string(output.address) + this.uint32(output.port, 'Output.port');
-    if (isSet(output.ttl)) size += 1 + varint32Size(uint32Of(output.ttl, 'Output.ttl'));
-    if (isSet(output.dscp)) size += 1 + varint32Size(uint32Of(output.dscp, 'Output.dscp'));
+    if (isSet(output.ttl)) size += 1 + varintLength(uint32Of(output.ttl, 'Output.ttl'));
+    if (isSet(output.dscp)) size += 1 + varintLength(uint32Of(output.dscp, 'Output.dscp'));
     return size;
   }
 
@@ -268,14 +264,7 @@ class Write {
   }
 
   private varint32(value: number): void {
-    const buffer = this.buffer;
-    let pos = this.pos;
-    while (value >= 0x80) {
-      buffer[pos++] = (value & 0x7f) | 0x80;
-      value >>>= 7;
-    }
-    buffer[pos++] = value;
-    this.pos = pos;
+    this.pos = writeVarint(this.buffer, this.pos, value);
   }
 
   private varint64(value: bigint): void {

@@ -13,7 +13,7 @@
 import { ApplyRulesResponse, ApplyRulesView, Rule, RuleStatus } from '../../gen/mcr/v1/rules';
 import { MAX_RESPONSE_BYTES } from './message-limits';
 import { PreEncoded } from './pre-encoded';
-import { readVarint, varintLength, writeVarint } from './varint';
+import { readVarint, varintLength, writeVarint } from '../formats/varint';
 
 /** ApplyRulesResponse field 4 (unchanged) and Rule field 6 (status), length-delimited. */
 const UNCHANGED_TAG = (4 << 3) | 2;

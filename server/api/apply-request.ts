@@ -18,7 +18,7 @@ import { BinaryReader } from '@bufbuild/protobuf/wire';
 
 import { ApplyRulesRequest, Rule } from '../../gen/mcr/v1/rules';
 import type { KnownRules } from './known-rules';
-import { varintLength } from './varint';
+import { varintLength } from '../formats/varint';
 import type { KnownMessage } from './wire-check';
 
 /** The path of the method whose requests this decodes. */

@@ -9,7 +9,7 @@
  */
 import { RuleStats, WatchStatsResponse } from '../../gen/mcr/v1/stats';
 import { PreEncoded } from './pre-encoded';
-import { varintLength, writeVarint } from './varint';
+import { varintLength, writeVarint } from '../formats/varint';
 
 /** Field 1 (rules), wire type 2 (length-delimited). */
 const RULES_TAG = (1 << 3) | 2;
