@@ -77,18 +77,15 @@ export interface ConnectOptions extends TargetOptions {
 }
 
 /**
- * Adds to every call's metadata the protocol major version (so that an mcrd of another major says so
- * plainly) and the bearer token when there is one (works over unix sockets and TLS alike).
+ * What every call's metadata carries: the protocol major version (so that an mcrd of another major says
+ * so plainly) and the bearer token when there is one (works over unix sockets and TLS alike). Set on
+ * each call's metadata directly: an interceptor would add a layer of call objects to every call.
  */
-function metadataInterceptor(token: string | undefined): grpc.Interceptor {
-  return (options, nextCall) =>
-    new grpc.InterceptingCall(nextCall(options), {
-      start(metadata, listener, next) {
-        metadata.set(PROTOCOL_HEADER, String(PROTOCOL_MAJOR));
-        if (token !== undefined) metadata.set('authorization', `Bearer ${token}`);
-        next(metadata, listener);
-      },
-    });
+function callMetadata(token: string | undefined): grpc.Metadata {
+  const metadata = new grpc.Metadata();
+  metadata.set(PROTOCOL_HEADER, String(PROTOCOL_MAJOR));
+  if (token !== undefined) metadata.set('authorization', `Bearer ${token}`);
+  return metadata;
 }
 
 export interface CallOptions {
@@ -133,6 +130,7 @@ export class McrClient {
   private readonly system: SystemServiceClient;
   private readonly stats: StatsServiceClient;
   private readonly traces: TraceServiceClient;
+  private readonly token: string | undefined;
 
   constructor(options: ConnectOptions = {}) {
     this.target = resolveTarget(options);
@@ -143,8 +141,14 @@ export class McrClient {
     const credentials = options.credentials ?? grpc.credentials.createInsecure();
     // One channel shared by the service stubs. Retries are off: a mutation whose answer was lost
     // must not be sent again behind the caller's back (it may have been applied).
-    this.channel = new grpc.Channel(this.target, credentials, { 'grpc.enable_retries': 0, 'grpc.max_receive_message_length': MAX_RESPONSE_BYTES });
-    const shared = { channelOverride: this.channel, interceptors: [metadataInterceptor(options.token)] };
+    // Channelz (grpc-js's introspection service, which mcr does not serve) off: it tracks every call.
+    this.channel = new grpc.Channel(this.target, credentials, {
+      'grpc.enable_retries': 0,
+      'grpc.enable_channelz': 0,
+      'grpc.max_receive_message_length': MAX_RESPONSE_BYTES,
+    });
+    this.token = options.token;
+    const shared = { channelOverride: this.channel };
     this.rules = new RuleServiceClient(this.target, credentials, shared);
     this.system = new SystemServiceClient(this.target, credentials, shared);
     this.stats = new StatsServiceClient(this.target, credentials, shared);
@@ -229,7 +233,7 @@ export class McrClient {
    * this consumer read too slowly.
    */
   watchEvents(request: DeepPartial<WatchEventsRequest> = {}, options: StreamOptions = {}): McrStream<WatchEventsResponse> {
-    const start = () => this.system.watchEvents(WatchEventsRequest.fromPartial(request));
+    const start = () => this.system.watchEvents(WatchEventsRequest.fromPartial(request), callMetadata(this.token));
     return streamOf(start, { target: this.target, rpc: 'WatchEvents', timeoutMs: 0 }, options);
   }
 
@@ -262,7 +266,7 @@ export class McrClient {
    * as several (`continued` on all but the last): wholeStatsUpdates(stream) joins them.
    */
   watchStats(request: DeepPartial<WatchStatsRequest> = {}, options: StreamOptions = {}): McrStream<WatchStatsResponse> {
-    const start = () => this.stats.watchStats(WatchStatsRequest.fromPartial(request));
+    const start = () => this.stats.watchStats(WatchStatsRequest.fromPartial(request), callMetadata(this.token));
     return streamOf(start, { target: this.target, rpc: 'WatchStats', timeoutMs: 0 }, options);
   }
 
@@ -304,7 +308,7 @@ export class McrClient {
    * subscribe before calling enableTrace (mcrd sends only what happens after it accepted the call).
    */
   watchTraces(request: DeepPartial<WatchTracesRequest> = {}, options: StreamOptions = {}): McrStream<WatchTracesResponse> {
-    const start = () => this.traces.watchTraces(WatchTracesRequest.fromPartial(request));
+    const start = () => this.traces.watchTraces(WatchTracesRequest.fromPartial(request), callMetadata(this.token));
     return streamOf(start, { target: this.target, rpc: 'WatchTraces', timeoutMs: 0 }, options);
   }
 
@@ -331,7 +335,7 @@ export class McrClient {
   private unary<Req, Res>(rpc: string, stub: grpc.Client, method: UnaryMethod<Req, Res>, request: Req, options: CallOptions = {}): Promise<Res> {
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
     return new Promise((resolve, reject) => {
-      method.call(stub, request, new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (err, response) => {
+      method.call(stub, request, callMetadata(this.token), { deadline: Date.now() + timeoutMs }, (err, response) => {
         if (err) reject(new McrCallError(err, { target: this.target, rpc, timeoutMs }));
         else resolve(response);
       });

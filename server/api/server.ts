@@ -103,7 +103,12 @@ export class ApiServer {
   /** `knownRules`: stored rules an ApplyRules body is read against (strict-requests.ts). */
   constructor(implementations: Implementations, policy: CallPolicy, knownRules?: KnownRules) {
     // Every answer fits in what any client accepts by default (message-limits.ts); the lists page to fit.
-    this.server = new Server({ 'grpc.max_receive_message_length': policy.maxRequestBytes, 'grpc.max_send_message_length': MAX_RESPONSE_BYTES });
+    // Channelz (grpc-js's call tracking for an introspection service mcrd does not serve) off.
+    this.server = new Server({
+      'grpc.max_receive_message_length': policy.maxRequestBytes,
+      'grpc.max_send_message_length': MAX_RESPONSE_BYTES,
+      'grpc.enable_channelz': 0,
+    });
     this.streams = new StreamLimit(policy.maxStreams);
     const descriptors = DescriptorSet.load();
     const schemas = descriptors.registry();
