@@ -6,8 +6,12 @@
  * `--rules` rules of `--outputs` outputs each installed (every output its own destination, counters
  * in a counter region, as mcrd runs them). Medians and p99 of `--runs` changes, in ms.
  *
+ * `--batch B`: also the pass of many writers at once, as the supervisor sends it: the outputs of B new
+ * rules added, one updateRules with those B rules and B installed ones removed, the removed rules'
+ * outputs removed.
+ *
  *   node -r ts-node/register/transpile-only scripts/table-update-cost.ts [--rules 10000] [--outputs 4]
- *       [--runs 200] [--resends 5]
+ *       [--runs 200] [--resends 5] [--batch 0]
  */
 import { percentile } from '../bench/control-plane/latency';
 import { native, type DataplaneRule } from '../native';
@@ -20,6 +24,7 @@ const RULES = numberOption('rules', 10_000);
 const OUTPUTS = numberOption('outputs', 4);
 const RUNS = numberOption('runs', 200);
 const RESENDS = numberOption('resends', 5);
+const BATCH = numberOption('batch', 0);
 
 type Body = WorkerRequest extends infer R ? (R extends unknown ? Omit<R, 'seq'> : never) : never;
 
@@ -31,7 +36,7 @@ function main(): void {
     const reply = runtime.handle({ ...body, seq: ++seq } as WorkerRequest, fds) as WorkerReply & { error?: string };
     if (!reply.ok) throw new Error(`${body.type}: ${reply.error}`);
   };
-  const extra = RUNS + 1; // rules added by the measurement, each with its own slots and outputs
+  const extra = RUNS * (1 + BATCH) + 1; // rules added by the measurement, each with its own slots and outputs
   const slotsPerRule = 1 + OUTPUTS;
   const region = addon.createCounterRegion(2 + 2 + (RULES + extra) * slotsPerRule);
   send({ type: 'hello', index: 0, core: -1, batch: 8, logLevel: 'error', counters: true } as Body, [region.fd]);
@@ -40,7 +45,8 @@ function main(): void {
 
   const total = RULES + extra;
   const outputs = Array.from({ length: total * OUTPUTS }, (_, h) => ({ handle: 10 + h, sender: 1, address: `127.${(h >> 16) & 255}.${(h >> 8) & 255}.${h & 255}`, port: 1000 + (h % 60000) }));
-  for (const piece of pieces(outputs, () => 1, 8192)) send({ type: 'addOutputs', outputs: piece });
+  // The batches' rules add their outputs themselves.
+  for (const piece of pieces(outputs.slice(0, (RULES + RUNS + 1) * OUTPUTS), () => 1, 8192)) send({ type: 'addOutputs', outputs: piece });
   const ruleAt = (i: number, shift = 0): DataplaneRule => {
     const handles = Array.from({ length: OUTPUTS }, (_, j) => 10 + i * OUTPUTS + ((j + shift) % OUTPUTS));
     const firstSlot = 4 + i * slotsPerRule;
@@ -81,6 +87,18 @@ function main(): void {
     change.push(time({ type: 'updateRules', upserts: [ruleAt(RULES + run, 1)], removes: [] }));
     remove.push(time({ type: 'updateRules', upserts: [], removes: [added.id] }));
   }
+  const batches: number[] = [];
+  let next = RULES + RUNS + 1;
+  for (let run = 0; run < (BATCH > 0 ? RUNS : 0); run++) {
+    const created = Array.from({ length: BATCH }, () => ruleAt(next++));
+    const removed = installed.splice(0, BATCH);
+    const t0 = performance.now();
+    send({ type: 'addOutputs', outputs: created.flatMap((rule) => rule.outputs.map((h) => outputs[h - 10])) });
+    send({ type: 'updateRules', upserts: created, removes: removed.map((rule) => rule.id) });
+    send({ type: 'removeOutputs', handles: removed.flatMap((rule) => rule.outputs) });
+    batches.push(performance.now() - t0);
+    installed.push(...created);
+  }
   const resends = Array.from({ length: RESENDS }, () => resend());
   const line = (what: string, values: number[]) =>
     `${what.padEnd(34)} p50 ${percentile(values, 50).toFixed(3).padStart(9)} ms   p99 ${percentile(values, 99).toFixed(3).padStart(9)} ms`;
@@ -91,6 +109,7 @@ function main(): void {
       line('one-rule upsert (changed outputs)', change),
       line('one-rule remove', remove),
       line('full resend, unchanged rules', resends),
+      ...(BATCH > 0 ? [line(`pass of ${BATCH} creates + ${BATCH} deletes`, batches)] : []),
       '',
     ].join('\n'),
   );

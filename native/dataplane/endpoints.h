@@ -72,6 +72,13 @@ struct Output {
   // the sender's error queue), not yet counted. The output's next queued packet is counted as failed
   // with it instead of being sent, as a connected socket's next send failed (0: none).
   int pendingError = 0;
+
+  // JavaScript thread only (InstalledRules' books; the data-plane thread never reads them): how many
+  // installed rules name this output, and by how much a change being prepared moves that (0 between
+  // changes). On the output itself, not in a map by output: a change of many outputs looks nothing up.
+  int64_t installedRules = 0;
+  int64_t preparedDelta = 0;
+  bool prepared = false;  // in the change being prepared's list of outputs it moves
 };
 
 }  // namespace mcr

@@ -99,6 +99,32 @@ std::shared_ptr<const Table::Rule> MakeRule(const RuleSpec& spec, uint64_t order
   return rule;
 }
 
+// The outputs a change being prepared moves the counts of (Output::preparedDelta), each once; put
+// back as they were however the preparation ends.
+class PreparedOutputs {
+ public:
+  PreparedOutputs() = default;
+  PreparedOutputs(const PreparedOutputs&) = delete;
+  PreparedOutputs& operator=(const PreparedOutputs&) = delete;
+  ~PreparedOutputs() {
+    for (Output* output : list_) {
+      output->preparedDelta = 0;
+      output->prepared = false;
+    }
+  }
+  void Add(Output* output, int64_t by) {
+    if (!output->prepared) {
+      output->prepared = true;
+      list_.push_back(output);
+    }
+    output->preparedDelta += by;
+  }
+  const std::vector<Output*>& list() const { return list_; }
+
+ private:
+  std::vector<Output*> list_;
+};
+
 template <typename Key>
 int64_t CountOf(const std::unordered_map<Key, int64_t>& counts, const Key& key) {
   const auto found = counts.find(key);
@@ -122,7 +148,6 @@ void InstalledRules::Clear() {
   table_.reset();
   specs_.clear();
   inputs_.clear();
-  outputs_.clear();
   senders_.clear();
 }
 
@@ -161,14 +186,14 @@ std::unique_ptr<InstalledRules::Change> InstalledRules::Prepare(const std::vecto
   std::vector<bool> touched(Table::kShards, replace);
   std::unordered_set<const Table::Rule*> leaving;
   std::vector<std::vector<std::pair<std::shared_ptr<const Table::Rule>, size_t>>> entering(Table::kShards);
-  std::unordered_map<Output*, int64_t> outputDelta;
+  PreparedOutputs outputDelta;
   std::unordered_map<uint32_t, int64_t> inputDelta;
   size_t ruleCount = before.ruleCount();
 
   const auto leave = [&](const Table::Rule* rule) {
     if (!leaving.insert(rule).second) return false;
     touched[Table::ShardOf(rule->key.Hash())] = true;
-    for (const Table::OutputSlot& slot : rule->outputs) --outputDelta[slot.output.get()];
+    for (const Table::OutputSlot& slot : rule->outputs) outputDelta.Add(slot.output.get(), -1);
     --inputDelta[rule->key.input];
     --ruleCount;
     return true;
@@ -186,7 +211,6 @@ std::unique_ptr<InstalledRules::Change> InstalledRules::Prepare(const std::vecto
     }
     ruleCount = 0;
     change->whole = true;
-    change->outputs.reserve(outputs_.size());
   } else {
     for (const std::string& id : removes) {
       if (upserted.count(id)) continue;
@@ -206,7 +230,8 @@ std::unique_ptr<InstalledRules::Change> InstalledRules::Prepare(const std::vecto
     std::shared_ptr<const Table::Rule> rule = MakeRule(spec, order, old, outputs, region);
     const size_t shard = Table::ShardOf(rule->key.Hash());
     touched[shard] = true;
-    for (const Table::OutputSlot& slot : rule->outputs) ++(replace ? change->outputs : outputDelta)[slot.output.get()];
+    // Replacing, the counts start from zero: only the rules that enter add to them.
+    for (const Table::OutputSlot& slot : rule->outputs) outputDelta.Add(slot.output.get(), 1);
     ++(replace ? change->inputs : inputDelta)[spec.input];
     ++ruleCount;
     entering[shard].emplace_back(std::move(rule), i);
@@ -247,19 +272,21 @@ std::unique_ptr<InstalledRules::Change> InstalledRules::Prepare(const std::vecto
   }
 
   if (replace) {
-    IndexWhole(*change);
+    IndexWhole(*change, outputDelta.list());
   } else {
-    IndexChange(*change, outputDelta, inputDelta);
+    IndexChange(*change, outputDelta.list(), inputDelta);
   }
   return change;
 }
 
-void InstalledRules::IndexWhole(Change& change) const {
+void InstalledRules::IndexWhole(Change& change, const std::vector<Output*>& named) const {
   // Every destination and sender index from the new counts alone.
   Table& next = *change.table_;
   std::vector<std::shared_ptr<Table::DestinationShard>> shards(Table::kShards);
   for (auto& shard : shards) shard = std::make_shared<Table::DestinationShard>();
-  for (const auto& [output, count] : change.outputs) {
+  change.outputs.reserve(named.size());
+  for (Output* output : named) {
+    change.outputs.emplace_back(output, output->preparedDelta);
     const Table::Destination destination = Table::Destination::Of(output);
     shards[destination.Shard()]->push_back(destination);
     ++change.senders[output->sender.get()];
@@ -274,25 +301,29 @@ void InstalledRules::IndexWhole(Change& change) const {
   next.SetSenders(std::move(index));
 }
 
-void InstalledRules::IndexChange(Change& change, const std::unordered_map<Output*, int64_t>& outputDelta,
+void InstalledRules::IndexChange(Change& change, const std::vector<Output*>& named,
                                  const std::unordered_map<uint32_t, int64_t>& inputDelta) const {
   // Outputs that enter or leave the destination index, and senders that enter or leave theirs.
   const Table& before = *table_;
   Table& next = *change.table_;
   // By destination shard: the outputs that enter it, and those that leave it.
-  std::unordered_map<size_t, std::pair<std::vector<Output*>, std::vector<Output*>>> destinationEdits;
+  std::vector<std::pair<std::vector<Output*>, std::vector<Output*>>> destinationEdits(Table::kShards);
   std::unordered_map<const Sender*, int64_t> senderDelta;
-  for (const auto& [output, delta] : outputDelta) {
+  change.outputs.reserve(named.size());
+  for (Output* output : named) {
+    const int64_t delta = output->preparedDelta;
     if (delta == 0) continue;
-    const int64_t was = CountOf(outputs_, output);
+    const int64_t was = output->installedRules;
     const int64_t now = was + delta;
-    change.outputs[output] = now;
+    change.outputs.emplace_back(output, now);
     if ((was == 0) == (now == 0)) continue;
     auto& edit = destinationEdits[Table::Destination::Of(output).Shard()];
     (now > 0 ? edit.first : edit.second).push_back(output);
     senderDelta[output->sender.get()] += now > 0 ? 1 : -1;
   }
-  for (auto& [s, edit] : destinationEdits) {
+  for (size_t s = 0; s < Table::kShards; ++s) {
+    auto& edit = destinationEdits[s];
+    if (edit.first.empty() && edit.second.empty()) continue;
     auto shard = std::make_shared<Table::DestinationShard>();
     const Table::DestinationShard& old = *before.destinationShard(s);
     shard->reserve(old.size() + edit.first.size());
@@ -342,17 +373,20 @@ std::shared_ptr<const Table> InstalledRules::Commit(std::unique_ptr<Change> chan
       if (inputs_.count(handle) == 0) newInputs->push_back(handle);
     }
     inputs_ = std::move(change->inputs);
-    outputs_ = std::move(change->outputs);
     senders_ = std::move(change->senders);
     change->inputs.clear();
-    change->outputs.clear();
     change->senders.clear();
+    // The outputs counted so far are those of the replaced table's destination index: none is now
+    // but the change's (set below).
+    for (size_t s = 0; s < Table::kShards; ++s) {
+      for (const Table::Destination& destination : *table_->destinationShard(s)) destination.output->installedRules = 0;
+    }
   }
   for (const auto& [handle, count] : change->inputs) {
     if (count > 0 && inputs_.count(handle) == 0) newInputs->push_back(handle);
     SetCount(inputs_, handle, count);
   }
-  for (const auto& [output, count] : change->outputs) SetCount(outputs_, output, count);
+  for (const auto& [output, count] : change->outputs) output->installedRules = count;
   for (const auto& [sender, count] : change->senders) SetCount(senders_, sender, count);
   nextOrder_ = change->nextOrder;
   std::shared_ptr<const Table> previous = std::move(table_);

@@ -1,5 +1,5 @@
 // The installed rules on the JavaScript thread: their specs by id, how many rules name each input,
-// output and sender, and the table they make. A change is prepared without touching any of it (a
+// output (kept on the output: Output::installedRules) and sender, and the table they make. A change is prepared without touching any of it (a
 // refused change leaves everything as it was) and then committed; preparing it costs what the
 // change touches (its rules, the route and destination shards they fall in), not the table.
 #pragma once
@@ -30,7 +30,7 @@ class InstalledRules {
     // The new counts of rules naming each input (by handle) and output, and of outputs using each
     // sender: of those that change, or (`whole`) of all of them.
     std::unordered_map<uint32_t, int64_t> inputs;
-    std::unordered_map<Output*, int64_t> outputs;
+    std::vector<std::pair<Output*, int64_t>> outputs;
     std::unordered_map<const Sender*, int64_t> senders;
     bool whole = false;
     uint64_t nextOrder = 0;
@@ -68,14 +68,14 @@ class InstalledRules {
                                   const InputMap& inputs, const OutputMap& outputs, const CounterRegion* region) const;
   // The change's destination shards and sender index: from its counts alone (setRules), or by the
   // outputs whose count leaves or reaches zero (an update).
-  void IndexWhole(Change& change) const;
-  void IndexChange(Change& change, const std::unordered_map<Output*, int64_t>& outputDelta,
+  // `named`: the outputs whose Output::preparedDelta the change moved (each once).
+  void IndexWhole(Change& change, const std::vector<Output*>& named) const;
+  void IndexChange(Change& change, const std::vector<Output*>& named,
                    const std::unordered_map<uint32_t, int64_t>& inputDelta) const;
 
   std::shared_ptr<const Table> table_;
   std::unordered_map<std::string, RuleSpec> specs_;
   std::unordered_map<uint32_t, int64_t> inputs_;  // rules naming each input (none: absent)
-  std::unordered_map<Output*, int64_t> outputs_;  // rules naming each output (kept alive by table_)
   std::unordered_map<const Sender*, int64_t> senders_;  // outputs of outputs_ sending through each
   uint64_t nextOrder_ = 0;
 };
