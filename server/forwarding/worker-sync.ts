@@ -352,7 +352,9 @@ export class WorkerSync {
     for (const ifname of staleCaptures) await this.removeCapture(ifname);
     // The snapshot names inputs, not outputs: only a capture gone makes a new one.
     if (staleCaptures.length > 0) this.publish(rules, hash, true);
-    this.removeEgress(plan, incremental ? change.egressGone : [...this.egress.keys()]);
+    // A change's egressGone keys are out of the plan (the plan takes a key out of it when it comes back).
+    if (incremental) this.removeEgress(change.egressGone);
+    else this.removeEgress([...this.egress.keys()].filter((key) => !plan.egress.has(key)));
     return errors;
   }
 
@@ -422,11 +424,8 @@ export class WorkerSync {
     for (const id of ids) {
       const rule = plan.rules.get(id);
       if (!rule) continue;
-      for (const key of rule.outputs) {
-        if (this.egress.has(key)) continue;
-        const spec = plan.egress.get(key);
-        if (spec) specs.set(key, spec);
-      }
+      // The rule's own specs: one lookup per output in the (large) installed map, none in the plan's.
+      for (const spec of rule.egress) if (!this.egress.has(spec.key)) specs.set(spec.key, spec);
     }
     return [...specs.values()];
   }
@@ -813,18 +812,18 @@ export class WorkerSync {
   }
 
   /**
-   * Removes the outputs of `keys` that are installed and that `plan` does not name any more, then the
+   * Removes the outputs of `keys` (keys the plan does not name any more) that are installed, then the
    * senders none of the outputs left uses. Its own books change at once; the worker's removals are
    * sent and not awaited (docs/decisions/0047): the worker takes its messages in order, so they come
    * before any later change, and nothing anyone waits for depends on them. A removal the worker
    * refuses leaves a handle it holds and no table names: it is logged.
    */
-  private removeEgress(plan: WorkerPlan, keys: Iterable<string>): void {
+  private removeEgress(keys: Iterable<string>): void {
     const handles: number[] = [];
     const unused: string[] = [];
     for (const key of keys) {
       const egress = this.egress.get(key);
-      if (!egress || plan.egress.has(key)) continue;
+      if (!egress) continue;
       handles.push(egress.handle);
       this.egress.delete(key);
       if (--egress.sender.users === 0) unused.push(egress.spec.sender);
