@@ -1,7 +1,8 @@
 // The installed rules on the JavaScript thread: their specs by id, how many rules name each input,
-// output (kept on the output: Output::installedRules) and sender, and the table they make. A change is prepared without touching any of it (a
-// refused change leaves everything as it was) and then committed; preparing it costs what the
-// change touches (its rules, the route and destination shards they fall in), not the table.
+// output (kept on the output: Output::installedRules) and sender, and the table they make. A change
+// is prepared without touching any of it (a refused change leaves everything as it was) and then
+// committed; preparing it costs what the change touches (its rules, the route and destination shards
+// they fall in), not the table.
 #pragma once
 
 #include <cstdint>
@@ -76,7 +77,7 @@ class InstalledRules {
   std::shared_ptr<const Table> table_;
   std::unordered_map<std::string, RuleSpec> specs_;
   std::unordered_map<uint32_t, int64_t> inputs_;  // rules naming each input (none: absent)
-  std::unordered_map<const Sender*, int64_t> senders_;  // outputs of outputs_ sending through each
+  std::unordered_map<const Sender*, int64_t> senders_;  // installed outputs sending through each
   uint64_t nextOrder_ = 0;
 };
 
