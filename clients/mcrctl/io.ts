@@ -32,6 +32,15 @@ function onProcessInterrupt(handler: () => void): () => void {
   };
 }
 
+/**
+ * Stdout closed by its reader (`mcrctl rule list | head -1`, `mcrctl --help | head`): what is left to
+ * print goes nowhere and the command ends as it would have, with its own exit code, instead of dying
+ * of the unhandled EPIPE with a stack trace (a long-running command also stops: onProcessInterrupt).
+ */
+function ignoreClosedStdout(err: NodeJS.ErrnoException): void {
+  if (err.code !== 'EPIPE') throw err;
+}
+
 export const processIo: CliIo = {
   stdout: (text) => void process.stdout.write(text),
   stdoutBytes: (bytes) => void process.stdout.write(bytes),
@@ -40,3 +49,5 @@ export const processIo: CliIo = {
   isTTY: process.stdout.isTTY === true,
   onInterrupt: onProcessInterrupt,
 };
+
+process.stdout.on('error', ignoreClosedStdout);

@@ -695,6 +695,26 @@ describe('mcrctl against an in-process gRPC server', () => {
         expect(code).to.equal(0);
         await cancelsReach(1);
       });
+
+      it('a one-shot command whose reader has gone (`| head`) ends with its own exit code, no stack trace', async () => {
+        const main = path.resolve(__dirname, '../../clients/mcrctl/main.ts');
+        for (const args of [['--help'], ['rule', 'list'], ['rule', 'get', 'absent']]) {
+          const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', main, ...args], {
+            env: { ...process.env, MCR_SOCKET: socket },
+            stdio: ['ignore', 'pipe', 'pipe'],
+          });
+          child.stdout!.on('error', () => undefined);
+          child.stdout!.destroy(); // gone before mcrctl (seconds to start under ts-node) writes
+          let err = '';
+          child.stderr!.on('data', (chunk: Buffer) => void (err += chunk.toString()));
+          const guard = setTimeout(() => child.kill('SIGKILL'), 25_000);
+          const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+          clearTimeout(guard);
+          expect(err, args.join(' ')).to.not.include('EPIPE');
+          expect(err, args.join(' ')).to.not.match(/^\s+at /m);
+          expect(code, args.join(' ')).to.equal(args[1] === 'get' ? 1 : 0);
+        }
+      });
     });
   });
 });
