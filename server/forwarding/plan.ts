@@ -195,6 +195,8 @@ export class ForwardingState implements ForwardingPlan {
   private readonly membershipRefs = new Map<string, number>();
   /** Per worker: rules using each capture target, by "ifname target-key" (the store keeps them unique; this does not rely on it). */
   private readonly targetRefs: Array<Map<string, number>>;
+  /** Per worker, by capture interface: the targets added and removed since the last take(), by targetKey. */
+  private readonly targetEdits: Array<Map<string, { added: Map<string, CaptureTarget>; removed: Map<string, CaptureTarget> }>>;
   private readonly placed: RulePlacement;
   private delta: PlanDelta;
   private readonly ttls = new Map<string, number>();
@@ -210,6 +212,7 @@ export class ForwardingState implements ForwardingPlan {
     this.workers = Array.from({ length: this.placed.workers }, () => ({ captures: new Map(), egress: new Map(), rules: new Map() }));
     this.egressShared = this.workers.map(() => new Map());
     this.targetRefs = this.workers.map(() => new Map());
+    this.targetEdits = this.workers.map(() => new Map());
     this.delta = emptyDelta(this.workers.length);
   }
 
@@ -243,7 +246,7 @@ export class ForwardingState implements ForwardingPlan {
     targetUses.set(usesKey, uses + 1);
     if (uses === 0) {
       capture.targets.set(key, target);
-      this.targetChanged(delta, ifname, target, key, +1);
+      this.targetChanged(plan.worker, ifname, target, key, +1);
     }
     const membership = plan.membership!;
     const count = this.membershipRefs.get(membership.key) ?? 0;
@@ -290,7 +293,7 @@ export class ForwardingState implements ForwardingPlan {
       targetUses.delete(usesKey);
       capture.targets.delete(key);
       if (capture.targets.size === 0) worker.captures.delete(ifname);
-      this.targetChanged(delta, ifname, target, key, -1);
+      this.targetChanged(plan.worker, ifname, target, key, -1);
     }
     const membership = plan.membership!;
     const count = this.membershipRefs.get(membership.key)! - 1;
@@ -307,20 +310,29 @@ export class ForwardingState implements ForwardingPlan {
   take(): PlanDelta {
     const delta = this.delta;
     this.delta = emptyDelta(this.workers.length);
-    for (const worker of delta.workers) {
-      for (const [ifname, changes] of worker.targets) if (changes.added.length === 0 && changes.removed.length === 0) worker.targets.delete(ifname);
-    }
+    // The per-interface maps stay (emptied): a pass does not make them again (decisions/0055).
+    this.targetEdits.forEach((edits, worker) => {
+      for (const [ifname, { added, removed }] of edits) {
+        if (added.size === 0 && removed.size === 0) continue;
+        delta.workers[worker].targets.set(ifname, { added: [...added.values()], removed: [...removed.values()] });
+        added.clear();
+        removed.clear();
+      }
+    });
     return delta;
   }
 
-  /** Records a target added (+1) or removed (-1); a removal and an addition of the same cancel out. */
-  private targetChanged(delta: WorkerDelta, ifname: string, target: CaptureTarget, key: string, sign: 1 | -1): void {
-    let changes = delta.targets.get(ifname);
-    if (!changes) delta.targets.set(ifname, (changes = { added: [], removed: [] }));
+  /**
+   * Records a target added (+1) or removed (-1) in `worker`; a removal and an addition of the same
+   * cancel out. By key in maps (no search with a callback: a pass that both adds and removes targets
+   * would run a callback the optimized code has never seen, and leave it at every such pass).
+   */
+  private targetChanged(worker: number, ifname: string, target: CaptureTarget, key: string, sign: 1 | -1): void {
+    const edits = this.targetEdits[worker];
+    let changes = edits.get(ifname);
+    if (!changes) edits.set(ifname, (changes = { added: new Map(), removed: new Map() }));
     const [mine, theirs] = sign > 0 ? [changes.added, changes.removed] : [changes.removed, changes.added];
-    const at = theirs.findIndex((t) => targetKey(t) === key);
-    if (at >= 0) theirs.splice(at, 1);
-    else mine.push(target);
+    if (!theirs.delete(key)) mine.set(key, target);
   }
 
   private ttlOf(address: string): number {

@@ -420,14 +420,20 @@ export class WorkerSync {
   /** The outputs of `plan` not installed (with `ids`, only those the rules `ids` of it use). */
   private missingEgress(plan: WorkerPlan, ids: Iterable<string> | undefined): EgressSpec[] {
     if (!ids) return [...plan.egress.values()].filter((spec) => !this.egress.has(spec.key));
-    const specs = new Map<string, EgressSpec>();
+    // Built as it goes, nothing after the loops (decisions/0055); the rules' own specs: one lookup per
+    // output in the (large) installed map, none in the plan's.
+    const specs: EgressSpec[] = [];
+    const listed = new Set<string>();
     for (const id of ids) {
       const rule = plan.rules.get(id);
       if (!rule) continue;
-      // The rule's own specs: one lookup per output in the (large) installed map, none in the plan's.
-      for (const spec of rule.egress) if (!this.egress.has(spec.key)) specs.set(spec.key, spec);
+      for (const spec of rule.egress) {
+        if (this.egress.has(spec.key) || listed.has(spec.key)) continue;
+        listed.add(spec.key);
+        specs.push(spec);
+      }
     }
-    return [...specs.values()];
+    return specs;
   }
 
   /**
@@ -665,10 +671,7 @@ export class WorkerSync {
    * any was refused.
    */
   private async addOutputs(window: InstalledEgress[], errors: SyncErrors): Promise<boolean> {
-    for (const o of window) {
-      this.egress.set(o.spec.key, o);
-      o.sender.users++;
-    }
+    this.book(window);
     const batches = pieces(window, () => 1, OUTPUTS_PER_MESSAGE);
     const results = await Promise.allSettled(
       batches.map((batch) => {
@@ -692,6 +695,19 @@ export class WorkerSync {
     });
     for (const sender of grown) this.fitBuffer(sender);
     return refused;
+  }
+
+  /**
+   * Puts the outputs of `window` in the books. A function of its own, the loop alone: a long window
+   * (the first install) has V8 compile the loop while it runs (on-stack replacement), and that code,
+   * kept for the loop, would leave at every later call for what follows the loop, which it was
+   * compiled without having seen (decisions/0055).
+   */
+  private book(window: readonly InstalledEgress[]): void {
+    for (const o of window) {
+      this.egress.set(o.spec.key, o);
+      o.sender.users++;
+    }
   }
 
   /** Grows the sender's send buffer to senderBuffer for the outputs it now carries. */
