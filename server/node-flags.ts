@@ -5,5 +5,11 @@
  * 178 MB resident for good after creating 1,000 rules; 8 MB since the store and the forwarding became
  * O(change): the same RSS as 2 MB (88 against 85 MB with 1,000 rules, 298 against 292 MB after 6,000
  * writes at 20,000 rules) with fewer scavenges under many writers (docs/decisions/0010-node-heap-flags.md).
+ *
+ * No on-stack replacement (`--no-use-osr`): V8 compiles a long-running loop of a function while it
+ * runs and keeps that code for the loop; compiled before the rest of the function had ever run, it
+ * left at that rest at every later call (a forwarding pass, an encoder's output loop), each time
+ * running the function's tail in the interpreter. Functions are still optimized, from their next
+ * call on (docs/decisions/0055-no-deopt-loops-on-the-write-path.md).
  */
-export const NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8'];
+export const NODE_FLAGS: readonly string[] = ['--max-semi-space-size=8', '--no-use-osr'];
