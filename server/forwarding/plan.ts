@@ -48,8 +48,6 @@ export interface PlannedRule {
   source: string;
   /** Egress keys of the outputs whose interface exists, in output order. */
   outputs: string[];
-  /** What each entry of `outputs` needs (as the worker plan's egress has it under that key). */
-  egress: EgressSpec[];
   /** Output index (in the rule) of each entry of `outputs`. */
   outputIndexes: number[];
   /** What each entry of `outputs` sends to (outputIdentity): its counters' owner. */
@@ -414,7 +412,6 @@ export class ForwardingState implements ForwardingPlan {
       port: input.port,
       source: input.source,
       outputs,
-      egress,
       outputIndexes,
       outputIdentities,
       ...(trace ? { trace } : {}),

@@ -420,16 +420,17 @@ export class WorkerSync {
   /** The outputs of `plan` not installed (with `ids`, only those the rules `ids` of it use). */
   private missingEgress(plan: WorkerPlan, ids: Iterable<string> | undefined): EgressSpec[] {
     if (!ids) return [...plan.egress.values()].filter((spec) => !this.egress.has(spec.key));
-    // Built as it goes, nothing after the loops (decisions/0055); the rules' own specs: one lookup per
-    // output in the (large) installed map, none in the plan's.
+    // Built as it goes, nothing after the loops (decisions/0055).
     const specs: EgressSpec[] = [];
     const listed = new Set<string>();
     for (const id of ids) {
       const rule = plan.rules.get(id);
       if (!rule) continue;
-      for (const spec of rule.egress) {
-        if (this.egress.has(spec.key) || listed.has(spec.key)) continue;
-        listed.add(spec.key);
+      for (const key of rule.outputs) {
+        if (this.egress.has(key) || listed.has(key)) continue;
+        const spec = plan.egress.get(key);
+        if (!spec) continue;
+        listed.add(key);
         specs.push(spec);
       }
     }

@@ -13,7 +13,7 @@ import { outputIdentity } from '../forwarding/plan';
 import { KERNEL_DROPS_FIELD } from '../forwarding/worker-sync';
 import { INPUT_FIELDS, INPUT_WORDS, OUTPUT_FIELDS, OUTPUT_WORDS, RULE_FIELDS, RULE_WORDS } from '../workers/counter-region';
 import { CounterTotals, inputOwner, outputOwner, ruleOwner } from '../workers/counter-totals';
-import { RestingReading } from './resting-reading';
+import { RestingReading, sameSnapshots } from './resting-reading';
 import type { ForwardingPool, ForwardingSlot } from '../forwarding/worker-sync';
 
 export interface CollectedStats {
@@ -102,7 +102,7 @@ export class StatsCollector {
     const snapshots = this.pool.slots.map((slot) => slot.sync?.snapshot);
     if (this.resting?.holds(rules, snapshots, this.totals.version)) return this.answer(this.resting.stats);
     const nowNs = Number(process.hrtime.bigint());
-    const placed = snapshots.length === this.snapshots.length && snapshots.every((s, i) => s === this.snapshots[i]);
+    const placed = sameSnapshots(snapshots, this.snapshots);
     this.snapshots = snapshots;
     const cachedBefore = this.cache.size;
     let hits = 0;

@@ -13,6 +13,11 @@ import type { RuleStats } from '../../gen/mcr/v1/stats';
 import type { InstalledSnapshot } from '../forwarding/installed';
 import { CounterRegion, RULE_WORDS } from '../workers/counter-region';
 
+/** Whether two lists of worker snapshots are the same snapshots (so nothing was installed or removed). */
+export function sameSnapshots(a: ReadonlyArray<InstalledSnapshot | undefined>, b: ReadonlyArray<InstalledSnapshot | undefined>): boolean {
+  return a.length === b.length && a.every((snapshot, k) => snapshot === b[k]);
+}
+
 export class RestingReading {
   /** Where rule i's packet count was read: its region (undefined: installed nowhere) and slot. */
   private readonly regions: Array<CounterRegion | undefined>;
@@ -44,8 +49,7 @@ export class RestingReading {
 
   /** Whether a collection of `rules` now, over these snapshots and totals, would answer `stats` again. */
   holds(rules: readonly Rule[], snapshots: ReadonlyArray<InstalledSnapshot | undefined>, totalsVersion: number): boolean {
-    if (rules !== this.rules || totalsVersion !== this.totalsVersion || snapshots.length !== this.snapshots.length) return false;
-    for (let k = 0; k < snapshots.length; k++) if (snapshots[k] !== this.snapshots[k]) return false;
+    if (rules !== this.rules || totalsVersion !== this.totalsVersion || !sameSnapshots(snapshots, this.snapshots)) return false;
     const { regions, slots, packets } = this;
     for (let i = 0; i < regions.length; i++) {
       const region = regions[i];
