@@ -70,9 +70,11 @@ export function controlPlanePlan(quick: boolean, overrides: { shapes?: Shape[]; 
     growthPairs: quick ? 20 : 50,
     concurrentClients: 50,
     concurrentPairs: quick ? 200 : 1000,
-    idleSeconds: quick ? 5 : 10,
+    // V8's memory reducer collects an install's garbage some 20-45 s after it, with one full GC (docs/
+    // benchmark.md): a settling time before the idle window, and an idle window long enough that such
+    // a one-off GC, landing in it, is weighed as the rate it is rather than as 10 s of idling.
+    idleSeconds: quick ? 5 : 30,
     statsSeconds: quick ? 5 : 10,
-    // V8's memory reducer collects an install's garbage some 15-30 s after it (docs/benchmark.md).
     settleSeconds: quick ? 20 : 40,
     growthBudgetSeconds: quick ? 300 : 1800,
     bounds: {

@@ -6,6 +6,7 @@
 import type { Rule } from '../../gen/mcr/v1/rules';
 import { RuleState } from '../../gen/mcr/v1/rules';
 import { isMulticast, parseIPv4 } from '../formats/addresses';
+import { flatJoin } from '../formats/flat-string';
 import { RulePlacement } from '../rules/placement';
 import type { CaptureTarget } from '../net/bpf';
 import { InterfaceInfo, InterfaceLookup, isUp } from '../net/interfaces';
@@ -103,7 +104,7 @@ export interface PlanDelta {
 }
 
 export function membershipKey(ifindex: number, group: string, source: string): string {
-  return `${ifindex}|${group}|${source}`;
+  return flatJoin([ifindex, group, source], '|');
 }
 
 /**
@@ -112,12 +113,12 @@ export function membershipKey(ifindex: number, group: string, source: string): s
  * change needs no new socket.
  */
 export function senderKey(spec: Pick<SenderSpec, 'ifname' | 'ifindex' | 'ttl' | 'tos'>): string {
-  return `${spec.ifname}#${spec.ifindex}|ttl=${spec.ttl}|tos=${spec.tos}`;
+  return flatJoin([spec.ifname, '#', spec.ifindex, '|ttl=', spec.ttl, '|tos=', spec.tos]);
 }
 
 /** Identifies an output: its sender (a senderKey) and its destination. */
 export function egressKey(sender: string, address: string, port: number): string {
-  return `${sender}|${address}:${port}`;
+  return flatJoin([sender, '|', address, ':', port]);
 }
 
 /**
@@ -125,7 +126,7 @@ export function egressKey(sender: string, address: string, port: number): string
  * moves when another output is removed, nor its interface's index, which an egress key includes).
  */
 export function outputIdentity(output: { interface: string; address: string; port: number; ttl?: number; dscp?: number }): string {
-  return `${output.interface}|${output.address}|${output.port}|${output.ttl ?? ''}|${output.dscp ?? ''}`;
+  return flatJoin([output.interface, output.address, output.port, output.ttl ?? '', output.dscp ?? ''], '|');
 }
 
 function defaultTtl(address: string): number {

@@ -6,10 +6,11 @@
 import { hash } from 'crypto';
 
 import type { Input } from '../../gen/mcr/v1/rules';
+import { flatJoin } from '../formats/flat-string';
 
 /** Canonical "interface|group|port|source" (source empty for any source). */
 export function matchKey(input: Input): string {
-  return `${input.interface}|${input.group}|${input.port}|${input.source}`;
+  return flatJoin([input.interface, input.group, input.port, input.source], '|');
 }
 
 /** "r-" and the first 12 hex digits of sha256(matchKey(input)). */
