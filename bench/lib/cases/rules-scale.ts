@@ -3,8 +3,9 @@
  * (one worker) with `scaleFlows` traffic flows and only their rules, then with 20,000 (or `rules`)
  * rules installed, with the capture filter mcrd chooses (eBPF where the kernel takes it) and with the
  * classic one forced (MCR_CAPTURE_FILTER=classic, which past about 670 flows admits all IPv4
- * multicast). Listed in the scale table as kind "rules". Opt-in: installing 20,000 rules takes
- * minutes while the rule store is being made faster (issue 15 part 1).
+ * multicast). Listed in the scale table as kind "rules". Opt-in: three more NDR searches (a whole
+ * `--only forwarding --relays mcr-w1 --sizes 64 --no-scale --rules-scale` run took 88 s; decisions/
+ * 0028 has its figures).
  */
 import { Bench, idleFlows, trafficFlows } from '../harness';
 import type { RelayContext } from '../relays';
