@@ -13,7 +13,7 @@
  * call on (docs/decisions/0055-no-deopt-loops-on-the-write-path.md).
  *
  * One full GC per round of V8's memory reducer (`--memory-reducer-single-gc`), not up to three: some
- * 20-40 s after a large install the first gives the install's garbage back (200 -> 120 MB at 20,000 x
+ * 20-45 s after a large install the first gives the install's garbage back (200 -> 120 MB at 20,000 x
  * 4), the next two freed under 0.5 MB and cost two thirds of the round's CPU (720 -> 240 ms of an idle
  * mcrd's time at 20,000 x 4; docs/decisions/0056-flat-keys-and-one-reducer-gc.md).
  */
