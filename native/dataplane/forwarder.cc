@@ -3,6 +3,8 @@
 #include "dataplane/clock.h"
 #include "dataplane/parser.h"
 
+#include <cstring>
+
 namespace mcr {
 
 namespace {
@@ -24,6 +26,19 @@ struct InputTally {
   }
 };
 
+// When the kernel received the frame of `header` (CLOCK_REALTIME, SCM_TIMESTAMPNS), or `fallback`
+// when the message carries no such time (a socket made without SO_TIMESTAMPNS).
+uint64_t ReceivedNs(const msghdr& header, uint64_t fallback) {
+  msghdr& message = const_cast<msghdr&>(header);  // CMSG_NXTHDR takes non-const pointers
+  for (cmsghdr* cmsg = CMSG_FIRSTHDR(&message); cmsg != nullptr; cmsg = CMSG_NXTHDR(&message, cmsg)) {
+    if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_TIMESTAMPNS) continue;
+    timespec at;
+    std::memcpy(&at, CMSG_DATA(cmsg), sizeof(at));
+    return static_cast<uint64_t>(at.tv_sec) * 1000000000ull + static_cast<uint64_t>(at.tv_nsec);
+  }
+  return fallback;
+}
+
 }  // namespace
 
 Forwarder::Forwarder(uint32_t batch, TraceRing* traceRing, std::function<void()> wakeTraceReader)
@@ -31,6 +46,7 @@ Forwarder::Forwarder(uint32_t batch, TraceRing* traceRing, std::function<void()>
       buffers_(new uint8_t[static_cast<size_t>(batch) * kSlotSize]),  // untouched pages stay uncommitted
       iovecs_(batch),
       senders_(batch),
+      controls_(batch),
       messages_(batch),
       egress_(batch),
       tracer_(traceRing, std::move(wakeTraceReader), batch) {
@@ -41,6 +57,8 @@ Forwarder::Forwarder(uint32_t batch, TraceRing* traceRing, std::function<void()>
     messages_[i].msg_hdr.msg_iovlen = 1;
     messages_[i].msg_hdr.msg_name = &senders_[i];
     messages_[i].msg_hdr.msg_namelen = sizeof(sockaddr_ll);
+    messages_[i].msg_hdr.msg_control = &controls_[i];
+    messages_[i].msg_hdr.msg_controllen = sizeof(ControlSlot);
   }
 }
 
@@ -51,7 +69,10 @@ void Forwarder::Serve(Input& input, const std::atomic<const Table*>& table) {
     // by the socket and cleared; epoll says when there is more to read.
     if (received <= 0) return;
     Forward(input, static_cast<uint32_t>(received), *table.load(std::memory_order_acquire));
-    for (int i = 0; i < received; ++i) messages_[i].msg_hdr.msg_namelen = sizeof(sockaddr_ll);  // in/out
+    for (int i = 0; i < received; ++i) {  // in/out
+      messages_[i].msg_hdr.msg_namelen = sizeof(sockaddr_ll);
+      messages_[i].msg_hdr.msg_controllen = sizeof(ControlSlot);
+    }
     if (static_cast<uint32_t>(received) < batch_) return;  // a short batch: the queue is empty
   }
 }
@@ -81,7 +102,8 @@ void Forwarder::Forward(Input& input, uint32_t frames, const Table& table) {
     route->counters->packets.Add(1);
     route->counters->bytes.Add(packet.payloadLength);
     route->counters->lastPacketNs.Set(now);
-    TraceSlot* trace = route->trace ? tracer_.Record(*route, input.handle, packet, frame, length, now) : nullptr;
+    // A traced packet carries the kernel's time of its own receipt, not its batch's read.
+    TraceSlot* trace = route->trace ? tracer_.Record(*route, input.handle, packet, frame, length, ReceivedNs(header, now)) : nullptr;
     const uint32_t index = egress_.AddPacket(frame + packet.payloadOffset, packet.payloadLength, route->counters, trace);
     for (uint32_t t = 0; t < route->targetCount; ++t) egress_.Queue(index, route->targets[t], t);
   }

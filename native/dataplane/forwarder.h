@@ -6,6 +6,7 @@
 #include <linux/if_packet.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #include <atomic>
 #include <cstdint>
@@ -37,6 +38,12 @@ class Forwarder {
   void Serve(Input& input, const std::atomic<const Table*>& table);
 
  private:
+  // Room for one message's ancillary data: the kernel's receive time (SCM_TIMESTAMPNS), which the
+  // supervisor asks of every capture socket (SO_TIMESTAMPNS).
+  struct alignas(cmsghdr) ControlSlot {
+    char bytes[CMSG_SPACE(sizeof(timespec))];
+  };
+
   // Parses, matches and sends the first `frames` received messages.
   void Forward(Input& input, uint32_t frames, const Table& table);
 
@@ -44,6 +51,7 @@ class Forwarder {
   std::unique_ptr<uint8_t[]> buffers_;  // batch_ slots of kSlotSize bytes
   std::vector<iovec> iovecs_;
   std::vector<sockaddr_ll> senders_;  // sll_pkttype tells the host's own outgoing frames apart
+  std::vector<ControlSlot> controls_;
   std::vector<mmsghdr> messages_;
   Egress egress_;
   Tracer tracer_;

@@ -23,8 +23,8 @@ struct TracedSend {
 };
 
 struct TraceSlot {
-  uint64_t timestampNs;  // CLOCK_REALTIME when the batch was read
-  uint64_t timeInMcrNs;  // until the batch's sends were done
+  uint64_t timestampNs;  // CLOCK_REALTIME when the kernel received the frame (else when its batch was read)
+  uint64_t timeInMcrNs;  // from then until its batch's sends were done
   uint32_t input;
   uint32_t source;       // network byte order
   uint32_t destination;  // network byte order

@@ -11,7 +11,7 @@ Tracer::Tracer(TraceRing* ring, std::function<void()> wake, uint32_t batch)
     : ring_(ring), wake_(std::move(wake)), recorded_(batch) {}
 
 TraceSlot* Tracer::Record(const Route& route, uint32_t input, const ParsedPacket& packet, const uint8_t* frame,
-                          uint32_t length, uint64_t batchNs) {
+                          uint32_t length, uint64_t receivedNs) {
   const TraceSpec& spec = *route.trace;
   if (!ring_) return nullptr;
   if (spec.untilNext > 0) {
@@ -22,7 +22,7 @@ TraceSlot* Tracer::Record(const Route& route, uint32_t input, const ParsedPacket
   TraceSlot* slot = ring_->Claim();
   if (!slot) return nullptr;
 
-  slot->timestampNs = batchNs;
+  slot->timestampNs = receivedNs;
   slot->timeInMcrNs = 0;
   slot->input = input;
   slot->source = packet.source;

@@ -22,9 +22,9 @@ class Tracer {
 
   // For a packet matched by a traced rule: the slot it is recorded in, or null (not this one in
   // `every`, or the ring is full: counted as lost). Each send starts as "not attempted" (EAGAIN)
-  // until Egress sets its result.
+  // until Egress sets its result. `receivedNs`: when the kernel received the frame.
   TraceSlot* Record(const Route& route, uint32_t input, const ParsedPacket& packet, const uint8_t* frame,
-                    uint32_t length, uint64_t batchNs);
+                    uint32_t length, uint64_t receivedNs);
 
   // After the batch's sends: stamps each record's time in mcr and hands them to the reader.
   void FinishBatch();

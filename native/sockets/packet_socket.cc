@@ -39,6 +39,9 @@ int OpenFiltered(int ifindex, int rcvbuf, Attach&& attach) {
   const int one = 1;
   CheckSyscall(setsockopt(fd.get(), SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)),
                context + "PACKET_IGNORE_OUTGOING");
+  // Each frame comes with the kernel's time of its receipt (SCM_TIMESTAMPNS): traces give each
+  // packet its own time, not its batch's.
+  CheckSyscall(setsockopt(fd.get(), SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)), context + "SO_TIMESTAMPNS");
   SetReceiveBuffer(fd.get(), rcvbuf, context);
 
   sockaddr_ll addr{};

@@ -4,15 +4,18 @@
  * (an output to a closed unicast port shows ECONNREFUSED); the record limit and the time limit switch
  * a trace off by themselves (and the workers stop tracing); sampling 1 in 10 keeps about a tenth; a
  * WatchTraces subscriber that stops reading loses records and is told how many, while mcrd's memory
- * stays bounded and another subscriber keeps getting records on time.
+ * stays bounded and another subscriber keeps getting records on time. Packets read in one batch each
+ * carry the kernel's time of their own receipt.
  */
 import * as grpc from '@grpc/grpc-js';
 import { expect } from 'chai';
+import * as fs from 'fs';
+import * as readline from 'readline';
 
 import { OutputResult, TraceRecord, TraceState, TraceStatus, Verdict, WatchTracesResponse } from '../../gen/mcr/v1/trace';
 import { useRelay } from '../support/fixture';
 import { grpcFailure, McrClient, namesField, statusName } from '../support/grpc';
-import { NET } from '../support/netns';
+import { NET, spawnIn } from '../support/netns';
 import { describeValue, sleep, waitFor } from '../support/poll';
 import { waitForRuleState, waitForWorkersInSync } from '../support/rules';
 import { endpointIn, expectDelivered, runStreams } from '../support/streams';
@@ -36,6 +39,37 @@ const FAILING = { interface: NET.relayOut1.ifname, address: '10.3.0.255', port: 
 /** Another rule carrying traffic at the same time, never traced. */
 const OTHER_IN = { address: '239.1.7.2', port: 5002 };
 const OTHER_OUT = { interface: NET.relayOut2.ifname, address: '239.9.7.2', port: 6002 };
+
+/**
+ * Sends PACED_PACKETS datagrams to the traced input, PACED_GAP_S apart (busy-waited), once a line
+ * arrives on stdin; says "ready" first and prints the gaps it kept (ns) as JSON.
+ */
+const PACED_PACKETS = 5;
+const PACED_GAP_S = 0.001;
+const PACED_SENDER = `
+import json, socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('${NET.src.address}', 0))
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton('${NET.src.address}'))
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, 1)
+print('ready', flush=True)
+sys.stdin.readline()
+at = []
+for i in range(${PACED_PACKETS}):
+    while at and time.perf_counter_ns() < at[0] + i * ${PACED_GAP_S * 1e9}:
+        pass
+    at.append(time.perf_counter_ns())
+    s.sendto(bytes([i]) * ${SIZE}, ('${TRACED_IN.address}', ${TRACED_IN.port}))
+print(json.dumps([b - a for a, b in zip(at, at[1:])]), flush=True)
+`;
+
+/** The state letter of each thread of `pid` (/proc/PID/task/TID/stat): 'T' once stopped. */
+function threadStates(pid: number): string[] {
+  return fs.readdirSync(`/proc/${pid}/task`).map((tid) => {
+    const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  });
+}
 
 /** A WatchTraces call whose events are collected with their arrival times. */
 class Watcher {
@@ -284,6 +318,55 @@ describe('e2e: packet tracing', function () {
     expect(status).to.include({ state: TraceState.TRACE_STATE_RUNNING, sampleEvery: 10 });
     expect(records.length, `records of ${packets} packets sampled 1 in 10`).to.be.within(packets * 0.05, packets * 0.15);
     await relay.client.disableTrace(tracedId);
+  });
+
+  it('packets read in one batch each carry the kernel time of their own receipt', async function () {
+    // The traced worker is stopped while the packets arrive, so that its data plane reads them all in
+    // one batch once it runs again: their times and times in mcr must still be each their own.
+    const worker = (await relay.client.listWorkers()).find((w) => w.index === tracedWorker)!;
+    const sender = spawnIn(relay.topology.ns.src, ['python3', '-c', PACED_SENDER], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const lines = readline.createInterface({ input: sender.stdout! })[Symbol.asyncIterator]();
+    let gapsNs: number[] = [];
+    try {
+      expect((await lines.next()).value, 'the sender').to.equal('ready');
+      await relay.client.enableTrace(tracedId, { recordLimit: 100 });
+      const startNs = BigInt(Date.now()) * 1_000_000n;
+      process.kill(worker.pid, 'SIGSTOP');
+      let stoppedMs = 0;
+      try {
+        const stoppedAt = Date.now();
+        await waitFor(`worker ${worker.pid} stopped, every thread`, async () => threadStates(worker.pid), (states) => states.every((state) => state === 'T'), 5_000);
+        sender.stdin!.write('go\n');
+        gapsNs = JSON.parse((await lines.next()).value as string) as number[];
+        await sleep(50);
+        stoppedMs = Date.now() - stoppedAt;
+      } finally {
+        process.kill(worker.pid, 'SIGCONT');
+      }
+      const { records } = await waitFor(
+        `${PACED_PACKETS} records`,
+        () => relay.client.getTrace(tracedId),
+        (t) => t.records.length >= PACED_PACKETS,
+        10_000,
+      );
+      const paced = records.filter((r) => r.timestampUnixNanos >= startNs).sort((a, b) => Number(a.timestampUnixNanos - b.timestampUnixNanos));
+      expect(paced.map((r) => r.frame[ETHERNET_HEADER + IP_UDP_HEADERS]), 'the paced packets, in order').to.deep.equal([...Array(PACED_PACKETS).keys()]);
+      const times = paced.map((r) => r.timestampUnixNanos);
+      const summary = describeValue({ gapsNs, times, inMcr: paced.map((r) => r.timeInMcrNanos), stoppedMs });
+      paced.slice(1).forEach((r, i) => {
+        const gapNs = r.timestampUnixNanos - paced[i].timestampUnixNanos;
+        expect(Number(gapNs), `packet ${i + 1}: ${gapNs} ns after the one before, sent ${gapsNs[i]} ns after it; ${summary}`).to.be.above(300_000);
+        // Read and sent in one batch: a later packet spent exactly that much less time in mcr.
+        expect(paced[i].timeInMcrNanos - r.timeInMcrNanos, `packet ${i + 1}'s time in mcr; ${summary}`).to.equal(gapNs);
+      });
+      const spanNs = Number(times[times.length - 1] - times[0]);
+      const sentSpanNs = gapsNs.reduce((sum, gap) => sum + gap, 0);
+      expect(Math.abs(spanNs - sentSpanNs), `first to last: ${spanNs} ns, sent over ${sentSpanNs} ns; ${summary}`).to.be.below(1_000_000);
+      expect(Number(paced[0].timeInMcrNanos) / 1e6, `the first packet waited for the stopped worker (ms); ${summary}`).to.be.above(40);
+      await relay.client.disableTrace(tracedId);
+    } finally {
+      sender.kill();
+    }
   });
 
   it('a subscriber that stops reading loses records and is told how many; memory stays bounded; another stays on time', async function () {
