@@ -26,15 +26,14 @@ struct InputTally {
   }
 };
 
-// When the kernel received the frame of `header` (CLOCK_REALTIME, SCM_TIMESTAMPNS), or `fallback`
+// When the kernel received the frame of `message` (CLOCK_REALTIME, SCM_TIMESTAMPNS), or `fallback`
 // when the message carries no such time (a socket made without SO_TIMESTAMPNS).
-uint64_t ReceivedNs(const msghdr& header, uint64_t fallback) {
-  msghdr& message = const_cast<msghdr&>(header);  // CMSG_NXTHDR takes non-const pointers
+uint64_t ReceivedNs(msghdr& message, uint64_t fallback) {
   for (cmsghdr* cmsg = CMSG_FIRSTHDR(&message); cmsg != nullptr; cmsg = CMSG_NXTHDR(&message, cmsg)) {
     if (cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_TIMESTAMPNS) continue;
     timespec at;
     std::memcpy(&at, CMSG_DATA(cmsg), sizeof(at));
-    return static_cast<uint64_t>(at.tv_sec) * 1000000000ull + static_cast<uint64_t>(at.tv_nsec);
+    return TimespecNs(at);
   }
   return fallback;
 }
@@ -82,7 +81,7 @@ void Forwarder::Forward(Input& input, uint32_t frames, const Table& table) {
   InputTally tally;
   for (uint32_t i = 0; i < frames; ++i) {
     if (senders_[i].sll_pkttype == PACKET_OUTGOING) continue;  // the host's own frames: never relayed
-    const msghdr& header = messages_[i].msg_hdr;
+    msghdr& header = messages_[i].msg_hdr;
     const uint32_t length = messages_[i].msg_len;
     ++tally.frames;
     tally.bytes += length;

@@ -9,7 +9,6 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { expect } from 'chai';
-import * as fs from 'fs';
 import * as readline from 'readline';
 
 import { OutputResult, TraceRecord, TraceState, TraceStatus, Verdict, WatchTracesResponse } from '../../gen/mcr/v1/trace';
@@ -17,6 +16,7 @@ import { useRelay } from '../support/fixture';
 import { grpcFailure, McrClient, namesField, statusName } from '../support/grpc';
 import { NET, spawnIn } from '../support/netns';
 import { describeValue, sleep, waitFor } from '../support/poll';
+import { threadStates } from '../support/processes';
 import { waitForRuleState, waitForWorkersInSync } from '../support/rules';
 import { endpointIn, expectDelivered, runStreams } from '../support/streams';
 
@@ -62,14 +62,6 @@ for i in range(${PACED_PACKETS}):
     s.sendto(bytes([i]) * ${SIZE}, ('${TRACED_IN.address}', ${TRACED_IN.port}))
 print(json.dumps([b - a for a, b in zip(at, at[1:])]), flush=True)
 `;
-
-/** The state letter of each thread of `pid` (/proc/PID/task/TID/stat): 'T' once stopped. */
-function threadStates(pid: number): string[] {
-  return fs.readdirSync(`/proc/${pid}/task`).map((tid) => {
-    const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-  });
-}
 
 /** A WatchTraces call whose events are collected with their arrival times. */
 class Watcher {

@@ -33,11 +33,21 @@ export function readProcess(pid: number): ProcessInfo | null {
   } catch {
     return null;
   }
-  // "PID (COMM) STATE PPID ...": COMM may itself hold spaces and parentheses.
+  const { state, ppid, comm } = parseStat(stat);
+  return { pid, ppid, state, comm, cmdline: cmdline.split('\0').join(' ').trim() };
+}
+
+/** "PID (COMM) STATE PPID ...": COMM may itself hold spaces and parentheses. */
+function parseStat(stat: string): { state: string; ppid: number; comm: string } {
   const open = stat.indexOf('(');
   const close = stat.lastIndexOf(')');
   const [state, ppid] = stat.slice(close + 2).split(' ');
-  return { pid, ppid: Number(ppid), state, comm: stat.slice(open + 1, close), cmdline: cmdline.split('\0').join(' ').trim() };
+  return { state, ppid: Number(ppid), comm: stat.slice(open + 1, close) };
+}
+
+/** The state of each thread of `pid` (/proc/PID/task/TID/stat): all 'T' once a SIGSTOP has stopped it. */
+export function threadStates(pid: number): string[] {
+  return fs.readdirSync(`/proc/${pid}/task`).map((tid) => parseStat(fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')).state);
 }
 
 /** Every process on the machine (those that exit while being read are skipped). */
