@@ -23,6 +23,8 @@ export interface PacketSocketOptions {
    */
   filter?: BpfInsn[];
   program?: number;
+  /** Each frame with the kernel's time of its receipt (SO_TIMESTAMPNS); default false (see setReceiveTimestamps). */
+  timestamps?: boolean;
 }
 
 export interface EgressSocketOptions {
@@ -35,6 +37,19 @@ export interface EgressSocketOptions {
   tos: number;
   /** Send buffer in bytes (SO_SNDBUFFORCE). */
   sndbuf: number;
+}
+
+/**
+ * How a sender makes each packet's TTL and TOS (docs/decisions/0058-tos-and-ttl-per-packet.md): the
+ * TOS byte sent is (received TOS & keepTos) | tos, and the TTL the received one minus 1 when
+ * decrementTtl (a packet received with TTL 1 or 0 is not sent: counted as ttlExpired), else `ttl`.
+ * `ttl` and `tos` are also the socket's own (openEgressSocket), which a send uses unless told otherwise.
+ */
+export interface SenderPolicy {
+  ttl: number;
+  tos: number;
+  keepTos: number;
+  decrementTtl: boolean;
 }
 
 /** Counters of PACKET_STATISTICS since the previous read (reading resets them in the kernel). */
@@ -73,16 +88,25 @@ export interface DataplaneTrace {
   snapLength: number;
 }
 
-/** One send of a traced packet: the output handle and the result (0 sent, else the errno, EAGAIN when the socket buffer was full). */
+/** TracedSend.errno of a packet an output did not send because it arrived with TTL 1 or 0 (SenderPolicy.decrementTtl). */
+export const SEND_TTL_EXPIRED = -1;
+
+/**
+ * One send of a traced packet: the output handle, the result (0 sent, SEND_TTL_EXPIRED, else the
+ * errno, EAGAIN when the socket buffer was full) and the TTL and TOS byte it was sent with (0 when
+ * its TTL expired).
+ */
 export interface TracedSend {
   handle: number;
   errno: number;
+  ttl: number;
+  tos: number;
 }
 
 /** What the data plane recorded for one traced packet. */
 export interface TracedPacket {
   ruleId: string;
-  /** CLOCK_REALTIME when the batch holding the packet was read. */
+  /** CLOCK_REALTIME when the kernel received the frame (SO_TIMESTAMPNS), else when its batch was read. */
   timestampNs: bigint;
   /** The input handle it arrived on. */
   input: number;
@@ -96,7 +120,7 @@ export interface TracedPacket {
   tos: number;
   /** One entry per output the rule had installed, in the rule's order (empty: no usable output). */
   sends: TracedSend[];
-  /** From reading the batch to the end of its sends. */
+  /** From the kernel's receipt of the frame to the end of its batch's sends. */
   timeInMcrNs: number;
   frameLength: number;
   /** The first snapLength bytes of the frame. */
@@ -112,6 +136,8 @@ export interface OutputCounters {
   /** ECONNREFUSED, EHOSTUNREACH, ENETUNREACH, EHOSTDOWN, ENETDOWN. */
   errUnreachable: bigint;
   errOther: bigint;
+  /** Not sent: received with TTL 1 or 0 by an output that decrements the TTL. */
+  ttlExpired: bigint;
 }
 
 export interface RuleCounters {
@@ -166,9 +192,10 @@ export interface Dataplane {
   removeInput(handle: number): number;
   /**
    * Adds an unconnected UDP egress socket (see openEgressSocket) that outputs send through. Takes
-   * ownership of `fd` when it succeeds; on a throw the caller keeps it.
+   * ownership of `fd` when it succeeds; on a throw the caller keeps it. `policy`: how its outputs make
+   * each packet's TTL and TOS (its ttl and tos are the socket's own, as openEgressSocket set them).
    */
-  addSender(handle: number, fd: number): void;
+  addSender(handle: number, fd: number, policy: SenderPolicy): void;
   /**
    * Forgets the sender's handle (new outputs cannot name it). Its fd is closed once no output refers
    * to it and no table that may be in use refers to those outputs.
@@ -336,6 +363,8 @@ export interface Native {
   openPacketSocket(options: PacketSocketOptions): number;
   /** Replaces the socket's filter (SO_ATTACH_FILTER); atomic in the kernel. */
   attachFilter(fd: number, program: BpfInsn[]): void;
+  /** SO_TIMESTAMPNS on or off: frames read from now on carry the kernel's time of their receipt, or not. */
+  setReceiveTimestamps(fd: number, on: boolean): void;
   /** Reads and resets PACKET_STATISTICS. */
   packetStatistics(fd: number): PacketStatistics;
   /**

@@ -8,7 +8,7 @@
  */
 import { createHash } from 'crypto';
 
-import type { DataplaneRule, DataplaneTrace, TracedPacket } from '../native';
+import type { DataplaneRule, DataplaneTrace, SenderPolicy, TracedPacket } from '../native';
 
 export const PROTOCOL_VERSION = 3;
 
@@ -40,8 +40,11 @@ export interface HelloRequest {
 }
 /** fds[0] is the AF_PACKET socket for this input; its counters take region slots counterSlot and the next. */
 export interface AddInputRequest { type: 'addInput'; seq: number; handle: number; interface: string; counterSlot?: number }
-/** An egress socket (unconnected, one per interface, TTL and TOS) as addSenders describes it. */
-export interface SenderDescription { handle: number; interface: string; ttl: number; tos: number }
+/** An egress socket (unconnected, one per interface, TTL and TOS policy) as addSenders describes it. */
+export interface SenderDescription extends SenderPolicy {
+  handle: number;
+  interface: string;
+}
 /** fds[i] is the UDP socket of senders[i] (at most MAX_FDS_PER_MESSAGE of them). */
 export interface AddSendersRequest { type: 'addSenders'; seq: number; senders: SenderDescription[] }
 /** A destination reached through a sender (no fd of its own). */
@@ -163,23 +166,21 @@ export function tracedPacketFromWire(wire: WireTracedPacket): TracedPacket {
   return { ...wire, timestampNs: BigInt(wire.timestampNs), frame: Buffer.from(wire.frame, 'base64') };
 }
 
-/** Where and how an output sends (its sender's interface, TTL and TOS, its destination); part of the canonical form of a rule. */
-export interface EgressDescription {
+/** Where and how an output sends (its sender's interface and TTL and TOS policy, its destination); part of the canonical form of a rule. */
+export interface EgressDescription extends SenderPolicy {
   interface: string;
   address: string;
   port: number;
-  ttl: number;
-  tos: number;
 }
 
 /**
  * An output as the ruleset hash covers it: an EgressDescription's fields in that order. A tuple, so
  * that each side makes it once per output (canonicalOutput, when the output is added) and keeps it.
  */
-export type CanonicalOutput = readonly [iface: string, address: string, port: number, ttl: number, tos: number];
+export type CanonicalOutput = readonly [iface: string, address: string, port: number, ttl: number, tos: number, keepTos: number, decrementTtl: boolean];
 
 export function canonicalOutput(o: EgressDescription): CanonicalOutput {
-  return [o.interface, o.address, o.port, o.ttl, o.tos];
+  return [o.interface, o.address, o.port, o.ttl, o.tos, o.keepTos, o.decrementTtl];
 }
 
 /** A rule as both sides can describe it without handle numbers: what the ruleset hash covers. */

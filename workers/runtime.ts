@@ -41,7 +41,7 @@ export class WorkerRuntime {
   private dataplane?: Dataplane;
   private inputs = new Map<number, string>();
   private senders = new Map<number, Omit<SenderDescription, 'handle'>>();
-  /** Each output as the ruleset hash describes it (its sender's interface, TTL and TOS included). */
+  /** Each output as the ruleset hash describes it (its sender's interface and TTL and TOS policy included). */
   private outputs = new Map<number, CanonicalOutput>();
   /**
    * The rules installed in the data plane: each one's share of the ruleset hash, as this worker
@@ -190,14 +190,17 @@ export class WorkerRuntime {
     const plane = this.plane();
     let added = 0;
     try {
-      for (; added < senders.length; added++) plane.addSender(senders[added].handle, fds[added]);
+      for (; added < senders.length; added++) {
+        const { handle, ttl, tos, keepTos, decrementTtl } = senders[added];
+        plane.addSender(handle, fds[added], { ttl, tos, keepTos, decrementTtl });
+      }
     } catch (err) {
       for (let i = 0; i < added; i++) plane.removeSender(senders[i].handle);
       fds.splice(0, added); // owned (and closed) by the data plane
       throw err;
     }
     fds.length = 0;
-    for (const { handle, interface: iface, ttl, tos } of senders) this.senders.set(handle, { interface: iface, ttl, tos });
+    for (const { handle, ...sender } of senders) this.senders.set(handle, sender);
     this.log('debug', 'senders added', { count: senders.length });
   }
 
@@ -224,8 +227,7 @@ export class WorkerRuntime {
       throw new Error(`outputs[${added}] (handle ${outputs[added]?.handle}): ${message}`);
     }
     for (const { handle, sender, address, port } of outputs) {
-      const { interface: iface, ttl, tos } = this.senders.get(sender)!;
-      this.outputs.set(handle, canonicalOutput({ interface: iface, address, port, ttl, tos }));
+      this.outputs.set(handle, canonicalOutput({ ...this.senders.get(sender)!, address, port }));
     }
     this.log('debug', 'outputs added', { count: outputs.length });
   }
@@ -296,7 +298,7 @@ export class WorkerRuntime {
       group: r.group,
       port: r.port,
       source: r.source,
-      outputs: r.outputs.map((h) => this.outputs.get(h) ?? [`#${h}`, '', 0, 0, 0]),
+      outputs: r.outputs.map((h) => this.outputs.get(h) ?? [`#${h}`, '', 0, 0, 0, 0, false]),
       trace: r.trace,
     });
   }

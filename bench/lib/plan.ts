@@ -7,7 +7,7 @@ import { Command, InvalidArgumentError } from 'commander';
 
 import { controlPlanePlan, ControlPlanePlan, parseCounts, parseShapes } from '../control-plane/plan';
 
-export const RELAY_NAMES = ['mcr-w1', 'mcr-w1-trace', 'mcr-w2', 'kernel', 'socat'] as const;
+export const RELAY_NAMES = ['mcr-w1', 'mcr-w1-trace', 'mcr-w1-dscp', 'mcr-w2', 'kernel', 'socat'] as const;
 export type RelayName = (typeof RELAY_NAMES)[number];
 
 /** The benchmark's sections: packet forwarding (issue 3) and the control plane (issue 15). */
@@ -134,7 +134,7 @@ export function parsePlan(argv: string[], cpus: number, defaultResultsDir: strin
     sections: SECTIONS.filter((section) => o.only === undefined || o.only.includes(section)),
     controlPlane: controlPlanePlan(quick, { shapes: o.cpShapes, growth: o.cpGrowth }),
     sizes: o.sizes ?? (quick ? [64, 1400] : [64, 512, 1400]),
-    relays: o.relays ?? (quick ? ['mcr-w1', 'kernel', 'socat'] : ['mcr-w1', 'mcr-w1-trace', 'mcr-w2', 'kernel', 'socat']),
+    relays: o.relays ?? (quick ? ['mcr-w1', 'kernel', 'socat'] : ['mcr-w1', 'mcr-w1-trace', 'mcr-w1-dscp', 'mcr-w2', 'kernel', 'socat']),
     probeSeconds: quick ? 0.5 : 1,
     searchRepeats: o.repeats ?? (quick ? 1 : 3),
     precision: quick ? 0.1 : 0.05,

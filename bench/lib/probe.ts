@@ -128,6 +128,7 @@ export class Prober {
         seconds: request.seconds,
         run,
         ttl: SOURCE_TTL,
+        tos: relay?.trafficTos,
         cpu: this.ctx.harnessCpu,
       });
       after = snapshot(pids, this.ctx.relayCpu);

@@ -55,6 +55,11 @@ export interface SizeResult {
   cpuAtLatencyRate?: CpuPerPacket;
   /** A longer probe at the NDR (also confirms it). */
   cpuAtNdr?: CpuPerPacket;
+  /**
+   * At one rate for every relay of the run (commonCpuRate: below the harness ceiling, so each relay
+   * is measured under the same load, which the NDR of a relay at the ceiling cannot give).
+   */
+  cpuAtCommonRate?: CpuPerPacket & { rate: number };
 }
 
 export interface UnroutableResult {

@@ -19,6 +19,8 @@ export interface GenOptions {
   count?: number;
   run: number;
   ttl: number;
+  /** IPv4 TOS byte of every packet (default 0). */
+  tos?: number;
   cpu?: number;
 }
 
@@ -45,6 +47,7 @@ export function runGen(tool: string, ns: string, o: GenOptions): Promise<GenRepo
   argv.push('--run', String(o.run), '--ttl', String(o.ttl));
   for (const destination of o.destinations) argv.push('--dest', destination);
   if (o.count !== undefined) argv.push('--count', String(o.count));
+  if (o.tos !== undefined) argv.push('--tos', String(o.tos));
   if (o.cpu !== undefined) argv.push('--cpu', String(o.cpu));
   return new NamespaceProcess('generator', ns, argv, o.seconds * 1000 + GRACE_MS).report<GenReport>();
 }

@@ -2,7 +2,7 @@
  * gen: UDP traffic generator for the forwarding benchmark.
  *
  *   gen --dest GROUP:PORT [--dest ...] --bind LOCAL_ADDR --size BYTES (--count N | --seconds S)
- *       [--rate PPS] [--batch N] [--ttl N] [--run ID] [--cpu N] [--sndbuf BYTES]
+ *       [--rate PPS] [--batch N] [--ttl N] [--tos N] [--run ID] [--cpu N] [--sndbuf BYTES]
  *
  * Sends fixed-size payloads, round-robin over the destinations, with sendmmsg in batches. Each payload
  * starts with struct bench_header: the flow (destination index), a per-flow sequence number and the
@@ -16,6 +16,7 @@
  * required). On exit it prints one JSON line with what it sent.
  *
  * --bind selects the interface: the socket is bound to that address and it is the multicast interface.
+ * --tos sets the IPv4 TOS byte of every packet (DSCP << 2 | ECN; default 0).
  */
 #include "common.h"
 
@@ -44,6 +45,7 @@ struct options {
   uint64_t rate;         /* packets per second, 0 = flat out */
   int batch;
   int ttl;
+  int tos;
   uint32_t run;
   int cpu;               /* -1 = not pinned */
   int sndbuf;            /* 0 = kernel default */
@@ -68,7 +70,7 @@ static void on_signal(int sig) {
 static void usage(void) {
   fprintf(stderr,
           "usage: gen --dest ADDR:PORT [--dest ...] --bind LOCAL_ADDR --size BYTES (--count N | --seconds S)\n"
-          "           [--rate PPS (0 = flat out)] [--batch N] [--ttl N] [--run ID] [--cpu N] [--sndbuf BYTES]\n");
+          "           [--rate PPS (0 = flat out)] [--batch N] [--ttl N] [--tos N] [--run ID] [--cpu N] [--sndbuf BYTES]\n");
   exit(2);
 }
 
@@ -79,7 +81,8 @@ static struct options parse_options(int argc, char **argv) {
       {"seconds", required_argument, NULL, 't'}, {"rate", required_argument, NULL, 'r'},
       {"batch", required_argument, NULL, 'B'}, {"ttl", required_argument, NULL, 'T'},
       {"run", required_argument, NULL, 'R'},   {"cpu", required_argument, NULL, 'c'},
-      {"sndbuf", required_argument, NULL, 'S'}, {"help", no_argument, NULL, 'h'},
+      {"sndbuf", required_argument, NULL, 'S'}, {"tos", required_argument, NULL, 'Q'},
+      {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0}};
   struct options o;
   memset(&o, 0, sizeof o);
@@ -101,6 +104,7 @@ static struct options parse_options(int argc, char **argv) {
       case 'r': o.rate = parse_u64(TOOL, "--rate", optarg, 0, 100000000); break;
       case 'B': o.batch = (int)parse_u64(TOOL, "--batch", optarg, 1, MAX_BATCH); break;
       case 'T': o.ttl = (int)parse_u64(TOOL, "--ttl", optarg, 1, 255); break;
+      case 'Q': o.tos = (int)parse_u64(TOOL, "--tos", optarg, 0, 255); break;
       case 'R': o.run = (uint32_t)parse_u64(TOOL, "--run", optarg, 0, UINT32_MAX); break;
       case 'c': o.cpu = (int)parse_u64(TOOL, "--cpu", optarg, 0, CPU_SETSIZE - 1); break;
       case 'S': o.sndbuf = (int)parse_u64(TOOL, "--sndbuf", optarg, 4096, INT_MAX / 2); break;
@@ -127,6 +131,7 @@ static int open_socket(const struct options *o) {
   unsigned char mttl = (unsigned char)o->ttl;
   if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &mttl, sizeof mttl) != 0) die_status(1, TOOL, "IP_MULTICAST_TTL: %s", strerror(errno));
   if (setsockopt(fd, IPPROTO_IP, IP_TTL, &o->ttl, sizeof o->ttl) != 0) die_status(1, TOOL, "IP_TTL: %s", strerror(errno));
+  if (setsockopt(fd, IPPROTO_IP, IP_TOS, &o->tos, sizeof o->tos) != 0) die_status(1, TOOL, "IP_TOS: %s", strerror(errno));
   unsigned char loop = 0;
   if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_LOOP, &loop, sizeof loop) != 0) die_status(1, TOOL, "IP_MULTICAST_LOOP: %s", strerror(errno));
   if (o->sndbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &o->sndbuf, sizeof o->sndbuf) != 0 &&

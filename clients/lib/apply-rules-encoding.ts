@@ -8,10 +8,12 @@
  * in the order they are written and the total; the second writes into a Buffer of that size, taking
  * each length prefix from the first pass. Proto3 rules as the generated encoder applies them: a
  * field absent (undefined or null) or at its default is not written, except the fields ts-proto
- * tracks presence of (Output.ttl, Output.dscp, ApplyRulesRequest.expected_generation and the nested
- * messages), which are written whenever they are set, zero or empty included. Values it refuses
- * (a uint32 out of range, an int64 too large, a bigint field that BigInt() cannot convert) are
- * refused here too, with an Error naming the field.
+ * tracks presence of (Output.ttl, Output.dscp, Output.preserve_tos, ApplyRulesRequest.expected_generation
+ * and the nested messages), which are written whenever they are set, zero, false or empty included.
+ * Values it refuses (a uint32 out of range, an int64 too large, a bigint field that BigInt() cannot
+ * convert) are refused here too, with an Error naming the field. One refusal is this encoder's own:
+ * Output.preserve_tos set to anything but a boolean (the generated writer would send any truthy
+ * value, the string "false" included, as true).
  *
  * The messages and fields covered are listed in ENCODED_FIELDS; test/unit/apply-rules-encoding.test.ts
  * checks that list against the compiled descriptors, and the bytes against the generated encoder.
@@ -44,7 +46,15 @@ export const ENCODED_FIELDS: Readonly<Record<string, Readonly<Record<number, str
     8: 'updated_unix_nanos int64',
   },
   'mcr.v1.Input': { 1: 'interface string', 2: 'group string', 3: 'port uint32', 4: 'source string' },
-  'mcr.v1.Output': { 1: 'interface string', 2: 'address string', 3: 'port uint32', 4: 'ttl optional uint32', 5: 'dscp optional uint32' },
+  'mcr.v1.Output': {
+    1: 'interface string',
+    2: 'address string',
+    3: 'port uint32',
+    4: 'ttl optional uint32',
+    5: 'dscp optional uint32',
+    6: 'ttl_policy mcr.v1.TtlPolicy',
+    7: 'preserve_tos optional bool',
+  },
   'mcr.v1.RuleStatus': { 1: 'state mcr.v1.RuleState', 2: 'reason string', 3: 'worker uint32', 4: 'last_packet_unix_nanos int64' },
 };
 
@@ -99,6 +109,15 @@ function int32Of(value: unknown, field: string): number {
   const n = typeof value === 'number' ? value : typeof value === 'string' ? Number(value) : NaN;
   if (!Number.isInteger(n) || n < -0x8000_0000 || n > 0x7fff_ffff) throw new Error(`invalid int32 in ${field}: ${typeof value === 'number' || typeof value === 'string' ? value : typeof value}`);
   return n;
+}
+
+/**
+ * An optional bool field's value when set: true or false, nothing else (where the generated writer
+ * would write any truthy value as true: a string "false" must not turn into true unseen).
+ */
+function boolOf(value: unknown, field: string): boolean {
+  if (typeof value !== 'boolean') throw new Error(`invalid bool in ${field}: ${typeof value === 'number' || typeof value === 'string' ? JSON.stringify(value) : typeof value}`);
+  return value;
 }
 
 /** Bytes of an int32 varint: a negative value is sign-extended to ten bytes. */
@@ -234,6 +253,11 @@ class Measure {
     let size = this.string(output.interface) + this.string(output.address) + this.uint32(output.port, 'Output.port');
     if (isSet(output.ttl)) size += 1 + varintLength(uint32Of(output.ttl, 'Output.ttl'));
     if (isSet(output.dscp)) size += 1 + varintLength(uint32Of(output.dscp, 'Output.dscp'));
+    size += this.enum(output.ttlPolicy, 'Output.ttlPolicy');
+    if (isSet(output.preserveTos)) {
+      boolOf(output.preserveTos, 'Output.preserveTos'); // refused here, before anything is written
+      size += 2; // tag and one byte, false included (presence)
+    }
     return size;
   }
 
@@ -384,6 +408,11 @@ class Write {
     if (isSet(output.dscp)) {
       this.buffer[this.pos++] = tag(5, VARINT);
       this.varint32(uint32Of(output.dscp, 'Output.dscp'));
+    }
+    this.enum(6, output.ttlPolicy, 'Output.ttlPolicy');
+    if (isSet(output.preserveTos)) {
+      this.buffer[this.pos++] = tag(7, VARINT);
+      this.buffer[this.pos++] = boolOf(output.preserveTos, 'Output.preserveTos') ? 1 : 0;
     }
   }
 

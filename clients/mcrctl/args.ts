@@ -86,6 +86,17 @@ export function integerArg(min: number, max: number): (value: string) => number 
   };
 }
 
+/** The word --ttl takes for TTL_POLICY_DECREMENT (as the config file's `ttl: "decrement"`). */
+export const TTL_DECREMENT = 'decrement';
+
+/** A commander argParser for --ttl: a TTL 1-255, or "decrement". */
+export function ttlArg(value: string): number | typeof TTL_DECREMENT {
+  if (value === TTL_DECREMENT) return TTL_DECREMENT;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > 255) throw new InvalidArgumentError(`must be an integer from 1 to 255, or ${TTL_DECREMENT}.`);
+  return n;
+}
+
 /** A commander argParser for a uint64 option (a rule generation). */
 export function uint64Arg(value: string): bigint {
   if (!/^\d+$/.test(value) || BigInt(value) >= 1n << 64n) throw new InvalidArgumentError('must be an unsigned 64-bit integer.');

@@ -80,9 +80,8 @@ export function checkedView(config: ConfigFile): string {
     parts.push(`interfaceCpus ${Object.entries(config.interfaceCpus).map(([name, cpus]) => `${name}=${formatCpuList(cpus)}`).join(' ') || 'none'}`);
   }
   if (config.logLevel !== undefined) parts.push(`logLevel ${config.logLevel}`);
-  const { ttl, dscp } = config.defaults;
-  if (ttl !== undefined || dscp !== undefined) {
-    parts.push(`defaults${ttl !== undefined ? ` ttl ${ttl}` : ''}${dscp !== undefined ? ` dscp ${dscp}` : ''}`);
-  }
+  // As the file spells them: "defaults ttl decrement dscp 46 preserveTos false".
+  const defaults = Object.entries(config.defaults).filter(([, value]) => value !== undefined);
+  if (defaults.length > 0) parts.push(`defaults ${defaults.map(([key, value]) => `${key} ${String(value)}`).join(' ')}`);
   return `${config.file}: valid: ${parts.join(', ')}\n`;
 }

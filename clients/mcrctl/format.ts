@@ -1,5 +1,5 @@
 /** Small text forms of API values shared by the views. */
-import { Input, Output } from '../../gen/mcr/v1/rules';
+import { Input, Output, TtlPolicy } from '../../gen/mcr/v1/rules';
 
 /** "eth1 239.9.9.9:6000": the command-line form of --in and --out. */
 export function formatEndpoint(iface: string, address: string, port: number): string {
@@ -13,11 +13,17 @@ export function formatInput(input: Input | undefined): string {
   return input.source ? `${endpoint} from ${input.source}` : endpoint;
 }
 
-/** "eth1 239.9.9.9:6000 ttl 4 dscp 46"; unset ttl/dscp (the defaults) are not shown. */
+/**
+ * "eth1 239.9.9.9:6000 ttl 4 dscp 46", "eth1 239.9.9.9:6000 ttl decrement tos fixed": what is not
+ * the default is shown (the words of --ttl and --no-preserve-tos); unset ttl and dscp, a fixed TTL
+ * policy and preserve_tos unset or true are not.
+ */
 export function formatOutput(output: Output): string {
   const parts = [formatEndpoint(output.interface, output.address, output.port)];
+  if (output.ttlPolicy === TtlPolicy.TTL_POLICY_DECREMENT) parts.push('ttl decrement');
   if (output.ttl !== undefined) parts.push(`ttl ${output.ttl}`);
   if (output.dscp !== undefined) parts.push(`dscp ${output.dscp}`);
+  if (output.preserveTos === false) parts.push('tos fixed');
   return parts.join(' ');
 }
 

@@ -9,7 +9,7 @@ import { DEFAULT_SOCKET } from '../lib/target';
 import { CLIENT_VERSION } from '../lib/version';
 import { COMPLETE_COMMAND, COMPLETION_SHELLS, CompletionShell, completionScript } from './completion';
 import { COMPLETION_TOPICS, CompletionTopic } from './completion-names';
-import { hostPortArg, integerArg, parseEndpoints, parseInputEndpoint, parseSource, ruleArgument, uint64Arg, UsageError } from './args';
+import { hostPortArg, integerArg, parseEndpoints, parseInputEndpoint, parseSource, ruleArgument, TTL_DECREMENT, ttlArg, uint64Arg, UsageError } from './args';
 import { EVENT_KIND_WORDS, parseEventKinds } from './event-kinds';
 import { defineConfigCommands } from './config-program';
 import { ExitCode } from './exit-codes';
@@ -40,8 +40,10 @@ interface CommandOptions {
   in?: string[];
   source?: string;
   out?: string[];
-  ttl?: number;
+  ttl?: number | typeof TTL_DECREMENT;
   dscp?: number;
+  /** --preserve-tos (true), --no-preserve-tos (false). */
+  preserveTos?: boolean;
   expectGeneration?: bigint;
   dryRun?: boolean;
   watch?: boolean;
@@ -120,8 +122,15 @@ function ruleEditOptions(command: Command, { withId }: { withId: boolean }): Com
     .addOption(pairOption('--in <IF> <GROUP:PORT>', 'capture UDP to GROUP:PORT arriving on interface IF'))
     .option('--source <ADDR>', 'only from this IPv4 source (source-specific); "" = any source')
     .addOption(pairOption('--out <IF> <ADDR:PORT>', 'send to ADDR:PORT (multicast or unicast) through IF; repeat for more outputs'))
-    .option('--ttl <N>', 'IP TTL of every --out given (update without --out: of every output); default 1 for multicast, 64 for unicast', integerArg(1, 255))
-    .option('--dscp <N>', 'DSCP of every --out given (update without --out: of every output); default 0', integerArg(0, 63))
+    .option(
+      '--ttl <N|decrement>',
+      'IP TTL of every --out given (update without --out: of every output): N (1-255), or decrement: the received TTL minus 1, ' +
+        'packets arriving with TTL 1 are not sent; default 1 for multicast, 64 for unicast',
+      ttlArg,
+    )
+    .option('--dscp <N>', 'DSCP of every --out given (update without --out: of every output); default the received DSCP (0 with --no-preserve-tos)', integerArg(0, 63))
+    .option('--preserve-tos', "copy each received packet's DSCP and ECN to the packets sent (the default; --dscp then replaces the DSCP only)")
+    .option('--no-preserve-tos', 'send every packet with DSCP --dscp (0 without) and ECN 0, whatever it arrived with')
     .option('--dry-run', 'validate only: report what would be done, change nothing');
 }
 
@@ -135,6 +144,7 @@ function ruleEdit(options: CommandOptions): RuleEdit {
     outputs: options.out === undefined ? undefined : parseEndpoints('--out', options.out),
     ttl: options.ttl,
     dscp: options.dscp,
+    preserveTos: options.preserveTos,
   };
 }
 
@@ -243,7 +253,8 @@ function buildProgram(io: CliIo, emit: (invocation: Invocation) => void): Comman
 
   leaf(
     ruleEditOptions(rule.command('add').description('create a rule'), { withId: true }).usage(
-      '[--name NAME] [--id ID] --in IF GROUP:PORT [--source ADDR] --out IF ADDR:PORT [--out IF ADDR:PORT ...] [--ttl N] [--dscp N] [--dry-run]',
+      '[--name NAME] [--id ID] --in IF GROUP:PORT [--source ADDR] --out IF ADDR:PORT [--out IF ADDR:PORT ...] [--ttl N|decrement] [--dscp N] ' +
+        '[--[no-]preserve-tos] [--dry-run]',
     ),
     (_args, options) => {
       const edit = ruleEdit(options);
@@ -273,10 +284,10 @@ function buildProgram(io: CliIo, emit: (invocation: Invocation) => void): Comman
     ruleEditOptions(rule.command('update').description('change a rule: only what is given is replaced (--out replaces every output)'), { withId: false })
       .usage(
         'RULE [--name NAME] [--in IF GROUP:PORT] [--source ADDR] [--out IF ADDR:PORT ... | --add-out IF ADDR:PORT ... --del-out IF ADDR:PORT ...] ' +
-          '[--ttl N] [--dscp N] [--expect-generation N] [--dry-run]',
+          '[--ttl N|decrement] [--dscp N] [--[no-]preserve-tos] [--expect-generation N] [--dry-run]',
       )
       .argument('<RULE>', 'rule id or name', ruleArgument)
-      .addOption(pairOption('--add-out <IF> <ADDR:PORT>', 'add this output to the rule\'s (repeatable; --ttl/--dscp then apply to the outputs added)'))
+      .addOption(pairOption('--add-out <IF> <ADDR:PORT>', 'add this output to the rule\'s (repeatable; --ttl/--dscp/--[no-]preserve-tos then apply to the outputs added)'))
       .addOption(pairOption('--del-out <IF> <ADDR:PORT>', 'remove this output of the rule (repeatable; before any --add-out)'))
       .option('--expect-generation <N>', 'refuse (ABORTED) unless the rule is at this generation (default: the generation read, when the edit reads the rule)', uint64Arg),
     ([ruleName], options) => {
@@ -285,7 +296,9 @@ function buildProgram(io: CliIo, emit: (invocation: Invocation) => void): Comman
         addOutputs: options.addOut === undefined ? undefined : parseEndpoints('--add-out', options.addOut),
         removeOutputs: options.delOut === undefined ? undefined : parseEndpoints('--del-out', options.delOut),
       };
-      if (isEmptyEdit(edit)) throw new UsageError('rule update: nothing to change: give --name, --in, --source, --out, --add-out, --del-out, --ttl or --dscp');
+      if (isEmptyEdit(edit)) {
+        throw new UsageError('rule update: nothing to change: give --name, --in, --source, --out, --add-out, --del-out, --ttl, --dscp or --[no-]preserve-tos');
+      }
       if (edit.outputs && (edit.addOutputs || edit.removeOutputs)) {
         throw new UsageError('rule update: --out replaces every output; --add-out and --del-out edit them: give one or the other');
       }

@@ -3,7 +3,7 @@
  * Pure functions: no I/O, so the merge semantics of `rule update` are testable on their own.
  */
 import type { Output, Rule } from '../../gen/mcr/v1/rules';
-import { Endpoint } from './args';
+import { Endpoint, TTL_DECREMENT } from './args';
 import { rulesProto } from './generated-code';
 
 /** The rule fields given on a command line; undefined = not given. */
@@ -20,9 +20,13 @@ export interface RuleEdit {
   addOutputs?: Endpoint[];
   /** `rule update --del-out`: outputs of the rule to remove, before any is added. */
   removeOutputs?: Endpoint[];
-  /** --ttl and --dscp: for every output given on the command line (or, without --out or --add-out, every output). */
-  ttl?: number;
+  /**
+   * --ttl, --dscp and --[no-]preserve-tos: for every output given on the command line (or, without
+   * --out or --add-out, every output). --ttl N is a fixed TTL, --ttl decrement TTL_POLICY_DECREMENT.
+   */
+  ttl?: number | typeof TTL_DECREMENT;
   dscp?: number;
+  preserveTos?: boolean;
 }
 
 /** A RuleEdit that can define a new rule. */
@@ -34,12 +38,25 @@ export function isEmptyEdit(edit: RuleEdit): boolean {
 }
 
 function outputFrom(endpoint: Endpoint): Output {
-  return { interface: endpoint.interface, address: endpoint.address, port: endpoint.port, ttl: undefined, dscp: undefined };
+  return { interface: endpoint.interface, address: endpoint.address, port: endpoint.port, ttl: undefined, dscp: undefined, ttlPolicy: 0, preserveTos: undefined };
 }
 
-/** The output with the edit's --ttl/--dscp applied (kept as they were where not given). */
+/**
+ * The output with the edit's --ttl/--dscp/--[no-]preserve-tos applied (kept as they were where not
+ * given). --ttl decrement unsets the ttl (mcrd refuses both); --ttl N ends a decrement, leaving the
+ * policy unset (fixed) unless it was TTL_POLICY_FIXED already.
+ */
 function withEditedMarking(output: Output, edit: RuleEdit): Output {
-  return { ...output, ttl: edit.ttl ?? output.ttl, dscp: edit.dscp ?? output.dscp };
+  const marked: Output = { ...output, dscp: edit.dscp ?? output.dscp, preserveTos: edit.preserveTos ?? output.preserveTos };
+  if (edit.ttl === TTL_DECREMENT) {
+    marked.ttl = undefined;
+    marked.ttlPolicy = rulesProto().TtlPolicy.TTL_POLICY_DECREMENT;
+  } else if (edit.ttl !== undefined) {
+    const { TTL_POLICY_FIXED, TTL_POLICY_UNSPECIFIED } = rulesProto().TtlPolicy;
+    marked.ttl = edit.ttl;
+    marked.ttlPolicy = output.ttlPolicy === TTL_POLICY_FIXED ? TTL_POLICY_FIXED : TTL_POLICY_UNSPECIFIED;
+  }
+  return marked;
 }
 
 /** The rule `rule add` asks mcrd to create (id empty unless --id: mcrd then derives it). */
@@ -76,7 +93,7 @@ function refuseRepeats(flag: string, endpoints: readonly Endpoint[]): void {
 }
 
 /**
- * The rule's outputs with --del-out's removed, then --add-out's appended (with --ttl/--dscp). An
+ * The rule's outputs with --del-out's removed, then --add-out's appended (with --ttl/--dscp/...). An
  * output is named by interface, address and port. Removing one the rule does not have, adding one it
  * has (after the removals: --del-out X --add-out X --ttl 8 changes X's TTL), or removing the last one
  * is refused with RuleEditError.
@@ -110,10 +127,10 @@ function editedOutputs(existing: Rule, edit: RuleEdit): Output[] {
 
 /**
  * Whether `rule update` must read the rule first: to edit its outputs (--add-out, --del-out) or to
- * mark every output it has (--ttl/--dscp without --out).
+ * mark every output it has (--ttl/--dscp/--[no-]preserve-tos without --out).
  */
 export function needsCurrentOutputs(edit: RuleEdit): boolean {
-  const marksEvery = edit.outputs === undefined && (edit.ttl !== undefined || edit.dscp !== undefined);
+  const marksEvery = edit.outputs === undefined && (edit.ttl !== undefined || edit.dscp !== undefined || edit.preserveTos !== undefined);
   return edit.addOutputs !== undefined || edit.removeOutputs !== undefined || marksEvery;
 }
 

@@ -15,6 +15,7 @@ function dropReasons(drops: RuleDrops | undefined): Array<[string, bigint]> {
     ['no-buffer', drops?.noBuffer ?? 0n],
     ['unreachable', drops?.unreachable ?? 0n],
     ['send-error', drops?.sendError ?? 0n],
+    ['ttl-expired', drops?.ttlExpired ?? 0n],
   ];
 }
 
@@ -60,6 +61,7 @@ function outputsTable(rules: readonly RuleStats[]): string {
       { header: 'WOULD-BLOCK', align: right },
       { header: 'UNREACHABLE', align: right },
       { header: 'OTHER-ERRORS', align: right },
+      { header: 'TTL-EXPIRED', align: right },
     ],
     rules.flatMap((rule) =>
       rule.outputs.map((output) => [
@@ -73,6 +75,7 @@ function outputsTable(rules: readonly RuleStats[]): string {
         output.errorsWouldBlock.toString(),
         output.errorsUnreachable.toString(),
         output.errorsOther.toString(),
+        output.ttlExpired.toString(),
       ]),
     ),
   );

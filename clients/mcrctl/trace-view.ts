@@ -23,6 +23,7 @@ const RESULT_WORDS: Record<OutputResult, string> = {
   [OutputResult.OUTPUT_RESULT_WOULD_BLOCK]: 'would-block',
   [OutputResult.OUTPUT_RESULT_UNREACHABLE]: 'unreachable',
   [OutputResult.OUTPUT_RESULT_ERROR]: 'error',
+  [OutputResult.OUTPUT_RESULT_TTL_EXPIRED]: 'ttl-expired',
   [OutputResult.UNRECOGNIZED]: 'unknown',
 };
 
@@ -31,11 +32,31 @@ export function traceStateWord(state: TraceState): string {
   return STATE_WORDS[state] ?? `state ${state}`;
 }
 
-/** "out1 wg0 10.0.0.9:7000 unreachable ECONNREFUSED" */
-export function outputResultText(output: TraceOutput): string {
+/** What a packet arrived with, to which what each output sent it with is compared. */
+export type Received = Pick<TraceRecord, 'ttl' | 'dscp' | 'ecn'>;
+
+/**
+ * "out1 wg0 10.0.0.9:7000 unreachable ECONNREFUSED", "out0 eth1 239.9.9.9:6000 sent ttl 63": for an
+ * output that sent the packet, the TTL, DSCP and ECN it sent that differ from those `received`.
+ */
+export function outputResultText(output: TraceOutput, received?: Received): string {
   const destination = output.interface ? formatEndpoint(output.interface, output.address, output.port) : `${output.address}:${output.port}`;
   const result = RESULT_WORDS[output.result] ?? `result ${output.result}`;
-  return `out${output.index} ${destination} ${output.error ? `${result} ${output.error}` : result}`;
+  const marking = received && output.result === OutputResult.OUTPUT_RESULT_SENT ? changedMarking(output, received) : '';
+  return `out${output.index} ${destination} ${output.error ? `${result} ${output.error}` : result}${marking}`;
+}
+
+/**
+ * " ttl 63 dscp 46": what the packet was sent with that it did not arrive with; "" when it left as it
+ * came, or when mcrd did not say (TTL 0, never sent: an mcrd from before TraceOutput had them).
+ */
+function changedMarking(output: TraceOutput, received: Received): string {
+  if (output.ttl === 0) return '';
+  let text = '';
+  if (output.ttl !== received.ttl) text += ` ttl ${output.ttl}`;
+  if (output.dscp !== received.dscp) text += ` dscp ${output.dscp}`;
+  if (output.ecn !== received.ecn) text += ` ecn ${output.ecn}`;
+  return text;
 }
 
 /**
@@ -47,20 +68,20 @@ export function verdictText(record: TraceRecord): string {
   if (record.verdict === Verdict.VERDICT_FORWARDED) verdict = 'forwarded';
   else if (record.verdict === Verdict.VERDICT_DROPPED) verdict = record.dropReason ? `dropped (${record.dropReason})` : 'dropped';
   else verdict = 'verdict unknown';
-  return record.outputs.length === 0 ? verdict : `${verdict}: ${record.outputs.map(outputResultText).join('; ')}`;
+  return record.outputs.length === 0 ? verdict : `${verdict}: ${record.outputs.map((output) => outputResultText(output, record)).join('; ')}`;
 }
 
 /**
- * One line per packet: local time of day to the microsecond, source -> destination, TTL, DSCP,
- * IPv4 length, verdict and per-output results, time spent in mcr:
- * "15:04:05.678901  10.1.0.2:40000 -> 239.1.2.3:5000  ttl 64  dscp 0  len 44  forwarded: out0 eth1 239.9.9.9:6000 sent  12.3 us in mcr"
+ * One line per packet: local time of day to the microsecond, source -> destination, TTL, DSCP (and
+ * ECN when it is not 0), IPv4 length, verdict and per-output results, time spent in mcr:
+ * "15:04:05.678901  10.1.0.2:40000 -> 239.1.2.3:5000  ttl 64  dscp 0  len 44  forwarded: out0 eth1 239.9.9.9:6000 sent ttl 1  12.3 us in mcr"
  */
 export function traceLine(record: TraceRecord): string {
   return [
     formatTimeOfDay(record.timestampUnixNanos),
     `${record.sourceAddress}:${record.sourcePort} -> ${record.destinationAddress}:${record.destinationPort}`,
     `ttl ${record.ttl}`,
-    `dscp ${record.dscp}`,
+    record.ecn === 0 ? `dscp ${record.dscp}` : `dscp ${record.dscp}  ecn ${record.ecn}`,
     `len ${record.ipLength}`,
     verdictText(record),
     `${formatNanos(record.timeInMcrNanos)} in mcr`,

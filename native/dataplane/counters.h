@@ -36,6 +36,7 @@ struct OutputCounters {
   Counter errWouldBlock;   // EAGAIN, ENOBUFS
   Counter errUnreachable;  // ECONNREFUSED, EHOSTUNREACH, ENETUNREACH, EHOSTDOWN, ENETDOWN
   Counter errOther;
+  Counter ttlExpired;      // not sent: received with TTL 1 or 0 by an output that decrements it
 };
 
 struct InputCounters {

@@ -81,6 +81,19 @@ RuleSpec RuleValue(Napi::Env env, Napi::Value value, const std::string& at) {
   return rule;
 }
 
+// native/index.ts's SenderPolicy.
+SendPolicy SendPolicyValue(Napi::Env env, Napi::Value value, const std::string& name) {
+  const Napi::Object object = ObjectValue(env, value, name);
+  SendPolicy policy;
+  policy.ttl = static_cast<uint8_t>(IntegerIn(env, object.Get("ttl"), name + ".ttl", 1, 255));
+  policy.tos = static_cast<uint8_t>(IntegerIn(env, object.Get("tos"), name + ".tos", 0, 255));
+  policy.keepTos = static_cast<uint8_t>(IntegerIn(env, object.Get("keepTos"), name + ".keepTos", 0, 255));
+  const Napi::Value decrement = object.Get("decrementTtl");
+  if (!decrement.IsBoolean()) throw Napi::TypeError::New(env, name + ".decrementTtl must be a boolean");
+  policy.decrementTtl = decrement.As<Napi::Boolean>().Value();
+  return policy;
+}
+
 // A TraceSlot as native/index.ts's TracedPacket.
 Napi::Object TracedPacketValue(Napi::Env env, const TraceSlot& slot) {
   Napi::Object record = Napi::Object::New(env);
@@ -99,6 +112,8 @@ Napi::Object TracedPacketValue(Napi::Env env, const TraceSlot& slot) {
     Napi::Object send = Napi::Object::New(env);
     send.Set("handle", Napi::Number::New(env, slot.sends[i].handle));
     send.Set("errno", Napi::Number::New(env, slot.sends[i].err));
+    send.Set("ttl", Napi::Number::New(env, slot.sends[i].ttl));
+    send.Set("tos", Napi::Number::New(env, slot.sends[i].tos));
     sends.Set(i, send);
   }
   record.Set("sends", sends);
@@ -212,7 +227,8 @@ class DataplaneJs : public Napi::ObjectWrap<DataplaneJs> {
     Napi::Env env = info.Env();
     const uint32_t handle = HandleValue(env, info[0], "handle");
     const int fd = FdValue(env, info[1], "fd");
-    Guarded(env, [&] { Open(env).AddSender(handle, fd); });
+    const SendPolicy policy = SendPolicyValue(env, info[2], "policy");
+    Guarded(env, [&] { Open(env).AddSender(handle, fd, policy); });
   }
 
   void RemoveSender(const Napi::CallbackInfo& info) {
@@ -334,6 +350,7 @@ class DataplaneJs : public Napi::ObjectWrap<DataplaneJs> {
         output.Set("errWouldBlock", Big(env, counters.errWouldBlock));
         output.Set("errUnreachable", Big(env, counters.errUnreachable));
         output.Set("errOther", Big(env, counters.errOther));
+        output.Set("ttlExpired", Big(env, counters.ttlExpired));
         outputs.Set(static_cast<uint32_t>(j), output);
       }
       entry.Set("outputs", outputs);

@@ -1,5 +1,6 @@
 #include "dataplane/egress.h"
 
+#include <netinet/in.h>
 #include <netinet/udp.h>
 
 #include <algorithm>
@@ -48,20 +49,17 @@ Egress::Egress(uint32_t batch)
       firstSegment_(batch + 1),
       controls_(batch),
       iovecs_(batch),
-      runNodes_(batch) {
+      runNodes_(batch),
+      headers_(batch) {
   for (uint32_t m = 0; m < batch; ++m) {
     messages_[m] = mmsghdr{};  // msg_name: the output's destination, set by Prepare
-    std::memset(&controls_[m], 0, sizeof(GsoControl));
-    cmsghdr& header = controls_[m].header;
-    header.cmsg_level = SOL_UDP;
-    header.cmsg_type = UDP_SEGMENT;
-    header.cmsg_len = CMSG_LEN(sizeof(uint16_t));
+    std::memset(&controls_[m], 0, sizeof(MessageControl));
   }
 }
 
-uint32_t Egress::AddPacket(const uint8_t* payload, uint32_t length, RuleCounters* rule, TraceSlot* trace) {
+uint32_t Egress::AddPacket(const uint8_t* payload, uint32_t length, uint8_t ttl, uint8_t tos, RuleCounters* rule, TraceSlot* trace) {
   const uint32_t index = packetCount_++;
-  packets_[index] = Packet{iovec{const_cast<uint8_t*>(payload), length}, rule, trace, false};
+  packets_[index] = Packet{iovec{const_cast<uint8_t*>(payload), length}, rule, trace, ttl, tos, false};
   return index;
 }
 
@@ -110,12 +108,25 @@ void Egress::Flush(Output& output) {
   // Once the socket would block, the rest of this flush is counted without being tried: a full
   // socket buffer will not drain in the next microseconds, and other outputs must not wait for it.
   bool blocked = false;
+  const SendPolicy& policy = output.policy;
   while (node != Output::kNone) {
     uint32_t count = 0;
-    for (; node != Output::kNone && count < batch_; node = nodes_[node].next, ++count) {
+    for (; node != Output::kNone && count < batch_; node = nodes_[node].next) {
+      const Packet& packet = packets_[nodes_[node].packet];
+      SentHeader& header = headers_[count];
+      if (!policy.Apply(packet.ttl, packet.tos, &header.ttl, &header.tos)) {
+        Settle(node, kSendTtlExpired);
+        continue;
+      }
+      if (packet.trace) {
+        TracedSend& traced = packet.trace->sends[nodes_[node].target];
+        traced.ttl = header.ttl;
+        traced.tos = header.tos;
+      }
       runNodes_[count] = node;
-      iovecs_[count] = packets_[nodes_[node].packet].payload;
+      iovecs_[count++] = packet.payload;
     }
+    if (count == 0) continue;
     const uint32_t attempted = blocked ? 0 : SendRun(output, count);
     for (uint32_t k = attempted; k < count; ++k) Settle(runNodes_[k], EAGAIN);
     blocked = blocked || attempted < count;
@@ -126,30 +137,53 @@ uint32_t Egress::Prepare(const Output& output, uint32_t message, uint32_t first,
   uint32_t m = message;
   for (uint32_t s = first; s < count; ++m) {
     const size_t size = iovecs_[s].iov_len;
+    const SentHeader sent = headers_[s];
     uint32_t n = 1;
     if (size > 0 && size < output.gsoBelow) {
       const uint32_t most = std::min<size_t>(kMaxGsoSegments, kMaxGsoBytes / size);
-      while (n < most && s + n < count && iovecs_[s + n].iov_len == size) ++n;
+      while (n < most && s + n < count && iovecs_[s + n].iov_len == size && headers_[s + n] == sent) ++n;
     }
     msghdr& header = messages_[m].msg_hdr;
     header.msg_name = const_cast<sockaddr_in*>(&output.destination);
     header.msg_namelen = sizeof(sockaddr_in);
     header.msg_iov = &iovecs_[s];
     header.msg_iovlen = n;
-    if (n > 1) {
-      const uint16_t segment = static_cast<uint16_t>(size);
-      std::memcpy(CMSG_DATA(&controls_[m].header), &segment, sizeof segment);
-      header.msg_control = controls_[m].bytes;
-      header.msg_controllen = sizeof(GsoControl);
-    } else {
-      header.msg_control = nullptr;
-      header.msg_controllen = 0;
-    }
+    SetControl(output, m, n, size, sent);
     firstSegment_[m] = s;
     s += n;
   }
   firstSegment_[m] = count;
   return m;
+}
+
+void Egress::SetControl(const Output& output, uint32_t m, uint32_t segments, size_t size, SentHeader sent) {
+  msghdr& header = messages_[m].msg_hdr;
+  char* const bytes = controls_[m].bytes;
+  size_t used = 0;
+  const auto add = [&](int level, int type, const void* data, size_t length) {
+    cmsghdr* const control = reinterpret_cast<cmsghdr*>(bytes + used);
+    control->cmsg_level = level;
+    control->cmsg_type = type;
+    control->cmsg_len = CMSG_LEN(length);
+    std::memcpy(CMSG_DATA(control), data, length);
+    used += CMSG_SPACE(length);
+  };
+  if (segments > 1) {
+    const uint16_t segment = static_cast<uint16_t>(size);
+    add(SOL_UDP, UDP_SEGMENT, &segment, sizeof segment);
+  }
+  // The socket's own TTL and TOS are the policy's fixed ones: a packet sent with those needs no
+  // control message for them.
+  if (sent.ttl != output.policy.ttl) {
+    const int ttl = sent.ttl;
+    add(IPPROTO_IP, IP_TTL, &ttl, sizeof ttl);
+  }
+  if (sent.tos != output.policy.tos) {
+    const int tos = sent.tos;
+    add(IPPROTO_IP, IP_TOS, &tos, sizeof tos);
+  }
+  header.msg_control = used > 0 ? bytes : nullptr;
+  header.msg_controllen = used;
 }
 
 void Egress::Reserve(uint32_t from, uint32_t to, bool undo) {
@@ -175,6 +209,8 @@ void Egress::Settle(uint32_t node, int err, bool counted) {
       n.counters->bytes.Add(packet.payload.iov_len);
     }
     packet.sent = true;
+  } else if (err == kSendTtlExpired) {
+    n.counters->ttlExpired.Add(1);
   } else if (WouldBlock(err)) {
     n.counters->errWouldBlock.Add(1);
   } else {

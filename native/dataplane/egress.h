@@ -10,6 +10,10 @@
 // Consecutive payloads of one size to one output go out as a single UDP GSO message (UDP_SEGMENT,
 // the payloads as its iovecs): the kernel walks the UDP and IP send path once per message instead
 // of once per packet and splits it into the same datagrams (docs/decisions/0009-udp-gso-egress.md).
+//
+// Each packet leaves with the TTL and TOS its output's SendPolicy makes from the received ones: a
+// message whose differ from the socket's own carries them as IP_TTL and IP_TOS control messages,
+// and a GSO message groups only packets sent with the same (docs/decisions/0058-tos-and-ttl-per-packet.md).
 #pragma once
 
 #include <sys/socket.h>
@@ -33,7 +37,8 @@ class Egress {
   // Registers a matched packet of the current batch (at most `batch` of them); returns its index.
   // The payload must stay in place until FinishBatch returns. `trace` (may be null) receives the
   // result of each send.
-  uint32_t AddPacket(const uint8_t* payload, uint32_t length, RuleCounters* rule, TraceSlot* trace);
+  // `ttl` and `tos`: the IPv4 header's, as received.
+  uint32_t AddPacket(const uint8_t* payload, uint32_t length, uint8_t ttl, uint8_t tos, RuleCounters* rule, TraceSlot* trace);
 
   // Queues packet `packet` for its rule's output number `index`.
   void Queue(uint32_t packet, const Target& target, uint32_t index);
@@ -46,12 +51,21 @@ class Egress {
     iovec payload;
     RuleCounters* rule;
     TraceSlot* trace;  // null unless the packet is traced
+    uint8_t ttl;       // as received
+    uint8_t tos;
     bool sent;         // at least one output accepted it
   };
-  // A control message carrying UDP_SEGMENT (the size of every segment of a GSO message).
-  union GsoControl {
-    cmsghdr header;
-    char bytes[CMSG_SPACE(sizeof(uint16_t))];
+  // The TTL and TOS byte a segment is sent with.
+  struct SentHeader {
+    uint8_t ttl;
+    uint8_t tos;
+    bool operator==(const SentHeader& other) const { return ttl == other.ttl && tos == other.tos; }
+  };
+  // A message's control messages: UDP_SEGMENT (the size of every segment of a GSO message), IP_TTL
+  // and IP_TOS, each only when needed.
+  union MessageControl {
+    cmsghdr align;
+    char bytes[CMSG_SPACE(sizeof(uint16_t)) + 2 * CMSG_SPACE(sizeof(int))];
   };
   struct Node {
     uint32_t packet;
@@ -69,8 +83,12 @@ class Egress {
   // attempted: the caller counts them).
   uint32_t SendRun(Output& output, uint32_t count);
   // Groups segments [first, count) into messages from message index `message` on: runs of equal
-  // payload sizes below output.gsoBelow become one GSO message each. Returns the message count.
+  // payload sizes below output.gsoBelow, sent with equal TTL and TOS, become one GSO message each.
+  // Returns the message count.
   uint32_t Prepare(const Output& output, uint32_t message, uint32_t first, uint32_t count);
+  // Fills message `m`'s control messages for `segments` segments of `size` bytes sent with `header`
+  // through `output` (none when it needs none).
+  void SetControl(const Output& output, uint32_t m, uint32_t segments, size_t size, SentHeader header);
   // Counts the outcome of one (packet, output) send: 0 sent, else the errno (EAGAIN: not attempted
   // because the socket was full), on the output's counters and in the packet's trace record.
   // `counted`: a success already counted by Reserve.
@@ -91,13 +109,15 @@ class Egress {
   std::vector<Output*> touched_;  // outputs with a non-empty pending list, in first-touch order
   uint32_t touchedCount_ = 0;
 
-  // One sendmmsg run: segment k is iovecs_[k], standing for node runNodes_[k]; message m sends
-  // segments firstSegment_[m] .. firstSegment_[m + 1] - 1, with controls_[m] when it has several.
+  // One sendmmsg run: segment k is iovecs_[k], standing for node runNodes_[k], sent with headers_[k];
+  // message m sends segments firstSegment_[m] .. firstSegment_[m + 1] - 1, with controls_[m] when
+  // it needs control messages.
   std::vector<mmsghdr> messages_;
   std::vector<uint32_t> firstSegment_;  // batch + 1 entries
-  std::vector<GsoControl> controls_;
+  std::vector<MessageControl> controls_;
   std::vector<iovec> iovecs_;
   std::vector<uint32_t> runNodes_;
+  std::vector<SentHeader> headers_;
 };
 
 }  // namespace mcr

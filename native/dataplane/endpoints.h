@@ -27,13 +27,32 @@ struct Input {
   bool armed = false;
 };
 
-// An unconnected UDP socket bound to one interface with one TTL and TOS: every output through that
-// interface with those settings sends through it (docs/decisions/0035-shared-egress-sockets.md).
+// How a sender makes each packet's TTL and TOS byte from the received packet's
+// (docs/decisions/0058-tos-and-ttl-per-packet.md). `ttl` and `tos` are also the socket's own
+// (IP_TTL, IP_MULTICAST_TTL, IP_TOS), which a send uses unless its control messages say otherwise.
+struct SendPolicy {
+  uint8_t ttl = 64;
+  uint8_t tos = 0;
+  uint8_t keepTos = 0;        // bits of the received TOS byte kept: 0xff all, 0x03 ECN, 0 none
+  bool decrementTtl = false;  // the received TTL - 1 instead of `ttl`
+
+  // The TTL and TOS a packet received with `ttl` and `tos` is sent with; false when it must not
+  // be sent (decrementing a TTL of 1 or 0).
+  bool Apply(uint8_t receivedTtl, uint8_t receivedTos, uint8_t* sentTtl, uint8_t* sentTos) const {
+    if (decrementTtl && receivedTtl <= 1) return false;
+    *sentTtl = decrementTtl ? static_cast<uint8_t>(receivedTtl - 1) : ttl;
+    *sentTos = static_cast<uint8_t>((receivedTos & keepTos) | tos);
+    return true;
+  }
+};
+
+// An unconnected UDP socket bound to one interface with one TTL and TOS policy: every output through
+// that interface with those settings sends through it (docs/decisions/0035-shared-egress-sockets.md).
 // The supervisor sets IP_RECVERR on it: ICMP errors about its destinations queue on the socket's
 // error queue, which the engine watches (EPOLLERR) and drains (SendErrors), charging each error to
 // the output with that destination (docs/decisions/0043-icmp-errors-per-output.md).
 struct Sender {
-  Sender(uint32_t handle, int fd, uint64_t serial) : handle(handle), fd(fd), serial(serial) {}
+  Sender(uint32_t handle, int fd, uint64_t serial, const SendPolicy& policy) : handle(handle), fd(fd), serial(serial), policy(policy) {}
 
   const uint32_t handle;
   UniqueFd fd;
@@ -41,6 +60,7 @@ struct Sender {
   // finds the sender of an event through the published table (Table::SenderBySerial), so an event
   // about a sender already gone finds nothing.
   const uint64_t serial;
+  const SendPolicy policy;
 };
 
 // A destination reached through a sender. Counters live with the rules that use it
@@ -49,12 +69,17 @@ struct Output {
   static constexpr uint32_t kNone = UINT32_MAX;
 
   Output(uint32_t handle, std::shared_ptr<const Sender> sender, const sockaddr_in& destination)
-      : handle(handle), sender(std::move(sender)), fd(this->sender->fd.get()), destination(destination) {}
+      : handle(handle),
+        sender(std::move(sender)),
+        fd(this->sender->fd.get()),
+        policy(this->sender->policy),
+        destination(destination) {}
 
   const uint32_t handle;
   // Keeps the socket open as long as this output exists (and tables that may be in use hold it).
   const std::shared_ptr<const Sender> sender;
-  const int fd;  // the sender's
+  const int fd;               // the sender's
+  const SendPolicy policy;    // the sender's
   const sockaddr_in destination;
 
   // Data-plane thread only: this output's list of packets waiting to be sent in the current batch

@@ -62,8 +62,9 @@ class Engine {
   // Returns the epoch tag after which the data-plane thread no longer touches it (nor its counters).
   uint64_t RemoveInput(uint32_t handle);
   // Takes ownership of `fd` (an unconnected UDP socket, IP_RECVERR set) when it succeeds, like
-  // AddInput. The socket is in the epoll set for its errors (EPOLLERR) until it is closed.
-  void AddSender(uint32_t handle, int fd);
+  // AddInput. The socket is in the epoll set for its errors (EPOLLERR) until it is closed. Its
+  // outputs make each packet's TTL and TOS by `policy`.
+  void AddSender(uint32_t handle, int fd, const SendPolicy& policy);
   // Forgets the handle (new outputs cannot name it). Outputs that use the sender keep it (and its
   // fd) alive: the fd is closed with the last of them.
   void RemoveSender(uint32_t handle);

@@ -103,7 +103,7 @@ void Forwarder::Forward(Input& input, uint32_t frames, const Table& table) {
     route->counters->lastPacketNs.Set(now);
     // A traced packet carries the kernel's time of its own receipt, not its batch's read.
     TraceSlot* trace = route->trace ? tracer_.Record(*route, input.handle, packet, frame, length, ReceivedNs(header, now)) : nullptr;
-    const uint32_t index = egress_.AddPacket(frame + packet.payloadOffset, packet.payloadLength, route->counters, trace);
+    const uint32_t index = egress_.AddPacket(frame + packet.payloadOffset, packet.payloadLength, packet.ttl, packet.tos, route->counters, trace);
     for (uint32_t t = 0; t < route->targetCount; ++t) egress_.Queue(index, route->targets[t], t);
   }
   // The frames are counted before they are sent, like the rules' matches: a worker killed while it

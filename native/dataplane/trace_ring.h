@@ -16,10 +16,17 @@ constexpr uint32_t kMaxSnapLength = 2048;
 constexpr uint32_t kMaxTracedSends = 64;    // the supervisor's limit of outputs per rule
 constexpr uint32_t kMaxTracedIdLength = 63;  // the supervisor's limit of rule id length
 
-// One output's result for a traced packet: 0 sent, else the errno (EAGAIN: the socket was full).
+// TracedSend::err of a packet the output did not send because it arrived with TTL 1 or 0 (its
+// sender decrements the TTL).
+constexpr int32_t kSendTtlExpired = -1;
+
+// One output's result for a traced packet: 0 sent, kSendTtlExpired, else the errno (EAGAIN: the
+// socket was full); and the TTL and TOS byte it was sent with (0 and 0 when its TTL expired).
 struct TracedSend {
   uint32_t handle;
   int32_t err;
+  uint8_t ttl;
+  uint8_t tos;
 };
 
 struct TraceSlot {

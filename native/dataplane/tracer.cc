@@ -38,7 +38,7 @@ TraceSlot* Tracer::Record(const Route& route, uint32_t input, const ParsedPacket
   slot->idLength = spec.idLength;
   std::memcpy(slot->id, spec.id, spec.idLength);
   slot->sendCount = route.targetCount;
-  for (uint32_t t = 0; t < route.targetCount; ++t) slot->sends[t] = TracedSend{route.targets[t].output->handle, EAGAIN};
+  for (uint32_t t = 0; t < route.targetCount; ++t) slot->sends[t] = TracedSend{route.targets[t].output->handle, EAGAIN, 0, 0};
   recorded_[recordedCount_++] = slot;
   return slot;
 }

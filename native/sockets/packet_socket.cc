@@ -31,7 +31,7 @@ void SetReceiveBuffer(int fd, int bytes, const std::string& context) {
 
 // Opens the socket, lets `attach` put its filter in place, then binds it (see the header).
 template <typename Attach>
-int OpenFiltered(int ifindex, int rcvbuf, Attach&& attach) {
+int OpenFiltered(int ifindex, int rcvbuf, bool timestamps, Attach&& attach) {
   const std::string context = "openPacketSocket (ifindex " + std::to_string(ifindex) + "): ";
   // Protocol 0: the socket is not hooked into the receive path until bind() names a protocol.
   UniqueFd fd(CheckSyscall(socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), context + "socket"));
@@ -39,9 +39,7 @@ int OpenFiltered(int ifindex, int rcvbuf, Attach&& attach) {
   const int one = 1;
   CheckSyscall(setsockopt(fd.get(), SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)),
                context + "PACKET_IGNORE_OUTGOING");
-  // Each frame comes with the kernel's time of its receipt (SCM_TIMESTAMPNS): traces give each
-  // packet its own time, not its batch's.
-  CheckSyscall(setsockopt(fd.get(), SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)), context + "SO_TIMESTAMPNS");
+  if (timestamps) SetReceiveTimestamps(fd.get(), true);
   SetReceiveBuffer(fd.get(), rcvbuf, context);
 
   sockaddr_ll addr{};
@@ -54,14 +52,20 @@ int OpenFiltered(int ifindex, int rcvbuf, Attach&& attach) {
 
 }  // namespace
 
-int OpenPacketSocket(int ifindex, int rcvbuf, const BpfProgram& filter) {
-  return OpenFiltered(ifindex, rcvbuf, [&](int fd, const std::string& context) { SetFilter(fd, filter, context); });
+int OpenPacketSocket(int ifindex, int rcvbuf, const BpfProgram& filter, bool timestamps) {
+  return OpenFiltered(ifindex, rcvbuf, timestamps, [&](int fd, const std::string& context) { SetFilter(fd, filter, context); });
 }
 
-int OpenPacketSocketWithProgram(int ifindex, int rcvbuf, int prog_fd) {
-  return OpenFiltered(ifindex, rcvbuf, [&](int fd, const std::string& context) {
+int OpenPacketSocketWithProgram(int ifindex, int rcvbuf, int prog_fd, bool timestamps) {
+  return OpenFiltered(ifindex, rcvbuf, timestamps, [&](int fd, const std::string& context) {
     CheckSyscall(setsockopt(fd, SOL_SOCKET, SO_ATTACH_BPF, &prog_fd, sizeof(prog_fd)), context + "SO_ATTACH_BPF");
   });
+}
+
+void SetReceiveTimestamps(int fd, bool on) {
+  const int value = on ? 1 : 0;
+  CheckSyscall(setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &value, sizeof(value)),
+               "setReceiveTimestamps (fd " + std::to_string(fd) + "): SO_TIMESTAMPNS");
 }
 
 void AttachFilter(int fd, const BpfProgram& filter) {

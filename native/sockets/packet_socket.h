@@ -18,12 +18,17 @@ struct PacketSocketStats {
 // Opens a non-blocking, CLOEXEC AF_PACKET SOCK_RAW socket on `ifindex` that sees only frames
 // accepted by `filter` and never its own host's outgoing frames. The socket is created with
 // protocol 0 (it receives nothing), given its filter, options and buffer, and only then bound to
-// ETH_P_ALL on the interface, so no unfiltered frame can be queued. Throws SyscallError (the fd is
-// closed) naming the failed step and the interface.
-int OpenPacketSocket(int ifindex, int rcvbuf, const BpfProgram& filter);
+// ETH_P_ALL on the interface, so no unfiltered frame can be queued. `timestamps`: each frame comes
+// with the kernel's time of its receipt (SO_TIMESTAMPNS). Throws SyscallError (the fd is closed)
+// naming the failed step and the interface.
+int OpenPacketSocket(int ifindex, int rcvbuf, const BpfProgram& filter, bool timestamps);
 
 // The same with an eBPF socket filter (a loaded BPF_PROG_TYPE_SOCKET_FILTER program, SO_ATTACH_BPF).
-int OpenPacketSocketWithProgram(int ifindex, int rcvbuf, int prog_fd);
+int OpenPacketSocketWithProgram(int ifindex, int rcvbuf, int prog_fd, bool timestamps);
+
+// Each frame read from now on comes with the kernel's time of its receipt (SO_TIMESTAMPNS, as
+// SCM_TIMESTAMPNS ancillary data), or no longer does.
+void SetReceiveTimestamps(int fd, bool on);
 
 // Replaces the socket's filter (SO_ATTACH_FILTER swaps the program atomically).
 void AttachFilter(int fd, const BpfProgram& filter);

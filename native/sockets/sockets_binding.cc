@@ -74,14 +74,17 @@ Napi::Value OpenPacketSocketJs(const Napi::CallbackInfo& info) {
   Napi::Object options = ObjectValue(env, info[0], "options");
   const int ifindex = IfindexValue(env, options.Get("ifindex"), "options.ifindex");
   const int rcvbuf = BufferSizeValue(env, options.Get("rcvbuf"), "options.rcvbuf");
+  const Napi::Value stamp = options.Get("timestamps");
+  if (!stamp.IsUndefined() && !stamp.IsBoolean()) throw Napi::TypeError::New(env, "options.timestamps must be a boolean");
+  const bool timestamps = !stamp.IsUndefined() && stamp.As<Napi::Boolean>().Value();
   // Either a classic program (`filter`) or a loaded eBPF socket filter (`program`, its fd).
   if (!options.Get("program").IsUndefined()) {
     if (!options.Get("filter").IsUndefined()) throw Napi::TypeError::New(env, "options take filter or program, not both");
     const int program = FdValue(env, options.Get("program"), "options.program");
-    return TranslateErrors(env, [&] { return Napi::Number::New(env, OpenPacketSocketWithProgram(ifindex, rcvbuf, program)); });
+    return TranslateErrors(env, [&] { return Napi::Number::New(env, OpenPacketSocketWithProgram(ifindex, rcvbuf, program, timestamps)); });
   }
   const BpfProgram filter = ProgramValue(env, options.Get("filter"), "options.filter");
-  return TranslateErrors(env, [&] { return Napi::Number::New(env, OpenPacketSocket(ifindex, rcvbuf, filter)); });
+  return TranslateErrors(env, [&] { return Napi::Number::New(env, OpenPacketSocket(ifindex, rcvbuf, filter, timestamps)); });
 }
 
 void AttachFilterJs(const Napi::CallbackInfo& info) {
@@ -89,6 +92,14 @@ void AttachFilterJs(const Napi::CallbackInfo& info) {
   const int fd = FdValue(env, info[0], "fd");
   const BpfProgram program = ProgramValue(env, info[1], "program");
   TranslateErrors(env, [&] { AttachFilter(fd, program); });
+}
+
+void SetReceiveTimestampsJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int fd = FdValue(env, info[0], "fd");
+  if (!info[1].IsBoolean()) throw Napi::TypeError::New(env, "on must be a boolean");
+  const bool on = info[1].As<Napi::Boolean>().Value();
+  TranslateErrors(env, [&] { SetReceiveTimestamps(fd, on); });
 }
 
 Napi::Value PacketStatisticsJs(const Napi::CallbackInfo& info) {
@@ -171,6 +182,7 @@ void InitMembershipBatch(Napi::Env env, Napi::Object exports);
 void InitSockets(Napi::Env env, Napi::Object exports) {
   exports.Set("openPacketSocket", Napi::Function::New(env, OpenPacketSocketJs, "openPacketSocket"));
   exports.Set("attachFilter", Napi::Function::New(env, AttachFilterJs, "attachFilter"));
+  exports.Set("setReceiveTimestamps", Napi::Function::New(env, SetReceiveTimestampsJs, "setReceiveTimestamps"));
   exports.Set("packetStatistics", Napi::Function::New(env, PacketStatisticsJs, "packetStatistics"));
   exports.Set("openEgressSocket", Napi::Function::New(env, OpenEgressSocketJs, "openEgressSocket"));
   exports.Set("setSendBuffer", Napi::Function::New(env, SetSendBufferJs, "setSendBuffer"));

@@ -9,13 +9,18 @@
  *     cpus: "0-3",                         // --cpus
  *     interfaceCpus: { eth0: "0-1" },      // --interface-cpus eth0=0-1
  *     logLevel: "info",                    // --log-level
- *     defaults: { ttl: 8, dscp: 46 },      // for outputs that do not set them
+ *     defaults: { ttl: 8, dscp: 46 },      // for outputs that do not set them (also preserveTos)
  *     rules: [
  *       { name: "camera-1",
  *         input: { interface: "eth0", group: "239.0.0.1", port: 5000 },
- *         outputs: [{ interface: "eth1", address: "239.9.9.9", port: 6000 }] },
+ *         outputs: [{ interface: "eth1", address: "239.9.9.9", port: 6000 },
+ *                   { interface: "eth2", address: "239.9.9.9", port: 6000, ttl: "decrement", preserveTos: false }] },
  *     ],
  *   }
+ *
+ * An output's `ttl` (and `defaults.ttl`) is a number, the fixed TTL of every packet sent (Output.ttl),
+ * or "decrement": the received TTL minus one (Output.ttl_policy TTL_POLICY_DECREMENT, ttl unset).
+ * `preserveTos` is Output.preserve_tos (unset: true, the received DSCP and ECN are copied).
  *
  * Every problem is reported with its place: "FILE:LINE:COLUMN: rules[2].outputs[0].port: must be
  * 1-65535, got 0". Syntax errors come from JSON5 (which knows their place); every other problem is
@@ -25,7 +30,7 @@
 import { promises as fs } from 'fs';
 import JSON5 from 'json5';
 
-import type { Input, Output, Rule } from '../../gen/mcr/v1/rules';
+import { Input, Output, Rule, TtlPolicy } from '../../gen/mcr/v1/rules';
 import { isLogLevel, LOG_LEVELS, LogLevel } from '../log-levels';
 import { isValidInterfaceName } from '../formats/addresses';
 import { distinctViolations, RuleIdentity } from '../rules/apply-plan';
@@ -34,11 +39,16 @@ import { CpuListError, parseCpuList } from '../formats/cpu-list';
 import { elementPath, Json5Locations, memberPath, SourcePosition } from './json5-locator';
 import { Listener, ListenerAddressError, parseListenerAddress, WORKERS_RANGE } from './listener';
 
-/** TTL and DSCP for the outputs that do not set their own. */
+/** TTL, DSCP and TOS handling for the outputs that do not set their own. */
 export interface OutputDefaults {
-  ttl?: number;
+  /** A fixed TTL, or 'decrement' (the received TTL minus one). */
+  ttl?: number | typeof TTL_DECREMENT;
   dscp?: number;
+  preserveTos?: boolean;
 }
+
+/** The word an output's `ttl` (or `defaults.ttl`) takes for TTL_POLICY_DECREMENT. */
+export const TTL_DECREMENT = 'decrement';
 
 export interface ConfigFile {
   /** The file's name, as given. */
@@ -104,10 +114,10 @@ export function formatProblem(file: string, problem: ConfigProblem): string {
 }
 
 const TOP_KEYS = ['listen', 'workers', 'cpus', 'interfaceCpus', 'logLevel', 'defaults', 'rules'] as const;
-const DEFAULTS_KEYS = ['ttl', 'dscp'] as const;
+const DEFAULTS_KEYS = ['ttl', 'dscp', 'preserveTos'] as const;
 const RULE_KEYS = ['id', 'name', 'input', 'outputs'] as const;
 const INPUT_KEYS = ['interface', 'group', 'port', 'source'] as const;
-const OUTPUT_KEYS = ['interface', 'address', 'port', 'ttl', 'dscp'] as const;
+const OUTPUT_KEYS = ['interface', 'address', 'port', 'ttl', 'dscp', 'preserveTos'] as const;
 
 /** Reads and checks a config file; throws ConfigFileError (also when it cannot be read). */
 export async function readConfigFile(file: string, limits: RuleLimits = DEFAULT_RULE_LIMITS): Promise<ConfigFile> {
@@ -178,14 +188,19 @@ class Reader {
     return typeof value === 'string' ? value : this.problem(field, `must be a string, got ${describe(value)}`);
   }
 
+  boolean(value: unknown, field: string): boolean | undefined {
+    return typeof value === 'boolean' ? value : this.problem(field, `must be true or false, got ${describe(value)}`);
+  }
+
   /** Any number: a value out of range or not whole is the rule validation's to name. */
   number(value: unknown, field: string): number | undefined {
     return typeof value === 'number' ? value : this.problem(field, `must be a number, got ${describe(value)}`);
   }
 
-  integer(value: unknown, field: string, range: { min: number; max: number }): number | undefined {
+  /** `alternative`: the other values accepted, for the message (` or "decrement"`). */
+  integer(value: unknown, field: string, range: { min: number; max: number }, alternative = ''): number | undefined {
     if (typeof value !== 'number' || !Number.isInteger(value) || value < range.min || value > range.max) {
-      return this.problem(field, `must be ${range.min}-${range.max}, got ${describe(value)}`);
+      return this.problem(field, `must be ${range.min}-${range.max}${alternative}, got ${describe(value)}`);
     }
     return value;
   }
@@ -272,8 +287,9 @@ function readLogLevel(value: unknown, reader: Reader): LogLevel | undefined {
 function readDefaults(value: unknown, reader: Reader): OutputDefaults {
   const record = reader.object(value, 'defaults', DEFAULTS_KEYS);
   const defaults: OutputDefaults = {};
-  if (record?.ttl !== undefined) defaults.ttl = reader.integer(record.ttl, 'defaults.ttl', TTL_RANGE);
+  if (record?.ttl !== undefined) defaults.ttl = readTtl(record.ttl, 'defaults.ttl', reader);
   if (record?.dscp !== undefined) defaults.dscp = reader.integer(record.dscp, 'defaults.dscp', DSCP_RANGE);
+  if (record?.preserveTos !== undefined) defaults.preserveTos = reader.boolean(record.preserveTos, 'defaults.preserveTos');
   return defaults;
 }
 
@@ -330,7 +346,8 @@ function completeInput(input: Partial<Input> | undefined): Input | undefined {
 /** The output when every field of it was read. */
 function completeOutput(output: Partial<Output> | undefined): Output | undefined {
   if (output?.interface === undefined || output.address === undefined || output.port === undefined) return undefined;
-  return { interface: output.interface, address: output.address, port: output.port, ttl: output.ttl, dscp: output.dscp };
+  const { interface: name, address, port, ttl, dscp, preserveTos } = output;
+  return { interface: name, address, port, ttl, dscp, ttlPolicy: output.ttlPolicy ?? TtlPolicy.TTL_POLICY_UNSPECIFIED, preserveTos };
 }
 
 /** The input's fields that could be read (the others undefined, each a problem already). */
@@ -354,11 +371,23 @@ function readOutputs(value: unknown, field: string, defaults: OutputDefaults, re
 function readOutput(value: unknown, field: string, defaults: OutputDefaults, reader: Reader): Partial<Output> | undefined {
   const record = reader.object(value, field, OUTPUT_KEYS);
   if (!record) return undefined;
+  const ttl = record.ttl === undefined ? defaults.ttl : readTtl(record.ttl, memberPath(field, 'ttl'), reader);
   return {
     interface: reader.required(record, 'interface', field, (v, at) => reader.string(v, at)),
     address: reader.required(record, 'address', field, (v, at) => reader.string(v, at)),
     port: reader.required(record, 'port', field, (v, at) => reader.number(v, at)),
-    ttl: record.ttl === undefined ? defaults.ttl : reader.number(record.ttl, memberPath(field, 'ttl')),
+    ttl: ttl === TTL_DECREMENT ? undefined : ttl,
     dscp: record.dscp === undefined ? defaults.dscp : reader.number(record.dscp, memberPath(field, 'dscp')),
+    // Fixed is written as unset (TTL_POLICY_UNSPECIFIED), as the API's default.
+    ttlPolicy: ttl === TTL_DECREMENT ? TtlPolicy.TTL_POLICY_DECREMENT : TtlPolicy.TTL_POLICY_UNSPECIFIED,
+    preserveTos: record.preserveTos === undefined ? defaults.preserveTos : reader.boolean(record.preserveTos, memberPath(field, 'preserveTos')),
   };
+}
+
+/**
+ * An output's `ttl`: 1-255 or "decrement". Checked here rather than left to the rule validation (as
+ * the other numbers are) so that the problem names both forms.
+ */
+function readTtl(value: unknown, field: string, reader: Reader): number | typeof TTL_DECREMENT | undefined {
+  return value === TTL_DECREMENT ? TTL_DECREMENT : reader.integer(value, field, TTL_RANGE, ` or ${JSON.stringify(TTL_DECREMENT)}`);
 }

@@ -4,9 +4,12 @@
  *
  * A rule's id is written only when it is not the id derived from its match key (a chosen id, or one
  * kept through a change of match key): left out, it would be derived again, on any host. Unset
- * fields (no name, any source, no ttl or dscp) are left out.
+ * fields (no name, any source, no ttl, dscp or preserve_tos) are left out. An output with ttl_policy
+ * TTL_POLICY_DECREMENT is written `ttl: "decrement"`; TTL_POLICY_FIXED, the default, is not written
+ * (the file reads it back as unset, which means fixed too).
  */
-import type { Rule } from '../../gen/mcr/v1/rules';
+import { Rule, TtlPolicy } from '../../gen/mcr/v1/rules';
+import { TTL_DECREMENT } from './config-file';
 import { deriveRuleId } from '../rules/id';
 
 interface FileInput {
@@ -20,8 +23,9 @@ interface FileOutput {
   interface: string;
   address: string;
   port: number;
-  ttl?: number;
+  ttl?: number | typeof TTL_DECREMENT;
   dscp?: number;
+  preserveTos?: boolean;
 }
 
 interface FileRule {
@@ -46,8 +50,10 @@ function fileRule(rule: Rule): FileRule {
     input: { interface: input.interface, group: input.group, port: input.port },
     outputs: rule.outputs.map((output) => {
       const out: FileOutput = { interface: output.interface, address: output.address, port: output.port };
-      if (output.ttl !== undefined) out.ttl = output.ttl;
+      if (output.ttlPolicy === TtlPolicy.TTL_POLICY_DECREMENT) out.ttl = TTL_DECREMENT;
+      else if (output.ttl !== undefined) out.ttl = output.ttl;
       if (output.dscp !== undefined) out.dscp = output.dscp;
+      if (output.preserveTos !== undefined) out.preserveTos = output.preserveTos;
       return out;
     }),
   };

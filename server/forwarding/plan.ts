@@ -3,27 +3,52 @@
  * (capture sockets with their targets, egress sockets, rules), which groups to join, and each
  * rule's status. A pure function: the applier makes the workers match it.
  */
-import type { Rule } from '../../gen/mcr/v1/rules';
-import { RuleState } from '../../gen/mcr/v1/rules';
+import type { Output, Rule } from '../../gen/mcr/v1/rules';
+import { RuleState, TtlPolicy } from '../../gen/mcr/v1/rules';
 import { isMulticast, parseIPv4 } from '../formats/addresses';
 import { flatJoin } from '../formats/flat-string';
 import { RulePlacement } from '../rules/placement';
 import type { CaptureTarget } from '../net/bpf';
 import { InterfaceInfo, InterfaceLookup, isUp } from '../net/interfaces';
 import type { Membership } from '../net/memberships';
-import type { DataplaneTrace, EgressSocketOptions } from '../../native';
+import type { DataplaneTrace, EgressSocketOptions, SenderPolicy } from '../../native';
 
 /** TTL used when an output does not set one. */
 export const DEFAULT_MULTICAST_TTL = 1;
 export const DEFAULT_UNICAST_TTL = 64;
 
 /**
- * An egress socket a worker needs: one per output interface, TTL and TOS, shared by every output with
- * those (docs/decisions/0035-shared-egress-sockets.md). What openEgressSocket takes (less buffer
- * sizing), plus its key (see senderKey).
+ * An egress socket a worker needs: one per output interface, TTL and TOS policy, shared by every
+ * output with those (docs/decisions/0035-shared-egress-sockets.md). What openEgressSocket takes (less
+ * buffer sizing), how the data plane makes each packet's TTL and TOS from the received packet's
+ * (SenderPolicy: keepTos, decrementTtl; docs/decisions/0058-tos-and-ttl-per-packet.md), and its key
+ * (see senderKey).
  */
-export interface SenderSpec extends Omit<EgressSocketOptions, 'sndbuf'> {
+export interface SenderSpec extends Omit<EgressSocketOptions, 'sndbuf'>, Omit<SenderPolicy, 'ttl' | 'tos'> {
   key: string;
+}
+
+/** The policy part of a sender (or egress) spec. */
+export function senderPolicyOf(spec: SenderSpec): SenderPolicy {
+  return { ttl: spec.ttl, tos: spec.tos, keepTos: spec.keepTos, decrementTtl: spec.decrementTtl };
+}
+
+/** Bits of the received TOS byte an output keeps: all (DSCP and ECN), ECN only (dscp set), or none. */
+export const KEEP_ALL_TOS = 0xff;
+export const KEEP_ECN = 0x03;
+
+/**
+ * The TTL and TOS policy of `output` as its sender applies it. `ttl`: the output's, else the default
+ * for its destination (the socket's TTL, which a decrementing output's packets override).
+ */
+export function sendPolicyOf(output: Output, ttl: number): SenderPolicy {
+  const preserve = output.preserveTos ?? true;
+  return {
+    ttl,
+    tos: (output.dscp ?? 0) << 2,
+    keepTos: !preserve ? 0 : output.dscp === undefined ? KEEP_ALL_TOS : KEEP_ECN,
+    decrementTtl: output.ttlPolicy === TtlPolicy.TTL_POLICY_DECREMENT,
+  };
 }
 
 /** An output a worker needs: a destination reached through the sender `sender` (a SenderSpec key). */
@@ -108,12 +133,14 @@ export function membershipKey(ifindex: number, group: string, source: string): s
 }
 
 /**
- * Identifies an egress socket: interface (name and index), TTL and TOS. Not the interface's addresses:
- * the socket is not connected, so the kernel picks the source address at every send and an address
- * change needs no new socket.
+ * Identifies an egress socket: interface (name and index), TTL and TOS, and the policy that makes each
+ * packet's from the received one's (written only when there is one: "-dec" after the TTL, "&keep" after
+ * the TOS). Not the interface's addresses: the socket is not connected, so the kernel picks the source
+ * address at every send and an address change needs no new socket.
  */
-export function senderKey(spec: Pick<SenderSpec, 'ifname' | 'ifindex' | 'ttl' | 'tos'>): string {
-  return flatJoin([spec.ifname, '#', spec.ifindex, '|ttl=', spec.ttl, '|tos=', spec.tos]);
+export function senderKey(spec: Pick<SenderSpec, 'ifname' | 'ifindex' | 'ttl' | 'tos'> & Partial<Pick<SenderSpec, 'keepTos' | 'decrementTtl'>>): string {
+  const { keepTos = 0, decrementTtl = false } = spec;
+  return flatJoin([spec.ifname, '#', spec.ifindex, '|ttl=', spec.ttl, decrementTtl ? '-dec' : '', '|tos=', spec.tos, keepTos ? `&${keepTos}` : '']);
 }
 
 /** Identifies an output: its sender (a senderKey) and its destination. */
@@ -124,9 +151,14 @@ export function egressKey(sender: string, address: string, port: number): string
 /**
  * An output of a rule as its counters know it: what it sends to, as defined (not its index, which
  * moves when another output is removed, nor its interface's index, which an egress key includes).
+ * The TTL and TOS policies are written only when set (an output defined before they existed keeps
+ * its identity, and its counters, across an upgrade).
  */
-export function outputIdentity(output: { interface: string; address: string; port: number; ttl?: number; dscp?: number }): string {
-  return flatJoin([output.interface, output.address, output.port, output.ttl ?? '', output.dscp ?? ''], '|');
+export function outputIdentity(output: Pick<Output, 'interface' | 'address' | 'port' | 'ttl' | 'dscp'> & Partial<Pick<Output, 'ttlPolicy' | 'preserveTos'>>): string {
+  const { ttlPolicy, preserveTos } = output;
+  const base = flatJoin([output.interface, output.address, output.port, output.ttl ?? ''], '|');
+  if (!ttlPolicy && preserveTos === undefined) return flatJoin([base, output.dscp ?? ''], '|');
+  return flatJoin([base, output.dscp ?? '', ttlPolicy ?? '', preserveTos === undefined ? '' : Number(preserveTos)], '|');
 }
 
 function defaultTtl(address: string): number {
@@ -160,6 +192,7 @@ const TTL_CACHE_LIMIT = 65_536;
 /** The sender keys made for one output interface, by TTL then TOS. */
 interface SenderKeys {
   ifindex: number;
+  /** By ttl + 256 * decrementTtl, then by tos + 256 * keepTos. */
   byTtl: Map<number, Map<number, string>>;
 }
 
@@ -343,14 +376,16 @@ export class ForwardingState implements ForwardingPlan {
     return ttl;
   }
 
-  /** senderKey of an output through `outIf` with this TTL and TOS, made once per sender. */
-  private senderKeyOf(outIf: InterfaceInfo, ttl: number, tos: number): string {
+  /** senderKey of an output through `outIf` with this TTL and TOS policy, made once per sender. */
+  private senderKeyOf(outIf: InterfaceInfo, policy: SenderPolicy): string {
     let keys = this.senderKeys.get(outIf.name);
     if (keys?.ifindex !== outIf.index) this.senderKeys.set(outIf.name, (keys = { ifindex: outIf.index, byTtl: new Map() }));
-    let byTos = keys.byTtl.get(ttl);
-    if (!byTos) keys.byTtl.set(ttl, (byTos = new Map()));
-    let key = byTos.get(tos);
-    if (key === undefined) byTos.set(tos, (key = senderKey({ ifname: outIf.name, ifindex: outIf.index, ttl, tos })));
+    const ttlCode = policy.ttl + (policy.decrementTtl ? 256 : 0);
+    let byTos = keys.byTtl.get(ttlCode);
+    if (!byTos) keys.byTtl.set(ttlCode, (byTos = new Map()));
+    const tosCode = policy.tos + 256 * policy.keepTos;
+    let key = byTos.get(tosCode);
+    if (key === undefined) byTos.set(tosCode, (key = senderKey({ ifname: outIf.name, ifindex: outIf.index, ...policy })));
     return key;
   }
 
@@ -387,13 +422,12 @@ export class ForwardingState implements ForwardingPlan {
         return;
       }
       const { address, port } = output;
-      const ttl = output.ttl ?? this.ttlOf(address);
-      const tos = (output.dscp ?? 0) << 2;
-      const sender = this.senderKeyOf(outIf, ttl, tos);
+      const policy = sendPolicyOf(output, output.ttl ?? this.ttlOf(address));
+      const sender = this.senderKeyOf(outIf, policy);
       const key = egressKey(sender, address, port);
       // One entry per output: validation refuses two outputs of a rule to the same destination, and
       // were there two, set() and remove() count each (as two users of the key) all the same.
-      egress[count] = { key, sender, ifname: outIf.name, ifindex: outIf.index, address, port, ttl, tos };
+      egress[count] = { key, sender, ifname: outIf.name, ifindex: outIf.index, address, port, ...policy };
       outputs[count] = key;
       outputIndexes[count] = index;
       outputIdentities[count] = outputIdentity(output);

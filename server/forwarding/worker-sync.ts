@@ -23,6 +23,7 @@ import type { Logger } from '../log';
 import { InstalledEntry, InstalledRule, InstalledSnapshot, sameDataplaneRule } from './installed';
 import { PersistentMap } from './persistent-map';
 import type { CaptureSpec, EgressSpec, PlannedRule, SenderSpec, TargetChanges, WorkerDelta, WorkerPlan } from './plan';
+import { senderPolicyOf } from './plan';
 import type { WorkerPool, WorkerSlot } from '../workers/pool';
 import type { WorkerProcess } from '../workers/worker-process';
 
@@ -50,6 +51,8 @@ interface InstalledCapture {
   fd: number;
   /** Kernel drops read so far (PACKET_STATISTICS resets on read). */
   kernelDrops: bigint;
+  /** SO_TIMESTAMPNS is on: a rule of this capture is traced (see stampCaptures). */
+  timestamps: boolean;
 }
 
 interface InstalledSender {
@@ -192,6 +195,8 @@ export const KERNEL_DROPS_FIELD = INPUT_FIELDS;
 export class WorkerSync {
   private nextHandle = 1;
   private captures = new Map<string, InstalledCapture>();
+  /** The traced rules the worker has installed, by id: the capture interface each is on. */
+  private traced = new Map<string, string>();
   private senders = new Map<string, InstalledSender>();
   private egress = new Map<string, InstalledEgress>();
   private installed = InstalledSnapshot.EMPTY;
@@ -410,11 +415,55 @@ export class WorkerSync {
       rules = PersistentMap.of(all);
     }
     const hash = hashFromSum(sum);
+    // A capture gets the kernel's receive times before a rule of it is traced, and loses them after.
+    const traced = this.tracedAfter(upserts, removes, force);
+    this.stampCaptures(traced, true);
     if (upserts.length > 0 || removes.length > 0 || force || hash !== previous.hash) {
       const retired = await this.sendChange(upserts, removes, hash, force);
       if (this.limbo.length > 0) this.releases.push({ epoch: retired, slots: this.limbo.splice(0) });
     }
+    this.traced = traced;
+    this.stampCaptures(traced, false);
     return { rules, sum, hash };
+  }
+
+  /**
+   * The traced rules (id -> capture interface) once `upserts` and `removes` are installed; a full
+   * resend (`force`) names every rule. Traced rules are few (--max-traced-rules): the map is copied
+   * only when it changes.
+   */
+  private tracedAfter(upserts: readonly InstalledRule[], removes: readonly string[], force: boolean): Map<string, string> {
+    let traced = force ? new Map<string, string>() : this.traced;
+    const edit = () => (traced === this.traced ? (traced = new Map(traced)) : traced);
+    for (const id of removes) if (traced.has(id)) edit().delete(id);
+    for (const { planned, dataplane } of upserts) {
+      if (dataplane.trace) {
+        if (traced.get(planned.id) !== planned.ifname) edit().set(planned.id, planned.ifname);
+      } else if (traced.has(planned.id)) {
+        edit().delete(planned.id);
+      }
+    }
+    return traced;
+  }
+
+  /**
+   * Kernel receive times (SO_TIMESTAMPNS) on the captures of traced rules, and only there: each traced
+   * packet then carries its own time (docs/decisions/0057), and untraced traffic does not pay for it.
+   * `enable`: turns them on where `traced` needs them; else off where it does not.
+   */
+  private stampCaptures(traced: ReadonlyMap<string, string>, enable: boolean): void {
+    if (traced.size === 0 && enable) return;
+    const wanted = new Set(traced.values());
+    for (const [ifname, capture] of this.captures) {
+      const want = wanted.has(ifname);
+      if (want !== enable || capture.timestamps === want) continue;
+      try {
+        this.addon.setReceiveTimestamps(capture.fd, want);
+        capture.timestamps = want;
+      } catch (err) {
+        this.log.warn('cannot switch kernel receive times', { interface: ifname, on: want, error: (err as Error).message });
+      }
+    }
   }
 
   /** The outputs of `plan` not installed (with `ids`, only those the rules `ids` of it use). */
@@ -600,6 +649,7 @@ export class WorkerSync {
     this.releases = [];
     for (const dropped of this.limbo.splice(0)) this.foldAndFree(dropped);
     this.captures.clear();
+    this.traced = new Map();
     for (const sender of this.senders.values()) this.addon.closeFd(sender.fd);
     this.senders.clear();
     this.egress.clear();
@@ -633,7 +683,7 @@ export class WorkerSync {
       this.region.release(slot, true);
       throw err;
     }
-    this.captures.set(spec.ifname, { handle, slot, ifindex: spec.ifindex, fd, kernelDrops: 0n });
+    this.captures.set(spec.ifname, { handle, slot, ifindex: spec.ifindex, fd, kernelDrops: 0n, timestamps: false });
     return true;
   }
 
@@ -651,7 +701,7 @@ export class WorkerSync {
     for (const spec of specs) {
       const sender = this.senders.get(spec.sender);
       if (!sender) continue;
-      const canonical = canonicalOutput({ interface: spec.ifname, address: spec.address, port: spec.port, ttl: spec.ttl, tos: spec.tos });
+      const canonical = canonicalOutput({ ...senderPolicyOf(spec), interface: spec.ifname, address: spec.address, port: spec.port });
       ready.push({ handle: this.nextHandle++, spec, sender, canonical });
     }
     const windows = pieces(ready, () => 1, EGRESS_WINDOW * OUTPUTS_PER_MESSAGE);
@@ -736,7 +786,7 @@ export class WorkerSync {
       if (this.senders.has(spec.sender)) continue;
       const entry = needed.get(spec.sender);
       if (entry) entry.destinations++;
-      else needed.set(spec.sender, { spec: { key: spec.sender, ifname: spec.ifname, ifindex: spec.ifindex, ttl: spec.ttl, tos: spec.tos }, destinations: 1 });
+      else needed.set(spec.sender, { spec: { key: spec.sender, ifname: spec.ifname, ifindex: spec.ifindex, ...senderPolicyOf(spec) }, destinations: 1 });
     }
     if (needed.size === 0) return [];
     const failed = new Map<string, string>();
@@ -747,7 +797,7 @@ export class WorkerSync {
       failed.set(
         spec.key,
         `worker ${this.workerIndex} holds as many sockets as its open-file limit (${this.sockets.fileLimit}) allows ` +
-          '(one per output interface, TTL and DSCP; see docs/troubleshooting.md)',
+          '(one per output interface, TTL and TOS policy; see docs/troubleshooting.md)',
       );
     }
     const installed: string[] = [];
@@ -755,9 +805,8 @@ export class WorkerSync {
       const opened: Array<{ spec: SenderSpec; fd: number; handle: number; buffer: number }> = [];
       for (const { spec, destinations } of window) {
         try {
-          const { key: _key, ...socket } = spec;
           const buffer = senderBuffer(this.sockets.sndbuf, destinations);
-          const fd = this.addon.openEgressSocket({ ...socket, sndbuf: buffer });
+          const fd = this.addon.openEgressSocket({ ifname: spec.ifname, ifindex: spec.ifindex, ttl: spec.ttl, tos: spec.tos, sndbuf: buffer });
           opened.push({ spec, fd, handle: this.nextHandle++, buffer });
         } catch (err) {
           failed.set(spec.key, (err as Error).message);
@@ -766,7 +815,7 @@ export class WorkerSync {
       const batches = pieces(opened, () => 1, MAX_FDS_PER_MESSAGE);
       const results = await Promise.allSettled(
         batches.map((batch) => {
-          const senders: SenderDescription[] = batch.map((o) => ({ handle: o.handle, interface: o.spec.ifname, ttl: o.spec.ttl, tos: o.spec.tos }));
+          const senders: SenderDescription[] = batch.map((o) => ({ handle: o.handle, interface: o.spec.ifname, ...senderPolicyOf(o.spec) }));
           return this.worker.request({ type: 'addSenders', senders }, batch.map((o) => o.fd), CHANGE_TIMEOUT_MS);
         }),
       );

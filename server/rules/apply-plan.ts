@@ -8,7 +8,8 @@
  * workers, which key counters by rule id, keep its counters; its generation goes up by one. A rule
  * whose definition (name, input, outputs in order) is the same is left exactly as it is.
  */
-import type { Rule } from '../../gen/mcr/v1/rules';
+import type { Output, Rule } from '../../gen/mcr/v1/rules';
+import { TtlPolicy } from '../../gen/mcr/v1/rules';
 import { exhausted, invalid, quote, reasonOf, RuleError, violationsError } from './errors';
 import { deriveRuleId, matchKey } from './id';
 import { describeInput, RuleSet, RuleView } from './rule-set';
@@ -395,13 +396,29 @@ function identify(current: RuleView, definitions: readonly Rule[], same: Readonl
   return ids;
 }
 
-/** Same name, input and outputs (in order, with the same ttl and dscp, set or not). */
+/**
+ * Same name, input and outputs (in order, with the same ttl and dscp, set or not, and the same TTL and
+ * TOS policies by meaning: TTL_POLICY_FIXED is the unset policy, preserve_tos true the unset one, as a
+ * config file writes them).
+ */
+function decrements(output: Output): boolean {
+  return output.ttlPolicy === TtlPolicy.TTL_POLICY_DECREMENT;
+}
+
 export function sameDefinition(a: Rule, b: Rule): boolean {
   const [x, y] = [a.input!, b.input!];
   const sameInput = x.interface === y.interface && x.group === y.group && x.port === y.port && x.source === y.source;
   if (a.name !== b.name || !sameInput || a.outputs.length !== b.outputs.length) return false;
   return a.outputs.every((o, i) => {
     const p = b.outputs[i];
-    return o.interface === p.interface && o.address === p.address && o.port === p.port && o.ttl === p.ttl && o.dscp === p.dscp;
+    return (
+      o.interface === p.interface &&
+      o.address === p.address &&
+      o.port === p.port &&
+      o.ttl === p.ttl &&
+      o.dscp === p.dscp &&
+      decrements(o) === decrements(p) &&
+      (o.preserveTos ?? true) === (p.preserveTos ?? true)
+    );
   });
 }

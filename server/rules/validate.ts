@@ -3,6 +3,7 @@
  * of the offending value inside the request, e.g. `rule.outputs[1].port`.
  */
 import type { Input, Output, Rule } from '../../gen/mcr/v1/rules';
+import { TtlPolicy } from '../../gen/mcr/v1/rules';
 import { exhausted, invalid, quote, RuleError, violationsError } from './errors';
 import { IPV4_ANY, IPV4_BROADCAST, isMulticast, isUnicast, isValidInterfaceName, parseIPv4 } from '../formats/addresses';
 
@@ -104,7 +105,15 @@ export function validateRuleDefinition(rule: Rule | undefined, limits: RuleLimit
     id: rule.id,
     name: rule.name,
     input: { interface: input.interface, group: input.group, port: input.port, source: input.source },
-    outputs: rule.outputs.map((o) => ({ interface: o.interface, address: o.address, port: o.port, ttl: o.ttl, dscp: o.dscp })),
+    outputs: rule.outputs.map((o) => ({
+      interface: o.interface,
+      address: o.address,
+      port: o.port,
+      ttl: o.ttl,
+      dscp: o.dscp,
+      ttlPolicy: o.ttlPolicy,
+      preserveTos: o.preserveTos,
+    })),
     generation: 0n,
     status: undefined,
     createdUnixNanos: 0n,
@@ -140,13 +149,26 @@ function inputViolations(input: Partial<Input> | undefined, field: string, viola
 /** Adds a violation to `violations` for each field of output `index` that is not valid (unread fields are skipped). */
 function outputViolations(output: Partial<Output> | undefined, field: string, index: number, violations: RuleError[]): void {
   if (!output) return void violations.push(invalid(outputField(field, index), 'required'));
-  const { interface: name, address, port, ttl, dscp } = output;
+  const { interface: name, address, port, ttl, dscp, ttlPolicy } = output;
   if (name !== undefined) reportOutput(violations, interfaceProblem(name), field, index, 'interface');
   if (address !== undefined) reportOutput(violations, destinationProblem(address), field, index, 'address');
   if (port !== undefined) reportOutput(violations, rangeProblem(port, PORT_RANGE), field, index, 'port');
   if (ttl !== undefined) reportOutput(violations, rangeProblem(ttl, TTL_RANGE), field, index, 'ttl');
   if (dscp !== undefined) reportOutput(violations, rangeProblem(dscp, DSCP_RANGE), field, index, 'dscp');
+  if (ttlPolicy !== undefined && !(ttlPolicy in KNOWN_TTL_POLICIES)) {
+    reportOutput(violations, `${ttlPolicy} is not a TtlPolicy (TTL_POLICY_FIXED = 1, TTL_POLICY_DECREMENT = 2)`, field, index, 'ttl_policy');
+  } else if (ttlPolicy === TtlPolicy.TTL_POLICY_DECREMENT && ttl !== undefined) {
+    const problem = `set to ${ttl} with ttl_policy TTL_POLICY_DECREMENT: a decremented TTL is the received one minus 1; leave ttl unset`;
+    reportOutput(violations, problem, field, index, 'ttl');
+  }
 }
+
+/** The TtlPolicy values a request may carry (the decoder keeps any number it is sent). */
+const KNOWN_TTL_POLICIES: Readonly<Record<number, true>> = {
+  [TtlPolicy.TTL_POLICY_UNSPECIFIED]: true,
+  [TtlPolicy.TTL_POLICY_FIXED]: true,
+  [TtlPolicy.TTL_POLICY_DECREMENT]: true,
+};
 
 /** Optional identifier: empty, or matching IDENTIFIER. */
 function identifierProblem(value: string): string | undefined {

@@ -212,7 +212,7 @@ export class StatsCollector {
     }
     const values = [counts[RULE_WORDS.packets], counts[RULE_WORDS.bytes]];
     const outputCounts: number[][] = [];
-    const sums = [0, 0, 0];
+    const sums = [0, 0, 0, 0];
     for (let index = 0; index < ids.length; index++) {
       const o = folded ? [...(this.totals.get(outputOwner(rule.id, ids[index])) ?? zeros(OUTPUT_FIELDS))] : zeros(OUTPUT_FIELDS);
       if (live[index] !== undefined) region!.addInto(live[index]!, OUTPUT_FIELDS, o);
@@ -221,6 +221,7 @@ export class StatsCollector {
       sums[0] += o[OUTPUT_WORDS.errWouldBlock];
       sums[1] += o[OUTPUT_WORDS.errUnreachable];
       sums[2] += o[OUTPUT_WORDS.errOther];
+      sums[3] += o[OUTPUT_WORDS.ttlExpired];
     }
     const rates = this.rates(rule.id, nowNs, values);
     const outputs: OutputStats[] = rule.outputs.map((output, index) => {
@@ -235,6 +236,7 @@ export class StatsCollector {
         errorsWouldBlock: count(o[OUTPUT_WORDS.errWouldBlock]),
         errorsUnreachable: count(o[OUTPUT_WORDS.errUnreachable]),
         errorsOther: count(o[OUTPUT_WORDS.errOther]),
+        ttlExpired: count(o[OUTPUT_WORDS.ttlExpired]),
         packetsPerSecond: rates[2 + 2 * index],
         bitsPerSecond: rates[3 + 2 * index] * 8,
       };
@@ -251,6 +253,7 @@ export class StatsCollector {
         noBuffer: count(sums[0]),
         unreachable: count(sums[1]),
         sendError: count(sums[2]),
+        ttlExpired: count(sums[3]),
       },
       lastPacketUnixNanos: count(counts[RULE_WORDS.lastPacketNs]),
       outputs,

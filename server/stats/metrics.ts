@@ -121,6 +121,13 @@ const FAMILIES: Family[] = [
       ),
   },
   {
+    name: 'mcr_output_dropped_packets_total',
+    help: 'Packets the output did not send by its policy, by reason: ttl_expired (received with TTL 1 or 0, the output decrements the TTL).',
+    labels: ['rule', 'output', 'reason'],
+    kind: 'counter',
+    samples: (s) => s.rules.flatMap((r) => r.outputs.map((o): Sample => [{ ...outputLabels(r.ruleId, o.index), reason: 'ttl_expired' }, o.ttlExpired])),
+  },
+  {
     name: 'mcr_input_frames_total',
     help: 'Frames read from a worker capture socket.',
     labels: ['worker', 'interface'],

@@ -5,6 +5,7 @@
 import os from 'os';
 
 import { OutputResult, TraceOutput, TraceRecord, Verdict } from '../../gen/mcr/v1/trace';
+import { SEND_TTL_EXPIRED } from '../../native';
 import type { TracedPacket, TracedSend } from '../../native';
 
 /** A rule output as the supervisor knows it, found from the output handle a packet was sent on. */
@@ -26,6 +27,7 @@ export interface HandleResolver {
 
 export const DROP_NOT_ACCEPTED = 'no output accepted it';
 export const DROP_NO_OUTPUT = 'no usable output';
+export const DROP_TTL_EXPIRED = 'its TTL expired (every output decrements it)';
 
 /**
  * Node's errno constants plus the Linux ones a send can return that Node does not list (mcr runs on
@@ -46,6 +48,7 @@ export function errnoName(errno: number): string {
 
 export function outputResult(errno: number): OutputResult {
   if (errno === 0) return OutputResult.OUTPUT_RESULT_SENT;
+  if (errno === SEND_TTL_EXPIRED) return OutputResult.OUTPUT_RESULT_TTL_EXPIRED;
   if (WOULD_BLOCK.has(errno)) return OutputResult.OUTPUT_RESULT_WOULD_BLOCK;
   if (UNREACHABLE.has(errno)) return OutputResult.OUTPUT_RESULT_UNREACHABLE;
   return OutputResult.OUTPUT_RESULT_ERROR;
@@ -58,8 +61,17 @@ function traceOutput(ruleId: string, send: TracedSend, position: number, handles
   return {
     ...output,
     result: outputResult(send.errno),
-    error: send.errno === 0 ? '' : errnoName(send.errno),
+    error: send.errno === 0 || send.errno === SEND_TTL_EXPIRED ? '' : errnoName(send.errno),
+    ttl: send.ttl,
+    dscp: send.tos >> 2,
+    ecn: send.tos & 3,
   };
+}
+
+/** Why no output sent a packet. */
+function dropReason(sends: readonly TracedSend[]): string {
+  if (sends.length === 0) return DROP_NO_OUTPUT;
+  return sends.every((send) => send.errno === SEND_TTL_EXPIRED) ? DROP_TTL_EXPIRED : DROP_NOT_ACCEPTED;
 }
 
 export function toTraceRecord(packet: TracedPacket, worker: number, handles: HandleResolver): TraceRecord {
@@ -76,8 +88,9 @@ export function toTraceRecord(packet: TracedPacket, worker: number, handles: Han
     ipLength: packet.ipLength,
     ttl: packet.ttl,
     dscp: packet.tos >> 2,
+    ecn: packet.tos & 3,
     verdict: forwarded ? Verdict.VERDICT_FORWARDED : Verdict.VERDICT_DROPPED,
-    dropReason: forwarded ? '' : packet.sends.length === 0 ? DROP_NO_OUTPUT : DROP_NOT_ACCEPTED,
+    dropReason: forwarded ? '' : dropReason(packet.sends),
     outputs: packet.sends.map((send, position) => traceOutput(packet.ruleId, send, position, handles)),
     timeInMcrNanos: BigInt(packet.timeInMcrNs),
     frameLength: packet.frameLength,
@@ -90,8 +103,8 @@ export function toTraceRecord(packet: TracedPacket, worker: number, handles: Han
  * widest varints, plus its strings and frame. Cheap enough to run on every record.
  */
 export function encodedSizeBound(record: TraceRecord): number {
-  let size = 96 + record.ruleId.length + record.inputInterface.length + record.sourceAddress.length;
+  let size = 102 + record.ruleId.length + record.inputInterface.length + record.sourceAddress.length;
   size += record.destinationAddress.length + record.dropReason.length + record.frame.length;
-  for (const output of record.outputs) size += 24 + output.interface.length + output.address.length + output.error.length;
+  for (const output of record.outputs) size += 42 + output.interface.length + output.address.length + output.error.length;
   return size;
 }

@@ -130,7 +130,7 @@ describe('e2e: mcrctl warnings and output edits', function () {
       'rules[0].input.group: 10.0.0.1 is not a multicast group (224.0.0.0/4)',
       'rules[0].input.port: must be 1-65535, got 0',
       'rules[0].outputs[0].address: 0.0.0.0 cannot be a destination',
-      'rules[0].outputs[0].ttl: must be 1-255, got 0',
+      'rules[0].outputs[0].ttl: must be 1-255 or "decrement", got 0',
       'rules[1].name: "x" is also the name of rules[0]',
       'rules[1].colour: unknown key (expected one of: id, name, input, outputs)',
       `mcrctl: ${file} is not valid (6 problems)`,

@@ -17,13 +17,12 @@ import { DeepPartial, Rule, RuleState } from '../../gen/mcr/v1/rules';
 import { formatIPv4, parseIPv4 } from '../../server/formats/addresses';
 import { useRelay } from '../support/fixture';
 import type { McrClient } from '../support/grpc';
-import { NET, runIn, spawnIn } from '../support/netns';
+import { NET, runIn } from '../support/netns';
 import { waitFor } from '../support/poll';
 import { runsAgainInSync, sampleWorker } from '../support/faults';
 import { waitForRulePackets, waitForRuleState, waitForWorkersInSync } from '../support/rules';
 import { sendTraffic } from '../support/traffic';
-
-const RECEIVER = path.join(__dirname, '..', 'support', 'udp-marks-receiver.py');
+import { Marks, startMarksReceiver } from '../support/udp-marks';
 
 /** Inodes of the sockets a /proc/PID/net table lists (column `column`). */
 function listedInodes(pid: number, table: string, column: number): Set<string> {
@@ -52,38 +51,6 @@ async function workerPid(client: McrClient): Promise<number> {
   const workers = await client.listWorkers();
   expect(workers).to.have.length(1);
   return workers[0].pid;
-}
-
-interface Marks {
-  address: string;
-  port: number;
-  payloads: number;
-  datagrams: number;
-  ttls: number[];
-  toses: number[];
-}
-
-/** Starts the receiver in `ns` and resolves once it is listening; `done` resolves with its report. */
-async function startReceiver(ns: string, endpoints: Array<{ address: string; port: number; interfaceAddress: string }>, expectEach: number): Promise<{ done: Promise<Marks[]> }> {
-  const child = spawnIn(ns, ['python3', RECEIVER, JSON.stringify(endpoints), String(expectEach), '20']);
-  let output = '';
-  let errors = '';
-  child.stderr!.on('data', (chunk: Buffer) => (errors += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.startsWith('ready\n')) resolve();
-    });
-    void exited.then(() => reject(new Error(`the receiver exited before it was ready: ${errors}`)));
-  });
-  return {
-    done: exited.then(() => {
-      const report = output.split('\n')[1];
-      if (!report) throw new Error(`the receiver gave no report: ${errors}`);
-      return JSON.parse(report) as Marks[];
-    }),
-  };
 }
 
 const PACKETS = 300;
@@ -122,7 +89,7 @@ describe('e2e: egress sockets shared per interface, TTL and TOS', function () {
     // out1 ttl 5 tos 40 (three outputs), out2 ttl 5 tos 40, out1 ttl 7 tos 0.
     expect(udpSocketsOf(pid), 'UDP sockets in the worker').to.equal(3);
 
-    const sink1 = await startReceiver(
+    const sink1 = await startMarksReceiver(
       topology.ns.sink1,
       [
         { address: '239.9.9.9', port: 6000, interfaceAddress: NET.sink1.address },
@@ -132,7 +99,7 @@ describe('e2e: egress sockets shared per interface, TTL and TOS', function () {
       ],
       PACKETS,
     );
-    const sink2 = await startReceiver(topology.ns.sink2, [{ address: '239.9.9.10', port: 6001, interfaceAddress: NET.sink2.address }], PACKETS);
+    const sink2 = await startMarksReceiver(topology.ns.sink2, [{ address: '239.9.9.10', port: 6001, interfaceAddress: NET.sink2.address }], PACKETS);
     await sendFlows(topology.ns.src, [5000, 5001, 5002], 60);
 
     const [got1, got2] = [await sink1.done, await sink2.done];
@@ -221,7 +188,7 @@ describe('e2e: an output the worker refuses, added with the rule change that nee
     expect(sharing.status!.reason).to.equal('');
     await waitForWorkersInSync(client, 1);
 
-    const sink2 = await startReceiver(topology.ns.sink2, [{ address: shared.address, port: shared.port, interfaceAddress: NET.sink2.address }], 2 * PACKETS);
+    const sink2 = await startMarksReceiver(topology.ns.sink2, [{ address: shared.address, port: shared.port, interfaceAddress: NET.sink2.address }], 2 * PACKETS);
     await sendFlows(topology.ns.src, [5000, 5001, 5002], 70);
     expect((await sink2.done).map((m) => m.payloads), 'plain and sharing, to the same destination').to.deep.equal([2 * PACKETS]);
     for (const rule of [plain, sharing]) {

@@ -86,8 +86,9 @@ describe('e2e: mcrctl trace', function () {
       expect({ src, dst, port, udpLength }).to.deep.equal({ src: NET.src.address, dst: TRACED.address, port: String(TRACED.port), udpLength: '108' });
     }
     const comment = new RegExp(
+      // The source sends with TTL 1: the multicast output sends with the same, the unicast one with 64.
       `^rule ${tracedId} forwarded: out0 ${NET.relayOut1.ifname} 239\\.9\\.9\\.9:6000 sent; ` +
-        `out1 ${NET.relayOut2.ifname} ${REFUSING.address.replace(/\./g, '\\.')}:${REFUSING.port} (sent|unreachable ECONNREFUSED); \\S+ \\S+ in mcr$`,
+        `out1 ${NET.relayOut2.ifname} ${REFUSING.address.replace(/\./g, '\\.')}:${REFUSING.port} (sent ttl 64|unreachable ECONNREFUSED); \\S+ \\S+ in mcr$`,
     );
     for (const row of rows) expect(row[4]).to.match(comment);
     expect(rows.filter((row) => row[4].includes('unreachable ECONNREFUSED')), 'records showing the refused output').to.not.have.length(0);

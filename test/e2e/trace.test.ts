@@ -17,6 +17,7 @@ import { grpcFailure, McrClient, namesField, statusName } from '../support/grpc'
 import { NET, spawnIn } from '../support/netns';
 import { describeValue, sleep, waitFor } from '../support/poll';
 import { threadStates } from '../support/processes';
+import { receiveTimesOf } from '../support/receive-times';
 import { waitForRuleState, waitForWorkersInSync } from '../support/rules';
 import { endpointIn, expectDelivered, runStreams } from '../support/streams';
 
@@ -310,6 +311,21 @@ describe('e2e: packet tracing', function () {
     expect(status).to.include({ state: TraceState.TRACE_STATE_RUNNING, sampleEvery: 10 });
     expect(records.length, `records of ${packets} packets sampled 1 in 10`).to.be.within(packets * 0.05, packets * 0.15);
     await relay.client.disableTrace(tracedId);
+  });
+
+  it('asks the kernel for receive times on a traced rule\'s capture socket only while it is traced', async () => {
+    const workers = await relay.client.listWorkers();
+    const stamped = async () => Object.fromEntries(await Promise.all(workers.map(async (w) => [w.index, Object.values(await receiveTimesOf(w.pid))] as const)));
+    const before = await stamped();
+    expect(before[tracedWorker], 'the traced worker\'s capture socket before the trace').to.deep.equal([false]);
+    for (const w of workers) expect(before[w.index], `worker ${w.index}'s capture sockets untraced`).to.satisfy((on: boolean[]) => on.every((x) => !x));
+    await relay.client.enableTrace(tracedId, { recordLimit: 10 });
+    const during = await stamped();
+    expect(during[tracedWorker], 'the traced worker\'s capture socket (one input interface)').to.deep.equal([true]);
+    for (const w of workers) if (w.index !== tracedWorker) expect(during[w.index], `worker ${w.index} traces nothing`).to.satisfy((on: boolean[]) => on.every((x) => !x));
+    await relay.client.disableTrace(tracedId);
+    const after = await stamped();
+    expect(after[tracedWorker], 'once the trace stopped').to.deep.equal([false]);
   });
 
   it('packets read in one batch each carry the kernel time of their own receipt', async function () {

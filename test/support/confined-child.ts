@@ -15,6 +15,7 @@ import readline from 'readline';
 import { Worker } from 'worker_threads';
 
 import { native, type ConfinementAttempt } from '../../native';
+import { FIXED_SEND_POLICY } from './send-policy';
 
 export interface ThreadStatus {
   tid: string;
@@ -78,7 +79,7 @@ async function main(): Promise<void> {
   const spare = addon.openPacketSocket({ ifindex: lo, rcvbuf: 1 << 16, filter: [[0x06, 0, 0, 0]] });
   const dataplane = new addon.Dataplane({ core: -1, batch: 32 });
   dataplane.addInput(1, capture);
-  dataplane.addSender(3, egress);
+  dataplane.addSender(3, egress, FIXED_SEND_POLICY);
   dataplane.addOutput(2, 3, LOOPBACK, outputPort);
   dataplane.setRules([{ id: 'confined', input: 1, group: LOOPBACK, port: inputPort, source: '', outputs: [2] }]);
   const before = new Set(threads().map((t) => t.tid));

@@ -1,12 +1,14 @@
 """Receives UDP datagrams on several endpoints and reports, per endpoint, how many distinct payloads
 arrived and the TTL and TOS of the IP headers they came in (IP_RECVTTL, IP_RECVTOS).
 
-    udp-marks-receiver.py ENDPOINTS_JSON EXPECT_EACH MAX_SECONDS
+    udp-marks-receiver.py ENDPOINTS_JSON EXPECT_EACH MAX_SECONDS [per-payload]
 
 ENDPOINTS_JSON: [{"address": "239.9.9.9", "port": 6000, "interfaceAddress": "10.3.0.2"}, ...]; a
-multicast address is joined on interfaceAddress. Prints "ready" once every socket is bound, then one
+multicast address is joined on interfaceAddress; an endpoint's "expect" overrides EXPECT_EACH. Prints "ready" once every socket is bound, then one
 JSON line when each endpoint has EXPECT_EACH payloads or MAX_SECONDS have passed:
 [{"port": 6000, "address": ..., "payloads": N, "datagrams": M, "ttls": [...], "toses": [...]}, ...].
+With "per-payload", each endpoint also has "marks": {payload's first 4 bytes as text: [ttl, tos]}
+(the last datagram's, for a payload that came more than once: "datagrams" tells).
 """
 import json
 import select
@@ -20,6 +22,7 @@ IP_TOS, IP_TTL, IP_RECVTTL, IP_RECVTOS = 1, 2, 12, 13
 endpoints = json.loads(sys.argv[1])
 expect_each = int(sys.argv[2])
 deadline = time.monotonic() + float(sys.argv[3])
+per_payload = len(sys.argv) > 4 and sys.argv[4] == "per-payload"
 
 sockets = []
 for endpoint in endpoints:
@@ -35,10 +38,11 @@ for endpoint in endpoints:
     s.setsockopt(socket.IPPROTO_IP, IP_RECVTOS, 1)
     s.setblocking(False)
     sockets.append(s)
-results = [{"address": e["address"], "port": e["port"], "payloads": set(), "datagrams": 0, "ttls": set(), "toses": set()} for e in endpoints]
+results = [{"address": e["address"], "port": e["port"], "payloads": set(), "datagrams": 0, "ttls": set(), "toses": set(), "marks": {}} for e in endpoints]
 print("ready", flush=True)
 
-while time.monotonic() < deadline and any(len(r["payloads"]) < expect_each for r in results):
+expected = [e.get("expect", expect_each) for e in endpoints]
+while time.monotonic() < deadline and any(len(r["payloads"]) < n for r, n in zip(results, expected)):
     readable, _, _ = select.select(sockets, [], [], 0.2)
     for s in readable:
         result = results[sockets.index(s)]
@@ -49,10 +53,23 @@ while time.monotonic() < deadline and any(len(r["payloads"]) < expect_each for r
                 break
             result["datagrams"] += 1
             result["payloads"].add(data)
+            ttl = tos = None
             for level, kind, value in ancillary:
                 if level == socket.IPPROTO_IP and kind == IP_TTL:
-                    result["ttls"].add(struct.unpack("i", value[:4])[0])
+                    ttl = struct.unpack("i", value[:4])[0]
+                    result["ttls"].add(ttl)
                 elif level == socket.IPPROTO_IP and kind == IP_TOS:
-                    result["toses"].add(value[0])
+                    tos = value[0]
+                    result["toses"].add(tos)
+            if per_payload:
+                result["marks"][data[:4].decode("ascii", "replace")] = [ttl, tos]
 
-print(json.dumps([{**r, "payloads": len(r["payloads"]), "ttls": sorted(r["ttls"]), "toses": sorted(r["toses"])} for r in results]), flush=True)
+
+def report(r):
+    summary = {**r, "payloads": len(r["payloads"]), "ttls": sorted(r["ttls"]), "toses": sorted(r["toses"])}
+    if not per_payload:
+        del summary["marks"]
+    return summary
+
+
+print(json.dumps([report(r) for r in results]), flush=True)

@@ -9,7 +9,7 @@ import type { DescField, DescMessage, Registry } from '@bufbuild/protobuf';
 import { expect } from 'chai';
 
 import { encodeApplyRulesRequest, ENCODED_FIELDS } from '../../clients/lib/apply-rules-encoding';
-import { ApplyRulesRequest, ApplyRulesView, DeepPartial, RuleState } from '../../gen/mcr/v1/rules';
+import { ApplyRulesRequest, ApplyRulesView, DeepPartial, Output, RuleState, TtlPolicy } from '../../gen/mcr/v1/rules';
 import { DescriptorSet } from '../../server/api/descriptor-set';
 import { SeededRandom } from '../support/seeded-random';
 
@@ -157,8 +157,8 @@ describe('ApplyRules request encoding (client library)', () => {
       name: 'cam-1',
       input: { interface: 'eth0', group: '239.1.2.3', port: 65535, source: '10.0.0.1' },
       outputs: [
-        { interface: 'eth1', address: '239.9.9.9', port: 1, ttl: 255, dscp: 63 },
-        { interface: 'eth2', address: '10.1.1.1', port: 0xffff_ffff, ttl: 0, dscp: 0 },
+        { interface: 'eth1', address: '239.9.9.9', port: 1, ttl: 255, dscp: 63, ttlPolicy: TtlPolicy.TTL_POLICY_FIXED, preserveTos: true },
+        { interface: 'eth2', address: '10.1.1.1', port: 0xffff_ffff, ttl: 0, dscp: 0, ttlPolicy: TtlPolicy.TTL_POLICY_DECREMENT, preserveTos: false },
       ],
       generation: 2n ** 64n - 1n,
       status: { state: RuleState.RULE_STATE_ACTIVE, reason: 'ok', worker: 0xffff_ffff, lastPacketUnixNanos: -(2n ** 63n) },
@@ -180,6 +180,18 @@ describe('ApplyRules request encoding (client library)', () => {
       ['unicode', { rules: [{ name: 'caméra-数据-😀', input: { interface: 'ß' }, outputs: [{ interface: 'x\ud800', address: '\udc00' }] }] }],
       ['a rule longer than 127 and 16383 bytes', { rules: [{ name: 'a'.repeat(200) }, { name: 'b'.repeat(20000), outputs: Array.from({ length: 300 }, () => ({ interface: 'out1', address: '239.0.0.1', port: 5000 })) }] }],
       ['unrecognized enum values', { view: -1, rules: [{ status: { state: -5 } }] } as unknown as DeepPartial<ApplyRulesRequest>],
+      ['ttl policy and preserve_tos: unset, default, each value', {
+        rules: [{
+          outputs: [
+            { port: 1 },
+            { port: 2, ttlPolicy: TtlPolicy.TTL_POLICY_UNSPECIFIED, preserveTos: undefined },
+            { port: 3, ttlPolicy: TtlPolicy.TTL_POLICY_FIXED, ttl: 8, preserveTos: true },
+            { port: 4, ttlPolicy: TtlPolicy.TTL_POLICY_DECREMENT, preserveTos: false },
+            { port: 5, ttlPolicy: null, preserveTos: null } as unknown as DeepPartial<Output>,
+            { port: 6, ttlPolicy: 99 as TtlPolicy, dscp: 46, preserveTos: true },
+          ],
+        }],
+      }],
       ['numeric strings where numbers go', { rules: [{ input: { port: '5000' as unknown as number }, outputs: [{ ttl: '0' as unknown as number }] }] }],
       ['a non-ASCII string after ASCII rules', { rules: [...Array.from({ length: 50 }, (_, i) => ({ name: `r${i}` })), { name: 'ü' }] }],
     ];
@@ -195,6 +207,37 @@ describe('ApplyRules request encoding (client library)', () => {
     }
   });
 
+  it('writes ttl_policy when not 0 and preserve_tos whenever it is set, false included, as the generated decoder reads them back', () => {
+    const outputs: Array<DeepPartial<Output>> = [
+      { interface: 'eth1', address: '239.9.9.9', port: 6000 },
+      { interface: 'eth1', address: '239.9.9.9', port: 6001, ttlPolicy: TtlPolicy.TTL_POLICY_DECREMENT, preserveTos: false },
+      { interface: 'eth1', address: '239.9.9.9', port: 6002, ttlPolicy: TtlPolicy.TTL_POLICY_FIXED, ttl: 8, preserveTos: true },
+      { interface: 'eth1', address: '239.9.9.9', port: 6003, ttlPolicy: TtlPolicy.TTL_POLICY_UNSPECIFIED, dscp: 46, preserveTos: false },
+    ];
+    const bytes = encodeApplyRulesRequest({ rules: [{ name: 'cam', outputs }] });
+    const read = ApplyRulesRequest.decode(bytes).rules[0].outputs;
+    expect(read.map((o) => [o.port, o.ttlPolicy, o.ttl, o.dscp, o.preserveTos])).to.deep.equal([
+      [6000, TtlPolicy.TTL_POLICY_UNSPECIFIED, undefined, undefined, undefined],
+      [6001, TtlPolicy.TTL_POLICY_DECREMENT, undefined, undefined, false],
+      [6002, TtlPolicy.TTL_POLICY_FIXED, 8, undefined, true],
+      [6003, TtlPolicy.TTL_POLICY_UNSPECIFIED, undefined, 46, false],
+    ]);
+    // preserve_tos false is on the wire (tag 7 << 3 = 0x38, value 0); unset is not.
+    const one = (output: DeepPartial<Output>) => encodeApplyRulesRequest({ rules: [{ outputs: [output] }] }).toString('hex');
+    expect(one({ port: 1, preserveTos: false })).to.equal('0a06220418013800');
+    expect(one({ port: 1, preserveTos: true })).to.equal('0a06220418013801');
+    expect(one({ port: 1 })).to.equal('0a0422021801');
+    expect(one({ port: 1, ttlPolicy: TtlPolicy.TTL_POLICY_DECREMENT })).to.equal('0a06220418013002');
+  });
+
+  it('refuses a preserve_tos that is not a boolean, naming the field (the generated encoder would send "false" as true)', () => {
+    for (const value of ['false', 0, 1, {}]) {
+      const request = { rules: [{ outputs: [{ port: 1, preserveTos: value }] }] } as unknown as DeepPartial<ApplyRulesRequest>;
+      expect(() => encodeApplyRulesRequest(request), JSON.stringify(value)).to.throw(/^invalid bool in Output\.preserveTos: /);
+    }
+    expect(() => encodeApplyRulesRequest({ rules: [{ outputs: [{ ttlPolicy: 'decrement' as unknown as TtlPolicy }] }] })).to.throw('invalid int32 in Output.ttlPolicy: decrement');
+  });
+
   it('refuses what the generated encoder refuses', () => {
     const bad: Array<[string, unknown]> = [
       ['port out of range', { rules: [{ input: { port: 70000 * 70000 } }] }],
@@ -205,6 +248,7 @@ describe('ApplyRules request encoding (client library)', () => {
       ['int64 too large', { rules: [{ createdUnixNanos: 2n ** 63n }] }],
       ['not a number', { rules: [{ updatedUnixNanos: 'soon' }] }],
       ['enum out of int32', { view: 2 ** 31 }],
+      ['ttl policy out of int32', { rules: [{ outputs: [{ ttlPolicy: 2 ** 31 }] }] }],
       ['a rule that is null', { rules: [null] }],
     ];
     for (const [label, request] of bad) {

@@ -3,7 +3,8 @@ import { expect } from 'chai';
 import os from 'os';
 import path from 'path';
 
-import { Rule } from '../../gen/mcr/v1/rules';
+import { checkedView } from '../../clients/mcrctl/config-view';
+import { Rule, TtlPolicy } from '../../gen/mcr/v1/rules';
 import { ConfigFileError, parseConfig, problemFromRefusal, readConfigFile } from '../../server/config/config-file';
 import { renderRulesJson5, rulesDocument } from '../../server/config/config-render';
 import { deriveRuleId } from '../../server/rules/id';
@@ -68,6 +69,63 @@ describe('config file', () => {
     ]);
   });
 
+  describe('ttl "decrement" and preserveTos', () => {
+    const output = (port: number, extra = '') => `{ interface: "eth1", address: "239.9.9.9", port: ${port}${extra} }`;
+    const file = (defaults: string, ...outputs: string[]) =>
+      `{\n  ${defaults}\n  rules: [\n    { input: { interface: "eth0", group: "239.0.0.1", port: 5000 },\n      outputs: [${outputs.join(', ')}] },\n  ],\n}`;
+    const outputsOf = (text: string) => parseConfig(text, FILE).rules![0].outputs.map((o) => [o.port, o.ttlPolicy, o.ttl, o.dscp, o.preserveTos]);
+
+    it('reads ttl "decrement" as TTL_POLICY_DECREMENT without a ttl, a number as a fixed ttl, and preserveTos as given', () => {
+      expect(outputsOf(file('', output(1), output(2, ', ttl: "decrement"'), output(3, ', ttl: 9, preserveTos: false'), output(4, ', preserveTos: true, dscp: 46')))).to.deep.equal([
+        [1, TtlPolicy.TTL_POLICY_UNSPECIFIED, undefined, undefined, undefined],
+        [2, TtlPolicy.TTL_POLICY_DECREMENT, undefined, undefined, undefined],
+        [3, TtlPolicy.TTL_POLICY_UNSPECIFIED, 9, undefined, false],
+        [4, TtlPolicy.TTL_POLICY_UNSPECIFIED, undefined, 46, true],
+      ]);
+    });
+
+    it('fills defaults.ttl "decrement" and defaults.preserveTos into the outputs that do not set them; an output\'s own wins', () => {
+      const text = file('defaults: { ttl: "decrement", preserveTos: false },', output(1), output(2, ', ttl: 8'), output(3, ', preserveTos: true'));
+      expect(parseConfig(text, FILE).defaults).to.deep.equal({ ttl: 'decrement', preserveTos: false });
+      expect(outputsOf(text)).to.deep.equal([
+        [1, TtlPolicy.TTL_POLICY_DECREMENT, undefined, undefined, false],
+        [2, TtlPolicy.TTL_POLICY_UNSPECIFIED, 8, undefined, false],
+        [3, TtlPolicy.TTL_POLICY_DECREMENT, undefined, undefined, true],
+      ]);
+      // And the other way round: a fixed default, one output decrementing.
+      expect(outputsOf(file('defaults: { ttl: 8, preserveTos: true },', output(1), output(2, ', ttl: "decrement"')))).to.deep.equal([
+        [1, TtlPolicy.TTL_POLICY_UNSPECIFIED, 8, undefined, true],
+        [2, TtlPolicy.TTL_POLICY_DECREMENT, undefined, undefined, true],
+      ]);
+    });
+
+    it('reports a ttl that is neither 1-255 nor "decrement", and a preserveTos that is not a boolean, at their place', () => {
+      const text = file(
+        'defaults: { ttl: "Decrement", preserveTos: "yes" },',
+        output(1, ', ttl: "decrment"'),
+        output(2, ', ttl: 1.5'),
+        output(3, ', ttl: null'),
+        output(4, ', preserveTos: 0'),
+      );
+      expect(problems(text)).to.deep.equal([
+        `${FILE}:2:15: defaults.ttl: must be 1-255 or "decrement", got "Decrement"`,
+        `${FILE}:2:33: defaults.preserveTos: must be true or false, got "yes"`,
+        `${FILE}:5:69: rules[0].outputs[0].ttl: must be 1-255 or "decrement", got "decrment"`,
+        `${FILE}:5:140: rules[0].outputs[1].ttl: must be 1-255 or "decrement", got 1.5`,
+        `${FILE}:5:204: rules[0].outputs[2].ttl: must be 1-255 or "decrement", got null`,
+        `${FILE}:5:269: rules[0].outputs[3].preserveTos: must be true or false, got 0`,
+      ]);
+    });
+
+    it('config check shows the defaults as the file spells them', () => {
+      expect(checkedView(parseConfig(file('defaults: { ttl: "decrement", dscp: 46, preserveTos: false },', output(1)), FILE))).to.equal(
+        `${FILE}: valid: 1 rule, defaults ttl decrement dscp 46 preserveTos false\n`,
+      );
+      expect(checkedView(parseConfig(file('defaults: { preserveTos: true },', output(1)), FILE))).to.equal(`${FILE}: valid: 1 rule, defaults preserveTos true\n`);
+      expect(checkedView(parseConfig(file('', output(1)), FILE))).to.equal(`${FILE}: valid: 1 rule\n`);
+    });
+  });
+
   it('tells a file without rules (rules left alone) from one with none', () => {
     expect(parseConfig('{ workers: 2 }', FILE).rules).to.equal(undefined);
     expect(parseConfig('{ rules: [], }', FILE).rules).to.deep.equal([]);
@@ -105,14 +163,14 @@ describe('config file', () => {
       `${FILE}:2:12: listen[0]: unix socket path must be absolute: "unix:relative.sock"`,
       `${FILE}:3:3: workers: must be 1-256, got 0`,
       `${FILE}:4:3: logLevel: must be one of error, warn, info, debug, got "loud"`,
-      `${FILE}:5:15: defaults.ttl: must be 1-255, got 0`,
-      `${FILE}:5:23: defaults.tos: unknown key (expected one of: ttl, dscp)`,
+      `${FILE}:5:15: defaults.ttl: must be 1-255 or "decrement", got 0`,
+      `${FILE}:5:23: defaults.tos: unknown key (expected one of: ttl, dscp, preserveTos)`,
       `${FILE}:7:46: rules[0].input.group: 10.0.0.1 is not a multicast group (224.0.0.0/4)`,
       `${FILE}:8:66: rules[1].input.port: must be a number, got "5000"`,
       `${FILE}:8:82: rules[1].outputs: at least one output is required`,
       `${FILE}:9:5: rules[2].outputs: required`,
       `${FILE}:10:7: rules[2].outptus: unknown key (expected one of: id, name, input, outputs)`,
-      `${FILE}:11:145: rules[3].outputs[0].ttl: must be 1-255, got 300`,
+      `${FILE}:11:145: rules[3].outputs[0].ttl: must be 1-255 or "decrement", got 300`,
       `${FILE}:12:5: rules[4]: must be an object, got "e"`,
     ]);
   });
@@ -135,7 +193,7 @@ describe('config file', () => {
       `${FILE}:3:67: rules[0].input.port: must be 1-65535, got 0`,
       `${FILE}:3:78: rules[0].color: unknown key (expected one of: id, name, input, outputs)`,
       `${FILE}:4:38: rules[0].outputs[0].address: 0.0.0.0 cannot be a destination`,
-      `${FILE}:4:127: rules[0].outputs[1].ttl: must be 1-255, got 0`,
+      `${FILE}:4:127: rules[0].outputs[1].ttl: must be 1-255 or "decrement", got 0`,
       `${FILE}:5:7: rules[1].name: "cam" is also the name of rules[0]`,
       `${FILE}:6:74: rules[1].outputs[1]: duplicates rules[1].outputs[0] (eth1 239.9.9.9:6000)`,
       `${FILE}:7:7: rules[2].name: "cam" is also the name of rules[0]`,
@@ -185,6 +243,16 @@ describe('config file', () => {
         input: { interface: 'eth2', group: '239.0.0.3', port: 1 },
         outputs: [{ interface: 'eth1', address: '10.0.0.9', port: 2 }],
       }),
+      Rule.fromPartial({
+        id: deriveRuleId({ interface: 'eth0', group: '239.0.0.4', port: 4, source: '' }),
+        input: { interface: 'eth0', group: '239.0.0.4', port: 4 },
+        outputs: [
+          { interface: 'eth1', address: '239.9.9.1', port: 1, ttlPolicy: TtlPolicy.TTL_POLICY_DECREMENT },
+          { interface: 'eth1', address: '239.9.9.2', port: 2, ttlPolicy: TtlPolicy.TTL_POLICY_DECREMENT, dscp: 46, preserveTos: false },
+          { interface: 'eth1', address: '239.9.9.3', port: 3, ttl: 16, preserveTos: true },
+          { interface: 'eth1', address: '239.9.9.4', port: 4, dscp: 0, preserveTos: false },
+        ],
+      }),
     ];
 
     it('reads back as the same definitions, with ids only where they are not derived', () => {
@@ -193,7 +261,20 @@ describe('config file', () => {
       expect(text).to.not.include(rules[0].id);
       expect(text).to.include('id: "kept-id"');
       const read = parseConfig(text, FILE).rules!;
-      expect(read).to.deep.equal([{ ...rules[0], id: '' }, rules[1]]);
+      expect(read).to.deep.equal([{ ...rules[0], id: '' }, rules[1], { ...rules[2], id: '' }]);
+    });
+
+    it('writes ttl_policy decrement as ttl: "decrement", and preserveTos where it is set', () => {
+      const text = renderRulesJson5(rulesDocument([rules[2]]));
+      expect(text.split('\n').filter((line) => line.includes('239.9.9.'))).to.deep.equal([
+        '        { interface: "eth1", address: "239.9.9.1", port: 1, ttl: "decrement" },',
+        '        { interface: "eth1", address: "239.9.9.2", port: 2, ttl: "decrement", dscp: 46, preserveTos: false },',
+        '        { interface: "eth1", address: "239.9.9.3", port: 3, ttl: 16, preserveTos: true },',
+        '        { interface: "eth1", address: "239.9.9.4", port: 4, dscp: 0, preserveTos: false },',
+      ]);
+      // TTL_POLICY_FIXED is the default: written as a plain ttl (or none), read back as unset.
+      const fixed = Rule.fromPartial({ ...rules[1], outputs: [{ interface: 'eth1', address: '10.0.0.9', port: 2, ttl: 3, ttlPolicy: TtlPolicy.TTL_POLICY_FIXED }] });
+      expect(renderRulesJson5(rulesDocument([fixed]))).to.include('{ interface: "eth1", address: "10.0.0.9", port: 2, ttl: 3 },');
     });
 
     it('writes an empty rule set as rules: []', () => {

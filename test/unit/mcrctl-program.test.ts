@@ -76,8 +76,23 @@ describe('mcrctl command line', () => {
           ],
           ttl: 8,
           dscp: 46,
+          preserveTos: undefined,
         },
       });
+    });
+
+    it('parses --ttl decrement and --[no-]preserve-tos on rule add and update', () => {
+      const add = parse(`${ADD} --ttl decrement --no-preserve-tos`).command;
+      expect(add.name === 'rule add' && [add.edit.ttl, add.edit.preserveTos]).to.deep.equal(['decrement', false]);
+      const keep = parse(`${ADD} --preserve-tos --dscp 46`).command;
+      expect(keep.name === 'rule add' && [keep.edit.ttl, keep.edit.dscp, keep.edit.preserveTos]).to.deep.equal([undefined, 46, true]);
+      const update = parse('rule update cam1 --no-preserve-tos').command;
+      expect(update.name === 'rule update' && update.edit).to.deep.include({ ttl: undefined, preserveTos: false });
+      const decrement = parse('rule update cam1 --add-out eth2 239.9.9.10:6000 --ttl decrement --preserve-tos').command;
+      expect(decrement.name === 'rule update' && decrement.edit).to.deep.include({ ttl: 'decrement', preserveTos: true });
+      // The last of --preserve-tos and --no-preserve-tos counts, as for any commander option.
+      const last = parse(`${ADD} --no-preserve-tos --preserve-tos`).command;
+      expect(last.name === 'rule add' && last.edit.preserveTos).to.equal(true);
     });
 
     it('parses rule add with options in any order', () => {
@@ -102,6 +117,7 @@ describe('mcrctl command line', () => {
           removeOutputs: undefined,
           ttl: undefined,
           dscp: undefined,
+          preserveTos: undefined,
         },
       });
       const edited = parse('rule update cam1 --add-out eth2 239.9.9.10:6000 --add-out wg0 10.0.0.7:6000 --del-out eth1 239.9.9.9:6000').command;
@@ -191,13 +207,16 @@ describe('mcrctl command line', () => {
       [`${ADD} --out 10.20.0.7:6000 wg0`, '--out 10.20.0.7:6000 wg0: expected INTERFACE ADDR:PORT'],
       [`${ADD} --out wg0 10.20.0.7:0`, '--out wg0 10.20.0.7:0: port "0"'],
       [`${ADD} --out wg0 host:6000`, '--out wg0 host:6000: "host" in "host:6000" is not an IPv4 address'],
-      [`${ADD} --ttl x`, "option '--ttl <N>' argument 'x' is invalid. must be an integer from 1 to 255"],
-      [`${ADD} --ttl 0`, "option '--ttl <N>' argument '0' is invalid"],
+      [`${ADD} --ttl x`, "option '--ttl <N|decrement>' argument 'x' is invalid. must be an integer from 1 to 255, or decrement."],
+      [`${ADD} --ttl 0`, "option '--ttl <N|decrement>' argument '0' is invalid"],
+      [`${ADD} --ttl 256`, "option '--ttl <N|decrement>' argument '256' is invalid"],
+      [`${ADD} --ttl Decrement`, "option '--ttl <N|decrement>' argument 'Decrement' is invalid"],
+      [`${ADD} --preserve-tos false`, "too many arguments for 'add'"],
       [`${ADD} --dscp 64`, "option '--dscp <N>' argument '64' is invalid. must be an integer from 0 to 63"],
       [`${ADD} --source camera`, '--source: "camera" is not an IPv4 address'],
       [`${ADD} --bogus`, "unknown option '--bogus'"],
       ['rule add --in', "option '--in <IF> <GROUP:PORT>' argument missing"],
-      ['rule update cam1', 'nothing to change: give --name, --in, --source, --out, --add-out, --del-out, --ttl or --dscp'],
+      ['rule update cam1', 'nothing to change: give --name, --in, --source, --out, --add-out, --del-out, --ttl, --dscp or --[no-]preserve-tos'],
       ['rule update cam1 --out eth1 239.9.9.9:6000 --del-out eth1 239.9.9.8:6000', '--out replaces every output; --add-out and --del-out edit them: give one or the other'],
       ['rule update cam1 --add-out eth1', '--add-out takes two values, INTERFACE ADDR:PORT, each time it is given'],
       ['rule update cam1 --del-out eth1 239.9.9.9:0', '--del-out eth1 239.9.9.9:0'],

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 
-import { Rule, RuleState } from '../../gen/mcr/v1/rules';
+import { Rule, RuleState, TtlPolicy } from '../../gen/mcr/v1/rules';
 import { isEmptyEdit, maskedRuleUpdate, needsCurrentOutputs, newRuleDefinition, RuleEdit, RuleEditError } from '../../clients/mcrctl/rule-edit';
 import { applyUpdateMask, checkUpdateMask } from '../../server/rules/update-mask';
 
@@ -112,7 +112,7 @@ describe('mcrctl rule edits', () => {
 
   it('replaces the whole output list with --out, without inheriting ttl/dscp', () => {
     const merged = mergeRuleUpdate(existing, { outputs: [{ interface: 'eth2', address: '239.9.9.10', port: 6001 }] });
-    expect(merged.outputs).to.deep.equal([{ interface: 'eth2', address: '239.9.9.10', port: 6001, ttl: undefined, dscp: undefined }]);
+    expect(merged.outputs).to.deep.equal([{ interface: 'eth2', address: '239.9.9.10', port: 6001, ttl: undefined, dscp: undefined, ttlPolicy: 0, preserveTos: undefined }]);
   });
 
   it('applies --ttl to the new outputs when --out is given', () => {
@@ -123,9 +123,79 @@ describe('mcrctl rule edits', () => {
   it('applies --ttl/--dscp to every existing output without --out, keeping the rest', () => {
     const merged = mergeRuleUpdate(existing, { dscp: 10 });
     expect(merged.outputs).to.deep.equal([
-      { interface: 'eth1', address: '239.9.9.9', port: 6000, ttl: 4, dscp: 10 },
-      { interface: 'wg0', address: '10.20.0.7', port: 6000, ttl: undefined, dscp: 10 },
+      { interface: 'eth1', address: '239.9.9.9', port: 6000, ttl: 4, dscp: 10, ttlPolicy: 0, preserveTos: undefined },
+      { interface: 'wg0', address: '10.20.0.7', port: 6000, ttl: undefined, dscp: 10, ttlPolicy: 0, preserveTos: undefined },
     ]);
+  });
+
+  describe('--ttl decrement and --[no-]preserve-tos', () => {
+    const DECREMENT = TtlPolicy.TTL_POLICY_DECREMENT;
+    const marking = (rule: Rule) => rule.outputs.map((o) => [o.ttlPolicy, o.ttl, o.dscp, o.preserveTos]);
+
+    it('builds a new rule whose outputs decrement the TTL (no ttl) and keep a fixed TOS', () => {
+      const rule = newRuleDefinition({
+        input: { interface: 'eth0', address: '239.0.0.1', port: 5000 },
+        outputs: [
+          { interface: 'eth1', address: '239.9.9.9', port: 6000 },
+          { interface: 'wg0', address: '10.20.0.7', port: 6000 },
+        ],
+        ttl: 'decrement',
+        preserveTos: false,
+      });
+      expect(marking(rule)).to.deep.equal([
+        [DECREMENT, undefined, undefined, false],
+        [DECREMENT, undefined, undefined, false],
+      ]);
+      const preserving = newRuleDefinition({
+        input: { interface: 'eth0', address: '239.0.0.1', port: 5000 },
+        outputs: [{ interface: 'eth1', address: '239.9.9.9', port: 6000 }],
+        ttl: 8,
+        preserveTos: true,
+      });
+      expect(marking(preserving)).to.deep.equal([[0, 8, undefined, true]]);
+    });
+
+    it('marks every output without --out: --ttl decrement drops their ttl, --no-preserve-tos keeps their dscp', () => {
+      expect(marking(mergeRuleUpdate(existing, { ttl: 'decrement' }))).to.deep.equal([
+        [DECREMENT, undefined, undefined, undefined],
+        [DECREMENT, undefined, 46, undefined],
+      ]);
+      expect(marking(mergeRuleUpdate(existing, { preserveTos: false }))).to.deep.equal([
+        [0, 4, undefined, false],
+        [0, undefined, 46, false],
+      ]);
+      expect(needsCurrentOutputs({ preserveTos: true })).to.equal(true);
+      expect(needsCurrentOutputs({ outputs: [], preserveTos: true })).to.equal(false);
+      expect(isEmptyEdit({ preserveTos: false })).to.equal(false);
+    });
+
+    it('--ttl N ends a decrement (fixed again), keeping TTL_POLICY_FIXED where it was set', () => {
+      const decrementing = Rule.fromPartial({
+        ...existing,
+        outputs: [
+          { interface: 'eth1', address: '239.9.9.9', port: 6000, ttlPolicy: DECREMENT, preserveTos: false },
+          { interface: 'wg0', address: '10.20.0.7', port: 6000, ttlPolicy: TtlPolicy.TTL_POLICY_FIXED, ttl: 2 },
+        ],
+      });
+      expect(marking(mergeRuleUpdate(decrementing, { ttl: 8 }))).to.deep.equal([
+        [0, 8, undefined, false],
+        [TtlPolicy.TTL_POLICY_FIXED, 8, undefined, undefined],
+      ]);
+      // --preserve-tos alone leaves the TTL policy as it is.
+      expect(marking(mergeRuleUpdate(decrementing, { preserveTos: true }))).to.deep.equal([
+        [DECREMENT, undefined, undefined, true],
+        [TtlPolicy.TTL_POLICY_FIXED, 2, undefined, true],
+      ]);
+    });
+
+    it('marks only the outputs added with --add-out', () => {
+      const eth2 = { interface: 'eth2', address: '239.9.9.10', port: 6001 };
+      expect(marking(mergeRuleUpdate(existing, { addOutputs: [eth2], ttl: 'decrement', preserveTos: false }))).to.deep.equal([
+        [0, 4, undefined, undefined],
+        [0, undefined, 46, undefined],
+        [DECREMENT, undefined, undefined, false],
+      ]);
+    });
   });
 
   describe('--add-out and --del-out', () => {
@@ -145,7 +215,7 @@ describe('mcrctl rule edits', () => {
 
     it('appends --add-out after the outputs the rule has, which keep their ttl and dscp; --ttl marks only the added ones', () => {
       const merged = mergeRuleUpdate(existing, { addOutputs: [eth2], ttl: 9 });
-      expect(merged.outputs).to.deep.equal([...existing.outputs, { ...eth2, ttl: 9, dscp: undefined }]);
+      expect(merged.outputs).to.deep.equal([...existing.outputs, { ...eth2, ttl: 9, dscp: undefined, ttlPolicy: 0, preserveTos: undefined }]);
     });
 
     it('removes --del-out by interface, address and port; --ttl then marks every output left', () => {
@@ -155,7 +225,7 @@ describe('mcrctl rule edits', () => {
 
     it('removes before it adds, so that one output can be given again with other settings', () => {
       const merged = mergeRuleUpdate(existing, { removeOutputs: [eth1], addOutputs: [eth1], dscp: 46 });
-      expect(merged.outputs).to.deep.equal([existing.outputs[1], { ...eth1, ttl: undefined, dscp: 46 }]);
+      expect(merged.outputs).to.deep.equal([existing.outputs[1], { ...eth1, ttl: undefined, dscp: 46, ttlPolicy: 0, preserveTos: undefined }]);
     });
 
     it('refuses an output the rule does not have, naming those it has', () => {

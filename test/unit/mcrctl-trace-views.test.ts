@@ -79,7 +79,7 @@ describe('mcrctl trace views', () => {
 
   it('a dropped packet says why, with or without outputs', () => {
     const blocked = { ...forwarded, verdict: Verdict.VERDICT_DROPPED, dropReason: 'no output accepted it' };
-    blocked.outputs = [{ index: 0, interface: 'eth1', address: '239.9.9.9', port: 6000, result: OutputResult.OUTPUT_RESULT_WOULD_BLOCK, error: '' }];
+    blocked.outputs = [{ index: 0, interface: 'eth1', address: '239.9.9.9', port: 6000, result: OutputResult.OUTPUT_RESULT_WOULD_BLOCK, error: '', ttl: 0, dscp: 0, ecn: 0 }];
     expect(verdictText(blocked)).to.equal('dropped (no output accepted it): out0 eth1 239.9.9.9:6000 would-block');
     expect(verdictText({ ...forwarded, verdict: Verdict.VERDICT_DROPPED, dropReason: 'no usable output', outputs: [] })).to.equal('dropped (no usable output)');
     expect(verdictText({ ...forwarded, verdict: Verdict.VERDICT_DROPPED, dropReason: '', outputs: [] })).to.equal('dropped');
@@ -87,9 +87,53 @@ describe('mcrctl trace views', () => {
   });
 
   it('an output error, an output without interface, an unknown result', () => {
-    const out = { index: 3, interface: '', address: '10.0.0.1', port: 9, result: OutputResult.OUTPUT_RESULT_ERROR, error: 'EPERM' };
+    const out = { index: 3, interface: '', address: '10.0.0.1', port: 9, result: OutputResult.OUTPUT_RESULT_ERROR, error: 'EPERM', ttl: 0, dscp: 0, ecn: 0 };
     expect(outputResultText(out)).to.equal('out3 10.0.0.1:9 error EPERM');
     expect(outputResultText({ ...out, result: 42 as OutputResult, error: '' })).to.equal('out3 10.0.0.1:9 result 42');
+  });
+
+  describe('ttl policy and tos', () => {
+    const sent = { index: 0, interface: 'eth1', address: '239.9.9.9', port: 6000, result: OutputResult.OUTPUT_RESULT_SENT, error: '' };
+    const received = { ttl: 64, dscp: 46, ecn: 2 };
+
+    it('a sent output shows the ttl, dscp and ecn it sent that differ from those received, and nothing when none does', () => {
+      expect(outputResultText({ ...sent, ttl: 63, dscp: 46, ecn: 2 }, received)).to.equal('out0 eth1 239.9.9.9:6000 sent ttl 63');
+      expect(outputResultText({ ...sent, ttl: 1, dscp: 0, ecn: 0 }, received)).to.equal('out0 eth1 239.9.9.9:6000 sent ttl 1 dscp 0 ecn 0');
+      expect(outputResultText({ ...sent, ttl: 64, dscp: 10, ecn: 2 }, received)).to.equal('out0 eth1 239.9.9.9:6000 sent dscp 10');
+      expect(outputResultText({ ...sent, ttl: 64, dscp: 46, ecn: 2 }, received)).to.equal('out0 eth1 239.9.9.9:6000 sent');
+      // Without the received values, or from an mcrd that does not report them (ttl 0): as before.
+      expect(outputResultText({ ...sent, ttl: 63, dscp: 46, ecn: 2 })).to.equal('out0 eth1 239.9.9.9:6000 sent');
+      expect(outputResultText({ ...sent, ttl: 0, dscp: 0, ecn: 0 }, received)).to.equal('out0 eth1 239.9.9.9:6000 sent');
+      // Only what was sent: a failed send shows its error alone.
+      const failed = { ...sent, result: OutputResult.OUTPUT_RESULT_UNREACHABLE, error: 'ENETUNREACH', ttl: 63, dscp: 46, ecn: 2 };
+      expect(outputResultText(failed, received)).to.equal('out0 eth1 239.9.9.9:6000 unreachable ENETUNREACH');
+    });
+
+    it('an output that did not send for the TTL says ttl-expired; the line shows the ECN received when it is not 0', () => {
+      const expired = TraceRecord.fromPartial({
+        ...forwarded,
+        ttl: 1,
+        dscp: 46,
+        ecn: 1,
+        verdict: Verdict.VERDICT_DROPPED,
+        dropReason: 'no output accepted it',
+        outputs: [{ ...sent, result: OutputResult.OUTPUT_RESULT_TTL_EXPIRED }],
+      });
+      expect(traceLine(expired)).to.equal(
+        '15:04:05.678901  10.1.0.2:40000 -> 239.1.2.3:5000  ttl 1  dscp 46  ecn 1  len 44  dropped (no output accepted it): out0 eth1 239.9.9.9:6000 ttl-expired  12.3 us in mcr',
+      );
+      const relayed = TraceRecord.fromPartial({
+        ...forwarded,
+        ttl: 64,
+        dscp: 46,
+        ecn: 0,
+        outputs: [
+          { ...sent, ttl: 63, dscp: 46, ecn: 0 },
+          { ...sent, index: 1, port: 6001, ttl: 1, dscp: 0, ecn: 0 },
+        ],
+      });
+      expect(traceComment(relayed)).to.equal('rule r-0123456789ab forwarded: out0 eth1 239.9.9.9:6000 sent ttl 63; out1 eth1 239.9.9.9:6001 sent ttl 1 dscp 0; 12.3 us in mcr');
+    });
   });
 
   it('trace list: one row per trace with state words and settings', () => {

@@ -1,11 +1,12 @@
 import { expect } from 'chai';
 
-import { Rule, RuleState } from '../../gen/mcr/v1/rules';
+import { Rule, RuleState, TtlPolicy } from '../../gen/mcr/v1/rules';
 import { GetStatsResponse, GetWorkerStatsResponse } from '../../gen/mcr/v1/stats';
 import { EventKind, GetVersionResponse, Interface, WatchEventsResponse, Worker, WorkerState } from '../../gen/mcr/v1/system';
 import { eventKindWord } from '../../clients/mcrctl/event-kinds';
 import { droppedNote, eventLine, EventLines } from '../../clients/mcrctl/event-view';
 import { interfacesTable, interfaceState } from '../../clients/mcrctl/interface-view';
+import { formatOutput } from '../../clients/mcrctl/format';
 import { formatState, ruleDetail, rulesTable } from '../../clients/mcrctl/rule-view';
 import { inputsView, statsView, watchHeading } from '../../clients/mcrctl/stats-view';
 import { logLevelChange, logLevelsTable, versionView, workersTable } from '../../clients/mcrctl/system-view';
@@ -106,6 +107,17 @@ describe('mcrctl text output', () => {
       );
       expect(ruleDetail(waiting)).to.include('Last packet:  never\n');
     });
+
+    it('shows a decrementing ttl and a fixed tos in the words of --ttl and --no-preserve-tos; the defaults not at all', () => {
+      const output = (extra: object) => formatOutput(Rule.fromPartial({ outputs: [{ interface: 'eth1', address: '239.9.9.9', port: 6000, ...extra }] }).outputs[0]);
+      expect(output({ ttlPolicy: TtlPolicy.TTL_POLICY_DECREMENT })).to.equal('eth1 239.9.9.9:6000 ttl decrement');
+      expect(output({ ttlPolicy: TtlPolicy.TTL_POLICY_DECREMENT, dscp: 46, preserveTos: false })).to.equal('eth1 239.9.9.9:6000 ttl decrement dscp 46 tos fixed');
+      expect(output({ ttl: 8, preserveTos: false })).to.equal('eth1 239.9.9.9:6000 ttl 8 tos fixed');
+      expect(output({ ttlPolicy: TtlPolicy.TTL_POLICY_FIXED, ttl: 8, preserveTos: true })).to.equal('eth1 239.9.9.9:6000 ttl 8');
+      expect(output({})).to.equal('eth1 239.9.9.9:6000');
+      const decrementing = Rule.fromPartial({ ...waiting, outputs: [{ interface: 'eth1', address: '239.9.9.9', port: 6001, ttlPolicy: TtlPolicy.TTL_POLICY_DECREMENT, preserveTos: false }] });
+      expect(ruleDetail(decrementing)).to.include('Outputs:      [0] eth1 239.9.9.9:6001 ttl decrement tos fixed\n');
+    });
   });
 
   it('shows workers, flagging a ruleset hash that is not the expected one', () => {
@@ -149,7 +161,7 @@ describe('mcrctl text output', () => {
           packetsReceived: 18446744073709551615n,
           bytesReceived: 1400n,
           packetsForwarded: 10n,
-          drops: { sendFailed: 2n, noBuffer: 1n, unreachable: 0n, sendError: 3n },
+          drops: { sendFailed: 2n, noBuffer: 1n, unreachable: 0n, sendError: 3n, ttlExpired: 4n },
           lastPacketUnixNanos: T,
           packetsPerSecond: 1234.5,
           bitsPerSecond: 11_200_000,
@@ -164,6 +176,7 @@ describe('mcrctl text output', () => {
               errorsWouldBlock: 1n,
               errorsUnreachable: 0n,
               errorsOther: 3n,
+              ttlExpired: 4n,
               packetsPerSecond: 999.6,
               bitsPerSecond: 8000,
             },
@@ -173,17 +186,18 @@ describe('mcrctl text output', () => {
       ],
     });
 
-    it('shows totals with humanised rates, drops by reason, and per output sent and errors', () => {
+    it('shows totals with humanised rates, drops by reason, and per output sent, errors and ttl-expired', () => {
       expect(statsView(response)).to.equal(
         [
           'RULE            NAME  WORKER              RECEIVED  BYTES   PKT RATE     BIT RATE  FORWARDED  DROPS          LAST PACKET',
           'r-0123456789ab  cam1       1  18446744073709551615   1400  1.23 kpps  11.2 Mbit/s         10  send-failed 2  2024-01-02T03:04:05.678Z',
           '                                                                                              no-buffer 1',
           '                                                                                              send-error 3',
+          '                                                                                              ttl-expired 4',
           'r-ffffffffffff  -          0                     0      0      0 pps      0 bit/s          0  0              never',
           '',
-          'RULE            OUT  DESTINATION          SENT  BYTES   PKT RATE     BIT RATE  WOULD-BLOCK  UNREACHABLE  OTHER-ERRORS',
-          'r-0123456789ab    0  eth1 239.9.9.9:6000    10   1400  1.00 kpps  8.00 kbit/s            1            0             3',
+          'RULE            OUT  DESTINATION          SENT  BYTES   PKT RATE     BIT RATE  WOULD-BLOCK  UNREACHABLE  OTHER-ERRORS  TTL-EXPIRED',
+          'r-0123456789ab    0  eth1 239.9.9.9:6000    10   1400  1.00 kpps  8.00 kbit/s            1            0             3            4',
           '',
         ].join('\n'),
       );

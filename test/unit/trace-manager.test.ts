@@ -5,6 +5,7 @@ import os from 'os';
 
 import { Rule } from '../../gen/mcr/v1/rules';
 import { GetTraceResponse, OutputResult, TraceRecord, TraceState, Verdict, WatchTracesResponse } from '../../gen/mcr/v1/trace';
+import { SEND_TTL_EXPIRED } from '../../native';
 import type { TracedPacket } from '../../native';
 import { ApiError, toApiError } from '../../server/api/errors';
 import { planForwarding } from '../../server/forwarding/plan';
@@ -15,7 +16,7 @@ import { TraceManager } from '../../server/trace/manager';
 const MAX_TRACED_RULES = DEFAULT_LIMITS.maxTracedRules;
 const MAX_SUBSCRIBERS = DEFAULT_LIMITS.maxTraceWatchers;
 import { setLogLevel } from '../../server/log';
-import { DROP_NO_OUTPUT, DROP_NOT_ACCEPTED, encodedSizeBound, errnoName, HandleResolver, outputResult, toTraceRecord } from '../../server/trace/record';
+import { DROP_NO_OUTPUT, DROP_NOT_ACCEPTED, DROP_TTL_EXPIRED, encodedSizeBound, errnoName, HandleResolver, outputResult, toTraceRecord } from '../../server/trace/record';
 import { RecordBuffer } from '../../server/trace/record-buffer';
 import { QUEUE_RECORDS, RECORDS_PER_EVENT, TraceEventSink } from '../../server/trace/subscriber';
 import { WorkerHandles } from '../../server/trace/worker-handles';
@@ -66,8 +67,8 @@ function packet(ruleId: string, overrides: Partial<TracedPacket> = {}): TracedPa
     ttl: 1,
     tos: 46 << 2,
     sends: [
-      { handle: 10, errno: 0 },
-      { handle: 11, errno: E.ECONNREFUSED },
+      { handle: 10, errno: 0, ttl: 63, tos: (46 << 2) | 1 },
+      { handle: 11, errno: E.ECONNREFUSED, ttl: 64, tos: 0 },
     ],
     timeInMcrNs: 12_345,
     frameLength: 142,
@@ -360,13 +361,21 @@ describe('trace manager', () => {
       });
       expect(record.frame.equals(Buffer.alloc(128, 0xab))).to.equal(true);
       expect(record.outputs).to.deep.equal([
-        { index: 0, interface: 'out1', address: '239.9.9.9', port: 6000, result: OutputResult.OUTPUT_RESULT_SENT, error: '' },
-        { index: 1, interface: 'out2', address: '10.4.0.2', port: 9999, result: OutputResult.OUTPUT_RESULT_UNREACHABLE, error: 'ECONNREFUSED' },
+        { index: 0, interface: 'out1', address: '239.9.9.9', port: 6000, result: OutputResult.OUTPUT_RESULT_SENT, error: '', ttl: 63, dscp: 46, ecn: 1 },
+        { index: 1, interface: 'out2', address: '10.4.0.2', port: 9999, result: OutputResult.OUTPUT_RESULT_UNREACHABLE, error: 'ECONNREFUSED', ttl: 64, dscp: 0, ecn: 0 },
       ]);
     });
 
+    it('says when a packet was not sent because its TTL expired, on one output or on all', () => {
+      const expired = { handle: 11, errno: SEND_TTL_EXPIRED, ttl: 0, tos: 0 };
+      const one = toTraceRecord(packet('r-a', { sends: [{ handle: 10, errno: 0, ttl: 1, tos: 0 }, expired] }), 0, new FakeHandles());
+      expect([one.verdict, one.outputs[1].result, one.outputs[1].error]).to.deep.equal([Verdict.VERDICT_FORWARDED, OutputResult.OUTPUT_RESULT_TTL_EXPIRED, '']);
+      const all = toTraceRecord(packet('r-a', { sends: [{ ...expired, handle: 10 }, expired] }), 0, new FakeHandles());
+      expect([all.verdict, all.dropReason]).to.deep.equal([Verdict.VERDICT_DROPPED, DROP_TTL_EXPIRED]);
+    });
+
     it('drops: no output accepted it, or there was no usable output', () => {
-      const refused = toTraceRecord(packet('r-a', { sends: [{ handle: 10, errno: E.EAGAIN }, { handle: 11, errno: E.EPERM }] }), 0, new FakeHandles());
+      const refused = toTraceRecord(packet('r-a', { sends: [{ handle: 10, errno: E.EAGAIN, ttl: 64, tos: 0 }, { handle: 11, errno: E.EPERM, ttl: 64, tos: 0 }] }), 0, new FakeHandles());
       expect([refused.verdict, refused.dropReason]).to.deep.equal([Verdict.VERDICT_DROPPED, DROP_NOT_ACCEPTED]);
       expect(refused.outputs.map((o) => [o.result, o.error])).to.deep.equal([
         [OutputResult.OUTPUT_RESULT_WOULD_BLOCK, 'EAGAIN'],
@@ -377,7 +386,7 @@ describe('trace manager', () => {
     });
 
     it('an output handle the supervisor no longer knows keeps its position, unnamed', () => {
-      const record = toTraceRecord(packet('r-a', { sends: [{ handle: 99, errno: 0 }, { handle: 11, errno: 0 }] }), 0, new FakeHandles());
+      const record = toTraceRecord(packet('r-a', { sends: [{ handle: 99, errno: 0, ttl: 64, tos: 0 }, { handle: 11, errno: 0, ttl: 64, tos: 0 }] }), 0, new FakeHandles());
       expect(record.outputs.map((o) => [o.index, o.interface, o.port])).to.deep.equal([
         [0, '', 0],
         [1, 'out2', 9999],
@@ -506,7 +515,7 @@ describe('trace manager', () => {
     });
 
     it('the ruleset hash covers trace settings and is unchanged for untraced rules', () => {
-      const base: CanonicalRule = { id: 'r-a', input: 'in0', group: '239.1.1.1', port: 5000, source: '', outputs: [canonicalOutput({ interface: 'out1', address: '239.9.9.9', port: 6000, ttl: 1, tos: 0 })] };
+      const base: CanonicalRule = { id: 'r-a', input: 'in0', group: '239.1.1.1', port: 5000, source: '', outputs: [canonicalOutput({ interface: 'out1', address: '239.9.9.9', port: 6000, ttl: 1, tos: 0, keepTos: 0, decrementTtl: false })] };
       const hash = rulesetHash([base]);
       expect(rulesetHash([{ ...base, trace: undefined }])).to.equal(hash);
       const traced = rulesetHash([{ ...base, trace: { sampleEvery: 1, snapLength: 128 } }]);

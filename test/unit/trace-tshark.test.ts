@@ -37,7 +37,7 @@ function record(n: number, spec: FrameSpec, verdict: Partial<TraceRecord>): Trac
   });
 }
 
-const SENT = { index: 0, interface: 'eth1', address: '239.9.9.9', port: 6000, result: OutputResult.OUTPUT_RESULT_SENT, error: '' };
+const SENT = { index: 0, interface: 'eth1', address: '239.9.9.9', port: 6000, result: OutputResult.OUTPUT_RESULT_SENT, error: '', ttl: 1, dscp: 0, ecn: 0 };
 const RECORDS = [
   record(1, { source: '10.1.0.2', group: '239.1.2.3', port: 5000, sourcePort: 40000, payload: Buffer.alloc(16, 1) }, {
     verdict: Verdict.VERDICT_FORWARDED,
@@ -45,7 +45,7 @@ const RECORDS = [
   }),
   record(2, { source: '10.1.0.7', group: '239.1.2.3', port: 5000, sourcePort: 40001, payload: Buffer.alloc(200, 2) }, {
     verdict: Verdict.VERDICT_FORWARDED,
-    outputs: [SENT, { index: 1, interface: 'wg0', address: '10.0.0.9', port: 7000, result: OutputResult.OUTPUT_RESULT_UNREACHABLE, error: 'ECONNREFUSED' }],
+    outputs: [SENT, { index: 1, interface: 'wg0', address: '10.0.0.9', port: 7000, result: OutputResult.OUTPUT_RESULT_UNREACHABLE, error: 'ECONNREFUSED', ttl: 64, dscp: 0, ecn: 0 }],
   }),
   record(3, { source: '10.1.0.2', group: '239.1.2.4', port: 5002, sourcePort: 40002, payload: Buffer.alloc(33, 3) }, {
     verdict: Verdict.VERDICT_DROPPED,
@@ -84,8 +84,8 @@ describe('trace capture read by tshark', function () {
     // Nanosecond timestamps survive (tshark prints epoch seconds with 9 decimals).
     expect(rows.map((r) => r[6])).to.deep.equal(RECORDS.map((r) => `${r.timestampUnixNanos / 1_000_000_000n}.${String(r.timestampUnixNanos % 1_000_000_000n).padStart(9, '0')}`));
     expect(rows.map((r) => r[7])).to.deep.equal([
-      `rule ${RULE_ID} forwarded: out0 eth1 239.9.9.9:6000 sent; 12.0 us in mcr`,
-      `rule ${RULE_ID} forwarded: out0 eth1 239.9.9.9:6000 sent; out1 wg0 10.0.0.9:7000 unreachable ECONNREFUSED; 12.0 us in mcr`,
+      `rule ${RULE_ID} forwarded: out0 eth1 239.9.9.9:6000 sent ttl 1; 12.0 us in mcr`,
+      `rule ${RULE_ID} forwarded: out0 eth1 239.9.9.9:6000 sent ttl 1; out1 wg0 10.0.0.9:7000 unreachable ECONNREFUSED; 12.0 us in mcr`,
       `rule ${RULE_ID} dropped (no output accepted it): out0 eth1 239.9.9.9:6000 would-block; 12.0 us in mcr`,
     ]);
   });

@@ -1,7 +1,7 @@
 import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
 
-import { DeepPartial, Rule, RuleState } from '../../gen/mcr/v1/rules';
+import { DeepPartial, Rule, RuleState, TtlPolicy } from '../../gen/mcr/v1/rules';
 import { ApiError, toApiError } from '../../server/api/errors';
 import { RuleError } from '../../server/rules/errors';
 import { formatIPv4, isMulticast, isUnicast, isValidInterfaceName, parseIPv4 } from '../../server/formats/addresses';
@@ -111,7 +111,7 @@ describe('rule validation', () => {
     const request = rule({
       id: 'cam-1',
       input: { ...INPUT, source: '10.1.0.2' },
-      outputs: [OUTPUT, { interface: 'wg0', address: '10.20.0.7', port: 6000, ttl: 64, dscp: 46 }],
+      outputs: [OUTPUT, { interface: 'wg0', address: '10.20.0.7', port: 6000, ttl: 64, dscp: 46, ttlPolicy: TtlPolicy.TTL_POLICY_FIXED, preserveTos: false }],
       generation: 7n,
       status: { state: RuleState.RULE_STATE_ACTIVE, reason: 'x', worker: 3, lastPacketUnixNanos: 5n },
       createdUnixNanos: 11n,
@@ -123,8 +123,8 @@ describe('rule validation', () => {
       name: 'cam1',
       input: { interface: 'eth0', group: '239.1.1.1', port: 5000, source: '10.1.0.2' },
       outputs: [
-        { interface: 'eth1', address: '239.9.9.9', port: 6000, ttl: undefined, dscp: undefined },
-        { interface: 'wg0', address: '10.20.0.7', port: 6000, ttl: 64, dscp: 46 },
+        { interface: 'eth1', address: '239.9.9.9', port: 6000, ttl: undefined, dscp: undefined, ttlPolicy: TtlPolicy.TTL_POLICY_UNSPECIFIED, preserveTos: undefined },
+        { interface: 'wg0', address: '10.20.0.7', port: 6000, ttl: 64, dscp: 46, ttlPolicy: TtlPolicy.TTL_POLICY_FIXED, preserveTos: false },
       ],
       generation: 0n,
       status: undefined,
@@ -133,6 +133,18 @@ describe('rule validation', () => {
     });
     expect(normalized.input).not.to.equal(request.input);
     expect(normalized.outputs[0]).not.to.equal(request.outputs[0]);
+  });
+
+  it('refuses a fixed ttl with TTL_POLICY_DECREMENT, and a TtlPolicy it does not know, naming the field', () => {
+    const both = rejection(rule({ outputs: [{ ...OUTPUT, ttl: 8, ttlPolicy: TtlPolicy.TTL_POLICY_DECREMENT }] }));
+    expect(both.message).to.match(/^rule\.outputs\[0\]\.ttl: set to 8 with ttl_policy TTL_POLICY_DECREMENT/);
+    const unknown = rejection(rule({ outputs: [OUTPUT, { ...OUTPUT, address: '239.9.9.8', ttlPolicy: 7 as TtlPolicy }] }));
+    expect(unknown.message).to.match(/^rule\.outputs\[1\]\.ttl_policy: 7 is not a TtlPolicy/);
+    expect(validateRuleDefinition(rule({ outputs: [{ ...OUTPUT, ttlPolicy: TtlPolicy.TTL_POLICY_DECREMENT, dscp: 46, preserveTos: true }] }), LIMITS).outputs[0]).to.include({
+      ttlPolicy: TtlPolicy.TTL_POLICY_DECREMENT,
+      dscp: 46,
+      preserveTos: true,
+    });
   });
 
   it('accepts the edges of every range', () => {

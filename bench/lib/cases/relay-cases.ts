@@ -12,6 +12,14 @@ import type { BenchTopology } from '../topology';
 
 const UNROUTABLE_RATE = 10_000;
 
+/**
+ * The rate every relay's CPU per packet is also measured at: 150,000 packets/s (issue 20's figure),
+ * or three quarters of the harness ceiling when that is lower, in steps of 5,000.
+ */
+export function commonCpuRate(ceiling: CeilingResult): number {
+  return Math.min(150_000, Math.floor((ceiling.ndr.ndr * 0.75) / 5_000) * 5_000);
+}
+
 async function measureSize(bench: Bench, relay: Relay, setup: RelaySetup, ceiling: CeilingResult): Promise<SizeResult> {
   const { plan, progress } = bench;
   const size = ceiling.size;
@@ -24,6 +32,11 @@ async function measureSize(bench: Bench, relay: Relay, setup: RelaySetup, ceilin
     if (plan.cpuAtNdr) {
       result.cpuAtNdr = await bench.cpuPerPacket(`${label} at NDR`, traffic, relay, ndr);
       progress.line(`  ${label} CPU at NDR: ${result.cpuAtNdr.totalUs.toFixed(2)} us/packet (relay processes ${result.cpuAtNdr.processUs.toFixed(2)})`);
+    }
+    const common = commonCpuRate(ceiling);
+    if (plan.cpuAtNdr && ndr >= common) {
+      result.cpuAtCommonRate = { rate: common, ...(await bench.cpuPerPacket(`${label} at ${formatRate(common)} pps`, traffic, relay, common)) };
+      progress.line(`  ${label} CPU at ${formatRate(common)} pps: ${result.cpuAtCommonRate.totalUs.toFixed(2)} us/packet (relay processes ${result.cpuAtCommonRate.processUs.toFixed(2)})`);
     }
     // Twice the NDR, or flat out when that is more than the generator can pace.
     const overloadRate = 2 * ndr <= ceiling.flatOut.offeredPps ? 2 * ndr : 0;

@@ -4,7 +4,7 @@ import { kernelRelayFor, KERNEL_MROUTE } from '../kernel-reference';
 import type { RelayName } from '../plan';
 import { KernelRelay } from './kernel';
 import { KernelUnicastRelay } from './kernel-unicast';
-import { McrRelay, TRACE_SAMPLE_EVERY } from './mcr';
+import { MARKED_TOS, McrRelay, TRACE_SAMPLE_EVERY } from './mcr';
 import { Relay, RelayContext } from './relay';
 import { SocatRelay } from './socat';
 
@@ -26,6 +26,8 @@ export function createRelay(
       return new McrRelay(ctx, 1);
     case 'mcr-w1-trace':
       return new McrRelay(ctx, 1, { trace: { sampleEvery: TRACE_SAMPLE_EVERY } });
+    case 'mcr-w1-dscp':
+      return new McrRelay(ctx, 1, { markedTos: MARKED_TOS });
     case 'mcr-w2':
       return new McrRelay(ctx, 2);
     case 'kernel':

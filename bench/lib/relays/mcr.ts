@@ -10,6 +10,7 @@ import { Mcrd } from '../../../test/support/mcrd';
 import { RuleState } from '../../../gen/mcr/v1/rules';
 import { waitFor } from '../../../test/support/poll';
 import { waitForWorkersInSync } from '../../../test/support/rules';
+import { CAPTURE_FILTER_ENV } from '../../../server/net/capture-filter';
 import { residentByLabel } from '../memory';
 import { outputLink, RELAY_IN } from '../topology';
 import { BULK_PIECE, BulkRules, maxRulesArgs } from './mcr-bulk';
@@ -31,7 +32,12 @@ export interface McrRelayOptions {
   trace?: { sampleEvery: number };
   /** MCR_CAPTURE_FILTER for mcrd: 'classic' forces the classic capture filter (a diagnostic, docs/decisions/0029). */
   captureFilter?: 'classic';
+  /** The TOS byte the sender marks every packet with, which mcr's outputs preserve (docs/decisions/0058). */
+  markedTos?: number;
 }
+
+/** DSCP EF (46) with ECT(0): what mcr-w1-dscp's packets carry, and every output sends per packet. */
+export const MARKED_TOS = (46 << 2) | 2;
 
 export class McrRelay implements Relay {
   readonly name: string;
@@ -42,6 +48,7 @@ export class McrRelay implements Relay {
   /** Set when more than BULK_PIECE rules were installed (see mcr-bulk.ts). */
   private bulk: BulkRules | null = null;
   private readonly trace?: { sampleEvery: number };
+  readonly trafficTos?: number;
 
   constructor(
     private readonly ctx: RelayContext,
@@ -49,11 +56,21 @@ export class McrRelay implements Relay {
     private readonly options: McrRelayOptions = {},
   ) {
     const trace = (this.trace = options.trace);
-    this.name = `mcr-w${workers}${trace ? '-trace' : ''}${options.captureFilter ? `-${options.captureFilter}` : ''}`;
+    this.trafficTos = options.markedTos;
+    const suffixes = [trace ? 'trace' : '', options.captureFilter ?? '', options.markedTos ? 'dscp' : ''];
+    this.name = [`mcr-w${workers}`, ...suffixes.filter((x) => x)].join('-');
     this.description =
       `mcrd --workers ${workers} (worker i pinned to CPU i by mcrd), rules created over gRPC` +
       (trace ? `, every traffic rule traced (1 packet in ${trace.sampleEvery} recorded, snap 128 bytes)` : '') +
-      (options.captureFilter ? `, MCR_CAPTURE_FILTER=${options.captureFilter}` : '');
+      (options.captureFilter ? `, MCR_CAPTURE_FILTER=${options.captureFilter}` : '') +
+      (options.markedTos ? `, every packet sent with TOS 0x${options.markedTos.toString(16)} (DSCP ${options.markedTos >> 2}), preserved per packet` : '');
+  }
+
+  /** The environment mcrd starts with beyond the harness's own (its diagnostics). */
+  private mcrdEnvironment(): Record<string, string> {
+    const env: Record<string, string> = {};
+    if (this.options.captureFilter) env[CAPTURE_FILTER_ENV] = this.options.captureFilter;
+    return env;
   }
 
   /** Enables (again: with fresh limits) the traces of the traffic rules. */
@@ -73,13 +90,16 @@ export class McrRelay implements Relay {
     const mcrd = new Mcrd(this.ctx.topology.ns.relay, { workers: this.workers, logLevel: 'warn', extraArgs: maxRulesArgs(all.length) });
     this.mcrd = mcrd;
     // mcrd inherits the environment when it is spawned (at the start of start()).
-    const saved = process.env.MCR_CAPTURE_FILTER;
-    if (this.options.captureFilter) process.env.MCR_CAPTURE_FILTER = this.options.captureFilter;
+    const extra = this.mcrdEnvironment();
+    const saved = Object.keys(extra).map((name): [string, string | undefined] => [name, process.env[name]]);
+    Object.assign(process.env, extra);
     try {
       await mcrd.start();
     } finally {
-      if (saved === undefined) delete process.env.MCR_CAPTURE_FILTER;
-      else process.env.MCR_CAPTURE_FILTER = saved;
+      for (const [name, value] of saved) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
     }
     const client = new McrClient(mcrd.socketPath);
     this.client = client;

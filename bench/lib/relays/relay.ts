@@ -44,6 +44,8 @@ export interface Relay {
    * (kernel-unicast) forwards to the receiver's own address on the output link. Absent: the group.
    */
   trafficAddress?(outputs: readonly number[]): string;
+  /** The TOS byte the sender marks the flows with when it is not 0 (mcr-w1-dscp: DSCP preserved per packet). */
+  readonly trafficTos?: number;
   /** Runs before each probe's traffic (mcr with tracing re-enables its traces, which end at their record limit). */
   beforeProbe?(): Promise<void>;
   /** The relay's own counters (monotonic), to tell where packets were lost; empty when it has none. */

@@ -120,6 +120,37 @@ export function judgeBars(results: Pick<Results, 'relays' | 'scale' | 'plan'>): 
       met: null,
     });
   }
+  for (const size of results.plan.sizes) {
+    // Packet fidelity's cost (issue 16, docs/decisions/0058): within 5% of the NDR.
+    const marked = sizeOf(results, `${MCR}-dscp`, size);
+    verdicts.push(costVerdict(`NDR ${size} B with every packet's DSCP (EF) preserved vs DSCP 0`, marked, sizeOf(results, MCR, size)));
+  }
   if (mcr?.failed) verdicts.push({ bar: 'mcr ran', measured: `failed: ${mcr.failed}`, limit: 'runs', met: false });
   return verdicts;
+}
+
+/**
+ * What a feature costs: the NDR with it (`on`) kept within 5% of the NDR without it (`off`), both of
+ * one run. Where both NDRs are at the harness limit, the NDR cannot show a cost: the CPU per packet
+ * at the run's common rate judges instead (at most 5% more).
+ */
+function costVerdict(bar: string, on: SizeResult | undefined, off: SizeResult | undefined): BarVerdict {
+  if (!on || !off || off.ndr.ndr === 0) return { bar, measured: 'not measured', limit: '>= 95%', met: null };
+  const share = on.ndr.ndr / off.ndr.ndr;
+  const bounded = (s: SizeResult) => s.ndr.atCeiling || s.ndr.generatorLimited;
+  const ndr = `NDR ${(share * 100).toFixed(0)}% (${Math.round(on.ndr.ndr)} vs ${Math.round(off.ndr.ndr)} pps)`;
+  const [cpuOn, cpuOff] = [on.cpuAtCommonRate, off.cpuAtCommonRate];
+  if (bounded(on) && bounded(off)) {
+    if (!cpuOn || !cpuOff || cpuOn.rate !== cpuOff.rate) {
+      return { bar, measured: `${ndr}, both at the harness limit`, limit: '>= 95%', met: null, note: 'no CPU figure at a common rate to judge by' };
+    }
+    const extra = cpuOn.totalUs / cpuOff.totalUs - 1;
+    return {
+      bar,
+      measured: `${ndr}, both at the harness limit; CPU at ${cpuOn.rate} pps ${cpuOn.totalUs.toFixed(2)} vs ${cpuOff.totalUs.toFixed(2)} us/packet (${extra >= 0 ? '+' : ''}${(extra * 100).toFixed(0)}%)`,
+      limit: '<= +5% CPU per packet (NDR at the harness limit)',
+      met: extra <= 0.05,
+    };
+  }
+  return { bar, measured: ndr, limit: '>= 95%', met: share >= 0.95 };
 }

@@ -27,7 +27,7 @@ function mainTable(r: Results): string {
   for (const size of r.plan.sizes) {
     for (const relay of r.relays) {
       if (relay.skipped || (relay.failed && relay.sizes.length === 0)) {
-        rows.push([`${size}`, relay.relay, relay.skipped ? `skipped: ${relay.skipped}` : `failed: ${relay.failed}`, '', '', '', '', '']);
+        rows.push([`${size}`, relay.relay, relay.skipped ? `skipped: ${relay.skipped}` : `failed: ${relay.failed}`, '', '', '', '', '', '']);
         continue;
       }
       const s = relay.sizes.find((x) => x.size === size);
@@ -43,12 +43,13 @@ function mainTable(r: Results): string {
         o ? `${formatRate(o.offeredPps)} → ${formatRate(o.deliveredPps)} (loss ${formatLoss(o.loss)})` : '-',
         l && s.latency ? `${us(l.p50)} / ${us(l.p99)} / ${us(l.p999)}${s.latency.loss > r.plan.maxLoss ? ` (loss ${formatLoss(s.latency.loss)})` : ''}` : '-',
         cpu(s.cpuAtNdr),
+        s.cpuAtCommonRate ? `${cpu(s.cpuAtCommonRate)} at ${formatRate(s.cpuAtCommonRate.rate)}` : '-',
         cpu(s.cpuAtLatencyRate),
       ]);
     }
   }
   return table(
-    ['payload (B)', 'relay', 'NDR pps (median; searches)', `NDR vs ${kernel?.relay ?? 'kernel'}`, 'overload: offered → delivered pps', `latency p50 / p99 / p99.9 µs at ${formatRate(r.plan.latencyRate)} pps`, 'CPU µs/pkt at NDR (of which relay processes)', `CPU µs/pkt at ${formatRate(r.plan.latencyRate)} pps (relay processes)`],
+    ['payload (B)', 'relay', 'NDR pps (median; searches)', `NDR vs ${kernel?.relay ?? 'kernel'}`, 'overload: offered → delivered pps', `latency p50 / p99 / p99.9 µs at ${formatRate(r.plan.latencyRate)} pps`, 'CPU µs/pkt at NDR (of which relay processes)', 'CPU µs/pkt at one rate for all (relay processes)', `CPU µs/pkt at ${formatRate(r.plan.latencyRate)} pps (relay processes)`],
     rows,
   );
 }

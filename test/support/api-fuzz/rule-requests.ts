@@ -12,7 +12,7 @@
  */
 import { status } from '@grpc/grpc-js';
 
-import { CreateRuleRequest, DeleteRuleRequest, GetRuleRequest, Output, Rule, RuleState, UpdateRuleRequest } from '../../../gen/mcr/v1/rules';
+import { CreateRuleRequest, DeleteRuleRequest, GetRuleRequest, Output, Rule, RuleState, TtlPolicy, UpdateRuleRequest } from '../../../gen/mcr/v1/rules';
 import { deriveRuleId, matchKey } from '../../../server/rules/id';
 import { SeededRandom } from '../seeded-random';
 import {
@@ -96,6 +96,8 @@ class Values {
       port: this.port(),
       ttl: undefined,
       dscp: undefined,
+      ttlPolicy: TtlPolicy.TTL_POLICY_UNSPECIFIED,
+      preserveTos: undefined,
     };
   }
 
@@ -181,9 +183,20 @@ const EDGE_CASES: Mutation[] = [
     apply: (d, v) => {
       const output = d.anyOutput(v);
       output.port = v.pick([1, 65535, output.port]);
-      output.ttl = v.pick([1, 255, undefined]);
+      // A decrementing output (the next edge case) takes no ttl.
+      output.ttl = output.ttlPolicy === TtlPolicy.TTL_POLICY_DECREMENT ? undefined : v.pick([1, 255, undefined]);
       output.dscp = v.pick([0, 63, undefined]);
       d.note(`an output with port ${output.port}, ttl ${output.ttl}, dscp ${output.dscp}`);
+    },
+  },
+  {
+    applies: (d) => d.hasOutputs,
+    apply: (d, v) => {
+      const output = d.anyOutput(v);
+      output.ttlPolicy = v.pick([TtlPolicy.TTL_POLICY_UNSPECIFIED, TtlPolicy.TTL_POLICY_FIXED, TtlPolicy.TTL_POLICY_DECREMENT]);
+      if (output.ttlPolicy === TtlPolicy.TTL_POLICY_DECREMENT) output.ttl = undefined;
+      output.preserveTos = v.pick([true, false, undefined]);
+      d.note(`an output with ttl_policy ${TtlPolicy[output.ttlPolicy]}, ttl ${output.ttl}, preserve_tos ${output.preserveTos}`);
     },
   },
   { applies: (d) => d.hasOutputs, apply: (d, v) => d.note(`an output on interface ${show((d.anyOutput(v).interface = v.pick(ODD_INTERFACES)))}`) },
@@ -219,6 +232,15 @@ const FAULTS: Mutation[] = [
   { applies: (d) => d.hasOutputs, apply: (d, v) => d.invalid('an output interface', (d.anyOutput(v).interface = v.pick([...BAD_INTERFACES, '']))) },
   { applies: (d) => d.hasOutputs, apply: (d, v) => d.invalid('an output ttl', (d.anyOutput(v).ttl = v.pick(BAD_TTLS))) },
   { applies: (d) => d.hasOutputs, apply: (d, v) => d.invalid('an output dscp', (d.anyOutput(v).dscp = v.pick(BAD_DSCPS))) },
+  { applies: (d) => d.hasOutputs, apply: (d, v) => d.invalid('an output ttl_policy', (d.anyOutput(v).ttlPolicy = v.pick([3, 99, -1]) as TtlPolicy)) },
+  {
+    applies: (d) => d.hasOutputs,
+    apply: (d, v) => {
+      const output = d.anyOutput(v);
+      output.ttlPolicy = TtlPolicy.TTL_POLICY_DECREMENT;
+      d.invalid('a ttl with ttl_policy TTL_POLICY_DECREMENT', (output.ttl = v.pick([1, 64, 255])));
+    },
+  },
   {
     applies: (d) => d.hasInput && d.hasOutputs,
     apply: (d, v) => {

@@ -35,7 +35,7 @@ export function storedFields(rule: Rule) {
 /** What validation keeps of a definition: the fields of the input and outputs, nothing else. */
 function definitionFields(rule: { name: string; input?: Input; outputs: Output[] }) {
   const input = rule.input && { interface: rule.input.interface, group: rule.input.group, port: rule.input.port, source: rule.input.source };
-  const outputs = rule.outputs.map(({ interface: ifname, address, port, ttl, dscp }) => ({ interface: ifname, address, port, ttl, dscp }));
+  const outputs = rule.outputs.map(({ interface: ifname, address, port, ttl, dscp, ttlPolicy, preserveTos }) => ({ interface: ifname, address, port, ttl, dscp, ttlPolicy, preserveTos }));
   return { name: rule.name, input, outputs };
 }
 
