@@ -175,6 +175,9 @@ export interface InputCounters {
   badLength: bigint;
   fragment: bigint;
   notUdp: bigint;
+  /** Frames the kernel merged from several UDP datagrams (split by the data plane), and those datagrams. */
+  mergedFrames: bigint;
+  mergedDatagrams: bigint;
 }
 
 /** What the data-plane parser made of a frame (test hook; same code as the packet path). */

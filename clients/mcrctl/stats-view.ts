@@ -110,6 +110,8 @@ export function inputsView(response: Pick<GetWorkerStatsResponse, 'inputs'>): st
       { header: 'UNMATCHED', align: right },
       { header: 'PARSE ERRORS' },
       { header: 'KERNEL DROPS', align: right },
+      { header: 'MERGED FRAMES', align: right },
+      { header: 'MERGED DATAGRAMS', align: right },
     ],
     response.inputs.map((input) => [
       String(input.worker),
@@ -119,6 +121,8 @@ export function inputsView(response: Pick<GetWorkerStatsResponse, 'inputs'>): st
       input.unmatched.toString(),
       formatReasons(parseErrorReasons(input)),
       input.kernelDrops.toString(),
+      input.mergedFrames.toString(),
+      input.mergedDatagrams.toString(),
     ]),
   );
 }

@@ -44,6 +44,8 @@ struct InputCounters {
   Counter bytes;      // frame bytes as received
   Counter unmatched;  // parsed, but no rule matches
   Counter rejected[kParseStatusCount];  // by ParseStatus (kOk unused)
+  Counter mergedFrames;     // frames that carried several datagrams (GRO, or a GSO send): split
+  Counter mergedDatagrams;  // the datagrams they carried
 
   Counter& Rejected(ParseStatus status) { return rejected[static_cast<size_t>(status)]; }
   const Counter& Rejected(ParseStatus status) const { return rejected[static_cast<size_t>(status)]; }

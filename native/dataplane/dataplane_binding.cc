@@ -374,6 +374,8 @@ class DataplaneJs : public Napi::ObjectWrap<DataplaneJs> {
         const ParseStatus status = static_cast<ParseStatus>(reason);
         entry.Set(ParseStatusName(status), Big(env, counters.Rejected(status)));
       }
+      entry.Set("mergedFrames", Big(env, counters.mergedFrames));
+      entry.Set("mergedDatagrams", Big(env, counters.mergedDatagrams));
       result.Set(static_cast<uint32_t>(i), entry);
     }
     return result;

@@ -40,6 +40,9 @@ class Egress {
   // `ttl` and `tos`: the IPv4 header's, as received.
   uint32_t AddPacket(const uint8_t* payload, uint32_t length, uint8_t ttl, uint8_t tos, RuleCounters* rule, TraceSlot* trace);
 
+  // Whether AddPacket has room for no more packets in this batch (FinishBatch makes room).
+  bool Full() const { return packetCount_ == batch_; }
+
   // Queues packet `packet` for its rule's output number `index`.
   void Queue(uint32_t packet, const Target& target, uint32_t index);
 

@@ -1,5 +1,7 @@
 #include "dataplane/engine.h"
 
+#include <linux/if_packet.h>
+
 #include <pthread.h>
 #include <sched.h>
 #include <sys/epoll.h>
@@ -43,6 +45,14 @@ void RequireSocket(int fd, int domain, int type, const std::string& what) {
   if (actualDomain != domain || actualType != type) {
     throw ArgumentError("fd " + std::to_string(fd) + " is not an " + what);
   }
+}
+
+// The Forwarder reads every frame after its virtio-net header (Forwarder::Serve).
+void RequireVnetHeader(int fd) {
+  int on = 0;
+  socklen_t length = sizeof(on);
+  CheckSyscall(getsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &on, &length), "getsockopt PACKET_VNET_HDR (fd " + std::to_string(fd) + ")");
+  if (!on) throw ArgumentError("fd " + std::to_string(fd) + " reads frames without a virtio-net header (PACKET_VNET_HDR): open it with openPacketSocket");
 }
 
 // Checked before any buffer is sized by it.
@@ -141,6 +151,7 @@ void Engine::AddInput(uint32_t handle, int fd, uint32_t counterSlot) {
     }
   }
   RequireSocket(fd, AF_PACKET, SOCK_RAW, "AF_PACKET SOCK_RAW socket");
+  RequireVnetHeader(fd);
   auto input = std::make_shared<Input>(handle, fd, shared);
   if (rules_.NamesInput(handle)) {  // a rule already names it: read it now
     try {

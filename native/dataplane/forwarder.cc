@@ -3,28 +3,38 @@
 #include "dataplane/clock.h"
 #include "dataplane/parser.h"
 
+#include <algorithm>
 #include <cstring>
+#include <endian.h>
 
 namespace mcr {
 
-namespace {
-
-// An input's counts for one batch, added to its shared counters once at the end.
-struct InputTally {
+// An input's counts for one batch, added to its shared counters once at the end (or before Egress
+// sends early).
+struct Forwarder::InputTally {
   uint64_t frames = 0;
   uint64_t bytes = 0;
   uint64_t unmatched = 0;
   uint64_t rejected[kParseStatusCount] = {};
+  uint64_t mergedFrames = 0;
+  uint64_t mergedDatagrams = 0;
 
-  void AddTo(InputCounters& counters) const {
+  // Adds the counts to `counters` and starts again from zero.
+  void MoveTo(InputCounters& counters) {
     counters.frames.Add(frames);
     counters.bytes.Add(bytes);
     if (unmatched) counters.unmatched.Add(unmatched);
     for (size_t i = 0; i < kParseStatusCount; ++i) {
       if (rejected[i]) counters.rejected[i].Add(rejected[i]);
     }
+    // Apart: a frame's datagrams may be counted over two moves (SendEarly in the middle of it).
+    if (mergedFrames) counters.mergedFrames.Add(mergedFrames);
+    if (mergedDatagrams) counters.mergedDatagrams.Add(mergedDatagrams);
+    *this = InputTally{};
   }
 };
+
+namespace {
 
 // When the kernel received the frame of `message` (CLOCK_REALTIME, SCM_TIMESTAMPNS), or `fallback`
 // when the message carries no such time (a socket made without SO_TIMESTAMPNS).
@@ -38,22 +48,32 @@ uint64_t ReceivedNs(msghdr& message, uint64_t fallback) {
   return fallback;
 }
 
+// The size of each datagram of a frame the kernel merged from several UDP datagrams (its
+// virtio-net header says GSO UDP_L4, and the UDP payload is longer than one), else 0.
+uint32_t MergedSegmentSize(const VnetHeader& vnet, const ParsedPacket& packet) {
+  if ((vnet.gsoType & ~kVnetGsoEcn) != kVnetGsoUdpL4) return 0;
+  const uint32_t size = le16toh(vnet.gsoSize);
+  return size > 0 && packet.payloadLength > size ? size : 0;
+}
+
 }  // namespace
 
 Forwarder::Forwarder(uint32_t batch, TraceRing* traceRing, std::function<void()> wakeTraceReader)
     : batch_(batch),
       buffers_(new uint8_t[static_cast<size_t>(batch) * kSlotSize]),  // untouched pages stay uncommitted
-      iovecs_(batch),
+      vnetHeaders_(batch),
+      iovecs_(2 * static_cast<size_t>(batch)),
       senders_(batch),
       controls_(batch),
       messages_(batch),
       egress_(batch),
       tracer_(traceRing, std::move(wakeTraceReader), batch) {
   for (uint32_t i = 0; i < batch; ++i) {
-    iovecs_[i] = iovec{buffers_.get() + i * kSlotSize, kSlotSize};
+    iovecs_[2 * i] = iovec{&vnetHeaders_[i], sizeof(VnetHeader)};
+    iovecs_[2 * i + 1] = iovec{buffers_.get() + i * kSlotSize, kSlotSize};
     messages_[i] = mmsghdr{};
-    messages_[i].msg_hdr.msg_iov = &iovecs_[i];
-    messages_[i].msg_hdr.msg_iovlen = 1;
+    messages_[i].msg_hdr.msg_iov = &iovecs_[2 * i];
+    messages_[i].msg_hdr.msg_iovlen = 2;
     messages_[i].msg_hdr.msg_name = &senders_[i];
     messages_[i].msg_hdr.msg_namelen = sizeof(sockaddr_ll);
     messages_[i].msg_hdr.msg_control = &controls_[i];
@@ -82,10 +102,11 @@ void Forwarder::Forward(Input& input, uint32_t frames, const Table& table) {
   for (uint32_t i = 0; i < frames; ++i) {
     if (senders_[i].sll_pkttype == PACKET_OUTGOING) continue;  // the host's own frames: never relayed
     msghdr& header = messages_[i].msg_hdr;
-    const uint32_t length = messages_[i].msg_len;
+    // msg_len counts the virtio-net header too; a message shorter than it carries no frame.
+    const uint32_t length = messages_[i].msg_len > sizeof(VnetHeader) ? messages_[i].msg_len - sizeof(VnetHeader) : 0;
     ++tally.frames;
     tally.bytes += length;
-    const uint8_t* frame = static_cast<const uint8_t*>(iovecs_[i].iov_base);
+    const uint8_t* frame = static_cast<const uint8_t*>(iovecs_[2 * i + 1].iov_base);
 
     ParsedPacket packet;
     const ParseStatus status = (header.msg_flags & MSG_TRUNC) ? ParseStatus::kTruncated : ParseFrame(frame, length, &packet);
@@ -98,17 +119,45 @@ void Forwarder::Forward(Input& input, uint32_t frames, const Table& table) {
       ++tally.unmatched;
       continue;
     }
-    route->counters->packets.Add(1);
-    route->counters->bytes.Add(packet.payloadLength);
-    route->counters->lastPacketNs.Set(now);
     // A traced packet carries the kernel's time of its own receipt, not its batch's read.
-    TraceSlot* trace = route->trace ? tracer_.Record(*route, input.handle, packet, frame, length, ReceivedNs(header, now)) : nullptr;
-    const uint32_t index = egress_.AddPacket(frame + packet.payloadOffset, packet.payloadLength, packet.ttl, packet.tos, route->counters, trace);
-    for (uint32_t t = 0; t < route->targetCount; ++t) egress_.Queue(index, route->targets[t], t);
+    const uint64_t receivedNs = route->trace ? ReceivedNs(header, now) : now;
+    const uint32_t segmentSize = MergedSegmentSize(vnetHeaders_[i], packet);
+    if (segmentSize == 0) {
+      Take(input, *route, packet, frame, length, now, receivedNs, tally);
+      continue;
+    }
+    // Several datagrams merged into one frame: each is forwarded as it was sent, the last one with
+    // what remains. Their headers are the frame's but for the lengths.
+    ++tally.mergedFrames;
+    ParsedPacket datagram = packet;
+    for (uint32_t done = 0; done < packet.payloadLength; done += datagram.payloadLength) {
+      datagram.payloadOffset = packet.payloadOffset + done;
+      datagram.payloadLength = std::min(segmentSize, packet.payloadLength - done);
+      datagram.ipLength = static_cast<uint16_t>(packet.ipLength - (packet.payloadLength - datagram.payloadLength));
+      ++tally.mergedDatagrams;
+      Take(input, *route, datagram, frame, length, now, receivedNs, tally);
+    }
   }
   // The frames are counted before they are sent, like the rules' matches: a worker killed while it
   // sends has counted every frame it took and every match it made.
-  tally.AddTo(*input.counters);
+  tally.MoveTo(*input.counters);
+  egress_.FinishBatch();
+  tracer_.FinishBatch();
+}
+
+void Forwarder::Take(Input& input, const Route& route, const ParsedPacket& packet, const uint8_t* frame, uint32_t length,
+                     uint64_t nowNs, uint64_t receivedNs, InputTally& tally) {
+  if (egress_.Full()) SendEarly(input, tally);  // only when merged frames hold more datagrams than a batch
+  route.counters->packets.Add(1);
+  route.counters->bytes.Add(packet.payloadLength);
+  route.counters->lastPacketNs.Set(nowNs);
+  TraceSlot* trace = route.trace ? tracer_.Record(route, input.handle, packet, frame, length, receivedNs) : nullptr;
+  const uint32_t index = egress_.AddPacket(frame + packet.payloadOffset, packet.payloadLength, packet.ttl, packet.tos, route.counters, trace);
+  for (uint32_t t = 0; t < route.targetCount; ++t) egress_.Queue(index, route.targets[t], t);
+}
+
+void Forwarder::SendEarly(Input& input, InputTally& tally) {
+  tally.MoveTo(*input.counters);
   egress_.FinishBatch();
   tracer_.FinishBatch();
 }

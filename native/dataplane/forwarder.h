@@ -1,6 +1,11 @@
 // The receiving half of the data plane: reads batches of frames from one input with recvmmsg,
 // parses and matches them, and hands the matches to Egress. Used by the data-plane thread only;
 // all storage is allocated once, by the constructor (on the JavaScript thread).
+//
+// Each frame comes after its virtio-net header (the capture sockets have PACKET_VNET_HDR). A frame
+// the kernel merged from several UDP datagrams (GRO on the input, or a UDP GSO send that crossed a
+// veth or bridge whole: gso_type UDP_L4) is split back into them by its gso_size, each forwarded
+// (and counted, and traced) as the datagram it was (docs/decisions/0059-merged-frames-split.md).
 #pragma once
 
 #include <linux/if_packet.h>
@@ -20,6 +25,21 @@
 #include "dataplane/tracer.h"
 
 namespace mcr {
+
+// The header PACKET_VNET_HDR puts before each frame: struct virtio_net_hdr of <linux/virtio_net.h>
+// (a stable ABI), which C++ cannot include (a struct there has a field named `class`). Its 16-bit
+// fields are little-endian (virtio 1.0, and the legacy native order on the hosts mcr runs on).
+struct VnetHeader {
+  uint8_t flags;
+  uint8_t gsoType;  // VIRTIO_NET_HDR_GSO_*, with kVnetGsoEcn
+  uint16_t headerLength;
+  uint16_t gsoSize;  // for kVnetGsoUdpL4: each datagram's UDP payload
+  uint16_t checksumStart;
+  uint16_t checksumOffset;
+};
+static_assert(sizeof(VnetHeader) == 10, "struct virtio_net_hdr is 10 bytes");
+constexpr uint8_t kVnetGsoUdpL4 = 5;   // VIRTIO_NET_HDR_GSO_UDP_L4
+constexpr uint8_t kVnetGsoEcn = 0x80;  // VIRTIO_NET_HDR_GSO_ECN
 
 class Forwarder {
  public:
@@ -44,12 +64,20 @@ class Forwarder {
     char bytes[CMSG_SPACE(sizeof(timespec))];
   };
 
+  struct InputTally;
+
   // Parses, matches and sends the first `frames` received messages.
   void Forward(Input& input, uint32_t frames, const Table& table);
+  // Counts, traces and queues one datagram of `route` (a whole frame, or one split from a merged one).
+  void Take(Input& input, const Route& route, const ParsedPacket& packet, const uint8_t* frame, uint32_t length,
+            uint64_t nowNs, uint64_t receivedNs, InputTally& tally);
+  // Sends what is queued, when a merged frame fills Egress before the batch ends.
+  void SendEarly(Input& input, InputTally& tally);
 
   const uint32_t batch_;
   std::unique_ptr<uint8_t[]> buffers_;  // batch_ slots of kSlotSize bytes
-  std::vector<iovec> iovecs_;
+  std::vector<VnetHeader> vnetHeaders_;
+  std::vector<iovec> iovecs_;  // two per message: its virtio-net header, its frame slot
   std::vector<sockaddr_ll> senders_;  // sll_pkttype tells the host's own outgoing frames apart
   std::vector<ControlSlot> controls_;
   std::vector<mmsghdr> messages_;

@@ -39,6 +39,10 @@ int OpenFiltered(int ifindex, int rcvbuf, bool timestamps, Attach&& attach) {
   const int one = 1;
   CheckSyscall(setsockopt(fd.get(), SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one)),
                context + "PACKET_IGNORE_OUTGOING");
+  // Each frame comes after a virtio-net header that says whether the kernel merged several datagrams
+  // into it (GRO, or a GSO send that crossed a veth or bridge whole) and the size of each: the data
+  // plane splits them again (docs/decisions/0059-merged-frames-split.md).
+  CheckSyscall(setsockopt(fd.get(), SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)), context + "PACKET_VNET_HDR");
   if (timestamps) SetReceiveTimestamps(fd.get(), true);
   SetReceiveBuffer(fd.get(), rcvbuf, context);
 

@@ -16,7 +16,8 @@ struct PacketSocketStats {
 };
 
 // Opens a non-blocking, CLOEXEC AF_PACKET SOCK_RAW socket on `ifindex` that sees only frames
-// accepted by `filter` and never its own host's outgoing frames. The socket is created with
+// accepted by `filter` and never its own host's outgoing frames, each read after a virtio-net header
+// (PACKET_VNET_HDR). The socket is created with
 // protocol 0 (it receives nothing), given its filter, options and buffer, and only then bound to
 // ETH_P_ALL on the interface, so no unfiltered frame can be queued. `timestamps`: each frame comes
 // with the kernel's time of its receipt (SO_TIMESTAMPNS). Throws SyscallError (the fd is closed)

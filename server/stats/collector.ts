@@ -309,6 +309,8 @@ export class StatsCollector {
             notUdp: BigInt(values[INPUT_WORDS.notUdp]),
           },
           kernelDrops: BigInt(kernelDrops),
+          mergedFrames: BigInt(values[INPUT_WORDS.mergedFrames]),
+          mergedDatagrams: BigInt(values[INPUT_WORDS.mergedDatagrams]),
         });
       }
     }

@@ -149,6 +149,20 @@ const FAMILIES: Family[] = [
     samples: (s) => s.inputs.map((i) => [inputLabels(i.worker, i.interface), i.unmatched]),
   },
   {
+    name: 'mcr_input_merged_frames_total',
+    help: 'Frames the kernel had merged from several UDP datagrams (GRO, or a GSO send through a veth or bridge), split back into them.',
+    labels: ['worker', 'interface'],
+    kind: 'counter',
+    samples: (s) => s.inputs.map((i) => [inputLabels(i.worker, i.interface), i.mergedFrames]),
+  },
+  {
+    name: 'mcr_input_merged_datagrams_total',
+    help: 'The datagrams those merged frames carried, each forwarded as it was sent.',
+    labels: ['worker', 'interface'],
+    kind: 'counter',
+    samples: (s) => s.inputs.map((i) => [inputLabels(i.worker, i.interface), i.mergedDatagrams]),
+  },
+  {
     name: 'mcr_input_parse_errors_total',
     help: 'Frames dropped because they could not be parsed, by reason.',
     labels: ['worker', 'interface', 'reason'],

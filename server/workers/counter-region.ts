@@ -30,11 +30,13 @@ export const INPUT_WORDS = {
   badLength: 7,
   fragment: 8,
   notUdp: 9,
+  mergedFrames: 10,
+  mergedDatagrams: 11,
 } as const;
 
 export const RULE_FIELDS = 5;
 export const OUTPUT_FIELDS = 6;
-export const INPUT_FIELDS = 10;
+export const INPUT_FIELDS = 12;
 
 /**
  * Slots per region: 2^23 (512 MiB of address space, sparse: a page costs memory only once written).

@@ -8,8 +8,10 @@ multicast address is joined on interfaceAddress; an endpoint's "expect" override
 JSON line when each endpoint has EXPECT_EACH payloads or MAX_SECONDS have passed:
 [{"port": 6000, "address": ..., "payloads": N, "datagrams": M, "ttls": [...], "toses": [...]}, ...].
 With "per-payload", each endpoint also has "marks": {payload's first 4 bytes as text: [ttl, tos]}
-(the last datagram's, for a payload that came more than once: "datagrams" tells).
+and "digests": {the same key: [length, sha256 of the payload in hex]} (the last datagram's, for a
+payload that came more than once: "datagrams" tells).
 """
+import hashlib
 import json
 import select
 import socket
@@ -38,7 +40,7 @@ for endpoint in endpoints:
     s.setsockopt(socket.IPPROTO_IP, IP_RECVTOS, 1)
     s.setblocking(False)
     sockets.append(s)
-results = [{"address": e["address"], "port": e["port"], "payloads": set(), "datagrams": 0, "ttls": set(), "toses": set(), "marks": {}} for e in endpoints]
+results = [{"address": e["address"], "port": e["port"], "payloads": set(), "datagrams": 0, "ttls": set(), "toses": set(), "marks": {}, "digests": {}} for e in endpoints]
 print("ready", flush=True)
 
 expected = [e.get("expect", expect_each) for e in endpoints]
@@ -62,13 +64,16 @@ while time.monotonic() < deadline and any(len(r["payloads"]) < n for r, n in zip
                     tos = value[0]
                     result["toses"].add(tos)
             if per_payload:
-                result["marks"][data[:4].decode("ascii", "replace")] = [ttl, tos]
+                key = data[:4].decode("ascii", "replace")
+                result["marks"][key] = [ttl, tos]
+                result["digests"][key] = [len(data), hashlib.sha256(data).hexdigest()]
 
 
 def report(r):
     summary = {**r, "payloads": len(r["payloads"]), "ttls": sorted(r["ttls"]), "toses": sorted(r["toses"])}
     if not per_payload:
         del summary["marks"]
+        del summary["digests"]
     return summary
 
 

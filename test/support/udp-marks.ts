@@ -27,6 +27,8 @@ export interface Marks {
   toses: number[];
   /** With perPayload: by the payload's first 4 bytes, the [ttl, tos] it arrived with. */
   marks?: Record<string, [number, number]>;
+  /** With perPayload: by the payload's first 4 bytes, its length and SHA-256 (hex). */
+  digests?: Record<string, [number, string]>;
 }
 
 /**

@@ -548,7 +548,11 @@ describe('mcrctl against an in-process gRPC server', () => {
     const { code, out } = await mcrctl('stats', '--inputs');
     expect(code).to.equal(0);
     expect(out).to.equal(
-      ['WORKER  INTERFACE  FRAMES  BYTES  UNMATCHED  PARSE ERRORS  KERNEL DROPS', '     0  eth0            9    900          1  truncated 2              3', ''].join('\n'),
+      [
+        'WORKER  INTERFACE  FRAMES  BYTES  UNMATCHED  PARSE ERRORS  KERNEL DROPS  MERGED FRAMES  MERGED DATAGRAMS',
+        '     0  eth0            9    900          1  truncated 2              3              0                 0',
+        '',
+      ].join('\n'),
     );
     const json = JSON.parse((await mcrctl('--json', 'stats', '--inputs')).out);
     expect(json.inputs[0]).to.deep.include({ interface: 'eth0', frames: '9', kernelDrops: '3' });

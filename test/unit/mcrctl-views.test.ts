@@ -203,19 +203,19 @@ describe('mcrctl text output', () => {
       );
     });
 
-    it('shows worker inputs with parse errors by reason and kernel drops', () => {
+    it('shows worker inputs with parse errors by reason, kernel drops and merged frames', () => {
       const inputs = GetWorkerStatsResponse.fromPartial({
         inputs: [
           { worker: 0, interface: 'eth0', frames: 5000n, bytes: 700000n, unmatched: 12n, parseErrors: { truncated: 2n, fragment: 7n }, kernelDrops: 31n },
-          { worker: 1, interface: 'eth0', frames: 0n, bytes: 0n, unmatched: 0n, kernelDrops: 0n },
+          { worker: 1, interface: 'eth0', frames: 0n, bytes: 0n, unmatched: 0n, kernelDrops: 0n, mergedFrames: 20n, mergedDatagrams: 200n },
         ],
       });
       expect(inputsView(inputs)).to.equal(
         [
-          'WORKER  INTERFACE  FRAMES   BYTES  UNMATCHED  PARSE ERRORS  KERNEL DROPS',
-          '     0  eth0         5000  700000         12  truncated 2             31',
+          'WORKER  INTERFACE  FRAMES   BYTES  UNMATCHED  PARSE ERRORS  KERNEL DROPS  MERGED FRAMES  MERGED DATAGRAMS',
+          '     0  eth0         5000  700000         12  truncated 2             31              0                 0',
           '                                              fragment 7',
-          '     1  eth0            0       0          0  0                        0',
+          '     1  eth0            0       0          0  0                        0             20               200',
           '',
         ].join('\n'),
       );

@@ -60,7 +60,13 @@ function parseFrame(frame: Buffer): Frame {
   };
 }
 
-/** Reads frames from a non-blocking packet socket until `count` arrived or `ms` passed. */
+/** The virtio-net header a capture socket (PACKET_VNET_HDR) puts before each frame. */
+const VNET_HEADER = 10;
+
+/**
+ * Reads frames from a non-blocking capture socket until `count` arrived or `ms` passed (each after
+ * its virtio-net header, which for a frame not merged from several says so: gso_type 0).
+ */
 async function readFrames(fd: number, count: number, ms = 2000): Promise<Frame[]> {
   const frames: Frame[] = [];
   const buffer = Buffer.alloc(65536);
@@ -68,7 +74,8 @@ async function readFrames(fd: number, count: number, ms = 2000): Promise<Frame[]
   while (frames.length < count && Date.now() < deadline) {
     try {
       const length = fs.readSync(fd, buffer);
-      frames.push(parseFrame(Buffer.from(buffer.subarray(0, length))));
+      expect(buffer[1], 'gso_type of a frame not merged').to.equal(0);
+      frames.push(parseFrame(Buffer.from(buffer.subarray(VNET_HEADER, length))));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
       await sleep(5);
