@@ -5,6 +5,8 @@
 import { InvalidArgumentError } from 'commander';
 import net from 'net';
 
+import { TTL_DECREMENT } from '../../server/formats/ttl-word';
+
 /** A command line mcrctl cannot act on; exits 2 with a usage message. */
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -85,9 +87,6 @@ export function integerArg(min: number, max: number): (value: string) => number 
     return n;
   };
 }
-
-/** The word --ttl takes for TTL_POLICY_DECREMENT (as the config file's `ttl: "decrement"`). */
-export const TTL_DECREMENT = 'decrement';
 
 /** A commander argParser for --ttl: a TTL 1-255, or "decrement". */
 export function ttlArg(value: string): number | typeof TTL_DECREMENT {

@@ -3,7 +3,8 @@
  * Pure functions: no I/O, so the merge semantics of `rule update` are testable on their own.
  */
 import type { Output, Rule } from '../../gen/mcr/v1/rules';
-import { Endpoint, TTL_DECREMENT } from './args';
+import { Endpoint } from './args';
+import { TTL_DECREMENT } from '../../server/formats/ttl-word';
 import { rulesProto } from './generated-code';
 
 /** The rule fields given on a command line; undefined = not given. */

@@ -30,10 +30,12 @@
 import { promises as fs } from 'fs';
 import JSON5 from 'json5';
 
-import { Input, Output, Rule, TtlPolicy } from '../../gen/mcr/v1/rules';
+import type { Input, Output, Rule } from '../../gen/mcr/v1/rules';
+import { TtlPolicy } from '../../gen/mcr/v1/rules';
 import { isLogLevel, LOG_LEVELS, LogLevel } from '../log-levels';
 import { isValidInterfaceName } from '../formats/addresses';
 import { distinctViolations, RuleIdentity } from '../rules/apply-plan';
+import { TTL_DECREMENT } from '../formats/ttl-word';
 import { DEFAULT_RULE_LIMITS, DSCP_RANGE, RuleLimits, ruleViolations, TTL_RANGE } from '../rules/validate';
 import { CpuListError, parseCpuList } from '../formats/cpu-list';
 import { elementPath, Json5Locations, memberPath, SourcePosition } from './json5-locator';
@@ -46,9 +48,6 @@ export interface OutputDefaults {
   dscp?: number;
   preserveTos?: boolean;
 }
-
-/** The word an output's `ttl` (or `defaults.ttl`) takes for TTL_POLICY_DECREMENT. */
-export const TTL_DECREMENT = 'decrement';
 
 export interface ConfigFile {
   /** The file's name, as given. */

@@ -9,7 +9,7 @@
  * (the file reads it back as unset, which means fixed too).
  */
 import { Rule, TtlPolicy } from '../../gen/mcr/v1/rules';
-import { TTL_DECREMENT } from './config-file';
+import { TTL_DECREMENT } from '../formats/ttl-word';
 import { deriveRuleId } from '../rules/id';
 
 interface FileInput {

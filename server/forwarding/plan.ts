@@ -151,14 +151,15 @@ export function egressKey(sender: string, address: string, port: number): string
 /**
  * An output of a rule as its counters know it: what it sends to, as defined (not its index, which
  * moves when another output is removed, nor its interface's index, which an egress key includes).
- * The TTL and TOS policies are written only when set (an output defined before they existed keeps
- * its identity, and its counters, across an upgrade).
+ * The TTL and TOS policies are written by meaning, and only when they are not the defaults
+ * (TTL_POLICY_FIXED is the unset policy, preserve_tos true the unset one, as sameDefinition holds):
+ * an output defined before they existed keeps its identity, and its counters, across an upgrade.
  */
 export function outputIdentity(output: Pick<Output, 'interface' | 'address' | 'port' | 'ttl' | 'dscp'> & Partial<Pick<Output, 'ttlPolicy' | 'preserveTos'>>): string {
-  const { ttlPolicy, preserveTos } = output;
-  const base = flatJoin([output.interface, output.address, output.port, output.ttl ?? ''], '|');
-  if (!ttlPolicy && preserveTos === undefined) return flatJoin([base, output.dscp ?? ''], '|');
-  return flatJoin([base, output.dscp ?? '', ttlPolicy ?? '', preserveTos === undefined ? '' : Number(preserveTos)], '|');
+  const decrement = output.ttlPolicy === TtlPolicy.TTL_POLICY_DECREMENT;
+  const fixedTos = output.preserveTos === false;
+  const base = flatJoin([output.interface, output.address, output.port, output.ttl ?? '', output.dscp ?? ''], '|');
+  return decrement || fixedTos ? flatJoin([base, decrement ? 'dec' : '', fixedTos ? 'fixed-tos' : ''], '|') : base;
 }
 
 function defaultTtl(address: string): number {

@@ -73,9 +73,9 @@ describe('forwarding plan', () => {
     expect(worker.rules.get('a')!.outputIdentities).to.deep.equal([
       'out1|239.9.9.1|6000||',
       'out1|239.9.9.2|6000||46',
-      'out1|239.9.9.3|6000|||0|0',
-      'out1|239.9.9.4|6000||10|0|0',
-      'out1|239.9.9.5|6000|||2|',
+      'out1|239.9.9.3|6000||||fixed-tos',
+      'out1|239.9.9.4|6000||10||fixed-tos',
+      'out1|239.9.9.5|6000|||dec|',
     ]);
   });
 
