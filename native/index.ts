@@ -23,8 +23,6 @@ export interface PacketSocketOptions {
    */
   filter?: BpfInsn[];
   program?: number;
-  /** Each frame with the kernel's time of its receipt (SO_TIMESTAMPNS); default false (see setReceiveTimestamps). */
-  timestamps?: boolean;
 }
 
 export interface EgressSocketOptions {

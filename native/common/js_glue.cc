@@ -51,6 +51,11 @@ Napi::Object ObjectValue(Napi::Env env, Napi::Value value, const std::string& na
   return value.As<Napi::Object>();
 }
 
+bool BooleanValue(Napi::Env env, Napi::Value value, const std::string& name) {
+  if (!value.IsBoolean()) throw Napi::TypeError::New(env, name + " must be a boolean");
+  return value.As<Napi::Boolean>().Value();
+}
+
 void ReportThrown(napi_env env, napi_status call_status) {
   napi_value error;
   if (call_status == napi_pending_exception && napi_get_and_clear_last_exception(env, &error) == napi_ok) {

@@ -31,6 +31,9 @@ in_addr Ipv4Value(Napi::Env env, Napi::Value value, const std::string& name);
 
 Napi::Object ObjectValue(Napi::Env env, Napi::Value value, const std::string& name);
 
+// `value` as a bool; throws a TypeError naming `name` unless it is a boolean.
+bool BooleanValue(Napi::Env env, Napi::Value value, const std::string& name);
+
 // Runs `body`, turning a SyscallError into an Error with .code/.errno (ThrowErrno) and any other
 // C++ exception into a plain Error, so that nothing but Napi::Error leaves a binding.
 template <typename Body>

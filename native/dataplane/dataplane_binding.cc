@@ -88,9 +88,7 @@ SendPolicy SendPolicyValue(Napi::Env env, Napi::Value value, const std::string& 
   policy.ttl = static_cast<uint8_t>(IntegerIn(env, object.Get("ttl"), name + ".ttl", 1, 255));
   policy.tos = static_cast<uint8_t>(IntegerIn(env, object.Get("tos"), name + ".tos", 0, 255));
   policy.keepTos = static_cast<uint8_t>(IntegerIn(env, object.Get("keepTos"), name + ".keepTos", 0, 255));
-  const Napi::Value decrement = object.Get("decrementTtl");
-  if (!decrement.IsBoolean()) throw Napi::TypeError::New(env, name + ".decrementTtl must be a boolean");
-  policy.decrementTtl = decrement.As<Napi::Boolean>().Value();
+  policy.decrementTtl = BooleanValue(env, object.Get("decrementTtl"), name + ".decrementTtl");
   return policy;
 }
 

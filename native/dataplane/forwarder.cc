@@ -9,8 +9,7 @@
 
 namespace mcr {
 
-// An input's counts for one batch, added to its shared counters once at the end (or before Egress
-// sends early).
+// An input's counts for one batch, added to its shared counters when its packets are sent (Send).
 struct Forwarder::InputTally {
   uint64_t frames = 0;
   uint64_t bytes = 0;
@@ -27,7 +26,7 @@ struct Forwarder::InputTally {
     for (size_t i = 0; i < kParseStatusCount; ++i) {
       if (rejected[i]) counters.rejected[i].Add(rejected[i]);
     }
-    // Apart: a frame's datagrams may be counted over two moves (SendEarly in the middle of it).
+    // Apart: a frame's datagrams may be counted over two moves (a Send in the middle of it).
     if (mergedFrames) counters.mergedFrames.Add(mergedFrames);
     if (mergedDatagrams) counters.mergedDatagrams.Add(mergedDatagrams);
     *this = InputTally{};
@@ -138,16 +137,12 @@ void Forwarder::Forward(Input& input, uint32_t frames, const Table& table) {
       Take(input, *route, datagram, frame, length, now, receivedNs, tally);
     }
   }
-  // The frames are counted before they are sent, like the rules' matches: a worker killed while it
-  // sends has counted every frame it took and every match it made.
-  tally.MoveTo(*input.counters);
-  egress_.FinishBatch();
-  tracer_.FinishBatch();
+  Send(input, tally);
 }
 
 void Forwarder::Take(Input& input, const Route& route, const ParsedPacket& packet, const uint8_t* frame, uint32_t length,
                      uint64_t nowNs, uint64_t receivedNs, InputTally& tally) {
-  if (egress_.Full()) SendEarly(input, tally);  // only when merged frames hold more datagrams than a batch
+  if (egress_.Full()) Send(input, tally);  // only when merged frames hold more datagrams than a batch
   route.counters->packets.Add(1);
   route.counters->bytes.Add(packet.payloadLength);
   route.counters->lastPacketNs.Set(nowNs);
@@ -156,7 +151,9 @@ void Forwarder::Take(Input& input, const Route& route, const ParsedPacket& packe
   for (uint32_t t = 0; t < route.targetCount; ++t) egress_.Queue(index, route.targets[t], t);
 }
 
-void Forwarder::SendEarly(Input& input, InputTally& tally) {
+void Forwarder::Send(Input& input, InputTally& tally) {
+  // The frames are counted before they are sent, like the rules' matches: a worker killed while it
+  // sends has counted every frame it took and every match it made.
   tally.MoveTo(*input.counters);
   egress_.FinishBatch();
   tracer_.FinishBatch();

@@ -71,8 +71,9 @@ class Forwarder {
   // Counts, traces and queues one datagram of `route` (a whole frame, or one split from a merged one).
   void Take(Input& input, const Route& route, const ParsedPacket& packet, const uint8_t* frame, uint32_t length,
             uint64_t nowNs, uint64_t receivedNs, InputTally& tally);
-  // Sends what is queued, when a merged frame fills Egress before the batch ends.
-  void SendEarly(Input& input, InputTally& tally);
+  // Counts the frames tallied, sends what is queued and publishes its traces: at the end of a batch,
+  // or before it when merged frames fill Egress.
+  void Send(Input& input, InputTally& tally);
 
   const uint32_t batch_;
   std::unique_ptr<uint8_t[]> buffers_;  // batch_ slots of kSlotSize bytes

@@ -31,7 +31,7 @@ void SetReceiveBuffer(int fd, int bytes, const std::string& context) {
 
 // Opens the socket, lets `attach` put its filter in place, then binds it (see the header).
 template <typename Attach>
-int OpenFiltered(int ifindex, int rcvbuf, bool timestamps, Attach&& attach) {
+int OpenFiltered(int ifindex, int rcvbuf, Attach&& attach) {
   const std::string context = "openPacketSocket (ifindex " + std::to_string(ifindex) + "): ";
   // Protocol 0: the socket is not hooked into the receive path until bind() names a protocol.
   UniqueFd fd(CheckSyscall(socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), context + "socket"));
@@ -43,7 +43,6 @@ int OpenFiltered(int ifindex, int rcvbuf, bool timestamps, Attach&& attach) {
   // into it (GRO, or a GSO send that crossed a veth or bridge whole) and the size of each: the data
   // plane splits them again (docs/decisions/0059-merged-frames-split.md).
   CheckSyscall(setsockopt(fd.get(), SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)), context + "PACKET_VNET_HDR");
-  if (timestamps) SetReceiveTimestamps(fd.get(), true);
   SetReceiveBuffer(fd.get(), rcvbuf, context);
 
   sockaddr_ll addr{};
@@ -56,12 +55,12 @@ int OpenFiltered(int ifindex, int rcvbuf, bool timestamps, Attach&& attach) {
 
 }  // namespace
 
-int OpenPacketSocket(int ifindex, int rcvbuf, const BpfProgram& filter, bool timestamps) {
-  return OpenFiltered(ifindex, rcvbuf, timestamps, [&](int fd, const std::string& context) { SetFilter(fd, filter, context); });
+int OpenPacketSocket(int ifindex, int rcvbuf, const BpfProgram& filter) {
+  return OpenFiltered(ifindex, rcvbuf, [&](int fd, const std::string& context) { SetFilter(fd, filter, context); });
 }
 
-int OpenPacketSocketWithProgram(int ifindex, int rcvbuf, int prog_fd, bool timestamps) {
-  return OpenFiltered(ifindex, rcvbuf, timestamps, [&](int fd, const std::string& context) {
+int OpenPacketSocketWithProgram(int ifindex, int rcvbuf, int prog_fd) {
+  return OpenFiltered(ifindex, rcvbuf, [&](int fd, const std::string& context) {
     CheckSyscall(setsockopt(fd, SOL_SOCKET, SO_ATTACH_BPF, &prog_fd, sizeof(prog_fd)), context + "SO_ATTACH_BPF");
   });
 }

@@ -19,13 +19,13 @@ struct PacketSocketStats {
 // accepted by `filter` and never its own host's outgoing frames, each read after a virtio-net header
 // (PACKET_VNET_HDR). The socket is created with
 // protocol 0 (it receives nothing), given its filter, options and buffer, and only then bound to
-// ETH_P_ALL on the interface, so no unfiltered frame can be queued. `timestamps`: each frame comes
-// with the kernel's time of its receipt (SO_TIMESTAMPNS). Throws SyscallError (the fd is closed)
-// naming the failed step and the interface.
-int OpenPacketSocket(int ifindex, int rcvbuf, const BpfProgram& filter, bool timestamps);
+// ETH_P_ALL on the interface, so no unfiltered frame can be queued. Receive times are off until
+// SetReceiveTimestamps. Throws SyscallError (the fd is closed) naming the failed step and the
+// interface.
+int OpenPacketSocket(int ifindex, int rcvbuf, const BpfProgram& filter);
 
 // The same with an eBPF socket filter (a loaded BPF_PROG_TYPE_SOCKET_FILTER program, SO_ATTACH_BPF).
-int OpenPacketSocketWithProgram(int ifindex, int rcvbuf, int prog_fd, bool timestamps);
+int OpenPacketSocketWithProgram(int ifindex, int rcvbuf, int prog_fd);
 
 // Each frame read from now on comes with the kernel's time of its receipt (SO_TIMESTAMPNS, as
 // SCM_TIMESTAMPNS ancillary data), or no longer does.

@@ -74,17 +74,14 @@ Napi::Value OpenPacketSocketJs(const Napi::CallbackInfo& info) {
   Napi::Object options = ObjectValue(env, info[0], "options");
   const int ifindex = IfindexValue(env, options.Get("ifindex"), "options.ifindex");
   const int rcvbuf = BufferSizeValue(env, options.Get("rcvbuf"), "options.rcvbuf");
-  const Napi::Value stamp = options.Get("timestamps");
-  if (!stamp.IsUndefined() && !stamp.IsBoolean()) throw Napi::TypeError::New(env, "options.timestamps must be a boolean");
-  const bool timestamps = !stamp.IsUndefined() && stamp.As<Napi::Boolean>().Value();
   // Either a classic program (`filter`) or a loaded eBPF socket filter (`program`, its fd).
   if (!options.Get("program").IsUndefined()) {
     if (!options.Get("filter").IsUndefined()) throw Napi::TypeError::New(env, "options take filter or program, not both");
     const int program = FdValue(env, options.Get("program"), "options.program");
-    return TranslateErrors(env, [&] { return Napi::Number::New(env, OpenPacketSocketWithProgram(ifindex, rcvbuf, program, timestamps)); });
+    return TranslateErrors(env, [&] { return Napi::Number::New(env, OpenPacketSocketWithProgram(ifindex, rcvbuf, program)); });
   }
   const BpfProgram filter = ProgramValue(env, options.Get("filter"), "options.filter");
-  return TranslateErrors(env, [&] { return Napi::Number::New(env, OpenPacketSocket(ifindex, rcvbuf, filter, timestamps)); });
+  return TranslateErrors(env, [&] { return Napi::Number::New(env, OpenPacketSocket(ifindex, rcvbuf, filter)); });
 }
 
 void AttachFilterJs(const Napi::CallbackInfo& info) {
@@ -97,8 +94,7 @@ void AttachFilterJs(const Napi::CallbackInfo& info) {
 void SetReceiveTimestampsJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int fd = FdValue(env, info[0], "fd");
-  if (!info[1].IsBoolean()) throw Napi::TypeError::New(env, "on must be a boolean");
-  const bool on = info[1].As<Napi::Boolean>().Value();
+  const bool on = BooleanValue(env, info[1], "on");
   TranslateErrors(env, [&] { SetReceiveTimestamps(fd, on); });
 }
 

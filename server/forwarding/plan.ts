@@ -41,7 +41,7 @@ export const KEEP_ECN = 0x03;
  * The TTL and TOS policy of `output` as its sender applies it. `ttl`: the output's, else the default
  * for its destination (the socket's TTL, which a decrementing output's packets override).
  */
-export function sendPolicyOf(output: Output, ttl: number): SenderPolicy {
+function outputPolicy(output: Output, ttl: number): SenderPolicy {
   const preserve = output.preserveTos ?? true;
   return {
     ttl,
@@ -423,7 +423,7 @@ export class ForwardingState implements ForwardingPlan {
         return;
       }
       const { address, port } = output;
-      const policy = sendPolicyOf(output, output.ttl ?? this.ttlOf(address));
+      const policy = outputPolicy(output, output.ttl ?? this.ttlOf(address));
       const sender = this.senderKeyOf(outIf, policy);
       const key = egressKey(sender, address, port);
       // One entry per output: validation refuses two outputs of a rule to the same destination, and
