@@ -35,6 +35,11 @@ export interface EgressSocketOptions {
   tos: number;
   /** Send buffer in bytes (SO_SNDBUFFORCE). */
   sndbuf: number;
+  /**
+   * IP_PMTUDISC_DO (DF set; a datagram above the path MTU is refused with EMSGSIZE) instead of
+   * IP_PMTUDISC_OMIT (fragmented by the interface's MTU, DF clear): docs/decisions/0060.
+   */
+  dontFragment: boolean;
 }
 
 /**
@@ -48,6 +53,8 @@ export interface SenderPolicy {
   tos: number;
   keepTos: number;
   decrementTtl: boolean;
+  /** A payload larger than one packet carries is not sent (counted as tooBig) instead of fragmented. */
+  dontFragment: boolean;
 }
 
 /** Counters of PACKET_STATISTICS since the previous read (reading resets them in the kernel). */
@@ -99,6 +106,10 @@ export interface TracedSend {
   errno: number;
   ttl: number;
   tos: number;
+  /** How many datagrams the message that carried it held (UDP GSO; 1 alone; 0 not sent). */
+  segments: number;
+  /** Sent as IP fragments (larger than one packet carries on the interface). */
+  fragmented: boolean;
 }
 
 /** What the data plane recorded for one traced packet. */
@@ -136,6 +147,10 @@ export interface OutputCounters {
   errOther: bigint;
   /** Not sent: received with TTL 1 or 0 by an output that decrements the TTL. */
   ttlExpired: bigint;
+  /** Sent (also in packets) as IP fragments: larger than one packet carries on the interface. */
+  fragmented: bigint;
+  /** Not sent (EMSGSIZE): larger than one packet carries, by an output that does not fragment. */
+  tooBig: bigint;
 }
 
 export interface RuleCounters {
@@ -195,8 +210,9 @@ export interface Dataplane {
    * Adds an unconnected UDP egress socket (see openEgressSocket) that outputs send through. Takes
    * ownership of `fd` when it succeeds; on a throw the caller keeps it. `policy`: how its outputs make
    * each packet's TTL and TOS (its ttl and tos are the socket's own, as openEgressSocket set them).
+   * `mtu`: its interface's (0: unknown), by which payloads are counted as fragmented or too big.
    */
-  addSender(handle: number, fd: number, policy: SenderPolicy): void;
+  addSender(handle: number, fd: number, policy: SenderPolicy, mtu: number): void;
   /**
    * Forgets the sender's handle (new outputs cannot name it). Its fd is closed once no output refers
    * to it and no table that may be in use refers to those outputs.

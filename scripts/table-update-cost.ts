@@ -41,7 +41,7 @@ function main(): void {
   const region = addon.createCounterRegion(2 + 2 + (RULES + extra) * slotsPerRule);
   send({ type: 'hello', index: 0, core: -1, batch: 8, logLevel: 'error', counters: true } as Body, [region.fd]);
   send({ type: 'addInput', handle: 1, interface: 'lo', counterSlot: 2 }, [addon.openPacketSocket({ ifindex: 1, rcvbuf: 65536, filter: [[0x06, 0, 0, 0]] })]);
-  send({ type: 'addSenders', senders: [{ handle: 1, interface: 'lo', ttl: 64, tos: 0, keepTos: 0, decrementTtl: false }] }, [addon.openEgressSocket({ ifname: 'lo', ifindex: 1, ttl: 64, tos: 0, sndbuf: 65536 })]);
+  send({ type: 'addSenders', senders: [{ handle: 1, interface: 'lo', ttl: 64, tos: 0, keepTos: 0, decrementTtl: false, dontFragment: false, mtu: 0 }] }, [addon.openEgressSocket({ ifname: 'lo', ifindex: 1, ttl: 64, tos: 0, dontFragment: false, sndbuf: 65536 })]);
 
   const total = RULES + extra;
   const outputs = Array.from({ length: total * OUTPUTS }, (_, h) => ({ handle: 10 + h, sender: 1, address: `127.${(h >> 16) & 255}.${(h >> 8) & 255}.${h & 255}`, port: 1000 + (h % 60000) }));

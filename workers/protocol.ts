@@ -44,6 +44,8 @@ export interface AddInputRequest { type: 'addInput'; seq: number; handle: number
 export interface SenderDescription extends SenderPolicy {
   handle: number;
   interface: string;
+  /** The interface's MTU (0: unknown): payloads above mtu - 28 bytes are fragmented or, dontFragment, not sent. */
+  mtu: number;
 }
 /** fds[i] is the UDP socket of senders[i] (at most MAX_FDS_PER_MESSAGE of them). */
 export interface AddSendersRequest { type: 'addSenders'; seq: number; senders: SenderDescription[] }
@@ -177,10 +179,19 @@ export interface EgressDescription extends SenderPolicy {
  * An output as the ruleset hash covers it: an EgressDescription's fields in that order. A tuple, so
  * that each side makes it once per output (canonicalOutput, when the output is added) and keeps it.
  */
-export type CanonicalOutput = readonly [iface: string, address: string, port: number, ttl: number, tos: number, keepTos: number, decrementTtl: boolean];
+export type CanonicalOutput = readonly [
+  iface: string,
+  address: string,
+  port: number,
+  ttl: number,
+  tos: number,
+  keepTos: number,
+  decrementTtl: boolean,
+  dontFragment: boolean,
+];
 
 export function canonicalOutput(o: EgressDescription): CanonicalOutput {
-  return [o.interface, o.address, o.port, o.ttl, o.tos, o.keepTos, o.decrementTtl];
+  return [o.interface, o.address, o.port, o.ttl, o.tos, o.keepTos, o.decrementTtl, o.dontFragment];
 }
 
 /** A rule as both sides can describe it without handle numbers: what the ruleset hash covers. */

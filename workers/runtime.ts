@@ -191,8 +191,8 @@ export class WorkerRuntime {
     let added = 0;
     try {
       for (; added < senders.length; added++) {
-        const { handle, ttl, tos, keepTos, decrementTtl } = senders[added];
-        plane.addSender(handle, fds[added], { ttl, tos, keepTos, decrementTtl });
+        const { handle, ttl, tos, keepTos, decrementTtl, dontFragment, mtu } = senders[added];
+        plane.addSender(handle, fds[added], { ttl, tos, keepTos, decrementTtl, dontFragment }, mtu);
       }
     } catch (err) {
       for (let i = 0; i < added; i++) plane.removeSender(senders[i].handle);
@@ -298,7 +298,7 @@ export class WorkerRuntime {
       group: r.group,
       port: r.port,
       source: r.source,
-      outputs: r.outputs.map((h) => this.outputs.get(h) ?? [`#${h}`, '', 0, 0, 0, 0, false]),
+      outputs: r.outputs.map((h) => this.outputs.get(h) ?? [`#${h}`, '', 0, 0, 0, 0, false, false]),
       trace: r.trace,
     });
   }

@@ -54,6 +54,7 @@ export const ENCODED_FIELDS: Readonly<Record<string, Readonly<Record<number, str
     5: 'dscp optional uint32',
     6: 'ttl_policy mcr.v1.TtlPolicy',
     7: 'preserve_tos optional bool',
+    8: 'oversize mcr.v1.OversizePolicy',
   },
   'mcr.v1.RuleStatus': { 1: 'state mcr.v1.RuleState', 2: 'reason string', 3: 'worker uint32', 4: 'last_packet_unix_nanos int64' },
 };
@@ -258,6 +259,7 @@ class Measure {
       boolOf(output.preserveTos, 'Output.preserveTos'); // refused here, before anything is written
       size += 2; // tag and one byte, false included (presence)
     }
+    size += this.enum(output.oversize, 'Output.oversize');
     return size;
   }
 
@@ -414,6 +416,7 @@ class Write {
       this.buffer[this.pos++] = tag(7, VARINT);
       this.buffer[this.pos++] = boolOf(output.preserveTos, 'Output.preserveTos') ? 1 : 0;
     }
+    this.enum(8, output.oversize, 'Output.oversize');
   }
 
   private status(status: DeepPartial<RuleStatus>): void {

@@ -1,5 +1,6 @@
 /** Small text forms of API values shared by the views. */
-import { Input, Output, TtlPolicy } from '../../gen/mcr/v1/rules';
+import { Input, OversizePolicy, Output, TtlPolicy } from '../../gen/mcr/v1/rules';
+import { OVERSIZE_DROP } from '../../server/formats/oversize-word';
 
 /** "eth1 239.9.9.9:6000": the command-line form of --in and --out. */
 export function formatEndpoint(iface: string, address: string, port: number): string {
@@ -14,9 +15,9 @@ export function formatInput(input: Input | undefined): string {
 }
 
 /**
- * "eth1 239.9.9.9:6000 ttl 4 dscp 46", "eth1 239.9.9.9:6000 ttl decrement tos fixed": what is not
- * the default is shown (the words of --ttl and --no-preserve-tos); unset ttl and dscp, a fixed TTL
- * policy and preserve_tos unset or true are not.
+ * "eth1 239.9.9.9:6000 ttl 4 dscp 46", "eth1 239.9.9.9:6000 ttl decrement tos fixed oversize drop":
+ * what is not the default is shown (the words of --ttl, --no-preserve-tos and --oversize); unset ttl
+ * and dscp, a fixed TTL policy, preserve_tos unset or true and oversize fragment are not.
  */
 export function formatOutput(output: Output): string {
   const parts = [formatEndpoint(output.interface, output.address, output.port)];
@@ -24,6 +25,7 @@ export function formatOutput(output: Output): string {
   if (output.ttl !== undefined) parts.push(`ttl ${output.ttl}`);
   if (output.dscp !== undefined) parts.push(`dscp ${output.dscp}`);
   if (output.preserveTos === false) parts.push('tos fixed');
+  if (output.oversize === OversizePolicy.OVERSIZE_POLICY_DROP) parts.push(`oversize ${OVERSIZE_DROP}`);
   return parts.join(' ');
 }
 

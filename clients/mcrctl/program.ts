@@ -11,6 +11,7 @@ import { COMPLETE_COMMAND, COMPLETION_SHELLS, CompletionShell, completionScript 
 import { COMPLETION_TOPICS, CompletionTopic } from './completion-names';
 import { hostPortArg, integerArg, parseEndpoints, parseInputEndpoint, parseSource, ruleArgument, ttlArg, uint64Arg, UsageError } from './args';
 import { TTL_DECREMENT } from '../../server/formats/ttl-word';
+import { OVERSIZE_WORDS, OversizeWord } from '../../server/formats/oversize-word';
 import { EVENT_KIND_WORDS, parseEventKinds } from './event-kinds';
 import { defineConfigCommands } from './config-program';
 import { ExitCode } from './exit-codes';
@@ -45,6 +46,7 @@ interface CommandOptions {
   dscp?: number;
   /** --preserve-tos (true), --no-preserve-tos (false). */
   preserveTos?: boolean;
+  oversize?: OversizeWord;
   expectGeneration?: bigint;
   dryRun?: boolean;
   watch?: boolean;
@@ -132,6 +134,13 @@ function ruleEditOptions(command: Command, { withId }: { withId: boolean }): Com
     .option('--dscp <N>', 'DSCP of every --out given (update without --out: of every output); default the received DSCP (0 with --no-preserve-tos)', integerArg(0, 63))
     .option('--preserve-tos', "copy each received packet's DSCP and ECN to the packets sent (the default; --dscp then replaces the DSCP only)")
     .option('--no-preserve-tos', 'send every packet with DSCP --dscp (0 without) and ECN 0, whatever it arrived with')
+    .addOption(
+      new Option(
+        '--oversize <fragment|drop>',
+        "what every --out given (update without --out: every output) does with a datagram too large for its interface's MTU: " +
+          'fragment it (the default), or drop and count it (every packet then leaves with DF set)',
+      ).choices(OVERSIZE_WORDS),
+    )
     .option('--dry-run', 'validate only: report what would be done, change nothing');
 }
 
@@ -146,6 +155,7 @@ function ruleEdit(options: CommandOptions): RuleEdit {
     ttl: options.ttl,
     dscp: options.dscp,
     preserveTos: options.preserveTos,
+    oversize: options.oversize,
   };
 }
 
@@ -255,7 +265,7 @@ function buildProgram(io: CliIo, emit: (invocation: Invocation) => void): Comman
   leaf(
     ruleEditOptions(rule.command('add').description('create a rule'), { withId: true }).usage(
       '[--name NAME] [--id ID] --in IF GROUP:PORT [--source ADDR] --out IF ADDR:PORT [--out IF ADDR:PORT ...] [--ttl N|decrement] [--dscp N] ' +
-        '[--[no-]preserve-tos] [--dry-run]',
+        '[--[no-]preserve-tos] [--oversize fragment|drop] [--dry-run]',
     ),
     (_args, options) => {
       const edit = ruleEdit(options);
@@ -285,10 +295,10 @@ function buildProgram(io: CliIo, emit: (invocation: Invocation) => void): Comman
     ruleEditOptions(rule.command('update').description('change a rule: only what is given is replaced (--out replaces every output)'), { withId: false })
       .usage(
         'RULE [--name NAME] [--in IF GROUP:PORT] [--source ADDR] [--out IF ADDR:PORT ... | --add-out IF ADDR:PORT ... --del-out IF ADDR:PORT ...] ' +
-          '[--ttl N|decrement] [--dscp N] [--[no-]preserve-tos] [--expect-generation N] [--dry-run]',
+          '[--ttl N|decrement] [--dscp N] [--[no-]preserve-tos] [--oversize fragment|drop] [--expect-generation N] [--dry-run]',
       )
       .argument('<RULE>', 'rule id or name', ruleArgument)
-      .addOption(pairOption('--add-out <IF> <ADDR:PORT>', 'add this output to the rule\'s (repeatable; --ttl/--dscp/--[no-]preserve-tos then apply to the outputs added)'))
+      .addOption(pairOption('--add-out <IF> <ADDR:PORT>', 'add this output to the rule\'s (repeatable; --ttl/--dscp/--[no-]preserve-tos/--oversize then apply to the outputs added)'))
       .addOption(pairOption('--del-out <IF> <ADDR:PORT>', 'remove this output of the rule (repeatable; before any --add-out)'))
       .option('--expect-generation <N>', 'refuse (ABORTED) unless the rule is at this generation (default: the generation read, when the edit reads the rule)', uint64Arg),
     ([ruleName], options) => {
@@ -298,7 +308,9 @@ function buildProgram(io: CliIo, emit: (invocation: Invocation) => void): Comman
         removeOutputs: options.delOut === undefined ? undefined : parseEndpoints('--del-out', options.delOut),
       };
       if (isEmptyEdit(edit)) {
-        throw new UsageError('rule update: nothing to change: give --name, --in, --source, --out, --add-out, --del-out, --ttl, --dscp or --[no-]preserve-tos');
+        throw new UsageError(
+          'rule update: nothing to change: give --name, --in, --source, --out, --add-out, --del-out, --ttl, --dscp, --[no-]preserve-tos or --oversize',
+        );
       }
       if (edit.outputs && (edit.addOutputs || edit.removeOutputs)) {
         throw new UsageError('rule update: --out replaces every output; --add-out and --del-out edit them: give one or the other');

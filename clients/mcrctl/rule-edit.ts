@@ -2,9 +2,10 @@
  * What `rule add` and `rule update` ask for, as a RuleEdit, and the rule definitions built from it.
  * Pure functions: no I/O, so the merge semantics of `rule update` are testable on their own.
  */
-import type { Output, Rule } from '../../gen/mcr/v1/rules';
+import type { OversizePolicy, Output, Rule } from '../../gen/mcr/v1/rules';
 import { Endpoint } from './args';
 import { TTL_DECREMENT } from '../../server/formats/ttl-word';
+import { OVERSIZE_DROP, OversizeWord } from '../../server/formats/oversize-word';
 import { rulesProto } from './generated-code';
 
 /** The rule fields given on a command line; undefined = not given. */
@@ -22,12 +23,14 @@ export interface RuleEdit {
   /** `rule update --del-out`: outputs of the rule to remove, before any is added. */
   removeOutputs?: Endpoint[];
   /**
-   * --ttl, --dscp and --[no-]preserve-tos: for every output given on the command line (or, without
-   * --out or --add-out, every output). --ttl N is a fixed TTL, --ttl decrement TTL_POLICY_DECREMENT.
+   * --ttl, --dscp, --[no-]preserve-tos and --oversize: for every output given on the command line
+   * (or, without --out or --add-out, every output). --ttl N is a fixed TTL, --ttl decrement
+   * TTL_POLICY_DECREMENT.
    */
   ttl?: number | typeof TTL_DECREMENT;
   dscp?: number;
   preserveTos?: boolean;
+  oversize?: OversizeWord;
 }
 
 /** A RuleEdit that can define a new rule. */
@@ -39,16 +42,28 @@ export function isEmptyEdit(edit: RuleEdit): boolean {
 }
 
 function outputFrom(endpoint: Endpoint): Output {
-  return { interface: endpoint.interface, address: endpoint.address, port: endpoint.port, ttl: undefined, dscp: undefined, ttlPolicy: 0, preserveTos: undefined };
+  const { interface: name, address, port } = endpoint;
+  return { interface: name, address, port, ttl: undefined, dscp: undefined, ttlPolicy: 0, preserveTos: undefined, oversize: 0 };
 }
 
 /**
- * The output with the edit's --ttl/--dscp/--[no-]preserve-tos applied (kept as they were where not
- * given). --ttl decrement unsets the ttl (mcrd refuses both); --ttl N ends a decrement, leaving the
- * policy unset (fixed) unless it was TTL_POLICY_FIXED already.
+ * Output.oversize for --oversize: OVERSIZE_POLICY_DROP, or for fragment the unset policy (the
+ * default) unless it was OVERSIZE_POLICY_FRAGMENT already, as --ttl N leaves the TTL policy.
+ */
+function oversizePolicy(current: OversizePolicy, word: OversizeWord): OversizePolicy {
+  const { OVERSIZE_POLICY_DROP, OVERSIZE_POLICY_FRAGMENT, OVERSIZE_POLICY_UNSPECIFIED } = rulesProto().OversizePolicy;
+  if (word === OVERSIZE_DROP) return OVERSIZE_POLICY_DROP;
+  return current === OVERSIZE_POLICY_FRAGMENT ? OVERSIZE_POLICY_FRAGMENT : OVERSIZE_POLICY_UNSPECIFIED;
+}
+
+/**
+ * The output with the edit's --ttl/--dscp/--[no-]preserve-tos/--oversize applied (kept as they were
+ * where not given). --ttl decrement unsets the ttl (mcrd refuses both); --ttl N ends a decrement,
+ * leaving the policy unset (fixed) unless it was TTL_POLICY_FIXED already.
  */
 function withEditedMarking(output: Output, edit: RuleEdit): Output {
   const marked: Output = { ...output, dscp: edit.dscp ?? output.dscp, preserveTos: edit.preserveTos ?? output.preserveTos };
+  if (edit.oversize !== undefined) marked.oversize = oversizePolicy(output.oversize, edit.oversize);
   if (edit.ttl === TTL_DECREMENT) {
     marked.ttl = undefined;
     marked.ttlPolicy = rulesProto().TtlPolicy.TTL_POLICY_DECREMENT;
@@ -128,10 +143,11 @@ function editedOutputs(existing: Rule, edit: RuleEdit): Output[] {
 
 /**
  * Whether `rule update` must read the rule first: to edit its outputs (--add-out, --del-out) or to
- * mark every output it has (--ttl/--dscp/--[no-]preserve-tos without --out).
+ * mark every output it has (--ttl/--dscp/--[no-]preserve-tos/--oversize without --out).
  */
 export function needsCurrentOutputs(edit: RuleEdit): boolean {
-  const marksEvery = edit.outputs === undefined && (edit.ttl !== undefined || edit.dscp !== undefined || edit.preserveTos !== undefined);
+  const marking = [edit.ttl, edit.dscp, edit.preserveTos, edit.oversize];
+  const marksEvery = edit.outputs === undefined && marking.some((value) => value !== undefined);
   return edit.addOutputs !== undefined || edit.removeOutputs !== undefined || marksEvery;
 }
 

@@ -16,6 +16,7 @@ function dropReasons(drops: RuleDrops | undefined): Array<[string, bigint]> {
     ['unreachable', drops?.unreachable ?? 0n],
     ['send-error', drops?.sendError ?? 0n],
     ['ttl-expired', drops?.ttlExpired ?? 0n],
+    ['too-big', drops?.tooBig ?? 0n],
   ];
 }
 
@@ -62,6 +63,8 @@ function outputsTable(rules: readonly RuleStats[]): string {
       { header: 'UNREACHABLE', align: right },
       { header: 'OTHER-ERRORS', align: right },
       { header: 'TTL-EXPIRED', align: right },
+      { header: 'FRAGMENTED', align: right },
+      { header: 'TOO-BIG', align: right },
     ],
     rules.flatMap((rule) =>
       rule.outputs.map((output) => [
@@ -76,6 +79,8 @@ function outputsTable(rules: readonly RuleStats[]): string {
         output.errorsUnreachable.toString(),
         output.errorsOther.toString(),
         output.ttlExpired.toString(),
+        output.fragmented.toString(),
+        output.tooBig.toString(),
       ]),
     ),
   );

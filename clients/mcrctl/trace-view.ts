@@ -24,6 +24,7 @@ const RESULT_WORDS: Record<OutputResult, string> = {
   [OutputResult.OUTPUT_RESULT_UNREACHABLE]: 'unreachable',
   [OutputResult.OUTPUT_RESULT_ERROR]: 'error',
   [OutputResult.OUTPUT_RESULT_TTL_EXPIRED]: 'ttl-expired',
+  [OutputResult.OUTPUT_RESULT_TOO_BIG]: 'too-big',
   [OutputResult.UNRECOGNIZED]: 'unknown',
 };
 
@@ -36,14 +37,26 @@ export function traceStateWord(state: TraceState): string {
 export type Received = Pick<TraceRecord, 'ttl' | 'dscp' | 'ecn'>;
 
 /**
- * "out1 wg0 10.0.0.9:7000 unreachable ECONNREFUSED", "out0 eth1 239.9.9.9:6000 sent ttl 63": for an
- * output that sent the packet, the TTL, DSCP and ECN it sent that differ from those `received`.
+ * "out1 wg0 10.0.0.9:7000 unreachable ECONNREFUSED", "out0 eth1 239.9.9.9:6000 sent ttl 63",
+ * "out0 eth1 239.9.9.9:6000 too-big EMSGSIZE": for an output that sent the packet, the TTL, DSCP and
+ * ECN it sent that differ from those `received`, then how it went out (see sendShape).
  */
 export function outputResultText(output: TraceOutput, received?: Received): string {
   const destination = output.interface ? formatEndpoint(output.interface, output.address, output.port) : `${output.address}:${output.port}`;
   const result = RESULT_WORDS[output.result] ?? `result ${output.result}`;
-  const marking = received && output.result === OutputResult.OUTPUT_RESULT_SENT ? changedMarking(output, received) : '';
-  return `out${output.index} ${destination} ${output.error ? `${result} ${output.error}` : result}${marking}`;
+  const sent = output.result === OutputResult.OUTPUT_RESULT_SENT;
+  const marking = received && sent ? changedMarking(output, received) : '';
+  return `out${output.index} ${destination} ${output.error ? `${result} ${output.error}` : result}${marking}${sent ? sendShape(output) : ''}`;
+}
+
+/**
+ * " fragmented", " in a GSO send of 12": how the packet left, when not as one IP packet sent on its
+ * own; "" otherwise, and from an mcrd that does not say (segments 0).
+ */
+function sendShape(output: TraceOutput): string {
+  let text = output.fragmented ? ' fragmented' : '';
+  if (output.segments > 1) text += ` in a GSO send of ${output.segments}`;
+  return text;
 }
 
 /**

@@ -37,6 +37,8 @@ struct OutputCounters {
   Counter errUnreachable;  // ECONNREFUSED, EHOSTUNREACH, ENETUNREACH, EHOSTDOWN, ENETDOWN
   Counter errOther;
   Counter ttlExpired;      // not sent: received with TTL 1 or 0 by an output that decrements it
+  Counter fragmented;      // sent (also in packets) as IP fragments: larger than the interface's MTU
+  Counter tooBig;          // not sent: larger than the MTU, by an output that does not fragment
 };
 
 struct InputCounters {

@@ -89,6 +89,7 @@ SendPolicy SendPolicyValue(Napi::Env env, Napi::Value value, const std::string& 
   policy.tos = static_cast<uint8_t>(IntegerIn(env, object.Get("tos"), name + ".tos", 0, 255));
   policy.keepTos = static_cast<uint8_t>(IntegerIn(env, object.Get("keepTos"), name + ".keepTos", 0, 255));
   policy.decrementTtl = BooleanValue(env, object.Get("decrementTtl"), name + ".decrementTtl");
+  policy.dontFragment = BooleanValue(env, object.Get("dontFragment"), name + ".dontFragment");
   return policy;
 }
 
@@ -112,6 +113,8 @@ Napi::Object TracedPacketValue(Napi::Env env, const TraceSlot& slot) {
     send.Set("errno", Napi::Number::New(env, slot.sends[i].err));
     send.Set("ttl", Napi::Number::New(env, slot.sends[i].ttl));
     send.Set("tos", Napi::Number::New(env, slot.sends[i].tos));
+    send.Set("segments", Napi::Number::New(env, slot.sends[i].segments));
+    send.Set("fragmented", Napi::Boolean::New(env, slot.sends[i].fragmented));
     sends.Set(i, send);
   }
   record.Set("sends", sends);
@@ -226,7 +229,8 @@ class DataplaneJs : public Napi::ObjectWrap<DataplaneJs> {
     const uint32_t handle = HandleValue(env, info[0], "handle");
     const int fd = FdValue(env, info[1], "fd");
     const SendPolicy policy = SendPolicyValue(env, info[2], "policy");
-    Guarded(env, [&] { Open(env).AddSender(handle, fd, policy); });
+    const uint32_t mtu = static_cast<uint32_t>(IntegerIn(env, info[3], "mtu", 0, UINT32_MAX));
+    Guarded(env, [&] { Open(env).AddSender(handle, fd, policy, mtu); });
   }
 
   void RemoveSender(const Napi::CallbackInfo& info) {
@@ -349,6 +353,8 @@ class DataplaneJs : public Napi::ObjectWrap<DataplaneJs> {
         output.Set("errUnreachable", Big(env, counters.errUnreachable));
         output.Set("errOther", Big(env, counters.errOther));
         output.Set("ttlExpired", Big(env, counters.ttlExpired));
+        output.Set("fragmented", Big(env, counters.fragmented));
+        output.Set("tooBig", Big(env, counters.tooBig));
         outputs.Set(static_cast<uint32_t>(j), output);
       }
       entry.Set("outputs", outputs);

@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "dataplane/clock.h"
+
 namespace mcr {
 
 namespace {
@@ -23,6 +25,9 @@ constexpr uint32_t kNodesPerPacket = 4;
 constexpr uint32_t kMaxGsoSegments = 64;
 // Payload bytes per GSO message: one IPv4 datagram's worth (65535 - 20 - 8).
 constexpr size_t kMaxGsoBytes = 65507;
+// How long an output sends the sizes the kernel refused to segment one by one before trying GSO
+// for them again: a failed try costs one sendmmsg (the message is then sent again without GSO).
+constexpr uint64_t kGsoRetryNs = 1000000000;
 
 bool WouldBlock(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS; }
 
@@ -109,6 +114,7 @@ void Egress::Flush(Output& output) {
   // socket buffer will not drain in the next microseconds, and other outputs must not wait for it.
   bool blocked = false;
   const SendPolicy& policy = output.policy;
+  if (output.gsoBelow != UINT32_MAX && MonotonicNs() >= output.gsoRetryNs) output.gsoBelow = UINT32_MAX;
   while (node != Output::kNone) {
     uint32_t count = 0;
     for (; node != Output::kNone && count < batch_; node = nodes_[node].next) {
@@ -118,10 +124,17 @@ void Egress::Flush(Output& output) {
         Settle(node, kSendTtlExpired);
         continue;
       }
+      const bool oversize = packet.payload.iov_len > output.largestPayload;
       if (packet.trace) {
         TracedSend& traced = packet.trace->sends[nodes_[node].target];
         traced.ttl = header.ttl;
         traced.tos = header.tos;
+        traced.fragmented = oversize && !policy.dontFragment;
+      }
+      if (oversize && policy.dontFragment) {
+        // What the kernel would answer (and does, for a lower path MTU): no need to ask it.
+        Settle(node, EMSGSIZE);
+        continue;
       }
       runNodes_[count] = node;
       iovecs_[count++] = packet.payload;
@@ -139,7 +152,7 @@ uint32_t Egress::Prepare(const Output& output, uint32_t message, uint32_t first,
     const size_t size = iovecs_[s].iov_len;
     const SentHeader sent = headers_[s];
     uint32_t n = 1;
-    if (size > 0 && size < output.gsoBelow) {
+    if (size > 0 && size < output.gsoBelow && size <= output.largestPayload) {
       const uint32_t most = std::min<size_t>(kMaxGsoSegments, kMaxGsoBytes / size);
       while (n < most && s + n < count && iovecs_[s + n].iov_len == size && headers_[s + n] == sent) ++n;
     }
@@ -186,37 +199,42 @@ void Egress::SetControl(const Output& output, uint32_t m, uint32_t segments, siz
   header.msg_controllen = used;
 }
 
-void Egress::Reserve(uint32_t from, uint32_t to, bool undo) {
+void Egress::Reserve(const Output& output, uint32_t from, uint32_t to, bool undo) {
   for (uint32_t k = from; k < to; ++k) {
     const Node& n = nodes_[runNodes_[k]];
     const uint64_t length = packets_[n.packet].payload.iov_len;
+    const bool fragmented = length > output.largestPayload;
     if (undo) {
       n.counters->packets.Sub(1);
       n.counters->bytes.Sub(length);
+      if (fragmented) n.counters->fragmented.Sub(1);
     } else {
       n.counters->packets.Add(1);
       n.counters->bytes.Add(length);
+      if (fragmented) n.counters->fragmented.Add(1);
     }
   }
 }
 
-void Egress::Settle(uint32_t node, int err, bool counted) {
+void Egress::Settle(uint32_t node, int err, uint32_t segments) {
   const Node& n = nodes_[node];
   Packet& packet = packets_[n.packet];
   if (err == 0) {
-    if (!counted) {
-      n.counters->packets.Add(1);
-      n.counters->bytes.Add(packet.payload.iov_len);
-    }
     packet.sent = true;
   } else if (err == kSendTtlExpired) {
     n.counters->ttlExpired.Add(1);
+  } else if (err == EMSGSIZE) {
+    n.counters->tooBig.Add(1);
   } else if (WouldBlock(err)) {
     n.counters->errWouldBlock.Add(1);
   } else {
     (Unreachable(err) ? n.counters->errUnreachable : n.counters->errOther).Add(1);
   }
-  if (packet.trace) packet.trace->sends[n.target].err = err;
+  if (packet.trace) {
+    TracedSend& traced = packet.trace->sends[n.target];
+    traced.err = err;
+    traced.segments = static_cast<uint8_t>(std::min<uint32_t>(segments, UINT8_MAX));
+  }
 }
 
 uint32_t Egress::SendRun(Output& output, uint32_t count) {
@@ -225,12 +243,15 @@ uint32_t Egress::SendRun(Output& output, uint32_t count) {
   uint32_t retried = UINT32_MAX;  // the message sent again after an error that may not be its own
   while (done < messages) {
     const uint32_t from = firstSegment_[done];
-    Reserve(from, count, false);
+    Reserve(output, from, count, false);
     const int sent = sendmmsg(output.fd, &messages_[done], messages - done, MSG_DONTWAIT);
     const uint32_t upTo = sent > 0 ? firstSegment_[done + sent] : from;
-    Reserve(upTo, count, true);  // not sent (yet)
+    Reserve(output, upTo, count, true);  // not sent (yet)
     if (sent > 0) {
-      for (uint32_t k = from; k < upTo; ++k) Settle(runNodes_[k], 0, true);
+      for (uint32_t m = done; m < done + static_cast<uint32_t>(sent); ++m) {
+        const uint32_t segments = firstSegment_[m + 1] - firstSegment_[m];
+        for (uint32_t k = firstSegment_[m]; k < firstSegment_[m + 1]; ++k) Settle(runNodes_[k], 0, segments);
+      }
       done += static_cast<uint32_t>(sent);
       continue;
     }
@@ -248,6 +269,7 @@ uint32_t Egress::SendRun(Output& output, uint32_t count) {
     if (messages_[done].msg_hdr.msg_iovlen > 1 && (err == EINVAL || err == EMSGSIZE || err == EIO)) {
       // The kernel refused GSO for this size (or at all): stop grouping it, send the rest again.
       output.gsoBelow = err == EIO ? 0 : std::min<uint32_t>(output.gsoBelow, iovecs_[first].iov_len);
+      output.gsoRetryNs = MonotonicNs() + kGsoRetryNs;
       messages = Prepare(output, done, first, count);
       continue;
     }

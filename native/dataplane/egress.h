@@ -14,6 +14,10 @@
 // Each packet leaves with the TTL and TOS its output's SendPolicy makes from the received ones: a
 // message whose differ from the socket's own carries them as IP_TTL and IP_TOS control messages,
 // and a GSO message groups only packets sent with the same (docs/decisions/0058-tos-and-ttl-per-packet.md).
+//
+// A payload larger than one packet carries on the output's interface is counted as fragmented when
+// sent, or, by an output whose policy is not to fragment, counted as too big and not sent
+// (docs/decisions/0060-oversize-datagrams.md).
 #pragma once
 
 #include <sys/socket.h>
@@ -92,14 +96,15 @@ class Egress {
   // Fills message `m`'s control messages for `segments` segments of `size` bytes sent with `header`
   // through `output` (none when it needs none).
   void SetControl(const Output& output, uint32_t m, uint32_t segments, size_t size, SentHeader header);
-  // Counts the outcome of one (packet, output) send: 0 sent, else the errno (EAGAIN: not attempted
-  // because the socket was full), on the output's counters and in the packet's trace record.
-  // `counted`: a success already counted by Reserve.
-  void Settle(uint32_t node, int err, bool counted = false);
-  // Counts segments [from, to) of the run as sent on their outputs (undo: takes the count back).
-  // Done before each sendmmsg: a process killed in the call (signals are delivered when it returns)
-  // has then counted exactly what it sent.
-  void Reserve(uint32_t from, uint32_t to, bool undo);
+  // Settles one (packet, output) send: 0 sent (as one of `segments` datagrams of its message;
+  // Reserve counted it), else the errno (EAGAIN: not attempted because the socket was full; EMSGSIZE:
+  // too big for a sender that does not fragment), counted on the output's counters; and records
+  // the outcome in the packet's trace record.
+  void Settle(uint32_t node, int err, uint32_t segments = 0);
+  // Counts segments [from, to) of the run as sent on `output` (and fragmented, when larger than
+  // one packet carries) (undo: takes the count back). Done before each sendmmsg: a process killed
+  // in the call (signals are delivered when it returns) has then counted exactly what it sent.
+  void Reserve(const Output& output, uint32_t from, uint32_t to, bool undo);
 
   const uint32_t batch_;
 

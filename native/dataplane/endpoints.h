@@ -35,6 +35,10 @@ struct SendPolicy {
   uint8_t tos = 0;
   uint8_t keepTos = 0;        // bits of the received TOS byte kept: 0xff all, 0x03 ECN, 0 none
   bool decrementTtl = false;  // the received TTL - 1 instead of `ttl`
+  // Oversize policy drop: DF set (IP_PMTUDISC_DO), and a datagram larger than the MTU allows in one
+  // packet is not sent. Else (fragment) the kernel fragments it by the interface's MTU, DF clear
+  // (IP_PMTUDISC_OMIT) (docs/decisions/0060-oversize-datagrams.md).
+  bool dontFragment = false;
 
   // The TTL and TOS a packet received with `ttl` and `tos` is sent with; false when it must not
   // be sent (decrementing a TTL of 1 or 0).
@@ -52,7 +56,8 @@ struct SendPolicy {
 // error queue, which the engine watches (EPOLLERR) and drains (SendErrors), charging each error to
 // the output with that destination (docs/decisions/0043-icmp-errors-per-output.md).
 struct Sender {
-  Sender(uint32_t handle, int fd, uint64_t serial, const SendPolicy& policy) : handle(handle), fd(fd), serial(serial), policy(policy) {}
+  Sender(uint32_t handle, int fd, uint64_t serial, const SendPolicy& policy, uint32_t mtu)
+      : handle(handle), fd(fd), serial(serial), policy(policy), mtu(mtu) {}
 
   const uint32_t handle;
   UniqueFd fd;
@@ -61,6 +66,9 @@ struct Sender {
   // about a sender already gone finds nothing.
   const uint64_t serial;
   const SendPolicy policy;
+  // The interface's MTU when the supervisor opened the socket (it opens another when the MTU
+  // changes): a UDP payload above mtu - 28 bytes does not fit one IPv4 packet.
+  const uint32_t mtu;
 };
 
 // A destination reached through a sender. Counters live with the rules that use it
@@ -73,13 +81,18 @@ struct Output {
         sender(std::move(sender)),
         fd(this->sender->fd.get()),
         policy(this->sender->policy),
+        largestPayload(this->sender->mtu > kUdpIpHeaders ? this->sender->mtu - kUdpIpHeaders : UINT32_MAX),
         destination(destination) {}
+
+  // IPv4 and UDP headers: a payload of more than mtu - 28 bytes is sent as fragments (or not at all).
+  static constexpr uint32_t kUdpIpHeaders = 28;
 
   const uint32_t handle;
   // Keeps the socket open as long as this output exists (and tables that may be in use hold it).
   const std::shared_ptr<const Sender> sender;
   const int fd;               // the sender's
   const SendPolicy policy;    // the sender's
+  const uint32_t largestPayload;  // the largest payload one packet carries on the sender's interface (MTU unknown: UINT32_MAX)
   const sockaddr_in destination;
 
   // Data-plane thread only: this output's list of packets waiting to be sent in the current batch
@@ -87,11 +100,14 @@ struct Output {
   uint32_t pendingHead = kNone;
   uint32_t pendingTail = kNone;
 
-  // Data-plane thread only: payloads shorter than this may go out as one UDP GSO (UDP_SEGMENT)
-  // message per run of equal sizes. Lowered to the first size the kernel refused with EINVAL or
-  // EMSGSIZE (larger than the route's MTU allows unfragmented), and to 0 on EIO (the device
-  // cannot offload the checksum GSO needs), after which this output sends one message per packet.
+  // Data-plane thread only: payloads shorter than this (and at most largestPayload) may go out as
+  // one UDP GSO (UDP_SEGMENT) message per run of equal sizes. Lowered to the first size the kernel
+  // refused with EINVAL or EMSGSIZE (larger than the route's MTU allows unfragmented), and to 0 on
+  // EIO (the device cannot offload the checksum GSO needs), after which this output sends one
+  // message per packet of those sizes; raised again (re-probed) at gsoRetryNs (CLOCK_MONOTONIC), as
+  // the cause may have been transient (a route's MTU, an offload turned off for a while).
   uint32_t gsoBelow = UINT32_MAX;
+  uint64_t gsoRetryNs = 0;
 
   // Data-plane thread only: an error the network reported about this destination (ICMP, read from
   // the sender's error queue), not yet counted. The output's next queued packet is counted as failed

@@ -180,12 +180,12 @@ uint64_t Engine::RemoveInput(uint32_t handle) {
   return Retire(std::move(input));
 }
 
-void Engine::AddSender(uint32_t handle, int fd, const SendPolicy& policy) {
+void Engine::AddSender(uint32_t handle, int fd, const SendPolicy& policy, uint32_t mtu) {
   RequireOpen();
   CollectRetired();
   if (senders_.count(handle)) throw ArgumentError("sender handle " + std::to_string(handle) + " is already in use");
   RequireSocket(fd, AF_INET, SOCK_DGRAM, "AF_INET SOCK_DGRAM (UDP) socket");
-  auto sender = std::make_unique<Sender>(handle, fd, ++nextSenderSerial_, policy);
+  auto sender = std::make_unique<Sender>(handle, fd, ++nextSenderSerial_, policy, mtu);
   // No events asked for: epoll reports EPOLLERR (a queued error) regardless. Edge-triggered: an
   // error the thread cannot attribute (no published table names the sender) is not reported again
   // and again; each new error reports the sender again.

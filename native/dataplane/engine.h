@@ -63,8 +63,9 @@ class Engine {
   uint64_t RemoveInput(uint32_t handle);
   // Takes ownership of `fd` (an unconnected UDP socket, IP_RECVERR set) when it succeeds, like
   // AddInput. The socket is in the epoll set for its errors (EPOLLERR) until it is closed. Its
-  // outputs make each packet's TTL and TOS by `policy`.
-  void AddSender(uint32_t handle, int fd, const SendPolicy& policy);
+  // outputs make each packet's TTL and TOS by `policy`; `mtu`: its interface's (0: unknown), which
+  // says which payloads leave as fragments (or, by a policy that does not fragment, not at all).
+  void AddSender(uint32_t handle, int fd, const SendPolicy& policy, uint32_t mtu);
   // Forgets the handle (new outputs cannot name it). Outputs that use the sender keep it (and its
   // fd) alive: the fd is closed with the last of them.
   void RemoveSender(uint32_t handle);

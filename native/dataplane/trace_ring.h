@@ -21,12 +21,15 @@ constexpr uint32_t kMaxTracedIdLength = 63;  // the supervisor's limit of rule i
 constexpr int32_t kSendTtlExpired = -1;
 
 // One output's result for a traced packet: 0 sent, kSendTtlExpired, else the errno (EAGAIN: the
-// socket was full); and the TTL and TOS byte it was sent with (0 and 0 when its TTL expired).
+// socket was full; EMSGSIZE: too big); the TTL and TOS byte it was sent with (0 and 0 when its TTL
+// expired); whether it left as IP fragments; and how many datagrams its message held (0: not sent).
 struct TracedSend {
   uint32_t handle;
   int32_t err;
   uint8_t ttl;
   uint8_t tos;
+  uint8_t segments;
+  bool fragmented;
 };
 
 struct TraceSlot {

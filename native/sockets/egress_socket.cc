@@ -28,7 +28,8 @@ void SetSendBuffer(int fd, int bytes, const std::string& context) {
 
 int OpenEgressSocket(const EgressSpec& spec) {
   const std::string context = "openEgressSocket (" + spec.ifname + " ifindex " + std::to_string(spec.ifindex) +
-                              " ttl " + std::to_string(spec.ttl) + " tos " + std::to_string(spec.tos) + "): ";
+                              " ttl " + std::to_string(spec.ttl) + " tos " + std::to_string(spec.tos) +
+                              (spec.dontFragment ? " df" : "") + "): ";
 
   UniqueFd fd(CheckSyscall(socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), context + "socket"));
   CheckSyscall(setsockopt(fd.get(), SOL_SOCKET, SO_BINDTODEVICE, spec.ifname.c_str(),
@@ -42,6 +43,13 @@ int OpenEgressSocket(const EgressSpec& spec) {
   // The relay must not hear its own output through the host's multicast loopback.
   SetIntOption(fd.get(), IPPROTO_IP, IP_MULTICAST_LOOP, 0, context + "IP_MULTICAST_LOOP");
   SetIntOption(fd.get(), IPPROTO_IP, IP_TOS, spec.tos, context + "IP_TOS");
+  // Not the kernel's default (IP_PMTUDISC_WANT: DF set, yet fragmented by a path MTU learned
+  // later): either never fragmented (DO: DF, EMSGSIZE above the path MTU, which the data plane
+  // counts as too big), or fragmented by exactly the interface's MTU, which the data plane knows
+  // and counts by (OMIT: DF clear, path MTU and ICMP "fragmentation needed" ignored; INTERFACE
+  // would refuse a datagram above the MTU instead of fragmenting it).
+  SetIntOption(fd.get(), IPPROTO_IP, IP_MTU_DISCOVER, spec.dontFragment ? IP_PMTUDISC_DO : IP_PMTUDISC_OMIT,
+               context + "IP_MTU_DISCOVER");
   // ICMP errors about its destinations queue on the socket with the destination they concern, for
   // the data plane to charge to that output (an unconnected socket is otherwise not told of them).
   SetIntOption(fd.get(), IPPROTO_IP, IP_RECVERR, 1, context + "IP_RECVERR");

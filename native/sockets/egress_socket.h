@@ -14,11 +14,16 @@ struct EgressSpec {
   int ttl;             // 1..255
   int tos;             // 0..255
   int sndbuf;          // bytes
+  // IP_PMTUDISC_DO (DF set, EMSGSIZE above the path MTU) instead of IP_PMTUDISC_OMIT
+  // (fragments by the interface's MTU, DF clear).
+  bool dontFragment;
 };
 
 // Opens a non-blocking, CLOEXEC UDP socket bound to spec.ifname (SO_BINDTODEVICE), not connected:
 // multicast leaves through spec.ifindex (IP_MULTICAST_IF) with no local loopback, and both
 // IP_MULTICAST_TTL and IP_TTL are spec.ttl, so one socket serves multicast and unicast destinations.
+// Datagrams too big for one packet are refused (spec.dontFragment) or fragmented by the interface's
+// MTU (docs/decisions/0060-oversize-datagrams.md).
 // Throws SyscallError (the fd is closed) naming the failed step.
 int OpenEgressSocket(const EgressSpec& spec);
 

@@ -117,6 +117,7 @@ Napi::Value OpenEgressSocketJs(const Napi::CallbackInfo& info) {
   spec.ttl = static_cast<int>(IntegerIn(env, options.Get("ttl"), "options.ttl", 1, 255));
   spec.tos = static_cast<int>(IntegerIn(env, options.Get("tos"), "options.tos", 0, 255));
   spec.sndbuf = BufferSizeValue(env, options.Get("sndbuf"), "options.sndbuf");
+  spec.dontFragment = BooleanValue(env, options.Get("dontFragment"), "options.dontFragment");
   return TranslateErrors(env, [&] { return Napi::Number::New(env, OpenEgressSocket(spec)); });
 }
 

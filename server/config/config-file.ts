@@ -9,18 +9,20 @@
  *     cpus: "0-3",                         // --cpus
  *     interfaceCpus: { eth0: "0-1" },      // --interface-cpus eth0=0-1
  *     logLevel: "info",                    // --log-level
- *     defaults: { ttl: 8, dscp: 46 },      // for outputs that do not set them (also preserveTos)
+ *     defaults: { ttl: 8, dscp: 46 },      // for outputs that do not set them (also preserveTos, oversize)
  *     rules: [
  *       { name: "camera-1",
  *         input: { interface: "eth0", group: "239.0.0.1", port: 5000 },
  *         outputs: [{ interface: "eth1", address: "239.9.9.9", port: 6000 },
- *                   { interface: "eth2", address: "239.9.9.9", port: 6000, ttl: "decrement", preserveTos: false }] },
+ *                   { interface: "eth2", address: "239.9.9.9", port: 6000, ttl: "decrement", preserveTos: false },
+ *                   { interface: "eth3", address: "10.0.0.7", port: 6000, oversize: "drop" }] },
  *     ],
  *   }
  *
  * An output's `ttl` (and `defaults.ttl`) is a number, the fixed TTL of every packet sent (Output.ttl),
  * or "decrement": the received TTL minus one (Output.ttl_policy TTL_POLICY_DECREMENT, ttl unset).
  * `preserveTos` is Output.preserve_tos (unset: true, the received DSCP and ECN are copied).
+ * `oversize` is Output.oversize as a word: "fragment" (the default, read as unset) or "drop".
  *
  * Every problem is reported with its place: "FILE:LINE:COLUMN: rules[2].outputs[0].port: must be
  * 1-65535, got 0". Syntax errors come from JSON5 (which knows their place); every other problem is
@@ -31,22 +33,24 @@ import { promises as fs } from 'fs';
 import JSON5 from 'json5';
 
 import type { Input, Output, Rule } from '../../gen/mcr/v1/rules';
-import { TtlPolicy } from '../../gen/mcr/v1/rules';
+import { OversizePolicy, TtlPolicy } from '../../gen/mcr/v1/rules';
 import { isLogLevel, LOG_LEVELS, LogLevel } from '../log-levels';
 import { isValidInterfaceName } from '../formats/addresses';
 import { distinctViolations, RuleIdentity } from '../rules/apply-plan';
 import { TTL_DECREMENT } from '../formats/ttl-word';
+import { isOversizeWord, OVERSIZE_DROP, OVERSIZE_WORDS, OversizeWord } from '../formats/oversize-word';
 import { DEFAULT_RULE_LIMITS, DSCP_RANGE, RuleLimits, ruleViolations, TTL_RANGE } from '../rules/validate';
 import { CpuListError, parseCpuList } from '../formats/cpu-list';
 import { elementPath, Json5Locations, memberPath, SourcePosition } from './json5-locator';
 import { Listener, ListenerAddressError, parseListenerAddress, WORKERS_RANGE } from './listener';
 
-/** TTL, DSCP and TOS handling for the outputs that do not set their own. */
+/** TTL, DSCP, TOS and oversize handling for the outputs that do not set their own. */
 export interface OutputDefaults {
   /** A fixed TTL, or 'decrement' (the received TTL minus one). */
   ttl?: number | typeof TTL_DECREMENT;
   dscp?: number;
   preserveTos?: boolean;
+  oversize?: OversizeWord;
 }
 
 export interface ConfigFile {
@@ -113,10 +117,10 @@ export function formatProblem(file: string, problem: ConfigProblem): string {
 }
 
 const TOP_KEYS = ['listen', 'workers', 'cpus', 'interfaceCpus', 'logLevel', 'defaults', 'rules'] as const;
-const DEFAULTS_KEYS = ['ttl', 'dscp', 'preserveTos'] as const;
+const DEFAULTS_KEYS = ['ttl', 'dscp', 'preserveTos', 'oversize'] as const;
 const RULE_KEYS = ['id', 'name', 'input', 'outputs'] as const;
 const INPUT_KEYS = ['interface', 'group', 'port', 'source'] as const;
-const OUTPUT_KEYS = ['interface', 'address', 'port', 'ttl', 'dscp', 'preserveTos'] as const;
+const OUTPUT_KEYS = ['interface', 'address', 'port', 'ttl', 'dscp', 'preserveTos', 'oversize'] as const;
 
 /** Reads and checks a config file; throws ConfigFileError (also when it cannot be read). */
 export async function readConfigFile(file: string, limits: RuleLimits = DEFAULT_RULE_LIMITS): Promise<ConfigFile> {
@@ -289,6 +293,7 @@ function readDefaults(value: unknown, reader: Reader): OutputDefaults {
   if (record?.ttl !== undefined) defaults.ttl = readTtl(record.ttl, 'defaults.ttl', reader);
   if (record?.dscp !== undefined) defaults.dscp = reader.integer(record.dscp, 'defaults.dscp', DSCP_RANGE);
   if (record?.preserveTos !== undefined) defaults.preserveTos = reader.boolean(record.preserveTos, 'defaults.preserveTos');
+  if (record?.oversize !== undefined) defaults.oversize = readOversize(record.oversize, 'defaults.oversize', reader);
   return defaults;
 }
 
@@ -346,7 +351,8 @@ function completeInput(input: Partial<Input> | undefined): Input | undefined {
 function completeOutput(output: Partial<Output> | undefined): Output | undefined {
   if (output?.interface === undefined || output.address === undefined || output.port === undefined) return undefined;
   const { interface: name, address, port, ttl, dscp, preserveTos } = output;
-  return { interface: name, address, port, ttl, dscp, ttlPolicy: output.ttlPolicy ?? TtlPolicy.TTL_POLICY_UNSPECIFIED, preserveTos };
+  const ttlPolicy = output.ttlPolicy ?? TtlPolicy.TTL_POLICY_UNSPECIFIED;
+  return { interface: name, address, port, ttl, dscp, ttlPolicy, preserveTos, oversize: output.oversize ?? OversizePolicy.OVERSIZE_POLICY_UNSPECIFIED };
 }
 
 /** The input's fields that could be read (the others undefined, each a problem already). */
@@ -371,6 +377,7 @@ function readOutput(value: unknown, field: string, defaults: OutputDefaults, rea
   const record = reader.object(value, field, OUTPUT_KEYS);
   if (!record) return undefined;
   const ttl = record.ttl === undefined ? defaults.ttl : readTtl(record.ttl, memberPath(field, 'ttl'), reader);
+  const oversize = record.oversize === undefined ? defaults.oversize : readOversize(record.oversize, memberPath(field, 'oversize'), reader);
   return {
     interface: reader.required(record, 'interface', field, (v, at) => reader.string(v, at)),
     address: reader.required(record, 'address', field, (v, at) => reader.string(v, at)),
@@ -380,6 +387,8 @@ function readOutput(value: unknown, field: string, defaults: OutputDefaults, rea
     // Fixed is written as unset (TTL_POLICY_UNSPECIFIED), as the API's default.
     ttlPolicy: ttl === TTL_DECREMENT ? TtlPolicy.TTL_POLICY_DECREMENT : TtlPolicy.TTL_POLICY_UNSPECIFIED,
     preserveTos: record.preserveTos === undefined ? defaults.preserveTos : reader.boolean(record.preserveTos, memberPath(field, 'preserveTos')),
+    // "fragment" is written as unset (OVERSIZE_POLICY_UNSPECIFIED), as the API's default.
+    oversize: oversize === OVERSIZE_DROP ? OversizePolicy.OVERSIZE_POLICY_DROP : OversizePolicy.OVERSIZE_POLICY_UNSPECIFIED,
   };
 }
 
@@ -389,4 +398,10 @@ function readOutput(value: unknown, field: string, defaults: OutputDefaults, rea
  */
 function readTtl(value: unknown, field: string, reader: Reader): number | typeof TTL_DECREMENT | undefined {
   return value === TTL_DECREMENT ? TTL_DECREMENT : reader.integer(value, field, TTL_RANGE, ` or ${JSON.stringify(TTL_DECREMENT)}`);
+}
+
+/** An output's `oversize`: one of the words, checked here since the API's field is an enum. */
+function readOversize(value: unknown, field: string, reader: Reader): OversizeWord | undefined {
+  if (isOversizeWord(value)) return value;
+  return reader.problem(field, `must be ${OVERSIZE_WORDS.map((word) => JSON.stringify(word)).join(' or ')}, got ${describe(value)}`);
 }

@@ -6,9 +6,11 @@
  * kept through a change of match key): left out, it would be derived again, on any host. Unset
  * fields (no name, any source, no ttl, dscp or preserve_tos) are left out. An output with ttl_policy
  * TTL_POLICY_DECREMENT is written `ttl: "decrement"`; TTL_POLICY_FIXED, the default, is not written
- * (the file reads it back as unset, which means fixed too).
+ * (the file reads it back as unset, which means fixed too). Likewise oversize: OVERSIZE_POLICY_DROP is
+ * written `oversize: "drop"`, OVERSIZE_POLICY_FRAGMENT (the default) is not.
  */
-import { Rule, TtlPolicy } from '../../gen/mcr/v1/rules';
+import { OversizePolicy, Rule, TtlPolicy } from '../../gen/mcr/v1/rules';
+import { OVERSIZE_DROP } from '../formats/oversize-word';
 import { TTL_DECREMENT } from '../formats/ttl-word';
 import { deriveRuleId } from '../rules/id';
 
@@ -26,6 +28,7 @@ interface FileOutput {
   ttl?: number | typeof TTL_DECREMENT;
   dscp?: number;
   preserveTos?: boolean;
+  oversize?: typeof OVERSIZE_DROP;
 }
 
 interface FileRule {
@@ -54,6 +57,7 @@ function fileRule(rule: Rule): FileRule {
       else if (output.ttl !== undefined) out.ttl = output.ttl;
       if (output.dscp !== undefined) out.dscp = output.dscp;
       if (output.preserveTos !== undefined) out.preserveTos = output.preserveTos;
+      if (output.oversize === OversizePolicy.OVERSIZE_POLICY_DROP) out.oversize = OVERSIZE_DROP;
       return out;
     }),
   };

@@ -4,9 +4,10 @@
  * rule's status. A pure function: the applier makes the workers match it.
  */
 import type { Output, Rule } from '../../gen/mcr/v1/rules';
-import { RuleState, TtlPolicy } from '../../gen/mcr/v1/rules';
+import { RuleState } from '../../gen/mcr/v1/rules';
 import { isMulticast, parseIPv4 } from '../formats/addresses';
 import { flatJoin } from '../formats/flat-string';
+import { decrementsTtl, dropsOversize, preservesTos } from '../rules/output-policy';
 import { RulePlacement } from '../rules/placement';
 import type { CaptureTarget } from '../net/bpf';
 import { InterfaceInfo, InterfaceLookup, isUp } from '../net/interfaces';
@@ -21,17 +22,21 @@ export const DEFAULT_UNICAST_TTL = 64;
  * An egress socket a worker needs: one per output interface, TTL and TOS policy, shared by every
  * output with those (docs/decisions/0035-shared-egress-sockets.md). What openEgressSocket takes (less
  * buffer sizing), how the data plane makes each packet's TTL and TOS from the received packet's
- * (SenderPolicy: keepTos, decrementTtl; docs/decisions/0058-tos-and-ttl-per-packet.md), and its key
- * (see senderKey).
+ * (SenderPolicy: keepTos, decrementTtl; docs/decisions/0058-tos-and-ttl-per-packet.md), what it does
+ * with datagrams too big for one packet (dontFragment, by the interface's MTU when it was planned:
+ * docs/decisions/0060-oversize-datagrams.md), and its key (see senderKey).
  */
-export interface SenderSpec extends Omit<EgressSocketOptions, 'sndbuf'>, Omit<SenderPolicy, 'ttl' | 'tos'> {
+export interface SenderSpec extends Omit<EgressSocketOptions, 'sndbuf'>, Omit<SenderPolicy, 'ttl' | 'tos' | 'dontFragment'> {
   key: string;
+  /** The interface's MTU (0: unknown). */
+  mtu: number;
 }
 
 /** The policy part of a sender (or egress) spec. */
 export function senderPolicyOf(spec: SenderSpec): SenderPolicy {
-  return { ttl: spec.ttl, tos: spec.tos, keepTos: spec.keepTos, decrementTtl: spec.decrementTtl };
+  return { ttl: spec.ttl, tos: spec.tos, keepTos: spec.keepTos, decrementTtl: spec.decrementTtl, dontFragment: spec.dontFragment };
 }
+
 
 /** Bits of the received TOS byte an output keeps: all (DSCP and ECN), ECN only (dscp set), or none. */
 export const KEEP_ALL_TOS = 0xff;
@@ -42,12 +47,13 @@ export const KEEP_ECN = 0x03;
  * for its destination (the socket's TTL, which a decrementing output's packets override).
  */
 function outputPolicy(output: Output, ttl: number): SenderPolicy {
-  const preserve = output.preserveTos ?? true;
+  const preserve = preservesTos(output);
   return {
     ttl,
     tos: (output.dscp ?? 0) << 2,
     keepTos: !preserve ? 0 : output.dscp === undefined ? KEEP_ALL_TOS : KEEP_ECN,
-    decrementTtl: output.ttlPolicy === TtlPolicy.TTL_POLICY_DECREMENT,
+    decrementTtl: decrementsTtl(output),
+    dontFragment: dropsOversize(output),
   };
 }
 
@@ -133,14 +139,20 @@ export function membershipKey(ifindex: number, group: string, source: string): s
 }
 
 /**
- * Identifies an egress socket: interface (name and index), TTL and TOS, and the policy that makes each
- * packet's from the received one's (written only when there is one: "-dec" after the TTL, "&keep" after
- * the TOS). Not the interface's addresses: the socket is not connected, so the kernel picks the source
- * address at every send and an address change needs no new socket.
+ * Identifies an egress socket: interface (name, index and MTU), TTL and TOS, and the policy that makes
+ * each packet's from the received one's (written only when there is one: "-dec" after the TTL, "&keep"
+ * after the TOS), and "|df" for one that does not fragment. The MTU is in it because the data plane
+ * counts fragments by the MTU its sender was given: a changed MTU makes new senders. Not the
+ * interface's addresses: the socket is not connected, so the kernel picks the source address at every
+ * send and an address change needs no new socket.
  */
-export function senderKey(spec: Pick<SenderSpec, 'ifname' | 'ifindex' | 'ttl' | 'tos'> & Partial<Pick<SenderSpec, 'keepTos' | 'decrementTtl'>>): string {
-  const { keepTos = 0, decrementTtl = false } = spec;
-  return flatJoin([spec.ifname, '#', spec.ifindex, '|ttl=', spec.ttl, decrementTtl ? '-dec' : '', '|tos=', spec.tos, keepTos ? `&${keepTos}` : '']);
+export function senderKey(
+  spec: Pick<SenderSpec, 'ifname' | 'ifindex' | 'ttl' | 'tos'> & Partial<Pick<SenderSpec, 'keepTos' | 'decrementTtl' | 'dontFragment' | 'mtu'>>,
+): string {
+  const { keepTos = 0, decrementTtl = false, dontFragment = false, mtu = 0 } = spec;
+  return flatJoin([
+    spec.ifname, '#', spec.ifindex, mtu ? `/${mtu}` : '', '|ttl=', spec.ttl, decrementTtl ? '-dec' : '', '|tos=', spec.tos, keepTos ? `&${keepTos}` : '', dontFragment ? '|df' : '',
+  ]);
 }
 
 /** Identifies an output: its sender (a senderKey) and its destination. */
@@ -151,15 +163,18 @@ export function egressKey(sender: string, address: string, port: number): string
 /**
  * An output of a rule as its counters know it: what it sends to, as defined (not its index, which
  * moves when another output is removed, nor its interface's index, which an egress key includes).
- * The TTL and TOS policies are written by meaning, and only when they are not the defaults
- * (TTL_POLICY_FIXED is the unset policy, preserve_tos true the unset one, as sameDefinition holds):
- * an output defined before they existed keeps its identity, and its counters, across an upgrade.
+ * The TTL, TOS and oversize policies are written by meaning, and only when they are not the defaults
+ * (TTL_POLICY_FIXED is the unset policy, preserve_tos true and OVERSIZE_POLICY_FRAGMENT the unset
+ * ones, as sameDefinition holds): an output defined before they existed keeps its identity, and its
+ * counters, across an upgrade.
  */
-export function outputIdentity(output: Pick<Output, 'interface' | 'address' | 'port' | 'ttl' | 'dscp'> & Partial<Pick<Output, 'ttlPolicy' | 'preserveTos'>>): string {
-  const decrement = output.ttlPolicy === TtlPolicy.TTL_POLICY_DECREMENT;
-  const fixedTos = output.preserveTos === false;
+export function outputIdentity(output: Pick<Output, 'interface' | 'address' | 'port' | 'ttl' | 'dscp'> & Partial<Pick<Output, 'ttlPolicy' | 'preserveTos' | 'oversize'>>): string {
+  const decrement = decrementsTtl(output);
+  const fixedTos = !preservesTos(output);
+  const drop = dropsOversize(output);
   const base = flatJoin([output.interface, output.address, output.port, output.ttl ?? '', output.dscp ?? ''], '|');
-  return decrement || fixedTos ? flatJoin([base, decrement ? 'dec' : '', fixedTos ? 'fixed-tos' : ''], '|') : base;
+  const policies = decrement || fixedTos ? flatJoin([base, decrement ? 'dec' : '', fixedTos ? 'fixed-tos' : ''], '|') : base;
+  return drop ? flatJoin([policies, 'drop-oversize'], '|') : policies;
 }
 
 function defaultTtl(address: string): number {
@@ -190,10 +205,11 @@ interface RulePlan {
 /** Default TTLs cached per destination address, up to this many (then the cache starts again). */
 const TTL_CACHE_LIMIT = 65_536;
 
-/** The sender keys made for one output interface, by TTL then TOS. */
+/** The sender keys made for one output interface (with this index and MTU), by TTL then TOS. */
 interface SenderKeys {
   ifindex: number;
-  /** By ttl + 256 * decrementTtl, then by tos + 256 * keepTos. */
+  mtu: number;
+  /** By ttl + 256 * decrementTtl, then by tos + 256 * keepTos + 65536 * dontFragment. */
   byTtl: Map<number, Map<number, string>>;
 }
 
@@ -380,13 +396,15 @@ export class ForwardingState implements ForwardingPlan {
   /** senderKey of an output through `outIf` with this TTL and TOS policy, made once per sender. */
   private senderKeyOf(outIf: InterfaceInfo, policy: SenderPolicy): string {
     let keys = this.senderKeys.get(outIf.name);
-    if (keys?.ifindex !== outIf.index) this.senderKeys.set(outIf.name, (keys = { ifindex: outIf.index, byTtl: new Map() }));
+    if (keys?.ifindex !== outIf.index || keys.mtu !== outIf.mtu) {
+      this.senderKeys.set(outIf.name, (keys = { ifindex: outIf.index, mtu: outIf.mtu, byTtl: new Map() }));
+    }
     const ttlCode = policy.ttl + (policy.decrementTtl ? 256 : 0);
     let byTos = keys.byTtl.get(ttlCode);
     if (!byTos) keys.byTtl.set(ttlCode, (byTos = new Map()));
-    const tosCode = policy.tos + 256 * policy.keepTos;
+    const tosCode = policy.tos + 256 * policy.keepTos + (policy.dontFragment ? 65536 : 0);
     let key = byTos.get(tosCode);
-    if (key === undefined) byTos.set(tosCode, (key = senderKey({ ifname: outIf.name, ifindex: outIf.index, ...policy })));
+    if (key === undefined) byTos.set(tosCode, (key = senderKey({ ifname: outIf.name, ifindex: outIf.index, mtu: outIf.mtu, ...policy })));
     return key;
   }
 
@@ -428,7 +446,7 @@ export class ForwardingState implements ForwardingPlan {
       const key = egressKey(sender, address, port);
       // One entry per output: validation refuses two outputs of a rule to the same destination, and
       // were there two, set() and remove() count each (as two users of the key) all the same.
-      egress[count] = { key, sender, ifname: outIf.name, ifindex: outIf.index, address, port, ...policy };
+      egress[count] = { key, sender, ifname: outIf.name, ifindex: outIf.index, mtu: outIf.mtu, address, port, ...policy };
       outputs[count] = key;
       outputIndexes[count] = index;
       outputIdentities[count] = outputIdentity(output);

@@ -786,7 +786,7 @@ export class WorkerSync {
       if (this.senders.has(spec.sender)) continue;
       const entry = needed.get(spec.sender);
       if (entry) entry.destinations++;
-      else needed.set(spec.sender, { spec: { key: spec.sender, ifname: spec.ifname, ifindex: spec.ifindex, ...senderPolicyOf(spec) }, destinations: 1 });
+      else needed.set(spec.sender, { spec: { key: spec.sender, ifname: spec.ifname, ifindex: spec.ifindex, mtu: spec.mtu, ...senderPolicyOf(spec) }, destinations: 1 });
     }
     if (needed.size === 0) return [];
     const failed = new Map<string, string>();
@@ -806,7 +806,8 @@ export class WorkerSync {
       for (const { spec, destinations } of window) {
         try {
           const buffer = senderBuffer(this.sockets.sndbuf, destinations);
-          const fd = this.addon.openEgressSocket({ ifname: spec.ifname, ifindex: spec.ifindex, ttl: spec.ttl, tos: spec.tos, sndbuf: buffer });
+          const { ifname, ifindex, ttl, tos, dontFragment } = spec;
+          const fd = this.addon.openEgressSocket({ ifname, ifindex, ttl, tos, dontFragment, sndbuf: buffer });
           opened.push({ spec, fd, handle: this.nextHandle++, buffer });
         } catch (err) {
           failed.set(spec.key, (err as Error).message);
@@ -815,7 +816,7 @@ export class WorkerSync {
       const batches = pieces(opened, () => 1, MAX_FDS_PER_MESSAGE);
       const results = await Promise.allSettled(
         batches.map((batch) => {
-          const senders: SenderDescription[] = batch.map((o) => ({ handle: o.handle, interface: o.spec.ifname, ...senderPolicyOf(o.spec) }));
+          const senders: SenderDescription[] = batch.map((o) => ({ handle: o.handle, interface: o.spec.ifname, mtu: o.spec.mtu, ...senderPolicyOf(o.spec) }));
           return this.worker.request({ type: 'addSenders', senders }, batch.map((o) => o.fd), CHANGE_TIMEOUT_MS);
         }),
       );

@@ -8,10 +8,10 @@
  * workers, which key counters by rule id, keep its counters; its generation goes up by one. A rule
  * whose definition (name, input, outputs in order) is the same is left exactly as it is.
  */
-import type { Output, Rule } from '../../gen/mcr/v1/rules';
-import { TtlPolicy } from '../../gen/mcr/v1/rules';
+import type { Rule } from '../../gen/mcr/v1/rules';
 import { exhausted, invalid, quote, reasonOf, RuleError, violationsError } from './errors';
 import { deriveRuleId, matchKey } from './id';
+import { decrementsTtl, dropsOversize, preservesTos } from './output-policy';
 import { describeInput, RuleSet, RuleView } from './rule-set';
 import { RuleLimits, ruleViolations, validateRuleDefinition } from './validate';
 
@@ -399,12 +399,8 @@ function identify(current: RuleView, definitions: readonly Rule[], same: Readonl
 /**
  * Same name, input and outputs (in order, with the same ttl and dscp, set or not, and the same TTL and
  * TOS policies by meaning: TTL_POLICY_FIXED is the unset policy, preserve_tos true the unset one, as a
- * config file writes them).
+ * config file writes them; and the same oversize policy, OVERSIZE_POLICY_FRAGMENT being the unset one).
  */
-function decrements(output: Output): boolean {
-  return output.ttlPolicy === TtlPolicy.TTL_POLICY_DECREMENT;
-}
-
 export function sameDefinition(a: Rule, b: Rule): boolean {
   const [x, y] = [a.input!, b.input!];
   const sameInput = x.interface === y.interface && x.group === y.group && x.port === y.port && x.source === y.source;
@@ -417,8 +413,9 @@ export function sameDefinition(a: Rule, b: Rule): boolean {
       o.port === p.port &&
       o.ttl === p.ttl &&
       o.dscp === p.dscp &&
-      decrements(o) === decrements(p) &&
-      (o.preserveTos ?? true) === (p.preserveTos ?? true)
+      decrementsTtl(o) === decrementsTtl(p) &&
+      preservesTos(o) === preservesTos(p) &&
+      dropsOversize(o) === dropsOversize(p)
     );
   });
 }

@@ -3,7 +3,7 @@
  * of the offending value inside the request, e.g. `rule.outputs[1].port`.
  */
 import type { Input, Output, Rule } from '../../gen/mcr/v1/rules';
-import { TtlPolicy } from '../../gen/mcr/v1/rules';
+import { OversizePolicy, TtlPolicy } from '../../gen/mcr/v1/rules';
 import { exhausted, invalid, quote, RuleError, violationsError } from './errors';
 import { IPV4_ANY, IPV4_BROADCAST, isMulticast, isUnicast, isValidInterfaceName, parseIPv4 } from '../formats/addresses';
 
@@ -113,6 +113,7 @@ export function validateRuleDefinition(rule: Rule | undefined, limits: RuleLimit
       dscp: o.dscp,
       ttlPolicy: o.ttlPolicy,
       preserveTos: o.preserveTos,
+      oversize: o.oversize,
     })),
     generation: 0n,
     status: undefined,
@@ -149,7 +150,7 @@ function inputViolations(input: Partial<Input> | undefined, field: string, viola
 /** Adds a violation to `violations` for each field of output `index` that is not valid (unread fields are skipped). */
 function outputViolations(output: Partial<Output> | undefined, field: string, index: number, violations: RuleError[]): void {
   if (!output) return void violations.push(invalid(outputField(field, index), 'required'));
-  const { interface: name, address, port, ttl, dscp, ttlPolicy } = output;
+  const { interface: name, address, port, ttl, dscp, ttlPolicy, oversize } = output;
   if (name !== undefined) reportOutput(violations, interfaceProblem(name), field, index, 'interface');
   if (address !== undefined) reportOutput(violations, destinationProblem(address), field, index, 'address');
   if (port !== undefined) reportOutput(violations, rangeProblem(port, PORT_RANGE), field, index, 'port');
@@ -161,6 +162,9 @@ function outputViolations(output: Partial<Output> | undefined, field: string, in
     const problem = `set to ${ttl} with ttl_policy TTL_POLICY_DECREMENT: a decremented TTL is the received one minus 1; leave ttl unset`;
     reportOutput(violations, problem, field, index, 'ttl');
   }
+  if (oversize !== undefined && !(oversize in KNOWN_OVERSIZE_POLICIES)) {
+    reportOutput(violations, `${oversize} is not an OversizePolicy (OVERSIZE_POLICY_FRAGMENT = 1, OVERSIZE_POLICY_DROP = 2)`, field, index, 'oversize');
+  }
 }
 
 /** The TtlPolicy values a request may carry (the decoder keeps any number it is sent). */
@@ -168,6 +172,13 @@ const KNOWN_TTL_POLICIES: Readonly<Record<number, true>> = {
   [TtlPolicy.TTL_POLICY_UNSPECIFIED]: true,
   [TtlPolicy.TTL_POLICY_FIXED]: true,
   [TtlPolicy.TTL_POLICY_DECREMENT]: true,
+};
+
+/** The OversizePolicy values a request may carry. */
+const KNOWN_OVERSIZE_POLICIES: Readonly<Record<number, true>> = {
+  [OversizePolicy.OVERSIZE_POLICY_UNSPECIFIED]: true,
+  [OversizePolicy.OVERSIZE_POLICY_FRAGMENT]: true,
+  [OversizePolicy.OVERSIZE_POLICY_DROP]: true,
 };
 
 /** Optional identifier: empty, or matching IDENTIFIER. */

@@ -212,7 +212,7 @@ export class StatsCollector {
     }
     const values = [counts[RULE_WORDS.packets], counts[RULE_WORDS.bytes]];
     const outputCounts: number[][] = [];
-    const sums = [0, 0, 0, 0];
+    const sums = [0, 0, 0, 0, 0];
     for (let index = 0; index < ids.length; index++) {
       const o = folded ? [...(this.totals.get(outputOwner(rule.id, ids[index])) ?? zeros(OUTPUT_FIELDS))] : zeros(OUTPUT_FIELDS);
       if (live[index] !== undefined) region!.addInto(live[index]!, OUTPUT_FIELDS, o);
@@ -222,6 +222,7 @@ export class StatsCollector {
       sums[1] += o[OUTPUT_WORDS.errUnreachable];
       sums[2] += o[OUTPUT_WORDS.errOther];
       sums[3] += o[OUTPUT_WORDS.ttlExpired];
+      sums[4] += o[OUTPUT_WORDS.tooBig];
     }
     const rates = this.rates(rule.id, nowNs, values);
     const outputs: OutputStats[] = rule.outputs.map((output, index) => {
@@ -237,6 +238,8 @@ export class StatsCollector {
         errorsUnreachable: count(o[OUTPUT_WORDS.errUnreachable]),
         errorsOther: count(o[OUTPUT_WORDS.errOther]),
         ttlExpired: count(o[OUTPUT_WORDS.ttlExpired]),
+        fragmented: count(o[OUTPUT_WORDS.fragmented]),
+        tooBig: count(o[OUTPUT_WORDS.tooBig]),
         packetsPerSecond: rates[2 + 2 * index],
         bitsPerSecond: rates[3 + 2 * index] * 8,
       };
@@ -254,6 +257,7 @@ export class StatsCollector {
         unreachable: count(sums[1]),
         sendError: count(sums[2]),
         ttlExpired: count(sums[3]),
+        tooBig: count(sums[4]),
       },
       lastPacketUnixNanos: count(counts[RULE_WORDS.lastPacketNs]),
       outputs,

@@ -122,10 +122,25 @@ const FAMILIES: Family[] = [
   },
   {
     name: 'mcr_output_dropped_packets_total',
-    help: 'Packets the output did not send by its policy, by reason: ttl_expired (received with TTL 1 or 0, the output decrements the TTL).',
+    help:
+      'Packets the output did not send by its policy, by reason: ttl_expired (received with TTL 1 or 0, the output decrements the TTL), ' +
+      'too_big (larger than the MTU allows in one packet, the output does not fragment).',
     labels: ['rule', 'output', 'reason'],
     kind: 'counter',
-    samples: (s) => s.rules.flatMap((r) => r.outputs.map((o): Sample => [{ ...outputLabels(r.ruleId, o.index), reason: 'ttl_expired' }, o.ttlExpired])),
+    samples: (s) =>
+      s.rules.flatMap((r) =>
+        r.outputs.flatMap((o): Sample[] => [
+          [{ ...outputLabels(r.ruleId, o.index), reason: 'ttl_expired' }, o.ttlExpired],
+          [{ ...outputLabels(r.ruleId, o.index), reason: 'too_big' }, o.tooBig],
+        ]),
+      ),
+  },
+  {
+    name: 'mcr_output_fragmented_packets_total',
+    help: 'Packets the output sent as IP fragments (larger than its interface\'s MTU allows in one packet); also counted in mcr_output_sent_packets_total.',
+    labels: ['rule', 'output'],
+    kind: 'counter',
+    samples: (s) => s.rules.flatMap((r) => r.outputs.map((o): Sample => [outputLabels(r.ruleId, o.index), o.fragmented])),
   },
   {
     name: 'mcr_input_frames_total',

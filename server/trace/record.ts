@@ -28,6 +28,7 @@ export interface HandleResolver {
 export const DROP_NOT_ACCEPTED = 'no output accepted it';
 export const DROP_NO_OUTPUT = 'no usable output';
 export const DROP_TTL_EXPIRED = 'its TTL expired (every output decrements it)';
+export const DROP_TOO_BIG = 'too big for the MTU (no output fragments it)';
 
 /**
  * Node's errno constants plus the Linux ones a send can return that Node does not list (mcr runs on
@@ -49,6 +50,7 @@ export function errnoName(errno: number): string {
 export function outputResult(errno: number): OutputResult {
   if (errno === 0) return OutputResult.OUTPUT_RESULT_SENT;
   if (errno === SEND_TTL_EXPIRED) return OutputResult.OUTPUT_RESULT_TTL_EXPIRED;
+  if (errno === E.EMSGSIZE) return OutputResult.OUTPUT_RESULT_TOO_BIG;
   if (WOULD_BLOCK.has(errno)) return OutputResult.OUTPUT_RESULT_WOULD_BLOCK;
   if (UNREACHABLE.has(errno)) return OutputResult.OUTPUT_RESULT_UNREACHABLE;
   return OutputResult.OUTPUT_RESULT_ERROR;
@@ -65,13 +67,16 @@ function traceOutput(ruleId: string, send: TracedSend, position: number, handles
     ttl: send.ttl,
     dscp: send.tos >> 2,
     ecn: send.tos & 3,
+    fragmented: send.fragmented,
+    segments: send.segments,
   };
 }
 
 /** Why no output sent a packet. */
 function dropReason(sends: readonly TracedSend[]): string {
   if (sends.length === 0) return DROP_NO_OUTPUT;
-  return sends.every((send) => send.errno === SEND_TTL_EXPIRED) ? DROP_TTL_EXPIRED : DROP_NOT_ACCEPTED;
+  if (sends.every((send) => send.errno === SEND_TTL_EXPIRED)) return DROP_TTL_EXPIRED;
+  return sends.every((send) => send.errno === E.EMSGSIZE) ? DROP_TOO_BIG : DROP_NOT_ACCEPTED;
 }
 
 export function toTraceRecord(packet: TracedPacket, worker: number, handles: HandleResolver): TraceRecord {

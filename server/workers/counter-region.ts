@@ -18,7 +18,7 @@ const HEADER = { heartbeatNs: 2, quiescedEpoch: 3, loops: 4 } as const;
 /** Word offsets of a rule's counters (RuleCounters). */
 export const RULE_WORDS = { packets: 0, bytes: 1, forwarded: 2, sendFailed: 3, lastPacketNs: 4 } as const;
 /** Word offsets of an output's counters (OutputCounters). */
-export const OUTPUT_WORDS = { packets: 0, bytes: 1, errWouldBlock: 2, errUnreachable: 3, errOther: 4, ttlExpired: 5 } as const;
+export const OUTPUT_WORDS = { packets: 0, bytes: 1, errWouldBlock: 2, errUnreachable: 3, errOther: 4, ttlExpired: 5, fragmented: 6, tooBig: 7 } as const;
 /** Word offsets of an input's counters (InputCounters: rejected[] indexed by ParseStatus, 0 unused). */
 export const INPUT_WORDS = {
   frames: 0,
@@ -35,7 +35,7 @@ export const INPUT_WORDS = {
 } as const;
 
 export const RULE_FIELDS = 5;
-export const OUTPUT_FIELDS = 6;
+export const OUTPUT_FIELDS = 8;
 export const INPUT_FIELDS = 12;
 
 /**

@@ -91,7 +91,7 @@ describe('e2e: stats with known traffic', function () {
     expect(stats.packetsReceived, `received; ${summary}`).to.equal(n);
     expect(stats.bytesReceived, 'bytes received').to.equal(n * BigInt(SIZE));
     expect(stats.packetsForwarded, 'forwarded').to.equal(n);
-    expect(stats.drops, 'drops').to.deep.equal({ sendFailed: 0n, noBuffer: 0n, unreachable: 0n, sendError: 0n, ttlExpired: 0n });
+    expect(stats.drops, 'drops').to.deep.equal({ sendFailed: 0n, noBuffer: 0n, unreachable: 0n, sendError: 0n, ttlExpired: 0n, tooBig: 0n });
     expect(stats.lastPacketUnixNanos > 0n, 'time of the last packet').to.equal(true);
     expect(stats.outputs.map((o) => [o.index, o.interface, o.address, o.port]), 'outputs in rule order').to.deep.equal(
       FANOUT_OUTPUTS.map((o, i) => [i, o.interface, o.address, o.port]),

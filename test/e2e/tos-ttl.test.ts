@@ -10,16 +10,15 @@
  * reflection) sets and reads the new fields.
  */
 import { expect } from 'chai';
-import * as readline from 'readline';
 
 import { OutputResult } from '../../gen/mcr/v1/trace';
 import { Rule, TtlPolicy } from '../../gen/mcr/v1/rules';
 import { bufCurl } from '../support/buf-curl';
 import { useRelay } from '../support/fixture';
-import { NET, spawnIn } from '../support/netns';
-import { describeValue, sleep, waitFor } from '../support/poll';
-import { threadStates } from '../support/processes';
+import { NET } from '../support/netns';
+import { describeValue, waitFor } from '../support/poll';
 import { waitForRulePackets, waitForRuleState, waitForWorkersInSync } from '../support/rules';
+import { sendWhileStopped } from '../support/stopped-worker-send';
 import { startMarksReceiver } from '../support/udp-marks';
 
 const GROUP = '239.1.8.1';
@@ -112,24 +111,8 @@ describe('e2e: TOS and TTL per packet, by each output\'s policy', function () {
       PACKETS,
       { maxSeconds: 15, perPayload: true },
     );
-    const sender = spawnIn(topology.ns.src, ['python3', '-c', MARKED_SENDER, JSON.stringify(marks)], { stdio: ['pipe', 'pipe', 'inherit'] });
-    const lines = readline.createInterface({ input: sender.stdout! })[Symbol.asyncIterator]();
     const worker = (await client.listWorkers())[0];
-    try {
-      expect((await lines.next()).value, 'the sender').to.equal('ready');
-      // Stopped while the packets arrive: the data plane reads them in one batch when it runs again.
-      process.kill(worker.pid, 'SIGSTOP');
-      try {
-        await waitFor(`worker ${worker.pid} stopped, every thread`, async () => threadStates(worker.pid), (states) => states.every((state) => state === 'T'), 5_000);
-        sender.stdin!.write('go\n');
-        expect((await lines.next()).value, 'the sender').to.equal(`sent ${PACKETS}`);
-        await sleep(50);
-      } finally {
-        process.kill(worker.pid, 'SIGCONT');
-      }
-    } finally {
-      sender.kill();
-    }
+    expect(await sendWhileStopped(worker.pid, topology.ns.src, ['python3', '-c', MARKED_SENDER, JSON.stringify(marks)]), 'the sender').to.equal(`sent ${PACKETS}`);
     const got = await receiver.done;
 
     const key = (i: number) => String(i).padStart(4, '0');

@@ -15,7 +15,7 @@ import readline from 'readline';
 import { Worker } from 'worker_threads';
 
 import { native, type ConfinementAttempt } from '../../native';
-import { FIXED_SEND_POLICY } from './send-policy';
+import { FIXED_SEND_POLICY, UNKNOWN_MTU } from './send-policy';
 
 export interface ThreadStatus {
   tid: string;
@@ -75,11 +75,11 @@ async function main(): Promise<void> {
   const lo = addon.ifNameToIndex('lo');
   // Accepts every frame: the data plane's own match picks the test's datagrams out of lo's traffic.
   const capture = addon.openPacketSocket({ ifindex: lo, rcvbuf: 4 << 20, filter: [[0x06, 0, 0, 0xffff]] });
-  const egress = addon.openEgressSocket({ ifname: 'lo', ifindex: lo, ttl: 64, tos: 0, sndbuf: 1 << 20 });
+  const egress = addon.openEgressSocket({ ifname: 'lo', ifindex: lo, ttl: 64, tos: 0, dontFragment: false, sndbuf: 1 << 20 });
   const spare = addon.openPacketSocket({ ifindex: lo, rcvbuf: 1 << 16, filter: [[0x06, 0, 0, 0]] });
   const dataplane = new addon.Dataplane({ core: -1, batch: 32 });
   dataplane.addInput(1, capture);
-  dataplane.addSender(3, egress, FIXED_SEND_POLICY);
+  dataplane.addSender(3, egress, FIXED_SEND_POLICY, UNKNOWN_MTU);
   dataplane.addOutput(2, 3, LOOPBACK, outputPort);
   dataplane.setRules([{ id: 'confined', input: 1, group: LOOPBACK, port: inputPort, source: '', outputs: [2] }]);
   const before = new Set(threads().map((t) => t.tid));

@@ -9,7 +9,7 @@ import type { DescField, DescMessage, Registry } from '@bufbuild/protobuf';
 import { expect } from 'chai';
 
 import { encodeApplyRulesRequest, ENCODED_FIELDS } from '../../clients/lib/apply-rules-encoding';
-import { ApplyRulesRequest, ApplyRulesView, DeepPartial, Output, RuleState, TtlPolicy } from '../../gen/mcr/v1/rules';
+import { ApplyRulesRequest, ApplyRulesView, DeepPartial, OversizePolicy, Output, RuleState, TtlPolicy } from '../../gen/mcr/v1/rules';
 import { DescriptorSet } from '../../server/api/descriptor-set';
 import { SeededRandom } from '../support/seeded-random';
 
@@ -157,8 +157,8 @@ describe('ApplyRules request encoding (client library)', () => {
       name: 'cam-1',
       input: { interface: 'eth0', group: '239.1.2.3', port: 65535, source: '10.0.0.1' },
       outputs: [
-        { interface: 'eth1', address: '239.9.9.9', port: 1, ttl: 255, dscp: 63, ttlPolicy: TtlPolicy.TTL_POLICY_FIXED, preserveTos: true },
-        { interface: 'eth2', address: '10.1.1.1', port: 0xffff_ffff, ttl: 0, dscp: 0, ttlPolicy: TtlPolicy.TTL_POLICY_DECREMENT, preserveTos: false },
+        { interface: 'eth1', address: '239.9.9.9', port: 1, ttl: 255, dscp: 63, ttlPolicy: TtlPolicy.TTL_POLICY_FIXED, preserveTos: true, oversize: OversizePolicy.OVERSIZE_POLICY_FRAGMENT },
+        { interface: 'eth2', address: '10.1.1.1', port: 0xffff_ffff, ttl: 0, dscp: 0, ttlPolicy: TtlPolicy.TTL_POLICY_DECREMENT, preserveTos: false, oversize: OversizePolicy.OVERSIZE_POLICY_DROP },
       ],
       generation: 2n ** 64n - 1n,
       status: { state: RuleState.RULE_STATE_ACTIVE, reason: 'ok', worker: 0xffff_ffff, lastPacketUnixNanos: -(2n ** 63n) },
@@ -189,6 +189,17 @@ describe('ApplyRules request encoding (client library)', () => {
             { port: 4, ttlPolicy: TtlPolicy.TTL_POLICY_DECREMENT, preserveTos: false },
             { port: 5, ttlPolicy: null, preserveTos: null } as unknown as DeepPartial<Output>,
             { port: 6, ttlPolicy: 99 as TtlPolicy, dscp: 46, preserveTos: true },
+          ],
+        }],
+      }],
+      ['oversize: unset, default, each value, unrecognized', {
+        rules: [{
+          outputs: [
+            { port: 1, oversize: OversizePolicy.OVERSIZE_POLICY_UNSPECIFIED },
+            { port: 2, oversize: OversizePolicy.OVERSIZE_POLICY_FRAGMENT },
+            { port: 3, oversize: OversizePolicy.OVERSIZE_POLICY_DROP, ttlPolicy: TtlPolicy.TTL_POLICY_DECREMENT, preserveTos: false },
+            { port: 4, oversize: null } as unknown as DeepPartial<Output>,
+            { port: 5, oversize: -3 as OversizePolicy },
           ],
         }],
       }],
@@ -230,12 +241,32 @@ describe('ApplyRules request encoding (client library)', () => {
     expect(one({ port: 1, ttlPolicy: TtlPolicy.TTL_POLICY_DECREMENT })).to.equal('0a06220418013002');
   });
 
+  it('writes oversize when not 0, after preserve_tos, as the generated decoder reads it back', () => {
+    const outputs: Array<DeepPartial<Output>> = [
+      { interface: 'eth1', address: '239.9.9.9', port: 6000 },
+      { interface: 'eth1', address: '239.9.9.9', port: 6001, oversize: OversizePolicy.OVERSIZE_POLICY_DROP, preserveTos: false },
+      { interface: 'eth1', address: '239.9.9.9', port: 6002, oversize: OversizePolicy.OVERSIZE_POLICY_FRAGMENT },
+    ];
+    const read = ApplyRulesRequest.decode(encodeApplyRulesRequest({ rules: [{ outputs }] })).rules[0].outputs;
+    expect(read.map((o) => [o.port, o.oversize, o.preserveTos])).to.deep.equal([
+      [6000, OversizePolicy.OVERSIZE_POLICY_UNSPECIFIED, undefined],
+      [6001, OversizePolicy.OVERSIZE_POLICY_DROP, false],
+      [6002, OversizePolicy.OVERSIZE_POLICY_FRAGMENT, undefined],
+    ]);
+    // Field 8 varint: tag 8 << 3 = 0x40; OVERSIZE_POLICY_UNSPECIFIED is not written.
+    const one = (output: DeepPartial<Output>) => encodeApplyRulesRequest({ rules: [{ outputs: [output] }] }).toString('hex');
+    expect(one({ port: 1, oversize: OversizePolicy.OVERSIZE_POLICY_DROP })).to.equal('0a06220418014002');
+    expect(one({ port: 1, preserveTos: true, oversize: OversizePolicy.OVERSIZE_POLICY_FRAGMENT })).to.equal('0a082206180138014001');
+    expect(one({ port: 1, oversize: OversizePolicy.OVERSIZE_POLICY_UNSPECIFIED })).to.equal('0a0422021801');
+  });
+
   it('refuses a preserve_tos that is not a boolean, naming the field (the generated encoder would send "false" as true)', () => {
     for (const value of ['false', 0, 1, {}]) {
       const request = { rules: [{ outputs: [{ port: 1, preserveTos: value }] }] } as unknown as DeepPartial<ApplyRulesRequest>;
       expect(() => encodeApplyRulesRequest(request), JSON.stringify(value)).to.throw(/^invalid bool in Output\.preserveTos: /);
     }
     expect(() => encodeApplyRulesRequest({ rules: [{ outputs: [{ ttlPolicy: 'decrement' as unknown as TtlPolicy }] }] })).to.throw('invalid int32 in Output.ttlPolicy: decrement');
+    expect(() => encodeApplyRulesRequest({ rules: [{ outputs: [{ oversize: 'drop' as unknown as OversizePolicy }] }] })).to.throw('invalid int32 in Output.oversize: drop');
   });
 
   it('refuses what the generated encoder refuses', () => {
@@ -249,6 +280,8 @@ describe('ApplyRules request encoding (client library)', () => {
       ['not a number', { rules: [{ updatedUnixNanos: 'soon' }] }],
       ['enum out of int32', { view: 2 ** 31 }],
       ['ttl policy out of int32', { rules: [{ outputs: [{ ttlPolicy: 2 ** 31 }] }] }],
+      ['oversize policy out of int32', { rules: [{ outputs: [{ oversize: -(2 ** 31) - 1 }] }] }],
+      ['oversize policy not whole', { rules: [{ outputs: [{ oversize: 1.5 }] }] }],
       ['a rule that is null', { rules: [null] }],
     ];
     for (const [label, request] of bad) {

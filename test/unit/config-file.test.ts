@@ -4,7 +4,7 @@ import os from 'os';
 import path from 'path';
 
 import { checkedView } from '../../clients/mcrctl/config-view';
-import { Rule, TtlPolicy } from '../../gen/mcr/v1/rules';
+import { OversizePolicy, Rule, TtlPolicy } from '../../gen/mcr/v1/rules';
 import { ConfigFileError, parseConfig, problemFromRefusal, readConfigFile } from '../../server/config/config-file';
 import { renderRulesJson5, rulesDocument } from '../../server/config/config-render';
 import { deriveRuleId } from '../../server/rules/id';
@@ -126,6 +126,49 @@ describe('config file', () => {
     });
   });
 
+  describe('oversize', () => {
+    const output = (port: number, extra = '') => `{ interface: "eth1", address: "239.9.9.9", port: ${port}${extra} }`;
+    const file = (defaults: string, ...outputs: string[]) =>
+      `{\n  ${defaults}\n  rules: [\n    { input: { interface: "eth0", group: "239.0.0.1", port: 5000 },\n      outputs: [${outputs.join(', ')}] },\n  ],\n}`;
+    const oversizeOf = (text: string) => parseConfig(text, FILE).rules![0].outputs.map((o) => [o.port, o.oversize]);
+    const { OVERSIZE_POLICY_DROP: DROP, OVERSIZE_POLICY_UNSPECIFIED: UNSET } = OversizePolicy;
+
+    it('reads "drop" as OVERSIZE_POLICY_DROP, and "fragment" as unset (the default)', () => {
+      expect(oversizeOf(file('', output(1), output(2, ', oversize: "drop"'), output(3, ', oversize: "fragment"')))).to.deep.equal([
+        [1, UNSET],
+        [2, DROP],
+        [3, UNSET],
+      ]);
+    });
+
+    it('fills defaults.oversize into the outputs that do not set it; an output\'s own wins', () => {
+      const text = file('defaults: { oversize: "drop" },', output(1), output(2, ', oversize: "fragment"'));
+      expect(parseConfig(text, FILE).defaults).to.deep.equal({ oversize: 'drop' });
+      expect(oversizeOf(text)).to.deep.equal([
+        [1, DROP],
+        [2, UNSET],
+      ]);
+      expect(oversizeOf(file('defaults: { oversize: "fragment", ttl: 8 },', output(1), output(2, ', oversize: "drop"')))).to.deep.equal([
+        [1, UNSET],
+        [2, DROP],
+      ]);
+    });
+
+    it('reports an oversize that is neither "fragment" nor "drop" at its place', () => {
+      const text = file('defaults: { oversize: "Drop" },', output(1, ', oversize: "fragmented"'), output(2, ', oversize: 1500'), output(3, ', oversize: true'));
+      expect(problems(text)).to.deep.equal([
+        `${FILE}:2:15: defaults.oversize: must be "fragment" or "drop", got "Drop"`,
+        `${FILE}:5:69: rules[0].outputs[0].oversize: must be "fragment" or "drop", got "fragmented"`,
+        `${FILE}:5:147: rules[0].outputs[1].oversize: must be "fragment" or "drop", got 1500`,
+        `${FILE}:5:217: rules[0].outputs[2].oversize: must be "fragment" or "drop", got true`,
+      ]);
+    });
+
+    it('config check shows defaults.oversize as the file spells it', () => {
+      expect(checkedView(parseConfig(file('defaults: { ttl: 8, oversize: "drop" },', output(1)), FILE))).to.equal(`${FILE}: valid: 1 rule, defaults ttl 8 oversize drop\n`);
+    });
+  });
+
   it('tells a file without rules (rules left alone) from one with none', () => {
     expect(parseConfig('{ workers: 2 }', FILE).rules).to.equal(undefined);
     expect(parseConfig('{ rules: [], }', FILE).rules).to.deep.equal([]);
@@ -164,7 +207,7 @@ describe('config file', () => {
       `${FILE}:3:3: workers: must be 1-256, got 0`,
       `${FILE}:4:3: logLevel: must be one of error, warn, info, debug, got "loud"`,
       `${FILE}:5:15: defaults.ttl: must be 1-255 or "decrement", got 0`,
-      `${FILE}:5:23: defaults.tos: unknown key (expected one of: ttl, dscp, preserveTos)`,
+      `${FILE}:5:23: defaults.tos: unknown key (expected one of: ttl, dscp, preserveTos, oversize)`,
       `${FILE}:7:46: rules[0].input.group: 10.0.0.1 is not a multicast group (224.0.0.0/4)`,
       `${FILE}:8:66: rules[1].input.port: must be a number, got "5000"`,
       `${FILE}:8:82: rules[1].outputs: at least one output is required`,
@@ -253,6 +296,15 @@ describe('config file', () => {
           { interface: 'eth1', address: '239.9.9.4', port: 4, dscp: 0, preserveTos: false },
         ],
       }),
+      Rule.fromPartial({
+        id: deriveRuleId({ interface: 'eth0', group: '239.0.0.5', port: 5, source: '' }),
+        input: { interface: 'eth0', group: '239.0.0.5', port: 5 },
+        outputs: [
+          { interface: 'eth1', address: '239.9.8.1', port: 1, oversize: OversizePolicy.OVERSIZE_POLICY_DROP },
+          { interface: 'eth1', address: '239.9.8.2', port: 2, ttlPolicy: TtlPolicy.TTL_POLICY_DECREMENT, preserveTos: false, oversize: OversizePolicy.OVERSIZE_POLICY_DROP },
+          { interface: 'eth1', address: '239.9.8.3', port: 3 },
+        ],
+      }),
     ];
 
     it('reads back as the same definitions, with ids only where they are not derived', () => {
@@ -261,7 +313,7 @@ describe('config file', () => {
       expect(text).to.not.include(rules[0].id);
       expect(text).to.include('id: "kept-id"');
       const read = parseConfig(text, FILE).rules!;
-      expect(read).to.deep.equal([{ ...rules[0], id: '' }, rules[1], { ...rules[2], id: '' }]);
+      expect(read).to.deep.equal([{ ...rules[0], id: '' }, rules[1], { ...rules[2], id: '' }, { ...rules[3], id: '' }]);
     });
 
     it('writes ttl_policy decrement as ttl: "decrement", and preserveTos where it is set', () => {
@@ -275,6 +327,20 @@ describe('config file', () => {
       // TTL_POLICY_FIXED is the default: written as a plain ttl (or none), read back as unset.
       const fixed = Rule.fromPartial({ ...rules[1], outputs: [{ interface: 'eth1', address: '10.0.0.9', port: 2, ttl: 3, ttlPolicy: TtlPolicy.TTL_POLICY_FIXED }] });
       expect(renderRulesJson5(rulesDocument([fixed]))).to.include('{ interface: "eth1", address: "10.0.0.9", port: 2, ttl: 3 },');
+    });
+
+    it('writes oversize drop as oversize: "drop", and fragment, the default, not at all', () => {
+      const text = renderRulesJson5(rulesDocument([rules[3]]));
+      expect(text.split('\n').filter((line) => line.includes('239.9.8.'))).to.deep.equal([
+        '        { interface: "eth1", address: "239.9.8.1", port: 1, oversize: "drop" },',
+        '        { interface: "eth1", address: "239.9.8.2", port: 2, ttl: "decrement", preserveTos: false, oversize: "drop" },',
+        '        { interface: "eth1", address: "239.9.8.3", port: 3 },',
+      ]);
+      // OVERSIZE_POLICY_FRAGMENT is the default: not written, read back as unset.
+      const fragment = Rule.fromPartial({ ...rules[1], outputs: [{ interface: 'eth1', address: '10.0.0.9', port: 2, oversize: OversizePolicy.OVERSIZE_POLICY_FRAGMENT }] });
+      const written = renderRulesJson5(rulesDocument([fragment]));
+      expect(written).to.include('{ interface: "eth1", address: "10.0.0.9", port: 2 },');
+      expect(parseConfig(written, FILE).rules![0].outputs[0].oversize).to.equal(OversizePolicy.OVERSIZE_POLICY_UNSPECIFIED);
     });
 
     it('writes an empty rule set as rules: []', () => {

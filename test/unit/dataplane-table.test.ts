@@ -12,7 +12,7 @@ import { expect } from 'chai';
 import { native, type Dataplane, type DataplaneRule, type RouteForTest } from '../../native';
 import { requireRoot } from '../support/fixture';
 import { SeededRandom } from '../support/seeded-random';
-import { FIXED_SEND_POLICY } from '../support/send-policy';
+import { FIXED_SEND_POLICY, UNKNOWN_MTU } from '../support/send-policy';
 
 const REJECT_ALL: Array<[number, number, number, number]> = [[0x06, 0, 0, 0]];
 const OUTPUTS = 3000;
@@ -53,7 +53,7 @@ describe('native Dataplane: the sharded table against a model', function () {
     dp = new addon.Dataplane({ core: -1, batch: 8, counters: region.fd });
     addon.closeFd(region.fd);
     for (const handle of INPUTS) dp.addInput(handle, addon.openPacketSocket({ ifindex: 1, rcvbuf: 65536, filter: REJECT_ALL }));
-    for (const handle of SENDERS) dp.addSender(handle, addon.openEgressSocket({ ifname: 'lo', ifindex: 1, ttl: 64, tos: 0, sndbuf: 65536 }), FIXED_SEND_POLICY);
+    for (const handle of SENDERS) dp.addSender(handle, addon.openEgressSocket({ ifname: 'lo', ifindex: 1, ttl: 64, tos: 0, dontFragment: false, sndbuf: 65536 }), FIXED_SEND_POLICY, UNKNOWN_MTU);
     for (let i = 0; i < OUTPUTS; i++) {
       const { sender, address, port } = destination(i);
       dp.addOutput(outputHandle(i), sender, address, port);

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 
-import { Rule, RuleState, TtlPolicy } from '../../gen/mcr/v1/rules';
+import { OversizePolicy, Rule, RuleState, TtlPolicy } from '../../gen/mcr/v1/rules';
 import { ForwardingState, planForwarding, SenderSpec, WorkerPlan } from '../../server/forwarding/plan';
 import type { InterfaceInfo } from '../../server/net/interfaces';
 import { workerFor } from '../../server/rules/placement';
@@ -63,11 +63,11 @@ describe('forwarding plan', () => {
     r.outputs[4].ttlPolicy = TtlPolicy.TTL_POLICY_DECREMENT;
     const worker = planForwarding([r], 1, lookup(['in0', 4], ['out1', 5])).workers[0];
     expect([...worker.egress.values()].map((e) => [e.sender, e.ttl, e.tos, e.keepTos, e.decrementTtl])).to.deep.equal([
-      ['out1#5|ttl=1|tos=0&255', 1, 0, 0xff, false],
-      ['out1#5|ttl=1|tos=184&3', 1, 184, 0x03, false],
-      ['out1#5|ttl=1|tos=0', 1, 0, 0, false],
-      ['out1#5|ttl=1|tos=40', 1, 40, 0, false],
-      ['out1#5|ttl=1-dec|tos=0&255', 1, 0, 0xff, true],
+      ['out1#5/1500|ttl=1|tos=0&255', 1, 0, 0xff, false],
+      ['out1#5/1500|ttl=1|tos=184&3', 1, 184, 0x03, false],
+      ['out1#5/1500|ttl=1|tos=0', 1, 0, 0, false],
+      ['out1#5/1500|ttl=1|tos=40', 1, 40, 0, false],
+      ['out1#5/1500|ttl=1-dec|tos=0&255', 1, 0, 0xff, true],
     ]);
     // An output without the new fields keeps the identity (and counters) it had before them.
     expect(worker.rules.get('a')!.outputIdentities).to.deep.equal([
@@ -77,6 +77,20 @@ describe('forwarding plan', () => {
       'out1|239.9.9.4|6000||10||fixed-tos',
       'out1|239.9.9.5|6000|||dec|',
     ]);
+  });
+
+  it('plans an output that drops oversize datagrams into a sender of its own that does not fragment, with the interface MTU', () => {
+    const r = rule('a', ['in0', '239.1.1.1', 5000], [['out1', '239.9.9.1', 6000], ['out1', '239.9.9.2', 6000], ['out1', '239.9.9.3', 6000]]);
+    r.outputs[1].oversize = OversizePolicy.OVERSIZE_POLICY_DROP;
+    r.outputs[2].oversize = OversizePolicy.OVERSIZE_POLICY_FRAGMENT;
+    const worker = planForwarding([r], 1, lookup(['in0', 4], ['out1', 5])).workers[0];
+    expect([...worker.egress.values()].map((e) => [e.sender, e.mtu, e.dontFragment])).to.deep.equal([
+      ['out1#5/1500|ttl=1|tos=0&255', 1500, false],
+      ['out1#5/1500|ttl=1|tos=0&255|df', 1500, true],
+      ['out1#5/1500|ttl=1|tos=0&255', 1500, false],
+    ]);
+    // Fragmenting is the unset policy: the same identity (and counters) either way.
+    expect(worker.rules.get('a')!.outputIdentities).to.deep.equal(['out1|239.9.9.1|6000||', 'out1|239.9.9.2|6000|||drop-oversize', 'out1|239.9.9.3|6000||']);
   });
 
   it('shares one egress socket between rules with the same output', () => {
@@ -91,7 +105,7 @@ describe('forwarding plan', () => {
 
   /** The senders a worker's outputs name, in order of first use (the sync opens one per key). */
   const sendersOf = (worker: WorkerPlan): SenderSpec[] => [
-    ...new Map([...worker.egress.values()].map((e): [string, SenderSpec] => [e.sender, { key: e.sender, ifname: e.ifname, ifindex: e.ifindex, ttl: e.ttl, tos: e.tos, keepTos: e.keepTos, decrementTtl: e.decrementTtl }])).values(),
+    ...new Map([...worker.egress.values()].map((e): [string, SenderSpec] => [e.sender, { key: e.sender, ifname: e.ifname, ifindex: e.ifindex, mtu: e.mtu, ttl: e.ttl, tos: e.tos, keepTos: e.keepTos, decrementTtl: e.decrementTtl, dontFragment: e.dontFragment }])).values(),
   ];
 
   it('plans one sender per output interface, TTL and TOS, shared by every destination with those', () => {
@@ -101,16 +115,16 @@ describe('forwarding plan', () => {
     ];
     const worker = planForwarding(rules, 1, lookup(['in0', 4], ['out1', 5], ['out2', 6])).workers[0];
     expect(sendersOf(worker)).to.deep.equal([
-      { key: 'out1#5|ttl=1|tos=0&255', ifname: 'out1', ifindex: 5, ttl: 1, tos: 0, keepTos: 255, decrementTtl: false },
-      { key: 'out2#6|ttl=1|tos=0&255', ifname: 'out2', ifindex: 6, ttl: 1, tos: 0, keepTos: 255, decrementTtl: false },
-      { key: 'out1#5|ttl=9|tos=0&255', ifname: 'out1', ifindex: 5, ttl: 9, tos: 0, keepTos: 255, decrementTtl: false },
+      { key: 'out1#5/1500|ttl=1|tos=0&255', ifname: 'out1', ifindex: 5, ttl: 1, tos: 0, keepTos: 255, decrementTtl: false, dontFragment: false, mtu: 1500 },
+      { key: 'out2#6/1500|ttl=1|tos=0&255', ifname: 'out2', ifindex: 6, ttl: 1, tos: 0, keepTos: 255, decrementTtl: false, dontFragment: false, mtu: 1500 },
+      { key: 'out1#5/1500|ttl=9|tos=0&255', ifname: 'out1', ifindex: 5, ttl: 9, tos: 0, keepTos: 255, decrementTtl: false, dontFragment: false, mtu: 1500 },
     ]);
     expect([...worker.egress.values()].map((e) => [e.sender, e.address, e.port])).to.deep.equal([
-      ['out1#5|ttl=1|tos=0&255', '239.9.9.9', 6000],
-      ['out1#5|ttl=1|tos=0&255', '239.9.9.8', 6000],
-      ['out2#6|ttl=1|tos=0&255', '239.9.9.9', 6000],
-      ['out1#5|ttl=1|tos=0&255', '10.3.0.2', 7000],
-      ['out1#5|ttl=9|tos=0&255', '10.3.0.3', 7000],
+      ['out1#5/1500|ttl=1|tos=0&255', '239.9.9.9', 6000],
+      ['out1#5/1500|ttl=1|tos=0&255', '239.9.9.8', 6000],
+      ['out2#6/1500|ttl=1|tos=0&255', '239.9.9.9', 6000],
+      ['out1#5/1500|ttl=1|tos=0&255', '10.3.0.2', 7000],
+      ['out1#5/1500|ttl=9|tos=0&255', '10.3.0.3', 7000],
     ]);
   });
 
@@ -118,7 +132,7 @@ describe('forwarding plan', () => {
     const r = rule('a', ['in0', '239.1.1.1', 5000], [['out1', '239.9.9.9', 6000], ['out1', '10.3.0.2', 7000, 9]]);
     r.outputs[1].dscp = 46;
     const worker = planForwarding([r], 1, lookup(['in0', 4], ['out1', 5])).workers[0];
-    expect([...worker.egress.keys()]).to.deep.equal(['out1#5|ttl=1|tos=0&255|239.9.9.9:6000', 'out1#5|ttl=9|tos=184&3|10.3.0.2:7000']);
+    expect([...worker.egress.keys()]).to.deep.equal(['out1#5/1500|ttl=1|tos=0&255|239.9.9.9:6000', 'out1#5/1500|ttl=9|tos=184&3|10.3.0.2:7000']);
     expect(worker.rules.get('a')!.outputs).to.deep.equal([...worker.egress.keys()]);
     expect(worker.rules.get('a')!.outputIdentities).to.deep.equal(['out1|239.9.9.9|6000||', 'out1|10.3.0.2|7000|9|46']);
   });
@@ -126,7 +140,7 @@ describe('forwarding plan', () => {
   it('keeps an egress key while any output uses it, counting an output repeated in a rule as two users', () => {
     const state = new ForwardingState(1, lookup(['in0', 4], ['out1', 5]));
     const same: [string, string, number] = ['out1', '239.9.9.9', 6000];
-    const key = 'out1#5|ttl=1|tos=0&255|239.9.9.9:6000';
+    const key = 'out1#5/1500|ttl=1|tos=0&255|239.9.9.9:6000';
     state.set(rule('twice', ['in0', '239.1.1.1', 5000], [same, same]));
     state.set(rule('once', ['in0', '239.1.1.2', 5000], [same]));
     expect(state.workers[0].rules.get('twice')!.outputs).to.deep.equal([key, key]);
@@ -148,11 +162,22 @@ describe('forwarding plan', () => {
     const state = new ForwardingState(1, { get: info });
     const r = rule('a', ['in0', '239.1.1.1', 5000], [['out1', '239.9.9.9', 6000]]);
     state.set(r);
-    expect(sendersOf(state.workers[0]).map((s) => s.key)).to.deep.equal(['out1#5|ttl=1|tos=0&255']);
+    expect(sendersOf(state.workers[0]).map((s) => s.key)).to.deep.equal(['out1#5/1500|ttl=1|tos=0&255']);
     table.set('out1', 9);
     state.set(r);
-    expect(sendersOf(state.workers[0]).map((s) => s.key)).to.deep.equal(['out1#9|ttl=1|tos=0&255']);
-    expect([...state.workers[0].egress.keys()]).to.deep.equal(['out1#9|ttl=1|tos=0&255|239.9.9.9:6000']);
+    expect(sendersOf(state.workers[0]).map((s) => s.key)).to.deep.equal(['out1#9/1500|ttl=1|tos=0&255']);
+    expect([...state.workers[0].egress.keys()]).to.deep.equal(['out1#9/1500|ttl=1|tos=0&255|239.9.9.9:6000']);
+  });
+
+  it('makes new sender keys once the interface MTU changes: the data plane counts fragments by its sender\'s MTU', () => {
+    let mtu = 1500;
+    const info = (name: string) => ({ name, index: name === 'in0' ? 4 : 5, up: true, running: true, mtu, mac: '', addresses: [] });
+    const state = new ForwardingState(1, { get: info });
+    const r = rule('a', ['in0', '239.1.1.1', 5000], [['out1', '239.9.9.9', 6000]]);
+    state.set(r);
+    mtu = 9000;
+    state.set(r);
+    expect(sendersOf(state.workers[0]).map((s) => [s.key, s.mtu])).to.deep.equal([['out1#5/9000|ttl=1|tos=0&255', 9000]]);
   });
 
   it('reports a missing input interface as waiting and installs nothing for it', () => {

@@ -95,7 +95,7 @@ describe('mcrctl completion', () => {
       expect(bashComplete(bash, ['rule', 'add', '--in', 'eth0', ''], fake.env)).to.deep.equal([]);
       // bash hands GROUP:PORT over as three words: the walk must still count it as one value.
       expect(bashComplete(bash, ['rule', 'add', '--in', 'eth0', '239.1.1.1:5000', '--out', 'i'], fake.env)).to.deep.equal(['in0']);
-      expect(bashComplete(bash, ['rule', 'add', '--in', 'eth0', '239.1.1.1:5000', '--o'], fake.env)).to.deep.equal(['--out']);
+      expect(bashComplete(bash, ['rule', 'add', '--in', 'eth0', '239.1.1.1:5000', '--ou'], fake.env)).to.deep.equal(['--out']);
     });
 
     it('asks mcrd where the line says, with the connection options given', () => {
@@ -124,7 +124,7 @@ describe('mcrctl completion', () => {
       }
     });
 
-    it('completes file names for FILE and the choices of an argument', () => {
+    it('completes file names for FILE and the choices of an argument or option', () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcr-completion-'));
       try {
         fs.writeFileSync(path.join(dir, 'rules.json5'), '{}');
@@ -132,6 +132,7 @@ describe('mcrctl completion', () => {
         expect(bashComplete(bash, ['--token-file', path.join(dir, 'r')])).to.deep.equal([path.join(dir, 'rules.json5')]);
         expect(bashComplete(bash, ['completion', ''])).to.include.members(['bash', 'zsh']);
         expect(bashComplete(bash, ['completion', 'z'])).to.deep.equal(['zsh']);
+        expect(bashComplete(bash, ['rule', 'update', 'cam1', '--oversize', ''])).to.have.members(['fragment', 'drop']);
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }

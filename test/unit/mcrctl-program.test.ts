@@ -77,6 +77,7 @@ describe('mcrctl command line', () => {
           ttl: 8,
           dscp: 46,
           preserveTos: undefined,
+          oversize: undefined,
         },
       });
     });
@@ -93,6 +94,15 @@ describe('mcrctl command line', () => {
       // The last of --preserve-tos and --no-preserve-tos counts, as for any commander option.
       const last = parse(`${ADD} --no-preserve-tos --preserve-tos`).command;
       expect(last.name === 'rule add' && last.edit.preserveTos).to.equal(true);
+    });
+
+    it('parses --oversize fragment|drop on rule add and update', () => {
+      const add = parse(`${ADD} --oversize drop --ttl 8`).command;
+      expect(add.name === 'rule add' && [add.edit.oversize, add.edit.ttl]).to.deep.equal(['drop', 8]);
+      const update = parse('rule update cam1 --oversize fragment').command;
+      expect(update.name === 'rule update' && update.edit).to.deep.include({ oversize: 'fragment', outputs: undefined });
+      const added = parse('rule update cam1 --add-out eth2 239.9.9.10:6000 --oversize drop').command;
+      expect(added.name === 'rule update' && added.edit).to.deep.include({ oversize: 'drop' });
     });
 
     it('parses rule add with options in any order', () => {
@@ -118,6 +128,7 @@ describe('mcrctl command line', () => {
           ttl: undefined,
           dscp: undefined,
           preserveTos: undefined,
+          oversize: undefined,
         },
       });
       const edited = parse('rule update cam1 --add-out eth2 239.9.9.10:6000 --add-out wg0 10.0.0.7:6000 --del-out eth1 239.9.9.9:6000').command;
@@ -212,11 +223,15 @@ describe('mcrctl command line', () => {
       [`${ADD} --ttl 256`, "option '--ttl <N|decrement>' argument '256' is invalid"],
       [`${ADD} --ttl Decrement`, "option '--ttl <N|decrement>' argument 'Decrement' is invalid"],
       [`${ADD} --preserve-tos false`, "too many arguments for 'add'"],
+      [`${ADD} --oversize fragmnt`, "option '--oversize <fragment|drop>' argument 'fragmnt' is invalid. Allowed choices are fragment, drop."],
+      [`${ADD} --oversize Drop`, "option '--oversize <fragment|drop>' argument 'Drop' is invalid"],
+      [`${ADD} --oversize`, "option '--oversize <fragment|drop>' argument missing"],
+      ['rule update cam1 --oversize 1500', "option '--oversize <fragment|drop>' argument '1500' is invalid"],
       [`${ADD} --dscp 64`, "option '--dscp <N>' argument '64' is invalid. must be an integer from 0 to 63"],
       [`${ADD} --source camera`, '--source: "camera" is not an IPv4 address'],
       [`${ADD} --bogus`, "unknown option '--bogus'"],
       ['rule add --in', "option '--in <IF> <GROUP:PORT>' argument missing"],
-      ['rule update cam1', 'nothing to change: give --name, --in, --source, --out, --add-out, --del-out, --ttl, --dscp or --[no-]preserve-tos'],
+      ['rule update cam1', 'nothing to change: give --name, --in, --source, --out, --add-out, --del-out, --ttl, --dscp, --[no-]preserve-tos or --oversize'],
       ['rule update cam1 --out eth1 239.9.9.9:6000 --del-out eth1 239.9.9.8:6000', '--out replaces every output; --add-out and --del-out edit them: give one or the other'],
       ['rule update cam1 --add-out eth1', '--add-out takes two values, INTERFACE ADDR:PORT, each time it is given'],
       ['rule update cam1 --del-out eth1 239.9.9.9:0', '--del-out eth1 239.9.9.9:0'],

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 
-import { Rule, RuleState, TtlPolicy } from '../../gen/mcr/v1/rules';
+import { OversizePolicy, Rule, RuleState, TtlPolicy } from '../../gen/mcr/v1/rules';
 import { isEmptyEdit, maskedRuleUpdate, needsCurrentOutputs, newRuleDefinition, RuleEdit, RuleEditError } from '../../clients/mcrctl/rule-edit';
 import { applyUpdateMask, checkUpdateMask } from '../../server/rules/update-mask';
 
@@ -112,7 +112,7 @@ describe('mcrctl rule edits', () => {
 
   it('replaces the whole output list with --out, without inheriting ttl/dscp', () => {
     const merged = mergeRuleUpdate(existing, { outputs: [{ interface: 'eth2', address: '239.9.9.10', port: 6001 }] });
-    expect(merged.outputs).to.deep.equal([{ interface: 'eth2', address: '239.9.9.10', port: 6001, ttl: undefined, dscp: undefined, ttlPolicy: 0, preserveTos: undefined }]);
+    expect(merged.outputs).to.deep.equal([{ interface: 'eth2', address: '239.9.9.10', port: 6001, ttl: undefined, dscp: undefined, ttlPolicy: 0, preserveTos: undefined, oversize: 0 }]);
   });
 
   it('applies --ttl to the new outputs when --out is given', () => {
@@ -123,8 +123,8 @@ describe('mcrctl rule edits', () => {
   it('applies --ttl/--dscp to every existing output without --out, keeping the rest', () => {
     const merged = mergeRuleUpdate(existing, { dscp: 10 });
     expect(merged.outputs).to.deep.equal([
-      { interface: 'eth1', address: '239.9.9.9', port: 6000, ttl: 4, dscp: 10, ttlPolicy: 0, preserveTos: undefined },
-      { interface: 'wg0', address: '10.20.0.7', port: 6000, ttl: undefined, dscp: 10, ttlPolicy: 0, preserveTos: undefined },
+      { interface: 'eth1', address: '239.9.9.9', port: 6000, ttl: 4, dscp: 10, ttlPolicy: 0, preserveTos: undefined, oversize: 0 },
+      { interface: 'wg0', address: '10.20.0.7', port: 6000, ttl: undefined, dscp: 10, ttlPolicy: 0, preserveTos: undefined, oversize: 0 },
     ]);
   });
 
@@ -198,6 +198,46 @@ describe('mcrctl rule edits', () => {
     });
   });
 
+  describe('--oversize', () => {
+    const { OVERSIZE_POLICY_DROP: DROP, OVERSIZE_POLICY_FRAGMENT: FRAGMENT } = OversizePolicy;
+    const oversize = (rule: Rule) => rule.outputs.map((o) => o.oversize);
+
+    it('builds a new rule whose outputs drop what is too big; fragment is the unset policy', () => {
+      const edit = { input: { interface: 'eth0', address: '239.0.0.1', port: 5000 }, outputs: [{ interface: 'eth1', address: '239.9.9.9', port: 6000 }] };
+      expect(oversize(newRuleDefinition({ ...edit, oversize: 'drop' }))).to.deep.equal([DROP]);
+      expect(oversize(newRuleDefinition({ ...edit, oversize: 'fragment' }))).to.deep.equal([0]);
+      expect(oversize(newRuleDefinition(edit))).to.deep.equal([0]);
+    });
+
+    it('sets every output without --out, leaving the rest of each as it is; fragment keeps OVERSIZE_POLICY_FRAGMENT where it was set', () => {
+      const merged = mergeRuleUpdate(existing, { oversize: 'drop' });
+      expect(merged.outputs).to.deep.equal(existing.outputs.map((output) => ({ ...output, oversize: DROP })));
+      const mixed = Rule.fromPartial({
+        ...existing,
+        outputs: [
+          { interface: 'eth1', address: '239.9.9.9', port: 6000, oversize: DROP, ttlPolicy: TtlPolicy.TTL_POLICY_DECREMENT },
+          { interface: 'wg0', address: '10.20.0.7', port: 6000, oversize: FRAGMENT },
+        ],
+      });
+      const fragmenting = mergeRuleUpdate(mixed, { oversize: 'fragment' });
+      expect(fragmenting.outputs.map((o) => [o.oversize, o.ttlPolicy])).to.deep.equal([
+        [0, TtlPolicy.TTL_POLICY_DECREMENT],
+        [FRAGMENT, 0],
+      ]);
+      // Other settings alone leave the policy as it is.
+      expect(oversize(mergeRuleUpdate(mixed, { dscp: 46, ttl: 8 }))).to.deep.equal([DROP, FRAGMENT]);
+      expect(needsCurrentOutputs({ oversize: 'drop' })).to.equal(true);
+      expect(needsCurrentOutputs({ outputs: [], oversize: 'drop' })).to.equal(false);
+      expect(isEmptyEdit({ oversize: 'fragment' })).to.equal(false);
+    });
+
+    it('sets only the outputs given with --out or added with --add-out', () => {
+      const eth2 = { interface: 'eth2', address: '239.9.9.10', port: 6001 };
+      expect(oversize(mergeRuleUpdate(existing, { outputs: [eth2], oversize: 'drop' }))).to.deep.equal([DROP]);
+      expect(oversize(mergeRuleUpdate(existing, { addOutputs: [eth2], oversize: 'drop' }))).to.deep.equal([0, 0, DROP]);
+    });
+  });
+
   describe('--add-out and --del-out', () => {
     const eth1 = { interface: 'eth1', address: '239.9.9.9', port: 6000 };
     const wg0 = { interface: 'wg0', address: '10.20.0.7', port: 6000 };
@@ -215,7 +255,7 @@ describe('mcrctl rule edits', () => {
 
     it('appends --add-out after the outputs the rule has, which keep their ttl and dscp; --ttl marks only the added ones', () => {
       const merged = mergeRuleUpdate(existing, { addOutputs: [eth2], ttl: 9 });
-      expect(merged.outputs).to.deep.equal([...existing.outputs, { ...eth2, ttl: 9, dscp: undefined, ttlPolicy: 0, preserveTos: undefined }]);
+      expect(merged.outputs).to.deep.equal([...existing.outputs, { ...eth2, ttl: 9, dscp: undefined, ttlPolicy: 0, preserveTos: undefined, oversize: 0 }]);
     });
 
     it('removes --del-out by interface, address and port; --ttl then marks every output left', () => {
@@ -225,7 +265,7 @@ describe('mcrctl rule edits', () => {
 
     it('removes before it adds, so that one output can be given again with other settings', () => {
       const merged = mergeRuleUpdate(existing, { removeOutputs: [eth1], addOutputs: [eth1], dscp: 46 });
-      expect(merged.outputs).to.deep.equal([existing.outputs[1], { ...eth1, ttl: undefined, dscp: 46, ttlPolicy: 0, preserveTos: undefined }]);
+      expect(merged.outputs).to.deep.equal([existing.outputs[1], { ...eth1, ttl: undefined, dscp: 46, ttlPolicy: 0, preserveTos: undefined, oversize: 0 }]);
     });
 
     it('refuses an output the rule does not have, naming those it has', () => {

@@ -79,7 +79,7 @@ describe('mcrctl trace views', () => {
 
   it('a dropped packet says why, with or without outputs', () => {
     const blocked = { ...forwarded, verdict: Verdict.VERDICT_DROPPED, dropReason: 'no output accepted it' };
-    blocked.outputs = [{ index: 0, interface: 'eth1', address: '239.9.9.9', port: 6000, result: OutputResult.OUTPUT_RESULT_WOULD_BLOCK, error: '', ttl: 0, dscp: 0, ecn: 0 }];
+    blocked.outputs = [{ index: 0, interface: 'eth1', address: '239.9.9.9', port: 6000, result: OutputResult.OUTPUT_RESULT_WOULD_BLOCK, error: '', ttl: 0, dscp: 0, ecn: 0, fragmented: false, segments: 0 }];
     expect(verdictText(blocked)).to.equal('dropped (no output accepted it): out0 eth1 239.9.9.9:6000 would-block');
     expect(verdictText({ ...forwarded, verdict: Verdict.VERDICT_DROPPED, dropReason: 'no usable output', outputs: [] })).to.equal('dropped (no usable output)');
     expect(verdictText({ ...forwarded, verdict: Verdict.VERDICT_DROPPED, dropReason: '', outputs: [] })).to.equal('dropped');
@@ -87,13 +87,13 @@ describe('mcrctl trace views', () => {
   });
 
   it('an output error, an output without interface, an unknown result', () => {
-    const out = { index: 3, interface: '', address: '10.0.0.1', port: 9, result: OutputResult.OUTPUT_RESULT_ERROR, error: 'EPERM', ttl: 0, dscp: 0, ecn: 0 };
+    const out = { index: 3, interface: '', address: '10.0.0.1', port: 9, result: OutputResult.OUTPUT_RESULT_ERROR, error: 'EPERM', ttl: 0, dscp: 0, ecn: 0, fragmented: false, segments: 0 };
     expect(outputResultText(out)).to.equal('out3 10.0.0.1:9 error EPERM');
     expect(outputResultText({ ...out, result: 42 as OutputResult, error: '' })).to.equal('out3 10.0.0.1:9 result 42');
   });
 
   describe('ttl policy and tos', () => {
-    const sent = { index: 0, interface: 'eth1', address: '239.9.9.9', port: 6000, result: OutputResult.OUTPUT_RESULT_SENT, error: '' };
+    const sent = { index: 0, interface: 'eth1', address: '239.9.9.9', port: 6000, result: OutputResult.OUTPUT_RESULT_SENT, error: '', fragmented: false, segments: 1 };
     const received = { ttl: 64, dscp: 46, ecn: 2 };
 
     it('a sent output shows the ttl, dscp and ecn it sent that differ from those received, and nothing when none does', () => {
@@ -133,6 +133,47 @@ describe('mcrctl trace views', () => {
         ],
       });
       expect(traceComment(relayed)).to.equal('rule r-0123456789ab forwarded: out0 eth1 239.9.9.9:6000 sent ttl 63; out1 eth1 239.9.9.9:6001 sent ttl 1 dscp 0; 12.3 us in mcr');
+    });
+  });
+
+  describe('oversize datagrams and GSO sends', () => {
+    const sent = { index: 0, interface: 'eth1', address: '239.9.9.9', port: 6000, result: OutputResult.OUTPUT_RESULT_SENT, error: '', ttl: 64, dscp: 46, ecn: 0 };
+    const received = { ttl: 64, dscp: 46, ecn: 0 };
+
+    it('a sent output says fragmented, and the size of the GSO send that carried it when above 1, after what it was sent with', () => {
+      expect(outputResultText({ ...sent, fragmented: true, segments: 1 }, received)).to.equal('out0 eth1 239.9.9.9:6000 sent fragmented');
+      expect(outputResultText({ ...sent, fragmented: false, segments: 12 }, received)).to.equal('out0 eth1 239.9.9.9:6000 sent in a GSO send of 12');
+      expect(outputResultText({ ...sent, ttl: 63, fragmented: false, segments: 2 }, received)).to.equal('out0 eth1 239.9.9.9:6000 sent ttl 63 in a GSO send of 2');
+      // Sent alone, or from an mcrd that does not say (segments 0): nothing more. Without the received values too.
+      expect(outputResultText({ ...sent, fragmented: false, segments: 1 }, received)).to.equal('out0 eth1 239.9.9.9:6000 sent');
+      expect(outputResultText({ ...sent, fragmented: false, segments: 0 }, received)).to.equal('out0 eth1 239.9.9.9:6000 sent');
+      expect(outputResultText({ ...sent, ttl: 63, fragmented: true, segments: 1 })).to.equal('out0 eth1 239.9.9.9:6000 sent fragmented');
+    });
+
+    it('an output that did not send a datagram too big for its MTU says too-big with the errno, and nothing of how it would have gone', () => {
+      const tooBig = TraceRecord.fromPartial({
+        ...forwarded,
+        ipLength: 9000,
+        ecn: 0,
+        verdict: Verdict.VERDICT_DROPPED,
+        dropReason: 'no output accepted it',
+        outputs: [{ ...sent, result: OutputResult.OUTPUT_RESULT_TOO_BIG, error: 'EMSGSIZE', ttl: 0, dscp: 0, fragmented: false, segments: 0 }],
+      });
+      expect(traceLine(tooBig)).to.equal(
+        '15:04:05.678901  10.1.0.2:40000 -> 239.1.2.3:5000  ttl 64  dscp 46  len 9000  dropped (no output accepted it): out0 eth1 239.9.9.9:6000 too-big EMSGSIZE  12.3 us in mcr',
+      );
+      const mixed = TraceRecord.fromPartial({
+        ...forwarded,
+        ipLength: 9000,
+        ecn: 0,
+        outputs: [
+          { ...sent, fragmented: true, segments: 1 },
+          { ...sent, index: 1, port: 6001, result: OutputResult.OUTPUT_RESULT_TOO_BIG, error: 'EMSGSIZE', ttl: 0, dscp: 0 },
+        ],
+      });
+      expect(traceComment(mixed)).to.equal(
+        'rule r-0123456789ab forwarded: out0 eth1 239.9.9.9:6000 sent fragmented; out1 eth1 239.9.9.9:6001 too-big EMSGSIZE; 12.3 us in mcr',
+      );
     });
   });
 

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 
-import { Rule, RuleState, TtlPolicy } from '../../gen/mcr/v1/rules';
+import { OversizePolicy, Rule, RuleState, TtlPolicy } from '../../gen/mcr/v1/rules';
 import { GetStatsResponse, GetWorkerStatsResponse } from '../../gen/mcr/v1/stats';
 import { EventKind, GetVersionResponse, Interface, WatchEventsResponse, Worker, WorkerState } from '../../gen/mcr/v1/system';
 import { eventKindWord } from '../../clients/mcrctl/event-kinds';
@@ -118,6 +118,18 @@ describe('mcrctl text output', () => {
       const decrementing = Rule.fromPartial({ ...waiting, outputs: [{ interface: 'eth1', address: '239.9.9.9', port: 6001, ttlPolicy: TtlPolicy.TTL_POLICY_DECREMENT, preserveTos: false }] });
       expect(ruleDetail(decrementing)).to.include('Outputs:      [0] eth1 239.9.9.9:6001 ttl decrement tos fixed\n');
     });
+
+    it('shows oversize drop in the words of --oversize; fragment, set or not, not at all', () => {
+      const output = (extra: object) => formatOutput(Rule.fromPartial({ outputs: [{ interface: 'eth1', address: '239.9.9.9', port: 6000, ...extra }] }).outputs[0]);
+      expect(output({ oversize: OversizePolicy.OVERSIZE_POLICY_DROP })).to.equal('eth1 239.9.9.9:6000 oversize drop');
+      expect(output({ ttlPolicy: TtlPolicy.TTL_POLICY_DECREMENT, dscp: 46, preserveTos: false, oversize: OversizePolicy.OVERSIZE_POLICY_DROP })).to.equal(
+        'eth1 239.9.9.9:6000 ttl decrement dscp 46 tos fixed oversize drop',
+      );
+      expect(output({ ttl: 8, oversize: OversizePolicy.OVERSIZE_POLICY_FRAGMENT })).to.equal('eth1 239.9.9.9:6000 ttl 8');
+      expect(output({ oversize: OversizePolicy.OVERSIZE_POLICY_UNSPECIFIED })).to.equal('eth1 239.9.9.9:6000');
+      const dropping = Rule.fromPartial({ ...waiting, outputs: [{ interface: 'wg0', address: '10.20.0.7', port: 6001, oversize: OversizePolicy.OVERSIZE_POLICY_DROP }] });
+      expect(ruleDetail(dropping)).to.include('Outputs:      [0] wg0 10.20.0.7:6001 oversize drop\n');
+    });
   });
 
   it('shows workers, flagging a ruleset hash that is not the expected one', () => {
@@ -161,7 +173,7 @@ describe('mcrctl text output', () => {
           packetsReceived: 18446744073709551615n,
           bytesReceived: 1400n,
           packetsForwarded: 10n,
-          drops: { sendFailed: 2n, noBuffer: 1n, unreachable: 0n, sendError: 3n, ttlExpired: 4n },
+          drops: { sendFailed: 2n, noBuffer: 1n, unreachable: 0n, sendError: 3n, ttlExpired: 4n, tooBig: 5n },
           lastPacketUnixNanos: T,
           packetsPerSecond: 1234.5,
           bitsPerSecond: 11_200_000,
@@ -177,6 +189,8 @@ describe('mcrctl text output', () => {
               errorsUnreachable: 0n,
               errorsOther: 3n,
               ttlExpired: 4n,
+              fragmented: 6n,
+              tooBig: 5n,
               packetsPerSecond: 999.6,
               bitsPerSecond: 8000,
             },
@@ -186,7 +200,7 @@ describe('mcrctl text output', () => {
       ],
     });
 
-    it('shows totals with humanised rates, drops by reason, and per output sent, errors and ttl-expired', () => {
+    it('shows totals with humanised rates, drops by reason, and per output sent, errors, ttl-expired, fragmented and too-big', () => {
       expect(statsView(response)).to.equal(
         [
           'RULE            NAME  WORKER              RECEIVED  BYTES   PKT RATE     BIT RATE  FORWARDED  DROPS          LAST PACKET',
@@ -194,10 +208,11 @@ describe('mcrctl text output', () => {
           '                                                                                              no-buffer 1',
           '                                                                                              send-error 3',
           '                                                                                              ttl-expired 4',
+          '                                                                                              too-big 5',
           'r-ffffffffffff  -          0                     0      0      0 pps      0 bit/s          0  0              never',
           '',
-          'RULE            OUT  DESTINATION          SENT  BYTES   PKT RATE     BIT RATE  WOULD-BLOCK  UNREACHABLE  OTHER-ERRORS  TTL-EXPIRED',
-          'r-0123456789ab    0  eth1 239.9.9.9:6000    10   1400  1.00 kpps  8.00 kbit/s            1            0             3            4',
+          'RULE            OUT  DESTINATION          SENT  BYTES   PKT RATE     BIT RATE  WOULD-BLOCK  UNREACHABLE  OTHER-ERRORS  TTL-EXPIRED  FRAGMENTED  TOO-BIG',
+          'r-0123456789ab    0  eth1 239.9.9.9:6000    10   1400  1.00 kpps  8.00 kbit/s            1            0             3            4           6        5',
           '',
         ].join('\n'),
       );

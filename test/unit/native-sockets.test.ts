@@ -289,6 +289,7 @@ describe('native sockets', () => {
           ifindex: lo(),
           ttl: 64,
           tos: 0,
+          dontFragment: false,
           sndbuf: 1 << 20,
           ...overrides,
         }),
@@ -319,6 +320,15 @@ describe('native sockets', () => {
         first.socket.close();
         second.socket.close();
       }
+    });
+
+    it('fragments by the interface MTU with DF clear (IP_PMTUDISC_OMIT), or never (dontFragment: IP_PMTUDISC_DO)', () => {
+      // IP_MTU_DISCOVER (10), read from a child that inherits the socket.
+      const mode = (fd: number) =>
+        execFileSync('python3', ['-c', 'import socket\nprint(socket.socket(fileno=3).getsockopt(socket.IPPROTO_IP, 10))'], { stdio: ['ignore', 'pipe', 'pipe', fd] })
+          .toString()
+          .trim();
+      expect([mode(egress({})), mode(egress({ dontFragment: true }))]).to.deep.equal(['5', '2']);
     });
 
     it('queues an ICMP error about a destination on its error queue, naming that destination (IP_RECVERR)', async () => {

@@ -6,6 +6,7 @@ import { egressKey, membershipKey, outputIdentity, senderKey } from '../../serve
 describe('forwarding plan keys', () => {
   it('names a sender by interface, index, TTL and TOS', () => {
     expect(senderKey({ ifname: 'out1', ifindex: 7, ttl: 64, tos: 184 })).to.equal('out1#7|ttl=64|tos=184');
+    expect(senderKey({ ifname: 'out1', ifindex: 7, mtu: 9000, ttl: 64, tos: 184, dontFragment: true })).to.equal('out1#7/9000|ttl=64|tos=184|df');
   });
 
   it('names an egress by its sender and destination', () => {

@@ -16,7 +16,7 @@ import { TraceManager } from '../../server/trace/manager';
 const MAX_TRACED_RULES = DEFAULT_LIMITS.maxTracedRules;
 const MAX_SUBSCRIBERS = DEFAULT_LIMITS.maxTraceWatchers;
 import { setLogLevel } from '../../server/log';
-import { DROP_NO_OUTPUT, DROP_NOT_ACCEPTED, DROP_TTL_EXPIRED, encodedSizeBound, errnoName, HandleResolver, outputResult, toTraceRecord } from '../../server/trace/record';
+import { DROP_NO_OUTPUT, DROP_NOT_ACCEPTED, DROP_TOO_BIG, DROP_TTL_EXPIRED, encodedSizeBound, errnoName, HandleResolver, outputResult, toTraceRecord } from '../../server/trace/record';
 import { RecordBuffer } from '../../server/trace/record-buffer';
 import { QUEUE_RECORDS, RECORDS_PER_EVENT, TraceEventSink } from '../../server/trace/subscriber';
 import { WorkerHandles } from '../../server/trace/worker-handles';
@@ -67,8 +67,8 @@ function packet(ruleId: string, overrides: Partial<TracedPacket> = {}): TracedPa
     ttl: 1,
     tos: 46 << 2,
     sends: [
-      { handle: 10, errno: 0, ttl: 63, tos: (46 << 2) | 1 },
-      { handle: 11, errno: E.ECONNREFUSED, ttl: 64, tos: 0 },
+      { handle: 10, errno: 0, ttl: 63, tos: (46 << 2) | 1, segments: 1, fragmented: false },
+      { handle: 11, errno: E.ECONNREFUSED, ttl: 64, tos: 0, segments: 0, fragmented: false },
     ],
     timeInMcrNs: 12_345,
     frameLength: 142,
@@ -361,21 +361,34 @@ describe('trace manager', () => {
       });
       expect(record.frame.equals(Buffer.alloc(128, 0xab))).to.equal(true);
       expect(record.outputs).to.deep.equal([
-        { index: 0, interface: 'out1', address: '239.9.9.9', port: 6000, result: OutputResult.OUTPUT_RESULT_SENT, error: '', ttl: 63, dscp: 46, ecn: 1 },
-        { index: 1, interface: 'out2', address: '10.4.0.2', port: 9999, result: OutputResult.OUTPUT_RESULT_UNREACHABLE, error: 'ECONNREFUSED', ttl: 64, dscp: 0, ecn: 0 },
+        { index: 0, interface: 'out1', address: '239.9.9.9', port: 6000, result: OutputResult.OUTPUT_RESULT_SENT, error: '', ttl: 63, dscp: 46, ecn: 1, fragmented: false, segments: 1 },
+        { index: 1, interface: 'out2', address: '10.4.0.2', port: 9999, result: OutputResult.OUTPUT_RESULT_UNREACHABLE, error: 'ECONNREFUSED', ttl: 64, dscp: 0, ecn: 0, fragmented: false, segments: 0 },
       ]);
     });
 
     it('says when a packet was not sent because its TTL expired, on one output or on all', () => {
-      const expired = { handle: 11, errno: SEND_TTL_EXPIRED, ttl: 0, tos: 0 };
-      const one = toTraceRecord(packet('r-a', { sends: [{ handle: 10, errno: 0, ttl: 1, tos: 0 }, expired] }), 0, new FakeHandles());
+      const expired = { handle: 11, errno: SEND_TTL_EXPIRED, ttl: 0, tos: 0, segments: 0, fragmented: false };
+      const one = toTraceRecord(packet('r-a', { sends: [{ handle: 10, errno: 0, ttl: 1, tos: 0, segments: 1, fragmented: false }, expired] }), 0, new FakeHandles());
       expect([one.verdict, one.outputs[1].result, one.outputs[1].error]).to.deep.equal([Verdict.VERDICT_FORWARDED, OutputResult.OUTPUT_RESULT_TTL_EXPIRED, '']);
       const all = toTraceRecord(packet('r-a', { sends: [{ ...expired, handle: 10 }, expired] }), 0, new FakeHandles());
       expect([all.verdict, all.dropReason]).to.deep.equal([Verdict.VERDICT_DROPPED, DROP_TTL_EXPIRED]);
     });
 
+    it('says when a packet was too big for an output that does not fragment, and how the others sent it', () => {
+      const tooBig = { handle: 11, errno: E.EMSGSIZE, ttl: 64, tos: 0, segments: 0, fragmented: false };
+      const one = toTraceRecord(packet('r-a', { sends: [{ handle: 10, errno: 0, ttl: 64, tos: 0, segments: 1, fragmented: true }, tooBig] }), 0, new FakeHandles());
+      expect(one.outputs.map((o) => [o.result, o.error, o.fragmented, o.segments])).to.deep.equal([
+        [OutputResult.OUTPUT_RESULT_SENT, '', true, 1],
+        [OutputResult.OUTPUT_RESULT_TOO_BIG, 'EMSGSIZE', false, 0],
+      ]);
+      const all = toTraceRecord(packet('r-a', { sends: [{ ...tooBig, handle: 10 }, tooBig] }), 0, new FakeHandles());
+      expect([all.verdict, all.dropReason]).to.deep.equal([Verdict.VERDICT_DROPPED, DROP_TOO_BIG]);
+      const batched = toTraceRecord(packet('r-a', { sends: [{ handle: 10, errno: 0, ttl: 64, tos: 0, segments: 12, fragmented: false }] }), 0, new FakeHandles());
+      expect(batched.outputs[0].segments).to.equal(12);
+    });
+
     it('drops: no output accepted it, or there was no usable output', () => {
-      const refused = toTraceRecord(packet('r-a', { sends: [{ handle: 10, errno: E.EAGAIN, ttl: 64, tos: 0 }, { handle: 11, errno: E.EPERM, ttl: 64, tos: 0 }] }), 0, new FakeHandles());
+      const refused = toTraceRecord(packet('r-a', { sends: [{ handle: 10, errno: E.EAGAIN, ttl: 64, tos: 0, segments: 0, fragmented: false }, { handle: 11, errno: E.EPERM, ttl: 64, tos: 0, segments: 0, fragmented: false }] }), 0, new FakeHandles());
       expect([refused.verdict, refused.dropReason]).to.deep.equal([Verdict.VERDICT_DROPPED, DROP_NOT_ACCEPTED]);
       expect(refused.outputs.map((o) => [o.result, o.error])).to.deep.equal([
         [OutputResult.OUTPUT_RESULT_WOULD_BLOCK, 'EAGAIN'],
@@ -386,7 +399,7 @@ describe('trace manager', () => {
     });
 
     it('an output handle the supervisor no longer knows keeps its position, unnamed', () => {
-      const record = toTraceRecord(packet('r-a', { sends: [{ handle: 99, errno: 0, ttl: 64, tos: 0 }, { handle: 11, errno: 0, ttl: 64, tos: 0 }] }), 0, new FakeHandles());
+      const record = toTraceRecord(packet('r-a', { sends: [{ handle: 99, errno: 0, ttl: 64, tos: 0, segments: 1, fragmented: false }, { handle: 11, errno: 0, ttl: 64, tos: 0, segments: 1, fragmented: false }] }), 0, new FakeHandles());
       expect(record.outputs.map((o) => [o.index, o.interface, o.port])).to.deep.equal([
         [0, '', 0],
         [1, 'out2', 9999],
@@ -403,7 +416,7 @@ describe('trace manager', () => {
         [E.ENETUNREACH, OutputResult.OUTPUT_RESULT_UNREACHABLE],
         [EHOSTDOWN, OutputResult.OUTPUT_RESULT_UNREACHABLE],
         [E.ENETDOWN, OutputResult.OUTPUT_RESULT_UNREACHABLE],
-        [E.EMSGSIZE, OutputResult.OUTPUT_RESULT_ERROR],
+        [E.EMSGSIZE, OutputResult.OUTPUT_RESULT_TOO_BIG],
         [E.EPERM, OutputResult.OUTPUT_RESULT_ERROR],
       ];
       expect(cases.map(([errno]) => outputResult(errno))).to.deep.equal(cases.map(([, result]) => result));
@@ -515,7 +528,7 @@ describe('trace manager', () => {
     });
 
     it('the ruleset hash covers trace settings and is unchanged for untraced rules', () => {
-      const base: CanonicalRule = { id: 'r-a', input: 'in0', group: '239.1.1.1', port: 5000, source: '', outputs: [canonicalOutput({ interface: 'out1', address: '239.9.9.9', port: 6000, ttl: 1, tos: 0, keepTos: 0, decrementTtl: false })] };
+      const base: CanonicalRule = { id: 'r-a', input: 'in0', group: '239.1.1.1', port: 5000, source: '', outputs: [canonicalOutput({ interface: 'out1', address: '239.9.9.9', port: 6000, ttl: 1, tos: 0, keepTos: 0, decrementTtl: false, dontFragment: false })] };
       const hash = rulesetHash([base]);
       expect(rulesetHash([{ ...base, trace: undefined }])).to.equal(hash);
       const traced = rulesetHash([{ ...base, trace: { sampleEvery: 1, snapLength: 128 } }]);

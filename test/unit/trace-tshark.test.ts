@@ -37,7 +37,7 @@ function record(n: number, spec: FrameSpec, verdict: Partial<TraceRecord>): Trac
   });
 }
 
-const SENT = { index: 0, interface: 'eth1', address: '239.9.9.9', port: 6000, result: OutputResult.OUTPUT_RESULT_SENT, error: '', ttl: 1, dscp: 0, ecn: 0 };
+const SENT = { index: 0, interface: 'eth1', address: '239.9.9.9', port: 6000, result: OutputResult.OUTPUT_RESULT_SENT, error: '', ttl: 1, dscp: 0, ecn: 0, fragmented: false, segments: 1 };
 const RECORDS = [
   record(1, { source: '10.1.0.2', group: '239.1.2.3', port: 5000, sourcePort: 40000, payload: Buffer.alloc(16, 1) }, {
     verdict: Verdict.VERDICT_FORWARDED,
@@ -45,12 +45,12 @@ const RECORDS = [
   }),
   record(2, { source: '10.1.0.7', group: '239.1.2.3', port: 5000, sourcePort: 40001, payload: Buffer.alloc(200, 2) }, {
     verdict: Verdict.VERDICT_FORWARDED,
-    outputs: [SENT, { index: 1, interface: 'wg0', address: '10.0.0.9', port: 7000, result: OutputResult.OUTPUT_RESULT_UNREACHABLE, error: 'ECONNREFUSED', ttl: 64, dscp: 0, ecn: 0 }],
+    outputs: [SENT, { index: 1, interface: 'wg0', address: '10.0.0.9', port: 7000, result: OutputResult.OUTPUT_RESULT_UNREACHABLE, error: 'ECONNREFUSED', ttl: 64, dscp: 0, ecn: 0, fragmented: false, segments: 0 }],
   }),
   record(3, { source: '10.1.0.2', group: '239.1.2.4', port: 5002, sourcePort: 40002, payload: Buffer.alloc(33, 3) }, {
     verdict: Verdict.VERDICT_DROPPED,
     dropReason: 'no output accepted it',
-    outputs: [{ ...SENT, result: OutputResult.OUTPUT_RESULT_WOULD_BLOCK }],
+    outputs: [{ ...SENT, result: OutputResult.OUTPUT_RESULT_WOULD_BLOCK, segments: 0 }],
   }),
 ];
 

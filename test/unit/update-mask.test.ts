@@ -9,7 +9,7 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 
-import { Rule, TtlPolicy } from '../../gen/mcr/v1/rules';
+import { OversizePolicy, Rule, TtlPolicy } from '../../gen/mcr/v1/rules';
 import { ApiError, toApiError } from '../../server/api/errors';
 import { RuleError } from '../../server/rules/errors';
 import { RuleStore } from '../../server/rules/store';
@@ -71,7 +71,7 @@ describe('update_mask', () => {
 
   describe('applyUpdateMask', () => {
     it('takes only the masked fields of the definition', () => {
-      const outputs = [{ interface: 'eth1', address: '239.9.9.1', port: 6000, ttl: 9, dscp: undefined, ttlPolicy: TtlPolicy.TTL_POLICY_FIXED, preserveTos: true }];
+      const outputs = [{ interface: 'eth1', address: '239.9.9.1', port: 6000, ttl: 9, dscp: undefined, ttlPolicy: TtlPolicy.TTL_POLICY_FIXED, preserveTos: true, oversize: OversizePolicy.OVERSIZE_POLICY_DROP }];
       const merged = applyUpdateMask(STORED, Rule.fromPartial({ name: 'ignored', outputs }), ['outputs']);
       expect(merged.outputs).to.deep.equal(outputs);
       expect([merged.id, merged.name, merged.input]).to.deep.equal([STORED.id, STORED.name, STORED.input]);

@@ -1,7 +1,7 @@
 import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
 
-import { DeepPartial, Rule, RuleState, TtlPolicy } from '../../gen/mcr/v1/rules';
+import { DeepPartial, OversizePolicy, Rule, RuleState, TtlPolicy } from '../../gen/mcr/v1/rules';
 import { ApiError, toApiError } from '../../server/api/errors';
 import { RuleError } from '../../server/rules/errors';
 import { formatIPv4, isMulticast, isUnicast, isValidInterfaceName, parseIPv4 } from '../../server/formats/addresses';
@@ -111,7 +111,7 @@ describe('rule validation', () => {
     const request = rule({
       id: 'cam-1',
       input: { ...INPUT, source: '10.1.0.2' },
-      outputs: [OUTPUT, { interface: 'wg0', address: '10.20.0.7', port: 6000, ttl: 64, dscp: 46, ttlPolicy: TtlPolicy.TTL_POLICY_FIXED, preserveTos: false }],
+      outputs: [OUTPUT, { interface: 'wg0', address: '10.20.0.7', port: 6000, ttl: 64, dscp: 46, ttlPolicy: TtlPolicy.TTL_POLICY_FIXED, preserveTos: false, oversize: OversizePolicy.OVERSIZE_POLICY_DROP }],
       generation: 7n,
       status: { state: RuleState.RULE_STATE_ACTIVE, reason: 'x', worker: 3, lastPacketUnixNanos: 5n },
       createdUnixNanos: 11n,
@@ -123,8 +123,8 @@ describe('rule validation', () => {
       name: 'cam1',
       input: { interface: 'eth0', group: '239.1.1.1', port: 5000, source: '10.1.0.2' },
       outputs: [
-        { interface: 'eth1', address: '239.9.9.9', port: 6000, ttl: undefined, dscp: undefined, ttlPolicy: TtlPolicy.TTL_POLICY_UNSPECIFIED, preserveTos: undefined },
-        { interface: 'wg0', address: '10.20.0.7', port: 6000, ttl: 64, dscp: 46, ttlPolicy: TtlPolicy.TTL_POLICY_FIXED, preserveTos: false },
+        { interface: 'eth1', address: '239.9.9.9', port: 6000, ttl: undefined, dscp: undefined, ttlPolicy: TtlPolicy.TTL_POLICY_UNSPECIFIED, preserveTos: undefined, oversize: OversizePolicy.OVERSIZE_POLICY_UNSPECIFIED },
+        { interface: 'wg0', address: '10.20.0.7', port: 6000, ttl: 64, dscp: 46, ttlPolicy: TtlPolicy.TTL_POLICY_FIXED, preserveTos: false, oversize: OversizePolicy.OVERSIZE_POLICY_DROP },
       ],
       generation: 0n,
       status: undefined,
@@ -145,6 +145,11 @@ describe('rule validation', () => {
       dscp: 46,
       preserveTos: true,
     });
+  });
+
+  it('refuses an OversizePolicy it does not know, naming the field', () => {
+    const unknown = rejection(rule({ outputs: [OUTPUT, { ...OUTPUT, address: '239.9.9.8', oversize: 3 as OversizePolicy }] }));
+    expect(unknown.message).to.match(/^rule\.outputs\[1\]\.oversize: 3 is not an OversizePolicy \(OVERSIZE_POLICY_FRAGMENT = 1, OVERSIZE_POLICY_DROP = 2\)/);
   });
 
   it('accepts the edges of every range', () => {

@@ -30,8 +30,8 @@ describe('worker runtime: rule changes', () => {
     return reply;
   };
   const heartbeat = (): HeartbeatReply => ok({ type: 'heartbeat' }) as HeartbeatReply;
-  const egress = (port: number): EgressDescription => ({ interface: 'lo', address: '127.0.0.1', port, ttl: 64, tos: 0, keepTos: 0, decrementTtl: false });
-  const openEgress = (): number => addon.openEgressSocket({ ifname: 'lo', ifindex: 1, ttl: 64, tos: 0, sndbuf: 65536 });
+  const egress = (port: number): EgressDescription => ({ interface: 'lo', address: '127.0.0.1', port, ttl: 64, tos: 0, keepTos: 0, decrementTtl: false, dontFragment: false });
+  const openEgress = (): number => addon.openEgressSocket({ ifname: 'lo', ifindex: 1, ttl: 64, tos: 0, dontFragment: false, sndbuf: 65536 });
   /** Output `handle` through sender 1 (lo, TTL 64, TOS 0) to port 7000 + handle. */
   const output = (handle: number, sender = 1) => ({ handle, sender, address: '127.0.0.1', port: 7000 + handle });
   const rule = (id: string, port: number, outputs: number[]): DataplaneRule => ({ id, input: 1, group: '239.7.7.7', port, source: '', outputs });
@@ -49,7 +49,7 @@ describe('worker runtime: rule changes', () => {
     runtime = new WorkerRuntime(addon, (event) => events.push(event));
     ok({ type: 'hello', index: 0, core: -1, batch: 8, logLevel: 'error' });
     ok({ type: 'addInput', handle: 1, interface: 'lo' }, [addon.openPacketSocket({ ifindex: 1, rcvbuf: 65536, filter: ACCEPT_ALL })]);
-    ok({ type: 'addSenders', senders: [{ handle: 1, interface: 'lo', ttl: 64, tos: 0, keepTos: 0, decrementTtl: false }] }, [openEgress()]);
+    ok({ type: 'addSenders', senders: [{ handle: 1, interface: 'lo', ttl: 64, tos: 0, keepTos: 0, decrementTtl: false, dontFragment: false, mtu: 0 }] }, [openEgress()]);
     ok({ type: 'addOutputs', outputs: [10, 11, 12].map((h) => output(h)) });
   });
   afterEach(() => runtime.close());
@@ -93,7 +93,7 @@ describe('worker runtime: rule changes', () => {
   it('takes a message of senders all or none', () => {
     const pipe = fs.openSync('/dev/null', 'r'); // not a UDP socket: the second sender is refused
     const fds = [openEgress(), pipe, openEgress()];
-    const senders = [2, 3, 4].map((handle) => ({ handle, interface: 'lo', ttl: 64, tos: 0, keepTos: 0, decrementTtl: false }));
+    const senders = [2, 3, 4].map((handle) => ({ handle, interface: 'lo', mtu: 65536, ttl: 64, tos: 0, keepTos: 0, decrementTtl: false, dontFragment: false }));
     const reply = send({ type: 'addSenders', senders }, fds);
     expect(reply).to.include({ ok: false });
     for (const fd of fds) expect(() => fs.fstatSync(fd), `fd ${fd} closed`).to.throw();
@@ -120,10 +120,10 @@ describe('worker runtime: rule changes', () => {
   });
 
   it('hashes an output as its sender\'s interface, TTL and TOS with its destination', () => {
-    ok({ type: 'addSenders', senders: [{ handle: 2, interface: 'lo', ttl: 9, tos: 0xb8, keepTos: 0, decrementTtl: false }] }, [addon.openEgressSocket({ ifname: 'lo', ifindex: 1, ttl: 9, tos: 0xb8, sndbuf: 65536 })]);
+    ok({ type: 'addSenders', senders: [{ handle: 2, interface: 'lo', ttl: 9, tos: 0xb8, keepTos: 0, decrementTtl: false, dontFragment: false, mtu: 0 }] }, [addon.openEgressSocket({ ifname: 'lo', ifindex: 1, ttl: 9, tos: 0xb8, dontFragment: false, sndbuf: 65536 })]);
     ok({ type: 'addOutputs', outputs: [output(20, 2)] });
     const a = rule('a', 5000, [10, 20]);
-    const described: CanonicalRule = { ...canonical(rule('a', 5000, [10])), outputs: [egress(7010), { interface: 'lo', address: '127.0.0.1', port: 7020, ttl: 9, tos: 0xb8, keepTos: 0, decrementTtl: false }].map(canonicalOutput) };
+    const described: CanonicalRule = { ...canonical(rule('a', 5000, [10])), outputs: [egress(7010), { interface: 'lo', address: '127.0.0.1', port: 7020, ttl: 9, tos: 0xb8, keepTos: 0, decrementTtl: false, dontFragment: false, mtu: 0 }].map(canonicalOutput) };
     ok({ type: 'updateRules', upserts: [a], removes: [], hash: rulesetHash([described]) });
     // Removing the outputs, then the sender, leaves a rule naming them refused.
     ok({ type: 'updateRules', upserts: [], removes: ['a'], hash: rulesetHash([]) });

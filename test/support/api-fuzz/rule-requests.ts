@@ -12,7 +12,7 @@
  */
 import { status } from '@grpc/grpc-js';
 
-import { CreateRuleRequest, DeleteRuleRequest, GetRuleRequest, Output, Rule, RuleState, TtlPolicy, UpdateRuleRequest } from '../../../gen/mcr/v1/rules';
+import { CreateRuleRequest, DeleteRuleRequest, GetRuleRequest, OversizePolicy, Output, Rule, RuleState, TtlPolicy, UpdateRuleRequest } from '../../../gen/mcr/v1/rules';
 import { deriveRuleId, matchKey } from '../../../server/rules/id';
 import { SeededRandom } from '../seeded-random';
 import {
@@ -98,6 +98,7 @@ class Values {
       dscp: undefined,
       ttlPolicy: TtlPolicy.TTL_POLICY_UNSPECIFIED,
       preserveTos: undefined,
+      oversize: OversizePolicy.OVERSIZE_POLICY_UNSPECIFIED,
     };
   }
 
@@ -196,7 +197,8 @@ const EDGE_CASES: Mutation[] = [
       output.ttlPolicy = v.pick([TtlPolicy.TTL_POLICY_UNSPECIFIED, TtlPolicy.TTL_POLICY_FIXED, TtlPolicy.TTL_POLICY_DECREMENT]);
       if (output.ttlPolicy === TtlPolicy.TTL_POLICY_DECREMENT) output.ttl = undefined;
       output.preserveTos = v.pick([true, false, undefined]);
-      d.note(`an output with ttl_policy ${TtlPolicy[output.ttlPolicy]}, ttl ${output.ttl}, preserve_tos ${output.preserveTos}`);
+      output.oversize = v.pick([OversizePolicy.OVERSIZE_POLICY_UNSPECIFIED, OversizePolicy.OVERSIZE_POLICY_FRAGMENT, OversizePolicy.OVERSIZE_POLICY_DROP]);
+      d.note(`an output with ttl_policy ${TtlPolicy[output.ttlPolicy]}, ttl ${output.ttl}, preserve_tos ${output.preserveTos}, oversize ${OversizePolicy[output.oversize]}`);
     },
   },
   { applies: (d) => d.hasOutputs, apply: (d, v) => d.note(`an output on interface ${show((d.anyOutput(v).interface = v.pick(ODD_INTERFACES)))}`) },
@@ -233,6 +235,7 @@ const FAULTS: Mutation[] = [
   { applies: (d) => d.hasOutputs, apply: (d, v) => d.invalid('an output ttl', (d.anyOutput(v).ttl = v.pick(BAD_TTLS))) },
   { applies: (d) => d.hasOutputs, apply: (d, v) => d.invalid('an output dscp', (d.anyOutput(v).dscp = v.pick(BAD_DSCPS))) },
   { applies: (d) => d.hasOutputs, apply: (d, v) => d.invalid('an output ttl_policy', (d.anyOutput(v).ttlPolicy = v.pick([3, 99, -1]) as TtlPolicy)) },
+  { applies: (d) => d.hasOutputs, apply: (d, v) => d.invalid('an output oversize policy', (d.anyOutput(v).oversize = v.pick([3, 99, -1]) as OversizePolicy)) },
   {
     applies: (d) => d.hasOutputs,
     apply: (d, v) => {
