@@ -73,6 +73,11 @@ export interface DataplaneRule {
   port: number;
   /** Required source address, or '' for any source. */
   source: string;
+  /**
+   * Required 802.1Q VLAN ID (1-4094) of the frame's outer tag; absent: untagged frames only. The
+   * input's socket must have setVlanTags on for tags the kernel took out of the frame to be seen.
+   */
+  vlan?: number;
   /** Output handles (see Dataplane.addOutput), in the rule's output order. */
   outputs: number[];
   /**
@@ -127,6 +132,8 @@ export interface TracedPacket {
   ttl: number;
   /** The IPv4 TOS byte (DSCP is tos >> 2). */
   tos: number;
+  /** The frame's VLAN ID (0: untagged, or not read: no rule names a VLAN). */
+  vlan: number;
   /** One entry per output the rule had installed, in the rule's order (empty: no usable output). */
   sends: TracedSend[];
   /** From the kernel's receipt of the frame to the end of its batch's sends. */
@@ -242,9 +249,10 @@ export interface Dataplane {
   stallForTest(ms: number): void;
   /**
    * Test hook: what the published table gives a packet from `input` to group:port from `source`
-   * (the exact-source route, else the any-source one), as the packet path finds it; null: no route.
+   * (the exact-source route, else the any-source one), in VLAN `vlan` (0 or absent: untagged), as
+   * the packet path finds it; null: no route.
    */
-  routeForTest(input: number, group: string, port: number, source: string): RouteForTest | null;
+  routeForTest(input: number, group: string, port: number, source: string, vlan?: number): RouteForTest | null;
   /**
    * Test hook: the output handle the published table charges an ICMP error about address:port
    * through sender `sender` to (null: none), and whether it finds the sender by its serial at all.
@@ -382,6 +390,11 @@ export interface Native {
   attachFilter(fd: number, program: BpfInsn[]): void;
   /** SO_TIMESTAMPNS on or off: frames read from now on carry the kernel's time of their receipt, or not. */
   setReceiveTimestamps(fd: number, on: boolean): void;
+  /**
+   * PACKET_AUXDATA on or off: frames read from now on carry the VLAN tag the kernel took out of them,
+   * or not. The data plane needs it on the capture of an input whose rules name a VLAN.
+   */
+  setVlanTags(fd: number, on: boolean): void;
   /** Reads and resets PACKET_STATISTICS. */
   packetStatistics(fd: number): PacketStatistics;
   /**
@@ -392,8 +405,8 @@ export interface Native {
   /** BPF_PROG_LOAD of the capture program on that map; a verifier refusal's message ends with its log. */
   loadCaptureProgram(mapFd: number): number;
   /**
-   * Adds / removes keys: (group, port, source) triples in host byte order; port 0 = the group itself,
-   * source 0 = any. Additions go in one batch where the kernel has batch updates (else one by one;
+   * Adds / removes keys: (group, port | vlan << 16, source) triples in host byte order; port 0 = the
+   * group itself, source 0 = any, VLAN 0 = untagged frames. Additions go in one batch where the kernel has batch updates (else one by one;
    * `oneByOne` forces that path, for its tests).
    */
   updateCaptureMap(mapFd: number, keys: Uint32Array, options?: { oneByOne?: boolean }): void;

@@ -201,6 +201,8 @@ export interface CanonicalRule {
   group: string;
   port: number;
   source: string;
+  /** Present when the rule names a VLAN. */
+  vlan?: number;
   outputs: readonly CanonicalOutput[];
   /** Present while the rule is traced. */
   trace?: DataplaneTrace;
@@ -210,6 +212,7 @@ export interface CanonicalRule {
 function canonicalEntry(r: CanonicalRule): string {
   const entry: unknown[] = [r.id, r.input, r.group, r.port, r.source, r.outputs];
   if (r.trace) entry.push([r.trace.sampleEvery, r.trace.snapLength]);
+  if (r.vlan) entry.push({ vlan: r.vlan });
   return JSON.stringify(entry);
 }
 

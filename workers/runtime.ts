@@ -298,6 +298,7 @@ export class WorkerRuntime {
       group: r.group,
       port: r.port,
       source: r.source,
+      vlan: r.vlan,
       outputs: r.outputs.map((h) => this.outputs.get(h) ?? [`#${h}`, '', 0, 0, 0, 0, false, false]),
       trace: r.trace,
     });

@@ -8,8 +8,9 @@
  * in the order they are written and the total; the second writes into a Buffer of that size, taking
  * each length prefix from the first pass. Proto3 rules as the generated encoder applies them: a
  * field absent (undefined or null) or at its default is not written, except the fields ts-proto
- * tracks presence of (Output.ttl, Output.dscp, Output.preserve_tos, ApplyRulesRequest.expected_generation
- * and the nested messages), which are written whenever they are set, zero, false or empty included.
+ * tracks presence of (Input.vlan, Output.ttl, Output.dscp, Output.preserve_tos,
+ * ApplyRulesRequest.expected_generation and the nested messages), which are written whenever they
+ * are set, zero, false or empty included.
  * Values it refuses (a uint32 out of range, an int64 too large, a bigint field that BigInt() cannot
  * convert) are refused here too, with an Error naming the field. One refusal is this encoder's own:
  * Output.preserve_tos set to anything but a boolean (the generated writer would send any truthy
@@ -45,7 +46,7 @@ export const ENCODED_FIELDS: Readonly<Record<string, Readonly<Record<number, str
     7: 'created_unix_nanos int64',
     8: 'updated_unix_nanos int64',
   },
-  'mcr.v1.Input': { 1: 'interface string', 2: 'group string', 3: 'port uint32', 4: 'source string' },
+  'mcr.v1.Input': { 1: 'interface string', 2: 'group string', 3: 'port uint32', 4: 'source string', 5: 'vlan optional uint32' },
   'mcr.v1.Output': {
     1: 'interface string',
     2: 'address string',
@@ -193,6 +194,11 @@ class Measure {
     return 1 + varintLength(uint32Of(value, field));
   }
 
+  /** Bytes of an optional uint32 field, written whenever it is set (0 included). */
+  optionalUint32(value: unknown, field: string): number {
+    return isSet(value) ? 1 + varintLength(uint32Of(value, field)) : 0;
+  }
+
   /** Bytes of an enum field, written when not 0. */
   enum(value: unknown, field: string): number {
     if (value === undefined || value === null || value === 0) return 0;
@@ -247,13 +253,18 @@ class Measure {
   }
 
   input(input: DeepPartial<Input>): number {
-    return this.string(input.interface) + this.string(input.group) + this.uint32(input.port, 'Input.port') + this.string(input.source);
+    return (
+      this.string(input.interface) +
+      this.string(input.group) +
+      this.uint32(input.port, 'Input.port') +
+      this.string(input.source) +
+      this.optionalUint32(input.vlan, 'Input.vlan')
+    );
   }
 
   output(output: DeepPartial<Output>): number {
     let size = this.string(output.interface) + this.string(output.address) + this.uint32(output.port, 'Output.port');
-    if (isSet(output.ttl)) size += 1 + varintLength(uint32Of(output.ttl, 'Output.ttl'));
-    if (isSet(output.dscp)) size += 1 + varintLength(uint32Of(output.dscp, 'Output.dscp'));
+    size += this.optionalUint32(output.ttl, 'Output.ttl') + this.optionalUint32(output.dscp, 'Output.dscp');
     size += this.enum(output.ttlPolicy, 'Output.ttlPolicy');
     if (isSet(output.preserveTos)) {
       boolOf(output.preserveTos, 'Output.preserveTos'); // refused here, before anything is written
@@ -333,6 +344,12 @@ class Write {
     this.varint32(uint32Of(value, name));
   }
 
+  private optionalUint32(field: number, value: unknown, name: string): void {
+    if (!isSet(value)) return;
+    this.buffer[this.pos++] = tag(field, VARINT);
+    this.varint32(uint32Of(value, name));
+  }
+
   private enum(field: number, value: unknown, name: string): void {
     if (value === undefined || value === null || value === 0) return;
     this.buffer[this.pos++] = tag(field, VARINT);
@@ -397,20 +414,15 @@ class Write {
     this.string(2, input.group);
     this.uint32(3, input.port, 'Input.port');
     this.string(4, input.source);
+    this.optionalUint32(5, input.vlan, 'Input.vlan');
   }
 
   private output(output: DeepPartial<Output>): void {
     this.string(1, output.interface);
     this.string(2, output.address);
     this.uint32(3, output.port, 'Output.port');
-    if (isSet(output.ttl)) {
-      this.buffer[this.pos++] = tag(4, VARINT);
-      this.varint32(uint32Of(output.ttl, 'Output.ttl'));
-    }
-    if (isSet(output.dscp)) {
-      this.buffer[this.pos++] = tag(5, VARINT);
-      this.varint32(uint32Of(output.dscp, 'Output.dscp'));
-    }
+    this.optionalUint32(4, output.ttl, 'Output.ttl');
+    this.optionalUint32(5, output.dscp, 'Output.dscp');
     this.enum(6, output.ttlPolicy, 'Output.ttlPolicy');
     if (isSet(output.preserveTos)) {
       this.buffer[this.pos++] = tag(7, VARINT);

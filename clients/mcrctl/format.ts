@@ -7,10 +7,15 @@ export function formatEndpoint(iface: string, address: string, port: number): st
   return `${iface} ${address}:${port}`;
 }
 
-/** "eth0 239.0.0.1:5000 from 10.10.1.100" */
+/**
+ * "eth0 239.0.0.1:5000", "eth0 239.0.0.1:5000 from 10.10.1.100", "eth0 vlan 100 239.0.0.1:5000":
+ * the VLAN beside the interface, since it narrows where the rule captures, as a VLAN sub-interface
+ * (eth0.100) would.
+ */
 export function formatInput(input: Input | undefined): string {
   if (input === undefined) return '-';
-  const endpoint = formatEndpoint(input.interface, input.group, input.port);
+  const where = input.vlan === undefined ? input.interface : `${input.interface} vlan ${input.vlan}`;
+  const endpoint = formatEndpoint(where, input.group, input.port);
   return input.source ? `${endpoint} from ${input.source}` : endpoint;
 }
 

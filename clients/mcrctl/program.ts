@@ -41,6 +41,8 @@ interface CommandOptions {
   id?: string;
   in?: string[];
   source?: string;
+  /** --vlan ID; false: --no-vlan (rule update). */
+  vlan?: number | false;
   out?: string[];
   ttl?: number | typeof TTL_DECREMENT;
   dscp?: number;
@@ -124,6 +126,11 @@ function ruleEditOptions(command: Command, { withId }: { withId: boolean }): Com
   return command
     .addOption(pairOption('--in <IF> <GROUP:PORT>', 'capture UDP to GROUP:PORT arriving on interface IF'))
     .option('--source <ADDR>', 'only from this IPv4 source (source-specific); "" = any source')
+    .option(
+      '--vlan <ID>',
+      'only frames of this 802.1Q VLAN, 1-4094 (their outer tag), for an input on a trunk; without it, untagged frames only',
+      integerArg(1, 4094),
+    )
     .addOption(pairOption('--out <IF> <ADDR:PORT>', 'send to ADDR:PORT (multicast or unicast) through IF; repeat for more outputs'))
     .option(
       '--ttl <N|decrement>',
@@ -151,6 +158,7 @@ function ruleEdit(options: CommandOptions): RuleEdit {
     name: options.name,
     input: options.in === undefined ? undefined : parseInputEndpoint(options.in),
     source: options.source === undefined ? undefined : parseSource(options.source),
+    vlan: options.vlan,
     outputs: options.out === undefined ? undefined : parseEndpoints('--out', options.out),
     ttl: options.ttl,
     dscp: options.dscp,
@@ -264,7 +272,7 @@ function buildProgram(io: CliIo, emit: (invocation: Invocation) => void): Comman
 
   leaf(
     ruleEditOptions(rule.command('add').description('create a rule'), { withId: true }).usage(
-      '[--name NAME] [--id ID] --in IF GROUP:PORT [--source ADDR] --out IF ADDR:PORT [--out IF ADDR:PORT ...] [--ttl N|decrement] [--dscp N] ' +
+      '[--name NAME] [--id ID] --in IF GROUP:PORT [--source ADDR] [--vlan ID] --out IF ADDR:PORT [--out IF ADDR:PORT ...] [--ttl N|decrement] [--dscp N] ' +
         '[--[no-]preserve-tos] [--oversize fragment|drop] [--dry-run]',
     ),
     (_args, options) => {
@@ -294,10 +302,11 @@ function buildProgram(io: CliIo, emit: (invocation: Invocation) => void): Comman
   leaf(
     ruleEditOptions(rule.command('update').description('change a rule: only what is given is replaced (--out replaces every output)'), { withId: false })
       .usage(
-        'RULE [--name NAME] [--in IF GROUP:PORT] [--source ADDR] [--out IF ADDR:PORT ... | --add-out IF ADDR:PORT ... --del-out IF ADDR:PORT ...] ' +
+        'RULE [--name NAME] [--in IF GROUP:PORT] [--source ADDR] [--vlan ID | --no-vlan] [--out IF ADDR:PORT ... | --add-out IF ADDR:PORT ... --del-out IF ADDR:PORT ...] ' +
           '[--ttl N|decrement] [--dscp N] [--[no-]preserve-tos] [--oversize fragment|drop] [--expect-generation N] [--dry-run]',
       )
       .argument('<RULE>', 'rule id or name', ruleArgument)
+      .option('--no-vlan', "match untagged frames again (clears the rule's --vlan)")
       .addOption(pairOption('--add-out <IF> <ADDR:PORT>', 'add this output to the rule\'s (repeatable; --ttl/--dscp/--[no-]preserve-tos/--oversize then apply to the outputs added)'))
       .addOption(pairOption('--del-out <IF> <ADDR:PORT>', 'remove this output of the rule (repeatable; before any --add-out)'))
       .option('--expect-generation <N>', 'refuse (ABORTED) unless the rule is at this generation (default: the generation read, when the edit reads the rule)', uint64Arg),
@@ -309,7 +318,7 @@ function buildProgram(io: CliIo, emit: (invocation: Invocation) => void): Comman
       };
       if (isEmptyEdit(edit)) {
         throw new UsageError(
-          'rule update: nothing to change: give --name, --in, --source, --out, --add-out, --del-out, --ttl, --dscp, --[no-]preserve-tos or --oversize',
+          'rule update: nothing to change: give --name, --in, --source, --[no-]vlan, --out, --add-out, --del-out, --ttl, --dscp, --[no-]preserve-tos or --oversize',
         );
       }
       if (edit.outputs && (edit.addOutputs || edit.removeOutputs)) {

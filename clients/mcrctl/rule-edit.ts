@@ -2,7 +2,7 @@
  * What `rule add` and `rule update` ask for, as a RuleEdit, and the rule definitions built from it.
  * Pure functions: no I/O, so the merge semantics of `rule update` are testable on their own.
  */
-import type { OversizePolicy, Output, Rule } from '../../gen/mcr/v1/rules';
+import type { Input, OversizePolicy, Output, Rule } from '../../gen/mcr/v1/rules';
 import { Endpoint } from './args';
 import { TTL_DECREMENT } from '../../server/formats/ttl-word';
 import { OVERSIZE_DROP, OversizeWord } from '../../server/formats/oversize-word';
@@ -16,6 +16,8 @@ export interface RuleEdit {
   input?: Endpoint;
   /** --source; "" clears it. */
   source?: string;
+  /** --vlan; false (`rule update --no-vlan`) clears it. */
+  vlan?: number | false;
   /** Every --out, in order. Given = the whole new output list. */
   outputs?: Endpoint[];
   /** `rule update --add-out`: outputs added after the rule's (never with --out). */
@@ -75,12 +77,21 @@ function withEditedMarking(output: Output, edit: RuleEdit): Output {
   return marked;
 }
 
+/**
+ * The input the edit gives: --in's interface, group and port (empty without --in), --source (any
+ * source without it) and --vlan (unset without it, and with --no-vlan).
+ */
+function editedInput(edit: RuleEdit): Input {
+  const { input, source, vlan } = edit;
+  return { interface: input?.interface ?? '', group: input?.address ?? '', port: input?.port ?? 0, source: source ?? '', vlan: vlan === false ? undefined : vlan };
+}
+
 /** The rule `rule add` asks mcrd to create (id empty unless --id: mcrd then derives it). */
 export function newRuleDefinition(edit: NewRuleEdit): Rule {
   return rulesProto().Rule.fromPartial({
     id: edit.id ?? '',
     name: edit.name ?? '',
-    input: { interface: edit.input.interface, group: edit.input.address, port: edit.input.port, source: edit.source ?? '' },
+    input: editedInput(edit),
     outputs: edit.outputs.map((endpoint) => withEditedMarking(outputFrom(endpoint), edit)),
   });
 }
@@ -161,10 +172,11 @@ export interface MaskedRuleUpdate {
  * What `rule update` sends: a definition holding only what the edit gives, and the update_mask
  * naming exactly those fields, so mcrd merges it into the rule as it is when the change runs and
  * a concurrent change to another field is neither undone nor refused. --in names interface, group
- * and port (the source stays unless --source is given); --out replaces the whole output list. An
- * edit that needs the rule's outputs (see needsCurrentOutputs) takes them from `existing` and sends
- * the whole list; the caller then guards the update with the generation it read. Throws
- * RuleEditError (see editedOutputs).
+ * and port (the source and VLAN stay unless --source, --vlan or --no-vlan is given; --no-vlan masks
+ * input.vlan unset, which clears it); --out replaces the whole output list. An edit that needs the
+ * rule's outputs (see needsCurrentOutputs) takes them from `existing` and sends the whole list; the
+ * caller then guards the update with the generation it read. Throws RuleEditError (see
+ * editedOutputs).
  */
 export function maskedRuleUpdate(edit: RuleEdit, existing?: Rule): MaskedRuleUpdate {
   const paths: string[] = [];
@@ -173,10 +185,11 @@ export function maskedRuleUpdate(edit: RuleEdit, existing?: Rule): MaskedRuleUpd
     definition.name = edit.name;
     paths.push('name');
   }
-  if (edit.input !== undefined || edit.source !== undefined) {
-    definition.input = { interface: edit.input?.interface ?? '', group: edit.input?.address ?? '', port: edit.input?.port ?? 0, source: edit.source ?? '' };
+  if (edit.input !== undefined || edit.source !== undefined || edit.vlan !== undefined) {
+    definition.input = editedInput(edit);
     if (edit.input) paths.push('input.interface', 'input.group', 'input.port');
     if (edit.source !== undefined) paths.push('input.source');
+    if (edit.vlan !== undefined) paths.push('input.vlan');
   }
   if (edit.outputs !== undefined) {
     definition.outputs = edit.outputs.map((endpoint) => withEditedMarking(outputFrom(endpoint), edit));

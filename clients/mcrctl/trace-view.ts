@@ -85,13 +85,16 @@ export function verdictText(record: TraceRecord): string {
 }
 
 /**
- * One line per packet: local time of day to the microsecond, source -> destination, TTL, DSCP (and
- * ECN when it is not 0), IPv4 length, verdict and per-output results, time spent in mcr:
+ * One line per packet: local time of day to the microsecond, the VLAN (when the frame had one and
+ * mcr read it: only inputs with a VLAN rule read tags), source -> destination, TTL, DSCP (and ECN
+ * when it is not 0), IPv4 length, verdict and per-output results, time spent in mcr:
  * "15:04:05.678901  10.1.0.2:40000 -> 239.1.2.3:5000  ttl 64  dscp 0  len 44  forwarded: out0 eth1 239.9.9.9:6000 sent ttl 1  12.3 us in mcr"
+ * "15:04:05.678901  vlan 100  10.1.0.2:40000 -> 239.1.2.3:5000  ttl 64  ..."
  */
 export function traceLine(record: TraceRecord): string {
   return [
     formatTimeOfDay(record.timestampUnixNanos),
+    ...(record.vlan === 0 ? [] : [`vlan ${record.vlan}`]),
     `${record.sourceAddress}:${record.sourcePort} -> ${record.destinationAddress}:${record.destinationPort}`,
     `ttl ${record.ttl}`,
     record.ecn === 0 ? `dscp ${record.dscp}` : `dscp ${record.dscp}  ecn ${record.ecn}`,
@@ -101,9 +104,13 @@ export function traceLine(record: TraceRecord): string {
   ].join('  ');
 }
 
-/** The pcapng packet comment: "rule r-abc forwarded: out0 eth1 239.9.9.9:6000 sent; 12.3 us in mcr". */
+/**
+ * The pcapng packet comment: "rule r-abc forwarded: out0 eth1 239.9.9.9:6000 sent; 12.3 us in mcr",
+ * with "; vlan 100" for a frame of a VLAN (the kernel took the tag out of the frame it captured).
+ */
 export function traceComment(record: TraceRecord): string {
-  return `rule ${record.ruleId} ${verdictText(record)}; ${formatNanos(record.timeInMcrNanos)} in mcr`;
+  const vlan = record.vlan ? `; vlan ${record.vlan}` : '';
+  return `rule ${record.ruleId} ${verdictText(record)}; ${formatNanos(record.timeInMcrNanos)} in mcr${vlan}`;
 }
 
 /** "every packet" or "1 in 10 packets". */

@@ -56,6 +56,8 @@ RuleSpec RuleValue(Napi::Env env, Napi::Value value, const std::string& at) {
   const Napi::Value source = object.Get("source");
   const bool anySource = source.IsString() && source.As<Napi::String>().Utf8Value().empty();
   rule.source = anySource ? 0 : Ipv4Value(env, source, at + ".source").s_addr;
+  const Napi::Value vlan = object.Get("vlan");
+  if (!vlan.IsUndefined()) rule.vlan = static_cast<uint16_t>(IntegerIn(env, vlan, at + ".vlan", 1, 4094));
   const Napi::Value outputs = object.Get("outputs");
   if (!outputs.IsArray()) throw Napi::TypeError::New(env, at + ".outputs must be an array of output handles");
   const Napi::Array list = outputs.As<Napi::Array>();
@@ -106,6 +108,7 @@ Napi::Object TracedPacketValue(Napi::Env env, const TraceSlot& slot) {
   record.Set("ipLength", Napi::Number::New(env, slot.ipLength));
   record.Set("ttl", Napi::Number::New(env, slot.ttl));
   record.Set("tos", Napi::Number::New(env, slot.tos));
+  record.Set("vlan", Napi::Number::New(env, slot.vlan));
   Napi::Array sends = Napi::Array::New(env, slot.sendCount);
   for (uint32_t i = 0; i < slot.sendCount; ++i) {
     Napi::Object send = Napi::Object::New(env);
@@ -269,8 +272,9 @@ class DataplaneJs : public Napi::ObjectWrap<DataplaneJs> {
     const uint16_t port = static_cast<uint16_t>(IntegerIn(env, info[2], "port", 1, 65535));
     const bool anySource = info[3].IsString() && info[3].As<Napi::String>().Utf8Value().empty();
     const uint32_t source = anySource ? 0 : Ipv4Value(env, info[3], "source").s_addr;
+    const uint16_t vlan = info[4].IsUndefined() ? 0 : static_cast<uint16_t>(IntegerIn(env, info[4], "vlan", 0, 4095));
     const Engine& engine = Open(env);
-    const Route* route = engine.published().Find(input, group, port, source);
+    const Route* route = engine.published().Find(input, group, port, source, vlan);
     if (route == nullptr) return env.Null();
     Napi::Object result = Napi::Object::New(env);
     result.Set("counterSlot", Napi::Number::New(env, static_cast<double>(engine.SlotOf(route->counters))));

@@ -47,6 +47,18 @@ uint64_t ReceivedNs(msghdr& message, uint64_t fallback) {
   return fallback;
 }
 
+// The VLAN ID of the frame of `message`: the tag the kernel took out of it (PACKET_AUXDATA; 0: none,
+// or a socket without PACKET_AUXDATA, whose filter admits no tagged frame).
+uint16_t FrameVlan(msghdr& message) {
+  for (cmsghdr* cmsg = CMSG_FIRSTHDR(&message); cmsg != nullptr; cmsg = CMSG_NXTHDR(&message, cmsg)) {
+    if (cmsg->cmsg_level != SOL_PACKET || cmsg->cmsg_type != PACKET_AUXDATA) continue;
+    tpacket_auxdata aux;
+    std::memcpy(&aux, CMSG_DATA(cmsg), sizeof(aux));
+    return (aux.tp_status & TP_STATUS_VLAN_VALID) != 0 ? aux.tp_vlan_tci & 0x0fff : 0;
+  }
+  return 0;
+}
+
 // The size of each datagram of a frame the kernel merged from several UDP datagrams (its
 // virtio-net header says GSO UDP_L4, and the UDP payload is longer than one), else 0.
 uint32_t MergedSegmentSize(const VnetHeader& vnet, const ParsedPacket& packet) {
@@ -113,7 +125,10 @@ void Forwarder::Forward(Input& input, uint32_t frames, const Table& table) {
       ++tally.rejected[static_cast<size_t>(status)];
       continue;
     }
-    const Route* route = table.Find(input.handle, packet.group, packet.port, packet.source);
+    // Tags are looked for only while some rule names a VLAN (their inputs' sockets then have
+    // PACKET_AUXDATA, the supervisor's doing); a rule without one matches untagged frames only.
+    if (table.vlanRuleCount() > 0) packet.vlan = FrameVlan(header);
+    const Route* route = table.Find(input.handle, packet.group, packet.port, packet.source, packet.vlan);
     if (!route) {
       ++tally.unmatched;
       continue;

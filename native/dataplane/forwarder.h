@@ -59,9 +59,10 @@ class Forwarder {
 
  private:
   // Room for one message's ancillary data: the kernel's receive time (SCM_TIMESTAMPNS), which the
-  // supervisor asks of every capture socket (SO_TIMESTAMPNS).
+  // supervisor asks of the capture sockets of traced rules (SO_TIMESTAMPNS), and the VLAN tag the
+  // kernel took out of the frame (PACKET_AUXDATA), asked of those of inputs whose rules name VLANs.
   struct alignas(cmsghdr) ControlSlot {
-    char bytes[CMSG_SPACE(sizeof(timespec))];
+    char bytes[CMSG_SPACE(sizeof(timespec)) + CMSG_SPACE(sizeof(tpacket_auxdata))];
   };
 
   struct InputTally;

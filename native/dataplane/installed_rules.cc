@@ -21,7 +21,7 @@ std::string Dotted(uint32_t address) {
 
 std::string KeyText(const MatchKey& key) {
   return "(input " + std::to_string(key.input) + ", " + Dotted(key.group) + ":" + std::to_string(key.port) +
-         ", source " + (key.source ? Dotted(key.source) : "any") + ")";
+         ", source " + (key.source ? Dotted(key.source) : "any") + (key.vlan ? ", vlan " + std::to_string(key.vlan) : "") + ")";
 }
 
 // Everything about one rule that does not depend on the others.
@@ -189,6 +189,7 @@ std::unique_ptr<InstalledRules::Change> InstalledRules::Prepare(const std::vecto
   PreparedOutputs outputDelta;
   std::unordered_map<uint32_t, int64_t> inputDelta;
   size_t ruleCount = before.ruleCount();
+  size_t vlanRuleCount = before.vlanRuleCount();
 
   const auto leave = [&](const Table::Rule* rule) {
     if (!leaving.insert(rule).second) return false;
@@ -196,6 +197,7 @@ std::unique_ptr<InstalledRules::Change> InstalledRules::Prepare(const std::vecto
     for (const Table::OutputSlot& slot : rule->outputs) outputDelta.Add(slot.output.get(), -1);
     --inputDelta[rule->key.input];
     --ruleCount;
+    if (rule->key.vlan != 0) --vlanRuleCount;
     return true;
   };
   const auto installedWithId = [&](const std::string& id) -> const Table::Rule* {
@@ -210,6 +212,7 @@ std::unique_ptr<InstalledRules::Change> InstalledRules::Prepare(const std::vecto
       if (!upserted.count(id)) change->gone.push_back(id);
     }
     ruleCount = 0;
+    vlanRuleCount = 0;
     change->whole = true;
   } else {
     for (const std::string& id : removes) {
@@ -234,13 +237,14 @@ std::unique_ptr<InstalledRules::Change> InstalledRules::Prepare(const std::vecto
     for (const Table::OutputSlot& slot : rule->outputs) outputDelta.Add(slot.output.get(), 1);
     ++(replace ? change->inputs : inputDelta)[spec.input];
     ++ruleCount;
+    if (spec.vlan != 0) ++vlanRuleCount;
     entering[shard].emplace_back(std::move(rule), i);
     change->specs.push_back(&spec);
   }
 
   change->table_ = before.Copy();
   Table& next = *change->table_;
-  next.SetRuleCount(ruleCount);
+  next.SetRuleCount(ruleCount, vlanRuleCount);
 
   // The touched route shards: the rules that stay, then the ones that enter (in request order, so
   // that a clash names the later rule and the earlier one).

@@ -79,6 +79,7 @@ ParseStatus ParseFrame(const uint8_t* frame, size_t length, ParsedPacket* out) {
   out->ipLength = static_cast<uint16_t>(totalLength);
   out->ttl = ip[8];
   out->tos = ip[1];
+  out->vlan = 0;
   return ParseStatus::kOk;
 }
 

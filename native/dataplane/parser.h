@@ -32,6 +32,10 @@ struct ParsedPacket {
   uint16_t ipLength;  // the IPv4 total length
   uint8_t ttl;
   uint8_t tos;
+  // The frame's VLAN ID: the tag the kernel took out of the frame on receive (0: none). The parser
+  // leaves it 0 (a tag still in the frame is stepped over, as the capture filter does); the
+  // forwarder reads it from the frame's PACKET_AUXDATA.
+  uint16_t vlan;
 };
 
 // Parses the `length` bytes at `frame`; fills `out` only when the result is kOk. Never reads

@@ -24,7 +24,7 @@ uint64_t Mix(uint64_t h) {
 
 uint64_t MatchKey::Hash() const {
   return Mix((static_cast<uint64_t>(group) << 32 | source) ^
-             ((static_cast<uint64_t>(input) << 16 | port) * 0x9e3779b97f4a7c15ull));
+             ((static_cast<uint64_t>(input) << 32 | static_cast<uint64_t>(vlan) << 16 | port) * 0x9e3779b97f4a7c15ull));
 }
 
 size_t Table::Destination::Shard() const {
@@ -104,15 +104,13 @@ std::unique_ptr<Table> Table::Empty() {
   return table;
 }
 
-const Route* Table::Find(uint32_t input, uint32_t group, uint16_t port, uint32_t source) const {
-  MatchKey key{input, group, source, port};
-  uint64_t hash = key.Hash();
-  const Route* route = routes_[ShardOf(hash)]->Find(key, hash);
-  if (!route && source != 0) {
-    key.source = 0;
-    hash = key.Hash();
-    route = routes_[ShardOf(hash)]->Find(key, hash);
-  }
+const Route* Table::Find(uint32_t input, uint32_t group, uint16_t port, uint32_t source, uint16_t vlan) const {
+  const auto find = [&](const MatchKey& key) {
+    const uint64_t hash = key.Hash();
+    return routes_[ShardOf(hash)]->Find(key, hash);
+  };
+  const Route* route = find(MatchKey{input, group, source, port, vlan});
+  if (!route && source != 0) route = find(MatchKey{input, group, 0, port, vlan});
   return route;
 }
 

@@ -26,13 +26,15 @@ namespace mcr {
 using InputMap = std::unordered_map<uint32_t, std::shared_ptr<Input>>;
 using OutputMap = std::unordered_map<uint32_t, std::shared_ptr<Output>>;
 
-// A rule as setRules receives it. Addresses in network byte order; source 0 = any source.
+// A rule as setRules receives it. Addresses in network byte order; source 0 = any source; vlan 0 =
+// any VLAN (or none).
 struct RuleSpec {
   std::string id;
   uint32_t input;
   uint32_t group;
   uint16_t port;
   uint32_t source;
+  uint16_t vlan = 0;
   std::vector<uint32_t> outputs;
   // Counter slots in the engine's counter region (0: none, the table keeps the counters itself): the
   // rule's, and one per output (empty, or as many as outputs).
@@ -44,7 +46,7 @@ struct RuleSpec {
 
   bool operator==(const RuleSpec& other) const {
     return id == other.id && input == other.input && group == other.group && port == other.port &&
-           source == other.source && outputs == other.outputs && counterSlot == other.counterSlot &&
+           source == other.source && vlan == other.vlan && outputs == other.outputs && counterSlot == other.counterSlot &&
            outputSlots == other.outputSlots && traceEvery == other.traceEvery && traceSnap == other.traceSnap;
   }
 };
@@ -78,16 +80,18 @@ struct Route {
   const TraceSpec* trace;  // null unless the rule is traced
 };
 
-// What a rule matches: packets from `input` to group:port, from `source` (0: any source).
+// What a rule matches: packets from `input` to group:port, from `source` (0: any source), in VLAN
+// `vlan` (0: any VLAN or none).
 struct MatchKey {
   uint32_t input;
   uint32_t group;
   uint32_t source;
   uint16_t port;
+  uint16_t vlan;
   bool operator==(const MatchKey& other) const {
-    return input == other.input && group == other.group && source == other.source && port == other.port;
+    return input == other.input && group == other.group && source == other.source && port == other.port && vlan == other.vlan;
   }
-  static MatchKey Of(const RuleSpec& spec) { return MatchKey{spec.input, spec.group, spec.source, spec.port}; }
+  static MatchKey Of(const RuleSpec& spec) { return MatchKey{spec.input, spec.group, spec.source, spec.port, spec.vlan}; }
   uint64_t Hash() const;
 };
 
@@ -177,11 +181,15 @@ class Table {
     destinations_[index] = std::move(shard);
   }
   void SetSenders(std::shared_ptr<const SenderIndex> senders) { senders_ = std::move(senders); }
-  void SetRuleCount(size_t count) { ruleCount_ = count; }
+  void SetRuleCount(size_t count, size_t vlanCount) {
+    ruleCount_ = count;
+    vlanRuleCount_ = vlanCount;
+  }
 
-  // The route for a packet from `input`: the rule for exactly this source, else the any-source
-  // rule; null when neither exists. Addresses in network byte order. Lock- and allocation-free.
-  const Route* Find(uint32_t input, uint32_t group, uint16_t port, uint32_t source) const;
+  // The route for a packet from `input` in VLAN `vlan` (0: untagged): the rule of that VLAN for
+  // exactly this source, else its any-source rule; null when neither exists. Addresses in network
+  // byte order. Lock- and allocation-free.
+  const Route* Find(uint32_t input, uint32_t group, uint16_t port, uint32_t source, uint16_t vlan) const;
 
   // The output of this table that sends to `destination` through `sender` (null: none), to charge
   // an error the network reported about that destination to. Two outputs with one destination
@@ -199,6 +207,8 @@ class Table {
   // Every rule, in setRules order (rules added by updateRules after them, in arrival order).
   std::vector<const Rule*> rules() const;
   size_t ruleCount() const { return ruleCount_; }
+  // How many rules name a VLAN (the packet path reads a frame's VLAN only when some do).
+  size_t vlanRuleCount() const { return vlanRuleCount_; }
 
  private:
   Table() = default;
@@ -208,6 +218,7 @@ class Table {
   std::array<std::shared_ptr<const DestinationShard>, kShards> destinations_;
   std::shared_ptr<const SenderIndex> senders_;
   size_t ruleCount_ = 0;
+  size_t vlanRuleCount_ = 0;
 };
 
 }  // namespace mcr

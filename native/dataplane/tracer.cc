@@ -32,13 +32,14 @@ TraceSlot* Tracer::Record(const Route& route, uint32_t input, const ParsedPacket
   slot->ipLength = packet.ipLength;
   slot->ttl = packet.ttl;
   slot->tos = packet.tos;
+  slot->vlan = packet.vlan;
   slot->frameLength = length;
   slot->snapLength = length < spec.snap ? length : spec.snap;
   std::memcpy(slot->frame, frame, slot->snapLength);
   slot->idLength = spec.idLength;
   std::memcpy(slot->id, spec.id, spec.idLength);
   slot->sendCount = route.targetCount;
-  for (uint32_t t = 0; t < route.targetCount; ++t) slot->sends[t] = TracedSend{route.targets[t].output->handle, EAGAIN, 0, 0};
+  for (uint32_t t = 0; t < route.targetCount; ++t) slot->sends[t] = TracedSend{route.targets[t].output->handle, EAGAIN, 0, 0, 0, false};
   recorded_[recordedCount_++] = slot;
   return slot;
 }

@@ -56,9 +56,11 @@ constexpr int32_t kIpMinIhl = 5;
 constexpr int32_t kIpprotoUdp = 17;
 constexpr int32_t kAccept = 0x40000;  // bytes kept: any whole frame, as the classic filter
 
-// The key on the stack: fp-16 group, fp-12 port, fp-10 pad, fp-8 source.
+// The key on the stack: fp-16 group, fp-12 port, fp-10 VLAN, fp-8 source.
 constexpr int16_t kKey = -16;
 constexpr int16_t kKeyPort = kKey + static_cast<int16_t>(offsetof(CaptureKey, port));
+constexpr int16_t kKeyVlan = kKey + static_cast<int16_t>(offsetof(CaptureKey, vlan));
+constexpr int32_t kVlanIdMask = 0x0fff;  // of a tag control field (after priority and DEI)
 constexpr int16_t kKeySource = kKey + static_cast<int16_t>(offsetof(CaptureKey, source));
 
 // A tiny assembler: forward jumps name a label, resolved when the label is placed.
@@ -126,13 +128,18 @@ void LookupAndAccept(Assembler& a, int map_fd) {
 std::vector<bpf_insn> CaptureProgram(int map_fd) {
   Assembler a;
   a.MovReg(R6, R1);  // LD_ABS/IND take the context from R6
-  // Never our own host's frames; never frames whose VLAN tag the NIC stripped (the VLAN's own).
+  // Never our own host's frames. Every key is of the frame's VLAN: the tag the kernel took out of it
+  // (0: none), so that a tagged frame matches only targets of its VLAN.
   a.LoadCtx(R0, offsetof(__sk_buff, pkt_type));
   a.Jump(BPF_JEQ, R0, PACKET_OUTGOING, "drop");
-  a.LoadCtx(R0, offsetof(__sk_buff, vlan_present));
-  a.Jump(BPF_JNE, R0, 0, "drop");
   a.StoreImm(BPF_DW, kKey, 0);
   a.StoreImm(BPF_W, kKeySource, 0);
+  a.LoadCtx(R0, offsetof(__sk_buff, vlan_present));
+  a.Jump(BPF_JEQ, R0, 0, "vlan known");
+  a.LoadCtx(R0, offsetof(__sk_buff, vlan_tci));
+  a.AluImm(BPF_AND, R0, kVlanIdMask);
+  a.StoreReg(BPF_H, kKeyVlan, R0);
+  a.Label("vlan known");
   // R7 = length of one in-band 802.1Q tag (0 or 4); then IPv4 only.
   a.MovImm(R7, 0);
   a.LoadAbs(BPF_H, kEthType);

@@ -10,14 +10,15 @@
 
 namespace mcr {
 
-// One entry of the capture map, all fields in host byte order (what BPF_LD_ABS/IND load):
+// One entry of the capture map, all fields in host byte order (what BPF_LD_ABS/IND load), in VLAN
+// `vlan` (the ID of the tag the kernel took out of the frame; 0: untagged):
 //   (group, port, source)  a UDP flow: source 0 admits any source;
 //   (group, 0, 0)          the group itself: fragments, other protocols and bad IHLs to it are
 //                          admitted so the data plane counts them.
 struct CaptureKey {
   uint32_t group;
   uint16_t port;
-  uint16_t pad;
+  uint16_t vlan;
   uint32_t source;
 };
 static_assert(sizeof(CaptureKey) == 12, "the program builds this layout on its stack");

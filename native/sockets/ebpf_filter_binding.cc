@@ -14,18 +14,19 @@ namespace {
 // The largest map a capture filter asks for (keys per socket).
 constexpr int64_t kMaxCapacity = 1 << 24;
 
-// A Uint32Array of (group, port, source) triples, host byte order, as capture keys.
+// A Uint32Array of (group, port | vlan << 16, source) triples, host byte order, as capture keys.
 std::vector<CaptureKey> KeysValue(Napi::Env env, Napi::Value value, const std::string& name) {
   if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) {
-    throw Napi::TypeError::New(env, name + " must be a Uint32Array of (group, port, source) triples");
+    throw Napi::TypeError::New(env, name + " must be a Uint32Array of (group, port | vlan << 16, source) triples");
   }
   Napi::Uint32Array array = value.As<Napi::Uint32Array>();
-  if (array.ElementLength() % 3 != 0) throw Napi::TypeError::New(env, name + " must hold whole (group, port, source) triples");
+  if (array.ElementLength() % 3 != 0) throw Napi::TypeError::New(env, name + " must hold whole (group, port | vlan << 16, source) triples");
   std::vector<CaptureKey> keys(array.ElementLength() / 3);
   for (size_t i = 0; i < keys.size(); ++i) {
-    const uint32_t port = array[3 * i + 1];
-    if (port > 0xffff) throw Napi::TypeError::New(env, name + "[" + std::to_string(3 * i + 1) + "] must be a port 0..65535");
-    keys[i] = CaptureKey{array[3 * i], static_cast<uint16_t>(port), 0, array[3 * i + 2]};
+    const uint32_t portAndVlan = array[3 * i + 1];
+    const uint32_t vlan = portAndVlan >> 16;
+    if (vlan > 4094) throw Napi::TypeError::New(env, name + "[" + std::to_string(3 * i + 1) + "] must hold a VLAN ID 0..4094 in its high 16 bits");
+    keys[i] = CaptureKey{array[3 * i], static_cast<uint16_t>(portAndVlan & 0xffff), static_cast<uint16_t>(vlan), array[3 * i + 2]};
   }
   return keys;
 }

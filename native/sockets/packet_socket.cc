@@ -71,6 +71,12 @@ void SetReceiveTimestamps(int fd, bool on) {
                "setReceiveTimestamps (fd " + std::to_string(fd) + "): SO_TIMESTAMPNS");
 }
 
+void SetVlanTags(int fd, bool on) {
+  const int value = on ? 1 : 0;
+  CheckSyscall(setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, &value, sizeof(value)),
+               "setVlanTags (fd " + std::to_string(fd) + "): PACKET_AUXDATA");
+}
+
 void AttachFilter(int fd, const BpfProgram& filter) {
   SetFilter(fd, filter, "attachFilter (fd " + std::to_string(fd) + "): ");
 }

@@ -31,6 +31,10 @@ int OpenPacketSocketWithProgram(int ifindex, int rcvbuf, int prog_fd);
 // SCM_TIMESTAMPNS ancillary data), or no longer does.
 void SetReceiveTimestamps(int fd, bool on);
 
+// Each frame read from now on comes with its VLAN tag as the kernel took it out of the frame
+// (PACKET_AUXDATA: tp_vlan_tci, valid when TP_STATUS_VLAN_VALID), or no longer does.
+void SetVlanTags(int fd, bool on);
+
 // Replaces the socket's filter (SO_ATTACH_FILTER swaps the program atomically).
 void AttachFilter(int fd, const BpfProgram& filter);
 

@@ -98,6 +98,13 @@ void SetReceiveTimestampsJs(const Napi::CallbackInfo& info) {
   TranslateErrors(env, [&] { SetReceiveTimestamps(fd, on); });
 }
 
+void SetVlanTagsJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int fd = FdValue(env, info[0], "fd");
+  const bool on = BooleanValue(env, info[1], "on");
+  TranslateErrors(env, [&] { SetVlanTags(fd, on); });
+}
+
 Napi::Value PacketStatisticsJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int fd = FdValue(env, info[0], "fd");
@@ -180,6 +187,7 @@ void InitSockets(Napi::Env env, Napi::Object exports) {
   exports.Set("openPacketSocket", Napi::Function::New(env, OpenPacketSocketJs, "openPacketSocket"));
   exports.Set("attachFilter", Napi::Function::New(env, AttachFilterJs, "attachFilter"));
   exports.Set("setReceiveTimestamps", Napi::Function::New(env, SetReceiveTimestampsJs, "setReceiveTimestamps"));
+  exports.Set("setVlanTags", Napi::Function::New(env, SetVlanTagsJs, "setVlanTags"));
   exports.Set("packetStatistics", Napi::Function::New(env, PacketStatisticsJs, "packetStatistics"));
   exports.Set("openEgressSocket", Napi::Function::New(env, OpenEgressSocketJs, "openEgressSocket"));
   exports.Set("setSendBuffer", Napi::Function::New(env, SetSendBufferJs, "setSendBuffer"));

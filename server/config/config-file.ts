@@ -16,6 +16,9 @@
  *         outputs: [{ interface: "eth1", address: "239.9.9.9", port: 6000 },
  *                   { interface: "eth2", address: "239.9.9.9", port: 6000, ttl: "decrement", preserveTos: false },
  *                   { interface: "eth3", address: "10.0.0.7", port: 6000, oversize: "drop" }] },
+ *       { name: "camera-2",                // VLAN 100 of the trunk eth4
+ *         input: { interface: "eth4", group: "239.0.0.1", port: 5000, vlan: 100 },
+ *         outputs: [{ interface: "eth1", address: "239.9.9.10", port: 6000 }] },
  *     ],
  *   }
  *
@@ -23,6 +26,7 @@
  * or "decrement": the received TTL minus one (Output.ttl_policy TTL_POLICY_DECREMENT, ttl unset).
  * `preserveTos` is Output.preserve_tos (unset: true, the received DSCP and ECN are copied).
  * `oversize` is Output.oversize as a word: "fragment" (the default, read as unset) or "drop".
+ * An input's `vlan` is Input.vlan (left out: untagged frames only).
  *
  * Every problem is reported with its place: "FILE:LINE:COLUMN: rules[2].outputs[0].port: must be
  * 1-65535, got 0". Syntax errors come from JSON5 (which knows their place); every other problem is
@@ -119,7 +123,7 @@ export function formatProblem(file: string, problem: ConfigProblem): string {
 const TOP_KEYS = ['listen', 'workers', 'cpus', 'interfaceCpus', 'logLevel', 'defaults', 'rules'] as const;
 const DEFAULTS_KEYS = ['ttl', 'dscp', 'preserveTos', 'oversize'] as const;
 const RULE_KEYS = ['id', 'name', 'input', 'outputs'] as const;
-const INPUT_KEYS = ['interface', 'group', 'port', 'source'] as const;
+const INPUT_KEYS = ['interface', 'group', 'port', 'source', 'vlan'] as const;
 const OUTPUT_KEYS = ['interface', 'address', 'port', 'ttl', 'dscp', 'preserveTos', 'oversize'] as const;
 
 /** Reads and checks a config file; throws ConfigFileError (also when it cannot be read). */
@@ -326,10 +330,10 @@ function readRule(value: unknown, field: string, defaults: OutputDefaults, reade
   const input = reader.required(record, 'input', field, (v, at) => readInput(v, at, reader));
   const outputs = reader.required(record, 'outputs', field, (v, at) => readOutputs(v, at, defaults, reader));
   // What could be read is validated even when other parts could not, so one run names every problem.
-  const violations = ruleViolations({ id, name, input, outputs }, limits, field, 'unread');
+  const violations = ruleViolations({ id, name, input: input?.fields, outputs }, limits, field, 'unread');
   for (const violation of violations) reader.problem(violation.field ?? field, violation.detail);
   const faulty = (part: string) => violations.some((v) => v.field !== undefined && (v.field === part || v.field.startsWith(`${part}.`)));
-  const complete = completeInput(input);
+  const complete = input?.complete;
   const identity: RuleIdentity = {
     id: faulty(`${field}.id`) ? undefined : id,
     name: faulty(`${field}.name`) ? undefined : name,
@@ -341,12 +345,6 @@ function readRule(value: unknown, field: string, defaults: OutputDefaults, reade
   return { rule: { id, name, input: complete, outputs: outputList, generation: 0n, status: undefined, createdUnixNanos: 0n, updatedUnixNanos: 0n }, identity };
 }
 
-/** The input when every field of it was read. */
-function completeInput(input: Partial<Input> | undefined): Input | undefined {
-  if (input?.interface === undefined || input.group === undefined || input.port === undefined || input.source === undefined) return undefined;
-  return { interface: input.interface, group: input.group, port: input.port, source: input.source };
-}
-
 /** The output when every field of it was read. */
 function completeOutput(output: Partial<Output> | undefined): Output | undefined {
   if (output?.interface === undefined || output.address === undefined || output.port === undefined) return undefined;
@@ -355,16 +353,25 @@ function completeOutput(output: Partial<Output> | undefined): Output | undefined
   return { interface: name, address, port, ttl, dscp, ttlPolicy, preserveTos, oversize: output.oversize ?? OversizePolicy.OVERSIZE_POLICY_UNSPECIFIED };
 }
 
-/** The input's fields that could be read (the others undefined, each a problem already). */
-function readInput(value: unknown, field: string, reader: Reader): Partial<Input> | undefined {
+/**
+ * The input's fields that could be read (the others undefined, each a problem already), and the
+ * input when every one given could be. `vlan` is undefined in `fields` both when it is not given (no
+ * VLAN: the input can be complete) and when it could not be read (it cannot), hence `complete`.
+ */
+function readInput(value: unknown, field: string, reader: Reader): { fields: Partial<Input>; complete?: Input } | undefined {
   const record = reader.object(value, field, INPUT_KEYS);
   if (!record) return undefined;
-  return {
+  const fields = {
     interface: reader.required(record, 'interface', field, (v, at) => reader.string(v, at)),
     group: reader.required(record, 'group', field, (v, at) => reader.string(v, at)),
     port: reader.required(record, 'port', field, (v, at) => reader.number(v, at)),
     source: record.source === undefined ? '' : reader.string(record.source, memberPath(field, 'source')),
+    vlan: record.vlan === undefined ? undefined : reader.number(record.vlan, memberPath(field, 'vlan')),
   };
+  const { interface: name, group, port, source, vlan } = fields;
+  const vlanRead = record.vlan === undefined || vlan !== undefined;
+  if (name === undefined || group === undefined || port === undefined || source === undefined || !vlanRead) return { fields };
+  return { fields, complete: { interface: name, group, port, source, vlan } };
 }
 
 /** The outputs, each with the fields that could be read (undefined for one that is not an object). */

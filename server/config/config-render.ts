@@ -4,10 +4,10 @@
  *
  * A rule's id is written only when it is not the id derived from its match key (a chosen id, or one
  * kept through a change of match key): left out, it would be derived again, on any host. Unset
- * fields (no name, any source, no ttl, dscp or preserve_tos) are left out. An output with ttl_policy
- * TTL_POLICY_DECREMENT is written `ttl: "decrement"`; TTL_POLICY_FIXED, the default, is not written
- * (the file reads it back as unset, which means fixed too). Likewise oversize: OVERSIZE_POLICY_DROP is
- * written `oversize: "drop"`, OVERSIZE_POLICY_FRAGMENT (the default) is not.
+ * fields (no name, any source, no VLAN, no ttl, dscp or preserve_tos) are left out. An output with
+ * ttl_policy TTL_POLICY_DECREMENT is written `ttl: "decrement"`; TTL_POLICY_FIXED, the default, is
+ * not written (the file reads it back as unset, which means fixed too). Likewise oversize:
+ * OVERSIZE_POLICY_DROP is written `oversize: "drop"`, OVERSIZE_POLICY_FRAGMENT (the default) is not.
  */
 import { OversizePolicy, Rule, TtlPolicy } from '../../gen/mcr/v1/rules';
 import { OVERSIZE_DROP } from '../formats/oversize-word';
@@ -19,6 +19,7 @@ interface FileInput {
   group: string;
   port: number;
   source?: string;
+  vlan?: number;
 }
 
 interface FileOutput {
@@ -62,6 +63,7 @@ function fileRule(rule: Rule): FileRule {
     }),
   };
   if (input.source) entry.input.source = input.source;
+  if (input.vlan !== undefined) entry.input.vlan = input.vlan;
   // Key order as in the file format: id, name, input, outputs.
   const head: Pick<FileRule, 'id' | 'name'> = {};
   if (rule.id !== deriveRuleId(input)) head.id = rule.id;

@@ -73,6 +73,7 @@ export function sameDataplaneRule(a: DataplaneRule, b: DataplaneRule): boolean {
     a.group === b.group &&
     a.port === b.port &&
     a.source === b.source &&
+    a.vlan === b.vlan &&
     a.counterSlot === b.counterSlot &&
     sameNumbers(a.outputs, b.outputs) &&
     sameNumbers(a.outputSlots, b.outputSlots) &&

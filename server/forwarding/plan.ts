@@ -78,6 +78,8 @@ export interface PlannedRule {
   group: string;
   port: number;
   source: string;
+  /** 802.1Q VLAN ID the rule requires, 0 for any. */
+  vlan: number;
   /** Egress keys of the outputs whose interface exists, in output order. */
   outputs: string[];
   /** Output index (in the rule) of each entry of `outputs`. */
@@ -187,7 +189,7 @@ export type TraceLookup = (ruleId: string) => DataplaneTrace | undefined;
 
 /** A capture target's key in CaptureSpec.targets. */
 export function targetKey(target: CaptureTarget): string {
-  return `${target.group}:${target.port}:${target.source ?? ''}`;
+  return `${target.group}:${target.port}:${target.source ?? ''}:${target.vlan ?? 0}`;
 }
 
 /** What planning one rule gives. */
@@ -465,6 +467,7 @@ export class ForwardingState implements ForwardingPlan {
       group: input.group,
       port: input.port,
       source: input.source,
+      vlan: input.vlan ?? 0,
       outputs,
       outputIndexes,
       outputIdentities,
@@ -480,7 +483,7 @@ export class ForwardingState implements ForwardingPlan {
       status,
       planned,
       egress,
-      capture: { ifname: inputIf.name, ifindex: inputIf.index, target: { group: input.group, port: input.port, source: input.source } },
+      capture: { ifname: inputIf.name, ifindex: inputIf.index, target: { group: input.group, port: input.port, source: input.source, vlan: input.vlan ?? 0 } },
       membership,
     };
   }

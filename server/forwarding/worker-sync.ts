@@ -19,6 +19,7 @@ import { canonicalOutput, CanonicalOutput, hashFromSum, MAX_FDS_PER_MESSAGE, Out
 import { CounterRegion, INPUT_FIELDS, OUTPUT_FIELDS, RULE_FIELDS } from '../workers/counter-region';
 import { CounterTotals, inputOwner, outputOwner, ruleOwner } from '../workers/counter-totals';
 import { CaptureFilters } from '../net/capture-filter';
+import { CaptureSwitch } from './capture-switch';
 import type { Logger } from '../log';
 import { InstalledEntry, InstalledRule, InstalledSnapshot, sameDataplaneRule } from './installed';
 import { PersistentMap } from './persistent-map';
@@ -51,8 +52,8 @@ interface InstalledCapture {
   fd: number;
   /** Kernel drops read so far (PACKET_STATISTICS resets on read). */
   kernelDrops: bigint;
-  /** SO_TIMESTAMPNS is on: a rule of this capture is traced (see stampCaptures). */
-  timestamps: boolean;
+  /** The CaptureSwitch options on (receive times, VLAN tags). */
+  switched: Set<string>;
 }
 
 interface InstalledSender {
@@ -195,8 +196,11 @@ export const KERNEL_DROPS_FIELD = INPUT_FIELDS;
 export class WorkerSync {
   private nextHandle = 1;
   private captures = new Map<string, InstalledCapture>();
-  /** The traced rules the worker has installed, by id: the capture interface each is on. */
-  private traced = new Map<string, string>();
+  /** Kernel receive times (SO_TIMESTAMPNS) on the captures of traced rules (docs/decisions/0057). */
+  private readonly receiveTimes: CaptureSwitch;
+  /** VLAN tags (PACKET_AUXDATA) on the captures of rules that name a VLAN (docs/decisions/0061). */
+  private readonly vlanTags: CaptureSwitch;
+  private readonly switches: readonly CaptureSwitch[];
   private senders = new Map<string, InstalledSender>();
   private egress = new Map<string, InstalledEgress>();
   private installed = InstalledSnapshot.EMPTY;
@@ -224,6 +228,9 @@ export class WorkerSync {
     private readonly workerIndex: number,
   ) {
     this.filters = new CaptureFilters(addon);
+    this.receiveTimes = new CaptureSwitch('receive times', (rule) => rule.trace !== undefined, (fd, on) => addon.setReceiveTimestamps(fd, on), log);
+    this.vlanTags = new CaptureSwitch('VLAN tags', (rule) => rule.vlan !== undefined, (fd, on) => addon.setVlanTags(fd, on), log);
+    this.switches = [this.receiveTimes, this.vlanTags];
   }
 
   /**
@@ -355,6 +362,9 @@ export class WorkerSync {
     }
     const staleCaptures = [...this.captures.keys()].filter((ifname) => !plan.captures.has(ifname));
     for (const ifname of staleCaptures) await this.removeCapture(ifname);
+    // After the filters: a frame of a VLAN no rule names any more is no longer admitted when its
+    // socket stops giving VLAN tags (it would otherwise read as untagged).
+    for (const option of this.switches) option.switchOffUnneeded(this.captures);
     // The snapshot names inputs, not outputs: only a capture gone makes a new one.
     if (staleCaptures.length > 0) this.publish(rules, hash, true);
     // A change's egressGone keys are out of the plan (the plan takes a key out of it when it comes back).
@@ -415,55 +425,16 @@ export class WorkerSync {
       rules = PersistentMap.of(all);
     }
     const hash = hashFromSum(sum);
-    // A capture gets the kernel's receive times before a rule of it is traced, and loses them after.
-    const traced = this.tracedAfter(upserts, removes, force);
-    this.stampCaptures(traced, true);
+    // A capture gets an option before a rule that needs it is installed (and loses it once the
+    // filters no longer admit what needed it: switchOffUnneeded).
+    const switches = this.switches.map((option) => ({ option, rules: option.after(upserts, removes, force) }));
+    for (const { option, rules: needing } of switches) option.apply(this.captures, needing, true);
     if (upserts.length > 0 || removes.length > 0 || force || hash !== previous.hash) {
       const retired = await this.sendChange(upserts, removes, hash, force);
       if (this.limbo.length > 0) this.releases.push({ epoch: retired, slots: this.limbo.splice(0) });
     }
-    this.traced = traced;
-    this.stampCaptures(traced, false);
+    for (const { option, rules: needing } of switches) option.commit(needing);
     return { rules, sum, hash };
-  }
-
-  /**
-   * The traced rules (id -> capture interface) once `upserts` and `removes` are installed; a full
-   * resend (`force`) names every rule. Traced rules are few (--max-traced-rules): the map is copied
-   * only when it changes.
-   */
-  private tracedAfter(upserts: readonly InstalledRule[], removes: readonly string[], force: boolean): Map<string, string> {
-    let traced = force ? new Map<string, string>() : this.traced;
-    const edit = () => (traced === this.traced ? (traced = new Map(traced)) : traced);
-    for (const id of removes) if (traced.has(id)) edit().delete(id);
-    for (const { planned, dataplane } of upserts) {
-      if (dataplane.trace) {
-        if (traced.get(planned.id) !== planned.ifname) edit().set(planned.id, planned.ifname);
-      } else if (traced.has(planned.id)) {
-        edit().delete(planned.id);
-      }
-    }
-    return traced;
-  }
-
-  /**
-   * Kernel receive times (SO_TIMESTAMPNS) on the captures of traced rules, and only there: each traced
-   * packet then carries its own time (docs/decisions/0057), and untraced traffic does not pay for it.
-   * `enable`: turns them on where `traced` needs them; else off where it does not.
-   */
-  private stampCaptures(traced: ReadonlyMap<string, string>, enable: boolean): void {
-    if (traced.size === 0 && enable) return;
-    const wanted = new Set(traced.values());
-    for (const [ifname, capture] of this.captures) {
-      const want = wanted.has(ifname);
-      if (want !== enable || capture.timestamps === want) continue;
-      try {
-        this.addon.setReceiveTimestamps(capture.fd, want);
-        capture.timestamps = want;
-      } catch (err) {
-        this.log.warn('cannot switch kernel receive times', { interface: ifname, on: want, error: (err as Error).message });
-      }
-    }
   }
 
   /** The outputs of `plan` not installed (with `ids`, only those the rules `ids` of it use). */
@@ -516,6 +487,7 @@ export class WorkerSync {
       group: rule.group,
       port: rule.port,
       source: rule.source,
+      ...(rule.vlan ? { vlan: rule.vlan } : {}),
       outputs: egress.map((o) => o.handle),
       counterSlot: slots.counterSlot,
       outputSlots: positions ? positions.map((position) => slots.slots[position]) : slots.slots,
@@ -529,8 +501,8 @@ export class WorkerSync {
 
   /** A rule's share of the ruleset hash, its outputs being `egress`. */
   private digestOf(rule: PlannedRule, egress: InstalledEgress[]): bigint {
-    const { id, ifname: input, group, port, source, trace } = rule;
-    return ruleDigest({ id, input, group, port, source, outputs: egress.map((o) => o.canonical), trace });
+    const { id, ifname: input, group, port, source, vlan, trace } = rule;
+    return ruleDigest({ id, input, group, port, source, vlan, outputs: egress.map((o) => o.canonical), trace });
   }
 
   /**
@@ -649,7 +621,8 @@ export class WorkerSync {
     this.releases = [];
     for (const dropped of this.limbo.splice(0)) this.foldAndFree(dropped);
     this.captures.clear();
-    this.traced = new Map();
+    this.receiveTimes.reset();
+    this.vlanTags.reset();
     for (const sender of this.senders.values()) this.addon.closeFd(sender.fd);
     this.senders.clear();
     this.egress.clear();
@@ -683,7 +656,7 @@ export class WorkerSync {
       this.region.release(slot, true);
       throw err;
     }
-    this.captures.set(spec.ifname, { handle, slot, ifindex: spec.ifindex, fd, kernelDrops: 0n, timestamps: false });
+    this.captures.set(spec.ifname, { handle, slot, ifindex: spec.ifindex, fd, kernelDrops: 0n, switched: new Set() });
     return true;
   }
 

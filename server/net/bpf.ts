@@ -5,7 +5,9 @@
  *
  * The socket is SOCK_RAW, so offsets start at the Ethernet header. The program
  *   - drops frames the host sends itself (pkttype PACKET_OUTGOING: never relay our own output);
- *   - drops frames whose VLAN tag the NIC stripped (they belong to the VLAN's own interface);
+ *   - takes a frame's VLAN from the tag the kernel took out of it (0: untagged), and admits only
+ *     VLANs the targets name (0 for rules without one: a tagged frame belongs to them only when a
+ *     rule names its VLAN, docs/decisions/0061);
  *   - follows one in-band 802.1Q tag, then requires IPv4;
  *   - for UDP that is not a fragment and has a sane IHL, accepts only a listed (group, port);
  *   - for anything else to a listed group (fragments, other protocols, IHL < 5) accepts, so the data
@@ -30,6 +32,8 @@ export interface CaptureTarget {
    * plane does); the eBPF filter (capture-filter.ts) does.
    */
   source?: string;
+  /** The rule's 802.1Q VLAN ID (absent or 0: untagged frames). */
+  vlan?: number;
 }
 
 export interface CaptureFilter {
@@ -73,6 +77,7 @@ const MAX_CONDITIONAL_JUMP = 255;
 // Ancillary data, loaded with BPF_LD|BPF_ABS at SKF_AD_OFF (-0x1000, as the unsigned k) + n.
 const SKF_AD_OFF = 0x1_0000_0000 - 0x1000;
 const SKF_AD_PKTTYPE = 4;
+const SKF_AD_VLAN_TAG = 28;
 const SKF_AD_VLAN_TAG_PRESENT = 44;
 const PACKET_OUTGOING = 4;
 
@@ -98,10 +103,13 @@ const IPPROTO_UDP = 17;
 const UDP_DESTINATION_PORT = 2;
 const MULTICAST_MASK = 0xf000_0000;
 const MULTICAST_PREFIX = 0xe000_0000;
+/** The VLAN ID bits of a tag control field (after priority and DEI). */
+const VLAN_VID_MASK = 0x0fff;
 
 // Scratch memory slots.
 const M_DESTINATION = 0;
 const M_PORT = 1;
+const M_VLAN = 2;
 
 /** Linear scans at the leaves of the binary searches: tried in order, shortest first (fastest per packet). */
 const LEAF_SIZES = [8, 32, MAX_CONDITIONAL_JUMP];
@@ -163,15 +171,17 @@ function dispatch(cases: Array<{ key: number; body: BpfInsn[] }>, leafSize: numb
 }
 
 /**
- * Rejects frames sent by this host, frames with an offloaded VLAN tag and anything but IPv4 (after
- * at most one in-band 802.1Q tag); falls through for IPv4 with X = the in-band tag's length.
+ * Rejects frames sent by this host and anything but IPv4 (after at most one in-band 802.1Q tag);
+ * falls through for IPv4 with X = the in-band tag's length and M_VLAN = the frame's VLAN ID (the tag
+ * the kernel took out of it; 0 when it had none).
  */
 function ipv4Frames(): BpfInsn[] {
   return [
     ldAbs(BPF_W, SKF_AD_OFF + SKF_AD_PKTTYPE),
     ...when(BPF_JEQ, PACKET_OUTGOING, [ret(REJECT)]),
     ldAbs(BPF_W, SKF_AD_OFF + SKF_AD_VLAN_TAG_PRESENT),
-    ...when(BPF_JEQ, 0, [ret(REJECT)], false),
+    ...when(BPF_JEQ, 0, [ldAbs(BPF_W, SKF_AD_OFF + SKF_AD_VLAN_TAG), alu(BPF_AND, VLAN_VID_MASK)], false),
+    st(M_VLAN),
     ldxImm(0),
     ldAbs(BPF_H, ETH_TYPE),
     ...when(BPF_JEQ, ETH_P_8021Q, [ldxImm(VLAN_HLEN), ldAbs(BPF_H, ETH_TYPE + VLAN_HLEN)]),
@@ -182,7 +192,10 @@ function ipv4Frames(): BpfInsn[] {
 /** Targets as numbers, deduplicated, grouped by the outer key: group -> ports or port -> groups. */
 type Index = Map<number, Set<number>>;
 
-function index(targets: Array<[group: number, port: number]>, byPort: boolean): Index {
+/** A target as numbers: group, port, VLAN ID (0: untagged). */
+type Target = [group: number, port: number, vlan: number];
+
+function index(targets: Target[], byPort: boolean): Index {
   const result: Index = new Map();
   for (const [group, port] of targets) {
     const [outer, inner] = byPort ? [port, group] : [group, port];
@@ -195,11 +208,28 @@ function index(targets: Array<[group: number, port: number]>, byPort: boolean): 
 
 const ascending = (values: Iterable<number>): number[] => [...values].sort((a, b) => a - b);
 
+/** Runs `body` with the targets of the frame's VLAN; rejects a frame of a VLAN no target names. */
+function byVlan(targets: Target[], leafSize: number, body: (targets: Target[]) => BpfInsn[]): BpfInsn[] {
+  const vlans = new Map<number, Target[]>();
+  for (const target of targets) {
+    const list = vlans.get(target[2]);
+    if (list) list.push(target);
+    else vlans.set(target[2], [target]);
+  }
+  const cases = ascending(vlans.keys()).map((key) => ({ key, body: body(vlans.get(key)!) }));
+  return [...ipv4Frames(), ldMem(M_VLAN), ...dispatch(cases, leafSize)];
+}
+
 /**
  * The exact program. UDP is looked up by group then port (`byPort` false) or by port then group;
  * which is shorter depends on the targets (few groups with many ports, or many groups on few ports).
  */
-function exactProgram(targets: Array<[number, number]>, byPort: boolean, leafSize: number): BpfInsn[] {
+function exactProgram(targets: Target[], byPort: boolean, leafSize: number): BpfInsn[] {
+  return byVlan(targets, leafSize, (ofVlan) => exactForVlan(ofVlan, byPort, leafSize));
+}
+
+/** exactProgram's body for the targets of one VLAN. */
+function exactForVlan(targets: Target[], byPort: boolean, leafSize: number): BpfInsn[] {
   const lookup = index(targets, byPort);
   const [outerSlot, innerSlot] = byPort ? [M_PORT, M_DESTINATION] : [M_DESTINATION, M_PORT];
   const cases = ascending(lookup.keys()).map((key) => ({
@@ -227,7 +257,6 @@ function exactProgram(targets: Array<[number, number]>, byPort: boolean, leafSiz
     ),
   ];
   return [
-    ...ipv4Frames(),
     ldInd(BPF_W, ETH_HLEN + IP_DESTINATION),
     st(M_DESTINATION),
     ldInd(BPF_B, ETH_HLEN + IP_PROTOCOL),
@@ -239,22 +268,22 @@ function exactProgram(targets: Array<[number, number]>, byPort: boolean, leafSiz
   ];
 }
 
-/** Any IPv4 to 224.0.0.0/4, still without outgoing or VLAN-offloaded frames. */
-function coarseProgram(): BpfInsn[] {
-  return [
-    ...ipv4Frames(),
+/** Any IPv4 to 224.0.0.0/4 in a VLAN the targets name, still without outgoing frames. */
+function coarseProgram(targets: Target[]): BpfInsn[] {
+  return byVlan(targets, MAX_CONDITIONAL_JUMP, () => [
     ldInd(BPF_W, ETH_HLEN + IP_DESTINATION),
     alu(BPF_AND, MULTICAST_MASK),
     ...when(BPF_JEQ, MULTICAST_PREFIX, [ret(ACCEPT)]),
     ret(REJECT),
-  ];
+  ]);
 }
 
-function parseTarget({ group, port }: CaptureTarget): [number, number] {
+function parseTarget({ group, port, vlan }: CaptureTarget): Target {
   const address = parseIPv4(group);
   if (address === undefined || !isMulticast(address)) throw new TypeError(`capture target group ${JSON.stringify(group)} is not an IPv4 multicast address`);
   if (!Number.isInteger(port) || port < 1 || port > 0xffff) throw new RangeError(`capture target port ${port} is not 1-65535`);
-  return [address, port];
+  if (vlan !== undefined && (!Number.isInteger(vlan) || vlan < 0 || vlan > 4094)) throw new RangeError(`capture target VLAN ${vlan} is not 0-4094`);
+  return [address, port, vlan ?? 0];
 }
 
 /** The filter admitting exactly `targets` (duplicates allowed), or the coarse one when that is too long. */
@@ -266,5 +295,5 @@ export function buildCaptureFilter(targets: CaptureTarget[]): CaptureFilter {
     const shorter = byPort.length < byGroup.length ? byPort : byGroup;
     if (shorter.length <= MAX_PROGRAM_LENGTH) return { program: shorter, exact: true };
   }
-  return { program: coarseProgram(), exact: false };
+  return { program: coarseProgram(parsed), exact: false };
 }

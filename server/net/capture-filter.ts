@@ -74,14 +74,20 @@ export function currentCaptureFilterChoice(): CaptureFilterChoice | undefined {
   return processChoice;
 }
 
-type Triple = [group: number, port: number, source: number];
+/** A map key as the addon takes it: the VLAN ID in the high 16 bits of the port's word. */
+type Triple = [group: number, portAndVlan: number, source: number];
 /** Map keys by a text made of the target's own strings: cheap to build and compare, parsed only when new. */
 type Keys = Map<string, Triple>;
 
-/** The texts of the keys admitting one target: `group|port|source`, and `group|0|` (a validated port). */
-function targetTexts({ group, port, source = '' }: CaptureTarget): [exact: string, anyPort: string] {
+/**
+ * The texts of the keys admitting one target: `group|port|source`, and `group|0|` (a validated port);
+ * each with `|vlan` after it for a target in a VLAN.
+ */
+function targetTexts({ group, port, source = '', vlan = 0 }: CaptureTarget): [exact: string, anyPort: string] {
   if (!Number.isInteger(port) || port < 1 || port > 0xffff) throw new RangeError(`capture target port ${port} is not 1-65535`);
-  return [`${group}|${port}|${source}`, `${group}|0|`];
+  if (!Number.isInteger(vlan) || vlan < 0 || vlan > 4094) throw new RangeError(`capture target VLAN ${vlan} is not 0-4094`);
+  const inVlan = vlan === 0 ? '' : `|${vlan}`;
+  return [`${group}|${port}|${source}${inVlan}`, `${group}|0|${inVlan}`];
 }
 
 /** The texts of the keys admitting `targets`: `group|port|source` for each, `group|0|` for each group. */
@@ -93,13 +99,14 @@ function keyTexts(targets: Iterable<CaptureTarget>): Set<string> {
 
 /** A key text as the program's key, host byte order; throws TypeError on an address that does not fit. */
 function tripleOf(text: string): Triple {
-  const [group, port, source] = text.split('|');
+  const [group, port, source, vlan] = text.split('|');
   const address = parseIPv4(group);
   if (address === undefined || !isMulticast(address)) throw new TypeError(`capture target group ${JSON.stringify(group)} is not an IPv4 multicast address`);
-  if (!source) return [address, Number(port), 0];
+  const portAndVlan = Number(port) + Number(vlan ?? 0) * 0x1_0000;
+  if (!source) return [address, portAndVlan, 0];
   const parsed = parseIPv4(source);
   if (parsed === undefined || !isUnicast(parsed)) throw new TypeError(`capture target source ${JSON.stringify(source)} is not a unicast IPv4 address`);
-  return [address, Number(port), parsed];
+  return [address, portAndVlan, parsed];
 }
 
 /** The map keys admitting `targets`: each (group, port, source or 0 = any) and each (group, 0, 0). */

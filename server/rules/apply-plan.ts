@@ -403,7 +403,7 @@ function identify(current: RuleView, definitions: readonly Rule[], same: Readonl
  */
 export function sameDefinition(a: Rule, b: Rule): boolean {
   const [x, y] = [a.input!, b.input!];
-  const sameInput = x.interface === y.interface && x.group === y.group && x.port === y.port && x.source === y.source;
+  const sameInput = x.interface === y.interface && x.group === y.group && x.port === y.port && x.source === y.source && x.vlan === y.vlan;
   if (a.name !== b.name || !sameInput || a.outputs.length !== b.outputs.length) return false;
   return a.outputs.every((o, i) => {
     const p = b.outputs[i];

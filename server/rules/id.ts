@@ -8,9 +8,13 @@ import { hash } from 'crypto';
 import type { Input } from '../../gen/mcr/v1/rules';
 import { flatJoin } from '../formats/flat-string';
 
-/** Canonical "interface|group|port|source" (source empty for any source). */
+/**
+ * Canonical "interface|group|port|source" (source empty for any source), and "|vlan" when the input
+ * names a VLAN: rules without one keep the ids they had before VLANs could be named.
+ */
 export function matchKey(input: Input): string {
-  return flatJoin([input.interface, input.group, input.port, input.source], '|');
+  const key = flatJoin([input.interface, input.group, input.port, input.source], '|');
+  return input.vlan === undefined ? key : flatJoin([key, input.vlan], '|');
 }
 
 /** "r-" and the first 12 hex digits of sha256(matchKey(input)). */

@@ -220,9 +220,13 @@ export function conflictIn(rules: RuleView, rule: Rule, field: string, replacing
   return undefined;
 }
 
-/** What an input captures: `eth0 239.1.1.1:5000`, with ` from 10.0.0.1` for a source-specific one. */
+/**
+ * What an input captures: `eth0 239.1.1.1:5000`, with ` from 10.0.0.1` for a source-specific one and
+ * `eth0 vlan 100 ...` for one of a VLAN.
+ */
 export function describeInput(input: Input): string {
-  return `${input.interface} ${input.group}:${input.port}` + (input.source ? ` from ${input.source}` : '');
+  const iface = input.vlan === undefined ? input.interface : `${input.interface} vlan ${input.vlan}`;
+  return `${iface} ${input.group}:${input.port}` + (input.source ? ` from ${input.source}` : '');
 }
 
 /** `r-0123456789ab ("name")` or just the id. */

@@ -20,6 +20,8 @@ export const DEFAULT_RULE_LIMITS: RuleLimits = { maxRules: 100_000, maxOutputsPe
 /** The values an output's ttl and dscp may take. */
 export const TTL_RANGE = { min: 1, max: 255 } as const;
 export const DSCP_RANGE = { min: 0, max: 63 } as const;
+/** 802.1Q VLAN IDs a rule may name: 0 (priority tagging, no VLAN) and 4095 (reserved) are not VLANs. */
+export const VLAN_RANGE = { min: 1, max: 4094 } as const;
 /** The values a port (of the input or an output) may take. */
 const PORT_RANGE = { min: 1, max: 65535 } as const;
 
@@ -104,7 +106,7 @@ export function validateRuleDefinition(rule: Rule | undefined, limits: RuleLimit
   return {
     id: rule.id,
     name: rule.name,
-    input: { interface: input.interface, group: input.group, port: input.port, source: input.source },
+    input: { interface: input.interface, group: input.group, port: input.port, source: input.source, vlan: input.vlan },
     outputs: rule.outputs.map((o) => ({
       interface: o.interface,
       address: o.address,
@@ -140,11 +142,12 @@ function outputField(field: string, index: number): string {
 /** Adds a violation to `violations` for each field of the input at `${field}.input` that is not valid (unread fields are skipped). */
 function inputViolations(input: Partial<Input> | undefined, field: string, violations: RuleError[]): void {
   if (!input) return void violations.push(invalid(`${field}.input`, 'required'));
-  const { interface: name, group, port, source } = input;
+  const { interface: name, group, port, source, vlan } = input;
   if (name !== undefined) report(violations, interfaceProblem(name), field, 'input.interface');
   if (group !== undefined) report(violations, groupProblem(group), field, 'input.group');
   if (port !== undefined) report(violations, rangeProblem(port, PORT_RANGE), field, 'input.port');
   if (source !== undefined && source !== '') report(violations, sourceProblem(source), field, 'input.source');
+  if (vlan !== undefined) report(violations, vlanProblem(vlan), field, 'input.vlan');
 }
 
 /** Adds a violation to `violations` for each field of output `index` that is not valid (unread fields are skipped). */
@@ -213,6 +216,11 @@ function destinationProblem(address: string): string | undefined {
 /** What is wrong with an address parseIPv4 refused. */
 function addressSyntaxProblem(text: string): string {
   return text === '' ? 'required: an IPv4 address' : `${quote(text)} is not an IPv4 address in dotted-quad form (e.g. 239.1.2.3)`;
+}
+
+function vlanProblem(vlan: number): string | undefined {
+  const problem = rangeProblem(vlan, VLAN_RANGE);
+  return problem && `${problem} (0 is priority tagging without a VLAN, 4095 is reserved)`;
 }
 
 function rangeProblem(value: number, range: { readonly min: number; readonly max: number }): string | undefined {

@@ -94,6 +94,7 @@ export function toTraceRecord(packet: TracedPacket, worker: number, handles: Han
     ttl: packet.ttl,
     dscp: packet.tos >> 2,
     ecn: packet.tos & 3,
+    vlan: packet.vlan,
     verdict: forwarded ? Verdict.VERDICT_FORWARDED : Verdict.VERDICT_DROPPED,
     dropReason: forwarded ? '' : dropReason(packet.sends),
     outputs: packet.sends.map((send, position) => traceOutput(packet.ruleId, send, position, handles)),

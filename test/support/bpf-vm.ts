@@ -14,6 +14,7 @@ export const BPF_MAXINSNS = 4096;
 const BPF_MEMWORDS = 16;
 const SKF_AD_OFF = 0x1_0000_0000 - 0x1000;
 const SKF_AD_PKTTYPE = 4;
+const SKF_AD_VLAN_TAG = 28;
 const SKF_AD_VLAN_TAG_PRESENT = 44;
 
 /** Packet types (linux/if_packet.h). */
@@ -24,8 +25,8 @@ export const PACKET_OUTGOING = 4;
 export interface FrameMeta {
   /** skb->pkt_type as AF_PACKET reports it; default PACKET_MULTICAST. */
   pkttype?: number;
-  /** Whether the NIC stripped a VLAN tag into the skb's metadata. */
-  vlanTagPresent?: boolean;
+  /** The tag control field of the VLAN tag the kernel took out of the frame into its metadata (absent: none). */
+  vlanTag?: number;
 }
 
 export interface FilterRun {
@@ -145,7 +146,9 @@ function ancillary(k: number, meta: FrameMeta): number {
     case SKF_AD_PKTTYPE:
       return meta.pkttype ?? PACKET_MULTICAST;
     case SKF_AD_VLAN_TAG_PRESENT:
-      return meta.vlanTagPresent ? 1 : 0;
+      return meta.vlanTag === undefined ? 0 : 1;
+    case SKF_AD_VLAN_TAG:
+      return meta.vlanTag ?? 0;
     default:
       throw new BpfCheckError(`ancillary load SKF_AD_OFF + ${k - SKF_AD_OFF} is not modelled`);
   }

@@ -94,7 +94,8 @@ export const HOSTILE_KINDS: readonly HostileKind[] = [
 function asReceived(bytes: Buffer): { bytes: Buffer; meta: FrameMeta } {
   const type = bytes.length >= ETHERNET ? bytes.readUInt16BE(12) : 0;
   if (type !== TPID_8021Q && type !== TPID_8021AD) return { bytes, meta: {} };
-  return { bytes: Buffer.concat([bytes.subarray(0, 12), bytes.subarray(16)]), meta: { vlanTagPresent: true } };
+  if (bytes.length < ETHERNET + 4) return { bytes, meta: {} };
+  return { bytes: Buffer.concat([bytes.subarray(0, 12), bytes.subarray(16)]), meta: { vlanTag: bytes.readUInt16BE(14) } };
 }
 
 /** The model of the receive path: the capture filters of the workers (by their targets) and the parser. */

@@ -9,7 +9,7 @@ import type { DescField, DescMessage, Registry } from '@bufbuild/protobuf';
 import { expect } from 'chai';
 
 import { encodeApplyRulesRequest, ENCODED_FIELDS } from '../../clients/lib/apply-rules-encoding';
-import { ApplyRulesRequest, ApplyRulesView, DeepPartial, OversizePolicy, Output, RuleState, TtlPolicy } from '../../gen/mcr/v1/rules';
+import { ApplyRulesRequest, ApplyRulesView, DeepPartial, Input, OversizePolicy, Output, RuleState, TtlPolicy } from '../../gen/mcr/v1/rules';
 import { DescriptorSet } from '../../server/api/descriptor-set';
 import { SeededRandom } from '../support/seeded-random';
 
@@ -155,7 +155,7 @@ describe('ApplyRules request encoding (client library)', () => {
     const everything = {
       id: 'r-0123456789ab',
       name: 'cam-1',
-      input: { interface: 'eth0', group: '239.1.2.3', port: 65535, source: '10.0.0.1' },
+      input: { interface: 'eth0', group: '239.1.2.3', port: 65535, source: '10.0.0.1', vlan: 4094 },
       outputs: [
         { interface: 'eth1', address: '239.9.9.9', port: 1, ttl: 255, dscp: 63, ttlPolicy: TtlPolicy.TTL_POLICY_FIXED, preserveTos: true, oversize: OversizePolicy.OVERSIZE_POLICY_FRAGMENT },
         { interface: 'eth2', address: '10.1.1.1', port: 0xffff_ffff, ttl: 0, dscp: 0, ttlPolicy: TtlPolicy.TTL_POLICY_DECREMENT, preserveTos: false, oversize: OversizePolicy.OVERSIZE_POLICY_DROP },
@@ -202,6 +202,16 @@ describe('ApplyRules request encoding (client library)', () => {
             { port: 5, oversize: -3 as OversizePolicy },
           ],
         }],
+      }],
+      ['vlan: unset, null, 0 (set: written), each end of its range, beyond', {
+        rules: [
+          { input: { port: 1 } },
+          { input: { port: 2, vlan: null } as unknown as DeepPartial<Input> },
+          { input: { port: 3, vlan: 0 } },
+          { input: { port: 4, vlan: 1 } },
+          { input: { port: 5, vlan: 4094, source: '10.0.0.1' } },
+          { input: { port: 6, vlan: 0xffff_ffff } },
+        ],
       }],
       ['numeric strings where numbers go', { rules: [{ input: { port: '5000' as unknown as number }, outputs: [{ ttl: '0' as unknown as number }] }] }],
       ['a non-ASCII string after ASCII rules', { rules: [...Array.from({ length: 50 }, (_, i) => ({ name: `r${i}` })), { name: 'ü' }] }],
@@ -260,6 +270,25 @@ describe('ApplyRules request encoding (client library)', () => {
     expect(one({ port: 1, oversize: OversizePolicy.OVERSIZE_POLICY_UNSPECIFIED })).to.equal('0a0422021801');
   });
 
+  it('writes vlan whenever it is set, 0 included, after source, as the generated decoder reads it back', () => {
+    const inputs: Array<DeepPartial<Input>> = [
+      { interface: 'eth0', group: '239.1.1.1', port: 5000 },
+      { interface: 'eth0', group: '239.1.1.1', port: 5000, vlan: 100 },
+      { interface: 'eth0', group: '239.1.1.1', port: 5000, source: '10.0.0.1', vlan: 200 },
+    ];
+    const read = ApplyRulesRequest.decode(encodeApplyRulesRequest({ rules: inputs.map((input) => ({ input })) })).rules.map((rule) => rule.input!);
+    expect(read.map((i) => [i.source, i.vlan])).to.deep.equal([
+      ['', undefined],
+      ['', 100],
+      ['10.0.0.1', 200],
+    ]);
+    // Field 5 varint: tag 5 << 3 = 0x28, in the input (Rule field 3: 0x1a).
+    const one = (input: DeepPartial<Input>) => encodeApplyRulesRequest({ rules: [{ input }] }).toString('hex');
+    expect(one({ vlan: 100 })).to.equal('0a041a022864');
+    expect(one({ vlan: 0 })).to.equal('0a041a022800');
+    expect(one({})).to.equal('0a021a00');
+  });
+
   it('refuses a preserve_tos that is not a boolean, naming the field (the generated encoder would send "false" as true)', () => {
     for (const value of ['false', 0, 1, {}]) {
       const request = { rules: [{ outputs: [{ port: 1, preserveTos: value }] }] } as unknown as DeepPartial<ApplyRulesRequest>;
@@ -274,6 +303,8 @@ describe('ApplyRules request encoding (client library)', () => {
       ['port out of range', { rules: [{ input: { port: 70000 * 70000 } }] }],
       ['negative port', { rules: [{ outputs: [{ port: -1 }] }] }],
       ['fractional ttl', { rules: [{ outputs: [{ ttl: 1.5 }] }] }],
+      ['negative vlan', { rules: [{ input: { vlan: -1 } }] }],
+      ['vlan out of uint32', { rules: [{ input: { vlan: 2 ** 32 } }] }],
       ['uint64 too large', { expectedGeneration: 2n ** 64n }],
       ['negative uint64', { rules: [{ generation: -1n }] }],
       ['int64 too large', { rules: [{ createdUnixNanos: 2n ** 63n }] }],

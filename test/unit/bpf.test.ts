@@ -41,8 +41,11 @@ function random(seed: number): () => number {
 }
 
 /** What the exact filter must decide, from the frame's fields. */
-function shouldAccept(targets: CaptureTarget[], spec: Probe, meta: FrameMeta): boolean {
-  if (meta.pkttype === PACKET_OUTGOING || meta.vlanTagPresent) return false;
+function shouldAccept(allTargets: CaptureTarget[], spec: Probe, meta: FrameMeta): boolean {
+  if (meta.pkttype === PACKET_OUTGOING) return false;
+  // A frame is judged against the targets of its VLAN: the tag the kernel took out (0: none).
+  const vlan = meta.vlanTag === undefined ? 0 : meta.vlanTag & 0x0fff;
+  const targets = allTargets.filter((t) => (t.vlan ?? 0) === vlan);
   if ((spec.vlans?.length ?? 0) > 1 || (spec.etherType ?? ETHERTYPE_IPV4) !== ETHERTYPE_IPV4) return false;
   if (!targets.some((t) => t.group === spec.group)) return false;
   const udpToJudge = (spec.protocol ?? IPPROTO_UDP) === IPPROTO_UDP && ((spec.fragment ?? 0) & 0x3fff) === 0 && (spec.ihl ?? 5) >= 5;
@@ -102,8 +105,21 @@ describe('capture filter', () => {
     expect(accepts(program, { group: '239.1.1.1', port: 5000 }, { pkttype: PACKET_OUTGOING })).to.equal(false);
   });
 
-  it('drops frames whose VLAN tag the NIC stripped: they belong to the VLAN interface', () => {
-    expect(accepts(program, { group: '239.1.1.1', port: 5000 }, { vlanTagPresent: true })).to.equal(false);
+  it('drops frames whose VLAN tag the kernel took out when no target names their VLAN', () => {
+    expect(accepts(program, { group: '239.1.1.1', port: 5000 }, { vlanTag: 100 })).to.equal(false);
+  });
+
+  it('admits a tagged frame for the targets of its VLAN only, whatever the tag\'s priority bits', () => {
+    const vlans = loadFilter(buildCaptureFilter([{ group: '239.1.1.1', port: 5000 }, { group: '239.1.1.1', port: 5002, vlan: 100 }, { group: '239.1.1.3', port: 5000, vlan: 200 }]).program);
+    expect(accepts(vlans, { group: '239.1.1.1', port: 5000 })).to.equal(true);
+    expect(accepts(vlans, { group: '239.1.1.1', port: 5002 }, { vlanTag: 100 })).to.equal(true);
+    expect(accepts(vlans, { group: '239.1.1.1', port: 5002 }, { vlanTag: 0xa000 | 100 })).to.equal(true);
+    expect(accepts(vlans, { group: '239.1.1.1', port: 5000 }, { vlanTag: 100 })).to.equal(false);
+    expect(accepts(vlans, { group: '239.1.1.1', port: 5002 })).to.equal(false);
+    expect(accepts(vlans, { group: '239.1.1.3', port: 5000 }, { vlanTag: 200 })).to.equal(true);
+    expect(accepts(vlans, { group: '239.1.1.3', port: 5000 }, { vlanTag: 300 })).to.equal(false);
+    // QinQ: the outer tag is the VLAN, the inner one is still in the frame.
+    expect(accepts(vlans, { group: '239.1.1.1', port: 5002, vlans: [{ vid: 999 }] }, { vlanTag: 100 })).to.equal(true);
   });
 
   it('follows one in-band 802.1Q tag', () => {
@@ -213,7 +229,7 @@ describe('capture filter', () => {
       expect(accepts(prog, { group: '10.0.0.1', port: 2000 })).to.equal(false);
       expect(accepts(prog, { group: '240.0.0.1', port: 2000 })).to.equal(false);
       expect(accepts(prog, { group: groupAt(0), port: 2000 }, { pkttype: PACKET_OUTGOING })).to.equal(false);
-      expect(accepts(prog, { group: groupAt(0), port: 2000 }, { vlanTagPresent: true })).to.equal(false);
+      expect(accepts(prog, { group: groupAt(0), port: 2000 }, { vlanTag: 5 })).to.equal(false);
       expect(accepts(prog, { group: groupAt(0), port: 2000, etherType: ETHERTYPE_ARP })).to.equal(false);
     });
   });
@@ -230,7 +246,8 @@ describe('capture filter', () => {
     ];
     let coarse = 0;
     for (let round = 0; round < 40; round++) {
-      const targets = shapes[round % shapes.length]();
+      // Some targets in VLANs, in some rounds.
+      const targets = shapes[round % shapes.length]().map((t) => (round % 3 === 2 ? { ...t, vlan: pick([0, 0, 7, 100]) } : t));
       const filter = buildCaptureFilter(targets);
       const loaded = loadFilter(filter.program);
       expectJumpsInRange(filter.program);
@@ -245,7 +262,7 @@ describe('capture filter', () => {
           fragment: rand() < 0.1 ? pick([IP_MF, 1, 0x1fff]) : rand() < 0.1 ? 0x4000 : 0,
           ihl: rand() < 0.1 ? pick([4, 6, 11, 15]) : 5,
         };
-        const meta: FrameMeta = { pkttype: rand() < 0.05 ? PACKET_OUTGOING : undefined, vlanTagPresent: rand() < 0.05 };
+        const meta: FrameMeta = { pkttype: rand() < 0.05 ? PACKET_OUTGOING : undefined, vlanTag: rand() < 0.15 ? pick([7, 100, 0x6000 | 7, 300]) : undefined };
         const want = shouldAccept(targets, spec, meta);
         const got = accepts(loaded, spec, meta);
         if (filter.exact) expect(got, `${JSON.stringify(spec)} ${JSON.stringify(meta)}`).to.equal(want);

@@ -169,6 +169,37 @@ describe('config file', () => {
     });
   });
 
+  describe('input vlan', () => {
+    const rule = (input: string) => `    { input: { interface: "trunk0", group: "239.1.1.1", port: 5000${input} }, outputs: [{ interface: "eth1", address: "239.9.9.9", port: 6000 }] },`;
+    const file = (...inputs: string[]) => `{\n  rules: [\n${inputs.map(rule).join('\n')}\n  ],\n}`;
+    const vlansOf = (text: string) => parseConfig(text, FILE).rules!.map((r) => r.input?.vlan);
+
+    it('reads vlan as Input.vlan; left out, the input has none', () => {
+      expect(vlansOf(file(', vlan: 100', ', vlan: 1, source: "10.0.0.1"', ', vlan: 4094', ''))).to.deep.equal([100, 1, 4094, undefined]);
+    });
+
+    it('reports a vlan that is not a VLAN ID at its place, as the API names it', () => {
+      expect(problems(file(', vlan: 0', ', vlan: 4095', ', vlan: 10.5', ', vlan: "100"', ', vlan: null'))).to.deep.equal([
+        `${FILE}:3:69: rules[0].input.vlan: must be 1-4094, got 0 (0 is priority tagging without a VLAN, 4095 is reserved)`,
+        `${FILE}:4:69: rules[1].input.vlan: must be 1-4094, got 4095 (0 is priority tagging without a VLAN, 4095 is reserved)`,
+        `${FILE}:5:69: rules[2].input.vlan: must be 1-4094, got 10.5 (0 is priority tagging without a VLAN, 4095 is reserved)`,
+        `${FILE}:6:69: rules[3].input.vlan: must be a number, got "100"`,
+        `${FILE}:7:69: rules[4].input.vlan: must be a number, got null`,
+      ]);
+    });
+
+    it('lets one group be captured per VLAN and without one, but not twice on one VLAN', () => {
+      expect(vlansOf(file(', vlan: 100', ', vlan: 200', ''))).to.deep.equal([100, 200, undefined]);
+      const twice = problems(file(', vlan: 100', ', vlan: 100'));
+      expect(twice).to.have.length(1);
+      expect(twice[0]).to.match(/^mcr\.json5:4:\d+: rules\[1\]\.input: captures .*as rules\[0\] does/);
+    });
+
+    it('does not take a vlan it cannot read for none: no clash with the rule that has none', () => {
+      expect(problems(file(', vlan: "100"', ''))).to.deep.equal([`${FILE}:3:69: rules[0].input.vlan: must be a number, got "100"`]);
+    });
+  });
+
   it('tells a file without rules (rules left alone) from one with none', () => {
     expect(parseConfig('{ workers: 2 }', FILE).rules).to.equal(undefined);
     expect(parseConfig('{ rules: [], }', FILE).rules).to.deep.equal([]);
@@ -305,6 +336,11 @@ describe('config file', () => {
           { interface: 'eth1', address: '239.9.8.3', port: 3 },
         ],
       }),
+      Rule.fromPartial({
+        id: deriveRuleId({ interface: 'eth0', group: '239.0.0.6', port: 6, source: '10.0.0.1', vlan: 100 }),
+        input: { interface: 'eth0', group: '239.0.0.6', port: 6, source: '10.0.0.1', vlan: 100 },
+        outputs: [{ interface: 'eth1', address: '239.9.7.1', port: 1 }],
+      }),
     ];
 
     it('reads back as the same definitions, with ids only where they are not derived', () => {
@@ -313,7 +349,16 @@ describe('config file', () => {
       expect(text).to.not.include(rules[0].id);
       expect(text).to.include('id: "kept-id"');
       const read = parseConfig(text, FILE).rules!;
-      expect(read).to.deep.equal([{ ...rules[0], id: '' }, rules[1], { ...rules[2], id: '' }, { ...rules[3], id: '' }]);
+      expect(read).to.deep.equal([{ ...rules[0], id: '' }, rules[1], { ...rules[2], id: '' }, { ...rules[3], id: '' }, { ...rules[4], id: '' }]);
+    });
+
+    it('writes an input\'s vlan where it is set; its id, derived from a match key with the VLAN, is left out', () => {
+      const text = renderRulesJson5(rulesDocument([rules[4]]));
+      expect(text).to.include('      input: { interface: "eth0", group: "239.0.0.6", port: 6, source: "10.0.0.1", vlan: 100 },\n');
+      expect(text).to.not.include('id:');
+      // Without its VLAN the derived id is another: the rule's id is then written, to be kept.
+      const moved = { ...rules[4], input: { ...rules[4].input!, vlan: undefined } };
+      expect(renderRulesJson5(rulesDocument([moved]))).to.include(`id: "${rules[4].id}"`);
     });
 
     it('writes ttl_policy decrement as ttl: "decrement", and preserveTos where it is set', () => {

@@ -21,6 +21,8 @@ const INPUTS = [1, 2];
 const GROUPS = 400;
 const PORTS = [5000, 5001, 5002];
 const SOURCES = ['', '10.1.0.1', '10.1.0.2'];
+/** 0: a rule without a VLAN (untagged frames). */
+const VLANS = [0, 0, 100, 200];
 
 
 interface Key {
@@ -28,8 +30,11 @@ interface Key {
   group: string;
   port: number;
   source: string;
+  vlan?: number;
 }
-const keyText = (k: Key) => `${k.input}/${k.group}/${k.port}/${k.source}`;
+const keyText = (k: Key) => `${k.input}/${k.group}/${k.port}/${k.source}/${k.vlan ?? 0}`;
+/** A rule's key fields, the VLAN only when it names one (as the supervisor sends them). */
+const keyOf = ({ input, group, port, source, vlan }: Key): Key => ({ input, group, port, source, ...(vlan ? { vlan } : {}) });
 const outputHandle = (i: number) => 100 + i;
 const destination = (i: number) => ({ sender: SENDERS[i % SENDERS.length], address: `10.${50 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`, port: 1000 + (i % 3000) });
 
@@ -66,7 +71,7 @@ describe('native Dataplane: the sharded table against a model', function () {
   const inUse = (pending: Iterable<DataplaneRule>) => new Set([...model.values(), ...pending].map((r) => keyText(r)));
   const freeKey = (taken: Set<string>): Key => {
     for (;;) {
-      const key = { input: pick(INPUTS), group: `239.9.${Math.floor(next() * GROUPS) >> 8}.${Math.floor(next() * GROUPS) & 255}`, port: pick(PORTS), source: pick(SOURCES) };
+      const key = keyOf({ input: pick(INPUTS), group: `239.9.${Math.floor(next() * GROUPS) >> 8}.${Math.floor(next() * GROUPS) & 255}`, port: pick(PORTS), source: pick(SOURCES), vlan: pick(VLANS) });
       if (!taken.has(keyText(key))) return key;
     }
   };
@@ -79,8 +84,7 @@ describe('native Dataplane: the sharded table against a model', function () {
     const counterSlot = nextSlot;
     nextSlot += 1 + outputs.length;
     keysSeen.set(keyText(key), key);
-    const { input, group, port, source } = key;
-    return { id, input, group, port, source, outputs, counterSlot, outputSlots: outputs.map((_h, j) => counterSlot + 1 + j), ...(traced ? { trace: { sampleEvery: 3, snapLength: 64 } } : {}) };
+    return { id, ...keyOf(key), outputs, counterSlot, outputSlots: outputs.map((_h, j) => counterSlot + 1 + j), ...(traced ? { trace: { sampleEvery: 3, snapLength: 64 } } : {}) };
   };
 
   /** A valid change: new rules, changed ones (outputs, key, tracing, nothing), removes, unknown ids. */
@@ -100,7 +104,7 @@ describe('native Dataplane: the sharded table against a model', function () {
       const old = model.get(id)!;
       if (roll < 0.5) removes.push(id);
       else if (roll < 0.6) upserts.push(made(id, old, someOutputs(), !!old.trace)); // new outputs, new slots
-      else if (roll < 0.7) upserts.push({ ...old, ...freeKey(inUse(upserts)) }); // moved: same slots
+      else if (roll < 0.7) upserts.push({ ...old, vlan: undefined, ...freeKey(inUse(upserts)) }); // moved: same slots
       else if (roll < 0.75) upserts.push(old.trace ? { ...old, trace: undefined } : { ...old, trace: { sampleEvery: 1, snapLength: 0 } });
       else if (roll < 0.8) upserts.push({ ...old }); // unchanged
       else if (roll < 0.85) {
@@ -113,11 +117,11 @@ describe('native Dataplane: the sharded table against a model', function () {
         if (!other) continue;
         touched.add(other);
         const theirs = model.get(other)!;
-        upserts.push({ ...old, input: theirs.input, group: theirs.group, port: theirs.port, source: theirs.source });
-        upserts.push({ ...theirs, input: old.input, group: old.group, port: old.port, source: old.source });
+        upserts.push({ ...old, vlan: undefined, ...keyOf(theirs) });
+        upserts.push({ ...theirs, vlan: undefined, ...keyOf(old) });
       }
     }
-    for (const { input, group, port, source } of upserts) keysSeen.set(keyText({ input, group, port, source }), { input, group, port, source });
+    for (const rule of upserts) keysSeen.set(keyText(rule), keyOf(rule));
     return { upserts, removes };
   }
 
@@ -127,7 +131,7 @@ describe('native Dataplane: the sharded table against a model', function () {
     for (const rule of upserts) model.set(rule.id, rule);
   }
 
-  /** What the packet path must find for a packet of `key` (exact source, else any source). */
+  /** What the packet path must find for a packet of `key` (its VLAN's rule: exact source, else any source). */
   function expectedRoute(byKey: Map<string, DataplaneRule>, key: Key): RouteForTest | null {
     const rule = byKey.get(keyText(key)) ?? (key.source ? byKey.get(keyText({ ...key, source: '' })) : undefined);
     if (!rule) return null;
@@ -143,7 +147,7 @@ describe('native Dataplane: the sharded table against a model', function () {
     // A packet from a source no rule names falls back to the any-source rule of its key.
     keys.push(...keys.filter((k) => k.source === '').map((k) => ({ ...k, source: '10.1.0.9' })));
     for (const key of keys) {
-      const found = dp.routeForTest(key.input, key.group, key.port, key.source || '');
+      const found = dp.routeForTest(key.input, key.group, key.port, key.source || '', key.vlan ?? 0);
       expect(found, `${when}: route of ${keyText(key)}`).to.deep.equal(expectedRoute(byKey, key));
     }
     const named = new Set([...model.values()].flatMap((r) => r.outputs));

@@ -31,7 +31,7 @@ describe('forwarding plan', () => {
       const w = workerFor(r.input!.group, r.input!.port, 2);
       const planned = plan.workers[w].rules.get(r.id)!;
       expect(planned, r.id).to.exist;
-      expect([...plan.workers[w].captures.get('in0')!.targets.values()]).to.deep.include({ group: r.input!.group, port: r.input!.port, source: r.input!.source });
+      expect([...plan.workers[w].captures.get('in0')!.targets.values()]).to.deep.include({ group: r.input!.group, port: r.input!.port, source: r.input!.source, vlan: 0 });
       expect(plan.statuses.get(r.id)).to.include({ state: RuleState.RULE_STATE_ACTIVE, worker: w });
     }
     expect([...plan.memberships.values()].map((m) => m.group).sort()).to.deep.equal(['239.1.1.1', '239.1.1.2']);

@@ -326,6 +326,13 @@ describe('mcrctl against an in-process gRPC server', () => {
     expect(out).to.include('Outputs:      [0] eth1 239.9.9.9:6000 ttl 4\n              [1] wg0 10.20.0.7:6000 ttl 4\n');
   });
 
+  it('rule add --vlan sends the input with its VLAN, and the rule shows it', async () => {
+    const { code, out } = await mcrctl(...ADD, '--vlan', '100');
+    expect(code).to.equal(0);
+    expect(mcrd.created[0].rule?.input).to.deep.equal({ interface: 'eth0', group: '239.0.0.1', port: 5000, source: '', vlan: 100 });
+    expect(out).to.include('Input:        eth0 vlan 100 239.0.0.1:5000\n');
+  });
+
   it('rule add --dry-run asks for validation only', async () => {
     const { code, out } = await mcrctl(...ADD, '--dry-run');
     expect(code).to.equal(0);
@@ -392,7 +399,7 @@ describe('mcrctl against an in-process gRPC server', () => {
     expect(request.definition?.name).to.equal('cam-main');
     expect(request.definition?.outputs).to.deep.equal([]);
     const rule = mcrd.rules.get('r-000000000001')!;
-    expect(rule.input).to.deep.equal({ interface: 'eth0', group: '239.0.0.1', port: 5000, source: '' });
+    expect(rule.input).to.deep.equal({ interface: 'eth0', group: '239.0.0.1', port: 5000, source: '', vlan: undefined });
     expect(rule.outputs.map((o) => [o.interface, o.ttl])).to.deep.equal([['eth1', 4], ['wg0', 4]]);
     expect(out).to.match(/^Updated rule r-000000000001 \(cam-main\) to generation 2\.\n/);
   });

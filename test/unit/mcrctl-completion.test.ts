@@ -77,6 +77,11 @@ describe('mcrctl completion', () => {
       expect(bashComplete(bash, ['rule', ''])).to.include.members(['add', 'list', 'get', 'update', 'delete']);
       expect(bashComplete(bash, ['--socket', '/tmp/x.sock', 'rule', 'add', '--na'])).to.deep.equal(['--name']);
       expect(bashComplete(bash, ['trace', 'start', 'r1', '--sa'])).to.deep.equal(['--sample']);
+      // --vlan takes a value (a number: nothing to offer, no option); --no-vlan is rule update's only.
+      expect(bashComplete(bash, ['rule', 'add', '--vl'])).to.deep.equal(['--vlan']);
+      expect(bashComplete(bash, ['rule', 'add', '--vlan', ''])).to.deep.equal([]);
+      expect(bashComplete(bash, ['rule', 'update', 'cam1', '--no-v'])).to.deep.equal(['--no-vlan']);
+      expect(bashComplete(bash, ['rule', 'add', '--no-v'])).to.deep.equal([]);
     });
 
     it('leaves hidden commands out', () => {

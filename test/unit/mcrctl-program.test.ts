@@ -61,7 +61,7 @@ describe('mcrctl command line', () => {
     });
 
     it('parses rule add with every option', () => {
-      const command = parse(`${ADD} --out wg0 10.20.0.7:6000 --name cam1 --id r-custom --source 10.10.1.100 --ttl 8 --dscp 46 --dry-run`).command;
+      const command = parse(`${ADD} --out wg0 10.20.0.7:6000 --name cam1 --id r-custom --source 10.10.1.100 --vlan 100 --ttl 8 --dscp 46 --dry-run`).command;
       expect(command).to.deep.equal({
         name: 'rule add',
         dryRun: true,
@@ -70,6 +70,7 @@ describe('mcrctl command line', () => {
           name: 'cam1',
           input: { interface: 'eth0', address: '239.0.0.1', port: 5000 },
           source: '10.10.1.100',
+          vlan: 100,
           outputs: [
             { interface: 'eth1', address: '239.9.9.9', port: 6000 },
             { interface: 'wg0', address: '10.20.0.7', port: 6000 },
@@ -105,6 +106,20 @@ describe('mcrctl command line', () => {
       expect(added.name === 'rule update' && added.edit).to.deep.include({ oversize: 'drop' });
     });
 
+    it('parses --vlan 1-4094 on rule add and update, and --no-vlan on update', () => {
+      const add = parse(`${ADD} --vlan 1`).command;
+      expect(add.name === 'rule add' && add.edit.vlan).to.equal(1);
+      const update = parse('rule update cam1 --vlan 4094').command;
+      expect(update.name === 'rule update' && update.edit).to.deep.include({ vlan: 4094, input: undefined, source: undefined });
+      const clear = parse('rule update cam1 --no-vlan').command;
+      expect(clear.name === 'rule update' && clear.edit.vlan).to.equal(false);
+      // The last of --vlan and --no-vlan counts.
+      const last = parse('rule update cam1 --no-vlan --vlan 7').command;
+      expect(last.name === 'rule update' && last.edit.vlan).to.equal(7);
+      const moved = parse('rule update cam1 --in eth0.100 239.0.0.1:5000 --no-vlan').command;
+      expect(moved.name === 'rule update' && [moved.edit.input?.interface, moved.edit.vlan]).to.deep.equal(['eth0.100', false]);
+    });
+
     it('parses rule add with options in any order', () => {
       const command = parse('rule add --ttl 2 --out eth1 239.9.9.9:6000 --in eth0 239.0.0.1:5000').command;
       expect(command).to.deep.include({ name: 'rule add', dryRun: false });
@@ -122,6 +137,7 @@ describe('mcrctl command line', () => {
           name: undefined,
           input: undefined,
           source: undefined,
+          vlan: undefined,
           outputs: [{ interface: 'eth2', address: '239.9.9.10', port: 6000 }],
           addOutputs: undefined,
           removeOutputs: undefined,
@@ -229,9 +245,15 @@ describe('mcrctl command line', () => {
       ['rule update cam1 --oversize 1500', "option '--oversize <fragment|drop>' argument '1500' is invalid"],
       [`${ADD} --dscp 64`, "option '--dscp <N>' argument '64' is invalid. must be an integer from 0 to 63"],
       [`${ADD} --source camera`, '--source: "camera" is not an IPv4 address'],
+      [`${ADD} --vlan 0`, "option '--vlan <ID>' argument '0' is invalid. must be an integer from 1 to 4094."],
+      [`${ADD} --vlan 4095`, "option '--vlan <ID>' argument '4095' is invalid. must be an integer from 1 to 4094."],
+      [`${ADD} --vlan 10.5`, "option '--vlan <ID>' argument '10.5' is invalid"],
+      [`${ADD} --vlan 0x64`, "option '--vlan <ID>' argument '0x64' is invalid"],
+      [`${ADD} --vlan`, "option '--vlan <ID>' argument missing"],
+      [`${ADD} --no-vlan`, "unknown option '--no-vlan'"],
       [`${ADD} --bogus`, "unknown option '--bogus'"],
       ['rule add --in', "option '--in <IF> <GROUP:PORT>' argument missing"],
-      ['rule update cam1', 'nothing to change: give --name, --in, --source, --out, --add-out, --del-out, --ttl, --dscp, --[no-]preserve-tos or --oversize'],
+      ['rule update cam1', 'nothing to change: give --name, --in, --source, --[no-]vlan, --out, --add-out, --del-out, --ttl, --dscp, --[no-]preserve-tos or --oversize'],
       ['rule update cam1 --out eth1 239.9.9.9:6000 --del-out eth1 239.9.9.8:6000', '--out replaces every output; --add-out and --del-out edit them: give one or the other'],
       ['rule update cam1 --add-out eth1', '--add-out takes two values, INTERFACE ADDR:PORT, each time it is given'],
       ['rule update cam1 --del-out eth1 239.9.9.9:0', '--del-out eth1 239.9.9.9:0'],

@@ -68,6 +68,12 @@ describe('mcrctl rule edits', () => {
     });
     expect(rule.id).to.equal('r-custom');
     expect(rule.input?.source).to.equal('10.10.1.100');
+    expect(rule.input?.vlan).to.equal(undefined);
+  });
+
+  it('builds a new rule with its --vlan', () => {
+    const edit = { input: { interface: 'eth0', address: '239.0.0.1', port: 5000 }, outputs: [{ interface: 'eth1', address: '239.9.9.9', port: 6000 }] };
+    expect(newRuleDefinition({ ...edit, vlan: 100 }).input).to.deep.equal({ interface: 'eth0', group: '239.0.0.1', port: 5000, source: '', vlan: 100 });
   });
 
   it('sends only the fields given, named by the update mask', () => {
@@ -75,6 +81,12 @@ describe('mcrctl rule edits', () => {
     const moved = maskedRuleUpdate({ input: { interface: 'eth3', address: '239.0.0.2', port: 5002 } });
     expect(moved.paths).to.deep.equal(['input.interface', 'input.group', 'input.port']);
     expect(maskedRuleUpdate({ source: '' }).paths).to.deep.equal(['input.source']);
+    expect(maskedRuleUpdate({ vlan: 100 })).to.deep.equal({
+      definition: Rule.fromPartial({ input: { interface: '', group: '', port: 0, source: '', vlan: 100 } }),
+      paths: ['input.vlan'],
+    });
+    // --no-vlan: input.vlan masked and unset, which clears it.
+    expect(maskedRuleUpdate({ vlan: false })).to.deep.equal({ definition: Rule.fromPartial({ input: {} }), paths: ['input.vlan'] });
     const out = maskedRuleUpdate({ outputs: [{ interface: 'eth2', address: '239.9.9.10', port: 6001 }], name: 'x' });
     expect(out.paths).to.deep.equal(['name', 'outputs']);
     expect(out.definition.id).to.equal('');
@@ -83,7 +95,7 @@ describe('mcrctl rule edits', () => {
   });
 
   it('reads the rule first only to edit or mark the outputs it has', () => {
-    expect(needsCurrentOutputs({ name: 'x', source: '', input: { interface: 'eth3', address: '239.0.0.2', port: 5002 } })).to.equal(false);
+    expect(needsCurrentOutputs({ name: 'x', source: '', vlan: 100, input: { interface: 'eth3', address: '239.0.0.2', port: 5002 } })).to.equal(false);
     expect(needsCurrentOutputs({ outputs: [{ interface: 'eth2', address: '239.9.9.10', port: 6001 }], ttl: 3 })).to.equal(false);
     expect(needsCurrentOutputs({ ttl: 3 })).to.equal(true);
     expect(needsCurrentOutputs({ dscp: 3 })).to.equal(true);
@@ -102,12 +114,30 @@ describe('mcrctl rule edits', () => {
 
   it('replaces interface, group and port with --in, keeping the source', () => {
     const merged = mergeRuleUpdate(existing, { input: { interface: 'eth3', address: '239.0.0.2', port: 5002 } });
-    expect(merged.input).to.deep.equal({ interface: 'eth3', group: '239.0.0.2', port: 5002, source: '10.10.1.100' });
+    expect(merged.input).to.deep.equal({ interface: 'eth3', group: '239.0.0.2', port: 5002, source: '10.10.1.100', vlan: undefined });
     expect(merged.outputs).to.deep.equal(existing.outputs);
   });
 
   it('clears the source with --source ""', () => {
     expect(mergeRuleUpdate(existing, { source: '' }).input?.source).to.equal('');
+  });
+
+  describe('--vlan and --no-vlan', () => {
+    const tagged = Rule.fromPartial({ ...existing, input: { ...existing.input, vlan: 100 } });
+
+    it('sets or changes the VLAN, keeping the rest of the input', () => {
+      expect(mergeRuleUpdate(existing, { vlan: 200 }).input).to.deep.equal({ ...existing.input, vlan: 200 });
+      expect(mergeRuleUpdate(tagged, { vlan: 200 }).input).to.deep.equal({ ...existing.input, vlan: 200 });
+    });
+
+    it('clears it with --no-vlan', () => {
+      expect(mergeRuleUpdate(tagged, { vlan: false }).input).to.deep.equal({ ...existing.input, vlan: undefined });
+    });
+
+    it('keeps it through --in and --source', () => {
+      const merged = mergeRuleUpdate(tagged, { input: { interface: 'eth3', address: '239.0.0.2', port: 5002 }, source: '' });
+      expect(merged.input).to.deep.equal({ interface: 'eth3', group: '239.0.0.2', port: 5002, source: '', vlan: 100 });
+    });
   });
 
   it('replaces the whole output list with --out, without inheriting ttl/dscp', () => {
@@ -297,6 +327,7 @@ describe('mcrctl rule edits', () => {
     expect(isEmptyEdit({})).to.equal(true);
     expect(isEmptyEdit({ name: undefined, outputs: undefined })).to.equal(true);
     expect(isEmptyEdit({ source: '' })).to.equal(false);
+    expect(isEmptyEdit({ vlan: false })).to.equal(false);
     expect(isEmptyEdit({ ttl: 1 })).to.equal(false);
   });
 });

@@ -71,6 +71,11 @@ describe('mcrctl trace views', () => {
     );
   });
 
+  it('a tagged frame says its VLAN after the time; 0 (untagged, or the tag not read) says nothing', () => {
+    expect(traceLine({ ...forwarded, vlan: 100, outputs: [] })).to.equal('15:04:05.678901  vlan 100  10.1.0.2:40000 -> 239.1.2.3:5000  ttl 64  dscp 46  len 44  forwarded  12.3 us in mcr');
+    expect(traceLine({ ...forwarded, vlan: 0 })).to.equal(traceLine(forwarded));
+  });
+
   it('the pcapng comment names the rule, the verdict, each output and the time in mcr', () => {
     expect(traceComment(forwarded)).to.equal(
       'rule r-0123456789ab forwarded: out0 eth1 239.9.9.9:6000 sent; out1 wg0 10.0.0.9:7000 unreachable ECONNREFUSED; 12.3 us in mcr',

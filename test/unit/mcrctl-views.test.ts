@@ -6,7 +6,7 @@ import { EventKind, GetVersionResponse, Interface, WatchEventsResponse, Worker, 
 import { eventKindWord } from '../../clients/mcrctl/event-kinds';
 import { droppedNote, eventLine, EventLines } from '../../clients/mcrctl/event-view';
 import { interfacesTable, interfaceState } from '../../clients/mcrctl/interface-view';
-import { formatOutput } from '../../clients/mcrctl/format';
+import { formatInput, formatOutput } from '../../clients/mcrctl/format';
 import { formatState, ruleDetail, rulesTable } from '../../clients/mcrctl/rule-view';
 import { inputsView, statsView, watchHeading } from '../../clients/mcrctl/stats-view';
 import { logLevelChange, logLevelsTable, versionView, workersTable } from '../../clients/mcrctl/system-view';
@@ -129,6 +129,16 @@ describe('mcrctl text output', () => {
       expect(output({ oversize: OversizePolicy.OVERSIZE_POLICY_UNSPECIFIED })).to.equal('eth1 239.9.9.9:6000');
       const dropping = Rule.fromPartial({ ...waiting, outputs: [{ interface: 'wg0', address: '10.20.0.7', port: 6001, oversize: OversizePolicy.OVERSIZE_POLICY_DROP }] });
       expect(ruleDetail(dropping)).to.include('Outputs:      [0] wg0 10.20.0.7:6001 oversize drop\n');
+    });
+
+    it('shows the VLAN of an input beside its interface, in the table and in detail', () => {
+      const input = (extra: object) => formatInput(Rule.fromPartial({ input: { interface: 'eth0', group: '239.1.1.1', port: 5000, ...extra } }).input);
+      expect(input({ vlan: 100 })).to.equal('eth0 vlan 100 239.1.1.1:5000');
+      expect(input({ vlan: 4094, source: '10.10.1.100' })).to.equal('eth0 vlan 4094 239.1.1.1:5000 from 10.10.1.100');
+      expect(input({})).to.equal('eth0 239.1.1.1:5000');
+      const tagged = Rule.fromPartial({ ...waiting, input: { ...waiting.input, vlan: 200 } });
+      expect(rulesTable([tagged]).split('\n')[1]).to.match(/^r-ffffffffffff {2}- {5}eth9 vlan 200 239\.0\.0\.2:5000 {2}eth1/);
+      expect(ruleDetail(tagged)).to.include('Input:        eth9 vlan 200 239.0.0.2:5000\n');
     });
   });
 

@@ -10,6 +10,13 @@ describe('rule ids', () => {
     expect(matchKey({ ...INPUT, source: '10.10.1.100' })).to.equal('eth0|239.0.0.1|5000|10.10.1.100');
   });
 
+  it('adds the VLAN only for an input that names one: other rules keep their ids', () => {
+    expect(matchKey({ ...INPUT, vlan: 100 })).to.equal('eth0|239.0.0.1|5000||100');
+    expect(matchKey({ ...INPUT, vlan: undefined })).to.equal('eth0|239.0.0.1|5000|');
+    // printf 'eth0|239.0.0.1|5000||100' | sha256sum
+    expect(deriveRuleId({ ...INPUT, vlan: 100 })).to.equal('r-ed0ab431a5ae');
+  });
+
   it('derives "r-" and the first 12 hex digits of sha256(match key), the same on every run', () => {
     // printf 'eth0|239.0.0.1|5000|' | sha256sum  ->  cb7178edcfca3575...
     expect(deriveRuleId(INPUT)).to.equal('r-cb7178edcfca');
@@ -24,6 +31,8 @@ describe('rule ids', () => {
       { ...INPUT, group: '239.0.0.2' },
       { ...INPUT, port: 5001 },
       { ...INPUT, source: '10.0.0.1' },
+      { ...INPUT, vlan: 100 },
+      { ...INPUT, vlan: 200 },
     ];
     const ids = variants.map(deriveRuleId);
     expect(new Set(ids).size).to.equal(variants.length);

@@ -66,6 +66,7 @@ function packet(ruleId: string, overrides: Partial<TracedPacket> = {}): TracedPa
     ipLength: 128,
     ttl: 1,
     tos: 46 << 2,
+    vlan: 100,
     sends: [
       { handle: 10, errno: 0, ttl: 63, tos: (46 << 2) | 1, segments: 1, fragmented: false },
       { handle: 11, errno: E.ECONNREFUSED, ttl: 64, tos: 0, segments: 0, fragmented: false },
@@ -354,6 +355,7 @@ describe('trace manager', () => {
         ipLength: 128,
         ttl: 1,
         dscp: 46,
+        vlan: 100,
         verdict: Verdict.VERDICT_FORWARDED,
         dropReason: '',
         timeInMcrNanos: 12_345n,

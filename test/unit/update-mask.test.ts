@@ -45,7 +45,7 @@ describe('update_mask', () => {
       expect(checkUpdateMask([])).to.equal(undefined);
       expect(checkUpdateMask(['*'])).to.equal(undefined);
       expect(checkUpdateMask(['outputs', '*'])).to.equal(undefined);
-      const all = ['name', 'input', 'input.interface', 'input.group', 'input.port', 'input.source', 'outputs'];
+      const all = ['name', 'input', 'input.interface', 'input.group', 'input.port', 'input.source', 'input.vlan', 'outputs'];
       expect(checkUpdateMask(all)).to.deep.equal(all);
     });
 
@@ -85,6 +85,9 @@ describe('update_mask', () => {
       const noSource = applyUpdateMask(STORED, undefined, ['input.source']);
       expect(noSource.input).to.deep.equal({ ...STORED.input, source: '' });
       expect(STORED.input!.source, 'the stored rule is not modified').to.equal('10.0.0.1');
+      const tagged = applyUpdateMask(STORED, Rule.fromPartial({ input: { vlan: 100 } }), ['input.vlan']);
+      expect(tagged.input).to.deep.equal({ ...STORED.input, vlan: 100 });
+      expect(applyUpdateMask(tagged, undefined, ['input.vlan']).input!.vlan, 'a masked VLAN the definition lacks: none').to.equal(undefined);
     });
   });
 

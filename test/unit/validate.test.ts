@@ -121,7 +121,7 @@ describe('rule validation', () => {
     expect(normalized).to.deep.equal({
       id: 'cam-1',
       name: 'cam1',
-      input: { interface: 'eth0', group: '239.1.1.1', port: 5000, source: '10.1.0.2' },
+      input: { interface: 'eth0', group: '239.1.1.1', port: 5000, source: '10.1.0.2', vlan: undefined },
       outputs: [
         { interface: 'eth1', address: '239.9.9.9', port: 6000, ttl: undefined, dscp: undefined, ttlPolicy: TtlPolicy.TTL_POLICY_UNSPECIFIED, preserveTos: undefined, oversize: OversizePolicy.OVERSIZE_POLICY_UNSPECIFIED },
         { interface: 'wg0', address: '10.20.0.7', port: 6000, ttl: 64, dscp: 46, ttlPolicy: TtlPolicy.TTL_POLICY_FIXED, preserveTos: false, oversize: OversizePolicy.OVERSIZE_POLICY_DROP },
@@ -145,6 +145,15 @@ describe('rule validation', () => {
       dscp: 46,
       preserveTos: true,
     });
+  });
+
+  it('takes a VLAN ID of 1-4094 on the input and refuses 0, 4095 and fractions, naming the field', () => {
+    expect(validateRuleDefinition(rule({ input: { ...INPUT, vlan: 4094 } }), LIMITS).input!.vlan).to.equal(4094);
+    for (const vlan of [0, 4095, 1.5]) {
+      expect(rejection(rule({ input: { ...INPUT, vlan } })).message, String(vlan)).to.equal(
+        `rule.input.vlan: must be 1-4094, got ${vlan} (0 is priority tagging without a VLAN, 4095 is reserved)`,
+      );
+    }
   });
 
   it('refuses an OversizePolicy it does not know, naming the field', () => {
