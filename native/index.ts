@@ -40,6 +40,11 @@ export interface EgressSocketOptions {
    * IP_PMTUDISC_OMIT (fragmented by the interface's MTU, DF clear): docs/decisions/0060.
    */
   dontFragment: boolean;
+  /**
+   * Source address of what it sends ('' or absent: the kernel's choice): bound (bind, port 0), with
+   * IP_TRANSPARENT when the host does not have it (unnumbered links, tunnels), so that it is sent from.
+   */
+  source?: string;
 }
 
 /**

@@ -56,6 +56,7 @@ export const ENCODED_FIELDS: Readonly<Record<string, Readonly<Record<number, str
     6: 'ttl_policy mcr.v1.TtlPolicy',
     7: 'preserve_tos optional bool',
     8: 'oversize mcr.v1.OversizePolicy',
+    9: 'source string',
   },
   'mcr.v1.RuleStatus': { 1: 'state mcr.v1.RuleState', 2: 'reason string', 3: 'worker uint32', 4: 'last_packet_unix_nanos int64' },
 };
@@ -270,7 +271,7 @@ class Measure {
       boolOf(output.preserveTos, 'Output.preserveTos'); // refused here, before anything is written
       size += 2; // tag and one byte, false included (presence)
     }
-    size += this.enum(output.oversize, 'Output.oversize');
+    size += this.enum(output.oversize, 'Output.oversize') + this.string(output.source);
     return size;
   }
 
@@ -429,6 +430,7 @@ class Write {
       this.buffer[this.pos++] = boolOf(output.preserveTos, 'Output.preserveTos') ? 1 : 0;
     }
     this.enum(8, output.oversize, 'Output.oversize');
+    this.string(9, output.source);
   }
 
   private status(status: DeepPartial<RuleStatus>): void {

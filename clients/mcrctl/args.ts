@@ -5,6 +5,7 @@
 import { InvalidArgumentError } from 'commander';
 import net from 'net';
 
+import { isUnicast, parseIPv4 } from '../../server/formats/addresses';
 import { TTL_DECREMENT } from '../../server/formats/ttl-word';
 
 /** A command line mcrctl cannot act on; exits 2 with a usage message. */
@@ -73,9 +74,15 @@ export function parseInputEndpoint(values: readonly string[]): Endpoint {
   return parseEndpoints('--in', values)[0];
 }
 
-/** --source: a unicast IPv4 address, or "" to clear it on update. */
-export function parseSource(value: string): string {
-  if (value !== '' && !net.isIPv4(value)) throw new UsageError(`--source: "${value}" is not an IPv4 address`);
+/**
+ * --source (the input's) and --from (the outputs'): a unicast IPv4 address, read as mcrd reads it
+ * (a strict dotted quad; not multicast, 0.0.0.0 or 255.255.255.255), or "" to clear it on update.
+ */
+export function parseSource(flag: '--source' | '--from', value: string): string {
+  if (value === '') return value;
+  const address = parseIPv4(value);
+  if (address === undefined) throw new UsageError(`${flag}: "${value}" is not an IPv4 address in dotted-quad form (e.g. 10.20.0.1)`);
+  if (!isUnicast(address)) throw new UsageError(`${flag}: ${value} is not a unicast address (not multicast, 0.0.0.0 or 255.255.255.255)`);
   return value;
 }
 

@@ -20,12 +20,14 @@ export function formatInput(input: Input | undefined): string {
 }
 
 /**
- * "eth1 239.9.9.9:6000 ttl 4 dscp 46", "eth1 239.9.9.9:6000 ttl decrement tos fixed oversize drop":
- * what is not the default is shown (the words of --ttl, --no-preserve-tos and --oversize); unset ttl
- * and dscp, a fixed TTL policy, preserve_tos unset or true and oversize fragment are not.
+ * "eth1 239.9.9.9:6000 ttl 4 dscp 46", "wg0 10.20.0.7:6000 from 10.20.0.1 ttl decrement tos fixed
+ * oversize drop": what is not the default is shown (the words of --from, --ttl, --no-preserve-tos and
+ * --oversize), the source address beside the destination as an input's is; no source, unset ttl and
+ * dscp, a fixed TTL policy, preserve_tos unset or true and oversize fragment are not.
  */
 export function formatOutput(output: Output): string {
   const parts = [formatEndpoint(output.interface, output.address, output.port)];
+  if (output.source) parts.push(`from ${output.source}`);
   if (output.ttlPolicy === TtlPolicy.TTL_POLICY_DECREMENT) parts.push('ttl decrement');
   if (output.ttl !== undefined) parts.push(`ttl ${output.ttl}`);
   if (output.dscp !== undefined) parts.push(`dscp ${output.dscp}`);

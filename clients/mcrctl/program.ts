@@ -44,6 +44,8 @@ interface CommandOptions {
   /** --vlan ID; false: --no-vlan (rule update). */
   vlan?: number | false;
   out?: string[];
+  /** --from ADDR: the source address of the outputs; "" clears it (rule update). */
+  from?: string;
   ttl?: number | typeof TTL_DECREMENT;
   dscp?: number;
   /** --preserve-tos (true), --no-preserve-tos (false). */
@@ -133,6 +135,11 @@ function ruleEditOptions(command: Command, { withId }: { withId: boolean }): Com
     )
     .addOption(pairOption('--out <IF> <ADDR:PORT>', 'send to ADDR:PORT (multicast or unicast) through IF; repeat for more outputs'))
     .option(
+      '--from <ADDR>',
+      'source address of every --out given (update without --out: of every output): one of its interface\'s addresses ' +
+        '(any unicast address on an interface without IPv4 addresses); default the address the kernel picks; "" = that default',
+    )
+    .option(
       '--ttl <N|decrement>',
       'IP TTL of every --out given (update without --out: of every output): N (1-255), or decrement: the received TTL minus 1, ' +
         'packets arriving with TTL 1 are not sent; default 1 for multicast, 64 for unicast',
@@ -151,15 +158,16 @@ function ruleEditOptions(command: Command, { withId }: { withId: boolean }): Com
     .option('--dry-run', 'validate only: report what would be done, change nothing');
 }
 
-/** The RuleEdit given by rule options; throws UsageError for malformed --in/--out/--source. */
+/** The RuleEdit given by rule options; throws UsageError for malformed --in/--out/--source/--from. */
 function ruleEdit(options: CommandOptions): RuleEdit {
   return {
     id: options.id,
     name: options.name,
     input: options.in === undefined ? undefined : parseInputEndpoint(options.in),
-    source: options.source === undefined ? undefined : parseSource(options.source),
+    source: options.source === undefined ? undefined : parseSource('--source', options.source),
     vlan: options.vlan,
     outputs: options.out === undefined ? undefined : parseEndpoints('--out', options.out),
+    from: options.from === undefined ? undefined : parseSource('--from', options.from),
     ttl: options.ttl,
     dscp: options.dscp,
     preserveTos: options.preserveTos,
@@ -272,7 +280,7 @@ function buildProgram(io: CliIo, emit: (invocation: Invocation) => void): Comman
 
   leaf(
     ruleEditOptions(rule.command('add').description('create a rule'), { withId: true }).usage(
-      '[--name NAME] [--id ID] --in IF GROUP:PORT [--source ADDR] [--vlan ID] --out IF ADDR:PORT [--out IF ADDR:PORT ...] [--ttl N|decrement] [--dscp N] ' +
+      '[--name NAME] [--id ID] --in IF GROUP:PORT [--source ADDR] [--vlan ID] --out IF ADDR:PORT [--out IF ADDR:PORT ...] [--from ADDR] [--ttl N|decrement] [--dscp N] ' +
         '[--[no-]preserve-tos] [--oversize fragment|drop] [--dry-run]',
     ),
     (_args, options) => {
@@ -303,11 +311,11 @@ function buildProgram(io: CliIo, emit: (invocation: Invocation) => void): Comman
     ruleEditOptions(rule.command('update').description('change a rule: only what is given is replaced (--out replaces every output)'), { withId: false })
       .usage(
         'RULE [--name NAME] [--in IF GROUP:PORT] [--source ADDR] [--vlan ID | --no-vlan] [--out IF ADDR:PORT ... | --add-out IF ADDR:PORT ... --del-out IF ADDR:PORT ...] ' +
-          '[--ttl N|decrement] [--dscp N] [--[no-]preserve-tos] [--oversize fragment|drop] [--expect-generation N] [--dry-run]',
+          '[--from ADDR] [--ttl N|decrement] [--dscp N] [--[no-]preserve-tos] [--oversize fragment|drop] [--expect-generation N] [--dry-run]',
       )
       .argument('<RULE>', 'rule id or name', ruleArgument)
       .option('--no-vlan', "match untagged frames again (clears the rule's --vlan)")
-      .addOption(pairOption('--add-out <IF> <ADDR:PORT>', 'add this output to the rule\'s (repeatable; --ttl/--dscp/--[no-]preserve-tos/--oversize then apply to the outputs added)'))
+      .addOption(pairOption('--add-out <IF> <ADDR:PORT>', 'add this output to the rule\'s (repeatable; --from/--ttl/--dscp/--[no-]preserve-tos/--oversize then apply to the outputs added)'))
       .addOption(pairOption('--del-out <IF> <ADDR:PORT>', 'remove this output of the rule (repeatable; before any --add-out)'))
       .option('--expect-generation <N>', 'refuse (ABORTED) unless the rule is at this generation (default: the generation read, when the edit reads the rule)', uint64Arg),
     ([ruleName], options) => {
@@ -318,7 +326,7 @@ function buildProgram(io: CliIo, emit: (invocation: Invocation) => void): Comman
       };
       if (isEmptyEdit(edit)) {
         throw new UsageError(
-          'rule update: nothing to change: give --name, --in, --source, --[no-]vlan, --out, --add-out, --del-out, --ttl, --dscp, --[no-]preserve-tos or --oversize',
+          'rule update: nothing to change: give --name, --in, --source, --[no-]vlan, --out, --add-out, --del-out, --from, --ttl, --dscp, --[no-]preserve-tos or --oversize',
         );
       }
       if (edit.outputs && (edit.addOutputs || edit.removeOutputs)) {

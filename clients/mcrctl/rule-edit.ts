@@ -25,10 +25,11 @@ export interface RuleEdit {
   /** `rule update --del-out`: outputs of the rule to remove, before any is added. */
   removeOutputs?: Endpoint[];
   /**
-   * --ttl, --dscp, --[no-]preserve-tos and --oversize: for every output given on the command line
-   * (or, without --out or --add-out, every output). --ttl N is a fixed TTL, --ttl decrement
-   * TTL_POLICY_DECREMENT.
+   * --from, --ttl, --dscp, --[no-]preserve-tos and --oversize: for every output given on the command
+   * line (or, without --out or --add-out, every output). --from is Output.source ("" clears it);
+   * --ttl N is a fixed TTL, --ttl decrement TTL_POLICY_DECREMENT.
    */
+  from?: string;
   ttl?: number | typeof TTL_DECREMENT;
   dscp?: number;
   preserveTos?: boolean;
@@ -45,7 +46,7 @@ export function isEmptyEdit(edit: RuleEdit): boolean {
 
 function outputFrom(endpoint: Endpoint): Output {
   const { interface: name, address, port } = endpoint;
-  return { interface: name, address, port, ttl: undefined, dscp: undefined, ttlPolicy: 0, preserveTos: undefined, oversize: 0 };
+  return { interface: name, address, port, ttl: undefined, dscp: undefined, ttlPolicy: 0, preserveTos: undefined, oversize: 0, source: '' };
 }
 
 /**
@@ -59,22 +60,27 @@ function oversizePolicy(current: OversizePolicy, word: OversizeWord): OversizePo
 }
 
 /**
- * The output with the edit's --ttl/--dscp/--[no-]preserve-tos/--oversize applied (kept as they were
- * where not given). --ttl decrement unsets the ttl (mcrd refuses both); --ttl N ends a decrement,
- * leaving the policy unset (fixed) unless it was TTL_POLICY_FIXED already.
+ * The output with the edit's --from/--ttl/--dscp/--[no-]preserve-tos/--oversize applied (kept as they
+ * were where not given). --ttl decrement unsets the ttl (mcrd refuses both); --ttl N ends a
+ * decrement, leaving the policy unset (fixed) unless it was TTL_POLICY_FIXED already.
  */
-function withEditedMarking(output: Output, edit: RuleEdit): Output {
-  const marked: Output = { ...output, dscp: edit.dscp ?? output.dscp, preserveTos: edit.preserveTos ?? output.preserveTos };
-  if (edit.oversize !== undefined) marked.oversize = oversizePolicy(output.oversize, edit.oversize);
+function withEditedSettings(output: Output, edit: RuleEdit): Output {
+  const edited: Output = {
+    ...output,
+    source: edit.from ?? output.source,
+    dscp: edit.dscp ?? output.dscp,
+    preserveTos: edit.preserveTos ?? output.preserveTos,
+  };
+  if (edit.oversize !== undefined) edited.oversize = oversizePolicy(output.oversize, edit.oversize);
   if (edit.ttl === TTL_DECREMENT) {
-    marked.ttl = undefined;
-    marked.ttlPolicy = rulesProto().TtlPolicy.TTL_POLICY_DECREMENT;
+    edited.ttl = undefined;
+    edited.ttlPolicy = rulesProto().TtlPolicy.TTL_POLICY_DECREMENT;
   } else if (edit.ttl !== undefined) {
     const { TTL_POLICY_FIXED, TTL_POLICY_UNSPECIFIED } = rulesProto().TtlPolicy;
-    marked.ttl = edit.ttl;
-    marked.ttlPolicy = output.ttlPolicy === TTL_POLICY_FIXED ? TTL_POLICY_FIXED : TTL_POLICY_UNSPECIFIED;
+    edited.ttl = edit.ttl;
+    edited.ttlPolicy = output.ttlPolicy === TTL_POLICY_FIXED ? TTL_POLICY_FIXED : TTL_POLICY_UNSPECIFIED;
   }
-  return marked;
+  return edited;
 }
 
 /**
@@ -92,7 +98,7 @@ export function newRuleDefinition(edit: NewRuleEdit): Rule {
     id: edit.id ?? '',
     name: edit.name ?? '',
     input: editedInput(edit),
-    outputs: edit.outputs.map((endpoint) => withEditedMarking(outputFrom(endpoint), edit)),
+    outputs: edit.outputs.map((endpoint) => withEditedSettings(outputFrom(endpoint), edit)),
   });
 }
 
@@ -144,7 +150,7 @@ function editedOutputs(existing: Rule, edit: RuleEdit): Output[] {
     if (outputs.some((output) => sameDestination(output, endpoint))) {
       throw new RuleEditError(`--add-out ${endpointText(endpoint)}: rule ${label} has this output already (outputs[${index}])`);
     }
-    outputs.push(withEditedMarking(outputFrom(endpoint), edit));
+    outputs.push(withEditedSettings(outputFrom(endpoint), edit));
   }
   if (outputs.length === 0) {
     throw new RuleEditError(`--del-out would remove every output of rule ${label}, and a rule needs one: add one with --add-out, or delete the rule`);
@@ -154,12 +160,13 @@ function editedOutputs(existing: Rule, edit: RuleEdit): Output[] {
 
 /**
  * Whether `rule update` must read the rule first: to edit its outputs (--add-out, --del-out) or to
- * mark every output it has (--ttl/--dscp/--[no-]preserve-tos/--oversize without --out).
+ * set something on every output it has (--from/--ttl/--dscp/--[no-]preserve-tos/--oversize without
+ * --out).
  */
 export function needsCurrentOutputs(edit: RuleEdit): boolean {
-  const marking = [edit.ttl, edit.dscp, edit.preserveTos, edit.oversize];
-  const marksEvery = edit.outputs === undefined && marking.some((value) => value !== undefined);
-  return edit.addOutputs !== undefined || edit.removeOutputs !== undefined || marksEvery;
+  const settings = [edit.from, edit.ttl, edit.dscp, edit.preserveTos, edit.oversize];
+  const setsEvery = edit.outputs === undefined && settings.some((value) => value !== undefined);
+  return edit.addOutputs !== undefined || edit.removeOutputs !== undefined || setsEvery;
 }
 
 /** An UpdateRule's definition and update_mask paths: only the masked fields of it are read by mcrd. */
@@ -192,12 +199,12 @@ export function maskedRuleUpdate(edit: RuleEdit, existing?: Rule): MaskedRuleUpd
     if (edit.vlan !== undefined) paths.push('input.vlan');
   }
   if (edit.outputs !== undefined) {
-    definition.outputs = edit.outputs.map((endpoint) => withEditedMarking(outputFrom(endpoint), edit));
+    definition.outputs = edit.outputs.map((endpoint) => withEditedSettings(outputFrom(endpoint), edit));
     paths.push('outputs');
   } else if (needsCurrentOutputs(edit)) {
     if (!existing) throw new Error('maskedRuleUpdate: this edit needs the rule as it is (needsCurrentOutputs)');
     const outputs = edit.addOutputs || edit.removeOutputs ? editedOutputs(existing, edit) : existing.outputs;
-    definition.outputs = edit.addOutputs === undefined ? outputs.map((output) => withEditedMarking(output, edit)) : outputs;
+    definition.outputs = edit.addOutputs === undefined ? outputs.map((output) => withEditedSettings(output, edit)) : outputs;
     paths.push('outputs');
   }
   return { definition, paths };

@@ -29,7 +29,7 @@ void SetSendBuffer(int fd, int bytes, const std::string& context) {
 int OpenEgressSocket(const EgressSpec& spec) {
   const std::string context = "openEgressSocket (" + spec.ifname + " ifindex " + std::to_string(spec.ifindex) +
                               " ttl " + std::to_string(spec.ttl) + " tos " + std::to_string(spec.tos) +
-                              (spec.dontFragment ? " df" : "") + "): ";
+                              (spec.dontFragment ? " df" : "") + (spec.source != 0 ? " with a source address" : "") + "): ";
 
   UniqueFd fd(CheckSyscall(socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), context + "socket"));
   CheckSyscall(setsockopt(fd.get(), SOL_SOCKET, SO_BINDTODEVICE, spec.ifname.c_str(),
@@ -54,6 +54,19 @@ int OpenEgressSocket(const EgressSpec& spec) {
   // the data plane to charge to that output (an unconnected socket is otherwise not told of them).
   SetIntOption(fd.get(), IPPROTO_IP, IP_RECVERR, 1, context + "IP_RECVERR");
   SetSendBuffer(fd.get(), spec.sndbuf, context);
+  if (spec.source != 0) {
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    local.sin_addr.s_addr = spec.source;
+    const auto bindSource = [&] { return bind(fd.get(), reinterpret_cast<const sockaddr*>(&local), sizeof(local)); };
+    if (bindSource() < 0) {
+      if (errno != EADDRNOTAVAIL) throw SyscallError(context + "bind to the source address", errno);
+      // Not an address of the host (an unnumbered link, a tunnel): IP_TRANSPARENT (which needs
+      // CAP_NET_ADMIN or CAP_NET_RAW, the supervisor's) lets the socket bind it and send from it.
+      SetIntOption(fd.get(), IPPROTO_IP, IP_TRANSPARENT, 1, context + "IP_TRANSPARENT");
+      CheckSyscall(bindSource(), context + "bind to the source address");
+    }
+  }
   return fd.Release();
 }
 

@@ -17,13 +17,16 @@ struct EgressSpec {
   // IP_PMTUDISC_DO (DF set, EMSGSIZE above the path MTU) instead of IP_PMTUDISC_OMIT
   // (fragments by the interface's MTU, DF clear).
   bool dontFragment;
+  // Source address of what it sends (network byte order; 0: the kernel picks one per send).
+  uint32_t source = 0;
 };
 
 // Opens a non-blocking, CLOEXEC UDP socket bound to spec.ifname (SO_BINDTODEVICE), not connected:
 // multicast leaves through spec.ifindex (IP_MULTICAST_IF) with no local loopback, and both
 // IP_MULTICAST_TTL and IP_TTL are spec.ttl, so one socket serves multicast and unicast destinations.
 // Datagrams too big for one packet are refused (spec.dontFragment) or fragmented by the interface's
-// MTU (docs/decisions/0060-oversize-datagrams.md).
+// MTU (docs/decisions/0060-oversize-datagrams.md). A spec.source is bound (port 0); one the host does not
+// have (unnumbered links, tunnels) with IP_TRANSPARENT, without which the kernel would not send from it.
 // Throws SyscallError (the fd is closed) naming the failed step.
 int OpenEgressSocket(const EgressSpec& spec);
 

@@ -125,6 +125,9 @@ Napi::Value OpenEgressSocketJs(const Napi::CallbackInfo& info) {
   spec.tos = static_cast<int>(IntegerIn(env, options.Get("tos"), "options.tos", 0, 255));
   spec.sndbuf = BufferSizeValue(env, options.Get("sndbuf"), "options.sndbuf");
   spec.dontFragment = BooleanValue(env, options.Get("dontFragment"), "options.dontFragment");
+  const Napi::Value source = options.Get("source");
+  const bool anySource = source.IsUndefined() || (source.IsString() && source.As<Napi::String>().Utf8Value().empty());
+  if (!anySource) spec.source = Ipv4Value(env, source, "options.source").s_addr;
   return TranslateErrors(env, [&] { return Napi::Number::New(env, OpenEgressSocket(spec)); });
 }
 

@@ -15,7 +15,8 @@
  *         input: { interface: "eth0", group: "239.0.0.1", port: 5000 },
  *         outputs: [{ interface: "eth1", address: "239.9.9.9", port: 6000 },
  *                   { interface: "eth2", address: "239.9.9.9", port: 6000, ttl: "decrement", preserveTos: false },
- *                   { interface: "eth3", address: "10.0.0.7", port: 6000, oversize: "drop" }] },
+ *                   { interface: "eth3", address: "10.0.0.7", port: 6000, oversize: "drop" },
+ *                   { interface: "wg0", address: "10.20.0.7", port: 6000, source: "10.20.0.1" }] },
  *       { name: "camera-2",                // VLAN 100 of the trunk eth4
  *         input: { interface: "eth4", group: "239.0.0.1", port: 5000, vlan: 100 },
  *         outputs: [{ interface: "eth1", address: "239.9.9.10", port: 6000 }] },
@@ -26,6 +27,8 @@
  * or "decrement": the received TTL minus one (Output.ttl_policy TTL_POLICY_DECREMENT, ttl unset).
  * `preserveTos` is Output.preserve_tos (unset: true, the received DSCP and ECN are copied).
  * `oversize` is Output.oversize as a word: "fragment" (the default, read as unset) or "drop".
+ * `source` is Output.source (left out: the address the kernel picks); not among the defaults, since
+ * an address belongs to one interface.
  * An input's `vlan` is Input.vlan (left out: untagged frames only).
  *
  * Every problem is reported with its place: "FILE:LINE:COLUMN: rules[2].outputs[0].port: must be
@@ -124,7 +127,7 @@ const TOP_KEYS = ['listen', 'workers', 'cpus', 'interfaceCpus', 'logLevel', 'def
 const DEFAULTS_KEYS = ['ttl', 'dscp', 'preserveTos', 'oversize'] as const;
 const RULE_KEYS = ['id', 'name', 'input', 'outputs'] as const;
 const INPUT_KEYS = ['interface', 'group', 'port', 'source', 'vlan'] as const;
-const OUTPUT_KEYS = ['interface', 'address', 'port', 'ttl', 'dscp', 'preserveTos', 'oversize'] as const;
+const OUTPUT_KEYS = ['interface', 'address', 'port', 'source', 'ttl', 'dscp', 'preserveTos', 'oversize'] as const;
 
 /** Reads and checks a config file; throws ConfigFileError (also when it cannot be read). */
 export async function readConfigFile(file: string, limits: RuleLimits = DEFAULT_RULE_LIMITS): Promise<ConfigFile> {
@@ -350,7 +353,8 @@ function completeOutput(output: Partial<Output> | undefined): Output | undefined
   if (output?.interface === undefined || output.address === undefined || output.port === undefined) return undefined;
   const { interface: name, address, port, ttl, dscp, preserveTos } = output;
   const ttlPolicy = output.ttlPolicy ?? TtlPolicy.TTL_POLICY_UNSPECIFIED;
-  return { interface: name, address, port, ttl, dscp, ttlPolicy, preserveTos, oversize: output.oversize ?? OversizePolicy.OVERSIZE_POLICY_UNSPECIFIED };
+  const oversize = output.oversize ?? OversizePolicy.OVERSIZE_POLICY_UNSPECIFIED;
+  return { interface: name, address, port, ttl, dscp, ttlPolicy, preserveTos, oversize, source: output.source ?? '' };
 }
 
 /**
@@ -389,6 +393,7 @@ function readOutput(value: unknown, field: string, defaults: OutputDefaults, rea
     interface: reader.required(record, 'interface', field, (v, at) => reader.string(v, at)),
     address: reader.required(record, 'address', field, (v, at) => reader.string(v, at)),
     port: reader.required(record, 'port', field, (v, at) => reader.number(v, at)),
+    source: record.source === undefined ? '' : reader.string(record.source, memberPath(field, 'source')),
     ttl: ttl === TTL_DECREMENT ? undefined : ttl,
     dscp: record.dscp === undefined ? defaults.dscp : reader.number(record.dscp, memberPath(field, 'dscp')),
     // Fixed is written as unset (TTL_POLICY_UNSPECIFIED), as the API's default.

@@ -4,10 +4,11 @@
  *
  * A rule's id is written only when it is not the id derived from its match key (a chosen id, or one
  * kept through a change of match key): left out, it would be derived again, on any host. Unset
- * fields (no name, any source, no VLAN, no ttl, dscp or preserve_tos) are left out. An output with
- * ttl_policy TTL_POLICY_DECREMENT is written `ttl: "decrement"`; TTL_POLICY_FIXED, the default, is
- * not written (the file reads it back as unset, which means fixed too). Likewise oversize:
- * OVERSIZE_POLICY_DROP is written `oversize: "drop"`, OVERSIZE_POLICY_FRAGMENT (the default) is not.
+ * fields (no name, any source, no VLAN; no output source, ttl, dscp or preserve_tos) are left out. An
+ * output with ttl_policy TTL_POLICY_DECREMENT is written `ttl: "decrement"`; TTL_POLICY_FIXED, the
+ * default, is not written (the file reads it back as unset, which means fixed too). Likewise
+ * oversize: OVERSIZE_POLICY_DROP is written `oversize: "drop"`, OVERSIZE_POLICY_FRAGMENT (the default)
+ * is not.
  */
 import { OversizePolicy, Rule, TtlPolicy } from '../../gen/mcr/v1/rules';
 import { OVERSIZE_DROP } from '../formats/oversize-word';
@@ -26,6 +27,7 @@ interface FileOutput {
   interface: string;
   address: string;
   port: number;
+  source?: string;
   ttl?: number | typeof TTL_DECREMENT;
   dscp?: number;
   preserveTos?: boolean;
@@ -54,6 +56,7 @@ function fileRule(rule: Rule): FileRule {
     input: { interface: input.interface, group: input.group, port: input.port },
     outputs: rule.outputs.map((output) => {
       const out: FileOutput = { interface: output.interface, address: output.address, port: output.port };
+      if (output.source) out.source = output.source;
       if (output.ttlPolicy === TtlPolicy.TTL_POLICY_DECREMENT) out.ttl = TTL_DECREMENT;
       else if (output.ttl !== undefined) out.ttl = output.ttl;
       if (output.dscp !== undefined) out.dscp = output.dscp;

@@ -26,8 +26,10 @@ export const DEFAULT_UNICAST_TTL = 64;
  * with datagrams too big for one packet (dontFragment, by the interface's MTU when it was planned:
  * docs/decisions/0060-oversize-datagrams.md), and its key (see senderKey).
  */
-export interface SenderSpec extends Omit<EgressSocketOptions, 'sndbuf'>, Omit<SenderPolicy, 'ttl' | 'tos' | 'dontFragment'> {
+export interface SenderSpec extends Omit<EgressSocketOptions, 'sndbuf' | 'source'>, Omit<SenderPolicy, 'ttl' | 'tos' | 'dontFragment'> {
   key: string;
+  /** The source address its socket is bound to ('': the kernel's choice). */
+  source: string;
   /** The interface's MTU (0: unknown). */
   mtu: number;
 }
@@ -144,16 +146,18 @@ export function membershipKey(ifindex: number, group: string, source: string): s
  * Identifies an egress socket: interface (name, index and MTU), TTL and TOS, and the policy that makes
  * each packet's from the received one's (written only when there is one: "-dec" after the TTL, "&keep"
  * after the TOS), and "|df" for one that does not fragment. The MTU is in it because the data plane
- * counts fragments by the MTU its sender was given: a changed MTU makes new senders. Not the
+ * counts fragments by the MTU its sender was given: a changed MTU makes new senders. And "|src=A" for
+ * one bound to a source address (Output.source). Not the
  * interface's addresses: the socket is not connected, so the kernel picks the source address at every
  * send and an address change needs no new socket.
  */
 export function senderKey(
-  spec: Pick<SenderSpec, 'ifname' | 'ifindex' | 'ttl' | 'tos'> & Partial<Pick<SenderSpec, 'keepTos' | 'decrementTtl' | 'dontFragment' | 'mtu'>>,
+  spec: Pick<SenderSpec, 'ifname' | 'ifindex' | 'ttl' | 'tos'> & Partial<Pick<SenderSpec, 'keepTos' | 'decrementTtl' | 'dontFragment' | 'mtu' | 'source'>>,
 ): string {
-  const { keepTos = 0, decrementTtl = false, dontFragment = false, mtu = 0 } = spec;
+  const { keepTos = 0, decrementTtl = false, dontFragment = false, mtu = 0, source = '' } = spec;
   return flatJoin([
     spec.ifname, '#', spec.ifindex, mtu ? `/${mtu}` : '', '|ttl=', spec.ttl, decrementTtl ? '-dec' : '', '|tos=', spec.tos, keepTos ? `&${keepTos}` : '', dontFragment ? '|df' : '',
+    source ? `|src=${source}` : '',
   ]);
 }
 
@@ -165,18 +169,29 @@ export function egressKey(sender: string, address: string, port: number): string
 /**
  * An output of a rule as its counters know it: what it sends to, as defined (not its index, which
  * moves when another output is removed, nor its interface's index, which an egress key includes).
- * The TTL, TOS and oversize policies are written by meaning, and only when they are not the defaults
+ * The TTL, TOS and oversize policies (and a source address) are written by meaning, and only when they are not the defaults
  * (TTL_POLICY_FIXED is the unset policy, preserve_tos true and OVERSIZE_POLICY_FRAGMENT the unset
  * ones, as sameDefinition holds): an output defined before they existed keeps its identity, and its
  * counters, across an upgrade.
  */
-export function outputIdentity(output: Pick<Output, 'interface' | 'address' | 'port' | 'ttl' | 'dscp'> & Partial<Pick<Output, 'ttlPolicy' | 'preserveTos' | 'oversize'>>): string {
+export function outputIdentity(
+  output: Pick<Output, 'interface' | 'address' | 'port' | 'ttl' | 'dscp'> & Partial<Pick<Output, 'ttlPolicy' | 'preserveTos' | 'oversize' | 'source'>>,
+): string {
   const decrement = decrementsTtl(output);
   const fixedTos = !preservesTos(output);
   const drop = dropsOversize(output);
   const base = flatJoin([output.interface, output.address, output.port, output.ttl ?? '', output.dscp ?? ''], '|');
   const policies = decrement || fixedTos ? flatJoin([base, decrement ? 'dec' : '', fixedTos ? 'fixed-tos' : ''], '|') : base;
-  return drop ? flatJoin([policies, 'drop-oversize'], '|') : policies;
+  const sized = drop ? flatJoin([policies, 'drop-oversize'], '|') : policies;
+  return output.source ? flatJoin([sized, 'from', output.source], '|') : sized;
+}
+
+/**
+ * Whether an output through `outIf` may send from `source`: one of the interface's IPv4 addresses,
+ * or any address when it has none (unnumbered links, tunnels).
+ */
+function mayUseSource(outIf: InterfaceInfo, source: string): boolean {
+  return outIf.addresses.length === 0 || outIf.addresses.some((address) => address.startsWith(source) && address[source.length] === '/');
 }
 
 function defaultTtl(address: string): number {
@@ -211,8 +226,8 @@ const TTL_CACHE_LIMIT = 65_536;
 interface SenderKeys {
   ifindex: number;
   mtu: number;
-  /** By ttl + 256 * decrementTtl, then by tos + 256 * keepTos + 65536 * dontFragment. */
-  byTtl: Map<number, Map<number, string>>;
+  /** By ttl + 256 * decrementTtl, then by tos + 256 * keepTos + 65536 * dontFragment (and "|source" when bound to one). */
+  byTtl: Map<number, Map<number | string, string>>;
 }
 
 function emptyDelta(workers: number): PlanDelta {
@@ -396,7 +411,7 @@ export class ForwardingState implements ForwardingPlan {
   }
 
   /** senderKey of an output through `outIf` with this TTL and TOS policy, made once per sender. */
-  private senderKeyOf(outIf: InterfaceInfo, policy: SenderPolicy): string {
+  private senderKeyOf(outIf: InterfaceInfo, policy: SenderPolicy, source: string): string {
     let keys = this.senderKeys.get(outIf.name);
     if (keys?.ifindex !== outIf.index || keys.mtu !== outIf.mtu) {
       this.senderKeys.set(outIf.name, (keys = { ifindex: outIf.index, mtu: outIf.mtu, byTtl: new Map() }));
@@ -405,8 +420,9 @@ export class ForwardingState implements ForwardingPlan {
     let byTos = keys.byTtl.get(ttlCode);
     if (!byTos) keys.byTtl.set(ttlCode, (byTos = new Map()));
     const tosCode = policy.tos + 256 * policy.keepTos + (policy.dontFragment ? 65536 : 0);
-    let key = byTos.get(tosCode);
-    if (key === undefined) byTos.set(tosCode, (key = senderKey({ ifname: outIf.name, ifindex: outIf.index, mtu: outIf.mtu, ...policy })));
+    const cacheKey = source ? `${tosCode}|${source}` : tosCode;
+    let key = byTos.get(cacheKey);
+    if (key === undefined) byTos.set(cacheKey, (key = senderKey({ ifname: outIf.name, ifindex: outIf.index, mtu: outIf.mtu, source, ...policy })));
     return key;
   }
 
@@ -431,6 +447,7 @@ export class ForwardingState implements ForwardingPlan {
     const outputIdentities = new Array<string>(rule.outputs.length);
     let count = 0;
     const missing: string[] = [];
+    let unusableSources = 0;
     rule.outputs.forEach((output, index) => {
       const outIf = interfaces.get(output.interface);
       if (!outIf) {
@@ -442,13 +459,18 @@ export class ForwardingState implements ForwardingPlan {
         missing.push(`outputs[${index}] interface ${output.interface} is down`);
         return;
       }
-      const { address, port } = output;
+      const { address, port, source } = output;
+      if (source && !mayUseSource(outIf, source)) {
+        missing.push(`outputs[${index}] source ${source} is not an address of ${output.interface}`);
+        unusableSources++;
+        return;
+      }
       const policy = outputPolicy(output, output.ttl ?? this.ttlOf(address));
-      const sender = this.senderKeyOf(outIf, policy);
+      const sender = this.senderKeyOf(outIf, policy, source);
       const key = egressKey(sender, address, port);
       // One entry per output: validation refuses two outputs of a rule to the same destination, and
       // were there two, set() and remove() count each (as two users of the key) all the same.
-      egress[count] = { key, sender, ifname: outIf.name, ifindex: outIf.index, mtu: outIf.mtu, address, port, ...policy };
+      egress[count] = { key, sender, ifname: outIf.name, ifindex: outIf.index, mtu: outIf.mtu, source, address, port, ...policy };
       outputs[count] = key;
       outputIndexes[count] = index;
       outputIdentities[count] = outputIdentity(output);
@@ -456,8 +478,15 @@ export class ForwardingState implements ForwardingPlan {
     });
     for (const list of [egress, outputs, outputIndexes, outputIdentities]) list.length = count;
     if (count === 0) {
+      // Every output unusable: for its source address alone (until the address is added), for a
+      // missing interface (until it appears), else for interfaces that are down.
       const allDown = rule.outputs.every((o) => interfaces.get(o.interface) !== undefined);
-      const state = allDown ? RuleState.RULE_STATE_INTERFACE_DOWN : RuleState.RULE_STATE_WAITING_FOR_INTERFACE;
+      const state =
+        unusableSources === rule.outputs.length
+          ? RuleState.RULE_STATE_ERROR
+          : allDown
+            ? RuleState.RULE_STATE_INTERFACE_DOWN
+            : RuleState.RULE_STATE_WAITING_FOR_INTERFACE;
       return { worker, egress: [], status: { state, reason: missing.join('; '), worker } };
     }
     const trace = this.traces(rule.id);

@@ -415,7 +415,8 @@ export function sameDefinition(a: Rule, b: Rule): boolean {
       o.dscp === p.dscp &&
       decrementsTtl(o) === decrementsTtl(p) &&
       preservesTos(o) === preservesTos(p) &&
-      dropsOversize(o) === dropsOversize(p)
+      dropsOversize(o) === dropsOversize(p) &&
+      o.source === p.source
     );
   });
 }

@@ -116,6 +116,7 @@ export function validateRuleDefinition(rule: Rule | undefined, limits: RuleLimit
       ttlPolicy: o.ttlPolicy,
       preserveTos: o.preserveTos,
       oversize: o.oversize,
+      source: o.source,
     })),
     generation: 0n,
     status: undefined,
@@ -153,7 +154,7 @@ function inputViolations(input: Partial<Input> | undefined, field: string, viola
 /** Adds a violation to `violations` for each field of output `index` that is not valid (unread fields are skipped). */
 function outputViolations(output: Partial<Output> | undefined, field: string, index: number, violations: RuleError[]): void {
   if (!output) return void violations.push(invalid(outputField(field, index), 'required'));
-  const { interface: name, address, port, ttl, dscp, ttlPolicy, oversize } = output;
+  const { interface: name, address, port, ttl, dscp, ttlPolicy, oversize, source } = output;
   if (name !== undefined) reportOutput(violations, interfaceProblem(name), field, index, 'interface');
   if (address !== undefined) reportOutput(violations, destinationProblem(address), field, index, 'address');
   if (port !== undefined) reportOutput(violations, rangeProblem(port, PORT_RANGE), field, index, 'port');
@@ -165,6 +166,7 @@ function outputViolations(output: Partial<Output> | undefined, field: string, in
     const problem = `set to ${ttl} with ttl_policy TTL_POLICY_DECREMENT: a decremented TTL is the received one minus 1; leave ttl unset`;
     reportOutput(violations, problem, field, index, 'ttl');
   }
+  if (source !== undefined && source !== '') reportOutput(violations, sourceProblem(source), field, index, 'source');
   if (oversize !== undefined && !(oversize in KNOWN_OVERSIZE_POLICIES)) {
     reportOutput(violations, `${oversize} is not an OversizePolicy (OVERSIZE_POLICY_FRAGMENT = 1, OVERSIZE_POLICY_DROP = 2)`, field, index, 'oversize');
   }

@@ -99,6 +99,7 @@ void CheckParsed(const uint8_t* frame, size_t length, const ParsedPacket& p) {
   CHECK(std::memcmp(&p.source, ip + 12, 4) == 0 && std::memcmp(&p.group, ip + 16, 4) == 0, ok, length);
   CHECK(p.sourcePort == Be16(udp) && p.port == Be16(udp + 2), ok, length);
   CHECK(p.ttl == ip[8] && p.tos == ip[1], ok, length);
+  CHECK(p.vlan == 0, ok, length);  // the forwarder's to fill, from the frame's PACKET_AUXDATA
 }
 
 // Parses `frame` (exactly `length` heap bytes, so reading past it is an ASan report) and checks the
@@ -121,6 +122,7 @@ ParseStatus ParseAndCheck(const uint8_t* frame, size_t length) {
   // Ethernet padding after the IPv4 packet changes nothing; one byte less than the packet truncates it.
   const size_t end = NetworkOffset(frame, length) + parsed.ipLength;
   ParsedPacket unpadded;
+  std::memset(&unpadded, kUntouched, sizeof unpadded);  // padding bytes as `parsed`'s: the parser writes fields only
   CHECK(ParseFrame(frame, end, &unpadded) == ParseStatus::kOk, status, length);
   CHECK(std::memcmp(&unpadded, &parsed, sizeof parsed) == 0, status, length);
   ParsedPacket cut;

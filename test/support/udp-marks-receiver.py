@@ -6,7 +6,8 @@ arrived and the TTL and TOS of the IP headers they came in (IP_RECVTTL, IP_RECVT
 ENDPOINTS_JSON: [{"address": "239.9.9.9", "port": 6000, "interfaceAddress": "10.3.0.2"}, ...]; a
 multicast address is joined on interfaceAddress; an endpoint's "expect" overrides EXPECT_EACH. Prints "ready" once every socket is bound, then one
 JSON line when each endpoint has EXPECT_EACH payloads or MAX_SECONDS have passed:
-[{"port": 6000, "address": ..., "payloads": N, "datagrams": M, "ttls": [...], "toses": [...]}, ...].
+[{"port": 6000, "address": ..., "payloads": N, "datagrams": M, "ttls": [...], "toses": [...], "sources": [...]}, ...]
+(sources: the senders' addresses).
 With "per-payload", each endpoint also has "marks": {payload's first 4 bytes as text: [ttl, tos]}
 and "digests": {the same key: [length, sha256 of the payload in hex]} (the last datagram's, for a
 payload that came more than once: "datagrams" tells).
@@ -40,7 +41,7 @@ for endpoint in endpoints:
     s.setsockopt(socket.IPPROTO_IP, IP_RECVTOS, 1)
     s.setblocking(False)
     sockets.append(s)
-results = [{"address": e["address"], "port": e["port"], "payloads": set(), "datagrams": 0, "ttls": set(), "toses": set(), "marks": {}, "digests": {}} for e in endpoints]
+results = [{"address": e["address"], "port": e["port"], "payloads": set(), "datagrams": 0, "ttls": set(), "toses": set(), "sources": set(), "marks": {}, "digests": {}} for e in endpoints]
 print("ready", flush=True)
 
 expected = [e.get("expect", expect_each) for e in endpoints]
@@ -50,10 +51,11 @@ while time.monotonic() < deadline and any(len(r["payloads"]) < n for r, n in zip
         result = results[sockets.index(s)]
         while True:
             try:
-                data, ancillary, _, _ = s.recvmsg(65536, 256)
+                data, ancillary, _, sender = s.recvmsg(65536, 256)
             except BlockingIOError:
                 break
             result["datagrams"] += 1
+            result["sources"].add(sender[0])
             result["payloads"].add(data)
             ttl = tos = None
             for level, kind, value in ancillary:
@@ -70,7 +72,7 @@ while time.monotonic() < deadline and any(len(r["payloads"]) < n for r, n in zip
 
 
 def report(r):
-    summary = {**r, "payloads": len(r["payloads"]), "ttls": sorted(r["ttls"]), "toses": sorted(r["toses"])}
+    summary = {**r, "payloads": len(r["payloads"]), "ttls": sorted(r["ttls"]), "toses": sorted(r["toses"]), "sources": sorted(r["sources"])}
     if not per_payload:
         del summary["marks"]
         del summary["digests"]

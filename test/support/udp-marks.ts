@@ -25,6 +25,8 @@ export interface Marks {
   datagrams: number;
   ttls: number[];
   toses: number[];
+  /** The source addresses the datagrams came from. */
+  sources: string[];
   /** With perPayload: by the payload's first 4 bytes, the [ttl, tos] it arrived with. */
   marks?: Record<string, [number, number]>;
   /** With perPayload: by the payload's first 4 bytes, its length and SHA-256 (hex). */

@@ -158,7 +158,7 @@ describe('ApplyRules request encoding (client library)', () => {
       input: { interface: 'eth0', group: '239.1.2.3', port: 65535, source: '10.0.0.1', vlan: 4094 },
       outputs: [
         { interface: 'eth1', address: '239.9.9.9', port: 1, ttl: 255, dscp: 63, ttlPolicy: TtlPolicy.TTL_POLICY_FIXED, preserveTos: true, oversize: OversizePolicy.OVERSIZE_POLICY_FRAGMENT },
-        { interface: 'eth2', address: '10.1.1.1', port: 0xffff_ffff, ttl: 0, dscp: 0, ttlPolicy: TtlPolicy.TTL_POLICY_DECREMENT, preserveTos: false, oversize: OversizePolicy.OVERSIZE_POLICY_DROP },
+        { interface: 'eth2', address: '10.1.1.1', port: 0xffff_ffff, ttl: 0, dscp: 0, ttlPolicy: TtlPolicy.TTL_POLICY_DECREMENT, preserveTos: false, oversize: OversizePolicy.OVERSIZE_POLICY_DROP, source: '10.1.1.254' },
       ],
       generation: 2n ** 64n - 1n,
       status: { state: RuleState.RULE_STATE_ACTIVE, reason: 'ok', worker: 0xffff_ffff, lastPacketUnixNanos: -(2n ** 63n) },
@@ -200,6 +200,18 @@ describe('ApplyRules request encoding (client library)', () => {
             { port: 3, oversize: OversizePolicy.OVERSIZE_POLICY_DROP, ttlPolicy: TtlPolicy.TTL_POLICY_DECREMENT, preserveTos: false },
             { port: 4, oversize: null } as unknown as DeepPartial<Output>,
             { port: 5, oversize: -3 as OversizePolicy },
+          ],
+        }],
+      }],
+      ['output source: unset, null, empty, set, not ASCII, not a string', {
+        rules: [{
+          outputs: [
+            { port: 1 },
+            { port: 2, source: null } as unknown as DeepPartial<Output>,
+            { port: 3, source: '' },
+            { port: 4, source: '10.20.0.1', oversize: OversizePolicy.OVERSIZE_POLICY_DROP },
+            { port: 5, source: 'é'.repeat(70) },
+            { port: 6, source: 1234 as unknown as string },
           ],
         }],
       }],
@@ -268,6 +280,25 @@ describe('ApplyRules request encoding (client library)', () => {
     expect(one({ port: 1, oversize: OversizePolicy.OVERSIZE_POLICY_DROP })).to.equal('0a06220418014002');
     expect(one({ port: 1, preserveTos: true, oversize: OversizePolicy.OVERSIZE_POLICY_FRAGMENT })).to.equal('0a082206180138014001');
     expect(one({ port: 1, oversize: OversizePolicy.OVERSIZE_POLICY_UNSPECIFIED })).to.equal('0a0422021801');
+  });
+
+  it('writes an output\'s source when not empty, after oversize, as the generated decoder reads it back', () => {
+    const outputs: Array<DeepPartial<Output>> = [
+      { interface: 'wg0', address: '10.20.0.7', port: 6000 },
+      { interface: 'wg0', address: '10.20.0.7', port: 6001, source: '10.20.0.1', oversize: OversizePolicy.OVERSIZE_POLICY_DROP },
+      { interface: 'wg0', address: '10.20.0.7', port: 6002, source: '' },
+    ];
+    const read = ApplyRulesRequest.decode(encodeApplyRulesRequest({ rules: [{ outputs }] })).rules[0].outputs;
+    expect(read.map((o) => [o.port, o.source, o.oversize])).to.deep.equal([
+      [6000, '', OversizePolicy.OVERSIZE_POLICY_UNSPECIFIED],
+      [6001, '10.20.0.1', OversizePolicy.OVERSIZE_POLICY_DROP],
+      [6002, '', OversizePolicy.OVERSIZE_POLICY_UNSPECIFIED],
+    ]);
+    // Field 9, length-delimited: tag 9 << 3 | 2 = 0x4a, then the length and the text; "" is not written.
+    const one = (output: DeepPartial<Output>) => encodeApplyRulesRequest({ rules: [{ outputs: [output] }] }).toString('hex');
+    expect(one({ port: 1, source: '10.0.0.1' })).to.equal(`0a0e220c18014a08${Buffer.from('10.0.0.1').toString('hex')}`);
+    expect(one({ port: 1, oversize: OversizePolicy.OVERSIZE_POLICY_DROP, source: '1.2.3.4' })).to.equal(`0a0f220d180140024a07${Buffer.from('1.2.3.4').toString('hex')}`);
+    expect(one({ port: 1, source: '' })).to.equal('0a0422021801');
   });
 
   it('writes vlan whenever it is set, 0 included, after source, as the generated decoder reads it back', () => {

@@ -3,8 +3,8 @@ import { expect } from 'chai';
 import os from 'os';
 import path from 'path';
 
-import { checkedView } from '../../clients/mcrctl/config-view';
-import { OversizePolicy, Rule, TtlPolicy } from '../../gen/mcr/v1/rules';
+import { applyView, checkedView } from '../../clients/mcrctl/config-view';
+import { ApplyRulesResponse, OversizePolicy, Rule, TtlPolicy } from '../../gen/mcr/v1/rules';
 import { ConfigFileError, parseConfig, problemFromRefusal, readConfigFile } from '../../server/config/config-file';
 import { renderRulesJson5, rulesDocument } from '../../server/config/config-render';
 import { deriveRuleId } from '../../server/rules/id';
@@ -166,6 +166,38 @@ describe('config file', () => {
 
     it('config check shows defaults.oversize as the file spells it', () => {
       expect(checkedView(parseConfig(file('defaults: { ttl: 8, oversize: "drop" },', output(1)), FILE))).to.equal(`${FILE}: valid: 1 rule, defaults ttl 8 oversize drop\n`);
+    });
+  });
+
+  describe('output source', () => {
+    const output = (port: number, extra = '') => `{ interface: "wg0", address: "10.20.0.7", port: ${port}${extra} }`;
+    const file = (defaults: string, ...outputs: string[]) =>
+      `{\n  ${defaults}\n  rules: [\n    { input: { interface: "eth0", group: "239.0.0.1", port: 5000 },\n      outputs: [${outputs.join(', ')}] },\n  ],\n}`;
+    const sourcesOf = (text: string) => parseConfig(text, FILE).rules![0].outputs.map((o) => o.source);
+
+    it('reads source as Output.source; left out or "", the kernel picks the address', () => {
+      expect(sourcesOf(file('', output(1, ', source: "10.20.0.1"'), output(2), output(3, ', source: ""')))).to.deep.equal(['10.20.0.1', '', '']);
+    });
+
+    it('reports a source that is not a unicast dotted quad, or not a string, at its place, as the API names it', () => {
+      const text = file('', output(1, ', source: "wg0"'), output(2, ', source: "239.1.1.1"'), output(3, ', source: "0.0.0.0"'), output(4, ', source: 167772161'));
+      expect(problems(text)).to.deep.equal([
+        `${FILE}:5:68: rules[0].outputs[0].source: "wg0" is not an IPv4 address in dotted-quad form (e.g. 239.1.2.3)`,
+        `${FILE}:5:136: rules[0].outputs[1].source: 239.1.1.1 is not a unicast address (not multicast, 0.0.0.0 or 255.255.255.255)`,
+        `${FILE}:5:210: rules[0].outputs[2].source: 0.0.0.0 is not a unicast address (not multicast, 0.0.0.0 or 255.255.255.255)`,
+        `${FILE}:5:282: rules[0].outputs[3].source: must be a string, got 167772161`,
+      ]);
+    });
+
+    it('is not among the defaults: an address belongs to one interface', () => {
+      expect(problems(file('defaults: { source: "10.20.0.1" },', output(1)))).to.deep.equal([
+        `${FILE}:2:15: defaults.source: unknown key (expected one of: ttl, dscp, preserveTos, oversize)`,
+      ]);
+    });
+
+    it('config load shows it as "from", in the words of mcrctl --from', () => {
+      const rule = parseConfig(file('', output(1, ', source: "10.20.0.1", ttl: 64')), FILE).rules![0];
+      expect(applyView(ApplyRulesResponse.fromPartial({ added: [rule], dryRun: true }))).to.include('wg0 10.20.0.7:1 from 10.20.0.1 ttl 64');
     });
   });
 
@@ -341,6 +373,15 @@ describe('config file', () => {
         input: { interface: 'eth0', group: '239.0.0.6', port: 6, source: '10.0.0.1', vlan: 100 },
         outputs: [{ interface: 'eth1', address: '239.9.7.1', port: 1 }],
       }),
+      Rule.fromPartial({
+        id: deriveRuleId({ interface: 'eth0', group: '239.0.0.7', port: 7, source: '' }),
+        input: { interface: 'eth0', group: '239.0.0.7', port: 7 },
+        outputs: [
+          { interface: 'wg0', address: '10.20.0.7', port: 1, source: '10.20.0.1' },
+          { interface: 'eth1', address: '239.9.6.2', port: 2, source: '10.30.0.1', ttlPolicy: TtlPolicy.TTL_POLICY_DECREMENT, oversize: OversizePolicy.OVERSIZE_POLICY_DROP },
+          { interface: 'eth1', address: '239.9.6.3', port: 3, source: '' },
+        ],
+      }),
     ];
 
     it('reads back as the same definitions, with ids only where they are not derived', () => {
@@ -349,7 +390,7 @@ describe('config file', () => {
       expect(text).to.not.include(rules[0].id);
       expect(text).to.include('id: "kept-id"');
       const read = parseConfig(text, FILE).rules!;
-      expect(read).to.deep.equal([{ ...rules[0], id: '' }, rules[1], { ...rules[2], id: '' }, { ...rules[3], id: '' }, { ...rules[4], id: '' }]);
+      expect(read).to.deep.equal([{ ...rules[0], id: '' }, rules[1], ...rules.slice(2).map((rule) => ({ ...rule, id: '' }))]);
     });
 
     it('writes an input\'s vlan where it is set; its id, derived from a match key with the VLAN, is left out', () => {
@@ -386,6 +427,16 @@ describe('config file', () => {
       const written = renderRulesJson5(rulesDocument([fragment]));
       expect(written).to.include('{ interface: "eth1", address: "10.0.0.9", port: 2 },');
       expect(parseConfig(written, FILE).rules![0].outputs[0].oversize).to.equal(OversizePolicy.OVERSIZE_POLICY_UNSPECIFIED);
+    });
+
+    it('writes an output\'s source after its port where it is set, and none where it is not', () => {
+      const text = renderRulesJson5(rulesDocument([rules[5]]));
+      expect(text.split('\n').filter((line) => line.includes('port: '))).to.deep.equal([
+        '      input: { interface: "eth0", group: "239.0.0.7", port: 7 },',
+        '        { interface: "wg0", address: "10.20.0.7", port: 1, source: "10.20.0.1" },',
+        '        { interface: "eth1", address: "239.9.6.2", port: 2, source: "10.30.0.1", ttl: "decrement", oversize: "drop" },',
+        '        { interface: "eth1", address: "239.9.6.3", port: 3 },',
+      ]);
     });
 
     it('writes an empty rule set as rules: []', () => {

@@ -105,7 +105,7 @@ describe('forwarding plan', () => {
 
   /** The senders a worker's outputs name, in order of first use (the sync opens one per key). */
   const sendersOf = (worker: WorkerPlan): SenderSpec[] => [
-    ...new Map([...worker.egress.values()].map((e): [string, SenderSpec] => [e.sender, { key: e.sender, ifname: e.ifname, ifindex: e.ifindex, mtu: e.mtu, ttl: e.ttl, tos: e.tos, keepTos: e.keepTos, decrementTtl: e.decrementTtl, dontFragment: e.dontFragment }])).values(),
+    ...new Map([...worker.egress.values()].map((e): [string, SenderSpec] => [e.sender, { key: e.sender, ifname: e.ifname, ifindex: e.ifindex, mtu: e.mtu, ttl: e.ttl, tos: e.tos, keepTos: e.keepTos, decrementTtl: e.decrementTtl, dontFragment: e.dontFragment, source: e.source }])).values(),
   ];
 
   it('plans one sender per output interface, TTL and TOS, shared by every destination with those', () => {
@@ -115,9 +115,9 @@ describe('forwarding plan', () => {
     ];
     const worker = planForwarding(rules, 1, lookup(['in0', 4], ['out1', 5], ['out2', 6])).workers[0];
     expect(sendersOf(worker)).to.deep.equal([
-      { key: 'out1#5/1500|ttl=1|tos=0&255', ifname: 'out1', ifindex: 5, ttl: 1, tos: 0, keepTos: 255, decrementTtl: false, dontFragment: false, mtu: 1500 },
-      { key: 'out2#6/1500|ttl=1|tos=0&255', ifname: 'out2', ifindex: 6, ttl: 1, tos: 0, keepTos: 255, decrementTtl: false, dontFragment: false, mtu: 1500 },
-      { key: 'out1#5/1500|ttl=9|tos=0&255', ifname: 'out1', ifindex: 5, ttl: 9, tos: 0, keepTos: 255, decrementTtl: false, dontFragment: false, mtu: 1500 },
+      { key: 'out1#5/1500|ttl=1|tos=0&255', ifname: 'out1', ifindex: 5, ttl: 1, tos: 0, keepTos: 255, decrementTtl: false, dontFragment: false, mtu: 1500, source: '' },
+      { key: 'out2#6/1500|ttl=1|tos=0&255', ifname: 'out2', ifindex: 6, ttl: 1, tos: 0, keepTos: 255, decrementTtl: false, dontFragment: false, mtu: 1500, source: '' },
+      { key: 'out1#5/1500|ttl=9|tos=0&255', ifname: 'out1', ifindex: 5, ttl: 9, tos: 0, keepTos: 255, decrementTtl: false, dontFragment: false, mtu: 1500, source: '' },
     ]);
     expect([...worker.egress.values()].map((e) => [e.sender, e.address, e.port])).to.deep.equal([
       ['out1#5/1500|ttl=1|tos=0&255', '239.9.9.9', 6000],
@@ -167,6 +167,32 @@ describe('forwarding plan', () => {
     state.set(r);
     expect(sendersOf(state.workers[0]).map((s) => s.key)).to.deep.equal(['out1#9/1500|ttl=1|tos=0&255']);
     expect([...state.workers[0].egress.keys()]).to.deep.equal(['out1#9/1500|ttl=1|tos=0&255|239.9.9.9:6000']);
+  });
+
+  it('binds an output with a source address to a sender of its own, when the interface has that address or none', () => {
+    const info = (name: string, addresses: string[]) => ({ name, index: name === 'in0' ? 4 : name === 'out1' ? 5 : 6, up: true, running: true, mtu: 1500, mac: '', addresses });
+    const table = new Map([['in0', info('in0', [])], ['out1', info('out1', ['10.3.0.1/24', '10.3.0.9/24'])], ['tun0', info('tun0', [])]]);
+    const r = rule('a', ['in0', '239.1.1.1', 5000], [['out1', '10.3.0.2', 7000], ['out1', '10.3.0.2', 7001], ['tun0', '10.9.0.2', 7002], ['out1', '10.3.0.2', 7003]]);
+    r.outputs[1].source = '10.3.0.9';
+    r.outputs[2].source = '192.0.2.1'; // tun0 has no address: any source
+    r.outputs[3].source = '10.3.0.10'; // not one of out1's
+    const state = new ForwardingState(1, { get: (n: string) => table.get(n) });
+    state.set(r);
+    expect([...state.workers[0].egress.values()].map((e) => [e.sender, e.source])).to.deep.equal([
+      ['out1#5/1500|ttl=64|tos=0&255', ''],
+      ['out1#5/1500|ttl=64|tos=0&255|src=10.3.0.9', '10.3.0.9'],
+      ['tun0#6/1500|ttl=64|tos=0&255|src=192.0.2.1', '192.0.2.1'],
+    ]);
+    expect(state.statuses.get('a')).to.include({ state: RuleState.RULE_STATE_ACTIVE, reason: 'outputs[3] source 10.3.0.10 is not an address of out1' });
+    expect(state.workers[0].rules.get('a')!.outputIdentities[1]).to.equal('out1|10.3.0.2|7001|||from|10.3.0.9');
+    // Every output unusable for its source alone: an error until the address is added.
+    const only = rule('b', ['in0', '239.1.1.2', 5000], [['out1', '10.3.0.2', 7004]]);
+    only.outputs[0].source = '10.3.0.10';
+    state.set(only);
+    expect(state.statuses.get('b')!.state).to.equal(RuleState.RULE_STATE_ERROR);
+    table.set('out1', info('out1', ['10.3.0.1/24', '10.3.0.10/24']));
+    state.set(only);
+    expect(state.statuses.get('b')!.state).to.equal(RuleState.RULE_STATE_ACTIVE);
   });
 
   it('makes new sender keys once the interface MTU changes: the data plane counts fragments by its sender\'s MTU', () => {

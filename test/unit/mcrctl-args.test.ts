@@ -80,10 +80,19 @@ describe('mcrctl argument values', () => {
     });
   });
 
-  it('accepts an IPv4 --source or "" and refuses anything else', () => {
-    expect(parseSource('10.10.1.100')).to.equal('10.10.1.100');
-    expect(parseSource('')).to.equal('');
-    expect(() => parseSource('camera')).to.throw(UsageError, '--source: "camera" is not an IPv4 address');
+  it('accepts a unicast IPv4 --source or --from, or "", and refuses anything else naming the flag', () => {
+    for (const flag of ['--source', '--from'] as const) {
+      expect(parseSource(flag, '10.10.1.100')).to.equal('10.10.1.100');
+      expect(parseSource(flag, '')).to.equal('');
+      expect(() => parseSource(flag, 'camera')).to.throw(UsageError, `${flag}: "camera" is not an IPv4 address in dotted-quad form (e.g. 10.20.0.1)`);
+    }
+    // As mcrd reads addresses: a strict dotted quad (010 would be octal to inet_aton), one host.
+    for (const bad of ['010.0.0.1', '10.0.0', '10.0.0.1 ', '10.0.0.256', '::1']) {
+      expect(() => parseSource('--from', bad), bad).to.throw(UsageError, `--from: "${bad}" is not an IPv4 address`);
+    }
+    for (const bad of ['239.1.1.1', '224.0.0.1', '0.0.0.0', '255.255.255.255']) {
+      expect(() => parseSource('--from', bad), bad).to.throw(UsageError, `--from: ${bad} is not a unicast address (not multicast, 0.0.0.0 or 255.255.255.255)`);
+    }
   });
 
   it('parses bounded integers', () => {

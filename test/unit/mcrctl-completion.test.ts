@@ -82,6 +82,9 @@ describe('mcrctl completion', () => {
       expect(bashComplete(bash, ['rule', 'add', '--vlan', ''])).to.deep.equal([]);
       expect(bashComplete(bash, ['rule', 'update', 'cam1', '--no-v'])).to.deep.equal(['--no-vlan']);
       expect(bashComplete(bash, ['rule', 'add', '--no-v'])).to.deep.equal([]);
+      // --from takes an address: nothing to offer (the interface's addresses are mcrd's to check).
+      expect(bashComplete(bash, ['rule', 'update', 'cam1', '--fr'])).to.deep.equal(['--from']);
+      expect(bashComplete(bash, ['rule', 'add', '--from', ''])).to.deep.equal([]);
     });
 
     it('leaves hidden commands out', () => {

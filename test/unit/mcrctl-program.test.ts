@@ -61,7 +61,7 @@ describe('mcrctl command line', () => {
     });
 
     it('parses rule add with every option', () => {
-      const command = parse(`${ADD} --out wg0 10.20.0.7:6000 --name cam1 --id r-custom --source 10.10.1.100 --vlan 100 --ttl 8 --dscp 46 --dry-run`).command;
+      const command = parse(`${ADD} --out wg0 10.20.0.7:6000 --name cam1 --id r-custom --source 10.10.1.100 --vlan 100 --from 10.20.0.1 --ttl 8 --dscp 46 --dry-run`).command;
       expect(command).to.deep.equal({
         name: 'rule add',
         dryRun: true,
@@ -75,6 +75,7 @@ describe('mcrctl command line', () => {
             { interface: 'eth1', address: '239.9.9.9', port: 6000 },
             { interface: 'wg0', address: '10.20.0.7', port: 6000 },
           ],
+          from: '10.20.0.1',
           ttl: 8,
           dscp: 46,
           preserveTos: undefined,
@@ -104,6 +105,17 @@ describe('mcrctl command line', () => {
       expect(update.name === 'rule update' && update.edit).to.deep.include({ oversize: 'fragment', outputs: undefined });
       const added = parse('rule update cam1 --add-out eth2 239.9.9.10:6000 --oversize drop').command;
       expect(added.name === 'rule update' && added.edit).to.deep.include({ oversize: 'drop' });
+    });
+
+    it('parses --from on rule add and update, "" clearing it, apart from --source', () => {
+      const add = parse(`${ADD} --from 10.30.0.1 --source 10.10.1.100`).command;
+      expect(add.name === 'rule add' && [add.edit.from, add.edit.source]).to.deep.equal(['10.30.0.1', '10.10.1.100']);
+      const update = parse('rule update cam1 --from 10.30.0.2').command;
+      expect(update.name === 'rule update' && update.edit).to.deep.include({ from: '10.30.0.2', source: undefined, outputs: undefined });
+      const added = parse('rule update cam1 --add-out wg0 10.20.0.7:6000 --from 10.20.0.1').command;
+      expect(added.name === 'rule update' && added.edit).to.deep.include({ from: '10.20.0.1' });
+      const clear = parse(['rule', 'update', 'cam1', '--from', '']).command;
+      expect(clear.name === 'rule update' && clear.edit.from).to.equal('');
     });
 
     it('parses --vlan 1-4094 on rule add and update, and --no-vlan on update', () => {
@@ -141,6 +153,7 @@ describe('mcrctl command line', () => {
           outputs: [{ interface: 'eth2', address: '239.9.9.10', port: 6000 }],
           addOutputs: undefined,
           removeOutputs: undefined,
+          from: undefined,
           ttl: undefined,
           dscp: undefined,
           preserveTos: undefined,
@@ -245,6 +258,14 @@ describe('mcrctl command line', () => {
       ['rule update cam1 --oversize 1500', "option '--oversize <fragment|drop>' argument '1500' is invalid"],
       [`${ADD} --dscp 64`, "option '--dscp <N>' argument '64' is invalid. must be an integer from 0 to 63"],
       [`${ADD} --source camera`, '--source: "camera" is not an IPv4 address'],
+      [`${ADD} --source 239.1.1.1`, '--source: 239.1.1.1 is not a unicast address (not multicast, 0.0.0.0 or 255.255.255.255)'],
+      [`${ADD} --from eth1`, '--from: "eth1" is not an IPv4 address in dotted-quad form (e.g. 10.20.0.1)'],
+      [`${ADD} --from 10.30.0.01`, '--from: "10.30.0.01" is not an IPv4 address in dotted-quad form'],
+      [`${ADD} --from 10.30.0.1/24`, '--from: "10.30.0.1/24" is not an IPv4 address in dotted-quad form'],
+      [`${ADD} --from 239.9.9.9`, '--from: 239.9.9.9 is not a unicast address (not multicast, 0.0.0.0 or 255.255.255.255)'],
+      ['rule update cam1 --from 0.0.0.0', '--from: 0.0.0.0 is not a unicast address'],
+      ['rule update cam1 --from 255.255.255.255', '--from: 255.255.255.255 is not a unicast address'],
+      [`${ADD} --from`, "option '--from <ADDR>' argument missing"],
       [`${ADD} --vlan 0`, "option '--vlan <ID>' argument '0' is invalid. must be an integer from 1 to 4094."],
       [`${ADD} --vlan 4095`, "option '--vlan <ID>' argument '4095' is invalid. must be an integer from 1 to 4094."],
       [`${ADD} --vlan 10.5`, "option '--vlan <ID>' argument '10.5' is invalid"],
@@ -253,7 +274,7 @@ describe('mcrctl command line', () => {
       [`${ADD} --no-vlan`, "unknown option '--no-vlan'"],
       [`${ADD} --bogus`, "unknown option '--bogus'"],
       ['rule add --in', "option '--in <IF> <GROUP:PORT>' argument missing"],
-      ['rule update cam1', 'nothing to change: give --name, --in, --source, --[no-]vlan, --out, --add-out, --del-out, --ttl, --dscp, --[no-]preserve-tos or --oversize'],
+      ['rule update cam1', 'nothing to change: give --name, --in, --source, --[no-]vlan, --out, --add-out, --del-out, --from, --ttl, --dscp, --[no-]preserve-tos or --oversize'],
       ['rule update cam1 --out eth1 239.9.9.9:6000 --del-out eth1 239.9.9.8:6000', '--out replaces every output; --add-out and --del-out edit them: give one or the other'],
       ['rule update cam1 --add-out eth1', '--add-out takes two values, INTERFACE ADDR:PORT, each time it is given'],
       ['rule update cam1 --del-out eth1 239.9.9.9:0', '--del-out eth1 239.9.9.9:0'],

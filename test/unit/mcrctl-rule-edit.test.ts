@@ -142,7 +142,7 @@ describe('mcrctl rule edits', () => {
 
   it('replaces the whole output list with --out, without inheriting ttl/dscp', () => {
     const merged = mergeRuleUpdate(existing, { outputs: [{ interface: 'eth2', address: '239.9.9.10', port: 6001 }] });
-    expect(merged.outputs).to.deep.equal([{ interface: 'eth2', address: '239.9.9.10', port: 6001, ttl: undefined, dscp: undefined, ttlPolicy: 0, preserveTos: undefined, oversize: 0 }]);
+    expect(merged.outputs).to.deep.equal([{ interface: 'eth2', address: '239.9.9.10', port: 6001, ttl: undefined, dscp: undefined, ttlPolicy: 0, preserveTos: undefined, oversize: 0, source: '' }]);
   });
 
   it('applies --ttl to the new outputs when --out is given', () => {
@@ -153,8 +153,8 @@ describe('mcrctl rule edits', () => {
   it('applies --ttl/--dscp to every existing output without --out, keeping the rest', () => {
     const merged = mergeRuleUpdate(existing, { dscp: 10 });
     expect(merged.outputs).to.deep.equal([
-      { interface: 'eth1', address: '239.9.9.9', port: 6000, ttl: 4, dscp: 10, ttlPolicy: 0, preserveTos: undefined, oversize: 0 },
-      { interface: 'wg0', address: '10.20.0.7', port: 6000, ttl: undefined, dscp: 10, ttlPolicy: 0, preserveTos: undefined, oversize: 0 },
+      { interface: 'eth1', address: '239.9.9.9', port: 6000, ttl: 4, dscp: 10, ttlPolicy: 0, preserveTos: undefined, oversize: 0, source: '' },
+      { interface: 'wg0', address: '10.20.0.7', port: 6000, ttl: undefined, dscp: 10, ttlPolicy: 0, preserveTos: undefined, oversize: 0, source: '' },
     ]);
   });
 
@@ -268,6 +268,42 @@ describe('mcrctl rule edits', () => {
     });
   });
 
+  describe('--from', () => {
+    const sources = (rule: Rule) => rule.outputs.map((o) => o.source);
+    const eth2 = { interface: 'eth2', address: '239.9.9.10', port: 6001 };
+
+    it('builds a new rule whose outputs send from the address; without it, or with "", the kernel picks', () => {
+      const edit = { input: { interface: 'eth0', address: '239.0.0.1', port: 5000 }, outputs: [{ interface: 'wg0', address: '10.20.0.7', port: 6000 }, eth2] };
+      const rule = newRuleDefinition({ ...edit, from: '10.20.0.1', source: '10.10.1.100' });
+      expect(sources(rule)).to.deep.equal(['10.20.0.1', '10.20.0.1']);
+      expect(rule.input?.source, 'the input source is --source, not --from').to.equal('10.10.1.100');
+      expect(sources(newRuleDefinition(edit))).to.deep.equal(['', '']);
+      expect(sources(newRuleDefinition({ ...edit, from: '' }))).to.deep.equal(['', '']);
+    });
+
+    it('sets every output without --out, leaving the rest of each and the input as they are; "" clears it', () => {
+      const merged = mergeRuleUpdate(existing, { from: '10.30.0.1' });
+      expect(merged.outputs).to.deep.equal(existing.outputs.map((output) => ({ ...output, source: '10.30.0.1' })));
+      expect(merged.input).to.deep.equal(existing.input);
+      expect(sources(mergeRuleUpdate(merged, { from: '' }))).to.deep.equal(['', '']);
+      // Other settings alone leave it as it is.
+      expect(sources(mergeRuleUpdate(merged, { dscp: 46, ttl: 'decrement', oversize: 'drop' }))).to.deep.equal(['10.30.0.1', '10.30.0.1']);
+      expect(maskedRuleUpdate({ from: '10.30.0.1' }, existing).paths).to.deep.equal(['outputs']);
+      expect(needsCurrentOutputs({ from: '' })).to.equal(true);
+      expect(needsCurrentOutputs({ outputs: [], from: '10.30.0.1' })).to.equal(false);
+      expect(isEmptyEdit({ from: '' })).to.equal(false);
+    });
+
+    it('sets only the outputs given with --out or added with --add-out', () => {
+      expect(sources(mergeRuleUpdate(existing, { outputs: [eth2], from: '10.30.0.1' }))).to.deep.equal(['10.30.0.1']);
+      const added = mergeRuleUpdate(Rule.fromPartial({ ...existing, outputs: [{ ...existing.outputs[0], source: '10.30.0.9' }, existing.outputs[1]] }), {
+        addOutputs: [eth2],
+        from: '10.30.0.1',
+      });
+      expect(sources(added)).to.deep.equal(['10.30.0.9', '', '10.30.0.1']);
+    });
+  });
+
   describe('--add-out and --del-out', () => {
     const eth1 = { interface: 'eth1', address: '239.9.9.9', port: 6000 };
     const wg0 = { interface: 'wg0', address: '10.20.0.7', port: 6000 };
@@ -285,7 +321,7 @@ describe('mcrctl rule edits', () => {
 
     it('appends --add-out after the outputs the rule has, which keep their ttl and dscp; --ttl marks only the added ones', () => {
       const merged = mergeRuleUpdate(existing, { addOutputs: [eth2], ttl: 9 });
-      expect(merged.outputs).to.deep.equal([...existing.outputs, { ...eth2, ttl: 9, dscp: undefined, ttlPolicy: 0, preserveTos: undefined, oversize: 0 }]);
+      expect(merged.outputs).to.deep.equal([...existing.outputs, { ...eth2, ttl: 9, dscp: undefined, ttlPolicy: 0, preserveTos: undefined, oversize: 0, source: '' }]);
     });
 
     it('removes --del-out by interface, address and port; --ttl then marks every output left', () => {
@@ -295,7 +331,7 @@ describe('mcrctl rule edits', () => {
 
     it('removes before it adds, so that one output can be given again with other settings', () => {
       const merged = mergeRuleUpdate(existing, { removeOutputs: [eth1], addOutputs: [eth1], dscp: 46 });
-      expect(merged.outputs).to.deep.equal([existing.outputs[1], { ...eth1, ttl: undefined, dscp: 46, ttlPolicy: 0, preserveTos: undefined, oversize: 0 }]);
+      expect(merged.outputs).to.deep.equal([existing.outputs[1], { ...eth1, ttl: undefined, dscp: 46, ttlPolicy: 0, preserveTos: undefined, oversize: 0, source: '' }]);
     });
 
     it('refuses an output the rule does not have, naming those it has', () => {

@@ -131,6 +131,18 @@ describe('mcrctl text output', () => {
       expect(ruleDetail(dropping)).to.include('Outputs:      [0] wg0 10.20.0.7:6001 oversize drop\n');
     });
 
+    it('shows an output\'s source address as "from", beside its destination, in the table and in detail', () => {
+      const output = (extra: object) => formatOutput(Rule.fromPartial({ outputs: [{ interface: 'wg0', address: '10.20.0.7', port: 6000, ...extra }] }).outputs[0]);
+      expect(output({ source: '10.20.0.1' })).to.equal('wg0 10.20.0.7:6000 from 10.20.0.1');
+      expect(output({ source: '10.20.0.1', ttlPolicy: TtlPolicy.TTL_POLICY_DECREMENT, dscp: 46, oversize: OversizePolicy.OVERSIZE_POLICY_DROP })).to.equal(
+        'wg0 10.20.0.7:6000 from 10.20.0.1 ttl decrement dscp 46 oversize drop',
+      );
+      expect(output({ source: '' })).to.equal('wg0 10.20.0.7:6000');
+      const sourced = Rule.fromPartial({ ...waiting, outputs: [{ interface: 'eth1', address: '239.9.9.9', port: 6001, source: '10.30.0.1' }] });
+      expect(ruleDetail(sourced)).to.include('Outputs:      [0] eth1 239.9.9.9:6001 from 10.30.0.1\n');
+      expect(rulesTable([sourced]).split('\n')[1]).to.match(/eth1 239\.9\.9\.9:6001 from 10\.30\.0\.1/);
+    });
+
     it('shows the VLAN of an input beside its interface, in the table and in detail', () => {
       const input = (extra: object) => formatInput(Rule.fromPartial({ input: { interface: 'eth0', group: '239.1.1.1', port: 5000, ...extra } }).input);
       expect(input({ vlan: 100 })).to.equal('eth0 vlan 100 239.1.1.1:5000');

@@ -331,6 +331,15 @@ describe('native sockets', () => {
       expect([mode(egress({})), mode(egress({ dontFragment: true }))]).to.deep.equal(['5', '2']);
     });
 
+    it('sends from a source address it is given, also one the host does not have (IP_TRANSPARENT)', () => {
+      const local = (fd: number) =>
+        execFileSync('python3', ['-c', 'import socket\nprint(socket.socket(fileno=3).getsockname()[0])'], { stdio: ['ignore', 'pipe', 'pipe', fd] })
+          .toString()
+          .trim();
+      expect([local(egress({})), local(egress({ source: '' })), local(egress({ source: '192.0.2.7' }))]).to.deep.equal(['0.0.0.0', '0.0.0.0', '192.0.2.7']);
+      expect(() => egress({ source: '192.0.2' })).to.throw(TypeError, /options\.source/);
+    });
+
     it('queues an ICMP error about a destination on its error queue, naming that destination (IP_RECVERR)', async () => {
       const port = await freePort(); // nobody listens: ICMP port unreachable
       const fd = egress({});

@@ -247,7 +247,7 @@ describe('rule store', () => {
     it('restores every rule and the generation on reopen', async () => {
       const store = await open();
       await store.create(definition(1, { name: 'cam1' }), T0);
-      const policies = { ttlPolicy: TtlPolicy.TTL_POLICY_DECREMENT, preserveTos: false, oversize: OversizePolicy.OVERSIZE_POLICY_DROP };
+      const policies = { ttlPolicy: TtlPolicy.TTL_POLICY_DECREMENT, preserveTos: false, oversize: OversizePolicy.OVERSIZE_POLICY_DROP, source: '10.20.0.1' };
       await store.create(definition(2, { id: 'two', outputs: [{ interface: 'wg0', address: '10.20.0.7', port: 6000, dscp: 46, ...policies }] }), T0);
       await store.create(definition(3), T0);
       await store.update('cam1', definition(1, { name: 'cam1', outputs: [{ interface: 'eth1', address: '239.9.9.1', port: 6001, ttl: 1 }] }), undefined, T1);
@@ -265,6 +265,7 @@ describe('rule store', () => {
         ttlPolicy: TtlPolicy.TTL_POLICY_UNSPECIFIED,
         preserveTos: undefined,
         oversize: OversizePolicy.OVERSIZE_POLICY_UNSPECIFIED,
+        source: '',
       });
     });
 

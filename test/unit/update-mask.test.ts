@@ -71,7 +71,7 @@ describe('update_mask', () => {
 
   describe('applyUpdateMask', () => {
     it('takes only the masked fields of the definition', () => {
-      const outputs = [{ interface: 'eth1', address: '239.9.9.1', port: 6000, ttl: 9, dscp: undefined, ttlPolicy: TtlPolicy.TTL_POLICY_FIXED, preserveTos: true, oversize: OversizePolicy.OVERSIZE_POLICY_DROP }];
+      const outputs = [{ interface: 'eth1', address: '239.9.9.1', port: 6000, ttl: 9, dscp: undefined, ttlPolicy: TtlPolicy.TTL_POLICY_FIXED, preserveTos: true, oversize: OversizePolicy.OVERSIZE_POLICY_DROP, source: '10.0.0.5' }];
       const merged = applyUpdateMask(STORED, Rule.fromPartial({ name: 'ignored', outputs }), ['outputs']);
       expect(merged.outputs).to.deep.equal(outputs);
       expect([merged.id, merged.name, merged.input]).to.deep.equal([STORED.id, STORED.name, STORED.input]);

@@ -123,8 +123,8 @@ describe('rule validation', () => {
       name: 'cam1',
       input: { interface: 'eth0', group: '239.1.1.1', port: 5000, source: '10.1.0.2', vlan: undefined },
       outputs: [
-        { interface: 'eth1', address: '239.9.9.9', port: 6000, ttl: undefined, dscp: undefined, ttlPolicy: TtlPolicy.TTL_POLICY_UNSPECIFIED, preserveTos: undefined, oversize: OversizePolicy.OVERSIZE_POLICY_UNSPECIFIED },
-        { interface: 'wg0', address: '10.20.0.7', port: 6000, ttl: 64, dscp: 46, ttlPolicy: TtlPolicy.TTL_POLICY_FIXED, preserveTos: false, oversize: OversizePolicy.OVERSIZE_POLICY_DROP },
+        { interface: 'eth1', address: '239.9.9.9', port: 6000, ttl: undefined, dscp: undefined, ttlPolicy: TtlPolicy.TTL_POLICY_UNSPECIFIED, preserveTos: undefined, oversize: OversizePolicy.OVERSIZE_POLICY_UNSPECIFIED, source: '' },
+        { interface: 'wg0', address: '10.20.0.7', port: 6000, ttl: 64, dscp: 46, ttlPolicy: TtlPolicy.TTL_POLICY_FIXED, preserveTos: false, oversize: OversizePolicy.OVERSIZE_POLICY_DROP, source: '' },
       ],
       generation: 0n,
       status: undefined,
@@ -154,6 +154,12 @@ describe('rule validation', () => {
         `rule.input.vlan: must be 1-4094, got ${vlan} (0 is priority tagging without a VLAN, 4095 is reserved)`,
       );
     }
+  });
+
+  it('takes a unicast source address on an output and refuses others, naming the field', () => {
+    expect(validateRuleDefinition(rule({ outputs: [{ ...OUTPUT, source: '10.3.0.9' }] }), LIMITS).outputs[0].source).to.equal('10.3.0.9');
+    expect(rejection(rule({ outputs: [OUTPUT, { ...OUTPUT, address: '239.9.9.8', source: '239.1.1.1' }] })).message).to.match(/^rule\.outputs\[1\]\.source: 239\.1\.1\.1 is not a unicast address/);
+    expect(rejection(rule({ outputs: [{ ...OUTPUT, source: '10.3.0' }] })).message).to.match(/^rule\.outputs\[0\]\.source: "10\.3\.0" is not an IPv4 address/);
   });
 
   it('refuses an OversizePolicy it does not know, naming the field', () => {

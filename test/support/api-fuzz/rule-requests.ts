@@ -99,6 +99,7 @@ class Values {
       ttlPolicy: TtlPolicy.TTL_POLICY_UNSPECIFIED,
       preserveTos: undefined,
       oversize: OversizePolicy.OVERSIZE_POLICY_UNSPECIFIED,
+      source: '',
     };
   }
 
