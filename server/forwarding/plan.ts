@@ -39,7 +39,6 @@ export function senderPolicyOf(spec: SenderSpec): SenderPolicy {
   return { ttl: spec.ttl, tos: spec.tos, keepTos: spec.keepTos, decrementTtl: spec.decrementTtl, dontFragment: spec.dontFragment };
 }
 
-
 /** Bits of the received TOS byte an output keeps: all (DSCP and ECN), ECN only (dscp set), or none. */
 export const KEEP_ALL_TOS = 0xff;
 export const KEEP_ECN = 0x03;
@@ -80,7 +79,7 @@ export interface PlannedRule {
   group: string;
   port: number;
   source: string;
-  /** 802.1Q VLAN ID the rule requires, 0 for any. */
+  /** 802.1Q VLAN ID of the frames the rule takes; 0: untagged frames. */
   vlan: number;
   /** Egress keys of the outputs whose interface exists, in output order. */
   outputs: string[];
@@ -145,11 +144,10 @@ export function membershipKey(ifindex: number, group: string, source: string): s
 /**
  * Identifies an egress socket: interface (name, index and MTU), TTL and TOS, and the policy that makes
  * each packet's from the received one's (written only when there is one: "-dec" after the TTL, "&keep"
- * after the TOS), and "|df" for one that does not fragment. The MTU is in it because the data plane
- * counts fragments by the MTU its sender was given: a changed MTU makes new senders. And "|src=A" for
- * one bound to a source address (Output.source). Not the
- * interface's addresses: the socket is not connected, so the kernel picks the source address at every
- * send and an address change needs no new socket.
+ * after the TOS), "|df" for one that does not fragment, and "|src=A" for one bound to a source address
+ * (Output.source). The MTU is in it because the data plane counts fragments by the MTU its sender was
+ * given: a changed MTU makes new senders. Not the interface's addresses: a socket bound to none lets
+ * the kernel pick the source address at every send, so an address change needs no new socket.
  */
 export function senderKey(
   spec: Pick<SenderSpec, 'ifname' | 'ifindex' | 'ttl' | 'tos'> & Partial<Pick<SenderSpec, 'keepTos' | 'decrementTtl' | 'dontFragment' | 'mtu' | 'source'>>,
@@ -169,10 +167,10 @@ export function egressKey(sender: string, address: string, port: number): string
 /**
  * An output of a rule as its counters know it: what it sends to, as defined (not its index, which
  * moves when another output is removed, nor its interface's index, which an egress key includes).
- * The TTL, TOS and oversize policies (and a source address) are written by meaning, and only when they are not the defaults
- * (TTL_POLICY_FIXED is the unset policy, preserve_tos true and OVERSIZE_POLICY_FRAGMENT the unset
- * ones, as sameDefinition holds): an output defined before they existed keeps its identity, and its
- * counters, across an upgrade.
+ * The TTL, TOS and oversize policies and the source address are written by meaning, and only when
+ * they are not the defaults (TTL_POLICY_FIXED is the unset policy, preserve_tos true,
+ * OVERSIZE_POLICY_FRAGMENT and no source the unset ones, as sameDefinition holds): an output defined
+ * before they existed keeps its identity, and its counters, across an upgrade.
  */
 export function outputIdentity(
   output: Pick<Output, 'interface' | 'address' | 'port' | 'ttl' | 'dscp'> & Partial<Pick<Output, 'ttlPolicy' | 'preserveTos' | 'oversize' | 'source'>>,

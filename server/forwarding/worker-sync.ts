@@ -427,13 +427,13 @@ export class WorkerSync {
     const hash = hashFromSum(sum);
     // A capture gets an option before a rule that needs it is installed (and loses it once the
     // filters no longer admit what needed it: switchOffUnneeded).
-    const switches = this.switches.map((option) => ({ option, rules: option.after(upserts, removes, force) }));
-    for (const { option, rules: needing } of switches) option.apply(this.captures, needing, true);
+    const switches = this.switches.map((option) => ({ option, change: option.after(upserts, removes, force) }));
+    for (const { option, change } of switches) option.switchOn(this.captures, change);
     if (upserts.length > 0 || removes.length > 0 || force || hash !== previous.hash) {
       const retired = await this.sendChange(upserts, removes, hash, force);
       if (this.limbo.length > 0) this.releases.push({ epoch: retired, slots: this.limbo.splice(0) });
     }
-    for (const { option, rules: needing } of switches) option.commit(needing);
+    for (const { option, change } of switches) option.commit(change);
     return { rules, sum, hash };
   }
 
