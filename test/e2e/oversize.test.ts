@@ -12,6 +12,8 @@
  * GSO comes back: a route's MTU makes the kernel refuse GSO for a size (and the path MTU makes a
  * not-fragmenting output drop it); once the route is gone, the output sends that size as GSO again.
  *
+ * The MTU changes under an output: its fragments are counted by the new MTU, and its counters go on.
+ *
  * A pending ICMP error costs at most its own output one datagram: an output to a closed port shares
  * its socket with one to a listening port; bursts (sent as GSO messages) to both lose nothing on the
  * listening one, and the closed one counts no more errors than ICMP errors arrived.
@@ -174,7 +176,11 @@ describe('e2e: datagrams larger than the output MTU', function () {
     );
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mcr-oversize-'));
     const file = path.join(dir, 'out1.pcapng');
-    const capture = await startCapture(topology.ns.sink1, NET.sink1.ifname, file);
+    // Every UDP packet on the link: the fragmenting outputs' (a datagram's UDP header and payload in
+    // pieces of 1480 bytes: 1, 1, 2 and 6 for 1000, 1472, 1473 and 8000 bytes) and the dropping one's.
+    const packetsOf = (size: number) => Math.ceil((size + 8) / (1500 - 20));
+    const onTheWire = 2 * JUMBO_SIZES.reduce((n, size) => n + packetsOf(size), 0) + fitting;
+    const capture = await startCapture(topology.ns.sink1, NET.sink1.ifname, file, { filter: 'ip proto 17', count: onTheWire });
     const [relayBefore, sinkBefore] = [await snmpCounters(topology.ns.relay), await snmpCounters(topology.ns.sink1)];
     try {
       const worker = (await client.listWorkers())[0];
@@ -190,7 +196,7 @@ describe('e2e: datagrams larger than the output MTU', function () {
       expect(byPort.get(7001)!.digests, `unicast, fragmenting: every payload whole; ${summary}`).to.deep.equal(digests(JUMBO_SIZES, () => true));
       for (const m of got) expect(m.datagrams, `datagrams to ${m.port}: each payload once`).to.equal(m.payloads);
     } finally {
-      await capture.stop();
+      await capture.finish();
     }
 
     const stats = await waitForRulePackets(client, rule.id, JUMBO_SIZES.length);
@@ -319,5 +325,48 @@ describe('e2e: datagrams larger than the output MTU', function () {
     expect([listening.packets, listening.errorsUnreachable, listening.errorsOther], 'the listening output').to.deep.equal([n, 0n, 0n]);
     expect(Number(closed.errorsUnreachable), `the closed port's errors, against ${icmp} ICMP errors received`).to.be.within(1, icmp);
     expect(closed.errorsOther, 'other errors on the closed port').to.equal(0n);
+  });
+
+  it('counts fragments by the interface MTU as it changes, the output\'s counters going on', async () => {
+    const { client, topology } = relay;
+    const group = '239.1.10.4';
+    const port = 5006;
+    const size = 1400;
+    const each = 10;
+    const sink2 = NET.sink2.address;
+    const rule = await client.createRule({ name: 'mtu-change', input: { interface: NET.relayIn.ifname, group, port }, outputs: [{ interface: NET.relayOut2.ifname, address: sink2, port: 7300 }] });
+    await waitForRuleState(client, rule.id);
+    await waitForWorkersInSync(client, 1);
+    const worker = (await client.listWorkers())[0];
+    const burst = async (expected: number) => {
+      const receiver = await startMarksReceiver(topology.ns.sink2, [{ address: sink2, port: 7300, interfaceAddress: sink2 }], each, { maxSeconds: 10 });
+      expect(await sendWhileStopped(worker.pid, topology.ns.src, ['python3', '-c', SIZES_SENDER, JSON.stringify([[group, port, Array<number>(each).fill(size)]])])).to.equal(`sent ${each}`);
+      expect((await receiver.done)[0].payloads, 'received, whole').to.equal(each);
+      return waitFor(`${expected} packets counted`, () => waitForRulePackets(client, rule.id, expected), (s) => s.outputs[0].packets === BigInt(expected), 10_000);
+    };
+    const before = await burst(each);
+    expect([before.outputs[0].packets, before.outputs[0].fragmented], 'MTU 1500: 1400 bytes fit').to.deep.equal([BigInt(each), 0n]);
+    // Both ends of the link, so that the sink takes the fragments' size too.
+    ip(['-n', topology.ns.relay, 'link', 'set', NET.relayOut2.ifname, 'mtu', '1200']);
+    ip(['-n', topology.ns.sink2, 'link', 'set', NET.sink2.ifname, 'mtu', '1200']);
+    try {
+      // The supervisor hears of the MTU over rtnetlink and moves the output to a sender made for it;
+      // nothing outside says when the worker has it (the rule set is the same), so bursts go until
+      // one is fragmented. A burst is read in one batch: fragmented whole, or not at all.
+      let sent = each;
+      let fragmented = 0n;
+      for (let tries = 0; fragmented === 0n; tries++) {
+        expect(tries, 'bursts before the new MTU took effect').to.be.below(10);
+        await sleep(200);
+        sent += each;
+        fragmented = (await burst(sent)).outputs[0].fragmented;
+        expect([0n, BigInt(each)], 'fragmented: a whole burst or none').to.include(fragmented);
+      }
+      const after = (await client.getStats(rule.id))[0].outputs[0];
+      expect([after.packets, after.fragmented], 'the counters went on: every packet sent once, the last burst fragmented').to.deep.equal([BigInt(sent), BigInt(each)]);
+    } finally {
+      ip(['-n', topology.ns.relay, 'link', 'set', NET.relayOut2.ifname, 'mtu', '1500']);
+      ip(['-n', topology.ns.sink2, 'link', 'set', NET.sink2.ifname, 'mtu', '1500']);
+    }
   });
 });

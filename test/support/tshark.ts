@@ -26,12 +26,21 @@ export function tsharkFields(file: string, fields: readonly string[]): string[][
 }
 
 /**
- * Starts tshark capturing every frame of interface `ifname` in namespace `ns` into `file` (pcapng);
- * resolves once it captures. stop() ends it (SIGINT, so that it writes the file out) and resolves when
- * it has exited.
+ * Starts tshark capturing the frames of interface `ifname` in namespace `ns` into `file` (pcapng),
+ * those of a capture `filter` only when given; resolves once it captures. With `count`, tshark stops
+ * by itself after that many frames, and finish() waits for it (at most `waitMs`, then stops it):
+ * stopping it from outside may lose the frames dumpcap has not written yet. finish() resolves when it
+ * has exited.
  */
-export async function startCapture(ns: string, ifname: string, file: string): Promise<{ stop(): Promise<void> }> {
-  const child = spawnIn(ns, ['tshark', '-q', '-n', '-i', ifname, '-w', file]);
+export async function startCapture(
+  ns: string,
+  ifname: string,
+  file: string,
+  options: { filter?: string; count?: number; waitMs?: number } = {},
+): Promise<{ finish(): Promise<void> }> {
+  const { filter, count, waitMs = 10_000 } = options;
+  const argv = ['tshark', '-q', '-n', '-i', ifname, '-w', file, ...(filter ? ['-f', filter] : []), ...(count ? ['-c', String(count)] : [])];
+  const child = spawnIn(ns, argv);
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   let errors = '';
   await new Promise<void>((resolve, reject) => {
@@ -43,7 +52,8 @@ export async function startCapture(ns: string, ifname: string, file: string): Pr
     void exited.then(() => reject(new Error(`tshark exited before capturing: ${errors}`)));
   });
   return {
-    async stop() {
+    async finish() {
+      if (count) await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, waitMs))]);
       child.kill('SIGINT');
       await exited;
     },
