@@ -45,6 +45,12 @@ export interface EgressSocketOptions {
    * IP_TRANSPARENT when the host does not have it (unnumbered links, tunnels), so that it is sent from.
    */
   source?: string;
+  /**
+   * 'esp' (absent: 'udp'): a raw IPPROTO_ESP socket (SOCK_RAW, the supervisor's privilege), which
+   * sends each payload as the IP payload of a protocol 50 packet and receives nothing (a drop-all
+   * filter): an ESP rule's outputs send through it, to no port.
+   */
+  protocol?: 'udp' | 'esp';
 }
 
 /**
@@ -75,6 +81,7 @@ export interface DataplaneRule {
   /** Input handle (see Dataplane.addInput). */
   input: number;
   group: string;
+  /** UDP destination port; 0: ESP (IP protocol 50), which has none. */
   port: number;
   /** Required source address, or '' for any source. */
   source: string;
@@ -130,9 +137,12 @@ export interface TracedPacket {
   /** The input handle it arrived on. */
   input: number;
   source: string;
+  /** 0 for ESP, as destinationPort. */
   sourcePort: number;
   destination: string;
   destinationPort: number;
+  /** The IP protocol: 17 (UDP) or 50 (ESP). */
+  protocol: number;
   ipLength: number;
   ttl: number;
   /** The IPv4 TOS byte (DSCP is tos >> 2). */
@@ -207,7 +217,7 @@ export interface InputCounters {
 
 /** What the data-plane parser made of a frame (test hook; same code as the packet path). */
 export type ParsedFrame =
-  | { ok: true; source: string; group: string; srcPort: number; port: number; payloadOffset: number; payloadLength: number; ttl: number; tos: number }
+  | { ok: true; source: string; group: string; srcPort: number; port: number; payloadOffset: number; payloadLength: number; ttl: number; tos: number; protocol: number }
   | { ok: false; reason: 'truncated' | 'notIpv4' | 'badHeader' | 'badLength' | 'fragment' | 'notUdp' };
 
 export interface Dataplane {
@@ -219,7 +229,7 @@ export interface Dataplane {
   /** Stops reading the input; its fd is closed once no table in use refers to it. */
   removeInput(handle: number): number;
   /**
-   * Adds an unconnected UDP egress socket (see openEgressSocket) that outputs send through. Takes
+   * Adds an unconnected egress socket (see openEgressSocket: UDP, or raw ESP) that outputs send through. Takes
    * ownership of `fd` when it succeeds; on a throw the caller keeps it. `policy`: how its outputs make
    * each packet's TTL and TOS (its ttl and tos are the socket's own, as openEgressSocket set them).
    * `mtu`: its interface's (0: unknown), by which payloads are counted as fragmented or too big.
@@ -230,7 +240,7 @@ export interface Dataplane {
    * to it and no table that may be in use refers to those outputs.
    */
   removeSender(handle: number): void;
-  /** Adds an output: datagrams to `address`:`port` through sender `sender`. */
+  /** Adds an output: datagrams to `address`:`port` through sender `sender` (port 0 exactly when it is an ESP sender). */
   addOutput(handle: number, sender: number, address: string, port: number): void;
   /**
    * Forgets the handle. The installed table keeps sending to it until a table without it replaces it;

@@ -46,7 +46,7 @@ export const ENCODED_FIELDS: Readonly<Record<string, Readonly<Record<number, str
     7: 'created_unix_nanos int64',
     8: 'updated_unix_nanos int64',
   },
-  'mcr.v1.Input': { 1: 'interface string', 2: 'group string', 3: 'port uint32', 4: 'source string', 5: 'vlan optional uint32' },
+  'mcr.v1.Input': { 1: 'interface string', 2: 'group string', 3: 'port uint32', 4: 'source string', 5: 'vlan optional uint32', 6: 'protocol mcr.v1.IpProtocol' },
   'mcr.v1.Output': {
     1: 'interface string',
     2: 'address string',
@@ -259,7 +259,8 @@ class Measure {
       this.string(input.group) +
       this.uint32(input.port, 'Input.port') +
       this.string(input.source) +
-      this.optionalUint32(input.vlan, 'Input.vlan')
+      this.optionalUint32(input.vlan, 'Input.vlan') +
+      this.enum(input.protocol, 'Input.protocol')
     );
   }
 
@@ -416,6 +417,7 @@ class Write {
     this.uint32(3, input.port, 'Input.port');
     this.string(4, input.source);
     this.optionalUint32(5, input.vlan, 'Input.vlan');
+    this.enum(6, input.protocol, 'Input.protocol');
   }
 
   private output(output: DeepPartial<Output>): void {

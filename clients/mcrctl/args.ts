@@ -1,6 +1,7 @@
 /**
  * Parsers for mcrctl's option values. Each names the flag it parses in its error, so that a mistake
- * on the command line is reported as, e.g., "--out wg0 10.0.0.7: expected ADDR:PORT".
+ * on the command line is reported as, e.g., "--out wg0 10.0.0.7: expected ADDR:PORT". The addresses
+ * of an ESP rule (--protocol esp) have no port: its --in and --out take GROUP and ADDR alone.
  */
 import { InvalidArgumentError } from 'commander';
 import net from 'net';
@@ -18,7 +19,7 @@ export interface AddrPort {
   port: number;
 }
 
-/** An interface and an ADDR:PORT, as given to --in and --out. */
+/** An interface and an ADDR:PORT, as given to --in and --out; port 0 for an ESP rule's, which have none. */
 export interface Endpoint extends AddrPort {
   interface: string;
 }
@@ -26,7 +27,11 @@ export interface Endpoint extends AddrPort {
 /** "239.0.0.1:5000" -> { address, port }; the address must be a dotted-quad IPv4 address. */
 export function parseAddrPort(flag: string, value: string): AddrPort {
   const match = /^([^:]*):([^:]*)$/.exec(value);
-  if (!match) throw new UsageError(`${flag}: expected ADDR:PORT (IPv4 address and UDP port), got "${value}"`);
+  if (!match) {
+    // An address alone is what an ESP rule takes.
+    const hint = net.isIPv4(value) ? ' (or --protocol esp)' : '';
+    throw new UsageError(`${flag}: expected ADDR:PORT (IPv4 address and UDP port), got "${value}"${hint}`);
+  }
   const [, address, portText] = match;
   if (!net.isIPv4(address)) throw new UsageError(`${flag}: "${address}" in "${value}" is not an IPv4 address`);
   const port = Number(portText);
@@ -36,11 +41,25 @@ export function parseAddrPort(flag: string, value: string): AddrPort {
   return { address, port };
 }
 
+/**
+ * An ESP rule's address (--in's group, --out's address): a dotted-quad IPv4 address without a port,
+ * as { address, port: 0 }. `flag` names the option alone ("--in: an ESP rule's group has no port:
+ * 239.1.1.1:5000"), `place` the option and its values.
+ */
+export function parseEspAddress(flag: string, place: string, value: string): AddrPort {
+  const match = /^([^:]*):([^:]*)$/.exec(value);
+  if (match && net.isIPv4(match[1])) {
+    throw new UsageError(`${flag}: an ESP rule's ${flag === '--in' ? 'group' : 'address'} has no port: ${value}`);
+  }
+  if (!net.isIPv4(value)) throw new UsageError(`${place}: "${value}" is not an IPv4 address (an ESP rule's addresses have no port)`);
+  return { address: value, port: 0 };
+}
+
 /** An interface name as given on the command line; ifname syntax itself is left to mcrd. */
-function parseInterfaceName(flag: string, value: string, addrPort: string): string {
+function parseInterfaceName(flag: string, value: string, address: string, esp: boolean): string {
   if (value === '') throw new UsageError(`${flag}: the interface name is empty`);
-  if (/^[\d.]+:\d*$/.test(value)) {
-    throw new UsageError(`${flag} ${value} ${addrPort}: expected INTERFACE ADDR:PORT (the interface comes first)`);
+  if (/^[\d.]+:\d*$/.test(value) || (esp && net.isIPv4(value))) {
+    throw new UsageError(`${flag} ${value} ${address}: expected INTERFACE ${esp ? 'ADDR' : 'ADDR:PORT'} (the interface comes first)`);
   }
   return value;
 }
@@ -49,29 +68,30 @@ function parseInterfaceName(flag: string, value: string, addrPort: string): stri
  * The values collected from every occurrence of a two-value option (--in IF ADDR:PORT, --out ...),
  * taken in pairs. commander has no two-value options, so these are variadic options whose values
  * arrive as one flat list; a missing or extra value shows up as an odd count or as a pair whose
- * second half is not ADDR:PORT.
+ * second half is not ADDR:PORT. With `esp` (--protocol esp) the second of each pair is an address
+ * alone, and its port 0.
  */
-export function parseEndpoints(flag: string, values: readonly string[]): Endpoint[] {
+export function parseEndpoints(flag: string, values: readonly string[], esp = false): Endpoint[] {
+  const form = esp ? 'INTERFACE ADDR' : 'INTERFACE ADDR:PORT';
   if (values.length % 2 !== 0) {
-    throw new UsageError(
-      `${flag} takes two values, INTERFACE ADDR:PORT, each time it is given; got ${values.length} value(s): ${values.join(' ')}`,
-    );
+    throw new UsageError(`${flag} takes two values, ${form}, each time it is given; got ${values.length} value(s): ${values.join(' ')}`);
   }
   const endpoints: Endpoint[] = [];
   for (let i = 0; i < values.length; i += 2) {
-    const [name, addrPort] = [values[i], values[i + 1]];
-    const iface = parseInterfaceName(flag, name, addrPort);
-    endpoints.push({ interface: iface, ...parseAddrPort(`${flag} ${name} ${addrPort}`, addrPort) });
+    const [name, address] = [values[i], values[i + 1]];
+    const iface = parseInterfaceName(flag, name, address, esp);
+    const place = `${flag} ${name} ${address}`;
+    endpoints.push({ interface: iface, ...(esp ? parseEspAddress(flag, place, address) : parseAddrPort(place, address)) });
   }
   return endpoints;
 }
 
-/** The single endpoint of --in (given once, with exactly two values). */
-export function parseInputEndpoint(values: readonly string[]): Endpoint {
+/** The single endpoint of --in (given once, with exactly two values); with `esp`, GROUP has no port. */
+export function parseInputEndpoint(values: readonly string[], esp = false): Endpoint {
   if (values.length !== 2) {
-    throw new UsageError(`--in takes exactly two values, INTERFACE GROUP:PORT, and is given once; got: ${values.join(' ')}`);
+    throw new UsageError(`--in takes exactly two values, INTERFACE ${esp ? 'GROUP' : 'GROUP:PORT'}, and is given once; got: ${values.join(' ')}`);
   }
-  return parseEndpoints('--in', values)[0];
+  return parseEndpoints('--in', values, esp)[0];
 }
 
 /**

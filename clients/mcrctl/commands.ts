@@ -28,7 +28,7 @@ import { printCompletionNames } from './completion-names';
 import { EventLines } from './event-view';
 import { interfacesTable } from './interface-view';
 import { CliCommand, WatchOptions } from './invocation';
-import { maskedRuleUpdate, needsCurrentOutputs, newRuleDefinition } from './rule-edit';
+import { maskedRuleUpdate, needsCurrentRule, newRuleDefinition } from './rule-edit';
 import { answeredRule, ruleDetail, ruleLabel, rulesTable } from './rule-view';
 import { warnAfterRuleChange } from './rule-warnings';
 import { inputsView, statsView, watchHeading } from './stats-view';
@@ -115,10 +115,10 @@ export async function runCommand(command: CliCommand, context: CommandContext): 
     }
     case 'rule update': {
       // Only the fields given are sent, with an update_mask naming them: mcrd merges them into the
-      // rule as it is then. An edit of the outputs the rule has reads them first and is guarded by
-      // the generation read: a change made by someone else in between makes mcrd refuse with ABORTED
-      // instead of this update silently undoing it.
-      const existing = needsCurrentOutputs(command.edit) ? answeredRule((await client.getRule({ rule: command.rule })).rule, 'GetRule') : undefined;
+      // rule as it is then. An edit of the outputs the rule has (or one written for the protocol it
+      // relays) reads the rule first and is guarded by the generation read: a change made by someone
+      // else in between makes mcrd refuse with ABORTED instead of this update silently undoing it.
+      const existing = needsCurrentRule(command.edit) ? answeredRule((await client.getRule({ rule: command.rule })).rule, 'GetRule') : undefined;
       const { definition, paths } = maskedRuleUpdate(command.edit, existing);
       const response = await client.updateRule({
         rule: existing?.id ?? command.rule,

@@ -1,29 +1,40 @@
 /** Small text forms of API values shared by the views. */
-import { Input, OversizePolicy, Output, TtlPolicy } from '../../gen/mcr/v1/rules';
+import { Input, IpProtocol, OversizePolicy, Output, TtlPolicy } from '../../gen/mcr/v1/rules';
 import { OVERSIZE_DROP } from '../../server/formats/oversize-word';
+import { PROTOCOL_ESP } from '../../server/formats/protocol-word';
 
-/** "eth1 239.9.9.9:6000": the command-line form of --in and --out. */
+/**
+ * "239.9.9.9:6000", or "10.0.0.9" for port 0: no port, as an ESP rule's outputs have (a UDP port is
+ * never 0), and as the counters and traces of its outputs carry them.
+ */
+export function formatAddress(address: string, port: number): string {
+  return port === 0 ? address : `${address}:${port}`;
+}
+
+/** "eth1 239.9.9.9:6000" ("eth1 10.0.0.9" for an ESP rule's output): the command-line form of --in and --out. */
 export function formatEndpoint(iface: string, address: string, port: number): string {
-  return `${iface} ${address}:${port}`;
+  return `${iface} ${formatAddress(address, port)}`;
 }
 
 /**
- * "eth0 239.0.0.1:5000", "eth0 239.0.0.1:5000 from 10.10.1.100", "eth0 vlan 100 239.0.0.1:5000":
- * the VLAN beside the interface, since it narrows where the rule captures, as a VLAN sub-interface
- * (eth0.100) would.
+ * "eth0 239.0.0.1:5000", "eth0 239.0.0.1:5000 from 10.10.1.100", "eth0 vlan 100 239.0.0.1:5000",
+ * "eth0 239.1.1.1 esp" (an ESP rule's: a group, no port): the VLAN beside the interface, since it
+ * narrows where the rule captures, as a VLAN sub-interface (eth0.100) would.
  */
 export function formatInput(input: Input | undefined): string {
   if (input === undefined) return '-';
   const where = input.vlan === undefined ? input.interface : `${input.interface} vlan ${input.vlan}`;
-  const endpoint = formatEndpoint(where, input.group, input.port);
+  const esp = input.protocol === IpProtocol.IP_PROTOCOL_ESP;
+  const endpoint = esp ? `${where} ${input.group} ${PROTOCOL_ESP}` : formatEndpoint(where, input.group, input.port);
   return input.source ? `${endpoint} from ${input.source}` : endpoint;
 }
 
 /**
  * "eth1 239.9.9.9:6000 ttl 4 dscp 46", "wg0 10.20.0.7:6000 from 10.20.0.1 ttl decrement tos fixed
- * oversize drop": what is not the default is shown (the words of --from, --ttl, --no-preserve-tos and
- * --oversize), the source address beside the destination as an input's is; no source, unset ttl and
- * dscp, a fixed TTL policy, preserve_tos unset or true and oversize fragment are not.
+ * oversize drop", "eth1 10.0.0.9 ttl 8" (an ESP rule's output, which has no port): what is not the
+ * default is shown (the words of --from, --ttl, --no-preserve-tos and --oversize), the source
+ * address beside the destination as an input's is; no source, unset ttl and dscp, a fixed TTL
+ * policy, preserve_tos unset or true and oversize fragment are not.
  */
 export function formatOutput(output: Output): string {
   const parts = [formatEndpoint(output.interface, output.address, output.port)];

@@ -12,12 +12,13 @@ import { COMPLETION_TOPICS, CompletionTopic } from './completion-names';
 import { hostPortArg, integerArg, parseEndpoints, parseInputEndpoint, parseSource, ruleArgument, ttlArg, uint64Arg, UsageError } from './args';
 import { TTL_DECREMENT } from '../../server/formats/ttl-word';
 import { OVERSIZE_WORDS, OversizeWord } from '../../server/formats/oversize-word';
+import { PROTOCOL_ESP, PROTOCOL_WORDS, ProtocolWord } from '../../server/formats/protocol-word';
 import { EVENT_KIND_WORDS, parseEventKinds } from './event-kinds';
 import { defineConfigCommands } from './config-program';
 import { ExitCode } from './exit-codes';
 import { CliCommand, ConnectionOptions, Invocation, TraceSettings } from './invocation';
 import { CliIo } from './io';
-import { isEmptyEdit, RuleEdit } from './rule-edit';
+import { isEmptyEdit, portsChange, RuleEdit } from './rule-edit';
 import { ruleFilter, ruleFilterOptions } from './rule-filter-options';
 import { PcapDestination } from './trace-output';
 
@@ -40,6 +41,8 @@ interface CommandOptions {
   name?: string;
   id?: string;
   in?: string[];
+  /** --protocol udp|esp: what the rule relays (esp: --in and --out without ports). */
+  protocol?: ProtocolWord;
   source?: string;
   /** --vlan ID; false: --no-vlan (rule update). */
   vlan?: number | false;
@@ -126,14 +129,23 @@ function ruleEditOptions(command: Command, { withId }: { withId: boolean }): Com
   command.option('--name <NAME>', 'unique rule name, usable wherever a rule is referred to');
   if (withId) command.option('--id <ID>', 'choose the rule id (default: derived from the input)');
   return command
-    .addOption(pairOption('--in <IF> <GROUP:PORT>', 'capture UDP to GROUP:PORT arriving on interface IF'))
+    .addOption(pairOption('--in <IF> <GROUP:PORT>', 'capture UDP to GROUP:PORT arriving on interface IF (with --protocol esp: ESP to GROUP, given without a port)'))
+    .addOption(
+      new Option(
+        '--protocol <udp|esp>',
+        'what the rule relays: udp (the default), or esp: IPsec ESP packets (IP protocol 50, any SPI) to GROUP, each sent on unchanged ' +
+          'to every ADDR; GROUP and ADDR are then given without a port' +
+          // rule update's (the command without --id): a switch, or how --add-out and --del-out are written.
+          (withId ? '' : ' (of --add-out and --del-out too). A switch of protocol needs --in and --out (every output); without them the rule must relay it already'),
+      ).choices(PROTOCOL_WORDS),
+    )
     .option('--source <ADDR>', 'only from this IPv4 source (source-specific); "" = any source')
     .option(
       '--vlan <ID>',
       'only frames of this 802.1Q VLAN, 1-4094 (their outer tag), for an input on a trunk; without it, untagged frames only',
       integerArg(1, 4094),
     )
-    .addOption(pairOption('--out <IF> <ADDR:PORT>', 'send to ADDR:PORT (multicast or unicast) through IF; repeat for more outputs'))
+    .addOption(pairOption('--out <IF> <ADDR:PORT>', 'send to ADDR:PORT (multicast or unicast) through IF (ADDR alone with --protocol esp); repeat for more outputs'))
     .option(
       '--from <ADDR>',
       'source address of every --out given (update without --out: of every output): one of its interface\'s addresses ' +
@@ -158,15 +170,20 @@ function ruleEditOptions(command: Command, { withId }: { withId: boolean }): Com
     .option('--dry-run', 'validate only: report what would be done, change nothing');
 }
 
-/** The RuleEdit given by rule options; throws UsageError for malformed --in/--out/--source/--from. */
+/**
+ * The RuleEdit given by rule options; throws UsageError for malformed --in/--out/--source/--from
+ * (--in and --out written as --protocol has them: without ports for esp).
+ */
 function ruleEdit(options: CommandOptions): RuleEdit {
+  const esp = options.protocol === PROTOCOL_ESP;
   return {
     id: options.id,
     name: options.name,
-    input: options.in === undefined ? undefined : parseInputEndpoint(options.in),
+    protocol: options.protocol,
+    input: options.in === undefined ? undefined : parseInputEndpoint(options.in, esp),
     source: options.source === undefined ? undefined : parseSource('--source', options.source),
     vlan: options.vlan,
-    outputs: options.out === undefined ? undefined : parseEndpoints('--out', options.out),
+    outputs: options.out === undefined ? undefined : parseEndpoints('--out', options.out, esp),
     from: options.from === undefined ? undefined : parseSource('--from', options.from),
     ttl: options.ttl,
     dscp: options.dscp,
@@ -280,14 +297,16 @@ function buildProgram(io: CliIo, emit: (invocation: Invocation) => void): Comman
 
   leaf(
     ruleEditOptions(rule.command('add').description('create a rule'), { withId: true }).usage(
-      '[--name NAME] [--id ID] --in IF GROUP:PORT [--source ADDR] [--vlan ID] --out IF ADDR:PORT [--out IF ADDR:PORT ...] [--from ADDR] [--ttl N|decrement] [--dscp N] ' +
-        '[--[no-]preserve-tos] [--oversize fragment|drop] [--dry-run]',
+      '[--name NAME] [--id ID] --in IF GROUP:PORT [--source ADDR] [--vlan ID] [--protocol udp|esp] --out IF ADDR:PORT [--out IF ADDR:PORT ...] [--from ADDR] ' +
+        '[--ttl N|decrement] [--dscp N] [--[no-]preserve-tos] [--oversize fragment|drop] [--dry-run]\n' +
+        '       mcrctl rule add --protocol esp --in IF GROUP --out IF ADDR [--out IF ADDR ...] [options as above]',
     ),
     (_args, options) => {
       const edit = ruleEdit(options);
       const { input, outputs } = edit;
-      if (input === undefined) throw new UsageError('rule add needs --in IF GROUP:PORT');
-      if (outputs === undefined) throw new UsageError('rule add needs at least one --out IF ADDR:PORT');
+      const esp = edit.protocol === PROTOCOL_ESP;
+      if (input === undefined) throw new UsageError(`rule add needs --in IF ${esp ? 'GROUP' : 'GROUP:PORT'}`);
+      if (outputs === undefined) throw new UsageError(`rule add needs at least one --out IF ${esp ? 'ADDR' : 'ADDR:PORT'}`);
       return { name: 'rule add', edit: { ...edit, input, outputs }, dryRun: options.dryRun === true };
     },
   );
@@ -310,7 +329,7 @@ function buildProgram(io: CliIo, emit: (invocation: Invocation) => void): Comman
   leaf(
     ruleEditOptions(rule.command('update').description('change a rule: only what is given is replaced (--out replaces every output)'), { withId: false })
       .usage(
-        'RULE [--name NAME] [--in IF GROUP:PORT] [--source ADDR] [--vlan ID | --no-vlan] [--out IF ADDR:PORT ... | --add-out IF ADDR:PORT ... --del-out IF ADDR:PORT ...] ' +
+        'RULE [--name NAME] [--in IF GROUP:PORT] [--source ADDR] [--vlan ID | --no-vlan] [--protocol udp|esp] [--out IF ADDR:PORT ... | --add-out IF ADDR:PORT ... --del-out IF ADDR:PORT ...] ' +
           '[--from ADDR] [--ttl N|decrement] [--dscp N] [--[no-]preserve-tos] [--oversize fragment|drop] [--expect-generation N] [--dry-run]',
       )
       .argument('<RULE>', 'rule id or name', ruleArgument)
@@ -319,10 +338,11 @@ function buildProgram(io: CliIo, emit: (invocation: Invocation) => void): Comman
       .addOption(pairOption('--del-out <IF> <ADDR:PORT>', 'remove this output of the rule (repeatable; before any --add-out)'))
       .option('--expect-generation <N>', 'refuse (ABORTED) unless the rule is at this generation (default: the generation read, when the edit reads the rule)', uint64Arg),
     ([ruleName], options) => {
+      const esp = options.protocol === PROTOCOL_ESP;
       const edit: RuleEdit = {
         ...ruleEdit(options),
-        addOutputs: options.addOut === undefined ? undefined : parseEndpoints('--add-out', options.addOut),
-        removeOutputs: options.delOut === undefined ? undefined : parseEndpoints('--del-out', options.delOut),
+        addOutputs: options.addOut === undefined ? undefined : parseEndpoints('--add-out', options.addOut, esp),
+        removeOutputs: options.delOut === undefined ? undefined : parseEndpoints('--del-out', options.delOut, esp),
       };
       if (isEmptyEdit(edit)) {
         throw new UsageError(
@@ -331,6 +351,11 @@ function buildProgram(io: CliIo, emit: (invocation: Invocation) => void): Comman
       }
       if (edit.outputs && (edit.addOutputs || edit.removeOutputs)) {
         throw new UsageError('rule update: --out replaces every output; --add-out and --del-out edit them: give one or the other');
+      }
+      const addresses = [edit.input, edit.outputs, edit.addOutputs, edit.removeOutputs];
+      if (edit.protocol !== undefined && addresses.every((given) => given === undefined)) {
+        // Without an address to write, --protocol can only mean a switch.
+        throw new UsageError(`rule update: switching a rule's protocol needs --in and --out (every output) with --protocol ${edit.protocol}, as ${portsChange(edit.protocol)}`);
       }
       return { name: 'rule update', rule: ruleName, edit, expectGeneration: options.expectGeneration, dryRun: options.dryRun === true };
     },

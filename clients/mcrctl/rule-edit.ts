@@ -2,17 +2,24 @@
  * What `rule add` and `rule update` ask for, as a RuleEdit, and the rule definitions built from it.
  * Pure functions: no I/O, so the merge semantics of `rule update` are testable on their own.
  */
-import type { Input, OversizePolicy, Output, Rule } from '../../gen/mcr/v1/rules';
+import type { Input, IpProtocol, OversizePolicy, Output, Rule } from '../../gen/mcr/v1/rules';
 import { Endpoint } from './args';
 import { TTL_DECREMENT } from '../../server/formats/ttl-word';
 import { OVERSIZE_DROP, OversizeWord } from '../../server/formats/oversize-word';
+import { PROTOCOL_ESP, PROTOCOL_UDP, ProtocolWord } from '../../server/formats/protocol-word';
 import { rulesProto } from './generated-code';
 
 /** The rule fields given on a command line; undefined = not given. */
 export interface RuleEdit {
   id?: string;
   name?: string;
-  /** --in: interface, group (as `address`) and port. */
+  /**
+   * --protocol: what the rule relays, and so how --in, --out, --add-out and --del-out are written
+   * (esp: without ports, port 0). `rule update` switches the rule to it only with --in and --out;
+   * without both, the rule must relay it already (see protocolToCheck).
+   */
+  protocol?: ProtocolWord;
+  /** --in: interface, group (as `address`) and port (0 for ESP). */
   input?: Endpoint;
   /** --source; "" clears it. */
   source?: string;
@@ -83,13 +90,26 @@ function withEditedSettings(output: Output, edit: RuleEdit): Output {
   return edited;
 }
 
+/** Input.protocol for --protocol: IP_PROTOCOL_ESP, or for udp (and without it) the unset protocol, the default. */
+function protocolValue(word: ProtocolWord | undefined): IpProtocol {
+  const { IP_PROTOCOL_ESP, IP_PROTOCOL_UNSPECIFIED } = rulesProto().IpProtocol;
+  return word === PROTOCOL_ESP ? IP_PROTOCOL_ESP : IP_PROTOCOL_UNSPECIFIED;
+}
+
 /**
  * The input the edit gives: --in's interface, group and port (empty without --in), --source (any
- * source without it) and --vlan (unset without it, and with --no-vlan).
+ * source without it), --vlan (unset without it, and with --no-vlan) and --protocol (UDP without it).
  */
 function editedInput(edit: RuleEdit): Input {
   const { input, source, vlan } = edit;
-  return { interface: input?.interface ?? '', group: input?.address ?? '', port: input?.port ?? 0, source: source ?? '', vlan: vlan === false ? undefined : vlan };
+  return {
+    interface: input?.interface ?? '',
+    group: input?.address ?? '',
+    port: input?.port ?? 0,
+    source: source ?? '',
+    vlan: vlan === false ? undefined : vlan,
+    protocol: protocolValue(edit.protocol),
+  };
 }
 
 /** The rule `rule add` asks mcrd to create (id empty unless --id: mcrd then derives it). */
@@ -107,9 +127,9 @@ export class RuleEditError extends Error {
   override name = 'RuleEditError';
 }
 
-/** "eth1 239.9.9.9:6000", as --out gives it. */
+/** "eth1 239.9.9.9:6000", as --out gives it; "eth1 10.0.0.9" for an ESP rule's (port 0: none). */
 function endpointText(endpoint: { interface: string; address: string; port: number }): string {
-  return `${endpoint.interface} ${endpoint.address}:${endpoint.port}`;
+  return endpoint.port === 0 ? `${endpoint.interface} ${endpoint.address}` : `${endpoint.interface} ${endpoint.address}:${endpoint.port}`;
 }
 
 function sameDestination(output: Output, endpoint: Endpoint): boolean {
@@ -159,7 +179,7 @@ function editedOutputs(existing: Rule, edit: RuleEdit): Output[] {
 }
 
 /**
- * Whether `rule update` must read the rule first: to edit its outputs (--add-out, --del-out) or to
+ * Whether `rule update` must read the rule's outputs first: to edit them (--add-out, --del-out) or to
  * set something on every output it has (--from/--ttl/--dscp/--[no-]preserve-tos/--oversize without
  * --out).
  */
@@ -167,6 +187,41 @@ export function needsCurrentOutputs(edit: RuleEdit): boolean {
   const settings = [edit.from, edit.ttl, edit.dscp, edit.preserveTos, edit.oversize];
   const setsEvery = edit.outputs === undefined && settings.some((value) => value !== undefined);
   return edit.addOutputs !== undefined || edit.removeOutputs !== undefined || setsEvery;
+}
+
+/**
+ * The protocol `rule update` must find the rule relaying: --protocol given without both --in and
+ * --out, which a switch of protocol needs (the ports of the input and of every output go or come
+ * with it), says how the addresses given are written, and is refused for a rule that relays the
+ * other protocol. Undefined when there is nothing to check.
+ */
+export function protocolToCheck(edit: RuleEdit): ProtocolWord | undefined {
+  return edit.input !== undefined && edit.outputs !== undefined ? undefined : edit.protocol;
+}
+
+/** Whether `rule update` must read the rule first: for its outputs (needsCurrentOutputs), or to check its protocol. */
+export function needsCurrentRule(edit: RuleEdit): boolean {
+  return needsCurrentOutputs(edit) || protocolToCheck(edit) !== undefined;
+}
+
+/** "UDP" or "ESP", as messages name what a rule relays. */
+function protocolName(word: ProtocolWord): string {
+  return word.toUpperCase();
+}
+
+/** What a switch to `word` does to a rule's addresses, for messages. */
+export function portsChange(word: ProtocolWord): string {
+  return word === PROTOCOL_ESP ? 'its input and outputs lose their ports' : 'its input and outputs need ports';
+}
+
+/** Refuses an edit written for a protocol (protocolToCheck) that the rule as it is does not relay. */
+function checkProtocol(existing: Rule, word: ProtocolWord): void {
+  const relays = existing.input?.protocol === rulesProto().IpProtocol.IP_PROTOCOL_ESP ? PROTOCOL_ESP : PROTOCOL_UDP;
+  if (relays === word) return;
+  const label = existing.name ? `${existing.id} (${existing.name})` : existing.id;
+  throw new RuleEditError(
+    `--protocol ${word}: rule ${label} relays ${protocolName(relays)}; switching it to ${protocolName(word)} needs --in and --out (every output) in the same command, as ${portsChange(word)}`,
+  );
 }
 
 /** An UpdateRule's definition and update_mask paths: only the masked fields of it are read by mcrd. */
@@ -180,14 +235,19 @@ export interface MaskedRuleUpdate {
  * naming exactly those fields, so mcrd merges it into the rule as it is when the change runs and
  * a concurrent change to another field is neither undone nor refused. --in names interface, group
  * and port (the source and VLAN stay unless --source, --vlan or --no-vlan is given; --no-vlan masks
- * input.vlan unset, which clears it); --out replaces the whole output list. An edit that needs the
- * rule's outputs (see needsCurrentOutputs) takes them from `existing` and sends the whole list; the
- * caller then guards the update with the generation it read. Throws RuleEditError (see
- * editedOutputs).
+ * input.vlan unset, which clears it); --out replaces the whole output list; --protocol with both
+ * sets input.protocol. An edit that needs the rule (see needsCurrentRule) takes it as `existing`:
+ * its outputs, sent as a whole list, or its protocol, checked; the caller then guards the update
+ * with the generation it read. Throws RuleEditError (see editedOutputs and checkProtocol).
  */
 export function maskedRuleUpdate(edit: RuleEdit, existing?: Rule): MaskedRuleUpdate {
   const paths: string[] = [];
   const definition = rulesProto().Rule.fromPartial({});
+  const check = protocolToCheck(edit);
+  if (check !== undefined) {
+    if (!existing) throw new Error('maskedRuleUpdate: this edit needs the rule as it is (needsCurrentRule)');
+    checkProtocol(existing, check);
+  }
   if (edit.name !== undefined) {
     definition.name = edit.name;
     paths.push('name');
@@ -197,6 +257,8 @@ export function maskedRuleUpdate(edit: RuleEdit, existing?: Rule): MaskedRuleUpd
     if (edit.input) paths.push('input.interface', 'input.group', 'input.port');
     if (edit.source !== undefined) paths.push('input.source');
     if (edit.vlan !== undefined) paths.push('input.vlan');
+    // With --in and --out (so not checked against the rule), --protocol is the rule's new protocol.
+    if (edit.protocol !== undefined && check === undefined) paths.push('input.protocol');
   }
   if (edit.outputs !== undefined) {
     definition.outputs = edit.outputs.map((endpoint) => withEditedSettings(outputFrom(endpoint), edit));

@@ -4,7 +4,9 @@
  * writes on stderr while it follows a trace (started, records lost, ended and why).
  */
 import { OutputResult, TraceOutput, TraceRecord, TraceState, TraceStatus, Verdict } from '../../gen/mcr/v1/trace';
-import { formatEndpoint, formatNanos, formatTime, formatTimeOfDay } from './format';
+import { IpProtocol } from '../../gen/mcr/v1/rules';
+import { PROTOCOL_ESP } from '../../server/formats/protocol-word';
+import { formatAddress, formatEndpoint, formatNanos, formatTime, formatTimeOfDay } from './format';
 import { renderFields, renderTable } from './table';
 
 const STATE_WORDS: Record<TraceState, string> = {
@@ -38,11 +40,11 @@ export type Received = Pick<TraceRecord, 'ttl' | 'dscp' | 'ecn'>;
 
 /**
  * "out1 wg0 10.0.0.9:7000 unreachable ECONNREFUSED", "out0 eth1 239.9.9.9:6000 sent ttl 63",
- * "out0 eth1 239.9.9.9:6000 too-big EMSGSIZE": for an output that sent the packet, the TTL, DSCP and
+ * "out0 eth1 239.9.9.9:6000 too-big EMSGSIZE", "out0 eth1 10.0.0.9 sent" (an ESP rule's, port 0): for an output that sent the packet, the TTL, DSCP and
  * ECN it sent that differ from those `received`, then how it went out (see sendShape).
  */
 export function outputResultText(output: TraceOutput, received?: Received): string {
-  const destination = output.interface ? formatEndpoint(output.interface, output.address, output.port) : `${output.address}:${output.port}`;
+  const destination = output.interface ? formatEndpoint(output.interface, output.address, output.port) : formatAddress(output.address, output.port);
   const result = RESULT_WORDS[output.result] ?? `result ${output.result}`;
   const sent = output.result === OutputResult.OUTPUT_RESULT_SENT;
   const marking = received && sent ? changedMarking(output, received) : '';
@@ -84,18 +86,31 @@ export function verdictText(record: TraceRecord): string {
   return record.outputs.length === 0 ? verdict : `${verdict}: ${record.outputs.map((output) => outputResultText(output, record)).join('; ')}`;
 }
 
+/** Whether the record is of an ESP packet, which has no ports (they are 0 in the record). */
+function isEsp(record: TraceRecord): boolean {
+  return record.protocol === IpProtocol.IP_PROTOCOL_ESP;
+}
+
+/** "10.1.0.2:40000 -> 239.1.2.3:5000", or for an ESP packet "10.1.0.2 -> 239.1.1.1 esp". */
+function addresses(record: TraceRecord): string {
+  if (isEsp(record)) return `${record.sourceAddress} -> ${record.destinationAddress} ${PROTOCOL_ESP}`;
+  return `${record.sourceAddress}:${record.sourcePort} -> ${record.destinationAddress}:${record.destinationPort}`;
+}
+
 /**
  * One line per packet: local time of day to the microsecond, the VLAN (when the frame had one and
- * mcr read it: only inputs with a VLAN rule read tags), source -> destination, TTL, DSCP (and ECN
- * when it is not 0), IPv4 length, verdict and per-output results, time spent in mcr:
+ * mcr read it: only inputs with a VLAN rule read tags), source -> destination ("esp" in place of the
+ * ports for an ESP packet), TTL, DSCP (and ECN when it is not 0), IPv4 length, verdict and per-output
+ * results, time spent in mcr:
  * "15:04:05.678901  10.1.0.2:40000 -> 239.1.2.3:5000  ttl 64  dscp 0  len 44  forwarded: out0 eth1 239.9.9.9:6000 sent ttl 1  12.3 us in mcr"
  * "15:04:05.678901  vlan 100  10.1.0.2:40000 -> 239.1.2.3:5000  ttl 64  ..."
+ * "15:04:05.678901  10.1.0.2 -> 239.1.1.1 esp  ttl 64  dscp 0  len 120  forwarded: out0 eth1 10.0.0.9 sent ttl 63  ..."
  */
 export function traceLine(record: TraceRecord): string {
   return [
     formatTimeOfDay(record.timestampUnixNanos),
     ...(record.vlan === 0 ? [] : [`vlan ${record.vlan}`]),
-    `${record.sourceAddress}:${record.sourcePort} -> ${record.destinationAddress}:${record.destinationPort}`,
+    addresses(record),
     `ttl ${record.ttl}`,
     record.ecn === 0 ? `dscp ${record.dscp}` : `dscp ${record.dscp}  ecn ${record.ecn}`,
     `len ${record.ipLength}`,
@@ -106,11 +121,13 @@ export function traceLine(record: TraceRecord): string {
 
 /**
  * The pcapng packet comment: "rule r-abc forwarded: out0 eth1 239.9.9.9:6000 sent; 12.3 us in mcr",
- * with "; vlan 100" for a frame of a VLAN (the kernel took the tag out of the frame it captured).
+ * with "; vlan 100" for a frame of a VLAN (the kernel took the tag out of the frame it captured), and
+ * "; esp" for an ESP packet (its outputs, without ports, are shown as addresses alone).
  */
 export function traceComment(record: TraceRecord): string {
   const vlan = record.vlan ? `; vlan ${record.vlan}` : '';
-  return `rule ${record.ruleId} ${verdictText(record)}; ${formatNanos(record.timeInMcrNanos)} in mcr${vlan}`;
+  const esp = isEsp(record) ? `; ${PROTOCOL_ESP}` : '';
+  return `rule ${record.ruleId} ${verdictText(record)}; ${formatNanos(record.timeInMcrNanos)} in mcr${vlan}${esp}`;
 }
 
 /** "every packet" or "1 in 10 packets". */

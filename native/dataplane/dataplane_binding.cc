@@ -52,7 +52,7 @@ RuleSpec RuleValue(Napi::Env env, Napi::Value value, const std::string& at) {
   if (rule.id.empty()) throw Napi::TypeError::New(env, at + ".id must not be empty");
   rule.input = HandleValue(env, object.Get("input"), at + ".input");
   rule.group = Ipv4Value(env, object.Get("group"), at + ".group").s_addr;
-  rule.port = static_cast<uint16_t>(IntegerIn(env, object.Get("port"), at + ".port", 1, 65535));
+  rule.port = static_cast<uint16_t>(IntegerIn(env, object.Get("port"), at + ".port", 0, 65535));
   const Napi::Value source = object.Get("source");
   const bool anySource = source.IsString() && source.As<Napi::String>().Utf8Value().empty();
   rule.source = anySource ? 0 : Ipv4Value(env, source, at + ".source").s_addr;
@@ -105,6 +105,7 @@ Napi::Object TracedPacketValue(Napi::Env env, const TraceSlot& slot) {
   record.Set("sourcePort", Napi::Number::New(env, slot.sourcePort));
   record.Set("destination", Dotted(env, slot.destination));
   record.Set("destinationPort", Napi::Number::New(env, slot.destinationPort));
+  record.Set("protocol", Napi::Number::New(env, slot.protocol));
   record.Set("ipLength", Napi::Number::New(env, slot.ipLength));
   record.Set("ttl", Napi::Number::New(env, slot.ttl));
   record.Set("tos", Napi::Number::New(env, slot.tos));
@@ -249,7 +250,7 @@ class DataplaneJs : public Napi::ObjectWrap<DataplaneJs> {
     sockaddr_in destination{};
     destination.sin_family = AF_INET;
     destination.sin_addr = Ipv4Value(env, info[2], "address");
-    destination.sin_port = htons(static_cast<uint16_t>(IntegerIn(env, info[3], "port", 1, 65535)));
+    destination.sin_port = htons(static_cast<uint16_t>(IntegerIn(env, info[3], "port", 0, 65535)));
     Guarded(env, [&] { Open(env).AddOutput(handle, sender, destination); });
   }
 
@@ -269,7 +270,7 @@ class DataplaneJs : public Napi::ObjectWrap<DataplaneJs> {
     Napi::Env env = info.Env();
     const uint32_t input = HandleValue(env, info[0], "input");
     const uint32_t group = Ipv4Value(env, info[1], "group").s_addr;
-    const uint16_t port = static_cast<uint16_t>(IntegerIn(env, info[2], "port", 1, 65535));
+    const uint16_t port = static_cast<uint16_t>(IntegerIn(env, info[2], "port", 0, 65535));
     const bool anySource = info[3].IsString() && info[3].As<Napi::String>().Utf8Value().empty();
     const uint32_t source = anySource ? 0 : Ipv4Value(env, info[3], "source").s_addr;
     const uint16_t vlan = info[4].IsUndefined() ? 0 : static_cast<uint16_t>(IntegerIn(env, info[4], "vlan", 0, 4095));
@@ -296,7 +297,7 @@ class DataplaneJs : public Napi::ObjectWrap<DataplaneJs> {
     sockaddr_in destination{};
     destination.sin_family = AF_INET;
     destination.sin_addr = Ipv4Value(env, info[1], "address");
-    destination.sin_port = htons(static_cast<uint16_t>(IntegerIn(env, info[2], "port", 1, 65535)));
+    destination.sin_port = htons(static_cast<uint16_t>(IntegerIn(env, info[2], "port", 0, 65535)));
     const Engine& engine = Open(env);
     const Sender* sender = engine.sender(handle);
     if (sender == nullptr) throw Napi::TypeError::New(env, "unknown sender handle " + std::to_string(handle));
@@ -447,6 +448,7 @@ Napi::Value ParseFrameJs(const Napi::CallbackInfo& info) {
   result.Set("payloadLength", Napi::Number::New(env, packet.payloadLength));
   result.Set("ttl", Napi::Number::New(env, packet.ttl));
   result.Set("tos", Napi::Number::New(env, packet.tos));
+  result.Set("protocol", Napi::Number::New(env, packet.protocol));
   return result;
 }
 

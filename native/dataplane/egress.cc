@@ -152,7 +152,7 @@ uint32_t Egress::Prepare(const Output& output, uint32_t message, uint32_t first,
     const size_t size = iovecs_[s].iov_len;
     const SentHeader sent = headers_[s];
     uint32_t n = 1;
-    if (size > 0 && size < output.gsoBelow && size <= output.largestPayload) {
+    if (output.segmentable && size > 0 && size < output.gsoBelow && size <= output.largestPayload) {
       const uint32_t most = std::min<size_t>(kMaxGsoSegments, kMaxGsoBytes / size);
       while (n < most && s + n < count && iovecs_[s + n].iov_len == size && headers_[s + n] == sent) ++n;
     }

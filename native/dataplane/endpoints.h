@@ -52,12 +52,14 @@ struct SendPolicy {
 
 // An unconnected UDP socket bound to one interface with one TTL and TOS policy: every output through
 // that interface with those settings sends through it (docs/decisions/0035-shared-egress-sockets.md).
+// Or, for ESP rules, a raw IPPROTO_ESP socket like it: each payload (an ESP packet) becomes the IP
+// payload of a packet of its own, and no GSO (docs/decisions/0063-esp-rules.md).
 // The supervisor sets IP_RECVERR on it: ICMP errors about its destinations queue on the socket's
 // error queue, which the engine watches (EPOLLERR) and drains (SendErrors), charging each error to
 // the output with that destination (docs/decisions/0043-icmp-errors-per-output.md).
 struct Sender {
-  Sender(uint32_t handle, int fd, uint64_t serial, const SendPolicy& policy, uint32_t mtu)
-      : handle(handle), fd(fd), serial(serial), policy(policy), mtu(mtu) {}
+  Sender(uint32_t handle, int fd, uint64_t serial, const SendPolicy& policy, uint32_t mtu, bool esp)
+      : handle(handle), fd(fd), serial(serial), policy(policy), mtu(mtu), esp(esp) {}
 
   const uint32_t handle;
   UniqueFd fd;
@@ -69,6 +71,9 @@ struct Sender {
   // The interface's MTU when the supervisor opened the socket (it opens another when the MTU
   // changes): a UDP payload above mtu - 28 bytes does not fit one IPv4 packet.
   const uint32_t mtu;
+  // A raw IPPROTO_ESP socket: its payloads follow the IPv4 header directly, and are sent one per
+  // message (UDP GSO is UDP's).
+  const bool esp;
 };
 
 // A destination reached through a sender. Counters live with the rules that use it
@@ -81,11 +86,18 @@ struct Output {
         sender(std::move(sender)),
         fd(this->sender->fd.get()),
         policy(this->sender->policy),
-        largestPayload(this->sender->mtu > kUdpIpHeaders ? this->sender->mtu - kUdpIpHeaders : UINT32_MAX),
+        largestPayload(LargestPayload(*this->sender)),
+        segmentable(!this->sender->esp),
         destination(destination) {}
 
-  // IPv4 and UDP headers: a payload of more than mtu - 28 bytes is sent as fragments (or not at all).
+  // IPv4 and UDP headers: a payload of more than mtu - 28 bytes is sent as fragments (or not at all);
+  // an ESP sender's payload follows the IPv4 header alone.
   static constexpr uint32_t kUdpIpHeaders = 28;
+  static constexpr uint32_t kIpHeader = 20;
+  static uint32_t LargestPayload(const Sender& sender) {
+    const uint32_t headers = sender.esp ? kIpHeader : kUdpIpHeaders;
+    return sender.mtu > headers ? sender.mtu - headers : UINT32_MAX;
+  }
 
   const uint32_t handle;
   // Keeps the socket open as long as this output exists (and tables that may be in use hold it).
@@ -93,7 +105,8 @@ struct Output {
   const int fd;               // the sender's
   const SendPolicy policy;    // the sender's
   const uint32_t largestPayload;  // the largest payload one packet carries on the sender's interface (MTU unknown: UINT32_MAX)
-  const sockaddr_in destination;
+  const bool segmentable;         // payloads may be grouped into UDP GSO messages (not through an ESP sender)
+  const sockaddr_in destination;  // port 0 through an ESP sender
 
   // Data-plane thread only: this output's list of packets waiting to be sent in the current batch
   // (node indices in the Egress scratch). Empty between batches.

@@ -47,6 +47,19 @@ void RequireSocket(int fd, int domain, int type, const std::string& what) {
   }
 }
 
+// Whether `fd` is a raw IPv4 socket of IP protocol 50 (an ESP rule's sender).
+bool IsEspSocket(int fd) {
+  int domain = 0;
+  int type = 0;
+  int protocol = 0;
+  socklen_t length = sizeof(int);
+  if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &length) < 0 || domain != AF_INET) return false;
+  length = sizeof(int);
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) < 0 || type != SOCK_RAW) return false;
+  length = sizeof(int);
+  return getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &length) == 0 && protocol == IPPROTO_ESP;
+}
+
 // The Forwarder reads every frame after its virtio-net header (Forwarder::Serve).
 void RequireVnetHeader(int fd) {
   int on = 0;
@@ -184,8 +197,9 @@ void Engine::AddSender(uint32_t handle, int fd, const SendPolicy& policy, uint32
   RequireOpen();
   CollectRetired();
   if (senders_.count(handle)) throw ArgumentError("sender handle " + std::to_string(handle) + " is already in use");
-  RequireSocket(fd, AF_INET, SOCK_DGRAM, "AF_INET SOCK_DGRAM (UDP) socket");
-  auto sender = std::make_unique<Sender>(handle, fd, ++nextSenderSerial_, policy, mtu);
+  const bool esp = IsEspSocket(fd);
+  if (!esp) RequireSocket(fd, AF_INET, SOCK_DGRAM, "AF_INET SOCK_DGRAM (UDP) or SOCK_RAW IPPROTO_ESP socket");
+  auto sender = std::make_unique<Sender>(handle, fd, ++nextSenderSerial_, policy, mtu, esp);
   // No events asked for: epoll reports EPOLLERR (a queued error) regardless. Edge-triggered: an
   // error the thread cannot attribute (no published table names the sender) is not reported again
   // and again; each new error reports the sender again.
@@ -229,6 +243,10 @@ void Engine::AddOutput(uint32_t handle, uint32_t sender, const sockaddr_in& dest
   const auto found = senders_.find(sender);
   if (found == senders_.end()) {
     throw ArgumentError("output " + std::to_string(handle) + ": unknown sender handle " + std::to_string(sender));
+  }
+  if (found->second->esp != (destination.sin_port == 0)) {
+    throw ArgumentError("output " + std::to_string(handle) + ": " +
+                        (found->second->esp ? "an ESP sender sends to no port" : "a UDP sender needs a port 1-65535"));
   }
   outputs_.emplace(handle, std::make_shared<Output>(handle, found->second, destination));
 }

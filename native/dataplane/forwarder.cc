@@ -62,7 +62,7 @@ uint16_t FrameVlan(msghdr& message) {
 // The size of each datagram of a frame the kernel merged from several UDP datagrams (its
 // virtio-net header says GSO UDP_L4, and the UDP payload is longer than one), else 0.
 uint32_t MergedSegmentSize(const VnetHeader& vnet, const ParsedPacket& packet) {
-  if ((vnet.gsoType & ~kVnetGsoEcn) != kVnetGsoUdpL4) return 0;
+  if ((vnet.gsoType & ~kVnetGsoEcn) != kVnetGsoUdpL4 || packet.protocol != kIpProtocolUdp) return 0;
   const uint32_t size = le16toh(vnet.gsoSize);
   return size > 0 && packet.payloadLength > size ? size : 0;
 }
@@ -128,7 +128,10 @@ void Forwarder::Forward(Input& input, uint32_t frames, const Table& table) {
     // Tags are looked for only while some rule names a VLAN (their inputs' sockets then have
     // PACKET_AUXDATA, the supervisor's doing); a rule without one matches untagged frames only.
     if (table.vlanRuleCount() > 0) packet.vlan = FrameVlan(header);
-    const Route* route = table.Find(input.handle, packet.group, packet.port, packet.source, packet.vlan);
+    // Port 0 in a rule means ESP: UDP to port 0 (which no sender means to reach) matches nothing.
+    const Route* route = packet.port != 0 || packet.protocol == kIpProtocolEsp
+                             ? table.Find(input.handle, packet.group, packet.port, packet.source, packet.vlan)
+                             : nullptr;
     if (!route) {
       ++tally.unmatched;
       continue;

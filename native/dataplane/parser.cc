@@ -15,7 +15,6 @@ constexpr size_t kUdpHeader = 8;
 constexpr uint16_t kEtherTypeIpv4 = 0x0800;
 constexpr uint16_t kEtherTypeVlan = 0x8100;    // 802.1Q
 constexpr uint16_t kEtherTypeQinQ = 0x88a8;    // 802.1ad service tag
-constexpr uint8_t kProtocolUdp = 17;
 constexpr uint16_t kMoreFragments = 0x2000;
 constexpr uint16_t kFragmentOffset = 0x1fff;
 
@@ -61,24 +60,39 @@ ParseStatus ParseFrame(const uint8_t* frame, size_t length, ParsedPacket* out) {
   if (totalLength < headerLength) return ParseStatus::kBadLength;
   if (totalLength > available) return ParseStatus::kTruncated;
   if (Be16(ip + 6) & (kMoreFragments | kFragmentOffset)) return ParseStatus::kFragment;
-  if (ip[9] != kProtocolUdp) return ParseStatus::kNotUdp;
+  const uint8_t protocol = ip[9];
+  if (protocol != kIpProtocolUdp && protocol != kIpProtocolEsp) return ParseStatus::kNotUdp;
 
-  // UDP header: it and the datagram it announces must fit in the IPv4 payload.
-  const uint8_t* udp = ip + headerLength;
   const size_t ipPayload = totalLength - headerLength;
-  if (ipPayload < kUdpHeader) return ParseStatus::kBadLength;
-  const size_t udpLength = Be16(udp + 4);
-  if (udpLength < kUdpHeader || udpLength > ipPayload) return ParseStatus::kBadLength;
+  uint16_t sourcePort = 0;
+  uint16_t port = 0;
+  size_t payloadOffset = offset + headerLength;
+  size_t payloadLength = ipPayload;
+  if (protocol == kIpProtocolEsp) {
+    // Relayed whole; the ESP header at least must be there (its SPI names the security association).
+    if (ipPayload < kEspHeader) return ParseStatus::kBadLength;
+  } else {
+    // UDP header: it and the datagram it announces must fit in the IPv4 payload.
+    const uint8_t* udp = ip + headerLength;
+    if (ipPayload < kUdpHeader) return ParseStatus::kBadLength;
+    const size_t udpLength = Be16(udp + 4);
+    if (udpLength < kUdpHeader || udpLength > ipPayload) return ParseStatus::kBadLength;
+    sourcePort = Be16(udp);
+    port = Be16(udp + 2);
+    payloadOffset += kUdpHeader;
+    payloadLength = udpLength - kUdpHeader;
+  }
 
   out->source = NetworkOrder32(ip + 12);
   out->group = NetworkOrder32(ip + 16);
-  out->sourcePort = Be16(udp);
-  out->port = Be16(udp + 2);
-  out->payloadOffset = static_cast<uint32_t>(offset + headerLength + kUdpHeader);
-  out->payloadLength = static_cast<uint32_t>(udpLength - kUdpHeader);
+  out->sourcePort = sourcePort;
+  out->port = port;
+  out->payloadOffset = static_cast<uint32_t>(payloadOffset);
+  out->payloadLength = static_cast<uint32_t>(payloadLength);
   out->ipLength = static_cast<uint16_t>(totalLength);
   out->ttl = ip[8];
   out->tos = ip[1];
+  out->protocol = protocol;
   out->vlan = 0;
   return ParseStatus::kOk;
 }

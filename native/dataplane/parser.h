@@ -1,4 +1,4 @@
-// The data plane's frame parser: Ethernet (up to two VLAN tags), IPv4, UDP. Plain C++, no Node-API;
+// The data plane's frame parser: Ethernet (up to two VLAN tags), IPv4, UDP or ESP. Plain C++, no Node-API;
 // the packet path and the parseFrame test hook share it.
 #pragma once
 
@@ -15,23 +15,32 @@ enum class ParseStatus : uint8_t {
   kBadHeader,  // IPv4 version not 4, IHL < 5, options beyond the frame, or a wrong header checksum
   kBadLength,  // IPv4 total length below the header, or a UDP length outside 8..IP payload length
   kFragment,   // MF set or a non-zero fragment offset
-  kNotUdp,     // an IPv4 protocol other than UDP
+  kNotUdp,     // an IPv4 protocol mcr does not relay: neither UDP nor ESP
 };
+
+// The IP protocols mcr relays.
+constexpr uint8_t kIpProtocolUdp = 17;
+constexpr uint8_t kIpProtocolEsp = 50;
+// The ESP header (SPI and sequence number) that an ESP packet has at least.
+constexpr size_t kEspHeader = 8;
 
 constexpr size_t kParseStatusCount = 7;
 
 // What the data plane needs from a well-formed frame. Addresses in network byte order (as in the
 // header), ports in host byte order.
+// For ESP, the ports are 0 and the payload is the whole IP payload (ESP header, data, ICV): what an
+// ESP output sends as it is.
 struct ParsedPacket {
   uint32_t source;
   uint32_t group;  // the IPv4 destination
   uint16_t sourcePort;
-  uint16_t port;   // the UDP destination port
+  uint16_t port;   // the UDP destination port (0: ESP)
   uint32_t payloadOffset;  // from the start of the frame
-  uint32_t payloadLength;  // UDP length - 8
+  uint32_t payloadLength;  // UDP length - 8, or the IP payload's length (ESP)
   uint16_t ipLength;  // the IPv4 total length
   uint8_t ttl;
   uint8_t tos;
+  uint8_t protocol;  // kIpProtocolUdp or kIpProtocolEsp
   // The frame's VLAN ID: the tag the kernel took out of the frame on receive (0: none). The parser
   // leaves it 0 (a tag still in the frame is stepped over, as the capture filter does); the
   // forwarder reads it from the frame's PACKET_AUXDATA.

@@ -26,8 +26,8 @@ namespace mcr {
 using InputMap = std::unordered_map<uint32_t, std::shared_ptr<Input>>;
 using OutputMap = std::unordered_map<uint32_t, std::shared_ptr<Output>>;
 
-// A rule as setRules receives it. Addresses in network byte order; source 0 = any source; vlan 0 =
-// any VLAN (or none).
+// A rule as setRules receives it. Addresses in network byte order; port 0 = ESP (IP protocol 50,
+// which has no port); source 0 = any source; vlan 0 = untagged frames.
 struct RuleSpec {
   std::string id;
   uint32_t input;
@@ -80,8 +80,8 @@ struct Route {
   const TraceSpec* trace;  // null unless the rule is traced
 };
 
-// What a rule matches: packets from `input` to group:port, from `source` (0: any source), in VLAN
-// `vlan` (0: any VLAN or none).
+// What a rule matches: packets from `input` to group:port (port 0: ESP to the group), from `source`
+// (0: any source), in VLAN `vlan` (0: untagged).
 struct MatchKey {
   uint32_t input;
   uint32_t group;

@@ -43,6 +43,7 @@ struct TraceSlot {
   uint16_t ipLength;
   uint8_t ttl;
   uint8_t tos;
+  uint8_t protocol;      // 17 (UDP) or 50 (ESP)
   uint16_t vlan;         // the frame's VLAN ID (0: untagged, or not read)
   uint32_t frameLength;
   uint32_t snapLength;

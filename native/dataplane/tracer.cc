@@ -32,6 +32,7 @@ TraceSlot* Tracer::Record(const Route& route, uint32_t input, const ParsedPacket
   slot->ipLength = packet.ipLength;
   slot->ttl = packet.ttl;
   slot->tos = packet.tos;
+  slot->protocol = packet.protocol;
   slot->vlan = packet.vlan;
   slot->frameLength = length;
   slot->snapLength = length < spec.snap ? length : spec.snap;

@@ -169,7 +169,7 @@ std::vector<bpf_insn> CaptureProgram(int map_fd) {
   a.StoreImm(BPF_W, kKeySource, 0);
   LookupAndAccept(a, map_fd);
   a.Goto("drop");
-  // Anything else to one of the groups is the data plane's to count.
+  // Anything else to one of the groups is the data plane's to count (or, ESP, to relay).
   a.Label("group");
   a.StoreImm(BPF_H, kKeyPort, 0);
   a.StoreImm(BPF_W, kKeySource, 0);

@@ -1,5 +1,6 @@
 #include "sockets/egress_socket.h"
 
+#include <linux/filter.h>
 #include <net/if.h>
 #include <sys/socket.h>
 
@@ -24,14 +25,26 @@ void SetSendBuffer(int fd, int bytes, const std::string& context) {
   SetIntOption(fd, SOL_SOCKET, SO_SNDBUF, bytes, context + "SO_SNDBUF");
 }
 
+// A raw socket gets a copy of every packet of its protocol the host receives: an egress socket reads
+// none, so none may queue (only its error queue, which filters do not see, is read).
+void ReceiveNothing(int fd, const std::string& context) {
+  sock_filter dropAll{BPF_RET | BPF_K, 0, 0, 0};
+  sock_fprog program{1, &dropAll};
+  CheckSyscall(setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof(program)), context + "SO_ATTACH_FILTER drop-all");
+}
+
 }  // namespace
 
 int OpenEgressSocket(const EgressSpec& spec) {
   const std::string context = "openEgressSocket (" + spec.ifname + " ifindex " + std::to_string(spec.ifindex) +
                               " ttl " + std::to_string(spec.ttl) + " tos " + std::to_string(spec.tos) +
-                              (spec.dontFragment ? " df" : "") + (spec.source != 0 ? " with a source address" : "") + "): ";
+                              (spec.dontFragment ? " df" : "") + (spec.source != 0 ? " with a source address" : "") +
+                              (spec.esp ? " esp" : "") + "): ";
 
-  UniqueFd fd(CheckSyscall(socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), context + "socket"));
+  UniqueFd fd(CheckSyscall(spec.esp ? socket(AF_INET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ESP)
+                                    : socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0),
+                           context + (spec.esp ? "socket(SOCK_RAW, IPPROTO_ESP)" : "socket")));
+  if (spec.esp) ReceiveNothing(fd.get(), context);
   CheckSyscall(setsockopt(fd.get(), SOL_SOCKET, SO_BINDTODEVICE, spec.ifname.c_str(),
                           static_cast<socklen_t>(spec.ifname.size() + 1)),
                context + "SO_BINDTODEVICE");

@@ -1,5 +1,6 @@
 // Unconnected UDP sockets that send relayed datagrams out of one interface with one TTL and TOS, to
-// any number of destinations (each send names its destination: docs/decisions/0035).
+// any number of destinations (each send names its destination: docs/decisions/0035); raw IPPROTO_ESP
+// sockets like them for ESP rules (docs/decisions/0063-esp-rules.md).
 #pragma once
 
 #include <netinet/in.h>
@@ -19,9 +20,13 @@ struct EgressSpec {
   bool dontFragment;
   // Source address of what it sends (network byte order; 0: the kernel picks one per send).
   uint32_t source = 0;
+  // A raw IPPROTO_ESP socket instead of UDP.
+  bool esp = false;
 };
 
-// Opens a non-blocking, CLOEXEC UDP socket bound to spec.ifname (SO_BINDTODEVICE), not connected:
+// Opens a non-blocking, CLOEXEC UDP socket (spec.esp: a raw IPPROTO_ESP socket, which needs
+// CAP_NET_RAW, and which a drop-all filter keeps from queueing the host's incoming ESP) bound to
+// spec.ifname (SO_BINDTODEVICE), not connected:
 // multicast leaves through spec.ifindex (IP_MULTICAST_IF) with no local loopback, and both
 // IP_MULTICAST_TTL and IP_TTL are spec.ttl, so one socket serves multicast and unicast destinations.
 // Datagrams too big for one packet are refused (spec.dontFragment) or fragmented by the interface's

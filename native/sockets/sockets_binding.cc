@@ -128,6 +128,12 @@ Napi::Value OpenEgressSocketJs(const Napi::CallbackInfo& info) {
   const Napi::Value source = options.Get("source");
   const bool anySource = source.IsUndefined() || (source.IsString() && source.As<Napi::String>().Utf8Value().empty());
   if (!anySource) spec.source = Ipv4Value(env, source, "options.source").s_addr;
+  const Napi::Value protocol = options.Get("protocol");
+  if (!protocol.IsUndefined()) {
+    const std::string name = protocol.IsString() ? protocol.As<Napi::String>().Utf8Value() : "";
+    if (name != "udp" && name != "esp") throw Napi::TypeError::New(env, "options.protocol must be 'udp' or 'esp'");
+    spec.esp = name == "esp";
+  }
   return TranslateErrors(env, [&] { return Napi::Number::New(env, OpenEgressSocket(spec)); });
 }
 

@@ -20,6 +20,9 @@
  *       { name: "camera-2",                // VLAN 100 of the trunk eth4
  *         input: { interface: "eth4", group: "239.0.0.1", port: 5000, vlan: 100 },
  *         outputs: [{ interface: "eth1", address: "239.9.9.10", port: 6000 }] },
+ *       { name: "tunnel-1",                // ESP (IPsec) packets to 239.1.1.1: no ports
+ *         input: { interface: "eth0", group: "239.1.1.1", protocol: "esp" },
+ *         outputs: [{ interface: "eth1", address: "10.0.0.9" }] },
  *     ],
  *   }
  *
@@ -30,6 +33,9 @@
  * `source` is Output.source (left out: the address the kernel picks); not among the defaults, since
  * an address belongs to one interface.
  * An input's `vlan` is Input.vlan (left out: untagged frames only).
+ * An input's `protocol` is Input.protocol as a word: "udp" (the default, read as unset) or "esp"
+ * (IP_PROTOCOL_ESP). An ESP rule has no port: `port` must then be left out of its input and of each
+ * of its outputs (read as 0, unset); a UDP rule's input and outputs need one.
  *
  * Every problem is reported with its place: "FILE:LINE:COLUMN: rules[2].outputs[0].port: must be
  * 1-65535, got 0". Syntax errors come from JSON5 (which knows their place); every other problem is
@@ -40,12 +46,13 @@ import { promises as fs } from 'fs';
 import JSON5 from 'json5';
 
 import type { Input, Output, Rule } from '../../gen/mcr/v1/rules';
-import { OversizePolicy, TtlPolicy } from '../../gen/mcr/v1/rules';
+import { IpProtocol, OversizePolicy, TtlPolicy } from '../../gen/mcr/v1/rules';
 import { isLogLevel, LOG_LEVELS, LogLevel } from '../log-levels';
 import { isValidInterfaceName } from '../formats/addresses';
 import { distinctViolations, RuleIdentity } from '../rules/apply-plan';
 import { TTL_DECREMENT } from '../formats/ttl-word';
 import { isOversizeWord, OVERSIZE_DROP, OVERSIZE_WORDS, OversizeWord } from '../formats/oversize-word';
+import { isProtocolWord, PROTOCOL_ESP, PROTOCOL_WORDS, ProtocolWord } from '../formats/protocol-word';
 import { DEFAULT_RULE_LIMITS, DSCP_RANGE, RuleLimits, ruleViolations, TTL_RANGE } from '../rules/validate';
 import { CpuListError, parseCpuList } from '../formats/cpu-list';
 import { elementPath, Json5Locations, memberPath, SourcePosition } from './json5-locator';
@@ -126,7 +133,7 @@ export function formatProblem(file: string, problem: ConfigProblem): string {
 const TOP_KEYS = ['listen', 'workers', 'cpus', 'interfaceCpus', 'logLevel', 'defaults', 'rules'] as const;
 const DEFAULTS_KEYS = ['ttl', 'dscp', 'preserveTos', 'oversize'] as const;
 const RULE_KEYS = ['id', 'name', 'input', 'outputs'] as const;
-const INPUT_KEYS = ['interface', 'group', 'port', 'source', 'vlan'] as const;
+const INPUT_KEYS = ['interface', 'group', 'port', 'source', 'vlan', 'protocol'] as const;
 const OUTPUT_KEYS = ['interface', 'address', 'port', 'source', 'ttl', 'dscp', 'preserveTos', 'oversize'] as const;
 
 /** Reads and checks a config file; throws ConfigFileError (also when it cannot be read). */
@@ -331,7 +338,7 @@ function readRule(value: unknown, field: string, defaults: OutputDefaults, reade
   const id = record.id === undefined ? '' : reader.string(record.id, memberPath(field, 'id'));
   const name = record.name === undefined ? '' : reader.string(record.name, memberPath(field, 'name'));
   const input = reader.required(record, 'input', field, (v, at) => readInput(v, at, reader));
-  const outputs = reader.required(record, 'outputs', field, (v, at) => readOutputs(v, at, defaults, reader));
+  const outputs = reader.required(record, 'outputs', field, (v, at) => readOutputs(v, at, input?.esp, defaults, reader));
   // What could be read is validated even when other parts could not, so one run names every problem.
   const violations = ruleViolations({ id, name, input: input?.fields, outputs }, limits, field, 'unread');
   for (const violation of violations) reader.problem(violation.field ?? field, violation.detail);
@@ -361,30 +368,52 @@ function completeOutput(output: Partial<Output> | undefined): Output | undefined
  * The input's fields that could be read (the others undefined, each a problem already), and the
  * input when every one given could be. `vlan` is undefined in `fields` both when it is not given (no
  * VLAN: the input can be complete) and when it could not be read (it cannot), hence `complete`.
+ * `esp`: whether the rule relays ESP (its outputs then have no port either); undefined when its
+ * `protocol` could not be read.
  */
-function readInput(value: unknown, field: string, reader: Reader): { fields: Partial<Input>; complete?: Input } | undefined {
+function readInput(value: unknown, field: string, reader: Reader): { fields: Partial<Input>; complete?: Input; esp?: boolean } | undefined {
   const record = reader.object(value, field, INPUT_KEYS);
   if (!record) return undefined;
+  const protocol = record.protocol === undefined ? undefined : readProtocol(record.protocol, memberPath(field, 'protocol'), reader);
+  const protocolRead = record.protocol === undefined || protocol !== undefined;
+  const esp = protocolRead ? protocol === PROTOCOL_ESP : undefined;
   const fields = {
     interface: reader.required(record, 'interface', field, (v, at) => reader.string(v, at)),
     group: reader.required(record, 'group', field, (v, at) => reader.string(v, at)),
-    port: reader.required(record, 'port', field, (v, at) => reader.number(v, at)),
+    port: readPort(record, field, esp, reader),
     source: record.source === undefined ? '' : reader.string(record.source, memberPath(field, 'source')),
     vlan: record.vlan === undefined ? undefined : reader.number(record.vlan, memberPath(field, 'vlan')),
+    // "udp" is written as unset (IP_PROTOCOL_UNSPECIFIED), as the API's default.
+    protocol: protocolRead ? (esp ? IpProtocol.IP_PROTOCOL_ESP : IpProtocol.IP_PROTOCOL_UNSPECIFIED) : undefined,
   };
   const { interface: name, group, port, source, vlan } = fields;
   const vlanRead = record.vlan === undefined || vlan !== undefined;
-  if (name === undefined || group === undefined || port === undefined || source === undefined || !vlanRead) return { fields };
-  return { fields, complete: { interface: name, group, port, source, vlan } };
+  if (name === undefined || group === undefined || port === undefined || source === undefined || !vlanRead || !protocolRead) return { fields, esp };
+  return { fields, complete: { interface: name, group, port, source, vlan, protocol: fields.protocol ?? IpProtocol.IP_PROTOCOL_UNSPECIFIED }, esp };
+}
+
+/**
+ * The `port` of an input or output: required in a UDP rule; in an ESP rule (`esp`) none may be
+ * given, and it is 0 (unset). With the rule's protocol unread (`esp` undefined) a port is read if
+ * given, and its absence is no problem of its own.
+ */
+function readPort(record: Record<string, unknown>, field: string, esp: boolean | undefined, reader: Reader): number | undefined {
+  if (esp === true) {
+    if (record.port === undefined) return 0;
+    return reader.problem(memberPath(field, 'port'), `must be left out in an ESP rule (protocol ${JSON.stringify(PROTOCOL_ESP)}): ESP has no port, got ${describe(record.port)}`);
+  }
+  if (esp === undefined && record.port === undefined) return undefined;
+  return reader.required(record, 'port', field, (v, at) => reader.number(v, at));
 }
 
 /** The outputs, each with the fields that could be read (undefined for one that is not an object). */
-function readOutputs(value: unknown, field: string, defaults: OutputDefaults, reader: Reader): Array<Partial<Output> | undefined> | undefined {
+function readOutputs(value: unknown, field: string, esp: boolean | undefined, defaults: OutputDefaults, reader: Reader): Array<Partial<Output> | undefined> | undefined {
   const list = reader.array(value, field);
-  return list?.map((item, index) => readOutput(item, elementPath(field, index), defaults, reader));
+  return list?.map((item, index) => readOutput(item, elementPath(field, index), esp, defaults, reader));
 }
 
-function readOutput(value: unknown, field: string, defaults: OutputDefaults, reader: Reader): Partial<Output> | undefined {
+/** An output of a rule that relays ESP (`esp`), UDP, or (undefined) a protocol that could not be read. */
+function readOutput(value: unknown, field: string, esp: boolean | undefined, defaults: OutputDefaults, reader: Reader): Partial<Output> | undefined {
   const record = reader.object(value, field, OUTPUT_KEYS);
   if (!record) return undefined;
   const ttl = record.ttl === undefined ? defaults.ttl : readTtl(record.ttl, memberPath(field, 'ttl'), reader);
@@ -392,7 +421,7 @@ function readOutput(value: unknown, field: string, defaults: OutputDefaults, rea
   return {
     interface: reader.required(record, 'interface', field, (v, at) => reader.string(v, at)),
     address: reader.required(record, 'address', field, (v, at) => reader.string(v, at)),
-    port: reader.required(record, 'port', field, (v, at) => reader.number(v, at)),
+    port: readPort(record, field, esp, reader),
     source: record.source === undefined ? '' : reader.string(record.source, memberPath(field, 'source')),
     ttl: ttl === TTL_DECREMENT ? undefined : ttl,
     dscp: record.dscp === undefined ? defaults.dscp : reader.number(record.dscp, memberPath(field, 'dscp')),
@@ -416,4 +445,10 @@ function readTtl(value: unknown, field: string, reader: Reader): number | typeof
 function readOversize(value: unknown, field: string, reader: Reader): OversizeWord | undefined {
   if (isOversizeWord(value)) return value;
   return reader.problem(field, `must be ${OVERSIZE_WORDS.map((word) => JSON.stringify(word)).join(' or ')}, got ${describe(value)}`);
+}
+
+/** An input's `protocol`: one of the words, checked here since the API's field is an enum. */
+function readProtocol(value: unknown, field: string, reader: Reader): ProtocolWord | undefined {
+  if (isProtocolWord(value)) return value;
+  return reader.problem(field, `must be ${PROTOCOL_WORDS.map((word) => JSON.stringify(word)).join(' or ')}, got ${describe(value)}`);
 }

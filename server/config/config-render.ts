@@ -8,25 +8,31 @@
  * output with ttl_policy TTL_POLICY_DECREMENT is written `ttl: "decrement"`; TTL_POLICY_FIXED, the
  * default, is not written (the file reads it back as unset, which means fixed too). Likewise
  * oversize: OVERSIZE_POLICY_DROP is written `oversize: "drop"`, OVERSIZE_POLICY_FRAGMENT (the default)
- * is not.
+ * is not; and protocol: an ESP rule's input is written `protocol: "esp"`, without the port of its input
+ * and outputs (which it has not), a UDP rule's as before, without `protocol`.
  */
-import { OversizePolicy, Rule, TtlPolicy } from '../../gen/mcr/v1/rules';
+import { IpProtocol, OversizePolicy, Rule, TtlPolicy } from '../../gen/mcr/v1/rules';
 import { OVERSIZE_DROP } from '../formats/oversize-word';
+import { PROTOCOL_ESP } from '../formats/protocol-word';
 import { TTL_DECREMENT } from '../formats/ttl-word';
 import { deriveRuleId } from '../rules/id';
 
 interface FileInput {
   interface: string;
   group: string;
-  port: number;
+  /** Left out of an ESP rule's input, which has none. */
+  port?: number;
   source?: string;
   vlan?: number;
+  /** Written for ESP only: UDP is the default. */
+  protocol?: typeof PROTOCOL_ESP;
 }
 
 interface FileOutput {
   interface: string;
   address: string;
-  port: number;
+  /** Left out of an ESP rule's outputs, which have none. */
+  port?: number;
   source?: string;
   ttl?: number | typeof TTL_DECREMENT;
   dscp?: number;
@@ -52,10 +58,11 @@ export function rulesDocument(rules: readonly Rule[]): RulesDocument {
 
 function fileRule(rule: Rule): FileRule {
   const input = rule.input!;
+  const esp = input.protocol === IpProtocol.IP_PROTOCOL_ESP;
   const entry: FileRule = {
-    input: { interface: input.interface, group: input.group, port: input.port },
+    input: esp ? { interface: input.interface, group: input.group } : { interface: input.interface, group: input.group, port: input.port },
     outputs: rule.outputs.map((output) => {
-      const out: FileOutput = { interface: output.interface, address: output.address, port: output.port };
+      const out: FileOutput = esp ? { interface: output.interface, address: output.address } : { interface: output.interface, address: output.address, port: output.port };
       if (output.source) out.source = output.source;
       if (output.ttlPolicy === TtlPolicy.TTL_POLICY_DECREMENT) out.ttl = TTL_DECREMENT;
       else if (output.ttl !== undefined) out.ttl = output.ttl;
@@ -67,6 +74,7 @@ function fileRule(rule: Rule): FileRule {
   };
   if (input.source) entry.input.source = input.source;
   if (input.vlan !== undefined) entry.input.vlan = input.vlan;
+  if (esp) entry.input.protocol = PROTOCOL_ESP;
   // Key order as in the file format: id, name, input, outputs.
   const head: Pick<FileRule, 'id' | 'name'> = {};
   if (rule.id !== deriveRuleId(input)) head.id = rule.id;

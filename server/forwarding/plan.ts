@@ -7,6 +7,7 @@ import type { Output, Rule } from '../../gen/mcr/v1/rules';
 import { RuleState } from '../../gen/mcr/v1/rules';
 import { isMulticast, parseIPv4 } from '../formats/addresses';
 import { flatJoin } from '../formats/flat-string';
+import { relaysEsp } from '../rules/input-protocol';
 import { decrementsTtl, dropsOversize, preservesTos } from '../rules/output-policy';
 import { RulePlacement } from '../rules/placement';
 import type { CaptureTarget } from '../net/bpf';
@@ -26,8 +27,10 @@ export const DEFAULT_UNICAST_TTL = 64;
  * with datagrams too big for one packet (dontFragment, by the interface's MTU when it was planned:
  * docs/decisions/0060-oversize-datagrams.md), and its key (see senderKey).
  */
-export interface SenderSpec extends Omit<EgressSocketOptions, 'sndbuf' | 'source'>, Omit<SenderPolicy, 'ttl' | 'tos' | 'dontFragment'> {
+export interface SenderSpec extends Omit<EgressSocketOptions, 'sndbuf' | 'source' | 'protocol'>, Omit<SenderPolicy, 'ttl' | 'tos' | 'dontFragment'> {
   key: string;
+  /** What it sends: UDP datagrams, or ESP packets (a raw socket: an ESP rule's outputs, decision 0063). */
+  protocol: 'udp' | 'esp';
   /** The source address its socket is bound to ('': the kernel's choice). */
   source: string;
   /** The interface's MTU (0: unknown). */
@@ -145,17 +148,17 @@ export function membershipKey(ifindex: number, group: string, source: string): s
  * Identifies an egress socket: interface (name, index and MTU), TTL and TOS, and the policy that makes
  * each packet's from the received one's (written only when there is one: "-dec" after the TTL, "&keep"
  * after the TOS), "|df" for one that does not fragment, and "|src=A" for one bound to a source address
- * (Output.source). The MTU is in it because the data plane counts fragments by the MTU its sender was
- * given: a changed MTU makes new senders. Not the interface's addresses: a socket bound to none lets
+ * (Output.source), and "|esp" for a raw ESP socket. The MTU is in it because the data plane counts
+ * fragments by the MTU its sender was given: a changed MTU makes new senders. Not the interface's addresses: a socket bound to none lets
  * the kernel pick the source address at every send, so an address change needs no new socket.
  */
 export function senderKey(
-  spec: Pick<SenderSpec, 'ifname' | 'ifindex' | 'ttl' | 'tos'> & Partial<Pick<SenderSpec, 'keepTos' | 'decrementTtl' | 'dontFragment' | 'mtu' | 'source'>>,
+  spec: Pick<SenderSpec, 'ifname' | 'ifindex' | 'ttl' | 'tos'> & Partial<Pick<SenderSpec, 'keepTos' | 'decrementTtl' | 'dontFragment' | 'mtu' | 'source' | 'protocol'>>,
 ): string {
-  const { keepTos = 0, decrementTtl = false, dontFragment = false, mtu = 0, source = '' } = spec;
+  const { keepTos = 0, decrementTtl = false, dontFragment = false, mtu = 0, source = '', protocol = 'udp' } = spec;
   return flatJoin([
     spec.ifname, '#', spec.ifindex, mtu ? `/${mtu}` : '', '|ttl=', spec.ttl, decrementTtl ? '-dec' : '', '|tos=', spec.tos, keepTos ? `&${keepTos}` : '', dontFragment ? '|df' : '',
-    source ? `|src=${source}` : '',
+    source ? `|src=${source}` : '', protocol === 'esp' ? '|esp' : '',
   ]);
 }
 
@@ -224,7 +227,7 @@ const TTL_CACHE_LIMIT = 65_536;
 interface SenderKeys {
   ifindex: number;
   mtu: number;
-  /** By ttl + 256 * decrementTtl, then by tos + 256 * keepTos + 65536 * dontFragment (and "|source" when bound to one). */
+  /** By ttl + 256 * decrementTtl, then by tos + 256 * keepTos + 65536 * dontFragment + 131072 * ESP (and "|source" when bound to one). */
   byTtl: Map<number, Map<number | string, string>>;
 }
 
@@ -409,7 +412,7 @@ export class ForwardingState implements ForwardingPlan {
   }
 
   /** senderKey of an output through `outIf` with this TTL and TOS policy, made once per sender. */
-  private senderKeyOf(outIf: InterfaceInfo, policy: SenderPolicy, source: string): string {
+  private senderKeyOf(outIf: InterfaceInfo, policy: SenderPolicy, source: string, protocol: SenderSpec['protocol']): string {
     let keys = this.senderKeys.get(outIf.name);
     if (keys?.ifindex !== outIf.index || keys.mtu !== outIf.mtu) {
       this.senderKeys.set(outIf.name, (keys = { ifindex: outIf.index, mtu: outIf.mtu, byTtl: new Map() }));
@@ -417,10 +420,10 @@ export class ForwardingState implements ForwardingPlan {
     const ttlCode = policy.ttl + (policy.decrementTtl ? 256 : 0);
     let byTos = keys.byTtl.get(ttlCode);
     if (!byTos) keys.byTtl.set(ttlCode, (byTos = new Map()));
-    const tosCode = policy.tos + 256 * policy.keepTos + (policy.dontFragment ? 65536 : 0);
+    const tosCode = policy.tos + 256 * policy.keepTos + (policy.dontFragment ? 65536 : 0) + (protocol === 'esp' ? 131072 : 0);
     const cacheKey = source ? `${tosCode}|${source}` : tosCode;
     let key = byTos.get(cacheKey);
-    if (key === undefined) byTos.set(cacheKey, (key = senderKey({ ifname: outIf.name, ifindex: outIf.index, mtu: outIf.mtu, source, ...policy })));
+    if (key === undefined) byTos.set(cacheKey, (key = senderKey({ ifname: outIf.name, ifindex: outIf.index, mtu: outIf.mtu, source, protocol, ...policy })));
     return key;
   }
 
@@ -444,6 +447,7 @@ export class ForwardingState implements ForwardingPlan {
     const outputIndexes = new Array<number>(rule.outputs.length);
     const outputIdentities = new Array<string>(rule.outputs.length);
     let count = 0;
+    const protocol = relaysEsp(input) ? 'esp' : 'udp';
     const missing: string[] = [];
     let unusableSources = 0;
     rule.outputs.forEach((output, index) => {
@@ -464,11 +468,11 @@ export class ForwardingState implements ForwardingPlan {
         return;
       }
       const policy = outputPolicy(output, output.ttl ?? this.ttlOf(address));
-      const sender = this.senderKeyOf(outIf, policy, source);
+      const sender = this.senderKeyOf(outIf, policy, source, protocol);
       const key = egressKey(sender, address, port);
       // One entry per output: validation refuses two outputs of a rule to the same destination, and
       // were there two, set() and remove() count each (as two users of the key) all the same.
-      egress[count] = { key, sender, ifname: outIf.name, ifindex: outIf.index, mtu: outIf.mtu, source, address, port, ...policy };
+      egress[count] = { key, sender, ifname: outIf.name, ifindex: outIf.index, mtu: outIf.mtu, source, protocol, address, port, ...policy };
       outputs[count] = key;
       outputIndexes[count] = index;
       outputIdentities[count] = outputIdentity(output);

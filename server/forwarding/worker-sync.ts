@@ -759,7 +759,7 @@ export class WorkerSync {
       if (this.senders.has(spec.sender)) continue;
       const entry = needed.get(spec.sender);
       if (entry) entry.destinations++;
-      else needed.set(spec.sender, { spec: { key: spec.sender, ifname: spec.ifname, ifindex: spec.ifindex, mtu: spec.mtu, source: spec.source, ...senderPolicyOf(spec) }, destinations: 1 });
+      else needed.set(spec.sender, { spec: { key: spec.sender, ifname: spec.ifname, ifindex: spec.ifindex, mtu: spec.mtu, source: spec.source, protocol: spec.protocol, ...senderPolicyOf(spec) }, destinations: 1 });
     }
     if (needed.size === 0) return [];
     const failed = new Map<string, string>();
@@ -779,8 +779,8 @@ export class WorkerSync {
       for (const { spec, destinations } of window) {
         try {
           const buffer = senderBuffer(this.sockets.sndbuf, destinations);
-          const { ifname, ifindex, ttl, tos, dontFragment, source } = spec;
-          const fd = this.addon.openEgressSocket({ ifname, ifindex, ttl, tos, dontFragment, source, sndbuf: buffer });
+          const { ifname, ifindex, ttl, tos, dontFragment, source, protocol } = spec;
+          const fd = this.addon.openEgressSocket({ ifname, ifindex, ttl, tos, dontFragment, source, protocol, sndbuf: buffer });
           opened.push({ spec, fd, handle: this.nextHandle++, buffer });
         } catch (err) {
           failed.set(spec.key, (err as Error).message);

@@ -11,7 +11,8 @@
  *   - follows one in-band 802.1Q tag, then requires IPv4;
  *   - for UDP that is not a fragment and has a sane IHL, accepts only a listed (group, port);
  *   - for anything else to a listed group (fragments, other protocols, IHL < 5) accepts, so the data
- *     plane counts what it drops instead of the kernel hiding it;
+ *     plane counts what it drops instead of the kernel hiding it, and relays ESP to a group with an
+ *     ESP target (port 0, which no UDP lookup holds);
  *   - returns 0 (drop) for everything else.
  *
  * Conditional jumps (jt, jf) are 8-bit forward offsets, so the program is built from structured
@@ -26,6 +27,7 @@ import { isMulticast, parseIPv4 } from '../formats/addresses';
 
 export interface CaptureTarget {
   group: string;
+  /** UDP destination port; 0: ESP to the group (admitted as any protocol but UDP to a listed group is). */
   port: number;
   /**
    * The rule's source ('' or absent: any). The classic program does not match sources (the data
@@ -230,7 +232,10 @@ function exactProgram(targets: Target[], byPort: boolean, leafSize: number): Bpf
 
 /** exactProgram's body for the targets of one VLAN. */
 function exactForVlan(targets: Target[], byPort: boolean, leafSize: number): BpfInsn[] {
-  const lookup = index(targets, byPort);
+  const lookup = index(
+    targets.filter(([, port]) => port !== 0),
+    byPort,
+  );
   const [outerSlot, innerSlot] = byPort ? [M_PORT, M_DESTINATION] : [M_DESTINATION, M_PORT];
   const cases = ascending(lookup.keys()).map((key) => ({
     key,
@@ -281,7 +286,7 @@ function coarseProgram(targets: Target[]): BpfInsn[] {
 function parseTarget({ group, port, vlan }: CaptureTarget): Target {
   const address = parseIPv4(group);
   if (address === undefined || !isMulticast(address)) throw new TypeError(`capture target group ${JSON.stringify(group)} is not an IPv4 multicast address`);
-  if (!Number.isInteger(port) || port < 1 || port > 0xffff) throw new RangeError(`capture target port ${port} is not 1-65535`);
+  if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new RangeError(`capture target port ${port} is not 0-65535`);
   if (vlan !== undefined && (!Number.isInteger(vlan) || vlan < 0 || vlan > 4094)) throw new RangeError(`capture target VLAN ${vlan} is not 0-4094`);
   return [address, port, vlan ?? 0];
 }

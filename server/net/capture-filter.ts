@@ -2,7 +2,7 @@
  * The capture filters of the supervisor's AF_PACKET sockets, whichever kind the kernel takes.
  *
  * - eBPF (preferred): one BPF_PROG_TYPE_SOCKET_FILTER program per socket (native/sockets/ebpf_filter.cc)
- *   looking (group, port, source), (group, port, any) and (group) up in a hash map this class keeps in
+ *   looking (group, port, source), (group, port, any) and (group: any protocol but UDP, ESP included) up in a hash map this class keeps in
  *   step with the socket's targets by adding and deleting single keys, so the kernel matches exactly
  *   at any rule count and a change never touches the keys of other flows. A map that would overflow is
  *   replaced by a larger one, filled before its program is swapped in (SO_ATTACH_BPF is atomic).
@@ -79,15 +79,22 @@ type Triple = [group: number, portAndVlan: number, source: number];
 /** Map keys by a text made of the target's own strings: cheap to build and compare, parsed only when new. */
 type Keys = Map<string, Triple>;
 
-/**
- * The texts of the keys admitting one target: `group|port|source`, and `group|0|` (a validated port);
- * each with `|vlan` after it for a target in a VLAN.
- */
-function targetTexts({ group, port, source = '', vlan = 0 }: CaptureTarget): [exact: string, anyPort: string] {
-  if (!Number.isInteger(port) || port < 1 || port > 0xffff) throw new RangeError(`capture target port ${port} is not 1-65535`);
+/** A target as a text: `group|port|source` (port 0: ESP), with `|vlan` after it for a target in a VLAN (validated). */
+function targetText({ group, port, source = '', vlan = 0 }: CaptureTarget): string {
+  if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new RangeError(`capture target port ${port} is not 0-65535`);
   if (!Number.isInteger(vlan) || vlan < 0 || vlan > 4094) throw new RangeError(`capture target VLAN ${vlan} is not 0-4094`);
-  const inVlan = vlan === 0 ? '' : `|${vlan}`;
-  return [`${group}|${port}|${source}${inVlan}`, `${group}|0|${inVlan}`];
+  return `${group}|${port}|${source}${vlan === 0 ? '' : `|${vlan}`}`;
+}
+
+/**
+ * The texts of the keys admitting one target: `group|port|source`, and `group|0|`, which the program
+ * looks up for any protocol but UDP (and which alone admits an ESP target, port 0: the data plane
+ * matches its source); each with `|vlan` after it for a target in a VLAN.
+ */
+function targetTexts(target: CaptureTarget): string[] {
+  const exact = targetText(target);
+  const anyPort = `${target.group}|0|${target.vlan ? `|${target.vlan}` : ''}`;
+  return target.port === 0 || exact === anyPort ? [anyPort] : [exact, anyPort];
 }
 
 /** The texts of the keys admitting `targets`: `group|port|source` for each, `group|0|` for each group. */
@@ -131,7 +138,7 @@ type Targets = Map<string, CaptureTarget>;
 
 function targetsOf(targets: Iterable<CaptureTarget>): Targets {
   const map: Targets = new Map();
-  for (const target of targets) map.set(targetTexts(target)[0], target);
+  for (const target of targets) map.set(targetText(target), target);
   return map;
 }
 

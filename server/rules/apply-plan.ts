@@ -11,6 +11,7 @@
 import type { Rule } from '../../gen/mcr/v1/rules';
 import { exhausted, invalid, quote, reasonOf, RuleError, violationsError } from './errors';
 import { deriveRuleId, matchKey } from './id';
+import { relaysEsp } from './input-protocol';
 import { decrementsTtl, dropsOversize, preservesTos } from './output-policy';
 import { describeInput, RuleSet, RuleView } from './rule-set';
 import { RuleLimits, ruleViolations, validateRuleDefinition } from './validate';
@@ -403,7 +404,8 @@ function identify(current: RuleView, definitions: readonly Rule[], same: Readonl
  */
 export function sameDefinition(a: Rule, b: Rule): boolean {
   const [x, y] = [a.input!, b.input!];
-  const sameInput = x.interface === y.interface && x.group === y.group && x.port === y.port && x.source === y.source && x.vlan === y.vlan;
+  const sameInput =
+    x.interface === y.interface && x.group === y.group && x.port === y.port && x.source === y.source && x.vlan === y.vlan && relaysEsp(x) === relaysEsp(y);
   if (a.name !== b.name || !sameInput || a.outputs.length !== b.outputs.length) return false;
   return a.outputs.every((o, i) => {
     const p = b.outputs[i];

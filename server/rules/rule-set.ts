@@ -12,6 +12,7 @@
 import type { Input, Rule } from '../../gen/mcr/v1/rules';
 import { alreadyExists, ErrorExtras, RULE_RESOURCE, RuleError } from './errors';
 import { matchKey } from './id';
+import { inputDestination } from './input-protocol';
 
 /** The details of an ALREADY_EXISTS naming the rule in the way. */
 function exists(id: string): ErrorExtras {
@@ -221,12 +222,12 @@ export function conflictIn(rules: RuleView, rule: Rule, field: string, replacing
 }
 
 /**
- * What an input captures: `eth0 239.1.1.1:5000`, with ` from 10.0.0.1` for a source-specific one and
- * `eth0 vlan 100 ...` for one of a VLAN.
+ * What an input captures: `eth0 239.1.1.1:5000` (`eth0 239.1.1.1 esp` for ESP), with ` from 10.0.0.1`
+ * for a source-specific one and `eth0 vlan 100 ...` for one of a VLAN.
  */
 export function describeInput(input: Input): string {
   const iface = input.vlan === undefined ? input.interface : `${input.interface} vlan ${input.vlan}`;
-  return `${iface} ${input.group}:${input.port}` + (input.source ? ` from ${input.source}` : '');
+  return `${iface} ${inputDestination(input)}` + (input.source ? ` from ${input.source}` : '');
 }
 
 /** `r-0123456789ab ("name")` or just the id. */

@@ -10,10 +10,10 @@ import { invalid, quote } from './errors';
 export const UPDATE_MASK_FIELD = 'update_mask';
 
 /** The paths UpdateRule takes, in the order the docs list them. */
-export const RULE_MASK_PATHS = ['name', 'input', 'input.interface', 'input.group', 'input.port', 'input.source', 'input.vlan', 'outputs'] as const;
+export const RULE_MASK_PATHS = ['name', 'input', 'input.interface', 'input.group', 'input.port', 'input.source', 'input.vlan', 'input.protocol', 'outputs'] as const;
 export type RuleMaskPath = (typeof RULE_MASK_PATHS)[number];
 
-const INPUT_FIELDS = ['interface', 'group', 'port', 'source', 'vlan'] as const;
+const INPUT_FIELDS = ['interface', 'group', 'port', 'source', 'vlan', 'protocol'] as const;
 const OUTPUT_ONLY = ['generation', 'status', 'created_unix_nanos', 'updated_unix_nanos'];
 
 function isRuleMaskPath(path: string): path is RuleMaskPath {
@@ -57,9 +57,9 @@ export function applyUpdateMask(before: Rule, definition: Rule | undefined, path
     else if (path === 'outputs') merged.outputs = given.outputs ?? [];
     else {
       const field = path.slice('input.'.length) as (typeof INPUT_FIELDS)[number];
-      const input: Input = merged.input ?? { interface: '', group: '', port: 0, source: '' };
-      // Cleared: port 0 and an empty string (which validation refuses where required), no VLAN.
-      const cleared = field === 'port' ? 0 : field === 'vlan' ? undefined : '';
+      const input: Input = merged.input ?? { interface: '', group: '', port: 0, source: '', protocol: 0 };
+      // Cleared: port 0 and an empty string (which validation refuses where required), no VLAN, UDP.
+      const cleared = field === 'port' || field === 'protocol' ? 0 : field === 'vlan' ? undefined : '';
       merged.input = { ...input, [field]: given.input?.[field] ?? cleared };
     }
   }

@@ -6,6 +6,7 @@ import type { Input, Output, Rule } from '../../gen/mcr/v1/rules';
 import { OversizePolicy, TtlPolicy } from '../../gen/mcr/v1/rules';
 import { exhausted, invalid, quote, RuleError, violationsError } from './errors';
 import { IPV4_ANY, IPV4_BROADCAST, isMulticast, isUnicast, isValidInterfaceName, parseIPv4 } from '../formats/addresses';
+import { inputDestination, KNOWN_PROTOCOLS, relaysEsp } from './input-protocol';
 
 export interface RuleLimits {
   /** Rules in the store. */
@@ -22,7 +23,7 @@ export const TTL_RANGE = { min: 1, max: 255 } as const;
 export const DSCP_RANGE = { min: 0, max: 63 } as const;
 /** 802.1Q VLAN IDs a rule may name: 0 (priority tagging, no VLAN) and 4095 (reserved) are not VLANs. */
 export const VLAN_RANGE = { min: 1, max: 4094 } as const;
-/** The values a port (of the input or an output) may take. */
+/** The values a port (of the input or an output) of a UDP rule may take. */
 const PORT_RANGE = { min: 1, max: 65535 } as const;
 
 /** Rule ids and names: a letter or digit, then up to 62 letters, digits, '.', '_' or '-'. */
@@ -59,11 +60,14 @@ export function ruleViolations(draft: RuleDraft, limits: RuleLimits, field = 'ru
   if (draft.input !== undefined || absent === 'required') {
     const before = violations.length;
     inputViolations(draft.input, field, violations);
-    const { interface: name, group, port, source } = draft.input ?? {};
+    const { interface: name, group, port, source, protocol } = draft.input ?? {};
     if (violations.length === before && name !== undefined && group !== undefined && port !== undefined) {
-      input = { interface: name, group, port, source: source ?? '' };
+      input = { interface: name, group, port, source: source ?? '', protocol: protocol ?? 0 };
     }
   }
+  // An ESP rule's outputs name no port; an unread input is taken for UDP (what its outputs then
+  // need is a port, as before ESP).
+  const esp = relaysEsp(draft.input);
   const outputs = draft.outputs;
   if (outputs === undefined || outputs.length === 0) {
     if (outputs !== undefined || absent === 'required') violations.push(invalid(`${field}.outputs`, 'at least one output is required'));
@@ -78,16 +82,17 @@ export function ruleViolations(draft: RuleDraft, limits: RuleLimits, field = 'ru
   outputs.forEach((output, index) => {
     if (!output && absent === 'unread') return;
     const before = violations.length;
-    outputViolations(output, field, index, violations);
+    outputViolations(output, field, index, esp, violations);
     if (violations.length > before || output?.interface === undefined || output.address === undefined || output.port === undefined) return;
     const { interface: name, address, port } = output;
     if (input && name === input.interface && address === input.group && port === input.port) {
-      violations.push(invalid(outputField(field, index), `sends to the rule's own input ${input.interface} ${input.group}:${input.port}, which would loop`));
+      violations.push(invalid(outputField(field, index), `sends to the rule's own input ${input.interface} ${inputDestination(input)}, which would loop`));
       return;
     }
     const key = `${name}|${address}|${port}`;
     const first = seen.get(key);
-    if (first !== undefined) violations.push(invalid(outputField(field, index), `duplicates ${outputField(field, first)} (${name} ${address}:${port})`));
+    const destination = esp ? address : `${address}:${port}`;
+    if (first !== undefined) violations.push(invalid(outputField(field, index), `duplicates ${outputField(field, first)} (${name} ${destination})`));
     else seen.set(key, index);
   });
   return violations;
@@ -106,7 +111,7 @@ export function validateRuleDefinition(rule: Rule | undefined, limits: RuleLimit
   return {
     id: rule.id,
     name: rule.name,
-    input: { interface: input.interface, group: input.group, port: input.port, source: input.source, vlan: input.vlan },
+    input: { interface: input.interface, group: input.group, port: input.port, source: input.source, vlan: input.vlan, protocol: input.protocol },
     outputs: rule.outputs.map((o) => ({
       interface: o.interface,
       address: o.address,
@@ -143,21 +148,24 @@ function outputField(field: string, index: number): string {
 /** Adds a violation to `violations` for each field of the input at `${field}.input` that is not valid (unread fields are skipped). */
 function inputViolations(input: Partial<Input> | undefined, field: string, violations: RuleError[]): void {
   if (!input) return void violations.push(invalid(`${field}.input`, 'required'));
-  const { interface: name, group, port, source, vlan } = input;
+  const { interface: name, group, port, source, vlan, protocol } = input;
   if (name !== undefined) report(violations, interfaceProblem(name), field, 'input.interface');
   if (group !== undefined) report(violations, groupProblem(group), field, 'input.group');
-  if (port !== undefined) report(violations, rangeProblem(port, PORT_RANGE), field, 'input.port');
+  if (protocol !== undefined && !(protocol in KNOWN_PROTOCOLS)) {
+    report(violations, `${protocol} is not an IpProtocol (IP_PROTOCOL_UDP = 1, IP_PROTOCOL_ESP = 2)`, field, 'input.protocol');
+  }
+  if (port !== undefined) report(violations, portProblem(port, relaysEsp(input)), field, 'input.port');
   if (source !== undefined && source !== '') report(violations, sourceProblem(source), field, 'input.source');
   if (vlan !== undefined) report(violations, vlanProblem(vlan), field, 'input.vlan');
 }
 
 /** Adds a violation to `violations` for each field of output `index` that is not valid (unread fields are skipped). */
-function outputViolations(output: Partial<Output> | undefined, field: string, index: number, violations: RuleError[]): void {
+function outputViolations(output: Partial<Output> | undefined, field: string, index: number, esp: boolean, violations: RuleError[]): void {
   if (!output) return void violations.push(invalid(outputField(field, index), 'required'));
   const { interface: name, address, port, ttl, dscp, ttlPolicy, oversize, source } = output;
   if (name !== undefined) reportOutput(violations, interfaceProblem(name), field, index, 'interface');
   if (address !== undefined) reportOutput(violations, destinationProblem(address), field, index, 'address');
-  if (port !== undefined) reportOutput(violations, rangeProblem(port, PORT_RANGE), field, index, 'port');
+  if (port !== undefined) reportOutput(violations, portProblem(port, esp), field, index, 'port');
   if (ttl !== undefined) reportOutput(violations, rangeProblem(ttl, TTL_RANGE), field, index, 'ttl');
   if (dscp !== undefined) reportOutput(violations, rangeProblem(dscp, DSCP_RANGE), field, index, 'dscp');
   if (ttlPolicy !== undefined && !(ttlPolicy in KNOWN_TTL_POLICIES)) {
@@ -223,6 +231,12 @@ function addressSyntaxProblem(text: string): string {
 function vlanProblem(vlan: number): string | undefined {
   const problem = rangeProblem(vlan, VLAN_RANGE);
   return problem && `${problem} (0 is priority tagging without a VLAN, 4095 is reserved)`;
+}
+
+/** A UDP port (1-65535), or none (0, unset) in an ESP rule. */
+function portProblem(port: number, esp: boolean): string | undefined {
+  if (!esp) return rangeProblem(port, PORT_RANGE);
+  return port === 0 ? undefined : `must be unset in an ESP rule (input.protocol IP_PROTOCOL_ESP): ESP has no port, got ${port}`;
 }
 
 function rangeProblem(value: number, range: { readonly min: number; readonly max: number }): string | undefined {

@@ -11,7 +11,7 @@ import type { DataplaneTrace, TracedPacket } from '../../native';
 import { exhausted, invalid, notFound, quote, RULE_RESOURCE, unknownRule } from '../rules/errors';
 import { logger } from '../log';
 import { HandleResolver, toTraceRecord } from './record';
-import { matchKey, TraceSession } from './session';
+import { traceMatchKey, TraceSession } from './session';
 import { resolveSettings } from './settings';
 import type { ServerLimits } from '../config/limits';
 import { TraceEventSink, TraceSubscriber } from './subscriber';
@@ -57,7 +57,7 @@ export class TraceManager {
       throw exhausted(undefined, `${maxTracedRules} rules are traced already (the limit, --max-traced-rules): disable one first`, '--max-traced-rules');
     }
     previous?.stop(TraceState.TRACE_STATE_STOPPED); // replaced: its records go with it
-    const session = new TraceSession(rule.id, matchKey(rule), settings, (expired) => void this.finish(expired, TraceState.TRACE_STATE_TIME_LIMIT));
+    const session = new TraceSession(rule.id, traceMatchKey(rule), settings, (expired) => void this.finish(expired, TraceState.TRACE_STATE_TIME_LIMIT));
     this.sessions.set(rule.id, session);
     log.info('trace enabled', { rule: rule.id, ...settings });
     this.announce(session);
@@ -131,7 +131,7 @@ export class TraceManager {
     if (!session) return;
     const found = this.deps.findRule(ruleId);
     const rule = found?.id === ruleId ? found : undefined;
-    if (!rule || matchKey(rule) !== session.match) void this.finish(session, TraceState.TRACE_STATE_RULE_GONE);
+    if (!rule || traceMatchKey(rule) !== session.match) void this.finish(session, TraceState.TRACE_STATE_RULE_GONE);
     // A deleted rule's records go with it.
     if (!rule) this.sessions.delete(ruleId);
   }

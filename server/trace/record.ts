@@ -4,6 +4,7 @@
  */
 import os from 'os';
 
+import { IpProtocol } from '../../gen/mcr/v1/rules';
 import { OutputResult, TraceOutput, TraceRecord, Verdict } from '../../gen/mcr/v1/trace';
 import { SEND_TTL_EXPIRED } from '../../native';
 import type { TracedPacket, TracedSend } from '../../native';
@@ -34,6 +35,9 @@ export const DROP_TOO_BIG = 'too big for the MTU (no output fragments it)';
  * Node's errno constants plus the Linux ones a send can return that Node does not list (mcr runs on
  * Linux only; the values are those of the Linux UAPI asm-generic/errno.h).
  */
+/** IP protocol 50, as the data plane reports an ESP packet's. */
+const IPPROTO_ESP = 50;
+
 const E: Readonly<Record<string, number>> = { ...os.constants.errno, ENONET: 64, ESHUTDOWN: 108, EHOSTDOWN: 112 };
 /** The same classes as the output counters (native/index.ts OutputCounters). */
 const WOULD_BLOCK = new Set([E.EAGAIN, E.ENOBUFS]);
@@ -95,6 +99,7 @@ export function toTraceRecord(packet: TracedPacket, worker: number, handles: Han
     dscp: packet.tos >> 2,
     ecn: packet.tos & 3,
     vlan: packet.vlan,
+    protocol: packet.protocol === IPPROTO_ESP ? IpProtocol.IP_PROTOCOL_ESP : IpProtocol.IP_PROTOCOL_UDP,
     verdict: forwarded ? Verdict.VERDICT_FORWARDED : Verdict.VERDICT_DROPPED,
     dropReason: forwarded ? '' : dropReason(packet.sends),
     outputs: packet.sends.map((send, position) => traceOutput(packet.ruleId, send, position, handles)),

@@ -7,11 +7,11 @@ import type { Rule } from '../../gen/mcr/v1/rules';
 import type { DataplaneTrace } from '../../native';
 import { RecordBuffer } from './record-buffer';
 import type { TraceSettings } from './settings';
+import { matchKey } from '../rules/id';
 
-/** What makes a rule the same rule for a trace: its match (input interface, group, port, source). */
-export function matchKey(rule: Rule): string {
-  const input = rule.input;
-  return input ? `${input.interface}|${input.group}|${input.port}|${input.source}` : '';
+/** What makes a rule the same rule for a trace: its match (input interface, group, port or protocol, source, VLAN). */
+export function traceMatchKey(rule: Rule): string {
+  return rule.input ? matchKey(rule.input) : '';
 }
 
 export function nowUnixNanos(): bigint {
@@ -29,7 +29,7 @@ export class TraceSession {
 
   constructor(
     readonly ruleId: string,
-    /** matchKey() of the rule when the trace started. */
+    /** traceMatchKey() of the rule when the trace started. */
     readonly match: string,
     readonly settings: TraceSettings,
     /** Called once when the time limit passes while running. */

@@ -16,6 +16,7 @@ import {
   FrameSpec,
   IP_DF,
   IP_MF,
+  IPPROTO_ESP,
   IPPROTO_IGMP,
   IPPROTO_TCP,
   TPID_8021AD,
@@ -61,6 +62,10 @@ const SPECS: Array<[name: string, outcome: Outcome, spec: FrameSpec]> = [
   ['ok-udp-length-below-ip-payload', 'ok', { udpLength: UDP + 4 }],
   // The other fields sum to 0xffff, so 0xffff verifies as well as the computed 0x0000 (negative zero).
   ['ok-checksum-negative-zero', 'ok', { source: '10.1.109.136', checksum: 0xffff }],
+  // ESP: relayed whole, the IPv4 payload from its 8-byte header (SPI, sequence number) on.
+  ['ok-esp', 'ok', { protocol: IPPROTO_ESP }],
+  ['ok-esp-header-only', 'ok', { protocol: IPPROTO_ESP, payload: Buffer.alloc(0) }],
+  ['ok-esp-vlan-ip-options', 'ok', { protocol: IPPROTO_ESP, vlans: ONE_TAG, ihl: 6 }],
   // Not IPv4.
   ['not-ipv4-arp', 'notIpv4', { etherType: ETHERTYPE_ARP }],
   ['not-ipv4-ipv6', 'notIpv4', { etherType: ETHERTYPE_IPV6 }],
@@ -91,12 +96,14 @@ const SPECS: Array<[name: string, outcome: Outcome, spec: FrameSpec]> = [
   ['bad-length-udp-length-7', 'badLength', { udpLength: UDP - 1 }],
   ['bad-length-udp-length-0', 'badLength', { udpLength: 0 }],
   ['bad-length-udp-beyond-ip', 'badLength', { udpLength: UDP + PAYLOAD.length + 1 }],
+  ['bad-length-esp-short-of-its-header', 'badLength', { protocol: IPPROTO_ESP, totalLength: IPV4 + UDP - 1 }],
   // Fragments (checked before the protocol).
   ['fragment-first', 'fragment', { fragment: IP_MF }],
   ['fragment-middle', 'fragment', { fragment: IP_MF | 5 }],
   ['fragment-last', 'fragment', { fragment: 5 }],
   ['fragment-vlan', 'fragment', { vlans: ONE_TAG, fragment: IP_MF }],
   ['fragment-not-udp', 'fragment', { fragment: IP_MF, protocol: IPPROTO_TCP }],
+  ['fragment-esp', 'fragment', { fragment: IP_MF, protocol: IPPROTO_ESP }],
   // Other protocols.
   ['not-udp-tcp', 'notUdp', { protocol: IPPROTO_TCP }],
   ['not-udp-igmp', 'notUdp', { protocol: IPPROTO_IGMP }],

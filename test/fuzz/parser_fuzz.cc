@@ -84,21 +84,26 @@ void CheckParsed(const uint8_t* frame, size_t length, const ParsedPacket& p) {
   const size_t headerLength = static_cast<size_t>(ip[0] & 0x0f) * 4;
   CHECK((ip[0] >> 4) == 4 && headerLength >= 20, ok, length);
   CHECK(HeaderVerifies(ip, headerLength), ok, length);
-  CHECK((Be16(ip + 6) & 0x3fff) == 0 && ip[9] == 17, ok, length);
+  CHECK((Be16(ip + 6) & 0x3fff) == 0 && (ip[9] == mcr::kIpProtocolUdp || ip[9] == mcr::kIpProtocolEsp), ok, length);
+  CHECK(p.protocol == ip[9], ok, length);
 
-  // Lengths: the UDP datagram lies inside the IPv4 packet, which lies inside the frame.
+  // Lengths: the payload (the UDP datagram's, or ESP's: the whole IPv4 payload, with at least the
+  // ESP header) lies inside the IPv4 packet, which lies inside the frame.
   CHECK(p.ipLength == Be16(ip + 2), ok, length);
   CHECK(l3 + p.ipLength <= length, ok, length);
-  CHECK(p.payloadOffset == l3 + headerLength + kUdpHeader, ok, length);
   CHECK(static_cast<size_t>(p.payloadOffset) + p.payloadLength <= length, ok, length);
   CHECK(static_cast<size_t>(p.payloadOffset) + p.payloadLength <= l3 + p.ipLength, ok, length);
-  const uint8_t* udp = ip + headerLength;
-  CHECK(p.payloadLength + kUdpHeader == Be16(udp + 4), ok, length);
-
-  // Fields are the header's.
   CHECK(std::memcmp(&p.source, ip + 12, 4) == 0 && std::memcmp(&p.group, ip + 16, 4) == 0, ok, length);
-  CHECK(p.sourcePort == Be16(udp) && p.port == Be16(udp + 2), ok, length);
   CHECK(p.ttl == ip[8] && p.tos == ip[1], ok, length);
+  if (p.protocol == mcr::kIpProtocolEsp) {
+    CHECK(p.payloadOffset == l3 + headerLength && p.payloadOffset + p.payloadLength == l3 + p.ipLength, ok, length);
+    CHECK(p.payloadLength >= mcr::kEspHeader && p.sourcePort == 0 && p.port == 0, ok, length);
+  } else {
+    CHECK(p.payloadOffset == l3 + headerLength + kUdpHeader, ok, length);
+    const uint8_t* udp = ip + headerLength;
+    CHECK(p.payloadLength + kUdpHeader == Be16(udp + 4), ok, length);
+    CHECK(p.sourcePort == Be16(udp) && p.port == Be16(udp + 2), ok, length);
+  }
   CHECK(p.vlan == 0, ok, length);  // the forwarder's to fill, from the frame's PACKET_AUXDATA
 }
 

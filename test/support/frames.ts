@@ -15,6 +15,8 @@ export const TPID_8021AD = 0x88a8;
 export const IPPROTO_IGMP = 2;
 export const IPPROTO_TCP = 6;
 export const IPPROTO_UDP = 17;
+/** IPsec ESP: a frame built with it has its 8 "UDP header" bytes where ESP has its SPI and sequence number. */
+export const IPPROTO_ESP = 50;
 
 /** Flags in the IPv4 flags and fragment offset field (the offset is the low 13 bits). */
 export const IP_DF = 0x4000;

@@ -9,7 +9,7 @@ import type { DescField, DescMessage, Registry } from '@bufbuild/protobuf';
 import { expect } from 'chai';
 
 import { encodeApplyRulesRequest, ENCODED_FIELDS } from '../../clients/lib/apply-rules-encoding';
-import { ApplyRulesRequest, ApplyRulesView, DeepPartial, Input, OversizePolicy, Output, RuleState, TtlPolicy } from '../../gen/mcr/v1/rules';
+import { ApplyRulesRequest, ApplyRulesView, DeepPartial, Input, IpProtocol, OversizePolicy, Output, RuleState, TtlPolicy } from '../../gen/mcr/v1/rules';
 import { DescriptorSet } from '../../server/api/descriptor-set';
 import { SeededRandom } from '../support/seeded-random';
 
@@ -155,7 +155,7 @@ describe('ApplyRules request encoding (client library)', () => {
     const everything = {
       id: 'r-0123456789ab',
       name: 'cam-1',
-      input: { interface: 'eth0', group: '239.1.2.3', port: 65535, source: '10.0.0.1', vlan: 4094 },
+      input: { interface: 'eth0', group: '239.1.2.3', port: 65535, source: '10.0.0.1', vlan: 4094, protocol: IpProtocol.IP_PROTOCOL_UDP },
       outputs: [
         { interface: 'eth1', address: '239.9.9.9', port: 1, ttl: 255, dscp: 63, ttlPolicy: TtlPolicy.TTL_POLICY_FIXED, preserveTos: true, oversize: OversizePolicy.OVERSIZE_POLICY_FRAGMENT },
         { interface: 'eth2', address: '10.1.1.1', port: 0xffff_ffff, ttl: 0, dscp: 0, ttlPolicy: TtlPolicy.TTL_POLICY_DECREMENT, preserveTos: false, oversize: OversizePolicy.OVERSIZE_POLICY_DROP, source: '10.1.1.254' },
@@ -223,6 +223,17 @@ describe('ApplyRules request encoding (client library)', () => {
           { input: { port: 4, vlan: 1 } },
           { input: { port: 5, vlan: 4094, source: '10.0.0.1' } },
           { input: { port: 6, vlan: 0xffff_ffff } },
+        ],
+      }],
+      ['protocol: unset, null, default, each value, unrecognized', {
+        rules: [
+          { input: { port: 1 } },
+          { input: { port: 2, protocol: null } as unknown as DeepPartial<Input> },
+          { input: { port: 3, protocol: IpProtocol.IP_PROTOCOL_UNSPECIFIED } },
+          { input: { port: 4, protocol: IpProtocol.IP_PROTOCOL_UDP } },
+          { input: { group: '239.1.1.1', protocol: IpProtocol.IP_PROTOCOL_ESP, vlan: 7 }, outputs: [{ address: '10.0.0.9' }] },
+          { input: { port: 6, protocol: 50 as IpProtocol } },
+          { input: { port: 7, protocol: -2 as IpProtocol } },
         ],
       }],
       ['numeric strings where numbers go', { rules: [{ input: { port: '5000' as unknown as number }, outputs: [{ ttl: '0' as unknown as number }] }] }],
@@ -318,6 +329,25 @@ describe('ApplyRules request encoding (client library)', () => {
     expect(one({ vlan: 100 })).to.equal('0a041a022864');
     expect(one({ vlan: 0 })).to.equal('0a041a022800');
     expect(one({})).to.equal('0a021a00');
+  });
+
+  it('writes protocol when not 0, after vlan, as the generated decoder reads it back', () => {
+    const inputs: Array<DeepPartial<Input>> = [
+      { interface: 'eth0', group: '239.1.1.1', port: 5000 },
+      { interface: 'eth0', group: '239.1.1.1', protocol: IpProtocol.IP_PROTOCOL_ESP },
+      { interface: 'eth0', group: '239.1.1.1', port: 5000, vlan: 100, protocol: IpProtocol.IP_PROTOCOL_UDP },
+    ];
+    const read = ApplyRulesRequest.decode(encodeApplyRulesRequest({ rules: inputs.map((input) => ({ input })) })).rules.map((rule) => rule.input!);
+    expect(read.map((i) => [i.port, i.vlan, i.protocol])).to.deep.equal([
+      [5000, undefined, IpProtocol.IP_PROTOCOL_UNSPECIFIED],
+      [0, undefined, IpProtocol.IP_PROTOCOL_ESP],
+      [5000, 100, IpProtocol.IP_PROTOCOL_UDP],
+    ]);
+    // Field 6 varint: tag 6 << 3 = 0x30, in the input (Rule field 3: 0x1a); IP_PROTOCOL_UNSPECIFIED is not written.
+    const one = (input: DeepPartial<Input>) => encodeApplyRulesRequest({ rules: [{ input }] }).toString('hex');
+    expect(one({ protocol: IpProtocol.IP_PROTOCOL_ESP })).to.equal('0a041a023002');
+    expect(one({ vlan: 100, protocol: IpProtocol.IP_PROTOCOL_UDP })).to.equal('0a061a0428643001');
+    expect(one({ protocol: IpProtocol.IP_PROTOCOL_UNSPECIFIED })).to.equal('0a021a00');
   });
 
   it('refuses a preserve_tos that is not a boolean, naming the field (the generated encoder would send "false" as true)', () => {

@@ -4,7 +4,7 @@ import type { BpfInsn } from '../../native';
 import { ACCEPT, buildCaptureFilter, CaptureTarget, DROP_ALL, MAX_PROGRAM_LENGTH } from '../../server/net/bpf';
 import { formatIPv4, parseIPv4 } from '../../server/formats/addresses';
 import { BpfCheckError, FrameMeta, LoadedFilter, loadFilter, PACKET_HOST, PACKET_OUTGOING } from '../support/bpf-vm';
-import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, frame, FrameSpec, IP_DF, IP_MF, IPPROTO_TCP, IPPROTO_UDP } from '../support/frames';
+import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, frame, FrameSpec, IP_DF, IP_MF, IPPROTO_ESP, IPPROTO_TCP, IPPROTO_UDP } from '../support/frames';
 
 /** A frame aimed at a (group, port): what the filter decides on. */
 interface Probe extends FrameSpec {
@@ -49,7 +49,8 @@ function shouldAccept(allTargets: CaptureTarget[], spec: Probe, meta: FrameMeta)
   if ((spec.vlans?.length ?? 0) > 1 || (spec.etherType ?? ETHERTYPE_IPV4) !== ETHERTYPE_IPV4) return false;
   if (!targets.some((t) => t.group === spec.group)) return false;
   const udpToJudge = (spec.protocol ?? IPPROTO_UDP) === IPPROTO_UDP && ((spec.fragment ?? 0) & 0x3fff) === 0 && (spec.ihl ?? 5) >= 5;
-  return !udpToJudge || targets.some((t) => t.group === spec.group && t.port === spec.port);
+  // An ESP target (port 0) admits what any target does: any protocol but UDP to its group.
+  return !udpToJudge || targets.some((t) => t.group === spec.group && t.port === spec.port && t.port !== 0);
 }
 
 /** Jump targets of every instruction (the VM's checker enforces the same). */
@@ -145,6 +146,20 @@ describe('capture filter', () => {
     expect(accepts(program, { group: '239.1.1.9', port: 5000, protocol: IPPROTO_TCP })).to.equal(false);
   });
 
+  it('admits ESP to the group of an ESP target (port 0), and no UDP to port 0', () => {
+    const esp = loadFilter(buildCaptureFilter([{ group: '239.1.1.5', port: 0 }, { group: '239.1.1.1', port: 5000 }]).program);
+    expect(accepts(esp, { group: '239.1.1.5', port: 1, protocol: IPPROTO_ESP })).to.equal(true);
+    expect(accepts(esp, { group: '239.1.1.1', port: 1, protocol: IPPROTO_ESP })).to.equal(true);
+    expect(accepts(esp, { group: '239.1.1.6', port: 1, protocol: IPPROTO_ESP })).to.equal(false);
+    expect(accepts(esp, { group: '239.1.1.5', port: 0 })).to.equal(false);
+    expect(accepts(esp, { group: '239.1.1.5', port: 5000 })).to.equal(false);
+    expect(accepts(esp, { group: '239.1.1.1', port: 5000 })).to.equal(true);
+    const espOnly = loadFilter(buildCaptureFilter([{ group: '239.1.1.5', port: 0, vlan: 7 }]).program);
+    expect(accepts(espOnly, { group: '239.1.1.5', port: 1, protocol: IPPROTO_ESP }, { vlanTag: 7 })).to.equal(true);
+    expect(accepts(espOnly, { group: '239.1.1.5', port: 0 }, { vlanTag: 7 })).to.equal(false);
+    expect(accepts(espOnly, { group: '239.1.1.5', port: 1, protocol: IPPROTO_ESP })).to.equal(false);
+  });
+
   it('finds the UDP port after IP options (IHL > 5)', () => {
     // A decoy listed port where the UDP port would be without options.
     const decoy = [0x01, 0x01, 5000 >> 8, 5000 & 0xff];
@@ -173,7 +188,7 @@ describe('capture filter', () => {
   it('refuses targets that are not multicast group and port', () => {
     expect(() => buildCaptureFilter([{ group: '10.0.0.1', port: 5000 }])).to.throw(TypeError);
     expect(() => buildCaptureFilter([{ group: '239.1.1', port: 5000 }])).to.throw(TypeError);
-    expect(() => buildCaptureFilter([{ group: '239.1.1.1', port: 0 }])).to.throw(RangeError);
+    expect(() => buildCaptureFilter([{ group: '239.1.1.1', port: -1 }])).to.throw(RangeError);
   });
 
   describe('at scale', () => {

@@ -4,7 +4,7 @@ import os from 'os';
 import path from 'path';
 
 import { applyView, checkedView } from '../../clients/mcrctl/config-view';
-import { ApplyRulesResponse, OversizePolicy, Rule, TtlPolicy } from '../../gen/mcr/v1/rules';
+import { ApplyRulesResponse, IpProtocol, OversizePolicy, Rule, TtlPolicy } from '../../gen/mcr/v1/rules';
 import { ConfigFileError, parseConfig, problemFromRefusal, readConfigFile } from '../../server/config/config-file';
 import { renderRulesJson5, rulesDocument } from '../../server/config/config-render';
 import { deriveRuleId } from '../../server/rules/id';
@@ -232,6 +232,61 @@ describe('config file', () => {
     });
   });
 
+  describe('input protocol', () => {
+    const rule = (input: string, outputs = '{ interface: "eth1", address: "10.0.0.9" }') =>
+      `    { input: { interface: "eth0", group: "239.1.1.1"${input} }, outputs: [${outputs}] },`;
+    const file = (...rules: string[]) => `{\n  rules: [\n${rules.join('\n')}\n  ],\n}`;
+
+    it('reads protocol "esp" as IP_PROTOCOL_ESP, its input and outputs without a port (0); "udp" as unset', () => {
+      const [esp, udp] = parseConfig(file(rule(', protocol: "esp"'), rule(', port: 5000, protocol: "udp"', '{ interface: "eth1", address: "10.0.0.9", port: 6000 }')), FILE).rules!;
+      expect(esp.input).to.deep.equal({ interface: 'eth0', group: '239.1.1.1', port: 0, source: '', vlan: undefined, protocol: IpProtocol.IP_PROTOCOL_ESP });
+      expect(esp.outputs.map((o) => [o.address, o.port])).to.deep.equal([['10.0.0.9', 0]]);
+      expect(udp.input).to.deep.include({ port: 5000, protocol: IpProtocol.IP_PROTOCOL_UNSPECIFIED });
+    });
+
+    it('takes every other option of an ESP rule\'s input and outputs, and the defaults', () => {
+      const text = `{\n  defaults: { ttl: "decrement", oversize: "drop" },\n  rules: [\n${rule(
+        ', protocol: "esp", source: "10.0.0.1", vlan: 100',
+        '{ interface: "eth1", address: "239.9.9.9", dscp: 46, preserveTos: false, source: "10.1.0.1" }',
+      )}\n  ],\n}`;
+      const [read] = parseConfig(text, FILE).rules!;
+      expect(read.input).to.deep.include({ source: '10.0.0.1', vlan: 100, protocol: IpProtocol.IP_PROTOCOL_ESP });
+      expect(read.outputs[0]).to.deep.include({ port: 0, ttlPolicy: TtlPolicy.TTL_POLICY_DECREMENT, dscp: 46, preserveTos: false, oversize: OversizePolicy.OVERSIZE_POLICY_DROP, source: '10.1.0.1' });
+    });
+
+    it('reports a port given in an ESP rule, in its input or an output, at its place', () => {
+      const text = file(rule(', port: 5000, protocol: "esp"', '{ interface: "eth1", address: "10.0.0.9" }, { interface: "eth2", address: "10.0.0.8", port: 6000 }'));
+      expect(problems(text)).to.deep.equal([
+        `${FILE}:3:55: rules[0].input.port: must be left out in an ESP rule (protocol "esp"): ESP has no port, got 5000`,
+        `${FILE}:3:182: rules[0].outputs[1].port: must be left out in an ESP rule (protocol "esp"): ESP has no port, got 6000`,
+      ]);
+    });
+
+    it('still needs the ports of a UDP rule, and reports a protocol that is not a word it knows', () => {
+      expect(problems(file(rule(', protocol: "udp"'), rule(', protocol: "ESP"'), rule(', protocol: 50')))).to.deep.equal([
+        `${FILE}:3:7: rules[0].input.port: required`,
+        `${FILE}:3:84: rules[0].outputs[0].port: required`,
+        `${FILE}:4:55: rules[1].input.protocol: must be "udp" or "esp", got "ESP"`,
+        `${FILE}:5:55: rules[2].input.protocol: must be "udp" or "esp", got 50`,
+      ]);
+    });
+
+    it('lets one group be captured as UDP and as ESP, each once', () => {
+      const udp = rule(', port: 5000', '{ interface: "eth1", address: "10.0.0.9", port: 6000 }');
+      expect(parseConfig(file(udp, rule(', protocol: "esp"')), FILE).rules).to.have.length(2);
+      const twice = problems(file(rule(', protocol: "esp"'), rule(', protocol: "esp"', '{ interface: "eth2", address: "10.0.0.9" }')));
+      expect(twice).to.have.length(1);
+      expect(twice[0]).to.match(/^mcr\.json5:4:\d+: rules\[1\]\.input: captures .*as rules\[0\] does/);
+    });
+
+    it('reports an ESP output sending to its own input, and two outputs alike, without ports', () => {
+      expect(problems(file(rule(', protocol: "esp"', '{ interface: "eth0", address: "239.1.1.1" }, { interface: "eth1", address: "10.0.0.9" }, { interface: "eth1", address: "10.0.0.9" }')))).to.deep.equal([
+        `${FILE}:3:84: rules[0].outputs[0]: sends to the rule's own input eth0 239.1.1.1 esp, which would loop`,
+        `${FILE}:3:173: rules[0].outputs[2]: duplicates rules[0].outputs[1] (eth1 10.0.0.9)`,
+      ]);
+    });
+  });
+
   it('tells a file without rules (rules left alone) from one with none', () => {
     expect(parseConfig('{ workers: 2 }', FILE).rules).to.equal(undefined);
     expect(parseConfig('{ rules: [], }', FILE).rules).to.deep.equal([]);
@@ -382,6 +437,14 @@ describe('config file', () => {
           { interface: 'eth1', address: '239.9.6.3', port: 3, source: '' },
         ],
       }),
+      Rule.fromPartial({
+        id: deriveRuleId({ interface: 'eth0', group: '239.0.0.8', port: 0, source: '', vlan: 200, protocol: IpProtocol.IP_PROTOCOL_ESP }),
+        input: { interface: 'eth0', group: '239.0.0.8', protocol: IpProtocol.IP_PROTOCOL_ESP, vlan: 200 },
+        outputs: [
+          { interface: 'eth1', address: '10.0.0.9', ttlPolicy: TtlPolicy.TTL_POLICY_DECREMENT },
+          { interface: 'eth2', address: '239.9.5.2', dscp: 46, oversize: OversizePolicy.OVERSIZE_POLICY_DROP, source: '10.30.0.1' },
+        ],
+      }),
     ];
 
     it('reads back as the same definitions, with ids only where they are not derived', () => {
@@ -437,6 +500,23 @@ describe('config file', () => {
         '        { interface: "eth1", address: "239.9.6.2", port: 2, source: "10.30.0.1", ttl: "decrement", oversize: "drop" },',
         '        { interface: "eth1", address: "239.9.6.3", port: 3 },',
       ]);
+    });
+
+    it('writes an ESP rule\'s input with protocol: "esp" and no port, and its outputs without one; a UDP rule\'s without protocol', () => {
+      const text = renderRulesJson5(rulesDocument([rules[6]]));
+      expect(text.split('\n').filter((line) => line.includes('interface'))).to.deep.equal([
+        '      input: { interface: "eth0", group: "239.0.0.8", vlan: 200, protocol: "esp" },',
+        '        { interface: "eth1", address: "10.0.0.9", ttl: "decrement" },',
+        '        { interface: "eth2", address: "239.9.5.2", source: "10.30.0.1", dscp: 46, oversize: "drop" },',
+      ]);
+      // Its id, derived from a match key with "esp" in place of the port, is left out.
+      expect(text).to.not.include('id:');
+      expect(renderRulesJson5(rulesDocument(rules))).to.not.include('protocol: "udp"');
+      // IP_PROTOCOL_UDP is the default: not written, read back as unset.
+      const udp = Rule.fromPartial({ ...rules[1], input: { ...rules[1].input!, protocol: IpProtocol.IP_PROTOCOL_UDP } });
+      const written = renderRulesJson5(rulesDocument([udp]));
+      expect(written).to.include('      input: { interface: "eth2", group: "239.0.0.3", port: 1 },\n');
+      expect(parseConfig(written, FILE).rules![0].input?.protocol).to.equal(IpProtocol.IP_PROTOCOL_UNSPECIFIED);
     });
 
     it('writes an empty rule set as rules: []', () => {

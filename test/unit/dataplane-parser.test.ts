@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 
 import { native, type ParsedFrame } from '../../native';
-import { ETHERTYPE_ARP, ETHERTYPE_IPV6, frame, IP_DF, IP_MF, IPPROTO_IGMP, IPPROTO_TCP, TPID_8021AD, TPID_8021Q } from '../support/frames';
+import { ETHERTYPE_ARP, ETHERTYPE_IPV6, frame, IP_DF, IP_MF, IPPROTO_ESP, IPPROTO_IGMP, IPPROTO_TCP, IPPROTO_UDP, TPID_8021AD, TPID_8021Q } from '../support/frames';
 
 function parse(bytes: Buffer): ParsedFrame {
   return native().parseFrame(bytes);
@@ -32,7 +32,34 @@ describe('data-plane frame parser', () => {
         payloadLength: payload.length,
         ttl: 1,
         tos: 0xb8,
+        protocol: IPPROTO_UDP,
       });
+    });
+
+    it('parses ESP whole: no ports, the IPv4 payload from the ESP header on', () => {
+      // frame() writes 8 "UDP header" bytes before the payload: for ESP they are the SPI and sequence number.
+      const payload = Buffer.from('encrypted data, trailer, ICV');
+      const bytes = frame({ protocol: IPPROTO_ESP, payload, source: '10.1.0.2', group: '239.1.2.3', ttl: 3, tos: 0x28, vlans: [{ tpid: TPID_8021Q }] });
+      const result = parse(bytes);
+      expect(result).to.deep.equal({
+        ok: true,
+        source: '10.1.0.2',
+        group: '239.1.2.3',
+        srcPort: 0,
+        port: 0,
+        payloadOffset: 18 + 20,
+        payloadLength: 8 + payload.length,
+        ttl: 3,
+        tos: 0x28,
+        protocol: IPPROTO_ESP,
+      });
+      if (!result.ok) return;
+      expect(bytes.subarray(result.payloadOffset + 8, result.payloadOffset + result.payloadLength).equals(payload)).to.equal(true);
+    });
+
+    it('refuses ESP shorter than its header (SPI and sequence number)', () => {
+      expect(reasonOf(frame({ protocol: IPPROTO_ESP, totalLength: 20 + 7 }))).to.equal('badLength');
+      expect(parse(frame({ protocol: IPPROTO_ESP, totalLength: 20 + 8 }))).to.include({ ok: true, payloadLength: 8 });
     });
 
     it('finds the payload behind one 802.1Q tag', () => {
@@ -184,7 +211,7 @@ describe('data-plane frame parser', () => {
     });
   });
 
-  describe('not UDP', () => {
+  describe('neither UDP nor ESP', () => {
     it('refuses other IPv4 protocols', () => {
       expect(reasonOf(frame({ protocol: IPPROTO_TCP }))).to.equal('notUdp');
       expect(reasonOf(frame({ protocol: IPPROTO_IGMP }))).to.equal('notUdp');

@@ -455,7 +455,7 @@ const scenarios: Record<string, () => Promise<void>> = {
       [[a, { ...b, id: 'a' }], /rules\[1\]\.id: duplicate rule id/],
       [[{ ...a, group: '239.1.2' }], /rules\[0\]\.group/],
       [[{ ...a, source: 'any' }], /rules\[0\]\.source/],
-      [[{ ...a, port: 0 }], /rules\[0\]\.port/],
+      [[{ ...a, port: 65536 }], /rules\[0\]\.port/],
       [[{ ...a, outputs: 10 }], /rules\[0\]\.outputs/],
       [[{ ...a, id: '' }], /rules\[0\]\.id/],
     ];
@@ -924,6 +924,21 @@ if (require.main === module) {
         } finally {
           if (fdTarget(udp) !== null) native().closeFd(udp);
         }
+      });
+
+      it('takes a raw ESP socket as a sender, whose outputs name no port, as those of a UDP sender name one', () => {
+        const open = (protocol?: 'udp' | 'esp') =>
+          native().openEgressSocket({ ifname: 'lo', ifindex: native().ifNameToIndex('lo'), ttl: 1, tos: 0, dontFragment: false, sndbuf: 1 << 16, protocol });
+        expect(() => open('tcp' as 'udp')).to.throw(TypeError, /options\.protocol must be 'udp' or 'esp'/);
+        const [esp, udp] = [open('esp'), open()];
+        expect(fdTarget(esp)).to.match(/^socket:/);
+        dp.addSender(1, esp, FIXED_SEND_POLICY, UNKNOWN_MTU);
+        dp.addSender(2, udp, FIXED_SEND_POLICY, UNKNOWN_MTU);
+        expect(() => dp.addOutput(5, 1, '192.0.2.1', 9)).to.throw(TypeError, /output 5: an ESP sender sends to no port/);
+        expect(() => dp.addOutput(5, 2, '192.0.2.1', 0)).to.throw(TypeError, /output 5: a UDP sender needs a port 1-65535/);
+        dp.addOutput(5, 1, '192.0.2.1', 0);
+        dp.addOutput(6, 2, '192.0.2.1', 9);
+        dp.setRules([]);
       });
 
       it('refuses rules naming unknown handles and reports no counters for an empty table', () => {

@@ -10,7 +10,7 @@ import { ACCEPT, buildCaptureFilter, CaptureTarget } from '../../server/net/bpf'
 import { CaptureFilters, captureKeys, probeCaptureFilter } from '../../server/net/capture-filter';
 import { formatIPv4, parseIPv4 } from '../../server/formats/addresses';
 import { loadFilter } from '../support/bpf-vm';
-import { ETHERTYPE_ARP, ETHERTYPE_IPV6, frame, FrameSpec, IP_DF, IP_MF, IPPROTO_TCP, IPPROTO_UDP } from '../support/frames';
+import { ETHERTYPE_ARP, ETHERTYPE_IPV6, frame, FrameSpec, IP_DF, IP_MF, IPPROTO_ESP, IPPROTO_TCP, IPPROTO_UDP } from '../support/frames';
 import { SeededRandom } from '../support/seeded-random';
 
 const random = (seed: number) => {
@@ -73,7 +73,8 @@ describe('eBPF capture filter (in the kernel)', function () {
     const rand = random(0xeb9f);
     const pick = <T>(items: T[]): T => items[Math.floor(rand() * items.length)];
     for (let round = 0; round < 30; round++) {
-      const targets = Array.from({ length: 1 + Math.floor(rand() * 40) }, () => ({ group: groupAt(Math.floor(rand() * 30)), port: 5000 + Math.floor(rand() * 20) }));
+      // One target in ten is an ESP target (port 0).
+      const targets = Array.from({ length: 1 + Math.floor(rand() * 40) }, () => ({ group: groupAt(Math.floor(rand() * 30)), port: rand() < 0.1 ? 0 : 5000 + Math.floor(rand() * 20) }));
       const classic = buildCaptureFilter(targets);
       expect(classic.exact).to.equal(true);
       const vm = loadFilter(classic.program);
@@ -88,7 +89,7 @@ describe('eBPF capture filter (in the kernel)', function () {
             // One in-band tag is followed; two are not IPv4 at the first ethertype.
             vlans: rand() < 0.15 ? (rand() < 0.8 ? [{ vid: 7 }] : [{ vid: 7 }, { vid: 8 }]) : [],
             etherType: rand() < 0.05 ? pick([ETHERTYPE_ARP, ETHERTYPE_IPV6]) : undefined,
-            protocol: rand() < 0.9 ? IPPROTO_UDP : IPPROTO_TCP,
+            protocol: rand() < 0.85 ? IPPROTO_UDP : pick([IPPROTO_TCP, IPPROTO_ESP]),
             fragment: rand() < 0.1 ? pick([IP_MF, 1, 0x1fff]) : rand() < 0.1 ? IP_DF : 0,
             ihl: rand() < 0.1 ? pick([4, 6, 11, 15]) : 5,
             truncateTo: rand() < 0.05 ? pick([13, 20, 33, 40]) : undefined,
@@ -128,6 +129,21 @@ describe('eBPF capture filter (in the kernel)', function () {
       expect(ebpf.run({ group: '239.1.1.4', port: 5000, protocol: IPPROTO_TCP })).to.equal(0);
       // UDP to port 0 is no target's, though (group, 0, 0) is the group's own key.
       expect(ebpf.run({ group: '239.1.1.2', port: 0 })).to.equal(0);
+    } finally {
+      ebpf.close();
+    }
+  });
+
+  it('admits ESP to the group of an ESP target (port 0) by the group key alone, from any source', () => {
+    const targets: CaptureTarget[] = [{ group: '239.1.1.5', port: 0, source: '10.1.0.2' }];
+    expect([...captureKeys(targets).keys()], 'no (group, 0, source) key: the program never looks one up').to.deep.equal(['239.1.1.5|0|']);
+    const ebpf = load(targets);
+    try {
+      expect(ebpf.run({ group: '239.1.1.5', protocol: IPPROTO_ESP, source: '10.1.0.2' })).to.equal(ACCEPT);
+      expect(ebpf.run({ group: '239.1.1.5', protocol: IPPROTO_ESP, source: '10.1.0.9' })).to.equal(ACCEPT);
+      expect(ebpf.run({ group: '239.1.1.6', protocol: IPPROTO_ESP })).to.equal(0);
+      expect(ebpf.run({ group: '239.1.1.5', port: 0, source: '10.1.0.2' })).to.equal(0);
+      expect(ebpf.run({ group: '239.1.1.5', port: 5000, source: '10.1.0.2' })).to.equal(0);
     } finally {
       ebpf.close();
     }

@@ -105,7 +105,7 @@ describe('forwarding plan', () => {
 
   /** The senders a worker's outputs name, in order of first use (the sync opens one per key). */
   const sendersOf = (worker: WorkerPlan): SenderSpec[] => [
-    ...new Map([...worker.egress.values()].map((e): [string, SenderSpec] => [e.sender, { key: e.sender, ifname: e.ifname, ifindex: e.ifindex, mtu: e.mtu, ttl: e.ttl, tos: e.tos, keepTos: e.keepTos, decrementTtl: e.decrementTtl, dontFragment: e.dontFragment, source: e.source }])).values(),
+    ...new Map([...worker.egress.values()].map((e): [string, SenderSpec] => [e.sender, { key: e.sender, ifname: e.ifname, ifindex: e.ifindex, mtu: e.mtu, ttl: e.ttl, tos: e.tos, keepTos: e.keepTos, decrementTtl: e.decrementTtl, dontFragment: e.dontFragment, source: e.source, protocol: e.protocol }])).values(),
   ];
 
   it('plans one sender per output interface, TTL and TOS, shared by every destination with those', () => {
@@ -115,9 +115,9 @@ describe('forwarding plan', () => {
     ];
     const worker = planForwarding(rules, 1, lookup(['in0', 4], ['out1', 5], ['out2', 6])).workers[0];
     expect(sendersOf(worker)).to.deep.equal([
-      { key: 'out1#5/1500|ttl=1|tos=0&255', ifname: 'out1', ifindex: 5, ttl: 1, tos: 0, keepTos: 255, decrementTtl: false, dontFragment: false, mtu: 1500, source: '' },
-      { key: 'out2#6/1500|ttl=1|tos=0&255', ifname: 'out2', ifindex: 6, ttl: 1, tos: 0, keepTos: 255, decrementTtl: false, dontFragment: false, mtu: 1500, source: '' },
-      { key: 'out1#5/1500|ttl=9|tos=0&255', ifname: 'out1', ifindex: 5, ttl: 9, tos: 0, keepTos: 255, decrementTtl: false, dontFragment: false, mtu: 1500, source: '' },
+      { key: 'out1#5/1500|ttl=1|tos=0&255', ifname: 'out1', ifindex: 5, ttl: 1, tos: 0, keepTos: 255, decrementTtl: false, dontFragment: false, mtu: 1500, source: '', protocol: 'udp' },
+      { key: 'out2#6/1500|ttl=1|tos=0&255', ifname: 'out2', ifindex: 6, ttl: 1, tos: 0, keepTos: 255, decrementTtl: false, dontFragment: false, mtu: 1500, source: '', protocol: 'udp' },
+      { key: 'out1#5/1500|ttl=9|tos=0&255', ifname: 'out1', ifindex: 5, ttl: 9, tos: 0, keepTos: 255, decrementTtl: false, dontFragment: false, mtu: 1500, source: '', protocol: 'udp' },
     ]);
     expect([...worker.egress.values()].map((e) => [e.sender, e.address, e.port])).to.deep.equal([
       ['out1#5/1500|ttl=1|tos=0&255', '239.9.9.9', 6000],

@@ -6,6 +6,7 @@ import {
   integerArg,
   parseAddrPort,
   parseEndpoints,
+  parseEspAddress,
   parseInputEndpoint,
   parseSource,
   ruleArgument,
@@ -71,6 +72,28 @@ describe('mcrctl argument values', () => {
 
     it('refuses an empty interface name', () => {
       expect(() => parseEndpoints('--out', ['', '239.9.9.9:6000'])).to.throw(UsageError, '--out: the interface name is empty');
+    });
+
+    it('hints at --protocol esp for an address given alone', () => {
+      expect(() => parseEndpoints('--in', ['eth0', '239.1.1.1'])).to.throw(
+        UsageError,
+        '--in eth0 239.1.1.1: expected ADDR:PORT (IPv4 address and UDP port), got "239.1.1.1" (or --protocol esp)',
+      );
+      expect(() => parseAddrPort('--out', 'eth1')).to.throw(UsageError).with.property('message').that.does.not.include('--protocol');
+    });
+
+    it('takes an ESP rule\'s addresses alone, port 0, and refuses a port naming the option', () => {
+      expect(parseEndpoints('--out', ['eth1', '10.0.0.9', 'eth2', '239.9.9.9'], true)).to.deep.equal([
+        { interface: 'eth1', address: '10.0.0.9', port: 0 },
+        { interface: 'eth2', address: '239.9.9.9', port: 0 },
+      ]);
+      expect(parseInputEndpoint(['eth0', '239.1.1.1'], true)).to.deep.equal({ interface: 'eth0', address: '239.1.1.1', port: 0 });
+      expect(() => parseInputEndpoint(['eth0', '239.1.1.1:5000'], true)).to.throw(UsageError, "--in: an ESP rule's group has no port: 239.1.1.1:5000");
+      expect(() => parseEndpoints('--add-out', ['eth1', '10.0.0.9:6000'], true)).to.throw(UsageError, "--add-out: an ESP rule's address has no port: 10.0.0.9:6000");
+      expect(() => parseEspAddress('--out', '--out eth1 x', 'x')).to.throw(UsageError, '--out eth1 x: "x" is not an IPv4 address');
+      expect(() => parseEndpoints('--out', ['10.0.0.9', 'eth1'], true)).to.throw(UsageError, '--out 10.0.0.9 eth1: expected INTERFACE ADDR (the interface comes first)');
+      expect(() => parseEndpoints('--out', ['eth1'], true)).to.throw(UsageError, '--out takes two values, INTERFACE ADDR, each time it is given');
+      expect(() => parseInputEndpoint(['eth0'], true)).to.throw(UsageError, '--in takes exactly two values, INTERFACE GROUP, and is given once');
     });
 
     it('takes exactly one --in', () => {

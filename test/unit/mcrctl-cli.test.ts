@@ -12,6 +12,7 @@ import path from 'path';
 
 import {
   CreateRuleRequest,
+  IpProtocol,
   ListRulesResponse,
   Rule,
   RuleServiceServer,
@@ -329,8 +330,18 @@ describe('mcrctl against an in-process gRPC server', () => {
   it('rule add --vlan sends the input with its VLAN, and the rule shows it', async () => {
     const { code, out } = await mcrctl(...ADD, '--vlan', '100');
     expect(code).to.equal(0);
-    expect(mcrd.created[0].rule?.input).to.deep.equal({ interface: 'eth0', group: '239.0.0.1', port: 5000, source: '', vlan: 100 });
+    expect(mcrd.created[0].rule?.input).to.deep.equal({ interface: 'eth0', group: '239.0.0.1', port: 5000, source: '', vlan: 100, protocol: 0 });
     expect(out).to.include('Input:        eth0 vlan 100 239.0.0.1:5000\n');
+  });
+
+  it('rule add --protocol esp sends an ESP input and outputs without ports, and the rule shows them so', async () => {
+    const { code, out } = await mcrctl('rule', 'add', '--name', 'tun1', '--protocol', 'esp', '--in', 'eth0', '239.1.1.1', '--out', 'eth1', '10.0.0.9', '--ttl', '8');
+    expect(code).to.equal(0);
+    const rule = mcrd.created[0].rule!;
+    expect(rule.input).to.deep.equal({ interface: 'eth0', group: '239.1.1.1', port: 0, source: '', vlan: undefined, protocol: IpProtocol.IP_PROTOCOL_ESP });
+    expect(rule.outputs.map((o) => [o.address, o.port, o.ttl])).to.deep.equal([['10.0.0.9', 0, 8]]);
+    expect(out).to.include('Input:        eth0 239.1.1.1 esp\n');
+    expect(out).to.include('Outputs:      [0] eth1 10.0.0.9 ttl 8\n');
   });
 
   it('rule add --dry-run asks for validation only', async () => {
@@ -399,7 +410,7 @@ describe('mcrctl against an in-process gRPC server', () => {
     expect(request.definition?.name).to.equal('cam-main');
     expect(request.definition?.outputs).to.deep.equal([]);
     const rule = mcrd.rules.get('r-000000000001')!;
-    expect(rule.input).to.deep.equal({ interface: 'eth0', group: '239.0.0.1', port: 5000, source: '', vlan: undefined });
+    expect(rule.input).to.deep.equal({ interface: 'eth0', group: '239.0.0.1', port: 5000, source: '', vlan: undefined, protocol: 0 });
     expect(rule.outputs.map((o) => [o.interface, o.ttl])).to.deep.equal([['eth1', 4], ['wg0', 4]]);
     expect(out).to.match(/^Updated rule r-000000000001 \(cam-main\) to generation 2\.\n/);
   });
@@ -432,6 +443,31 @@ describe('mcrctl against an in-process gRPC server', () => {
       err: 'mcrctl: --del-out wg0 10.20.0.7:6000: rule r-000000000001 (cam1) has no such output (it has: eth1 239.9.9.9:6000, eth0 239.9.9.10:6001)\n',
     });
     expect(mcrd.updated, 'nothing sent for it').to.have.length(1);
+  });
+
+  it('rule update --protocol esp switches a rule with --in and --out; without both, it reads the rule and refuses a switch, sending nothing', async () => {
+    await mcrctl(...ADD);
+    const refused = await mcrctl('rule', 'update', 'cam1', '--protocol', 'esp', '--in', 'eth0', '239.1.1.1');
+    expect(refused).to.deep.equal({
+      code: 1,
+      out: '',
+      err:
+        "mcrctl: --protocol esp: rule r-000000000001 (cam1) relays UDP; switching it to ESP needs --in and --out (every output) in the same command, " +
+        'as its input and outputs lose their ports\n',
+    });
+    expect(mcrd.updated, 'nothing sent for it').to.have.length(0);
+
+    const switched = await mcrctl('rule', 'update', 'cam1', '--protocol', 'esp', '--in', 'eth0', '239.1.1.1', '--out', 'eth1', '10.0.0.9');
+    expect(switched.code).to.equal(0);
+    expect(mcrd.updated[0].updateMask).to.deep.equal(['input.interface', 'input.group', 'input.port', 'input.protocol', 'outputs']);
+    expect(mcrd.updated[0].expectedGeneration).to.equal(undefined);
+    expect(switched.out).to.include('Input:        eth0 239.1.1.1 esp\n');
+
+    // Now an ESP rule: its outputs are edited without ports, the update guarded by the generation read.
+    const added = await mcrctl('rule', 'update', 'cam1', '--protocol', 'esp', '--add-out', 'eth2', '10.0.0.8');
+    expect(added.code).to.equal(0);
+    expect(mcrd.updated[1].expectedGeneration).to.equal(2n);
+    expect(added.out).to.include('Outputs:      [0] eth1 10.0.0.9\n              [1] eth2 10.0.0.8\n');
   });
 
   it('rule add, update and delete warn when mcrd\'s config file has the rules (it would undo them); a dry run does not', async () => {

@@ -141,6 +141,9 @@ describe('mcrctl completion', () => {
         expect(bashComplete(bash, ['completion', ''])).to.include.members(['bash', 'zsh']);
         expect(bashComplete(bash, ['completion', 'z'])).to.deep.equal(['zsh']);
         expect(bashComplete(bash, ['rule', 'update', 'cam1', '--oversize', ''])).to.have.members(['fragment', 'drop']);
+        expect(bashComplete(bash, ['rule', 'add', '--protocol', ''])).to.have.members(['udp', 'esp']);
+        expect(bashComplete(bash, ['rule', 'update', 'cam1', '--protocol', 'e'])).to.deep.equal(['esp']);
+        expect(bashComplete(bash, ['rule', 'add', '--pro'])).to.deep.equal(['--protocol']);
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }

@@ -68,6 +68,7 @@ describe('mcrctl command line', () => {
         edit: {
           id: 'r-custom',
           name: 'cam1',
+          protocol: undefined,
           input: { interface: 'eth0', address: '239.0.0.1', port: 5000 },
           source: '10.10.1.100',
           vlan: 100,
@@ -132,6 +133,42 @@ describe('mcrctl command line', () => {
       expect(moved.name === 'rule update' && [moved.edit.input?.interface, moved.edit.vlan]).to.deep.equal(['eth0.100', false]);
     });
 
+    it('parses --protocol esp on rule add: --in and --out without ports (port 0)', () => {
+      const add = parse('rule add --protocol esp --in eth0 239.1.1.1 --out eth1 10.0.0.9 --out eth2 239.9.9.9 --vlan 100 --ttl decrement').command;
+      expect(add.name === 'rule add' && add.edit).to.deep.include({
+        protocol: 'esp',
+        input: { interface: 'eth0', address: '239.1.1.1', port: 0 },
+        outputs: [
+          { interface: 'eth1', address: '10.0.0.9', port: 0 },
+          { interface: 'eth2', address: '239.9.9.9', port: 0 },
+        ],
+        vlan: 100,
+        ttl: 'decrement',
+      });
+      // Anywhere on the line, as any option: the addresses are read once every option is.
+      const late = parse('rule add --in eth0 239.1.1.1 --out eth1 10.0.0.9 --protocol esp').command;
+      expect(late.name === 'rule add' && late.edit.input).to.deep.equal({ interface: 'eth0', address: '239.1.1.1', port: 0 });
+      const udp = parse(`${ADD} --protocol udp`).command;
+      expect(udp.name === 'rule add' && [udp.edit.protocol, udp.edit.input.port]).to.deep.equal(['udp', 5000]);
+    });
+
+    it('parses --protocol on rule update: with --in and --out, or with --in, --out, --add-out or --del-out alone', () => {
+      const switched = parse('rule update cam1 --protocol esp --in eth0 239.1.1.1 --out eth1 10.0.0.9').command;
+      expect(switched.name === 'rule update' && switched.edit).to.deep.include({
+        protocol: 'esp',
+        input: { interface: 'eth0', address: '239.1.1.1', port: 0 },
+        outputs: [{ interface: 'eth1', address: '10.0.0.9', port: 0 }],
+      });
+      const edited = parse('rule update cam1 --protocol esp --add-out eth2 10.0.0.8 --del-out eth1 10.0.0.9').command;
+      expect(edited.name === 'rule update' && edited.edit).to.deep.include({
+        protocol: 'esp',
+        addOutputs: [{ interface: 'eth2', address: '10.0.0.8', port: 0 }],
+        removeOutputs: [{ interface: 'eth1', address: '10.0.0.9', port: 0 }],
+      });
+      const back = parse('rule update cam1 --protocol udp --in eth0 239.1.1.1:5000 --out eth1 10.0.0.9:6000').command;
+      expect(back.name === 'rule update' && [back.edit.protocol, back.edit.input?.port, back.edit.outputs?.[0].port]).to.deep.equal(['udp', 5000, 6000]);
+    });
+
     it('parses rule add with options in any order', () => {
       const command = parse('rule add --ttl 2 --out eth1 239.9.9.9:6000 --in eth0 239.0.0.1:5000').command;
       expect(command).to.deep.include({ name: 'rule add', dryRun: false });
@@ -147,6 +184,7 @@ describe('mcrctl command line', () => {
         edit: {
           id: undefined,
           name: undefined,
+          protocol: undefined,
           input: undefined,
           source: undefined,
           vlan: undefined,
@@ -274,6 +312,17 @@ describe('mcrctl command line', () => {
       [`${ADD} --no-vlan`, "unknown option '--no-vlan'"],
       [`${ADD} --bogus`, "unknown option '--bogus'"],
       ['rule add --in', "option '--in <IF> <GROUP:PORT>' argument missing"],
+      ['rule add --in eth0 239.0.0.1 --out eth1 239.9.9.9:6000', '--in eth0 239.0.0.1: expected ADDR:PORT (IPv4 address and UDP port), got "239.0.0.1" (or --protocol esp)'],
+      [`${ADD} --protocol esp`, "--in: an ESP rule's group has no port: 239.0.0.1:5000"],
+      ['rule add --protocol esp --in eth0 239.0.0.1 --out eth1 239.9.9.9:6000', "--out: an ESP rule's address has no port: 239.9.9.9:6000"],
+      ['rule add --protocol esp --in eth0 239.0.0.1 --out 10.0.0.9 eth1', '--out 10.0.0.9 eth1: expected INTERFACE ADDR (the interface comes first)'],
+      ['rule add --protocol esp --in eth0 239.0.0.1 --out eth1 camera', '--out eth1 camera: "camera" is not an IPv4 address (an ESP rule\'s addresses have no port)'],
+      ['rule add --protocol esp --in eth0 239.0.0.1', 'rule add needs at least one --out IF ADDR\n'],
+      [`${ADD} --protocol ah`, "option '--protocol <udp|esp>' argument 'ah' is invalid. Allowed choices are udp, esp."],
+      ['rule update cam1 --protocol esp', "rule update: switching a rule's protocol needs --in and --out (every output) with --protocol esp, as its input and outputs lose their ports"],
+      ['rule update cam1 --protocol udp --ttl 3', "rule update: switching a rule's protocol needs --in and --out (every output) with --protocol udp, as its input and outputs need ports"],
+      ['rule update cam1 --protocol esp --add-out eth2 10.0.0.8:6000', "--add-out: an ESP rule's address has no port: 10.0.0.8:6000"],
+      ['rule update cam1 --del-out eth2 10.0.0.8', '--del-out eth2 10.0.0.8: expected ADDR:PORT (IPv4 address and UDP port), got "10.0.0.8" (or --protocol esp)'],
       ['rule update cam1', 'nothing to change: give --name, --in, --source, --[no-]vlan, --out, --add-out, --del-out, --from, --ttl, --dscp, --[no-]preserve-tos or --oversize'],
       ['rule update cam1 --out eth1 239.9.9.9:6000 --del-out eth1 239.9.9.8:6000', '--out replaces every output; --add-out and --del-out edit them: give one or the other'],
       ['rule update cam1 --add-out eth1', '--add-out takes two values, INTERFACE ADDR:PORT, each time it is given'],

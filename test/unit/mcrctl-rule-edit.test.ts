@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 
-import { OversizePolicy, Rule, RuleState, TtlPolicy } from '../../gen/mcr/v1/rules';
-import { isEmptyEdit, maskedRuleUpdate, needsCurrentOutputs, newRuleDefinition, RuleEdit, RuleEditError } from '../../clients/mcrctl/rule-edit';
+import { IpProtocol, OversizePolicy, Rule, RuleState, TtlPolicy } from '../../gen/mcr/v1/rules';
+import { isEmptyEdit, maskedRuleUpdate, needsCurrentOutputs, needsCurrentRule, newRuleDefinition, RuleEdit, RuleEditError } from '../../clients/mcrctl/rule-edit';
 import { applyUpdateMask, checkUpdateMask } from '../../server/rules/update-mask';
 
 /** A rule as mcrd returns it, output-only fields included. */
@@ -27,7 +27,7 @@ const unchanged = Rule.fromPartial({ id: existing.id, name: existing.name, input
  * definition and its update_mask, read by mcrd's own mask check) merged the way mcrd merges it.
  */
 function mergeRuleUpdate(rule: Rule, edit: RuleEdit): Rule {
-  const { definition, paths } = maskedRuleUpdate(edit, needsCurrentOutputs(edit) ? rule : undefined);
+  const { definition, paths } = maskedRuleUpdate(edit, needsCurrentRule(edit) ? rule : undefined);
   const mask = checkUpdateMask(paths);
   expect(mask, 'a partial update').to.not.equal(undefined);
   const merged = applyUpdateMask(rule, definition, mask!);
@@ -73,7 +73,7 @@ describe('mcrctl rule edits', () => {
 
   it('builds a new rule with its --vlan', () => {
     const edit = { input: { interface: 'eth0', address: '239.0.0.1', port: 5000 }, outputs: [{ interface: 'eth1', address: '239.9.9.9', port: 6000 }] };
-    expect(newRuleDefinition({ ...edit, vlan: 100 }).input).to.deep.equal({ interface: 'eth0', group: '239.0.0.1', port: 5000, source: '', vlan: 100 });
+    expect(newRuleDefinition({ ...edit, vlan: 100 }).input).to.deep.equal({ interface: 'eth0', group: '239.0.0.1', port: 5000, source: '', vlan: 100, protocol: 0 });
   });
 
   it('sends only the fields given, named by the update mask', () => {
@@ -114,7 +114,7 @@ describe('mcrctl rule edits', () => {
 
   it('replaces interface, group and port with --in, keeping the source', () => {
     const merged = mergeRuleUpdate(existing, { input: { interface: 'eth3', address: '239.0.0.2', port: 5002 } });
-    expect(merged.input).to.deep.equal({ interface: 'eth3', group: '239.0.0.2', port: 5002, source: '10.10.1.100', vlan: undefined });
+    expect(merged.input).to.deep.equal({ interface: 'eth3', group: '239.0.0.2', port: 5002, source: '10.10.1.100', vlan: undefined, protocol: 0 });
     expect(merged.outputs).to.deep.equal(existing.outputs);
   });
 
@@ -136,7 +136,77 @@ describe('mcrctl rule edits', () => {
 
     it('keeps it through --in and --source', () => {
       const merged = mergeRuleUpdate(tagged, { input: { interface: 'eth3', address: '239.0.0.2', port: 5002 }, source: '' });
-      expect(merged.input).to.deep.equal({ interface: 'eth3', group: '239.0.0.2', port: 5002, source: '', vlan: 100 });
+      expect(merged.input).to.deep.equal({ interface: 'eth3', group: '239.0.0.2', port: 5002, source: '', vlan: 100, protocol: 0 });
+    });
+  });
+
+  describe('--protocol', () => {
+    const espIn = { interface: 'eth0', address: '239.1.1.1', port: 0 };
+    const espOut = { interface: 'eth1', address: '10.0.0.9', port: 0 };
+    const esp = Rule.fromPartial({
+      ...existing,
+      input: { interface: 'eth0', group: '239.1.1.1', protocol: IpProtocol.IP_PROTOCOL_ESP },
+      outputs: [{ interface: 'eth1', address: '10.0.0.9', ttl: 4 }, { interface: 'wg0', address: '10.20.0.7' }],
+    });
+    /** The message of the RuleEditError `edit` is refused with for `rule`. */
+    const refusal = (rule: Rule, edit: RuleEdit): string => {
+      try {
+        mergeRuleUpdate(rule, edit);
+      } catch (err) {
+        expect(err).to.be.instanceOf(RuleEditError);
+        return (err as Error).message;
+      }
+      expect.fail('the edit was accepted');
+    };
+
+    it('builds an ESP rule: its input IP_PROTOCOL_ESP, no ports; udp is the unset protocol', () => {
+      const rule = newRuleDefinition({ protocol: 'esp', input: espIn, outputs: [espOut], vlan: 100, oversize: 'drop' });
+      expect(rule.input).to.deep.equal({ interface: 'eth0', group: '239.1.1.1', port: 0, source: '', vlan: 100, protocol: IpProtocol.IP_PROTOCOL_ESP });
+      expect(rule.outputs.map((o) => [o.address, o.port, o.oversize])).to.deep.equal([['10.0.0.9', 0, OversizePolicy.OVERSIZE_POLICY_DROP]]);
+      const udp = newRuleDefinition({ protocol: 'udp', input: { ...espIn, port: 5000 }, outputs: [{ ...espOut, port: 6000 }] });
+      expect(udp.input?.protocol).to.equal(IpProtocol.IP_PROTOCOL_UNSPECIFIED);
+    });
+
+    it('switches with --in and --out, masking input.protocol, without reading the rule', () => {
+      const edit: RuleEdit = { protocol: 'esp', input: espIn, outputs: [espOut] };
+      expect(needsCurrentRule(edit)).to.equal(false);
+      expect(maskedRuleUpdate(edit).paths).to.deep.equal(['input.interface', 'input.group', 'input.port', 'input.protocol', 'outputs']);
+      const merged = mergeRuleUpdate(existing, edit);
+      expect(merged.input).to.deep.equal({ interface: 'eth0', group: '239.1.1.1', port: 0, source: '10.10.1.100', vlan: undefined, protocol: IpProtocol.IP_PROTOCOL_ESP });
+      expect(merged.outputs.map((o) => [o.address, o.port])).to.deep.equal([['10.0.0.9', 0]]);
+      // And back: --protocol udp is written as the unset protocol.
+      const back = mergeRuleUpdate(esp, { protocol: 'udp', input: { ...espIn, port: 5000 }, outputs: [{ ...espOut, port: 6000 }] });
+      expect(back.input).to.deep.include({ port: 5000, protocol: IpProtocol.IP_PROTOCOL_UNSPECIFIED });
+    });
+
+    it('without both --in and --out reads the rule, and edits it when it relays that protocol already', () => {
+      expect(needsCurrentRule({ protocol: 'esp', input: espIn })).to.equal(true);
+      expect(needsCurrentOutputs({ protocol: 'esp', input: espIn })).to.equal(false);
+      const moved = maskedRuleUpdate({ protocol: 'esp', input: { ...espIn, address: '239.1.1.2' } }, esp);
+      expect(moved.paths).to.deep.equal(['input.interface', 'input.group', 'input.port']);
+      expect(mergeRuleUpdate(esp, { protocol: 'esp', input: { ...espIn, address: '239.1.1.2' } }).input).to.deep.include({ group: '239.1.1.2', protocol: IpProtocol.IP_PROTOCOL_ESP });
+      const added = mergeRuleUpdate(esp, { protocol: 'esp', removeOutputs: [{ interface: 'wg0', address: '10.20.0.7', port: 0 }], addOutputs: [{ interface: 'eth2', address: '10.0.0.8', port: 0 }], dscp: 46 });
+      expect(added.outputs.map((o) => [o.interface, o.address, o.port, o.dscp])).to.deep.equal([
+        ['eth1', '10.0.0.9', 0, undefined],
+        ['eth2', '10.0.0.8', 0, 46],
+      ]);
+      expect(mergeRuleUpdate(existing, { protocol: 'udp', outputs: [{ ...espOut, port: 6000 }] }).outputs.map((o) => o.port)).to.deep.equal([6000]);
+    });
+
+    it('names an ESP rule\'s outputs without ports in its refusals', () => {
+      expect(refusal(esp, { protocol: 'esp', removeOutputs: [{ interface: 'eth2', address: '10.0.0.8', port: 0 }] })).to.equal(
+        '--del-out eth2 10.0.0.8: rule r-0123456789ab (cam1) has no such output (it has: eth1 10.0.0.9, wg0 10.20.0.7)',
+      );
+    });
+
+    it('refuses a switch without both --in and --out', () => {
+      expect(refusal(existing, { protocol: 'esp', input: espIn })).to.equal(
+        '--protocol esp: rule r-0123456789ab (cam1) relays UDP; switching it to ESP needs --in and --out (every output) in the same command, as its input and outputs lose their ports',
+      );
+      expect(refusal(esp, { protocol: 'udp', addOutputs: [{ interface: 'eth2', address: '10.0.0.8', port: 6000 }] })).to.equal(
+        '--protocol udp: rule r-0123456789ab (cam1) relays ESP; switching it to UDP needs --in and --out (every output) in the same command, as its input and outputs need ports',
+      );
+      expect(refusal(existing, { protocol: 'esp', outputs: [espOut] })).to.match(/^--protocol esp: rule r-0123456789ab \(cam1\) relays UDP; switching it/);
     });
   });
 

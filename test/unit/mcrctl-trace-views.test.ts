@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 
+import { IpProtocol } from '../../gen/mcr/v1/rules';
 import { OutputResult, TraceRecord, TraceState, TraceStatus, Verdict } from '../../gen/mcr/v1/trace';
 import { formatNanos, formatTimeOfDay } from '../../clients/mcrctl/format';
 import {
@@ -80,6 +81,35 @@ describe('mcrctl trace views', () => {
     expect(traceComment(forwarded)).to.equal(
       'rule r-0123456789ab forwarded: out0 eth1 239.9.9.9:6000 sent; out1 wg0 10.0.0.9:7000 unreachable ECONNREFUSED; 12.3 us in mcr',
     );
+  });
+
+  describe('an ESP packet', () => {
+    const esp = TraceRecord.fromPartial({
+      ...forwarded,
+      sourcePort: 0,
+      destinationAddress: '239.1.1.1',
+      destinationPort: 0,
+      protocol: IpProtocol.IP_PROTOCOL_ESP,
+      outputs: [
+        { index: 0, interface: 'eth1', address: '10.0.0.9', port: 0, result: OutputResult.OUTPUT_RESULT_SENT, ttl: 63, dscp: 46 },
+        { index: 1, interface: 'eth2', address: '239.9.9.9', port: 0, result: OutputResult.OUTPUT_RESULT_TOO_BIG, error: 'EMSGSIZE' },
+      ],
+    });
+
+    it('says "esp" in place of the ports, and its outputs without one', () => {
+      expect(traceLine(esp)).to.equal(
+        '15:04:05.678901  10.1.0.2 -> 239.1.1.1 esp  ttl 64  dscp 46  len 44  forwarded: out0 eth1 10.0.0.9 sent ttl 63; out1 eth2 239.9.9.9 too-big EMSGSIZE  12.3 us in mcr',
+      );
+      expect(traceLine({ ...esp, vlan: 7, outputs: [] })).to.equal('15:04:05.678901  vlan 7  10.1.0.2 -> 239.1.1.1 esp  ttl 64  dscp 46  len 44  forwarded  12.3 us in mcr');
+      // IP_PROTOCOL_UDP and the unset protocol (an mcrd from before ESP) are UDP.
+      expect(traceLine({ ...forwarded, protocol: IpProtocol.IP_PROTOCOL_UDP })).to.equal(traceLine(forwarded));
+    });
+
+    it('its pcapng comment ends with "; esp", after the VLAN', () => {
+      expect(traceComment(esp)).to.equal('rule r-0123456789ab forwarded: out0 eth1 10.0.0.9 sent ttl 63; out1 eth2 239.9.9.9 too-big EMSGSIZE; 12.3 us in mcr; esp');
+      expect(traceComment({ ...esp, vlan: 100, outputs: [] })).to.equal('rule r-0123456789ab forwarded; 12.3 us in mcr; vlan 100; esp');
+      expect(traceComment(forwarded)).to.not.include('esp');
+    });
   });
 
   it('a dropped packet says why, with or without outputs', () => {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 
-import { OversizePolicy, Rule, RuleState, TtlPolicy } from '../../gen/mcr/v1/rules';
+import { IpProtocol, OversizePolicy, Rule, RuleState, TtlPolicy } from '../../gen/mcr/v1/rules';
 import { GetStatsResponse, GetWorkerStatsResponse } from '../../gen/mcr/v1/stats';
 import { EventKind, GetVersionResponse, Interface, WatchEventsResponse, Worker, WorkerState } from '../../gen/mcr/v1/system';
 import { eventKindWord } from '../../clients/mcrctl/event-kinds';
@@ -152,6 +152,22 @@ describe('mcrctl text output', () => {
       expect(rulesTable([tagged]).split('\n')[1]).to.match(/^r-ffffffffffff {2}- {5}eth9 vlan 200 239\.0\.0\.2:5000 {2}eth1/);
       expect(ruleDetail(tagged)).to.include('Input:        eth9 vlan 200 239.0.0.2:5000\n');
     });
+
+    it('shows an ESP rule\'s input as GROUP esp and its outputs as ADDR, without ports', () => {
+      const input = (extra: object) => formatInput(Rule.fromPartial({ input: { interface: 'eth0', group: '239.1.1.1', protocol: IpProtocol.IP_PROTOCOL_ESP, ...extra } }).input);
+      expect(input({})).to.equal('eth0 239.1.1.1 esp');
+      expect(input({ vlan: 100, source: '10.10.1.100' })).to.equal('eth0 vlan 100 239.1.1.1 esp from 10.10.1.100');
+      // IP_PROTOCOL_UDP is UDP, as unset is.
+      expect(input({ port: 5000, protocol: IpProtocol.IP_PROTOCOL_UDP })).to.equal('eth0 239.1.1.1:5000');
+      const output = (extra: object) => formatOutput(Rule.fromPartial({ outputs: [{ interface: 'eth1', address: '10.0.0.9', ...extra }] }).outputs[0]);
+      expect(output({})).to.equal('eth1 10.0.0.9');
+      expect(output({ source: '10.1.0.1', ttlPolicy: TtlPolicy.TTL_POLICY_DECREMENT, oversize: OversizePolicy.OVERSIZE_POLICY_DROP })).to.equal(
+        'eth1 10.0.0.9 from 10.1.0.1 ttl decrement oversize drop',
+      );
+      const esp = Rule.fromPartial({ ...waiting, input: { interface: 'eth9', group: '239.0.0.2', protocol: IpProtocol.IP_PROTOCOL_ESP }, outputs: [{ interface: 'eth1', address: '239.9.9.9' }] });
+      expect(rulesTable([esp]).split('\n')[1]).to.match(/^r-ffffffffffff {2}- {5}eth9 239\.0\.0\.2 esp {2}eth1 239\.9\.9\.9 /);
+      expect(ruleDetail(esp)).to.include('Input:        eth9 239.0.0.2 esp\nOutputs:      [0] eth1 239.9.9.9\n');
+    });
   });
 
   it('shows workers, flagging a ruleset hash that is not the expected one', () => {
@@ -238,6 +254,11 @@ describe('mcrctl text output', () => {
           '',
         ].join('\n'),
       );
+    });
+
+    it('shows an ESP rule\'s outputs, which have no port (0), by address alone', () => {
+      const esp = GetStatsResponse.fromPartial({ rules: [{ ruleId: 'r-0123456789ab', worker: 1, outputs: [{ index: 0, interface: 'eth1', address: '10.0.0.9', port: 0, packets: 3n }] }] });
+      expect(statsView(esp).split('\n')[4]).to.match(/^r-0123456789ab {4}0 {2}eth1 10\.0\.0\.9 +3 /);
     });
 
     it('shows worker inputs with parse errors by reason, kernel drops and merged frames', () => {

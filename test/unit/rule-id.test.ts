@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 
+import { IpProtocol } from '../../gen/mcr/v1/rules';
 import { deriveRuleId, matchKey } from '../../server/rules/id';
 
 const INPUT = { interface: 'eth0', group: '239.0.0.1', port: 5000, source: '' };
@@ -15,6 +16,15 @@ describe('rule ids', () => {
     expect(matchKey({ ...INPUT, vlan: undefined })).to.equal('eth0|239.0.0.1|5000|');
     // printf 'eth0|239.0.0.1|5000||100' | sha256sum
     expect(deriveRuleId({ ...INPUT, vlan: 100 })).to.equal('r-ed0ab431a5ae');
+  });
+
+  it('writes "esp" in place of the port for an ESP input: UDP rules keep their ids', () => {
+    const esp = { ...INPUT, port: 0, protocol: IpProtocol.IP_PROTOCOL_ESP };
+    expect(matchKey(esp)).to.equal('eth0|239.0.0.1|esp|');
+    expect(matchKey({ ...INPUT, protocol: IpProtocol.IP_PROTOCOL_UDP })).to.equal('eth0|239.0.0.1|5000|');
+    expect(matchKey({ ...INPUT, protocol: IpProtocol.IP_PROTOCOL_UNSPECIFIED })).to.equal('eth0|239.0.0.1|5000|');
+    // printf 'eth0|239.0.0.1|esp|' | sha256sum
+    expect(deriveRuleId(esp)).to.equal('r-203e9aeaa4b8');
   });
 
   it('derives "r-" and the first 12 hex digits of sha256(match key), the same on every run', () => {

@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { EventEmitter } from 'events';
 import os from 'os';
 
-import { Rule } from '../../gen/mcr/v1/rules';
+import { IpProtocol, Rule } from '../../gen/mcr/v1/rules';
 import { GetTraceResponse, OutputResult, TraceRecord, TraceState, Verdict, WatchTracesResponse } from '../../gen/mcr/v1/trace';
 import { SEND_TTL_EXPIRED } from '../../native';
 import type { TracedPacket } from '../../native';
@@ -63,6 +63,7 @@ function packet(ruleId: string, overrides: Partial<TracedPacket> = {}): TracedPa
     sourcePort: 40000,
     destination: '239.1.1.1',
     destinationPort: 5000,
+    protocol: 17,
     ipLength: 128,
     ttl: 1,
     tos: 46 << 2,
@@ -356,6 +357,7 @@ describe('trace manager', () => {
         ttl: 1,
         dscp: 46,
         vlan: 100,
+        protocol: IpProtocol.IP_PROTOCOL_UDP,
         verdict: Verdict.VERDICT_FORWARDED,
         dropReason: '',
         timeInMcrNanos: 12_345n,
@@ -366,6 +368,11 @@ describe('trace manager', () => {
         { index: 0, interface: 'out1', address: '239.9.9.9', port: 6000, result: OutputResult.OUTPUT_RESULT_SENT, error: '', ttl: 63, dscp: 46, ecn: 1, fragmented: false, segments: 1 },
         { index: 1, interface: 'out2', address: '10.4.0.2', port: 9999, result: OutputResult.OUTPUT_RESULT_UNREACHABLE, error: 'ECONNREFUSED', ttl: 64, dscp: 0, ecn: 0, fragmented: false, segments: 0 },
       ]);
+    });
+
+    it('says an ESP packet is ESP', () => {
+      const record = toTraceRecord(packet('r-a', { protocol: 50, sourcePort: 0, destinationPort: 0 }), 1, new FakeHandles());
+      expect(record).to.deep.include({ protocol: IpProtocol.IP_PROTOCOL_ESP, sourcePort: 0, destinationPort: 0 });
     });
 
     it('says when a packet was not sent because its TTL expired, on one output or on all', () => {

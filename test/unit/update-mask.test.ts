@@ -9,7 +9,7 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 
-import { OversizePolicy, Rule, TtlPolicy } from '../../gen/mcr/v1/rules';
+import { IpProtocol, OversizePolicy, Rule, TtlPolicy } from '../../gen/mcr/v1/rules';
 import { ApiError, toApiError } from '../../server/api/errors';
 import { RuleError } from '../../server/rules/errors';
 import { RuleStore } from '../../server/rules/store';
@@ -45,7 +45,7 @@ describe('update_mask', () => {
       expect(checkUpdateMask([])).to.equal(undefined);
       expect(checkUpdateMask(['*'])).to.equal(undefined);
       expect(checkUpdateMask(['outputs', '*'])).to.equal(undefined);
-      const all = ['name', 'input', 'input.interface', 'input.group', 'input.port', 'input.source', 'input.vlan', 'outputs'];
+      const all = ['name', 'input', 'input.interface', 'input.group', 'input.port', 'input.source', 'input.vlan', 'input.protocol', 'outputs'];
       expect(checkUpdateMask(all)).to.deep.equal(all);
     });
 
@@ -88,6 +88,9 @@ describe('update_mask', () => {
       const tagged = applyUpdateMask(STORED, Rule.fromPartial({ input: { vlan: 100 } }), ['input.vlan']);
       expect(tagged.input).to.deep.equal({ ...STORED.input, vlan: 100 });
       expect(applyUpdateMask(tagged, undefined, ['input.vlan']).input!.vlan, 'a masked VLAN the definition lacks: none').to.equal(undefined);
+      const esp = applyUpdateMask(STORED, Rule.fromPartial({ input: { protocol: IpProtocol.IP_PROTOCOL_ESP } }), ['input.protocol', 'input.port']);
+      expect(esp.input).to.deep.equal({ ...STORED.input, protocol: IpProtocol.IP_PROTOCOL_ESP, port: 0 });
+      expect(applyUpdateMask(esp, undefined, ['input.protocol']).input!.protocol, 'a masked protocol the definition lacks: UDP').to.equal(0);
     });
   });
 

@@ -1,7 +1,7 @@
 import { status } from '@grpc/grpc-js';
 import { expect } from 'chai';
 
-import { DeepPartial, OversizePolicy, Rule, RuleState, TtlPolicy } from '../../gen/mcr/v1/rules';
+import { DeepPartial, IpProtocol, OversizePolicy, Rule, RuleState, TtlPolicy } from '../../gen/mcr/v1/rules';
 import { ApiError, toApiError } from '../../server/api/errors';
 import { RuleError } from '../../server/rules/errors';
 import { formatIPv4, isMulticast, isUnicast, isValidInterfaceName, parseIPv4 } from '../../server/formats/addresses';
@@ -121,7 +121,7 @@ describe('rule validation', () => {
     expect(normalized).to.deep.equal({
       id: 'cam-1',
       name: 'cam1',
-      input: { interface: 'eth0', group: '239.1.1.1', port: 5000, source: '10.1.0.2', vlan: undefined },
+      input: { interface: 'eth0', group: '239.1.1.1', port: 5000, source: '10.1.0.2', vlan: undefined, protocol: 0 },
       outputs: [
         { interface: 'eth1', address: '239.9.9.9', port: 6000, ttl: undefined, dscp: undefined, ttlPolicy: TtlPolicy.TTL_POLICY_UNSPECIFIED, preserveTos: undefined, oversize: OversizePolicy.OVERSIZE_POLICY_UNSPECIFIED, source: '' },
         { interface: 'wg0', address: '10.20.0.7', port: 6000, ttl: 64, dscp: 46, ttlPolicy: TtlPolicy.TTL_POLICY_FIXED, preserveTos: false, oversize: OversizePolicy.OVERSIZE_POLICY_DROP, source: '' },
@@ -154,6 +154,26 @@ describe('rule validation', () => {
         `rule.input.vlan: must be 1-4094, got ${vlan} (0 is priority tagging without a VLAN, 4095 is reserved)`,
       );
     }
+  });
+
+  it('takes an ESP rule without ports, refuses ports in one and unknown protocols, naming the field', () => {
+    const esp = { ...INPUT, port: 0, protocol: IpProtocol.IP_PROTOCOL_ESP };
+    const valid = validateRuleDefinition(rule({ input: esp, outputs: [{ ...OUTPUT, port: 0 }, { interface: 'eth2', address: '10.9.0.2' }] }), LIMITS);
+    expect(valid.input).to.include({ protocol: IpProtocol.IP_PROTOCOL_ESP, port: 0 });
+    expect(valid.outputs.map((o) => o.port)).to.deep.equal([0, 0]);
+    expect(rejection(rule({ input: { ...esp, port: 5000 }, outputs: [{ ...OUTPUT, port: 0 }] })).message).to.equal(
+      'rule.input.port: must be unset in an ESP rule (input.protocol IP_PROTOCOL_ESP): ESP has no port, got 5000',
+    );
+    expect(rejection(rule({ input: esp, outputs: [{ ...OUTPUT, port: 0 }, OUTPUT] })).message).to.equal(
+      'rule.outputs[1].port: must be unset in an ESP rule (input.protocol IP_PROTOCOL_ESP): ESP has no port, got 6000',
+    );
+    expect(rejection(rule({ input: { ...INPUT, protocol: IpProtocol.IP_PROTOCOL_UDP }, outputs: [{ ...OUTPUT, port: 0 }] })).message).to.equal('rule.outputs[0].port: must be 1-65535, got 0');
+    expect(rejection(rule({ input: { ...INPUT, protocol: 7 as IpProtocol } })).message).to.equal('rule.input.protocol: 7 is not an IpProtocol (IP_PROTOCOL_UDP = 1, IP_PROTOCOL_ESP = 2)');
+    // The loop and duplicate checks speak ESP.
+    expect(rejection(rule({ input: esp, outputs: [{ interface: 'eth0', address: '239.1.1.1' }] })).message).to.equal(
+      "rule.outputs[0]: sends to the rule's own input eth0 239.1.1.1 esp, which would loop",
+    );
+    expect(rejection(rule({ input: esp, outputs: [{ ...OUTPUT, port: 0 }, { ...OUTPUT, port: 0 }] })).message).to.equal('rule.outputs[1]: duplicates rule.outputs[0] (eth1 239.9.9.9)');
   });
 
   it('takes a unicast source address on an output and refuses others, naming the field', () => {

@@ -114,7 +114,8 @@ describe('worker runtime: rule changes', () => {
     refused([output(20), output(21, 9)], /^outputs\[1\] \(handle 21\): unknown sender handle 9$/);
     refused([output(20), output(10)], /^outputs\[1\] \(handle 10\): output handle 10 is already in use$/);
     refused([output(20), { ...output(21), address: '127.0.0' }], /^outputs\[1\] \(handle 21\): address must be an IPv4 address/);
-    refused([output(20), { ...output(21), port: 0 }], /^outputs\[1\] \(handle 21\): port/);
+    refused([output(20), { ...output(21), port: 0 }], /^outputs\[1\] \(handle 21\): output 21: a UDP sender needs a port 1-65535$/);
+    refused([output(20), { ...output(21), port: 65536 }], /^outputs\[1\] \(handle 21\): port/);
     expect(send({ type: 'addOutputs', outputs: [output(20)] }, [openEgress()]), 'outputs carry no fd').to.include({ ok: false });
     ok({ type: 'addOutputs', outputs: [output(20), output(21)] });
   });
