@@ -16,7 +16,8 @@ import { IpProtocol, Rule, RuleState } from '../../gen/mcr/v1/rules';
 import type { InputStats } from '../../gen/mcr/v1/stats';
 import { bufCurl } from '../support/buf-curl';
 import { useRelay } from '../support/fixture';
-import { NET, runIn, spawnIn } from '../support/netns';
+import { NET, runIn } from '../support/netns';
+import { startReportingChild } from '../support/reporting-child';
 import { waitFor } from '../support/poll';
 import { waitForRulePackets, waitForWorkersInSync } from '../support/rules';
 import { startMarksReceiver } from '../support/udp-marks';
@@ -40,25 +41,8 @@ interface EspPacket {
 }
 
 /** Starts a raw ESP receiver in `ns` for packets to `address`; resolves once it listens, with its report to come. */
-async function startEspReceiver(ns: string, address: string, ifaddr: string): Promise<{ done: Promise<EspPacket[]> }> {
-  const child = spawnIn(ns, ['python3', TOOL, 'receive', address, ifaddr, String(PACKETS), '15']);
-  let output = '';
-  let errors = '';
-  child.stderr!.on('data', (chunk: Buffer) => (errors += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.startsWith('ready\n')) resolve();
-    });
-    void exited.then(() => reject(new Error(`the ESP receiver exited before it was ready: ${errors}`)));
-  });
-  const done = exited.then(() => {
-    const report = output.split('\n')[1];
-    if (!report) throw new Error(`the ESP receiver gave no report: ${errors}`);
-    return JSON.parse(report) as EspPacket[];
-  });
-  return { done };
+function startEspReceiver(ns: string, address: string, ifaddr: string): Promise<{ done: Promise<EspPacket[]> }> {
+  return startReportingChild<EspPacket[]>(ns, ['python3', TOOL, 'receive', address, ifaddr, String(PACKETS), '15'], 'ESP receiver');
 }
 
 /** The raw sockets of IP protocol 50 in `ns` (/proc/net/raw: the protocol is the local "port"), with their receive queues. */

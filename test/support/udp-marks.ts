@@ -5,7 +5,7 @@
  */
 import path from 'path';
 
-import { spawnIn } from './netns';
+import { startReportingChild } from './reporting-child';
 
 const RECEIVER = path.join(__dirname, 'udp-marks-receiver.py');
 
@@ -44,23 +44,5 @@ export async function startMarksReceiver(
   options: { maxSeconds?: number; perPayload?: boolean } = {},
 ): Promise<{ done: Promise<Marks[]> }> {
   const args = ['python3', RECEIVER, JSON.stringify(endpoints), String(expectEach), String(options.maxSeconds ?? 20)];
-  const child = spawnIn(ns, options.perPayload ? [...args, 'per-payload'] : args);
-  let output = '';
-  let errors = '';
-  child.stderr!.on('data', (chunk: Buffer) => (errors += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.startsWith('ready\n')) resolve();
-    });
-    void exited.then(() => reject(new Error(`the receiver exited before it was ready: ${errors}`)));
-  });
-  return {
-    done: exited.then(() => {
-      const report = output.split('\n')[1];
-      if (!report) throw new Error(`the receiver gave no report: ${errors}`);
-      return JSON.parse(report) as Marks[];
-    }),
-  };
+  return startReportingChild<Marks[]>(ns, options.perPayload ? [...args, 'per-payload'] : args, 'receiver');
 }
