@@ -217,7 +217,7 @@ export interface InputCounters {
 
 /** What the data-plane parser made of a frame (test hook; same code as the packet path). */
 export type ParsedFrame =
-  | { ok: true; source: string; group: string; srcPort: number; port: number; payloadOffset: number; payloadLength: number; ttl: number; tos: number; protocol: number }
+  | { ok: true; family: 4 | 6; source: string; group: string; srcPort: number; port: number; payloadOffset: number; payloadLength: number; ttl: number; tos: number; protocol: number }
   | { ok: false; reason: 'truncated' | 'notIpv4' | 'badHeader' | 'badLength' | 'fragment' | 'notUdp' };
 
 export interface Dataplane {

@@ -43,6 +43,13 @@ Napi::String Dotted(Napi::Env env, uint32_t address) {
   return Napi::String::New(env, text);
 }
 
+// The IPv6 address of 16 bytes at `bytes`, in its shortest text form.
+Napi::String Ipv6Text(Napi::Env env, const uint8_t* bytes) {
+  char text[INET6_ADDRSTRLEN];
+  inet_ntop(AF_INET6, bytes, text, sizeof text);
+  return Napi::String::New(env, text);
+}
+
 Napi::BigInt Big(Napi::Env env, const Counter& counter) { return Napi::BigInt::New(env, counter.Get()); }
 
 RuleSpec RuleValue(Napi::Env env, Napi::Value value, const std::string& at) {
@@ -440,8 +447,9 @@ Napi::Value ParseFrameJs(const Napi::CallbackInfo& info) {
     result.Set("reason", Napi::String::New(env, ParseStatusName(status)));
     return result;
   }
-  result.Set("source", Dotted(env, packet.source));
-  result.Set("group", Dotted(env, packet.group));
+  result.Set("family", Napi::Number::New(env, packet.family));
+  result.Set("source", packet.family == 6 ? Ipv6Text(env, packet.ipv6Header + 8) : Dotted(env, packet.source));
+  result.Set("group", packet.family == 6 ? Ipv6Text(env, packet.ipv6Header + 24) : Dotted(env, packet.group));
   result.Set("srcPort", Napi::Number::New(env, packet.sourcePort));
   result.Set("port", Napi::Number::New(env, packet.port));
   result.Set("payloadOffset", Napi::Number::New(env, packet.payloadOffset));

@@ -150,7 +150,7 @@ void Forwarder::Forward(Input& input, uint32_t frames, const Table& table) {
     for (uint32_t done = 0; done < packet.payloadLength; done += datagram.payloadLength) {
       datagram.payloadOffset = packet.payloadOffset + done;
       datagram.payloadLength = std::min(segmentSize, packet.payloadLength - done);
-      datagram.ipLength = static_cast<uint16_t>(packet.ipLength - (packet.payloadLength - datagram.payloadLength));
+      datagram.ipLength = packet.ipLength - (packet.payloadLength - datagram.payloadLength);
       ++tally.mergedDatagrams;
       Take(input, *route, datagram, frame, length, now, receivedNs, tally);
     }

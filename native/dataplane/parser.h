@@ -1,4 +1,5 @@
-// The data plane's frame parser: Ethernet (up to two VLAN tags), IPv4, UDP or ESP. Plain C++, no Node-API;
+// The data plane's frame parser: Ethernet (up to two VLAN tags), IPv4 or IPv6 (with its extension
+// headers), UDP or ESP. Plain C++, no Node-API;
 // the packet path and the parseFrame test hook share it.
 #pragma once
 
@@ -10,11 +11,14 @@ namespace mcr {
 // Why a frame was not forwarded (kOk: it parsed). The values index InputCounters::rejected.
 enum class ParseStatus : uint8_t {
   kOk = 0,
-  kTruncated,  // the frame ends before a header it announces, or before the IPv4 total length
-  kNotIpv4,    // the ethertype (after any VLAN tags) is not IPv4
-  kBadHeader,  // IPv4 version not 4, IHL < 5, options beyond the frame, or a wrong header checksum
-  kBadLength,  // IPv4 total length below the header, or a UDP length outside 8..IP payload length
-  kFragment,   // MF set or a non-zero fragment offset
+  kTruncated,  // the frame ends before a header it announces, or before the IP packet's length
+  kNotIp,      // the ethertype (after any VLAN tags) is neither IPv4 nor IPv6 (named "notIpv4")
+  kBadHeader,  // IPv4 version not 4, IHL < 5, options beyond the frame, or a wrong header checksum;
+               // IPv6 version not 6, hop-by-hop options not first, or more than 8 extension headers
+  kBadLength,  // IPv4 total length below the header, an IPv6 payload length of 0 (jumbogram) or
+               // extension headers past it, a UDP length outside 8..IP payload length, or ESP
+               // shorter than its header
+  kFragment,   // IPv4: MF set or a non-zero fragment offset; IPv6: a fragment header
   kNotUdp,     // an IPv4 protocol mcr does not relay: neither UDP nor ESP
 };
 
@@ -31,15 +35,19 @@ constexpr size_t kParseStatusCount = 7;
 // For ESP, the ports are 0 and the payload is the whole IP payload (ESP header, data, ICV): what an
 // ESP output sends as it is.
 struct ParsedPacket {
+  uint8_t family;  // 4 or 6
+  // IPv4: the source and destination. 0 for IPv6, whose addresses are in its header.
   uint32_t source;
   uint32_t group;  // the IPv4 destination
+  // IPv6: the header in the frame (source address at +8, destination at +24); null for IPv4.
+  const uint8_t* ipv6Header;
   uint16_t sourcePort;
   uint16_t port;   // the UDP destination port (0: ESP)
   uint32_t payloadOffset;  // from the start of the frame
   uint32_t payloadLength;  // UDP length - 8, or the IP payload's length (ESP)
-  uint16_t ipLength;  // the IPv4 total length
-  uint8_t ttl;
-  uint8_t tos;
+  uint32_t ipLength;  // the IPv4 total length, or the IPv6 header and payload length
+  uint8_t ttl;        // the IPv6 hop limit
+  uint8_t tos;        // the IPv6 traffic class
   uint8_t protocol;  // kIpProtocolUdp or kIpProtocolEsp
   // The frame's VLAN ID: the tag the kernel took out of the frame on receive (0: none). The parser
   // leaves it 0 (a tag still in the frame is stepped over, as the capture filter does); the

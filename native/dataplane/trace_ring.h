@@ -40,7 +40,7 @@ struct TraceSlot {
   uint32_t destination;  // network byte order
   uint16_t sourcePort;
   uint16_t destinationPort;
-  uint16_t ipLength;
+  uint32_t ipLength;
   uint8_t ttl;
   uint8_t tos;
   uint8_t protocol;      // 17 (UDP) or 50 (ESP)

@@ -13,12 +13,19 @@ import {
   ETHERTYPE_ARP,
   ETHERTYPE_IPV6,
   frame,
+  frame6,
+  Frame6Spec,
   FrameSpec,
   IP_DF,
   IP_MF,
   IPPROTO_ESP,
   IPPROTO_IGMP,
   IPPROTO_TCP,
+  IPV6_DESTINATION_OPTIONS,
+  IPV6_FRAGMENT,
+  IPV6_HOP_BY_HOP,
+  IPV6_NO_NEXT_HEADER,
+  IPV6_ROUTING,
   TPID_8021AD,
   TPID_8021Q,
 } from '../support/frames';
@@ -68,7 +75,8 @@ const SPECS: Array<[name: string, outcome: Outcome, spec: FrameSpec]> = [
   ['ok-esp-vlan-ip-options', 'ok', { protocol: IPPROTO_ESP, vlans: ONE_TAG, ihl: 6 }],
   // Not IPv4.
   ['not-ipv4-arp', 'notIpv4', { etherType: ETHERTYPE_ARP }],
-  ['not-ipv4-ipv6', 'notIpv4', { etherType: ETHERTYPE_IPV6 }],
+  // An IPv4 packet behind the IPv6 ethertype: version 4 where 6 must be.
+  ['ipv6-ethertype-ipv4-header', 'badHeader', { etherType: ETHERTYPE_IPV6 }],
   ['not-ipv4-vlan-arp', 'notIpv4', { vlans: ONE_TAG, etherType: ETHERTYPE_ARP }],
   ['not-ipv4-three-tags', 'notIpv4', { vlans: [{ tpid: TPID_8021AD }, { tpid: TPID_8021Q }, { tpid: TPID_8021Q }] }],
   // Cut short at every header.
@@ -111,9 +119,41 @@ const SPECS: Array<[name: string, outcome: Outcome, spec: FrameSpec]> = [
   ['not-udp-qinq', 'notUdp', { vlans: TWO_TAGS, protocol: IPPROTO_TCP }],
 ];
 
+const IPV6 = 40;
+/** Length of an IPv6 frame with the default payload, no tags, no extension headers. */
+const PLAIN6 = ETHERNET + IPV6 + UDP + PAYLOAD.length;
+const HOP_BY_HOP = { type: IPV6_HOP_BY_HOP };
+const ROUTING = { type: IPV6_ROUTING, units: 2 };
+const DESTINATION_OPTIONS = { type: IPV6_DESTINATION_OPTIONS, units: 1 };
+
+const SPECS6: Array<[name: string, outcome: Outcome, spec: Frame6Spec]> = [
+  ['ipv6-ok-udp', 'ok', {}],
+  ['ipv6-ok-vlan-traffic-class', 'ok', { vlans: ONE_TAG, trafficClass: 0xb9, hopLimit: 1 }],
+  ['ipv6-ok-extension-headers', 'ok', { extensions: [HOP_BY_HOP, DESTINATION_OPTIONS, ROUTING, DESTINATION_OPTIONS] }],
+  ['ipv6-ok-esp', 'ok', { protocol: IPPROTO_ESP, extensions: [HOP_BY_HOP] }],
+  ['ipv6-ok-ethernet-padding', 'ok', { payload: Buffer.from('x'), padding: 9 }],
+  ['ipv6-ok-eight-extensions', 'ok', { extensions: [HOP_BY_HOP, ...Array(7).fill(DESTINATION_OPTIONS)] }],
+  ['ipv6-truncated-header', 'truncated', { truncateTo: ETHERNET + IPV6 - 1 }],
+  ['ipv6-truncated-payload', 'truncated', { truncateTo: PLAIN6 - 1 }],
+  ['ipv6-truncated-payload-length', 'truncated', { payloadLength: UDP + PAYLOAD.length + 1 }],
+  ['ipv6-bad-header-version-4', 'badHeader', { version: 4 }],
+  ['ipv6-bad-header-late-hop-by-hop', 'badHeader', { extensions: [DESTINATION_OPTIONS, HOP_BY_HOP] }],
+  ['ipv6-bad-header-nine-extensions', 'badHeader', { extensions: [HOP_BY_HOP, ...Array(8).fill(DESTINATION_OPTIONS)] }],
+  ['ipv6-bad-length-jumbogram', 'badLength', { payloadLength: 0 }],
+  ['ipv6-bad-length-extension-past-payload', 'badLength', { extensions: [{ type: IPV6_ROUTING, units: 5 }], payloadLength: 24 }],
+  ['ipv6-bad-length-no-room-for-udp', 'badLength', { extensions: [DESTINATION_OPTIONS], payloadLength: 16 + 4 }],
+  ['ipv6-bad-length-udp-beyond-payload', 'badLength', { udpLength: UDP + PAYLOAD.length + 1 }],
+  ['ipv6-fragment', 'fragment', { extensions: [HOP_BY_HOP, { type: IPV6_FRAGMENT }] }],
+  ['ipv6-not-udp-tcp', 'notUdp', { protocol: IPPROTO_TCP }],
+  ['ipv6-not-udp-no-next-header', 'notUdp', { extensions: [{ type: IPV6_DESTINATION_OPTIONS, next: IPV6_NO_NEXT_HEADER }] }],
+];
+
 /** Every seed, built from its spec. */
 export function parserSeeds(): Seed[] {
-  return SPECS.map(([name, outcome, spec]) => ({ name, outcome, bytes: frame(spec) }));
+  return [
+    ...SPECS.map(([name, outcome, spec]) => ({ name, outcome, bytes: frame(spec) })),
+    ...SPECS6.map(([name, outcome, spec]) => ({ name, outcome, bytes: frame6(spec) })),
+  ];
 }
 
 export function seedFileName(seed: Seed): string {

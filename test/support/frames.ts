@@ -1,7 +1,8 @@
 /**
- * Ethernet frames carrying IPv4/UDP, built byte by byte, as a NIC hands them to AF_PACKET: for the tests
- * of the capture filter and of the data plane's frame parser. Every field has a valid default; a spec
- * overrides single fields, also with invalid values, to craft the malformed frames those tests need.
+ * Ethernet frames carrying IPv4/UDP (frame) or IPv6/UDP (frame6), built byte by byte, as a NIC hands
+ * them to AF_PACKET: for the tests of the capture filter and of the data plane's frame parser. Every
+ * field has a valid default; a spec overrides single fields, also with invalid values, to craft the
+ * malformed frames those tests need.
  */
 
 export const ETHERTYPE_IPV4 = 0x0800;
@@ -158,6 +159,91 @@ export function frame(spec: FrameSpec = {}): Buffer {
     payload,
     Buffer.alloc(spec.padding ?? 0),
   ]);
+  if (spec.truncateTo === undefined) return whole;
+  if (spec.truncateTo > whole.length) throw new RangeError(`cannot truncate a ${whole.length}-byte frame to ${spec.truncateTo} bytes`);
+  return whole.subarray(0, spec.truncateTo);
+}
+
+/** An IPv6 extension header of a Frame6Spec: its type (the next header value naming it) and length. */
+export interface Ipv6Extension {
+  /** 0 hop-by-hop options, 43 routing, 44 fragment, 60 destination options, ... */
+  type: number;
+  /** The header's length field: 8-octet units beyond the first 8. Default: 0. */
+  units?: number;
+  /** Its next header field. Default: the type of the extension after it, else the transport protocol. */
+  next?: number;
+}
+
+export interface Frame6Spec {
+  vlans?: VlanTag[];
+  /** Default: 6. */
+  version?: number;
+  trafficClass?: number;
+  /** Default: 64. */
+  hopLimit?: number;
+  /** The payload length field. Default: the extension headers, the transport header and the payload. */
+  payloadLength?: number;
+  extensions?: Ipv6Extension[];
+  /** The transport protocol after the extension headers. Default: UDP. */
+  protocol?: number;
+  /** Default: fe80::1. */
+  source?: string;
+  /** Default: ff3e::1:5. */
+  group?: string;
+  sourcePort?: number;
+  port?: number;
+  udpLength?: number;
+  payload?: Buffer;
+  padding?: number;
+  truncateTo?: number;
+}
+
+export const IPV6_HOP_BY_HOP = 0;
+export const IPV6_ROUTING = 43;
+export const IPV6_FRAGMENT = 44;
+export const IPV6_DESTINATION_OPTIONS = 60;
+export const IPV6_NO_NEXT_HEADER = 59;
+
+/** The 16 bytes of an IPv6 address in any text form `::` may shorten (no embedded IPv4). */
+export function ipv6Bytes(address: string): Buffer {
+  const [head, tail, ...more] = address.split('::');
+  const groups = (text: string | undefined) => (text ? text.split(':') : []);
+  const [front, back] = [groups(head), groups(tail)];
+  const missing = 8 - front.length - back.length;
+  const all = tail === undefined ? front : [...front, ...Array<string>(missing).fill('0'), ...back];
+  if (more.length > 0 || missing < 0 || all.length !== 8 || all.some((g) => !/^[0-9a-f]{1,4}$/i.test(g))) {
+    throw new RangeError(`not an IPv6 address: '${address}'`);
+  }
+  const bytes = Buffer.alloc(16);
+  all.forEach((g, i) => bytes.writeUInt16BE(parseInt(g, 16), 2 * i));
+  return bytes;
+}
+
+/** An Ethernet frame carrying IPv6 (with the extension headers the spec lists) and UDP, valid unless the spec says otherwise. */
+export function frame6(spec: Frame6Spec = {}): Buffer {
+  const payload = spec.payload ?? DEFAULT_PAYLOAD;
+  const group = ipv6Bytes(spec.group ?? 'ff3e::1:5');
+  const protocol = spec.protocol ?? IPPROTO_UDP;
+  const extensions = (spec.extensions ?? []).map((extension, i, list) => {
+    const header = Buffer.alloc(((extension.units ?? 0) + 1) * 8);
+    header.writeUInt8(extension.next ?? list[i + 1]?.type ?? protocol, 0);
+    header.writeUInt8(extension.units ?? 0, 1);
+    return header;
+  });
+  const transport = udpHeader(spec, payload.length);
+  const payloadLength = extensions.reduce((sum, e) => sum + e.length, 0) + transport.length + payload.length;
+  const header = Buffer.alloc(40);
+  const trafficClass = spec.trafficClass ?? 0;
+  header.writeUInt32BE(((nibble(spec.version ?? 6, 'version') << 28) | (trafficClass << 20)) >>> 0, 0);
+  header.writeUInt16BE(spec.payloadLength ?? payloadLength, 4);
+  header.writeUInt8(spec.extensions?.[0]?.type ?? protocol, 6);
+  header.writeUInt8(spec.hopLimit ?? 64, 7);
+  ipv6Bytes(spec.source ?? 'fe80::1').copy(header, 8);
+  group.copy(header, 24);
+  const mac = group[0] === 0xff ? Buffer.from([0x33, 0x33, ...group.subarray(12)]) : Buffer.from(UNICAST_DESTINATION_MAC);
+  const ethernet = ethernetHeader({ vlans: spec.vlans, etherType: ETHERTYPE_IPV6 }, Buffer.alloc(4));
+  mac.copy(ethernet, 0);
+  const whole = Buffer.concat([ethernet, header, ...extensions, transport, payload, Buffer.alloc(spec.padding ?? 0)]);
   if (spec.truncateTo === undefined) return whole;
   if (spec.truncateTo > whole.length) throw new RangeError(`cannot truncate a ${whole.length}-byte frame to ${spec.truncateTo} bytes`);
   return whole.subarray(0, spec.truncateTo);

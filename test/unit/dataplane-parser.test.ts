@@ -5,7 +5,24 @@
 import { expect } from 'chai';
 
 import { native, type ParsedFrame } from '../../native';
-import { ETHERTYPE_ARP, ETHERTYPE_IPV6, frame, IP_DF, IP_MF, IPPROTO_ESP, IPPROTO_IGMP, IPPROTO_TCP, IPPROTO_UDP, TPID_8021AD, TPID_8021Q } from '../support/frames';
+import {
+  ETHERTYPE_ARP,
+  ETHERTYPE_IPV6,
+  frame,
+  frame6,
+  IP_DF,
+  IP_MF,
+  IPPROTO_ESP,
+  IPPROTO_IGMP,
+  IPPROTO_TCP,
+  IPPROTO_UDP,
+  IPV6_DESTINATION_OPTIONS,
+  IPV6_FRAGMENT,
+  IPV6_HOP_BY_HOP,
+  IPV6_ROUTING,
+  TPID_8021AD,
+  TPID_8021Q,
+} from '../support/frames';
 
 function parse(bytes: Buffer): ParsedFrame {
   return native().parseFrame(bytes);
@@ -24,6 +41,7 @@ describe('data-plane frame parser', () => {
       const bytes = frame({ payload, source: '10.1.0.2', group: '239.1.2.3', sourcePort: 40001, port: 5004, ttl: 1, tos: 0xb8 });
       expect(parse(bytes)).to.deep.equal({
         ok: true,
+        family: 4,
         source: '10.1.0.2',
         group: '239.1.2.3',
         srcPort: 40001,
@@ -43,6 +61,7 @@ describe('data-plane frame parser', () => {
       const result = parse(bytes);
       expect(result).to.deep.equal({
         ok: true,
+        family: 4,
         source: '10.1.0.2',
         group: '239.1.2.3',
         srcPort: 0,
@@ -139,9 +158,55 @@ describe('data-plane frame parser', () => {
     });
   });
 
-  describe('not IPv4', () => {
+  describe('IPv6', () => {
+    it('parses IPv6/UDP: addresses, hop limit, traffic class, the payload behind a VLAN tag', () => {
+      const payload = Buffer.from('v6 datagram');
+      const bytes = frame6({ payload, source: 'fe80::2', group: 'ff3e::1:5', sourcePort: 40001, port: 5004, hopLimit: 1, trafficClass: 0xb9, vlans: [{ tpid: TPID_8021Q }] });
+      expect(parse(bytes)).to.deep.equal({
+        ok: true,
+        family: 6,
+        source: 'fe80::2',
+        group: 'ff3e::1:5',
+        srcPort: 40001,
+        port: 5004,
+        payloadOffset: 18 + 40 + 8,
+        payloadLength: payload.length,
+        ttl: 1,
+        tos: 0xb9,
+        protocol: IPPROTO_UDP,
+      });
+    });
+
+    it('steps over hop-by-hop, routing and destination options headers, and takes ESP whole', () => {
+      const extensions = [{ type: IPV6_HOP_BY_HOP }, { type: IPV6_ROUTING, units: 2 }, { type: IPV6_DESTINATION_OPTIONS, units: 1 }];
+      expect(parse(frame6({ extensions }))).to.include({ ok: true, payloadOffset: 14 + 40 + 8 + 24 + 16 + 8, port: 5000 });
+      expect(parse(frame6({ extensions, protocol: IPPROTO_ESP }))).to.include({ ok: true, payloadOffset: 14 + 40 + 8 + 24 + 16, port: 0, protocol: IPPROTO_ESP });
+    });
+
+    it('counts malformed IPv6 by reason', () => {
+      expect(reasonOf(frame6({ version: 4 }))).to.equal('badHeader');
+      expect(reasonOf(frame6({ truncateTo: 14 + 39 }))).to.equal('truncated');
+      expect(reasonOf(frame6({ payloadLength: 8 + 16 + 1 }))).to.equal('truncated');
+      expect(reasonOf(frame6({ payloadLength: 0 })), 'a jumbogram').to.equal('badLength');
+      expect(reasonOf(frame6({ extensions: [{ type: IPV6_ROUTING, units: 4 }], payloadLength: 16 }))).to.equal('badLength');
+      expect(reasonOf(frame6({ extensions: [{ type: IPV6_DESTINATION_OPTIONS }, { type: IPV6_HOP_BY_HOP }] })), 'hop-by-hop not first').to.equal('badHeader');
+      expect(reasonOf(frame6({ extensions: Array(9).fill({ type: IPV6_DESTINATION_OPTIONS }) })), 'nine extension headers').to.equal('badHeader');
+      expect(parse(frame6({ extensions: Array(8).fill({ type: IPV6_DESTINATION_OPTIONS }) })), 'eight').to.include({ ok: true });
+      expect(reasonOf(frame6({ extensions: [{ type: IPV6_FRAGMENT }] }))).to.equal('fragment');
+      expect(reasonOf(frame6({ protocol: IPPROTO_TCP }))).to.equal('notUdp');
+      expect(reasonOf(frame6({ udpLength: 7 }))).to.equal('badLength');
+      // An IPv4 header behind the IPv6 ethertype.
+      expect(reasonOf(frame({ etherType: ETHERTYPE_IPV6 }))).to.equal('badHeader');
+    });
+
+    it('refuses every prefix of a valid IPv6 frame', () => {
+      const bytes = frame6({ extensions: [{ type: IPV6_HOP_BY_HOP }] });
+      for (let length = 0; length < bytes.length; length++) expect(parse(bytes.subarray(0, length)), `prefix of ${length} bytes`).to.have.property('ok', false);
+    });
+  });
+
+  describe('neither IPv4 nor IPv6', () => {
     it('refuses other ethertypes', () => {
-      expect(reasonOf(frame({ etherType: ETHERTYPE_IPV6 }))).to.equal('notIpv4');
       expect(reasonOf(frame({ etherType: ETHERTYPE_ARP }))).to.equal('notIpv4');
     });
 
