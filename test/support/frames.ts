@@ -40,9 +40,25 @@ export interface VlanTag {
   vid?: number;
 }
 
-export interface FrameSpec {
+/** What IPv4 and IPv6 frames have alike: tags, the UDP header, the payload, padding, truncation. */
+interface LinkAndUdpSpec {
   /** In-band VLAN tags, outermost first. */
   vlans?: VlanTag[];
+  /** UDP source port. Default: 40000. */
+  sourcePort?: number;
+  /** UDP destination port. Default: 5000. */
+  port?: number;
+  /** UDP length. Default: UDP header + payload. */
+  udpLength?: number;
+  /** Default: the 16 bytes "hello, multicast". */
+  payload?: Buffer;
+  /** Bytes of Ethernet padding after the IP packet. Default: 0. */
+  padding?: number;
+  /** Cut the finished frame to its first this many bytes. */
+  truncateTo?: number;
+}
+
+export interface FrameSpec extends LinkAndUdpSpec {
   /** Ethernet type after any tags. Default: IPv4. */
   etherType?: number;
   /** IP version field. Default: 4. */
@@ -66,18 +82,6 @@ export interface FrameSpec {
   source?: string;
   /** The destination address (a multicast group unless a test wants otherwise). Default: 239.1.2.3. */
   group?: string;
-  /** UDP source port. Default: 40000. */
-  sourcePort?: number;
-  /** UDP destination port. Default: 5000. */
-  port?: number;
-  /** UDP length. Default: UDP header + payload. */
-  udpLength?: number;
-  /** Default: the 16 bytes "hello, multicast". */
-  payload?: Buffer;
-  /** Bytes of Ethernet padding after the IPv4 packet. Default: 0. */
-  padding?: number;
-  /** Cut the finished frame to its first this many bytes. */
-  truncateTo?: number;
 }
 
 /** The four bytes of a dotted-quad IPv4 address. */
@@ -140,7 +144,14 @@ function ipv4Header(spec: FrameSpec, group: Buffer, payloadLength: number): Buff
   return header;
 }
 
-function udpHeader(spec: FrameSpec, payloadLength: number): Buffer {
+/** The frame cut to spec.truncateTo bytes, if it says so. */
+function truncated(whole: Buffer, spec: LinkAndUdpSpec): Buffer {
+  if (spec.truncateTo === undefined) return whole;
+  if (spec.truncateTo > whole.length) throw new RangeError(`cannot truncate a ${whole.length}-byte frame to ${spec.truncateTo} bytes`);
+  return whole.subarray(0, spec.truncateTo);
+}
+
+function udpHeader(spec: LinkAndUdpSpec, payloadLength: number): Buffer {
   const header = Buffer.alloc(UDP_HEADER_BYTES);
   header.writeUInt16BE(spec.sourcePort ?? 40000, 0);
   header.writeUInt16BE(spec.port ?? 5000, 2);
@@ -159,9 +170,7 @@ export function frame(spec: FrameSpec = {}): Buffer {
     payload,
     Buffer.alloc(spec.padding ?? 0),
   ]);
-  if (spec.truncateTo === undefined) return whole;
-  if (spec.truncateTo > whole.length) throw new RangeError(`cannot truncate a ${whole.length}-byte frame to ${spec.truncateTo} bytes`);
-  return whole.subarray(0, spec.truncateTo);
+  return truncated(whole, spec);
 }
 
 /** An IPv6 extension header of a Frame6Spec: its type (the next header value naming it) and length. */
@@ -174,8 +183,7 @@ export interface Ipv6Extension {
   next?: number;
 }
 
-export interface Frame6Spec {
-  vlans?: VlanTag[];
+export interface Frame6Spec extends LinkAndUdpSpec {
   /** Default: 6. */
   version?: number;
   trafficClass?: number;
@@ -190,12 +198,6 @@ export interface Frame6Spec {
   source?: string;
   /** Default: ff3e::1:5. */
   group?: string;
-  sourcePort?: number;
-  port?: number;
-  udpLength?: number;
-  payload?: Buffer;
-  padding?: number;
-  truncateTo?: number;
 }
 
 export const IPV6_HOP_BY_HOP = 0;
@@ -244,7 +246,5 @@ export function frame6(spec: Frame6Spec = {}): Buffer {
   const ethernet = ethernetHeader({ vlans: spec.vlans, etherType: ETHERTYPE_IPV6 }, Buffer.alloc(4));
   mac.copy(ethernet, 0);
   const whole = Buffer.concat([ethernet, header, ...extensions, transport, payload, Buffer.alloc(spec.padding ?? 0)]);
-  if (spec.truncateTo === undefined) return whole;
-  if (spec.truncateTo > whole.length) throw new RangeError(`cannot truncate a ${whole.length}-byte frame to ${spec.truncateTo} bytes`);
-  return whole.subarray(0, spec.truncateTo);
+  return truncated(whole, spec);
 }
