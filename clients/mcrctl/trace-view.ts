@@ -40,8 +40,9 @@ export type Received = Pick<TraceRecord, 'ttl' | 'dscp' | 'ecn'>;
 
 /**
  * "out1 wg0 10.0.0.9:7000 unreachable ECONNREFUSED", "out0 eth1 239.9.9.9:6000 sent ttl 63",
- * "out0 eth1 239.9.9.9:6000 too-big EMSGSIZE", "out0 eth1 10.0.0.9 sent" (an ESP rule's, port 0): for an output that sent the packet, the TTL, DSCP and
- * ECN it sent that differ from those `received`, then how it went out (see sendShape).
+ * "out0 eth1 239.9.9.9:6000 too-big EMSGSIZE", "out0 eth1 10.0.0.9 sent" (an ESP rule's, port 0):
+ * for an output that sent the packet, the TTL, DSCP and ECN it sent that differ from those
+ * `received`, then how it went out (see sendShape).
  */
 export function outputResultText(output: TraceOutput, received?: Received): string {
   const destination = output.interface ? formatEndpoint(output.interface, output.address, output.port) : formatAddress(output.address, output.port);
