@@ -1,7 +1,7 @@
 /** Small text forms of API values shared by the views. */
-import { Input, IpProtocol, OversizePolicy, Output, TtlPolicy } from '../../gen/mcr/v1/rules';
+import { Input, OversizePolicy, Output, TtlPolicy } from '../../gen/mcr/v1/rules';
+import { inputDestination } from '../../server/formats/input-protocol';
 import { OVERSIZE_DROP } from '../../server/formats/oversize-word';
-import { PROTOCOL_ESP } from '../../server/formats/protocol-word';
 
 /**
  * "239.9.9.9:6000", or "10.0.0.9" for port 0: no port, as an ESP rule's outputs have (a UDP port is
@@ -24,8 +24,7 @@ export function formatEndpoint(iface: string, address: string, port: number): st
 export function formatInput(input: Input | undefined): string {
   if (input === undefined) return '-';
   const where = input.vlan === undefined ? input.interface : `${input.interface} vlan ${input.vlan}`;
-  const esp = input.protocol === IpProtocol.IP_PROTOCOL_ESP;
-  const endpoint = esp ? `${where} ${input.group} ${PROTOCOL_ESP}` : formatEndpoint(where, input.group, input.port);
+  const endpoint = `${where} ${inputDestination(input)}`;
   return input.source ? `${endpoint} from ${input.source}` : endpoint;
 }
 

@@ -44,33 +44,49 @@ bool Ipv4ChecksumValid(const uint8_t* header, size_t length) {
   return sum == 0xffff;
 }
 
+// What follows the IP headers: the ports (0 for ESP) and where the payload relayed lies.
+struct Transport {
+  uint16_t sourcePort;
+  uint16_t port;
+  size_t payloadOffset;  // from the IP packet's start
+  size_t payloadLength;
+};
+
 // The transport header that starts `headerLength` bytes into the IP packet at `ip` (of which
-// `ipPayload` bytes follow the headers): UDP, or ESP taken whole. Fills `out`'s transport fields.
-ParseStatus ParseTransport(uint8_t protocol, const uint8_t* ip, size_t headerLength, size_t ipPayload, size_t offset, ParsedPacket* out) {
-  out->protocol = protocol;
-  out->sourcePort = 0;
-  out->port = 0;
-  out->payloadOffset = static_cast<uint32_t>(offset + headerLength);
-  out->payloadLength = static_cast<uint32_t>(ipPayload);
+// `ipPayload` bytes follow the headers): UDP, or ESP taken whole. Fills `transport` on kOk.
+ParseStatus ParseTransport(uint8_t protocol, const uint8_t* ip, size_t headerLength, size_t ipPayload, Transport* transport) {
   if (protocol == kIpProtocolEsp) {
     // Relayed whole; the ESP header at least must be there (its SPI names the security association).
-    return ipPayload < kEspHeader ? ParseStatus::kBadLength : ParseStatus::kOk;
+    if (ipPayload < kEspHeader) return ParseStatus::kBadLength;
+    *transport = Transport{0, 0, headerLength, ipPayload};
+    return ParseStatus::kOk;
   }
   // UDP header: it and the datagram it announces must fit in the IP payload.
   const uint8_t* udp = ip + headerLength;
   if (ipPayload < kUdpHeader) return ParseStatus::kBadLength;
   const size_t udpLength = Be16(udp + 4);
   if (udpLength < kUdpHeader || udpLength > ipPayload) return ParseStatus::kBadLength;
-  out->sourcePort = Be16(udp);
-  out->port = Be16(udp + 2);
-  out->payloadOffset += kUdpHeader;
-  out->payloadLength = static_cast<uint32_t>(udpLength - kUdpHeader);
+  *transport = Transport{Be16(udp), Be16(udp + 2), headerLength + kUdpHeader, udpLength - kUdpHeader};
   return ParseStatus::kOk;
+}
+
+// Writes what both IP versions give alike; `offset`: the IP packet's in the frame.
+void SetCommon(ParsedPacket* out, uint8_t protocol, const Transport& transport, size_t offset, size_t ipLength, uint8_t ttl, uint8_t tos) {
+  out->protocol = protocol;
+  out->sourcePort = transport.sourcePort;
+  out->port = transport.port;
+  out->payloadOffset = static_cast<uint32_t>(offset + transport.payloadOffset);
+  out->payloadLength = static_cast<uint32_t>(transport.payloadLength);
+  out->ipLength = static_cast<uint32_t>(ipLength);
+  out->ttl = ttl;
+  out->tos = tos;
+  out->vlan = 0;
 }
 
 bool Relayed(uint8_t protocol) { return protocol == kIpProtocolUdp || protocol == kIpProtocolEsp; }
 
-// The IPv4 packet at `offset` of the frame (`available` bytes from there to the frame's end).
+// The IPv4 packet at `offset` of the frame (`available` bytes from there to the frame's end); fills
+// `out` on kOk only, as ParseIpv6.
 ParseStatus ParseIpv4(const uint8_t* frame, size_t offset, size_t available, ParsedPacket* out) {
   const uint8_t* ip = frame + offset;
   if (available < kIpv4MinHeader) return ParseStatus::kTruncated;
@@ -82,15 +98,14 @@ ParseStatus ParseIpv4(const uint8_t* frame, size_t offset, size_t available, Par
   if (totalLength > available) return ParseStatus::kTruncated;
   if (Be16(ip + 6) & (kMoreFragments | kFragmentOffset)) return ParseStatus::kFragment;
   if (!Relayed(ip[9])) return ParseStatus::kNotUdp;
-  const ParseStatus status = ParseTransport(ip[9], ip, headerLength, totalLength - headerLength, offset, out);
+  Transport transport;
+  const ParseStatus status = ParseTransport(ip[9], ip, headerLength, totalLength - headerLength, &transport);
   if (status != ParseStatus::kOk) return status;
   out->family = 4;
   out->source = NetworkOrder32(ip + 12);
   out->group = NetworkOrder32(ip + 16);
   out->ipv6Header = nullptr;
-  out->ipLength = static_cast<uint32_t>(totalLength);
-  out->ttl = ip[8];
-  out->tos = ip[1];
+  SetCommon(out, ip[9], transport, offset, totalLength, ip[8], ip[1]);
   return ParseStatus::kOk;
 }
 
@@ -122,15 +137,15 @@ ParseStatus ParseIpv6(const uint8_t* frame, size_t offset, size_t available, Par
     next = ip[headerLength];
     headerLength += extensionLength;
   }
-  const ParseStatus status = ParseTransport(next, ip, headerLength, end - headerLength, offset, out);
+  Transport transport;
+  const ParseStatus status = ParseTransport(next, ip, headerLength, end - headerLength, &transport);
   if (status != ParseStatus::kOk) return status;
   out->family = 6;
   out->source = 0;
   out->group = 0;
   out->ipv6Header = ip;
-  out->ipLength = static_cast<uint32_t>(end);
-  out->ttl = ip[7];  // the hop limit
-  out->tos = static_cast<uint8_t>((ip[0] & 0x0f) << 4 | ip[1] >> 4);  // the traffic class
+  // The hop limit and the traffic class, in the places of IPv4's TTL and TOS.
+  SetCommon(out, next, transport, offset, end, ip[7], static_cast<uint8_t>((ip[0] & 0x0f) << 4 | ip[1] >> 4));
   return ParseStatus::kOk;
 }
 
@@ -146,20 +161,10 @@ ParseStatus ParseFrame(const uint8_t* frame, size_t length, ParsedPacket* out) {
     offset += kVlanTag;
     etherType = Be16(frame + offset - 2);
   }
-  // Parsed into a copy: `out` is written only for a packet that parses.
-  ParsedPacket packet;
-  ParseStatus status;
-  if (etherType == kEtherTypeIpv4) {
-    status = ParseIpv4(frame, offset, length - offset, &packet);
-  } else if (etherType == kEtherTypeIpv6) {
-    status = ParseIpv6(frame, offset, length - offset, &packet);
-  } else {
-    return ParseStatus::kNotIp;
-  }
-  if (status != ParseStatus::kOk) return status;
-  packet.vlan = 0;
-  *out = packet;
-  return ParseStatus::kOk;
+  // Each writes `out` only once the packet has parsed.
+  if (etherType == kEtherTypeIpv4) return ParseIpv4(frame, offset, length - offset, out);
+  if (etherType == kEtherTypeIpv6) return ParseIpv6(frame, offset, length - offset, out);
+  return ParseStatus::kNotIp;
 }
 
 const char* ParseStatusName(ParseStatus status) {

@@ -7,7 +7,7 @@ import type { Output, Rule } from '../../gen/mcr/v1/rules';
 import { RuleState } from '../../gen/mcr/v1/rules';
 import { isMulticast, parseIPv4 } from '../formats/addresses';
 import { flatJoin } from '../formats/flat-string';
-import { relaysEsp } from '../rules/input-protocol';
+import { relaysEsp } from '../formats/input-protocol';
 import { decrementsTtl, dropsOversize, preservesTos } from '../rules/output-policy';
 import { RulePlacement } from '../rules/placement';
 import type { CaptureTarget } from '../net/bpf';

@@ -11,7 +11,7 @@
 import type { Rule } from '../../gen/mcr/v1/rules';
 import { exhausted, invalid, quote, reasonOf, RuleError, violationsError } from './errors';
 import { deriveRuleId, matchKey } from './id';
-import { relaysEsp } from './input-protocol';
+import { relaysEsp } from '../formats/input-protocol';
 import { decrementsTtl, dropsOversize, preservesTos } from './output-policy';
 import { describeInput, RuleSet, RuleView } from './rule-set';
 import { RuleLimits, ruleViolations, validateRuleDefinition } from './validate';

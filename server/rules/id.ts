@@ -7,7 +7,7 @@ import { hash } from 'crypto';
 
 import type { Input } from '../../gen/mcr/v1/rules';
 import { flatJoin } from '../formats/flat-string';
-import { relaysEsp } from './input-protocol';
+import { relaysEsp } from '../formats/input-protocol';
 
 /** The fields of an input that make its match key (vlan and protocol may be absent: unset). */
 export type MatchedInput = Pick<Input, 'interface' | 'group' | 'port' | 'source'> & Partial<Pick<Input, 'vlan' | 'protocol'>>;

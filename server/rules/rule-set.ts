@@ -12,7 +12,7 @@
 import type { Input, Rule } from '../../gen/mcr/v1/rules';
 import { alreadyExists, ErrorExtras, RULE_RESOURCE, RuleError } from './errors';
 import { matchKey } from './id';
-import { inputDestination } from './input-protocol';
+import { inputDestination } from '../formats/input-protocol';
 
 /** The details of an ALREADY_EXISTS naming the rule in the way. */
 function exists(id: string): ErrorExtras {

@@ -3,10 +3,10 @@
  * of the offending value inside the request, e.g. `rule.outputs[1].port`.
  */
 import type { Input, Output, Rule } from '../../gen/mcr/v1/rules';
-import { OversizePolicy, TtlPolicy } from '../../gen/mcr/v1/rules';
+import { IpProtocol, OversizePolicy, TtlPolicy } from '../../gen/mcr/v1/rules';
 import { exhausted, invalid, quote, RuleError, violationsError } from './errors';
 import { IPV4_ANY, IPV4_BROADCAST, isMulticast, isUnicast, isValidInterfaceName, parseIPv4 } from '../formats/addresses';
-import { inputDestination, KNOWN_PROTOCOLS, relaysEsp } from './input-protocol';
+import { inputDestination, relaysEsp } from '../formats/input-protocol';
 
 export interface RuleLimits {
   /** Rules in the store. */
@@ -185,6 +185,13 @@ const KNOWN_TTL_POLICIES: Readonly<Record<number, true>> = {
   [TtlPolicy.TTL_POLICY_UNSPECIFIED]: true,
   [TtlPolicy.TTL_POLICY_FIXED]: true,
   [TtlPolicy.TTL_POLICY_DECREMENT]: true,
+};
+
+/** The IpProtocol values a request may carry. */
+const KNOWN_PROTOCOLS: Readonly<Record<number, true>> = {
+  [IpProtocol.IP_PROTOCOL_UNSPECIFIED]: true,
+  [IpProtocol.IP_PROTOCOL_UDP]: true,
+  [IpProtocol.IP_PROTOCOL_ESP]: true,
 };
 
 /** The OversizePolicy values a request may carry. */
