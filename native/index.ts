@@ -29,9 +29,14 @@ export interface EgressSocketOptions {
   /** Output interface: the socket is bound to it (SO_BINDTODEVICE) and multicast leaves by it (IP_MULTICAST_IF). */
   ifname: string;
   ifindex: number;
-  /** Both IP_MULTICAST_TTL and IP_TTL: the socket is not connected, each send names its destination. */
+  /**
+   * 6: an IPv6 socket (AF_INET6), which sends to IPv6 destinations only; its ttl and tos are its hop
+   * limit and traffic class. Absent: 4.
+   */
+  family?: 4 | 6;
+  /** Both IP_MULTICAST_TTL and IP_TTL (IPv6: the multicast and unicast hop limits): the socket is not connected, each send names its destination. */
   ttl: number;
-  /** IP_TOS byte (DSCP << 2). */
+  /** IP_TOS byte (DSCP << 2); IPv6: the traffic class. */
   tos: number;
   /** Send buffer in bytes (SO_SNDBUFFORCE). */
   sndbuf: number;
@@ -41,8 +46,9 @@ export interface EgressSocketOptions {
    */
   dontFragment: boolean;
   /**
-   * Source address of what it sends ('' or absent: the kernel's choice): bound (bind, port 0), with
-   * IP_TRANSPARENT when the host does not have it (unnumbered links, tunnels), so that it is sent from.
+   * Source address of what it sends, of the socket's family ('' or absent: the kernel's choice):
+   * bound (bind, port 0; an IPv6 one in the interface's scope), with IP_TRANSPARENT (IPV6_TRANSPARENT)
+   * when the host does not have it (unnumbered links, tunnels), so that it is sent from.
    */
   source?: string;
   /**
@@ -80,10 +86,11 @@ export interface DataplaneRule {
   id: string;
   /** Input handle (see Dataplane.addInput). */
   input: number;
+  /** IPv4 (dotted quad) or IPv6. */
   group: string;
   /** UDP destination port; 0: ESP (IP protocol 50), which has none. */
   port: number;
-  /** Required source address, or '' for any source. */
+  /** Required source address, of the group's family, or '' for any source. */
   source: string;
   /**
    * Required 802.1Q VLAN ID (1-4094) of the frame's outer tag; absent: untagged frames only. The
@@ -136,6 +143,7 @@ export interface TracedPacket {
   timestampNs: bigint;
   /** The input handle it arrived on. */
   input: number;
+  /** IPv4 dotted quad, or IPv6 (RFC 5952 text), as destination. */
   source: string;
   /** 0 for ESP, as destinationPort. */
   sourcePort: number;
@@ -240,8 +248,13 @@ export interface Dataplane {
    * to it and no table that may be in use refers to those outputs.
    */
   removeSender(handle: number): void;
-  /** Adds an output: datagrams to `address`:`port` through sender `sender` (port 0 exactly when it is an ESP sender). */
-  addOutput(handle: number, sender: number, address: string, port: number): void;
+  /**
+   * Adds an output: datagrams to `address`:`port` through sender `sender` (port 0 exactly when it is
+   * an ESP sender), an address of the sender's family (IPv4 dotted quad, or IPv6). `scope`: for an
+   * IPv6 address, the index of the interface whose scope a link-local one is in (absent: the
+   * sender's bound interface decides).
+   */
+  addOutput(handle: number, sender: number, address: string, port: number, scope?: number): void;
   /**
    * Forgets the handle. The installed table keeps sending to it until a table without it replaces it;
    * its sender is released once no table that may be in use refers to it.

@@ -36,18 +36,41 @@ uint32_t HandleValue(Napi::Env env, Napi::Value value, const std::string& name) 
   return static_cast<uint32_t>(IntegerIn(env, value, name, 0, UINT32_MAX));
 }
 
-Napi::String Dotted(Napi::Env env, uint32_t address) {
-  char text[INET_ADDRSTRLEN];
-  in_addr value{address};
-  inet_ntop(AF_INET, &value, text, sizeof text);
-  return Napi::String::New(env, text);
+// An IPv4 (dotted quad) or IPv6 address, IPv4 mapped as the table keys it.
+IpAddress AddressValue(Napi::Env env, Napi::Value value, const std::string& name) {
+  if (value.IsString()) {
+    const std::string text = value.As<Napi::String>().Utf8Value();
+    in_addr v4;
+    if (inet_pton(AF_INET, text.c_str(), &v4) == 1) return IpAddress::V4(v4.s_addr);
+    in6_addr v6;
+    if (inet_pton(AF_INET6, text.c_str(), &v6) == 1) return IpAddress::V6(v6.s6_addr);
+  }
+  throw Napi::TypeError::New(env, name + " must be an IPv4 address in dotted-quad form or an IPv6 address");
 }
 
-// The IPv6 address of 16 bytes at `bytes`, in its shortest text form.
-Napi::String Ipv6Text(Napi::Env env, const uint8_t* bytes) {
-  char text[INET6_ADDRSTRLEN];
-  inet_ntop(AF_INET6, bytes, text, sizeof text);
-  return Napi::String::New(env, text);
+// A rule's source: empty for any source, else an address.
+IpAddress SourceValue(Napi::Env env, Napi::Value value, const std::string& name) {
+  const bool any = value.IsString() && value.As<Napi::String>().Utf8Value().empty();
+  return any ? IpAddress::Any() : AddressValue(env, value, name);
+}
+
+// The destination of an output: `address` (IPv4 or IPv6) and `port`; an IPv6 one in the scope of
+// interface `scope` (its index; 0: none), which a link-local address needs.
+SocketAddress DestinationValue(Napi::Env env, Napi::Value address, Napi::Value port, Napi::Value scope) {
+  const IpAddress ip = AddressValue(env, address, "address");
+  const uint16_t networkPort = htons(static_cast<uint16_t>(IntegerIn(env, port, "port", 0, 65535)));
+  SocketAddress destination{};
+  if (ip.IsV4()) {
+    destination.v4.sin_family = AF_INET;
+    destination.v4.sin_addr.s_addr = ip.V4Value();
+    destination.v4.sin_port = networkPort;
+  } else {
+    destination.v6.sin6_family = AF_INET6;
+    ip.CopyTo(destination.v6.sin6_addr.s6_addr);
+    destination.v6.sin6_port = networkPort;
+    if (!scope.IsUndefined()) destination.v6.sin6_scope_id = static_cast<uint32_t>(IntegerIn(env, scope, "scope", 0, INT32_MAX));
+  }
+  return destination;
 }
 
 Napi::BigInt Big(Napi::Env env, const Counter& counter) { return Napi::BigInt::New(env, counter.Get()); }
@@ -58,11 +81,9 @@ RuleSpec RuleValue(Napi::Env env, Napi::Value value, const std::string& at) {
   rule.id = StringValue(env, object.Get("id"), at + ".id");
   if (rule.id.empty()) throw Napi::TypeError::New(env, at + ".id must not be empty");
   rule.input = HandleValue(env, object.Get("input"), at + ".input");
-  rule.group = Ipv4Value(env, object.Get("group"), at + ".group").s_addr;
+  rule.group = AddressValue(env, object.Get("group"), at + ".group");
   rule.port = static_cast<uint16_t>(IntegerIn(env, object.Get("port"), at + ".port", 0, 65535));
-  const Napi::Value source = object.Get("source");
-  const bool anySource = source.IsString() && source.As<Napi::String>().Utf8Value().empty();
-  rule.source = anySource ? 0 : Ipv4Value(env, source, at + ".source").s_addr;
+  rule.source = SourceValue(env, object.Get("source"), at + ".source");
   const Napi::Value vlan = object.Get("vlan");
   if (!vlan.IsUndefined()) rule.vlan = static_cast<uint16_t>(IntegerIn(env, vlan, at + ".vlan", 1, 4094));
   const Napi::Value outputs = object.Get("outputs");
@@ -108,9 +129,9 @@ Napi::Object TracedPacketValue(Napi::Env env, const TraceSlot& slot) {
   record.Set("ruleId", Napi::String::New(env, slot.id, slot.idLength));
   record.Set("timestampNs", Napi::BigInt::New(env, slot.timestampNs));
   record.Set("input", Napi::Number::New(env, slot.input));
-  record.Set("source", Dotted(env, slot.source));
+  record.Set("source", Napi::String::New(env, slot.source.Text()));
   record.Set("sourcePort", Napi::Number::New(env, slot.sourcePort));
-  record.Set("destination", Dotted(env, slot.destination));
+  record.Set("destination", Napi::String::New(env, slot.destination.Text()));
   record.Set("destinationPort", Napi::Number::New(env, slot.destinationPort));
   record.Set("protocol", Napi::Number::New(env, slot.protocol));
   record.Set("ipLength", Napi::Number::New(env, slot.ipLength));
@@ -254,10 +275,7 @@ class DataplaneJs : public Napi::ObjectWrap<DataplaneJs> {
     Napi::Env env = info.Env();
     const uint32_t handle = HandleValue(env, info[0], "handle");
     const uint32_t sender = HandleValue(env, info[1], "sender");
-    sockaddr_in destination{};
-    destination.sin_family = AF_INET;
-    destination.sin_addr = Ipv4Value(env, info[2], "address");
-    destination.sin_port = htons(static_cast<uint16_t>(IntegerIn(env, info[3], "port", 0, 65535)));
+    const SocketAddress destination = DestinationValue(env, info[2], info[3], info[4]);
     Guarded(env, [&] { Open(env).AddOutput(handle, sender, destination); });
   }
 
@@ -276,10 +294,9 @@ class DataplaneJs : public Napi::ObjectWrap<DataplaneJs> {
   Napi::Value RouteForTest(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const uint32_t input = HandleValue(env, info[0], "input");
-    const uint32_t group = Ipv4Value(env, info[1], "group").s_addr;
+    const IpAddress group = AddressValue(env, info[1], "group");
     const uint16_t port = static_cast<uint16_t>(IntegerIn(env, info[2], "port", 0, 65535));
-    const bool anySource = info[3].IsString() && info[3].As<Napi::String>().Utf8Value().empty();
-    const uint32_t source = anySource ? 0 : Ipv4Value(env, info[3], "source").s_addr;
+    const IpAddress source = SourceValue(env, info[3], "source");
     const uint16_t vlan = info[4].IsUndefined() ? 0 : static_cast<uint16_t>(IntegerIn(env, info[4], "vlan", 0, 4095));
     const Engine& engine = Open(env);
     const Route* route = engine.published().Find(input, group, port, source, vlan);
@@ -301,10 +318,7 @@ class DataplaneJs : public Napi::ObjectWrap<DataplaneJs> {
   Napi::Value OutputForTest(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const uint32_t handle = HandleValue(env, info[0], "sender");
-    sockaddr_in destination{};
-    destination.sin_family = AF_INET;
-    destination.sin_addr = Ipv4Value(env, info[1], "address");
-    destination.sin_port = htons(static_cast<uint16_t>(IntegerIn(env, info[2], "port", 0, 65535)));
+    const SocketAddress destination = DestinationValue(env, info[1], info[2], env.Undefined());
     const Engine& engine = Open(env);
     const Sender* sender = engine.sender(handle);
     if (sender == nullptr) throw Napi::TypeError::New(env, "unknown sender handle " + std::to_string(handle));
@@ -448,8 +462,8 @@ Napi::Value ParseFrameJs(const Napi::CallbackInfo& info) {
     return result;
   }
   result.Set("family", Napi::Number::New(env, packet.family));
-  result.Set("source", packet.family == 6 ? Ipv6Text(env, packet.ipv6Header + 8) : Dotted(env, packet.source));
-  result.Set("group", packet.family == 6 ? Ipv6Text(env, packet.ipv6Header + 24) : Dotted(env, packet.group));
+  result.Set("source", Napi::String::New(env, packet.Source().Text()));
+  result.Set("group", Napi::String::New(env, packet.Group().Text()));
   result.Set("srcPort", Napi::Number::New(env, packet.sourcePort));
   result.Set("port", Napi::Number::New(env, packet.port));
   result.Set("payloadOffset", Napi::Number::New(env, packet.payloadOffset));

@@ -23,7 +23,8 @@ constexpr uint32_t kNodesPerPacket = 4;
 
 // Segments per GSO message: the kernel's UDP_MAX_SEGMENTS before Linux 6.12 raised it to 128.
 constexpr uint32_t kMaxGsoSegments = 64;
-// Payload bytes per GSO message: one IPv4 datagram's worth (65535 - 20 - 8).
+// Payload bytes per GSO message: one IPv4 datagram's worth (65535 - 20 - 8), which an IPv6 one
+// (65535 - 8) holds too.
 constexpr size_t kMaxGsoBytes = 65507;
 // How long an output sends the sizes the kernel refused to segment one by one before trying GSO
 // for them again: a failed try costs one sendmmsg (the message is then sent again without GSO).
@@ -157,8 +158,8 @@ uint32_t Egress::Prepare(const Output& output, uint32_t message, uint32_t first,
       while (n < most && s + n < count && iovecs_[s + n].iov_len == size && headers_[s + n] == sent) ++n;
     }
     msghdr& header = messages_[m].msg_hdr;
-    header.msg_name = const_cast<sockaddr_in*>(&output.destination);
-    header.msg_namelen = sizeof(sockaddr_in);
+    header.msg_name = const_cast<sockaddr*>(&output.destination.any);
+    header.msg_namelen = output.destination.length();
     header.msg_iov = &iovecs_[s];
     header.msg_iovlen = n;
     SetControl(output, m, n, size, sent);
@@ -186,14 +187,17 @@ void Egress::SetControl(const Output& output, uint32_t m, uint32_t segments, siz
     add(SOL_UDP, UDP_SEGMENT, &segment, sizeof segment);
   }
   // The socket's own TTL and TOS are the policy's fixed ones: a packet sent with those needs no
-  // control message for them.
+  // control message for them. An IPv6 sender's are its hop limit and traffic class.
+  const bool ipv6 = output.destination.family() == AF_INET6;
   if (sent.ttl != output.policy.ttl) {
     const int ttl = sent.ttl;
-    add(IPPROTO_IP, IP_TTL, &ttl, sizeof ttl);
+    if (ipv6) add(IPPROTO_IPV6, IPV6_HOPLIMIT, &ttl, sizeof ttl);
+    else add(IPPROTO_IP, IP_TTL, &ttl, sizeof ttl);
   }
   if (sent.tos != output.policy.tos) {
     const int tos = sent.tos;
-    add(IPPROTO_IP, IP_TOS, &tos, sizeof tos);
+    if (ipv6) add(IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof tos);
+    else add(IPPROTO_IP, IP_TOS, &tos, sizeof tos);
   }
   header.msg_control = used > 0 ? bytes : nullptr;
   header.msg_controllen = used;

@@ -12,7 +12,8 @@
 // of once per packet and splits it into the same datagrams (docs/decisions/0009-udp-gso-egress.md).
 //
 // Each packet leaves with the TTL and TOS its output's SendPolicy makes from the received ones: a
-// message whose differ from the socket's own carries them as IP_TTL and IP_TOS control messages,
+// message whose differ from the socket's own carries them as IP_TTL and IP_TOS control messages
+// (IPV6_HOPLIMIT and IPV6_TCLASS through an IPv6 sender),
 // and a GSO message groups only packets sent with the same (docs/decisions/0058-tos-and-ttl-per-packet.md).
 //
 // A payload larger than one packet carries on the output's interface is counted as fragmented when
@@ -41,7 +42,7 @@ class Egress {
   // Registers a matched packet of the current batch (at most `batch` of them); returns its index.
   // The payload must stay in place until FinishBatch returns. `trace` (may be null) receives the
   // result of each send.
-  // `ttl` and `tos`: the IPv4 header's, as received.
+  // `ttl` and `tos`: the IPv4 header's (the IPv6 hop limit and traffic class), as received.
   uint32_t AddPacket(const uint8_t* payload, uint32_t length, uint8_t ttl, uint8_t tos, RuleCounters* rule, TraceSlot* trace);
 
   // Whether AddPacket has room for no more packets in this batch (FinishBatch makes room).
@@ -69,7 +70,7 @@ class Egress {
     bool operator==(const SentHeader& other) const { return ttl == other.ttl && tos == other.tos; }
   };
   // A message's control messages: UDP_SEGMENT (the size of every segment of a GSO message), IP_TTL
-  // and IP_TOS, each only when needed.
+  // and IP_TOS (IPV6_HOPLIMIT and IPV6_TCLASS), each only when needed.
   union MessageControl {
     cmsghdr align;
     char bytes[CMSG_SPACE(sizeof(uint16_t)) + 2 * CMSG_SPACE(sizeof(int))];

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "dataplane/counters.h"
+#include "dataplane/ip_address.h"
 #include "common/fd.h"
 
 namespace mcr {
@@ -29,7 +30,10 @@ struct Input {
 
 // How a sender makes each packet's TTL and TOS byte from the received packet's
 // (docs/decisions/0058-tos-and-ttl-per-packet.md). `ttl` and `tos` are also the socket's own
-// (IP_TTL, IP_MULTICAST_TTL, IP_TOS), which a send uses unless its control messages say otherwise.
+// (IP_TTL, IP_MULTICAST_TTL, IP_TOS; for an IPv6 sender the hop limit and traffic class:
+// IPV6_UNICAST_HOPS, IPV6_MULTICAST_HOPS, IPV6_TCLASS), which a send uses unless its control
+// messages say otherwise. The received TTL and TOS are an IPv6 packet's hop limit and traffic class,
+// so a packet relayed between IPv4 and IPv6 keeps them across (docs/decisions/0065-ipv6-data-plane.md).
 struct SendPolicy {
   uint8_t ttl = 64;
   uint8_t tos = 0;
@@ -53,13 +57,14 @@ struct SendPolicy {
 // An unconnected UDP socket bound to one interface with one TTL and TOS policy: every output through
 // that interface with those settings sends through it (docs/decisions/0035-shared-egress-sockets.md).
 // Or, for ESP rules, a raw IPPROTO_ESP socket like it: each payload (an ESP packet) becomes the IP
-// payload of a packet of its own, and no GSO (docs/decisions/0063-esp-rules.md).
-// The supervisor sets IP_RECVERR on it: ICMP errors about its destinations queue on the socket's
+// payload of a packet of its own, and no GSO (docs/decisions/0063-esp-rules.md). Either of AF_INET
+// or AF_INET6: its outputs' destinations are of its family.
+// The supervisor sets IP_RECVERR (IPV6_RECVERR) on it: ICMP errors about its destinations queue on the socket's
 // error queue, which the engine watches (EPOLLERR) and drains (SendErrors), charging each error to
 // the output with that destination (docs/decisions/0043-icmp-errors-per-output.md).
 struct Sender {
-  Sender(uint32_t handle, int fd, uint64_t serial, const SendPolicy& policy, uint32_t mtu, bool esp)
-      : handle(handle), fd(fd), serial(serial), policy(policy), mtu(mtu), esp(esp) {}
+  Sender(uint32_t handle, int fd, uint64_t serial, const SendPolicy& policy, uint32_t mtu, bool esp, sa_family_t family)
+      : handle(handle), fd(fd), serial(serial), policy(policy), mtu(mtu), esp(esp), family(family) {}
 
   const uint32_t handle;
   UniqueFd fd;
@@ -69,11 +74,12 @@ struct Sender {
   const uint64_t serial;
   const SendPolicy policy;
   // The interface's MTU when the supervisor opened the socket (it opens another when the MTU
-  // changes): a UDP payload above mtu - 28 bytes does not fit one IPv4 packet.
+  // changes): a UDP payload above mtu - 28 bytes does not fit one IPv4 packet (mtu - 48, IPv6).
   const uint32_t mtu;
-  // A raw IPPROTO_ESP socket: its payloads follow the IPv4 header directly, and are sent one per
+  // A raw IPPROTO_ESP socket: its payloads follow the IP header directly, and are sent one per
   // message (UDP GSO is UDP's).
   const bool esp;
+  const sa_family_t family;  // AF_INET or AF_INET6
 };
 
 // A destination reached through a sender. Counters live with the rules that use it
@@ -81,7 +87,7 @@ struct Sender {
 struct Output {
   static constexpr uint32_t kNone = UINT32_MAX;
 
-  Output(uint32_t handle, std::shared_ptr<const Sender> sender, const sockaddr_in& destination)
+  Output(uint32_t handle, std::shared_ptr<const Sender> sender, const SocketAddress& destination)
       : handle(handle),
         sender(std::move(sender)),
         fd(this->sender->fd.get()),
@@ -90,12 +96,13 @@ struct Output {
         segmentable(!this->sender->esp),
         destination(destination) {}
 
-  // IPv4 and UDP headers: a payload of more than mtu - 28 bytes is sent as fragments (or not at all);
-  // an ESP sender's payload follows the IPv4 header alone.
-  static constexpr uint32_t kUdpIpHeaders = 28;
-  static constexpr uint32_t kIpHeader = 20;
+  // The IP header and the UDP one: a payload of more than mtu - 28 bytes (IPv6: mtu - 48) is sent as
+  // fragments (or not at all); an ESP sender's payload follows the IP header alone.
+  static constexpr uint32_t kIpv4Header = 20;
+  static constexpr uint32_t kIpv6Header = 40;
+  static constexpr uint32_t kUdpHeader = 8;
   static uint32_t LargestPayload(const Sender& sender) {
-    const uint32_t headers = sender.esp ? kIpHeader : kUdpIpHeaders;
+    const uint32_t headers = (sender.family == AF_INET6 ? kIpv6Header : kIpv4Header) + (sender.esp ? 0 : kUdpHeader);
     return sender.mtu > headers ? sender.mtu - headers : UINT32_MAX;
   }
 
@@ -106,7 +113,7 @@ struct Output {
   const SendPolicy policy;    // the sender's
   const uint32_t largestPayload;  // the largest payload one packet carries on the sender's interface (MTU unknown: UINT32_MAX)
   const bool segmentable;         // payloads may be grouped into UDP GSO messages (not through an ESP sender)
-  const sockaddr_in destination;  // port 0 through an ESP sender
+  const SocketAddress destination;  // of the sender's family; port 0 through an ESP sender
 
   // Data-plane thread only: this output's list of packets waiting to be sent in the current batch
   // (node indices in the Egress scratch). Empty between batches.

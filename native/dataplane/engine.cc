@@ -31,33 +31,51 @@ constexpr int kMaxEvents = 64;
 uint64_t SenderEvent(uint64_t serial) { return serial << 1 | 1; }
 bool IsSenderEvent(uint64_t data) { return (data & 1) != 0; }
 
-// Throws ArgumentError unless `fd` is a socket of this domain and type.
-void RequireSocket(int fd, int domain, int type, const std::string& what) {
-  int actualDomain = 0;
-  int actualType = 0;
-  socklen_t length = sizeof(int);
-  if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &actualDomain, &length) < 0) {
-    if (errno == ENOTSOCK) throw ArgumentError("fd " + std::to_string(fd) + " is not a socket (" + what + " expected)");
-    throw SyscallError("getsockopt SO_DOMAIN (fd " + std::to_string(fd) + ")", errno);
-  }
-  length = sizeof(int);
-  CheckSyscall(getsockopt(fd, SOL_SOCKET, SO_TYPE, &actualType, &length), "getsockopt SO_TYPE (fd " + std::to_string(fd) + ")");
-  if (actualDomain != domain || actualType != type) {
-    throw ArgumentError("fd " + std::to_string(fd) + " is not an " + what);
-  }
-}
-
-// Whether `fd` is a raw IPv4 socket of IP protocol 50 (an ESP rule's sender).
-bool IsEspSocket(int fd) {
+// A socket's domain, type and protocol (SO_DOMAIN, SO_TYPE, SO_PROTOCOL).
+struct SocketIdentity {
   int domain = 0;
   int type = 0;
   int protocol = 0;
+};
+
+// What `fd` is; throws ArgumentError when it is no socket (`what` was expected).
+SocketIdentity Identify(int fd, const std::string& what) {
+  SocketIdentity identity;
+  const std::string of = " (fd " + std::to_string(fd) + ")";
   socklen_t length = sizeof(int);
-  if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &length) < 0 || domain != AF_INET) return false;
+  if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &identity.domain, &length) < 0) {
+    if (errno == ENOTSOCK) throw ArgumentError("fd " + std::to_string(fd) + " is not a socket (" + what + " expected)");
+    throw SyscallError("getsockopt SO_DOMAIN" + of, errno);
+  }
   length = sizeof(int);
-  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) < 0 || type != SOCK_RAW) return false;
+  CheckSyscall(getsockopt(fd, SOL_SOCKET, SO_TYPE, &identity.type, &length), "getsockopt SO_TYPE" + of);
   length = sizeof(int);
-  return getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &length) == 0 && protocol == IPPROTO_ESP;
+  CheckSyscall(getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &identity.protocol, &length), "getsockopt SO_PROTOCOL" + of);
+  return identity;
+}
+
+// Throws ArgumentError unless `fd` is a socket of this domain and type.
+void RequireSocket(int fd, int domain, int type, const std::string& what) {
+  const SocketIdentity identity = Identify(fd, what);
+  if (identity.domain != domain || identity.type != type) throw ArgumentError("fd " + std::to_string(fd) + " is not an " + what);
+}
+
+// What a sender's socket is: UDP (SOCK_DGRAM) or raw IPPROTO_ESP (an ESP rule's sender), IPv4 or IPv6.
+struct SenderKind {
+  sa_family_t family;
+  bool esp;
+};
+
+// The kind of sender `fd` is; throws ArgumentError when it is none.
+SenderKind SenderKindOf(int fd) {
+  const std::string what = "AF_INET or AF_INET6 SOCK_DGRAM (UDP) or SOCK_RAW IPPROTO_ESP socket";
+  const SocketIdentity identity = Identify(fd, what);
+  const sa_family_t family = static_cast<sa_family_t>(identity.domain);
+  if (identity.domain == AF_INET || identity.domain == AF_INET6) {
+    if (identity.type == SOCK_DGRAM && identity.protocol == IPPROTO_UDP) return SenderKind{family, false};
+    if (identity.type == SOCK_RAW && identity.protocol == IPPROTO_ESP) return SenderKind{family, true};
+  }
+  throw ArgumentError("fd " + std::to_string(fd) + " is not an " + what);
 }
 
 // The Forwarder reads every frame after its virtio-net header (Forwarder::Serve).
@@ -197,9 +215,8 @@ void Engine::AddSender(uint32_t handle, int fd, const SendPolicy& policy, uint32
   RequireOpen();
   CollectRetired();
   if (senders_.count(handle)) throw ArgumentError("sender handle " + std::to_string(handle) + " is already in use");
-  const bool esp = IsEspSocket(fd);
-  if (!esp) RequireSocket(fd, AF_INET, SOCK_DGRAM, "AF_INET SOCK_DGRAM (UDP) or SOCK_RAW IPPROTO_ESP socket");
-  auto sender = std::make_unique<Sender>(handle, fd, ++nextSenderSerial_, policy, mtu, esp);
+  const SenderKind kind = SenderKindOf(fd);
+  auto sender = std::make_unique<Sender>(handle, fd, ++nextSenderSerial_, policy, mtu, kind.esp, kind.family);
   // No events asked for: epoll reports EPOLLERR (a queued error) regardless. Edge-triggered: an
   // error the thread cannot attribute (no published table names the sender) is not reported again
   // and again; each new error reports the sender again.
@@ -236,7 +253,7 @@ void Engine::RemoveSender(uint32_t handle) {
   if (senders_.erase(handle) == 0) throw ArgumentError("unknown sender handle " + std::to_string(handle));
 }
 
-void Engine::AddOutput(uint32_t handle, uint32_t sender, const sockaddr_in& destination) {
+void Engine::AddOutput(uint32_t handle, uint32_t sender, const SocketAddress& destination) {
   RequireOpen();
   CollectRetired();
   if (outputs_.count(handle)) throw ArgumentError("output handle " + std::to_string(handle) + " is already in use");
@@ -244,9 +261,15 @@ void Engine::AddOutput(uint32_t handle, uint32_t sender, const sockaddr_in& dest
   if (found == senders_.end()) {
     throw ArgumentError("output " + std::to_string(handle) + ": unknown sender handle " + std::to_string(sender));
   }
-  if (found->second->esp != (destination.sin_port == 0)) {
+  const Sender& through = *found->second;
+  if (through.esp != (destination.port() == 0)) {
     throw ArgumentError("output " + std::to_string(handle) + ": " +
-                        (found->second->esp ? "an ESP sender sends to no port" : "a UDP sender needs a port 1-65535"));
+                        (through.esp ? "an ESP sender sends to no port" : "a UDP sender needs a port 1-65535"));
+  }
+  if (through.family != destination.family()) {
+    throw ArgumentError("output " + std::to_string(handle) + ": " + destination.address().Text() + " is not an " +
+                        (through.family == AF_INET6 ? "IPv6" : "IPv4") + " address, which sender " + std::to_string(sender) +
+                        " sends to");
   }
   outputs_.emplace(handle, std::make_shared<Output>(handle, found->second, destination));
 }

@@ -62,7 +62,7 @@ class Engine {
   // Returns the epoch tag after which the data-plane thread no longer touches it (nor its counters).
   uint64_t RemoveInput(uint32_t handle);
   // Takes ownership of `fd` (an unconnected UDP socket, or a raw IPPROTO_ESP one for ESP rules,
-  // IP_RECVERR set) when it succeeds, like
+  // IPv4 or IPv6, IP_RECVERR or IPV6_RECVERR set) when it succeeds, like
   // AddInput. The socket is in the epoll set for its errors (EPOLLERR) until it is closed. Its
   // outputs make each packet's TTL and TOS by `policy`; `mtu`: its interface's (0: unknown), which
   // says which payloads leave as fragments (or, by a policy that does not fragment, not at all).
@@ -71,8 +71,9 @@ class Engine {
   // fd) alive: the fd is closed with the last of them.
   void RemoveSender(uint32_t handle);
   // An output sending to `destination` through sender `sender`. Throws ArgumentError (duplicate
-  // handle, unknown sender, a port for an ESP sender or none for a UDP one).
-  void AddOutput(uint32_t handle, uint32_t sender, const sockaddr_in& destination);
+  // handle, unknown sender, a port for an ESP sender or none for a UDP one, an address not of the
+  // sender's family).
+  void AddOutput(uint32_t handle, uint32_t sender, const SocketAddress& destination);
   // Forgets the handle (new rules cannot name it). The installed table keeps sending to it until a
   // table without it replaces it; the output (and its hold on the sender) goes when no table that
   // may be in use refers to it.

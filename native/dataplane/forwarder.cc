@@ -130,7 +130,7 @@ void Forwarder::Forward(Input& input, uint32_t frames, const Table& table) {
     if (table.vlanRuleCount() > 0) packet.vlan = FrameVlan(header);
     // Port 0 in a rule means ESP: UDP to port 0 (which no sender means to reach) matches nothing.
     const Route* route = packet.port != 0 || packet.protocol == kIpProtocolEsp
-                             ? table.Find(input.handle, packet.group, packet.port, packet.source, packet.vlan)
+                             ? table.Find(input.handle, packet.Group(), packet.port, packet.Source(), packet.vlan)
                              : nullptr;
     if (!route) {
       ++tally.unmatched;

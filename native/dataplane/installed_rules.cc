@@ -1,7 +1,5 @@
 #include "dataplane/installed_rules.h"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
 #include <limits>
 #include <unordered_set>
@@ -13,21 +11,19 @@ namespace {
 
 constexpr size_t kFromTable = std::numeric_limits<size_t>::max();  // a rule carried over, not from the request
 
-std::string Dotted(uint32_t address) {
-  char text[INET_ADDRSTRLEN];
-  in_addr value{address};
-  return inet_ntop(AF_INET, &value, text, sizeof text) ? text : "?";
-}
-
 std::string KeyText(const MatchKey& key) {
-  return "(input " + std::to_string(key.input) + ", " + Dotted(key.group) + ":" + std::to_string(key.port) +
-         ", source " + (key.source ? Dotted(key.source) : "any") + (key.vlan ? ", vlan " + std::to_string(key.vlan) : "") + ")";
+  const std::string group = key.group.IsV4() ? key.group.Text() : "[" + key.group.Text() + "]";
+  return "(input " + std::to_string(key.input) + ", " + group + ":" + std::to_string(key.port) + ", source " +
+         (key.source.IsAny() ? "any" : key.source.Text()) + (key.vlan ? ", vlan " + std::to_string(key.vlan) : "") + ")";
 }
 
 // Everything about one rule that does not depend on the others.
 void Validate(const RuleSpec& spec, const std::string& at, const InputMap& inputs, const OutputMap& outputs,
               const CounterRegion* region) {
   if (inputs.count(spec.input) == 0) throw RuleError(at + ".input: unknown input handle " + std::to_string(spec.input));
+  if (!spec.source.IsAny() && spec.source.IsV4() != spec.group.IsV4()) {
+    throw RuleError(at + ".source: " + spec.source.Text() + " is not of the family of the group " + spec.group.Text());
+  }
   for (size_t j = 0; j < spec.outputs.size(); ++j) {
     if (outputs.count(spec.outputs[j]) == 0) {
       throw RuleError(at + ".outputs[" + std::to_string(j) + "]: unknown output handle " +

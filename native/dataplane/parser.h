@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "dataplane/ip_address.h"
+
 namespace mcr {
 
 // Why a frame was not forwarded (kOk: it parsed). The values index InputCounters::rejected.
@@ -53,6 +55,10 @@ struct ParsedPacket {
   // leaves it 0 (a tag still in the frame is stepped over, as the capture filter does); the
   // forwarder reads it from the frame's PACKET_AUXDATA.
   uint16_t vlan;
+
+  // The destination and source as the match table keys them.
+  IpAddress Group() const { return family == 6 ? IpAddress::V6(ipv6Header + 24) : IpAddress::V4(group); }
+  IpAddress Source() const { return family == 6 ? IpAddress::V6(ipv6Header + 8) : IpAddress::V4(source); }
 };
 
 // Parses the `length` bytes at `frame`; fills `out` only when the result is kOk. Never reads

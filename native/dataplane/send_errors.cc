@@ -27,12 +27,17 @@ void SendErrors::Drain(const Sender& sender, const Table& table) {
       return;
     }
     ++read;
-    if (message.msg_namelen < sizeof(sockaddr_in) || destination_.sin_family != AF_INET) continue;
+    // The destination is of the sender's family, and so are the error's level and origin.
+    const bool ipv6 = sender.family == AF_INET6;
+    if (destination_.family() != sender.family || message.msg_namelen < destination_.length()) continue;
     for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr; header = CMSG_NXTHDR(&message, header)) {
-      if (header->cmsg_level != SOL_IP || header->cmsg_type != IP_RECVERR) continue;
+      if (ipv6 ? header->cmsg_level != SOL_IPV6 || header->cmsg_type != IPV6_RECVERR
+               : header->cmsg_level != SOL_IP || header->cmsg_type != IP_RECVERR) {
+        continue;
+      }
       sock_extended_err error;
       std::memcpy(&error, CMSG_DATA(header), sizeof error);
-      if (error.ee_origin != SO_EE_ORIGIN_ICMP || error.ee_errno == 0) break;
+      if (error.ee_origin != (ipv6 ? SO_EE_ORIGIN_ICMP6 : SO_EE_ORIGIN_ICMP) || error.ee_errno == 0) break;
       Output* output = table.OutputFor(&sender, destination_);
       if (output != nullptr) output->pendingError = static_cast<int>(error.ee_errno);
       break;

@@ -1,5 +1,5 @@
 // Errors the network reports about what a sender sent (ICMP destination unreachable, time exceeded,
-// parameter problem), read from the sender's error queue (IP_RECVERR) and charged to the output with
+// parameter problem; their ICMPv6 kin), read from the sender's error queue (IP_RECVERR, IPV6_RECVERR) and charged to the output with
 // that destination. Used by the data-plane thread only, when epoll reports EPOLLERR on a sender; all
 // storage is part of the object (docs/decisions/0043-icmp-errors-per-output.md).
 #pragma once
@@ -31,9 +31,9 @@ class SendErrors {
   void Drain(const Sender& sender, const Table& table);
 
  private:
-  sockaddr_in destination_{};
-  // IP_RECVERR: a sock_extended_err followed by the offender's address.
-  alignas(cmsghdr) char control_[CMSG_SPACE(sizeof(sock_extended_err) + sizeof(sockaddr_in)) + 64];
+  SocketAddress destination_{};
+  // IP_RECVERR (IPV6_RECVERR): a sock_extended_err followed by the offender's address.
+  alignas(cmsghdr) char control_[CMSG_SPACE(sizeof(sock_extended_err) + sizeof(sockaddr_in6)) + 64];
 };
 
 }  // namespace mcr

@@ -20,16 +20,22 @@ uint64_t Mix(uint64_t h) {
   return h;
 }
 
+constexpr uint64_t kGolden = 0x9e3779b97f4a7c15ull;
+
+// The 32 bytes of two addresses in one word (an IPv4 pair's high words are 0: its mapped bytes and
+// both addresses are in the low ones).
+uint64_t Fold(const IpAddress& a, const IpAddress& b) {
+  return a.low ^ Mix(b.low ^ (a.high * kGolden)) ^ (b.high * 0xc2b2ae3d27d4eb4full);
+}
+
 }  // namespace
 
 uint64_t MatchKey::Hash() const {
-  return Mix((static_cast<uint64_t>(group) << 32 | source) ^
-             ((static_cast<uint64_t>(input) << 32 | static_cast<uint64_t>(vlan) << 16 | port) * 0x9e3779b97f4a7c15ull));
+  return Mix(Fold(group, source) ^ ((static_cast<uint64_t>(input) << 32 | static_cast<uint64_t>(vlan) << 16 | port) * kGolden));
 }
 
 size_t Table::Destination::Shard() const {
-  return ShardOf(
-      Mix((static_cast<uint64_t>(address) << 16 | port) ^ (static_cast<uint64_t>(sender) * 0x9e3779b97f4a7c15ull)));
+  return ShardOf(Mix(Fold(address, IpAddress{0, port}) ^ (static_cast<uint64_t>(sender) * kGolden)));
 }
 
 std::shared_ptr<const Table::RouteShard> Table::RouteShard::Build(std::vector<std::shared_ptr<const Rule>>&& rules,
@@ -104,18 +110,18 @@ std::unique_ptr<Table> Table::Empty() {
   return table;
 }
 
-const Route* Table::Find(uint32_t input, uint32_t group, uint16_t port, uint32_t source, uint16_t vlan) const {
+const Route* Table::Find(uint32_t input, const IpAddress& group, uint16_t port, const IpAddress& source, uint16_t vlan) const {
   const auto find = [&](const MatchKey& key) {
     const uint64_t hash = key.Hash();
     return routes_[ShardOf(hash)]->Find(key, hash);
   };
-  const Route* route = find(MatchKey{input, group, source, port, vlan});
-  if (!route && source != 0) route = find(MatchKey{input, group, 0, port, vlan});
+  const Route* route = find(MatchKey{group, source, input, port, vlan});
+  if (!route && !source.IsAny()) route = find(MatchKey{group, IpAddress::Any(), input, port, vlan});
   return route;
 }
 
-Output* Table::OutputFor(const Sender* sender, const sockaddr_in& destination) const {
-  const Destination key{reinterpret_cast<uintptr_t>(sender), destination.sin_addr.s_addr, destination.sin_port, nullptr};
+Output* Table::OutputFor(const Sender* sender, const SocketAddress& destination) const {
+  const Destination key{reinterpret_cast<uintptr_t>(sender), destination.address(), destination.port(), nullptr};
   const DestinationShard& shard = *destinations_[key.Shard()];
   const auto found = std::lower_bound(shard.begin(), shard.end(), key);
   if (found == shard.end() || key < *found) return nullptr;

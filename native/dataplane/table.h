@@ -19,6 +19,7 @@
 #include "dataplane/counter_region.h"
 #include "dataplane/counters.h"
 #include "dataplane/endpoints.h"
+#include "dataplane/ip_address.h"
 #include "dataplane/trace_ring.h"
 
 namespace mcr {
@@ -26,14 +27,14 @@ namespace mcr {
 using InputMap = std::unordered_map<uint32_t, std::shared_ptr<Input>>;
 using OutputMap = std::unordered_map<uint32_t, std::shared_ptr<Output>>;
 
-// A rule as setRules receives it. Addresses in network byte order; port 0 = ESP (IP protocol 50,
-// which has no port); source 0 = any source; vlan 0 = untagged frames.
+// A rule as setRules receives it. Group and source IPv4 or IPv6 (of one family); port 0 = ESP (IP
+// protocol 50, which has no port); source Any() = any source; vlan 0 = untagged frames.
 struct RuleSpec {
   std::string id;
   uint32_t input;
-  uint32_t group;
+  IpAddress group;
   uint16_t port;
-  uint32_t source;
+  IpAddress source;
   uint16_t vlan = 0;
   std::vector<uint32_t> outputs;
   // Counter slots in the engine's counter region (0: none, the table keeps the counters itself): the
@@ -81,17 +82,17 @@ struct Route {
 };
 
 // What a rule matches: packets from `input` to group:port (port 0: ESP to the group), from `source`
-// (0: any source), in VLAN `vlan` (0: untagged).
+// (Any(): any source), in VLAN `vlan` (0: untagged). IPv4 addresses mapped into IPv6 (ip_address.h).
 struct MatchKey {
+  IpAddress group;
+  IpAddress source;
   uint32_t input;
-  uint32_t group;
-  uint32_t source;
   uint16_t port;
   uint16_t vlan;
   bool operator==(const MatchKey& other) const {
-    return input == other.input && group == other.group && source == other.source && port == other.port && vlan == other.vlan;
+    return group == other.group && source == other.source && input == other.input && port == other.port && vlan == other.vlan;
   }
-  static MatchKey Of(const RuleSpec& spec) { return MatchKey{spec.input, spec.group, spec.source, spec.port, spec.vlan}; }
+  static MatchKey Of(const RuleSpec& spec) { return MatchKey{spec.group, spec.source, spec.input, spec.port, spec.vlan}; }
   uint64_t Hash() const;
 };
 
@@ -153,8 +154,8 @@ class Table {
   // An output the rules name, by (sender, address, port): OutputFor's binary search.
   struct Destination {
     uintptr_t sender;
-    uint32_t address;  // network byte order, as in sockaddr_in
-    uint16_t port;     // network byte order
+    IpAddress address;
+    uint16_t port;  // network byte order, as in the sockaddr
     Output* output;
     bool operator<(const Destination& other) const {
       if (sender != other.sender) return sender < other.sender;
@@ -162,8 +163,8 @@ class Table {
       return port < other.port;
     }
     static Destination Of(Output* output) {
-      return Destination{reinterpret_cast<uintptr_t>(output->sender.get()), output->destination.sin_addr.s_addr,
-                         output->destination.sin_port, output};
+      return Destination{reinterpret_cast<uintptr_t>(output->sender.get()), output->destination.address(),
+                         output->destination.port(), output};
     }
     size_t Shard() const;
   };
@@ -187,15 +188,15 @@ class Table {
   }
 
   // The route for a packet from `input` in VLAN `vlan` (0: untagged): the rule of that VLAN for
-  // exactly this source, else its any-source rule; null when neither exists. Addresses in network
-  // byte order. Lock- and allocation-free.
-  const Route* Find(uint32_t input, uint32_t group, uint16_t port, uint32_t source, uint16_t vlan) const;
+  // exactly this source, else its any-source rule; null when neither exists. Lock- and
+  // allocation-free.
+  const Route* Find(uint32_t input, const IpAddress& group, uint16_t port, const IpAddress& source, uint16_t vlan) const;
 
   // The output of this table that sends to `destination` through `sender` (null: none), to charge
   // an error the network reported about that destination to. Two outputs with one destination
   // through one sender (which the supervisor never makes) share the errors: one of them is charged.
   // Lock- and allocation-free.
-  Output* OutputFor(const Sender* sender, const sockaddr_in& destination) const;
+  Output* OutputFor(const Sender* sender, const SocketAddress& destination) const;
   // The sender with this serial that the table's outputs send through (null: none). Lock- and
   // allocation-free; the sender lives at least as long as the table.
   const Sender* SenderBySerial(uint64_t serial) const;

@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <memory>
 
+#include "dataplane/ip_address.h"
+
 namespace mcr {
 
 constexpr uint32_t kMaxSnapLength = 2048;
@@ -36,8 +38,8 @@ struct TraceSlot {
   uint64_t timestampNs;  // CLOCK_REALTIME when the kernel received the frame (else when its batch was read)
   uint64_t timeInMcrNs;  // from then until its batch's sends were done
   uint32_t input;
-  uint32_t source;       // network byte order
-  uint32_t destination;  // network byte order
+  IpAddress source;       // IPv4 mapped into IPv6 (ip_address.h)
+  IpAddress destination;
   uint16_t sourcePort;
   uint16_t destinationPort;
   uint32_t ipLength;

@@ -25,8 +25,8 @@ TraceSlot* Tracer::Record(const Route& route, uint32_t input, const ParsedPacket
   slot->timestampNs = receivedNs;
   slot->timeInMcrNs = 0;
   slot->input = input;
-  slot->source = packet.source;
-  slot->destination = packet.group;
+  slot->source = packet.Source();
+  slot->destination = packet.Group();
   slot->sourcePort = packet.sourcePort;
   slot->destinationPort = packet.port;
   slot->ipLength = packet.ipLength;

@@ -18,8 +18,12 @@ struct EgressSpec {
   // IP_PMTUDISC_DO (DF set, EMSGSIZE above the path MTU) instead of IP_PMTUDISC_OMIT
   // (fragments by the interface's MTU, DF clear).
   bool dontFragment;
-  // Source address of what it sends (network byte order; 0: the kernel picks one per send).
-  uint32_t source = 0;
+  // AF_INET6: an IPv6 socket, whose ttl and tos are its hop limit and traffic class.
+  int family = AF_INET;
+  // Source address of what it sends, of `family` (none: the kernel picks one per send).
+  bool hasSource = false;
+  in_addr source4{};
+  in6_addr source6{};
   // A raw IPPROTO_ESP socket instead of UDP.
   bool esp = false;
 };
@@ -32,6 +36,9 @@ struct EgressSpec {
 // Datagrams too big for one packet are refused (spec.dontFragment) or fragmented by the interface's
 // MTU (docs/decisions/0060-oversize-datagrams.md). A spec.source is bound (port 0); one the host does not
 // have (unnumbered links, tunnels) with IP_TRANSPARENT, without which the kernel would not send from it.
+// An AF_INET6 socket has the IPv6 options of each (IPV6_MULTICAST_IF, IPV6_MULTICAST_HOPS and
+// IPV6_UNICAST_HOPS, IPV6_TCLASS, IPV6_MTU_DISCOVER, IPV6_RECVERR, IPV6_TRANSPARENT), and its source
+// is bound in the interface's scope (a link-local source needs one).
 // Throws SyscallError (the fd is closed) naming the failed step.
 int OpenEgressSocket(const EgressSpec& spec);
 

@@ -125,9 +125,24 @@ Napi::Value OpenEgressSocketJs(const Napi::CallbackInfo& info) {
   spec.tos = static_cast<int>(IntegerIn(env, options.Get("tos"), "options.tos", 0, 255));
   spec.sndbuf = BufferSizeValue(env, options.Get("sndbuf"), "options.sndbuf");
   spec.dontFragment = BooleanValue(env, options.Get("dontFragment"), "options.dontFragment");
+  const Napi::Value family = options.Get("family");
+  if (!family.IsUndefined()) {
+    const int64_t version = IntegerIn(env, family, "options.family", 4, 6);
+    if (version == 5) throw Napi::TypeError::New(env, "options.family must be 4 or 6");
+    spec.family = version == 6 ? AF_INET6 : AF_INET;
+  }
   const Napi::Value source = options.Get("source");
   const bool anySource = source.IsUndefined() || (source.IsString() && source.As<Napi::String>().Utf8Value().empty());
-  if (!anySource) spec.source = Ipv4Value(env, source, "options.source").s_addr;
+  if (!anySource) {
+    spec.hasSource = true;
+    const std::string text = source.IsString() ? source.As<Napi::String>().Utf8Value() : "";
+    const bool parsed = spec.family == AF_INET6 ? inet_pton(AF_INET6, text.c_str(), &spec.source6) == 1
+                                                : inet_pton(AF_INET, text.c_str(), &spec.source4) == 1;
+    if (!parsed) {
+      throw Napi::TypeError::New(env, std::string("options.source must be an ") + (spec.family == AF_INET6 ? "IPv6" : "IPv4") +
+                                          " address, as options.family is " + (spec.family == AF_INET6 ? "6" : "4"));
+    }
+  }
   const Napi::Value protocol = options.Get("protocol");
   if (!protocol.IsUndefined()) {
     const std::string name = protocol.IsString() ? protocol.As<Napi::String>().Utf8Value() : "";

@@ -12,8 +12,10 @@ const RECEIVER = path.join(__dirname, 'udp-marks-receiver.py');
 export interface MarksEndpoint {
   address: string;
   port: number;
-  /** Where a multicast address is joined. */
-  interfaceAddress: string;
+  /** Where an IPv4 multicast address is joined. */
+  interfaceAddress?: string;
+  /** IPv6: the interface a multicast address is joined on, and a link-local one bound in the scope of. */
+  interface?: string;
   /** Payloads to wait for here, when not expectEach. */
   expect?: number;
 }

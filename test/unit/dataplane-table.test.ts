@@ -16,11 +16,15 @@ import { FIXED_SEND_POLICY, UNKNOWN_MTU } from '../support/send-policy';
 
 const REJECT_ALL: Array<[number, number, number, number]> = [[0x06, 0, 0, 0]];
 const OUTPUTS = 3000;
-const SENDERS = [1, 2];
+/** Sender 3 is an IPv6 one: every third output sends to an IPv6 destination through it. */
+const SENDERS = [1, 2, 3];
+const IPV6_SENDER = 3;
 const INPUTS = [1, 2];
 const GROUPS = 400;
 const PORTS = [5000, 5001, 5002];
 const SOURCES = ['', '10.1.0.1', '10.1.0.2'];
+/** Every other group is an IPv6 one, with sources of its family (one the mapped form of an IPv4 source's bytes). */
+const SOURCES6 = ['', 'fd00::10:1:0:1', '::a01:1'];
 /** 0: a rule without a VLAN (untagged frames). */
 const VLANS = [0, 0, 100, 200];
 
@@ -36,7 +40,13 @@ const keyText = (k: Key) => `${k.input}/${k.group}/${k.port}/${k.source}/${k.vla
 /** A rule's key fields, the VLAN only when it names one (as the supervisor sends them). */
 const keyOf = ({ input, group, port, source, vlan }: Key): Key => ({ input, group, port, source, ...(vlan ? { vlan } : {}) });
 const outputHandle = (i: number) => 100 + i;
-const destination = (i: number) => ({ sender: SENDERS[i % SENDERS.length], address: `10.${50 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`, port: 1000 + (i % 3000) });
+const destination = (i: number) => {
+  const sender = SENDERS[i % SENDERS.length];
+  const address = sender === IPV6_SENDER ? `fd00::${50 + (i >> 16)}:${(i >> 8) & 255}:${i & 255}` : `10.${50 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`;
+  return { sender, address, port: 1000 + (i % 3000) };
+};
+/** Group `n` (0 <= n < GROUPS), IPv4 or IPv6 by `ipv6`. */
+const groupAddress = (n: number, ipv6: boolean) => (ipv6 ? `ff3e::9:${n >> 8}:${n & 255}` : `239.9.${n >> 8}.${n & 255}`);
 
 describe('native Dataplane: the sharded table against a model', function () {
   this.timeout(120_000);
@@ -58,7 +68,10 @@ describe('native Dataplane: the sharded table against a model', function () {
     dp = new addon.Dataplane({ core: -1, batch: 8, counters: region.fd });
     addon.closeFd(region.fd);
     for (const handle of INPUTS) dp.addInput(handle, addon.openPacketSocket({ ifindex: 1, rcvbuf: 65536, filter: REJECT_ALL }));
-    for (const handle of SENDERS) dp.addSender(handle, addon.openEgressSocket({ ifname: 'lo', ifindex: 1, ttl: 64, tos: 0, dontFragment: false, sndbuf: 65536 }), FIXED_SEND_POLICY, UNKNOWN_MTU);
+    for (const handle of SENDERS) {
+      const family = handle === IPV6_SENDER ? 6 : 4;
+      dp.addSender(handle, addon.openEgressSocket({ ifname: 'lo', ifindex: 1, family, ttl: 64, tos: 0, dontFragment: false, sndbuf: 65536 }), FIXED_SEND_POLICY, UNKNOWN_MTU);
+    }
     for (let i = 0; i < OUTPUTS; i++) {
       const { sender, address, port } = destination(i);
       dp.addOutput(outputHandle(i), sender, address, port);
@@ -71,7 +84,9 @@ describe('native Dataplane: the sharded table against a model', function () {
   const inUse = (pending: Iterable<DataplaneRule>) => new Set([...model.values(), ...pending].map((r) => keyText(r)));
   const freeKey = (taken: Set<string>): Key => {
     for (;;) {
-      const key = keyOf({ input: pick(INPUTS), group: `239.9.${Math.floor(next() * GROUPS) >> 8}.${Math.floor(next() * GROUPS) & 255}`, port: pick(PORTS), source: pick(SOURCES), vlan: pick(VLANS) });
+      const ipv6 = next() < 0.5;
+      const group = groupAddress(Math.floor(next() * GROUPS), ipv6);
+      const key = keyOf({ input: pick(INPUTS), group, port: pick(PORTS), source: pick(ipv6 ? SOURCES6 : SOURCES), vlan: pick(VLANS) });
       if (!taken.has(keyText(key))) return key;
     }
   };
@@ -145,7 +160,7 @@ describe('native Dataplane: the sharded table against a model', function () {
     const byKey = new Map([...model.values()].map((r) => [keyText(r), r]));
     const keys = [...keysSeen.values()];
     // A packet from a source no rule names falls back to the any-source rule of its key.
-    keys.push(...keys.filter((k) => k.source === '').map((k) => ({ ...k, source: '10.1.0.9' })));
+    keys.push(...keys.filter((k) => k.source === '').map((k) => ({ ...k, source: k.group.includes(':') ? 'fd00::1:9' : '10.1.0.9' })));
     for (const key of keys) {
       const found = dp.routeForTest(key.input, key.group, key.port, key.source || '', key.vlan ?? 0);
       expect(found, `${when}: route of ${keyText(key)}`).to.deep.equal(expectedRoute(byKey, key));
@@ -157,7 +172,7 @@ describe('native Dataplane: the sharded table against a model', function () {
       const found = dp.outputForTest(sender, address, port);
       expect(found.output, `${when}: output for ${address}:${port}`).to.equal(named.has(outputHandle(i)) ? outputHandle(i) : null);
     }
-    for (const sender of SENDERS) expect(dp.outputForTest(sender, '10.0.0.0', 1).senderKnown, `${when}: sender ${sender} known`).to.equal(senders.has(sender));
+    for (const sender of SENDERS) expect(dp.outputForTest(sender, sender === IPV6_SENDER ? '::' : '10.0.0.0', 1).senderKnown, `${when}: sender ${sender} known`).to.equal(senders.has(sender));
     expect(byKey.size).to.equal(model.size);
   }
 

@@ -8,6 +8,8 @@
  *   egress ── out1 10.50.3.1 ═══ k1 10.50.3.2        an output whose interface a scenario takes down
  *   egress ── out2 10.50.4.1 ═══ k2 10.50.4.2        a slow output (tbf at 8 kbit/s)
  *   egress ── out3 10.50.5.1 ═══ k3 10.50.5.2        MTU 1000: larger payloads leave as fragments
+ *   sender ── s6 ═══ in6 (no address, MTU 1600)       AF_PACKET capture of injected IPv6 frames
+ *   egress ── out6 fd00:56::1 ═══ k6 fd00:56::2       IPv6 receivers (IPv6 is on only here)
  *
  * A dgram socket sends multicast out of s0; the data plane reads it from in0 and sends the UDP
  * payloads through connected egress sockets (bound to out0) to unicast ports on k0, where dgram
@@ -25,6 +27,7 @@ import crypto from 'crypto';
 import dgram from 'dgram';
 import fs from 'fs';
 import os from 'os';
+import path from 'path';
 
 import { addonFile, native, type BpfInsn, type Dataplane, type RuleCounters, type TracedPacket } from '../../native';
 import { registerCleanup } from '../support/cleanup';
@@ -42,6 +45,9 @@ const SMALL_MTU_SINK = '10.50.5.2';
 const SMALL_MTU = 1000;
 const GROUP = '239.1.2.3';
 const LOOPBACK = '127.0.0.1';
+const RELAY_OUT6 = 'fd00:56::1';
+const SINK6 = 'fd00:56::2';
+const GROUP6 = 'ff3e::5:6';
 
 /** The veth pairs: [data-plane side, its address (none for the capture side), far side, its address]. */
 const LINKS = [
@@ -95,15 +101,36 @@ class Namespace {
         ip(['-n', n, 'neigh', 'replace', farAddress, 'lladdr', link.address, 'dev', near, 'nud', 'permanent']);
       }
     }
+    this.buildIpv6(n);
     ip(['-n', n, 'link', 'set', 'out3', 'mtu', String(SMALL_MTU)]);
     ip(['-n', n, 'link', 'set', 'k3', 'mtu', String(SMALL_MTU)]);
     // out2 drains at 1 kB/s: a socket sending through it soon finds its send buffer full.
     ip(['netns', 'exec', n, 'tc', 'qdisc', 'add', 'dev', 'out2', 'root', 'tbf', 'rate', '8kbit', 'burst', '1600', 'limit', '1000000']);
   }
 
+  /**
+   * s6 ═ in6 carries frames injected on s6 (neither end has IPv6 on: the capture needs none), and
+   * out6 ═ k6 IPv6 addresses without duplicate address detection, and a permanent neighbour entry
+   * for each of k6's addresses (its link-local one too).
+   */
+  private buildIpv6(n: string): void {
+    ip(['-n', n, 'link', 'add', 'in6', 'mtu', '1600', 'type', 'veth', 'peer', 'name', 's6', 'mtu', '1600']);
+    ip(['-n', n, 'link', 'add', 'out6', 'type', 'veth', 'peer', 'name', 'k6']);
+    for (const end of ['out6', 'k6']) {
+      ip(['netns', 'exec', n, 'sysctl', '-q', '-w', `net.ipv6.conf.${end}.accept_dad=0`, `net.ipv6.conf.${end}.disable_ipv6=0`]);
+    }
+    ip(['-n', n, 'addr', 'add', `${RELAY_OUT6}/64`, 'dev', 'out6', 'nodad']);
+    ip(['-n', n, 'addr', 'add', `${SINK6}/64`, 'dev', 'k6', 'nodad']);
+    for (const link of ['in6', 's6', 'out6', 'k6']) ip(['-n', n, 'link', 'set', link, 'up']);
+    const [k6] = JSON.parse(ip(['-j', '-n', n, 'addr', 'show', 'dev', 'k6'])) as Array<{ address: string; addr_info: Array<{ family: string; scope: string; local: string }> }>;
+    const linkLocal = k6.addr_info.find((a) => a.family === 'inet6' && a.scope === 'link');
+    if (!linkLocal) throw new Error(`k6 has no link-local address: ${JSON.stringify(k6.addr_info)}`);
+    for (const address of [SINK6, linkLocal.local]) ip(['-n', n, 'neigh', 'replace', address, 'lladdr', k6.address, 'dev', 'out6', 'nud', 'permanent']);
+  }
+
   /** Runs a scenario of this file inside the namespace; rejects with its stderr when it fails. */
   run(scenario: string): Promise<string> {
-    const argv = [process.execPath, '-r', require.resolve('ts-node/register/transpile-only'), __filename, scenario];
+    const argv = [process.execPath, '-r', require.resolve('ts-node/register/transpile-only'), __filename, scenario, this.name];
     return runIn(this.name, argv, SCENARIO_TIMEOUT_MS);
   }
 
@@ -839,6 +866,109 @@ const scenarios: Record<string, () => Promise<void>> = {
     sender.close();
     good.close();
   },
+
+  /**
+   * IPv6 in and out, and across families: IPv6 frames from an unroutable link-local source with hop
+   * limit 9 (some behind extension headers) relayed to an IPv6 group, to a link-local unicast address
+   * in out6's scope and to an IPv4 address; IPv4 relayed to IPv6; an exact IPv6 source. The
+   * receivers read each packet's hop limit (TTL) and traffic class (TOS) as it arrived.
+   */
+  async ipv6() {
+    const ns = process.argv[3];
+    const dp = new (native().Dataplane)({ core: allowedCores()[0], batch: 32 });
+    const out6 = native().ifNameToIndex('out6');
+    const [k6] = JSON.parse(execFileSync('ip', ['-j', 'addr', 'show', 'dev', 'k6'], { encoding: 'utf8' })) as Array<{ addr_info: Array<{ family: string; scope: string; local: string }> }>;
+    const linkLocal = k6.addr_info.find((a) => a.family === 'inet6' && a.scope === 'link')!.local;
+    // Fixed hop limit 5, or the received one less 1; the traffic class (TOS) received kept by both.
+    const fixed = { ttl: 5, tos: 0, keepTos: 0xff, decrementTtl: false, dontFragment: false };
+    const decrement = { ttl: 64, tos: 0, keepTos: 0xff, decrementTtl: true, dontFragment: false };
+    const egress = (ifname: string, family: 4 | 6, policy: typeof fixed) =>
+      native().openEgressSocket({ ifname, ifindex: native().ifNameToIndex(ifname), family, ttl: policy.ttl, tos: policy.tos, dontFragment: false, sndbuf: 1 << 20 });
+    dp.addInput(1, sockets.input());
+    dp.addInput(2, native().openPacketSocket({ ifindex: native().ifNameToIndex('in6'), rcvbuf: 8 << 20, filter: ACCEPT_ALL }));
+    dp.addSender(1, egress('out6', 6, fixed), fixed, 1500);
+    dp.addSender(2, egress('out6', 6, decrement), decrement, 1500);
+    dp.addSender(3, egress('out0', 4, decrement), decrement, 1500);
+    dp.addOutput(20, 1, GROUP6, 6000);
+    dp.addOutput(21, 2, linkLocal, 6001, out6);
+    dp.addOutput(22, 3, SINK, 6002);
+    dp.addOutput(23, 2, SINK6, 6003);
+    dp.addOutput(24, 1, SINK6, 6004);
+    const source6 = 'fd00:99::7';
+    dp.setRules([
+      { id: 'v6', input: 2, group: GROUP6, port: 5000, source: '', outputs: [20, 21, 22] },
+      { id: 'v4to6', input: 1, group: GROUP, port: 5003, source: '', outputs: [23] },
+      { id: 'v6source', input: 2, group: GROUP6, port: 5004, source: source6, outputs: [24] },
+    ]);
+
+    // Payloads named by their first 4 bytes. A run of 20 of one size (UDP GSO), 1452 bytes (the
+    // most a 1500-byte IPv6 packet carries) and 1453 (fragmented).
+    const named = (prefix: string, count: number, size: (i: number) => number) =>
+      Array.from({ length: count }, (_, i) => Buffer.concat([Buffer.from(`${prefix}${String(i).padStart(3, '0')}`), crypto.randomBytes(size(i))]));
+    const relayed = named('a', 40, (i) => (i < 20 ? 996 : i === 20 ? 1448 : i === 21 ? 1449 : (i * 53) % 1400));
+    const expired = named('t', 5, () => 60);
+    const exact = named('s', 10, (i) => 100 + i);
+    const otherSource = named('o', 5, () => 30);
+    const fromIpv4 = named('f', 20, (i) => (i * 61) % 1400);
+    const TCLASS = 0xb8; // DSCP 46 (EF), ECN 0
+    const chains = [[], [{ type: IPV6_HOP_BY_HOP }], [{ type: IPV6_HOP_BY_HOP }, { type: IPV6_DESTINATION_OPTIONS, units: 1 }, { type: IPV6_ROUTING }]];
+    const v6 = (payload: Buffer, i: number, port: number, source = 'fe80::7', hopLimit = 9) =>
+      frame6({ group: GROUP6, port, source, hopLimit, trafficClass: TCLASS, payload, extensions: chains[i % chains.length] });
+    const frames6 = [
+      ...relayed.map((p, i) => v6(p, i, 5000)),
+      ...expired.map((p, i) => v6(p, i, 5000, 'fe80::7', 1)),
+      ...exact.map((p, i) => v6(p, i, 5004, source6)),
+      ...otherSource.map((p, i) => v6(p, i, 5004, 'fd00:99::8')),
+    ];
+    const frames4 = fromIpv4.map((payload) => frame({ source: SOURCE, group: GROUP, port: 5003, ttl: 9, tos: TCLASS, payload }));
+
+    const { done } = await startMarksReceiver(
+      ns,
+      [
+        { address: GROUP6, port: 6000, interface: 'k6', expect: relayed.length + expired.length },
+        { address: linkLocal, port: 6001, interface: 'k6', expect: relayed.length },
+        { address: SINK, port: 6002, interfaceAddress: SINK, expect: relayed.length },
+        { address: SINK6, port: 6003, expect: fromIpv4.length },
+        { address: SINK6, port: 6004, expect: exact.length },
+      ],
+      0,
+      { maxSeconds: 15, perPayload: true },
+    );
+    for (const [ifname, frames] of [['s6', frames6], ['s0', frames4]] as const) {
+      execFileSync('python3', [SEND_FRAMES, '--interface', ifname, '--file', writeFrameFile(frames), '--rate', '2000', '--max-seconds', '10'], { timeout: 20_000 });
+    }
+    const [group, linkLocalMarks, ipv4, translated, exactMarks] = await done;
+
+    // Every payload once, byte for byte, with the hop limit (TTL) and traffic class (TOS) of its output.
+    const expectMarks = (got: Marks, sent: Buffer[], ttl: number, what: string) => {
+      expect(got.datagrams, `${what}: datagrams`).to.equal(sent.length);
+      const byKey = Object.fromEntries(sent.map((p) => [p.subarray(0, 4).toString(), [p.length, crypto.createHash('sha256').update(p).digest('hex')]]));
+      expect(got.digests, `${what}: payloads`).to.deep.equal(byKey);
+      expect(got.ttls, `${what}: hop limits / TTLs`).to.deep.equal([ttl]);
+      expect(got.toses, `${what}: traffic classes / TOS`).to.deep.equal([TCLASS]);
+    };
+    expectMarks(group, [...relayed, ...expired], 5, 'IPv6 group (fixed hop limit)');
+    expectMarks(linkLocalMarks, relayed, 8, 'IPv6 link-local unicast (hop limit 9 - 1)');
+    expectMarks(ipv4, relayed, 8, 'IPv6 -> IPv4 (hop limit 9 - 1 as the TTL)');
+    expectMarks(translated, fromIpv4, 8, 'IPv4 -> IPv6 (TTL 9 - 1 as the hop limit)');
+    expectMarks(exactMarks, exact, 5, 'IPv6 exact source');
+
+    const counters = dp.ruleCounters();
+    const zero = { errWouldBlock: 0n, errUnreachable: 0n, errOther: 0n, tooBig: 0n };
+    const bytes = (list: Buffer[]) => BigInt(list.reduce((sum, p) => sum + p.length, 0));
+    const v6Rule = rule(counters, 'v6');
+    expect(v6Rule).to.include({ packets: 45n, forwarded: 45n, sendFailed: 0n });
+    // 1449 bytes do not fit one 1500-byte IPv6 packet (40 + 8 bytes of headers): fragmented; the
+    // IPv4 output carries up to 1472.
+    expect(v6Rule.outputs[0]).to.deep.equal({ handle: 20, packets: 45n, bytes: bytes([...relayed, ...expired]), ttlExpired: 0n, fragmented: 1n, ...zero });
+    expect(v6Rule.outputs[1]).to.deep.equal({ handle: 21, packets: 40n, bytes: bytes(relayed), ttlExpired: 5n, fragmented: 1n, ...zero });
+    expect(v6Rule.outputs[2]).to.deep.equal({ handle: 22, packets: 40n, bytes: bytes(relayed), ttlExpired: 5n, fragmented: 0n, ...zero });
+    expect(rule(counters, 'v4to6')).to.include({ packets: 20n, forwarded: 20n });
+    expect(rule(counters, 'v6source')).to.include({ packets: 10n, forwarded: 10n });
+    const input6 = dp.inputCounters().find((c) => c.handle === 2)!;
+    expect(input6).to.deep.include({ frames: BigInt(frames6.length), unmatched: BigInt(otherSource.length) });
+    dp.close();
+  },
 };
 
 /** python3 -c BURST_SENDER SOURCE GROUP PORT COUNT: sends COUNT 100-byte multicast datagrams at once. */
@@ -854,6 +984,11 @@ for i in range(count):
     s.sendto(bytes(100), (group, port))
 `;
 import { FIXED_SEND_POLICY, UNKNOWN_MTU } from '../support/send-policy';
+import { frame, frame6, IPV6_DESTINATION_OPTIONS, IPV6_HOP_BY_HOP, IPV6_ROUTING } from '../support/frames';
+import { writeFrameFile } from '../support/hostile-frames';
+import { startMarksReceiver, type Marks } from '../support/udp-marks';
+
+const SEND_FRAMES = path.join(__dirname, '..', 'support', 'send-frames.py');
 
 // ---------------------------------------------------------------------------------------------
 // The tests (root namespace side).
@@ -941,6 +1076,43 @@ if (require.main === module) {
         dp.setRules([]);
       });
 
+      it('takes IPv6 senders (UDP and ESP), whose outputs send to IPv6 addresses only, and refuses a rule whose source is not of its group\'s family', () => {
+        const open = (family: 4 | 6, protocol?: 'udp' | 'esp', source?: string) =>
+          native().openEgressSocket({ ifname: 'lo', ifindex: native().ifNameToIndex('lo'), family, ttl: 1, tos: 0, dontFragment: false, sndbuf: 1 << 16, protocol, source });
+        expect(() => open(5 as 6)).to.throw(TypeError, /options\.family must be 4 or 6/);
+        expect(() => open(6, 'udp', '127.0.0.1')).to.throw(TypeError, /options\.source must be an IPv6 address, as options\.family is 6/);
+        expect(() => open(4, 'udp', '::1')).to.throw(TypeError, /options\.source must be an IPv4 address, as options\.family is 4/);
+        dp.addSender(1, open(6), FIXED_SEND_POLICY, UNKNOWN_MTU);
+        dp.addSender(2, open(6, 'esp'), FIXED_SEND_POLICY, UNKNOWN_MTU);
+        dp.addSender(3, open(4), FIXED_SEND_POLICY, UNKNOWN_MTU);
+        expect(() => dp.addOutput(5, 1, '192.0.2.1', 9)).to.throw(TypeError, /output 5: 192\.0\.2\.1 is not an IPv6 address, which sender 1 sends to/);
+        expect(() => dp.addOutput(5, 3, '2001:db8::1', 9)).to.throw(TypeError, /output 5: 2001:db8::1 is not an IPv4 address, which sender 3 sends to/);
+        expect(() => dp.addOutput(5, 2, '2001:db8::1', 9)).to.throw(TypeError, /output 5: an ESP sender sends to no port/);
+        expect(() => dp.addOutput(5, 1, 'ff3e::1:', 9)).to.throw(TypeError, /address must be an IPv4 address in dotted-quad form or an IPv6 address/);
+        dp.addOutput(5, 1, 'fe80::1', 9, native().ifNameToIndex('lo'));
+        dp.addOutput(6, 2, '2001:db8::1', 0);
+        dp.addOutput(7, 3, '192.0.2.1', 9);
+        dp.addInput(1, native().openPacketSocket({ ifindex: native().ifNameToIndex('lo'), rcvbuf: 65536, filter: [[0x06, 0, 0, 0]] }));
+        expect(() => dp.setRules([{ id: 'mixed', input: 1, group: 'ff3e::1', port: 5000, source: '10.1.0.2', outputs: [5] }])).to.throw(
+          TypeError,
+          /rules\[0\]\.source: 10\.1\.0\.2 is not of the family of the group ff3e::1/,
+        );
+        dp.setRules([
+          { id: 'v6', input: 1, group: 'ff3e::1', port: 5000, source: '', outputs: [5, 7] },
+          { id: 'v4', input: 1, group: '239.0.0.1', port: 5000, source: '', outputs: [5] },
+          { id: 'esp6', input: 1, group: 'ff3e::1', port: 0, source: 'fd00::1', outputs: [6] },
+        ]);
+        // IPv4 and IPv6 keys never meet: ::ffff:239.0.0.1 is 239.0.0.1, ::239.0.0.1 is not.
+        expect(dp.routeForTest(1, 'ff3e::1', 5000, 'fe80::9')?.outputs).to.deep.equal([5, 7]);
+        expect(dp.routeForTest(1, '239.0.0.1', 5000, '10.0.0.1')?.outputs).to.deep.equal([5]);
+        expect(dp.routeForTest(1, '::ffff:239.0.0.1', 5000, '')?.outputs).to.deep.equal([5]);
+        expect(dp.routeForTest(1, '::239.0.0.1', 5000, '')).to.equal(null);
+        expect(dp.routeForTest(1, 'ff3e::1', 0, 'fd00::1')?.outputs).to.deep.equal([6]);
+        expect(dp.routeForTest(1, 'ff3e::1', 0, 'fd00::2')).to.equal(null);
+        expect(dp.outputForTest(1, 'fe80::1', 9).output).to.equal(5);
+        expect(dp.outputForTest(3, '192.0.2.1', 9).output).to.equal(7);
+      });
+
       it('refuses rules naming unknown handles and reports no counters for an empty table', () => {
         expect(dp.ruleCounters()).to.deep.equal([]);
         expect(dp.inputCounters()).to.deep.equal([]);
@@ -1021,6 +1193,7 @@ if (require.main === module) {
       it('counts failing and slow outputs per output without holding back the others', () => ns!.run('failures'));
       it('charges ICMP errors to the output they concern, through a shared sender', () => ns!.run('refused'));
       it('records traced packets with each output\'s result, and counts what the ring cannot hold', () => ns!.run('trace'));
+      it('relays IPv6 to IPv6 multicast, link-local unicast and IPv4, and IPv4 to IPv6, with hop limits and traffic classes', () => ns!.run('ipv6'));
     });
   });
 }
