@@ -5,6 +5,8 @@
  * ("rule.outputs[1].port: must be 1-65535") so a client can point at what to fix.
  */
 
+import { quote } from '../formats/quote';
+
 /** The resource type of rules (ResourceInfo.resource_type). */
 export const RULE_RESOURCE = 'mcr.v1.Rule';
 
@@ -48,14 +50,8 @@ export class RuleError extends Error {
   }
 }
 
-/** Longest part of a client's value quoted back in a message. */
-const MAX_QUOTED_LENGTH = 64;
-
-/** `value` as a JSON string for an error message, shortened when long: "abc..." (70000 characters). */
-export function quote(value: string): string {
-  if (value.length <= MAX_QUOTED_LENGTH) return JSON.stringify(value);
-  return `${JSON.stringify(value.slice(0, MAX_QUOTED_LENGTH))}... (${value.length} characters)`;
-}
+// How a client's value is quoted back in a message (the address formats quote the same way).
+export { quote };
 
 /** The request itself is wrong. */
 export function invalid(field: string, detail: string): RuleError {
