@@ -8,8 +8,11 @@
  *   - takes a frame's VLAN from the tag the kernel took out of it (0: untagged), and admits only
  *     VLANs the targets name (0 for rules without one: a tagged frame belongs to them only when a
  *     rule names its VLAN, docs/decisions/0061);
- *   - follows one in-band 802.1Q tag, then requires IPv4;
- *   - for UDP that is not a fragment and has a sane IHL, accepts only a listed (group, port);
+ *   - follows one in-band 802.1Q tag, then requires IPv4 (or IPv6, if some target is IPv6);
+ *   - for IPv4 UDP that is not a fragment and has a sane IHL, accepts only a listed (group, port);
+ *   - for IPv6 whose next header right after the fixed header is UDP, accepts only a listed (group,
+ *     port): extension headers are not walked here (the eBPF filter walks them), so a packet with any
+ *     is admitted by its group alone (docs/decisions/0066);
  *   - for anything else to a listed group (fragments, other protocols, IHL < 5) accepts, so the data
  *     plane counts what it drops instead of the kernel hiding it, and relays ESP to a group with an
  *     ESP target (port 0, which no UDP lookup holds);
@@ -19,19 +22,22 @@
  * pieces: `when` runs a block when a test holds and otherwise continues after it, using an unbounded
  * `ja` to skip blocks longer than 255 instructions; lookups are binary searches whose leaves are
  * short linear scans. Every jump is thereby in range by construction, and a packet costs
- * O(log targets) instructions. When the exact program would not fit in the kernel's 4096
- * instructions, a coarse one admits all IPv4 multicast and the data plane's exact match does the rest.
+ * O(log targets) instructions; an IPv6 group is found word by word (a trie of such searches). When
+ * the exact program would not fit in the kernel's 4096 instructions, a coarse one admits all IPv4
+ * multicast (and all IPv6 multicast, ff00::/8, if some target is IPv6) and the data plane's exact
+ * match does the rest.
  */
 import type { BpfInsn } from '../../native';
-import { isMulticast, parseIPv4 } from '../formats/addresses';
+import { captureGroup } from './capture-address';
 
 export interface CaptureTarget {
+  /** A multicast group: IPv4 dotted quad, or IPv6 in canonical text (RFC 5952). */
   group: string;
   /** UDP destination port; 0: ESP to the group (admitted as any protocol but UDP to a listed group is). */
   port: number;
   /**
-   * The rule's source ('' or absent: any). The classic program does not match sources (the data
-   * plane does); the eBPF filter (capture-filter.ts) does.
+   * The rule's source ('' or absent: any), of the group's family. The classic program does not match
+   * sources (the data plane does); the eBPF filter (capture-filter.ts) does.
    */
   source?: string;
   /** The rule's 802.1Q VLAN ID (absent or 0: untagged frames). */
@@ -93,6 +99,7 @@ const ETH_HLEN = 14;
 const ETH_TYPE = 12;
 const VLAN_HLEN = 4;
 const ETH_P_IP = 0x0800;
+const ETH_P_IPV6 = 0x86dd;
 const ETH_P_8021Q = 0x8100;
 const IP_VERSION_IHL = 0;
 const IP_FRAGMENT = 6;
@@ -105,6 +112,13 @@ const IPPROTO_UDP = 17;
 const UDP_DESTINATION_PORT = 2;
 const MULTICAST_MASK = 0xf000_0000;
 const MULTICAST_PREFIX = 0xe000_0000;
+// IPv6 fixed header fields; its destination is loaded one 32-bit word at a time.
+const IP6_NEXT_HEADER = 6;
+const IP6_DESTINATION = 24;
+const IP6_HEADER = 40;
+/** The first byte of an IPv6 multicast address (ff00::/8). */
+const IP6_MULTICAST_BYTE = 0xff;
+const IP6_WORDS = 4;
 /** The VLAN ID bits of a tag control field (after priority and DEI). */
 const VLAN_VID_MASK = 0x0fff;
 
@@ -173,11 +187,11 @@ function dispatch(cases: Array<{ key: number; body: BpfInsn[] }>, leafSize: numb
 }
 
 /**
- * Rejects frames sent by this host and anything but IPv4 (after at most one in-band 802.1Q tag);
- * falls through for IPv4 with X = the in-band tag's length and M_VLAN = the frame's VLAN ID (the tag
- * the kernel took out of it; 0 when it had none).
+ * Rejects frames sent by this host; leaves A = the ethertype after at most one in-band 802.1Q tag,
+ * X = the in-band tag's length and M_VLAN = the frame's VLAN ID (the tag the kernel took out of it; 0
+ * when it had none).
  */
-function ipv4Frames(): BpfInsn[] {
+function linkHeader(): BpfInsn[] {
   return [
     ldAbs(BPF_W, SKF_AD_OFF + SKF_AD_PKTTYPE),
     ...when(BPF_JEQ, PACKET_OUTGOING, [ret(REJECT)]),
@@ -187,7 +201,6 @@ function ipv4Frames(): BpfInsn[] {
     ldxImm(0),
     ldAbs(BPF_H, ETH_TYPE),
     ...when(BPF_JEQ, ETH_P_8021Q, [ldxImm(VLAN_HLEN), ldAbs(BPF_H, ETH_TYPE + VLAN_HLEN)]),
-    ...when(BPF_JEQ, ETH_P_IP, [ret(REJECT)], false),
   ];
 }
 
@@ -196,6 +209,14 @@ type Index = Map<number, Set<number>>;
 
 /** A target as numbers: group, port, VLAN ID (0: untagged). */
 type Target = [group: number, port: number, vlan: number];
+/** An IPv6 target: the group's four words (bytes read big-endian), port, VLAN ID. */
+type Target6 = [group: number[], port: number, vlan: number];
+
+/** Both families' targets of one program. */
+interface Targets {
+  v4: Target[];
+  v6: Target6[];
+}
 
 function index(targets: Target[], byPort: boolean): Index {
   const result: Index = new Map();
@@ -210,27 +231,23 @@ function index(targets: Target[], byPort: boolean): Index {
 
 const ascending = (values: Iterable<number>): number[] => [...values].sort((a, b) => a - b);
 
-/** Runs `body` with the targets of the frame's VLAN; rejects a frame of a VLAN no target names. */
-function byVlan(targets: Target[], leafSize: number, body: (targets: Target[]) => BpfInsn[]): BpfInsn[] {
-  const vlans = new Map<number, Target[]>();
-  for (const target of targets) {
-    const list = vlans.get(target[2]);
-    if (list) list.push(target);
-    else vlans.set(target[2], [target]);
-  }
-  const cases = ascending(vlans.keys()).map((key) => ({ key, body: body(vlans.get(key)!) }));
-  return [...ipv4Frames(), ldMem(M_VLAN), ...dispatch(cases, leafSize)];
+/** Each VLAN's targets' case, whose body `body` makes from them: for a dispatch on the frame's VLAN. */
+function vlanCases<T extends Target | Target6>(targets: T[], body: (ofVlan: T[]) => BpfInsn[]): Array<{ key: number; body: BpfInsn[] }> {
+  const vlans = groupBy(targets, (target) => target[2]);
+  return ascending(vlans.keys()).map((key) => ({ key, body: body(vlans.get(key)!) }));
 }
 
 /**
- * The exact program. UDP is looked up by group then port (`byPort` false) or by port then group;
- * which is shorter depends on the targets (few groups with many ports, or many groups on few ports).
+ * A whole program: each family's frames run the body of their VLAN's targets of that family; frames
+ * of a VLAN (or family) no target names are rejected. Without IPv6 targets, IPv6 is rejected with
+ * everything else that is not IPv4, as before IPv6 targets existed (the same program).
  */
-function exactProgram(targets: Target[], byPort: boolean, leafSize: number): BpfInsn[] {
-  return byVlan(targets, leafSize, (ofVlan) => exactForVlan(ofVlan, byPort, leafSize));
+function program(targets: Targets, leafSize: number, v4: (ofVlan: Target[]) => BpfInsn[], v6: (ofVlan: Target6[]) => BpfInsn[]): BpfInsn[] {
+  const ipv6 = targets.v6.length === 0 ? [] : when(BPF_JEQ, ETH_P_IPV6, [ldMem(M_VLAN), ...dispatch(vlanCases(targets.v6, v6), leafSize)]);
+  return [...linkHeader(), ...ipv6, ...when(BPF_JEQ, ETH_P_IP, [ret(REJECT)], false), ldMem(M_VLAN), ...dispatch(vlanCases(targets.v4, v4), leafSize)];
 }
 
-/** exactProgram's body for the targets of one VLAN. */
+/** exactProgram's IPv4 body for the targets of one VLAN. */
 function exactForVlan(targets: Target[], byPort: boolean, leafSize: number): BpfInsn[] {
   const lookup = index(
     targets.filter(([, port]) => port !== 0),
@@ -273,32 +290,108 @@ function exactForVlan(targets: Target[], byPort: boolean, leafSize: number): Bpf
   ];
 }
 
-/** Any IPv4 to 224.0.0.0/4 in a VLAN the targets name, still without outgoing frames. */
-function coarseProgram(targets: Target[]): BpfInsn[] {
-  return byVlan(targets, MAX_CONDITIONAL_JUMP, () => [
-    ldInd(BPF_W, ETH_HLEN + IP_DESTINATION),
-    alu(BPF_AND, MULTICAST_MASK),
-    ...when(BPF_JEQ, MULTICAST_PREFIX, [ret(ACCEPT)]),
-    ret(REJECT),
-  ]);
+/** `items` by `keyOf`, each list in the order of `items`. */
+function groupBy<T, K>(items: Iterable<T>, keyOf: (item: T) => K): Map<K, T[]> {
+  const groups = new Map<K, T[]>();
+  for (const item of items) {
+    const key = keyOf(item);
+    const list = groups.get(key);
+    if (list) list.push(item);
+    else groups.set(key, [item]);
+  }
+  return groups;
 }
 
-function parseTarget({ group, port, vlan }: CaptureTarget): Target {
-  const address = parseIPv4(group);
-  if (address === undefined || !isMulticast(address)) throw new TypeError(`capture target group ${JSON.stringify(group)} is not an IPv4 multicast address`);
-  if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new RangeError(`capture target port ${port} is not 0-65535`);
-  if (vlan !== undefined && (!Number.isInteger(vlan) || vlan < 0 || vlan > 4094)) throw new RangeError(`capture target VLAN ${vlan} is not 0-4094`);
-  return [address, port, vlan ?? 0];
+/** An IPv6 group and what to run when it is the frame's destination (no body: accept it). */
+interface GroupCase {
+  words: number[];
+  body?: BpfInsn[];
+}
+
+/**
+ * Runs the body of the case whose group is the frame's IPv6 destination, rejects when none is. The
+ * destination is loaded a word at a time, each a binary search among the groups that share the words
+ * before it, so multicast groups (which share most of theirs) cost about one search. `cases` are
+ * distinct groups, all with bodies or none (then: accepts a member).
+ */
+function groupLookup(cases: GroupCase[], leafSize: number, word = 0): BpfInsn[] {
+  const load = ldInd(BPF_W, ETH_HLEN + IP6_DESTINATION + 4 * word);
+  const byWord = groupBy(cases, (c) => c.words[word]);
+  const values = ascending(byWord.keys());
+  if (word < IP6_WORDS - 1) return [load, ...dispatch(values.map((key) => ({ key, body: groupLookup(byWord.get(key)!, leafSize, word + 1) })), leafSize)];
+  if (cases.every((c) => !c.body)) return [load, ...member(values, leafSize)];
+  return [load, ...dispatch(values.map((key) => ({ key, body: byWord.get(key)![0].body! })), leafSize)];
+}
+
+/** The distinct groups of `targets`, each with its targets. */
+const byGroup6 = (targets: Target6[]) => groupBy(targets, ([words]) => words.join(':'));
+
+/** exactProgram's IPv6 body for the targets of one VLAN: as IPv4's, with UDP only right after the fixed header. */
+function exact6ForVlan(targets: Target6[], byPort: boolean, leafSize: number): BpfInsn[] {
+  const udpTargets = targets.filter(([, port]) => port !== 0);
+  const loadPort = ldInd(BPF_H, ETH_HLEN + IP6_HEADER + UDP_DESTINATION_PORT);
+  const groupsOf = (list: Target6[]): GroupCase[] => [...byGroup6(list).values()].map(([[words]]) => ({ words }));
+  const portsOf = (list: Target6[]) => ascending(new Set(list.map(([, port]) => port)));
+  const udp = byPort
+    ? [loadPort, ...dispatch([...groupBy(udpTargets, ([, port]) => port)].sort(([a], [b]) => a - b).map(([key, list]) => ({ key, body: groupLookup(groupsOf(list), leafSize) })), leafSize)]
+    : groupLookup([...byGroup6(udpTargets).values()].map((list) => ({ words: list[0][0], body: [loadPort, ...member(portsOf(list), leafSize)] })), leafSize);
+  return [
+    ldInd(BPF_B, ETH_HLEN + IP6_NEXT_HEADER),
+    // UDP right after the fixed header returns inside this block ...
+    ...when(BPF_JEQ, IPPROTO_UDP, udp),
+    // ... everything else to one of the groups (extension headers included) is the data plane's.
+    ...groupLookup(groupsOf(targets), leafSize),
+  ];
+}
+
+/**
+ * The exact program. UDP is looked up by group then port (`byPort` false) or by port then group;
+ * which is shorter depends on the targets (few groups with many ports, or many groups on few ports).
+ */
+function exactProgram(targets: Targets, byPort: boolean, byPort6: boolean, leafSize: number): BpfInsn[] {
+  return program(
+    targets,
+    leafSize,
+    (ofVlan) => exactForVlan(ofVlan, byPort, leafSize),
+    (ofVlan) => exact6ForVlan(ofVlan, byPort6, leafSize),
+  );
+}
+
+/** Any IPv4 to 224.0.0.0/4 (and IPv6 to ff00::/8) in a VLAN the targets of its family name, still without outgoing frames. */
+function coarseProgram(targets: Targets): BpfInsn[] {
+  return program(
+    targets,
+    MAX_CONDITIONAL_JUMP,
+    () => [ldInd(BPF_W, ETH_HLEN + IP_DESTINATION), alu(BPF_AND, MULTICAST_MASK), ...when(BPF_JEQ, MULTICAST_PREFIX, [ret(ACCEPT)]), ret(REJECT)],
+    () => [ldInd(BPF_B, ETH_HLEN + IP6_DESTINATION), ...when(BPF_JEQ, IP6_MULTICAST_BYTE, [ret(ACCEPT)]), ret(REJECT)],
+  );
+}
+
+function parseTargets(targets: CaptureTarget[]): Targets {
+  const parsed: Targets = { v4: [], v6: [] };
+  for (const { group, port, vlan } of targets) {
+    const address = captureGroup(group);
+    if (!Number.isInteger(port) || port < 0 || port > 0xffff) throw new RangeError(`capture target port ${port} is not 0-65535`);
+    if (vlan !== undefined && (!Number.isInteger(vlan) || vlan < 0 || vlan > 4094)) throw new RangeError(`capture target VLAN ${vlan} is not 0-4094`);
+    if (address.family === 4) parsed.v4.push([address.words[0], port, vlan ?? 0]);
+    else parsed.v6.push([address.words, port, vlan ?? 0]);
+  }
+  return parsed;
 }
 
 /** The filter admitting exactly `targets` (duplicates allowed), or the coarse one when that is too long. */
 export function buildCaptureFilter(targets: CaptureTarget[]): CaptureFilter {
   if (targets.length === 0) return { program: DROP_ALL.map((insn): BpfInsn => [...insn]), exact: true };
-  const parsed = targets.map(parseTarget);
+  const parsed = parseTargets(targets);
+  // Which lookup order is shorter, for each family (IPv6's only matters when it has targets).
+  const orders = parsed.v6.length === 0 ? [[false, false], [true, false]] : [[false, false], [true, false], [false, true], [true, true]];
   for (const leafSize of LEAF_SIZES) {
-    const [byGroup, byPort] = [exactProgram(parsed, false, leafSize), exactProgram(parsed, true, leafSize)];
-    const shorter = byPort.length < byGroup.length ? byPort : byGroup;
-    if (shorter.length <= MAX_PROGRAM_LENGTH) return { program: shorter, exact: true };
+    let shortest: BpfInsn[] | undefined;
+    for (const [byPort, byPort6] of orders) {
+      const candidate = exactProgram(parsed, byPort, byPort6, leafSize);
+      if (!shortest || candidate.length < shortest.length) shortest = candidate;
+    }
+    if (shortest!.length <= MAX_PROGRAM_LENGTH) return { program: shortest!, exact: true };
   }
   return { program: coarseProgram(parsed), exact: false };
 }

@@ -4,7 +4,9 @@ import type { BpfInsn } from '../../native';
 import { ACCEPT, buildCaptureFilter, CaptureTarget, DROP_ALL, MAX_PROGRAM_LENGTH } from '../../server/net/bpf';
 import { formatIPv4, parseIPv4 } from '../../server/formats/addresses';
 import { BpfCheckError, FrameMeta, LoadedFilter, loadFilter, PACKET_HOST, PACKET_OUTGOING } from '../support/bpf-vm';
-import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, frame, FrameSpec, IP_DF, IP_MF, IPPROTO_ESP, IPPROTO_TCP, IPPROTO_UDP } from '../support/frames';
+import { randomFrame, randomTargets } from '../support/capture-cases';
+import { admits } from '../support/capture-model';
+import { ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, frame, frame6, Frame6Spec, FrameSpec, IP_DF, IP_MF, IPPROTO_ESP, IPPROTO_TCP, IPPROTO_UDP, IPV6_DESTINATION_OPTIONS, IPV6_FRAGMENT, IPV6_HOP_BY_HOP } from '../support/frames';
 
 /** A frame aimed at a (group, port): what the filter decides on. */
 interface Probe extends FrameSpec {
@@ -67,12 +69,13 @@ function expectJumpsInRange(program: BpfInsn[]): void {
   });
 }
 
+const TARGETS: CaptureTarget[] = [
+  { group: '239.1.1.1', port: 5000 },
+  { group: '239.1.1.1', port: 5002 },
+  { group: '239.1.1.2', port: 6000 },
+];
+
 describe('capture filter', () => {
-  const TARGETS: CaptureTarget[] = [
-    { group: '239.1.1.1', port: 5000 },
-    { group: '239.1.1.1', port: 5002 },
-    { group: '239.1.1.2', port: 6000 },
-  ];
   let program: ReturnType<typeof exact>;
   before(() => {
     program = exact(TARGETS);
@@ -333,5 +336,141 @@ describe('capture filter', () => {
       expect(filter.run(frame({ group: '239.1.1.1', port: 5000, etherType: ETHERTYPE_ARP })).verdict).to.equal(0);
       expect(filter.run(udp.subarray(0, 13)).verdict, 'a load past the end returns 0').to.equal(0);
     });
+  });
+});
+
+describe('capture filter: IPv6 targets', () => {
+  const TARGETS6: CaptureTarget[] = [
+    { group: 'ff3e::1:5', port: 5000 },
+    { group: 'ff3e::1:5', port: 5002 },
+    { group: 'ff0e::1234', port: 6000, source: '2001:db8::7' },
+    { group: 'ff3e::1:9', port: 0 }, // ESP
+    { group: 'ff3e::1:5', port: 5000, vlan: 100 },
+  ];
+  let v6: LoadedFilter;
+  before(() => {
+    v6 = exact([...TARGETS6, ...TARGETS]);
+  });
+  const admits6 = (filter: LoadedFilter, spec: Frame6Spec, meta: FrameMeta = {}) => filter.run(frame6(spec), meta).verdict === ACCEPT;
+
+  it('admits IPv6 UDP to a listed (group, port) only, any source (the data plane matches sources)', () => {
+    expect(v6.run(frame6({ group: 'ff3e::1:5', port: 5000 })).verdict).to.equal(ACCEPT);
+    expect(admits6(v6, { group: 'ff3e::1:5', port: 5002, source: '2001:db8::1' })).to.equal(true);
+    expect(admits6(v6, { group: 'ff0e::1234', port: 6000, source: '2001:db8::99' })).to.equal(true);
+    expect(admits6(v6, { group: 'ff3e::1:5', port: 5001 })).to.equal(false);
+    expect(admits6(v6, { group: 'ff3e::1:6', port: 5000 })).to.equal(false);
+    expect(admits6(v6, { group: 'ff3e:0:0:1::1:5', port: 5000 }), 'the same last word, another group').to.equal(false);
+    expect(admits6(v6, { group: 'ff0e::1234', port: 5000 })).to.equal(false);
+    expect(admits6(v6, { group: 'ff3e::1:5', port: 0 })).to.equal(false);
+    expect(admits6(v6, { group: '2001:db8::5', port: 5000 })).to.equal(false);
+    // IPv4 is judged as before, by its own targets.
+    expect(accepts(v6, { group: '239.1.1.1', port: 5000 })).to.equal(true);
+    expect(accepts(v6, { group: '239.1.1.1', port: 5001 })).to.equal(false);
+  });
+
+  it('judges an IPv6 frame against the targets of its VLAN, follows one in-band tag, never admits outgoing frames', () => {
+    expect(admits6(v6, { group: 'ff3e::1:5', port: 5000 }, { vlanTag: 100 })).to.equal(true);
+    expect(admits6(v6, { group: 'ff3e::1:5', port: 5002 }, { vlanTag: 100 })).to.equal(false);
+    expect(admits6(v6, { group: 'ff3e::1:5', port: 5000 }, { vlanTag: 200 })).to.equal(false);
+    expect(admits6(v6, { group: 'ff3e::1:5', port: 5002, vlans: [{ vid: 3 }] })).to.equal(true);
+    expect(admits6(v6, { group: 'ff3e::1:5', port: 5001, vlans: [{ vid: 3 }] })).to.equal(false);
+    expect(admits6(v6, { group: 'ff3e::1:5', port: 5002, vlans: [{ vid: 3 }, { vid: 4 }] })).to.equal(false);
+    expect(admits6(v6, { group: 'ff3e::1:5', port: 5000 }, { pkttype: PACKET_OUTGOING })).to.equal(false);
+  });
+
+  it('admits by the group alone what is not UDP right after the fixed header: extension headers, fragments, ESP', () => {
+    expect(admits6(v6, { group: 'ff3e::1:5', port: 1, extensions: [{ type: IPV6_HOP_BY_HOP }] })).to.equal(true);
+    expect(admits6(v6, { group: 'ff3e::1:5', port: 1, extensions: [{ type: IPV6_FRAGMENT }] })).to.equal(true);
+    expect(admits6(v6, { group: 'ff3e::1:6', port: 5000, extensions: [{ type: IPV6_DESTINATION_OPTIONS }] })).to.equal(false);
+    expect(admits6(v6, { group: 'ff3e::1:9', protocol: IPPROTO_ESP })).to.equal(true);
+    expect(admits6(v6, { group: 'ff3e::1:9', port: 5000 }), 'no UDP to an ESP target').to.equal(false);
+    expect(admits6(v6, { group: 'ff3e::1:5', protocol: IPPROTO_TCP })).to.equal(true);
+    expect(admits6(v6, { group: 'ff3e::1:8', protocol: IPPROTO_ESP })).to.equal(false);
+  });
+
+  it('drops a frame too short for what it decides on', () => {
+    const whole = frame6({ group: 'ff3e::1:5', port: 5000 });
+    expect(v6.run(whole.subarray(0, 14 + 40 + 3)).verdict).to.equal(0);
+    expect(v6.run(whole.subarray(0, 14 + 40 + 4)).verdict).to.equal(ACCEPT);
+    expect(v6.run(frame6({ group: 'ff3e::1:5', protocol: IPPROTO_TCP }).subarray(0, 14 + 39)).verdict).to.equal(0);
+  });
+
+  it('is the IPv4 program, unchanged, when no target is IPv6, and rejects IPv6 then', () => {
+    const v4only = buildCaptureFilter(TARGETS).program;
+    expect(v4only.some(([, , , k]) => k === ETHERTYPE_IPV6), 'no IPv6 test').to.equal(false);
+    expect(loadFilter(v4only).run(frame6({ group: 'ff3e::1:5', port: 5000 })).verdict).to.equal(0);
+    expect(admits6(exact([{ group: 'ff3e::1:5', port: 5000 }]), { group: 'ff3e::1:5', port: 5000 })).to.equal(true);
+    expect(accepts(exact([{ group: 'ff3e::1:5', port: 5000 }]), { group: '239.1.1.1', port: 5000 }), 'IPv4 with IPv6 targets only').to.equal(false);
+  });
+
+  it('refuses IPv6 groups that are not multicast or not canonical text', () => {
+    for (const group of ['2001:db8::1', 'FF3E::1', 'ff3e:0:0:0:0:0:0:1', 'ff3e::0:1', 'ff3e::1%eth0', '::ffff:239.1.1.1', 'ff3e:::1']) {
+      expect(() => buildCaptureFilter([{ group, port: 5000 }]), group).to.throw(TypeError);
+    }
+    expect(buildCaptureFilter([{ group: 'ff02::1:ff00:1', port: 5000 }]).exact).to.equal(true);
+  });
+
+  describe('at scale', () => {
+    it('stays exact for 800 IPv6 groups on one port and for 600 ports on one group, a short path per packet', () => {
+      const groups = Array.from({ length: 800 }, (_, i) => `ff3e::${(0x1000 + 2 * i).toString(16)}`);
+      const many = exact(groups.map((group) => ({ group, port: 5004 })));
+      let longest = 0;
+      for (const group of groups) {
+        const run = many.run(frame6({ group, port: 5004 }));
+        expect(run.verdict, group).to.equal(ACCEPT);
+        longest = Math.max(longest, run.steps);
+      }
+      expect(admits6(many, { group: 'ff3e::1001', port: 5004 })).to.equal(false);
+      expect(admits6(many, { group: groups[0], port: 5006 })).to.equal(false);
+      expect(longest, 'instructions per packet').to.be.lessThan(60);
+      const ports = Array.from({ length: 600 }, (_, i) => 1000 + 3 * i);
+      const onOneGroup = exact(ports.map((port) => ({ group: 'ff05::2', port })));
+      for (const port of ports) {
+        expect(admits6(onOneGroup, { group: 'ff05::2', port })).to.equal(true);
+        expect(admits6(onOneGroup, { group: 'ff05::2', port: port + 1 })).to.equal(false);
+      }
+    });
+
+    it('falls back to all IPv4 and IPv6 multicast when the exact program would not fit', () => {
+      const targets = [
+        ...Array.from({ length: 2000 }, (_, i) => ({ group: `ff3e::${(i + 1).toString(16)}`, port: 2000 + i })),
+        { group: '239.1.1.1', port: 5000 },
+      ];
+      const filter = buildCaptureFilter(targets);
+      expect(filter.exact).to.equal(false);
+      const coarse = loadFilter(filter.program);
+      expect(admits6(coarse, { group: 'ff02::fb', port: 1 })).to.equal(true);
+      expect(admits6(coarse, { group: 'ff3e::1', port: 9, extensions: [{ type: IPV6_FRAGMENT }] })).to.equal(true);
+      expect(admits6(coarse, { group: '2001:db8::1', port: 2000 })).to.equal(false);
+      expect(admits6(coarse, { group: 'ff3e::1', port: 2000 }, { pkttype: PACKET_OUTGOING })).to.equal(false);
+      expect(admits6(coarse, { group: 'ff3e::1', port: 2000 }, { vlanTag: 5 })).to.equal(false);
+      expect(accepts(coarse, { group: '239.200.1.1', port: 1 })).to.equal(true);
+      // An IPv6-only socket's coarse program admits no IPv4, an IPv4-only one no IPv6.
+      const v6coarse = loadFilter(buildCaptureFilter(targets.slice(0, 2000)).program);
+      expect(accepts(v6coarse, { group: '239.200.1.1', port: 1 })).to.equal(false);
+      const v4coarse = loadFilter(buildCaptureFilter(Array.from({ length: 3000 }, (_, i) => ({ group: groupAt(i), port: 2000 + i }))).program);
+      expect(admits6(v4coarse, { group: 'ff3e::1', port: 2000 })).to.equal(false);
+    });
+  });
+
+  it('decides like the reference model on random IPv4 and IPv6 targets and frames, every jump in range', () => {
+    const rand = random(0x6666);
+    let coarse = 0;
+    for (let round = 0; round < 40; round++) {
+      const targets = randomTargets(rand, round);
+      const filter = buildCaptureFilter(targets);
+      expectJumpsInRange(filter.program);
+      const loaded = loadFilter(filter.program);
+      if (!filter.exact) coarse++;
+      for (let n = 0; n < 200; n++) {
+        const probe = randomFrame(rand, targets);
+        const meta: FrameMeta = { pkttype: rand() < 0.05 ? PACKET_OUTGOING : undefined, vlanTag: rand() < 0.15 ? [7, 100, 0x6000 | 7, 300][Math.floor(rand() * 4)] : undefined };
+        const want = admits(targets, probe.frame, { walk: false, sources: false, vlan: (meta.vlanTag ?? 0) & 0x0fff, outgoing: meta.pkttype === PACKET_OUTGOING });
+        const got = loaded.run(probe.frame, meta).verdict === ACCEPT;
+        if (filter.exact) expect(got, `${probe.what} ${JSON.stringify(meta)}`).to.equal(want);
+        else if (want) expect(got, `coarse must admit ${probe.what}`).to.equal(true);
+      }
+    }
+    expect(coarse, 'the shapes here fit exactly').to.equal(0);
   });
 });
