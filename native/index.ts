@@ -426,16 +426,22 @@ export interface Native {
   /** Reads and resets PACKET_STATISTICS. */
   packetStatistics(fd: number): PacketStatistics;
   /**
-   * The eBPF capture filter (native/sockets/ebpf_filter.h, docs/decisions/0028). createCaptureMap:
-   * BPF_MAP_CREATE of a hash of (group, port, source) keys holding at most `capacity`; returns its fd.
+   * The eBPF capture filter (native/sockets/ebpf_filter.h, docs/decisions/0028 and 0066).
+   * createCaptureMap: BPF_MAP_CREATE of a hash of (group, port, source) keys of IPv4 (`family` 4, the
+   * default) or IPv6 (6) holding at most `capacity`; returns its fd.
    */
-  createCaptureMap(capacity: number): number;
-  /** BPF_PROG_LOAD of the capture program on that map; a verifier refusal's message ends with its log. */
-  loadCaptureProgram(mapFd: number): number;
+  createCaptureMap(capacity: number, family?: 4 | 6): number;
   /**
-   * Adds / removes keys: (group, port | vlan << 16, source) triples in host byte order; port 0 = the
-   * group itself, source 0 = any, VLAN 0 = untagged frames. Additions go in one batch where the kernel has batch updates (else one by one;
-   * `oneByOne` forces that path, for its tests).
+   * BPF_PROG_LOAD of the capture program on an IPv4 map and, if given, an IPv6 map (without one, IPv6
+   * frames are dropped); a verifier refusal's message ends with its log.
+   */
+  loadCaptureProgram(mapFd: number, map6Fd?: number): number;
+  /**
+   * Adds / removes keys, read as the map's family: IPv4 (group, port | vlan << 16, source) triples in
+   * host byte order; IPv6 (group[4], port | vlan << 16, source[4]), 9 words, each address word four of
+   * its bytes read big-endian. Port 0 = the group itself, source 0 = any, VLAN 0 = untagged frames.
+   * Additions go in one batch where the kernel has batch updates (else one by one; `oneByOne` forces
+   * that path, for its tests).
    */
   updateCaptureMap(mapFd: number, keys: Uint32Array, options?: { oneByOne?: boolean }): void;
   deleteFromCaptureMap(mapFd: number, keys: Uint32Array): void;

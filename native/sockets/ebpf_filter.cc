@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstring>
 #include <map>
+#include <stdexcept>
 
 #include "common/fd.h"
 
@@ -37,7 +38,7 @@ int LoadProgram(bpf_attr* attr) {
 uint64_t Pointer(const void* p) { return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(p)); }
 
 // Registers.
-constexpr uint8_t R0 = 0, R1 = 1, R2 = 2, R6 = 6, R7 = 7, R10 = 10;
+constexpr uint8_t R0 = 0, R1 = 1, R2 = 2, R3 = 3, R4 = 4, R6 = 6, R7 = 7, R8 = 8, R9 = 9, R10 = 10;
 
 // Frame layout, from the Ethernet header (what an AF_PACKET SOCK_RAW socket's filter sees).
 constexpr int32_t kEthType = 12;
@@ -56,12 +57,34 @@ constexpr int32_t kIpMinIhl = 5;
 constexpr int32_t kIpprotoUdp = 17;
 constexpr int32_t kAccept = 0x40000;  // bytes kept: any whole frame, as the classic filter
 
+// IPv6 (decision 0066): the fixed header, the extension headers the data plane's parser steps over
+// (native/dataplane/parser.cc: hop-by-hop first only, routing, destination options, at most 8), and
+// an extension header's own fields, from its start (found at 14 + R9).
+constexpr int32_t kEthPIpv6 = 0x86dd;
+constexpr int32_t kIp6NextHeader = kEthHlen + 6;
+constexpr int32_t kIp6Addresses = kEthHlen + 8;  // source, then destination: 32 bytes
+constexpr int32_t kIp6AddressesLength = 32;
+constexpr int32_t kIp6Header = 40;
+constexpr int32_t kIp6HopByHop = 0;
+constexpr int32_t kIp6Routing = 43;
+constexpr int32_t kIp6DestinationOptions = 60;
+constexpr int kIp6MaxExtensions = 8;
+constexpr int32_t kExtensionNextHeader = kEthHlen + 0;
+constexpr int32_t kExtensionLength = kEthHlen + 1;  // in 8-octet units beyond the first 8
+
 // The key on the stack: fp-16 group, fp-12 port, fp-10 VLAN, fp-8 source.
 constexpr int16_t kKey = -16;
 constexpr int16_t kKeyPort = kKey + static_cast<int16_t>(offsetof(CaptureKey, port));
 constexpr int16_t kKeyVlan = kKey + static_cast<int16_t>(offsetof(CaptureKey, vlan));
 constexpr int32_t kVlanIdMask = 0x0fff;  // of a tag control field (after priority and DEI)
 constexpr int16_t kKeySource = kKey + static_cast<int16_t>(offsetof(CaptureKey, source));
+// The IPv6 key below it: fp-56 source, fp-40 group, fp-24 port, fp-22 VLAN.
+constexpr int16_t kKey6 = kKey - 40;
+constexpr int16_t kKey6Source = kKey6 + static_cast<int16_t>(offsetof(CaptureKey6, source));
+constexpr int16_t kKey6Port = kKey6 + static_cast<int16_t>(offsetof(CaptureKey6, port));
+constexpr int16_t kKey6Vlan = kKey6 + static_cast<int16_t>(offsetof(CaptureKey6, vlan));
+static_assert(kKey6 + static_cast<int16_t>(sizeof(CaptureKey6)) <= kKey, "the keys must not overlap");
+static_assert(offsetof(CaptureKey6, group) == offsetof(CaptureKey6, source) + 16, "one load fills both addresses");
 
 // A tiny assembler: forward jumps name a label, resolved when the label is placed.
 class Assembler {
@@ -85,6 +108,7 @@ class Assembler {
   void LoadInd(uint8_t size, uint8_t index, int32_t offset) { Emit(BPF_LD | BPF_IND | size, 0, index, 0, offset); }
   void StoreImm(uint8_t size, int16_t offset, int32_t imm) { Emit(BPF_ST | BPF_MEM | size, R10, 0, offset, imm); }
   void StoreReg(uint8_t size, int16_t offset, uint8_t src) { Emit(BPF_STX | BPF_MEM | size, R10, src, offset, 0); }
+  void LoadStack(uint8_t size, uint8_t dst, int16_t offset) { Emit(BPF_LDX | BPF_MEM | size, dst, R10, offset, 0); }
   void Jump(uint8_t op, uint8_t dst, int32_t imm, const std::string& label) {
     fixups_.emplace(insns_.size(), label);
     Emit(BPF_JMP | op | BPF_K, dst, 0, 0, imm);
@@ -114,18 +138,77 @@ class Assembler {
   std::multimap<size_t, std::string> fixups_;
 };
 
-// Looks the key on the stack up; accepts when it is there, else falls through.
-void LookupAndAccept(Assembler& a, int map_fd) {
+// Looks the key at `key` on the stack up; accepts when it is there, else falls through.
+void LookupAndAccept(Assembler& a, int map_fd, int16_t key = kKey) {
   a.LoadMapFd(R1, map_fd);
   a.MovReg(R2, R10);
-  a.AluImm(BPF_ADD, R2, kKey);
+  a.AluImm(BPF_ADD, R2, key);
   a.Call(BPF_FUNC_map_lookup_elem);
   a.Jump(BPF_JNE, R0, 0, "accept");
 }
 
+// The IPv6 half: reached with R0 = the ethertype, R7 = the in-band tag's length and the VLAN in the
+// IPv4 key; ends in "accept" or "drop". The same decisions as for IPv4, with the data plane's walk of
+// the extension headers where IPv4 skips its options: UDP after them looks (group, port, source) and
+// (group, port, any) up, anything else to a group (fragments, ESP, other protocols, a chain the parser
+// refuses) the group's own key.
+void Ipv6Half(Assembler& a, int map6_fd) {
+  a.Jump(BPF_JNE, R0, kEthPIpv6, "drop");
+  // Both addresses into the key as they lie in the frame: one helper call where word loads would be
+  // eight. Beyond the frame it fails, and the frame is dropped, as a load there would drop it.
+  a.MovReg(R1, R6);
+  a.MovReg(R2, R7);
+  a.AluImm(BPF_ADD, R2, kIp6Addresses);
+  a.MovReg(R3, R10);
+  a.AluImm(BPF_ADD, R3, kKey6Source);
+  a.MovImm(R4, kIp6AddressesLength);
+  a.Call(BPF_FUNC_skb_load_bytes);
+  a.Jump(BPF_JNE, R0, 0, "drop");
+  a.LoadStack(BPF_H, R0, kKeyVlan);
+  a.StoreReg(BPF_H, kKey6Vlan, R0);
+  // R8 = the next header, R9 = where its header starts (from 14): unrolled, so the verifier sees no
+  // loop and a hostile chain costs at most kIp6MaxExtensions steps.
+  a.LoadInd(BPF_B, R7, kIp6NextHeader);
+  a.MovReg(R8, R0);
+  a.MovReg(R9, R7);
+  a.AluImm(BPF_ADD, R9, kIp6Header);
+  for (int extensions = 0;; ++extensions) {
+    a.Jump(BPF_JEQ, R8, kIpprotoUdp, "udp6");
+    if (extensions == kIp6MaxExtensions) break;
+    const std::string step = "extension " + std::to_string(extensions);
+    if (extensions == 0) a.Jump(BPF_JEQ, R8, kIp6HopByHop, step);  // hop-by-hop only first (RFC 8200 4.1)
+    a.Jump(BPF_JEQ, R8, kIp6Routing, step);
+    a.Jump(BPF_JNE, R8, kIp6DestinationOptions, "group6");
+    a.Label(step);
+    a.LoadInd(BPF_B, R9, kExtensionNextHeader);
+    a.MovReg(R8, R0);
+    a.LoadInd(BPF_B, R9, kExtensionLength);
+    a.AluImm(BPF_LSH, R0, 3);
+    a.AluImm(BPF_ADD, R0, 8);
+    a.AluReg(BPF_ADD, R9, R0);
+  }
+  a.Goto("group6");
+  a.Label("udp6");
+  a.LoadInd(BPF_H, R9, kUdpDestinationPort);
+  a.Jump(BPF_JEQ, R0, 0, "drop");  // as for IPv4: no target has port 0
+  a.StoreReg(BPF_H, kKey6Port, R0);
+  LookupAndAccept(a, map6_fd, kKey6);
+  a.StoreImm(BPF_DW, kKey6Source, 0);
+  a.StoreImm(BPF_DW, kKey6Source + 8, 0);
+  LookupAndAccept(a, map6_fd, kKey6);
+  a.Goto("drop");
+  a.Label("group6");
+  a.StoreImm(BPF_H, kKey6Port, 0);
+  a.StoreImm(BPF_DW, kKey6Source, 0);
+  a.StoreImm(BPF_DW, kKey6Source + 8, 0);
+  LookupAndAccept(a, map6_fd, kKey6);
+  a.Goto("drop");
+}
+
 // The same decisions as the classic exact program (server/net/bpf.ts), with the (group, port[,
-// source]) and group lookups in the map instead of generated code.
-std::vector<bpf_insn> CaptureProgram(int map_fd) {
+// source]) and group lookups in the map instead of generated code. Without an IPv6 map, IPv6 is
+// dropped with everything else that is not IPv4: the program is then the one of decision 0028.
+std::vector<bpf_insn> CaptureProgram(int map_fd, int map6_fd) {
   Assembler a;
   a.MovReg(R6, R1);  // LD_ABS/IND take the context from R6
   // Never our own host's frames. Every key is of the frame's VLAN: the tag the kernel took out of it
@@ -140,14 +223,14 @@ std::vector<bpf_insn> CaptureProgram(int map_fd) {
   a.AluImm(BPF_AND, R0, kVlanIdMask);
   a.StoreReg(BPF_H, kKeyVlan, R0);
   a.Label("vlan known");
-  // R7 = length of one in-band 802.1Q tag (0 or 4); then IPv4 only.
+  // R7 = length of one in-band 802.1Q tag (0 or 4); then IPv4 here, IPv6 (with a map for it) below.
   a.MovImm(R7, 0);
   a.LoadAbs(BPF_H, kEthType);
   a.Jump(BPF_JNE, R0, kEthP8021Q, "untagged");
   a.MovImm(R7, kVlanHlen);
   a.LoadInd(BPF_H, R7, kEthType);
   a.Label("untagged");
-  a.Jump(BPF_JNE, R0, kEthPIp, "drop");
+  a.Jump(BPF_JNE, R0, kEthPIp, map6_fd < 0 ? "drop" : "not ipv4");
   a.LoadInd(BPF_W, R7, kIpDestination);
   a.StoreReg(BPF_W, kKey, R0);
   // UDP that is not a fragment and has IHL >= 5: exactly (group, port, source), then (group, port, any).
@@ -169,6 +252,12 @@ std::vector<bpf_insn> CaptureProgram(int map_fd) {
   a.StoreImm(BPF_W, kKeySource, 0);
   LookupAndAccept(a, map_fd);
   a.Goto("drop");
+  // Placed here, between IPv4's blocks, so that every jump is forward and IPv4 frames run the same
+  // instructions as without it.
+  if (map6_fd >= 0) {
+    a.Label("not ipv4");
+    Ipv6Half(a, map6_fd);
+  }
   // Anything else to one of the groups is the data plane's to count (or, ESP, to relay).
   a.Label("group");
   a.StoreImm(BPF_H, kKeyPort, 0);
@@ -202,21 +291,38 @@ void SetName(char (&field)[BPF_OBJ_NAME_LEN], const char* name) { std::strncpy(f
 
 }  // namespace
 
-int CreateCaptureMap(uint32_t capacity) {
+int CreateCaptureMap(uint32_t capacity, CaptureFamily family) {
   bpf_attr attr{};
   attr.map_type = BPF_MAP_TYPE_HASH;
-  attr.key_size = sizeof(CaptureKey);
+  attr.key_size = family == CaptureFamily::kIpv6 ? sizeof(CaptureKey6) : sizeof(CaptureKey);
   attr.value_size = sizeof(uint32_t);
   attr.max_entries = capacity;
   // Unpreallocated: memory follows the keys present, not the capacity.
   attr.map_flags = BPF_F_NO_PREALLOC;
-  SetName(attr.map_name, "mcr_capture");
+  SetName(attr.map_name, family == CaptureFamily::kIpv6 ? "mcr_capture6" : "mcr_capture");
   return CheckSyscall(static_cast<int>(Bpf(BPF_MAP_CREATE, &attr)),
                       "bpf(BPF_MAP_CREATE hash, " + std::to_string(capacity) + " keys)");
 }
 
-int LoadCaptureProgram(int map_fd) {
-  const std::vector<bpf_insn> program = CaptureProgram(map_fd);
+CaptureFamily CaptureMapFamily(int map_fd) {
+  bpf_map_info info{};
+  bpf_attr attr{};
+  attr.info.bpf_fd = static_cast<uint32_t>(map_fd);
+  attr.info.info_len = sizeof(info);
+  attr.info.info = Pointer(&info);
+  CheckSyscall(static_cast<int>(Bpf(BPF_OBJ_GET_INFO_BY_FD, &attr)), "bpf(BPF_OBJ_GET_INFO_BY_FD)");
+  if (info.key_size == sizeof(CaptureKey)) return CaptureFamily::kIpv4;
+  if (info.key_size == sizeof(CaptureKey6)) return CaptureFamily::kIpv6;
+  throw std::invalid_argument("not a capture map (keys of " + std::to_string(info.key_size) + " bytes)");
+}
+
+int LoadCaptureProgram(int map_fd, int map6_fd) {
+  // The verifier checks a lookup's key against the map's key size only as far as that size reaches:
+  // a map of the other family would load and never match.
+  if (CaptureMapFamily(map_fd) != CaptureFamily::kIpv4 || (map6_fd >= 0 && CaptureMapFamily(map6_fd) != CaptureFamily::kIpv6)) {
+    throw std::invalid_argument("the capture program takes an IPv4 map and, optionally, an IPv6 map");
+  }
+  const std::vector<bpf_insn> program = CaptureProgram(map_fd, map6_fd);
   static const char kLicense[] = "Apache-2.0";
   bpf_attr attr{};
   attr.prog_type = BPF_PROG_TYPE_SOCKET_FILTER;
@@ -254,7 +360,8 @@ bool BatchUnsupported(int err) { return err == EINVAL || err == EOPNOTSUPP || er
 
 // One BPF_MAP_UPDATE_BATCH of `keys`: how many the kernel took (all of them on success). Throws on a
 // failure other than the kernel not having batch updates, which returns 0 and turns them off.
-size_t UpdateInBatch(int map_fd, const std::vector<CaptureKey>& keys) {
+template <typename Key>
+size_t UpdateInBatch(int map_fd, const std::vector<Key>& keys) {
   const std::vector<uint32_t> values(keys.size(), 1);
   bpf_attr attr{};
   attr.batch.map_fd = static_cast<uint32_t>(map_fd);
@@ -271,12 +378,12 @@ size_t UpdateInBatch(int map_fd, const std::vector<CaptureKey>& keys) {
   throw SyscallError("bpf(BPF_MAP_UPDATE_BATCH of " + std::to_string(keys.size()) + " keys, " + std::to_string(attr.batch.count) + " taken)", err);
 }
 
-}  // namespace
-
-void UpdateCaptureMap(int map_fd, const std::vector<CaptureKey>& keys, bool one_by_one) {
+// The map functions below for either family's keys.
+template <typename Key>
+void Update(int map_fd, const std::vector<Key>& keys, bool one_by_one) {
   if (keys.size() > 1 && !one_by_one && batch_updates.load(std::memory_order_relaxed) && UpdateInBatch(map_fd, keys) == keys.size()) return;
   const uint32_t value = 1;
-  for (const CaptureKey& key : keys) {
+  for (const Key& key : keys) {
     bpf_attr attr{};
     attr.map_fd = static_cast<uint32_t>(map_fd);
     attr.key = Pointer(&key);
@@ -286,14 +393,22 @@ void UpdateCaptureMap(int map_fd, const std::vector<CaptureKey>& keys, bool one_
   }
 }
 
-void DeleteFromCaptureMap(int map_fd, const std::vector<CaptureKey>& keys) {
-  for (const CaptureKey& key : keys) {
+template <typename Key>
+void Delete(int map_fd, const std::vector<Key>& keys) {
+  for (const Key& key : keys) {
     bpf_attr attr{};
     attr.map_fd = static_cast<uint32_t>(map_fd);
     attr.key = Pointer(&key);
     if (Bpf(BPF_MAP_DELETE_ELEM, &attr) < 0 && errno != ENOENT) throw SyscallError("bpf(BPF_MAP_DELETE_ELEM)", errno);
   }
 }
+
+}  // namespace
+
+void UpdateCaptureMap(int map_fd, const std::vector<CaptureKey>& keys, bool one_by_one) { Update(map_fd, keys, one_by_one); }
+void UpdateCaptureMap(int map_fd, const std::vector<CaptureKey6>& keys, bool one_by_one) { Update(map_fd, keys, one_by_one); }
+void DeleteFromCaptureMap(int map_fd, const std::vector<CaptureKey>& keys) { Delete(map_fd, keys); }
+void DeleteFromCaptureMap(int map_fd, const std::vector<CaptureKey6>& keys) { Delete(map_fd, keys); }
 
 void AttachCaptureProgram(int socket_fd, int prog_fd) {
   CheckSyscall(setsockopt(socket_fd, SOL_SOCKET, SO_ATTACH_BPF, &prog_fd, sizeof(prog_fd)),

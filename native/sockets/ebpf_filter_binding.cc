@@ -14,19 +14,55 @@ namespace {
 // The largest map a capture filter asks for (keys per socket).
 constexpr int64_t kMaxCapacity = 1 << 24;
 
-// A Uint32Array of (group, port | vlan << 16, source) triples, host byte order, as capture keys.
-std::vector<CaptureKey> KeysValue(Napi::Env env, Napi::Value value, const std::string& name) {
+// The keys argument: a Uint32Array, whose words KeysOf splits into keys of the map's family.
+Napi::Uint32Array KeysArray(Napi::Env env, Napi::Value value, const std::string& name) {
   if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) {
-    throw Napi::TypeError::New(env, name + " must be a Uint32Array of (group, port | vlan << 16, source) triples");
+    throw Napi::TypeError::New(env, name + " must be a Uint32Array of capture keys");
   }
-  Napi::Uint32Array array = value.As<Napi::Uint32Array>();
-  if (array.ElementLength() % 3 != 0) throw Napi::TypeError::New(env, name + " must hold whole (group, port | vlan << 16, source) triples");
-  std::vector<CaptureKey> keys(array.ElementLength() / 3);
+  return value.As<Napi::Uint32Array>();
+}
+
+// An IPv6 address's four words (each its bytes read big-endian) as its 16 bytes.
+void AddressBytes(const uint32_t* words, uint8_t* bytes) {
+  for (int i = 0; i < 4; ++i) {
+    for (int b = 0; b < 4; ++b) bytes[4 * i + b] = static_cast<uint8_t>(words[i] >> (24 - 8 * b));
+  }
+}
+
+// One key from its words: IPv4 (group, port | vlan << 16, source), host byte order; IPv6 (group[4],
+// port | vlan << 16, source[4]), each address word its bytes read big-endian.
+struct Ipv4Words {
+  static constexpr size_t kWords = 3;
+  static constexpr size_t kPortWord = 1;
+  static constexpr const char* kShape = "(group, port | vlan << 16, source) triples";
+  static CaptureKey Make(const uint32_t* w, uint16_t port, uint16_t vlan) { return CaptureKey{w[0], port, vlan, w[2]}; }
+};
+struct Ipv6Words {
+  static constexpr size_t kWords = 9;
+  static constexpr size_t kPortWord = 4;
+  static constexpr const char* kShape = "(group[4], port | vlan << 16, source[4]) IPv6 keys of 9 words";
+  static CaptureKey6 Make(const uint32_t* w, uint16_t port, uint16_t vlan) {
+    CaptureKey6 key{};
+    AddressBytes(w, key.group);
+    AddressBytes(w + 5, key.source);
+    key.port = port;
+    key.vlan = vlan;
+    return key;
+  }
+};
+
+template <typename Words>
+auto KeysOf(Napi::Env env, Napi::Uint32Array array, const std::string& name) {
+  if (array.ElementLength() % Words::kWords != 0) throw Napi::TypeError::New(env, name + " must hold whole " + Words::kShape);
+  std::vector<decltype(Words::Make(nullptr, 0, 0))> keys(array.ElementLength() / Words::kWords);
   for (size_t i = 0; i < keys.size(); ++i) {
-    const uint32_t portAndVlan = array[3 * i + 1];
+    const uint32_t* words = array.Data() + Words::kWords * i;
+    const uint32_t portAndVlan = words[Words::kPortWord];
     const uint32_t vlan = portAndVlan >> 16;
-    if (vlan > 4094) throw Napi::TypeError::New(env, name + "[" + std::to_string(3 * i + 1) + "] must hold a VLAN ID 0..4094 in its high 16 bits");
-    keys[i] = CaptureKey{array[3 * i], static_cast<uint16_t>(portAndVlan & 0xffff), static_cast<uint16_t>(vlan), array[3 * i + 2]};
+    if (vlan > 4094) {
+      throw Napi::TypeError::New(env, name + "[" + std::to_string(Words::kWords * i + Words::kPortWord) + "] must hold a VLAN ID 0..4094 in its high 16 bits");
+    }
+    keys[i] = Words::Make(words, static_cast<uint16_t>(portAndVlan & 0xffff), static_cast<uint16_t>(vlan));
   }
   return keys;
 }
@@ -34,20 +70,29 @@ std::vector<CaptureKey> KeysValue(Napi::Env env, Napi::Value value, const std::s
 Napi::Value CreateCaptureMapJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const auto capacity = static_cast<uint32_t>(IntegerIn(env, info[0], "capacity", 1, kMaxCapacity));
-  return TranslateErrors(env, [&] { return Napi::Number::New(env, CreateCaptureMap(capacity)); });
+  CaptureFamily family = CaptureFamily::kIpv4;
+  if (!info[1].IsUndefined()) {
+    const int64_t version = IntegerIn(env, info[1], "family", 4, 6);
+    if (version == 5) throw Napi::TypeError::New(env, "family must be 4 or 6");
+    family = static_cast<CaptureFamily>(version);
+  }
+  return TranslateErrors(env, [&] { return Napi::Number::New(env, CreateCaptureMap(capacity, family)); });
 }
 
 Napi::Value LoadCaptureProgramJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int map = FdValue(env, info[0], "mapFd");
-  return TranslateErrors(env, [&] { return Napi::Number::New(env, LoadCaptureProgram(map)); });
+  const int map6 = info[1].IsUndefined() ? -1 : FdValue(env, info[1], "map6Fd");
+  return TranslateErrors(env, [&] { return Napi::Number::New(env, LoadCaptureProgram(map, map6)); });
 }
 
-// updateCaptureMap(mapFd, keys, { oneByOne? }): oneByOne forces the path of kernels without batch updates.
+// updateCaptureMap(mapFd, keys, { oneByOne? }): oneByOne forces the path of kernels without batch
+// updates. The keys are read as the map's family (its key size) says, so that they cannot be read
+// with the other's layout.
 void UpdateCaptureMapJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int map = FdValue(env, info[0], "mapFd");
-  const std::vector<CaptureKey> keys = KeysValue(env, info[1], "keys");
+  const Napi::Uint32Array keys = KeysArray(env, info[1], "keys");
   bool one_by_one = false;
   if (info[2].IsObject()) {
     const Napi::Value option = info[2].As<Napi::Object>().Get("oneByOne");
@@ -56,14 +101,20 @@ void UpdateCaptureMapJs(const Napi::CallbackInfo& info) {
   } else if (!info[2].IsUndefined()) {
     throw Napi::TypeError::New(env, "options must be an object");
   }
-  TranslateErrors(env, [&] { UpdateCaptureMap(map, keys, one_by_one); });
+  TranslateErrors(env, [&] {
+    if (CaptureMapFamily(map) == CaptureFamily::kIpv6) UpdateCaptureMap(map, KeysOf<Ipv6Words>(env, keys, "keys"), one_by_one);
+    else UpdateCaptureMap(map, KeysOf<Ipv4Words>(env, keys, "keys"), one_by_one);
+  });
 }
 
 void DeleteFromCaptureMapJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int map = FdValue(env, info[0], "mapFd");
-  const std::vector<CaptureKey> keys = KeysValue(env, info[1], "keys");
-  TranslateErrors(env, [&] { DeleteFromCaptureMap(map, keys); });
+  const Napi::Uint32Array keys = KeysArray(env, info[1], "keys");
+  TranslateErrors(env, [&] {
+    if (CaptureMapFamily(map) == CaptureFamily::kIpv6) DeleteFromCaptureMap(map, KeysOf<Ipv6Words>(env, keys, "keys"));
+    else DeleteFromCaptureMap(map, KeysOf<Ipv4Words>(env, keys, "keys"));
+  });
 }
 
 void AttachCaptureProgramJs(const Napi::CallbackInfo& info) {

@@ -4,10 +4,12 @@
  * - eBPF (preferred): one BPF_PROG_TYPE_SOCKET_FILTER program per socket (native/sockets/ebpf_filter.cc)
  *   looking (group, port, source), (group, port, any) and (group: any protocol but UDP, ESP included) up in a hash map this class keeps in
  *   step with the socket's targets by adding and deleting single keys, so the kernel matches exactly
- *   at any rule count and a change never touches the keys of other flows. A map that would overflow is
+ *   at any rule count and a change never touches the keys of other flows. IPv6 targets' keys live in
+ *   a second map, made (with a program that reads IPv6) when a socket gets its first IPv6 target, so
+ *   that IPv4 keys stay 12 bytes (docs/decisions/0066). A map that would overflow (or is missing) is
  *   replaced by a larger one, filled before its program is swapped in (SO_ATTACH_BPF is atomic).
  * - classic (fallback): the generated program of bpf.ts, exact up to 4096 instructions, beyond that
- *   admitting all IPv4 multicast.
+ *   admitting all multicast of the targets' families.
  *
  * Which kind is used is decided once per process by trying it (creating a map, loading the program),
  * not assumed: a kernel without the bpf() syscall, a seccomp'd container or a verifier refusal selects
@@ -17,8 +19,8 @@
  */
 import type { Native } from '../../native';
 import { logger } from '../log';
-import { isMulticast, isUnicast, parseIPv4 } from '../formats/addresses';
 import { buildCaptureFilter, CaptureTarget } from './bpf';
+import { captureGroup, captureSource, Family } from './capture-address';
 
 export type CaptureFilterKind = 'ebpf' | 'classic';
 
@@ -42,15 +44,16 @@ const log = logger('net');
 export function probeCaptureFilter(addon: Native, env: NodeJS.ProcessEnv = process.env): CaptureFilterChoice {
   const forced = env[CAPTURE_FILTER_ENV];
   if (forced === 'classic') return { kind: 'classic', reason: 'forced', detail: `${CAPTURE_FILTER_ENV}=classic` };
-  let map: number | undefined;
+  const maps: number[] = [];
   try {
-    map = addon.createCaptureMap(1);
-    addon.closeFd(addon.loadCaptureProgram(map));
-    return { kind: 'ebpf', reason: 'supported', detail: 'the kernel accepted the map and the program' };
+    // Both maps and the program that reads both: the largest program a socket gets.
+    for (const family of FAMILIES) maps.push(addon.createCaptureMap(1, family));
+    addon.closeFd(addon.loadCaptureProgram(maps[0], maps[1]));
+    return { kind: 'ebpf', reason: 'supported', detail: 'the kernel accepted the maps and the program' };
   } catch (err) {
     return { kind: 'classic', reason: 'unsupported', detail: (err as Error).message };
   } finally {
-    if (map !== undefined) addon.closeFd(map);
+    for (const map of maps) addon.closeFd(map);
   }
 }
 
@@ -74,10 +77,15 @@ export function currentCaptureFilterChoice(): CaptureFilterChoice | undefined {
   return processChoice;
 }
 
-/** A map key as the addon takes it: the VLAN ID in the high 16 bits of the port's word. */
-type Triple = [group: number, portAndVlan: number, source: number];
+const FAMILIES: readonly Family[] = [4, 6];
+
+/**
+ * A map key as the addon takes it: the group's words, the port with the VLAN ID in its high 16 bits,
+ * the source's words (0: any). Three words for IPv4, nine for IPv6 (capture-address.ts).
+ */
+type KeyWords = number[];
 /** Map keys by a text made of the target's own strings: cheap to build and compare, parsed only when new. */
-type Keys = Map<string, Triple>;
+type Keys = Map<string, KeyWords>;
 
 /** A target as a text: `group|port|source` (port 0: ESP), with `|vlan` after it for a target in a VLAN (validated). */
 function targetText({ group, port, source = '', vlan = 0 }: CaptureTarget): string {
@@ -104,29 +112,34 @@ function keyTexts(targets: Iterable<CaptureTarget>): Set<string> {
   return texts;
 }
 
-/** A key text as the program's key, host byte order; throws TypeError on an address that does not fit. */
-function tripleOf(text: string): Triple {
+/** A key text as the program's key; throws TypeError on an address that does not fit. */
+function keyWordsOf(text: string): KeyWords {
   const [group, port, source, vlan] = text.split('|');
-  const address = parseIPv4(group);
-  if (address === undefined || !isMulticast(address)) throw new TypeError(`capture target group ${JSON.stringify(group)} is not an IPv4 multicast address`);
-  const portAndVlan = Number(port) + Number(vlan ?? 0) * 0x1_0000;
-  if (!source) return [address, portAndVlan, 0];
-  const parsed = parseIPv4(source);
-  if (parsed === undefined || !isUnicast(parsed)) throw new TypeError(`capture target source ${JSON.stringify(source)} is not a unicast IPv4 address`);
-  return [address, portAndVlan, parsed];
+  const address = captureGroup(group);
+  return [...address.words, Number(port) + Number(vlan ?? 0) * 0x1_0000, ...captureSource(source, address.family)];
 }
 
-/** The map keys admitting `targets`: each (group, port, source or 0 = any) and each (group, 0, 0). */
+/** The family of a key text's map: IPv6 groups are the texts with a colon. */
+const familyOf = (text: string): Family => (text.slice(0, text.indexOf('|')).includes(':') ? 6 : 4);
+
+/** The map keys admitting `targets`: each (group, port, source or 0 = any) and each (group, 0, 0), of either family. */
 export function captureKeys(targets: Iterable<CaptureTarget>): Keys {
   const keys: Keys = new Map();
-  for (const text of keyTexts(targets)) keys.set(text, tripleOf(text));
+  for (const text of keyTexts(targets)) keys.set(text, keyWordsOf(text));
   return keys;
 }
 
-function triples(keys: Iterable<Triple>): Uint32Array {
-  const flat: number[] = [];
-  for (const triple of keys) flat.push(...triple);
-  return Uint32Array.from(flat);
+/** `keys` split by the map they go to. */
+export function keysByFamily(keys: Keys): Record<Family, Keys> {
+  const split: Record<Family, Keys> = { 4: new Map(), 6: new Map() };
+  for (const [text, words] of keys) split[familyOf(text)].set(text, words);
+  return split;
+}
+
+function flat(keys: Iterable<KeyWords>): Uint32Array {
+  const words: number[] = [];
+  for (const key of keys) words.push(...key);
+  return Uint32Array.from(words);
 }
 
 function capacityFor(keys: number): number {
@@ -142,12 +155,18 @@ function targetsOf(targets: Iterable<CaptureTarget>): Targets {
   return map;
 }
 
+/** One family's map on a socket: its fd, how many keys it can hold, the keys it holds. */
+interface FamilyMap {
+  fd: number;
+  capacity: number;
+  keys: Keys;
+}
+
 interface EbpfSocket {
   kind: 'ebpf';
   ifname: string;
-  map: number;
-  capacity: number;
-  keys: Keys;
+  /** The IPv4 map always; the IPv6 one from the socket's first IPv6 target on (kept until it closes). */
+  maps: Map<Family, FamilyMap>;
   /** How many of the targets need each key (the `group|0|` key is shared by a group's ports). */
   uses: Map<string, number>;
   targets: Targets;
@@ -194,9 +213,13 @@ export class CaptureFilters {
     const { ifname, ifindex, rcvbuf } = options;
     const targets = targetsOf(targetList);
     if ((this.kind ?? captureFilterChoice(this.addon).kind) === 'ebpf') {
-      let filter: { map: number; program: number; capacity: number; keys: Keys } | undefined;
+      let filter: { made: Map<Family, FamilyMap>; program: number } | undefined;
       try {
-        filter = this.loadFilled(captureKeys(targets.values()));
+        const keys = keysByFamily(captureKeys(targets.values()));
+        // An IPv6 map only with IPv6 targets: a socket without keeps the program that drops IPv6.
+        const fresh = new Map<Family, Keys>([[4, keys[4]]]);
+        if (keys[6].size > 0) fresh.set(6, keys[6]);
+        filter = this.loadFilled(fresh);
       } catch (err) {
         if (err instanceof TypeError || err instanceof RangeError) throw err;
         log.warn('capture filter: eBPF refused for this socket, using classic BPF', { interface: ifname, detail: (err as Error).message });
@@ -206,12 +229,12 @@ export class CaptureFilters {
         try {
           fd = this.addon.openPacketSocket({ ifindex, rcvbuf, program: filter.program });
         } catch (err) {
-          this.addon.closeFd(filter.map);
+          for (const map of filter.made.values()) this.addon.closeFd(map.fd);
           throw err;
         } finally {
-          this.addon.closeFd(filter.program); // the socket holds the program, the program the map
+          this.addon.closeFd(filter.program); // the socket holds the program, the program the maps
         }
-        this.sockets.set(fd, { kind: 'ebpf', ifname, map: filter.map, capacity: filter.capacity, keys: filter.keys, uses: usesOf(targets), targets });
+        this.sockets.set(fd, { kind: 'ebpf', ifname, maps: filter.made, uses: usesOf(targets), targets });
         return fd;
       }
     }
@@ -258,12 +281,28 @@ export class CaptureFilters {
     const delta = new Map<string, number>();
     for (const target of adding.values()) for (const text of targetTexts(target)) delta.set(text, (delta.get(text) ?? 0) + 1);
     for (const target of removing.values()) for (const text of targetTexts(target)) delta.set(text, (delta.get(text) ?? 0) - 1);
-    const newKeys = new Map<string, Triple>();
-    const goneKeys = new Map<string, Triple>();
+    const newKeys: Keys = new Map();
+    const goneKeys: Keys = new Map();
     for (const [text, change] of delta) {
       const uses = socket.uses.get(text) ?? 0;
-      if (uses === 0 && change > 0) newKeys.set(text, tripleOf(text));
-      else if (uses > 0 && uses + change === 0) goneKeys.set(text, socket.keys.get(text)!);
+      if (uses === 0 && change > 0) newKeys.set(text, keyWordsOf(text));
+      else if (uses > 0 && uses + change === 0) goneKeys.set(text, socket.maps.get(familyOf(text))!.keys.get(text)!);
+    }
+    const [keysIn, keysOut] = [keysByFamily(newKeys), keysByFamily(goneKeys)];
+    // New keys go in before old ones leave, so a map must hold both for a moment: a family whose map
+    // cannot (or which has none yet) gets a new one with its keys after the change; the others change in place.
+    const fresh = new Map<Family, Keys>();
+    const inPlace: Array<[Family, FamilyMap]> = [];
+    for (const family of FAMILIES) {
+      const map = socket.maps.get(family);
+      if (keysIn[family].size > 0 && (!map || map.keys.size + keysIn[family].size > map.capacity)) {
+        const keys: Keys = new Map();
+        for (const [text, words] of map?.keys ?? []) if (!keysOut[family].has(text)) keys.set(text, words);
+        for (const [text, words] of keysIn[family]) keys.set(text, words);
+        fresh.set(family, keys);
+      } else if (map) {
+        inPlace.push([family, map]);
+      }
     }
     const commitUses = () => {
       for (const [text, change] of delta) {
@@ -274,26 +313,25 @@ export class CaptureFilters {
       after();
     };
     try {
-      // New keys go in before old ones leave, so the map must hold both for a moment.
-      if (socket.keys.size + newKeys.size > socket.capacity) {
-        const keys: Keys = new Map();
-        for (const [text, triple] of socket.keys) if (!goneKeys.has(text)) keys.set(text, triple);
-        for (const [text, triple] of newKeys) keys.set(text, triple);
-        this.replace(fd, socket, keys);
-      } else {
-        if (newKeys.size > 0) this.addon.updateCaptureMap(socket.map, triples(newKeys.values()));
-        for (const [text, triple] of newKeys) socket.keys.set(text, triple);
-        if (goneKeys.size > 0) this.addon.deleteFromCaptureMap(socket.map, triples(goneKeys.values()));
-        for (const text of goneKeys.keys()) socket.keys.delete(text);
+      for (const [family, map] of inPlace) {
+        const keys = keysIn[family];
+        if (keys.size > 0) this.addon.updateCaptureMap(map.fd, flat(keys.values()));
+        for (const [text, words] of keys) map.keys.set(text, words);
+      }
+      if (fresh.size > 0) this.replace(fd, socket, fresh);
+      for (const [family, map] of inPlace) {
+        const keys = keysOut[family];
+        if (keys.size > 0) this.addon.deleteFromCaptureMap(map.fd, flat(keys.values()));
+        for (const text of keys.keys()) map.keys.delete(text);
       }
       commitUses();
     } catch (err) {
-      // The map may be part-way (over-admitting at worst): replace the program with a classic one.
+      // The maps may be part-way (over-admitting at worst): replace the program with a classic one.
       commitUses();
       log.warn('capture filter: eBPF map update failed, using classic BPF on this socket', { interface: socket.ifname, detail: (err as Error).message });
       const classic: ClassicSocket = { kind: 'classic', ifname: socket.ifname, exact: true, targets: socket.targets };
       this.addon.attachFilter(fd, this.classicProgram(classic, classic.targets.values()));
-      this.addon.closeFd(socket.map);
+      for (const map of socket.maps.values()) this.addon.closeFd(map.fd);
       this.sockets.set(fd, classic);
     }
   }
@@ -308,36 +346,47 @@ export class CaptureFilters {
   close(fd: number): void {
     const socket = this.sockets.get(fd);
     this.sockets.delete(fd);
-    if (socket?.kind === 'ebpf') this.addon.closeFd(socket.map);
+    if (socket?.kind === 'ebpf') for (const map of socket.maps.values()) this.addon.closeFd(map.fd);
     this.addon.closeFd(fd);
   }
 
-  /** A new map holding `keys` and the program on it. */
-  private loadFilled(keys: Keys): { map: number; program: number; capacity: number; keys: Keys } {
-    const capacity = capacityFor(keys.size);
-    const map = this.addon.createCaptureMap(capacity);
+  /**
+   * New maps for the families of `fresh`, each holding its keys, and a program on them and on the
+   * other families' maps in `kept` (an IPv4 map is in one or the other).
+   */
+  private loadFilled(fresh: Map<Family, Keys>, kept = new Map<Family, FamilyMap>()): { made: Map<Family, FamilyMap>; program: number } {
+    const made = new Map<Family, FamilyMap>();
     try {
-      if (keys.size > 0) this.addon.updateCaptureMap(map, triples(keys.values()));
-      return { map, program: this.addon.loadCaptureProgram(map), capacity, keys };
+      for (const [family, keys] of fresh) {
+        const capacity = capacityFor(keys.size);
+        const map: FamilyMap = { fd: this.addon.createCaptureMap(capacity, family), capacity, keys };
+        made.set(family, map);
+        if (keys.size > 0) this.addon.updateCaptureMap(map.fd, flat(keys.values()));
+      }
+      const fdOf = (family: Family) => (made.get(family) ?? kept.get(family))?.fd;
+      return { made, program: this.addon.loadCaptureProgram(fdOf(4)!, fdOf(6)) };
     } catch (err) {
-      this.addon.closeFd(map);
+      for (const map of made.values()) this.addon.closeFd(map.fd);
       throw err;
     }
   }
 
-  /** Swaps in a larger map, filled before its program replaces the old one. */
-  private replace(fd: number, socket: EbpfSocket, keys: Keys): void {
-    const filter = this.loadFilled(keys);
+  /** Swaps in new maps for the families of `fresh` (larger, or the first IPv6 one), filled before their program replaces the old one. */
+  private replace(fd: number, socket: EbpfSocket, fresh: Map<Family, Keys>): void {
+    const filter = this.loadFilled(fresh, socket.maps);
     try {
       this.addon.attachCaptureProgram(fd, filter.program);
     } catch (err) {
-      this.addon.closeFd(filter.map);
+      for (const map of filter.made.values()) this.addon.closeFd(map.fd);
       throw err;
     } finally {
       this.addon.closeFd(filter.program);
     }
-    this.addon.closeFd(socket.map);
-    Object.assign(socket, { map: filter.map, capacity: filter.capacity, keys });
+    for (const [family, map] of filter.made) {
+      const old = socket.maps.get(family);
+      if (old) this.addon.closeFd(old.fd);
+      socket.maps.set(family, map);
+    }
   }
 
   /** The classic program for `targets`; logs when the socket's filter stops (or starts again) being exact. */

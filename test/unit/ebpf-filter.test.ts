@@ -7,10 +7,29 @@ import { expect } from 'chai';
 
 import { native } from '../../native';
 import { ACCEPT, buildCaptureFilter, CaptureTarget } from '../../server/net/bpf';
-import { CaptureFilters, captureKeys, probeCaptureFilter } from '../../server/net/capture-filter';
+import { CaptureFilters, captureKeys, keysByFamily, probeCaptureFilter } from '../../server/net/capture-filter';
 import { formatIPv4, parseIPv4 } from '../../server/formats/addresses';
 import { loadFilter } from '../support/bpf-vm';
-import { ETHERTYPE_ARP, ETHERTYPE_IPV6, frame, FrameSpec, IP_DF, IP_MF, IPPROTO_ESP, IPPROTO_TCP, IPPROTO_UDP } from '../support/frames';
+import { randomFrame, randomTargets } from '../support/capture-cases';
+import { admits } from '../support/capture-model';
+import {
+  ETHERTYPE_ARP,
+  ETHERTYPE_IPV6,
+  frame,
+  frame6,
+  Frame6Spec,
+  FrameSpec,
+  IP_DF,
+  IP_MF,
+  IPPROTO_ESP,
+  IPPROTO_TCP,
+  IPPROTO_UDP,
+  Ipv6Extension,
+  IPV6_DESTINATION_OPTIONS,
+  IPV6_FRAGMENT,
+  IPV6_HOP_BY_HOP,
+  IPV6_ROUTING,
+} from '../support/frames';
 import { SeededRandom } from '../support/seeded-random';
 
 const random = (seed: number) => {
@@ -48,6 +67,33 @@ function load(targets: CaptureTarget[], capacity = 1 << 17, oneByOne = false): L
 }
 
 const groupAt = (i: number) => formatIPv4(parseIPv4('239.10.0.0')! + i);
+
+/** Both maps filled with `targets`' keys (IPv4 and IPv6) and the program on them; runs whole frames. */
+interface LoadedBoth {
+  run(frame: Buffer): number;
+  close(): void;
+}
+
+function loadBoth(targets: CaptureTarget[], capacity = 1 << 15): LoadedBoth {
+  const addon = native();
+  const keys = keysByFamily(captureKeys(targets));
+  const maps = ([4, 6] as const).map((family) => {
+    const map = addon.createCaptureMap(capacity, family);
+    addon.updateCaptureMap(map, Uint32Array.from([...keys[family].values()].flat()));
+    return map;
+  });
+  const program = addon.loadCaptureProgram(maps[0], maps[1]);
+  return {
+    run: (f) => addon.testRunCaptureProgram(program, f),
+    close: () => {
+      addon.closeFd(program);
+      for (const map of maps) addon.closeFd(map);
+    },
+  };
+}
+
+/** A chain of extension headers of these types. */
+const chain = (...types: number[]): Ipv6Extension[] => types.map((type) => ({ type }));
 
 describe('eBPF capture filter (in the kernel)', function () {
   this.timeout(60_000);
@@ -195,6 +241,143 @@ describe('eBPF capture filter (in the kernel)', function () {
     expect(() => addon.openPacketSocket({ ifindex: lo, rcvbuf: 1 << 16, program: -1 })).to.throw(TypeError);
   });
 
+  describe('IPv6', () => {
+    const TARGETS6: CaptureTarget[] = [
+      { group: 'ff3e::1:5', port: 5000 },
+      { group: 'ff3e::1:5', port: 5002, source: '2001:db8::7' },
+      { group: 'ff0e::1:5', port: 5000, source: '2001:db8::7' },
+      { group: 'ff0e::1:5', port: 5000, source: '2001:db8::8' },
+      { group: 'ff3e::1:9', port: 0, source: '2001:db8::7' }, // ESP
+      { group: '239.1.1.1', port: 5000 },
+    ];
+    let ebpf: LoadedBoth;
+    before(() => {
+      ebpf = loadBoth(TARGETS6);
+    });
+    after(() => ebpf?.close());
+    const run = (spec: Frame6Spec) => ebpf.run(frame6(spec));
+
+    it('admits UDP to (group, port, source) and (group, port, any source), nothing else of its groups\' UDP', () => {
+      expect(run({ group: 'ff3e::1:5', port: 5000, source: '2001:db8::99' })).to.equal(ACCEPT);
+      expect(run({ group: 'ff3e::1:5', port: 5002, source: '2001:db8::7' })).to.equal(ACCEPT);
+      expect(run({ group: 'ff3e::1:5', port: 5002, source: '2001:db8::8' })).to.equal(0);
+      expect(run({ group: 'ff0e::1:5', port: 5000, source: '2001:db8::8' })).to.equal(ACCEPT);
+      expect(run({ group: 'ff0e::1:5', port: 5000, source: '2001:db8::9' })).to.equal(0);
+      expect(run({ group: 'ff3e::1:5', port: 5001 })).to.equal(0);
+      expect(run({ group: 'ff3e::1:5', port: 0 }), 'UDP to port 0 is no target\'s').to.equal(0);
+      expect(run({ group: 'ff3e::1:6', port: 5000 })).to.equal(0);
+      expect(run({ group: 'ff3e:0:0:1::1:5', port: 5000 }), 'the same last word, another group').to.equal(0);
+      expect(run({ group: 'ff3e::1:5', port: 5000, vlans: [{ vid: 7 }] }), 'after an in-band tag').to.equal(ACCEPT);
+      expect(run({ group: 'ff3e::1:5', port: 5000, vlans: [{ vid: 7 }, { vid: 8 }] })).to.equal(0);
+      // IPv4 keeps its own map: its group's key admits no IPv6, and the reverse.
+      expect(ebpf.run(frame({ group: '239.1.1.1', port: 5000 }))).to.equal(ACCEPT);
+      expect(ebpf.run(frame({ group: '239.1.1.1', port: 5001 }))).to.equal(0);
+    });
+
+    it('admits ESP, fragments and other protocols to a group by its own key, from any source', () => {
+      expect(captureKeys([TARGETS6[4]]).size, 'an ESP target: the group key alone').to.equal(1);
+      expect(run({ group: 'ff3e::1:9', protocol: IPPROTO_ESP, source: '2001:db8::99' })).to.equal(ACCEPT);
+      expect(run({ group: 'ff3e::1:9', port: 5000 }), 'no UDP to an ESP target').to.equal(0);
+      expect(run({ group: 'ff3e::1:8', protocol: IPPROTO_ESP })).to.equal(0);
+      expect(run({ group: 'ff3e::1:5', protocol: IPPROTO_TCP })).to.equal(ACCEPT);
+      expect(run({ group: 'ff3e::1:5', port: 1, extensions: chain(IPV6_FRAGMENT) })).to.equal(ACCEPT);
+      expect(run({ group: 'ff3e::1:5', port: 1, extensions: chain(IPV6_HOP_BY_HOP, IPV6_ROUTING, IPV6_FRAGMENT) })).to.equal(ACCEPT);
+      expect(run({ group: 'ff3e::1:6', port: 5000, extensions: chain(IPV6_FRAGMENT) })).to.equal(0);
+      expect(run({ group: 'ff3e::1:9', protocol: IPPROTO_ESP, extensions: chain(IPV6_DESTINATION_OPTIONS) })).to.equal(ACCEPT);
+    });
+
+    it('walks the extension headers the data plane steps over to UDP, and leaves a chain it refuses to the group key', () => {
+      for (const extensions of [chain(IPV6_HOP_BY_HOP), chain(IPV6_HOP_BY_HOP, IPV6_DESTINATION_OPTIONS, IPV6_ROUTING), [{ type: IPV6_ROUTING, units: 3 }, { type: IPV6_DESTINATION_OPTIONS, units: 255 }]]) {
+        const what = JSON.stringify(extensions);
+        expect(run({ group: 'ff3e::1:5', port: 5000, extensions }), what).to.equal(ACCEPT);
+        expect(run({ group: 'ff3e::1:5', port: 5002, source: '2001:db8::7', extensions }), what).to.equal(ACCEPT);
+        expect(run({ group: 'ff3e::1:5', port: 5001, extensions }), what).to.equal(0);
+        expect(run({ group: 'ff3e::1:5', port: 5002, source: '2001:db8::8', extensions }), what).to.equal(0);
+      }
+      // The UDP port is read after the headers, not where it would be without them.
+      const decoy: Frame6Spec = { group: 'ff3e::1:5', sourcePort: 5000, port: 7, extensions: [{ type: IPV6_DESTINATION_OPTIONS, next: IPPROTO_UDP }] };
+      expect(run(decoy)).to.equal(0);
+      // At most 8 headers, hop-by-hop first only: beyond, or elsewhere, the group key admits.
+      const eight = chain(IPV6_HOP_BY_HOP, ...Array<number>(7).fill(IPV6_DESTINATION_OPTIONS));
+      expect(run({ group: 'ff3e::1:5', port: 5001, extensions: eight })).to.equal(0);
+      expect(run({ group: 'ff3e::1:5', port: 5000, extensions: eight })).to.equal(ACCEPT);
+      expect(run({ group: 'ff3e::1:5', port: 5001, extensions: [...eight, { type: IPV6_ROUTING }] })).to.equal(ACCEPT);
+      expect(run({ group: 'ff3e::1:6', port: 5001, extensions: [...eight, { type: IPV6_ROUTING }] })).to.equal(0);
+      expect(run({ group: 'ff3e::1:5', port: 5001, extensions: chain(IPV6_DESTINATION_OPTIONS, IPV6_HOP_BY_HOP) })).to.equal(ACCEPT);
+      // A chain running past the frame's end drops it, as any load there does.
+      const long = frame6({ group: 'ff3e::1:5', port: 5000, extensions: chain(IPV6_ROUTING, IPV6_ROUTING) });
+      expect(ebpf.run(long.subarray(0, 14 + 40 + 8 + 1))).to.equal(0);
+      expect(ebpf.run(long.subarray(0, 14 + 40 + 16 + 3))).to.equal(0);
+      expect(ebpf.run(long.subarray(0, 14 + 40 + 16 + 4))).to.equal(ACCEPT);
+      expect(ebpf.run(long.subarray(0, 14 + 39))).to.equal(0);
+    });
+
+    it('decides like the reference model, and like the classic program where they agree, on random IPv4 and IPv6 targets and frames', () => {
+      const rand = random(0xe6e6);
+      let differ = 0;
+      for (let round = 0; round < 30; round++) {
+        const targets = randomTargets(rand, round).map(({ vlan, ...t }) => t); // BPF_PROG_TEST_RUN has no VLAN tag to give
+        const classic = buildCaptureFilter(targets);
+        expect(classic.exact).to.equal(true);
+        const vm = loadFilter(classic.program);
+        const loaded = loadBoth(targets);
+        try {
+          for (let n = 0; n < 150; n++) {
+            const probe = randomFrame(rand, targets);
+            const got = loaded.run(probe.frame);
+            expect(got === ACCEPT, probe.what).to.equal(admits(targets, probe.frame, { walk: true, sources: true }));
+            const classicVerdict = vm.run(probe.frame).verdict;
+            expect(classicVerdict === ACCEPT, `classic: ${probe.what}`).to.equal(admits(targets, probe.frame, { walk: false, sources: false }));
+            // The classic program admits more (sources, extension headers), never less.
+            if (got === ACCEPT) expect(classicVerdict, `classic admits what eBPF does: ${probe.what}`).to.equal(ACCEPT);
+            if (got !== classicVerdict) differ++;
+          }
+        } finally {
+          loaded.close();
+        }
+      }
+      expect(differ, 'frames only the classic program admits').to.be.greaterThan(0);
+    });
+
+    it('stays exact with 20,000 IPv6 (group, port) pairs, next to IPv4 ones', () => {
+      const group6 = (i: number) => `ff3e::${((i >> 2) + 1).toString(16)}:1`;
+      const targets = Array.from({ length: 20_000 }, (_, i) => ({ group: i % 2 ? group6(i) : groupAt(i >> 2), port: 5000 + 2 * (i & 3) }));
+      const both = loadBoth(targets, 1 << 16);
+      try {
+        const rand = random(60_000);
+        for (let n = 0; n < 2000; n++) {
+          const { group, port } = targets[Math.floor(rand() * targets.length)];
+          const make = group.includes(':') ? (p: number) => frame6({ group, port: p }) : (p: number) => frame({ group, port: p });
+          expect(both.run(make(port)), `${group} ${port}`).to.equal(ACCEPT);
+          expect(both.run(make(port + 1)), `${group} ${port + 1}`).to.equal(0);
+        }
+      } finally {
+        both.close();
+      }
+    });
+
+    it('takes IPv6 keys of 9 words into an IPv6 map only, and a program only on maps of the right families', () => {
+      const addon = native();
+      const map4 = addon.createCaptureMap(4);
+      const map6 = addon.createCaptureMap(4, 6);
+      try {
+        const key6 = Uint32Array.from([...captureKeys([{ group: 'ff3e::1', port: 5000, vlan: 7 }]).values()][0]);
+        expect(key6.length).to.equal(9);
+        addon.updateCaptureMap(map6, key6);
+        addon.deleteFromCaptureMap(map6, key6);
+        expect(() => addon.updateCaptureMap(map6, key6.subarray(0, 3))).to.throw(TypeError, /9 words/);
+        expect(() => addon.updateCaptureMap(map6, Uint32Array.from([...key6.subarray(0, 4), 4095 * 0x1_0000, 0, 0, 0, 0]))).to.throw(TypeError, /keys\[4\] must hold a VLAN ID/);
+        expect(() => addon.createCaptureMap(4, 5 as never)).to.throw(TypeError, /4 or 6/);
+        expect(() => addon.loadCaptureProgram(map6)).to.throw(/an IPv4 map/);
+        expect(() => addon.loadCaptureProgram(map4, map4)).to.throw(/an IPv6 map/);
+        addon.closeFd(addon.loadCaptureProgram(map4, map6));
+      } finally {
+        addon.closeFd(map4);
+        addon.closeFd(map6);
+      }
+    });
+  });
+
   describe('CaptureFilters', () => {
     const lo = () => native().ifNameToIndex('lo');
 
@@ -224,6 +407,23 @@ describe('eBPF capture filter (in the kernel)', function () {
         // leave, so the map must grow (a full map refuses the update: the socket would turn classic).
         filters.update(fd, Array.from({ length: 500 }, (_, i) => ({ group: groupAt(i), port: 6000 })));
         filters.update(fd, Array.from({ length: 500 }, (_, i) => ({ group: groupAt(1000 + i), port: 6000 })));
+        expect(filters.kindOf(fd)).to.equal('ebpf');
+      } finally {
+        filters.close(fd);
+      }
+    });
+
+    it('gives a socket an IPv6 map with its first IPv6 target, grows either map on its own, and refuses IPv6 that is not canonical', () => {
+      const filters = new CaptureFilters(native(), 'ebpf');
+      const fd = filters.open({ ifname: 'lo', ifindex: lo(), rcvbuf: 1 << 16 }, [{ group: '239.1.1.1', port: 5000 }]);
+      try {
+        const v6 = (n: number) => Array.from({ length: n }, (_, i) => ({ group: `ff3e::${(i + 1).toString(16)}`, port: 5000 }));
+        filters.update(fd, [{ group: '239.1.1.1', port: 5000 }, ...v6(1)]);
+        filters.update(fd, [{ group: '239.1.1.1', port: 5000 }, ...v6(3000)]); // 6000 IPv6 keys: past the first map's 1024
+        filters.update(fd, [...Array.from({ length: 3000 }, (_, i) => ({ group: groupAt(i), port: 5000 })), ...v6(1)]);
+        expect(filters.kindOf(fd)).to.equal('ebpf');
+        expect(() => filters.update(fd, [{ group: 'FF3E::1', port: 1 }])).to.throw(TypeError, /canonical/);
+        expect(() => filters.update(fd, [{ group: 'ff3e::1', port: 1, source: '10.0.0.1' }])).to.throw(TypeError, /IPv6/);
         expect(filters.kindOf(fd)).to.equal('ebpf');
       } finally {
         filters.close(fd);

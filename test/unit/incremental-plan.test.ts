@@ -13,6 +13,7 @@ import { PersistentMap } from '../../server/forwarding/persistent-map';
 import { CaptureFilters, captureKeys } from '../../server/net/capture-filter';
 import type { CaptureTarget } from '../../server/net/bpf';
 import type { InterfaceInfo } from '../../server/net/interfaces';
+import { SeededRandom } from '../support/seeded-random';
 
 /** A small deterministic generator (so a failure can be replayed). */
 function random(seed: number): (n: number) => number {
@@ -165,27 +166,40 @@ describe('incremental forwarding plan', () => {
   });
 });
 
-/** The eBPF part of the addon as far as CaptureFilters uses it: maps as sets of keys. */
+/** The eBPF part of the addon as far as CaptureFilters uses it: maps (IPv4 or IPv6) as sets of keys. */
 class MapAddon {
   private next = 100;
   readonly maps = new Map<number, Set<string>>();
-  private readonly programs = new Map<number, number>();
-  private readonly attached = new Map<number, number>();
+  /** Words per key of each map: 3 (IPv4) or 9 (IPv6). */
+  private readonly strides = new Map<number, number>();
+  private readonly programs = new Map<number, number[]>();
+  private readonly attached = new Map<number, number[]>();
+  /** Maps made, by family. */
+  readonly made = { 4: 0, 6: 0 };
 
-  createCaptureMap(): number {
+  createCaptureMap(capacity: number, family: 4 | 6 = 4): number {
+    this.made[family]++;
     const fd = this.next++;
     this.maps.set(fd, new Set());
+    this.strides.set(fd, family === 6 ? 9 : 3);
     return fd;
   }
+  private keys(map: number, words: Uint32Array): string[] {
+    const stride = this.strides.get(map)!;
+    expect(words.length % stride).to.equal(0);
+    return Array.from({ length: words.length / stride }, (_, i) => [...words.subarray(i * stride, (i + 1) * stride)].join(','));
+  }
   updateCaptureMap(map: number, keys: Uint32Array): void {
-    for (let i = 0; i < keys.length; i += 3) this.maps.get(map)!.add(`${keys[i]},${keys[i + 1]},${keys[i + 2]}`);
+    for (const key of this.keys(map, keys)) this.maps.get(map)!.add(key);
   }
   deleteFromCaptureMap(map: number, keys: Uint32Array): void {
-    for (let i = 0; i < keys.length; i += 3) expect(this.maps.get(map)!.delete(`${keys[i]},${keys[i + 1]},${keys[i + 2]}`)).to.equal(true);
+    for (const key of this.keys(map, keys)) expect(this.maps.get(map)!.delete(key)).to.equal(true);
   }
-  loadCaptureProgram(map: number): number {
+  loadCaptureProgram(map: number, map6?: number): number {
+    expect(this.strides.get(map)).to.equal(3);
+    if (map6 !== undefined) expect(this.strides.get(map6)).to.equal(9);
     const fd = this.next++;
-    this.programs.set(fd, map);
+    this.programs.set(fd, map6 === undefined ? [map] : [map, map6]);
     return fd;
   }
   openPacketSocket(options: { program?: number }): number {
@@ -198,37 +212,61 @@ class MapAddon {
   }
   closeFd(fd: number): void {
     this.programs.delete(fd);
+    this.maps.delete(fd);
   }
-  /** The keys the program on socket `fd` looks up. */
+  /** The keys the program on socket `fd` looks up (in maps still open). */
   keysOf(fd: number): string[] {
-    return [...this.maps.get(this.attached.get(fd)!)!].sort();
+    return this.attached
+      .get(fd)!
+      .flatMap((map) => [...this.maps.get(map)!])
+      .sort();
   }
+}
+
+/** Patches `filters` at random with targets from `target` and checks the keys its program looks up after each. */
+/** `batch(step)`: at most how many targets a step adds. */
+function patchesHoldTheirKeys(target: () => CaptureTarget, next: (n: number) => number, batch = (step: number) => 30): MapAddon {
+  const addon = new MapAddon();
+  const filters = new CaptureFilters(addon as unknown as Native, 'ebpf');
+  const held = new Map<string, CaptureTarget>();
+  const fd = filters.open({ ifname: 'in0', ifindex: 2, rcvbuf: 1 }, []);
+  const expected = () => [...captureKeys(held.values()).values()].map((t) => t.join(',')).sort();
+  for (let step = 0; step < 200; step++) {
+    const added = Array.from({ length: next(batch(step)) }, target).filter((t) => !held.has(targetKey(t)));
+    const present = [...held.values()];
+    const removed = present.filter(() => next(5) === 0);
+    filters.patch(fd, added, removed);
+    for (const t of removed) held.delete(targetKey(t));
+    for (const t of added) held.set(targetKey(t), t);
+    expect(addon.keysOf(fd)).to.deep.equal(expected());
+  }
+  // A whole update after patches is a no-op when nothing differs, and exact when something does.
+  filters.update(fd, held.values());
+  expect(addon.keysOf(fd)).to.deep.equal(expected());
+  held.clear();
+  filters.update(fd, []);
+  expect(addon.keysOf(fd)).to.deep.equal([]);
+  return addon;
 }
 
 describe('capture filter patched by differences', () => {
   it('holds the keys of all its targets after random patches, growing its map in place', () => {
-    const addon = new MapAddon();
-    const filters = new CaptureFilters(addon as unknown as Native, 'ebpf');
     const next = random(9);
-    const target = (): CaptureTarget => ({ group: `239.3.${next(4)}.${next(250)}`, port: 1 + next(3), ...(next(3) === 0 ? { source: `10.1.1.${1 + next(3)}` } : {}) });
-    const held = new Map<string, CaptureTarget>();
-    const fd = filters.open({ ifname: 'in0', ifindex: 2, rcvbuf: 1 }, []);
-    const expected = () => [...captureKeys(held.values()).values()].map((t) => t.join(',')).sort();
-    for (let step = 0; step < 200; step++) {
-      const added = Array.from({ length: next(30) }, target).filter((t) => !held.has(targetKey(t)));
-      const present = [...held.values()];
-      const removed = present.filter(() => next(5) === 0);
-      filters.patch(fd, added, removed);
-      for (const t of removed) held.delete(targetKey(t));
-      for (const t of added) held.set(targetKey(t), t);
-      expect(addon.keysOf(fd)).to.deep.equal(expected());
-    }
-    // A whole update after patches is a no-op when nothing differs, and exact when something does.
-    filters.update(fd, held.values());
-    expect(addon.keysOf(fd)).to.deep.equal(expected());
-    held.clear();
-    filters.update(fd, []);
-    expect(addon.keysOf(fd)).to.deep.equal([]);
+    patchesHoldTheirKeys(() => ({ group: `239.3.${next(4)}.${next(250)}`, port: 1 + next(3), ...(next(3) === 0 ? { source: `10.1.1.${1 + next(3)}` } : {}) }), next);
+  });
+
+  it('holds the keys of IPv4 and IPv6 targets in their two maps, the IPv6 one made with the first IPv6 target, each grown on its own', () => {
+    // Not random(): its low bits, which small moduli take, repeat too soon to mix two families.
+    const generator = new SeededRandom(17);
+    const next = (n: number) => Math.floor(generator.next() * n);
+    const target = (): CaptureTarget =>
+      next(2) === 0
+        ? { group: `239.3.${next(4)}.${next(250)}`, port: 1 + next(3), ...(next(3) === 0 ? { source: `10.1.1.${1 + next(3)}` } : {}) }
+        : { group: `ff3e::${next(4) + 1}:${(next(250) + 1).toString(16)}`, port: next(3), ...(next(3) === 0 ? { source: `2001:db8::${1 + next(3)}` } : {}) };
+    // From a few targets (a first map of the least capacity) to thousands (more keys than it holds).
+    const addon = patchesHoldTheirKeys(target, next, (step) => 10 + 4 * step);
+    expect(addon.made[4], 'IPv4 maps: the first and larger ones').to.be.greaterThan(1);
+    expect(addon.made[6], 'IPv6 maps: the first and larger ones').to.be.greaterThan(1);
   });
 });
 
