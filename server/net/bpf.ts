@@ -118,7 +118,6 @@ const IP6_DESTINATION = 24;
 const IP6_HEADER = 40;
 /** The first byte of an IPv6 multicast address (ff00::/8). */
 const IP6_MULTICAST_BYTE = 0xff;
-const IP6_WORDS = 4;
 /** The VLAN ID bits of a tag control field (after priority and DEI). */
 const VLAN_VID_MASK = 0x0fff;
 
@@ -309,18 +308,26 @@ interface GroupCase {
 }
 
 /**
- * Runs the body of the case whose group is the frame's IPv6 destination, rejects when none is. The
- * destination is loaded a word at a time, each a binary search among the groups that share the words
- * before it, so multicast groups (which share most of theirs) cost about one search. `cases` are
- * distinct groups, all with bodies or none (then: accepts a member).
+ * Runs the body of the case whose group is the frame's IPv6 destination, rejects when none is; with
+ * no bodies (`cases` of groups alone), accepts a member. The destination is read a word at a time:
+ * the words all `cases` share are compared once, then the one with the most distinct values is
+ * searched (binary search) and each branch goes on with the words left. Groups of one prefix (which
+ * share all but their group ID) then cost one search, as IPv4 groups do, and a program about as
+ * long. `cases` are distinct groups, all with bodies or none.
  */
-function groupLookup(cases: GroupCase[], leafSize: number, word = 0): BpfInsn[] {
-  const load = ldInd(BPF_W, ETH_HLEN + IP6_DESTINATION + 4 * word);
-  const byWord = groupBy(cases, (c) => c.words[word]);
-  const values = ascending(byWord.keys());
-  if (word < IP6_WORDS - 1) return [load, ...dispatch(values.map((key) => ({ key, body: groupLookup(byWord.get(key)!, leafSize, word + 1) })), leafSize)];
-  if (cases.every((c) => !c.body)) return [load, ...member(values, leafSize)];
-  return [load, ...dispatch(values.map((key) => ({ key, body: byWord.get(key)![0].body! })), leafSize)];
+function groupLookup(cases: GroupCase[], leafSize: number, words: readonly number[] = [0, 1, 2, 3]): BpfInsn[] {
+  const load = (word: number) => ldInd(BPF_W, ETH_HLEN + IP6_DESTINATION + 4 * word);
+  const byWord = new Map(words.map((word) => [word, groupBy(cases, (c) => c.words[word])]));
+  const shared = words.filter((word) => byWord.get(word)!.size === 1);
+  const checks = shared.flatMap((word) => [load(word), ...when(BPF_JEQ, cases[0].words[word], [ret(REJECT)], false)]);
+  const rest = words.filter((word) => byWord.get(word)!.size > 1);
+  if (rest.length === 0) return [...checks, ...(cases[0].body ?? [ret(ACCEPT)])];
+  const word = rest.reduce((best, w) => (byWord.get(w)!.size > byWord.get(best)!.size ? w : best));
+  const branches = byWord.get(word)!;
+  const values = ascending(branches.keys());
+  if (rest.length === 1 && !cases[0].body) return [...checks, load(word), ...member(values, leafSize)];
+  const others = rest.filter((w) => w !== word);
+  return [...checks, load(word), ...dispatch(values.map((key) => ({ key, body: groupLookup(branches.get(key)!, leafSize, others) })), leafSize)];
 }
 
 /** The distinct groups of `targets`, each with its targets. */

@@ -431,6 +431,17 @@ describe('capture filter: IPv6 targets', () => {
       }
     });
 
+    it('stays exact for 600 IPv6 (group, port) pairs whose groups differ in a middle word, as for IPv4', () => {
+      const targets = Array.from({ length: 600 }, (_, i) => ({ group: `ff7e:140:2001:db8:${(i + 1).toString(16)}::1`, port: 2000 + i }));
+      const prog = exact(targets);
+      expect(prog.program.length).to.be.at.most(MAX_PROGRAM_LENGTH);
+      for (const { group, port } of targets) {
+        expect(admits6(prog, { group, port }), `${group} ${port}`).to.equal(true);
+        expect(admits6(prog, { group, port: port + 1 })).to.equal(false);
+        expect(admits6(prog, { group: group.replace('::1', '::2'), port })).to.equal(false);
+      }
+    });
+
     it('falls back to all IPv4 and IPv6 multicast when the exact program would not fit', () => {
       const targets = [
         ...Array.from({ length: 2000 }, (_, i) => ({ group: `ff3e::${(i + 1).toString(16)}`, port: 2000 + i })),
