@@ -69,8 +69,9 @@ constexpr int32_t kIp6HopByHop = 0;
 constexpr int32_t kIp6Routing = 43;
 constexpr int32_t kIp6DestinationOptions = 60;
 constexpr int kIp6MaxExtensions = 8;
-constexpr int32_t kExtensionNextHeader = kEthHlen + 0;
-constexpr int32_t kExtensionLength = kEthHlen + 1;  // in 8-octet units beyond the first 8
+// Its first two bytes, loaded as one: the next header (high byte) and the length in 8-octet units
+// beyond the first 8 (low byte).
+constexpr int32_t kExtensionNextAndLength = kEthHlen + 0;
 
 // The key on the stack: fp-16 group, fp-12 port, fp-10 VLAN, fp-8 source.
 constexpr int16_t kKey = -16;
@@ -180,9 +181,10 @@ void Ipv6Half(Assembler& a, int map6_fd) {
     a.Jump(BPF_JEQ, R8, kIp6Routing, step);
     a.Jump(BPF_JNE, R8, kIp6DestinationOptions, "group6");
     a.Label(step);
-    a.LoadInd(BPF_B, R9, kExtensionNextHeader);
+    a.LoadInd(BPF_H, R9, kExtensionNextAndLength);  // one load (a helper call) rather than two
     a.MovReg(R8, R0);
-    a.LoadInd(BPF_B, R9, kExtensionLength);
+    a.AluImm(BPF_RSH, R8, 8);
+    a.AluImm(BPF_AND, R0, 0xff);
     a.AluImm(BPF_LSH, R0, 3);
     a.AluImm(BPF_ADD, R0, 8);
     a.AluReg(BPF_ADD, R9, R0);
