@@ -85,8 +85,8 @@ const MAX_CONDITIONAL_JUMP = 255;
 // Ancillary data, loaded with BPF_LD|BPF_ABS at SKF_AD_OFF (-0x1000, as the unsigned k) + n.
 const SKF_AD_OFF = 0x1_0000_0000 - 0x1000;
 const SKF_AD_PKTTYPE = 4;
-const SKF_AD_VLAN_TAG = 28;
-const SKF_AD_VLAN_TAG_PRESENT = 44;
+const SKF_AD_VLAN_TAG = 44;
+const SKF_AD_VLAN_TAG_PRESENT = 48;
 const PACKET_OUTGOING = 4;
 
 /** Return value that accepts a frame: the number of bytes kept, here any whole frame. */

@@ -14,8 +14,8 @@ export const BPF_MAXINSNS = 4096;
 const BPF_MEMWORDS = 16;
 const SKF_AD_OFF = 0x1_0000_0000 - 0x1000;
 const SKF_AD_PKTTYPE = 4;
-const SKF_AD_VLAN_TAG = 28;
-const SKF_AD_VLAN_TAG_PRESENT = 44;
+const SKF_AD_VLAN_TAG = 44;
+const SKF_AD_VLAN_TAG_PRESENT = 48;
 
 /** Packet types (linux/if_packet.h). */
 export const PACKET_HOST = 0;
