@@ -230,6 +230,18 @@ function index(targets: Target[], byPort: boolean): Index {
 
 const ascending = (values: Iterable<number>): number[] => [...values].sort((a, b) => a - b);
 
+/** `items` by `keyOf`, each list in the order of `items`. */
+function groupBy<T, K>(items: Iterable<T>, keyOf: (item: T) => K): Map<K, T[]> {
+  const groups = new Map<K, T[]>();
+  for (const item of items) {
+    const key = keyOf(item);
+    const list = groups.get(key);
+    if (list) list.push(item);
+    else groups.set(key, [item]);
+  }
+  return groups;
+}
+
 /** Each VLAN's targets' case, whose body `body` makes from them: for a dispatch on the frame's VLAN. */
 function vlanCases<T extends Target | Target6>(targets: T[], body: (ofVlan: T[]) => BpfInsn[]): Array<{ key: number; body: BpfInsn[] }> {
   const vlans = groupBy(targets, (target) => target[2]);
@@ -287,18 +299,6 @@ function exactForVlan(targets: Target[], byPort: boolean, leafSize: number): Bpf
     ldMem(M_DESTINATION),
     ...member(groups, leafSize),
   ];
-}
-
-/** `items` by `keyOf`, each list in the order of `items`. */
-function groupBy<T, K>(items: Iterable<T>, keyOf: (item: T) => K): Map<K, T[]> {
-  const groups = new Map<K, T[]>();
-  for (const item of items) {
-    const key = keyOf(item);
-    const list = groups.get(key);
-    if (list) list.push(item);
-    else groups.set(key, [item]);
-  }
-  return groups;
 }
 
 /** An IPv6 group and what to run when it is the frame's destination (no body: accept it). */
