@@ -28,7 +28,9 @@
  * match does the rest.
  */
 import type { BpfInsn } from '../../native';
-import { captureGroup } from './capture-address';
+import { isMulticast, isUnicast, parseIPv4 } from '../formats/addresses';
+import type { IpFamily } from '../formats/ip-address';
+import { formatIPv6, isMulticast6, isUnspecified6, parseIPv6 } from '../formats/ipv6';
 
 export interface CaptureTarget {
   /** A multicast group: IPv4 dotted quad, or IPv6 in canonical text (RFC 5952). */
@@ -48,6 +50,62 @@ export interface CaptureFilter {
   program: BpfInsn[];
   /** False when the program is the coarse all-multicast one (the exact one did not fit). */
   exact: boolean;
+}
+
+/**
+ * A target's address as both filters compare it (here and capture-filter.ts): an IPv4 dotted quad as
+ * one 32-bit word, an IPv6 address as four (each four of its bytes read big-endian), which is how
+ * both filters load and store them. See docs/decisions/0066.
+ */
+export interface CaptureAddress {
+  family: IpFamily;
+  words: number[];
+}
+
+/**
+ * The bytes of the IPv6 address `text` (server/formats/ipv6.ts) if it is written canonically (RFC
+ * 5952), else undefined. The filters key their books by the targets' own strings, so two spellings
+ * of one address would be two keys of which removing one would unadmit the other: the rules hand
+ * canonical text over, and anything else is refused rather than silently doubled (formatIPv6 never
+ * writes the embedded-IPv4 forms, which no group and no source a rule can name needs).
+ */
+function canonicalIPv6(text: string): Uint8Array | undefined {
+  const bytes = parseIPv6(text);
+  return bytes !== undefined && formatIPv6(bytes) === text ? bytes : undefined;
+}
+
+/** The four words of an IPv6 address's bytes, each four of them read big-endian. */
+function ipv6Words(bytes: Uint8Array): number[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return [0, 4, 8, 12].map((at) => view.getUint32(at));
+}
+
+/** A target's group: IPv4 (dotted quad) or IPv6 (canonical) multicast; TypeError otherwise. */
+export function captureGroup(text: string): CaptureAddress {
+  if (text.includes(':')) {
+    const bytes = canonicalIPv6(text);
+    if (bytes === undefined || !isMulticast6(bytes)) throw new TypeError(`capture target group ${JSON.stringify(text)} is not an IPv6 multicast address in canonical form`);
+    return { family: 6, words: ipv6Words(bytes) };
+  }
+  const address = parseIPv4(text);
+  if (address === undefined || !isMulticast(address)) throw new TypeError(`capture target group ${JSON.stringify(text)} is not an IPv4 multicast address`);
+  return { family: 4, words: [address] };
+}
+
+/** A target's source ('': any, all words 0) in its group's family; TypeError unless a unicast address of it. */
+export function captureSource(text: string, family: IpFamily): number[] {
+  if (family === 4) {
+    if (!text) return [0];
+    const address = parseIPv4(text);
+    if (address === undefined || !isUnicast(address)) throw new TypeError(`capture target source ${JSON.stringify(text)} is not a unicast IPv4 address`);
+    return [address];
+  }
+  if (!text) return [0, 0, 0, 0];
+  const bytes = canonicalIPv6(text);
+  if (bytes === undefined || isMulticast6(bytes) || isUnspecified6(bytes)) {
+    throw new TypeError(`capture target source ${JSON.stringify(text)} is not a unicast IPv6 address in canonical form`);
+  }
+  return ipv6Words(bytes);
 }
 
 // Classic BPF encoding (linux/filter.h, linux/bpf_common.h).

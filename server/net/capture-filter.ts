@@ -18,9 +18,9 @@
  * See docs/decisions/0028-ebpf-capture-filter.md and 0029-capture-filter-fallback.md.
  */
 import type { Native } from '../../native';
+import type { IpFamily } from '../formats/ip-address';
 import { logger } from '../log';
-import { buildCaptureFilter, CaptureTarget } from './bpf';
-import { captureGroup, captureSource, Family } from './capture-address';
+import { buildCaptureFilter, captureGroup, captureSource, CaptureTarget } from './bpf';
 
 export type CaptureFilterKind = 'ebpf' | 'classic';
 
@@ -77,11 +77,11 @@ export function currentCaptureFilterChoice(): CaptureFilterChoice | undefined {
   return processChoice;
 }
 
-const FAMILIES: readonly Family[] = [4, 6];
+const FAMILIES: readonly IpFamily[] = [4, 6];
 
 /**
  * A map key as the addon takes it: the group's words, the port with the VLAN ID in its high 16 bits,
- * the source's words (0: any). Three words for IPv4, nine for IPv6 (capture-address.ts).
+ * the source's words (0: any). Three words for IPv4, nine for IPv6 (captureGroup and captureSource in bpf.ts).
  */
 type KeyWords = number[];
 /** Map keys by a text made of the target's own strings: cheap to build and compare, parsed only when new. */
@@ -120,7 +120,7 @@ function keyWordsOf(text: string): KeyWords {
 }
 
 /** The family of a key text's map: IPv6 groups are the texts with a colon. */
-const familyOf = (text: string): Family => (text.slice(0, text.indexOf('|')).includes(':') ? 6 : 4);
+const familyOf = (text: string): IpFamily => (text.slice(0, text.indexOf('|')).includes(':') ? 6 : 4);
 
 /** The map keys admitting `targets`: each (group, port, source or 0 = any) and each (group, 0, 0), of either family. */
 export function captureKeys(targets: Iterable<CaptureTarget>): Keys {
@@ -130,8 +130,8 @@ export function captureKeys(targets: Iterable<CaptureTarget>): Keys {
 }
 
 /** `keys` split by the map they go to. */
-export function keysByFamily(keys: Keys): Record<Family, Keys> {
-  const split: Record<Family, Keys> = { 4: new Map(), 6: new Map() };
+export function keysByFamily(keys: Keys): Record<IpFamily, Keys> {
+  const split: Record<IpFamily, Keys> = { 4: new Map(), 6: new Map() };
   for (const [text, words] of keys) split[familyOf(text)].set(text, words);
   return split;
 }
@@ -166,7 +166,7 @@ interface EbpfSocket {
   kind: 'ebpf';
   ifname: string;
   /** The IPv4 map always; the IPv6 one from the socket's first IPv6 target on (kept until it closes). */
-  maps: Map<Family, FamilyMap>;
+  maps: Map<IpFamily, FamilyMap>;
   /** How many of the targets need each key (the `group|0|` key is shared by a group's ports). */
   uses: Map<string, number>;
   targets: Targets;
@@ -213,11 +213,11 @@ export class CaptureFilters {
     const { ifname, ifindex, rcvbuf } = options;
     const targets = targetsOf(targetList);
     if ((this.kind ?? captureFilterChoice(this.addon).kind) === 'ebpf') {
-      let filter: { made: Map<Family, FamilyMap>; program: number } | undefined;
+      let filter: { made: Map<IpFamily, FamilyMap>; program: number } | undefined;
       try {
         const keys = keysByFamily(captureKeys(targets.values()));
         // An IPv6 map only with IPv6 targets: a socket without keeps the program that drops IPv6.
-        const fresh = new Map<Family, Keys>([[4, keys[4]]]);
+        const fresh = new Map<IpFamily, Keys>([[4, keys[4]]]);
         if (keys[6].size > 0) fresh.set(6, keys[6]);
         filter = this.loadFilled(fresh);
       } catch (err) {
@@ -291,8 +291,8 @@ export class CaptureFilters {
     const [keysIn, keysOut] = [keysByFamily(newKeys), keysByFamily(goneKeys)];
     // New keys go in before old ones leave, so a map must hold both for a moment: a family whose map
     // cannot (or which has none yet) gets a new one with its keys after the change; the others change in place.
-    const fresh = new Map<Family, Keys>();
-    const inPlace: Array<[Family, FamilyMap]> = [];
+    const fresh = new Map<IpFamily, Keys>();
+    const inPlace: Array<[IpFamily, FamilyMap]> = [];
     for (const family of FAMILIES) {
       const map = socket.maps.get(family);
       if (keysIn[family].size > 0 && (!map || map.keys.size + keysIn[family].size > map.capacity)) {
@@ -354,8 +354,8 @@ export class CaptureFilters {
    * New maps for the families of `fresh`, each holding its keys, and a program on them and on the
    * other families' maps in `kept` (an IPv4 map is in one or the other).
    */
-  private loadFilled(fresh: Map<Family, Keys>, kept = new Map<Family, FamilyMap>()): { made: Map<Family, FamilyMap>; program: number } {
-    const made = new Map<Family, FamilyMap>();
+  private loadFilled(fresh: Map<IpFamily, Keys>, kept = new Map<IpFamily, FamilyMap>()): { made: Map<IpFamily, FamilyMap>; program: number } {
+    const made = new Map<IpFamily, FamilyMap>();
     try {
       for (const [family, keys] of fresh) {
         const capacity = capacityFor(keys.size);
@@ -363,7 +363,7 @@ export class CaptureFilters {
         made.set(family, map);
         if (keys.size > 0) this.addon.updateCaptureMap(map.fd, flat(keys.values()));
       }
-      const fdOf = (family: Family) => (made.get(family) ?? kept.get(family))?.fd;
+      const fdOf = (family: IpFamily) => (made.get(family) ?? kept.get(family))?.fd;
       return { made, program: this.addon.loadCaptureProgram(fdOf(4)!, fdOf(6)) };
     } catch (err) {
       for (const map of made.values()) this.addon.closeFd(map.fd);
@@ -372,7 +372,7 @@ export class CaptureFilters {
   }
 
   /** Swaps in new maps for the families of `fresh` (larger, or the first IPv6 one), filled before their program replaces the old one. */
-  private replace(fd: number, socket: EbpfSocket, fresh: Map<Family, Keys>): void {
+  private replace(fd: number, socket: EbpfSocket, fresh: Map<IpFamily, Keys>): void {
     const filter = this.loadFilled(fresh, socket.maps);
     try {
       this.addon.attachCaptureProgram(fd, filter.program);

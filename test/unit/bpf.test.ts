@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 
 import type { BpfInsn } from '../../native';
-import { ACCEPT, buildCaptureFilter, CaptureTarget, DROP_ALL, MAX_PROGRAM_LENGTH } from '../../server/net/bpf';
+import { ACCEPT, buildCaptureFilter, captureGroup, captureSource, CaptureTarget, DROP_ALL, MAX_PROGRAM_LENGTH } from '../../server/net/bpf';
 import { formatIPv4, parseIPv4 } from '../../server/formats/addresses';
 import { BpfCheckError, FrameMeta, LoadedFilter, loadFilter, PACKET_HOST, PACKET_OUTGOING } from '../support/bpf-vm';
 import { randomFrame, randomTargets } from '../support/capture-cases';
@@ -408,6 +408,22 @@ describe('capture filter: IPv6 targets', () => {
       expect(() => buildCaptureFilter([{ group, port: 5000 }]), group).to.throw(TypeError);
     }
     expect(buildCaptureFilter([{ group: 'ff02::1:ff00:1', port: 5000 }]).exact).to.equal(true);
+  });
+
+  it('reads target addresses as the words the filters compare, IPv6 in canonical text only', () => {
+    expect(captureGroup('239.1.2.3')).to.deep.equal({ family: 4, words: [0xef010203] });
+    expect(captureGroup('ff3e:1:2:3:4:5:6:7')).to.deep.equal({ family: 6, words: [0xff3e0001, 0x00020003, 0x00040005, 0x00060007] });
+    expect(captureGroup('ff02::1:ff00:1')).to.deep.equal({ family: 6, words: [0xff020000, 0, 0x00000001, 0xff000001] });
+    expect(() => captureGroup('FF3E::1')).to.throw(TypeError, 'capture target group "FF3E::1" is not an IPv6 multicast address in canonical form');
+    expect(() => captureGroup('10.0.0.1')).to.throw(TypeError, 'capture target group "10.0.0.1" is not an IPv4 multicast address');
+    expect(captureSource('', 4)).to.deep.equal([0]);
+    expect(captureSource('', 6)).to.deep.equal([0, 0, 0, 0]);
+    expect(captureSource('10.1.2.3', 4)).to.deep.equal([0x0a010203]);
+    expect(captureSource('2001:db8::7', 6)).to.deep.equal([0x20010db8, 0, 0, 7]);
+    expect(() => captureSource('239.1.1.1', 4)).to.throw(TypeError, 'capture target source "239.1.1.1" is not a unicast IPv4 address');
+    for (const source of ['::', 'ff3e::1', '2001:DB8::7', '2001:db8:0::7', '::ffff:10.1.2.3', '2001:db8::7%eth0']) {
+      expect(() => captureSource(source, 6), source).to.throw(TypeError, `capture target source ${JSON.stringify(source)} is not a unicast IPv6 address in canonical form`);
+    }
   });
 
   describe('at scale', () => {
