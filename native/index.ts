@@ -387,10 +387,18 @@ export interface NetlinkMonitorConstructor {
   new (onEvents: (events: NetlinkEvent[]) => void): NetlinkMonitor;
 }
 
-/** A step of applyMemberships: IP_ADD_MEMBERSHIP / MCAST_JOIN_SOURCE_GROUP, the leave, or close(fd). */
-export const MembershipOpKind = { join: 0, leave: 1, close: 2 } as const;
-/** Words per step in applyMemberships' ops: [kind, fd, group, ifindex, source]. */
+/**
+ * A step of applyMemberships: a join (IP_ADD_MEMBERSHIP, MCAST_JOIN_GROUP for IPv6, or
+ * MCAST_JOIN_SOURCE_GROUP), the leave, or close(fd). `ipv6` is a flag added to a join or leave whose
+ * addresses are IPv6.
+ */
+export const MembershipOpKind = { join: 0, leave: 1, close: 2, ipv6: 0x100 } as const;
+/**
+ * Words per step in applyMemberships' ops: [kind, fd, group, ifindex, source], an IPv4 address in
+ * one word (host order), an IPv6 address in four (its bytes as big-endian words).
+ */
 export const MEMBERSHIP_OP_WORDS = 5;
+export const MEMBERSHIP_OP_WORDS_IPV6 = 11;
 
 /** A step of a batch that failed, as joinGroup/leaveGroup/closeFd would have thrown it. */
 export interface MembershipFailure {
@@ -399,7 +407,7 @@ export interface MembershipFailure {
   /** "ENOBUFS" etc. */
   code: string;
   errno: number;
-  /** "joinGroup (239.1.2.3 on ifindex 3): IP_ADD_MEMBERSHIP: No such device". */
+  /** "joinGroup (239.1.2.3 on ifindex 3): IP_ADD_MEMBERSHIP: No such device", "joinGroup (ff3e::1 on ifindex 3): MCAST_JOIN_GROUP: ...". */
   message: string;
 }
 
@@ -455,16 +463,24 @@ export interface Native {
   openEgressSocket(options: EgressSocketOptions): number;
   /** Sets an egress socket's send buffer in bytes (SO_SNDBUFFORCE, falling back to SO_SNDBUF). */
   setSendBuffer(fd: number, bytes: number): void;
-  /** An unbound UDP socket that only holds group memberships (IGMP joins). */
-  openMembershipSocket(): number;
-  /** IP_ADD_MEMBERSHIP (or IP_ADD_SOURCE_MEMBERSHIP when source is given) on the interface. */
+  /**
+   * An unbound UDP socket of the family (4, the default, or 6) that only holds group memberships of
+   * that family (IGMP or MLD joins); IP_MULTICAST_ALL / IPV6_MULTICAST_ALL off.
+   */
+  openMembershipSocket(family?: 4 | 6): number;
+  /**
+   * On the interface: IP_ADD_MEMBERSHIP for an IPv4 group, MCAST_JOIN_GROUP for an IPv6 one,
+   * MCAST_JOIN_SOURCE_GROUP when a source (of the group's family) is given. `fd` is a membership
+   * socket of the group's family.
+   */
   joinGroup(fd: number, group: string, ifindex: number, source?: string): void;
   leaveGroup(fd: number, group: string, ifindex: number, source?: string): void;
   /**
    * Runs a batch of membership steps in order on a thread of libuv's pool (the event loop stays free
-   * while the kernel works): `ops` holds MEMBERSHIP_OP_WORDS words per step, [kind, fd, group,
-   * ifindex, source] (MembershipOpKind; addresses in host order, source 0 for any source; group,
-   * ifindex and source 0 for a close). A malformed step throws a TypeError and nothing runs. Resolves
+   * while the kernel works): `ops` holds steps [kind, fd, group, ifindex, source] (MembershipOpKind),
+   * MEMBERSHIP_OP_WORDS words each, or MEMBERSHIP_OP_WORDS_IPV6 for a step whose kind has the ipv6
+   * flag (its addresses in four words each, see MEMBERSHIP_OP_WORDS); source 0 for any source;
+   * group, ifindex and source 0 for a close. A malformed step throws a TypeError and nothing runs. Resolves
    * with each step's result; two batches asked for at once may run at the same time: the caller
    * orders them (server/net/memberships.ts, docs/decisions/0045).
    */

@@ -3,7 +3,7 @@
  * event loop, on a veth in a namespace this script makes:
  *
  *   node -r ts-node/register/transpile-only scripts/membership-bench.ts [--groups 20000] [--pairs 1000]
- *       [--max-memberships 20000] [--cpu-prof DIR] [--close-strategies]
+ *       [--max-memberships 20000] [--cpu-prof DIR] [--close-strategies] [--batch-cost [--rounds 7]] [--family 4|6]
  *
  * (a) joining `--groups` groups in one change (mcrd's start-up); (b) `--pairs` leave+join pairs of the
  * oldest groups, one change each, as DeleteRule then CreateRule (each group left is deep in the
@@ -17,6 +17,13 @@
  * `--close-strategies` measures instead how long the kernel takes to drop the groups at shutdown,
  * leaving them or closing the sockets (closeStrategies(); docs/decisions/0045).
  *
+ * `--batch-cost` measures what one batch of `--groups` joins costs the event loop: encoding the steps
+ * and the addon's check and copy of them, i.e. applySteps() up to its hand-over to the pool
+ * (batchCost(); docs/decisions/0068), and the batch from call to done, over `--rounds` rounds.
+ *
+ * `--family 6` makes the groups IPv6 ones (MLD, IPv6 enabled on the veth), for the phases and for
+ * `--batch-cost`.
+ *
  * Runs as root; the measuring half runs inside the namespace (this file with --inside), with node's
  * --cpu-prof when `--cpu-prof DIR` is given.
  */
@@ -29,6 +36,7 @@ import { ipBatch } from '../bench/control-plane/namespaces';
 import { NAMESPACE_PREFIX } from '../bench/lib/topology';
 import { MembershipOpKind, native } from '../native';
 import { logger } from '../server/log';
+import { applySteps, MembershipStep } from '../server/net/membership-batch';
 import { MAX_PER_SOCKET, Membership, Memberships } from '../server/net/memberships';
 import { registerCleanup } from '../test/support/cleanup';
 import { deleteNamespace, ip, sweepStaleNamespaces, sysctl } from '../test/support/netns';
@@ -39,13 +47,16 @@ const PAIRS = numberOption('pairs', 1_000);
 const MAX_MEMBERSHIPS = numberOption('max-memberships', 20_000);
 const PROFILE_DIR = textOption('cpu-prof');
 const CLOSE_STRATEGIES = process.argv.includes('--close-strategies');
+const BATCH_COST = process.argv.includes('--batch-cost');
+const ROUNDS = numberOption('rounds', 7);
+const FAMILY = numberOption('family', 4) === 6 ? 6 : 4;
 const IFNAME = 'mb0';
 const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
 
-/** Group i: 239.1.0.0 + i + 1 (up to 65,534 groups). */
+/** Group i: 239.1.0.0 + i + 1 (up to 65,534 groups); with --family 6, ff3e::1:0 + i + 1. */
 function groupOf(i: number): string {
   const n = i + 1;
-  return `239.1.${n >>> 8}.${n & 0xff}`;
+  return FAMILY === 6 ? `ff3e::1:${n.toString(16)}` : `239.1.${n >>> 8}.${n & 0xff}`;
 }
 
 interface Phase {
@@ -93,7 +104,7 @@ async function measure(label: string, body: () => Promise<void>): Promise<Phase>
 function joinedCount(): number {
   return execFileSync('ip', ['maddr', 'show', 'dev', IFNAME], { encoding: 'utf8', maxBuffer: 64 << 20 })
     .split('\n')
-    .filter((line) => /^\s+inet\s+239\.1\./.test(line)).length;
+    .filter((line) => /^\s+(inet\s+239\.1\.|inet6\s+ff3e::1:)/.test(line)).length;
 }
 
 async function inside(): Promise<void> {
@@ -174,6 +185,39 @@ async function closeStrategies(): Promise<Array<{ strategy: string; perSocket: n
   return rows;
 }
 
+interface BatchCost {
+  /** applySteps() up to the hand-over: encoding, and the addon's check and copy. */
+  handOverMs: number;
+  /** From the call to the results. */
+  wallMs: number;
+}
+
+/**
+ * --batch-cost: one batch of GROUPS joins (1,000 per socket), `ROUNDS` times; each round's groups are
+ * left newest first and their sockets closed before the next (not measured).
+ */
+async function batchCost(): Promise<BatchCost[]> {
+  const addon = native();
+  const ifindex = addon.ifNameToIndex(IFNAME);
+  const rounds: BatchCost[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const fds = Array.from({ length: Math.ceil(GROUPS / 1000) }, () => addon.openMembershipSocket(FAMILY));
+    const memberships: Membership[] = Array.from({ length: GROUPS }, (_, i) => ({ key: `${ifindex}|${groupOf(i)}|`, ifindex, group: groupOf(i), source: '' }));
+    const stepsOf = (kind: 'join' | 'leave') => memberships.map((membership, i): MembershipStep => ({ kind, fd: fds[Math.floor(i / 1000)], membership }));
+    const joins = stepsOf('join');
+    const t0 = performance.now();
+    const done = applySteps(addon, joins);
+    const handOverMs = performance.now() - t0;
+    const results = await done;
+    const wallMs = performance.now() - t0;
+    const failed = results.find((result) => result !== undefined);
+    if (failed) throw new Error(failed.message);
+    await applySteps(addon, [...stepsOf('leave').reverse(), ...fds.map((fd): MembershipStep => ({ kind: 'close', fd }))]);
+    rounds.push({ handOverMs, wallMs });
+  }
+  return rounds;
+}
+
 async function outside(): Promise<void> {
   sweepStaleNamespaces(NAMESPACE_PREFIX);
   const ns = `${NAMESPACE_PREFIX}${crypto.randomBytes(2).toString('hex')}-${process.pid}-members`;
@@ -182,9 +226,21 @@ async function outside(): Promise<void> {
     ip(['netns', 'add', ns]);
     sysctl(ns, { 'net.ipv6.conf.all.disable_ipv6': 1, 'net.ipv6.conf.default.disable_ipv6': 1, 'net.ipv4.igmp_max_memberships': MAX_MEMBERSHIPS });
     ipBatch(ns, ['link set lo up', `link add ${IFNAME} type veth peer name ${IFNAME}p`, `addr add 10.98.0.1/24 dev ${IFNAME}`, `link set ${IFNAME} up`, `link set ${IFNAME}p up`]);
+    if (FAMILY === 6) sysctl(ns, { [`net.ipv6.conf.${IFNAME}.disable_ipv6`]: 0 });
     const profile = PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : [];
     const argv = [process.execPath, ...profile, '-r', require.resolve('ts-node/register/transpile-only'), __filename, '--inside', ...process.argv.slice(2)];
     const output = execFileSync('ip', ['netns', 'exec', ns, ...argv], { encoding: 'utf8', timeout: 600_000, stdio: ['ignore', 'pipe', 'inherit'] });
+    if (BATCH_COST) {
+      const rounds = JSON.parse(output.trim().split('\n').pop()!) as BatchCost[];
+      const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(values.length / 2)];
+      const range = (values: number[]) => `${Math.min(...values).toFixed(1)}-${Math.max(...values).toFixed(1)}`;
+      const handOver = rounds.map((r) => r.handOverMs);
+      const wall = rounds.map((r) => r.wallMs);
+      console.log(`one batch of ${GROUPS} IPv${FAMILY} joins, ${rounds.length} rounds`);
+      console.log(`event loop (encode, check, copy): median ${median(handOver).toFixed(1)} ms (${range(handOver)})`);
+      console.log(`call to results: median ${median(wall).toFixed(1)} ms (${range(wall)})`);
+      return;
+    }
     if (CLOSE_STRATEGIES) {
       const rows = JSON.parse(output.trim().split('\n').pop()!) as Array<{ strategy: string; perSocket: number; pairs: number; ms: number }>;
       console.log(`closing at ${GROUPS} groups on one veth (the close batch alone)`);
@@ -200,7 +256,7 @@ async function outside(): Promise<void> {
       joined: number;
       left: number;
     };
-    console.log(`${GROUPS} groups on one veth, igmp_max_memberships ${MAX_MEMBERSHIPS}`);
+    console.log(`${GROUPS} IPv${FAMILY} groups on one veth, igmp_max_memberships ${MAX_MEMBERSHIPS}`);
     console.log('| phase | wall | event loop busy | its thread\'s CPU | longest stall |');
     console.log('| --- | ---: | ---: | ---: | ---: |');
     for (const p of report.phases) {
@@ -214,7 +270,13 @@ async function outside(): Promise<void> {
   }
 }
 
-const main = !process.argv.includes('--inside') ? outside : CLOSE_STRATEGIES ? async () => console.log(JSON.stringify(await closeStrategies())) : inside;
+function insideMain(): () => Promise<void> {
+  if (BATCH_COST) return async () => console.log(JSON.stringify(await batchCost()));
+  if (CLOSE_STRATEGIES) return async () => console.log(JSON.stringify(await closeStrategies()));
+  return inside;
+}
+
+const main = process.argv.includes('--inside') ? insideMain() : outside;
 main().catch((err) => {
   console.error(err);
   process.exit(1);

@@ -44,21 +44,35 @@ BpfProgram ProgramValue(Napi::Env env, Napi::Value value, const std::string& nam
   return program;
 }
 
-// `source` of joinGroup/leaveGroup: absent or '' for any source, else a unicast IPv4 address.
-std::optional<in_addr> SourceValue(Napi::Env env, Napi::Value value) {
-  if (value.IsUndefined() || (value.IsString() && value.As<Napi::String>().Utf8Value().empty())) return std::nullopt;
-  in_addr source = Ipv4Value(env, value, "source");
-  const uint32_t host = ntohl(source.s_addr);
-  if (host == INADDR_ANY || IN_MULTICAST(host) || host == INADDR_BROADCAST) {
-    throw Napi::TypeError::New(env, "source must be a unicast IPv4 address");
-  }
-  return source;
+// An IPv4 (dotted quad) or IPv6 (RFC 4291 text) address, or nothing when `value` is neither.
+std::optional<MembershipAddress> AddressValue(Napi::Value value) {
+  if (!value.IsString()) return std::nullopt;
+  const std::string text = value.As<Napi::String>().Utf8Value();
+  in_addr v4{};
+  if (inet_pton(AF_INET, text.c_str(), &v4) == 1) return MembershipAddress(v4);
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, text.c_str(), &v6) == 1) return MembershipAddress(v6);
+  return std::nullopt;
 }
 
-in_addr GroupValue(Napi::Env env, Napi::Value value) {
-  in_addr group = Ipv4Value(env, value, "group");
-  if (!IN_MULTICAST(ntohl(group.s_addr))) throw Napi::TypeError::New(env, "group must be an IPv4 multicast address");
-  return group;
+// `group` of joinGroup/leaveGroup: an IPv4 or IPv6 multicast address, which says the membership's family.
+MembershipAddress GroupValue(Napi::Env env, Napi::Value value) {
+  const std::optional<MembershipAddress> group = AddressValue(value);
+  if (!group || !IsMulticast(*group)) {
+    throw Napi::TypeError::New(env, "group must be an IPv4 or IPv6 multicast address");
+  }
+  return *group;
+}
+
+// `source` of joinGroup/leaveGroup: absent or '' for any source, else a unicast address of the group's family.
+std::optional<MembershipAddress> SourceValue(Napi::Env env, Napi::Value value, const MembershipAddress& group) {
+  if (value.IsUndefined() || (value.IsString() && value.As<Napi::String>().Utf8Value().empty())) return std::nullopt;
+  const std::optional<MembershipAddress> source = AddressValue(value);
+  if (!source || source->family != group.family || !IsUnicast(*source)) {
+    throw Napi::TypeError::New(
+        env, std::string("source must be a unicast ") + FamilyName(group.family) + " address, as the group is");
+  }
+  return source;
 }
 
 int IfindexValue(Napi::Env env, Napi::Value value, const std::string& name) {
@@ -159,19 +173,24 @@ void SetSendBufferJs(const Napi::CallbackInfo& info) {
   TranslateErrors(env, [&] { SetEgressSendBuffer(fd, bytes); });
 }
 
+// openMembershipSocket(family?): 4 (the default) or 6.
 Napi::Value OpenMembershipSocketJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return TranslateErrors(env, [&] { return Napi::Number::New(env, OpenMembershipSocket()); });
+  const Napi::Value family = info[0];
+  const double number = family.IsNumber() ? family.As<Napi::Number>().DoubleValue() : 0;
+  if (!family.IsUndefined() && number != 4 && number != 6) throw Napi::TypeError::New(env, "family must be 4 or 6");
+  const int domain = number == 6 ? AF_INET6 : AF_INET;
+  return TranslateErrors(env, [&] { return Napi::Number::New(env, OpenMembershipSocket(domain)); });
 }
 
 // joinGroup / leaveGroup share their arguments: (fd, group, ifindex, source?).
-template <void (*Change)(int, in_addr, int, std::optional<in_addr>)>
+template <void (*Change)(int, const MembershipAddress&, int, const std::optional<MembershipAddress>&)>
 void MembershipJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int fd = FdValue(env, info[0], "fd");
-  const in_addr group = GroupValue(env, info[1]);
+  const MembershipAddress group = GroupValue(env, info[1]);
   const int ifindex = IfindexValue(env, info[2], "ifindex");
-  const std::optional<in_addr> source = SourceValue(env, info[3]);
+  const std::optional<MembershipAddress> source = SourceValue(env, info[3], group);
   TranslateErrors(env, [&] { Change(fd, group, ifindex, source); });
 }
 

@@ -126,6 +126,23 @@ export function formatIPv6(bytes: Uint8Array): string {
   return text;
 }
 
+/**
+ * The 16 bytes as four 32-bit words, each four bytes read big-endian (as the capture filters and the
+ * addon's membership batches carry an IPv6 address), written at `words[at]` (a new array of four by
+ * default).
+ */
+export function ipv6Words(bytes: Uint8Array, words: Uint32Array = new Uint32Array(4), at = 0): Uint32Array {
+  for (let i = 0; i < 4; i++) words[at + i] = (bytes[4 * i] << 24) | (bytes[4 * i + 1] << 16) | (bytes[4 * i + 2] << 8) | bytes[4 * i + 3];
+  return words;
+}
+
+/** The 16 bytes of four words as ipv6Words writes them. */
+export function ipv6FromWords(words: ArrayLike<number>): Uint8Array {
+  const bytes = new Uint8Array(IPV6_BYTES);
+  for (let i = 0; i < IPV6_BYTES; i++) bytes[i] = words[i >> 2] >>> (24 - 8 * (i & 3));
+  return bytes;
+}
+
 /** The longest IPv6 text with a zone id: 45 characters (6 groups and a dotted quad), '%', 15 (IFNAMSIZ - 1). */
 const MAX_TEXT_WITH_ZONE = 61;
 

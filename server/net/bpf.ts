@@ -30,7 +30,7 @@
 import type { BpfInsn } from '../../native';
 import { isMulticast, isUnicast, parseIPv4 } from '../formats/addresses';
 import type { IpFamily } from '../formats/ip-address';
-import { formatIPv6, isMulticast6, isUnspecified6, parseIPv6 } from '../formats/ipv6';
+import { formatIPv6, ipv6Words, isMulticast6, isUnspecified6, parseIPv6 } from '../formats/ipv6';
 
 export interface CaptureTarget {
   /** A multicast group: IPv4 dotted quad, or IPv6 in canonical text (RFC 5952). */
@@ -74,18 +74,12 @@ function canonicalIPv6(text: string): Uint8Array | undefined {
   return bytes !== undefined && formatIPv6(bytes) === text ? bytes : undefined;
 }
 
-/** The four words of an IPv6 address's bytes, each four of them read big-endian. */
-function ipv6Words(bytes: Uint8Array): number[] {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return [0, 4, 8, 12].map((at) => view.getUint32(at));
-}
-
 /** A target's group: IPv4 (dotted quad) or IPv6 (canonical) multicast; TypeError otherwise. */
 export function captureGroup(text: string): CaptureAddress {
   if (text.includes(':')) {
     const bytes = canonicalIPv6(text);
     if (bytes === undefined || !isMulticast6(bytes)) throw new TypeError(`capture target group ${JSON.stringify(text)} is not an IPv6 multicast address in canonical form`);
-    return { family: 6, words: ipv6Words(bytes) };
+    return { family: 6, words: Array.from(ipv6Words(bytes)) };
   }
   const address = parseIPv4(text);
   if (address === undefined || !isMulticast(address)) throw new TypeError(`capture target group ${JSON.stringify(text)} is not an IPv4 multicast address`);
@@ -105,7 +99,7 @@ export function captureSource(text: string, family: IpFamily): number[] {
   if (bytes === undefined || isMulticast6(bytes) || isUnspecified6(bytes)) {
     throw new TypeError(`capture target source ${JSON.stringify(text)} is not a unicast IPv6 address in canonical form`);
   }
-  return ipv6Words(bytes);
+  return Array.from(ipv6Words(bytes));
 }
 
 // Classic BPF encoding (linux/filter.h, linux/bpf_common.h).

@@ -1,9 +1,11 @@
 /**
- * IGMP group memberships on the input interfaces, so snooping switches and NIC filters deliver the
- * streams. The kernel caps what one socket may hold: memberships (net.ipv4.igmp_max_memberships, 20
- * by default) and sources of one source-specific group (net.ipv4.igmp_max_msf, 10), and one socket
- * cannot join a group both for any source and for given sources. Memberships are spread over as many
- * sockets as these take.
+ * Group memberships on the input interfaces (IGMP for IPv4 groups, MLD for IPv6), so snooping
+ * switches and NIC filters deliver the streams. A membership socket holds memberships of its own
+ * family only, and the kernel caps what one may hold (readSocketLimits()): memberships (IPv4:
+ * net.ipv4.igmp_max_memberships, 20 by default; IPv6: no count, only the socket's option memory,
+ * net.core.optmem_max), sources of one source-specific group (net.ipv4.igmp_max_msf, 10;
+ * net.ipv6.mld_max_msf, 64), and one socket cannot join a group both for any source and for given
+ * sources. Memberships are spread over as many sockets as these take (docs/decisions/0038, 0068).
  *
  * The system calls run in batches on a background thread (membership-batch.ts, docs/decisions/0045):
  * with 20,000 groups joined on an interface each join or leave costs the kernel up to a millisecond,
@@ -14,33 +16,70 @@ import fs from 'fs';
 
 import type { Native } from '../../native';
 import type { Logger } from '../log';
-import { applySteps, Membership, MembershipStep, StepResult } from './membership-batch';
+import { applySteps, Family, familyOf, Membership, MembershipStep, StepResult } from './membership-batch';
 
-export type { Membership } from './membership-batch';
+export type { Family, Membership } from './membership-batch';
 
+/** A sysctl under /proc/sys/net ("ipv4/igmp_max_msf"), or `fallback` when it cannot be read. */
 function readLimit(name: string, fallback: number): number {
   try {
-    const value = Number.parseInt(fs.readFileSync(`/proc/sys/net/ipv4/${name}`, 'utf8'), 10);
+    const value = Number.parseInt(fs.readFileSync(`/proc/sys/net/${name}`, 'utf8'), 10);
     return Number.isFinite(value) && value > 0 ? value : fallback;
   } catch {
     return fallback;
   }
 }
 
-export function readMaxMemberships(): number {
-  return readLimit('igmp_max_memberships', 20);
-}
+/**
+ * Memberships one socket takes at most, whatever the kernel allows: the kernel walks a socket's list
+ * on every join and leave. (Its option memory, net.core.optmem_max, may cap a socket lower still: a
+ * join refused for want of it marks the socket full, see settleJoins().)
+ */
+export const MAX_PER_SOCKET = 1024;
 
-export function readMaxSourcesPerGroup(): number {
-  return readLimit('igmp_max_msf', 10);
+/**
+ * Option memory (net.core.optmem_max) an MLD membership costs its socket at most in normal use,
+ * measured on Linux 6.18 (docs/decisions/0068): 56 bytes for any source, 240 for a source-specific
+ * group's first source (its entry and a source list with room for 10), rounded up to leave room for
+ * source lists that grow.
+ */
+export const MLD_MEMBERSHIP_BYTES = 256;
+
+/** What the kernel lets one membership socket hold. */
+export interface SocketLimits {
+  /** Memberships. */
+  perSocket: number;
+  /** Sources of one group. */
+  sourcesPerGroup: number;
 }
 
 /**
- * Memberships one socket takes at most, whatever igmp_max_memberships allows: the kernel walks a
- * socket's list on every join and leave. (Its option memory, net.core.optmem_max, usually caps a
- * socket lower still: a join refused with ENOBUFS marks the socket full, see settleJoins().)
+ * MLD memberships per socket at `optmemMax` bytes of option memory: as many as fit at the most
+ * they cost (so that a socket is never refused for want of it in normal use), MAX_PER_SOCKET at most.
  */
-export const MAX_PER_SOCKET = 1024;
+export function mldPerSocket(optmemMax: number): number {
+  return Math.max(1, Math.min(MAX_PER_SOCKET, Math.floor(optmemMax / MLD_MEMBERSHIP_BYTES)));
+}
+
+/**
+ * The per-socket limits of each family, from the namespace's sysctls. IPv4: igmp_max_memberships
+ * (which counts) and igmp_max_msf. IPv6 has no count (MLD's only bound is the option memory) and
+ * mld_max_msf is the host's alone (a namespace other than the first has no such file: its default,
+ * 64, then; a lower one set on the host shows as refusals, taken as a full socket).
+ */
+export function readSocketLimits(): Record<Family, SocketLimits> {
+  return {
+    4: { perSocket: Math.min(readLimit('ipv4/igmp_max_memberships', 20), MAX_PER_SOCKET), sourcesPerGroup: readLimit('ipv4/igmp_max_msf', 10) },
+    // 20,480 bytes when it cannot be read: optmem_max's default on older kernels (131,072 on 6.18).
+    6: { perSocket: mldPerSocket(readLimit('core/optmem_max', 20_480)), sourcesPerGroup: readLimit('ipv6/mld_max_msf', 64) },
+  };
+}
+
+/**
+ * Refusals that mean a socket is out of option memory: IPv4 says ENOBUFS; IPv6 ENOMEM for a group's
+ * entry and ENOBUFS for a source list (measured on 6.18; mld_max_msf exceeded is ENOBUFS too).
+ */
+const OUT_OF_ROOM = new Set(['ENOBUFS', 'ENOMEM']);
 
 /**
  * Steps per batch at most: planning one costs the event loop about 3 µs a step (a few ms a batch),
@@ -63,6 +102,8 @@ interface GroupUse {
 
 interface MembershipSocket {
   fd: number;
+  /** Of its memberships, all of them. */
+  family: Family;
   keys: Set<string>;
   /** By "group|ifindex". */
   groups: Map<string, GroupUse>;
@@ -101,8 +142,8 @@ function groupKey(membership: Membership): string {
  */
 export class Memberships {
   private readonly sockets: MembershipSocket[] = [];
-  /** Sockets with room left (not full by count nor refused by the kernel). */
-  private readonly roomy = new Set<MembershipSocket>();
+  /** Sockets with room left (not full by count nor refused by the kernel), by family. */
+  private readonly roomy: Record<Family, Set<MembershipSocket>> = { 4: new Set(), 6: new Set() };
   private readonly joined = new Map<string, Joined>();
   /** No longer wanted, still held: the drain leaves them (a join wanting one again takes it back). */
   private readonly leaving = new Map<string, Joined>();
@@ -123,8 +164,7 @@ export class Memberships {
   constructor(
     private readonly addon: Native,
     private readonly log: Logger,
-    private readonly perSocket = Math.min(readMaxMemberships(), MAX_PER_SOCKET),
-    private readonly sourcesPerGroup = readMaxSourcesPerGroup(),
+    private readonly limits: Record<Family, SocketLimits> = readSocketLimits(),
   ) {}
 
   /**
@@ -175,7 +215,8 @@ export class Memberships {
         ...leaving.map(({ membership, socket }): MembershipStep => ({ kind: 'leave', fd: socket.fd, membership })),
         ...this.sockets.splice(0).map(({ fd }): MembershipStep => ({ kind: 'close', fd })),
       ];
-      this.roomy.clear();
+      this.roomy[4].clear();
+      this.roomy[6].clear();
       this.joined.clear();
       this.pending.clear();
       this.failures.clear();
@@ -277,7 +318,7 @@ export class Memberships {
     const socket = this.socketFor(membership);
     const heldBefore = socket.keys.size;
     socket.keys.add(membership.key);
-    if (socket.keys.size >= this.perSocket) this.roomy.delete(socket);
+    if (socket.keys.size >= this.limits[socket.family].perSocket) this.roomy[socket.family].delete(socket);
     const use = socket.groups.get(groupKey(membership)) ?? { anySource: false, sources: 0 };
     if (membership.source) use.sources++;
     else use.anySource = true;
@@ -303,13 +344,14 @@ export class Memberships {
       }
       const refusedBefore = refusedOn.get(socket) ?? 0;
       refusedOn.set(socket, refusedBefore + 1);
-      // Out of option memory (net.core.optmem_max), usually well before igmp_max_memberships: the
-      // socket is full, the next one takes it. A socket holding nothing that refuses is a real
-      // failure. (The group's own limits always fit: reserve() chose a socket where they do.)
+      // Out of option memory (net.core.optmem_max), for IPv4 often well before igmp_max_memberships:
+      // the socket is full, the next one takes it. A socket holding nothing that refuses is a real
+      // failure. (The group's own limits fit, as far as they could be read: reserve() chose a
+      // socket where they do.)
       const held = heldBefore - refusedBefore;
-      if (failure.code === 'ENOBUFS' && held > 0) {
+      if (OUT_OF_ROOM.has(failure.code) && held > 0) {
         socket.full = true;
-        this.roomy.delete(socket);
+        this.roomy[socket.family].delete(socket);
         this.release(this.joined.get(key)!);
         again.push(membership);
         return;
@@ -333,7 +375,7 @@ export class Memberships {
       else use.anySource = false;
       if (!use.anySource && use.sources === 0) socket.groups.delete(groupKey(membership));
     }
-    if (!socket.full) this.roomy.add(socket);
+    if (!socket.full) this.roomy[socket.family].add(socket);
     if (this.joined.get(membership.key) === entry) this.joined.delete(membership.key);
   }
 
@@ -342,15 +384,20 @@ export class Memberships {
     const use = socket.groups.get(groupKey(membership));
     if (!use) return true;
     if (!membership.source) return false; // the group is joined for given sources here already
-    return !use.anySource && use.sources < this.sourcesPerGroup;
+    return !use.anySource && use.sources < this.limits[socket.family].sourcesPerGroup;
   }
 
-  /** A socket with room that can take `membership` within the kernel's per-socket limits, else a new one. */
+  /**
+   * A socket of the membership's family with room that can take it within the kernel's per-socket
+   * limits, else a new one. (An IPv6 socket could hold IPv4 memberships too, but then its option
+   * memory and counts would be shared by two sets of limits.)
+   */
   private socketFor(membership: Membership): MembershipSocket {
-    for (const socket of this.roomy) if (this.sourcesFit(socket, membership)) return socket;
-    const socket: MembershipSocket = { fd: this.addon.openMembershipSocket(), keys: new Set<string>(), groups: new Map<string, GroupUse>(), full: false };
+    const family = familyOf(membership);
+    for (const socket of this.roomy[family]) if (this.sourcesFit(socket, membership)) return socket;
+    const socket: MembershipSocket = { fd: this.addon.openMembershipSocket(family), family, keys: new Set<string>(), groups: new Map<string, GroupUse>(), full: false };
     this.sockets.push(socket);
-    this.roomy.add(socket);
+    this.roomy[family].add(socket);
     return socket;
   }
 }

@@ -13,6 +13,8 @@ import { addressSyntaxProblem, canonicalAddress, parseIpAddress, unicastProblem 
 import {
   formatIPv6,
   inPrefix6,
+  ipv6FromWords,
+  ipv6Words,
   ipv6Problem,
   isAllNodes6,
   isLoopback6,
@@ -125,6 +127,9 @@ describe('IPv6 addresses', () => {
         ['ff02:0:0:0:0:1:ff00:0', 'ff02::1:ff00:0'],
         ['::ffff:10.1.2.3', '::ffff:a01:203'],
         ['64:ff9b::192.0.2.33', '64:ff9b::c000:221'],
+        ['1:2:3:4:5:6:10.1.2.3', '1:2:3:4:5:6:a01:203'],
+        ['1:2:3:4:5:6:7::', '1:2:3:4:5:6:7:0'],
+        ['1::2:0:0:3', '1::2:0:0:3'],
       ];
       for (const [text, canonical] of cases) expect(formatIPv6(parseIPv6(text)!), text).to.equal(canonical);
     });
@@ -171,6 +176,7 @@ describe('IPv6 addresses', () => {
         ['1:2:3:4:5:6:7:1.2.3.4', 'only its last 32 bits may be a dotted quad'],
         ['::f.2.3.4', 'only its last 32 bits may be a dotted quad'],
         ['1.2.3.4', 'only its last 32 bits may be a dotted quad'],
+        ['10.1.2.3::', 'only its last 32 bits may be a dotted quad'],
         ['fe80::1%eth0', "takes no zone id (%eth0): the interface comes from the rule's interface field; write fe80::1"],
         ['fe80::1%1', "takes no zone id (%1): the interface comes from the rule's interface field; write fe80::1"],
         ['[ff3e::1]', 'is written without brackets here (they go around an IPv6 address only before :PORT)'],
@@ -262,6 +268,25 @@ describe('IPv6 addresses', () => {
       expect(inPrefix6(a, bytes('2001:db8:8000::'), 33)).to.equal(true);
       expect(inPrefix6(a, bytes('::'), 0)).to.equal(true);
       expect(inPrefix6(a, a, 128)).to.equal(true);
+    });
+
+    it('reads the 16 bytes as four big-endian words (capture filters, membership batches), and back', () => {
+      const cases: Array<[string, number[]]> = [
+        ['ff3e::1', [0xff3e0000, 0, 0, 1]],
+        ['2001:db8:1:2:3:4:5:6', [0x20010db8, 0x00010002, 0x00030004, 0x00050006]],
+        ['::', [0, 0, 0, 0]],
+        ['ff02::', [0xff020000, 0, 0, 0]],
+        ['::ffff:10.1.2.3', [0, 0, 0xffff, 0x0a010203]],
+        ['ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', [0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff]],
+      ];
+      for (const [text, words] of cases) {
+        expect([...ipv6Words(parseIPv6(text)!)], text).to.deep.equal(words);
+        expect(formatIPv6(ipv6FromWords(words)), text).to.equal(formatIPv6(parseIPv6(text)!));
+      }
+      // In place, at an offset, as a membership batch is written.
+      const batch = new Uint32Array(6);
+      ipv6Words(parseIPv6('ff3e::1')!, batch, 1);
+      expect([...batch]).to.deep.equal([0, 0xff3e0000, 0, 0, 1, 0]);
     });
   });
 

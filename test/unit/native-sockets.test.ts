@@ -5,6 +5,8 @@ import dgram from 'dgram';
 import fs from 'fs';
 import os from 'os';
 import { MembershipOpKind, native, type BpfInsn } from '../../native';
+import { ipv6Words, parseIPv6 } from '../../server/formats/ipv6';
+import { parseIgmp6, parseMcfilter6 } from '../support/igmp';
 
 const O_NONBLOCK = 0o4000;
 const O_CLOEXEC = 0o2000000;
@@ -522,6 +524,81 @@ describe('native sockets', () => {
       }
     });
 
+    describe('IPv6 (MLD)', () => {
+      const randomGroup = () => `ff3e::${randomOctet().toString(16)}:${randomOctet().toString(16)}`;
+      const groupsOnLo = () => parseIgmp6(fs.readFileSync('/proc/net/igmp6', 'utf8')).get('lo') ?? [];
+      const filtersOnLo = () => parseMcfilter6(fs.readFileSync('/proc/net/mcfilter6', 'utf8')).get('lo') ?? [];
+
+      it('opens an unbound CLOEXEC socket of either family, and refuses any other', () => {
+        const fd = track(native().openMembershipSocket(6));
+        expect(fdFlags(fd) & O_CLOEXEC).to.equal(O_CLOEXEC);
+        expect(fs.readlinkSync(`/proc/self/fd/${fd}`)).to.match(/^socket:/);
+        track(native().openMembershipSocket(4));
+        const open = untyped('openMembershipSocket');
+        for (const family of [5, 0, '6', 6.5, null]) expect(() => open(family), String(family)).to.throw(TypeError, /family must be 4 or 6/);
+      });
+
+      it('joins and leaves a group on lo (MCAST_JOIN_GROUP)', () => {
+        const fd = track(native().openMembershipSocket(6));
+        const group = randomGroup();
+        native().joinGroup(fd, group, lo());
+        expect(groupsOnLo()).to.include(group);
+        native().leaveGroup(fd, group, lo());
+        expect(groupsOnLo()).to.not.include(group);
+      });
+
+      it('joins and leaves a source-specific channel on lo (MCAST_JOIN_SOURCE_GROUP)', () => {
+        const fd = track(native().openMembershipSocket(6));
+        const group = randomGroup();
+        native().joinGroup(fd, group, lo(), '2001:db8::5');
+        expect(groupsOnLo()).to.include(group);
+        expect(filtersOnLo()).to.include(`2001:db8::5>${group}`);
+        native().leaveGroup(fd, group, lo(), '2001:db8::5');
+        expect(groupsOnLo()).to.not.include(group);
+        expect(filtersOnLo()).to.not.include(`2001:db8::5>${group}`);
+      });
+
+      it('closing the socket drops its memberships', () => {
+        const fd = native().openMembershipSocket(6);
+        const group = randomGroup();
+        native().joinGroup(fd, group, lo(), '');
+        expect(groupsOnLo()).to.include(group);
+        native().closeFd(fd);
+        expect(groupsOnLo()).to.not.include(group);
+      });
+
+      it('rejects malformed arguments with TypeError, a source of the other family too', () => {
+        for (const change of [untyped('joinGroup'), untyped('leaveGroup')]) {
+          expect(() => change(3, '2001:db8::1', 1)).to.throw(TypeError, /group must be an IPv4 or IPv6 multicast address/);
+          expect(() => change(3, 'ff3e::g', 1)).to.throw(TypeError, /group/);
+          expect(() => change(3, 'ff3e::1%lo', 1)).to.throw(TypeError, /group/);
+          expect(() => change(3, 'ff3e::1', 0)).to.throw(TypeError, /ifindex/);
+          expect(() => change(3, 'ff3e::1', 1, 'ff02::1')).to.throw(TypeError, /source must be a unicast IPv6 address/);
+          expect(() => change(3, 'ff3e::1', 1, '::')).to.throw(TypeError, /source must be a unicast IPv6 address/);
+          expect(() => change(3, 'ff3e::1', 1, '10.0.0.1')).to.throw(TypeError, /source must be a unicast IPv6 address/);
+          expect(() => change(3, '232.1.1.1', 1, '2001:db8::1')).to.throw(TypeError, /source must be a unicast IPv4 address/);
+        }
+      });
+
+      it('throws errno errors naming the group as text and the option', () => {
+        const fd = track(native().openMembershipSocket(6));
+        expectErrno(() => native().joinGroup(fd, 'ff3e::1', 999999), 'ENODEV', /^joinGroup \(ff3e::1 on ifindex 999999\): MCAST_JOIN_GROUP: No such device$/);
+        expectErrno(
+          () => native().joinGroup(fd, 'FF3E:0::1', 999999, '2001:DB8::1'),
+          'ENODEV',
+          /^joinGroup \(2001:db8::1, ff3e::1 on ifindex 999999\): MCAST_JOIN_SOURCE_GROUP: No such device$/,
+        );
+        const group = randomGroup();
+        native().joinGroup(fd, group, lo());
+        expectErrno(() => native().joinGroup(fd, group, lo()), 'EADDRINUSE', /MCAST_JOIN_GROUP/);
+        native().leaveGroup(fd, group, lo());
+        expectErrno(() => native().leaveGroup(fd, group, lo()), 'EADDRNOTAVAIL', /^leaveGroup .*MCAST_LEAVE_GROUP/);
+        // An IPv6 group on an IPv4 socket: the kernel has no IPv6 options there.
+        const fd4 = track(native().openMembershipSocket(4));
+        expectErrno(() => native().joinGroup(fd4, group, lo()), 'ENOPROTOOPT', /MCAST_JOIN_GROUP/);
+      });
+    });
+
     it('throws errno errors naming the group and interface', () => {
       const fd = track(native().openMembershipSocket());
       expectErrno(
@@ -547,6 +624,9 @@ describe('native sockets', () => {
       const CLOSE = MembershipOpKind.close;
       /** Host-order value of a dotted quad. */
       const v4 = (text: string) => text.split('.').reduce((value, octet) => value * 256 + Number(octet), 0);
+      /** The four words of an IPv6 address. */
+      const v6 = (text: string) => [...ipv6Words(parseIPv6(text)!)];
+      const IPV6 = MembershipOpKind.ipv6;
       const batch = (...steps: number[][]) => new Uint32Array(steps.flat());
 
       it('runs the steps in order and tells what each did, as joinGroup/leaveGroup would have thrown it', async () => {
@@ -589,6 +669,40 @@ describe('native sockets', () => {
         expect(sourceFiltersOnLo()).to.not.include(`127.0.0.5 from ${group}`);
       });
 
+      it('runs IPv6 steps (11 words) among IPv4 ones (5) in order, naming a failed one with its addresses as text', async () => {
+        const fd4 = track(native().openMembershipSocket(4));
+        const fd6 = track(native().openMembershipSocket(6));
+        const group4 = `239.254.${randomOctet()}.${randomOctet()}`;
+        const group6 = `ff3e::${randomOctet().toString(16)}:${randomOctet().toString(16)}`;
+        const channel = `ff3e::1:${randomOctet().toString(16)}`;
+        const groupsOnLo6 = () => parseIgmp6(fs.readFileSync('/proc/net/igmp6', 'utf8')).get('lo') ?? [];
+        const filtersOnLo6 = () => parseMcfilter6(fs.readFileSync('/proc/net/mcfilter6', 'utf8')).get('lo') ?? [];
+        const joined = await native().applyMemberships(
+          batch(
+            [JOIN | IPV6, fd6, ...v6(group6), lo(), 0, 0, 0, 0],
+            [JOIN, fd4, v4(group4), lo(), 0],
+            [JOIN | IPV6, fd6, ...v6(channel), lo(), ...v6('2001:db8::7')],
+            [JOIN | IPV6, fd6, ...v6(group6), lo(), 0, 0, 0, 0],
+            [JOIN | IPV6, fd6, ...v6('ff3e::5'), 999999, ...v6('2001:db8::1')],
+          ),
+        );
+        expect([...joined.errno]).to.deep.equal([0, 0, 0, os.constants.errno.EADDRINUSE, os.constants.errno.ENODEV]);
+        expect(joined.failures.map(({ index, message }) => ({ index, message }))).to.deep.equal([
+          { index: 3, message: `joinGroup (${group6} on ifindex ${lo()}): MCAST_JOIN_GROUP: Address already in use` },
+          { index: 4, message: 'joinGroup (2001:db8::1, ff3e::5 on ifindex 999999): MCAST_JOIN_SOURCE_GROUP: No such device' },
+        ]);
+        expect(groupsOnLo6()).to.include.members([group6, channel]);
+        expect(filtersOnLo6()).to.include(`2001:db8::7>${channel}`);
+        expect(igmpGroupsOnLo()).to.include(group4);
+        const left = await native().applyMemberships(
+          batch([LEAVE | IPV6, fd6, ...v6(channel), lo(), ...v6('2001:db8::7')], [LEAVE, fd4, v4(group4), lo(), 0], [LEAVE | IPV6, fd6, ...v6(group6), lo(), 0, 0, 0, 0]),
+        );
+        expect(left.failures).to.deep.equal([]);
+        expect(groupsOnLo6()).to.not.include.members([group6]);
+        expect(groupsOnLo6()).to.not.include.members([channel]);
+        expect(igmpGroupsOnLo()).to.not.include(group4);
+      });
+
       it('resolves an empty batch with no results', async () => {
         const { errno, failures } = await native().applyMemberships(new Uint32Array(0));
         expect(errno).to.be.instanceOf(Int32Array).with.length(0);
@@ -610,6 +724,15 @@ describe('native sockets', () => {
         expect(() => apply(batch(good, [JOIN, fd, v4(group), lo(), v4('239.2.2.2')]))).to.throw(TypeError, /ops\[1\]\.source/);
         expect(() => apply(batch(good, [JOIN, fd, v4(group), lo(), v4('255.255.255.255')]))).to.throw(TypeError, /ops\[1\]\.source/);
         expect(() => apply(batch(good, [CLOSE, fd, v4(group), 0, 0]))).to.throw(TypeError, /ops\[1\].*close must be 0/);
+        // IPv6 steps: 11 words, their addresses checked as IPv6.
+        const good6 = [JOIN | IPV6, fd, ...v6('ff3e::1'), lo(), 0, 0, 0, 0];
+        expect(() => apply(batch(good, good6.slice(0, 10)))).to.throw(TypeError, /whole .*ops\[1\] needs 11 words, 10 are left/);
+        expect(() => apply(batch(good6, [CLOSE | IPV6, fd, 0, 0, 0]))).to.throw(TypeError, /ops\[1\]\.kind/);
+        expect(() => apply(batch(good, [JOIN | IPV6, fd, ...v6('2001:db8::1'), lo(), 0, 0, 0, 0]))).to.throw(TypeError, /ops\[1\]\.group must be an IPv6 multicast/);
+        expect(() => apply(batch(good, [JOIN | IPV6, fd, ...v6('ff3e::1'), 0, 0, 0, 0, 0]))).to.throw(TypeError, /ops\[1\]\.ifindex/);
+        expect(() => apply(batch(good, [JOIN | IPV6, fd, ...v6('ff3e::1'), lo(), ...v6('ff02::1')]))).to.throw(TypeError, /ops\[1\]\.source must be 0 \(any\) or a unicast IPv6/);
+        // An IPv4 step whose group reads as the first word of an IPv6 one (the flag missing).
+        expect(() => apply(batch(good, [JOIN, fd, ...v6('2001:db8::1'), lo(), 0, 0, 0, 0]))).to.throw(TypeError, /ops\[1\]\.group must be an IPv4 multicast/);
         expect(igmpGroupsOnLo(), 'the good first step did not run').to.not.include(group);
       });
     });
