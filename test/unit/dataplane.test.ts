@@ -9,7 +9,7 @@
  *   egress ── out2 10.50.4.1 ═══ k2 10.50.4.2        a slow output (tbf at 8 kbit/s)
  *   egress ── out3 10.50.5.1 ═══ k3 10.50.5.2        MTU 1000: larger payloads leave as fragments
  *   sender ── s6 ═══ in6 (no address, MTU 1600)       AF_PACKET capture of injected IPv6 frames
- *   egress ── out6 fd00:56::1 ═══ k6 fd00:56::2       IPv6 receivers (IPv6 is on only here)
+ *   egress ── out6 fd00:56::1 ═══ k6 fd00:56::2       IPv6 receivers (IPv6 is on only here and on lo)
  *
  * A dgram socket sends multicast out of s0; the data plane reads it from in0 and sends the UDP
  * payloads through connected egress sockets (bound to out0) to unicast ports on k0, where dgram
@@ -116,7 +116,7 @@ class Namespace {
   private buildIpv6(n: string): void {
     ip(['-n', n, 'link', 'add', 'in6', 'mtu', '1600', 'type', 'veth', 'peer', 'name', 's6', 'mtu', '1600']);
     ip(['-n', n, 'link', 'add', 'out6', 'type', 'veth', 'peer', 'name', 'k6']);
-    for (const end of ['out6', 'k6']) {
+    for (const end of ['out6', 'k6', 'lo']) {
       ip(['netns', 'exec', n, 'sysctl', '-q', '-w', `net.ipv6.conf.${end}.accept_dad=0`, `net.ipv6.conf.${end}.disable_ipv6=0`]);
     }
     ip(['-n', n, 'addr', 'add', `${RELAY_OUT6}/64`, 'dev', 'out6', 'nodad']);
@@ -875,8 +875,11 @@ const scenarios: Record<string, () => Promise<void>> = {
    */
   async ipv6() {
     const ns = process.argv[3];
-    const dp = new (native().Dataplane)({ core: allowedCores()[0], batch: 32 });
+    const deliveries: TracedPacket[][] = [];
+    const dp = new (native().Dataplane)({ core: allowedCores()[0], batch: 32, onTrace: (records) => deliveries.push(records) });
     const out6 = native().ifNameToIndex('out6');
+    // Every ICMPv6 port unreachable k6 owes is sent (no per-destination rate limit).
+    execFileSync('sysctl', ['-q', '-w', 'net.ipv6.icmp.ratelimit=0']);
     const [k6] = JSON.parse(execFileSync('ip', ['-j', 'addr', 'show', 'dev', 'k6'], { encoding: 'utf8' })) as Array<{ addr_info: Array<{ family: string; scope: string; local: string }> }>;
     const linkLocal = k6.addr_info.find((a) => a.family === 'inet6' && a.scope === 'link')!.local;
     // Fixed hop limit 5, or the received one less 1; the traffic class (TOS) received kept by both.
@@ -894,9 +897,14 @@ const scenarios: Record<string, () => Promise<void>> = {
     dp.addOutput(22, 3, SINK, 6002);
     dp.addOutput(23, 2, SINK6, 6003);
     dp.addOutput(24, 1, SINK6, 6004);
+    // On lo (k6 would answer fd00:56::1 through lo, where no socket bound to out6 hears it): 25 to a
+    // port nobody listens on, ICMPv6 port unreachable, 26 to a receiver through the same sender.
+    dp.addSender(4, egress('lo', 6, fixed), fixed, 65536);
+    dp.addOutput(25, 4, '::1', 6099);
+    dp.addOutput(26, 4, '::1', 6098);
     const source6 = 'fd00:99::7';
     dp.setRules([
-      { id: 'v6', input: 2, group: GROUP6, port: 5000, source: '', outputs: [20, 21, 22] },
+      { id: 'v6', input: 2, group: GROUP6, port: 5000, source: '', outputs: [20, 21, 22, 25, 26], trace: { sampleEvery: 1, snapLength: 128 } },
       { id: 'v4to6', input: 1, group: GROUP, port: 5003, source: '', outputs: [23] },
       { id: 'v6source', input: 2, group: GROUP6, port: 5004, source: source6, outputs: [24] },
     ]);
@@ -930,6 +938,7 @@ const scenarios: Record<string, () => Promise<void>> = {
         { address: SINK, port: 6002, interfaceAddress: SINK, expect: relayed.length },
         { address: SINK6, port: 6003, expect: fromIpv4.length },
         { address: SINK6, port: 6004, expect: exact.length },
+        { address: '::1', port: 6098, expect: relayed.length + expired.length },
       ],
       0,
       { maxSeconds: 15, perPayload: true },
@@ -937,7 +946,7 @@ const scenarios: Record<string, () => Promise<void>> = {
     for (const [ifname, frames] of [['s6', frames6], ['s0', frames4]] as const) {
       execFileSync('python3', [SEND_FRAMES, '--interface', ifname, '--file', writeFrameFile(frames), '--rate', '2000', '--max-seconds', '10'], { timeout: 20_000 });
     }
-    const [group, linkLocalMarks, ipv4, translated, exactMarks] = await done;
+    const [group, linkLocalMarks, ipv4, translated, exactMarks, besideRefused] = await done;
 
     // Every payload once, byte for byte, with the hop limit (TTL) and traffic class (TOS) of its output.
     const expectMarks = (got: Marks, sent: Buffer[], ttl: number, what: string) => {
@@ -952,6 +961,7 @@ const scenarios: Record<string, () => Promise<void>> = {
     expectMarks(ipv4, relayed, 8, 'IPv6 -> IPv4 (hop limit 9 - 1 as the TTL)');
     expectMarks(translated, fromIpv4, 8, 'IPv4 -> IPv6 (TTL 9 - 1 as the hop limit)');
     expectMarks(exactMarks, exact, 5, 'IPv6 exact source');
+    expectMarks(besideRefused, [...relayed, ...expired], 5, 'IPv6 output beside a refused one');
 
     const counters = dp.ruleCounters();
     const zero = { errWouldBlock: 0n, errUnreachable: 0n, errOther: 0n, tooBig: 0n };
@@ -963,6 +973,20 @@ const scenarios: Record<string, () => Promise<void>> = {
     expect(v6Rule.outputs[0]).to.deep.equal({ handle: 20, packets: 45n, bytes: bytes([...relayed, ...expired]), ttlExpired: 0n, fragmented: 1n, ...zero });
     expect(v6Rule.outputs[1]).to.deep.equal({ handle: 21, packets: 40n, bytes: bytes(relayed), ttlExpired: 5n, fragmented: 1n, ...zero });
     expect(v6Rule.outputs[2]).to.deep.equal({ handle: 22, packets: 40n, bytes: bytes(relayed), ttlExpired: 5n, fragmented: 0n, ...zero });
+    // The ICMPv6 errors are charged to the output they concern alone (IPV6_RECVERR), as ICMP ones are.
+    expect(v6Rule.outputs[4]).to.deep.equal({ handle: 26, packets: 45n, bytes: bytes([...relayed, ...expired]), ttlExpired: 0n, fragmented: 0n, ...zero });
+    const closed = v6Rule.outputs[3];
+    expect(closed).to.include({ handle: 25, errWouldBlock: 0n, errOther: 0n, ttlExpired: 0n, tooBig: 0n });
+    expect(closed.errUnreachable > 0n, `port unreachable counted on the closed port: ${closed.errUnreachable}`).to.equal(true);
+    expect(closed.packets + closed.errUnreachable, 'sent + errors on the closed port').to.equal(45n);
+    // Trace records carry IPv6 addresses, and each output's result.
+    await waitFor('every traced record', () => deliveries.flat().filter((r) => r.ruleId === 'v6').length >= 45);
+    const records = deliveries.flat().filter((r) => r.ruleId === 'v6');
+    expect(records).to.have.length(45);
+    expect(records.every((r) => r.sends[4].errno === 0), 'output 26 never failed in the trace').to.equal(true);
+    for (const record of records) expect(record).to.deep.include({ source: 'fe80::7', destination: GROUP6, destinationPort: 5000, tos: TCLASS });
+    const refused = os.constants.errno.ECONNREFUSED;
+    expect(BigInt(records.filter((r) => r.sends[3].errno === refused).length), 'refusals traced = refusals counted').to.equal(closed.errUnreachable);
     expect(rule(counters, 'v4to6')).to.include({ packets: 20n, forwarded: 20n });
     expect(rule(counters, 'v6source')).to.include({ packets: 10n, forwarded: 10n });
     const input6 = dp.inputCounters().find((c) => c.handle === 2)!;
@@ -1193,7 +1217,7 @@ if (require.main === module) {
       it('counts failing and slow outputs per output without holding back the others', () => ns!.run('failures'));
       it('charges ICMP errors to the output they concern, through a shared sender', () => ns!.run('refused'));
       it('records traced packets with each output\'s result, and counts what the ring cannot hold', () => ns!.run('trace'));
-      it('relays IPv6 to IPv6 multicast, link-local unicast and IPv4, and IPv4 to IPv6, with hop limits and traffic classes', () => ns!.run('ipv6'));
+      it('relays IPv6 to IPv6 multicast, link-local unicast and IPv4, and IPv4 to IPv6, with hop limits, traffic classes, ICMPv6 errors and traces', () => ns!.run('ipv6'));
     });
   });
 }
