@@ -39,11 +39,7 @@ uint32_t HandleValue(Napi::Env env, Napi::Value value, const std::string& name) 
 // An IPv4 (dotted quad) or IPv6 address, IPv4 mapped as the table keys it.
 IpAddress AddressValue(Napi::Env env, Napi::Value value, const std::string& name) {
   if (value.IsString()) {
-    const std::string text = value.As<Napi::String>().Utf8Value();
-    in_addr v4;
-    if (inet_pton(AF_INET, text.c_str(), &v4) == 1) return IpAddress::V4(v4.s_addr);
-    in6_addr v6;
-    if (inet_pton(AF_INET6, text.c_str(), &v6) == 1) return IpAddress::V6(v6.s6_addr);
+    if (const std::optional<IpAddress> address = IpAddress::Parse(value.As<Napi::String>().Utf8Value())) return *address;
   }
   throw Napi::TypeError::New(env, name + " must be an IPv4 address in dotted-quad form or an IPv6 address");
 }
@@ -59,18 +55,8 @@ IpAddress SourceValue(Napi::Env env, Napi::Value value, const std::string& name)
 SocketAddress DestinationValue(Napi::Env env, Napi::Value address, Napi::Value port, Napi::Value scope) {
   const IpAddress ip = AddressValue(env, address, "address");
   const uint16_t networkPort = htons(static_cast<uint16_t>(IntegerIn(env, port, "port", 0, 65535)));
-  SocketAddress destination{};
-  if (ip.IsV4()) {
-    destination.v4.sin_family = AF_INET;
-    destination.v4.sin_addr.s_addr = ip.V4Value();
-    destination.v4.sin_port = networkPort;
-  } else {
-    destination.v6.sin6_family = AF_INET6;
-    ip.CopyTo(destination.v6.sin6_addr.s6_addr);
-    destination.v6.sin6_port = networkPort;
-    if (!scope.IsUndefined()) destination.v6.sin6_scope_id = static_cast<uint32_t>(IntegerIn(env, scope, "scope", 0, INT32_MAX));
-  }
-  return destination;
+  const uint32_t scopeId = scope.IsUndefined() ? 0 : static_cast<uint32_t>(IntegerIn(env, scope, "scope", 0, INT32_MAX));
+  return SocketAddress::Of(ip, networkPort, scopeId);
 }
 
 Napi::BigInt Big(Napi::Env env, const Counter& counter) { return Napi::BigInt::New(env, counter.Get()); }

@@ -9,7 +9,7 @@
 #include <memory>
 
 #include "dataplane/counters.h"
-#include "dataplane/ip_address.h"
+#include "common/ip_address.h"
 #include "common/fd.h"
 
 namespace mcr {

@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "dataplane/ip_address.h"
+#include "common/ip_address.h"
 
 namespace mcr {
 

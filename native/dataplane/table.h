@@ -19,7 +19,7 @@
 #include "dataplane/counter_region.h"
 #include "dataplane/counters.h"
 #include "dataplane/endpoints.h"
-#include "dataplane/ip_address.h"
+#include "common/ip_address.h"
 #include "dataplane/trace_ring.h"
 
 namespace mcr {

@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <memory>
 
-#include "dataplane/ip_address.h"
+#include "common/ip_address.h"
 
 namespace mcr {
 

@@ -73,17 +73,9 @@ void SetIpv6Options(int fd, const EgressSpec& spec, const std::string& context) 
 // the supervisor's, and lets the socket bind it and send from it.
 void BindSource(int fd, const EgressSpec& spec, const std::string& context) {
   const bool ipv6 = spec.family == AF_INET6;
-  sockaddr_in local4{};
-  sockaddr_in6 local6{};
-  local4.sin_family = AF_INET;
-  local4.sin_addr = spec.source4;
-  local6.sin6_family = AF_INET6;
-  local6.sin6_addr = spec.source6;
-  local6.sin6_scope_id = static_cast<uint32_t>(spec.ifindex);  // used only by a link-local source
-  const auto bindSource = [&] {
-    return ipv6 ? bind(fd, reinterpret_cast<const sockaddr*>(&local6), sizeof(local6))
-                : bind(fd, reinterpret_cast<const sockaddr*>(&local4), sizeof(local4));
-  };
+  // The scope is used only by a link-local source.
+  const SocketAddress local = SocketAddress::Of(*spec.source, 0, static_cast<uint32_t>(spec.ifindex));
+  const auto bindSource = [&] { return bind(fd, &local.any, local.length()); };
   if (bindSource() == 0) return;
   if (errno != EADDRNOTAVAIL) throw SyscallError(context + "bind to the source address", errno);
   if (ipv6) SetIntOption(fd, IPPROTO_IPV6, IPV6_TRANSPARENT, 1, context + "IPV6_TRANSPARENT");
@@ -97,7 +89,7 @@ int OpenEgressSocket(const EgressSpec& spec) {
   const bool ipv6 = spec.family == AF_INET6;
   const std::string context = "openEgressSocket (" + spec.ifname + " ifindex " + std::to_string(spec.ifindex) +
                               (ipv6 ? " ipv6" : "") + " ttl " + std::to_string(spec.ttl) + " tos " + std::to_string(spec.tos) +
-                              (spec.dontFragment ? " df" : "") + (spec.hasSource ? " with a source address" : "") +
+                              (spec.dontFragment ? " df" : "") + (spec.source ? " with a source address" : "") +
                               (spec.esp ? " esp" : "") + "): ";
   const int domain = ipv6 ? AF_INET6 : AF_INET;
   UniqueFd fd(CheckSyscall(spec.esp ? socket(domain, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ESP)
@@ -110,7 +102,7 @@ int OpenEgressSocket(const EgressSpec& spec) {
   if (ipv6) SetIpv6Options(fd.get(), spec, context);
   else SetIpv4Options(fd.get(), spec, context);
   SetSendBuffer(fd.get(), spec.sndbuf, context);
-  if (spec.hasSource) BindSource(fd.get(), spec, context);
+  if (spec.source) BindSource(fd.get(), spec, context);
   return fd.Release();
 }
 

@@ -5,7 +5,10 @@
 
 #include <netinet/in.h>
 
+#include <optional>
 #include <string>
+
+#include "common/ip_address.h"
 
 namespace mcr {
 
@@ -21,9 +24,7 @@ struct EgressSpec {
   // AF_INET6: an IPv6 socket, whose ttl and tos are its hop limit and traffic class.
   int family = AF_INET;
   // Source address of what it sends, of `family` (none: the kernel picks one per send).
-  bool hasSource = false;
-  in_addr source4{};
-  in6_addr source6{};
+  std::optional<IpAddress> source;
   // A raw IPPROTO_ESP socket instead of UDP.
   bool esp = false;
 };

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <string>
 
 #include "common/fd.h"
@@ -12,42 +13,28 @@ namespace mcr {
 
 namespace {
 
-// Dotted quad, or RFC 5952 text (inet_ntop writes IPv6 lower case, the longest run of zeros as ::).
-std::string Text(const MembershipAddress& address) {
-  char text[INET6_ADDRSTRLEN] = "";
-  const void* bytes = address.family == AF_INET6 ? static_cast<const void*>(&address.v6) : &address.v4;
-  inet_ntop(address.family, bytes, text, sizeof(text));
-  return text;
-}
-
-sockaddr_storage SocketAddress(const MembershipAddress& address) {
+// `address` as group_req and group_source_req take it.
+sockaddr_storage Storage(const IpAddress& address) {
+  const SocketAddress socket = SocketAddress::Of(address, 0);
   sockaddr_storage storage{};
-  if (address.family == AF_INET6) {
-    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&storage);
-    sin6->sin6_family = AF_INET6;
-    sin6->sin6_addr = address.v6;
-  } else {
-    auto* sin = reinterpret_cast<sockaddr_in*>(&storage);
-    sin->sin_family = AF_INET;
-    sin->sin_addr = address.v4;
-  }
+  std::memcpy(&storage, &socket, socket.length());
   return storage;
 }
 
 // The socket option of the change, as a failure names it.
-const char* OptionName(bool join, const MembershipAddress& group, bool sourceSpecific) {
+const char* OptionName(bool join, const IpAddress& group, bool sourceSpecific) {
   if (sourceSpecific) return join ? "MCAST_JOIN_SOURCE_GROUP" : "MCAST_LEAVE_SOURCE_GROUP";
-  if (group.family == AF_INET6) return join ? "MCAST_JOIN_GROUP" : "MCAST_LEAVE_GROUP";
+  if (group.Family() == AF_INET6) return join ? "MCAST_JOIN_GROUP" : "MCAST_LEAVE_GROUP";
   return join ? "IP_ADD_MEMBERSHIP" : "IP_DROP_MEMBERSHIP";
 }
 
 // The step as a failure names it: "joinGroup (10.0.0.1, 232.1.2.3 on ifindex 3): MCAST_JOIN_SOURCE_GROUP",
 // "joinGroup (ff3e::1 on ifindex 3): MCAST_JOIN_GROUP". Built only when a call failed: a batch of
 // 20,000 joins allocates nothing for the ones that succeed.
-std::string Step(bool join, const MembershipAddress& group, int ifindex,
-                 const std::optional<MembershipAddress>& source) {
-  return std::string(join ? "joinGroup" : "leaveGroup") + " (" + (source ? Text(*source) + ", " : std::string()) +
-         Text(group) + " on ifindex " + std::to_string(ifindex) + "): " + OptionName(join, group, source.has_value());
+std::string Step(bool join, const IpAddress& group, int ifindex,
+                 const std::optional<IpAddress>& source) {
+  return std::string(join ? "joinGroup" : "leaveGroup") + " (" + (source ? source->Text() + ", " : std::string()) +
+         group.Text() + " on ifindex " + std::to_string(ifindex) + "): " + OptionName(join, group, source.has_value());
 }
 
 // The membership change's setsockopt: 0, or its errno. The kernel chooses the report's protocol
@@ -57,32 +44,32 @@ std::string Step(bool join, const MembershipAddress& group, int ifindex,
 //   IP_ADD_SOURCE_MEMBERSHIP, which would need its address).
 //   Any source, IPv6: MCAST_JOIN_GROUP (group_req, the interface by index).
 //   Any source, IPv4: IP_ADD_MEMBERSHIP with ip_mreqn (the interface by index), as mcr always has.
-int SetMembership(int fd, bool join, const MembershipAddress& group, int ifindex,
-                  const std::optional<MembershipAddress>& source) {
-  const int level = group.family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP;
+int SetMembership(int fd, bool join, const IpAddress& group, int ifindex,
+                  const std::optional<IpAddress>& source) {
+  const int level = group.Family() == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP;
   int result;
   if (source) {
     group_source_req req{};
     req.gsr_interface = static_cast<uint32_t>(ifindex);
-    req.gsr_group = SocketAddress(group);
-    req.gsr_source = SocketAddress(*source);
+    req.gsr_group = Storage(group);
+    req.gsr_source = Storage(*source);
     result = setsockopt(fd, level, join ? MCAST_JOIN_SOURCE_GROUP : MCAST_LEAVE_SOURCE_GROUP, &req, sizeof(req));
-  } else if (group.family == AF_INET6) {
+  } else if (group.Family() == AF_INET6) {
     group_req req{};
     req.gr_interface = static_cast<uint32_t>(ifindex);
-    req.gr_group = SocketAddress(group);
+    req.gr_group = Storage(group);
     result = setsockopt(fd, level, join ? MCAST_JOIN_GROUP : MCAST_LEAVE_GROUP, &req, sizeof(req));
   } else {
     ip_mreqn mreq{};
-    mreq.imr_multiaddr = group.v4;
+    mreq.imr_multiaddr.s_addr = group.V4Value();
     mreq.imr_ifindex = ifindex;
     result = setsockopt(fd, level, join ? IP_ADD_MEMBERSHIP : IP_DROP_MEMBERSHIP, &mreq, sizeof(mreq));
   }
   return result < 0 ? errno : 0;
 }
 
-void ChangeMembership(int fd, bool join, const MembershipAddress& group, int ifindex,
-                      const std::optional<MembershipAddress>& source) {
+void ChangeMembership(int fd, bool join, const IpAddress& group, int ifindex,
+                      const std::optional<IpAddress>& source) {
   if (const int err = SetMembership(fd, join, group, ifindex, source)) {
     throw SyscallError(Step(join, group, ifindex, source), err);
   }
@@ -91,16 +78,6 @@ void ChangeMembership(int fd, bool join, const MembershipAddress& group, int ifi
 }  // namespace
 
 const char* FamilyName(int family) { return family == AF_INET6 ? "IPv6" : "IPv4"; }
-
-bool IsMulticast(const MembershipAddress& address) {
-  return address.family == AF_INET6 ? IN6_IS_ADDR_MULTICAST(&address.v6) : IN_MULTICAST(ntohl(address.v4.s_addr));
-}
-
-bool IsUnicast(const MembershipAddress& address) {
-  if (address.family == AF_INET6) return !IN6_IS_ADDR_MULTICAST(&address.v6) && !IN6_IS_ADDR_UNSPECIFIED(&address.v6);
-  const uint32_t host = ntohl(address.v4.s_addr);
-  return !IN_MULTICAST(host) && host != INADDR_ANY && host != INADDR_BROADCAST;
-}
 
 int OpenMembershipSocket(int family) {
   const std::string context = "openMembershipSocket: ";
@@ -116,11 +93,11 @@ int OpenMembershipSocket(int family) {
   return fd.Release();
 }
 
-void JoinGroup(int fd, const MembershipAddress& group, int ifindex, const std::optional<MembershipAddress>& source) {
+void JoinGroup(int fd, const IpAddress& group, int ifindex, const std::optional<IpAddress>& source) {
   ChangeMembership(fd, true, group, ifindex, source);
 }
 
-void LeaveGroup(int fd, const MembershipAddress& group, int ifindex, const std::optional<MembershipAddress>& source) {
+void LeaveGroup(int fd, const IpAddress& group, int ifindex, const std::optional<IpAddress>& source) {
   ChangeMembership(fd, false, group, ifindex, source);
 }
 

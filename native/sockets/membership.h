@@ -7,32 +7,12 @@
 #include <optional>
 #include <string>
 
+#include "common/ip_address.h"
+
 namespace mcr {
-
-// A group or source address of either family (network order). Compact, unlike sockaddr_storage: a
-// batch of 20,000 steps holds two per step. Not dataplane/ip_address.h's IpAddress (16 bytes, IPv4
-// as mapped IPv6, for the match table): a membership keeps the family it was given, and one name
-// for two types in one addon would break the one-definition rule.
-struct MembershipAddress {
-  sa_family_t family = AF_INET;  // AF_INET or AF_INET6
-  union {
-    in_addr v4;
-    in6_addr v6;
-  };
-
-  MembershipAddress() : v6{} {}
-  explicit MembershipAddress(in_addr address) : family(AF_INET), v4(address) {}
-  explicit MembershipAddress(in6_addr address) : family(AF_INET6), v6(address) {}
-};
 
 // "IPv4" or "IPv6", as messages name a family (AF_INET, AF_INET6).
 const char* FamilyName(int family);
-
-// ff00::/8, 224.0.0.0/4.
-bool IsMulticast(const MembershipAddress& address);
-// A single host, as a source-specific membership names its source: not multicast, not the
-// unspecified address (nor 255.255.255.255).
-bool IsUnicast(const MembershipAddress& address);
 
 // An unbound, CLOEXEC UDP socket of `family` (AF_INET or AF_INET6) with IP_MULTICAST_ALL /
 // IPV6_MULTICAST_ALL off. Being unbound it is never handed a datagram; its memberships only make the
@@ -43,8 +23,8 @@ int OpenMembershipSocket(int family);
 // Joins or leaves `group` on `ifindex`; with a source (of the group's family), the (source, group)
 // channel of an SSM join. `fd` is a membership socket of the group's family. Throws SyscallError
 // naming the group, source and interface.
-void JoinGroup(int fd, const MembershipAddress& group, int ifindex, const std::optional<MembershipAddress>& source);
-void LeaveGroup(int fd, const MembershipAddress& group, int ifindex, const std::optional<MembershipAddress>& source);
+void JoinGroup(int fd, const IpAddress& group, int ifindex, const std::optional<IpAddress>& source);
+void LeaveGroup(int fd, const IpAddress& group, int ifindex, const std::optional<IpAddress>& source);
 
 // One step of a batch (ApplyMembershipOp): join or leave a group on a membership socket, or close
 // the socket (which leaves whatever it still holds).
@@ -53,8 +33,8 @@ struct MembershipOp {
   Kind kind = Kind::kJoin;
   int fd = -1;
   int ifindex = 0;  // unused by kClose
-  MembershipAddress group;  // unused by kClose
-  std::optional<MembershipAddress> source;
+  IpAddress group;  // unused by kClose
+  std::optional<IpAddress> source;
 };
 
 // What a step did: err 0 when it was done; otherwise the errno and the step as a SyscallError

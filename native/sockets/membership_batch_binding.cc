@@ -35,14 +35,14 @@ std::string OpName(size_t index, const char* field) {
 }
 
 // The address at `word`: one host-order word, or four big-endian words of an IPv6 address.
-MembershipAddress AddressAt(const uint32_t* word, bool ipv6) {
-  if (!ipv6) return MembershipAddress(in_addr{htonl(word[0])});
-  in6_addr address{};
+IpAddress AddressAt(const uint32_t* word, bool ipv6) {
+  if (!ipv6) return IpAddress::V4(htonl(word[0]));
+  uint8_t bytes[16];
   for (int i = 0; i < 4; ++i) {
     const uint32_t network = htonl(word[i]);
-    std::memcpy(&address.s6_addr[4 * i], &network, sizeof(network));
+    std::memcpy(&bytes[4 * i], &network, sizeof(network));
   }
-  return MembershipAddress(address);
+  return IpAddress::V6(bytes);
 }
 
 bool AllZero(const uint32_t* word, size_t count) {
@@ -96,9 +96,9 @@ std::vector<MembershipOp> OpsValue(Napi::Env env, Napi::Value value) {
     }
     op.kind = kind == 0 ? MembershipOp::Kind::kJoin : MembershipOp::Kind::kLeave;
     op.group = AddressAt(group, ipv6);
-    if (!IsMulticast(op.group)) {
+    if (!op.group.IsMulticast()) {
       throw Napi::TypeError::New(
-          env, OpName(i, "group") + " must be an " + FamilyName(op.group.family) + " multicast address");
+          env, OpName(i, "group") + " must be an " + FamilyName(op.group.Family()) + " multicast address");
     }
     if (ifindex < 1 || ifindex > INT_MAX) {
       throw Napi::TypeError::New(env, OpName(i, "ifindex") + " must be an integer in 1.." + std::to_string(INT_MAX));
@@ -106,9 +106,9 @@ std::vector<MembershipOp> OpsValue(Napi::Env env, Napi::Value value) {
     op.ifindex = static_cast<int>(ifindex);
     if (!AllZero(source, addressWords)) {
       op.source = AddressAt(source, ipv6);
-      if (!IsUnicast(*op.source)) {
+      if (!op.source->IsHost()) {
         throw Napi::TypeError::New(
-            env, OpName(i, "source") + " must be 0 (any) or a unicast " + FamilyName(op.group.family) + " address");
+            env, OpName(i, "source") + " must be 0 (any) or a unicast " + FamilyName(op.group.Family()) + " address");
       }
     }
   }

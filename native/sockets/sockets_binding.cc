@@ -45,32 +45,27 @@ BpfProgram ProgramValue(Napi::Env env, Napi::Value value, const std::string& nam
 }
 
 // An IPv4 (dotted quad) or IPv6 (RFC 4291 text) address, or nothing when `value` is neither.
-std::optional<MembershipAddress> AddressValue(Napi::Value value) {
+std::optional<IpAddress> AddressValue(Napi::Value value) {
   if (!value.IsString()) return std::nullopt;
-  const std::string text = value.As<Napi::String>().Utf8Value();
-  in_addr v4{};
-  if (inet_pton(AF_INET, text.c_str(), &v4) == 1) return MembershipAddress(v4);
-  in6_addr v6{};
-  if (inet_pton(AF_INET6, text.c_str(), &v6) == 1) return MembershipAddress(v6);
-  return std::nullopt;
+  return IpAddress::Parse(value.As<Napi::String>().Utf8Value());
 }
 
 // `group` of joinGroup/leaveGroup: an IPv4 or IPv6 multicast address, which says the membership's family.
-MembershipAddress GroupValue(Napi::Env env, Napi::Value value) {
-  const std::optional<MembershipAddress> group = AddressValue(value);
-  if (!group || !IsMulticast(*group)) {
+IpAddress GroupValue(Napi::Env env, Napi::Value value) {
+  const std::optional<IpAddress> group = AddressValue(value);
+  if (!group || !group->IsMulticast()) {
     throw Napi::TypeError::New(env, "group must be an IPv4 or IPv6 multicast address");
   }
   return *group;
 }
 
 // `source` of joinGroup/leaveGroup: absent or '' for any source, else a unicast address of the group's family.
-std::optional<MembershipAddress> SourceValue(Napi::Env env, Napi::Value value, const MembershipAddress& group) {
+std::optional<IpAddress> SourceValue(Napi::Env env, Napi::Value value, const IpAddress& group) {
   if (value.IsUndefined() || (value.IsString() && value.As<Napi::String>().Utf8Value().empty())) return std::nullopt;
-  const std::optional<MembershipAddress> source = AddressValue(value);
-  if (!source || source->family != group.family || !IsUnicast(*source)) {
+  const std::optional<IpAddress> source = AddressValue(value);
+  if (!source || source->Family() != group.Family() || !source->IsHost()) {
     throw Napi::TypeError::New(
-        env, std::string("source must be a unicast ") + FamilyName(group.family) + " address, as the group is");
+        env, std::string("source must be a unicast ") + FamilyName(group.Family()) + " address, as the group is");
   }
   return source;
 }
@@ -148,11 +143,8 @@ Napi::Value OpenEgressSocketJs(const Napi::CallbackInfo& info) {
   const Napi::Value source = options.Get("source");
   const bool anySource = source.IsUndefined() || (source.IsString() && source.As<Napi::String>().Utf8Value().empty());
   if (!anySource) {
-    spec.hasSource = true;
-    const std::string text = source.IsString() ? source.As<Napi::String>().Utf8Value() : "";
-    const bool parsed = spec.family == AF_INET6 ? inet_pton(AF_INET6, text.c_str(), &spec.source6) == 1
-                                                : inet_pton(AF_INET, text.c_str(), &spec.source4) == 1;
-    if (!parsed) {
+    spec.source = AddressValue(source);
+    if (!spec.source || spec.source->Family() != spec.family) {
       throw Napi::TypeError::New(env, std::string("options.source must be an ") + (spec.family == AF_INET6 ? "IPv6" : "IPv4") +
                                           " address, as options.family is " + (spec.family == AF_INET6 ? "6" : "4"));
     }
@@ -184,13 +176,13 @@ Napi::Value OpenMembershipSocketJs(const Napi::CallbackInfo& info) {
 }
 
 // joinGroup / leaveGroup share their arguments: (fd, group, ifindex, source?).
-template <void (*Change)(int, const MembershipAddress&, int, const std::optional<MembershipAddress>&)>
+template <void (*Change)(int, const IpAddress&, int, const std::optional<IpAddress>&)>
 void MembershipJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const int fd = FdValue(env, info[0], "fd");
-  const MembershipAddress group = GroupValue(env, info[1]);
+  const IpAddress group = GroupValue(env, info[1]);
   const int ifindex = IfindexValue(env, info[2], "ifindex");
-  const std::optional<MembershipAddress> source = SourceValue(env, info[3], group);
+  const std::optional<IpAddress> source = SourceValue(env, info[3], group);
   TranslateErrors(env, [&] { Change(fd, group, ifindex, source); });
 }
 

@@ -9,11 +9,16 @@ import { quote } from './quote';
 
 export type IpFamily = 4 | 6;
 
+/** The family an address's text is written in: IPv6 text has colons, a dotted quad none. */
+export function familyOfText(text: string): IpFamily {
+  return text.includes(':') ? 6 : 4;
+}
+
 export type IpAddress = { family: 4; value: number } | { family: 6; bytes: Uint8Array };
 
 /** The address `text` is (either family), or undefined. */
 export function parseIpAddress(text: string): IpAddress | undefined {
-  if (text.includes(':')) {
+  if (familyOfText(text) === 6) {
     const bytes = parseIPv6(text);
     return bytes && { family: 6, bytes };
   }

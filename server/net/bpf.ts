@@ -29,7 +29,7 @@
  */
 import type { BpfInsn } from '../../native';
 import { isMulticast, isUnicast, parseIPv4 } from '../formats/addresses';
-import type { IpFamily } from '../formats/ip-address';
+import { familyOfText, type IpFamily } from '../formats/ip-address';
 import { formatIPv6, ipv6Words, isMulticast6, isUnspecified6, parseIPv6 } from '../formats/ipv6';
 
 export interface CaptureTarget {
@@ -76,7 +76,7 @@ function canonicalIPv6(text: string): Uint8Array | undefined {
 
 /** A target's group: IPv4 (dotted quad) or IPv6 (canonical) multicast; TypeError otherwise. */
 export function captureGroup(text: string): CaptureAddress {
-  if (text.includes(':')) {
+  if (familyOfText(text) === 6) {
     const bytes = canonicalIPv6(text);
     if (bytes === undefined || !isMulticast6(bytes)) throw new TypeError(`capture target group ${JSON.stringify(text)} is not an IPv6 multicast address in canonical form`);
     return { family: 6, words: Array.from(ipv6Words(bytes)) };

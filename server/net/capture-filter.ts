@@ -18,7 +18,7 @@
  * See docs/decisions/0028-ebpf-capture-filter.md and 0029-capture-filter-fallback.md.
  */
 import type { Native } from '../../native';
-import type { IpFamily } from '../formats/ip-address';
+import { familyOfText, type IpFamily } from '../formats/ip-address';
 import { logger } from '../log';
 import { buildCaptureFilter, captureGroup, captureSource, CaptureTarget } from './bpf';
 
@@ -120,7 +120,7 @@ function keyWordsOf(text: string): KeyWords {
 }
 
 /** The family of a key text's map: IPv6 groups are the texts with a colon. */
-const familyOf = (text: string): IpFamily => (text.slice(0, text.indexOf('|')).includes(':') ? 6 : 4);
+const familyOf = (text: string): IpFamily => familyOfText(text.slice(0, text.indexOf('|')));
 
 /** The map keys admitting `targets`: each (group, port, source or 0 = any) and each (group, 0, 0), of either family. */
 export function captureKeys(targets: Iterable<CaptureTarget>): Keys {

@@ -5,6 +5,7 @@
 import type { MembershipFailure, Native } from '../../native';
 import { MEMBERSHIP_OP_WORDS, MEMBERSHIP_OP_WORDS_IPV6, MembershipOpKind } from '../../native';
 import { isMulticast, isUnicast, parseIPv4 } from '../formats/addresses';
+import { familyOfText, type IpFamily } from '../formats/ip-address';
 import { ipv6Words, isMulticast6, isUnspecified6, parseIPv6 } from '../formats/ipv6';
 
 /**
@@ -18,8 +19,6 @@ export interface Membership {
   source: string;
 }
 
-export type Family = 4 | 6;
-
 export type MembershipStep = { kind: 'join' | 'leave'; fd: number; membership: Membership } | { kind: 'close'; fd: number };
 
 /** What a step did: undefined when done, else why not. */
@@ -27,9 +26,9 @@ export type StepResult = Pick<MembershipFailure, 'code' | 'message'> | undefined
 
 const INT_MAX = 2 ** 31 - 1;
 
-/** The membership's family, as its group's text says (IPv6 text has colons, a dotted quad none). */
-export function familyOf(membership: Membership): Family {
-  return membership.group.includes(':') ? 6 : 4;
+/** The membership's family: its group's. */
+export function familyOf(membership: Membership): IpFamily {
+  return familyOfText(membership.group);
 }
 
 /** How a step is named in its failure: as joinGroup/leaveGroup/closeFd name it. */

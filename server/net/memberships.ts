@@ -16,9 +16,10 @@ import fs from 'fs';
 
 import type { Native } from '../../native';
 import type { Logger } from '../log';
-import { applySteps, Family, familyOf, Membership, MembershipStep, StepResult } from './membership-batch';
+import type { IpFamily } from '../formats/ip-address';
+import { applySteps, familyOf, Membership, MembershipStep, StepResult } from './membership-batch';
 
-export type { Family, Membership } from './membership-batch';
+export type { Membership } from './membership-batch';
 
 /** A sysctl under /proc/sys/net ("ipv4/igmp_max_msf"), or `fallback` when it cannot be read. */
 function readLimit(name: string, fallback: number): number {
@@ -67,7 +68,7 @@ export function mldPerSocket(optmemMax: number): number {
  * mld_max_msf is the host's alone (a namespace other than the first has no such file: its default,
  * 64, then; a lower one set on the host shows as refusals, taken as a full socket).
  */
-export function readSocketLimits(): Record<Family, SocketLimits> {
+export function readSocketLimits(): Record<IpFamily, SocketLimits> {
   return {
     4: { perSocket: Math.min(readLimit('ipv4/igmp_max_memberships', 20), MAX_PER_SOCKET), sourcesPerGroup: readLimit('ipv4/igmp_max_msf', 10) },
     // 20,480 bytes when it cannot be read: optmem_max's default on older kernels (131,072 on 6.18).
@@ -103,7 +104,7 @@ interface GroupUse {
 interface MembershipSocket {
   fd: number;
   /** Of its memberships, all of them. */
-  family: Family;
+  family: IpFamily;
   keys: Set<string>;
   /** By "group|ifindex". */
   groups: Map<string, GroupUse>;
@@ -143,7 +144,7 @@ function groupKey(membership: Membership): string {
 export class Memberships {
   private readonly sockets: MembershipSocket[] = [];
   /** Sockets with room left (not full by count nor refused by the kernel), by family. */
-  private readonly roomy: Record<Family, Set<MembershipSocket>> = { 4: new Set(), 6: new Set() };
+  private readonly roomy: Record<IpFamily, Set<MembershipSocket>> = { 4: new Set(), 6: new Set() };
   private readonly joined = new Map<string, Joined>();
   /** No longer wanted, still held: the drain leaves them (a join wanting one again takes it back). */
   private readonly leaving = new Map<string, Joined>();
@@ -164,7 +165,7 @@ export class Memberships {
   constructor(
     private readonly addon: Native,
     private readonly log: Logger,
-    private readonly limits: Record<Family, SocketLimits> = readSocketLimits(),
+    private readonly limits: Record<IpFamily, SocketLimits> = readSocketLimits(),
   ) {}
 
   /**

@@ -14,12 +14,13 @@ import type { MembershipFailure, MembershipResults, Native } from '../../native'
 import { MEMBERSHIP_OP_WORDS, MEMBERSHIP_OP_WORDS_IPV6, MembershipOpKind } from '../../native';
 import { formatIPv4 } from '../../server/formats/addresses';
 import { formatIPv6, ipv6FromWords } from '../../server/formats/ipv6';
-import type { Family, Membership, SocketLimits } from '../../server/net/memberships';
+import type { IpFamily } from '../../server/formats/ip-address';
+import type { Membership, SocketLimits } from '../../server/net/memberships';
 import { logger } from '../../server/log';
 import { LEAVE_BATCH, MAX_PER_SOCKET, Memberships, mldPerSocket } from '../../server/net/memberships';
 
 /** The same limits for both families. */
-function limits(perSocket: number, sourcesPerGroup: number): Record<Family, SocketLimits> {
+function limits(perSocket: number, sourcesPerGroup: number): Record<IpFamily, SocketLimits> {
   return { 4: { perSocket, sourcesPerGroup }, 6: { perSocket, sourcesPerGroup } };
 }
 
@@ -28,9 +29,9 @@ const refusal = (code: string, text: string) => Object.assign(new Error(`setsock
 class KernelLikeAddon {
   private nextFd = 100;
   readonly sockets = new Map<number, Array<{ group: string; ifindex: number; source: string }>>();
-  readonly families = new Map<number, Family>();
+  readonly families = new Map<number, IpFamily>();
 
-  openMembershipSocket(family: Family = 4): number {
+  openMembershipSocket(family: IpFamily = 4): number {
     const fd = this.nextFd++;
     this.sockets.set(fd, []);
     this.families.set(fd, family);

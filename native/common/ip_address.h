@@ -1,6 +1,7 @@
-// IPv4 and IPv6 addresses as the match table and the destinations key them: 16 bytes, an IPv4
-// address as its IPv4-mapped IPv6 address (::ffff:a.b.c.d, RFC 4291 2.5.5.2), so one key type and
-// one comparison serve both families (docs/decisions/0065-ipv6-data-plane.md). Plain C++.
+// IPv4 and IPv6 addresses as the addon holds them: 16 bytes, an IPv4 address as its IPv4-mapped
+// IPv6 address (::ffff:a.b.c.d, RFC 4291 2.5.5.2), so one key type and one comparison serve both
+// families in the match table and the destinations (docs/decisions/0065-ipv6-data-plane.md), and
+// memberships and sockets read and name addresses one way. Plain C++.
 #pragma once
 
 #include <arpa/inet.h>
@@ -8,6 +9,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
 
 namespace mcr {
@@ -33,12 +35,32 @@ struct IpAddress {
   }
   // A rule's "any source": ::, which no mapped IPv4 address is (0.0.0.0 is ::ffff:0.0.0.0).
   static IpAddress Any() { return IpAddress{}; }
+  // A dotted quad or an IPv6 address (RFC 4291 text, as inet_pton reads them); nothing otherwise.
+  static std::optional<IpAddress> Parse(const std::string& text) {
+    in_addr v4;
+    if (inet_pton(AF_INET, text.c_str(), &v4) == 1) return V4(v4.s_addr);
+    in6_addr v6;
+    if (inet_pton(AF_INET6, text.c_str(), &v6) == 1) return V6(v6.s6_addr);
+    return std::nullopt;
+  }
 
   bool IsAny() const { return high == 0 && low == 0; }
   bool IsV4() const {
     uint8_t bytes[8];
     std::memcpy(bytes, &low, sizeof bytes);
     return high == 0 && bytes[0] == 0 && bytes[1] == 0 && bytes[2] == 0xff && bytes[3] == 0xff;
+  }
+  sa_family_t Family() const { return IsV4() ? AF_INET : AF_INET6; }
+  // 224.0.0.0/4, ff00::/8.
+  bool IsMulticast() const {
+    if (IsV4()) return (ntohl(V4Value()) >> 28) == 0xe;
+    uint8_t first;
+    std::memcpy(&first, &high, 1);
+    return first == 0xff;
+  }
+  // A single host, as a source names one: not multicast, 0.0.0.0, ::, nor 255.255.255.255.
+  bool IsHost() const {
+    return !IsMulticast() && !IsAny() && (!IsV4() || (V4Value() != INADDR_ANY && V4Value() != INADDR_BROADCAST));
   }
   // The IPv4 address (network byte order) of a mapped address.
   uint32_t V4Value() const {
@@ -72,6 +94,22 @@ union SocketAddress {
   sockaddr_in v4;
   sockaddr_in6 v6;
 
+  // `address` and `port` (network byte order); an IPv6 one in the scope of interface `scope` (0:
+  // none), which a link-local address needs.
+  static SocketAddress Of(const IpAddress& address, uint16_t port, uint32_t scope = 0) {
+    SocketAddress socket{};
+    if (address.IsV4()) {
+      socket.v4.sin_family = AF_INET;
+      socket.v4.sin_addr.s_addr = address.V4Value();
+      socket.v4.sin_port = port;
+    } else {
+      socket.v6.sin6_family = AF_INET6;
+      address.CopyTo(socket.v6.sin6_addr.s6_addr);
+      socket.v6.sin6_port = port;
+      socket.v6.sin6_scope_id = scope;
+    }
+    return socket;
+  }
   sa_family_t family() const { return any.sa_family; }
   socklen_t length() const { return family() == AF_INET6 ? sizeof v6 : sizeof v4; }
   IpAddress address() const {
